@@ -1,0 +1,1 @@
+"""Syscall wrappers: the only package that imports ctypes."""

@@ -1,0 +1,182 @@
+"""`dockyard-runtime`: our OCI runtime behind runc's command-line contract.
+
+Tools that drive runc (podman's conmon, containerd's shim, our own tests) can drive this instead:
+the same global flags (`--root`, `--log`, `--log-format`), subcommands, exit codes and `state`
+JSON. Errors go to stderr and, when `--log` is given, as JSON lines to the log file, which is
+where conmon looks for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from dockyard.errors import DockyardError
+
+VERSION = "1.1.5"  # the runc CLI version whose contract we follow
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dockyard-runtime", description="dockyard's OCI runtime (runc-compatible CLI)")
+    p.add_argument("--root", default="/run/dockyard-runtime")
+    p.add_argument("--log", default="")
+    p.add_argument("--log-format", default="text", choices=["text", "json"])
+    p.add_argument("--debug", action="store_true")
+    p.add_argument("--systemd-cgroup", action="store_true")
+    p.add_argument("--criu", default="")
+    p.add_argument("--rootless", default="auto")
+    p.add_argument("-v", "--version", action="store_true")
+    sub = p.add_subparsers(dest="cmd")
+
+    def common_create(sp):
+        sp.add_argument("--bundle", "-b", default=".")
+        sp.add_argument("--console-socket", default="")
+        sp.add_argument("--pid-file", default="")
+        sp.add_argument("--no-pivot", action="store_true")
+        sp.add_argument("--no-new-keyring", action="store_true")
+        sp.add_argument("--preserve-fds", type=int, default=0)
+        sp.add_argument("id")
+
+    common_create(sub.add_parser("create"))
+    r = sub.add_parser("run")
+    common_create(r)
+    r.add_argument("--detach", "-d", action="store_true")
+    r.add_argument("--keep", action="store_true")
+    sub.add_parser("start").add_argument("id")
+    sub.add_parser("state").add_argument("id")
+    k = sub.add_parser("kill")
+    k.add_argument("--all", "-a", action="store_true")
+    k.add_argument("id")
+    k.add_argument("signal", nargs="?", default="SIGTERM")
+    d = sub.add_parser("delete")
+    d.add_argument("--force", "-f", action="store_true")
+    d.add_argument("id")
+    ls = sub.add_parser("list")
+    ls.add_argument("--format", "-f", default="table", choices=["table", "json"])
+    ls.add_argument("--quiet", "-q", action="store_true")
+    s = sub.add_parser("spec")
+    s.add_argument("--bundle", "-b", default=".")
+    s.add_argument("--rootless", action="store_true")
+    sub.add_parser("features")
+    return p
+
+
+def _console(path: str) -> int | None:
+    if not path:
+        return None
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    return sock.detach()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.version:
+        print(f"dockyard-runtime version {VERSION}\ncommit: dockyard\nspec: 1.0.2")
+        return 0
+    if not args.cmd:
+        _parser().print_help()
+        return 1
+    from dockyard.runtime.container import Runtime
+
+    rt = Runtime(args.root)
+    try:
+        return _dispatch(rt, args)
+    except DockyardError as e:
+        _log_error(args, str(e))
+        return getattr(e, "code", 1) if args.cmd == "run" else 1
+    except OSError as e:
+        _log_error(args, f"{e.strerror}: {e.filename}" if e.filename else str(e))
+        return 1
+
+
+def _dispatch(rt, args) -> int:
+    cmd = args.cmd
+    if cmd == "create":
+        rt.create(args.id, args.bundle, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
+                  preserve_fds=args.preserve_fds)
+    elif cmd == "start":
+        rt.start(args.id)
+    elif cmd == "run":
+        return _run(rt, args)
+    elif cmd == "state":
+        print(json.dumps(rt.state(args.id).to_json(), indent=2))
+    elif cmd == "kill":
+        rt.kill(args.id, args.signal, all_processes=args.all)
+    elif cmd == "delete":
+        rt.delete(args.id, force=args.force)
+    elif cmd == "list":
+        states = rt.list()
+        if args.quiet:
+            for s in states:
+                print(s.id)
+        elif args.format == "json":
+            print(json.dumps([s.to_json() for s in states]))
+        else:
+            rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+            rows += [(s.id, str(s.pid if s.status != "stopped" else 0), s.status, s.bundle, s.created, "root")
+                     for s in states]
+            widths = [max(len(r[i]) for r in rows) for i in range(6)]
+            for r in rows:
+                print("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    elif cmd == "spec":
+        from dockyard.runtime.defaults import default_spec
+
+        path = os.path.join(args.bundle, "config.json")
+        if os.path.exists(path):
+            raise DockyardError("File config.json exists. Remove it first")
+        with open(path, "w") as f:
+            json.dump(default_spec(["sh"], terminal=True), f, indent="\t")
+    elif cmd == "features":
+        from dockyard.runtime.mounts import _FLAGS, _PROPAGATION
+        from dockyard.linux.syscalls import CAPABILITIES, NAMESPACE_FLAGS
+
+        print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2",
+                          "mountOptions": sorted(list(_FLAGS) + list(_PROPAGATION)),
+                          "linux": {"namespaces": sorted(NAMESPACE_FLAGS), "capabilities": list(CAPABILITIES)}},
+                         indent=2))
+    return 0
+
+
+def _run(rt, args) -> int:
+    """create + start, then (unless -d) wait for the init as its subreaper and relay signals."""
+    from dockyard.linux import syscalls as sc
+    from dockyard.runtime.wait import forward_signals, wait_exit
+
+    if not args.detach:
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    st = rt.create(args.id, args.bundle, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
+                   preserve_fds=args.preserve_fds)
+    rt.start(args.id)
+    if args.detach:
+        return 0
+    restore = forward_signals(st.pid)
+    try:
+        code = wait_exit(st.pid)
+    finally:
+        restore()
+        if not args.keep:
+            rt.delete(args.id, force=True)
+    return code
+
+
+def _log_error(args, msg: str) -> None:
+    sys.stderr.write(f"dockyard-runtime: {msg}\n")
+    if args.log:
+        from dockyard.runtime.container import rfc3339_now
+
+        line = json.dumps({"level": "error", "msg": msg, "time": rfc3339_now()}) if args.log_format == "json" \
+            else f'time="{rfc3339_now()}" level=error msg="{msg}"'
+        try:
+            with open(args.log, "a") as f:
+                f.write(line + "\n")
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""runc's container model: create, start, state, kill, delete, list over a state directory.
+
+State lives in `<root>/<id>/state.json` written atomically; the status is *derived*, never stored
+(a stored "running" would lie after a crash): an exec.fifo still present means `created`, a live
+init whose start time matches the recorded one means `running` (the start time guards against pid
+reuse), a frozen cgroup means `paused`, anything else is `stopped`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass
+
+from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from dockyard.runtime.spawn import Spawned, spawn
+
+_ID = re.compile(r"^[\w+\-.]+$")
+
+
+@dataclass(slots=True, kw_only=True)
+class ContainerState:
+    id: str
+    pid: int
+    status: str
+    bundle: str
+    rootfs: str
+    created: str
+    annotations: dict
+    owner: str = ""
+
+    def to_json(self) -> dict:
+        return {"ociVersion": "1.0.2", "id": self.id, "pid": self.pid if self.status != "stopped" else 0,
+                "status": self.status, "bundle": self.bundle, "rootfs": self.rootfs,
+                "created": self.created, "owner": self.owner, "annotations": self.annotations or None}
+
+
+def proc_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (after the parenthesised comm, which may contain spaces)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    if fields[0] == b"Z":  # a zombie is dead for our purposes
+        return None
+    return int(fields[19])
+
+
+def parse_signal(name: str | int) -> int:
+    if isinstance(name, int) or str(name).isdigit():
+        return int(name)
+    n = str(name).upper()
+    if not n.startswith("SIG"):
+        n = "SIG" + n
+    try:
+        return int(getattr(signal, n))
+    except AttributeError:
+        raise InvalidArgument(f"unknown signal {name!r}") from None
+
+
+def rfc3339_now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+class Runtime:
+    """An OCI runtime over a state directory, the library behind `dockyard-runtime`."""
+
+    def __init__(self, root: str = "/run/dockyard-runtime") -> None:
+        self.root = root
+
+    def _dir(self, cid: str) -> str:
+        if not _ID.match(cid):
+            raise InvalidArgument(f"invalid container id {cid!r}")
+        return os.path.join(self.root, cid)
+
+    def _load(self, cid: str) -> dict:
+        try:
+            with open(os.path.join(self._dir(cid), "state.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise NotFound(f"container does not exist: {cid}") from None
+
+    def create(self, cid: str, bundle: str, *, stdio=None, console_fd: int | None = None,
+               pid_file: str | None = None, preserve_fds: int = 0) -> ContainerState:
+        from dockyard.runtime.spec import load_bundle
+
+        bundle = os.path.abspath(bundle)
+        spec, rootfs = load_bundle(bundle)
+        d = self._dir(cid)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(d, 0o711)
+        except FileExistsError:
+            raise AlreadyExists(f"container with id exists: {cid}") from None
+        fifo = os.path.join(d, "exec.fifo")
+        try:
+            os.mkfifo(fifo, 0o622)
+            rootfs_mounts = spec_rootfs_mounts(spec)
+            spawned = spawn(spec, rootfs, stdio=stdio, fifo_path=fifo, console_fd=console_fd,
+                            preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts)
+            st = ContainerState(id=cid, pid=spawned.pid, status="created", bundle=bundle, rootfs=rootfs,
+                                created=rfc3339_now(), annotations=spec.get("annotations") or {})
+            rec = st.to_json() | {"start_time": proc_start_time(spawned.pid)}
+            _write_atomic(os.path.join(d, "state.json"), json.dumps(rec))
+            if pid_file:
+                _write_atomic(os.path.abspath(pid_file), str(spawned.pid))
+        except BaseException:
+            _rmtree(d)
+            raise
+        return st
+
+    def state(self, cid: str) -> ContainerState:
+        rec = self._load(cid)
+        return ContainerState(id=rec["id"], pid=rec["pid"], status=self._status(cid, rec), bundle=rec["bundle"],
+                              rootfs=rec["rootfs"], created=rec["created"], annotations=rec.get("annotations") or {},
+                              owner=rec.get("owner", ""))
+
+    def _status(self, cid: str, rec: dict) -> str:
+        pid = rec.get("pid") or 0
+        if not pid or proc_start_time(pid) != rec.get("start_time"):
+            return "stopped"
+        if os.path.exists(os.path.join(self._dir(cid), "exec.fifo")):
+            return "created"
+        return "running"
+
+    def start(self, cid: str) -> None:
+        rec = self._load(cid)
+        status = self._status(cid, rec)
+        if status != "created":
+            raise Conflict(f"cannot start a container that has {status}" if status == "stopped"
+                           else f"cannot start an already {status} container")
+        fifo = os.path.join(self._dir(cid), "exec.fifo")
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            import select
+
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            while True:
+                if poller.poll(100):
+                    if os.read(fd, 1):
+                        break
+                if proc_start_time(rec["pid"]) != rec.get("start_time"):
+                    raise Conflict("container init exited before it was started")
+        finally:
+            os.close(fd)
+        os.unlink(fifo)
+
+    def kill(self, cid: str, sig: str | int = "SIGTERM", *, all_processes: bool = False) -> None:
+        rec = self._load(cid)
+        if self._status(cid, rec) == "stopped":
+            raise Conflict("container not running")
+        signum = parse_signal(sig)
+        pids = [rec["pid"]]
+        if all_processes:
+            pids = _pids_in_pidns(rec["pid"]) or pids
+        for p in pids:
+            try:
+                os.kill(p, signum)
+            except ProcessLookupError:
+                pass
+
+    def delete(self, cid: str, *, force: bool = False) -> None:
+        rec = self._load(cid)
+        status = self._status(cid, rec)
+        if status == "running" and not force:
+            raise Conflict(f"cannot delete container {cid} that is not stopped: {status}")
+        if status != "stopped":
+            try:
+                os.kill(rec["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            wait_gone(rec["pid"], rec.get("start_time"), 10.0)
+        _rmtree(self._dir(cid))
+
+    def list(self) -> list[ContainerState]:
+        out = []
+        try:
+            names = sorted(os.listdir(self.root))
+        except FileNotFoundError:
+            return out
+        for cid in names:
+            try:
+                out.append(self.state(cid))
+            except NotFound:
+                continue
+        return out
+
+    def spawn_created(self, cid: str) -> Spawned:  # pragma: no cover - convenience for callers
+        rec = self._load(cid)
+        return Spawned(pid=rec["pid"], gate_fd=None)
+
+
+def spec_rootfs_mounts(spec: dict) -> list[dict]:
+    """Mounts that make up the rootfs, passed by dockyard's engine in an annotation.
+
+    Other runtimes ignore the annotation (the engine mounts the rootfs itself for them); ours
+    mounts it inside the container's mount namespace, so it vanishes with the container.
+    """
+    raw = (spec.get("annotations") or {}).get("org.dockyard.rootfs.mounts")
+    return json.loads(raw) if raw else []
+
+
+def wait_gone(pid: int, start_time: int | None, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        if proc_start_time(pid) != start_time or start_time is None and proc_start_time(pid) is None:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def _pids_in_pidns(init_pid: int) -> list[int]:
+    try:
+        target = os.readlink(f"/proc/{init_pid}/ns/pid")
+    except OSError:
+        return []
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.readlink(f"/proc/{name}/ns/pid") == target:
+                    pids.append(int(name))
+            except OSError:
+                continue
+    return pids
+
+
+def _write_atomic(path: str, data: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,280 @@
+"""The container's init: what PID 1 does, in order, between fork and exec.
+
+This runs in the forked child that is already inside the new namespaces (the parent unshared
+them, see `spawn.py`). It is one linear sequence in runc's order, so reading it top to bottom
+tells exactly what a container gets:
+
+    stdio/console → mounts (rootfs, spec mounts, /dev) → pivot_root → read-only root →
+    hostname → masked and read-only paths → sysctls → rlimits → oom_score_adj →
+    no_new_privs → seccomp (if it needs privileges) → capabilities + user → cwd →
+    report "ready" → wait for `start` → seccomp (if no_new_privs) → exec
+
+It never returns: it execs the user's process or exits with 125/126/127 after telling the
+parent why over the sync pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dockyard.linux import syscalls as sc
+from dockyard.runtime import mounts
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class InitConfig:
+    """What init needs from its parent. A plain slotted class, not a dataclass: importing
+    `dataclasses` costs more than this whole module on the `run` hot path."""
+
+    __slots__ = ("spec", "rootfs", "sync_fd", "gate_fd", "gate_is_fifo", "console_fd", "rootfs_mounts",
+                 "new_mount_ns", "new_user_ns")
+
+    def __init__(self, *, spec: dict, rootfs: str, sync_fd: int, gate_fd: int, gate_is_fifo: bool,
+                 console_fd: int | None = None, rootfs_mounts: tuple = (), new_mount_ns: bool = True,
+                 new_user_ns: bool = False) -> None:
+        self.spec = spec                  # the OCI runtime spec (config.json)
+        self.rootfs = rootfs              # host path of the root filesystem
+        self.sync_fd = sync_fd            # write end: JSON messages to the parent
+        self.gate_fd = gate_fd            # fifo (O_PATH, runc's exec.fifo) or pipe read end
+        self.gate_is_fifo = gate_is_fifo
+        self.console_fd = console_fd      # connected unix socket to send the pty master over
+        self.rootfs_mounts = rootfs_mounts  # mounts making the rootfs (overlay), done in our mount ns
+        self.new_mount_ns = new_mount_ns
+        self.new_user_ns = new_user_ns
+
+
+class ExecError(Exception):
+    """The process cannot be started: carries docker's exit code (126 or 127)."""
+
+    def __init__(self, msg: str, code: int) -> None:
+        super().__init__(msg)
+        self.code = code
+
+
+def send(fd: int, **msg) -> None:
+    os.write(fd, (json.dumps(msg) + "\n").encode())
+
+
+def run_init(cfg: InitConfig) -> None:
+    try:
+        path = _prepare(cfg)
+    except ExecError as e:
+        send(cfg.sync_fd, error=str(e), code=e.code)
+        os._exit(e.code)
+    except BaseException as e:  # report anything, never a traceback on the user's terminal
+        send(cfg.sync_fd, error=f"{type(e).__name__}: {e}" if not hasattr(e, "message") else str(e), code=125)
+        os._exit(125)
+    proc = cfg.spec["process"]
+    send(cfg.sync_fd, ready=True)
+    os.close(cfg.sync_fd)
+    _wait_for_start(cfg)
+    try:
+        if proc.get("noNewPrivileges") and cfg.spec.get("linux", {}).get("seccomp"):
+            _load_seccomp(cfg.spec)
+        os.execve(path, proc["args"], _env_dict(proc))
+    except OSError as e:
+        os.write(2, f"exec {proc['args'][0]}: {e.strerror}\n".encode())
+        os._exit(127 if e.errno == 2 else 126)
+    os._exit(125)
+
+
+def _prepare(cfg: InitConfig) -> str:
+    spec = cfg.spec
+    proc = spec.get("process") or {}
+    linux = spec.get("linux") or {}
+    os.setsid()
+    if cfg.new_user_ns:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+
+    # -- mounts, still seeing the host's filesystem
+    rootfs = cfg.rootfs
+    if cfg.new_mount_ns:
+        prop = mounts._PROPAGATION.get(linux.get("rootfsPropagation") or "rslave", sc.MS_SLAVE | sc.MS_REC)
+        sc.mount(None, "/", None, prop)
+        for m in cfg.rootfs_mounts:
+            flags, _, data = mounts.parse_options(m.get("options"))
+            sc.mount(m["source"], rootfs, m["type"], flags, data or None)
+        sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+        dev_is_tmpfs = False
+        for m in spec.get("mounts") or ():
+            mounts.mount_one(rootfs, m)
+            if m.get("destination") == "/dev" and m.get("type") == "tmpfs":
+                dev_is_tmpfs = True
+        if dev_is_tmpfs:
+            mounts.create_devices(rootfs, linux.get("devices"), bind=cfg.new_user_ns)
+            mounts.create_dev_symlinks(rootfs)
+        cwd = proc.get("cwd") or "/"
+        try:
+            from dockyard.runtime.paths import mkdir_all
+            mkdir_all(rootfs, cwd)
+        except OSError:
+            pass  # reported by chdir below with the container's view
+        mounts.pivot_root(rootfs)
+        if (spec.get("root") or {}).get("readonly"):
+            mounts.remount_readonly("/")
+    else:
+        os.chroot(rootfs)
+        os.chdir("/")
+
+    # -- the terminal is created in the container's own devpts, like runc's console socket
+    if proc.get("terminal"):
+        _setup_console(cfg, proc)
+
+    if "uts" in _ns_types(linux) or spec.get("hostname"):
+        if spec.get("hostname"):
+            sc.sethostname(spec["hostname"])
+        if spec.get("domainname"):
+            sc.setdomainname(spec["domainname"])
+    for p in linux.get("maskedPaths") or ():
+        mounts.mask_path(p)
+    for p in linux.get("readonlyPaths") or ():
+        mounts.readonly_path(p)
+    for key, value in (linux.get("sysctl") or {}).items():
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+
+    # -- process attributes
+    if proc.get("rlimits"):
+        import resource
+        for rl in proc["rlimits"]:
+            which = getattr(resource, rl["type"], None)
+            if which is None:
+                raise ValueError(f"unknown rlimit {rl['type']}")
+            try:
+                resource.setrlimit(which, (rl["soft"], rl["hard"]))
+            except (ValueError, OSError) as e:
+                raise ExecError(f"setrlimit {rl['type']} ({rl['soft']}:{rl['hard']}): {e}", 125) from e
+    if proc.get("oomScoreAdj") is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(proc["oomScoreAdj"]))
+    if proc.get("noNewPrivileges"):
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    if linux.get("seccomp") and not proc.get("noNewPrivileges"):
+        _load_seccomp(spec)
+
+    _apply_user_and_caps(proc)
+    cwd = proc.get("cwd") or "/"
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise ExecError(f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}", 125) from e
+    return _lookup(proc)
+
+
+def _ns_types(linux: dict) -> set[str]:
+    return {ns.get("type") for ns in linux.get("namespaces") or ()}
+
+
+def _env_dict(proc: dict) -> dict:
+    env = {}
+    for kv in proc.get("env") or ():
+        k, _, v = kv.partition("=")
+        env[k] = v
+    return env
+
+
+def _lookup(proc: dict) -> str:
+    """Find the executable as execvp would, reporting docker's 126/127 before `start`."""
+    args = proc.get("args") or []
+    if not args:
+        raise ExecError("no command specified", 125)
+    name = args[0]
+    if "/" in name:
+        candidates = [name]
+    else:
+        path = _env_dict(proc).get("PATH", DEFAULT_PATH)
+        candidates = [os.path.join(d or ".", name) for d in path.split(":")]
+    denied = None
+    for c in candidates:
+        if os.path.isfile(c):
+            if os.access(c, os.X_OK):
+                return c
+            denied = c
+        elif os.path.isdir(c) and "/" in name:
+            raise ExecError(f'exec: "{name}": is a directory', 126)
+    if denied:
+        raise ExecError(f'exec: "{name}": permission denied', 126)
+    if "/" in name:
+        raise ExecError(f'exec: "{name}": stat {name}: no such file or directory', 127)
+    raise ExecError(f'exec: "{name}": executable file not found in $PATH', 127)
+
+
+def _apply_user_and_caps(proc: dict) -> None:
+    user = proc.get("user") or {}
+    caps = proc.get("capabilities")
+    if caps is not None:
+        bounding = sc.cap_mask(caps.get("bounding"))
+        for i in range(sc.last_cap() + 1):
+            if not bounding & (1 << i):
+                sc.prctl(sc.PR_CAPBSET_DROP, i)
+        sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    os.setgroups([int(g) for g in user.get("additionalGids") or ()])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if "umask" in user:
+        os.umask(int(user["umask"]))
+    if caps is not None:
+        sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+        sc.capset(sc.cap_mask(caps.get("effective")), sc.cap_mask(caps.get("permitted")),
+                  sc.cap_mask(caps.get("inheritable")))
+        for name in caps.get("ambient") or ():
+            i = sc.cap_mask([name]).bit_length() - 1
+            if i >= 0:
+                sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, i)
+
+
+def _setup_console(cfg: InitConfig, proc: dict) -> None:
+    import fcntl
+    import socket
+    import struct
+    import termios
+
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, termios.TIOCSPTLCK, struct.pack("i", 0))
+    n = struct.unpack("I", fcntl.ioctl(master, termios.TIOCGPTN, b"\0" * 4))[0]
+    slave_path = f"/dev/pts/{n}"
+    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
+    size = proc.get("consoleSize")
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size["height"], size["width"], 0, 0))
+    # /dev/console is the container's terminal, as runc arranges it.
+    if os.path.exists("/dev/console") or os.path.isdir("/dev"):
+        try:
+            if not os.path.lexists("/dev/console"):
+                os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY, 0o600))
+            sc.mount(slave_path, "/dev/console", None, sc.MS_BIND)
+        except OSError:
+            pass
+    if cfg.console_fd is not None:
+        sock = socket.socket(fileno=cfg.console_fd)
+        socket.send_fds(sock, [slave_path.encode()], [master])
+        sock.close()
+    os.close(master)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _wait_for_start(cfg: InitConfig) -> None:
+    if cfg.gate_is_fifo:
+        fd = os.open(f"/proc/self/fd/{cfg.gate_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fd, b"0")
+        os.close(fd)
+        os.close(cfg.gate_fd)
+    else:
+        if os.read(cfg.gate_fd, 1) != b"1":  # parent went away or said no
+            os._exit(125)
+        os.close(cfg.gate_fd)
+
+
+def _load_seccomp(spec: dict) -> None:
+    from dockyard.runtime.seccomp import compile_profile
+
+    prog = compile_profile(spec["linux"]["seccomp"])
+    if prog is not None:
+        sc.seccomp_set_filter(prog)

@@ -1,0 +1,227 @@
+"""Setting up a container's filesystem view inside its new mount namespace.
+
+Called by init before pivot_root. The order follows runc's rootfs_linux.go: make the old root's
+propagation private/slave so nothing leaks back to the host, bind the rootfs onto itself (pivot_root
+needs a mount point), mount each spec mount at a target resolved inside the rootfs, populate a
+tmpfs /dev, then pivot.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from dockyard.errors import BadSpec, SyscallError
+from dockyard.linux import syscalls as sc
+from dockyard.runtime.paths import create_file, mkdir_all, secure_join
+
+# option -> (flags to set, clear?)
+_FLAGS = {
+    "ro": (sc.MS_RDONLY, False), "rw": (sc.MS_RDONLY, True),
+    "nosuid": (sc.MS_NOSUID, False), "suid": (sc.MS_NOSUID, True),
+    "nodev": (sc.MS_NODEV, False), "dev": (sc.MS_NODEV, True),
+    "noexec": (sc.MS_NOEXEC, False), "exec": (sc.MS_NOEXEC, True),
+    "sync": (sc.MS_SYNCHRONOUS, False), "async": (sc.MS_SYNCHRONOUS, True),
+    "dirsync": (sc.MS_DIRSYNC, False), "remount": (sc.MS_REMOUNT, False),
+    "mand": (sc.MS_MANDLOCK, False), "nomand": (sc.MS_MANDLOCK, True),
+    "atime": (sc.MS_NOATIME, True), "noatime": (sc.MS_NOATIME, False),
+    "diratime": (sc.MS_NODIRATIME, True), "nodiratime": (sc.MS_NODIRATIME, False),
+    "relatime": (sc.MS_RELATIME, False), "norelatime": (sc.MS_RELATIME, True),
+    "strictatime": (sc.MS_STRICTATIME, False), "nostrictatime": (sc.MS_STRICTATIME, True),
+    "bind": (sc.MS_BIND, False), "rbind": (sc.MS_BIND | sc.MS_REC, False),
+    "nosymfollow": (sc.MS_NOSYMFOLLOW, False), "symfollow": (sc.MS_NOSYMFOLLOW, True),
+}
+_PROPAGATION = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+# Options of other tools (podman, SELinux, idmapped mounts) that carry no mount(2) meaning here.
+_IGNORED = {"z", "Z", "tmpcopyup", "notmpcopyup", "copy", "nocopy", "U", "idmap", "private-mount"}
+_LOCKED = (sc.MS_NOSUID, sc.MS_NODEV, sc.MS_NOEXEC, sc.MS_RDONLY)
+_ST_FLAGS = {os.ST_NOSUID: sc.MS_NOSUID, os.ST_NODEV: sc.MS_NODEV, os.ST_NOEXEC: sc.MS_NOEXEC,
+             os.ST_RDONLY: sc.MS_RDONLY}
+
+
+def parse_options(options) -> tuple[int, int, str]:
+    """Split OCI mount options into (flags, propagation flags, data string)."""
+    flags = 0
+    prop = 0
+    data: list[str] = []
+    for opt in options or ():
+        if opt in _FLAGS:
+            bit, clear = _FLAGS[opt]
+            flags = flags & ~bit if clear else flags | bit
+        elif opt in _PROPAGATION:
+            prop |= _PROPAGATION[opt]
+        elif opt in _IGNORED:
+            continue
+        else:
+            data.append(opt)
+    return flags, prop, ",".join(data)
+
+
+def _locked_flags(path: str) -> int:
+    """Flags already on a mount; a bind remount must keep them (the kernel refuses otherwise in a userns)."""
+    f = os.statvfs(path).f_flag
+    return sum(v for k, v in _ST_FLAGS.items() if f & k)
+
+
+def mount_one(rootfs: str, m: dict, *, mount_label: str | None = None) -> None:
+    target = m.get("destination")
+    if not target or not target.startswith("/"):
+        raise BadSpec(f"mount destination must be an absolute path: {target!r}")
+    mtype = m.get("type") or ""
+    source = m.get("source") or ""
+    flags, prop, data = parse_options(m.get("options"))
+    if mtype == "bind" or flags & sc.MS_BIND:
+        flags |= sc.MS_BIND
+        if not os.path.exists(source):
+            raise BadSpec(f"bind mount source {source} does not exist")
+        if os.path.isdir(source):
+            host = mkdir_all(rootfs, target)
+        else:
+            host = create_file(rootfs, target)
+        sc.mount(source, host, None, flags & (sc.MS_BIND | sc.MS_REC))
+        rest = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
+        if rest:
+            sc.mount(None, host, None, sc.MS_REMOUNT | sc.MS_BIND | rest | _locked_flags(host))
+    elif mtype == "cgroup":
+        host = mkdir_all(rootfs, target)
+        _mount_cgroup(host, flags)
+    else:
+        host = mkdir_all(rootfs, target)
+        try:
+            sc.mount(source or mtype, host, mtype, flags, data or None)
+        except SyscallError as e:
+            # sysfs cannot be mounted without a network namespace of our own: bind the host's.
+            if mtype == "sysfs" and e.errno == 1:
+                sc.mount("/sys", host, None, sc.MS_BIND | sc.MS_REC)
+                sc.mount(None, host, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | _locked_flags(host))
+            elif mtype == "mqueue" and e.errno in (1, 16):
+                sc.mount("/dev/mqueue", host, None, sc.MS_BIND | sc.MS_REC)
+            else:
+                raise
+    if prop:
+        sc.mount(None, host, None, prop)
+
+
+def _mount_cgroup(host: str, flags: int) -> None:
+    """Mount the cgroup filesystems as the container should see them.
+
+    On a unified host this is one cgroup2 mount. On a v1/hybrid host it is a tmpfs holding one
+    mount per v1 hierarchy plus the cgroup2 `unified` mount, mirroring the host's layout; with a
+    cgroup namespace each shows the container's own cgroup as its root.
+    """
+    ro = flags & sc.MS_RDONLY
+    base = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        sc.mount("cgroup2", host, "cgroup2", base | ro)
+        return
+    sc.mount("tmpfs", host, "tmpfs", base, "mode=755")
+    for line in open("/proc/self/cgroup"):
+        _, controllers, _ = line.rstrip("\n").split(":", 2)
+        if not controllers:
+            name, fstype, data = "unified", "cgroup2", None
+        else:
+            name = controllers[5:] if controllers.startswith("name=") else controllers
+            fstype, data = "cgroup", controllers
+        if not os.path.isdir(f"/sys/fs/cgroup/{name}"):
+            continue
+        d = os.path.join(host, name)
+        os.makedirs(d, exist_ok=True)
+        try:
+            sc.mount("cgroup", d, fstype, base | ro, data)
+        except SyscallError:
+            os.rmdir(d)
+    if ro:
+        sc.mount(None, host, None, sc.MS_REMOUNT | base | sc.MS_RDONLY, "mode=755")
+
+
+_DEFAULT_DEVICES = (
+    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+)
+
+
+def create_devices(rootfs: str, devices, *, bind: bool) -> None:
+    """Populate /dev with the default devices plus the spec's; bind from the host in a userns."""
+    wanted = [(path, "c", major, minor, 0o666, 0, 0) for path, major, minor in _DEFAULT_DEVICES]
+    for d in devices or ():
+        wanted.append((d["path"], d.get("type", "c"), d.get("major", 0), d.get("minor", 0),
+                       d.get("fileMode", 0o666), d.get("uid", 0), d.get("gid", 0)))
+    for path, kind, major, minor, mode, uid, gid in wanted:
+        host = secure_join(rootfs, path)
+        os.makedirs(os.path.dirname(host), exist_ok=True)
+        if bind:
+            create_file(rootfs, path)
+            sc.mount(path, host, None, sc.MS_BIND)
+            continue
+        fmt = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}.get(kind)
+        if fmt is None:
+            raise BadSpec(f"unknown device type {kind!r} for {path}")
+        if os.path.lexists(host):
+            os.unlink(host)
+        os.mknod(host, fmt | (mode & 0o7777), os.makedev(major, minor))
+        os.chmod(host, mode & 0o7777)  # mknod is subject to the umask
+        os.chown(host, uid, gid)
+
+
+def create_dev_symlinks(rootfs: str) -> None:
+    links = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+             ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")]
+    if os.path.exists("/proc/kcore"):
+        links.append(("/proc/kcore", "/dev/core"))
+    for src, dst in links:
+        host = secure_join(rootfs, dst)
+        if not os.path.lexists(host):
+            os.symlink(src, host)
+    ptmx = secure_join(rootfs, "/dev/ptmx")
+    if os.path.isdir(secure_join(rootfs, "/dev/pts")):
+        if os.path.lexists(ptmx):
+            os.unlink(ptmx)
+        os.symlink("pts/ptmx", ptmx)
+
+
+def pivot_root(rootfs: str) -> None:
+    """runc's pivot_root(".", ".") dance: no put_old directory is left inside the container."""
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new)
+        sc.pivot_root(".", ".")
+        os.fchdir(old)
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        sc.umount2(".", sc.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(old)
+        os.close(new)
+
+
+def remount_readonly(path: str) -> None:
+    sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | _locked_flags(path))
+
+
+def mask_path(path: str, mount_label: str | None = None) -> None:
+    """Hide a /proc or /sys path: /dev/null over a file, an empty read-only tmpfs over a dir."""
+    try:
+        if os.path.isdir(path):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+        elif os.path.lexists(path):
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+    except SyscallError as e:
+        if e.errno not in (2, 20):  # ENOENT, ENOTDIR: nothing to mask
+            raise
+
+
+def readonly_path(path: str) -> None:
+    if not os.path.lexists(path):
+        return
+    try:
+        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+        remount_readonly(path)
+    except SyscallError as e:
+        if e.errno != 2:
+            raise
