@@ -1,0 +1,156 @@
+"""Walking a tree by directory file descriptors so a layer can never write outside its root.
+
+The hardened extractor never hands the kernel a path that it would resolve through a symlink
+already on disk. Every parent directory of an entry is opened one component at a time with
+``O_NOFOLLOW``; when a component is a symlink, we read it and resolve its target *inside the
+root*, the way the kernel would inside ``chroot(root)``: an absolute target restarts at the
+root, and ``..`` stops at the root. This is the behaviour of moby's ``chrootarchive`` (which
+really chroots) and of containerd's ``fs.RootPath``; real images rely on it (a layer that ships
+``lib -> usr/lib`` and then ``lib/x``), so refusing such paths would break them. We only
+resolve, we never chroot: no fork, no mount namespace, and the check cannot be skipped.
+
+The final component of an entry is never followed: it is created, replaced or linked with the
+``*at`` calls relative to its parent's descriptor.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from collections.abc import Callable
+
+from dockyard import errors
+
+O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+MAXSYMLINKS = 40  # the kernel's limit for one path walk
+
+
+def split_name(name: str, *, what: str) -> tuple[str, ...]:
+    """Normalise a tar name as Docker does (``filepath.Clean`` then join under the root).
+
+    A leading ``/`` or ``./`` is dropped, ``.`` and empty components vanish and ``..`` is folded
+    lexically. A name whose ``..`` climbs above the root is refused rather than clamped,
+    because nothing legitimate produces one.
+    """
+    parts: list[str] = []
+    for comp in name.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp == "..":
+            if not parts:
+                raise errors.UnsafeArchive(f"{what} {name!r} points outside the root")
+            parts.pop()
+        else:
+            parts.append(comp)
+    return tuple(parts)
+
+
+def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
+    """lstat relative to a directory descriptor, None when the name does not exist."""
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def remove_at(dir_fd: int, name: str, st: os.stat_result | None = None) -> None:
+    """Remove whatever ``name`` is (a whole directory tree included) without following links."""
+    if st is None:
+        st = lstat_at(dir_fd, name)
+        if st is None:
+            return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=dir_fd)  # the fd-based walk: never follows a symlink
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def resolve_dir(
+    root_fd: int,
+    parts: tuple[str, ...],
+    *,
+    entry: str,
+    create: bool,
+    on_create: Callable[[tuple[str, ...]], None] | None = None,
+) -> tuple[int, tuple[str, ...]] | None:
+    """Open directory ``parts`` below ``root_fd`` with chroot semantics; never leave the root.
+
+    Returns a descriptor the caller must close and the *real* path of the directory (no
+    symlinks in it, so it can be re-opened strictly later). Missing directories are created
+    with mode 0755 when ``create`` (Docker's ``MkdirAll``) and reported to ``on_create``;
+    otherwise a missing one gives None. A component that exists but is neither a directory
+    nor a symlink is an error naming ``entry``.
+    """
+    todo = list(reversed(parts))
+    fds: list[int] = []  # open descriptors of the real directories below the root
+    names: list[str] = []
+    links = 0
+    try:
+        while todo:
+            comp = todo.pop()
+            if comp in ("", "."):
+                continue
+            if comp == "..":
+                if fds:  # above the root is the root, as in a chroot
+                    os.close(fds.pop())
+                    names.pop()
+                continue
+            cur = fds[-1] if fds else root_fd
+            try:
+                fd = os.open(comp, O_DIR, dir_fd=cur)
+            except FileNotFoundError:
+                if not create:
+                    return None
+                os.mkdir(comp, 0o755, dir_fd=cur)
+                os.chmod(comp, 0o755, dir_fd=cur)  # independent of the umask
+                if on_create is not None:
+                    on_create((*names, comp))
+                fd = os.open(comp, O_DIR, dir_fd=cur)
+            except OSError as e:
+                if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                st = os.stat(comp, dir_fd=cur, follow_symlinks=False)
+                if not stat.S_ISLNK(st.st_mode):
+                    where = "/".join((*names, comp))
+                    raise errors.InvalidArgument(
+                        f"layer entry {entry!r}: parent {where!r} exists and is not a directory"
+                    ) from e
+                links += 1
+                if links > MAXSYMLINKS:
+                    raise errors.UnsafeArchive(
+                        f"layer entry {entry!r}: too many levels of symbolic links"
+                    ) from e
+                target = os.readlink(comp, dir_fd=cur)
+                if target.startswith("/"):
+                    while fds:
+                        os.close(fds.pop())
+                    names.clear()
+                todo.extend(reversed(target.split("/")))
+                continue
+            fds.append(fd)
+            names.append(comp)
+        result = fds.pop() if fds else os.dup(root_fd)
+        return result, tuple(names)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def open_dir_strict(root_fd: int, parts: tuple[str, ...]) -> int | None:
+    """Open a real directory path (as returned by `resolve_dir`) following no symlink at all.
+
+    None if anything on the way is no longer a plain directory, e.g. a later entry of the same
+    layer replaced it by a symlink: then the deferred metadata must not land on its target.
+    """
+    fd = os.dup(root_fd)
+    for comp in parts:
+        try:
+            nfd = os.open(comp, O_DIR, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return None
+        os.close(fd)
+        fd = nfd
+    return fd

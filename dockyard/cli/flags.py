@@ -1,0 +1,133 @@
+"""A small docker-style flag parser: no argparse on the `run` hot path.
+
+Docker's CLI (cobra/pflag) rules: short flags combine (`-it`, `-dit`), values attach or follow
+(`--name=x`, `--name x`, `-ex=1`, `-e x=1`), repeatable flags accumulate, booleans accept
+`--rm=false`, and for `run`/`exec` parsing stops at the first positional argument (the image), so
+the container command keeps its own flags. Errors read like docker's ("unknown flag: --foo").
+"""
+
+from __future__ import annotations
+
+from dockyard.errors import InvalidArgument
+
+BOOL, STR, LIST, INT = "bool", "str", "list", "int"
+
+
+class Flag:
+    __slots__ = ("names", "kind", "dest", "default", "help", "metavar")
+
+    def __init__(self, names: str, kind: str = BOOL, help: str = "", *, dest: str | None = None, default=None,
+                 metavar: str = "") -> None:
+        self.names = names.split(",")
+        self.kind = kind
+        self.dest = dest or max(self.names, key=len).lstrip("-").replace("-", "_")
+        self.default = default if default is not None else {BOOL: False, LIST: []}.get(kind)
+        self.help = help
+        self.metavar = metavar or ("value" if kind != LIST else "list")
+
+
+class UsageError(InvalidArgument):
+    """Bad command-line usage; the CLI adds "See 'dockyard CMD --help'."."""
+
+
+class Parsed(dict):
+    """Flag values by dest, plus `.args` (positionals) — attribute access for readability."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> Parsed:
+    by_name: dict[str, Flag] = {}
+    for f in flags:
+        for n in f.names:
+            by_name[n] = f
+    out = Parsed({f.dest: (list(f.default) if f.kind == LIST else f.default) for f in flags})
+    args: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a == "--":
+            args.extend(argv[i:])
+            break
+        if a.startswith("--") and len(a) > 2:
+            name, eq, val = a.partition("=")
+            f = by_name.get(name)
+            if f is None:
+                raise UsageError(f"unknown flag: {name}")
+            if f.kind == BOOL:
+                out[f.dest] = _bool(name, val) if eq else True
+                continue
+            if not eq:
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: {name}")
+                val = argv[i]
+                i += 1
+            _set(out, f, name, val)
+        elif a.startswith("-") and len(a) > 1:
+            j = 1
+            while j < len(a):
+                name = "-" + a[j]
+                f = by_name.get(name)
+                if f is None:
+                    raise UsageError(f"unknown shorthand flag: '{a[j]}' in {a}")
+                j += 1
+                if f.kind == BOOL:
+                    if j < len(a) and a[j] == "=":
+                        out[f.dest] = _bool(name, a[j + 1:])
+                        break
+                    out[f.dest] = True
+                    continue
+                val = a[j:].removeprefix("=") if j < len(a) else None
+                if val is None:
+                    if i >= len(argv):
+                        raise UsageError(f"flag needs an argument: '{a[j - 1]}' in {name}")
+                    val = argv[i]
+                    i += 1
+                _set(out, f, name, val)
+                break
+        else:
+            args.append(a)
+            if not interspersed:
+                args.extend(argv[i:])
+                break
+    out["args"] = args
+    return out
+
+
+def _bool(name: str, val: str) -> bool:
+    v = val.lower()
+    if v in ("true", "1", "t"):
+        return True
+    if v in ("false", "0", "f"):
+        return False
+    raise UsageError(f'invalid argument "{val}" for "{name}" flag: strconv.ParseBool: parsing "{val}": invalid syntax')
+
+
+def _set(out: Parsed, f: Flag, name: str, val: str) -> None:
+    if f.kind == LIST:
+        out[f.dest].append(val)
+    elif f.kind == INT:
+        try:
+            out[f.dest] = int(val)
+        except ValueError:
+            raise UsageError(f'invalid argument "{val}" for "{name}" flag: strconv.ParseInt: parsing "{val}": '
+                             "invalid syntax") from None
+    else:
+        out[f.dest] = val
+
+
+def usage(prog: str, summary: str, flags: list[Flag]) -> str:
+    lines = [f"Usage:  {prog}", "", summary, "", "Options:"]
+    for f in flags:
+        shorts = [n for n in f.names if not n.startswith("--")]
+        longs = [n for n in f.names if n.startswith("--")]
+        name = ", ".join(shorts + longs) if shorts else "    " + ", ".join(longs)
+        if f.kind != BOOL:
+            name += f" {f.metavar}"
+        lines.append(f"  {name:<28}{f.help}")
+    return "\n".join(lines)

@@ -1,0 +1,181 @@
+"""`dockyard` entry point: global options, dispatch to one module per command group, and the one
+place errors are rendered.
+
+Only the module of the command being run is imported, so `dockyard run` never pays for the
+code of `images` or `build`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from dockyard.errors import DockyardError
+
+# command -> (module, function); groups map their subcommands the same way.
+COMMANDS = {
+    "run": ("dockyard.cli.run", "cmd_run"),
+    "create": ("dockyard.cli.run", "cmd_create"),
+    "ps": ("dockyard.cli.containers", "cmd_ps"),
+    "rm": ("dockyard.cli.containers", "cmd_rm"),
+    "inspect": ("dockyard.cli.inspect", "cmd_inspect"),
+    "images": ("dockyard.cli.images", "cmd_images"),
+    "tag": ("dockyard.cli.images", "cmd_tag"),
+    "rmi": ("dockyard.cli.images", "cmd_rmi"),
+    "import": ("dockyard.cli.images", "cmd_import"),
+    "bootstrap": ("dockyard.cli.images", "cmd_bootstrap"),
+    "version": ("dockyard.cli.main", "cmd_version"),
+}
+GROUPS = {
+    "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
+              "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
+    "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
+                  "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
+}
+
+USAGE = """Usage:  dockyard [OPTIONS] COMMAND
+
+A Docker-compatible, daemonless container engine
+
+Options:
+      --root string      Storage root (default $DOCKYARD_ROOT or /var/lib/dockyard)
+      --runroot string   Runtime state root (default $DOCKYARD_RUNROOT or /run/dockyard)
+  -v, --version          Print version information and quit
+
+Commands:
+  run         Create and run a new container from an image
+  create      Create a new container
+  ps          List containers
+  rm          Remove one or more containers
+  inspect     Return low-level information on containers or images
+  images      List images
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  rmi         Remove one or more images
+  import      Import the contents from a tarball to create a filesystem image
+  bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
+  version     Show the dockyard version
+
+Management Commands:
+  container   Manage containers
+  image       Manage images
+"""
+
+
+class Context:
+    """What every command gets: the parsed global options and a lazily-built engine."""
+
+    __slots__ = ("root", "runroot", "_engine", "command")
+
+    def __init__(self, root: str | None, runroot: str | None, command: str) -> None:
+        self.root, self.runroot, self._engine, self.command = root, runroot, None, command
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from dockyard.engine.engine import Engine
+
+            self._engine = Engine(self.root, self.runroot)
+        return self._engine
+
+
+def _split_globals(argv: list[str]) -> tuple[dict, list[str]]:
+    opts: dict = {"root": None, "runroot": None}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, val = a.partition("=")
+        if name in ("--root", "--runroot"):
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise DockyardError(f"flag needs an argument: {name}")
+                val = argv[i + 1]
+                i += 1
+            opts[name[2:]] = val
+        elif a in ("-v", "--version"):
+            opts["version"] = True
+        elif a in ("-h", "--help"):
+            opts["help"] = True
+        elif a in ("-D", "--debug"):
+            opts["debug"] = True
+        elif a.startswith("-"):
+            raise DockyardError(f"unknown flag: {a}", hint="See 'dockyard --help'.")
+        else:
+            return opts, argv[i:]
+        i += 1
+    return opts, []
+
+
+def _resolve(args: list[str]) -> tuple[str, tuple[str, str], list[str]]:
+    cmd = args[0]
+    if cmd in GROUPS:
+        if len(args) < 2 or args[1] in ("-h", "--help"):
+            sub = "\n".join(f"  {k}" for k in GROUPS[cmd])
+            raise SystemExit(print(f"Usage:  dockyard {cmd} COMMAND\n\nCommands:\n{sub}") or 0)
+        target = GROUPS[cmd].get(args[1])
+        if target is None:
+            raise DockyardError(f"unknown command: dockyard {cmd} {args[1]}", hint=f"See 'dockyard {cmd} --help'.")
+        name = f"{cmd} {args[1]}"
+        if isinstance(target, tuple):
+            return name, target, args[2:]
+        return name, COMMANDS[target], args[2:]
+    if cmd not in COMMANDS:
+        raise DockyardError(f"unknown command: dockyard {cmd}", hint="See 'dockyard --help'.")
+    return cmd, COMMANDS[cmd], args[1:]
+
+
+def render_error(e: BaseException, command: str = "") -> None:
+    msg = str(e)
+    sys.stderr.write(f"dockyard: error: {msg}\n")
+    hint = getattr(e, "hint", None)
+    if hint:
+        sys.stderr.write(f"{hint}\n")
+    elif command and type(e).__name__ == "UsageError":
+        sys.stderr.write(f"See 'dockyard {command} --help'.\n")
+
+
+def cmd_version(ctx, argv) -> int:
+    from dockyard import __version__
+
+    print(f"dockyard version {__version__}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = ""
+    try:
+        opts, rest = _split_globals(argv)
+        if opts.get("version"):
+            return cmd_version(None, [])
+        if not rest or opts.get("help"):
+            sys.stdout.write(USAGE)
+            return 0
+        command, (module, func), cmd_argv = _resolve(rest)
+        import importlib
+
+        fn = getattr(importlib.import_module(module), func)
+        return fn(Context(opts["root"], opts["runroot"], command), cmd_argv) or 0
+    except DockyardError as e:
+        render_error(e, command)
+        return _error_code(command, e)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = None  # nothing more can be written; don't let the interpreter complain
+        finally:
+            return 141
+    except OSError as e:
+        render_error(DockyardError(f"{e.strerror}: {e.filename}" if e.filename else str(e)), command)
+        return _error_code(command, e)
+
+
+def _error_code(command: str, e: BaseException) -> int:
+    """docker run/create/start exit 125 for engine errors, 126/127 when the command can't start."""
+    if command in ("run", "container run", "create", "container create"):
+        return getattr(e, "code", 125)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Content-addressed blob store: ``<root>/blobs/<alg>/<hex>`` plus ``<root>/ingest/`` for temps.
+
+Writers hash while they write into a private temp file under ``ingest/``, fsync, check the
+digest, and only then ``rename`` into ``blobs/``. Rename is atomic within a file system, so a
+blob path either does not exist or holds exactly the bytes its name promises: a crash, a kill or
+a digest mismatch can leave a temp behind in ``ingest/`` (see :meth:`ContentStore.prune_ingest`)
+but never a half-written blob. Concurrent writers of the same blob race harmlessly: both temps
+hold the same bytes and the second rename (or the existence check) wins nothing and loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+from dockyard import errors
+from dockyard.oci import digest as _digest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
+
+CHUNK = 1 << 20
+_TEMP_SUFFIX = ".part"
+
+
+class Writer:
+    """What :meth:`ContentStore.ingest` yields: ``write`` chunks, then read ``digest``/``size``."""
+
+    __slots__ = ("_fd", "_hash", "_algorithm", "_final", "size", "expected_size", "temp_path")
+
+    def __init__(self, fd: int, temp_path: str, algorithm: str, expected_size: int | None) -> None:
+        import hashlib
+
+        self._fd = fd
+        self._hash = hashlib.new(algorithm)
+        self._algorithm = algorithm
+        self._final: str | None = None
+        self.size = 0
+        self.expected_size = expected_size
+        self.temp_path = temp_path
+
+    def write(self, chunk: bytes) -> int:
+        if self._final is not None:
+            raise errors.InvalidArgument("write to a blob writer that is already committed")
+        if self.expected_size is not None and self.size + len(chunk) > self.expected_size:
+            raise errors.DigestMismatch(
+                f"blob is larger than the expected {self.expected_size} bytes"
+            )
+        view = memoryview(chunk)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        self._hash.update(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    @property
+    def digest(self) -> str:
+        """The digest of what was written so far (final once the ``with`` block has ended)."""
+        if self._final is not None:
+            return self._final
+        return f"{self._algorithm}:{self._hash.hexdigest()}"
+
+
+class ContentStore:
+    """Blobs by digest under ``root``. Safe for concurrent use by threads and processes."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.blobs_dir = os.path.join(root, "blobs")
+        self.ingest_dir = os.path.join(root, "ingest")
+
+    # ------------------------------------------------------------ reading
+
+    def path(self, digest: str) -> str:
+        """Where the blob lives (whether or not it exists). The digest is validated first."""
+        algorithm, _, encoded = _digest.validate(digest).partition(":")
+        return os.path.join(self.blobs_dir, algorithm, encoded)
+
+    def has(self, digest: str) -> bool:
+        return os.path.isfile(self.path(digest))
+
+    def size(self, digest: str) -> int:
+        try:
+            return os.stat(self.path(digest)).st_size
+        except FileNotFoundError:
+            raise self._not_found(digest) from None
+
+    def open(self, digest: str) -> BinaryIO:
+        """The blob as a binary file object (the caller closes it)."""
+        try:
+            return open(self.path(digest), "rb")  # noqa: SIM115 - the caller owns it
+        except FileNotFoundError:
+            raise self._not_found(digest) from None
+
+    def read_bytes(self, digest: str, verify: bool = False) -> bytes:
+        """The whole blob. With ``verify``, re-hash it and raise DigestMismatch on corruption."""
+        with self.open(digest) as f:
+            data = f.read()
+        if verify:
+            import hashlib
+
+            algorithm = digest.partition(":")[0]
+            actual = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+            if actual != digest:
+                raise errors.DigestMismatch(
+                    f"blob {digest} is corrupt: its content hashes to {actual}",
+                    hint="delete it and pull or import the image again",
+                )
+        return data
+
+    def verify(self, digest: str) -> bool:
+        """True if the stored bytes still hash to ``digest``; BlobNotFound if it is missing."""
+        import hashlib
+
+        algorithm, _, encoded = _digest.validate(digest).partition(":")
+        h = hashlib.new(algorithm)
+        with self.open(digest) as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest() == encoded
+
+    def walk(self) -> Iterator[str]:
+        """Every stored blob's digest (names that are not valid digests are ignored)."""
+        for algorithm in sorted(_digest.HEX_LENGTHS):
+            try:
+                names = os.listdir(os.path.join(self.blobs_dir, algorithm))
+            except FileNotFoundError:
+                continue
+            for name in sorted(names):
+                candidate = f"{algorithm}:{name}"
+                if _digest.is_valid(candidate):
+                    yield candidate
+
+    # ------------------------------------------------------------ writing
+
+    @contextmanager
+    def ingest(self, expected: str | None = None, expected_size: int | None = None) -> Iterator[Writer]:
+        """Stream a blob in: ``with store.ingest(d) as w: w.write(chunk)``.
+
+        On a clean exit the content is fsynced, checked against ``expected`` (and
+        ``expected_size``), and renamed into place; ``w.digest`` is then final. On any error the
+        temp file is removed and nothing becomes visible.
+        """
+        algorithm = _digest.algorithm_of(expected) if expected is not None else "sha256"
+        os.makedirs(self.ingest_dir, exist_ok=True)
+        temp_path, fd = self._temp()
+        writer = Writer(fd, temp_path, algorithm, expected_size)
+        committed = False
+        try:
+            yield writer
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            actual = writer.digest
+            if expected is not None and actual != expected:
+                raise errors.DigestMismatch(
+                    f"digest mismatch: expected {expected}, got {actual} ({writer.size} bytes)",
+                    hint="the source sent different content than it promised; try again",
+                )
+            if expected_size is not None and writer.size != expected_size:
+                raise errors.DigestMismatch(
+                    f"size mismatch for {actual}: expected {expected_size} bytes, got {writer.size}"
+                )
+            self._commit(temp_path, actual)
+            writer._final = actual
+            committed = True
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            if not committed:
+                _unlink(temp_path)
+
+    def write_bytes(self, data: bytes, expected: str | None = None) -> str:
+        """Store ``data`` and return its digest (verified against ``expected`` if given)."""
+        with self.ingest(expected, len(data)) as w:
+            w.write(data)
+        return w.digest
+
+    def ingest_file(
+        self, src: BinaryIO, expected: str | None = None, expected_size: int | None = None
+    ) -> tuple[str, int]:
+        """Copy a readable binary file object in; return ``(digest, size)``."""
+        with self.ingest(expected, expected_size) as w:
+            while chunk := src.read(CHUNK):
+                w.write(chunk)
+        return w.digest, w.size
+
+    def delete(self, digest: str) -> bool:
+        """Remove a blob; False if it was not there (deletes race with other deleters)."""
+        try:
+            os.unlink(self.path(digest))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def prune_ingest(self, older_than: float = 24 * 3600.0) -> int:
+        """Remove temps left by dead writers (their pid is gone) or idle for ``older_than`` s."""
+        import time
+
+        removed = 0
+        try:
+            names = os.listdir(self.ingest_dir)
+        except FileNotFoundError:
+            return 0
+        now = time.time()
+        for name in names:
+            path = os.path.join(self.ingest_dir, name)
+            try:
+                stale = now - os.stat(path).st_mtime > older_than
+            except FileNotFoundError:
+                continue
+            if stale or not _pid_alive(name.partition(".")[0]):
+                removed += _unlink(path)
+        return removed
+
+    # ------------------------------------------------------------ internals
+
+    def _temp(self) -> tuple[str, int]:
+        """A fresh temp file named ``<pid>.<thread>.<random>.part``: unique across processes
+        and threads, and it tells :meth:`prune_ingest` whose it is."""
+        import threading
+
+        while True:
+            name = f"{os.getpid()}.{threading.get_ident()}.{os.urandom(8).hex()}{_TEMP_SUFFIX}"
+            path = os.path.join(self.ingest_dir, name)
+            try:
+                return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            except FileExistsError:  # pragma: no cover - 64 random bits
+                continue
+
+    def _commit(self, temp_path: str, digest: str) -> None:
+        target = self.path(digest)
+        if os.path.exists(target):
+            _unlink(temp_path)
+            return
+        directory = os.path.dirname(target)
+        os.makedirs(directory, exist_ok=True)
+        os.rename(temp_path, target)
+        _fsync_dir(directory)
+
+    def _not_found(self, digest: str) -> errors.BlobNotFound:
+        return errors.BlobNotFound(f"blob {digest} not found in content store {self.root}")
+
+
+def _unlink(path: str) -> int:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def _fsync_dir(path: str) -> None:
+    """Make the rename itself durable, not just the file's bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

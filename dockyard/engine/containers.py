@@ -1,0 +1,223 @@
+"""Containers: create (record + snapshot + bundle), run in the foreground, remove.
+
+The record in the state database is the truth about a container; the status shown to users is
+derived from it plus the kernel (a "running" container whose init is gone is reported exited),
+so a killed CLI never leaves `ps` lying.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from dockyard.errors import ContainerRunning, InvalidArgument
+from dockyard.engine.config import ContainerConfig
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def validate_name(name: str) -> str:
+    name = name.removeprefix("/")
+    if not name or name[0] not in _NAME_CHARS or name[0] in "_.-" or not set(name) <= _NAME_CHARS:
+        raise InvalidArgument(f'Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    return name
+
+
+def read_rootfs_file(dirs: list[str], path: str) -> str | None:
+    """A file's text from the first layer dir (top first) that has it; None if none has."""
+    import stat
+
+    rel = path.lstrip("/")
+    for d in dirs:
+        p = os.path.join(d, rel)
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            return None  # an overlay whiteout: deleted in this layer
+        if stat.S_ISREG(st.st_mode):
+            with open(p, errors="replace") as f:
+                return f.read()
+        return None
+    return None
+
+
+def process_status(pid: int, start_time: int | None) -> bool:
+    from dockyard.runtime.container import proc_start_time
+
+    return bool(pid) and proc_start_time(pid) == start_time
+
+
+def effective_state(rec) -> dict:
+    """The record's state, corrected by the kernel: a dead init means the container has exited."""
+    st = dict(rec.state)
+    if st.get("Status") in ("running", "paused") and not process_status(st.get("Pid", 0), st.get("PidStartTime")):
+        st.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=st.get("ExitCode") or 137,
+                  Error=st.get("Error") or "container process disappeared (its monitor was killed)")
+    return st
+
+
+class Created:
+    """A container made by `create`, with what `start` needs to launch it without re-reading it."""
+
+    __slots__ = ("rec", "cfg", "spec", "bundle", "rootfs", "mounts")
+
+    def __init__(self, rec, cfg, spec, bundle, rootfs, mounts) -> None:
+        self.rec, self.cfg, self.spec, self.bundle, self.rootfs, self.mounts = rec, cfg, spec, bundle, rootfs, mounts
+
+
+def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
+    from dockyard.engine.names import random_name
+    from dockyard.engine.specgen import build_spec
+    from dockyard.engine.users import resolve_user
+    from dockyard.network.etcfiles import write_etc_files
+    from dockyard.state.db import ContainerRecord
+
+    if cfg.network not in ("none", "host", "default", "bridge"):
+        raise InvalidArgument(f"network {cfg.network} not found",
+                              hint="this version supports --network none and --network host")
+    images = engine.images
+    image = images.resolve(cfg.image)
+    full = images.config(image)
+    icfg = full.get("config") or {}
+    top = images.ensure_unpacked(image, full)
+    lowers = engine.snapshots.lowerdirs(top) if top else []
+    user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(lowers, "/etc/passwd"),
+                        read_rootfs_file(lowers, "/etc/group"))
+    cid = os.urandom(32).hex()
+    name = validate_name(name) if name else random_name()
+    if cfg.network == "host":
+        hostname = cfg.hostname or os.uname().nodename
+    else:
+        hostname = cfg.hostname or cid[:12]
+    now = time.time()
+    rec = ContainerRecord(id=cid, name=name, image_id=image.id, image=cfg.image, created=now,
+                          config=cfg.to_json(), state={"Status": "created", "ExitCode": 0, "Pid": 0})
+    engine.db.insert_container(rec)
+    try:
+        bundle = engine.container_dir(cid)
+        rootfs = os.path.join(bundle, "rootfs")
+        os.makedirs(rootfs, mode=0o755)
+        mounts = engine.snapshots.prepare(cid, top)
+        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
+        seccomp = None
+        if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
+            from dockyard.engine.specgen import capabilities
+            from dockyard.runtime.seccomp_default import default_profile
+
+            seccomp = default_profile(capabilities(cfg))
+        spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
+                          seccomp=seccomp, userns_map=(100000, 65536) if cfg.userns else None)
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            json.dump(spec, f)
+    except BaseException:
+        _cleanup_files(engine, cid)
+        engine.db.delete_container(cid)
+        raise
+    return Created(rec, cfg, spec, bundle, rootfs, mounts)
+
+
+def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
+    """Start a created container attached to our terminal; return its exit code (docker's rules)."""
+    from dockyard.engine.runtimes import get_runtime
+    from dockyard.linux import syscalls as sc
+    from dockyard.runtime.container import proc_start_time
+    from dockyard.runtime.wait import forward_signals, wait_exit
+
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    runtime = get_runtime(c.cfg.runtime, engine.runroot)
+    null = None
+    if c.cfg.tty:
+        stdio = None
+    else:
+        if not stdin_open:
+            null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        stdio = (0 if stdin_open else null, 1, 2)
+    try:
+        launch = runtime.launch(c.rec.id, c.bundle, c.spec, c.rootfs, c.mounts,
+                                stdio=stdio or (0, 1, 2), on_pid=lambda pid: _network(c.cfg, pid))
+    finally:
+        if null is not None:
+            os.close(null)
+    started = time.time()
+    state = {"Status": "running", "Running": True, "Pid": launch.pid, "PidStartTime": proc_start_time(launch.pid),
+             "ExitCode": 0, "StartedAt": rfc3339(started), "FinishedAt": "0001-01-01T00:00:00Z"}
+    code = 255
+    try:
+        engine.db.update_state(c.rec.id, state)
+        launch.start()
+        if launch.master is not None:
+            from dockyard.engine.attach import proxy_tty
+
+            proxy_tty(launch.master, stdin_open=stdin_open)
+            code = wait_exit(launch.pid)
+        else:
+            restore = forward_signals(launch.pid)
+            try:
+                code = wait_exit(launch.pid)
+            finally:
+                restore()
+    finally:
+        launch.cleanup()
+        state.update(Status="exited", Running=False, Pid=0, ExitCode=code, FinishedAt=rfc3339(time.time()))
+        if not c.cfg.auto_remove:
+            engine.db.update_state(c.rec.id, state)
+    return code
+
+
+def _network(cfg: ContainerConfig, pid: int) -> None:
+    if cfg.network == "host":
+        return
+    from dockyard.linux.netdev import in_netns, set_link_up
+
+    in_netns(pid, set_link_up, "lo")
+
+
+def _cleanup_files(engine, cid: str) -> None:
+    import shutil
+
+    from dockyard.snapshots.mount import unmount_all
+
+    bundle = engine.container_dir(cid)
+    rootfs = os.path.join(bundle, "rootfs")
+    if os.path.ismount(rootfs):
+        unmount_all(rootfs)
+    engine.snapshots.remove(cid)
+    shutil.rmtree(bundle, ignore_errors=True)
+
+
+def remove(engine, ref: str, *, force: bool = False) -> str:
+    """docker rm [-f]: a running container needs force (then it is killed first)."""
+    rec = engine.db.get_container(ref)
+    st = effective_state(rec)
+    if st.get("Status") in ("running", "paused"):
+        if not force:
+            raise ContainerRunning(
+                f"You cannot remove a running container {rec.id}. Stop the container before attempting removal "
+                "or force remove")
+        from dockyard.runtime.container import wait_gone
+
+        try:
+            os.kill(st["Pid"], 9)
+        except ProcessLookupError:
+            pass
+        wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)
+    _cleanup_files(engine, rec.id)
+    engine.db.delete_container(rec.id)
+    return rec.name
+
+
+def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bool = False) -> int:
+    c = create(engine, cfg, name)
+    try:
+        return start_foreground(engine, c, stdin_open=stdin_open)
+    finally:
+        if cfg.auto_remove:
+            _cleanup_files(engine, c.rec.id)
+            engine.db.delete_container(c.rec.id)

@@ -1,0 +1,56 @@
+"""The engine: the one library API the CLI and the HTTP API call.
+
+It only wires stores together, lazily, so a command pays for what it touches: `dockyard ps`
+opens the database and nothing else; `dockyard run` opens the database, reads two blobs and
+stats one snapshot directory before it forks.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_ROOT = "/var/lib/dockyard"
+DEFAULT_RUNROOT = "/run/dockyard"
+
+
+class Engine:
+    def __init__(self, root: str | None = None, runroot: str | None = None) -> None:
+        self.root = os.path.abspath(root or os.environ.get("DOCKYARD_ROOT") or DEFAULT_ROOT)
+        self.runroot = os.path.abspath(runroot or os.environ.get("DOCKYARD_RUNROOT") or DEFAULT_RUNROOT)
+        self._db = self._content = self._snapshots = self._images = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            from dockyard.state.db import Database
+
+            self._db = Database(os.path.join(self.root, "state.db"))
+        return self._db
+
+    @property
+    def content(self):
+        if self._content is None:
+            from dockyard.content.store import ContentStore
+
+            self._content = ContentStore(os.path.join(self.root, "content"))
+        return self._content
+
+    @property
+    def snapshots(self):
+        if self._snapshots is None:
+            from dockyard.snapshots.overlay import OverlaySnapshotter
+
+            self._snapshots = OverlaySnapshotter(os.path.join(self.root, "snapshots"))
+        return self._snapshots
+
+    @property
+    def images(self):
+        if self._images is None:
+            from dockyard.images.store import ImageStore
+
+            self._images = ImageStore(self.content, self.db, self.snapshots)
+        return self._images
+
+    def container_dir(self, container_id: str) -> str:
+        """Per-container runtime files (bundle, /etc/hosts…): on the runroot tmpfs, gone at reboot."""
+        return os.path.join(self.runroot, "containers", container_id)

@@ -1,0 +1,146 @@
+"""The OCI runtimes the engine can hand a bundle to: our own in-process one, or runc's CLI.
+
+Both take the same bundle (config.json + rootfs dir) and give back a container init waiting at
+its start gate, so the engine does networking between "created" and "started" the same way for
+both. Ours mounts the rootfs overlay inside the container's mount namespace (it vanishes with the
+container); for an external runtime the engine mounts it on the host first, as containerd does.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.errors import InvalidArgument, Unavailable
+
+
+class Launch:
+    """A created container: its init pid, the pty master if it has a terminal, and how to start it."""
+
+    __slots__ = ("pid", "master", "_start", "_cleanup")
+
+    def __init__(self, pid: int, master: int | None, start, cleanup) -> None:
+        self.pid, self.master, self._start, self._cleanup = pid, master, start, cleanup
+
+    def start(self) -> None:
+        self._start()
+
+    def cleanup(self) -> None:
+        self._cleanup()
+
+
+def _recv_master(sock) -> int:
+    import socket
+
+    _msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 1)
+    if not fds:
+        raise Unavailable("the runtime sent no terminal")
+    return fds[0]
+
+
+class InProcessRuntime:
+    name = "dockyard"
+
+    def launch(self, cid: str, bundle: str, spec: dict, rootfs: str, mounts: list, *, stdio, on_pid) -> Launch:
+        from dockyard.runtime.spawn import spawn
+
+        console_child = sock = None
+        if spec["process"].get("terminal"):
+            import socket
+
+            sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            console_child = child.detach()
+            os.set_inheritable(console_child, False)
+        try:
+            spawned = spawn(spec, rootfs, stdio=stdio, console_fd=console_child,
+                            rootfs_mounts=[m.to_dict() | {"target": rootfs} for m in mounts], on_pid=on_pid)
+        finally:
+            if console_child is not None:
+                os.close(console_child)
+        master = None
+        if sock is not None:
+            master = _recv_master(sock)
+            sock.close()
+        return Launch(spawned.pid, master, spawned.start, lambda: None)
+
+
+class ExternalRuntime:
+    """runc (or any binary with runc's CLI, such as `dockyard-runtime`) driven as a subprocess."""
+
+    def __init__(self, binary: str, state_root: str) -> None:
+        import shutil
+
+        path = binary if "/" in binary else shutil.which(binary)
+        if not path or not os.access(path, os.X_OK):
+            raise InvalidArgument(f"unknown or invalid runtime name: {binary}")
+        self.name = os.path.basename(binary)
+        self.binary = path
+        self.state_root = state_root
+
+    def _cmd(self, *args: str) -> list[str]:
+        return [self.binary, "--root", self.state_root, *args]
+
+    def _run(self, *args: str, **kw) -> None:
+        import subprocess
+
+        p = subprocess.run(self._cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+        if p.returncode != 0:
+            raise Unavailable(f"{self.name} {args[0]} failed: {p.stderr.decode(errors='replace').strip()}")
+
+    def launch(self, cid: str, bundle: str, spec: dict, rootfs: str, mounts: list, *, stdio, on_pid) -> Launch:
+        import subprocess
+
+        from dockyard.snapshots.mount import mount_all, unmount_all
+
+        mount_all(mounts, rootfs)
+        args = ["create", "--bundle", bundle, "--pid-file", os.path.join(bundle, "init.pid")]
+        listener = None
+        if spec["process"].get("terminal"):
+            import socket
+
+            path = os.path.join(bundle, "console.sock")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            listener.listen(1)
+            listener.settimeout(30)
+            args += ["--console-socket", path]
+
+        def cleanup() -> None:
+            subprocess.run(self._cmd("delete", "--force", cid), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            unmount_all(rootfs)
+
+        try:
+            stdin, stdout, stderr = stdio
+            proc = subprocess.Popen(self._cmd(*args, cid), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+            master = None
+            if listener is not None:
+                try:
+                    conn, _ = listener.accept()
+                    master = _recv_master(conn)
+                    conn.close()
+                except OSError:
+                    pass  # create failed before connecting: its stderr says why
+                listener.close()
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                msg = err.decode(errors="replace").strip()
+                from dockyard.runtime.spawn import StartError
+
+                # runc reports exec failures only in words; docker maps them to 126/127 the same way.
+                code = 127 if "not found" in msg and "exec" in msg else 126 if "permission denied" in msg else 125
+                raise StartError(f"{self.name} create failed: {msg}", code)
+            with open(os.path.join(bundle, "init.pid")) as f:
+                pid = int(f.read().strip())
+            if on_pid is not None:
+                on_pid(pid)
+        except BaseException:
+            cleanup()
+            raise
+        return Launch(pid, master, lambda: self._run("start", cid), cleanup)
+
+
+def get_runtime(name: str, runroot: str):
+    if name in ("", "dockyard"):
+        return InProcessRuntime()
+    return ExternalRuntime(name, os.path.join(runroot, "runtimes", os.path.basename(name)))
+

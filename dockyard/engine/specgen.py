@@ -1,0 +1,162 @@
+"""ContainerConfig + image config → OCI runtime spec, with docker's defaults and rules.
+
+Everything docker decides about a container's process lives here, in one pure function, so it
+can be unit-tested without root: the command (entrypoint + cmd), the environment (image Env,
+then -e, plus PATH, HOSTNAME, HOME, TERM), the user, capabilities (`--cap-add/--cap-drop`,
+`ALL`, `--privileged`), masked paths, the read-only root, the /etc/hosts family of bind mounts.
+"""
+
+from __future__ import annotations
+
+from dockyard.errors import InvalidArgument
+from dockyard.linux.syscalls import CAPABILITIES
+from dockyard.runtime.defaults import DEFAULT_CAPS, DEFAULT_PATH_ENV, default_mounts, default_spec
+
+
+def command(cfg, image_cfg: dict) -> list[str]:
+    """Docker's rule: --entrypoint replaces Entrypoint and drops the image's Cmd."""
+    if cfg.entrypoint is not None:
+        entry = list(cfg.entrypoint)
+        cmd = list(cfg.cmd or ())
+    else:
+        entry = list(image_cfg.get("Entrypoint") or ())
+        cmd = list(cfg.cmd) if cfg.cmd else list(image_cfg.get("Cmd") or ())
+    args = entry + cmd
+    if not args:
+        raise InvalidArgument("no command specified")
+    return args
+
+
+def _norm_cap(name: str) -> str:
+    n = name.upper()
+    if n == "ALL":
+        return n
+    n = n if n.startswith("CAP_") else "CAP_" + n
+    if n not in CAPABILITIES:
+        raise InvalidArgument(f"unknown capability: {name!r}")
+    return n
+
+
+def capabilities(cfg) -> list[str]:
+    if cfg.privileged:
+        return list(CAPABILITIES)
+    add = [_norm_cap(c) for c in cfg.cap_add]
+    drop = [_norm_cap(c) for c in cfg.cap_drop]
+    caps = list(CAPABILITIES) if "ALL" in add else list(DEFAULT_CAPS)
+    if "ALL" in drop:
+        caps = []
+    caps = [c for c in caps if c not in drop]
+    for c in add:
+        if c != "ALL" and c not in caps:
+            caps.append(c)
+    return caps
+
+
+def merge_env(base: list[str], overrides: list[str]) -> list[str]:
+    """Later entries win, keys keep their first position (docker's ReplaceOrAppendEnvValues)."""
+    values: dict[str, str] = {}
+    for kv in list(base) + list(overrides):
+        k, eq, v = kv.partition("=")
+        if eq:  # `-e NAME` unset on the host never reaches here (the CLI drops it, as docker does)
+            values[k] = v
+    return [f"{k}={v}" for k, v in values.items()]
+
+
+def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str, str],
+               rootfs: str = "rootfs", seccomp: dict | None = None, annotations: dict | None = None,
+               netns_path: str | None = None, userns_map: tuple[int, int] | None = None) -> dict:
+    """`user` is a resolved ExecUser; `etc_files` maps /etc/hosts etc. to host files to bind."""
+    spec = default_spec(command(cfg, image_cfg), rootfs=rootfs, terminal=cfg.tty)
+    proc = spec["process"]
+    # docker's order: PATH, HOSTNAME, TERM, then image Env and -e values replacing in place, HOME last
+    base = [DEFAULT_PATH_ENV, f"HOSTNAME={hostname}"] + (["TERM=xterm"] if cfg.tty else [])
+    env = merge_env(base, list(image_cfg.get("Env") or ()) + list(cfg.env))
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={user.home or '/'}")
+    proc["env"] = env
+    proc["cwd"] = cfg.workdir or image_cfg.get("WorkingDir") or "/"
+    if not proc["cwd"].startswith("/"):
+        raise InvalidArgument(f"the working directory '{proc['cwd']}' is invalid, it needs to be an absolute path")
+    proc["user"] = {"uid": user.uid, "gid": user.gid}
+    if user.additional_gids:
+        proc["user"]["additionalGids"] = list(user.additional_gids)
+    caps = capabilities(cfg)
+    # Docker gives a non-root user no effective or permitted capabilities, only the bounding set.
+    proc["capabilities"] = {"bounding": caps, "effective": caps if user.uid == 0 else [],
+                            "permitted": caps if user.uid == 0 else []}
+    opts = _security_opts(cfg.security_opt)
+    proc["noNewPrivileges"] = opts.get("no-new-privileges", False)
+    spec["hostname"] = hostname
+    if cfg.domainname:
+        spec["domainname"] = cfg.domainname
+    spec["root"]["readonly"] = cfg.read_only
+    linux = spec["linux"]
+    if cfg.network == "host":
+        linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "network"]
+    elif netns_path:
+        for ns in linux["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = netns_path
+    if cfg.privileged:
+        linux["maskedPaths"] = []
+        linux["readonlyPaths"] = []
+        for m in spec["mounts"]:
+            if m["destination"] in ("/sys", "/sys/fs/cgroup"):
+                m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+        linux["devices"] = _host_devices()
+    elif opts.get("seccomp") != "unconfined" and seccomp is not None:
+        linux["seccomp"] = seccomp
+    if userns_map:
+        host_id, size = userns_map
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+        linux["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    for dest, src in etc_files.items():
+        spec["mounts"].append({"destination": dest, "type": "bind", "source": src,
+                               "options": ["rbind", "rprivate"] + (["ro"] if cfg.read_only else [])})
+    if annotations:
+        spec["annotations"] = dict(annotations)
+    return spec
+
+
+def _security_opts(opts) -> dict:
+    out: dict = {}
+    for o in opts:
+        k, sep, v = o.partition("=" if "=" in o else ":")
+        if k == "no-new-privileges":
+            out[k] = v.lower() in ("", "true", "1") if sep else True
+        elif k == "seccomp":
+            out[k] = v
+        elif k in ("apparmor", "label"):
+            out[k] = v  # accepted for compatibility: no AppArmor/SELinux on this host
+        else:
+            raise InvalidArgument(f"invalid --security-opt: {o!r}")
+    return out
+
+
+def _host_devices() -> list[dict]:
+    """--privileged: every character/block device of the host's /dev (top level and /dev/*/)."""
+    import os
+    import stat
+
+    out = []
+    for base, _dirs, files in os.walk("/dev"):
+        if base.startswith(("/dev/pts", "/dev/shm", "/dev/mqueue")):
+            continue
+        for f in files:
+            p = os.path.join(base, f)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                if p in ("/dev/console", "/dev/ptmx") or p.startswith("/dev/tty") and p != "/dev/tty":
+                    continue
+                out.append({"path": p, "type": "c" if stat.S_ISCHR(st.st_mode) else "b",
+                            "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                            "fileMode": stat.S_IMODE(st.st_mode), "uid": 0, "gid": 0})
+    return out
+
+
+def default_mount_destinations() -> set[str]:
+    return {m["destination"] for m in default_mounts()}

@@ -1,0 +1,224 @@
+"""Images: names and tags over the content store, the state database and the snapshotter.
+
+An image is its manifest and config blobs in the content store plus a record in the state
+database (id = config digest, as docker's image ids are). Tags are full normalised references.
+`ensure_unpacked` turns its layers into committed snapshots once; containers then only stack them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from dockyard.errors import Conflict, ImageNotFound, InvalidArgument
+from dockyard.oci import digest as dg
+from dockyard.oci import reference
+
+
+class ImageStore:
+    def __init__(self, content, db, snapshots) -> None:
+        self.content = content
+        self.db = db
+        self.snapshots = snapshots
+
+    # ---------------------------------------------------------------- lookup
+
+    def resolve(self, name: str):
+        """An image record from a name[:tag], name@digest, or an id (prefix); docker's lookup order."""
+        if reference.looks_like_id(name):
+            found = self.db.find_images(name.removeprefix("sha256:"))
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise InvalidArgument(f"image id prefix {name!r} is ambiguous")
+            if len(name.removeprefix("sha256:")) == 64 or name.startswith("sha256:"):
+                raise ImageNotFound(f"No such image: {name}")
+        try:
+            ref = reference.parse(name)
+        except InvalidArgument:
+            raise
+        if ref.digest:
+            for rec in self.db.list_images():
+                if rec.manifest_digest == ref.digest or rec.id == ref.digest:
+                    return rec
+            raise ImageNotFound(f"No such image: {ref.familiar()}")
+        ref = ref.with_default_tag()
+        image_id = self.db.resolve_tag(str(ref))
+        rec = self.db.get_image(image_id) if image_id else None
+        if rec is None:
+            raise ImageNotFound(f"No such image: {ref.familiar()}")
+        return rec
+
+    def config(self, rec) -> dict:
+        return json.loads(self.content.read_bytes(rec.config_digest))
+
+    def manifest(self, rec) -> dict:
+        return json.loads(self.content.read_bytes(rec.manifest_digest))
+
+    def tags(self, rec) -> list[str]:
+        return self.db.tags_for(rec.id)
+
+    # ---------------------------------------------------------------- adding
+
+    def add(self, config: dict, layers: list[dict], tags: list[str] = ()) -> str:
+        """Store config + manifest for already-ingested layer blobs; returns the image id.
+
+        `layers` are descriptors (mediaType, digest, size) in order, matching config's diff_ids.
+        """
+        from dockyard.oci import image as oi
+
+        config_bytes = oi.canonical_json(config)
+        config_digest = self.content.write_bytes(config_bytes)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": oi.OCI_MANIFEST,
+            "config": {"mediaType": oi.OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+            "layers": layers,
+        }
+        return self.add_manifest(oi.canonical_json(manifest), tags)
+
+    def add_manifest(self, manifest_bytes: bytes, tags: list[str] = ()) -> str:
+        """Record an image whose manifest, config and layer blobs are all in the content store."""
+        from dockyard.oci import image as oi
+
+        manifest = json.loads(manifest_bytes)
+        for d in [manifest["config"]] + list(manifest.get("layers") or ()):
+            if not self.content.has(d["digest"]):
+                raise InvalidArgument(f"image manifest refers to a missing blob {d['digest']}")
+        manifest_digest = self.content.write_bytes(manifest_bytes)
+        config = json.loads(self.content.read_bytes(manifest["config"]["digest"]))
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(manifest.get("layers") or ()):
+            raise InvalidArgument("image config's rootfs.diff_ids do not match the manifest's layers")
+        from dockyard.state.db import ImageRecord
+
+        rec = ImageRecord(id=manifest["config"]["digest"], manifest_digest=manifest_digest,
+                          manifest_media_type=manifest.get("mediaType") or oi.OCI_MANIFEST,
+                          config_digest=manifest["config"]["digest"], size=self._size(config, manifest),
+                          created=config.get("created") or "", added=time.time())
+        with self.db.transaction():
+            self.db.put_image(rec)
+            for t in tags:
+                self.db.set_tag(self.normalize_tag(t), rec.id)
+        return rec.id
+
+    def _size(self, config: dict, manifest: dict) -> int:
+        """Docker's SIZE is the uncompressed content size; unknown until unpacked, so use the
+        recorded layer sizes when we have them, the compressed sizes otherwise."""
+        total = 0
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        chains = dg.chain_ids(diff_ids) if diff_ids else []
+        for chain, layer in zip(chains, manifest.get("layers") or ()):
+            size = self.snapshots.layer_size(chain) if hasattr(self.snapshots, "layer_size") else None
+            total += size if size is not None else int(layer.get("size", 0))
+        return total
+
+    @staticmethod
+    def normalize_tag(name: str) -> str:
+        ref = reference.parse(name)
+        if ref.digest:
+            raise InvalidArgument(f"refusing to create a tag with a digest reference: {name}")
+        return str(ref.with_default_tag())
+
+    def tag(self, source: str, target: str) -> None:
+        rec = self.resolve(source)
+        self.db.set_tag(self.normalize_tag(target), rec.id)
+
+    # ---------------------------------------------------------------- layers
+
+    def ensure_unpacked(self, rec, config: dict | None = None) -> str | None:
+        """Unpack missing layers into snapshots; return the top chain id (None: no layers)."""
+        config = config if config is not None else self.config(rec)
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        if not diff_ids:
+            return None
+        chains = dg.chain_ids(diff_ids)
+        if self.snapshots.has_layer(chains[-1]):
+            return chains[-1]
+        layers = self.manifest(rec)["layers"]
+        parent = None
+        for chain, diff_id, layer in zip(chains, diff_ids, layers):
+            if not self.snapshots.has_layer(chain):
+                with self.content.open(layer["digest"]) as f:
+                    result = self.snapshots.unpack_layer(chain, parent, f)
+                if result.diff_id != diff_id:
+                    self.snapshots.remove_layer(chain)
+                    raise InvalidArgument(f"layer {layer['digest']} has diff id {result.diff_id}, "
+                                          f"but the image config says {diff_id}")
+            parent = chain
+        return chains[-1]
+
+    # ---------------------------------------------------------------- removal
+
+    def remove(self, name: str, *, force: bool = False) -> list[tuple[str, str]]:
+        """docker rmi: untag; delete the image once no tag and no container refer to it.
+
+        Returns [("Untagged", name) | ("Deleted", id)] lines as docker prints them.
+        """
+        rec = self.resolve(name)
+        out: list[tuple[str, str]] = []
+        tags = self.db.tags_for(rec.id)
+        users = self.db.containers_using_image(rec.id)
+        by_id = reference.looks_like_id(name) and not self.db.resolve_tag(self._maybe_tag(name))
+        with self.db.transaction():
+            if not by_id:
+                tag = self.normalize_tag(name)
+                if len(tags) > 1:  # other names keep the image: only this name goes
+                    self.db.remove_tag(tag)
+                    return [("Untagged", reference.parse(tag).familiar())]
+                if users and not force:
+                    raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) - '
+                                   f"container {users[0].id[:12]} is using its referenced image "
+                                   f"{dg.short_id(rec.id)}")
+                self.db.remove_tag(tag)
+                out.append(("Untagged", reference.parse(tag).familiar()))
+                if users:  # forced: the image stays, untagged, for the containers made from it
+                    return out
+            else:
+                if len(tags) > 1 and not force:
+                    raise Conflict(f"conflict: unable to delete {dg.short_id(rec.id)} (must be forced) - "
+                                   "image is referenced in multiple repositories")
+                if users and not force:
+                    raise Conflict(f"conflict: unable to delete {dg.short_id(rec.id)} (must be forced) - "
+                                   f"image is being used by stopped container {users[0].id[:12]}")
+                for t in tags:
+                    self.db.remove_tag(t)
+                    out.append(("Untagged", reference.parse(t).familiar()))
+                if users:
+                    return out
+            self.db.delete_image(rec.id)
+        out.append(("Deleted", rec.id))
+        self.gc()
+        return out
+
+    @staticmethod
+    def _maybe_tag(name: str) -> str:
+        try:
+            return str(reference.parse(name).with_default_tag())
+        except InvalidArgument:
+            return ""
+
+    def gc(self) -> None:
+        """Delete manifests, configs, layer blobs and snapshots no image refers to any more."""
+        keep: set[str] = set()
+        keep_chains: set[str] = set()
+        for rec in self.db.list_images():
+            keep.update((rec.manifest_digest, rec.config_digest))
+            try:
+                m = self.manifest(rec)
+                cfg = self.config(rec)
+            except Exception:  # noqa: BLE001 - a damaged image keeps what it has
+                continue
+            keep.update(layer["digest"] for layer in m.get("layers") or ())
+            diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+            keep_chains.update(dg.chain_ids(diff_ids) if diff_ids else [])
+        for d in list(self.content.walk()):
+            if d not in keep:
+                self.content.delete(d)
+        for chain in sorted(self.snapshots.list_layers(), key=lambda c: -self.snapshots.depth(c)) \
+                if hasattr(self.snapshots, "list_layers") else []:
+            if chain not in keep_chains:
+                try:
+                    self.snapshots.remove_layer(chain)
+                except Conflict:
+                    pass

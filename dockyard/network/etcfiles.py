@@ -1,0 +1,76 @@
+"""/etc/hosts, /etc/hostname and /etc/resolv.conf for a container, written like docker's.
+
+Docker bind-mounts these three files from the container's own directory on the host, so they are
+per container, survive image changes, and can be edited by the engine later (network connect).
+"""
+
+from __future__ import annotations
+
+import os
+
+_HOSTS_BASE = (
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\n"
+    "ff02::1\tip6-allnodes\n"
+    "ff02::2\tip6-allrouters\n"
+)
+_FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")
+
+
+def hosts_content(hostname: str, ip: str | None = None, extra: list[tuple[str, str]] = ()) -> str:
+    out = _HOSTS_BASE
+    for host, addr in extra:
+        out += f"{addr}\t{host}\n"
+    if ip:
+        out += f"{ip}\t{hostname}\n"
+    return out
+
+
+def resolv_content(host_resolv: str = "/etc/resolv.conf") -> str:
+    """The host's resolv.conf without loopback nameservers (unreachable from a container's own
+    network namespace), falling back to public resolvers as docker does when none remain."""
+    try:
+        with open(host_resolv) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    out = []
+    servers = 0
+    for line in lines:
+        parts = line.split()
+        if parts and parts[0] == "nameserver" and len(parts) > 1:
+            if parts[1].startswith("127.") or parts[1] == "::1":
+                continue
+            servers += 1
+        out.append(line)
+    if not servers:
+        out += [f"nameserver {ip}" for ip in _FALLBACK_DNS]
+    return "\n".join(out) + "\n"
+
+
+def write_etc_files(directory: str, hostname: str, *, host_network: bool = False, ip: str | None = None) -> dict:
+    """Write the three files into `directory`; return {container path: host path} to bind."""
+    files = {}
+    if host_network:
+        contents = {"hosts": _read("/etc/hosts") or hosts_content(hostname),
+                    "hostname": _read("/etc/hostname") or os.uname().nodename + "\n",
+                    "resolv.conf": _read("/etc/resolv.conf") or resolv_content()}
+    else:
+        contents = {"hosts": hosts_content(hostname, ip), "hostname": hostname + "\n",
+                    "resolv.conf": resolv_content()}
+    for name, text in contents.items():
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write(text)
+        files[f"/etc/{name}"] = path
+    return files
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None

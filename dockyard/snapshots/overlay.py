@@ -1,0 +1,422 @@
+"""The overlayfs snapshotter: committed layers unpacked once, containers stacked on top.
+
+Layout under ``root`` (everything a path, nothing in a database, so a glance at the disk tells
+the truth and two CLI processes need no daemon to agree)::
+
+    layers/<chain-hex>/fs        the layer unpacked in overlay form (whiteouts as 0:0 devices)
+    layers/<chain-hex>/parent    the parent chain ID, empty for a bottom layer
+    layers/<chain-hex>/size      uncompressed tar size; diff_id: the layer's diff ID
+    active/<key>/{upper,work}    a container's (or build step's) writable layer
+    active/<key>/parent          the chain ID it stacks on, so that layer cannot be removed
+    tmp/                         unpacks in progress and removals being deleted
+    empty/                       the lowerdir of a ``scratch`` snapshot
+    lock                         flock taken for the few steps that check-then-act
+
+Layers are keyed by chain ID, so the same stack unpacks once whatever image it came from. An
+unpack happens in ``tmp/`` and is renamed into ``layers/`` whole: a killed unpack leaves
+nothing visible, and when two processes race the first rename wins and the other drops its
+copy. Snapshotters return `Mount`s and mount nothing (see `dockyard.linux.mount`).
+
+This module is on the ``dockyard run`` hot path: it imports no archive code until it unpacks.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING
+
+from dockyard import errors
+from dockyard.linux.mount import Mount
+from dockyard.oci import digest as dg
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from dockyard.archive.apply import ApplyResult
+
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_HEX_ALGOS = {64: "sha256", 128: "sha512"}
+MAX_DEPTH = 500  # a parent chain longer than this is a loop, not an image
+STALE_TMP_SECONDS = 60
+
+
+class OverlaySnapshotter:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        self._layers = os.path.join(self.root, "layers")
+        self._active = os.path.join(self.root, "active")
+        self._tmp = os.path.join(self.root, "tmp")
+        self._empty = os.path.join(self.root, "empty")
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def _layer(self, chain_id: str) -> str:
+        """The layer's directory; validating the ID keeps ``sha256:../..`` from being a path."""
+        return os.path.join(self._layers, dg.hex_of(chain_id))
+
+    def _key_dir(self, key: str) -> str:
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise errors.InvalidArgument(
+                f"invalid snapshot key {key!r}: use letters, digits, '_', '.' and '-' (at most 128)"
+            )
+        return os.path.join(self._active, key)
+
+    def _ensure_dirs(self) -> None:
+        for d in (self._layers, self._active, self._tmp):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+        if not os.path.isdir(self._empty):
+            os.makedirs(self._empty, mode=0o755, exist_ok=True)
+            os.chmod(self._empty, 0o755)
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Serialise check-then-act steps (parent still there? any child?) across processes."""
+        import fcntl
+
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- committed layers ------------------------------------------------------------------
+
+    def has_layer(self, chain_id: str) -> bool:
+        """One stat: a layer directory exists only once its unpack is complete."""
+        return os.path.isdir(self._layer(chain_id))
+
+    def layer_path(self, chain_id: str) -> str:
+        """The unpacked content (``fs/``) of a committed layer."""
+        return os.path.join(self._layer(chain_id), "fs")
+
+    def unpack_layer(
+        self, chain_id: str, parent: str | None, src: str | IO[bytes], *, diff_id: str | None = None
+    ) -> ApplyResult:
+        """Unpack layer ``src`` as ``chain_id`` on top of ``parent`` (None for a bottom layer).
+
+        Idempotent: an already committed layer is left alone and its recorded result returned.
+        With ``diff_id`` the content is checked before it becomes visible, so a layer that does
+        not match its image config never appears (`DigestMismatch`).
+        """
+        from dockyard.archive.apply import apply_layer
+
+        final = self._layer(chain_id)
+        if os.path.isdir(final):
+            return self._stored_result(chain_id)
+        if parent is not None and not self.has_layer(parent):
+            raise errors.NotFound(f"cannot unpack layer {chain_id}: parent layer {parent} is not unpacked")
+        self._ensure_dirs()
+        import fcntl
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix=dg.hex_of(chain_id)[:12] + "-", dir=self._tmp)
+        lock_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)  # tells `cleanup` this unpack is alive
+            fs = os.path.join(tmp, "fs")
+            os.mkdir(fs, 0o755)
+            os.chmod(fs, 0o755)
+            result = apply_layer(src, fs, mode="overlay")
+            if diff_id is not None and result.diff_id != diff_id:
+                raise errors.DigestMismatch(
+                    f"layer {chain_id} has diff ID {result.diff_id}, expected {diff_id}"
+                )
+            _write(os.path.join(tmp, "parent"), parent or "")
+            _write(os.path.join(tmp, "size"), str(result.size))
+            _write(os.path.join(tmp, "diff_id"), result.diff_id)
+            with self._lock():
+                if parent is not None and not self.has_layer(parent):
+                    raise errors.NotFound(f"parent layer {parent} was removed while {chain_id} was unpacked")
+                try:
+                    os.rename(tmp, final)
+                except OSError as e:
+                    if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                    # another process committed the same chain first: theirs stands, ours goes
+            return result
+        finally:
+            os.close(lock_fd)
+            if os.path.lexists(tmp):
+                _force_rmtree(tmp)
+
+    def _stored_result(self, chain_id: str) -> ApplyResult:
+        from dockyard.archive.apply import ApplyResult
+
+        d = self._layer(chain_id)
+        return ApplyResult(size=int(_read(os.path.join(d, "size")) or 0), diff_id=_read(os.path.join(d, "diff_id")))
+
+    def parent_of(self, chain_id: str) -> str | None:
+        try:
+            return _read(os.path.join(self._layer(chain_id), "parent")) or None
+        except FileNotFoundError:
+            raise errors.NotFound(f"layer {chain_id} is not unpacked") from None
+
+    def lowerdirs(self, chain_id: str) -> list[str]:
+        """The ``fs/`` directories of the stack ending at ``chain_id``, top layer first."""
+        out: list[str] = []
+        cur: str | None = chain_id
+        while cur:
+            if len(out) >= MAX_DEPTH:
+                raise errors.InvalidArgument(f"layer chain of {chain_id} is longer than {MAX_DEPTH}: a loop?")
+            out.append(os.path.join(self._layer(cur), "fs"))
+            cur = self.parent_of(cur)
+        return out
+
+    def depth(self, chain_id: str) -> int:
+        return len(self.lowerdirs(chain_id))
+
+    def layer_size(self, chain_id: str) -> int | None:
+        """Uncompressed size recorded at unpack time; None if the layer is not unpacked."""
+        try:
+            return int(_read(os.path.join(self._layer(chain_id), "size")))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def list_layers(self) -> list[str]:
+        try:
+            names = os.listdir(self._layers)
+        except FileNotFoundError:
+            return []
+        return sorted(f"{_HEX_ALGOS[len(n)]}:{n}" for n in names if len(n) in _HEX_ALGOS and dg.is_valid(f"{_HEX_ALGOS[len(n)]}:{n}"))
+
+    def remove_layer(self, chain_id: str) -> None:
+        """Delete a committed layer; `Conflict` while a layer or an active snapshot stacks on it."""
+        d = self._layer(chain_id)
+        with self._lock():
+            if not os.path.isdir(d):
+                raise errors.NotFound(f"layer {chain_id} is not unpacked")
+            for child in self.list_layers():
+                if self._parent_or_none(child) == chain_id:
+                    raise errors.Conflict(f"layer {chain_id} is the parent of layer {child}")
+            for key in self._active_keys():
+                if _read_or(os.path.join(self._active, key, "parent")) == chain_id:
+                    raise errors.Conflict(f"layer {chain_id} is in use by snapshot {key!r}")
+            self._ensure_dirs()
+            import tempfile
+
+            grave = tempfile.mkdtemp(prefix="rm-", dir=self._tmp)
+            os.rename(d, os.path.join(grave, "layer"))  # gone from view in one step
+        _force_rmtree(grave)
+
+    def _parent_or_none(self, chain_id: str) -> str | None:
+        try:
+            return self.parent_of(chain_id)
+        except errors.NotFound:
+            return None
+
+    # -- active snapshots ------------------------------------------------------------------
+
+    def prepare(self, key: str, parent: str | None, *, readonly: bool = False) -> list[Mount]:
+        """Create snapshot ``key`` over layer ``parent`` (None: ``scratch``) and say how to mount it.
+
+        Writable: one overlay with ``upper``/``work`` under ``active/<key>``. Read-only: a bind
+        mount for zero or one layer (overlayfs needs two lowers without an upper), else a
+        lowerdir-only overlay. The mount options must fit in one page (the kernel's limit for
+        mount data); deeper stacks are refused with a clear error, never truncated.
+        """
+        adir = self._key_dir(key)
+        lowers = self.lowerdirs(parent) if parent is not None else []
+        upper, work = os.path.join(adir, "upper"), os.path.join(adir, "work")
+        mounts = self._mounts(lowers, upper, work, readonly=readonly)
+        self._ensure_dirs()
+        with self._lock():
+            if parent is not None and not self.has_layer(parent):
+                raise errors.NotFound(f"layer {parent} is not unpacked")
+            try:
+                os.mkdir(adir, 0o700)
+            except FileExistsError:
+                raise errors.AlreadyExists(f"snapshot {key!r} already exists") from None
+            try:
+                _write(os.path.join(adir, "parent"), parent or "")
+                _write(os.path.join(adir, "readonly"), "1" if readonly else "")
+                if not readonly:
+                    os.mkdir(upper, 0o755)
+                    os.chmod(upper, 0o755)  # the container's / : not subject to our umask
+                    os.mkdir(work, 0o700)
+            except BaseException:
+                _force_rmtree(adir)
+                raise
+        return mounts
+
+    def mounts(self, key: str) -> list[Mount]:
+        """The mounts of an existing snapshot again (e.g. to restart a container)."""
+        adir = self._key_dir(key)
+        if not os.path.isdir(adir):
+            raise errors.NotFound(f"snapshot {key!r} does not exist")
+        parent = _read_or(os.path.join(adir, "parent")) or None
+        lowers = self.lowerdirs(parent) if parent else []
+        readonly = _read_or(os.path.join(adir, "readonly")) == "1"
+        return self._mounts(lowers, os.path.join(adir, "upper"), os.path.join(adir, "work"), readonly=readonly)
+
+    def _mounts(self, lowers: list[str], upper: str, work: str, *, readonly: bool) -> list[Mount]:
+        for p in (*lowers, upper, work, self._empty):
+            if ":" in p or "," in p:
+                raise errors.InvalidArgument(
+                    f"overlay paths cannot contain ':' or ',': {p!r}", hint="choose a --root without them"
+                )
+        if readonly:
+            if len(lowers) <= 1:
+                src = lowers[0] if lowers else self._empty
+                return [Mount(type="bind", source=src, options=("ro", "rbind"))]
+            options: tuple[str, ...] = ("lowerdir=" + ":".join(lowers), "index=off")
+        else:
+            options = (
+                "lowerdir=" + ":".join(lowers or [self._empty]),
+                f"upperdir={upper}",
+                f"workdir={work}",
+                "index=off",  # as Docker: lets the same lowers serve many overlays safely
+            )
+        data = ",".join(options)
+        limit = os.sysconf("SC_PAGE_SIZE") - 1  # mount(2) copies one page including the NUL
+        if len(data) > limit:
+            raise errors.InvalidArgument(
+                f"image has too many layers ({len(lowers)}) for one overlay mount: the options take "
+                f"{len(data)} bytes, the kernel accepts {limit}",
+                hint="squash the image into fewer layers, or use a shorter --root path",
+            )
+        return [Mount(type="overlay", source="overlay", options=options)]
+
+    def upper_dir(self, key: str) -> str:
+        return os.path.join(self._key_dir(key), "upper")
+
+    def work_dir(self, key: str) -> str:
+        return os.path.join(self._key_dir(key), "work")
+
+    def exists(self, key: str) -> bool:
+        return os.path.isdir(self._key_dir(key))
+
+    def _active_keys(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self._active))
+        except FileNotFoundError:
+            return []
+
+    def list_active(self) -> list[str]:
+        return self._active_keys()
+
+    def remove(self, key: str, *, missing_ok: bool = False) -> None:
+        """Delete snapshot ``key``; the caller unmounts it first (we mount nothing).
+
+        The directory is renamed away first, so a half-deleted snapshot is never visible, and
+        then removed even where overlayfs left ``work/work`` with mode 000.
+        """
+        adir = self._key_dir(key)
+        self._ensure_dirs()
+        import tempfile
+
+        grave = tempfile.mkdtemp(prefix="rm-", dir=self._tmp)
+        try:
+            os.rename(adir, os.path.join(grave, "snapshot"))
+        except FileNotFoundError:
+            os.rmdir(grave)
+            if missing_ok:
+                return
+            raise errors.NotFound(f"snapshot {key!r} does not exist") from None
+        _force_rmtree(grave)
+
+    def usage(self, key: str) -> int:
+        """Bytes the snapshot's upper layer uses on disk (Docker's SizeRw), hardlinks once."""
+        return disk_usage(self.upper_dir(key))
+
+    def cleanup(self) -> None:
+        """Delete leftovers of killed unpacks and removals in ``tmp/`` (not live unpacks)."""
+        import fcntl
+        import time
+
+        try:
+            names = os.listdir(self._tmp)
+        except FileNotFoundError:
+            return
+        now = time.time()
+        for name in names:
+            path = os.path.join(self._tmp, name)
+            try:
+                if now - os.lstat(path).st_ctime < STALE_TMP_SECONDS:
+                    continue  # may be between mkdtemp and its lock
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live unpack holds it
+            finally:
+                os.close(fd)
+            _force_rmtree(path)
+
+
+def disk_usage(path: str) -> int:
+    """Allocated bytes below ``path``, counting each inode once, following no symlink."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [path]
+    while stack:
+        p = stack.pop()
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        total += st.st_blocks * 512
+        if os.path.isdir(p) and not os.path.islink(p):
+            try:
+                stack.extend(os.path.join(p, n) for n in os.listdir(p))
+            except OSError:
+                pass
+    return total
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def _read_or(path: str, default: str = "") -> str:
+    try:
+        return _read(path)
+    except OSError:
+        return default
+
+
+def _force_rmtree(path: str) -> None:
+    """rmtree that copes with directories overlayfs leaves unreadable (``work/work`` is 000)
+    and with a concurrent `cleanup` deleting the same tree."""
+    import shutil
+
+    def ignore_missing(func, p, exc_info):  # type: ignore[no-untyped-def]
+        if not isinstance(exc_info[1], FileNotFoundError):
+            raise exc_info[1]
+
+    try:
+        shutil.rmtree(path, onerror=ignore_missing)
+        return
+    except PermissionError:
+        pass  # not root, or CAP_DAC_OVERRIDE dropped: make everything ours and retry
+    _make_writable(path)
+    shutil.rmtree(path, onerror=ignore_missing)
+
+
+def _make_writable(path: str) -> None:
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    os.chmod(path, 0o700)
+    for name in os.listdir(path):
+        _make_writable(os.path.join(path, name))

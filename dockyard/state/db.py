@@ -1,0 +1,405 @@
+"""The state database: images, tags and containers in one SQLite file (WAL).
+
+Dockyard has no daemon, so several CLI processes may change state at once. SQLite gives us that
+safely if every write transaction starts with ``BEGIN IMMEDIATE`` (the write lock is taken up
+front and waited for under ``busy_timeout``, instead of a read transaction failing to upgrade
+with "database is locked") and readers use WAL (they never block writers or each other).
+
+Connections are per thread and per process (re-opened after ``fork``), opened lazily, and the
+schema script only runs when ``PRAGMA user_version`` says it must: opening the database is a
+couple of pragmas on the ``run`` hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from dockyard import errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+BUSY_TIMEOUT_S = 30.0
+
+# MIGRATIONS[n] takes the schema from user_version n to n + 1. Append; never edit a shipped step.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE images (
+            id TEXT PRIMARY KEY,
+            manifest_digest TEXT NOT NULL,
+            manifest_media_type TEXT NOT NULL,
+            config_digest TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created TEXT NOT NULL,
+            added REAL NOT NULL)""",
+        """CREATE TABLE tags (
+            name TEXT PRIMARY KEY,
+            image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE)""",
+        "CREATE INDEX tags_image_id ON tags(image_id)",
+        """CREATE TABLE containers (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            image_id TEXT NOT NULL,
+            image TEXT NOT NULL,
+            created REAL NOT NULL,
+            config TEXT NOT NULL,
+            state TEXT NOT NULL)""",
+        "CREATE INDEX containers_image_id ON containers(image_id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Connections inherited across fork are kept alive, never closed: closing one in the child could
+# drop POSIX locks that the child's own fresh connection holds on the same file.
+_inherited: list[sqlite3.Connection] = []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageRecord:
+    id: str  # the config digest, "sha256:<hex>"
+    manifest_digest: str
+    manifest_media_type: str
+    config_digest: str
+    size: int  # sum of uncompressed layer sizes (docker images' SIZE)
+    created: str  # RFC 3339, from the image config
+    added: float  # when this store got it (time.time())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerRecord:
+    id: str  # 64 hex, no algorithm prefix
+    name: str  # unique, stored without Docker's leading "/"
+    image_id: str
+    image: str  # as the user typed it
+    created: float
+    config: dict
+    state: dict
+
+
+_IMAGE_COLS = "id, manifest_digest, manifest_media_type, config_digest, size, created, added"
+_CONTAINER_COLS = "id, name, image_id, image, created, config, state"
+_HEX = frozenset("0123456789abcdef")
+
+
+def _image(row: tuple) -> ImageRecord:
+    return ImageRecord(
+        id=row[0], manifest_digest=row[1], manifest_media_type=row[2], config_digest=row[3],
+        size=row[4], created=row[5], added=row[6],
+    )
+
+
+def _container(row: tuple) -> ContainerRecord:
+    return ContainerRecord(
+        id=row[0], name=row[1], image_id=row[2], image=row[3], created=row[4],
+        config=json.loads(row[5]), state=json.loads(row[6]),
+    )
+
+
+def _dumps(obj: dict) -> str:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+
+
+def _is_busy(e: sqlite3.OperationalError) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(e) or "busy" in str(e)
+
+
+def _is_hex(s: str) -> bool:
+    return bool(s) and all(c in _HEX for c in s)
+
+
+class Database:
+    """State at ``path``. Cheap to construct; the file is opened on first use."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    # ------------------------------------------------------------ connection and transactions
+
+    def _conn(self) -> sqlite3.Connection:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is not None:
+            if local.pid == os.getpid():
+                return conn
+            _inherited.append(conn)
+        conn = self._open()
+        local.conn, local.pid, local.depth = conn, os.getpid(), 0
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        directory = os.path.dirname(self.path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                self._migrate(conn, version)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough under WAL, much faster
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise errors.Unavailable(
+                f"state database {self.path} has schema version {version}, "
+                f"newer than this dockyard understands ({SCHEMA_VERSION})",
+                hint="upgrade dockyard, or use a different --root",
+            )
+        self._set_wal(conn)
+        self._begin(conn)
+        try:
+            # Another process may have migrated while we waited for the lock.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for step in MIGRATIONS[version:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _set_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch a new file to WAL (persistent, so only done when migrating).
+
+        The switch needs an exclusive lock and SQLite reports contention on it at once, without
+        the busy handler, when several processes create the database together: so retry here.
+        """
+        import time
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or time.monotonic() > deadline:
+                    raise self._busy(e) if _is_busy(e) else e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise self._busy(e) if _is_busy(e) else e
+
+    def _busy(self, e: sqlite3.OperationalError) -> errors.Unavailable:
+        return errors.Unavailable(
+            f"state database {self.path} stayed locked by another dockyard process for "
+            f"{BUSY_TIMEOUT_S:.0f}s ({e})",
+            hint="a dockyard command may be stuck; check running dockyard processes",
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """One atomic unit of change. Re-entrant: an inner ``transaction()`` (and every method
+        called inside) joins the outer one through a SAVEPOINT, so callers compose steps like
+        ``with db.transaction(): db.set_tag(…); db.remove_tag(…)`` and get all or nothing."""
+        conn = self._conn()
+        local = self._local
+        if local.depth == 0:
+            self._begin(conn)
+            local.depth = 1
+            try:
+                yield self
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                local.depth = 0
+        else:
+            savepoint = f"sp{local.depth}"
+            conn.execute(f"SAVEPOINT {savepoint}")
+            local.depth += 1
+            try:
+                yield self
+            except BaseException:
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+                raise
+            else:
+                conn.execute(f"RELEASE {savepoint}")
+            finally:
+                local.depth -= 1
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """A read: one statement sees one consistent snapshot under WAL, no write lock needed."""
+        return self._conn().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads' locals go away)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local.conn = None
+
+    # ------------------------------------------------------------ images
+
+    def put_image(self, rec: ImageRecord) -> None:
+        """Insert or update an image record (tags pointing at it are kept)."""
+        with self.transaction():
+            self._conn().execute(
+                f"INSERT INTO images ({_IMAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, "
+                "manifest_media_type = excluded.manifest_media_type, "
+                "config_digest = excluded.config_digest, size = excluded.size, "
+                "created = excluded.created, added = excluded.added",
+                (rec.id, rec.manifest_digest, rec.manifest_media_type, rec.config_digest,
+                 rec.size, rec.created, rec.added),
+            )
+
+    def get_image(self, image_id: str) -> ImageRecord | None:
+        rows = self._query(f"SELECT {_IMAGE_COLS} FROM images WHERE id = ?", (image_id,))
+        return _image(rows[0]) if rows else None
+
+    def find_images(self, prefix: str) -> list[ImageRecord]:
+        """Images whose id starts with ``prefix`` (``"sha256:ab…"`` or just ``"ab…"``)."""
+        algorithm, colon, hex_prefix = prefix.partition(":")
+        if not colon:
+            algorithm, hex_prefix = "sha256", prefix
+        if not algorithm.isalnum() or not _is_hex(hex_prefix):
+            return []  # also keeps GLOB metacharacters out of the pattern
+        return [_image(r) for r in self._query(
+            f"SELECT {_IMAGE_COLS} FROM images WHERE id GLOB ? ORDER BY id",
+            (f"{algorithm}:{hex_prefix}*",),
+        )]
+
+    def list_images(self) -> list[ImageRecord]:
+        """All images, most recently added first."""
+        return [_image(r) for r in self._query(
+            f"SELECT {_IMAGE_COLS} FROM images ORDER BY added DESC, id")]
+
+    def delete_image(self, image_id: str) -> bool:
+        """Remove an image record and its tags; False if there was none. Whether it *may* be
+        removed (tags, containers using it) is the engine's decision, not the store's."""
+        with self.transaction():
+            return self._conn().execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount > 0
+
+    # ------------------------------------------------------------ tags
+
+    def set_tag(self, name: str, image_id: str) -> None:
+        """Point ``name`` (a full reference, e.g. ``docker.io/library/busybox:latest``) at an
+        image, moving it if it pointed elsewhere (as ``docker tag`` and ``pull`` do)."""
+        with self.transaction():
+            conn = self._conn()
+            if conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
+                raise errors.ImageNotFound(f"No such image: {image_id}")
+            conn.execute(
+                "INSERT INTO tags (name, image_id) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                (name, image_id),
+            )
+
+    def remove_tag(self, name: str) -> bool:
+        with self.transaction():
+            return self._conn().execute("DELETE FROM tags WHERE name = ?", (name,)).rowcount > 0
+
+    def resolve_tag(self, name: str) -> str | None:
+        rows = self._query("SELECT image_id FROM tags WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def tags_for(self, image_id: str) -> list[str]:
+        return [r[0] for r in self._query(
+            "SELECT name FROM tags WHERE image_id = ? ORDER BY name", (image_id,))]
+
+    def list_tags(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self._query("SELECT name, image_id FROM tags ORDER BY name")]
+
+    # ------------------------------------------------------------ containers
+
+    def insert_container(self, rec: ContainerRecord) -> None:
+        name = rec.name.removeprefix("/")
+        with self.transaction():
+            conn = self._conn()
+            self._check_name_free(name)
+            try:
+                conn.execute(
+                    f"INSERT INTO containers ({_CONTAINER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (rec.id, name, rec.image_id, rec.image, rec.created,
+                     _dumps(rec.config), _dumps(rec.state)),
+                )
+            except sqlite3.IntegrityError as e:
+                raise errors.AlreadyExists(f"container {rec.id} already exists") from e
+
+    def get_container(self, ref: str) -> ContainerRecord:
+        """Resolve ``ref`` as Docker does: exact id, then exact name (``web`` or ``/web``), then a
+        unique id prefix."""
+        name = ref.removeprefix("/")
+        pattern = f"{ref}*" if _is_hex(ref) else ""  # hex only: no GLOB metacharacters
+        rows = self._query(
+            f"SELECT {_CONTAINER_COLS} FROM containers WHERE id = ? OR name = ? OR id GLOB ?",
+            (ref, name, pattern),
+        ) if ref else []
+        exact = [r for r in rows if r[0] == ref] or [r for r in rows if r[1] == name]
+        if exact:
+            return _container(exact[0])
+        if len(rows) > 1:
+            raise errors.InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
+        if rows:
+            return _container(rows[0])
+        raise errors.ContainerNotFound(f"No such container: {ref}")
+
+    def update_state(self, container_id: str, state: dict) -> None:
+        self._update(container_id, "state", _dumps(state))
+
+    def update_config(self, container_id: str, config: dict) -> None:
+        self._update(container_id, "config", _dumps(config))
+
+    def rename_container(self, container_id: str, new_name: str) -> None:
+        new_name = new_name.removeprefix("/")
+        with self.transaction():
+            self._check_name_free(new_name, allow=container_id)
+            self._update(container_id, "name", new_name)
+
+    def delete_container(self, container_id: str) -> bool:
+        with self.transaction():
+            return self._conn().execute(
+                "DELETE FROM containers WHERE id = ?", (container_id,)).rowcount > 0
+
+    def list_containers(self) -> list[ContainerRecord]:
+        """All containers, newest first (``docker ps`` order)."""
+        return [_container(r) for r in self._query(
+            f"SELECT {_CONTAINER_COLS} FROM containers ORDER BY created DESC, id")]
+
+    def containers_using_image(self, image_id: str) -> list[ContainerRecord]:
+        return [_container(r) for r in self._query(
+            f"SELECT {_CONTAINER_COLS} FROM containers WHERE image_id = ? ORDER BY created DESC, id",
+            (image_id,))]
+
+    def _check_name_free(self, name: str, allow: str | None = None) -> None:
+        row = self._conn().execute("SELECT id FROM containers WHERE name = ?", (name,)).fetchone()
+        if row is not None and row[0] != allow:
+            raise errors.NameInUse(
+                f'Conflict. The container name "/{name}" is already in use by container '
+                f'"{row[0]}". You have to remove (or rename) that container to be able to reuse '
+                "that name."
+            )
+
+    def _update(self, container_id: str, column: str, value: str) -> None:
+        with self.transaction():
+            cur = self._conn().execute(
+                f"UPDATE containers SET {column} = ? WHERE id = ?", (value, container_id))
+            if cur.rowcount == 0:
+                raise errors.ContainerNotFound(f"No such container: {container_id}")
