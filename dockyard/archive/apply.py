@@ -52,7 +52,9 @@ OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 # Tar type flags, spelled out so that importing this module does not import tarfile.
 REGTYPE, AREGTYPE, CONTTYPE, SPARSETYPE = b"0", b"\0", b"7", b"S"
 LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE = b"1", b"2", b"3", b"4", b"5", b"6"
-_KNOWN_TYPES = frozenset({REGTYPE, AREGTYPE, CONTTYPE, SPARSETYPE, LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE})
+_KNOWN_TYPES = frozenset(
+    {REGTYPE, AREGTYPE, CONTTYPE, SPARSETYPE, LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE}
+)
 
 _CHUNK = 1 << 20
 _TAR_BUFSIZE = 1 << 16
@@ -133,7 +135,9 @@ def _apply_stream(f: IO[bytes], root: str, mode: str, allow_devices: bool, same_
     with open_decompressed(f) as dec:
         reader = _HashingReader(dec.reader)  # type: ignore[arg-type]
         try:
-            tf = tarfile.open(fileobj=reader, mode="r|", tarinfo=_TarInfo, bufsize=_TAR_BUFSIZE)  # type: ignore[arg-type]
+            tf = tarfile.open(
+                fileobj=reader, mode="r|", tarinfo=_TarInfo, bufsize=_TAR_BUFSIZE  # type: ignore[arg-type]
+            )
         except tarfile.ReadError as e:
             if reader.size == 0:  # an empty blob is an empty layer, as for Go's archive/tar
                 return ApplyResult(size=0, diff_id="sha256:" + reader.hash.hexdigest())
@@ -143,12 +147,12 @@ def _apply_stream(f: IO[bytes], root: str, mode: str, allow_devices: bool, same_
             while True:
                 try:
                     member = tf.next()
-                except tarfile.TarError as e:
+                    if member is None:
+                        break
+                    tf.members.clear()  # stream mode keeps every header otherwise
+                    applier.apply(tf, member)
+                except tarfile.TarError as e:  # bad headers, or member data cut short
                     raise errors.InvalidArgument(f"layer is not a valid tar archive: {e}") from e
-                if member is None:
-                    break
-                tf.members.clear()  # stream mode keeps every header otherwise
-                applier.apply(tf, member)
             end = getattr(tf, "_dockyard_end", None)
             if end is not None and not isinstance(end, (tarfile.EOFHeaderError, tarfile.EmptyHeaderError)):
                 raise errors.InvalidArgument(f"layer tar is truncated or corrupt: {end}")
@@ -379,7 +383,10 @@ class _Applier:
     @staticmethod
     def _setxattr(target: int | str, xname: str, value: bytes) -> None:
         try:
-            os.setxattr(target, xname, value, follow_symlinks=False)
+            if isinstance(target, int):
+                os.setxattr(target, xname, value)
+            else:
+                os.setxattr(target, xname, value, follow_symlinks=False)
         except OSError as e:
             if e.errno not in _IGNORED_XATTR_ERRNOS:  # e.g. security.* without privilege
                 raise

@@ -125,7 +125,7 @@ class _ZstdReader:
             if f is not None:
                 f.close()
         self._proc.wait()
-        self._feeder.join()
+        self._feeder.join(timeout=10)  # it may sit in a slow src.read(); it is a daemon thread
 
 
 class _Decompressed:

@@ -20,7 +20,7 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 from dockyard import errors
 from dockyard.archive.compression import compress_gzip  # noqa: F401 - part of this module's API
@@ -35,10 +35,14 @@ OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 _CHUNK = 1 << 20
 
 
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
 class _CountingWriter:
     """Counts (and optionally hashes) bytes on their way to ``out``."""
 
-    def __init__(self, out: IO[bytes], *, hashed: bool = False) -> None:
+    def __init__(self, out: Writable, *, hashed: bool = False) -> None:
         self._out = out
         self.size = 0
         self.hash = hashlib.sha256() if hashed else None
@@ -55,8 +59,12 @@ class _CountingWriter:
         if flush is not None:
             flush()
 
+    def digest(self) -> str:
+        assert self.hash is not None
+        return "sha256:" + self.hash.hexdigest()
 
-def write_layer_tar(src_dir: str, out: IO[bytes], *, overlay_upper: bool, mtime_clamp: int | None = None) -> int:
+
+def write_layer_tar(src_dir: str, out: Writable, *, overlay_upper: bool, mtime_clamp: int | None = None) -> int:
     """Write ``src_dir`` as a deterministic PAX tar to ``out``; return the bytes written."""
     import tarfile
 
@@ -76,7 +84,7 @@ def write_layer_tar(src_dir: str, out: IO[bytes], *, overlay_upper: bool, mtime_
     return counter.size
 
 
-def write_rootfs_tar(src_dir: str, out: IO[bytes], *, mtime_clamp: int | None = None) -> int:
+def write_rootfs_tar(src_dir: str, out: Writable, *, mtime_clamp: int | None = None) -> int:
     """`dockyard export`: a plain tar of a (merged) root filesystem, whiteouts left as they are."""
     return write_layer_tar(src_dir, out, overlay_upper=False, mtime_clamp=mtime_clamp)
 
@@ -230,43 +238,20 @@ def layer_from_dir(
 ) -> LayerBlob:
     """Tar and compress ``src_dir`` into a temporary file (in ``tmp_dir``: put it on the
     content store's filesystem so ingesting is a rename). The caller owns the file."""
-    if compression not in ("gzip", "zstd", "none"):
+    if compression not in _SUFFIXES:
         raise errors.InvalidArgument(f"unknown layer compression {compression!r} (want gzip, zstd or none)")
-    suffix = {"gzip": ".tar.gz", "zstd": ".tar.zst", "none": ".tar"}[compression]
-    fd, path = tempfile.mkstemp(prefix="layer-", suffix=suffix, dir=tmp_dir)
+    fd, path = tempfile.mkstemp(prefix="layer-", suffix=_SUFFIXES[compression], dir=tmp_dir)
     try:
         with os.fdopen(fd, "wb") as f:
             blob = _CountingWriter(f, hashed=True)
-            if compression == "zstd":
-                from dockyard.archive.compression import ZstdWriter
-
-                f.flush()
-                zw = ZstdWriter(f.fileno())
-                try:
-                    tar = _CountingWriter(zw, hashed=True)  # type: ignore[arg-type]
-                    write_layer_tar(src_dir, tar, overlay_upper=overlay_upper, mtime_clamp=mtime_clamp)  # type: ignore[arg-type]
-                except BaseException:
-                    zw.abort()
-                    raise
-                zw.close()
-            elif compression == "gzip":
-                import gzip
-
-                with gzip.GzipFile(filename="", mode="wb", fileobj=blob, mtime=0, compresslevel=6) as gz:  # type: ignore[arg-type]
-                    tar = _CountingWriter(gz, hashed=True)  # type: ignore[arg-type]
-                    write_layer_tar(src_dir, tar, overlay_upper=overlay_upper, mtime_clamp=mtime_clamp)  # type: ignore[arg-type]
-            else:
-                tar = blob
-                write_layer_tar(src_dir, tar, overlay_upper=overlay_upper, mtime_clamp=mtime_clamp)  # type: ignore[arg-type]
-        assert tar.hash is not None
-        if compression == "zstd":  # zstd wrote to the fd itself: hash the result
+            tar = _write_compressed(src_dir, f, blob, compression, overlay_upper, mtime_clamp)
+        if compression == "zstd":  # zstd wrote to the descriptor itself: hash what it wrote
             digest, csize = _hash_file(path)
         else:
-            assert blob.hash is not None
-            digest, csize = "sha256:" + blob.hash.hexdigest(), blob.size
+            digest, csize = blob.digest(), blob.size
         return LayerBlob(
             path=path,
-            diff_id="sha256:" + tar.hash.hexdigest(),
+            diff_id=tar.digest(),
             size=tar.size,
             digest=digest,
             compressed_size=csize,
@@ -278,6 +263,37 @@ def layer_from_dir(
         except FileNotFoundError:
             pass
         raise
+
+
+_SUFFIXES = {"gzip": ".tar.gz", "zstd": ".tar.zst", "none": ".tar"}
+
+
+def _write_compressed(
+    src_dir: str, f: IO[bytes], blob: _CountingWriter, compression: str, overlay_upper: bool, clamp: int | None
+) -> _CountingWriter:
+    """Stream the tar through the compressor; return the (hashed) uncompressed side."""
+    if compression == "none":
+        write_layer_tar(src_dir, blob, overlay_upper=overlay_upper, mtime_clamp=clamp)
+        return blob
+    if compression == "gzip":
+        import gzip
+
+        with gzip.GzipFile(filename="", mode="wb", fileobj=blob, mtime=0, compresslevel=6) as gz:  # type: ignore[arg-type]
+            tar = _CountingWriter(gz, hashed=True)
+            write_layer_tar(src_dir, tar, overlay_upper=overlay_upper, mtime_clamp=clamp)
+        return tar
+    from dockyard.archive.compression import ZstdWriter
+
+    f.flush()
+    zw = ZstdWriter(f.fileno())
+    tar = _CountingWriter(zw, hashed=True)
+    try:
+        write_layer_tar(src_dir, tar, overlay_upper=overlay_upper, mtime_clamp=clamp)
+    except BaseException:
+        zw.abort()
+        raise
+    zw.close()
+    return tar
 
 
 def _hash_file(path: str) -> tuple[str, int]:

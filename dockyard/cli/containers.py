@@ -33,10 +33,9 @@ def status_text(st: dict) -> str:
     return status.capitalize() if status else "Unknown"
 
 
-def _command(rec, image_cfg_cmd: list[str] | None = None) -> str:
-    cfg = rec.config
-    args = list(cfg.get("entrypoint") or ()) + list(cfg.get("cmd") or image_cfg_cmd or ())
-    return " ".join(args)
+def _command(rec) -> str:
+    st = rec.state
+    return " ".join([st.get("Path", "")] + list(st.get("Args") or ()))
 
 
 def cmd_ps(ctx, argv: list[str]) -> int:

@@ -6,39 +6,37 @@ changes (status, pid, exit code, timestamps) lives in the container's state reco
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dockyard.record import Record
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerConfig:
-    image: str                                  # as the user typed it
-    cmd: tuple[str, ...] | None = None          # None: the image's Cmd
-    entrypoint: tuple[str, ...] | None = None   # None: the image's Entrypoint; () resets it
-    env: tuple[str, ...] = ()
-    user: str = ""
-    workdir: str = ""
-    hostname: str = ""
-    domainname: str = ""
-    labels: dict = field(default_factory=dict)
-    tty: bool = False
-    stdin_open: bool = False
-    auto_remove: bool = False
-    read_only: bool = False
-    network: str = "none"                       # none | host (bridges arrive with the network issue)
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    privileged: bool = False
-    security_opt: tuple[str, ...] = ()
-    runtime: str = "dockyard"                   # dockyard | runc | a path to a runc-compatible binary
-    userns: bool = False                        # run in a user namespace (root maps to 100000+)
-    init: bool = False
+class ContainerConfig(Record):
+    """Fields (all keyword-only):
+
+    image         the image as the user typed it
+    cmd           None: the image's Cmd
+    entrypoint    None: the image's Entrypoint; () resets it
+    env, user, workdir, hostname, domainname, labels
+    tty, stdin_open, auto_remove, read_only
+    network       none | host (bridges arrive with the network issue)
+    cap_add, cap_drop, privileged, security_opt
+    runtime       dockyard | runc | a path to a runc-compatible binary
+    userns        run in a user namespace (root maps to uid 100000 and up)
+    """
+
+    __slots__ = ("image", "cmd", "entrypoint", "env", "user", "workdir", "hostname", "domainname", "labels",
+                 "tty", "stdin_open", "auto_remove", "read_only", "network", "cap_add", "cap_drop", "privileged",
+                 "security_opt", "runtime", "userns")
+    _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
+                 "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
+                 "read_only": False, "network": "none", "cap_add": (), "cap_drop": (), "privileged": False,
+                 "security_opt": (), "runtime": "dockyard", "userns": False}
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
 
     @classmethod
     def from_json(cls, d: dict) -> "ContainerConfig":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in d.items() if k in cls.__slots__}
         for k in ("cmd", "entrypoint", "env", "cap_add", "cap_drop", "security_opt"):
             if isinstance(known.get(k), list):
                 known[k] = tuple(known[k])

@@ -49,7 +49,7 @@ def read_rootfs_file(dirs: list[str], path: str) -> str | None:
 
 
 def process_status(pid: int, start_time: int | None) -> bool:
-    from dockyard.runtime.container import proc_start_time
+    from dockyard.runtime.procfs import proc_start_time
 
     return bool(pid) and proc_start_time(pid) == start_time
 
@@ -66,15 +66,16 @@ def effective_state(rec) -> dict:
 class Created:
     """A container made by `create`, with what `start` needs to launch it without re-reading it."""
 
-    __slots__ = ("rec", "cfg", "spec", "bundle", "rootfs", "mounts")
+    __slots__ = ("rec", "cfg", "spec", "bundle", "rootfs", "mounts", "seccomp")
 
-    def __init__(self, rec, cfg, spec, bundle, rootfs, mounts) -> None:
+    def __init__(self, rec, cfg, spec, bundle, rootfs, mounts, seccomp=None) -> None:
         self.rec, self.cfg, self.spec, self.bundle, self.rootfs, self.mounts = rec, cfg, spec, bundle, rootfs, mounts
+        self.seccomp = seccomp  # (BPF program, flags) of spec's profile, precompiled
 
 
 def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
     from dockyard.engine.names import random_name
-    from dockyard.engine.specgen import build_spec
+    from dockyard.engine.specgen import build_spec, command, process_env
     from dockyard.engine.users import resolve_user
     from dockyard.network.etcfiles import write_etc_files
     from dockyard.state.db import ContainerRecord
@@ -96,9 +97,12 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
         hostname = cfg.hostname or os.uname().nodename
     else:
         hostname = cfg.hostname or cid[:12]
-    now = time.time()
-    rec = ContainerRecord(id=cid, name=name, image_id=image.id, image=cfg.image, created=now,
-                          config=cfg.to_json(), state={"Status": "created", "ExitCode": 0, "Pid": 0})
+    args = command(cfg, icfg)
+    state = {"Status": "created", "ExitCode": 0, "Pid": 0, "Path": args[0], "Args": args[1:],
+             "Hostname": hostname, "Env": process_env(cfg, icfg, hostname, user.home),
+             "ImageCmd": icfg.get("Cmd"), "ImageEntrypoint": icfg.get("Entrypoint")}
+    rec = ContainerRecord(id=cid, name=name, image_id=image.id, image=cfg.image, created=time.time(),
+                          config=cfg.to_json(), state=state)
     engine.db.insert_container(rec)
     try:
         bundle = engine.container_dir(cid)
@@ -106,12 +110,13 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
         os.makedirs(rootfs, mode=0o755)
         mounts = engine.snapshots.prepare(cid, top)
         etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
-        seccomp = None
+        seccomp = compiled = None
         if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
+            from dockyard.engine.seccomp_cache import default_seccomp
             from dockyard.engine.specgen import capabilities
-            from dockyard.runtime.seccomp_default import default_profile
 
-            seccomp = default_profile(capabilities(cfg))
+            seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
+            compiled = (prog, flags)
         spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
                           seccomp=seccomp, userns_map=(100000, 65536) if cfg.userns else None)
         with open(os.path.join(bundle, "config.json"), "w") as f:
@@ -120,14 +125,14 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
         _cleanup_files(engine, cid)
         engine.db.delete_container(cid)
         raise
-    return Created(rec, cfg, spec, bundle, rootfs, mounts)
+    return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)
 
 
 def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
     """Start a created container attached to our terminal; return its exit code (docker's rules)."""
     from dockyard.engine.runtimes import get_runtime
     from dockyard.linux import syscalls as sc
-    from dockyard.runtime.container import proc_start_time
+    from dockyard.runtime.procfs import proc_start_time
     from dockyard.runtime.wait import forward_signals, wait_exit
 
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
@@ -141,13 +146,15 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         stdio = (0 if stdin_open else null, 1, 2)
     try:
         launch = runtime.launch(c.rec.id, c.bundle, c.spec, c.rootfs, c.mounts,
-                                stdio=stdio or (0, 1, 2), on_pid=lambda pid: _network(c.cfg, pid))
+                                stdio=stdio or (0, 1, 2), on_pid=lambda pid: _network(c.cfg, pid),
+                                seccomp=c.seccomp)
     finally:
         if null is not None:
             os.close(null)
     started = time.time()
-    state = {"Status": "running", "Running": True, "Pid": launch.pid, "PidStartTime": proc_start_time(launch.pid),
-             "ExitCode": 0, "StartedAt": rfc3339(started), "FinishedAt": "0001-01-01T00:00:00Z"}
+    state = dict(c.rec.state)
+    state.update(Status="running", Running=True, Pid=launch.pid, PidStartTime=proc_start_time(launch.pid),
+                 ExitCode=0, StartedAt=rfc3339(started), FinishedAt="0001-01-01T00:00:00Z")
     code = 255
     try:
         engine.db.update_state(c.rec.id, state)
@@ -180,16 +187,15 @@ def _network(cfg: ContainerConfig, pid: int) -> None:
 
 
 def _cleanup_files(engine, cid: str) -> None:
-    import shutil
-
+    from dockyard.fsutil import rmtree
     from dockyard.snapshots.mount import unmount_all
 
     bundle = engine.container_dir(cid)
     rootfs = os.path.join(bundle, "rootfs")
     if os.path.ismount(rootfs):
         unmount_all(rootfs)
-    engine.snapshots.remove(cid)
-    shutil.rmtree(bundle, ignore_errors=True)
+    engine.snapshots.remove(cid, missing_ok=True)
+    rmtree(bundle)
 
 
 def remove(engine, ref: str, *, force: bool = False) -> str:
@@ -201,7 +207,7 @@ def remove(engine, ref: str, *, force: bool = False) -> str:
             raise ContainerRunning(
                 f"You cannot remove a running container {rec.id}. Stop the container before attempting removal "
                 "or force remove")
-        from dockyard.runtime.container import wait_gone
+        from dockyard.runtime.procfs import wait_gone
 
         try:
             os.kill(st["Pid"], 9)

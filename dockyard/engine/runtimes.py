@@ -40,7 +40,8 @@ def _recv_master(sock) -> int:
 class InProcessRuntime:
     name = "dockyard"
 
-    def launch(self, cid: str, bundle: str, spec: dict, rootfs: str, mounts: list, *, stdio, on_pid) -> Launch:
+    def launch(self, cid: str, bundle: str, spec: dict, rootfs: str, mounts: list, *, stdio, on_pid,
+               seccomp=None) -> Launch:
         from dockyard.runtime.spawn import spawn
 
         console_child = sock = None
@@ -52,7 +53,8 @@ class InProcessRuntime:
             os.set_inheritable(console_child, False)
         try:
             spawned = spawn(spec, rootfs, stdio=stdio, console_fd=console_child,
-                            rootfs_mounts=[m.to_dict() | {"target": rootfs} for m in mounts], on_pid=on_pid)
+                            rootfs_mounts=[m.to_dict() | {"target": rootfs} for m in mounts], on_pid=on_pid,
+                            seccomp=seccomp)
         finally:
             if console_child is not None:
                 os.close(console_child)
@@ -86,7 +88,8 @@ class ExternalRuntime:
         if p.returncode != 0:
             raise Unavailable(f"{self.name} {args[0]} failed: {p.stderr.decode(errors='replace').strip()}")
 
-    def launch(self, cid: str, bundle: str, spec: dict, rootfs: str, mounts: list, *, stdio, on_pid) -> Launch:
+    def launch(self, cid: str, bundle: str, spec: dict, rootfs: str, mounts: list, *, stdio, on_pid,
+               seccomp=None) -> Launch:
         import subprocess
 
         from dockyard.snapshots.mount import mount_all, unmount_all

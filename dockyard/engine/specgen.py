@@ -62,18 +62,22 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in values.items()]
 
 
+def process_env(cfg, image_cfg: dict, hostname: str, home: str) -> list[str]:
+    """docker's order: PATH, HOSTNAME, TERM, then image Env and -e values replacing in place, HOME last."""
+    base = [DEFAULT_PATH_ENV, f"HOSTNAME={hostname}"] + (["TERM=xterm"] if cfg.tty else [])
+    env = merge_env(base, list(image_cfg.get("Env") or ()) + list(cfg.env))
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home or '/'}")
+    return env
+
+
 def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str, str],
                rootfs: str = "rootfs", seccomp: dict | None = None, annotations: dict | None = None,
                netns_path: str | None = None, userns_map: tuple[int, int] | None = None) -> dict:
     """`user` is a resolved ExecUser; `etc_files` maps /etc/hosts etc. to host files to bind."""
     spec = default_spec(command(cfg, image_cfg), rootfs=rootfs, terminal=cfg.tty)
     proc = spec["process"]
-    # docker's order: PATH, HOSTNAME, TERM, then image Env and -e values replacing in place, HOME last
-    base = [DEFAULT_PATH_ENV, f"HOSTNAME={hostname}"] + (["TERM=xterm"] if cfg.tty else [])
-    env = merge_env(base, list(image_cfg.get("Env") or ()) + list(cfg.env))
-    if not any(e.startswith("HOME=") for e in env):
-        env.append(f"HOME={user.home or '/'}")
-    proc["env"] = env
+    proc["env"] = process_env(cfg, image_cfg, hostname, user.home)
     proc["cwd"] = cfg.workdir or image_cfg.get("WorkingDir") or "/"
     if not proc["cwd"].startswith("/"):
         raise InvalidArgument(f"the working directory '{proc['cwd']}' is invalid, it needs to be an absolute path")

@@ -60,7 +60,7 @@ class ImageStore:
 
     # ---------------------------------------------------------------- adding
 
-    def add(self, config: dict, layers: list[dict], tags: list[str] = ()) -> str:
+    def add(self, config: dict, layers: list[dict], tags: list[str] = (), *, size: int | None = None) -> str:
         """Store config + manifest for already-ingested layer blobs; returns the image id.
 
         `layers` are descriptors (mediaType, digest, size) in order, matching config's diff_ids.
@@ -75,9 +75,9 @@ class ImageStore:
             "config": {"mediaType": oi.OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
             "layers": layers,
         }
-        return self.add_manifest(oi.canonical_json(manifest), tags)
+        return self.add_manifest(oi.canonical_json(manifest), tags, size=size)
 
-    def add_manifest(self, manifest_bytes: bytes, tags: list[str] = ()) -> str:
+    def add_manifest(self, manifest_bytes: bytes, tags: list[str] = (), *, size: int | None = None) -> str:
         """Record an image whose manifest, config and layer blobs are all in the content store."""
         from dockyard.oci import image as oi
 
@@ -94,7 +94,8 @@ class ImageStore:
 
         rec = ImageRecord(id=manifest["config"]["digest"], manifest_digest=manifest_digest,
                           manifest_media_type=manifest.get("mediaType") or oi.OCI_MANIFEST,
-                          config_digest=manifest["config"]["digest"], size=self._size(config, manifest),
+                          config_digest=manifest["config"]["digest"],
+                          size=size if size is not None else self._size(config, manifest),
                           created=config.get("created") or "", added=time.time())
         with self.db.transaction():
             self.db.put_image(rec)
@@ -140,11 +141,7 @@ class ImageStore:
         for chain, diff_id, layer in zip(chains, diff_ids, layers):
             if not self.snapshots.has_layer(chain):
                 with self.content.open(layer["digest"]) as f:
-                    result = self.snapshots.unpack_layer(chain, parent, f)
-                if result.diff_id != diff_id:
-                    self.snapshots.remove_layer(chain)
-                    raise InvalidArgument(f"layer {layer['digest']} has diff id {result.diff_id}, "
-                                          f"but the image config says {diff_id}")
+                    self.snapshots.unpack_layer(chain, parent, f, diff_id=diff_id)
             parent = chain
         return chains[-1]
 

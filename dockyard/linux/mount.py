@@ -6,15 +6,14 @@ snapshot can be handed to our runtime, to runc in a bundle, or mounted on the ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dockyard.record import Record
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mount:
-    type: str
-    source: str
-    target: str = ""
-    options: tuple[str, ...] = field(default_factory=tuple)
+class Mount(Record):
+    """type, source, target (may be empty: the caller decides), options (a tuple of strings)."""
+
+    __slots__ = ("type", "source", "target", "options")
+    _defaults = {"target": "", "options": ()}
 
     def to_dict(self) -> dict:
         return {"type": self.type, "source": self.source, "options": list(self.options)}

@@ -10,10 +10,10 @@ uppercase letters, which a repository path never may).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from dockyard import errors
 from dockyard.oci import digest as _digest
+from dockyard.record import Record
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -36,14 +36,11 @@ _ID_PREFIX = re.compile(r"(?:sha256:)?[a-f0-9]{12,64}", re.ASCII)
 _HINT = "a reference looks like [registry[:port]/]name[:tag][@digest], e.g. docker.io/library/busybox:1.36"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(Record):
     """A normalised reference. ``domain`` and ``path`` are always set; tag and digest optional."""
 
-    domain: str
-    path: str
-    tag: str | None = None
-    digest: str | None = None
+    __slots__ = ("domain", "path", "tag", "digest")
+    _defaults = {"tag": None, "digest": None}
 
     @property
     def name(self) -> str:

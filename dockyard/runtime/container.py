@@ -11,26 +11,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import time
-from dataclasses import dataclass
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from dockyard.record import Record
+from dockyard.runtime.procfs import proc_start_time, wait_gone
 from dockyard.runtime.spawn import Spawned, spawn
 
 _ID = re.compile(r"^[\w+\-.]+$")
 
 
-@dataclass(slots=True, kw_only=True)
-class ContainerState:
-    id: str
-    pid: int
-    status: str
-    bundle: str
-    rootfs: str
-    created: str
-    annotations: dict
-    owner: str = ""
+class ContainerState(Record):
+    """What `state` reports: id, pid, status (created|running|stopped), bundle, rootfs, created."""
+
+    __slots__ = ("id", "pid", "status", "bundle", "rootfs", "created", "annotations", "owner")
+    _defaults = {"owner": ""}
 
     def to_json(self) -> dict:
         return {"ociVersion": "1.0.2", "id": self.id, "pid": self.pid if self.status != "stopped" else 0,
@@ -38,20 +33,9 @@ class ContainerState:
                 "created": self.created, "owner": self.owner, "annotations": self.annotations or None}
 
 
-def proc_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (after the parenthesised comm, which may contain spaces)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    if fields[0] == b"Z":  # a zombie is dead for our purposes
-        return None
-    return int(fields[19])
-
-
 def parse_signal(name: str | int) -> int:
+    import signal
+
     if isinstance(name, int) or str(name).isdigit():
         return int(name)
     n = str(name).upper()
@@ -173,7 +157,7 @@ class Runtime:
             raise Conflict(f"cannot delete container {cid} that is not stopped: {status}")
         if status != "stopped":
             try:
-                os.kill(rec["pid"], signal.SIGKILL)
+                os.kill(rec["pid"], 9)  # SIGKILL
             except ProcessLookupError:
                 pass
             wait_gone(rec["pid"], rec.get("start_time"), 10.0)
@@ -205,19 +189,6 @@ def spec_rootfs_mounts(spec: dict) -> list[dict]:
     """
     raw = (spec.get("annotations") or {}).get("org.dockyard.rootfs.mounts")
     return json.loads(raw) if raw else []
-
-
-def wait_gone(pid: int, start_time: int | None, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        if proc_start_time(pid) != start_time or start_time is None and proc_start_time(pid) is None:
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def _pids_in_pidns(init_pid: int) -> list[int]:

@@ -28,11 +28,11 @@ class InitConfig:
     `dataclasses` costs more than this whole module on the `run` hot path."""
 
     __slots__ = ("spec", "rootfs", "sync_fd", "gate_fd", "gate_is_fifo", "console_fd", "rootfs_mounts",
-                 "new_mount_ns", "new_user_ns")
+                 "new_mount_ns", "new_user_ns", "seccomp", "late_seccomp")
 
     def __init__(self, *, spec: dict, rootfs: str, sync_fd: int, gate_fd: int, gate_is_fifo: bool,
                  console_fd: int | None = None, rootfs_mounts: tuple = (), new_mount_ns: bool = True,
-                 new_user_ns: bool = False) -> None:
+                 new_user_ns: bool = False, seccomp: tuple[bytes, int] | None = None) -> None:
         self.spec = spec                  # the OCI runtime spec (config.json)
         self.rootfs = rootfs              # host path of the root filesystem
         self.sync_fd = sync_fd            # write end: JSON messages to the parent
@@ -42,6 +42,8 @@ class InitConfig:
         self.rootfs_mounts = rootfs_mounts  # mounts making the rootfs (overlay), done in our mount ns
         self.new_mount_ns = new_mount_ns
         self.new_user_ns = new_user_ns
+        self.seccomp = seccomp            # (BPF program, flags) compiled by the caller, or None
+        self.late_seccomp: tuple[bytes, int] | None = None  # loaded right before exec (no_new_privs)
 
 
 class ExecError(Exception):
@@ -70,8 +72,8 @@ def run_init(cfg: InitConfig) -> None:
     os.close(cfg.sync_fd)
     _wait_for_start(cfg)
     try:
-        if proc.get("noNewPrivileges") and cfg.spec.get("linux", {}).get("seccomp"):
-            _load_seccomp(cfg.spec)
+        if cfg.late_seccomp is not None:  # with no_new_privs, loaded last: fewer syscalls to allow
+            sc.seccomp_set_filter(*cfg.late_seccomp)
         os.execve(path, proc["args"], _env_dict(proc))
     except OSError as e:
         os.write(2, f"exec {proc['args'][0]}: {e.strerror}\n".encode())
@@ -84,6 +86,15 @@ def _prepare(cfg: InitConfig) -> str:
     proc = spec.get("process") or {}
     linux = spec.get("linux") or {}
     os.setsid()
+    # Everything init needs after pivot_root must be imported (or computed) now: the host's
+    # Python library is not visible from inside the container's root.
+    seccomp = cfg.seccomp
+    if seccomp is None and linux.get("seccomp"):
+        seccomp = _compile_seccomp(linux["seccomp"])
+    if proc.get("terminal"):
+        import fcntl, socket, struct, termios  # noqa: E401,F401
+    if proc.get("rlimits"):
+        import resource  # noqa: F401
     if cfg.new_user_ns:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
@@ -151,8 +162,8 @@ def _prepare(cfg: InitConfig) -> str:
             f.write(str(proc["oomScoreAdj"]))
     if proc.get("noNewPrivileges"):
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-    if linux.get("seccomp") and not proc.get("noNewPrivileges"):
-        _load_seccomp(spec)
+    if seccomp is not None and seccomp[0] and not proc.get("noNewPrivileges"):
+        sc.seccomp_set_filter(*seccomp)
 
     _apply_user_and_caps(proc)
     cwd = proc.get("cwd") or "/"
@@ -160,6 +171,7 @@ def _prepare(cfg: InitConfig) -> str:
         os.chdir(cwd)
     except OSError as e:
         raise ExecError(f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}", 125) from e
+    cfg.late_seccomp = seccomp if seccomp is not None and seccomp[0] and proc.get("noNewPrivileges") else None
     return _lookup(proc)
 
 
@@ -227,7 +239,7 @@ def _apply_user_and_caps(proc: dict) -> None:
 
 
 def _setup_console(cfg: InitConfig, proc: dict) -> None:
-    import fcntl
+    import fcntl  # already loaded before pivot_root (see _prepare)
     import socket
     import struct
     import termios
@@ -272,9 +284,8 @@ def _wait_for_start(cfg: InitConfig) -> None:
         os.close(cfg.gate_fd)
 
 
-def _load_seccomp(spec: dict) -> None:
-    from dockyard.runtime.seccomp import compile_profile
+def _compile_seccomp(profile: dict) -> tuple[bytes, int] | None:
+    from dockyard.runtime.seccomp import compile_profile, filter_flags
 
-    prog = compile_profile(spec["linux"]["seccomp"])
-    if prog is not None:
-        sc.seccomp_set_filter(prog)
+    prog = compile_profile(profile)
+    return (prog, filter_flags(profile)) if prog else None

@@ -26,7 +26,7 @@ supported (it needs a listener process) and fails with `NotImplemented`.
 BPF jumps reach at most 255 instructions ahead; the assembler below lays out with labels
 and, where a conditional jump would reach further, inserts a trampoline after it (a 32-bit
 ``ja``, or a copy of the target when that is a ``ret``). Programs stay far below the
-kernel's 4096-instruction limit (Docker's default profile: a few hundred).
+kernel's 4096-instruction limit (Docker's default profile: about 125).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def _action(name: str | None, errno_ret: int | None, where: str) -> int:
             return RET_LOG
         case "SCMP_ACT_NOTIFY":
             raise Unsupported(f"seccomp: {where}: SCMP_ACT_NOTIFY is not supported by dockyard",
-                              hint="use SCMP_ACT_ERRNO or SCMP_ACT_TRACE, or run with --runtime runc")
+                              hint="use SCMP_ACT_ERRNO or SCMP_ACT_TRACE for that syscall instead")
     raise BadSpec(f"seccomp: {where}: unknown action {name!r}")
 
 

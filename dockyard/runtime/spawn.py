@@ -58,10 +58,12 @@ def _namespaces(spec: dict) -> tuple[int, list[tuple[str, str]]]:
 
 def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
           fifo_path: str | None = None, console_fd: int | None = None,
-          preserve_fds: int = 0, rootfs_mounts: tuple = (), on_pid=None) -> Spawned:
+          preserve_fds: int = 0, rootfs_mounts: tuple = (), on_pid=None,
+          seccomp: tuple[bytes, int] | None = None) -> Spawned:
     """Fork the container init; return once it is ready and waiting at its start gate.
 
     `on_pid(pid)` runs in the parent before the init reports ready (cgroup placement).
+    `seccomp` is the spec's profile precompiled (program, flags), to spare init compiling it.
     Raises StartError (with docker's 125/126/127) if the init could not get ready.
     """
     from dockyard.runtime.init import InitConfig, run_init, send
@@ -100,7 +102,7 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                     gate_fd=fifo_fd if fifo_fd is not None else ctl_r, gate_is_fifo=fifo_fd is not None,
                     console_fd=console_fd, rootfs_mounts=tuple(rootfs_mounts),
                     new_mount_ns=bool(flags & sc.CLONE_NEWNS) or any(t == "mount" for t, _ in join),
-                    new_user_ns=new_user,
+                    new_user_ns=new_user, seccomp=seccomp,
                 ))
                 os._exit(125)
             send(msg_w, pid=child)

@@ -26,14 +26,15 @@ import errno
 import os
 import re
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING
 
 from dockyard import errors
 from dockyard.linux.mount import Mount
 from dockyard.oci import digest as dg
 
+TYPE_CHECKING = False  # without importing typing: this module is on the `run` hot path
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import IO
 
     from dockyard.archive.apply import ApplyResult
 
@@ -148,7 +149,8 @@ class OverlaySnapshotter:
         from dockyard.archive.apply import ApplyResult
 
         d = self._layer(chain_id)
-        return ApplyResult(size=int(_read(os.path.join(d, "size")) or 0), diff_id=_read(os.path.join(d, "diff_id")))
+        size = int(_read(os.path.join(d, "size")) or 0)
+        return ApplyResult(size=size, diff_id=_read(os.path.join(d, "diff_id")))
 
     def parent_of(self, chain_id: str) -> str | None:
         try:
@@ -182,7 +184,8 @@ class OverlaySnapshotter:
             names = os.listdir(self._layers)
         except FileNotFoundError:
             return []
-        return sorted(f"{_HEX_ALGOS[len(n)]}:{n}" for n in names if len(n) in _HEX_ALGOS and dg.is_valid(f"{_HEX_ALGOS[len(n)]}:{n}"))
+        ids = (f"{_HEX_ALGOS[len(n)]}:{n}" for n in names if len(n) in _HEX_ALGOS)
+        return sorted(i for i in ids if dg.is_valid(i))
 
     def remove_layer(self, chain_id: str) -> None:
         """Delete a committed layer; `Conflict` while a layer or an active snapshot stacks on it."""
@@ -307,9 +310,10 @@ class OverlaySnapshotter:
         """
         adir = self._key_dir(key)
         self._ensure_dirs()
-        import tempfile
+        from dockyard.fsutil import unique_name
 
-        grave = tempfile.mkdtemp(prefix="rm-", dir=self._tmp)
+        grave = os.path.join(self._tmp, unique_name("rm-"))
+        os.mkdir(grave, 0o700)
         try:
             os.rename(adir, os.path.join(grave, "snapshot"))
         except FileNotFoundError:
@@ -393,30 +397,6 @@ def _read_or(path: str, default: str = "") -> str:
 def _force_rmtree(path: str) -> None:
     """rmtree that copes with directories overlayfs leaves unreadable (``work/work`` is 000)
     and with a concurrent `cleanup` deleting the same tree."""
-    import shutil
+    from dockyard.fsutil import rmtree
 
-    def ignore_missing(func, p, exc_info):  # type: ignore[no-untyped-def]
-        if not isinstance(exc_info[1], FileNotFoundError):
-            raise exc_info[1]
-
-    try:
-        shutil.rmtree(path, onerror=ignore_missing)
-        return
-    except PermissionError:
-        pass  # not root, or CAP_DAC_OVERRIDE dropped: make everything ours and retry
-    _make_writable(path)
-    shutil.rmtree(path, onerror=ignore_missing)
-
-
-def _make_writable(path: str) -> None:
-    import stat
-
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        return
-    os.chmod(path, 0o700)
-    for name in os.listdir(path):
-        _make_writable(os.path.join(path, name))
+    rmtree(path)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
+from _thread import _local  # threading.local without importing threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from dockyard import errors
+from dockyard.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,26 +60,18 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _inherited: list[sqlite3.Connection] = []
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImageRecord:
-    id: str  # the config digest, "sha256:<hex>"
-    manifest_digest: str
-    manifest_media_type: str
-    config_digest: str
-    size: int  # sum of uncompressed layer sizes (docker images' SIZE)
-    created: str  # RFC 3339, from the image config
-    added: float  # when this store got it (time.time())
+class ImageRecord(Record):
+    """id: the config digest "sha256:<hex>"; size: sum of uncompressed layer sizes (docker's SIZE);
+    created: RFC 3339 from the image config; added: when this store got it (time.time())."""
+
+    __slots__ = ("id", "manifest_digest", "manifest_media_type", "config_digest", "size", "created", "added")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerRecord:
-    id: str  # 64 hex, no algorithm prefix
-    name: str  # unique, stored without Docker's leading "/"
-    image_id: str
-    image: str  # as the user typed it
-    created: float
-    config: dict
-    state: dict
+class ContainerRecord(Record):
+    """id: 64 hex, no algorithm prefix; name: unique, stored without Docker's leading "/";
+    image: as the user typed it; created: time.time(); config and state: JSON objects."""
+
+    __slots__ = ("id", "name", "image_id", "image", "created", "config", "state")
 
 
 _IMAGE_COLS = "id, manifest_digest, manifest_media_type, config_digest, size, created, added"
@@ -121,7 +113,7 @@ class Database:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._local = threading.local()
+        self._local = _local()
 
     # ------------------------------------------------------------ connection and transactions
 

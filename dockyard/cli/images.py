@@ -1,0 +1,134 @@
+"""`dockyard images`, `tag`, `rmi`, `import`, `bootstrap`."""
+
+from __future__ import annotations
+
+import sys
+
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.render import ago, human_size, parse_rfc3339, table
+from dockyard.errors import DockyardError
+
+IMAGES_FLAGS = [
+    Flag("-a,--all", BOOL, "Show all images"),
+    Flag("-q,--quiet", BOOL, "Only show image IDs"),
+    Flag("--no-trunc", BOOL, "Don't truncate output"),
+    Flag("--digests", BOOL, "Show digests"),
+    Flag("--help", BOOL, "Print usage"),
+]
+
+
+def cmd_images(ctx, argv: list[str]) -> int:
+    from dockyard.oci import reference
+
+    opts = parse(IMAGES_FLAGS, argv)
+    if opts.help:
+        print(usage("dockyard images [OPTIONS] [REPOSITORY[:TAG]]", "List images", IMAGES_FLAGS))
+        return 0
+    db = ctx.engine.db
+    want = None
+    if opts.args:
+        want = reference.parse(opts.args[0])
+    rows = []
+    seen_ids = []
+    images = sorted(db.list_images(), key=lambda r: parse_rfc3339(r.created) or r.added, reverse=True)
+    for rec in images:
+        tags = sorted(db.tags_for(rec.id)) or [None]
+        for t in tags:
+            if t is None:
+                repo, tag = "<none>", "<none>"
+            else:
+                ref = reference.parse(t)
+                repo, tag = ref.familiar_name, ref.tag or "<none>"
+                if want is not None and (want.name != ref.name or (want.tag and want.tag != ref.tag)):
+                    continue
+            if want is not None and t is None:
+                continue
+            image_id = rec.id if opts.no_trunc else rec.id.removeprefix("sha256:")[:12]
+            if opts.quiet:
+                if image_id not in seen_ids:
+                    seen_ids.append(image_id)
+                continue
+            created = parse_rfc3339(rec.created) or rec.added
+            row = [repo, tag]
+            if opts.digests:
+                row.append("<none>")  # repo digests come from registries; none are recorded yet
+            row += [image_id, ago(created), human_size(rec.size)]
+            rows.append(row)
+    if opts.quiet:
+        print("\n".join(seen_ids)) if seen_ids else None
+        return 0
+    headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if opts.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    print(table(rows, headers))
+    return 0
+
+
+def cmd_tag(ctx, argv: list[str]) -> int:
+    opts = parse([Flag("--help")], argv)
+    if len(opts.args) != 2:
+        raise UsageError('"dockyard tag" requires exactly 2 arguments.',
+                         hint="See 'dockyard tag --help'.\n\nUsage:  dockyard tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")
+    ctx.engine.images.tag(opts.args[0], opts.args[1])
+    return 0
+
+
+def cmd_rmi(ctx, argv: list[str]) -> int:
+    flags = [Flag("-f,--force", BOOL, "Force removal of the image"), Flag("--no-prune", BOOL, "Do not delete untagged parents"),
+             Flag("--help")]
+    opts = parse(flags, argv)
+    if opts.help or not opts.args:
+        print(usage("dockyard rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", flags))
+        return 0 if opts.help else 1
+    rc = 0
+    for name in opts.args:
+        try:
+            for what, value in ctx.engine.images.remove(name, force=opts.force):
+                print(f"{what}: {value}")
+        except DockyardError as e:
+            sys.stderr.write(f"dockyard: error: {e}\n")
+            rc = 1
+    return rc
+
+
+def cmd_import(ctx, argv: list[str]) -> int:
+    from dockyard.images.importer import import_rootfs
+
+    flags = [Flag("-c,--change", LIST, "Apply Dockerfile instruction to the created image"),
+             Flag("-m,--message", STR, "Set commit message for imported image"),
+             Flag("--platform", STR, "Set platform if server is multi-platform capable"), Flag("--help")]
+    opts = parse(flags, argv)
+    if opts.help or not opts.args or len(opts.args) > 2:
+        print(usage("dockyard import [OPTIONS] file|- [REPOSITORY[:TAG]]",
+                    "Import the contents from a tarball to create a filesystem image", flags))
+        return 0 if opts.help else 1
+    src = opts.args[0]
+    if src == "-":
+        src = sys.stdin.buffer
+    image_id = import_rootfs(ctx.engine, src, opts.args[1] if len(opts.args) > 1 else None,
+                             changes=opts.change, message=opts.message or "")
+    print(image_id)
+    return 0
+
+
+def cmd_bootstrap(ctx, argv: list[str]) -> int:
+    flags = [Flag("--suite", STR, "Debian suite (debian only)", default="bookworm"),
+             Flag("--include", LIST, "Extra packages, comma-separated (debian only)"),
+             Flag("--mirror", STR, "Debian mirror (default: the one apt uses)"),
+             Flag("--variant", STR, "debootstrap variant", default="minbase"),
+             Flag("--busybox", STR, "busybox binary to use", default="/bin/busybox"),
+             Flag("--help")]
+    opts = parse(flags, argv)
+    if opts.help or len(opts.args) != 2 or opts.args[0] not in ("busybox", "debian"):
+        print(usage("dockyard bootstrap busybox|debian [OPTIONS] TAG",
+                    "Make a base image offline: busybox from busybox-static, debian via debootstrap", flags))
+        return 0 if opts.help else 1
+    from dockyard.images import bootstrap
+
+    kind, tag = opts.args
+    if kind == "busybox":
+        image_id = bootstrap.bootstrap_busybox(ctx.engine, tag, opts.busybox)
+    else:
+        include = [p for item in opts.include for p in item.split(",") if p]
+        image_id = bootstrap.bootstrap_debian(ctx.engine, tag, suite=opts.suite, include=include,
+                                              mirror=opts.mirror, variant=opts.variant)
+    print(image_id)
+    return 0
