@@ -1,0 +1,32 @@
+# dockyard: the two commands a new user needs are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+PYTEST_ARGS ?=
+export DEBIAN_FRONTEND := noninteractive
+
+APT_PACKAGES := busybox-static runc debootstrap iproute2 podman containerd uidmap zstd
+
+.PHONY: deps install demo test test-unit test-integration test-interop test-slow bench clean
+
+deps:  ## system packages the engine and its tests use (idempotent, quick when present)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
+	@$(PYTHON) -m pytest --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q pytest \
+	  || apt-get install -y -q python3-pytest
+
+install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
+	@PYTHON=$(PYTHON) ./scripts/install-launchers
+
+demo: deps install  ## bootstrap a base image and run a container that shows its isolation
+	./scripts/demo
+
+test: deps install  ## every tier: unit, integration (root), interop (runc, podman), e2e, slow (debootstrap)
+	$(PYTHON) -m pytest -p no:cacheprovider -q tests $(PYTEST_ARGS)
+
+test-unit:
+	$(PYTHON) -m pytest -p no:cacheprovider -q tests/unit $(PYTEST_ARGS)
+
+bench: install
+	$(PYTHON) bench/run_latency
+
+clean:
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
