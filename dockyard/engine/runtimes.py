@@ -104,7 +104,6 @@ class ExternalRuntime:
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             listener.bind(path)
             listener.listen(1)
-            listener.settimeout(30)
             args += ["--console-socket", path]
 
         def cleanup() -> None:
@@ -112,26 +111,34 @@ class ExternalRuntime:
                            stderr=subprocess.DEVNULL)
             unmount_all(rootfs)
 
+        log = os.path.join(bundle, "runtime.log")
         try:
+            # The container inherits create's stdio, so runc's own errors go to --log (JSON), as
+            # conmon and containerd's shim arrange it; a pipe here would stay open as long as the
+            # container runs.
             stdin, stdout, stderr = stdio
-            proc = subprocess.Popen(self._cmd(*args, cid), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+            proc = subprocess.Popen([self.binary, "--root", self.state_root, "--log", log, "--log-format", "json",
+                                     *args, cid], stdin=stdin, stdout=stdout, stderr=stderr)
             master = None
             if listener is not None:
-                try:
-                    conn, _ = listener.accept()
+                listener.settimeout(0.05)
+                while master is None and proc.poll() is None:
+                    try:
+                        conn, _ = listener.accept()
+                    except TimeoutError:
+                        continue  # create failing before it connects is seen by poll()
+                    conn.settimeout(30)
                     master = _recv_master(conn)
                     conn.close()
-                except OSError:
-                    pass  # create failed before connecting: its stderr says why
                 listener.close()
-            _, err = proc.communicate()
-            if proc.returncode != 0:
-                msg = err.decode(errors="replace").strip()
+            if proc.wait() != 0:
+                msg = _last_error(log) or f"{self.name} create exited with {proc.returncode}"
                 from dockyard.runtime.spawn import StartError
 
                 # runc reports exec failures only in words; docker maps them to 126/127 the same way.
-                code = 127 if "not found" in msg and "exec" in msg else 126 if "permission denied" in msg else 125
-                raise StartError(f"{self.name} create failed: {msg}", code)
+                code = 127 if "executable file not found" in msg or "no such file or directory" in msg \
+                    else 126 if "permission denied" in msg else 125
+                raise StartError(msg, code)
             with open(os.path.join(bundle, "init.pid")) as f:
                 pid = int(f.read().strip())
             if on_pid is not None:
@@ -140,6 +147,24 @@ class ExternalRuntime:
             cleanup()
             raise
         return Launch(pid, master, lambda: self._run("start", cid), cleanup)
+
+
+def _last_error(log: str) -> str:
+    import json
+
+    msg = ""
+    try:
+        with open(log) as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("level") == "error":
+                    msg = entry.get("msg", "")
+    except OSError:
+        pass
+    return msg
 
 
 def get_runtime(name: str, runroot: str):

@@ -59,10 +59,12 @@ def resolve_user(spec: str, passwd: str | None, group: str | None) -> ExecUser:
             if not grp.isdigit():
                 raise InvalidArgument(f"unable to find group {grp}: no matching entries in group file")
             gid = int(grp)
-    extra: list[int] = []
+    # Docker's observable rule: the primary group, then the groups listing the user as a member
+    # (`id` in a docker busybox shows groups=0(root),10(wheel); `-u 1000:1000` shows groups=1000).
+    extra: list[int] = [gid]
     if name and not grp:
         for row in groups:
             members = row[3].split(",") if row[3] else []
-            if name in members and int(row[2]) != gid:
+            if name in members and int(row[2]) not in extra:
                 extra.append(int(row[2]))
     return ExecUser(uid, gid, extra, home, name)

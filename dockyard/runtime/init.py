@@ -5,7 +5,7 @@ them, see `spawn.py`). It is one linear sequence in runc's order, so reading it 
 tells exactly what a container gets:
 
     stdio/console → mounts (rootfs, spec mounts, /dev) → pivot_root → read-only root →
-    hostname → masked and read-only paths → sysctls → rlimits → oom_score_adj →
+    hostname → sysctls → read-only and masked paths → rlimits → oom_score_adj →
     no_new_privs → seccomp (if it needs privileges) → capabilities + user → cwd →
     report "ready" → wait for `start` → seccomp (if no_new_privs) → exec
 
@@ -28,11 +28,12 @@ class InitConfig:
     `dataclasses` costs more than this whole module on the `run` hot path."""
 
     __slots__ = ("spec", "rootfs", "sync_fd", "gate_fd", "gate_is_fifo", "console_fd", "rootfs_mounts",
-                 "new_mount_ns", "new_user_ns", "seccomp", "late_seccomp")
+                 "new_mount_ns", "new_user_ns", "seccomp", "late_seccomp", "preserve_fds")
 
     def __init__(self, *, spec: dict, rootfs: str, sync_fd: int, gate_fd: int, gate_is_fifo: bool,
                  console_fd: int | None = None, rootfs_mounts: tuple = (), new_mount_ns: bool = True,
-                 new_user_ns: bool = False, seccomp: tuple[bytes, int] | None = None) -> None:
+                 new_user_ns: bool = False, seccomp: tuple[bytes, int] | None = None,
+                 preserve_fds: int = 0) -> None:
         self.spec = spec                  # the OCI runtime spec (config.json)
         self.rootfs = rootfs              # host path of the root filesystem
         self.sync_fd = sync_fd            # write end: JSON messages to the parent
@@ -44,6 +45,7 @@ class InitConfig:
         self.new_user_ns = new_user_ns
         self.seccomp = seccomp            # (BPF program, flags) compiled by the caller, or None
         self.late_seccomp: tuple[bytes, int] | None = None  # loaded right before exec (no_new_privs)
+        self.preserve_fds = preserve_fds  # fds 3 .. 3+N-1 pass through to the process (LISTEN_FDS)
 
 
 class ExecError(Exception):
@@ -71,6 +73,7 @@ def run_init(cfg: InitConfig) -> None:
     send(cfg.sync_fd, ready=True)
     os.close(cfg.sync_fd)
     _wait_for_start(cfg)
+    _close_on_exec_from(3 + cfg.preserve_fds)
     try:
         if cfg.late_seccomp is not None:  # with no_new_privs, loaded last: fewer syscalls to allow
             sc.seccomp_set_filter(*cfg.late_seccomp)
@@ -138,13 +141,14 @@ def _prepare(cfg: InitConfig) -> str:
             sc.sethostname(spec["hostname"])
         if spec.get("domainname"):
             sc.setdomainname(spec["domainname"])
-    for p in linux.get("maskedPaths") or ():
-        mounts.mask_path(p)
-    for p in linux.get("readonlyPaths") or ():
-        mounts.readonly_path(p)
+    # sysctls before /proc/sys turns read-only, then read-only paths, then masks (runc's order)
     for key, value in (linux.get("sysctl") or {}).items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
+    for p in linux.get("readonlyPaths") or ():
+        mounts.readonly_path(p)
+    for p in linux.get("maskedPaths") or ():
+        mounts.mask_path(p)
 
     # -- process attributes
     if proc.get("rlimits"):
@@ -238,6 +242,11 @@ def _apply_user_and_caps(proc: dict) -> None:
                 sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, i)
 
 
+# Not in Python's termios module; the asm-generic ioctl encoding, same on x86_64 and arm64.
+TIOCSPTLCK = 0x40045431  # _IOW('T', 0x31, int)
+TIOCGPTN = 0x80045430    # _IOR('T', 0x30, unsigned int)
+
+
 def _setup_console(cfg: InitConfig, proc: dict) -> None:
     import fcntl  # already loaded before pivot_root (see _prepare)
     import socket
@@ -245,8 +254,8 @@ def _setup_console(cfg: InitConfig, proc: dict) -> None:
     import termios
 
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, termios.TIOCSPTLCK, struct.pack("i", 0))
-    n = struct.unpack("I", fcntl.ioctl(master, termios.TIOCGPTN, b"\0" * 4))[0]
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))  # unlockpt
+    n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]  # ptsname
     slave_path = f"/dev/pts/{n}"
     slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
     size = proc.get("consoleSize")
@@ -270,6 +279,17 @@ def _setup_console(cfg: InitConfig, proc: dict) -> None:
     if slave > 2:
         os.close(slave)
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _close_on_exec_from(first: int) -> None:
+    """Whatever our caller leaked to us (conmon and shells do) must not reach the container."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= first:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the listing's own fd, already closed
 
 
 def _wait_for_start(cfg: InitConfig) -> None:

@@ -102,7 +102,7 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                     gate_fd=fifo_fd if fifo_fd is not None else ctl_r, gate_is_fifo=fifo_fd is not None,
                     console_fd=console_fd, rootfs_mounts=tuple(rootfs_mounts),
                     new_mount_ns=bool(flags & sc.CLONE_NEWNS) or any(t == "mount" for t, _ in join),
-                    new_user_ns=new_user, seccomp=seccomp,
+                    new_user_ns=new_user, seccomp=seccomp, preserve_fds=preserve_fds,
                 ))
                 os._exit(125)
             send(msg_w, pid=child)

@@ -1,0 +1,102 @@
+"""Shared fixtures: every test gets its own dockyard root, runroot and names.
+
+`dy` runs the real CLI (`python -m dockyard …`) against the test's own roots; `busybox` makes a
+base image in them with `dockyard bootstrap busybox`. Tests that need root are skipped when not
+root; everything a test creates lives under its tmp_path and is removed (mounts included).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = os.path.relpath(str(item.fspath), os.path.join(REPO, "tests")).split(os.sep)[0]
+        if tier in ("unit", "integration", "interop", "e2e"):
+            item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(autouse=True)
+def _needs_root(request):
+    tier = os.path.relpath(str(request.node.fspath), os.path.join(REPO, "tests")).split(os.sep)[0]
+    if tier in ("integration", "interop", "e2e") and os.geteuid() != 0:
+        pytest.skip("needs root")
+
+
+class Dockyard:
+    """The CLI bound to one test's roots: `dy("run", "--rm", "busybox", "true")`."""
+
+    def __init__(self, root: str, runroot: str) -> None:
+        self.root = root
+        self.runroot = runroot
+        self.env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=runroot, PYTHONPATH=REPO)
+
+    def cmd(self, *args: str) -> list[str]:
+        return [sys.executable, "-S", "-m", "dockyard", *args]
+
+    def __call__(self, *args: str, check: bool = True, input: bytes | str | None = None,
+                 timeout: float = 60) -> subprocess.CompletedProcess:
+        p = subprocess.run(self.cmd(*args), env=self.env, cwd=REPO, capture_output=True, timeout=timeout,
+                           input=input.encode() if isinstance(input, str) else input)
+        p.out = p.stdout.decode(errors="replace")  # type: ignore[attr-defined]
+        p.err = p.stderr.decode(errors="replace")  # type: ignore[attr-defined]
+        if check and p.returncode != 0:
+            raise AssertionError(f"dockyard {' '.join(args)} exited {p.returncode}:\n{p.err}{p.out}")
+        return p
+
+
+def _unmount_below(path: str) -> None:
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for p in sorted((p for p in points if p == real or p.startswith(real + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
+
+
+def _kill_processes_under(path: str) -> None:
+    """Kill any process whose root or cwd is inside `path` (a container a test left running)."""
+    real = os.path.realpath(path)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/root").startswith(real) or os.readlink(f"/proc/{pid}/cwd").startswith(real):
+                os.kill(int(pid), 9)
+        except OSError:
+            continue
+
+
+@pytest.fixture
+def dy(tmp_path):
+    root = tmp_path / "root"
+    runroot = tmp_path / "run"
+    d = Dockyard(str(root), str(runroot))
+    yield d
+    # Clean up whatever the test left: containers first (they hold mounts), then mounts.
+    p = subprocess.run(d.cmd("ps", "-aq", "--no-trunc"), env=d.env, cwd=REPO, capture_output=True, timeout=60)
+    ids = p.stdout.decode().split()
+    if ids:
+        subprocess.run(d.cmd("rm", "-f", *ids), env=d.env, cwd=REPO, capture_output=True, timeout=60)
+    _kill_processes_under(str(tmp_path))
+    _unmount_below(str(tmp_path))
+
+
+@pytest.fixture
+def busybox(dy):
+    """A `busybox:latest` image in this test's store."""
+    dy("bootstrap", "busybox", "busybox:latest")
+    return "busybox:latest"
+
+
+@pytest.fixture
+def name():
+    """A container name unique to this test."""
+    return "t-" + uuid.uuid4().hex[:10]
