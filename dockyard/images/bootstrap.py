@@ -156,8 +156,17 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
+DEBOOTSTRAP_CACHE = "/var/cache/dockyard/debootstrap"
+
+
 def bootstrap_debian(engine, tag: str, *, suite: str = "bookworm", include: list[str] = (),
-                     mirror: str | None = None, variant: str = "minbase") -> str:
+                     mirror: str | None = None, variant: str = "minbase",
+                     cache_dir: str | None = DEBOOTSTRAP_CACHE) -> str:
+    """debootstrap into a temp dir and commit it as a one-layer image.
+
+    Downloaded .debs are kept in `cache_dir` (debootstrap's --cache-dir), so a second bootstrap
+    of the same suite does not download again.
+    """
     engine.images.normalize_tag(tag)
     if shutil.which("debootstrap") is None:
         raise NotFound("debootstrap not found", hint="install it: apt-get install -y debootstrap")
@@ -167,6 +176,9 @@ def bootstrap_debian(engine, tag: str, *, suite: str = "bookworm", include: list
     d = tempfile.mkdtemp(dir=tmp_root, prefix="debootstrap-")
     try:
         cmd = ["debootstrap", f"--variant={variant}"]
+        if cache_dir:
+            os.makedirs(cache_dir, exist_ok=True)
+            cmd.append(f"--cache-dir={cache_dir}")
         if include:
             cmd.append("--include=" + ",".join(include))
         cmd += [suite, d, mirror or debian_mirror()]

@@ -12,7 +12,28 @@ import time
 
 from dockyard.errors import Conflict, ImageNotFound, InvalidArgument
 from dockyard.oci import digest as dg
-from dockyard.oci import reference
+
+_HEX = frozenset("0123456789abcdef")
+_SIMPLE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-/:")
+
+
+def _is_id_prefix(name: str) -> bool:
+    h = name.removeprefix("sha256:")
+    return 12 <= len(h) <= 64 and set(h) <= _HEX
+
+
+def _hub_tag(name: str) -> str | None:
+    """The normalised tag for the commonest names (`busybox`, `user/app:1`), without the regex
+    grammar; None for anything else (registries, digests, odd characters) — those take the
+    full parser. Only used to look up tags that exist, so it never has to reject anything."""
+    if not name or not set(name) <= _SIMPLE or name.count(":") > 1:
+        return None
+    repo, colon, tag = name.partition(":")
+    if (colon and (not tag or "/" in tag)) or "." in repo.split("/", 1)[0] or repo.startswith("localhost"):
+        return None
+    if "/" not in repo:
+        repo = "library/" + repo
+    return f"docker.io/{repo}:{tag or 'latest'}"
 
 
 class ImageStore:
@@ -25,7 +46,7 @@ class ImageStore:
 
     def resolve(self, name: str):
         """An image record from a name[:tag], name@digest, or an id (prefix); docker's lookup order."""
-        if reference.looks_like_id(name):
+        if _is_id_prefix(name):
             found = self.db.find_images(name.removeprefix("sha256:"))
             if len(found) == 1:
                 return found[0]
@@ -33,10 +54,15 @@ class ImageStore:
                 raise InvalidArgument(f"image id prefix {name!r} is ambiguous")
             if len(name.removeprefix("sha256:")) == 64 or name.startswith("sha256:"):
                 raise ImageNotFound(f"No such image: {name}")
-        try:
-            ref = reference.parse(name)
-        except InvalidArgument:
-            raise
+        key = _hub_tag(name)
+        if key is not None:
+            image_id = self.db.resolve_tag(key)
+            rec = self.db.get_image(image_id) if image_id else None
+            if rec is not None:
+                return rec
+        from dockyard.oci import reference
+
+        ref = reference.parse(name)
         if ref.digest:
             for rec in self.db.list_images():
                 if rec.manifest_digest == ref.digest or rec.id == ref.digest:
@@ -116,6 +142,8 @@ class ImageStore:
 
     @staticmethod
     def normalize_tag(name: str) -> str:
+        from dockyard.oci import reference
+
         ref = reference.parse(name)
         if ref.digest:
             raise InvalidArgument(f"refusing to create a tag with a digest reference: {name}")
@@ -152,6 +180,8 @@ class ImageStore:
 
         Returns [("Untagged", name) | ("Deleted", id)] lines as docker prints them.
         """
+        from dockyard.oci import reference
+
         rec = self.resolve(name)
         out: list[tuple[str, str]] = []
         tags = self.db.tags_for(rec.id)
@@ -190,6 +220,8 @@ class ImageStore:
 
     @staticmethod
     def _maybe_tag(name: str) -> str:
+        from dockyard.oci import reference
+
         try:
             return str(reference.parse(name).with_default_tag())
         except InvalidArgument:

@@ -44,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     common_create(r)
     r.add_argument("--detach", "-d", action="store_true")
     r.add_argument("--keep", action="store_true")
+    e = sub.add_parser("exec")
+    e.add_argument("--process", "-p", default="")
+    e.add_argument("--detach", "-d", action="store_true")
+    e.add_argument("--pid-file", default="")
+    e.add_argument("--console-socket", default="")
+    e.add_argument("--tty", "-t", action="store_true")
+    e.add_argument("--cwd", default="")
+    e.add_argument("--env", "-e", action="append", default=[])
+    e.add_argument("--user", "-u", default="")
+    e.add_argument("--preserve-fds", type=int, default=0)
+    e.add_argument("--no-new-privs", action="store_true")
+    e.add_argument("--cap", "-c", action="append", default=[])
+    e.add_argument("id")
+    e.add_argument("command", nargs=argparse.REMAINDER)
     sub.add_parser("start").add_argument("id")
     sub.add_parser("state").add_argument("id")
     k = sub.add_parser("kill")
@@ -103,6 +117,8 @@ def _dispatch(rt, args) -> int:
         rt.start(args.id)
     elif cmd == "run":
         return _run(rt, args)
+    elif cmd == "exec":
+        return _exec(rt, args)
     elif cmd == "state":
         print(json.dumps(rt.state(args.id).to_json(), indent=2))
     elif cmd == "kill":
@@ -162,6 +178,45 @@ def _run(rt, args) -> int:
         if not args.keep:
             rt.delete(args.id, force=True)
     return code
+
+
+def _exec(rt, args) -> int:
+    """runc exec: --process FILE (what conmon and containerd send) or a command line."""
+    from dockyard.errors import InvalidArgument
+    from dockyard.linux import syscalls as sc
+    from dockyard.runtime.wait import forward_signals, wait_exit
+
+    if args.process:
+        with open(args.process) as f:
+            process = json.load(f)
+    else:
+        if not args.command:
+            raise InvalidArgument("exec needs a command or --process")
+        st = rt.state(args.id)
+        from dockyard.runtime.spec import load_bundle
+
+        base = load_bundle(st.bundle)[0]["process"]
+        process = dict(base, args=args.command, terminal=args.tty)
+        if args.cwd:
+            process["cwd"] = args.cwd
+        if args.env:
+            process["env"] = list(base.get("env") or []) + args.env
+        if args.user:
+            uid, _, gid = args.user.partition(":")
+            process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+        if args.no_new_privs:
+            process["noNewPrivileges"] = True
+    if not args.detach:
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    pid = rt.exec(args.id, process, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
+                  preserve_fds=args.preserve_fds)
+    if args.detach:
+        return 0
+    restore = forward_signals(pid)
+    try:
+        return wait_exit(pid)
+    finally:
+        restore()
 
 
 def _log_error(args, msg: str) -> None:

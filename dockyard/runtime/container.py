@@ -163,6 +163,23 @@ class Runtime:
             wait_gone(rec["pid"], rec.get("start_time"), 10.0)
         _rmtree(self._dir(cid))
 
+    def exec(self, cid: str, process: dict, *, stdio=None, console_fd: int | None = None,
+             pid_file: str | None = None, preserve_fds: int = 0) -> int:
+        """Start `process` in the running container; returns its pid (it is not our child)."""
+        from dockyard.runtime.exec import exec_process
+        from dockyard.runtime.spec import load_bundle
+
+        rec = self._load(cid)
+        status = self._status(cid, rec)
+        if status != "running":
+            raise Conflict(f"cannot exec in a {status} container")
+        spec, _ = load_bundle(rec["bundle"])
+        pid = exec_process(rec["pid"], spec, process, stdio=stdio, console_fd=console_fd,
+                           preserve_fds=preserve_fds)
+        if pid_file:
+            _write_atomic(os.path.abspath(pid_file), str(pid))
+        return pid
+
     def list(self) -> list[ContainerState]:
         out = []
         try:
