@@ -14,6 +14,9 @@ import time
 from dockyard.errors import ContainerRunning, InvalidArgument
 from dockyard.engine.config import ContainerConfig
 
+# --userns auto: container uid 0..65535 is host uid 100000..165535 (the subuid range Debian's
+# useradd hands out first, and what Docker's userns-remap picks for its "dockremap" user).
+USERNS_SHIFT, USERNS_SIZE = 100000, 65536
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -108,7 +111,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
         bundle = engine.container_dir(cid)
         rootfs = os.path.join(bundle, "rootfs")
         os.makedirs(rootfs, mode=0o755)
-        mounts = engine.snapshots.prepare(cid, top)
+        mounts = engine.snapshots.prepare(cid, top, uid_shift=USERNS_SHIFT if cfg.userns else 0)
         etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
         seccomp = compiled = None
         if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
@@ -118,7 +121,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
             seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
             compiled = (prog, flags)
         spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
-                          seccomp=seccomp, userns_map=(100000, 65536) if cfg.userns else None)
+                          seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None)
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(spec, f)
     except BaseException:

@@ -62,7 +62,8 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
           seccomp: tuple[bytes, int] | None = None) -> Spawned:
     """Fork the container init; return once it is ready and waiting at its start gate.
 
-    `on_pid(pid)` runs in the parent before the init reports ready (cgroup placement).
+    `on_pid(pid)` runs in the parent once the init is ready and before it may start (network,
+    cgroups): a failing init has reported its own error by then.
     `seccomp` is the spec's profile precompiled (program, flags), to spare init compiling it.
     Raises StartError (with docker's 125/126/127) if the init could not get ready.
     """
@@ -88,6 +89,18 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 sc.setns(fd, sc.NAMESPACE_FLAGS[t], f"{t} namespace {path}")
                 os.close(fd)
+            if new_user and rootfs_mounts:
+                # The rootfs overlay is mounted by real root, in a mount namespace of our own that
+                # the container's (user-namespace-owned) one then copies: overlayfs mounted from
+                # inside a user namespace could not use its trusted.* xattrs.
+                sc.unshare(sc.CLONE_NEWNS)
+                sc.mount(None, "/", None, sc.MS_SLAVE | sc.MS_REC)
+                from dockyard.runtime.mounts import parse_options
+
+                for m in rootfs_mounts:
+                    mflags, _, data = parse_options(m.get("options"))
+                    sc.mount(m["source"], rootfs, m["type"], mflags, data or None)
+                rootfs_mounts = ()
             if new_user:
                 sc.unshare(sc.CLONE_NEWUSER)
                 send(msg_w, userns=True)
@@ -128,9 +141,9 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                     os.write(ctl_w, b"u")
                 elif "pid" in msg:
                     pid = msg["pid"]
+                elif msg.get("ready"):
                     if on_pid is not None:
                         on_pid(pid)
-                elif msg.get("ready"):
                     break
                 elif "error" in msg:
                     error = msg

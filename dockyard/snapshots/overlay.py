@@ -66,8 +66,13 @@ class OverlaySnapshotter:
         return os.path.join(self._active, key)
 
     def _ensure_dirs(self) -> None:
-        for d in (self._layers, self._active, self._tmp):
+        for d in (self._layers, self._tmp):
             os.makedirs(d, mode=0o700, exist_ok=True)
+        # 0711: a user-namespaced container's root (an unprivileged host uid) must traverse to
+        # its own upper/work dirs; it still cannot list anyone else's.
+        if not os.path.isdir(self._active):
+            os.makedirs(self._active, mode=0o711, exist_ok=True)
+            os.chmod(self._active, 0o711)
         if not os.path.isdir(self._empty):
             os.makedirs(self._empty, mode=0o755, exist_ok=True)
             os.chmod(self._empty, 0o755)
@@ -214,16 +219,20 @@ class OverlaySnapshotter:
 
     # -- active snapshots ------------------------------------------------------------------
 
-    def prepare(self, key: str, parent: str | None, *, readonly: bool = False) -> list[Mount]:
+    def prepare(self, key: str, parent: str | None, *, readonly: bool = False, uid_shift: int = 0) -> list[Mount]:
         """Create snapshot ``key`` over layer ``parent`` (None: ``scratch``) and say how to mount it.
 
         Writable: one overlay with ``upper``/``work`` under ``active/<key>``. Read-only: a bind
         mount for zero or one layer (overlayfs needs two lowers without an upper), else a
         lowerdir-only overlay. The mount options must fit in one page (the kernel's limit for
         mount data); deeper stacks are refused with a clear error, never truncated.
+
+        With ``uid_shift`` (a user-namespaced container whose root is host uid ``uid_shift``) the
+        lowers are copies of the layers with every owner shifted by that much, made once per
+        shift (Docker's userns-remap keeps such a copy too), and upper/work belong to the shift.
         """
         adir = self._key_dir(key)
-        lowers = self.lowerdirs(parent) if parent is not None else []
+        lowers = self._lowers(parent, uid_shift)
         upper, work = os.path.join(adir, "upper"), os.path.join(adir, "work")
         mounts = self._mounts(lowers, upper, work, readonly=readonly)
         self._ensure_dirs()
@@ -237,10 +246,14 @@ class OverlaySnapshotter:
             try:
                 _write(os.path.join(adir, "parent"), parent or "")
                 _write(os.path.join(adir, "readonly"), "1" if readonly else "")
+                _write(os.path.join(adir, "uidshift"), str(uid_shift))
                 if not readonly:
                     os.mkdir(upper, 0o755)
                     os.chmod(upper, 0o755)  # the container's / : not subject to our umask
                     os.mkdir(work, 0o700)
+                    if uid_shift:
+                        for d in (adir, upper, work):
+                            os.chown(d, uid_shift, uid_shift)
             except BaseException:
                 _force_rmtree(adir)
                 raise
@@ -252,9 +265,46 @@ class OverlaySnapshotter:
         if not os.path.isdir(adir):
             raise errors.NotFound(f"snapshot {key!r} does not exist")
         parent = _read_or(os.path.join(adir, "parent")) or None
-        lowers = self.lowerdirs(parent) if parent else []
+        lowers = self._lowers(parent, int(_read_or(os.path.join(adir, "uidshift")) or 0))
         readonly = _read_or(os.path.join(adir, "readonly")) == "1"
         return self._mounts(lowers, os.path.join(adir, "upper"), os.path.join(adir, "work"), readonly=readonly)
+
+    def _lowers(self, parent: str | None, uid_shift: int) -> list[str]:
+        if parent is None:
+            return []
+        if not uid_shift:
+            return self.lowerdirs(parent)
+        out = []
+        chain: str | None = parent
+        while chain:
+            out.append(self._shifted(chain, uid_shift))
+            chain = self.parent_of(chain)
+        return out
+
+    def _shifted(self, chain_id: str, shift: int) -> str:
+        """The layer's content with owners shifted by `shift`, copied once (atomic rename)."""
+        final = os.path.join(self.root, "shifted", str(shift), dg.hex_of(chain_id))
+        if os.path.isdir(final):
+            return os.path.join(final, "fs")
+        import subprocess
+
+        from dockyard.fsutil import unique_name
+
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(final), unique_name(".tmp-"))
+        os.mkdir(tmp, 0o700)
+        try:
+            # cp -a keeps hardlinks, devices (overlay whiteouts), xattrs (opaque dirs) and times
+            subprocess.run(["cp", "-a", self.layer_path(chain_id), os.path.join(tmp, "fs")], check=True)
+            _shift_owners(os.path.join(tmp, "fs"), shift)
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process shifted it first
+                _force_rmtree(tmp)
+        except BaseException:
+            _force_rmtree(tmp)
+            raise
+        return os.path.join(final, "fs")
 
     def _mounts(self, lowers: list[str], upper: str, work: str, *, readonly: bool) -> list[Mount]:
         for p in (*lowers, upper, work, self._empty):
@@ -400,3 +450,22 @@ def _force_rmtree(path: str) -> None:
     from dockyard.fsutil import rmtree
 
     rmtree(path)
+
+
+def _shift_owners(top: str, shift: int) -> None:
+    """lchown every entry by +shift, restoring the set-id bits chown clears on files."""
+    import stat
+
+    st = os.lstat(top)
+    os.lchown(top, st.st_uid + shift, st.st_gid + shift)
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) in seen:
+                continue  # a hardlink already shifted
+            seen.add((st.st_dev, st.st_ino))
+            os.lchown(path, st.st_uid + shift, st.st_gid + shift)
+            if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                os.chmod(path, stat.S_IMODE(st.st_mode))
