@@ -25,11 +25,19 @@ COMMANDS = {
     "import": ("dockyard.cli.images", "cmd_import"),
     "bootstrap": ("dockyard.cli.images", "cmd_bootstrap"),
     "version": ("dockyard.cli.main", "cmd_version"),
+    "start": ("dockyard.cli.lifecycle", "cmd_start"),
+    "stop": ("dockyard.cli.lifecycle", "cmd_stop"),
+    "restart": ("dockyard.cli.lifecycle", "cmd_restart"),
+    "kill": ("dockyard.cli.lifecycle", "cmd_kill"),
+    "wait": ("dockyard.cli.lifecycle", "cmd_wait"),
+    "logs": ("dockyard.cli.logs", "cmd_logs"),
 }
 GROUPS = {
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
+                  "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
+                  "logs": "logs",
                   "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
 }
 
@@ -47,6 +55,12 @@ Commands:
   create      Create a new container
   ps          List containers
   rm          Remove one or more containers
+  start       Start one or more stopped containers
+  stop        Stop one or more running containers
+  restart     Restart one or more containers
+  kill        Kill one or more running containers
+  wait        Block until one or more containers stop, then print their exit codes
+  logs        Fetch the logs of a container
   inspect     Return low-level information on containers or images
   images      List images
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE

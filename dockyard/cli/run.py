@@ -6,7 +6,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
-from dockyard.errors import InvalidArgument, NotImplemented
+from dockyard.errors import InvalidArgument
 
 RUN_FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
@@ -30,6 +30,17 @@ RUN_FLAGS = [
     Flag("--security-opt", LIST, "Security Options (no-new-privileges, seccomp=unconfined)"),
     Flag("--runtime", STR, "Runtime to use for this container (dockyard, runc, or a path)", default="dockyard"),
     Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)", default="host"),
+    Flag("--restart", STR, "Restart policy (no, on-failure[:max-retries], always, unless-stopped)", default="no"),
+    Flag("--log-driver", STR, "Logging driver for the container (json-file)", default="json-file"),
+    Flag("--log-opt", LIST, "Log driver options (max-size=10m, max-file=3: the default)"),
+    Flag("-m,--memory", STR, "Memory limit"),
+    Flag("--memory-swap", STR, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
+    Flag("--cpus", STR, "Number of CPUs"),
+    Flag("-c,--cpu-shares", STR, "CPU shares (relative weight)"),
+    Flag("--cpuset-cpus", STR, "CPUs in which to allow execution (0-3, 0,1)"),
+    Flag("--pids-limit", STR, "Tune container pids limit (set -1 for unlimited)"),
+    Flag("--stop-signal", STR, "Signal to stop the container"),
+    Flag("--stop-timeout", STR, "Timeout (in seconds) to stop a container"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -80,6 +91,23 @@ def config_from_flags(opts, image: str, cmd: list[str]):
     entry = None
     if opts.entrypoint is not None:
         entry = (opts.entrypoint,) if opts.entrypoint else ()
+    from dockyard.engine.monitor import parse_restart
+
+    parse_restart(opts.restart)
+    if opts.restart != "no" and opts.rm:
+        raise InvalidArgument("Conflicting options: --restart and --rm")
+    if opts.log_driver != "json-file":
+        raise InvalidArgument(f"log driver {opts.log_driver!r} is not supported; use json-file")
+    log_opts = {}
+    for o in opts.log_opt:
+        k, eq, v = o.partition("=")
+        if not eq:
+            raise InvalidArgument(f"invalid log opt {o!r}: expected key=value")
+        log_opts[k] = v
+    from dockyard.engine.logs import parse_log_opts
+
+    parse_log_opts(log_opts)
+    limits = resource_flags(opts)
     return ContainerConfig(
         image=image, cmd=tuple(cmd) or None, entrypoint=entry,
         env=tuple(env_from_args(opts.env, opts.env_file)), user=opts.user or "", workdir=opts.workdir or "",
@@ -87,8 +115,56 @@ def config_from_flags(opts, image: str, cmd: list[str]):
         tty=opts.tty, stdin_open=opts.interactive, auto_remove=opts.rm, read_only=opts.read_only,
         network=opts.network, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
         privileged=opts.privileged, security_opt=tuple(opts.security_opt), runtime=opts.runtime,
-        userns=opts.userns == "auto",
+        userns=opts.userns == "auto", restart=opts.restart, log_opts=log_opts,
+        stop_signal=opts.stop_signal, stop_timeout=int(opts.stop_timeout) if opts.stop_timeout else None, **limits,
     )
+
+
+def resource_flags(opts) -> dict:
+    """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as cgroup values."""
+    out: dict = {}
+    if opts.memory:
+        out["memory"] = _mem(opts.memory, "--memory")
+        if out["memory"] < 6 * 1024 * 1024:
+            raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if opts.memory_swap:
+        out["memory_swap"] = -1 if opts.memory_swap == "-1" else _mem(opts.memory_swap, "--memory-swap")
+        if out["memory_swap"] != -1 and out["memory_swap"] < out.get("memory", 0):
+            raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
+    if opts.cpus:
+        try:
+            cpus = float(opts.cpus)
+        except ValueError:
+            raise InvalidArgument(f'invalid argument "{opts.cpus}" for "--cpus" flag') from None
+        if cpus <= 0 or cpus > (os.cpu_count() or 1):
+            raise InvalidArgument(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
+                                  f"{os.cpu_count()} CPUs available")
+        out["cpu_period"] = 100000
+        out["cpu_quota"] = int(cpus * 100000)
+    if opts.cpu_shares:
+        if not opts.cpu_shares.isdigit():
+            raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag')
+        out["cpu_shares"] = int(opts.cpu_shares)
+    if opts.cpuset_cpus:
+        out["cpuset_cpus"] = opts.cpuset_cpus
+    if opts.pids_limit:
+        try:
+            out["pids_limit"] = int(opts.pids_limit)
+        except ValueError:
+            raise InvalidArgument(f'invalid argument "{opts.pids_limit}" for "--pids-limit" flag') from None
+    return out
+
+
+def _mem(value: str, flag: str) -> int:
+    """docker's RAMInBytes: binary units (k, m, g: 1024-based), b optional."""
+    s = value.strip().lower().removesuffix("b")
+    mult = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}.get(s[-1:], 1)
+    num = s[:-1] if s[-1:] in "kmgt" and s[-1:] else s
+    try:
+        n = float(num)
+    except ValueError:
+        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: invalid size: \'{value}\'') from None
+    return int(n * mult)
 
 
 def _parse(argv: list[str], prog: str):
@@ -104,14 +180,16 @@ def _parse(argv: list[str], prog: str):
 
 def cmd_run(ctx, argv: list[str]) -> int:
     opts = _parse(argv, "run")
-    if opts.detach:
-        raise NotImplemented("detached containers (-d) are not supported yet",
-                             hint="run in the foreground; `-d` arrives with detached-container support")
-    if opts.tty and opts.interactive and not os.isatty(0):
+    if opts.tty and opts.interactive and not os.isatty(0) and not opts.detach:
         raise InvalidArgument("the input device is not a TTY")
+    cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
+    if opts.detach:
+        from dockyard.engine.containers import run_detached
+
+        print(run_detached(ctx.engine, cfg, opts.name))
+        return 0
     from dockyard.engine.containers import run
 
-    cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
     sys.stdout.flush()
     return run(ctx.engine, cfg, opts.name, stdin_open=opts.interactive)
 

@@ -21,15 +21,22 @@ class ContainerConfig(Record):
     cap_add, cap_drop, privileged, security_opt
     runtime       dockyard | runc | a path to a runc-compatible binary
     userns        run in a user namespace (root maps to uid 100000 and up)
+    restart       no | on-failure[:N] | always | unless-stopped (detached containers)
+    log_opts      json-file options: max-size, max-file
+    memory, memory_swap, cpu_quota, cpu_period, cpu_shares, cpuset_cpus, pids_limit: cgroup limits
+    stop_signal, stop_timeout: how `stop` ends it (None: the image's StopSignal, 10 s)
     """
 
     __slots__ = ("image", "cmd", "entrypoint", "env", "user", "workdir", "hostname", "domainname", "labels",
                  "tty", "stdin_open", "auto_remove", "read_only", "network", "cap_add", "cap_drop", "privileged",
-                 "security_opt", "runtime", "userns")
+                 "security_opt", "runtime", "userns", "restart", "log_opts", "memory", "memory_swap", "cpu_quota",
+                 "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
                  "read_only": False, "network": "none", "cap_add": (), "cap_drop": (), "privileged": False,
-                 "security_opt": (), "runtime": "dockyard", "userns": False}
+                 "security_opt": (), "runtime": "dockyard", "userns": False, "restart": "no", "log_opts": {},
+                 "memory": 0, "memory_swap": 0, "cpu_quota": 0, "cpu_period": 0, "cpu_shares": 0,
+                 "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None}
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}

@@ -58,12 +58,25 @@ def process_status(pid: int, start_time: int | None) -> bool:
 
 
 def effective_state(rec) -> dict:
-    """The record's state, corrected by the kernel: a dead init means the container has exited."""
+    """The record's state, corrected by the kernel: a dead init means the container has exited.
+
+    While its monitor lives, the monitor is about to record the exit itself (with the real exit
+    code), so only a container with neither init nor monitor is declared exited here.
+    """
     st = dict(rec.state)
-    if st.get("Status") in ("running", "paused") and not process_status(st.get("Pid", 0), st.get("PidStartTime")):
-        st.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=st.get("ExitCode") or 137,
-                  Error=st.get("Error") or "container process disappeared (its monitor was killed)")
+    if st.get("Status") in ("running", "paused", "restarting") and \
+            not process_status(st.get("Pid", 0), st.get("PidStartTime")):
+        if process_status(st.get("MonitorPid", 0), st.get("MonitorStartTime")):
+            return st
+        st.update(Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
+                  ExitCode=st.get("ExitCode") or 137,
+                  Error=st.get("Error") or "container process disappeared")
     return st
+
+
+def container_cgroup(engine, rec):
+    """The container's cgroup (None when it has none)."""
+    return None
 
 
 class Created:
@@ -77,10 +90,10 @@ class Created:
 
 
 def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
+    """docker create: the record, the writable snapshot, and the bundle."""
     from dockyard.engine.names import random_name
-    from dockyard.engine.specgen import build_spec, command, process_env
+    from dockyard.engine.specgen import command, process_env
     from dockyard.engine.users import resolve_user
-    from dockyard.network.etcfiles import write_etc_files
     from dockyard.state.db import ContainerRecord
 
     if cfg.network not in ("none", "host", "default", "bridge"):
@@ -103,61 +116,97 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
     args = command(cfg, icfg)
     state = {"Status": "created", "ExitCode": 0, "Pid": 0, "Path": args[0], "Args": args[1:],
              "Hostname": hostname, "Env": process_env(cfg, icfg, hostname, user.home),
-             "ImageCmd": icfg.get("Cmd"), "ImageEntrypoint": icfg.get("Entrypoint")}
+             "ImageCmd": icfg.get("Cmd"), "ImageEntrypoint": icfg.get("Entrypoint"),
+             "StopSignal": icfg.get("StopSignal") or "SIGTERM", "RestartCount": 0}
     rec = ContainerRecord(id=cid, name=name, image_id=image.id, image=cfg.image, created=time.time(),
                           config=cfg.to_json(), state=state)
     engine.db.insert_container(rec)
     try:
-        bundle = engine.container_dir(cid)
-        rootfs = os.path.join(bundle, "rootfs")
-        os.makedirs(rootfs, mode=0o755)
+        os.makedirs(engine.container_dir(cid), mode=0o755)
         mounts = engine.snapshots.prepare(cid, top, uid_shift=USERNS_SHIFT if cfg.userns else 0)
-        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
-        seccomp = compiled = None
-        if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
-            from dockyard.engine.seccomp_cache import default_seccomp
-            from dockyard.engine.specgen import capabilities
-
-            seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
-            compiled = (prog, flags)
-        spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
-                          seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None)
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(spec, f)
+        return _bundle(engine, rec, cfg, icfg, user, mounts)
     except BaseException:
         _cleanup_files(engine, cid)
         engine.db.delete_container(cid)
         raise
+
+
+def prepare(engine, rec) -> Created:
+    """The bundle of an existing container, (re)written: `start` after a reboot wiped the runroot,
+    or after the image's user database changed in the container's own upper layer."""
+    from dockyard.engine.users import resolve_user
+
+    cfg = ContainerConfig.from_json(rec.config)
+    image = engine.db.get_image(rec.image_id)
+    if image is None:
+        from dockyard.errors import ImageNotFound
+
+        raise ImageNotFound(f"No such image: {rec.image_id} (the container's image was removed)")
+    full = engine.images.config(image)
+    icfg = full.get("config") or {}
+    top = engine.images.ensure_unpacked(image, full)
+    dirs = [engine.snapshots.upper_dir(rec.id)] + (engine.snapshots.lowerdirs(top) if top else [])
+    user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(dirs, "/etc/passwd"),
+                        read_rootfs_file(dirs, "/etc/group"))
+    os.makedirs(engine.container_dir(rec.id), mode=0o755, exist_ok=True)
+    return _bundle(engine, rec, cfg, icfg, user, engine.snapshots.mounts(rec.id))
+
+
+def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Created:
+    from dockyard.engine.specgen import build_spec
+    from dockyard.network.etcfiles import write_etc_files
+
+    bundle = engine.container_dir(rec.id)
+    rootfs = os.path.join(bundle, "rootfs")
+    os.makedirs(rootfs, mode=0o755, exist_ok=True)
+    hostname = rec.state.get("Hostname") or rec.id[:12]
+    etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
+    seccomp = compiled = None
+    if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
+        from dockyard.engine.seccomp_cache import default_seccomp
+        from dockyard.engine.specgen import capabilities
+
+        seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
+        compiled = (prog, flags)
+    spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
+                      seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None)
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(spec, f)
     return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)
+
+
+def launch_container(engine, c: Created, *, stdio):
+    """Hand the bundle to the container's runtime: returns a Launch waiting at its start gate,
+    with networking done (and, later, cgroups applied)."""
+    from dockyard.engine.runtimes import get_runtime
+
+    runtime = get_runtime(c.cfg.runtime, engine.runroot)
+    return runtime.launch(c.rec.id, c.bundle, c.spec, c.rootfs, c.mounts, stdio=stdio,
+                          on_pid=lambda pid: _network(c.cfg, pid), seccomp=c.seccomp)
 
 
 def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
     """Start a created container attached to our terminal; return its exit code (docker's rules)."""
-    from dockyard.engine.runtimes import get_runtime
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.procfs import proc_start_time
     from dockyard.runtime.wait import forward_signals, wait_exit
 
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    runtime = get_runtime(c.cfg.runtime, engine.runroot)
     null = None
     if c.cfg.tty:
-        stdio = None
+        stdio = (0, 1, 2)
     else:
         if not stdin_open:
             null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         stdio = (0 if stdin_open else null, 1, 2)
     try:
-        launch = runtime.launch(c.rec.id, c.bundle, c.spec, c.rootfs, c.mounts,
-                                stdio=stdio or (0, 1, 2), on_pid=lambda pid: _network(c.cfg, pid),
-                                seccomp=c.seccomp)
+        launch = launch_container(engine, c, stdio=stdio)
     finally:
         if null is not None:
             os.close(null)
-    started = time.time()
     state = dict(c.rec.state)
     state.update(Status="running", Running=True, Pid=launch.pid, PidStartTime=proc_start_time(launch.pid),
-                 ExitCode=0, StartedAt=rfc3339(started), FinishedAt="0001-01-01T00:00:00Z")
+                 ExitCode=0, StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z")
     code = 255
     try:
         engine.db.update_state(c.rec.id, state)
@@ -174,8 +223,10 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
             finally:
                 restore()
     finally:
+        oom = launch.oom_killed()
         launch.cleanup()
-        state.update(Status="exited", Running=False, Pid=0, ExitCode=code, FinishedAt=rfc3339(time.time()))
+        state.update(Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
+                     FinishedAt=rfc3339(time.time()))
         if not c.cfg.auto_remove:
             engine.db.update_state(c.rec.id, state)
     return code
@@ -203,22 +254,29 @@ def _cleanup_files(engine, cid: str) -> None:
 
 def remove(engine, ref: str, *, force: bool = False) -> str:
     """docker rm [-f]: a running container needs force (then it is killed first)."""
-    rec = engine.db.get_container(ref)
-    st = effective_state(rec)
-    if st.get("Status") in ("running", "paused"):
-        if not force:
-            raise ContainerRunning(
-                f"You cannot remove a running container {rec.id}. Stop the container before attempting removal "
-                "or force remove")
-        from dockyard.runtime.procfs import wait_gone
+    from dockyard.engine.lifecycle import ContainerLock
+    from dockyard.fsutil import rmtree
 
-        try:
-            os.kill(st["Pid"], 9)
-        except ProcessLookupError:
-            pass
-        wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)
-    _cleanup_files(engine, rec.id)
-    engine.db.delete_container(rec.id)
+    rec = engine.db.get_container(ref)
+    with ContainerLock(engine, rec.id):
+        rec = engine.db.get_container(rec.id)
+        st = effective_state(rec)
+        if st.get("Status") in ("running", "paused", "restarting"):
+            if not force:
+                raise ContainerRunning(
+                    f"You cannot remove a running container {rec.id}. Stop the container before attempting "
+                    "removal or force remove")
+            from dockyard.engine.lifecycle import _await_exit_recorded, _set
+            from dockyard.runtime.procfs import wait_gone
+
+            _set(engine, rec.id, ManuallyStopped=True)
+            if process_status(st.get("Pid", 0), st.get("PidStartTime")):
+                os.kill(st["Pid"], 9)
+                wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)
+            _await_exit_recorded(engine, rec.id)
+        _cleanup_files(engine, rec.id)
+        engine.db.delete_container(rec.id)
+    rmtree(engine.container_data_dir(rec.id))
     return rec.name
 
 
@@ -230,3 +288,17 @@ def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bo
         if cfg.auto_remove:
             _cleanup_files(engine, c.rec.id)
             engine.db.delete_container(c.rec.id)
+
+
+def run_detached(engine, cfg: ContainerConfig, name: str | None = None) -> str:
+    """docker run -d: create, hand the container to its monitor, return its id once it runs."""
+    from dockyard.engine.monitor import start_detached
+
+    c = create(engine, cfg, name)
+    try:
+        start_detached(engine, c)
+    except BaseException:
+        if cfg.auto_remove:
+            remove(engine, c.rec.id, force=True)
+        raise
+    return c.rec.id

@@ -51,6 +51,10 @@ class Engine:
             self._images = ImageStore(self.content, self.db, self.snapshots)
         return self._images
 
+    def container_data_dir(self, container_id: str) -> str:
+        """Per-container files that outlive reboots (logs, lock): under the storage root."""
+        return os.path.join(self.root, "containers", container_id)
+
     def container_dir(self, container_id: str) -> str:
         """Per-container runtime files (bundle, /etc/hosts…): on the runroot tmpfs, gone at reboot."""
         return os.path.join(self.runroot, "containers", container_id)

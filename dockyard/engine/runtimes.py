@@ -14,18 +14,29 @@ from dockyard.errors import InvalidArgument, Unavailable
 
 
 class Launch:
-    """A created container: its init pid, the pty master if it has a terminal, and how to start it."""
+    """A created container: its init pid, the pty master if it has a terminal, and how to start it.
 
-    __slots__ = ("pid", "master", "_start", "_cleanup")
+    `cgroup` is set by the engine when the container has one: `oom_killed` asks it, and
+    `cleanup` removes it after the runtime's own cleanup."""
+
+    __slots__ = ("pid", "master", "_start", "_cleanup", "cgroup")
 
     def __init__(self, pid: int, master: int | None, start, cleanup) -> None:
         self.pid, self.master, self._start, self._cleanup = pid, master, start, cleanup
+        self.cgroup = None
 
     def start(self) -> None:
         self._start()
 
+    def oom_killed(self) -> bool:
+        return bool(self.cgroup is not None and self.cgroup.oom_killed())
+
     def cleanup(self) -> None:
-        self._cleanup()
+        try:
+            self._cleanup()
+        finally:
+            if self.cgroup is not None:
+                self.cgroup.destroy()
 
 
 def _recv_master(sock) -> int:

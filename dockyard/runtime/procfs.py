@@ -9,6 +9,8 @@ import time
 def proc_start_time(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat (after the parenthesised comm, which may contain spaces);
     None when the process is gone or a zombie (dead for our purposes)."""
+    if not isinstance(pid, int) or pid <= 0:  # never let 0 or -1 mean "the process group"
+        return None
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()

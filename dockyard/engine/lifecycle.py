@@ -1,0 +1,185 @@
+"""start, stop, kill, restart, wait: changing a container's state, one command at a time.
+
+Commands on the same container are serialised by an flock on the container's own lock file, so
+`stop` and `start` racing cannot both act; commands on different containers never wait for
+each other. The monitor (monitor.py) is the only writer of exits; these commands write intent
+(`ManuallyStopped`) and wait for the monitor to record the outcome — or record it themselves
+when the monitor is gone (killed with -9), so the truth survives crashes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from dockyard.errors import Conflict, InvalidArgument
+
+STOP_TIMEOUT = 10.0
+
+
+class ContainerLock:
+    """Exclusive lock on one container (fcntl.flock on <root>/containers/<id>/lock)."""
+
+    def __init__(self, engine, cid: str) -> None:
+        d = engine.container_data_dir(cid)
+        os.makedirs(d, exist_ok=True)
+        self.path = os.path.join(d, "lock")
+        self.fd = -1
+
+    def __enter__(self):
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+        self.fd = -1
+
+
+def _alive(pid: int, start_time) -> bool:
+    from dockyard.runtime.procfs import proc_start_time
+
+    return bool(pid) and proc_start_time(pid) == start_time
+
+
+def _set(engine, cid: str, **changes) -> dict:
+    with engine.db.transaction():
+        st = dict(engine.db.get_container(cid).state)
+        st.update(changes)
+        engine.db.update_state(cid, st)
+    return st
+
+
+def start(engine, ref: str) -> str:
+    """docker start: a stopped or created container runs again, detached, under a new monitor."""
+    from dockyard.engine.containers import effective_state, prepare
+    from dockyard.engine.monitor import start_detached
+
+    rec = engine.db.get_container(ref)
+    with ContainerLock(engine, rec.id):
+        rec = engine.db.get_container(rec.id)
+        st = effective_state(rec)
+        if st.get("Status") in ("running", "restarting"):
+            return rec.name
+        if st.get("Status") == "paused":
+            raise Conflict(f"cannot start a paused container, try unpause instead")
+        _set(engine, rec.id, ManuallyStopped=False)
+        start_detached(engine, prepare(engine, rec))
+    return rec.name
+
+
+def _signal_number(sig) -> int:
+    from dockyard.runtime.container import parse_signal
+
+    return parse_signal(sig)
+
+
+def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
+    """docker stop: STOPSIGNAL (default SIGTERM), wait the grace period, then SIGKILL."""
+    from dockyard.engine.containers import effective_state
+    from dockyard.runtime.procfs import wait_gone
+
+    rec = engine.db.get_container(ref)
+    with ContainerLock(engine, rec.id):
+        rec = engine.db.get_container(rec.id)
+        st = effective_state(rec)
+        _set(engine, rec.id, ManuallyStopped=True)
+        if st.get("Status") not in ("running", "paused", "restarting"):
+            return rec.name
+        cfg = rec.config
+        if timeout is None:
+            timeout = cfg.get("stop_timeout") if cfg.get("stop_timeout") is not None else STOP_TIMEOUT
+        sig = _signal_number(signal or cfg.get("stop_signal") or st.get("StopSignal") or "SIGTERM")
+        pid, start_time = st.get("Pid", 0), st.get("PidStartTime")
+        if st.get("Status") == "paused":
+            _thaw(engine, rec.id)
+        if _alive(pid, start_time):
+            _kill(pid, sig)
+            if not wait_gone(pid, start_time, max(timeout, 0)):
+                _kill(pid, 9)
+                wait_gone(pid, start_time, 30.0)
+        _await_exit_recorded(engine, rec.id)
+    return rec.name
+
+
+def kill(engine, ref: str, signal="SIGKILL") -> str:
+    from dockyard.engine.containers import effective_state
+
+    rec = engine.db.get_container(ref)
+    sig = _signal_number(signal)
+    with ContainerLock(engine, rec.id):
+        st = effective_state(engine.db.get_container(rec.id))
+        if st.get("Status") not in ("running", "paused"):
+            raise Conflict(f"Cannot kill container: {ref}: Container {rec.id} is not running")
+        if sig in (9, 15):  # docker: a container killed by the user is not restarted
+            _set(engine, rec.id, ManuallyStopped=True)
+        if st.get("Status") == "paused" and sig == 9:
+            _thaw(engine, rec.id)
+        if _alive(st.get("Pid", 0), st.get("PidStartTime")):
+            _kill(st["Pid"], sig)
+    return rec.name
+
+
+def restart(engine, ref: str, *, timeout: float | None = None) -> str:
+    stop(engine, ref, timeout=timeout)
+    return start(engine, ref)
+
+
+def wait(engine, ref: str, *, poll: float = 0.05) -> int:
+    """docker wait: block until the container is not running; its exit code."""
+    from dockyard.engine.containers import effective_state
+
+    rec = engine.db.get_container(ref)
+    while True:
+        rec = engine.db.get_container(rec.id)
+        st = effective_state(rec)
+        if st.get("Status") not in ("running", "paused", "restarting"):
+            return int(st.get("ExitCode", 0))
+        time.sleep(poll)
+
+
+def _kill(pid: int, sig: int) -> None:
+    if not isinstance(pid, int) or pid <= 0:  # kill(0) or kill(-1) would hit other processes
+        return
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _thaw(engine, cid: str) -> None:
+    from dockyard.engine.containers import container_cgroup
+
+    cg = container_cgroup(engine, engine.db.get_container(cid))
+    if cg is not None:
+        cg.thaw()
+    _set(engine, cid, Status="running", Paused=False)
+
+
+def _await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:
+    """The monitor records the exit; if it is gone (killed), record it ourselves."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = engine.db.get_container(cid).state
+        if st.get("Status") not in ("running", "paused", "restarting"):
+            return
+        if not _alive(st.get("MonitorPid", 0), st.get("MonitorStartTime")):
+            break
+        time.sleep(0.02)
+    from dockyard.engine.containers import effective_state, rfc3339
+
+    st = effective_state(engine.db.get_container(cid))
+    if st.get("Status") == "exited":
+        _set(engine, cid, Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
+             ExitCode=st.get("ExitCode", 137), FinishedAt=rfc3339(time.time()))
+
+
+def parse_timeout(value) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid timeout: {value!r}") from None

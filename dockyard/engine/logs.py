@@ -1,0 +1,134 @@
+"""Container logs in Docker's json-file format, rotated by default.
+
+One JSON object per line: {"log": "text\\n", "stream": "stdout"|"stderr", "time": RFC 3339 nano}.
+Unlike Docker's default (no limit), files rotate at `max-size` keeping `max-file` files, so a
+chatty container cannot fill the disk. Lines longer than 16 KiB are split as Docker splits them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+LINE_MAX = 16 * 1024
+DEFAULT_MAX_SIZE = 10 * 1000 * 1000
+DEFAULT_MAX_FILE = 3
+
+
+def now_rfc3339() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def parse_log_opts(opts: dict) -> tuple[int, int]:
+    """(max_size bytes, max_file) from docker's --log-opt values."""
+    from dockyard.errors import InvalidArgument
+
+    size = DEFAULT_MAX_SIZE
+    files = DEFAULT_MAX_FILE
+    for k, v in opts.items():
+        if k == "max-size":
+            size = parse_size(v)
+        elif k == "max-file":
+            if not v.isdigit() or int(v) < 1:
+                raise InvalidArgument(f"invalid value for max-file: {v}")
+            files = int(v)
+        elif k not in ("mode", "max-buffer-size", "labels", "env", "tag", "compress"):
+            raise InvalidArgument(f"unknown log opt '{k}' for json-file log driver")
+    return size, files
+
+
+def parse_size(v: str) -> int:
+    from dockyard.errors import InvalidArgument
+
+    s = v.strip().lower()
+    units = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3}
+    i = len(s)
+    while i and not s[i - 1].isdigit():
+        i -= 1
+    num, unit = s[:i], s[i:]
+    if not num.replace(".", "", 1).isdigit() or unit not in units:
+        raise InvalidArgument(f"invalid size: '{v}'")
+    return int(float(num) * units[unit])
+
+
+class JsonFileWriter:
+    """Appends log records for one container, rotating `path` → `path.1` … `path.N-1`."""
+
+    def __init__(self, path: str, *, max_size: int = DEFAULT_MAX_SIZE, max_file: int = DEFAULT_MAX_FILE) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.max_file = max_file
+        self._partial = {"stdout": b"", "stderr": b""}
+        self._f = open(path, "ab")
+        self._size = self._f.tell()
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self._partial[stream] + data
+        lines = buf.split(b"\n")
+        self._partial[stream] = lines.pop()
+        for line in lines:
+            self._record(stream, line + b"\n")
+        while len(self._partial[stream]) >= LINE_MAX:
+            chunk, self._partial[stream] = self._partial[stream][:LINE_MAX], self._partial[stream][LINE_MAX:]
+            self._record(stream, chunk)
+        self._f.flush()
+
+    def flush_partial(self) -> None:
+        for stream, rest in self._partial.items():
+            if rest:
+                self._record(stream, rest)
+                self._partial[stream] = b""
+        self._f.flush()
+
+    def _record(self, stream: str, data: bytes) -> None:
+        rec = json.dumps({"log": data.decode("utf-8", errors="replace"), "stream": stream,
+                          "time": now_rfc3339()}, ensure_ascii=False).encode() + b"\n"
+        if self._size + len(rec) > self.max_size and self._size > 0:
+            self._rotate()
+        self._f.write(rec)
+        self._size += len(rec)
+
+    def _rotate(self) -> None:
+        self._f.close()
+        if self.max_file <= 1:
+            os.truncate(self.path, 0)
+        else:
+            for i in range(self.max_file - 1, 0, -1):
+                src = self.path if i == 1 else f"{self.path}.{i - 1}"
+                if os.path.exists(src):
+                    os.replace(src, f"{self.path}.{i}")
+        self._f = open(self.path, "ab")
+        self._size = 0
+
+    def close(self) -> None:
+        self.flush_partial()
+        self._f.close()
+
+
+def log_files(path: str) -> list[str]:
+    """Oldest first: path.N-1 … path.1, path."""
+    rotated = []
+    i = 1
+    while os.path.exists(f"{path}.{i}"):
+        rotated.append(f"{path}.{i}")
+        i += 1
+    return list(reversed(rotated)) + ([path] if os.path.exists(path) else [])
+
+
+def read_records(path: str):
+    """Every record, oldest first, as dicts; a torn last line (writer mid-write) is skipped."""
+    for p in log_files(path):
+        try:
+            f = open(p, "rb")
+        except FileNotFoundError:
+            continue
+        with f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue

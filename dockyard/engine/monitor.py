@@ -1,0 +1,280 @@
+"""The per-container monitor of a detached container (Podman's conmon, containerd's shim).
+
+`dockyard run -d` forks it and returns once the container runs; the monitor outlives the CLI. It
+is the container init's parent (a subreaper), so it alone can learn the exit status. It holds the
+container's stdout/stderr pipes (or its pty), writes them to the json-file log, records every
+state change in the database, and applies the restart policy with Docker's back-off.
+
+It is a forked copy of the CLI process (not a new interpreter): the modules it needs are already
+loaded, so starting it costs a fork rather than a Python start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from dockyard.errors import DockyardError
+
+BACKOFF_START = 0.1
+BACKOFF_MAX = 60.0
+BACKOFF_RESET_AFTER = 10.0
+
+
+def parse_restart(policy: str) -> tuple[str, int]:
+    from dockyard.errors import InvalidArgument
+
+    name, _, count = (policy or "no").partition(":")
+    if name not in ("no", "always", "unless-stopped", "on-failure"):
+        raise InvalidArgument(f"invalid restart policy '{policy}'")
+    if count:
+        if name != "on-failure":
+            raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
+        if not count.isdigit():
+            raise InvalidArgument(f"maximum retry count must be an integer: '{count}'")
+    return name, int(count or 0)
+
+
+def should_restart(policy: str, exit_code: int, restart_count: int, manually_stopped: bool) -> bool:
+    name, max_retries = parse_restart(policy)
+    if manually_stopped or name == "no":
+        return False
+    if name == "on-failure":
+        return exit_code != 0 and (max_retries == 0 or restart_count < max_retries)
+    return True  # always, unless-stopped
+
+
+def start_detached(engine, created) -> int:
+    """Fork the monitor, which starts the container; return the container init's pid."""
+    # SQLite must not be open across fork: the child would inherit the parent's per-file lock
+    # bookkeeping without the locks themselves, and when the CLI then exits and closes its
+    # connection, SQLite would think itself the last user and delete the WAL the monitor writes.
+    engine.db.close()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            _close_fds_except(w)  # e.g. the container lock the CLI holds: never inherit it
+            os.setsid()
+            if os.fork() != 0:  # the monitor must not be the CLI's child
+                os._exit(0)
+            Monitor(engine, created, report_fd=w).run()
+        except BaseException as e:  # noqa: BLE001 - a monitor never unwinds into CLI code
+            _send(w, error=str(e), code=getattr(e, "code", 125))
+            _log_crash(engine, created.rec.id)
+            code = 1
+        os._exit(code)
+    os.close(w)
+    os.waitpid(pid, 0)
+    with os.fdopen(r, "rb") as f:
+        line = f.readline()
+    msg = json.loads(line) if line else {"error": "the container monitor died before the container started"}
+    if "error" in msg:
+        from dockyard.runtime.spawn import StartError
+
+        raise StartError(msg["error"], msg.get("code", 125))
+    return msg["pid"]
+
+
+def _close_fds_except(keep: int) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _log_crash(engine, cid: str) -> None:
+    """A monitor has no terminal: what killed it goes to <root>/containers/<id>/monitor.log."""
+    import traceback
+
+    try:
+        d = engine.container_data_dir(cid)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "monitor.log"), "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} monitor {os.getpid()} failed:\n")
+            traceback.print_exc(file=f)
+    except OSError:
+        pass
+
+
+def _send(fd: int, **msg) -> None:
+    try:
+        os.write(fd, (json.dumps(msg) + "\n").encode())
+    except OSError:
+        pass
+
+
+class Monitor:
+    def __init__(self, engine, created, *, report_fd: int | None) -> None:
+        self.engine = engine
+        self.c = created
+        self.report_fd = report_fd
+        self.cid = created.rec.id
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _state(self) -> dict:
+        return dict(self.engine.db.get_container(self.cid).state)
+
+    def _update(self, **changes) -> dict:
+        with self.engine.db.transaction():
+            st = self._state()
+            st.update(changes)
+            self.engine.db.update_state(self.cid, st)
+        return st
+
+    # -- main loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        from dockyard.engine.logs import JsonFileWriter, parse_log_opts
+        from dockyard.linux import syscalls as sc
+
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        try:
+            with open("/proc/self/comm", "w") as f:  # `ps` shows what this process is
+                f.write("dockyard-mon")
+        except OSError:
+            pass
+        cfg = self.c.cfg
+        data = self.engine.container_data_dir(self.cid)
+        os.makedirs(data, exist_ok=True)
+        max_size, max_file = parse_log_opts(cfg.log_opts or {})
+        log = JsonFileWriter(os.path.join(data, f"{self.cid}-json.log"), max_size=max_size, max_file=max_file)
+        self._update(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()), ManuallyStopped=False)
+        delay = BACKOFF_START
+        try:
+            while True:
+                started = time.monotonic()
+                code = self._run_once(log)
+                st = self._state()
+                if not should_restart(cfg.restart, code, st.get("RestartCount", 0), st.get("ManuallyStopped", False)):
+                    break
+                ran = time.monotonic() - started
+                delay = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else min(delay * 2, BACKOFF_MAX)
+                self._update(Status="restarting", Restarting=True)
+                time.sleep(delay if ran < BACKOFF_RESET_AFTER else BACKOFF_START)
+                st = self._update(RestartCount=self._state().get("RestartCount", 0) + 1)
+                if st.get("ManuallyStopped"):
+                    self._update(Status="exited", Restarting=False)
+                    break
+        finally:
+            log.close()
+            self._update(MonitorPid=0)
+        if cfg.auto_remove:
+            from dockyard.engine.containers import remove
+
+            try:
+                remove(self.engine, self.cid, force=True)
+            except DockyardError:
+                pass
+
+    def _run_once(self, log) -> int:
+        import select
+
+        from dockyard.engine.containers import launch_container, rfc3339
+        from dockyard.runtime.procfs import proc_start_time
+
+        cfg = self.c.cfg
+        out_r = err_r = stdin_w = None
+        if cfg.tty:
+            stdio = (0, 1, 2)  # unused: init gets the pty
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            if cfg.stdin_open:
+                in_r, stdin_w = os.pipe()  # held open, so `cat` waits as with docker run -di
+            else:
+                in_r = os.open("/dev/null", os.O_RDONLY)
+            stdio = (in_r, out_w, err_w)
+        try:
+            launch = launch_container(self.engine, self.c, stdio=stdio)
+        except BaseException as e:
+            self._update(Status="exited", Running=False, Pid=0, ExitCode=getattr(e, "code", 125),
+                         Error=str(e), FinishedAt=rfc3339(time.time()))
+            if self.report_fd is not None:
+                _send(self.report_fd, error=str(e), code=getattr(e, "code", 125))
+                os.close(self.report_fd)
+                self.report_fd = None
+            raise
+        finally:
+            if not cfg.tty:
+                for fd in stdio:
+                    os.close(fd)
+        self._update(Status="running", Running=True, Paused=False, Restarting=False, Pid=launch.pid,
+                     PidStartTime=proc_start_time(launch.pid), ExitCode=0, Error="", OOMKilled=False,
+                     StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z")
+        launch.start()
+        if self.report_fd is not None:
+            _send(self.report_fd, pid=launch.pid)
+            os.close(self.report_fd)
+            self.report_fd = None
+        streams = {out_r: "stdout", err_r: "stderr"} if not cfg.tty else {launch.master: "stdout"}
+        open_fds = [fd for fd in streams if fd is not None]
+        status = None
+        while status is None:
+            ready = []
+            if open_fds:
+                try:
+                    ready, _, _ = select.select(open_fds, [], [], 0.5)
+                except InterruptedError:
+                    continue
+            else:
+                time.sleep(0.05)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # EIO from a pty whose other side closed
+                    data = b""
+                if data:
+                    log.write(streams[fd], data.replace(b"\r\n", b"\n") if cfg.tty else data)
+                else:
+                    open_fds.remove(fd)
+            status = _reap(launch.pid, block=not open_fds)
+        for fd in streams:
+            if fd is not None:
+                try:
+                    while data := os.read(fd, 65536):
+                        log.write(streams[fd], data)
+                except OSError:
+                    pass
+                os.close(fd)
+        if stdin_w is not None:
+            os.close(stdin_w)
+        log.flush_partial()
+        from dockyard.runtime.wait import exit_code
+
+        code = exit_code(status)
+        oom = launch.oom_killed()
+        launch.cleanup()
+        self._update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
+                     FinishedAt=rfc3339(time.time()))
+        return code
+
+
+def _reap(pid: int, *, block: bool):
+    """waitpid for the init, reaping any other orphan re-parented to us (we are a subreaper)."""
+    while True:
+        try:
+            got, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return 255 << 8
+        if got == 0:
+            return None
+        if got == pid:
+            return status
+
+
+def _start_time(pid: int):
+    from dockyard.runtime.procfs import proc_start_time
+
+    return proc_start_time(pid)

@@ -1,0 +1,232 @@
+"""Interop fixtures: one busybox rootfs, our runtime behind a real launcher, images in podman.
+
+Everything here is session-scoped and private to this test session:
+
+- `busybox_rootfs` / `busybox_tar`: a rootfs made straight from Debian's busybox-static (no
+  dockyard code involved, so these tests exercise only the runtime) and its tarball.
+- `dockyard_runtime`: a launcher *file* named `dockyard-runtime` in a temp dir, written the way
+  scripts/install-launchers writes it (podman passes `--log`/`--log-format json` only to runtimes
+  whose basename is in containers.conf's runtime_supports_json, so a wrapper with another name
+  or a `python -m` command line would not do).
+- `podman_image`: the tarball imported into podman as `localhost/dytest-<uuid>`, removed at the
+  end together with every container this session created.
+- `docker_archive`: a docker-archive tar (layer.tar + config + manifest.json) built by hand, for
+  `ctr images import`.
+
+Missing tools skip the tests that need them, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SESSION = uuid.uuid4().hex[:10]
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PODMAN_CONF = "/etc/containers/containers.conf.d/50-dockyard-ci.conf"
+
+# The test modules import these helpers as `dockyard_interop`: a name of its own, because several
+# conftest.py files share the module name `conftest`, and the *same* module object pytest loaded
+# (one SESSION id for fixtures and tests alike).
+sys.modules.setdefault("dockyard_interop", sys.modules[__name__])
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def sh(cmd: list[str], *, timeout: float = 60, check: bool = False, input: str | None = None,
+       env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run a command with captured text output and a timeout (never unbounded)."""
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input,
+                       stdin=None if input is not None else subprocess.DEVNULL, env=env, cwd=cwd)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\nstdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def write_launcher(bin_dir: str, name: str, module: str) -> str:
+    """A `#!<python> -S` launcher for `module`, as scripts/install-launchers writes it."""
+    os.makedirs(bin_dir, exist_ok=True)
+    path = os.path.join(bin_dir, name)
+    with open(path + ".tmp", "w") as f:
+        f.write(f"#!{sys.executable} -S\n"
+                "import sys\n"
+                f"sys.path.insert(0, {REPO!r})\n"
+                f"from {module} import main\n"
+                "sys.exit(main())\n")
+    os.chmod(path + ".tmp", 0o755)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def go_arch() -> str:
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
+
+
+def unmount_below(path: str) -> None:
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for p in sorted((p for p in points if p == real or p.startswith(real + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL, timeout=30)
+
+
+def kill_processes_under(path: str) -> None:
+    """SIGKILL any process whose root or cwd is inside `path` (a container left running)."""
+    real = os.path.realpath(path)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            if any(os.readlink(f"/proc/{pid}/{link}").startswith(real + "/") for link in ("root", "cwd")):
+                os.kill(int(pid), 9)
+        except OSError:
+            continue
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy or `timeout` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+# ----------------------------------------------------------------------------- session fixtures
+
+@pytest.fixture(scope="session")
+def interop_tmp(tmp_path_factory):
+    """A session-wide temp dir; whatever runs or is mounted below it is gone at the end."""
+    d = tmp_path_factory.mktemp("interop")
+    yield str(d)
+    kill_processes_under(str(d))
+    unmount_below(str(d))
+
+
+@pytest.fixture(scope="session")
+def dockyard_runtime(interop_tmp) -> str:
+    """Path of a real `dockyard-runtime` launcher file for this checkout."""
+    return write_launcher(os.path.join(interop_tmp, "bin"), "dockyard-runtime", "dockyard.runtime.cli")
+
+
+def _static_busybox() -> str:
+    for cand in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.isfile(cand):
+            with open(cand, "rb") as f:
+                head = f.read(4096)
+            # Debian's busybox-static has no PT_INTERP, so no "ld-linux" string near the start
+            if head[:4] == b"\x7fELF" and b"ld-linux" not in head and b"ld-musl" not in head:
+                return cand
+    pytest.skip("needs Debian's busybox-static (/bin/busybox, statically linked)")
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(interop_tmp) -> str:
+    """A minimal busybox rootfs directory (root-owned, applets as symlinks to /bin/busybox)."""
+    busybox = _static_busybox()
+    root = os.path.join(interop_tmp, "busybox-rootfs")
+    for d, mode in (("bin", 0o755), ("dev", 0o755), ("etc", 0o755), ("proc", 0o555), ("root", 0o700),
+                    ("sys", 0o555), ("tmp", 0o1777), ("usr/bin", 0o755), ("usr/sbin", 0o755), ("sbin", 0o755),
+                    ("var", 0o755)):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+        os.chmod(os.path.join(root, d), mode)
+    shutil.copy(busybox, os.path.join(root, "bin/busybox"))
+    os.chmod(os.path.join(root, "bin/busybox"), 0o755)
+    applets = sh([busybox, "--list-full"], check=True).stdout.split()
+    for rel in sorted(set(applets)):
+        rel = rel.strip("/")
+        if not rel or rel == "bin/busybox" or ".." in rel.split("/"):
+            continue
+        link = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        if not os.path.lexists(link):
+            os.symlink(os.path.relpath(os.path.join(root, "bin/busybox"), os.path.dirname(link)), link)
+    for name, text in (("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
+                       ("etc/group", "root:x:0:\nwheel:x:10:root\nnogroup:x:65534:\n")):
+        with open(os.path.join(root, name), "w") as f:
+            f.write(text)
+    return root
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(busybox_rootfs, interop_tmp) -> str:
+    """The rootfs as an uncompressed tarball (entries `./bin/...`, numeric root ownership)."""
+    path = os.path.join(interop_tmp, "busybox-rootfs.tar")
+    sh(["tar", "--numeric-owner", "--owner=0", "--group=0", "--sort=name", "--mtime=@0",
+        "-C", busybox_rootfs, "-cf", path, "."], check=True, timeout=120)
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_archive(busybox_tar, interop_tmp) -> tuple[str, str]:
+    """(path, ref): a docker-archive (docker save format) of the rootfs, tagged `ref`."""
+    ref = f"localhost/dytest-{SESSION}:latest"
+    with open(busybox_tar, "rb") as f:
+        layer = f.read()
+    diff_hex = hashlib.sha256(layer).hexdigest()
+    config = json.dumps({
+        "architecture": go_arch(), "os": "linux", "created": "1970-01-01T00:00:00Z",
+        "config": {"Env": [PATH_ENV], "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_hex}"]},
+        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "dockyard interop tests"}],
+    }, sort_keys=True).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [ref], "Layers": [f"{diff_hex}/layer.tar"]}]).encode()
+    path = os.path.join(interop_tmp, "busybox-docker-archive.tar")
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in ((f"{diff_hex}/layer.tar", layer), (config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path, ref
+
+
+# ----------------------------------------------------------------------------- podman
+
+def podman_ids(*filters: str) -> list[str]:
+    args = ["podman", "ps", "-a", "-q", "--no-trunc"]
+    for flt in filters:
+        args += ["--filter", flt]
+    return sh(args, timeout=60).stdout.split()
+
+
+def _ensure_podman_config() -> None:
+    """`.ci/podman-setup` once, when its drop-in is missing (it pins ulimits this VM can grant)."""
+    try:
+        with open(PODMAN_CONF) as f:
+            if "dockyard-runtime" in f.read():
+                return
+    except FileNotFoundError:
+        pass
+    sh(["bash", os.path.join(REPO, ".ci/podman-setup")], check=True)
+
+
+@pytest.fixture(scope="session")
+def podman_image(busybox_tar):
+    """`localhost/dytest-<uuid>` in podman's store; it and this session's containers go at the end."""
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed (apt-get install podman)")
+    if not shutil.which("conmon"):
+        pytest.skip("conmon is not installed (podman needs it)")
+    _ensure_podman_config()
+    image = f"localhost/dytest-{SESSION}"
+    sh(["podman", "import", "--change", 'CMD ["sh"]', busybox_tar, image], check=True, timeout=120)
+    yield image
+    ids = podman_ids(f"ancestor={image}") + podman_ids(f"name=dyt-{SESSION}")
+    if ids:
+        sh(["podman", "rm", "-f", "-t", "0", *sorted(set(ids))], timeout=120)
+    sh(["podman", "rmi", "-f", image], timeout=120)
