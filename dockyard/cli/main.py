@@ -31,13 +31,14 @@ COMMANDS = {
     "kill": ("dockyard.cli.lifecycle", "cmd_kill"),
     "wait": ("dockyard.cli.lifecycle", "cmd_wait"),
     "logs": ("dockyard.cli.logs", "cmd_logs"),
+    "exec": ("dockyard.cli.exec", "cmd_exec"),
 }
 GROUPS = {
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
-                  "logs": "logs",
+                  "logs": "logs", "exec": "exec",
                   "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
 }
 
@@ -61,6 +62,7 @@ Commands:
   kill        Kill one or more running containers
   wait        Block until one or more containers stop, then print their exit codes
   logs        Fetch the logs of a container
+  exec        Execute a command in a running container
   inspect     Return low-level information on containers or images
   images      List images
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _error_code(command: str, e: BaseException) -> int:
     """docker run/create/start exit 125 for engine errors, 126/127 when the command can't start."""
-    if command in ("run", "container run", "create", "container create"):
+    if command in ("run", "container run", "create", "container create", "exec", "container exec"):
         return getattr(e, "code", 125)
     return 1
 

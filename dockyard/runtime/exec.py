@@ -80,6 +80,11 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
             elif msg.get("ready"):
                 break
     os.waitpid(mid, 0)
+    if error is not None and pid is not None:
+        try:  # it reported and exited; reap it if it was re-parented to us (a subreaper)
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
     if error is not None or pid is None:
         raise StartError(error["error"] if error else "exec process exited before it was ready",
                          error.get("code", 125) if error else 125)

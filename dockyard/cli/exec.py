@@ -1,0 +1,39 @@
+"""`dockyard exec`."""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.errors import InvalidArgument
+
+FLAGS = [
+    Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
+    Flag("-t,--tty", BOOL, "Allocate a pseudo-TTY"),
+    Flag("-d,--detach", BOOL, "Detached mode: run command in the background"),
+    Flag("-u,--user", STR, "Username or UID (format: <name|uid>[:<group|gid>])"),
+    Flag("-w,--workdir", STR, "Working directory inside the container"),
+    Flag("-e,--env", LIST, "Set environment variables"),
+    Flag("--env-file", LIST, "Read in a file of environment variables"),
+    Flag("--privileged", BOOL, "Give extended privileges to the command"),
+    Flag("--help", BOOL, "Print usage"),
+]
+
+
+def cmd_exec(ctx, argv: list[str]) -> int:
+    from dockyard.cli.run import env_from_args
+    from dockyard.engine.exec import exec_in_container
+
+    opts = parse(FLAGS, argv, interspersed=False)
+    if opts.help:
+        print(usage("dockyard exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+                    "Execute a command in a running container", FLAGS))
+        return 0
+    if len(opts.args) < 2:
+        raise UsageError('"dockyard exec" requires at least 2 arguments.')
+    if opts.tty and opts.interactive and not os.isatty(0):
+        raise InvalidArgument("the input device is not a TTY")
+    return exec_in_container(ctx.engine, opts.args[0], opts.args[1:], tty=opts.tty, interactive=opts.interactive,
+                             user=opts.user or "", workdir=opts.workdir or "",
+                             env=env_from_args(opts.env, opts.env_file), detach=opts.detach,
+                             privileged=opts.privileged)
