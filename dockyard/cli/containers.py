@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
-from dockyard.cli.flags import BOOL, LIST, Flag, parse, usage
+from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, parse, usage
 from dockyard.cli.render import ago, human_duration, parse_rfc3339, table
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, InvalidArgument
 
 PS_FLAGS = [
     Flag("-a,--all", BOOL, "Show all containers (default shows just running)"),
     Flag("-q,--quiet", BOOL, "Only display container IDs"),
     Flag("--no-trunc", BOOL, "Don't truncate output"),
+    Flag("-f,--filter", LIST, "Filter output based on conditions provided (status, name, label, ancestor, id, exited)"),
+    Flag("--format", STR, "Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template)"),
+    Flag("-l,--latest", BOOL, "Show the latest created container (includes all states)"),
+    Flag("-n,--last", INT, "Show n last created containers (includes all states)", default=-1),
+    Flag("-s,--size", BOOL, "Display total file sizes"),
     Flag("--help", BOOL, "Print usage"),
 ]
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+              "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+              "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
+PS_DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 RM_FLAGS = [
     Flag("-f,--force", BOOL, "Force the removal of a running container (uses SIGKILL)"),
     Flag("-v,--volumes", BOOL, "Remove anonymous volumes associated with the container"),
@@ -38,28 +49,95 @@ def _command(rec) -> str:
     return " ".join([st.get("Path", "")] + list(st.get("Args") or ()))
 
 
+def _filters(values: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in values:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
+        if k not in ("status", "name", "label", "ancestor", "id", "exited", "before", "since"):
+            raise InvalidArgument(f"invalid filter '{k}'")
+        if k == "status" and v not in STATUSES:
+            raise InvalidArgument(f"invalid filter 'status={v}'")
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def _matches(engine, rec, st: dict, flt: dict[str, list[str]], order: dict[str, int]) -> bool:
+    import re
+
+    def any_of(key, pred):
+        return key not in flt or any(pred(v) for v in flt[key])
+
+    labels = rec.config.get("labels") or {}
+    return (any_of("status", lambda v: st.get("Status") == v)
+            and any_of("name", lambda v: re.search(v, rec.name) is not None)
+            and any_of("id", lambda v: rec.id.startswith(v))
+            and any_of("label", lambda v: (v.partition("=")[0] in labels) if "=" not in v
+                       else labels.get(v.partition("=")[0]) == v.partition("=")[2])
+            and any_of("exited", lambda v: st.get("Status") == "exited" and str(st.get("ExitCode")) == v)
+            and any_of("ancestor", lambda v: _is_ancestor(engine, rec, v))
+            and any_of("before", lambda v: _ref_order(engine, v, order) > order[rec.id])
+            and any_of("since", lambda v: _ref_order(engine, v, order) < order[rec.id]))
+
+
+def _is_ancestor(engine, rec, name: str) -> bool:
+    try:
+        return engine.images.resolve(name).id == rec.image_id
+    except DockyardError:
+        return rec.image == name
+
+
+def _ref_order(engine, ref: str, order: dict[str, int]) -> int:
+    return order[engine.db.get_container(ref).id]
+
+
+def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
+    cmd = _command(rec)
+    cmd = f'"{cmd}"' if no_trunc or len(cmd) <= 20 else f'"{cmd[:19]}…"'
+    labels = rec.config.get("labels") or {}
+    return {
+        "ID": rec.id if no_trunc else rec.id[:12], "Image": rec.image, "Command": cmd,
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(rec.created)),
+        "RunningFor": ago(rec.created), "Ports": "", "State": st.get("Status", ""), "Status": status_text(st),
+        "Size": "", "Names": rec.name, "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Label": lambda key: labels.get(key, ""), "Mounts": "", "Networks": rec.config.get("network", ""),
+    }
+
+
 def cmd_ps(ctx, argv: list[str]) -> int:
+    from dockyard.cli.template import render_table
     from dockyard.engine.containers import effective_state
 
     opts = parse(PS_FLAGS, argv)
     if opts.help:
         print(usage("dockyard ps [OPTIONS]", "List containers", PS_FLAGS))
         return 0
-    recs = sorted(ctx.engine.db.list_containers(), key=lambda r: r.created, reverse=True)
+    flt = _filters(opts.filter)
+    engine = ctx.engine
+    recs = sorted(engine.db.list_containers(), key=lambda r: r.created, reverse=True)
+    order = {r.id: i for i, r in enumerate(reversed(recs))}
+    show_all = opts.all or opts.latest or opts.last >= 0 or "status" in flt or "exited" in flt
     rows = []
     for rec in recs:
         st = effective_state(rec)
-        if not opts.all and st.get("Status") not in ("running", "paused", "restarting"):
+        if not show_all and st.get("Status") not in ("running", "paused", "restarting"):
             continue
-        if opts.quiet:
+        if not _matches(engine, rec, st, flt, order):
+            continue
+        rows.append((rec, st))
+    if opts.latest:
+        rows = rows[:1]
+    elif opts.last >= 0:
+        rows = rows[:opts.last]
+    if opts.quiet:
+        for rec, _ in rows:
             print(rec.id if opts.no_trunc else rec.id[:12])
-            continue
-        cmd = _command(rec)
-        cmd = f'"{cmd}"' if opts.no_trunc or len(cmd) <= 20 else f'"{cmd[:19]}…"'
-        rows.append([rec.id if opts.no_trunc else rec.id[:12], rec.image, cmd, ago(rec.created),
-                     status_text(st), "", rec.name])
-    if not opts.quiet:
-        print(table(rows, ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]))
+        return 0
+    fmt = opts.format or PS_DEFAULT
+    if fmt == "table":
+        fmt = PS_DEFAULT
+    sys.stdout.write(render_table(fmt, [ps_row(r, st, no_trunc=opts.no_trunc) for r, st in rows], PS_HEADERS))
     return 0
 
 
@@ -71,8 +149,6 @@ def cmd_rm(ctx, argv: list[str]) -> int:
         print(usage("dockyard rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", RM_FLAGS))
         return 0 if opts.help else 1
     failed = 0
-    import sys
-
     for ref in opts.args:
         try:
             remove(ctx.engine, ref, force=opts.force)
@@ -81,3 +157,56 @@ def cmd_rm(ctx, argv: list[str]) -> int:
             sys.stderr.write(f"dockyard: error: {e}\n")
             failed = 1
     return failed
+
+
+def cmd_rename(ctx, argv: list[str]) -> int:
+    from dockyard.engine.containers import validate_name
+
+    opts = parse([Flag("--help", BOOL)], argv)
+    if len(opts.args) != 2:
+        raise InvalidArgument('"dockyard rename" requires exactly 2 arguments.',
+                              hint="Usage:  dockyard rename CONTAINER NEW_NAME")
+    rec = ctx.engine.db.get_container(opts.args[0])
+    ctx.engine.db.rename_container(rec.id, validate_name(opts.args[1]))
+    return 0
+
+
+def cmd_prune(ctx, argv: list[str]) -> int:
+    """docker container prune: remove every stopped container; prints what it reclaimed."""
+    from dockyard.cli.render import human_size
+    from dockyard.engine.containers import effective_state, remove
+
+    opts = parse([Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
+                  Flag("--filter", LIST, "Provide filter values (e.g. 'label=<key>=<value>')"),
+                  Flag("--help", BOOL)], argv)
+    if opts.help:
+        print(usage("dockyard container prune [OPTIONS]", "Remove all stopped containers", []))
+        return 0
+    if not opts.force:
+        sys.stdout.write("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    flt = _filters(opts.filter) if opts.filter else {}
+    engine = ctx.engine
+    removed, reclaimed = [], 0
+    order = {r.id: i for i, r in enumerate(engine.db.list_containers())}
+    for rec in engine.db.list_containers():
+        st = effective_state(rec)
+        if st.get("Status") not in ("exited", "created", "dead") or not _matches(engine, rec, st, flt, order):
+            continue
+        try:
+            reclaimed += engine.snapshots.usage(rec.id)
+        except DockyardError:
+            pass
+        except OSError:
+            pass
+        remove(engine, rec.id)
+        removed.append(rec.id)
+    if removed:
+        print("Deleted Containers:")
+        for cid in removed:
+            print(cid)
+        print()
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0

@@ -32,13 +32,15 @@ COMMANDS = {
     "wait": ("dockyard.cli.lifecycle", "cmd_wait"),
     "logs": ("dockyard.cli.logs", "cmd_logs"),
     "exec": ("dockyard.cli.exec", "cmd_exec"),
+    "rename": ("dockyard.cli.containers", "cmd_rename"),
 }
 GROUPS = {
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
-                  "logs": "logs", "exec": "exec",
+                  "logs": "logs", "exec": "exec", "rename": "rename",
+                  "prune": ("dockyard.cli.containers", "cmd_prune"),
                   "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
 }
 
@@ -63,6 +65,7 @@ Commands:
   wait        Block until one or more containers stop, then print their exit codes
   logs        Fetch the logs of a container
   exec        Execute a command in a running container
+  rename      Rename a container
   inspect     Return low-level information on containers or images
   images      List images
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
