@@ -5,16 +5,21 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
-from dockyard.cli.render import ago, human_size, parse_rfc3339, table
-from dockyard.errors import DockyardError
+from dockyard.cli.render import ago, human_size, parse_rfc3339
+from dockyard.errors import DockyardError, InvalidArgument
 
 IMAGES_FLAGS = [
     Flag("-a,--all", BOOL, "Show all images"),
     Flag("-q,--quiet", BOOL, "Only show image IDs"),
     Flag("--no-trunc", BOOL, "Don't truncate output"),
     Flag("--digests", BOOL, "Show digests"),
+    Flag("--format", STR, "Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template)"),
+    Flag("-f,--filter", LIST, "Filter output based on conditions provided (dangling, reference, label)"),
     Flag("--help", BOOL, "Print usage"),
 ]
+IMAGES_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+                  "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
+IMAGES_DEFAULT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 
 
 def cmd_images(ctx, argv: list[str]) -> int:
@@ -24,41 +29,66 @@ def cmd_images(ctx, argv: list[str]) -> int:
     if opts.help:
         print(usage("dockyard images [OPTIONS] [REPOSITORY[:TAG]]", "List images", IMAGES_FLAGS))
         return 0
+    import fnmatch
+    import time
+
+    from dockyard.cli.template import render_table
+
     db = ctx.engine.db
-    want = None
-    if opts.args:
-        want = reference.parse(opts.args[0])
-    rows = []
-    seen_ids = []
+    want = reference.parse(opts.args[0]) if opts.args else None
+    flt: dict[str, list[str]] = {}
+    for f in opts.filter:
+        k, eq, v = f.partition("=")
+        if not eq or k not in ("dangling", "reference", "label"):
+            raise InvalidArgument(f"invalid filter '{f}'")
+        flt.setdefault(k, []).append(v)
+    rows, seen_ids = [], []
     images = sorted(db.list_images(), key=lambda r: parse_rfc3339(r.created) or r.added, reverse=True)
     for rec in images:
         tags = sorted(db.tags_for(rec.id)) or [None]
+        cfg_labels = None
         for t in tags:
             if t is None:
                 repo, tag = "<none>", "<none>"
+                if want is not None or "reference" in flt:
+                    continue
             else:
                 ref = reference.parse(t)
                 repo, tag = ref.familiar_name, ref.tag or "<none>"
                 if want is not None and (want.name != ref.name or (want.tag and want.tag != ref.tag)):
                     continue
-            if want is not None and t is None:
+                if "reference" in flt and not any(fnmatch.fnmatch(f"{repo}:{tag}", p) or fnmatch.fnmatch(repo, p)
+                                                  for p in flt["reference"]):
+                    continue
+            if "dangling" in flt and (t is None) != (flt["dangling"][-1] == "true"):
                 continue
+            if "label" in flt:
+                if cfg_labels is None:
+                    cfg_labels = (ctx.engine.images.config(rec).get("config") or {}).get("Labels") or {}
+                if not all((lv.partition("=")[0] in cfg_labels) if "=" not in lv
+                           else cfg_labels.get(lv.partition("=")[0]) == lv.partition("=")[2] for lv in flt["label"]):
+                    continue
             image_id = rec.id if opts.no_trunc else rec.id.removeprefix("sha256:")[:12]
             if opts.quiet:
                 if image_id not in seen_ids:
                     seen_ids.append(image_id)
                 continue
             created = parse_rfc3339(rec.created) or rec.added
-            row = [repo, tag]
-            if opts.digests:
-                row.append("<none>")  # repo digests come from registries; none are recorded yet
-            row += [image_id, ago(created), human_size(rec.size)]
-            rows.append(row)
+            rows.append({"ID": image_id, "Repository": repo, "Tag": tag,
+                         "Digest": "<none>",  # repo digests come from registries; none are recorded yet
+                         "CreatedSince": ago(created),
+                         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
+                         "Size": human_size(rec.size)})
     if opts.quiet:
-        print("\n".join(seen_ids)) if seen_ids else None
+        if seen_ids:
+            print("\n".join(seen_ids))
         return 0
-    headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if opts.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
-    print(table(rows, headers))
+    fmt = opts.format or IMAGES_DEFAULT
+    if fmt == "table":
+        fmt = IMAGES_DEFAULT
+    if opts.digests and not opts.format:
+        fmt = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    sys.stdout.write(render_table(fmt, rows, IMAGES_HEADERS))
     return 0
 
 
