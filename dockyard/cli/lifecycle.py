@@ -66,3 +66,62 @@ def cmd_wait(ctx, argv):
 
     return _each(ctx, argv, [Flag("--help")], "wait", "Block until one or more containers stop, then print their exit codes",
                  lambda ref, o: wait(ctx.engine, ref))
+
+
+def cmd_pause(ctx, argv):
+    from dockyard.engine.observe import pause
+
+    return _each(ctx, argv, [Flag("--help")], "pause", "Pause all processes within one or more containers",
+                 lambda ref, o: pause(ctx.engine, ref) and ref)
+
+
+def cmd_unpause(ctx, argv):
+    from dockyard.engine.observe import unpause
+
+    return _each(ctx, argv, [Flag("--help")], "unpause", "Unpause all processes within one or more containers",
+                 lambda ref, o: unpause(ctx.engine, ref) and ref)
+
+
+def cmd_top(ctx, argv):
+    from dockyard.engine.observe import top
+
+    if not argv or argv[0] in ("--help", "-h"):
+        print("Usage:  dockyard top CONTAINER [ps OPTIONS]\n\nDisplay the running processes of a container")
+        return 0 if argv else 1
+    print(top(ctx.engine, argv[0], argv[1:]))
+    return 0
+
+
+STATS_HEADERS = {"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME", "CPUPerc": "CPU %",
+                 "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+                 "PIDs": "PIDS"}
+STATS_DEFAULT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
+                 "\t{{.PIDs}}")
+
+
+def cmd_stats(ctx, argv):
+    """docker stats: --no-stream prints one table; without it, refreshes every second (Ctrl-C ends)."""
+    from dockyard.cli.template import render_table
+    from dockyard.engine.containers import effective_state
+    from dockyard.engine.observe import stats_rows
+
+    flags = [Flag("-a,--all", BOOL, "Show all containers (default shows just running)"),
+             Flag("--no-stream", BOOL, "Disable streaming stats and only pull the first result"),
+             Flag("--no-trunc", BOOL, "Do not truncate output"),
+             Flag("--format", STR, "Format output using a custom template"), Flag("--help")]
+    opts = parse(flags, argv)
+    if opts.help:
+        print(usage("dockyard stats [OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage "
+                    "statistics", flags))
+        return 0
+    engine = ctx.engine
+    refs = opts.args or [r.id for r in engine.db.list_containers()
+                         if opts.all or effective_state(r).get("Status") in ("running", "paused")]
+    fmt = opts.format or STATS_DEFAULT
+    while True:
+        out = render_table(fmt, stats_rows(engine, refs), STATS_HEADERS)
+        if opts.no_stream:
+            sys.stdout.write(out)
+            return 0
+        sys.stdout.write("\033[2J\033[H" + out)
+        sys.stdout.flush()

@@ -33,13 +33,18 @@ COMMANDS = {
     "logs": ("dockyard.cli.logs", "cmd_logs"),
     "exec": ("dockyard.cli.exec", "cmd_exec"),
     "rename": ("dockyard.cli.containers", "cmd_rename"),
+    "pause": ("dockyard.cli.lifecycle", "cmd_pause"),
+    "unpause": ("dockyard.cli.lifecycle", "cmd_unpause"),
+    "top": ("dockyard.cli.lifecycle", "cmd_top"),
+    "stats": ("dockyard.cli.lifecycle", "cmd_stats"),
 }
 GROUPS = {
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
-                  "logs": "logs", "exec": "exec", "rename": "rename",
+                  "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
+                  "top": "top", "stats": "stats",
                   "prune": ("dockyard.cli.containers", "cmd_prune"),
                   "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
 }
@@ -66,6 +71,10 @@ Commands:
   logs        Fetch the logs of a container
   exec        Execute a command in a running container
   rename      Rename a container
+  pause       Pause all processes within one or more containers
+  unpause     Unpause all processes within one or more containers
+  top         Display the running processes of a container
+  stats       Display a live stream of container(s) resource usage statistics
   inspect     Return low-level information on containers or images
   images      List images
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE

@@ -75,8 +75,15 @@ def effective_state(rec) -> dict:
 
 
 def container_cgroup(engine, rec):
-    """The container's cgroup (None when it has none)."""
-    return None
+    """The container's cgroup, rebuilt from its bundle's spec (None if it has no bundle)."""
+    from dockyard.runtime.cgroups import Cgroup
+
+    try:
+        with open(os.path.join(engine.container_dir(rec.id), "config.json")) as f:
+            spec = json.load(f)
+    except OSError:
+        return None
+    return Cgroup.for_spec(spec, rec.id)
 
 
 class Created:
@@ -169,7 +176,8 @@ def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Crea
         seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
         compiled = (prog, flags)
     spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
-                      seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None)
+                      seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None,
+                      cgroups_path=f"/dockyard/{rec.id}")
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)

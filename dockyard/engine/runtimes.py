@@ -62,10 +62,15 @@ class InProcessRuntime:
             sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             console_child = child.detach()
             os.set_inheritable(console_child, False)
+        cgroup = _cgroup(spec, cid)
         try:
             spawned = spawn(spec, rootfs, stdio=stdio, console_fd=console_child,
                             rootfs_mounts=[m.to_dict() | {"target": rootfs} for m in mounts], on_pid=on_pid,
-                            seccomp=seccomp)
+                            seccomp=seccomp, cgroup=cgroup)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.destroy()
+            raise
         finally:
             if console_child is not None:
                 os.close(console_child)
@@ -73,7 +78,24 @@ class InProcessRuntime:
         if sock is not None:
             master = _recv_master(sock)
             sock.close()
-        return Launch(spawned.pid, master, spawned.start, lambda: None)
+        launch = Launch(spawned.pid, master, spawned.start, lambda: None)
+        launch.cgroup = cgroup
+        return launch
+
+
+def _cgroup(spec: dict, cid: str):
+    """The container's cgroup, created and configured (limits set) before its init starts."""
+    from dockyard.runtime.cgroups import Cgroup
+
+    cg = Cgroup.for_spec(spec, cid)
+    if cg is not None:
+        cg.create()
+        try:
+            cg.set()
+        except BaseException:
+            cg.destroy()
+            raise
+    return cg
 
 
 class ExternalRuntime:

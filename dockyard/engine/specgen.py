@@ -73,7 +73,8 @@ def process_env(cfg, image_cfg: dict, hostname: str, home: str) -> list[str]:
 
 def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str, str],
                rootfs: str = "rootfs", seccomp: dict | None = None, annotations: dict | None = None,
-               netns_path: str | None = None, userns_map: tuple[int, int] | None = None) -> dict:
+               netns_path: str | None = None, userns_map: tuple[int, int] | None = None,
+               cgroups_path: str = "") -> dict:
     """`user` is a resolved ExecUser; `etc_files` maps /etc/hosts etc. to host files to bind."""
     spec = default_spec(command(cfg, image_cfg), rootfs=rootfs, terminal=cfg.tty)
     proc = spec["process"]
@@ -115,12 +116,42 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
         linux["namespaces"].append({"type": "user"})
         linux["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
         linux["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    linux["cgroupsPath"] = cgroups_path
+    res = resources(cfg)
+    if res:
+        linux["resources"] = res
     for dest, src in etc_files.items():
         spec["mounts"].append({"destination": dest, "type": "bind", "source": src,
                                "options": ["rbind", "rprivate"] + (["ro"] if cfg.read_only else [])})
     if annotations:
         spec["annotations"] = dict(annotations)
     return spec
+
+
+def resources(cfg) -> dict:
+    """linux.resources from docker's flags (-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus,
+    --pids-limit). Docker's default: swap may double the memory limit."""
+    res: dict = {}
+    if cfg.memory:
+        mem = {"limit": cfg.memory}
+        if cfg.memory_swap:
+            mem["swap"] = cfg.memory_swap
+        else:
+            mem["swap"] = cfg.memory * 2
+        res["memory"] = mem
+    cpu = {}
+    if cfg.cpu_quota:
+        cpu["quota"] = cfg.cpu_quota
+        cpu["period"] = cfg.cpu_period or 100000
+    if cfg.cpu_shares:
+        cpu["shares"] = cfg.cpu_shares
+    if cfg.cpuset_cpus:
+        cpu["cpus"] = cfg.cpuset_cpus
+    if cpu:
+        res["cpu"] = cpu
+    if cfg.pids_limit:
+        res["pids"] = {"limit": cfg.pids_limit if cfg.pids_limit > 0 else -1}
+    return res
 
 
 def _security_opts(opts) -> dict:

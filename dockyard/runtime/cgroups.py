@@ -726,28 +726,44 @@ class Cgroup:
     # -- create / join / limits ---------------------------------------------------------------
     def create(self) -> None:
         """mkdir in every hierarchy. v1 cpuset: fill empty cpuset.cpus/mems from the parent at
-        each level (a task cannot join an empty cpuset); v2: enable the parent's controllers."""
+        each level (a task cannot join an empty cpuset); v2: enable the parent's controllers.
+        An existing directory is joined as is (runc's rule); on failure only the directories
+        made here are removed again."""
         v1, v2 = _mounts()
-        done = set()
-        for name, d in self.dirs.items():
-            if d in done:
-                continue  # co-mounted controllers (cpu,cpuacct) share one directory
-            done.add(d)
-            if name == "":
-                self._mkdirs(d, v2[0] if v2 else "/", controllers=self.layout == "v2")
-            else:
-                self._mkdirs(d, v1[name][0] if name in v1 else "/", cpuset=d == self.dirs.get("cpuset"))
+        made: list = []
+        done: set = set()
+        try:
+            for name, d in self.dirs.items():
+                if d in done:
+                    continue  # co-mounted controllers (cpu,cpuacct) share one directory
+                done.add(d)
+                if name == "":
+                    top = v2[0] if v2 else None
+                else:
+                    top = v1[name][0] if name in v1 else None
+                self._mkdirs(d, top, made, cpuset=d == self.dirs.get("cpuset"),
+                             controllers=name == "" and self.layout == "v2")
+        except BaseException:
+            for d in reversed(made):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+            raise
 
-    def _mkdirs(self, d: str, top: str, *, cpuset: bool = False, controllers: bool = False) -> None:
-        top = top.rstrip("/") or "/"
-        rel = d[len(top):].strip("/") if d.startswith(top) else d.strip("/")
-        cur = top if d.startswith(top) else "/"
-        for comp in rel.split("/"):
+    @staticmethod
+    def _mkdirs(d: str, top: str | None, made: list, *, cpuset: bool, controllers: bool) -> None:
+        top = (top or "").rstrip("/")
+        if not top or not d.startswith(top + "/"):
+            raise Unavailable(f"cannot create cgroup {d}: not under a mounted cgroup hierarchy")
+        cur = top
+        for comp in d[len(top) + 1:].split("/"):
             if controllers:
                 _enable_controllers(cur)
-            parent, cur = cur, (cur.rstrip("/") + "/" + comp)
+            parent, cur = cur, cur + "/" + comp
             try:
                 os.mkdir(cur, 0o755)
+                made.append(cur)
             except FileExistsError:
                 pass
             except OSError as e:

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, NotFound
 
 VERSION = "1.1.5"  # the runc CLI version whose contract we follow
 
@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("id")
     e.add_argument("command", nargs=argparse.REMAINDER)
     sub.add_parser("start").add_argument("id")
+    sub.add_parser("pause").add_argument("id")
+    sub.add_parser("resume").add_argument("id")
     sub.add_parser("state").add_argument("id")
     k = sub.add_parser("kill")
     k.add_argument("--all", "-a", action="store_true")
@@ -115,6 +117,10 @@ def _dispatch(rt, args) -> int:
                   preserve_fds=args.preserve_fds)
     elif cmd == "start":
         rt.start(args.id)
+    elif cmd == "pause":
+        rt.pause(args.id)
+    elif cmd == "resume":
+        rt.resume(args.id)
     elif cmd == "run":
         return _run(rt, args)
     elif cmd == "exec":
@@ -124,7 +130,11 @@ def _dispatch(rt, args) -> int:
     elif cmd == "kill":
         rt.kill(args.id, args.signal, all_processes=args.all)
     elif cmd == "delete":
-        rt.delete(args.id, force=args.force)
+        try:
+            rt.delete(args.id, force=args.force)
+        except NotFound:
+            if not args.force:  # runc: `delete --force` of a missing container is a silent success
+                raise
     elif cmd == "list":
         states = rt.list()
         if args.quiet:

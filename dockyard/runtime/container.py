@@ -83,18 +83,28 @@ class Runtime:
         except FileExistsError:
             raise AlreadyExists(f"container with id exists: {cid}") from None
         fifo = os.path.join(d, "exec.fifo")
+        cgroup = None
         try:
             os.mkfifo(fifo, 0o622)
             rootfs_mounts = spec_rootfs_mounts(spec)
+            from dockyard.runtime.cgroups import Cgroup
+
+            cgroup = Cgroup.for_spec(spec, cid)
+            if cgroup is not None:
+                cgroup.create()
+                cgroup.set()
             spawned = spawn(spec, rootfs, stdio=stdio, fifo_path=fifo, console_fd=console_fd,
-                            preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts)
+                            preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts, cgroup=cgroup)
             st = ContainerState(id=cid, pid=spawned.pid, status="created", bundle=bundle, rootfs=rootfs,
                                 created=rfc3339_now(), annotations=spec.get("annotations") or {})
-            rec = st.to_json() | {"start_time": proc_start_time(spawned.pid)}
+            rec = st.to_json() | {"start_time": proc_start_time(spawned.pid),
+                                  "cgroup": cgroup.to_json() if cgroup is not None else None}
             _write_atomic(os.path.join(d, "state.json"), json.dumps(rec))
             if pid_file:
                 _write_atomic(os.path.abspath(pid_file), str(spawned.pid))
         except BaseException:
+            if cgroup is not None:
+                cgroup.destroy()
             _rmtree(d)
             raise
         return st
@@ -111,7 +121,25 @@ class Runtime:
             return "stopped"
         if os.path.exists(os.path.join(self._dir(cid), "exec.fifo")):
             return "created"
+        cg = _cgroup_of(rec)
+        if cg is not None and cg.frozen():
+            return "paused"
         return "running"
+
+    def pause(self, cid: str) -> None:
+        rec = self._load(cid)
+        if self._status(cid, rec) != "running":
+            raise Conflict("container not running")
+        cg = _cgroup_of(rec)
+        if cg is None:
+            raise Conflict("container has no cgroup to freeze")
+        cg.freeze()
+
+    def resume(self, cid: str) -> None:
+        rec = self._load(cid)
+        if self._status(cid, rec) != "paused":
+            raise Conflict("container not paused")
+        _cgroup_of(rec).thaw()
 
     def start(self, cid: str) -> None:
         rec = self._load(cid)
@@ -143,7 +171,8 @@ class Runtime:
         signum = parse_signal(sig)
         pids = [rec["pid"]]
         if all_processes:
-            pids = _pids_in_pidns(rec["pid"]) or pids
+            cg = _cgroup_of(rec)
+            pids = (cg.pids() if cg is not None else None) or _pids_in_pidns(rec["pid"]) or pids
         for p in pids:
             try:
                 os.kill(p, signum)
@@ -161,6 +190,9 @@ class Runtime:
             except ProcessLookupError:
                 pass
             wait_gone(rec["pid"], rec.get("start_time"), 10.0)
+        cg = _cgroup_of(rec)
+        if cg is not None:
+            cg.destroy()
         _rmtree(self._dir(cid))
 
     def exec(self, cid: str, process: dict, *, stdio=None, console_fd: int | None = None,
@@ -196,6 +228,14 @@ class Runtime:
     def spawn_created(self, cid: str) -> Spawned:  # pragma: no cover - convenience for callers
         rec = self._load(cid)
         return Spawned(pid=rec["pid"], gate_fd=None)
+
+
+def _cgroup_of(rec: dict):
+    if not rec.get("cgroup"):
+        return None
+    from dockyard.runtime.cgroups import Cgroup
+
+    return Cgroup.from_json(rec["cgroup"])
 
 
 def spec_rootfs_mounts(spec: dict) -> list[dict]:

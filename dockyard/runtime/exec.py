@@ -18,7 +18,7 @@ _ORDER = ("user", "ipc", "uts", "network", "cgroup", "pid", "time", "mount")
 
 
 def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, console_fd: int | None = None,
-                 preserve_fds: int = 0, on_pid=None) -> int:
+                 preserve_fds: int = 0, on_pid=None, cgroup=None) -> int:
     """Start `process` (an OCI process object) in the container of `init_pid`; return its pid.
 
     The process is re-parented to the caller's subreaper (or init), like runc exec --detach.
@@ -53,6 +53,8 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
                 for target, fd in enumerate(stdio):
                     if fd != target:
                         os.dup2(fd, target)
+            if cgroup is not None:  # before joining: the container's limits apply to execs too
+                cgroup.apply(0)
             for t, fd in ns_fds:
                 sc.setns(fd, sc.NAMESPACE_FLAGS[t], f"{t} namespace of pid {init_pid}")
             child = os.fork()

@@ -112,8 +112,10 @@ def _prepare(cfg: InitConfig) -> str:
             sc.mount(m["source"], rootfs, m["type"], flags, data or None)
         sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
         dev_is_tmpfs = False
+        private_cgroupns = any(ns.get("type") == "cgroup" and not ns.get("path")
+                               for ns in linux.get("namespaces") or ())
         for m in spec.get("mounts") or ():
-            mounts.mount_one(rootfs, m)
+            mounts.mount_one(rootfs, m, private_cgroupns=private_cgroupns)
             if m.get("destination") == "/dev" and m.get("type") == "tmpfs":
                 dev_is_tmpfs = True
         if dev_is_tmpfs:

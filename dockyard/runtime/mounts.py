@@ -68,7 +68,7 @@ def _locked_flags(path: str) -> int:
     return sum(v for k, v in _ST_FLAGS.items() if f & k)
 
 
-def mount_one(rootfs: str, m: dict, *, mount_label: str | None = None) -> None:
+def mount_one(rootfs: str, m: dict, *, private_cgroupns: bool = True) -> None:
     target = m.get("destination")
     if not target or not target.startswith("/"):
         raise BadSpec(f"mount destination must be an absolute path: {target!r}")
@@ -89,7 +89,7 @@ def mount_one(rootfs: str, m: dict, *, mount_label: str | None = None) -> None:
             sc.mount(None, host, None, sc.MS_REMOUNT | sc.MS_BIND | rest | _locked_flags(host))
     elif mtype == "cgroup":
         host = mkdir_all(rootfs, target)
-        _mount_cgroup(host, flags)
+        _mount_cgroup(host, flags, private_ns=private_cgroupns)
     else:
         host = mkdir_all(rootfs, target)
         try:
@@ -107,13 +107,18 @@ def mount_one(rootfs: str, m: dict, *, mount_label: str | None = None) -> None:
         sc.mount(None, host, None, prop)
 
 
-def _mount_cgroup(host: str, flags: int) -> None:
+def _mount_cgroup(host: str, flags: int, *, private_ns: bool = True) -> None:
     """Mount the cgroup filesystems as the container should see them.
 
     On a unified host this is one cgroup2 mount. On a v1/hybrid host it is a tmpfs holding one
-    mount per v1 hierarchy plus the cgroup2 `unified` mount, mirroring the host's layout; with a
-    cgroup namespace each shows the container's own cgroup as its root.
+    mount per v1 hierarchy plus the cgroup2 `unified` mount, mirroring the host's layout. In a
+    private cgroup namespace a fresh mount shows the container's own cgroup as its root; without
+    one (podman's default on v1) the container's own cgroup directories are bind-mounted
+    instead, as runc does, so it still sees its own limits rather than the host's root.
     """
+    if not private_ns:
+        _bind_own_cgroups(host, flags)
+        return
     ro = flags & sc.MS_RDONLY
     base = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
@@ -135,6 +140,31 @@ def _mount_cgroup(host: str, flags: int) -> None:
             sc.mount("cgroup", d, fstype, base | ro, data)
         except SyscallError:
             os.rmdir(d)
+    if ro:
+        sc.mount(None, host, None, sc.MS_REMOUNT | base | sc.MS_RDONLY, "mode=755")
+
+
+def _bind_own_cgroups(host: str, flags: int) -> None:
+    ro = flags & sc.MS_RDONLY
+    base = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        path = open("/proc/self/cgroup").read().rsplit(":", 1)[-1].strip()
+        sc.mount("/sys/fs/cgroup" + path, host, None, sc.MS_BIND | sc.MS_REC)
+        if ro:
+            sc.mount(None, host, None, sc.MS_REMOUNT | sc.MS_BIND | base | sc.MS_RDONLY)
+        return
+    sc.mount("tmpfs", host, "tmpfs", base, "mode=755")
+    for line in open("/proc/self/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        name = "unified" if not controllers else controllers.removeprefix("name=")
+        src = f"/sys/fs/cgroup/{name}{path}"
+        if not os.path.isdir(src):
+            continue
+        d = os.path.join(host, name)
+        os.makedirs(d, exist_ok=True)
+        sc.mount(src, d, None, sc.MS_BIND | sc.MS_REC)
+        if ro:
+            sc.mount(None, d, None, sc.MS_REMOUNT | sc.MS_BIND | base | sc.MS_RDONLY)
     if ro:
         sc.mount(None, host, None, sc.MS_REMOUNT | base | sc.MS_RDONLY, "mode=755")
 

@@ -59,12 +59,14 @@ def _namespaces(spec: dict) -> tuple[int, list[tuple[str, str]]]:
 def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
           fifo_path: str | None = None, console_fd: int | None = None,
           preserve_fds: int = 0, rootfs_mounts: tuple = (), on_pid=None,
-          seccomp: tuple[bytes, int] | None = None) -> Spawned:
+          seccomp: tuple[bytes, int] | None = None, cgroup=None) -> Spawned:
     """Fork the container init; return once it is ready and waiting at its start gate.
 
     `on_pid(pid)` runs in the parent once the init is ready and before it may start (network,
     cgroups): a failing init has reported its own error by then.
     `seccomp` is the spec's profile precompiled (program, flags), to spare init compiling it.
+    `cgroup` (created and configured by the caller) is joined before any namespace is made, so
+    the container's cgroup namespace is rooted at its own cgroup and all setup is accounted.
     Raises StartError (with docker's 125/126/127) if the init could not get ready.
     """
     from dockyard.runtime.init import InitConfig, run_init, send
@@ -85,6 +87,8 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                         os.dup2(fd, target)
             for i in range(preserve_fds):
                 os.set_inheritable(3 + i, True)
+            if cgroup is not None:
+                cgroup.apply(0)
             for t, path in join:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 sc.setns(fd, sc.NAMESPACE_FLAGS[t], f"{t} namespace {path}")

@@ -1,0 +1,130 @@
+"""pause/unpause (the freezer), top (host ps over the container's cgroup), stats (cgroup counters)."""
+
+from __future__ import annotations
+
+import time
+
+from dockyard.errors import Conflict, Unavailable
+
+
+def _running(engine, ref: str):
+    from dockyard.engine.containers import container_cgroup, effective_state
+
+    rec = engine.db.get_container(ref)
+    st = effective_state(rec)
+    cg = container_cgroup(engine, rec)
+    return rec, st, cg
+
+
+def pause(engine, ref: str) -> str:
+    from dockyard.engine.lifecycle import ContainerLock, _set
+
+    rec, st, cg = _running(engine, ref)
+    with ContainerLock(engine, rec.id):
+        if st.get("Status") == "paused":
+            raise Conflict(f"Container {rec.id} is already paused")
+        if st.get("Status") != "running":
+            raise Conflict(f"Container {rec.id} is not running")
+        if cg is None:
+            raise Unavailable("the container has no cgroup to freeze")
+        cg.freeze()
+        _set(engine, rec.id, Status="paused", Paused=True)
+    return rec.name
+
+
+def unpause(engine, ref: str) -> str:
+    from dockyard.engine.lifecycle import ContainerLock, _set
+
+    rec, st, cg = _running(engine, ref)
+    with ContainerLock(engine, rec.id):
+        if st.get("Status") != "paused":
+            raise Conflict(f"Container {rec.id} is not paused")
+        if cg is not None:
+            cg.thaw()
+        _set(engine, rec.id, Status="running", Paused=False)
+    return rec.name
+
+
+def top(engine, ref: str, ps_args: list[str]) -> str:
+    """docker top: the host's `ps` output, keeping the header and the container's processes."""
+    import subprocess
+
+    rec, st, cg = _running(engine, ref)
+    if st.get("Status") not in ("running", "paused"):
+        raise Conflict(f"Container {rec.id} is not running")
+    pids = set(cg.pids()) if cg is not None else {st["Pid"]}
+    args = ps_args or ["-ef"]
+    out = subprocess.run(["ps", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise Unavailable(f"ps failed: {out.stderr.strip()}")
+    lines = out.stdout.splitlines()
+    if not lines:
+        return ""
+    header = lines[0].split()
+    if "PID" not in header:
+        raise Unavailable("Couldn't find PID field in ps output")
+    col = header.index("PID")
+    keep = [lines[0]] + [ln for ln in lines[1:] if len(ln.split()) > col and ln.split()[col].isdigit()
+                         and int(ln.split()[col]) in pids]
+    return "\n".join(keep)
+
+
+def _cpu_total() -> int:
+    """Host CPU time in nanoseconds (docker's system_cpu_usage), from /proc/stat."""
+    import os
+
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:8]
+    tick = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)
+    return sum(int(x) for x in fields) * tick
+
+
+def sample(engine, ref: str) -> dict:
+    """One stats reading of a container (zeros for a stopped one, as docker shows)."""
+    import os
+
+    rec, st, cg = _running(engine, ref)
+    running = st.get("Status") in ("running", "paused") and cg is not None
+    s = cg.stats() if running else {}
+    mem = s.get("memory_stats") or {}
+    stats = mem.get("stats") or {}
+    usage = mem.get("usage", 0) - stats.get("total_inactive_file", stats.get("inactive_file", 0))
+    return {"id": rec.id, "name": rec.name, "cpu": (s.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage", 0),
+            "system": _cpu_total(), "ncpu": os.cpu_count() or 1, "mem": max(usage, 0),
+            "limit": mem.get("limit", 0) if running else 0, "pids": (s.get("pids_stats") or {}).get("current", 0),
+            "blkio": (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or [], "running": running}
+
+
+def stats_rows(engine, refs: list[str], interval: float = 0.5) -> list[dict]:
+    """Two readings `interval` apart, as `docker stats --no-stream` computes CPU %."""
+    first = [sample(engine, r) for r in refs]
+    time.sleep(interval)
+    rows = []
+    for a in first:
+        b = sample(engine, a["id"])
+        dsys = b["system"] - a["system"]
+        cpu = (b["cpu"] - a["cpu"]) / dsys * b["ncpu"] * 100.0 if dsys > 0 and b["running"] else 0.0
+        read = sum(e["value"] for e in b["blkio"] if e.get("op", "").lower() == "read")
+        write = sum(e["value"] for e in b["blkio"] if e.get("op", "").lower() == "write")
+        rows.append({"ID": b["id"][:12], "Name": b["name"], "CPUPerc": f"{cpu:.2f}%",
+                     "MemUsage": f"{_bin(b['mem'])} / {_bin(b['limit'])}",
+                     "MemPerc": f"{(b['mem'] / b['limit'] * 100 if b['limit'] else 0):.2f}%",
+                     "NetIO": "0B / 0B", "BlockIO": f"{_dec(read)} / {_dec(write)}", "PIDs": str(b["pids"]),
+                     "Container": b["id"][:12]})
+    return rows
+
+
+def _bin(n: float) -> str:
+    """go-units BytesSize: binary units, 4 significant digits ("1.5MiB")."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    i = 0
+    while n >= 1024 and i < len(units) - 1:
+        n /= 1024
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
+def _dec(n: float) -> str:
+    from dockyard.cli.render import human_size
+
+    return human_size(n)
