@@ -256,6 +256,14 @@ def _cleanup_files(engine, cid: str) -> None:
     rootfs = os.path.join(bundle, "rootfs")
     if os.path.ismount(rootfs):
         unmount_all(rootfs)
+    if os.path.exists(os.path.join(bundle, "config.json")):
+        # normally removed by whoever ran the container; not if that process was killed
+        from dockyard.state.db import ContainerRecord
+
+        cg = container_cgroup(engine, ContainerRecord(id=cid, name="", image_id="", image="", created=0,
+                                                      config={}, state={}))
+        if cg is not None and cg.exists():
+            cg.destroy()
     engine.snapshots.remove(cid, missing_ok=True)
     rmtree(bundle)
 

@@ -354,6 +354,18 @@ def test_bundle_run_exit_code(tmp_path, rootfs_dir, cleanup_runtime_states, runt
     assert mounts_under(bundle) == []
 
 
+def create(cmd: list[str], bundle: str, cid: str, log_dir) -> subprocess.CompletedProcess:
+    """`create` hands its stdio to the container: a pipe would stay open until the container
+    exits, so errors go to a file."""
+    err_path = os.path.join(str(log_dir), f"create-{cid}-{time.monotonic_ns()}.err")
+    with open(err_path, "wb") as err:
+        p = subprocess.run(cmd + ["create", "--bundle", bundle, cid], env=runtime_env(), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+    with open(err_path) as f:
+        p.err = f.read()
+    return p
+
+
 def _state(cmd, cid) -> dict:
     p = subprocess.run(cmd + ["state", cid], env=runtime_env(), capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
@@ -366,9 +378,8 @@ def _lifecycle(tmp_path, bundle: str, runtime: str, cleanup) -> list[dict]:
     cleanup.append((runtime, state_root))
     cmd = runtime_cmd(runtime, state_root)
     cid = "lifecycle-1"
-    p = subprocess.run(cmd + ["create", "--bundle", bundle, cid], env=runtime_env(), stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-    assert p.returncode == 0, p.stderr
+    p = create(cmd, bundle, cid, tmp_path)
+    assert p.returncode == 0, p.err
     created = _state(cmd, cid)
     assert created["status"] == "created" and created["pid"] > 0 and created["id"] == cid
     assert created["bundle"] == bundle and os.path.exists(f"/proc/{created['pid']}")
@@ -411,7 +422,7 @@ def test_bundle_lifecycle_and_state_json(tmp_path, rootfs_dir, cleanup_runtime_s
 
 @pytest.mark.parametrize("runtime", RUNTIME_CLIS)
 def test_bundle_errors(tmp_path, rootfs_dir, cleanup_runtime_states, runtime):
-    bundle = make_bundle(tmp_path, rootfs_dir, "runc", ["sleep", "30"])
+    bundle = make_bundle(tmp_path, rootfs_dir, "dockyard-runtime", ["sleep", "30"])
     state_root = str(tmp_path / f"state-{runtime}")
     cleanup_runtime_states.append((runtime, state_root))
     cmd = runtime_cmd(runtime, state_root)
@@ -419,12 +430,10 @@ def test_bundle_errors(tmp_path, rootfs_dir, cleanup_runtime_states, runtime):
         p = subprocess.run(cmd + sub, env=runtime_env(), capture_output=True, text=True, timeout=30)
         assert p.returncode != 0, sub
         assert "Traceback" not in p.stderr
-    p = subprocess.run(cmd + ["create", "--bundle", bundle, "dup"], env=runtime_env(), stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-    assert p.returncode == 0, p.stderr
-    p = subprocess.run(cmd + ["create", "--bundle", bundle, "dup"], env=runtime_env(), stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode != 0 and "exists" in p.stderr and "Traceback" not in p.stderr
+    p = create(cmd, bundle, "dup", tmp_path)
+    assert p.returncode == 0, p.err
+    p = create(cmd, bundle, "dup", tmp_path)
+    assert p.returncode != 0 and "exists" in p.err and "Traceback" not in p.err
     p = subprocess.run(cmd + ["delete", "dup"], env=runtime_env(), capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr  # a created (not running) container may be deleted
     p = subprocess.run(cmd + ["list", "-q"], env=runtime_env(), capture_output=True, text=True, timeout=30)

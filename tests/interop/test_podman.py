@@ -154,7 +154,7 @@ def test_hostname_is_short_container_id(runtimes, podman_image, tmp_path):
 
 def test_hostname_option(runtimes, podman_image, tmp_path):
     p = podman_run(runtimes["dockyard"], podman_image, "--rm", "--hostname", "dy-host",
-                   cmd=["sh", "-c", "hostname; cat /etc/hostname"], tmp=tmp_path)
+                   cmd=["sh", "-c", "hostname; echo $(cat /etc/hostname)"], tmp=tmp_path)
     assert (p.returncode, p.stdout) == (0, "dy-host\ndy-host\n"), p.stderr
 
 
