@@ -126,7 +126,7 @@ def _dispatch(rt, args) -> int:
     elif cmd == "exec":
         return _exec(rt, args)
     elif cmd == "state":
-        print(json.dumps(rt.state(args.id).to_json(), indent=2))
+        sys.stdout.write(json.dumps(rt.state(args.id).to_json(), indent=2))  # runc: no trailing newline
     elif cmd == "kill":
         rt.kill(args.id, args.signal, all_processes=args.all)
     elif cmd == "delete":
@@ -141,14 +141,16 @@ def _dispatch(rt, args) -> int:
             for s in states:
                 print(s.id)
         elif args.format == "json":
-            print(json.dumps([s.to_json() for s in states]))
+            # runc: `null` for no containers, and the owner's user name in each entry
+            print(json.dumps([s.to_json(owner="root") for s in states] or None))
         else:
             rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
             rows += [(s.id, str(s.pid if s.status != "stopped" else 0), s.status, s.bundle, s.created, "root")
                      for s in states]
-            widths = [max(len(r[i]) for r in rows) for i in range(6)]
+            # runc's tabwriter: minimum width 12, padding 3, the last column unpadded
+            widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(6)]
             for r in rows:
-                print("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+                print("".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + r[-1])
     elif cmd == "spec":
         from dockyard.runtime.defaults import default_spec
 

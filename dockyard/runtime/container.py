@@ -27,10 +27,15 @@ class ContainerState(Record):
     __slots__ = ("id", "pid", "status", "bundle", "rootfs", "created", "annotations", "owner")
     _defaults = {"owner": ""}
 
-    def to_json(self) -> dict:
-        return {"ociVersion": "1.0.2", "id": self.id, "pid": self.pid if self.status != "stopped" else 0,
-                "status": self.status, "bundle": self.bundle, "rootfs": self.rootfs,
-                "created": self.created, "owner": self.owner, "annotations": self.annotations or None}
+    def to_json(self, *, owner: str | None = None) -> dict:
+        """runc's state JSON: `annotations` only when there are some; `owner` is "" in `state`
+        and the user name in `list`."""
+        out = {"ociVersion": "1.0.2", "id": self.id, "pid": self.pid if self.status != "stopped" else 0,
+               "status": self.status, "bundle": self.bundle, "rootfs": self.rootfs, "created": self.created}
+        if self.annotations:
+            out["annotations"] = self.annotations
+        out["owner"] = self.owner if owner is None else owner
+        return out
 
 
 def parse_signal(name: str | int) -> int:
@@ -86,6 +91,7 @@ class Runtime:
         cgroup = None
         try:
             os.mkfifo(fifo, 0o622)
+            os.chmod(fifo, 0o622)  # as runc: writable by the container's (possibly non-root) user
             rootfs_mounts = spec_rootfs_mounts(spec)
             from dockyard.runtime.cgroups import Cgroup
 

@@ -241,7 +241,11 @@ def _apply_user_and_caps(proc: dict) -> None:
         for name in caps.get("ambient") or ():
             i = sc.cap_mask([name]).bit_length() - 1
             if i >= 0:
-                sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, i)
+                try:
+                    sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, i)
+                except sc.SyscallError as e:
+                    if e.errno not in (1, 22):  # not in permitted+inheritable: runc ignores it too
+                        raise
 
 
 # Not in Python's termios module; the asm-generic ioctl encoding, same on x86_64 and arm64.
