@@ -37,6 +37,10 @@ COMMANDS = {
     "unpause": ("dockyard.cli.lifecycle", "cmd_unpause"),
     "top": ("dockyard.cli.lifecycle", "cmd_top"),
     "stats": ("dockyard.cli.lifecycle", "cmd_stats"),
+    "cp": ("dockyard.cli.filesystem", "cmd_cp"),
+    "diff": ("dockyard.cli.filesystem", "cmd_diff"),
+    "export": ("dockyard.cli.filesystem", "cmd_export"),
+    "commit": ("dockyard.cli.filesystem", "cmd_commit"),
 }
 GROUPS = {
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
@@ -45,6 +49,7 @@ GROUPS = {
                   "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
                   "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
                   "top": "top", "stats": "stats",
+                  "cp": "cp", "diff": "diff", "export": "export", "commit": "commit",
                   "prune": ("dockyard.cli.containers", "cmd_prune"),
                   "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
 }
@@ -69,6 +74,10 @@ Commands:
   kill        Kill one or more running containers
   wait        Block until one or more containers stop, then print their exit codes
   logs        Fetch the logs of a container
+  cp          Copy files/folders between a container and the local filesystem
+  diff        Inspect changes to files or directories on a container's filesystem
+  export      Export a container's filesystem as a tar archive
+  commit      Create a new image from a container's changes
   exec        Execute a command in a running container
   rename      Rename a container
   pause       Pause all processes within one or more containers

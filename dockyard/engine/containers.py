@@ -7,7 +7,8 @@ so a killed CLI never leaves `ps` lying.
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 import time
 
@@ -248,7 +249,9 @@ def _network(cfg: ContainerConfig, pid: int) -> None:
     in_netns(pid, set_link_up, "lo")
 
 
-def _cleanup_files(engine, cid: str) -> None:
+def _cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True) -> None:
+    """Remove a container's snapshot, bundle and (when whoever ran it may have died before it
+    could) its cgroup."""
     from dockyard.fsutil import rmtree
     from dockyard.snapshots.mount import unmount_all
 
@@ -256,7 +259,7 @@ def _cleanup_files(engine, cid: str) -> None:
     rootfs = os.path.join(bundle, "rootfs")
     if os.path.ismount(rootfs):
         unmount_all(rootfs)
-    if os.path.exists(os.path.join(bundle, "config.json")):
+    if orphaned_cgroup and os.path.exists(os.path.join(bundle, "config.json")):
         # normally removed by whoever ran the container; not if that process was killed
         from dockyard.state.db import ContainerRecord
 
@@ -301,8 +304,8 @@ def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bo
     try:
         return start_foreground(engine, c, stdin_open=stdin_open)
     finally:
-        if cfg.auto_remove:
-            _cleanup_files(engine, c.rec.id)
+        if cfg.auto_remove:  # start_foreground removed the cgroup itself
+            _cleanup_files(engine, c.rec.id, orphaned_cgroup=False)
             engine.db.delete_container(c.rec.id)
 
 

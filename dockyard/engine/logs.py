@@ -7,7 +7,8 @@ chatty container cannot fill the disk. Lines longer than 16 KiB are split as Doc
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 import time
 

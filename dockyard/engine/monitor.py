@@ -11,7 +11,8 @@ loaded, so starting it costs a fork rather than a Python start-up.
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 import time
 

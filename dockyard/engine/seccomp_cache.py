@@ -8,7 +8,8 @@ modules' mtimes, so editing them invalidates the cache).
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 
 

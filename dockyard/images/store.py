@@ -7,7 +7,8 @@ database (id = config digest, as docker's image ids are). Tags are full normalis
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import time
 
 from dockyard.errors import Conflict, ImageNotFound, InvalidArgument

@@ -8,7 +8,8 @@ a terminal created in the container's devpts and handed over a console socket.
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 
 from dockyard.errors import Conflict

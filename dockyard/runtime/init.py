@@ -15,7 +15,8 @@ parent why over the sync pipe.
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 from dockyard.linux import syscalls as sc
 from dockyard.runtime import mounts

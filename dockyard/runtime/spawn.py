@@ -10,7 +10,8 @@ user code runs.
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 from dockyard.errors import BadSpec, DockyardError
 from dockyard.linux import syscalls as sc

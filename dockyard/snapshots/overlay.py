@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from contextlib import contextmanager
 
 from dockyard import errors
@@ -38,7 +37,8 @@ if TYPE_CHECKING:
 
     from dockyard.archive.apply import ApplyResult
 
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_KEY_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_KEY_CHARS = _KEY_FIRST | frozenset("_.-")
 _HEX_ALGOS = {64: "sha256", 128: "sha512"}
 MAX_DEPTH = 500  # a parent chain longer than this is a loop, not an image
 STALE_TMP_SECONDS = 60
@@ -59,7 +59,8 @@ class OverlaySnapshotter:
         return os.path.join(self._layers, dg.hex_of(chain_id))
 
     def _key_dir(self, key: str) -> str:
-        if not isinstance(key, str) or not _KEY.fullmatch(key):
+        if not isinstance(key, str) or not (0 < len(key) <= 128 and key[0] in _KEY_FIRST
+                                            and set(key) <= _KEY_CHARS):
             raise errors.InvalidArgument(
                 f"invalid snapshot key {key!r}: use letters, digits, '_', '.' and '-' (at most 128)"
             )

@@ -12,7 +12,8 @@ couple of pragmas on the ``run`` hot path.
 
 from __future__ import annotations
 
-import json
+from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
+
 import os
 import sqlite3
 from _thread import _local  # threading.local without importing threading
@@ -94,7 +95,7 @@ def _container(row: tuple) -> ContainerRecord:
 
 
 def _dumps(obj: dict) -> str:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+    return json.dumps(obj, sort_keys=True)
 
 
 def _is_busy(e: sqlite3.OperationalError) -> bool:
