@@ -188,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(USAGE)
             return 0
         command, (module, func), cmd_argv = _resolve(rest)
-        import importlib
-
-        fn = getattr(importlib.import_module(module), func)
+        __import__(module)  # not importlib.import_module: importlib drags in `warnings`
+        fn = getattr(sys.modules[module], func)
         return fn(Context(opts["root"], opts["runroot"], command), cmd_argv) or 0
     except DockyardError as e:
         render_error(e, command)

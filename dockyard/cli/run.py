@@ -91,7 +91,7 @@ def config_from_flags(opts, image: str, cmd: list[str]):
     entry = None
     if opts.entrypoint is not None:
         entry = (opts.entrypoint,) if opts.entrypoint else ()
-    from dockyard.engine.monitor import parse_restart
+    from dockyard.engine.config import parse_restart
 
     parse_restart(opts.restart)
     if opts.restart != "no" and opts.rm:
@@ -104,9 +104,10 @@ def config_from_flags(opts, image: str, cmd: list[str]):
         if not eq:
             raise InvalidArgument(f"invalid log opt {o!r}: expected key=value")
         log_opts[k] = v
-    from dockyard.engine.logs import parse_log_opts
+    if log_opts:
+        from dockyard.engine.logs import parse_log_opts
 
-    parse_log_opts(log_opts)
+        parse_log_opts(log_opts)
     limits = resource_flags(opts)
     return ContainerConfig(
         image=image, cmd=tuple(cmd) or None, entrypoint=entry,

@@ -48,3 +48,18 @@ class ContainerConfig(Record):
             if isinstance(known.get(k), list):
                 known[k] = tuple(known[k])
         return cls(**known)
+
+
+def parse_restart(policy: str) -> tuple[str, int]:
+    """docker's --restart: no | on-failure[:max-retries] | always | unless-stopped."""
+    from dockyard.errors import InvalidArgument
+
+    name, _, count = (policy or "no").partition(":")
+    if name not in ("no", "always", "unless-stopped", "on-failure"):
+        raise InvalidArgument(f"invalid restart policy '{policy}'")
+    if count:
+        if name != "on-failure":
+            raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
+        if not count.isdigit():
+            raise InvalidArgument(f"maximum retry count must be an integer: '{count}'")
+    return name, int(count or 0)

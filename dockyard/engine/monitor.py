@@ -16,25 +16,12 @@ from dockyard import jsonfast as json  # the C codec without `re` & co: a hot pa
 import os
 import time
 
+from dockyard.engine.config import parse_restart
 from dockyard.errors import DockyardError
 
 BACKOFF_START = 0.1
 BACKOFF_MAX = 60.0
 BACKOFF_RESET_AFTER = 10.0
-
-
-def parse_restart(policy: str) -> tuple[str, int]:
-    from dockyard.errors import InvalidArgument
-
-    name, _, count = (policy or "no").partition(":")
-    if name not in ("no", "always", "unless-stopped", "on-failure"):
-        raise InvalidArgument(f"invalid restart policy '{policy}'")
-    if count:
-        if name != "on-failure":
-            raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
-        if not count.isdigit():
-            raise InvalidArgument(f"maximum retry count must be an integer: '{count}'")
-    return name, int(count or 0)
 
 
 def should_restart(policy: str, exit_code: int, restart_count: int, manually_stopped: bool) -> bool:
