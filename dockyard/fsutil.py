@@ -71,3 +71,19 @@ def _make_writable(path: str) -> None:
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}{os.getpid()}-{os.urandom(6).hex()}"
+
+
+def unmount_below(path: str) -> None:
+    """Lazily unmount every mount at or below `path`, deepest first: what a killed debootstrap
+    (its /proc and /sys) or a killed test leaves behind."""
+    from dockyard.errors import SyscallError
+    from dockyard.linux.syscalls import MNT_DETACH, umount2
+
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].replace("\\040", " ") for line in f]
+    for p in sorted((p for p in points if p == real or p.startswith(real + "/")), key=len, reverse=True):
+        try:
+            umount2(p, MNT_DETACH)
+        except SyscallError:
+            pass  # already gone (a parent's lazy unmount took it along)

@@ -14,6 +14,8 @@ import uuid
 
 import pytest
 
+from dockyard.fsutil import unmount_below
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -53,14 +55,6 @@ class Dockyard:
         return p
 
 
-def _unmount_below(path: str) -> None:
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    for p in sorted((p for p in points if p == real or p.startswith(real + "/")), key=len, reverse=True):
-        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
-
-
 def _kill_processes_under(path: str) -> None:
     """Kill any process whose root or cwd is inside `path` (a container a test left running)."""
     real = os.path.realpath(path)
@@ -86,7 +80,7 @@ def dy(tmp_path):
     if ids:
         subprocess.run(d.cmd("rm", "-f", *ids), env=d.env, cwd=REPO, capture_output=True, timeout=60)
     _kill_processes_under(str(tmp_path))
-    _unmount_below(str(tmp_path))
+    unmount_below(str(tmp_path))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from dockyard.errors import InvalidArgument, NotFound, Unavailable
+from dockyard.fsutil import unmount_below
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
@@ -198,14 +199,5 @@ def bootstrap_debian(engine, tag: str, *, suite: str = "bookworm", include: list
             f" {suite}"
         return _add_image(engine, d, tag, created=created, cmd=["bash"], created_by=f"dockyard bootstrap: {what}")
     finally:
-        _unmount_below(d)
+        unmount_below(d)  # debootstrap mounts /proc and /sys in its target; a failure may leave them
         shutil.rmtree(d, ignore_errors=True)
-
-
-def _unmount_below(path: str) -> None:
-    """debootstrap mounts /proc and /sys in its target; a failed run may leave them behind."""
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    for p in sorted((p for p in points if p == real or p.startswith(real + "/")), key=len, reverse=True):
-        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
