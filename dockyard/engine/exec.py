@@ -94,43 +94,22 @@ def _exec_detached(engine, pid: int, spec: dict, process: dict) -> int:
     """exec -d: a small forked reaper (a subreaper, like the container's monitor) owns the
     process, so it is reaped when it exits instead of lingering as a zombie under the
     container's init. Returns once the process has started."""
-    import json as _json
-
+    from dockyard.engine.detach import fork_detached, report
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.exec import exec_process
 
-    engine.db.close()  # never carry an open SQLite connection across fork
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:
-        try:
-            os.close(r)
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
-            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-            null = os.open("/dev/null", os.O_RDWR)
-            epid = exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null))
-            os.write(w, _json.dumps({"pid": epid}).encode() + b"\n")
-            os.close(w)
-            while True:
-                try:
-                    os.waitpid(-1, 0)
-                except ChildProcessError:
-                    break
-            os._exit(0)
-        except BaseException as e:  # noqa: BLE001
-            os.write(w, _json.dumps({"error": str(e), "code": getattr(e, "code", 126)}).encode() + b"\n")
-            os._exit(1)
-    os.close(w)
-    os.waitpid(child, 0)
-    with os.fdopen(r, "rb") as f:
-        line = f.readline()
-    msg = _json.loads(line) if line else {"error": "exec failed"}
-    if "error" in msg:
-        from dockyard.runtime.spawn import StartError
+    def reaper(fd: int) -> None:
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        null = os.open("/dev/null", os.O_RDWR)
+        report(fd, pid=exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null)))
+        os.close(fd)
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
 
-        raise StartError(msg["error"], msg.get("code", 126))
+    fork_detached(engine, reaper, default_code=126)
     return 0
 
 

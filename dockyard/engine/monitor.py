@@ -11,8 +11,6 @@ loaded, so starting it costs a fork rather than a Python start-up.
 
 from __future__ import annotations
 
-from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
-
 import os
 import time
 
@@ -35,46 +33,11 @@ def should_restart(policy: str, exit_code: int, restart_count: int, manually_sto
 
 def start_detached(engine, created) -> int:
     """Fork the monitor, which starts the container; return the container init's pid."""
-    # SQLite must not be open across fork: the child would inherit the parent's per-file lock
-    # bookkeeping without the locks themselves, and when the CLI then exits and closes its
-    # connection, SQLite would think itself the last user and delete the WAL the monitor writes.
-    engine.db.close()
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.close(r)
-            _close_fds_except(w)  # e.g. the container lock the CLI holds: never inherit it
-            os.setsid()
-            if os.fork() != 0:  # the monitor must not be the CLI's child
-                os._exit(0)
-            Monitor(engine, created, report_fd=w).run()
-        except BaseException as e:  # noqa: BLE001 - a monitor never unwinds into CLI code
-            _send(w, error=str(e), code=getattr(e, "code", 125))
-            _log_crash(engine, created.rec.id)
-            code = 1
-        os._exit(code)
-    os.close(w)
-    os.waitpid(pid, 0)
-    with os.fdopen(r, "rb") as f:
-        line = f.readline()
-    msg = json.loads(line) if line else {"error": "the container monitor died before the container started"}
-    if "error" in msg:
-        from dockyard.runtime.spawn import StartError
+    from dockyard.engine.detach import fork_detached
 
-        raise StartError(msg["error"], msg.get("code", 125))
+    msg = fork_detached(engine, lambda fd: Monitor(engine, created, report_fd=fd).run(),
+                        on_crash=lambda: _log_crash(engine, created.rec.id))
     return msg["pid"]
-
-
-def _close_fds_except(keep: int) -> None:
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2 and fd != keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 def _log_crash(engine, cid: str) -> None:
@@ -92,10 +55,9 @@ def _log_crash(engine, cid: str) -> None:
 
 
 def _send(fd: int, **msg) -> None:
-    try:
-        os.write(fd, (json.dumps(msg) + "\n").encode())
-    except OSError:
-        pass
+    from dockyard.engine.detach import report
+
+    report(fd, **msg)
 
 
 class Monitor:
