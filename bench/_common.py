@@ -128,6 +128,131 @@ def stop_process(pid: int, timeout: float = 30) -> None:
         pass
 
 
+# ----------------------------------------------------------------------------- shared set-up
+
+PODMAN_CONF = "/etc/containers/containers.conf.d/50-dockyard-ci.conf"
+
+
+def dockyard_private(tmp: str) -> tuple[list[str], str]:
+    """Launchers for this checkout in <tmp>/bin (bytecode compiled once) and busybox:latest
+    bootstrapped into a private <tmp>/root + <tmp>/run. Returns (dockyard argv prefix with
+    --root/--runroot, the unpacked busybox layer's directory)."""
+    import glob
+
+    compile_checkout()
+    bin_dir = os.path.join(tmp, "bin")
+    dockyard = write_launcher(bin_dir, "dockyard", "dockyard.cli.main")
+    write_launcher(bin_dir, "dockyard-runtime", "dockyard.runtime.cli")
+    root = os.path.join(tmp, "root")
+    dy = [dockyard, "--root", root, "--runroot", os.path.join(tmp, "run")]
+    run([*dy, "bootstrap", "busybox", "busybox:latest"], timeout=300)
+    layers = glob.glob(os.path.join(root, "snapshots", "layers", "*", "fs"))
+    if len(layers) != 1:
+        raise RuntimeError(f"expected one unpacked busybox layer, found {layers}")
+    return dy, layers[0]
+
+
+def export_layer(layer: str, tar_path: str) -> str:
+    """The unpacked layer as a plain tar, for `docker import` / `podman import`."""
+    run(["tar", "--numeric-owner", "-C", layer, "-cf", tar_path, "."])
+    return tar_path
+
+
+def ensure_dockerd(with_docker: bool, cleanups: list, skipped: list[str]) -> str | None:
+    """The docker CLI's path when a dockerd answers (started via .ci/start-dockerd only with
+    `with_docker`; a ("stop dockerd", fn) entry is then appended to `cleanups`), else None with
+    the reason appended to `skipped`."""
+    docker = which("docker")
+    if docker is None or which("dockerd") is None:
+        skipped.append("docker: not installed")
+        return None
+    if docker_answering():
+        return docker
+    if not with_docker:
+        skipped.append("docker: dockerd is not running (pass --with-docker to start it)")
+        return None
+    had_pid = dockerd_pid() is not None
+    run(["bash", os.path.join(REPO, ".ci", "start-dockerd")], timeout=90)
+    pid = dockerd_pid()
+    if not had_pid and pid is not None:
+        cleanups.append(("stop dockerd", lambda: stop_process(pid)))
+    return docker
+
+
+def podman_ulimits() -> list[str]:
+    """Without .ci/podman-setup's drop-in podman asks for rlimits this kind of VM cannot grant."""
+    return [] if os.path.exists(PODMAN_CONF) else ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+
+# ----------------------------------------------------------------------------- /proc probes
+
+def proc_status(pid: int) -> dict[str, str]:
+    """/proc/<pid>/status as a dict of raw values ({} if the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
+    except (FileNotFoundError, ProcessLookupError):
+        return {}
+
+
+def proc_comm(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def proc_cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def proc_start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: with the pid, it names one process (pids are reused)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
+
+
+def proc_alive(pid: int, start_ticks: int | None) -> bool:
+    return start_ticks is not None and proc_start_ticks(pid) == start_ticks
+
+
+def pids_with_comm(comm: str) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and proc_comm(int(name)) == comm:
+            out.append(int(name))
+    return out
+
+
+def proc_memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and RssAnon (/proc/<pid>/status) and Pss (/proc/<pid>/smaps_rollup), in kB."""
+    st = proc_status(pid)
+    mem = {k: int(st[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile") if k in st}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    mem["Pss"] = int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return mem
+
+
+def mounts_below(path: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    real = os.path.realpath(path)
+    with open(mountinfo) as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == real or p.startswith(real + "/")]
+
+
 # ----------------------------------------------------------------------------- statistics and output
 
 class Stats:

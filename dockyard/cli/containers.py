@@ -45,8 +45,10 @@ def status_text(st: dict) -> str:
 
 
 def _command(rec) -> str:
+    """docker ps COMMAND: arguments with spaces are shown in single quotes."""
     st = rec.state
-    return " ".join([st.get("Path", "")] + list(st.get("Args") or ()))
+    args = [st.get("Path", "")] + list(st.get("Args") or ())
+    return " ".join(f"'{a}'" if " " in a else a for a in args)
 
 
 def _filters(values: list[str]) -> dict[str, list[str]]:

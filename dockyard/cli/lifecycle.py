@@ -8,7 +8,7 @@ from dockyard.cli.flags import BOOL, STR, Flag, UsageError, parse, usage
 from dockyard.errors import DockyardError
 
 
-def _each(ctx, argv, flags, prog, summary, fn) -> int:
+def _each(ctx, argv, flags, prog, summary, fn, *, parallel: bool = False) -> int:
     opts = parse(flags, argv)
     if opts.get("help") or not opts.args:
         print(usage(f"dockyard {prog} [OPTIONS] CONTAINER [CONTAINER...]", summary, flags))
@@ -16,15 +16,36 @@ def _each(ctx, argv, flags, prog, summary, fn) -> int:
             return 0
         raise UsageError(f'"dockyard {prog}" requires at least 1 argument.')
     rc = 0
+    for ref, out, err in _parallel(fn, opts) if parallel and len(opts.args) > 1 else _serial(fn, opts):
+        if err is not None:
+            sys.stderr.write(f"dockyard: error: {err}\n")
+            rc = 1
+        elif out is not None:
+            print(out)
+    return rc
+
+
+def _serial(fn, opts):
     for ref in opts.args:
         try:
-            out = fn(ref, opts)
-            if out is not None:
-                print(out)
+            yield ref, fn(ref, opts), None
         except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            rc = 1
-    return rc
+            yield ref, None, e
+
+
+def _parallel(fn, opts):
+    """As the docker CLI does for stop/restart/kill: all containers at once, so stopping N
+    containers takes one grace period, not N. Output stays in argument order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(ref):
+        try:
+            return ref, fn(ref, opts), None
+        except DockyardError as e:
+            return ref, None, e
+
+    with ThreadPoolExecutor(max_workers=min(32, len(opts.args))) as pool:
+        yield from pool.map(one, opts.args)
 
 
 def cmd_start(ctx, argv):
@@ -42,15 +63,39 @@ def cmd_stop(ctx, argv):
     flags = [Flag("-t,--time", STR, "Seconds to wait before killing the container"),
              Flag("-s,--signal", STR, "Signal to send to the container"), Flag("--help")]
     return _each(ctx, argv, flags, "stop", "Stop one or more running containers",
-                 lambda ref, o: stop(ctx.engine, ref, timeout=parse_timeout(o.time), signal=o.signal) and ref)
+                 lambda ref, o: stop(ctx.engine, ref, timeout=parse_timeout(o.time), signal=o.signal) and ref,
+                 parallel=True)
 
 
 def cmd_restart(ctx, argv):
-    from dockyard.engine.lifecycle import parse_timeout, restart
+    """Stops run in parallel (threads); starts fork monitors, which must never happen while other
+    threads hold SQLite connections, so they run one by one afterwards."""
+    from dockyard.engine.lifecycle import parse_timeout, start, stop
 
     flags = [Flag("-t,--time", STR, "Seconds to wait before killing the container"), Flag("--help")]
-    return _each(ctx, argv, flags, "restart", "Restart one or more containers",
-                 lambda ref, o: restart(ctx.engine, ref, timeout=parse_timeout(o.time)) and ref)
+    opts = parse(flags, argv)
+    if opts.help or not opts.args:
+        print(usage("dockyard restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", flags))
+        if opts.help:
+            return 0
+        raise UsageError('"dockyard restart" requires at least 1 argument.')
+    stopped = list(_parallel(lambda ref, o: stop(ctx.engine, ref, timeout=parse_timeout(o.time)), opts)) \
+        if len(opts.args) > 1 else list(_serial(lambda ref, o: stop(ctx.engine, ref, timeout=parse_timeout(o.time)),
+                                                opts))
+    ctx.engine.db.close()  # the threads' connections stay with them; start afresh in this thread
+    rc = 0
+    for ref, _out, err in stopped:
+        if err is None:
+            try:
+                start(ctx.engine, ref)
+            except DockyardError as e:
+                err = e
+        if err is not None:
+            sys.stderr.write(f"dockyard: error: {err}\n")
+            rc = 1
+        else:
+            print(ref)
+    return rc
 
 
 def cmd_kill(ctx, argv):
@@ -58,7 +103,7 @@ def cmd_kill(ctx, argv):
 
     flags = [Flag("-s,--signal", STR, "Signal to send to the container", default="KILL"), Flag("--help")]
     return _each(ctx, argv, flags, "kill", "Kill one or more running containers",
-                 lambda ref, o: kill(ctx.engine, ref, o.signal) and ref)
+                 lambda ref, o: kill(ctx.engine, ref, o.signal) and ref, parallel=True)
 
 
 def cmd_wait(ctx, argv):

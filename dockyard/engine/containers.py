@@ -128,6 +128,8 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
              "StopSignal": icfg.get("StopSignal") or "SIGTERM", "RestartCount": 0}
     rec = ContainerRecord(id=cid, name=name, image_id=image.id, image=cfg.image, created=time.time(),
                           config=cfg.to_json(), state=state)
+    if cfg.userns:
+        _check_traversable(engine.container_dir(cid))
     engine.db.insert_container(rec)
     try:
         os.makedirs(engine.container_dir(cid), mode=0o755)
@@ -137,6 +139,25 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
         _cleanup_files(engine, cid)
         engine.db.delete_container(cid)
         raise
+
+
+def _check_traversable(path: str) -> None:
+    """A user-namespaced container's root is an unprivileged host uid: every directory above its
+    bundle must let others search it, or mounting its root fails with a bare EACCES."""
+    d = os.path.dirname(os.path.abspath(path))
+    while True:
+        try:
+            mode = os.stat(d).st_mode
+        except FileNotFoundError:
+            mode = 0o755  # created later with 0755
+        if not mode & 0o001:
+            raise InvalidArgument(f"--userns auto needs every directory above the container's bundle to be "
+                                  f"searchable by other users, and {d} has mode {oct(mode & 0o777)}",
+                                  hint=f"chmod o+x {d}, or use a --runroot outside it")
+        parent = os.path.dirname(d)
+        if parent == d:
+            return
+        d = parent
 
 
 def prepare(engine, rec) -> Created:
@@ -204,6 +225,7 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
     null = None
     if c.cfg.tty:
         stdio = (0, 1, 2)
+        _set_console_size(c)
     else:
         if not stdin_open:
             null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
@@ -239,6 +261,24 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         if not c.cfg.auto_remove:
             engine.db.update_state(c.rec.id, state)
     return code
+
+
+def _set_console_size(c: Created) -> None:
+    """The container's terminal starts with our terminal's size (init applies consoleSize), so
+    nothing it prints first is laid out for a 0x0 screen."""
+    import fcntl
+    import struct
+    import termios
+
+    for fd in (0, 1, 2):
+        if os.isatty(fd):
+            rows, cols = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+            if rows and cols:
+                c.spec["process"]["consoleSize"] = {"height": rows, "width": cols}
+                if c.cfg.runtime not in ("", "dockyard"):  # an external runtime reads config.json
+                    with open(os.path.join(c.bundle, "config.json"), "w") as f:
+                        json.dump(c.spec, f)
+            return
 
 
 def _network(cfg: ContainerConfig, pid: int) -> None:

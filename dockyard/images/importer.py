@@ -1,8 +1,9 @@
 """`dockyard import`: any rootfs tarball (plain, gzip, zstd; file or stdin) as a one-layer image.
 
 The tar is checked by unpacking it with the hardened extractor *before* anything is stored, so
-a hostile tarball (`../`, absolute symlink escapes, device nodes) is refused and leaves nothing
-behind. A compressed tarball is kept as the layer blob byte for byte; a plain one is gzipped.
+a hostile tarball (`../` climbing out, hardlinks to files outside) is refused and leaves nothing
+behind; symlinks in a path are resolved inside the root, as Docker and containerd resolve them,
+so `a -> /` followed by `a/tmp/x` writes the layer's own /tmp/x and never the host's. A compressed tarball is kept as the layer blob byte for byte; a plain one is gzipped.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def import_rootfs(engine, src, tag: str | None, *, changes: list[str] = (), mess
         tmp.seek(0)
         h = hashlib.sha256()
         with open_decompressed(tmp) as plain:
-            while chunk := plain.read(1 << 20):
+            while chunk := plain.reader.read(1 << 20):
                 h.update(chunk)
         diff_id = "sha256:" + h.hexdigest()
         tmp.seek(0)

@@ -169,6 +169,11 @@ class ImageStore:
         parent = None
         for chain, diff_id, layer in zip(chains, diff_ids, layers):
             if not self.snapshots.has_layer(chain):
+                if not self.content.verify(layer["digest"]):
+                    from dockyard.errors import DigestMismatch
+
+                    raise DigestMismatch(f"layer blob {layer['digest']} is corrupt: its content does not match "
+                                         "its digest", hint="remove the image and pull or load it again")
                 with self.content.open(layer["digest"]) as f:
                     self.snapshots.unpack_layer(chain, parent, f, diff_id=diff_id)
             parent = chain

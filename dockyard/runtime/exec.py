@@ -70,17 +70,20 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
     for _, fd in ns_fds:
         os.close(fd)
     pid = error = None
+    ready = False
     with os.fdopen(msg_r, "rb") as msgs:
-        for line in msgs:
+        for line in msgs:  # pid (middle child) and ready (the process) may come in either order
             msg = json.loads(line)
             if "pid" in msg:
                 pid = msg["pid"]
-                if on_pid is not None:
-                    on_pid(pid)
             elif "error" in msg:
                 error = msg
                 break
             elif msg.get("ready"):
+                ready = True
+            if ready and pid is not None:
+                if on_pid is not None:
+                    on_pid(pid)
                 break
     os.waitpid(mid, 0)
     if error is not None and pid is not None:
@@ -88,7 +91,7 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-    if error is not None or pid is None:
+    if error is not None or pid is None or not ready:
         raise StartError(error["error"] if error else "exec process exited before it was ready",
                          error.get("code", 125) if error else 125)
     return pid

@@ -137,8 +137,11 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
         os.close(fifo_fd)
     pid = None
     error = None
+    ready = False
     try:
         with os.fdopen(msg_r, "rb") as msgs:
+            # The middle child sends the pid and init sends ready, each on its own: either may
+            # arrive first, so wait for both (or an error, or EOF when both have gone).
             for line in msgs:
                 msg = json.loads(line)
                 if msg.get("userns"):
@@ -147,11 +150,13 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                 elif "pid" in msg:
                     pid = msg["pid"]
                 elif msg.get("ready"):
-                    if on_pid is not None:
-                        on_pid(pid)
-                    break
+                    ready = True
                 elif "error" in msg:
                     error = msg
+                    break
+                if ready and pid is not None:
+                    if on_pid is not None:
+                        on_pid(pid)
                     break
     except BaseException:
         if pid:
@@ -160,7 +165,7 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
         raise
     finally:
         os.waitpid(mid, 0)
-    if error is not None or pid is None:
+    if error is not None or pid is None or not ready:
         if pid:
             _kill_quietly(pid)
         os.close(ctl_w)

@@ -109,6 +109,39 @@ def _kill_stray_containers(tmp_path):
         subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
 
 
+# -- a bootstrapped store, copied --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _busybox_template(tmp_path_factory):
+    """One `dockyard bootstrap busybox` for the whole session (bootstrap is tested on its own)."""
+    base = tmp_path_factory.mktemp("busybox-template")
+    root = str(base / "root")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=str(base / "run"), PYTHONPATH=repo)
+    p = subprocess.run([sys.executable, "-S", "-m", "dockyard", "bootstrap", "busybox", "busybox:latest"],
+                       env=env, cwd=repo, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return root
+
+
+@pytest.fixture
+def busybox(dy, _busybox_template):
+    """`busybox:latest` in this test's own store: a byte-for-byte copy of a bootstrapped store,
+    which costs milliseconds where a bootstrap costs most of a second."""
+    assert not os.path.exists(dy.root)
+    subprocess.run(["cp", "-a", _busybox_template, dy.root], check=True)
+    # the copy must not lead back to the template (a store recording absolute paths would)
+    needle = _busybox_template.encode()
+    for base, _dirs, files in os.walk(dy.root):
+        for f in files:
+            path = os.path.join(base, f)
+            if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) < 1 << 18:
+                with open(path, "rb") as fh:
+                    assert needle not in fh.read(), f"{path} names the template store"
+    return "busybox:latest"
+
+
 # -- through the engine: the same checks for both runtimes ---------------------------------------
 
 
@@ -152,7 +185,7 @@ def test_no_new_privileges_and_unconfined(dy, busybox, rt):
     ("", "uid=0(root) gid=0(root) groups=0(root),10(wheel)"),
     ("1000:1000", "uid=1000 gid=1000 groups=1000"),
     ("nobody", "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"),
-])
+], ids=["root", "1000:1000", "nobody"])
 def test_id(dy, busybox, rt, user, want):
     args = ("-u", user) if user else ()
     assert run(dy, rt, "--rm", *args, "busybox", "id").out == want + "\n"
@@ -215,6 +248,19 @@ def test_exit_codes(dy, busybox, rt, tmp_path, cmd, code):
     assert p.returncode == code, p.err
     assert "Traceback" not in p.err
     assert_nothing_left(dy, tmp_path)
+
+
+@pytest.mark.parametrize("cmd, what", [(["nosuchcmd"], "nosuchcmd"), (["/etc/passwd"], "/etc/passwd")],
+                         ids=["127", "126"])
+def test_start_errors_are_reported_once(dy, busybox, rt, cmd, what):
+    p = run(dy, rt, "--rm", "busybox", *cmd, check=False)
+    assert p.out == ""
+    ours = [line for line in p.err.splitlines() if line.startswith("dockyard: error: ")]
+    assert len(ours) == 1 and what in ours[0], p.err
+    # runc writes its own fatal error to the stderr it shares with the container, before ours;
+    # dockyard's runtime says nothing but dockyard's one line
+    others = [line for line in p.err.splitlines() if not line.startswith("dockyard: error: ")]
+    assert others == [] if rt == "dockyard" else all("runc create failed" in line for line in others), p.err
 
 
 def test_killed_init_is_137(dy, busybox, rt, name, tmp_path):
