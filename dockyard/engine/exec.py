@@ -53,7 +53,9 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
         all_caps = list(sc.CAPABILITIES[: sc.last_cap() + 1])
         process["capabilities"] = {"bounding": all_caps, "effective": all_caps, "permitted": all_caps}
     if detach:
-        return _exec_detached(engine, pid, spec, process)
+        from dockyard.engine.containers import container_cgroup
+
+        return _exec_detached(engine, pid, spec, process, container_cgroup(engine, rec))
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     sock = console_child = None
     if tty:
@@ -67,8 +69,11 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     else:
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         stdio = (null, 1, 2)
+    from dockyard.engine.containers import container_cgroup
+
+    cgroup = container_cgroup(engine, rec)
     try:
-        epid = exec_process(pid, spec, process, stdio=stdio, console_fd=console_child)
+        epid = exec_process(pid, spec, process, stdio=stdio, console_fd=console_child, cgroup=cgroup)
     finally:
         for fd in (console_child, null):
             if fd is not None:
@@ -90,7 +95,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
         restore()
 
 
-def _exec_detached(engine, pid: int, spec: dict, process: dict) -> int:
+def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> int:
     """exec -d: a small forked reaper (a subreaper, like the container's monitor) owns the
     process, so it is reaped when it exits instead of lingering as a zombie under the
     container's init. Returns once the process has started."""
@@ -101,7 +106,8 @@ def _exec_detached(engine, pid: int, spec: dict, process: dict) -> int:
     def reaper(fd: int) -> None:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         null = os.open("/dev/null", os.O_RDWR)
-        report(fd, pid=exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null)))
+        report(fd, pid=exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null),
+                                    cgroup=cgroup))
         os.close(fd)
         while True:
             try:
