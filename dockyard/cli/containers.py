@@ -41,6 +41,8 @@ def status_text(st: dict) -> str:
         return "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", ""))) + " (Paused)"
     if status == "exited":
         return f"Exited ({st.get('ExitCode', 0)}) " + ago(parse_rfc3339(st.get("FinishedAt", "")))
+    if status == "restarting":
+        return f"Restarting ({st.get('ExitCode', 0)}) " + ago(parse_rfc3339(st.get("FinishedAt", "")))
     return status.capitalize() if status else "Unknown"
 
 

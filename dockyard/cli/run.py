@@ -129,6 +129,8 @@ def resource_flags(opts) -> dict:
         if out["memory"] < 6 * 1024 * 1024:
             raise InvalidArgument("Minimum memory limit allowed is 6MB")
     if opts.memory_swap:
+        if not opts.memory:
+            raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
         out["memory_swap"] = -1 if opts.memory_swap == "-1" else _mem(opts.memory_swap, "--memory-swap")
         if out["memory_swap"] != -1 and out["memory_swap"] < out.get("memory", 0):
             raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
@@ -147,6 +149,7 @@ def resource_flags(opts) -> dict:
             raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag')
         out["cpu_shares"] = int(opts.cpu_shares)
     if opts.cpuset_cpus:
+        _check_cpuset(opts.cpuset_cpus)
         out["cpuset_cpus"] = opts.cpuset_cpus
     if opts.pids_limit:
         try:
@@ -154,6 +157,23 @@ def resource_flags(opts) -> dict:
         except ValueError:
             raise InvalidArgument(f'invalid argument "{opts.pids_limit}" for "--pids-limit" flag') from None
     return out
+
+
+def _check_cpuset(value: str) -> None:
+    """docker refuses CPUs the host does not have at create time, not when the cgroup is written."""
+    wanted: set[int] = set()
+    try:
+        for part in value.split(","):
+            lo, dash, hi = part.partition("-")
+            wanted.update(range(int(lo), int(hi if dash else lo) + 1))
+    except ValueError:
+        raise InvalidArgument(f"Invalid value {value} for cpuset cpus") from None
+    available = sorted(os.sched_getaffinity(0))
+    missing = sorted(wanted - set(available))
+    if missing:
+        have = f"{available[0]}-{available[-1]}" if available == list(range(available[0], available[-1] + 1)) \
+            else ",".join(map(str, available))
+        raise InvalidArgument(f"Requested CPUs are not available - requested {value}, available: {have}")
 
 
 def _mem(value: str, flag: str) -> int:

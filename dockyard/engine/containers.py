@@ -329,6 +329,10 @@ def remove(engine, ref: str, *, force: bool = False) -> str:
             from dockyard.runtime.procfs import wait_gone
 
             _set(engine, rec.id, ManuallyStopped=True)
+            if st.get("Status") == "paused":  # frozen tasks cannot die: thaw first
+                cg = container_cgroup(engine, rec)
+                if cg is not None:
+                    cg.thaw()
             if process_status(st.get("Pid", 0), st.get("PidStartTime")):
                 os.kill(st["Pid"], 9)
                 wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)

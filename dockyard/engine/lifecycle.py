@@ -131,9 +131,19 @@ def wait(engine, ref: str, *, poll: float = 0.05) -> int:
     """docker wait: block until the container is not running; its exit code."""
     from dockyard.engine.containers import effective_state
 
+    from dockyard.engine.monitor import exit_file
+    from dockyard.errors import ContainerNotFound
+
     rec = engine.db.get_container(ref)
     while True:
-        rec = engine.db.get_container(rec.id)
+        try:
+            rec = engine.db.get_container(rec.id)
+        except ContainerNotFound:  # removed (--rm) after exiting: its monitor left the code
+            try:
+                with open(exit_file(engine, rec.id)) as f:
+                    return int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                raise ContainerNotFound(f"No such container: {ref}") from None
         st = effective_state(rec)
         if st.get("Status") not in ("running", "paused", "restarting"):
             return int(st.get("ExitCode", 0))

@@ -112,21 +112,33 @@ class Monitor:
                 ran = time.monotonic() - started
                 delay = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else min(delay * 2, BACKOFF_MAX)
                 self._update(Status="restarting", Restarting=True)
-                time.sleep(delay if ran < BACKOFF_RESET_AFTER else BACKOFF_START)
-                st = self._update(RestartCount=self._state().get("RestartCount", 0) + 1)
-                if st.get("ManuallyStopped"):
+                if self._stopped_during(delay if ran < BACKOFF_RESET_AFTER else BACKOFF_START):
                     self._update(Status="exited", Restarting=False)
                     break
+                self._update(RestartCount=self._state().get("RestartCount", 0) + 1)
         finally:
             log.close()
             self._update(MonitorPid=0)
         if cfg.auto_remove:
             from dockyard.engine.containers import remove
 
+            _record_exit(self.engine, self.cid, self._state().get("ExitCode", 0))
             try:
                 remove(self.engine, self.cid, force=True)
             except DockyardError:
                 pass
+
+    def _stopped_during(self, delay: float) -> bool:
+        """Sleep out a restart back-off, but wake as soon as `stop` asks (Docker cancels a
+        pending restart at once)."""
+        deadline = time.monotonic() + delay
+        while True:
+            if self._state().get("ManuallyStopped"):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, 0.05))
 
     def _run_once(self, log) -> int:
         import select
@@ -209,6 +221,20 @@ class Monitor:
         self._update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
                      FinishedAt=rfc3339(time.time()))
         return code
+
+
+def exit_file(engine, cid: str) -> str:
+    return os.path.join(engine.runroot, "exits", cid)
+
+
+def _record_exit(engine, cid: str, code: int) -> None:
+    """An auto-removed container's exit code outlives its record, for `wait` (as docker's does)."""
+    try:
+        os.makedirs(os.path.dirname(exit_file(engine, cid)), exist_ok=True)
+        with open(exit_file(engine, cid), "w") as f:
+            f.write(str(code))
+    except OSError:
+        pass
 
 
 def _reap(pid: int, *, block: bool):
