@@ -29,12 +29,13 @@ class InitConfig:
     `dataclasses` costs more than this whole module on the `run` hot path."""
 
     __slots__ = ("spec", "rootfs", "sync_fd", "gate_fd", "gate_is_fifo", "console_fd", "rootfs_mounts",
-                 "new_mount_ns", "new_user_ns", "seccomp", "late_seccomp", "preserve_fds")
+                 "new_mount_ns", "new_user_ns", "seccomp", "late_seccomp", "preserve_fds", "cgroup_gate",
+                 "new_cgroup_ns")
 
     def __init__(self, *, spec: dict, rootfs: str, sync_fd: int, gate_fd: int, gate_is_fifo: bool,
                  console_fd: int | None = None, rootfs_mounts: tuple = (), new_mount_ns: bool = True,
                  new_user_ns: bool = False, seccomp: tuple[bytes, int] | None = None,
-                 preserve_fds: int = 0) -> None:
+                 preserve_fds: int = 0, cgroup_gate: int | None = None, new_cgroup_ns: bool = False) -> None:
         self.spec = spec                  # the OCI runtime spec (config.json)
         self.rootfs = rootfs              # host path of the root filesystem
         self.sync_fd = sync_fd            # write end: JSON messages to the parent
@@ -47,6 +48,8 @@ class InitConfig:
         self.seccomp = seccomp            # (BPF program, flags) compiled by the caller, or None
         self.late_seccomp: tuple[bytes, int] | None = None  # loaded right before exec (no_new_privs)
         self.preserve_fds = preserve_fds  # fds 3 .. 3+N-1 pass through to the process (LISTEN_FDS)
+        self.cgroup_gate = cgroup_gate    # read b"c" here once the parent put us in our cgroup
+        self.new_cgroup_ns = new_cgroup_ns  # then unshare the cgroup namespace ourselves
 
 
 class ExecError(Exception):
@@ -116,6 +119,8 @@ def _prepare(cfg: InitConfig) -> str:
         private_cgroupns = any(ns.get("type") == "cgroup" and not ns.get("path")
                                for ns in linux.get("namespaces") or ())
         for m in spec.get("mounts") or ():
+            if m.get("type") == "cgroup":
+                _join_cgroup(cfg)  # the cgroup mount must show our own cgroup
             mounts.mount_one(rootfs, m, private_cgroupns=private_cgroupns)
             if m.get("destination") == "/dev" and m.get("type") == "tmpfs":
                 dev_is_tmpfs = True
@@ -134,6 +139,8 @@ def _prepare(cfg: InitConfig) -> str:
     else:
         os.chroot(rootfs)
         os.chdir("/")
+
+    _join_cgroup(cfg)
 
     # -- the terminal is created in the container's own devpts, like runc's console socket
     if proc.get("terminal"):
@@ -180,6 +187,20 @@ def _prepare(cfg: InitConfig) -> str:
         raise ExecError(f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}", 125) from e
     cfg.late_seccomp = seccomp if seccomp is not None and seccomp[0] and proc.get("noNewPrivileges") else None
     return _lookup(proc)
+
+
+def _join_cgroup(cfg: InitConfig) -> None:
+    """Wait until the parent has moved us into our cgroup, then make the cgroup namespace.
+
+    The parent does the move while we mount (on cgroup v1 it can take an RCU grace period), so
+    the two costs overlap instead of adding up. Idempotent."""
+    if cfg.cgroup_gate is None:
+        return
+    if os.read(cfg.cgroup_gate, 1) != b"c":
+        raise ExecError("the runtime went away before placing the container in its cgroup", 125)
+    cfg.cgroup_gate = None
+    if cfg.new_cgroup_ns:
+        sc.unshare(sc.CLONE_NEWCGROUP)
 
 
 def _ns_types(linux: dict) -> set[str]:

@@ -66,8 +66,8 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
     `on_pid(pid)` runs in the parent once the init is ready and before it may start (network,
     cgroups): a failing init has reported its own error by then.
     `seccomp` is the spec's profile precompiled (program, flags), to spare init compiling it.
-    `cgroup` (created and configured by the caller) is joined before any namespace is made, so
-    the container's cgroup namespace is rooted at its own cgroup and all setup is accounted.
+    `cgroup` (created and configured by the caller) is joined by init before it makes its cgroup
+    namespace (so the namespace is rooted at the container's own cgroup) and before it may exec.
     Raises StartError (with docker's 125/126/127) if the init could not get ready.
     """
     from dockyard.runtime.init import InitConfig, run_init, send
@@ -88,8 +88,6 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                         os.dup2(fd, target)
             for i in range(preserve_fds):
                 os.set_inheritable(3 + i, True)
-            if cgroup is not None:
-                cgroup.apply(0)
             for t, path in join:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 sc.setns(fd, sc.NAMESPACE_FLAGS[t], f"{t} namespace {path}")
@@ -111,8 +109,11 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                 send(msg_w, userns=True)
                 if os.read(ctl_r, 1) != b"u":
                     os._exit(125)
-            if flags & ~sc.CLONE_NEWUSER:
-                sc.unshare(flags & ~sc.CLONE_NEWUSER)
+            # With a cgroup, the cgroup namespace is made later, by init, once the parent has put
+            # it in its cgroup (so the namespace is rooted there): see InitConfig.cgroup_gate.
+            late = sc.CLONE_NEWCGROUP if cgroup is not None else 0
+            if flags & ~sc.CLONE_NEWUSER & ~late:
+                sc.unshare(flags & ~sc.CLONE_NEWUSER & ~late)
             child = os.fork()
             if child == 0:
                 run_init(InitConfig(
@@ -121,6 +122,8 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                     console_fd=console_fd, rootfs_mounts=tuple(rootfs_mounts),
                     new_mount_ns=bool(flags & sc.CLONE_NEWNS) or any(t == "mount" for t, _ in join),
                     new_user_ns=new_user, seccomp=seccomp, preserve_fds=preserve_fds,
+                    cgroup_gate=ctl_r if cgroup is not None else None,
+                    new_cgroup_ns=bool(flags & sc.CLONE_NEWCGROUP),
                 ))
                 os._exit(125)
             send(msg_w, pid=child)
@@ -149,6 +152,11 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                     os.write(ctl_w, b"u")
                 elif "pid" in msg:
                     pid = msg["pid"]
+                    if cgroup is not None:
+                        # Joining a cgroup can wait out an RCU grace period (~10 ms on cgroup v1);
+                        # the parent does it while init is busy mounting, then lets it go on.
+                        cgroup.apply(pid)
+                        os.write(ctl_w, b"c")
                 elif msg.get("ready"):
                     ready = True
                 elif "error" in msg:
