@@ -19,41 +19,15 @@ import sys
 import threading
 import time
 
-import pytest
+from support import CREATED, HEX64, cgroup_dirs, container_processes, monitors_of, mounts_under, no_traceback, run_d, wait_for
 
-HEX64 = re.compile(r"[0-9a-f]{64}")
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 UP = re.compile(r"\bUp (Less than a second|\d+ seconds?|About a minute)\b")
 LOOP = "while :; do sleep 0.1; done"
 STATS_HEADERS = ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"]
-CGROUP_BASE = "/sys/fs/cgroup"
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def wait_for(pred, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def no_traceback(p) -> None:
-    assert "Traceback" not in p.err and "Traceback" not in p.out, p.err + p.out
-
-
-def run_d(dy, name: str, *args: str, flags: tuple = ()) -> str:
-    """`dockyard run -d --name NAME FLAGS… busybox ARGS…`: the printed id (64 hex)."""
-    p = dy("run", "-d", "--name", name, *flags, "busybox", *args, timeout=30)
-    cid = p.out.strip()
-    assert HEX64.fullmatch(cid), p.out + p.err
-    _CREATED.append(cid)
-    return cid
 
 
 def inspect(dy, ref: str) -> dict:
@@ -106,25 +80,7 @@ def logs(dy, ref: str, *flags: str):
 
 def monitors(dy) -> list[int]:
     """dockyard-mon processes working for this test's store."""
-    return _monitors_of(dy.root)
-
-
-def _monitors_of(root: str) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "dockyard-mon":
-                    continue
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"DOCKYARD_ROOT=" + root.encode() in env:
-            out.append(int(pid))
-    return out
+    return monitors_of(dy.root)
 
 
 def ppid_of(pid: int) -> int:
@@ -156,46 +112,6 @@ def monitor_of(dy, ref: str) -> int:
     return mon
 
 
-def cgroup_dirs(cid: str) -> list[str]:
-    """The container's cgroup directories in every hierarchy (v1 controllers and the v2 tree)."""
-    out = []
-    try:
-        hierarchies = [os.path.join(CGROUP_BASE, h) for h in os.listdir(CGROUP_BASE)] + [CGROUP_BASE]
-    except OSError:
-        return out
-    for h in hierarchies:
-        d = os.path.join(h, "dockyard", cid)
-        if os.path.isdir(d):
-            out.append(d)
-    return out
-
-
-def mounts_under(path: str) -> list[str]:
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [p for p in points if p == real or p.startswith(real + "/")]
-
-
-def container_processes(path: str) -> list[int]:
-    """Processes in another mount namespace whose mounts mention `path` (containers of this test)."""
-    real = os.path.realpath(path)
-    own = os.readlink("/proc/self/ns/mnt")
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{name}/ns/mnt") == own:
-                continue
-            with open(f"/proc/{name}/mountinfo") as f:
-                if real in f.read():
-                    pids.append(int(name))
-        except OSError:
-            continue
-    return pids
-
-
 def assert_clean(dy, tmp_path, ids) -> None:
     """Nothing of these containers is left: records, monitors, cgroups, mounts, processes."""
     assert dy("ps", "-aq", timeout=30).out == ""
@@ -206,52 +122,6 @@ def assert_clean(dy, tmp_path, ids) -> None:
         assert not os.path.exists(os.path.join(dy.runroot, "containers", cid))
     assert mounts_under(str(tmp_path)) == []
     assert container_processes(str(tmp_path)) == []
-
-
-_CREATED: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def _safety_net(tmp_path):
-    """After the `dy` fixture's own `rm -f`: kill monitors and container processes of this test
-    that survived it, remove their cgroups and mounts, so one failure cannot spill into others."""
-    _CREATED.clear()
-    yield
-    for pid in _monitors_of(str(tmp_path / "root")) + container_processes(str(tmp_path)):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for cid in _CREATED:
-        for d in cgroup_dirs(cid):
-            deadline = time.monotonic() + 5
-            while os.path.isdir(d) and time.monotonic() < deadline:
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    time.sleep(0.05)
-    for p in sorted(mounts_under(str(tmp_path)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
-
-
-@pytest.fixture(scope="module")
-def _busybox_template(tmp_path_factory):
-    """One `dockyard bootstrap busybox` for this module (bootstrap is tested on its own)."""
-    base = tmp_path_factory.mktemp("busybox-template")
-    root = str(base / "root")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=str(base / "run"), PYTHONPATH=repo)
-    p = subprocess.run([sys.executable, "-S", "-m", "dockyard", "bootstrap", "busybox", "busybox:latest"],
-                       env=env, cwd=repo, capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return root
-
-
-@pytest.fixture
-def busybox(dy, _busybox_template):
-    """`busybox:latest` in this test's own store, copied from a bootstrapped one."""
-    subprocess.run(["cp", "-a", _busybox_template, dy.root], check=True)
-    return "busybox:latest"
 
 
 class Pty:
@@ -969,7 +839,7 @@ def test_killed_foreground_cli_leaves_a_true_ps_and_rm_cleans_up(dy, busybox, na
         wait_for(lambda: p.poll() is not None or (ps_row(dy, name) or "").find(" Up ") >= 0, what="Up")
         assert p.poll() is None, p.stderr.read()
         cid = fmt(dy, name, "{{.Id}}")
-        _CREATED.append(cid)
+        CREATED.append(cid)
         pid = int(fmt(dy, name, "{{.State.Pid}}"))
         assert comm_of(pid) == "sleep" and cgroup_dirs(cid)
         p.kill()

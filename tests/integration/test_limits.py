@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
+from support import CGROUP_BASE, cgroup_dirs, no_traceback, run_d, wait_for
 
 MB = 1 << 20
-CGROUP_BASE = "/sys/fs/cgroup"
 V1 = os.path.isdir(os.path.join(CGROUP_BASE, "memory")) and os.path.isdir(os.path.join(CGROUP_BASE, "pids"))
 HOG = 'x=$(head -c 100000000 /dev/zero | tr "\\0" a)'
 UNLIMITED_V1 = 9223372036854771712
@@ -28,29 +24,6 @@ pytestmark = pytest.mark.skipif(not V1, reason="these checks read cgroup v1 file
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def wait_for(pred, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def no_traceback(p) -> None:
-    assert "Traceback" not in p.err and "Traceback" not in p.out, p.err + p.out
-
-
-def run_d(dy, name: str, *args: str, flags: tuple = ()) -> str:
-    p = dy("run", "-d", "--name", name, *flags, "busybox", *args, timeout=30)
-    cid = p.out.strip()
-    assert re.fullmatch(r"[0-9a-f]{64}", cid), p.out + p.err
-    _CREATED.append(cid)
-    return cid
 
 
 def fmt(dy, ref: str, template: str) -> str:
@@ -69,100 +42,6 @@ def cg_file(controller: str, cid: str, name: str) -> str:
 def read(path: str) -> str:
     with open(path) as f:
         return f.read().strip()
-
-
-def cgroup_dirs(cid: str) -> list[str]:
-    out = []
-    for h in [os.path.join(CGROUP_BASE, h) for h in os.listdir(CGROUP_BASE)] + [CGROUP_BASE]:
-        d = os.path.join(h, "dockyard", cid)
-        if os.path.isdir(d):
-            out.append(d)
-    return out
-
-
-def mounts_under(path: str) -> list[str]:
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [p for p in points if p == real or p.startswith(real + "/")]
-
-
-def container_processes(path: str) -> list[int]:
-    real = os.path.realpath(path)
-    own = os.readlink("/proc/self/ns/mnt")
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{name}/ns/mnt") == own:
-                continue
-            with open(f"/proc/{name}/mountinfo") as f:
-                if real in f.read():
-                    pids.append(int(name))
-        except OSError:
-            continue
-    return pids
-
-
-def monitors_of(root: str) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "dockyard-mon":
-                    continue
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if b"DOCKYARD_ROOT=" + root.encode() in f.read().split(b"\0"):
-                    out.append(int(pid))
-        except OSError:
-            continue
-    return out
-
-
-_CREATED: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def _safety_net(tmp_path):
-    """After the `dy` fixture's `rm -f`: nothing of this test's containers may survive."""
-    _CREATED.clear()
-    yield
-    for pid in monitors_of(str(tmp_path / "root")) + container_processes(str(tmp_path)):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for cid in _CREATED:
-        for d in cgroup_dirs(cid):
-            deadline = time.monotonic() + 5
-            while os.path.isdir(d) and time.monotonic() < deadline:
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    time.sleep(0.05)
-    for p in sorted(mounts_under(str(tmp_path)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
-
-
-@pytest.fixture(scope="module")
-def _busybox_template(tmp_path_factory):
-    base = tmp_path_factory.mktemp("busybox-template")
-    root = str(base / "root")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=str(base / "run"), PYTHONPATH=repo)
-    p = subprocess.run([sys.executable, "-S", "-m", "dockyard", "bootstrap", "busybox", "busybox:latest"],
-                       env=env, cwd=repo, capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return root
-
-
-@pytest.fixture
-def busybox(dy, _busybox_template):
-    subprocess.run(["cp", "-a", _busybox_template, dy.root], check=True)
-    return "busybox:latest"
 
 
 # -- memory ----------------------------------------------------------------------------------------

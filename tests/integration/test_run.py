@@ -22,6 +22,7 @@ import termios
 import time
 
 import pytest
+from support import container_processes, listdir, mounts_under, no_traceback, wait_for
 
 DEFAULT_CAPS = 0x00000000A80425FB
 CAP = {"CHOWN": 0, "NET_ADMIN": 12, "NET_RAW": 13, "SYS_ADMIN": 21, "SYS_RESOURCE": 24}
@@ -73,50 +74,8 @@ def lines(text: str) -> list[str]:
     return text.replace("\r", "").splitlines()
 
 
-def no_traceback(p) -> None:
-    assert "Traceback" not in p.err, p.err
-    assert "Traceback" not in p.out, p.out
-
-
 def inspect(dy, ref: str) -> dict:
     return json.loads(dy("inspect", ref).out)[0]
-
-
-def mounts_under(path: str) -> list[str]:
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [p for p in points if p == real or p.startswith(real + "/")]
-
-
-def container_processes(path: str) -> list[int]:
-    """Processes in another mount namespace whose mounts mention `path` (a container of this test).
-
-    /proc/PID/root of a container's init reads "/" from the host, so it cannot be matched by
-    path; its mount table names the overlay's upper/lower dirs, which live under our root.
-    """
-    real = os.path.realpath(path)
-    own = os.readlink("/proc/self/ns/mnt")
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{name}/ns/mnt") == own:
-                continue
-            with open(f"/proc/{name}/mountinfo") as f:
-                if real in f.read():
-                    pids.append(int(name))
-        except OSError:
-            continue
-    return pids
-
-
-def listdir(path: str) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return []
 
 
 def assert_nothing_left(dy, tmp_path) -> None:
@@ -126,17 +85,6 @@ def assert_nothing_left(dy, tmp_path) -> None:
     assert listdir(os.path.join(dy.runroot, "containers")) == []
     assert mounts_under(str(tmp_path)) == []
     assert container_processes(str(tmp_path)) == []
-
-
-def wait_for(pred, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def ps_row(dy, name: str, *flags: str) -> str | None:
@@ -160,19 +108,6 @@ def start_background(dy, name: str, *args: str) -> subprocess.Popen:
         p.wait()
         raise
     return p
-
-
-@pytest.fixture(autouse=True)
-def _kill_stray_containers(tmp_path):
-    """Safety net after the `dy` fixture's own cleanup: no container of this test may outlive it."""
-    yield
-    for pid in container_processes(str(tmp_path)):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for p in sorted(mounts_under(str(tmp_path)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
 
 
 class Pty:
@@ -257,36 +192,6 @@ class Pty:
 
 
 # -- a bootstrapped store, copied --------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def _busybox_template(tmp_path_factory):
-    """One `dockyard bootstrap busybox` for the whole session (bootstrap is tested on its own)."""
-    base = tmp_path_factory.mktemp("busybox-template")
-    root = str(base / "root")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=str(base / "run"), PYTHONPATH=repo)
-    p = subprocess.run([sys.executable, "-S", "-m", "dockyard", "bootstrap", "busybox", "busybox:latest"],
-                       env=env, cwd=repo, capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return root
-
-
-@pytest.fixture
-def busybox(dy, _busybox_template):
-    """`busybox:latest` in this test's own store: a byte-for-byte copy of a bootstrapped store,
-    which costs milliseconds where a bootstrap costs most of a second."""
-    assert not os.path.exists(dy.root)
-    subprocess.run(["cp", "-a", _busybox_template, dy.root], check=True)
-    # the copy must not lead back to the template (a store recording absolute paths would)
-    needle = _busybox_template.encode()
-    for base, _dirs, files in os.walk(dy.root):
-        for f in files:
-            path = os.path.join(base, f)
-            if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) < 1 << 18:
-                with open(path, "rb") as fh:
-                    assert needle not in fh.read(), f"{path} names the template store"
-    return "busybox:latest"
 
 
 # -- PID 1, hostname, /etc files ------------------------------------------------------------------

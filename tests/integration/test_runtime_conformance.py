@@ -20,6 +20,7 @@ import sys
 import time
 
 import pytest
+from support import container_processes, listdir, mounts_under
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNTIMES = ["dockyard", "runc"]
@@ -45,39 +46,6 @@ def status_of(text: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, sep, v in (line.partition(":") for line in text.splitlines()) if sep}
 
 
-def mounts_under(path: str) -> list[str]:
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [p for p in points if p == real or p.startswith(real + "/")]
-
-
-def container_processes(path: str) -> list[int]:
-    """Processes in another mount namespace whose mount table mentions `path`."""
-    real = os.path.realpath(path)
-    own = os.readlink("/proc/self/ns/mnt")
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{name}/ns/mnt") == own:
-                continue
-            with open(f"/proc/{name}/mountinfo") as f:
-                if real in f.read():
-                    pids.append(int(name))
-        except OSError:
-            continue
-    return pids
-
-
-def listdir(path: str) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return []
-
-
 def runc_states(dy) -> list[str]:
     """Containers runc still knows about in the engine's runc state root."""
     root = os.path.join(dy.runroot, "runtimes", "runc")
@@ -97,49 +65,7 @@ def assert_nothing_left(dy, tmp_path) -> None:
     assert runc_states(dy) == []
 
 
-@pytest.fixture(autouse=True)
-def _kill_stray_containers(tmp_path):
-    yield
-    for pid in container_processes(str(tmp_path)):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for p in sorted(mounts_under(str(tmp_path)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
-
-
 # -- a bootstrapped store, copied --------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def _busybox_template(tmp_path_factory):
-    """One `dockyard bootstrap busybox` for the whole session (bootstrap is tested on its own)."""
-    base = tmp_path_factory.mktemp("busybox-template")
-    root = str(base / "root")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=str(base / "run"), PYTHONPATH=repo)
-    p = subprocess.run([sys.executable, "-S", "-m", "dockyard", "bootstrap", "busybox", "busybox:latest"],
-                       env=env, cwd=repo, capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return root
-
-
-@pytest.fixture
-def busybox(dy, _busybox_template):
-    """`busybox:latest` in this test's own store: a byte-for-byte copy of a bootstrapped store,
-    which costs milliseconds where a bootstrap costs most of a second."""
-    assert not os.path.exists(dy.root)
-    subprocess.run(["cp", "-a", _busybox_template, dy.root], check=True)
-    # the copy must not lead back to the template (a store recording absolute paths would)
-    needle = _busybox_template.encode()
-    for base, _dirs, files in os.walk(dy.root):
-        for f in files:
-            path = os.path.join(base, f)
-            if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) < 1 << 18:
-                with open(path, "rb") as fh:
-                    assert needle not in fh.read(), f"{path} names the template store"
-    return "busybox:latest"
 
 
 # -- through the engine: the same checks for both runtimes ---------------------------------------

@@ -19,23 +19,10 @@ import uuid
 from multiprocessing.pool import ThreadPool
 
 import pytest
+from support import listdir, mounts_under
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def mounts_under(path: str) -> list[str]:
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [p for p in points if p == real or p.startswith(real + "/")]
-
-
-def listdir(path: str) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return []
 
 
 def run_cli(dy, *args: str, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -106,36 +93,6 @@ def rootfs_tar(dy, *, compress: bool) -> bytes:
 
 
 # -- a bootstrapped store, copied --------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def _busybox_template(tmp_path_factory):
-    """One `dockyard bootstrap busybox` for the whole session (bootstrap is tested on its own)."""
-    base = tmp_path_factory.mktemp("busybox-template")
-    root = str(base / "root")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=str(base / "run"), PYTHONPATH=repo)
-    p = subprocess.run([sys.executable, "-S", "-m", "dockyard", "bootstrap", "busybox", "busybox:latest"],
-                       env=env, cwd=repo, capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return root
-
-
-@pytest.fixture
-def busybox(dy, _busybox_template):
-    """`busybox:latest` in this test's own store: a byte-for-byte copy of a bootstrapped store,
-    which costs milliseconds where a bootstrap costs most of a second."""
-    assert not os.path.exists(dy.root)
-    subprocess.run(["cp", "-a", _busybox_template, dy.root], check=True)
-    # the copy must not lead back to the template (a store recording absolute paths would)
-    needle = _busybox_template.encode()
-    for base, _dirs, files in os.walk(dy.root):
-        for f in files:
-            path = os.path.join(base, f)
-            if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) < 1 << 18:
-                with open(path, "rb") as fh:
-                    assert needle not in fh.read(), f"{path} names the template store"
-    return "busybox:latest"
 
 
 # -- concurrency ---------------------------------------------------------------------------------
