@@ -23,6 +23,8 @@ COMMANDS = {
     "tag": ("dockyard.cli.images", "cmd_tag"),
     "rmi": ("dockyard.cli.images", "cmd_rmi"),
     "import": ("dockyard.cli.images", "cmd_import"),
+    "save": ("dockyard.cli.saveload", "cmd_save"),
+    "load": ("dockyard.cli.saveload", "cmd_load"),
     "bootstrap": ("dockyard.cli.images", "cmd_bootstrap"),
     "version": ("dockyard.cli.main", "cmd_version"),
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
@@ -44,6 +46,7 @@ COMMANDS = {
 }
 GROUPS = {
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
+              "save": "save", "load": "load",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
@@ -89,6 +92,8 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   rmi         Remove one or more images
   import      Import the contents from a tarball to create a filesystem image
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  load        Load an image from a tar archive or STDIN
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
 
