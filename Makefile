@@ -3,7 +3,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 export DEBIAN_FRONTEND := noninteractive
 
-APT_PACKAGES := busybox-static runc debootstrap iproute2 podman containerd uidmap zstd skopeo umoci
+APT_PACKAGES := busybox-static runc debootstrap iproute2 podman containerd uidmap zstd skopeo umoci docker.io
 
 .PHONY: deps install demo test test-unit test-integration test-interop test-slow bench clean
 
