@@ -6,7 +6,7 @@ import sys
 import time
 
 from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, parse, usage
-from dockyard.cli.render import ago, human_duration, parse_rfc3339, table
+from dockyard.cli.render import ago, human_duration, parse_rfc3339
 from dockyard.errors import DockyardError, InvalidArgument
 
 PS_FLAGS = [

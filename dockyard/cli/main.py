@@ -7,7 +7,6 @@ code of `images` or `build`.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from dockyard.errors import DockyardError

@@ -64,7 +64,7 @@ def start(engine, ref: str) -> str:
         if st.get("Status") in ("running", "restarting"):
             return rec.name
         if st.get("Status") == "paused":
-            raise Conflict(f"cannot start a paused container, try unpause instead")
+            raise Conflict("cannot start a paused container, try unpause instead")
         _set(engine, rec.id, ManuallyStopped=False)
         start_detached(engine, prepare(engine, rec))
     return rec.name
