@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from dockyard.units import human_size  # noqa: F401 - rendered sizes live with the other units
+
 
 def human_duration(seconds: float) -> str:
     """docker/go-units HumanDuration."""
@@ -35,27 +37,6 @@ def human_duration(seconds: float) -> str:
 
 def ago(t: float) -> str:
     return human_duration(time.time() - t) + " ago"
-
-
-def human_size(n: float) -> str:
-    """docker/go-units HumanSize: decimal units, 3 significant digits ("4.26MB")."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB")
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
-def table(rows: list[list[str]], headers: list[str]) -> str:
-    """docker's tabwriter layout: columns padded to the widest cell plus three spaces."""
-    all_rows = [headers] + rows
-    widths = [max(len(r[i]) for r in all_rows) for i in range(len(headers))]
-    lines = []
-    for r in all_rows:
-        cells = [c.ljust(w) if i < len(r) - 1 else c for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("   ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 def parse_rfc3339(s: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from dockyard.errors import Conflict, Unavailable
+from dockyard.units import binary_size, human_size
 
 
 def _running(engine, ref: str):
@@ -107,24 +108,8 @@ def stats_rows(engine, refs: list[str], interval: float = 0.5) -> list[dict]:
         read = sum(e["value"] for e in b["blkio"] if e.get("op", "").lower() == "read")
         write = sum(e["value"] for e in b["blkio"] if e.get("op", "").lower() == "write")
         rows.append({"ID": b["id"][:12], "Name": b["name"], "CPUPerc": f"{cpu:.2f}%",
-                     "MemUsage": f"{_bin(b['mem'])} / {_bin(b['limit'])}",
+                     "MemUsage": f"{binary_size(b['mem'])} / {binary_size(b['limit'])}",
                      "MemPerc": f"{(b['mem'] / b['limit'] * 100 if b['limit'] else 0):.2f}%",
-                     "NetIO": "0B / 0B", "BlockIO": f"{_dec(read)} / {_dec(write)}", "PIDs": str(b["pids"]),
+                     "NetIO": "0B / 0B", "BlockIO": f"{human_size(read)} / {human_size(write)}", "PIDs": str(b["pids"]),
                      "Container": b["id"][:12]})
     return rows
-
-
-def _bin(n: float) -> str:
-    """go-units BytesSize: binary units, 4 significant digits ("1.5MiB")."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
-def _dec(n: float) -> str:
-    from dockyard.cli.render import human_size
-
-    return human_size(n)

@@ -3,7 +3,8 @@
 import pytest
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse
-from dockyard.cli.render import human_duration, human_size, parse_rfc3339, table
+from dockyard.cli.render import human_duration, human_size, parse_rfc3339
+from dockyard.units import binary_size
 from dockyard.cli.run import env_from_args
 
 FLAGS = [Flag("-i,--interactive"), Flag("-t,--tty"), Flag("--rm"), Flag("--name", STR), Flag("-e,--env", LIST),
@@ -55,6 +56,6 @@ def test_human_duration(secs, text):
 def test_sizes_and_tables():
     assert human_size(4_261_000) == "4.261MB" or human_size(4_261_000) == "4.26MB"
     assert human_size(999) == "999B"
-    assert table([["a", "bb"]], ["X", "Y"]) == "X   Y\na   bb"
+    assert binary_size(64 * 1024 * 1024) == "64MiB" and binary_size(1536) == "1.5KiB"
     assert parse_rfc3339("1970-01-01T00:01:00.5Z") == 60.5
     assert parse_rfc3339("0001-01-01T00:00:00Z") == 0.0
