@@ -1,0 +1,3 @@
+# error: Dockerfile:3: syntax error: bad substitution
+FROM alpine
+ENV A=${}

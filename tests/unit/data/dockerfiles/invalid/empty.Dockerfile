@@ -1,0 +1,1 @@
+# error: Dockerfile: file with no instructions

@@ -1,0 +1,3 @@
+# error: Dockerfile:3: Syntax error - can't find = in "c". Must be of the form: name=value
+FROM alpine
+ENV a=b c

@@ -1,0 +1,3 @@
+# error: Dockerfile:3: ENV must have two arguments
+FROM alpine
+ENV ONLYNAME

@@ -1,0 +1,3 @@
+# error: Dockerfile:3: EXPOSE requires at least one argument
+FROM alpine
+EXPOSE

@@ -1,0 +1,3 @@
+# error: Dockerfile:3: expecting boolean value for flag --link, not: maybe
+FROM alpine
+COPY --link=maybe a b

@@ -1,0 +1,3 @@
+# error: Dockerfile:3: unknown flag: --FROM
+FROM alpine
+COPY --FROM=x a b

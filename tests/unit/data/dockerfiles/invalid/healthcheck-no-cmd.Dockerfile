@@ -1,0 +1,3 @@
+# error: Dockerfile:3: Missing command after HEALTHCHECK CMD
+FROM alpine
+HEALTHCHECK CMD

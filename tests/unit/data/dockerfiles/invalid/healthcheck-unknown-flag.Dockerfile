@@ -1,0 +1,3 @@
+# error: Dockerfile:3: unknown flag: --intervall
+FROM alpine
+HEALTHCHECK --intervall=5s CMD true

@@ -1,0 +1,3 @@
+# error: Dockerfile:3: LABEL names can not be blank
+FROM alpine
+LABEL ="x"

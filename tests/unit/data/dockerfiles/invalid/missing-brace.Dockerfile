@@ -1,0 +1,3 @@
+# error: Dockerfile:3: syntax error: missing '}'
+FROM alpine
+WORKDIR /a/${B

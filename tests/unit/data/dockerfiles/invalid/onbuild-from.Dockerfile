@@ -1,0 +1,3 @@
+# error: Dockerfile:3: FROM isn't allowed as an ONBUILD trigger
+FROM alpine
+ONBUILD from busybox

@@ -1,0 +1,4 @@
+# error: Dockerfile: file with no instructions
+# nothing here
+
+   # indented comment

@@ -1,0 +1,3 @@
+# error: Dockerfile:3: NEEDED: must be set
+FROM alpine
+LABEL x="${NEEDED:?must be set}"

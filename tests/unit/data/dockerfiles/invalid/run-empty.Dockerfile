@@ -1,0 +1,3 @@
+# error: Dockerfile:3: RUN requires at least one argument
+FROM alpine
+RUN

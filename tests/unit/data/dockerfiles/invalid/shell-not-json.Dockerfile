@@ -1,0 +1,3 @@
+# error: Dockerfile:3: SHELL requires the arguments to be in JSON form
+FROM alpine
+SHELL /bin/bash -c

@@ -1,0 +1,3 @@
+# error: Dockerfile:2: unknown instruction: FOOBAR
+FOOBAR x
+FROM alpine

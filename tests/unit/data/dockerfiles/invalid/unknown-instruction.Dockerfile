@@ -1,0 +1,3 @@
+# error: Dockerfile:3: unknown instruction: RUNN (did you mean RUN?)
+FROM alpine
+RUNN echo hi

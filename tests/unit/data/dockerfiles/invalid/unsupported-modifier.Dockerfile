@@ -1,0 +1,3 @@
+# error: Dockerfile:3: unsupported modifier (!) in substitution
+FROM alpine
+USER ${A!}

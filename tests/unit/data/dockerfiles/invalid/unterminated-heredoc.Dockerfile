@@ -1,0 +1,5 @@
+# error: Dockerfile:3: unterminated heredoc
+FROM alpine
+RUN <<EOF
+echo never ends
+EO
