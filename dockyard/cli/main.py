@@ -25,6 +25,7 @@ COMMANDS = {
     "save": ("dockyard.cli.saveload", "cmd_save"),
     "load": ("dockyard.cli.saveload", "cmd_load"),
     "bootstrap": ("dockyard.cli.images", "cmd_bootstrap"),
+    "build": ("dockyard.cli.build", "cmd_build"),
     "version": ("dockyard.cli.main", "cmd_version"),
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
     "stop": ("dockyard.cli.lifecycle", "cmd_stop"),
@@ -93,6 +94,7 @@ Commands:
   import      Import the contents from a tarball to create a filesystem image
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
   load        Load an image from a tar archive or STDIN
+  build       Build an image from a Dockerfile
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
 

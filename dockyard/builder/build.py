@@ -1,0 +1,576 @@
+"""`dockyard build`: a Dockerfile's stages, step by step, into an image, with a layer cache.
+
+Each step starts from the state of the previous one (layers + image config) and either changes
+only the config (ENV, CMD, …: no layer, as Docker) or adds one layer: RUN runs the command in a
+real container made from the current state and takes its overlay upper dir as the layer; COPY
+and ADD write their files into a fresh directory that becomes the layer. A step is reused when
+its cache key — the parent step's key, the instruction's text, the build args it can see and,
+for COPY/ADD, the content and modes of its sources (not their mtimes) — was built before and
+its layer is still in the store.
+
+What is not done yet (see the issue): COPY --from an external image, ADD from URLs, RUN --mount,
+ONBUILD triggers of base images, --progress tty, --platform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import time
+
+from dockyard.errors import DockyardError, InvalidArgument, NotImplemented
+
+
+class BuildError(InvalidArgument):
+    """A step failed; the message says which, as docker's does."""
+
+
+class State:
+    """An image being built: layer descriptors, the OCI config, and the cache key so far."""
+
+    def __init__(self, layers: list, config: dict, key: str) -> None:
+        self.layers, self.config, self.key = layers, config, key
+
+    def copy(self) -> "State":
+        return State(list(self.layers), json.loads(json.dumps(self.config)), self.key)
+
+    @property
+    def cc(self) -> dict:
+        return self.config.setdefault("config", {})
+
+
+def _now_rfc3339(epoch: int | None) -> str:
+    t = time.time() if epoch is None else epoch
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class Builder:
+    def __init__(self, engine, *, context: str, dockerfile_text: str, dockerfile_name: str = "Dockerfile",
+                 build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
+                 labels: dict | None = None, network: str = "none", out=None, quiet: bool = False) -> None:
+        self.engine = engine
+        self.context = os.path.abspath(context)
+        self.text = dockerfile_text
+        self.name = dockerfile_name
+        self.build_args = dict(build_args or {})
+        self.target = target
+        self.no_cache = no_cache
+        self.labels = dict(labels or {})
+        self.network = network
+        self.out = out or sys.stdout
+        self.quiet = quiet
+        sde = os.environ.get("SOURCE_DATE_EPOCH")
+        self.epoch = int(sde) if sde and sde.isdigit() else None
+        self.cache_dir = os.path.join(engine.root, "cache", "build")
+        self._temp_images: list[str] = []
+        self._filter = None
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    # -- the build ------------------------------------------------------------------------------
+
+    def build(self) -> str:
+        from dockyard.builder.context import ContextFilter
+        from dockyard.builder.dockerfile import parse
+
+        if not os.path.isdir(self.context):
+            raise InvalidArgument(f"unable to prepare context: path {self.context!r} not found")
+        self._filter = ContextFilter.from_file(os.path.join(self.context, ".dockerignore"), dockerfile=self.name)
+        df = parse(self.text, filename=self.name, build_args=self.build_args, image_env=self._image_env)
+        last = df.stage_by_name(self.target) if self.target else df.stages[-1]
+        states: dict[int, State] = {}
+        total = sum(1 + len(s.instructions) for s in df.stages[: last.index + 1])
+        step = 0
+        try:
+            for stage in df.stages[: last.index + 1]:
+                step += 1
+                self.say(f"Step {step}/{total} : {stage.from_.original}")
+                state = self._from(stage, df, states)
+                args: dict[str, str] = {}
+                for instr in stage.instructions:
+                    step += 1
+                    self.say(f"Step {step}/{total} : {instr.original}")
+                    state = self._step(instr, state, args, states, df)
+                    self.say(f" ---> {state.key[:12]}")
+                states[stage.index] = state
+            final = states[last.index]
+            if self.labels:
+                final.cc.setdefault("Labels", {}).update(self.labels)
+            return self._commit_image(final)
+        finally:
+            self._drop_temp_images()
+
+    def _image_env(self, image: str) -> dict:
+        try:
+            rec = self.engine.images.resolve(image)
+        except DockyardError:
+            return {}
+        env = {}
+        for kv in (self.engine.images.config(rec).get("config") or {}).get("Env") or ():
+            k, _, v = kv.partition("=")
+            env[k] = v
+        return env
+
+    def _from(self, stage, df, states: dict) -> State:
+        image = stage.from_.image
+        if image == "scratch":
+            from dockyard.images.bootstrap import go_arch
+
+            cfg = {"architecture": go_arch(), "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": []},
+                   "history": []}
+            return State([], cfg, hashlib.sha256(b"scratch").hexdigest())
+        for prev in df.stages[: stage.index]:
+            if prev.name and prev.name.lower() == image.lower() and prev.index in states:
+                return states[prev.index].copy()
+        try:
+            rec = self.engine.images.resolve(image)
+        except DockyardError as e:
+            raise BuildError(f"{stage.from_.original}: {e}",
+                             hint="dockyard builds only from local images: bootstrap, load or import one") from None
+        manifest = self.engine.images.manifest(rec)
+        cfg = self.engine.images.config(rec)
+        cfg.setdefault("history", [])
+        return State(list(manifest.get("layers") or ()), cfg, rec.id.removeprefix("sha256:"))
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _step(self, instr, state: State, args: dict, states: dict, df) -> State:
+        kw = instr.keyword
+        if kw == "ARG":
+            if instr.value is not None:
+                args[instr.name] = instr.value
+            new = state.copy()
+            new.key = _key(state.key, instr.original, sorted(args.items()))
+            return new
+        if kw in ("RUN", "COPY", "ADD"):
+            extra = self._sources_digest(instr, states, df) if kw in ("COPY", "ADD") else ""
+            used_args = sorted(args.items()) if kw == "RUN" else []
+            key = _key(state.key, instr.original, used_args, extra, self.network if kw == "RUN" else "")
+            cached = None if self.no_cache else self._cache_get(key)
+            if cached is not None:
+                self.say(" ---> Using cache")
+                new = state.copy()
+                new.key = key
+                if cached["layer"]:
+                    new.layers.append(cached["layer"])
+                    new.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(
+                        cached["diff_id"])
+                new.config["history"].append(cached["history"])
+                return new
+            new = self._run(instr, state, args) if kw == "RUN" else self._copy(instr, state, states, df)
+            new.key = key
+            self._cache_put(key, new)
+            return new
+        new = state.copy()
+        self._metadata(instr, new)
+        new.key = _key(state.key, instr.original)
+        # cached too, so a fully cached build repeats its history and times: the same image id
+        cached = None if self.no_cache else self._cache_get(new.key)
+        new.config["history"].append(cached["history"] if cached else {
+            "created": _now_rfc3339(self.epoch), "created_by": f"/bin/sh -c #(nop)  {instr.original}",
+            "empty_layer": True})
+        if cached is None:
+            self._cache_put(new.key, new)
+        else:
+            self.say(" ---> Using cache")
+        return new
+
+    def _metadata(self, instr, st: State) -> None:
+        cc = st.cc
+        kw = instr.keyword
+        if kw == "ENV":
+            env = {}
+            for kv in cc.get("Env") or ():
+                k, _, v = kv.partition("=")
+                env[k] = v
+            for k, v in instr.pairs:
+                env[k] = v
+            cc["Env"] = [f"{k}={v}" for k, v in env.items()]
+        elif kw in ("LABEL", "MAINTAINER"):
+            for k, v in instr.pairs:
+                cc.setdefault("Labels", {})[k] = v
+        elif kw == "CMD":
+            cc["Cmd"] = self._cmd(instr, cc)
+        elif kw == "ENTRYPOINT":
+            cc["Entrypoint"] = self._cmd(instr, cc)
+            cc["Cmd"] = None  # docker: ENTRYPOINT resets a CMD inherited from the base image
+        elif kw == "EXPOSE":
+            for p in instr.ports:
+                cc.setdefault("ExposedPorts", {})[p if "/" in p else p + "/tcp"] = {}
+        elif kw == "VOLUME":
+            for p in instr.paths:
+                cc.setdefault("Volumes", {})[p] = {}
+        elif kw == "USER":
+            cc["User"] = instr.user
+        elif kw == "WORKDIR":
+            cc["WorkingDir"] = os.path.normpath(os.path.join(cc.get("WorkingDir") or "/", instr.path))
+        elif kw == "STOPSIGNAL":
+            cc["StopSignal"] = instr.signal
+        elif kw == "SHELL":
+            cc["Shell"] = list(instr.shell)
+        elif kw == "HEALTHCHECK":
+            hc = {"Test": list(instr.test)}
+            for name, attr in (("Interval", "interval"), ("Timeout", "timeout"), ("StartPeriod", "start_period"),
+                               ("StartInterval", "start_interval"), ("Retries", "retries")):
+                if getattr(instr, attr, 0):
+                    hc[name] = getattr(instr, attr)
+            cc["Healthcheck"] = hc
+        elif kw == "ONBUILD":
+            cc.setdefault("OnBuild", []).append(instr.expression)
+        else:
+            raise NotImplemented(f"{self.name}:{instr.line}: {kw} is not supported by dockyard build yet")
+
+    @staticmethod
+    def _cmd(instr, cc: dict) -> list[str]:
+        if instr.shell_form:
+            return list(cc.get("Shell") or ["/bin/sh", "-c"]) + [instr.command]
+        return list(instr.command)
+
+    # -- RUN ------------------------------------------------------------------------------------
+
+    def _run(self, instr, state: State, args: dict) -> State:
+        from dockyard.engine.config import ContainerConfig
+        from dockyard.engine.containers import create, remove, start_foreground
+
+        if instr.heredocs or instr.mounts:
+            raise NotImplemented(f"{self.name}:{instr.line}: RUN with heredocs or --mount is not supported yet")
+        cc = state.cc
+        argv = list(cc.get("Shell") or ["/bin/sh", "-c"]) + [instr.command] if instr.shell_form else list(instr.command)
+        env_keys = {kv.partition("=")[0] for kv in cc.get("Env") or ()}
+        env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys)
+        image_id = self._temp_image(state)
+        cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
+                              workdir=cc.get("WorkingDir") or "", network=self.network)
+        c = create(self.engine, cfg, None)
+        try:
+            self.out.flush()
+            code = start_foreground(self.engine, c, stdin_open=False)
+            if code != 0:
+                shown = instr.command if instr.shell_form else json.dumps(instr.command)
+                raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
+                                 f"returned a non-zero code: {code}")
+            upper = self.engine.snapshots.upper_dir(c.rec.id)
+            _drop_runtime_stubs(upper)
+            return self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
+        finally:
+            remove(self.engine, c.rec.id, force=True)
+
+    # -- COPY / ADD -----------------------------------------------------------------------------
+
+    def _sources_digest(self, instr, states: dict, df) -> str:
+        """Content and modes of what the step copies (not mtimes): a changed file changes it."""
+        h = hashlib.sha256()
+        if getattr(instr, "from_", None):
+            st = self._from_state(instr.from_, states, df)
+            h.update(st.key.encode())
+            h.update(json.dumps(instr.sources).encode())
+            return h.hexdigest()
+        for rel in self._context_matches(instr.sources):
+            full = os.path.join(self.context, rel)
+            st = os.lstat(full)
+            h.update(f"{rel}\0{stat.S_IMODE(st.st_mode):o}\0{stat.S_IFMT(st.st_mode)}\0".encode())
+            if stat.S_ISREG(st.st_mode):
+                with open(full, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+            elif stat.S_ISLNK(st.st_mode):
+                h.update(os.readlink(full).encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def _context_matches(self, sources: list[str]) -> list[str]:
+        """Every context file (relative path) a COPY's sources select, after .dockerignore."""
+        import fnmatch
+
+        all_files = list(self._filter.walk(self.context))
+        out: list[str] = []
+        for src in sources:
+            pat = os.path.normpath(src.lstrip("/"))
+            if pat == ".":
+                out += all_files
+                continue
+            depth = pat.count("/") + 1
+            # a file itself, or everything below a directory, whose path (cut to the pattern's
+            # depth) matches the source as docker's globbing does
+            hit = [f for f in all_files if fnmatch.fnmatchcase("/".join(f.split("/")[:depth]), pat)]
+            if not hit:
+                raise BuildError(f"COPY failed: file not found in build context or excluded by .dockerignore: "
+                                 f"stat {src}: file does not exist")
+            out += hit
+        return sorted(set(out))
+
+    def _from_state(self, ref: str, states: dict, df):
+        for s in df.stages:
+            if (s.name and s.name.lower() == ref.lower()) or str(s.index) == ref:
+                if s.index in states:
+                    return states[s.index]
+        raise NotImplemented(f"COPY --from={ref}: only earlier stages of this Dockerfile are supported yet")
+
+    def _copy(self, instr, state: State, states: dict, df) -> State:
+        if instr.heredocs or (instr.keyword == "ADD" and any("://" in s for s in instr.sources)):
+            raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} from heredocs or URLs is not supported yet")
+        cc = state.cc
+        workdir = cc.get("WorkingDir") or "/"
+        dest = instr.dest if instr.dest.startswith("/") else os.path.join(workdir, instr.dest)
+        dest_is_dir = instr.dest.endswith("/") or len(instr.sources) > 1 or any(ch in s for s in instr.sources
+                                                                                for ch in "*?[")
+        uid = gid = 0
+        if instr.chown:
+            uid, gid = self._chown(instr.chown, state)
+        mode = int(instr.chmod, 8) if instr.chmod else None
+        tmp_root = os.path.join(self.engine.root, "tmp")
+        os.makedirs(tmp_root, exist_ok=True)
+        layer_dir = tempfile.mkdtemp(dir=tmp_root, prefix="copy-")
+        mounted = None
+        try:
+            if getattr(instr, "from_", None):
+                src_root, mounted = self._mount_state(self._from_state(instr.from_, states, df))
+                pairs = [(os.path.join(src_root, s.lstrip("/")), s) for s in instr.sources]
+                for full, s in pairs:
+                    if not os.path.lexists(full):
+                        raise BuildError(f"COPY failed: stat {s}: file does not exist")
+            else:
+                src_root = self.context
+                pairs = self._top_level_sources(instr.sources)
+            for full, name in pairs:
+                self._place(full, name, src_root, layer_dir, dest, dest_is_dir, uid, gid, mode,
+                            extract=instr.keyword == "ADD")
+            return self._add_layer(state, layer_dir, overlay_upper=False,
+                                   created_by=f"/bin/sh -c #(nop) {instr.original}")
+        finally:
+            if mounted is not None:
+                mounted()
+            shutil.rmtree(layer_dir, ignore_errors=True)
+
+    def _top_level_sources(self, sources: list[str]) -> list[tuple[str, str]]:
+        """(host path, name) for each source as COPY sees it: a dir copies its contents."""
+        import glob
+
+        out = []
+        for s in sources:
+            rel = os.path.normpath(s.lstrip("/"))
+            if rel.startswith(".."):
+                raise BuildError(f"COPY failed: forbidden path outside the build context: {s}")
+            matches = sorted(glob.glob(os.path.join(self.context, rel))) if any(c in rel for c in "*?[") \
+                else [os.path.join(self.context, rel)]
+            matches = [m for m in matches if os.path.relpath(m, self.context) == "." or
+                       not self._filter.excluded(os.path.relpath(m, self.context))]
+            if not matches or not all(os.path.lexists(m) for m in matches):
+                raise BuildError(f"COPY failed: file not found in build context or excluded by .dockerignore: "
+                                 f"stat {s}: file does not exist")
+            out += [(m, os.path.relpath(m, self.context)) for m in matches]
+        return out
+
+    def _place(self, full: str, name: str, src_root: str, layer_dir: str, dest: str, dest_is_dir: bool,
+               uid: int, gid: int, mode: int | None, *, extract: bool) -> None:
+        from dockyard.runtime.paths import secure_join
+
+        if os.path.isdir(full) and not os.path.islink(full):
+            target_dir = secure_join(layer_dir, dest)
+            _mkdirs(layer_dir, dest)
+            for base, dirs, files in os.walk(full):
+                rel_base = os.path.relpath(base, full)
+                for d in sorted(dirs):
+                    rel = os.path.normpath(os.path.join(rel_base, d))
+                    if self._ignored(os.path.join(base, d), src_root):
+                        dirs.remove(d)
+                        continue
+                    os.makedirs(os.path.join(target_dir, rel), exist_ok=True)
+                    _own(os.path.join(target_dir, rel), os.stat(os.path.join(base, d)), uid, gid, mode)
+                for f in files:
+                    src = os.path.join(base, f)
+                    if self._ignored(src, src_root):
+                        continue
+                    _copy_entry(src, os.path.join(target_dir, os.path.normpath(os.path.join(rel_base, f))), uid, gid,
+                                mode)
+            return
+        if extract and _is_tar(full):
+            from dockyard.archive.apply import apply_layer
+
+            _mkdirs(layer_dir, dest if dest_is_dir or dest.endswith("/") else os.path.dirname(dest))
+            apply_layer(full, secure_join(layer_dir, dest if dest_is_dir else os.path.dirname(dest)), mode="flatten")
+            return
+        target = os.path.join(dest, os.path.basename(name)) if dest_is_dir or dest.endswith("/") else dest
+        _mkdirs(layer_dir, os.path.dirname(target))
+        _copy_entry(full, secure_join(layer_dir, target), uid, gid, mode)
+
+    def _ignored(self, path: str, src_root: str) -> bool:
+        if src_root != self.context:
+            return False
+        return self._filter.excluded(os.path.relpath(path, self.context))
+
+    def _chown(self, spec: str, state: State) -> tuple[int, int]:
+        from dockyard.engine.users import resolve_user
+
+        user, _, group = spec.partition(":")
+        if user.isdigit() and (not group or group.isdigit()):
+            return int(user), int(group or user)
+        root, unmount = self._mount_state(state)
+        try:
+            def read(p):
+                try:
+                    with open(os.path.join(root, p)) as f:
+                        return f.read()
+                except OSError:
+                    return None
+            u = resolve_user(spec, read("etc/passwd"), read("etc/group"))
+            return u.uid, u.gid
+        finally:
+            unmount()
+
+    def _mount_state(self, state: State):
+        """The state's filesystem, read-only, on a temp dir: (path, unmount function)."""
+        from dockyard.snapshots.mount import mount_all, unmount_all
+
+        image_id = self._temp_image(state)
+        rec = self.engine.images.resolve(image_id)
+        top = self.engine.images.ensure_unpacked(rec)
+        key = "build-" + os.urandom(8).hex()
+        mounts = self.engine.snapshots.prepare(key, top, readonly=True)
+        target = tempfile.mkdtemp(dir=os.path.join(self.engine.root, "tmp"), prefix="mnt-")
+        mount_all(mounts, target)
+
+        def unmount():
+            unmount_all(target)
+            os.rmdir(target)
+            self.engine.snapshots.remove(key, missing_ok=True)
+
+        return target, unmount
+
+    # -- layers, images, cache -----------------------------------------------------------------
+
+    def _add_layer(self, state: State, src_dir: str, *, overlay_upper: bool, created_by: str) -> State:
+        from dockyard.images.layers import layer_from_dir
+
+        new = state.copy()
+        history = {"created": _now_rfc3339(self.epoch), "created_by": created_by}
+        if not any(os.scandir(src_dir)):
+            history["empty_layer"] = True
+            new.config["history"].append(history)
+            new.layer_result = None
+            return new
+        desc, diff_id, _size = layer_from_dir(self.engine.content, src_dir, tmp_dir=os.path.join(self.engine.root, "tmp"),
+                                              overlay_upper=overlay_upper, mtime_clamp=self.epoch)
+        new.layers.append(desc)
+        new.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(diff_id)
+        new.config["history"].append(history)
+        new.layer_result = (desc, diff_id)
+        return new
+
+    def _cache_get(self, key: str) -> dict | None:
+        try:
+            with open(os.path.join(self.cache_dir, key + ".json")) as f:
+                entry = json.load(f)
+        except (OSError, ValueError):
+            return None
+        layer = entry.get("layer")
+        if layer and not self.engine.content.has(layer["digest"]):
+            return None  # its layer was garbage-collected: build the step again
+        return entry
+
+    def _cache_put(self, key: str, state: State) -> None:
+        res = getattr(state, "layer_result", None)
+        entry = {"layer": res[0] if res else None, "diff_id": res[1] if res else None,
+                 "history": state.config["history"][-1]}
+        os.makedirs(self.cache_dir, exist_ok=True)
+        tmp = os.path.join(self.cache_dir, f".{key}.{os.getpid()}")
+        with open(tmp, "w") as f:
+            json.dump(entry, f)
+        os.replace(tmp, os.path.join(self.cache_dir, key + ".json"))
+
+    def _finish_config(self, state: State) -> dict:
+        cfg = json.loads(json.dumps(state.config))
+        history = cfg.get("history") or []
+        # an image is as old as its last step (docker's rule): rebuilding from cache changes nothing
+        cfg["created"] = history[-1]["created"] if history else _now_rfc3339(self.epoch)
+        cfg.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+        cfg.setdefault("os", "linux")
+        return cfg
+
+    def _temp_image(self, state: State) -> str:
+        image_id = self.engine.images.add(self._finish_config(state), list(state.layers), [])
+        self._temp_images.append(image_id)
+        return image_id
+
+    def _commit_image(self, state: State) -> str:
+        return self.engine.images.add(self._finish_config(state), list(state.layers), [])
+
+    def _drop_temp_images(self) -> None:
+        for image_id in self._temp_images:
+            rec = self.engine.db.get_image(image_id)
+            if rec is not None and not self.engine.db.tags_for(image_id) and \
+                    not self.engine.db.containers_using_image(image_id):
+                self.engine.db.delete_image(image_id)
+
+
+State.layer_result = None  # set by _add_layer: (descriptor, diff_id) of a step's new layer
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _mkdirs(root: str, path: str) -> None:
+    from dockyard.runtime.paths import secure_join
+
+    os.makedirs(secure_join(root, path), exist_ok=True)
+
+
+def _own(path: str, st, uid: int, gid: int, mode: int | None) -> None:
+    os.lchown(path, uid, gid)
+    if not os.path.islink(path):
+        os.chmod(path, mode if mode is not None else stat.S_IMODE(st.st_mode))
+
+
+def _copy_entry(src: str, dst: str, uid: int, gid: int, mode: int | None) -> None:
+    st = os.lstat(src)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if os.path.lexists(dst) and not os.path.isdir(dst):
+        os.unlink(dst)
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(src), dst)
+    elif stat.S_ISREG(st.st_mode):
+        shutil.copyfile(src, dst, follow_symlinks=False)
+    elif stat.S_ISDIR(st.st_mode):
+        os.makedirs(dst, exist_ok=True)
+    else:
+        return  # sockets, fifos, devices in a build context are not copied (as docker skips sockets)
+    _own(dst, st, uid, gid, mode)
+
+
+def _is_tar(path: str) -> bool:
+    import tarfile
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(262)
+        if head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
+            return True
+        return tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
+def _drop_runtime_stubs(upper: str) -> None:
+    """The runtime's empty mountpoints (/etc/hosts…, /proc, /sys, /dev) are not the step's work."""
+    for rel in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
+        p = os.path.join(upper, rel)
+        if os.path.isfile(p) and not os.path.islink(p) and os.path.getsize(p) == 0:
+            os.unlink(p)
+    for rel in ("proc", "sys", "dev", "etc"):
+        p = os.path.join(upper, rel)
+        try:
+            if os.path.isdir(p) and not os.path.islink(p) and not os.listdir(p):
+                os.rmdir(p)
+        except OSError:
+            pass

@@ -1,0 +1,104 @@
+"""`dockyard build`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.errors import InvalidArgument
+
+FLAGS = [
+    Flag("-t,--tag", LIST, "Name and optionally a tag in the 'name:tag' format"),
+    Flag("-f,--file", STR, "Name of the Dockerfile (default: 'PATH/Dockerfile'; '-' reads it from stdin)"),
+    Flag("--build-arg", LIST, "Set build-time variables"),
+    Flag("--target", STR, "Set the target build stage to build"),
+    Flag("--no-cache", BOOL, "Do not use cache when building the image"),
+    Flag("--label", LIST, "Set metadata for an image"),
+    Flag("--iidfile", STR, "Write the image ID to the file"),
+    Flag("-q,--quiet", BOOL, "Suppress the build output and print image ID on success"),
+    Flag("--network", STR, "Set the networking mode for the RUN instructions (none, host)", default="none"),
+    Flag("--progress", STR, "Set type of progress output (plain)", default="plain"),
+    Flag("--help", BOOL, "Print usage"),
+]
+
+
+def _pairs(values: list[str], what: str) -> dict:
+    out = {}
+    for v in values:
+        k, eq, val = v.partition("=")
+        if not k:
+            raise InvalidArgument(f"invalid {what}: {v!r}")
+        if not eq and what == "build-arg":
+            if k in os.environ:
+                out[k] = os.environ[k]
+            continue
+        out[k] = val
+    return out
+
+
+def cmd_build(ctx, argv: list[str]) -> int:
+    import tempfile
+
+    from dockyard.builder.build import Builder
+
+    opts = parse(FLAGS, argv)
+    if opts.help:
+        print(usage("dockyard build [OPTIONS] PATH | -", "Build an image from a Dockerfile", FLAGS))
+        return 0
+    if len(opts.args) != 1:
+        raise UsageError('"dockyard build" requires exactly 1 argument.')
+    if opts.network not in ("none", "host", "default"):
+        raise InvalidArgument(f"network mode {opts.network!r} not supported: use none or host")
+    engine = ctx.engine
+    for t in opts.tag:
+        engine.images.normalize_tag(t)
+    src = opts.args[0]
+    tmp = None
+    try:
+        if src == "-":
+            if opts.file == "-":
+                raise InvalidArgument("invalid argument: can't use stdin for both build context and dockerfile")
+            from dockyard.archive.apply import apply_layer
+
+            os.makedirs(os.path.join(engine.root, "tmp"), exist_ok=True)
+            tmp = tempfile.mkdtemp(dir=os.path.join(engine.root, "tmp"), prefix="context-")
+            apply_layer(sys.stdin.buffer, tmp, mode="flatten", allow_devices=False, same_owner=False)
+            context = tmp
+        else:
+            context = src
+        if opts.file == "-":
+            text, name = sys.stdin.read(), "Dockerfile"
+        else:
+            path = opts.file or os.path.join(context, "Dockerfile")
+            if opts.file and not os.path.isabs(opts.file) and not os.path.exists(opts.file):
+                path = os.path.join(context, opts.file)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                raise InvalidArgument(f"unable to prepare context: unable to evaluate symlinks in Dockerfile "
+                                      f"path: lstat {os.path.abspath(path)}: no such file or directory") from None
+            name = os.path.basename(path)
+        b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name,
+                    build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
+                    labels=_pairs(opts.label, "label"), network="host" if opts.network == "host" else "none",
+                    quiet=opts.quiet)
+        image_id = b.build()
+    finally:
+        if tmp:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    for t in opts.tag:
+        engine.images.tag(image_id, t)
+    if opts.iidfile:
+        with open(opts.iidfile, "w") as f:
+            f.write(image_id)
+    if opts.quiet:
+        print(image_id)
+    else:
+        print(f"Successfully built {image_id.removeprefix('sha256:')[:12]}")
+        for t in opts.tag:
+            print(f"Successfully tagged {t if ':' in t.rsplit('/', 1)[-1] else t + ':latest'}")
+    return 0

@@ -1,0 +1,176 @@
+"""dockyard build: the seed patterns on a local busybox base, the cache, reproducibility, errors."""
+
+import io
+import json
+import os
+import tarfile
+
+import pytest
+from support import no_traceback
+
+
+def write(ctx, files: dict) -> str:
+    for name, content in files.items():
+        p = os.path.join(ctx, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(content)
+    return str(ctx)
+
+
+NODE_STYLE = """\
+FROM busybox
+WORKDIR /app
+COPY package*.json ./
+RUN echo "installed $(cat package.json)" > deps.txt
+COPY . .
+EXPOSE 3000
+CMD ["sh", "-c", "cat deps.txt server.js"]
+"""
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    d = tmp_path / "ctx"
+    d.mkdir()
+    return d
+
+
+def test_node_style_app(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": NODE_STYLE, "package.json": '{"name":"app"}', "server.js": "console.log(1)\n",
+                "node_modules/junk": "x", ".dockerignore": "node_modules\n"})
+    p = dy("build", "-t", "app:1", str(ctx), timeout=120)
+    assert "Successfully built" in p.out and "Successfully tagged app:1" in p.out
+    assert dy("run", "--rm", "app:1").out == 'installed {"name":"app"}\nconsole.log(1)\n'
+    cfg = json.loads(dy("inspect", "-f", "{{json .Config}}", "app:1").out)
+    assert cfg["WorkingDir"] == "/app" and cfg["ExposedPorts"] == {"3000/tcp": {}}
+    assert dy("run", "--rm", "app:1", "ls", "/app").out.split() == ["Dockerfile", "deps.txt", "package.json",
+                                                                    "server.js"]  # node_modules ignored
+
+
+def test_cache_reuses_steps_and_a_changed_file_invalidates_from_its_copy(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": NODE_STYLE, "package.json": "{}", "server.js": "v1\n"})
+    first = dy("build", "-q", "-t", "app:1", str(ctx), timeout=120).out.strip()
+    again = dy("build", "-t", "app:1", str(ctx), timeout=120).out
+    assert again.count("Using cache") == 6  # every step after FROM
+    assert dy("build", "-q", str(ctx), timeout=120).out.strip() == first  # same image, same id
+    write(ctx, {"server.js": "v2\n"})
+    out = dy("build", "-t", "app:2", str(ctx), timeout=120).out
+    steps = out.split("Step ")[1:]
+    cached = ["Using cache" in s for s in steps]
+    # FROM, WORKDIR, COPY package*.json, RUN stay cached; COPY . . and later are rebuilt
+    assert cached == [False, True, True, True, False, False, False], out
+    assert dy("run", "--rm", "app:2").out.endswith("v2\n")
+    assert "Using cache" not in dy("build", "--no-cache", str(ctx), timeout=120).out
+
+
+def test_mtime_alone_does_not_invalidate(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "same"})
+    dy("build", "-q", str(ctx), timeout=120)
+    os.utime(os.path.join(ctx, "f"), (1, 1))
+    assert "Using cache" in dy("build", str(ctx), timeout=120).out
+
+
+def test_multi_stage_copies_artifacts_into_a_small_final_stage(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": """\
+FROM busybox AS builder
+WORKDIR /src
+COPY . .
+RUN mkdir -p /dist && echo "<h1>$(cat index.txt)</h1>" > /dist/index.html
+FROM busybox
+COPY --from=builder /dist /usr/share/www
+CMD ["cat", "/usr/share/www/index.html"]
+""", "index.txt": "hello"})
+    dy("build", "-t", "web:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "web:1").out == "<h1>hello</h1>\n"
+    p = dy("run", "--rm", "web:1", "sh", "-c", "test -e /src && echo leaked || echo clean")
+    assert p.out == "clean\n"
+    layers = json.loads(dy("inspect", "web:1").out)[0]["RootFS"]["Layers"]
+    assert len(layers) == 2  # busybox + the copied artifacts only
+
+
+def test_non_root_user_and_read_only_app(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": """\
+FROM busybox
+RUN echo "appgroup:x:1000:" >> /etc/group && echo "appuser:x:1000:1000::/app:/bin/sh" >> /etc/passwd
+WORKDIR /app
+COPY --chown=appuser:appgroup . .
+RUN chmod -R a-w /app
+USER appuser
+CMD ["sh", "-c", "id -un; touch /app/x 2>&1 || echo denied"]
+""", "server.js": "ok"})
+    dy("build", "-t", "secure:1", str(ctx), timeout=120)
+    out = dy("run", "--rm", "secure:1").out
+    assert out.startswith("appuser\n") and "denied" in out
+    assert dy("run", "--rm", "secure:1", "stat", "-c", "%U", "/app/server.js").out == "appuser\n"
+
+
+def test_build_args_target_iidfile_labels(dy, busybox, ctx, tmp_path):
+    write(ctx, {"Dockerfile": """\
+ARG BASE=busybox
+FROM $BASE AS one
+ARG GREETING=hello
+RUN echo "$GREETING" > /greeting
+FROM one AS two
+RUN echo two > /two
+"""})
+    iid = tmp_path / "iid"
+    dy("build", "--build-arg", "GREETING=bonjour", "--target", "one", "--iidfile", str(iid), "--label", "a=b",
+       "-t", "args:1", str(ctx), timeout=120)
+    assert iid.read_text().startswith("sha256:")
+    assert dy("run", "--rm", "args:1", "cat", "/greeting").out == "bonjour\n"
+    assert dy("run", "--rm", "args:1", "sh", "-c", "test -e /two || echo no").out == "no\n"
+    assert json.loads(dy("inspect", "-f", "{{json .Config.Labels}}", "args:1").out) == {"a": "b"}
+
+
+def test_reproducible_with_source_date_epoch(dy, busybox, ctx, tmp_path):
+    write(ctx, {"Dockerfile": "FROM busybox\nCOPY f /f\nRUN echo x > /y\n", "f": "data"})
+    other = type(dy)(str(tmp_path / "root2"), str(tmp_path / "run2"))
+    other("bootstrap", "busybox", "busybox:latest")
+    ids = []
+    for d in (dy, other):
+        d.env = dict(d.env, SOURCE_DATE_EPOCH="1700000000")
+        ids.append(d("build", "-q", "--no-cache", str(ctx), timeout=120).out.strip())
+    assert ids[0] == ids[1]
+
+
+@pytest.mark.parametrize("dockerfile, message", [
+    ("FROM busybox\nRUNN true\n", "Dockerfile:2: unknown instruction: RUNN"),
+    ("RUN true\n", "Dockerfile:1:"),
+    ("", "file with no instructions"),
+    ("FROM busybox\nRUN <<EOF\necho never closed\n", "Dockerfile:2:"),
+])
+def test_bad_dockerfiles_name_file_and_line(dy, busybox, ctx, dockerfile, message):
+    write(ctx, {"Dockerfile": dockerfile})
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode == 1 and message in p.err, p.err
+    no_traceback(p)
+
+
+def test_failing_run_reports_the_command_and_code(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN exit 3\n"})
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode == 1
+    assert "The command '/bin/sh -c exit 3' returned a non-zero code: 3" in p.err
+    assert dy("ps", "-aq").out == ""
+
+
+def test_context_from_stdin_and_dockerfile_from_stdin(dy, busybox, ctx):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in {"Dockerfile": b"FROM busybox\nCOPY hello /hello\n", "hello": b"from a tar\n"}.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    dy("build", "-t", "tarctx:1", "-", input=buf.getvalue(), timeout=120)
+    assert dy("run", "--rm", "tarctx:1", "cat", "/hello").out == "from a tar\n"
+    write(ctx, {"hello": "from a dir\n"})
+    dy("build", "-f", "-", "-t", "stdin:1", str(ctx), input="FROM busybox\nCOPY hello /hello\n", timeout=120)
+    assert dy("run", "--rm", "stdin:1", "cat", "/hello").out == "from a dir\n"
+
+
+def test_missing_source_is_a_clear_error(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\nCOPY nope /x\n"})
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode == 1 and "nope" in p.err and "does not exist" in p.err
+    no_traceback(p)
