@@ -162,3 +162,52 @@ def cmd_bootstrap(ctx, argv: list[str]) -> int:
                                               mirror=opts.mirror, variant=opts.variant)
     print(image_id)
     return 0
+
+
+def cmd_history(ctx, argv: list[str]) -> int:
+    """docker history: one row per step, newest first; sizes are the layers' unpacked sizes."""
+    from dockyard.cli.template import render_table
+    from dockyard.oci import digest as dg
+
+    flags = [Flag("-H,--human", BOOL, "Print sizes and dates in human readable format", default=True),
+             Flag("--no-trunc", BOOL, "Don't truncate output"), Flag("-q,--quiet", BOOL, "Only show image IDs"),
+             Flag("--format", STR, "Format output using a custom template"), Flag("--help")]
+    opts = parse(flags, argv)
+    if opts.help or len(opts.args) != 1:
+        print(usage("dockyard history [OPTIONS] IMAGE", "Show the history of an image", flags))
+        return 0 if opts.help else 1
+    engine = ctx.engine
+    rec = engine.images.resolve(opts.args[0])
+    cfg = engine.images.config(rec)
+    layers = list(engine.images.manifest(rec).get("layers") or ())
+    diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+    chains = dg.chain_ids(diff_ids) if diff_ids else []
+    sizes = []
+    for chain, layer in zip(chains, layers):
+        size = engine.snapshots.layer_size(chain)
+        sizes.append(size if size is not None else int(layer.get("size", 0)))
+    rows = []
+    history = list(cfg.get("history") or [])
+    li = 0
+    for h in history:
+        size = 0
+        if not h.get("empty_layer"):
+            size = sizes[li] if li < len(sizes) else 0
+            li += 1
+        created_by = h.get("created_by", "")
+        if not opts.no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        rows.append({"CreatedSince": ago(parse_rfc3339(h.get("created", ""))) if h.get("created") else "N/A",
+                     "CreatedAt": h.get("created", ""), "CreatedBy": created_by, "Size": human_size(size),
+                     "Comment": h.get("comment", ""), "ID": "<missing>"})
+    rows.reverse()
+    if rows:
+        rows[0]["ID"] = rec.id if opts.no_trunc else rec.id.removeprefix("sha256:")[:12]
+    if opts.quiet:
+        for r in rows:
+            print(r["ID"])
+        return 0
+    fmt = opts.format or "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    sys.stdout.write(render_table(fmt, rows, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                                              "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}))
+    return 0

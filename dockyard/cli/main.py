@@ -26,6 +26,7 @@ COMMANDS = {
     "load": ("dockyard.cli.saveload", "cmd_load"),
     "bootstrap": ("dockyard.cli.images", "cmd_bootstrap"),
     "build": ("dockyard.cli.build", "cmd_build"),
+    "history": ("dockyard.cli.images", "cmd_history"),
     "version": ("dockyard.cli.main", "cmd_version"),
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
     "stop": ("dockyard.cli.lifecycle", "cmd_stop"),
@@ -45,7 +46,7 @@ COMMANDS = {
     "commit": ("dockyard.cli.filesystem", "cmd_commit"),
 }
 GROUPS = {
-    "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
+    "image": {"history": "history", "build": "build", "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
               "save": "save", "load": "load",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
@@ -95,6 +96,7 @@ Commands:
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
   load        Load an image from a tar archive or STDIN
   build       Build an image from a Dockerfile
+  history     Show the history of an image
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
 
