@@ -154,6 +154,8 @@ class Builder:
             return new
         if kw in ("RUN", "COPY", "ADD"):
             extra = self._sources_digest(instr, states, df) if kw in ("COPY", "ADD") else ""
+            # a heredoc's body is not in `original` (the first line): it is part of the step
+            extra += "".join(f"\0{h.name}\0{h.content}" for h in getattr(instr, "heredocs", ()) or ())
             used_args = sorted(args.items()) if kw == "RUN" else []
             key = _key(state.key, instr.original, used_args, extra, self.network if kw == "RUN" else "")
             cached = None if self.no_cache else self._cache_get(key)
@@ -242,10 +244,13 @@ class Builder:
         from dockyard.engine.config import ContainerConfig
         from dockyard.engine.containers import create, remove, start_foreground
 
-        if instr.heredocs or instr.mounts:
-            raise NotImplemented(f"{self.name}:{instr.line}: RUN with heredocs or --mount is not supported yet")
+        if instr.mounts:
+            raise NotImplemented(f"{self.name}:{instr.line}: RUN --mount is not supported yet")
         cc = state.cc
-        argv = list(cc.get("Shell") or ["/bin/sh", "-c"]) + [instr.command] if instr.shell_form else list(instr.command)
+        if instr.shell_form:
+            argv = list(cc.get("Shell") or ["/bin/sh", "-c"]) + [_heredoc_script(instr)]
+        else:
+            argv = list(instr.command)
         env_keys = {kv.partition("=")[0] for kv in cc.get("Env") or ()}
         env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys)
         image_id = self._temp_image(state)
@@ -270,6 +275,8 @@ class Builder:
     def _sources_digest(self, instr, states: dict, df) -> str:
         """Content and modes of what the step copies (not mtimes): a changed file changes it."""
         h = hashlib.sha256()
+        if instr.heredocs:
+            return ""  # the bodies are hashed with the step (see _step)
         if getattr(instr, "from_", None):
             st = self._from_state(instr.from_, states, df)
             h.update(st.key.encode())
@@ -317,8 +324,8 @@ class Builder:
         raise NotImplemented(f"COPY --from={ref}: only earlier stages of this Dockerfile are supported yet")
 
     def _copy(self, instr, state: State, states: dict, df) -> State:
-        if instr.heredocs or (instr.keyword == "ADD" and any("://" in s for s in instr.sources)):
-            raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} from heredocs or URLs is not supported yet")
+        if instr.keyword == "ADD" and any("://" in s for s in instr.sources):
+            raise NotImplemented(f"{self.name}:{instr.line}: ADD from URLs is not supported yet")
         cc = state.cc
         workdir = cc.get("WorkingDir") or "/"
         dest = instr.dest if instr.dest.startswith("/") else os.path.join(workdir, instr.dest)
@@ -333,6 +340,24 @@ class Builder:
         layer_dir = tempfile.mkdtemp(dir=tmp_root, prefix="copy-")
         mounted = None
         try:
+            if instr.heredocs:  # COPY <<EOF /file: the body is the file
+                bodies = {f"<<{h.name}": h for h in instr.heredocs} | {f"<<-{h.name}": h for h in instr.heredocs}
+                for src in instr.sources:
+                    h = bodies.get(src)
+                    if h is None:
+                        raise NotImplemented(f"{self.name}:{instr.line}: mixing heredocs and files in one "
+                                             f"{instr.keyword} is not supported yet")
+                    target = os.path.join(dest, h.name) if dest_is_dir and len(instr.sources) > 1 else dest
+                    _mkdirs(layer_dir, os.path.dirname(target))
+                    from dockyard.runtime.paths import secure_join
+
+                    path = secure_join(layer_dir, target)
+                    with open(path, "w") as f:
+                        f.write(h.content)
+                    os.lchown(path, uid, gid)
+                    os.chmod(path, mode if mode is not None else 0o644)
+                return self._add_layer(state, layer_dir, overlay_upper=False,
+                                       created_by=f"/bin/sh -c #(nop) {instr.original}")
             if getattr(instr, "from_", None):
                 src_root, mounted = self._mount_state(self._from_state(instr.from_, states, df))
                 pairs = [(os.path.join(src_root, s.lstrip("/")), s) for s in instr.sources]
@@ -514,6 +539,17 @@ class Builder:
 
 
 State.layer_result = None  # set by _add_layer: (descriptor, diff_id) of a step's new layer
+
+
+def _heredoc_script(instr) -> str:
+    """The shell script of a shell-form RUN with heredocs, as buildkit runs it: `RUN <<EOF` runs
+    the body itself; `RUN cat <<EOF > f` hands the shell the command and its here-documents."""
+    if not instr.heredocs:
+        return instr.command
+    words = instr.command.split()
+    if len(instr.heredocs) == 1 and len(words) == 1 and words[0].lstrip("<-").strip("'\"") == instr.heredocs[0].name:
+        return instr.heredocs[0].content
+    return instr.command + "\n" + "".join(f"{h.content}{h.name}\n" for h in instr.heredocs)
 
 
 def _key(*parts) -> str:

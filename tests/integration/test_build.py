@@ -174,3 +174,19 @@ def test_missing_source_is_a_clear_error(dy, busybox, ctx):
     p = dy("build", str(ctx), check=False, timeout=120)
     assert p.returncode == 1 and "nope" in p.err and "does not exist" in p.err
     no_traceback(p)
+
+
+
+def test_heredocs_in_run_and_copy(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN <<EOF\necho one > /one\necho two > /two\nEOF\n"
+                              "RUN cat <<EOT > /three\nthree $((1+2))\nEOT\n"
+                              "COPY <<EOF /etc/motd\nwelcome\nEOF\n"})
+    dy("build", "-t", "here:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "here:1", "cat", "/one", "/two", "/three", "/etc/motd").out == \
+        "one\ntwo\nthree 3\nwelcome\n"
+    # the body is part of the step: changing it must rebuild
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN <<EOF\necho changed > /one\nEOF\n"})
+    out = dy("build", "-t", "here:2", str(ctx), timeout=120).out
+    assert "Using cache" not in out
+    assert dy("run", "--rm", "here:2", "cat", "/one").out == "changed\n"
