@@ -97,6 +97,7 @@ class Builder:
                 self.say(f"Step {step}/{total} : {stage.from_.original}")
                 state = self._from(stage, df, states)
                 args: dict[str, str] = {}
+                state = self._onbuild(state, args, states, df)
                 for instr in stage.instructions:
                     step += 1
                     self.say(f"Step {step}/{total} : {instr.original}")
@@ -109,6 +110,17 @@ class Builder:
             return self._commit_image(final)
         finally:
             self._drop_temp_images()
+
+    def _onbuild(self, state: State, args: dict, states: dict, df) -> State:
+        """Run the base image's ONBUILD triggers first, as docker does; they are not inherited."""
+        from dockyard.builder.dockerfile import parse
+
+        triggers = state.cc.pop("OnBuild", None) or []
+        for trigger in triggers:
+            self.say(f"# Executing 1 build trigger: {trigger}")
+            instr = parse(f"FROM scratch\n{trigger}\n", filename=self.name).stages[0].instructions[0]
+            state = self._step(instr, state, args, states, df)
+        return state
 
     def _image_env(self, image: str) -> dict:
         try:
@@ -317,11 +329,17 @@ class Builder:
         return sorted(set(out))
 
     def _from_state(self, ref: str, states: dict, df):
+        """COPY --from: an earlier stage (by name or index), else an image in the store."""
         for s in df.stages:
             if (s.name and s.name.lower() == ref.lower()) or str(s.index) == ref:
                 if s.index in states:
                     return states[s.index]
-        raise NotImplemented(f"COPY --from={ref}: only earlier stages of this Dockerfile are supported yet")
+        try:
+            rec = self.engine.images.resolve(ref)
+        except DockyardError as e:
+            raise BuildError(f"COPY --from={ref}: {e}") from None
+        return State(list(self.engine.images.manifest(rec).get("layers") or ()), self.engine.images.config(rec),
+                     rec.id.removeprefix("sha256:"))
 
     def _copy(self, instr, state: State, states: dict, df) -> State:
         if instr.keyword == "ADD" and any("://" in s for s in instr.sources):

@@ -190,3 +190,14 @@ def test_heredocs_in_run_and_copy(dy, busybox, ctx):
     out = dy("build", "-t", "here:2", str(ctx), timeout=120).out
     assert "Using cache" not in out
     assert dy("run", "--rm", "here:2", "cat", "/one").out == "changed\n"
+
+
+def test_onbuild_triggers_and_copy_from_an_image(dy, busybox, ctx, tmp_path):
+    base = tmp_path / "base"
+    write(base, {"Dockerfile": "FROM busybox\nRUN echo base > /from-base\nONBUILD COPY app.txt /app.txt\n"})
+    dy("build", "-t", "base:1", str(base), timeout=120)
+    write(ctx, {"Dockerfile": "FROM base:1\nCOPY --from=base:1 /from-base /copied\n", "app.txt": "child\n"})
+    dy("build", "-t", "child:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "child:1", "cat", "/app.txt", "/copied").out == "child\nbase\n"
+    # triggers run once: the child image does not carry them on
+    assert dy("inspect", "-f", "{{json .Config.OnBuild}}", "child:1").out.strip() in ("null", "<no value>", "[]")
