@@ -69,6 +69,8 @@ class Builder:
         self.cache_dir = os.path.join(engine.root, "cache", "build")
         self._temp_images: list[str] = []
         self._filter = None
+        self._missed = False    # an earlier step of this stage was rebuilt
+        self._last_files: dict = {}
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class Builder:
                 step += 1
                 self.say(f"Step {step}/{total} : {stage.from_.original}")
                 state = self._from(stage, df, states)
+                self._missed = False
                 args: dict[str, str] = {}
                 state = self._onbuild(state, args, states, df)
                 for instr in stage.instructions:
@@ -163,8 +166,19 @@ class Builder:
                 args[instr.name] = instr.value
             new = state.copy()
             new.key = _key(state.key, instr.original, sorted(args.items()))
+            inputs = {"args": {instr.name: instr.value}}
+            try:
+                with open(self._why_path(state, instr)) as f:
+                    changed = json.load(f) != inputs
+            except (OSError, ValueError):
+                changed = False
+            if changed:  # the steps after it will miss: say why here, once
+                self.say(f" ---> Cache miss: build arg {instr.name} changed")
+                self._missed = True
+            self._remember_inputs(state, instr, inputs)
             return new
         if kw in ("RUN", "COPY", "ADD"):
+            self._last_files = {}
             extra = self._sources_digest(instr, states, df) if kw in ("COPY", "ADD") else ""
             # a heredoc's body is not in `original` (the first line): it is part of the step
             extra += "".join(f"\0{h.name}\0{h.content}" for h in getattr(instr, "heredocs", ()) or ())
@@ -181,9 +195,13 @@ class Builder:
                         cached["diff_id"])
                 new.config["history"].append(cached["history"])
                 return new
+            inputs = {"args": dict(used_args), "files": self._last_files, "extra": hashlib.sha256(
+                extra.encode()).hexdigest(), "network": self.network if kw == "RUN" else ""}
+            self._explain_miss(state, instr, inputs)
             new = self._run(instr, state, args) if kw == "RUN" else self._copy(instr, state, states, df)
             new.key = key
             self._cache_put(key, new)
+            self._remember_inputs(state, instr, inputs)
             return new
         new = state.copy()
         self._metadata(instr, new)
@@ -194,10 +212,61 @@ class Builder:
             "created": _now_rfc3339(self.epoch), "created_by": f"/bin/sh -c #(nop)  {instr.original}",
             "empty_layer": True})
         if cached is None:
+            self._explain_miss(state, instr, {})
             self._cache_put(new.key, new)
+            self._remember_inputs(state, instr, {})
         else:
             self.say(" ---> Using cache")
         return new
+
+    # -- why a step was not cached (something no other builder tells) ---------------------------
+
+    def _why_path(self, parent: State, instr) -> str:
+        return os.path.join(self.cache_dir, "why", _key(parent.key, instr.original) + ".json")
+
+    def _remember_inputs(self, parent: State, instr, inputs: dict) -> None:
+        path = self._why_path(parent, instr)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            json.dump(inputs, f)
+        os.replace(path + ".tmp", path)
+
+    def _explain_miss(self, parent: State, instr, inputs: dict) -> None:
+        """Say which input made this step miss the cache: a build arg, which source files, the
+        step before it, or that this step (or its base) was never built before."""
+        if self.no_cache:
+            reason = "--no-cache"
+        else:
+            try:
+                with open(self._why_path(parent, instr)) as f:
+                    before = json.load(f)
+            except (OSError, ValueError):
+                before = None
+            if before is None:
+                reason = ("an earlier step changed" if self._missed else
+                          "no earlier build of this step on this base (new or edited instruction, or a new base image)")
+            else:
+                reasons = []
+                for k in sorted(set(before.get("args", {})) | set(inputs.get("args", {}))):
+                    if before.get("args", {}).get(k) != inputs.get("args", {}).get(k):
+                        reasons.append(f"build arg {k} changed")
+                old_f, new_f = before.get("files", {}), inputs.get("files", {})
+                changed = [f"{f} (modified)" for f in sorted(set(old_f) & set(new_f))
+                           if old_f[f] != new_f[f] and not f.startswith("--from=")]
+                reasons += [f"the stage or image it copies from ({f[7:]}) changed" for f in sorted(set(old_f) & set(new_f))
+                            if old_f[f] != new_f[f] and f.startswith("--from=")]
+                changed += [f"{f} (added)" for f in sorted(set(new_f) - set(old_f))]
+                changed += [f"{f} (removed)" for f in sorted(set(old_f) - set(new_f))]
+                if changed:
+                    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+                    reasons.append(f"source files changed: {shown}")
+                if before.get("extra") != inputs.get("extra") and not changed and not reasons:
+                    reasons.append("the step's inline content changed")
+                if before.get("network") != inputs.get("network"):
+                    reasons.append(f"network mode changed to {inputs.get('network')}")
+                reason = "; ".join(reasons) or "its cached result is gone from the store"
+        self._missed = True
+        self.say(f" ---> Cache miss: {reason}")
 
     def _metadata(self, instr, st: State) -> None:
         cc = st.cc
@@ -293,18 +362,21 @@ class Builder:
             st = self._from_state(instr.from_, states, df)
             h.update(st.key.encode())
             h.update(json.dumps(instr.sources).encode())
+            self._last_files = {f"--from={instr.from_}": st.key}
             return h.hexdigest()
+        files = self._last_files = {}
         for rel in self._context_matches(instr.sources):
             full = os.path.join(self.context, rel)
             st = os.lstat(full)
-            h.update(f"{rel}\0{stat.S_IMODE(st.st_mode):o}\0{stat.S_IFMT(st.st_mode)}\0".encode())
+            fh = hashlib.sha256(f"{stat.S_IMODE(st.st_mode):o}\0{stat.S_IFMT(st.st_mode)}\0".encode())
             if stat.S_ISREG(st.st_mode):
                 with open(full, "rb") as f:
                     while chunk := f.read(1 << 20):
-                        h.update(chunk)
+                        fh.update(chunk)
             elif stat.S_ISLNK(st.st_mode):
-                h.update(os.readlink(full).encode())
-            h.update(b"\n")
+                fh.update(os.readlink(full).encode())
+            files[rel] = fh.hexdigest()
+            h.update(f"{rel}\0{files[rel]}\n".encode())
         return h.hexdigest()
 
     def _context_matches(self, sources: list[str]) -> list[str]:

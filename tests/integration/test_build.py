@@ -201,3 +201,19 @@ def test_onbuild_triggers_and_copy_from_an_image(dy, busybox, ctx, tmp_path):
     assert dy("run", "--rm", "child:1", "cat", "/app.txt", "/copied").out == "child\nbase\n"
     # triggers run once: the child image does not carry them on
     assert dy("inspect", "-f", "{{json .Config.OnBuild}}", "child:1").out.strip() in ("null", "<no value>", "[]")
+
+
+def test_plain_progress_says_why_a_step_missed_the_cache(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox AS b\nCOPY a.txt /a\nRUN cat /a > /b\n"
+                              "FROM busybox\nARG MODE=x\nRUN echo $MODE > /mode\nCOPY --from=b /b /b\n",
+                "a.txt": "1", "other.txt": "o"})
+    first = dy("build", str(ctx), timeout=120).out
+    assert "no earlier build of this step" in first
+    write(ctx, {"a.txt": "2"})
+    out = dy("build", str(ctx), timeout=120).out
+    assert "Cache miss: source files changed: a.txt (modified)" in out
+    assert "Cache miss: an earlier step changed" in out  # the RUN after it
+    assert "Cache miss: the stage or image it copies from (b) changed" in out
+    out = dy("build", "--build-arg", "MODE=y", str(ctx), timeout=120).out
+    assert "Cache miss: build arg MODE changed" in out
+    assert "Cache miss: --no-cache" in dy("build", "--no-cache", str(ctx), timeout=120).out
