@@ -55,3 +55,22 @@ def test_save_to_docker_and_back(dy, busybox, dockerd, tmp_path):
         assert other("inspect", "-f", "{{.Id}}", tag).out == dy("inspect", "-f", "{{.Id}}", tag).out
     finally:
         subprocess.run([dockerd, "rmi", "-f", tag], capture_output=True, timeout=60)
+
+
+def test_a_built_image_runs_the_same_under_docker(dy, busybox, dockerd, tmp_path):
+    app = os.path.join(REPO, "examples", "app")
+    tag = f"dyinterop-app-{uuid.uuid4().hex[:8]}:1"
+    dy("build", "-q", "-t", tag, app, timeout=300)
+    ours = dy("run", "--rm", tag, "sh", "server.sh", "check").out
+    archive = tmp_path / "app.tar"
+    dy("save", "-o", str(archive), tag)
+    try:
+        assert subprocess.run([dockerd, "load", "-i", str(archive)], capture_output=True, timeout=120).returncode == 0
+        p = subprocess.run([dockerd, "run", "--rm", "--network", "none", tag, "sh", "server.sh", "check"],
+                           capture_output=True, text=True, timeout=120)
+        assert (p.returncode, p.stdout) == (0, ours), p.stderr
+        p = subprocess.run([dockerd, "run", "--rm", "--network", "none", tag, "id", "-un"], capture_output=True,
+                           text=True, timeout=120)
+        assert p.stdout == "appuser\n"
+    finally:
+        subprocess.run([dockerd, "rmi", "-f", tag], capture_output=True, timeout=60)
