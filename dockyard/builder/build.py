@@ -52,7 +52,8 @@ def _now_rfc3339(epoch: int | None) -> str:
 class Builder:
     def __init__(self, engine, *, context: str, dockerfile_text: str, dockerfile_name: str = "Dockerfile",
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
-                 labels: dict | None = None, network: str = "none", out=None, quiet: bool = False) -> None:
+                 labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
+                 progress: str = "auto") -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -64,6 +65,10 @@ class Builder:
         self.network = network
         self.out = out or sys.stdout
         self.quiet = quiet
+        from dockyard.builder.progress import PlainProgress, TtyProgress
+
+        tty = progress == "tty" or (progress == "auto" and not quiet and self.out.isatty())
+        self.progress = TtyProgress(self.out) if tty else PlainProgress(self.out, quiet=quiet)
         sde = os.environ.get("SOURCE_DATE_EPOCH")
         self.epoch = int(sde) if sde and sde.isdigit() else None
         self.cache_dir = os.path.join(engine.root, "cache", "build")
@@ -75,9 +80,7 @@ class Builder:
     # -- output ---------------------------------------------------------------------------------
 
     def say(self, text: str) -> None:
-        if not self.quiet:
-            self.out.write(text + "\n")
-            self.out.flush()
+        self.progress.note(text)
 
     # -- the build ------------------------------------------------------------------------------
 
@@ -93,25 +96,30 @@ class Builder:
         states: dict[int, State] = {}
         total = sum(1 + len(s.instructions) for s in df.stages[: last.index + 1])
         step = 0
+        ok = False
         try:
             for stage in df.stages[: last.index + 1]:
                 step += 1
-                self.say(f"Step {step}/{total} : {stage.from_.original}")
+                label = stage.name if len(df.stages) > 1 else None
+                self.progress.step(step, total, stage.from_.original, label)
                 state = self._from(stage, df, states)
                 self._missed = False
                 args: dict[str, str] = {}
                 state = self._onbuild(state, args, states, df)
                 for instr in stage.instructions:
                     step += 1
-                    self.say(f"Step {step}/{total} : {instr.original}")
+                    self.progress.step(step, total, instr.original, label)
                     state = self._step(instr, state, args, states, df)
-                    self.say(f" ---> {state.key[:12]}")
+                    self.progress.done(state.key)
                 states[stage.index] = state
             final = states[last.index]
             if self.labels:
                 final.cc.setdefault("Labels", {}).update(self.labels)
-            return self._commit_image(final)
+            image_id = self._commit_image(final)
+            ok = True
+            return image_id
         finally:
+            self.progress.finish(ok)
             self._drop_temp_images()
 
     def _onbuild(self, state: State, args: dict, states: dict, df) -> State:
@@ -173,7 +181,7 @@ class Builder:
             except (OSError, ValueError):
                 changed = False
             if changed:  # the steps after it will miss: say why here, once
-                self.say(f" ---> Cache miss: build arg {instr.name} changed")
+                self.progress.miss(f"build arg {instr.name} changed")
                 self._missed = True
             self._remember_inputs(state, instr, inputs)
             return new
@@ -186,7 +194,7 @@ class Builder:
             key = _key(state.key, instr.original, used_args, extra, self.network if kw == "RUN" else "")
             cached = None if self.no_cache else self._cache_get(key)
             if cached is not None:
-                self.say(" ---> Using cache")
+                self.progress.cached()
                 new = state.copy()
                 new.key = key
                 if cached["layer"]:
@@ -216,7 +224,7 @@ class Builder:
             self._cache_put(new.key, new)
             self._remember_inputs(state, instr, {})
         else:
-            self.say(" ---> Using cache")
+            self.progress.cached()
         return new
 
     # -- why a step was not cached (something no other builder tells) ---------------------------
@@ -266,7 +274,7 @@ class Builder:
                     reasons.append(f"network mode changed to {inputs.get('network')}")
                 reason = "; ".join(reasons) or "its cached result is gone from the store"
         self._missed = True
-        self.say(f" ---> Cache miss: {reason}")
+        self.progress.miss(reason)
 
     def _metadata(self, instr, st: State) -> None:
         cc = st.cc
@@ -323,7 +331,7 @@ class Builder:
 
     def _run(self, instr, state: State, args: dict) -> State:
         from dockyard.engine.config import ContainerConfig
-        from dockyard.engine.containers import create, remove, start_foreground
+        from dockyard.engine.containers import create, remove
 
         if instr.mounts:
             raise NotImplemented(f"{self.name}:{instr.line}: RUN --mount is not supported yet")
@@ -340,7 +348,7 @@ class Builder:
         c = create(self.engine, cfg, None)
         try:
             self.out.flush()
-            code = start_foreground(self.engine, c, stdin_open=False)
+            code = self._run_container(c)
             if code != 0:
                 shown = instr.command if instr.shell_form else json.dumps(instr.command)
                 raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
@@ -350,6 +358,38 @@ class Builder:
             return self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
         finally:
             remove(self.engine, c.rec.id, force=True)
+
+    def _run_container(self, c) -> int:
+        """Run a step's container with its output piped to the progress display (a reader thread,
+        started only after the container is forked: no fork ever happens with it running)."""
+        import threading
+
+        from dockyard.engine.containers import launch_container
+        from dockyard.linux import syscalls as sc
+        from dockyard.runtime.wait import wait_exit
+
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        r, w = os.pipe()
+        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            launch = launch_container(self.engine, c, stdio=(null, w, w))
+        finally:
+            os.close(null)
+            os.close(w)
+
+        def pump() -> None:
+            while data := os.read(r, 65536):
+                self.progress.output(data)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            launch.start()
+            return wait_exit(launch.pid)
+        finally:
+            launch.cleanup()
+            reader.join(timeout=10)
+            os.close(r)
 
     # -- COPY / ADD -----------------------------------------------------------------------------
 

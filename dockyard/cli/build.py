@@ -18,7 +18,7 @@ FLAGS = [
     Flag("--iidfile", STR, "Write the image ID to the file"),
     Flag("-q,--quiet", BOOL, "Suppress the build output and print image ID on success"),
     Flag("--network", STR, "Set the networking mode for the RUN instructions (none, host)", default="none"),
-    Flag("--progress", STR, "Set type of progress output (plain)", default="plain"),
+    Flag("--progress", STR, "Set type of progress output (auto, plain, tty)", default="auto"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -48,6 +48,8 @@ def cmd_build(ctx, argv: list[str]) -> int:
         return 0
     if len(opts.args) != 1:
         raise UsageError('"dockyard build" requires exactly 1 argument.')
+    if opts.progress not in ("auto", "plain", "tty"):
+        raise InvalidArgument(f"invalid progress mode {opts.progress!r}: use auto, plain or tty")
     if opts.network not in ("none", "host", "default"):
         raise InvalidArgument(f"network mode {opts.network!r} not supported: use none or host")
     engine = ctx.engine
@@ -83,7 +85,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
         b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name,
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
                     labels=_pairs(opts.label, "label"), network="host" if opts.network == "host" else "none",
-                    quiet=opts.quiet)
+                    quiet=opts.quiet, progress=opts.progress)
         image_id = b.build()
     finally:
         if tmp:
