@@ -8,8 +8,8 @@ its cache key — the parent step's key, the instruction's text, the build args 
 for COPY/ADD, the content and modes of its sources (not their mtimes) — was built before and
 its layer is still in the store.
 
-What is not done yet (see the issue): COPY --from an external image, ADD from URLs, RUN --mount,
-ONBUILD triggers of base images, --progress tty, --platform.
+What is not done yet (see the issue): RUN --mount, ADD from git URLs, COPY --link/--parents/
+--exclude, --platform (images are built for this machine's platform).
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class Builder:
         self._filter = None
         self._missed = False    # an earlier step of this stage was rebuilt
         self._last_files: dict = {}
+        self._downloads: dict[str, str] = {}  # ADD URL -> downloaded file, removed after the build
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -121,6 +122,11 @@ class Builder:
         finally:
             self.progress.finish(ok)
             self._drop_temp_images()
+            for path in self._downloads.values():
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     def _onbuild(self, state: State, args: dict, states: dict, df) -> State:
         """Run the base image's ONBUILD triggers first, as docker does; they are not inherited."""
@@ -398,6 +404,15 @@ class Builder:
         h = hashlib.sha256()
         if instr.heredocs:
             return ""  # the bodies are hashed with the step (see _step)
+        urls = [src for src in instr.sources if "://" in src]
+        if urls:
+            if instr.keyword != "ADD" or len(urls) != len(instr.sources):
+                raise BuildError(f"{self.name}:{instr.line}: {instr.keyword} of a URL needs ADD and only URLs")
+            files = self._last_files = {}
+            for url in urls:
+                files[url] = _file_digest(self._download(url, instr))
+                h.update(f"{url}\0{files[url]}\n".encode())
+            return h.hexdigest()
         if getattr(instr, "from_", None):
             st = self._from_state(instr.from_, states, df)
             h.update(st.key.encode())
@@ -418,6 +433,40 @@ class Builder:
             files[rel] = fh.hexdigest()
             h.update(f"{rel}\0{files[rel]}\n".encode())
         return h.hexdigest()
+
+    def _download(self, url: str, instr) -> str:
+        """ADD's URL source, fetched once per build (to hash it for the cache, then to copy it);
+        `--checksum` is verified before anything uses it."""
+        cached = self._downloads.get(url)
+        if cached:
+            return cached
+        import urllib.error
+        import urllib.request
+
+        if not url.startswith(("http://", "https://")):
+            raise NotImplemented(f"{self.name}:{instr.line}: ADD from {url.split(':', 1)[0]} URLs is not supported")
+        tmp_root = os.path.join(self.engine.root, "tmp")
+        os.makedirs(tmp_root, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=tmp_root, prefix="add-")
+        try:
+            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as resp:
+                shutil.copyfileobj(resp, f)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            os.unlink(path)
+            raise BuildError(f"{self.name}:{instr.line}: failed to GET {url}: {getattr(e, 'reason', e)}") from None
+        if getattr(instr, "checksum", None):
+            algo, _, want = instr.checksum.partition(":")
+            if algo not in ("sha256", "sha384", "sha512") or not want:
+                raise BuildError(f"{self.name}:{instr.line}: invalid --checksum {instr.checksum!r}")
+            got = _file_digest(path, algo)
+            if got != want:
+                os.unlink(path)
+                from dockyard.errors import DigestMismatch
+
+                raise DigestMismatch(f"{self.name}:{instr.line}: digest mismatch for {url}: "
+                                     f"expected {instr.checksum}, got {algo}:{got}")
+        self._downloads[url] = path
+        return path
 
     def _context_matches(self, sources: list[str]) -> list[str]:
         """Every context file (relative path) a COPY's sources select, after .dockerignore."""
@@ -454,8 +503,7 @@ class Builder:
                      rec.id.removeprefix("sha256:"))
 
     def _copy(self, instr, state: State, states: dict, df) -> State:
-        if instr.keyword == "ADD" and any("://" in s for s in instr.sources):
-            raise NotImplemented(f"{self.name}:{instr.line}: ADD from URLs is not supported yet")
+
         cc = state.cc
         workdir = cc.get("WorkingDir") or "/"
         dest = instr.dest if instr.dest.startswith("/") else os.path.join(workdir, instr.dest)
@@ -486,6 +534,19 @@ class Builder:
                         f.write(h.content)
                     os.lchown(path, uid, gid)
                     os.chmod(path, mode if mode is not None else 0o644)
+                return self._add_layer(state, layer_dir, overlay_upper=False,
+                                       created_by=f"/bin/sh -c #(nop) {instr.original}")
+            if any("://" in src for src in instr.sources):  # ADD URL: the file as downloaded, not unpacked
+                from dockyard.runtime.paths import secure_join
+
+                for url in instr.sources:
+                    name = os.path.basename(url.split("?", 1)[0].rstrip("/")) or "index.html"
+                    target = os.path.join(dest, name) if dest_is_dir else dest
+                    _mkdirs(layer_dir, os.path.dirname(target))
+                    path = secure_join(layer_dir, target)
+                    shutil.copyfile(self._download(url, instr), path)
+                    os.lchown(path, uid, gid)
+                    os.chmod(path, mode if mode is not None else 0o600)  # docker's mode for URL sources
                 return self._add_layer(state, layer_dir, overlay_upper=False,
                                        created_by=f"/bin/sh -c #(nop) {instr.original}")
             if getattr(instr, "from_", None):
@@ -669,6 +730,14 @@ class Builder:
 
 
 State.layer_result = None  # set by _add_layer: (descriptor, diff_id) of a step's new layer
+
+
+def _file_digest(path: str, algo: str = "sha256") -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _heredoc_script(instr) -> str:

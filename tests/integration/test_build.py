@@ -217,3 +217,41 @@ def test_plain_progress_says_why_a_step_missed_the_cache(dy, busybox, ctx):
     out = dy("build", "--build-arg", "MODE=y", str(ctx), timeout=120).out
     assert "Cache miss: build arg MODE changed" in out
     assert "Cache miss: --no-cache" in dy("build", "--no-cache", str(ctx), timeout=120).out
+
+
+@pytest.fixture
+def http_file(tmp_path):
+    """A file served on 127.0.0.1 (loopback only) for ADD URL."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "data.txt").write_text("downloaded\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+
+
+def test_add_from_a_url_with_checksum(dy, busybox, ctx, http_file):
+    import hashlib
+
+    base, root = http_file
+    digest = hashlib.sha256(b"downloaded\n").hexdigest()
+    write(ctx, {"Dockerfile": f"FROM busybox\nADD --checksum=sha256:{digest} {base}/data.txt /srv/\n"})
+    dy("build", "-t", "url:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "url:1", "sh", "-c", "cat /srv/data.txt; stat -c %a /srv/data.txt").out == \
+        "downloaded\n600\n"
+    assert "Using cache" in dy("build", str(ctx), timeout=120).out  # same content: cached
+    (root / "data.txt").write_text("changed\n")
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode == 1 and "digest mismatch" in p.err
+    write(ctx, {"Dockerfile": f"FROM busybox\nADD {base}/data.txt /srv/data.txt\n"})
+    out = dy("build", "-t", "url:2", str(ctx), timeout=120).out
+    assert dy("run", "--rm", "url:2", "cat", "/srv/data.txt").out == "changed\n"
+    assert "Using cache" not in out
