@@ -44,6 +44,25 @@ def time_once(cmd: list[str], *, env: dict | None = None, timeout: float = 120) 
     return elapsed
 
 
+def time_output(cmd: list[str], *, env: dict | None = None, timeout: float = 120,
+                cwd: str | None = None) -> tuple[float, str]:
+    """Wall-clock seconds of one run of `cmd`, which must exit 0, and its stdout + stderr."""
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=env, timeout=timeout, cwd=cwd)
+    elapsed = time.perf_counter() - t0
+    out = p.stdout.decode(errors="replace")
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{out.strip()[-3000:]}")
+    return elapsed, out
+
+
+def image_ids(cli: list[str]) -> set[str]:
+    """Full ids of all images (intermediate ones too) of docker or podman: `<cli> images -a -q`."""
+    p = run([*cli, "images", "-a", "-q", "--no-trunc"], check=False)
+    return {line.strip().removeprefix("sha256:") for line in p.stdout.splitlines() if line.strip()}
+
+
 def which(name: str) -> str | None:
     return shutil.which(name)
 
@@ -158,10 +177,12 @@ def export_layer(layer: str, tar_path: str) -> str:
     return tar_path
 
 
-def ensure_dockerd(with_docker: bool, cleanups: list, skipped: list[str]) -> str | None:
+def ensure_dockerd(with_docker: bool, cleanups: list, skipped: list[str],
+                   dockerd_args: str | None = None) -> str | None:
     """The docker CLI's path when a dockerd answers (started via .ci/start-dockerd only with
     `with_docker`; a ("stop dockerd", fn) entry is then appended to `cleanups`), else None with
-    the reason appended to `skipped`."""
+    the reason appended to `skipped`. `dockerd_args` is passed as DOCKERD_ARGS to a dockerd this
+    starts (unless DOCKERD_ARGS is already set in the environment)."""
     docker = which("docker")
     if docker is None or which("dockerd") is None:
         skipped.append("docker: not installed")
@@ -172,7 +193,10 @@ def ensure_dockerd(with_docker: bool, cleanups: list, skipped: list[str]) -> str
         skipped.append("docker: dockerd is not running (pass --with-docker to start it)")
         return None
     had_pid = dockerd_pid() is not None
-    run(["bash", os.path.join(REPO, ".ci", "start-dockerd")], timeout=90)
+    env = None
+    if dockerd_args and "DOCKERD_ARGS" not in os.environ:
+        env = {**os.environ, "DOCKERD_ARGS": dockerd_args}
+    run(["bash", os.path.join(REPO, ".ci", "start-dockerd")], timeout=90, env=env)
     pid = dockerd_pid()
     if not had_pid and pid is not None:
         cleanups.append(("stop dockerd", lambda: stop_process(pid)))

@@ -17,10 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import stat
 import sys
-import tempfile
 import time
 
 from dockyard.errors import DockyardError, InvalidArgument, NotImplemented
@@ -440,6 +438,8 @@ class Builder:
         cached = self._downloads.get(url)
         if cached:
             return cached
+        import shutil
+        import tempfile
         import urllib.error
         import urllib.request
 
@@ -503,6 +503,9 @@ class Builder:
                      rec.id.removeprefix("sha256:"))
 
     def _copy(self, instr, state: State, states: dict, df) -> State:
+        import shutil
+        import tempfile
+
 
         cc = state.cc
         workdir = cc.get("WorkingDir") or "/"
@@ -646,6 +649,8 @@ class Builder:
 
     def _mount_state(self, state: State):
         """The state's filesystem, read-only, on a temp dir: (path, unmount function)."""
+        import tempfile
+
         from dockyard.snapshots.mount import mount_all, unmount_all
 
         image_id = self._temp_image(state)
@@ -768,6 +773,8 @@ def _own(path: str, st, uid: int, gid: int, mode: int | None) -> None:
 
 
 def _copy_entry(src: str, dst: str, uid: int, gid: int, mode: int | None) -> None:
+    import shutil
+
     st = os.lstat(src)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     if os.path.lexists(dst) and not os.path.isdir(dst):

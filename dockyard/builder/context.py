@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from typing import Iterable, Iterator
+TYPE_CHECKING = False  # typing is for annotations only: not imported on the cached build path
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator
 
 from dockyard import errors
 

@@ -18,14 +18,14 @@ anything else on bad input.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import json
 import os
-import platform as _platform
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterator, Mapping
+from dockyard.record import Record, record
+TYPE_CHECKING = False  # typing is for annotations only: not imported on the cached build path
+if TYPE_CHECKING:
+    from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from dockyard import errors
 
@@ -332,7 +332,8 @@ PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PRO
 
 def default_platform() -> str:
     """This machine as an OCI platform string, e.g. ``linux/amd64`` or ``linux/arm/v7``."""
-    arch, variant = _ARCH.get(_platform.machine().lower(), (_platform.machine().lower() or "amd64", ""))
+    machine = os.uname().machine.lower()  # not `platform`: its import costs more than a cached build
+    arch, variant = _ARCH.get(machine, (machine or "amd64", ""))
     return f"linux/{arch}/{variant}" if variant else f"linux/{arch}"
 
 
@@ -405,7 +406,7 @@ def _to_json(v: Any) -> Any:
     return v
 
 
-class _ToDict:
+class _ToDict(Record):
     __slots__ = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -413,12 +414,12 @@ class _ToDict:
         kw = getattr(self, "keyword", None)
         if kw:
             out["kind"] = kw
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            out[f.name] = _to_json(getattr(self, f.name))
+        for name in self._names():
+            out[name] = _to_json(getattr(self, name))
         return out
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Heredoc(_ToDict):
     name: str
     content: str
@@ -427,7 +428,7 @@ class Heredoc(_ToDict):
     fd: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Mount(_ToDict):
     """One ``RUN --mount=...``."""
     type: str = "bind"
@@ -445,7 +446,7 @@ class Mount(_ToDict):
     size: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Instruction(_ToDict):
     """Common to every instruction: first and last source line and the joined original text."""
     keyword: ClassVar[str] = ""
@@ -454,7 +455,7 @@ class Instruction(_ToDict):
     original: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class From(Instruction):
     keyword: ClassVar[str] = "FROM"
     image: str
@@ -462,38 +463,38 @@ class From(Instruction):
     platform: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Run(Instruction):
     keyword: ClassVar[str] = "RUN"
     command: list[str] | str
     shell_form: bool
-    mounts: list[Mount] = field(default_factory=list)
+    mounts: list[Mount] = []
     network: str | None = None
     security: str | None = None
-    heredocs: list[Heredoc] = field(default_factory=list)
+    heredocs: list[Heredoc] = []
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Cmd(Instruction):
     keyword: ClassVar[str] = "CMD"
     command: list[str] | str
     shell_form: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Entrypoint(Instruction):
     keyword: ClassVar[str] = "ENTRYPOINT"
     command: list[str] | str
     shell_form: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Label(Instruction):
     keyword: ClassVar[str] = "LABEL"
     pairs: list[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Maintainer(Instruction):
     """Deprecated. Docker stores it as the image's ``author``; :attr:`pairs` gives the LABEL form."""
     keyword: ClassVar[str] = "MAINTAINER"
@@ -504,19 +505,19 @@ class Maintainer(Instruction):
         return [("maintainer", self.maintainer)]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Expose(Instruction):
     keyword: ClassVar[str] = "EXPOSE"
     ports: list[str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Env(Instruction):
     keyword: ClassVar[str] = "ENV"
     pairs: list[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Add(Instruction):
     keyword: ClassVar[str] = "ADD"
     sources: list[str]
@@ -526,11 +527,11 @@ class Add(Instruction):
     checksum: str | None = None
     keep_git_dir: bool = False
     link: bool = False
-    exclude: list[str] = field(default_factory=list)
-    heredocs: list[Heredoc] = field(default_factory=list)
+    exclude: list[str] = []
+    heredocs: list[Heredoc] = []
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Copy(Instruction):
     keyword: ClassVar[str] = "COPY"
     sources: list[str]
@@ -540,29 +541,29 @@ class Copy(Instruction):
     chmod: str | None = None
     link: bool = False
     parents: bool = False
-    exclude: list[str] = field(default_factory=list)
-    heredocs: list[Heredoc] = field(default_factory=list)
+    exclude: list[str] = []
+    heredocs: list[Heredoc] = []
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Volume(Instruction):
     keyword: ClassVar[str] = "VOLUME"
     paths: list[str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class User(Instruction):
     keyword: ClassVar[str] = "USER"
     user: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Workdir(Instruction):
     keyword: ClassVar[str] = "WORKDIR"
     path: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Arg(Instruction):
     """One declared ARG (``ARG a=1 b`` gives two, with the same line). ``default`` is the
     expanded default; ``value`` what the build sees (build arg, default, global value, or None)."""
@@ -572,7 +573,7 @@ class Arg(Instruction):
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Onbuild(Instruction):
     """``expression`` is the trigger text as Docker stores it in the image config."""
     keyword: ClassVar[str] = "ONBUILD"
@@ -580,13 +581,13 @@ class Onbuild(Instruction):
     expression: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Stopsignal(Instruction):
     keyword: ClassVar[str] = "STOPSIGNAL"
     signal: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Healthcheck(Instruction):
     """``test`` as in the image config: ``["NONE"]``, ``["CMD", ...]`` or ``["CMD-SHELL", cmd]``.
     Durations in nanoseconds, 0 meaning "inherit/default"."""
@@ -603,32 +604,32 @@ class Healthcheck(Instruction):
         return self.test == ["NONE"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Shell(Instruction):
     keyword: ClassVar[str] = "SHELL"
     shell: list[str]
 
 
-@dataclass(slots=True, kw_only=True)
+@record(frozen=False)
 class Stage:
     index: int
     name: str | None
     from_: From
-    instructions: list[Instruction] = field(default_factory=list)
+    instructions: list[Instruction] = []
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "name": self.name, "from": self.from_.to_dict(),
                 "instructions": [i.to_dict() for i in self.instructions]}
 
 
-@dataclass(slots=True, kw_only=True)
+@record(frozen=False)
 class Dockerfile:
     filename: str
     stages: list[Stage]
     meta_args: list[Arg]
     escape: str = "\\"
     syntax: str | None = None
-    directives: dict[str, str] = field(default_factory=dict)
+    directives: dict[str, str] = {}
 
     def stage_by_name(self, name_or_index: str | int) -> Stage:
         """A stage by its ``AS`` name (case-insensitive) or index (int or digit string)."""
@@ -660,7 +661,7 @@ INSTRUCTIONS = ("add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "fro
                 "workdir")
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Node:
     cmd: str            # as written
     flags: list[str]
@@ -1262,7 +1263,7 @@ class _Parser:
                        "Destination could not be determined.")
         docs = list(node.heredocs)
         if env is not None:
-            docs = [dataclasses.replace(h, content=Lexer(self.escape, raw_quotes=True).process_word(h.content, env))
+            docs = [h.replace(content=Lexer(self.escape, raw_quotes=True).process_word(h.content, env))
                     if h.expand else h for h in docs]
         out = {"sources": [self._ex(a, env) for a in args[:-1]], "dest": self._ex(args[-1], env),
                "heredocs": docs}
@@ -1440,7 +1441,7 @@ def parse(text: str, *, filename: str = "Dockerfile", build_args: dict[str, str]
                         value = p.meta_values[name]
                     else:
                         value = predefined.get(name)
-                    resolved.append(dataclasses.replace(a, name=name, default=default, value=value))
+                    resolved.append(a.replace(name=name, default=default, value=value))
                 for a in resolved:
                     if cur is None:
                         meta_args.append(a)

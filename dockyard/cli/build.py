@@ -38,8 +38,6 @@ def _pairs(values: list[str], what: str) -> dict:
 
 
 def cmd_build(ctx, argv: list[str]) -> int:
-    import tempfile
-
     from dockyard.builder.build import Builder
 
     opts = parse(FLAGS, argv)
@@ -61,6 +59,8 @@ def cmd_build(ctx, argv: list[str]) -> int:
         if src == "-":
             if opts.file == "-":
                 raise InvalidArgument("invalid argument: can't use stdin for both build context and dockerfile")
+            import tempfile
+
             from dockyard.archive.apply import apply_layer
 
             os.makedirs(os.path.join(engine.root, "tmp"), exist_ok=True)

@@ -174,7 +174,19 @@ class ContentStore:
                 _unlink(temp_path)
 
     def write_bytes(self, data: bytes, expected: str | None = None) -> str:
-        """Store ``data`` and return its digest (verified against ``expected`` if given)."""
+        """Store ``data`` and return its digest (verified against ``expected`` if given).
+
+        Content already stored is not written again: a blob's name is its digest, so an
+        existing blob *is* this content (and a rewrite would cost an fsync for nothing)."""
+        import hashlib
+
+        algorithm = _digest.algorithm_of(expected) if expected is not None else "sha256"
+        digest = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+        if expected is not None and digest != expected:
+            raise errors.DigestMismatch(f"digest mismatch: expected {expected}, got {digest} ({len(data)} bytes)",
+                                        hint="the source sent different content than it promised; try again")
+        if self.has(digest):
+            return digest
         with self.ingest(expected, len(data)) as w:
             w.write(data)
         return w.digest

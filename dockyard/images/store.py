@@ -18,6 +18,11 @@ _HEX = frozenset("0123456789abcdef")
 _SIMPLE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-/:")
 
 
+def _canonical(obj: dict) -> bytes:
+    """oci.image.canonical_json's bytes (sorted keys, compact, UTF-8) without importing it."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
 def _is_id_prefix(name: str) -> bool:
     h = name.removeprefix("sha256:")
     return 12 <= len(h) <= 64 and set(h) <= _HEX
@@ -92,9 +97,9 @@ class ImageStore:
 
         `layers` are descriptors (mediaType, digest, size) in order, matching config's diff_ids.
         """
-        from dockyard.oci import image as oi
+        from dockyard.oci import mediatypes as oi
 
-        config_bytes = oi.canonical_json(config)
+        config_bytes = _canonical(config)
         config_digest = self.content.write_bytes(config_bytes)
         manifest = {
             "schemaVersion": 2,
@@ -102,11 +107,11 @@ class ImageStore:
             "config": {"mediaType": oi.OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
             "layers": layers,
         }
-        return self.add_manifest(oi.canonical_json(manifest), tags, size=size)
+        return self.add_manifest(_canonical(manifest), tags, size=size)
 
     def add_manifest(self, manifest_bytes: bytes, tags: list[str] = (), *, size: int | None = None) -> str:
         """Record an image whose manifest, config and layer blobs are all in the content store."""
-        from dockyard.oci import image as oi
+        from dockyard.oci import mediatypes as oi
 
         manifest = json.loads(manifest_bytes)
         for d in [manifest["config"]] + list(manifest.get("layers") or ()):
