@@ -506,6 +506,10 @@ class Builder:
         import shutil
         import tempfile
 
+        # --link gives the same filesystem (only the layer's independence differs): accepted as is
+        if getattr(instr, "parents", False) or getattr(instr, "exclude", None):
+            raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} --parents and --exclude are not "
+                                 "supported yet")
 
         cc = state.cc
         workdir = cc.get("WorkingDir") or "/"

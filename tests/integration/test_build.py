@@ -255,3 +255,10 @@ def test_add_from_a_url_with_checksum(dy, busybox, ctx, http_file):
     out = dy("build", "-t", "url:2", str(ctx), timeout=120).out
     assert dy("run", "--rm", "url:2", "cat", "/srv/data.txt").out == "changed\n"
     assert "Using cache" not in out
+
+
+def test_unsupported_flags_are_refused_clearly(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\nCOPY --exclude=*.md . /x\n", "a": "1"})
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode == 1 and "--exclude are not supported yet" in p.err and "Dockerfile:2" in p.err
+    no_traceback(p)
