@@ -110,6 +110,15 @@ class Containerd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=15)
+        # the runtime removes each container's cgroup; the namespace's parent dirs (/<ns>) that were
+        # created for them are ours to remove
+        for base in ("/sys/fs/cgroup", *(os.path.join("/sys/fs/cgroup", h) for h in os.listdir("/sys/fs/cgroup"))):
+            d = os.path.join(base, self.ns)
+            if os.path.isdir(d):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
         for pid in self._shim_pids():  # shims of this daemon only (they carry its socket path)
             try:
                 os.kill(pid, signal.SIGKILL)
