@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import re
+import select
+import signal
+import struct
+import sys
+import termios
 import time
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 CGROUP_BASE = "/sys/fs/cgroup"
-CREATED: list[str] = []  # ids of detached containers a test started, for the safety net
+CREATED: list[str] = []
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # ids of detached containers a test started, for the safety net
 
 
 def mounts_under(path: str) -> list[str]:
@@ -103,3 +111,84 @@ def run_d(dy, name: str, *args: str, flags: tuple = ()) -> str:
     assert HEX64.fullmatch(cid), p.out + p.err
     CREATED.append(cid)
     return cid
+
+
+class Pty:
+    """`dockyard …` on a real pseudo-terminal (pty.fork), with expect/send for interactive tests."""
+
+    def __init__(self, dy, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None) -> None:
+        self.buf = b""
+        argv = argv or dy.cmd(*args)
+        pid, fd = pty.fork()
+        if pid == 0:  # child: our stdio is the slave and it is our controlling terminal
+            try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+                os.chdir(REPO)
+                os.execve(sys.executable, argv, dy.env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.code: int | None = None
+
+    def _read(self, timeout: float) -> bool:
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return True
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # EIO: the child side is closed
+            return False
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def expect(self, pattern: bytes, timeout: float = 10.0, start: int = 0) -> int:
+        """Wait until `pattern` (a regex) appears in the output after offset `start`; its end offset."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.buf[start:])
+            if m:
+                return start + m.end()
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 0.2)) and not re.search(pattern, self.buf[start:]):
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {pattern!r}; output so far: {self.buf!r}")
+                raise AssertionError(f"output ended before {pattern!r}; output: {self.buf!r}")
+
+    def send(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def wait(self, timeout: float = 20.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.code is None:
+            self._read(0.05)
+            got, status = os.waitpid(self.pid, os.WNOHANG)
+            if got:
+                while self._read(0.05) and time.monotonic() < deadline:
+                    pass
+                self.code = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"dockyard did not exit; output: {self.buf!r}")
+        return self.code
+
+    def kill(self) -> None:
+        if self.code is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(self.pid, 0)
+            self.code = os.waitstatus_to_exitcode(status)
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+    @property
+    def text(self) -> str:
+        return self.buf.decode(errors="replace").replace("\r", "")

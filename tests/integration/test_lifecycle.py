@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 
-from support import CREATED, HEX64, cgroup_dirs, container_processes, monitors_of, mounts_under, no_traceback, run_d, wait_for
+from support import Pty, CREATED, HEX64, cgroup_dirs, container_processes, monitors_of, mounts_under, no_traceback, run_d, wait_for
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 UP = re.compile(r"\bUp (Less than a second|\d+ seconds?|About a minute)\b")
@@ -124,70 +121,6 @@ def assert_clean(dy, tmp_path, ids) -> None:
     assert container_processes(str(tmp_path)) == []
 
 
-class Pty:
-    """`dockyard …` on a real pseudo-terminal (pty.fork), with expect/send."""
-
-    def __init__(self, dy, *args: str) -> None:
-        self.buf = b""
-        pid, fd = pty.fork()
-        if pid == 0:
-            try:
-                os.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-                os.execve(sys.executable, dy.cmd(*args), dy.env)
-            finally:
-                os._exit(127)
-        self.pid, self.fd, self.code = pid, fd, None
-
-    def _read(self, timeout: float) -> bool:
-        r, _, _ = select.select([self.fd], [], [], timeout)
-        if not r:
-            return True
-        try:
-            data = os.read(self.fd, 65536)
-        except OSError:
-            return False
-        self.buf += data
-        return bool(data)
-
-    def expect(self, pattern: bytes, timeout: float = 10.0, start: int = 0) -> int:
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.search(pattern, self.buf[start:])
-            if m:
-                return start + m.end()
-            if time.monotonic() > deadline or not self._read(0.1):
-                m = re.search(pattern, self.buf[start:])
-                if m:
-                    return start + m.end()
-                raise AssertionError(f"no {pattern!r} in {self.buf!r}")
-
-    def send(self, data: bytes) -> None:
-        os.write(self.fd, data)
-
-    def wait(self, timeout: float = 20.0) -> int:
-        deadline = time.monotonic() + timeout
-        while self.code is None:
-            self._read(0.05)
-            got, st = os.waitpid(self.pid, os.WNOHANG)
-            if got:
-                self.code = os.waitstatus_to_exitcode(st)
-            elif time.monotonic() > deadline:
-                self.kill()
-                raise AssertionError(f"dockyard did not exit; output: {self.buf!r}")
-        return self.code
-
-    def kill(self) -> None:
-        if self.code is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, st = os.waitpid(self.pid, 0)
-            self.code = os.waitstatus_to_exitcode(st)
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
 
 
 # -- run -d, logs ----------------------------------------------------------------------------------
