@@ -88,6 +88,15 @@ def listdir(path: str) -> list[str]:
         return []
 
 
+def assert_nothing_left(dy, tmp_path) -> None:
+    """No container record, snapshot, bundle directory, mount or process of this test remains."""
+    assert dy("ps", "-aq").out == ""
+    assert listdir(os.path.join(dy.root, "snapshots", "active")) == []
+    assert listdir(os.path.join(dy.runroot, "containers")) == []
+    assert mounts_under(str(tmp_path)) == []
+    assert container_processes(str(tmp_path)) == []
+
+
 def wait_for(pred, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:

@@ -17,7 +17,7 @@ import sys
 import time
 
 import pytest
-from support import Pty, container_processes, listdir, mounts_under, no_traceback, wait_for
+from support import Pty, assert_nothing_left, listdir, mounts_under, no_traceback, wait_for
 
 DEFAULT_CAPS = 0x00000000A80425FB
 CAP = {"CHOWN": 0, "NET_ADMIN": 12, "NET_RAW": 13, "SYS_ADMIN": 21, "SYS_RESOURCE": 24}
@@ -71,15 +71,6 @@ def lines(text: str) -> list[str]:
 
 def inspect(dy, ref: str) -> dict:
     return json.loads(dy("inspect", ref).out)[0]
-
-
-def assert_nothing_left(dy, tmp_path) -> None:
-    """No container record, snapshot, bundle directory, mount or process of this test remains."""
-    assert dy("ps", "-aq").out == ""
-    assert listdir(os.path.join(dy.root, "snapshots", "active")) == []
-    assert listdir(os.path.join(dy.runroot, "containers")) == []
-    assert mounts_under(str(tmp_path)) == []
-    assert container_processes(str(tmp_path)) == []
 
 
 def ps_row(dy, name: str, *flags: str) -> str | None:

@@ -20,7 +20,7 @@ import sys
 import time
 
 import pytest
-from support import container_processes, listdir, mounts_under
+from support import assert_nothing_left as nothing_left, mounts_under
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNTIMES = ["dockyard", "runc"]
@@ -57,11 +57,8 @@ def runc_states(dy) -> list[str]:
 
 
 def assert_nothing_left(dy, tmp_path) -> None:
-    assert dy("ps", "-aq").out == ""
-    assert listdir(os.path.join(dy.root, "snapshots", "active")) == []
-    assert listdir(os.path.join(dy.runroot, "containers")) == []
-    assert mounts_under(str(tmp_path)) == []
-    assert container_processes(str(tmp_path)) == []
+    """support's check, plus no runc state left behind."""
+    nothing_left(dy, tmp_path)
     assert runc_states(dy) == []
 
 
