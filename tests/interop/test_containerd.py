@@ -110,15 +110,6 @@ class Containerd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=15)
-        # the runtime removes each container's cgroup; the namespace's parent dirs (/<ns>) that were
-        # created for them are ours to remove
-        for base in ("/sys/fs/cgroup", *(os.path.join("/sys/fs/cgroup", h) for h in os.listdir("/sys/fs/cgroup"))):
-            d = os.path.join(base, self.ns)
-            if os.path.isdir(d):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
         for pid in self._shim_pids():  # shims of this daemon only (they carry its socket path)
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -127,6 +118,23 @@ class Containerd:
         kill_processes_under(self.base)
         unmount_below(self.base)
         shutil.rmtree(os.path.join(SHIM_RUNTIME_ROOT, self.ns), ignore_errors=True)
+        # the runtime removes each container's cgroup; the namespace's parent dirs (/<ns>) that were
+        # created for them are ours to remove, once the shims and their containers are gone
+        dirs = [os.path.join(b, self.ns) for b in
+                ("/sys/fs/cgroup", *(os.path.join("/sys/fs/cgroup", h) for h in os.listdir("/sys/fs/cgroup")))]
+        deadline = time.monotonic() + 10
+        while any(os.path.isdir(d) for d in dirs) and time.monotonic() < deadline:
+            for d in dirs:
+                for sub in sorted((os.path.join(r, x) for r, xs, _ in os.walk(d) for x in xs), key=len, reverse=True):
+                    try:
+                        os.rmdir(sub)
+                    except OSError:
+                        pass
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
