@@ -3,7 +3,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 export DEBIAN_FRONTEND := noninteractive
 
-APT_PACKAGES := busybox-static runc debootstrap iproute2 podman containerd uidmap zstd skopeo umoci docker.io
+APT_PACKAGES := busybox-static runc debootstrap iproute2 iptables podman containerd uidmap zstd skopeo umoci docker.io docker-registry apache2-utils wrk
 
 .PHONY: deps install demo test test-unit test-integration test-interop test-slow bench clean
 
@@ -12,6 +12,9 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 	@$(PYTHON) -m pytest --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q pytest \
 	  || apt-get install -y -q python3-pytest
+	@# the registry server's HTTP stack and htpasswd hashing (only `dockyard registry serve` imports them)
+	@$(PYTHON) -c 'import aiohttp, bcrypt' >/dev/null 2>&1 || $(PYTHON) -m pip install -q aiohttp bcrypt \
+	  || apt-get install -y -q python3-aiohttp python3-bcrypt
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

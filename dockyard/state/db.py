@@ -53,6 +53,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             state TEXT NOT NULL)""",
         "CREATE INDEX containers_image_id ON containers(image_id)",
     ),
+    (
+        # networks: bridge networks and their IPAM; endpoints: one row per (network, container),
+        # the address it holds (unique per network) and the names it answers to there.
+        """CREATE TABLE networks (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            driver TEXT NOT NULL,
+            subnet TEXT NOT NULL,
+            gateway TEXT NOT NULL,
+            bridge TEXT NOT NULL UNIQUE,
+            internal INTEGER NOT NULL,
+            created REAL NOT NULL,
+            labels TEXT NOT NULL,
+            options TEXT NOT NULL)""",
+        """CREATE TABLE endpoints (
+            network_id TEXT NOT NULL REFERENCES networks(id),
+            container_id TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            mac TEXT NOT NULL,
+            aliases TEXT NOT NULL,
+            PRIMARY KEY (network_id, container_id),
+            UNIQUE (network_id, ip))""",
+        "CREATE INDEX endpoints_container_id ON endpoints(container_id)",
+        # volumes: named and anonymous local volumes; which containers use one is read from
+        # the containers' configs, so there is no second copy of that fact to go stale.
+        """CREATE TABLE volumes (
+            name TEXT PRIMARY KEY,
+            driver TEXT NOT NULL,
+            mountpoint TEXT NOT NULL,
+            created REAL NOT NULL,
+            labels TEXT NOT NULL,
+            options TEXT NOT NULL,
+            anonymous INTEGER NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
