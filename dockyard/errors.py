@@ -68,6 +68,14 @@ class BlobNotFound(NotFound):
     pass
 
 
+class NetworkNotFound(NotFound):
+    pass
+
+
+class VolumeNotFound(NotFound):
+    pass
+
+
 class NameInUse(AlreadyExists):
     pass
 

@@ -174,7 +174,8 @@ class Monitor:
                     os.close(fd)
         self._update(Status="running", Running=True, Paused=False, Restarting=False, Pid=launch.pid,
                      PidStartTime=proc_start_time(launch.pid), ExitCode=0, Error="", OOMKilled=False,
-                     StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z")
+                     StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z",
+                     NetworkSettings=launch.network or {})
         launch.start()
         if self.report_fd is not None:
             _send(self.report_fd, pid=launch.pid)
@@ -219,7 +220,7 @@ class Monitor:
         oom = launch.oom_killed()
         launch.cleanup()
         self._update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
-                     FinishedAt=rfc3339(time.time()))
+                     FinishedAt=rfc3339(time.time()), NetworkSettings={})
         return code
 
 

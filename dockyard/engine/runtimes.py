@@ -19,11 +19,12 @@ class Launch:
     `cgroup` is set by the engine when the container has one: `oom_killed` asks it, and
     `cleanup` removes it after the runtime's own cleanup."""
 
-    __slots__ = ("pid", "master", "_start", "_cleanup", "cgroup")
+    __slots__ = ("pid", "master", "_start", "_cleanup", "cgroup", "network")
 
     def __init__(self, pid: int, master: int | None, start, cleanup) -> None:
         self.pid, self.master, self._start, self._cleanup = pid, master, start, cleanup
         self.cgroup = None
+        self.network = None  # NetworkSettings (docker's inspect form) when attached to networks
 
     def start(self) -> None:
         self._start()

@@ -1,0 +1,246 @@
+"""`dockyard network create|ls|inspect|rm|prune|connect|disconnect` and `dockyard port`."""
+
+from __future__ import annotations
+
+import sys
+
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
+
+HELP = Flag("--help", BOOL, "Print usage")
+
+
+def _opts(flags: list[Flag], argv: list[str], synopsis: str, what: str, nargs: int):
+    opts = parse(flags + [HELP], argv)
+    if opts.help:
+        print(usage(synopsis, what, flags))
+        raise SystemExit(0)
+    if len(opts.args) < nargs:
+        raise UsageError(f'"{synopsis.split(" [")[0]}" requires at least {nargs} argument'
+                         f'{"s" if nargs > 1 else ""}.', hint=f"Usage:  {synopsis}")
+    return opts
+
+
+def _kv(values: list[str], what: str) -> dict:
+    out = {}
+    for v in values:
+        k, _eq, val = v.partition("=")
+        if not k:
+            raise InvalidArgument(f"invalid {what} {v!r}")
+        out[k] = val
+    return out
+
+
+def cmd_network_create(ctx, argv: list[str]) -> int:
+    from dockyard.engine.networking import create
+
+    flags = [Flag("-d,--driver", STR, "Driver to manage the Network", default="bridge"),
+             Flag("--subnet", LIST, "Subnet in CIDR format that represents a network segment"),
+             Flag("--gateway", LIST, "IPv4 Gateway for the master subnet"),
+             Flag("--internal", BOOL, "Restrict external access to the network"),
+             Flag("--label", LIST, "Set metadata on a network"),
+             Flag("-o,--opt", LIST, "Set driver specific options"),
+             Flag("--attachable", BOOL, "Enable manual container attachment (always on)"),
+             Flag("--ipv6", BOOL, "Enable IPv6 networking (not supported)")]
+    opts = _opts(flags, argv, "dockyard network create [OPTIONS] NETWORK", "Create a network", 1)
+    if len(opts.args) != 1:
+        raise UsageError('"dockyard network create" requires exactly 1 argument.')
+    if opts.ipv6:
+        raise InvalidArgument("IPv6 networks are not supported by dockyard yet")
+    if len(opts.subnet) > 1 or len(opts.gateway) > 1:
+        raise InvalidArgument("one --subnet (and --gateway) per network: dockyard networks are IPv4, one subnet")
+    if opts.gateway and not opts.subnet:
+        raise InvalidArgument("a --gateway needs its --subnet")
+    rec = create(ctx.engine, opts.args[0], subnet=opts.subnet[0] if opts.subnet else None,
+                 gateway=opts.gateway[0] if opts.gateway else None, internal=opts.internal,
+                 labels=_kv(opts.label, "label"), options=_kv(opts.opt, "option"), driver=opts.driver)
+    print(rec.id)
+    return 0
+
+
+def cmd_network_ls(ctx, argv: list[str]) -> int:
+    from dockyard.cli.template import render_table
+    from dockyard.engine.networking import ensure_default
+    from dockyard.state.networks import list_networks
+
+    flags = [Flag("-q,--quiet", BOOL, "Only display network IDs"),
+             Flag("--no-trunc", BOOL, "Do not truncate the output"),
+             Flag("-f,--filter", LIST, "Provide filter values (e.g. 'driver=bridge', 'name=x', 'label=k')"),
+             Flag("--format", STR, "Format output using a custom template")]
+    opts = _opts(flags, argv, "dockyard network ls [OPTIONS]", "List networks", 0)
+    engine = ctx.engine
+    ensure_default(engine)
+    flt = {}
+    for f in opts.filter:
+        k, eq, v = f.partition("=")
+        if not eq or k not in ("name", "id", "driver", "label", "type", "scope"):
+            raise InvalidArgument(f"invalid filter '{f}'")
+        flt.setdefault(k, []).append(v)
+    rows = []
+    nets = list_networks(engine.db) + [_builtin("host"), _builtin("none")]
+    for n in sorted(nets, key=lambda n: n.name):
+        if "name" in flt and not any(v in n.name for v in flt["name"]):
+            continue
+        if "id" in flt and not any(n.id.startswith(v) for v in flt["id"]):
+            continue
+        if "driver" in flt and n.driver not in flt["driver"]:
+            continue
+        if "label" in flt and not all(_label_match(n.labels, v) for v in flt["label"]):
+            continue
+        if "type" in flt:
+            builtin = n.name in ("bridge", "host", "none")
+            if not any((t == "builtin") == builtin for t in flt["type"]):
+                continue
+        rows.append({"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
+                     "Scope": "local", "IPv6": "false", "Internal": str(bool(n.internal)).lower(),
+                     "Labels": ",".join(f"{k}={v}" for k, v in sorted(n.labels.items())),
+                     "CreatedAt": _created(n)})
+    if opts.quiet:
+        for r in rows:
+            print(r["ID"])
+        return 0
+    fmt = opts.format or "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+    headers = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+               "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
+    out = render_table(fmt, rows, headers)
+    if out:
+        print(out)
+    return 0
+
+
+def _created(n) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(n.created)) if n.created else ""
+
+
+def _label_match(labels: dict, cond: str) -> bool:
+    k, eq, v = cond.partition("=")
+    return k in labels and (not eq or labels[k] == v)
+
+
+def _builtin(name: str):
+    """`host` and `none` are listed like docker's, though they are modes, not records."""
+    import hashlib
+
+    from dockyard.state.networks import NetworkRecord
+
+    return NetworkRecord(id=hashlib.sha256(name.encode()).hexdigest(), name=name, driver="host" if name == "host"
+                         else "null", subnet="", gateway="", bridge="", internal=False, created=0, labels={},
+                         options={})
+
+
+def cmd_network_inspect(ctx, argv: list[str]) -> int:
+    import json
+
+    from dockyard.engine.networking import ensure_default, inspect_network
+    from dockyard.state.networks import find_network
+
+    opts = _opts([Flag("-f,--format", STR, "Format output using a custom template")], argv,
+                 "dockyard network inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or "
+                 "more networks", 1)
+    engine = ctx.engine
+    if "bridge" in opts.args:
+        ensure_default(engine)
+    out, rc = [], 0
+    for ref in opts.args:
+        rec = find_network(engine.db, ref)
+        if rec is None:
+            sys.stderr.write(f"Error response from daemon: network {ref} not found\n")
+            rc = 1
+            continue
+        out.append(inspect_network(engine, rec))
+    if opts.format:
+        from dockyard.cli.template import render
+
+        for o in out:
+            print(render(opts.format, o))
+    elif out or rc == 0:
+        print(json.dumps(out, indent=4))
+    return rc
+
+
+def cmd_network_rm(ctx, argv: list[str]) -> int:
+    from dockyard.engine.networking import remove
+
+    opts = _opts([Flag("-f,--force", BOOL, "Do not error if the network does not exist")], argv,
+                 "dockyard network rm NETWORK [NETWORK...]", "Remove one or more networks", 1)
+    rc = 0
+    for ref in opts.args:
+        try:
+            remove(ctx.engine, ref)
+            print(ref)
+        except NotFound as e:
+            if not opts.force:
+                sys.stderr.write(f"Error response from daemon: {e}\n")
+                rc = 1
+        except DockyardError as e:
+            sys.stderr.write(f"Error response from daemon: {e}\n")
+            rc = 1
+    return rc
+
+
+def cmd_network_prune(ctx, argv: list[str]) -> int:
+    from dockyard.engine.networking import prune
+
+    opts = _opts([Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
+                  Flag("--filter", LIST, "Provide filter values (not supported)")], argv,
+                 "dockyard network prune [OPTIONS]", "Remove all unused networks", 0)
+    if opts.filter:
+        raise InvalidArgument("network prune --filter is not supported")
+    if not opts.force:
+        sys.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
+                         "Are you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    removed = prune(ctx.engine)
+    if removed:
+        print("Deleted Networks:\n" + "\n".join(removed))
+    return 0
+
+
+def cmd_network_connect(ctx, argv: list[str]) -> int:
+    from dockyard.engine.networking import connect
+
+    opts = _opts([Flag("--alias", LIST, "Add network-scoped alias for the container"),
+                  Flag("--ip", STR, "IPv4 address (e.g., 172.30.100.104)")], argv,
+                 "dockyard network connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", 2)
+    if opts.ip:
+        from dockyard.network.ipam import to_int
+
+        to_int(opts.ip)
+    connect(ctx.engine, opts.args[0], opts.args[1], aliases=opts.alias, ip=opts.ip or "")
+    return 0
+
+
+def cmd_network_disconnect(ctx, argv: list[str]) -> int:
+    from dockyard.engine.networking import disconnect
+
+    opts = _opts([Flag("-f,--force", BOOL, "Force the container to disconnect from a network")], argv,
+                 "dockyard network disconnect [OPTIONS] NETWORK CONTAINER", "Disconnect a container from a network", 2)
+    disconnect(ctx.engine, opts.args[0], opts.args[1], force=opts.force)
+    return 0
+
+
+def cmd_port(ctx, argv: list[str]) -> int:
+    """docker port CONTAINER [PRIVATE_PORT[/PROTO]]: `80/tcp -> 0.0.0.0:8080`."""
+    from dockyard.engine.containers import effective_state
+
+    opts = _opts([], argv, "dockyard port CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific "
+                 "mapping for the container", 1)
+    rec = ctx.engine.db.get_container(opts.args[0])
+    st = effective_state(rec)
+    ports = (st.get("NetworkSettings") or {}).get("Ports") or {} if st.get("Status") in ("running", "paused") else {}
+    if len(opts.args) > 1:
+        want = opts.args[1] if "/" in opts.args[1] else opts.args[1] + "/tcp"
+        binds = ports.get(want)
+        if not binds:
+            raise NotFound(f"No public port '{want}' published for {opts.args[0]}")
+        for b in binds:
+            print(f"{b['HostIp']}:{b['HostPort']}")
+        return 0
+    for key in sorted(ports, key=lambda k: (int(k.split("/")[0]), k)):
+        for b in ports[key] or ():
+            print(f"{key} -> {b['HostIp']}:{b['HostPort']}")
+    return 0

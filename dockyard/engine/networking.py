@@ -1,0 +1,570 @@
+"""Networks for containers: the default bridge, user networks, attach at start, detach at exit.
+
+A container's network config (mode, user networks, aliases, fixed address, published ports) is
+in its ContainerConfig; what it holds while it runs (an address per network, veth pairs, DNAT
+rules, bound host ports) is taken in `attach`, called between "created" and "started" with the
+init's pid, and given back in `detach` when it exits. Whoever watches the container (the
+foreground CLI or its monitor) calls both, so a restart policy re-attaches every time.
+
+Name resolution on user networks: every container's /etc/hosts (a file of its own, bind-mounted
+from its runtime dir) lists the name, aliases and short id of every running peer, and is
+rewritten in place whenever a peer starts, stops, connects or disconnects. It follows restarts
+and new containers like Docker's embedded DNS does, needs no server per container, and works
+with any libc; `nslookup`, which only speaks DNS, does not see these names.
+
+All changes to networks and endpoints take one host-wide lock (`/run/lock/dockyard-network.lock`):
+subnets and interface names are host-wide, whatever dockyard root a container lives in.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NetworkNotFound
+
+DEFAULT_NETWORK = "bridge"
+LOCK_PATH = "/run/lock/dockyard-network.lock"
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+class NotConnected(NetworkNotFound):
+    pass
+
+
+class _Lock:
+    def __enter__(self):
+        import fcntl
+
+        os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+        self.fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)  # releases the flock
+
+
+def mode(cfg) -> str:
+    """none | host | container | bridge (the default network or a user network)."""
+    n = cfg.network or DEFAULT_NETWORK
+    if n in ("none", "host"):
+        return n
+    if n.startswith("container:"):
+        return "container"
+    return "bridge"
+
+
+def network_name(cfg) -> str:
+    n = cfg.network or DEFAULT_NETWORK
+    return DEFAULT_NETWORK if n == "default" else n
+
+
+# ---------------------------------------------------------------------------- networks
+
+
+def ensure_default(engine):
+    from dockyard.state.networks import find_network
+
+    rec = find_network(engine.db, DEFAULT_NETWORK)
+    return rec if rec is not None else create(engine, DEFAULT_NETWORK, _default=True)
+
+
+def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
+           labels: dict | None = None, options: dict | None = None, driver: str = "bridge", _default: bool = False):
+    """docker network create: a record, its bridge with the gateway address, and its rules."""
+    import time
+
+    from dockyard.network import ipam
+    from dockyard.state.networks import NetworkRecord, find_network, insert_network, list_networks
+
+    if driver != "bridge":
+        raise InvalidArgument(f'plugin "{driver}" not found', hint="dockyard has the bridge driver only")
+    if not name or name[0] in "_.-" or not set(name) <= _NAME_CHARS:
+        raise InvalidArgument(f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    if not _default and name in ("bridge", "host", "none", "default"):
+        raise Conflict(f"{name} is a pre-defined network and cannot be created")
+    with _Lock():
+        if find_network(engine.db, name) is not None:
+            if _default:
+                return find_network(engine.db, name)
+            raise AlreadyExists(f"network with name {name} already exists")
+        mine = list_networks(engine.db)
+        taken = ipam.host_routes() + [ipam.Subnet.parse(n.subnet) for n in mine]
+        if subnet:
+            sub = ipam.Subnet.parse(subnet)
+            if any(sub.overlaps(t) for t in taken):
+                raise Conflict(f"invalid pool request: Pool overlaps with other one on this address space ({sub})")
+        else:
+            sub = ipam.choose_subnet(taken, default=_default)
+        if gateway:
+            ipam.to_int(gateway)
+            if not sub.contains(gateway) or gateway in (str(sub).split("/")[0], sub.broadcast):
+                raise InvalidArgument(f"gateway {gateway} is not a usable address of subnet {sub}")
+        nid = os.urandom(32).hex()
+        from dockyard.engine.engine import DEFAULT_ROOT
+
+        bridge = "dockyard0" if _default and engine.root == DEFAULT_ROOT else "dy-" + nid[:12]
+        rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway or sub.gateway,
+                            bridge=bridge, internal=internal, created=time.time(), labels=dict(labels or {}),
+                            options=dict(options or {}))
+        insert_network(engine.db, rec)
+        try:
+            _bring_up(rec)
+        except BaseException:
+            _tear_down(rec)
+            from dockyard.state.networks import delete_network
+
+            delete_network(engine.db, rec.id)
+            raise
+    return rec
+
+
+def _bring_up(rec) -> None:
+    """The bridge, its address and the network's rules (idempotent: also repairs after a reboot)."""
+    from dockyard.linux.netlink import Netlink
+    from dockyard.network import firewall
+    from dockyard.network.ipam import Subnet
+
+    firewall.ensure_base()
+    firewall.remove_tagged(firewall.net_tag(rec.bridge))
+    firewall.apply(firewall.network_rules(rec.bridge, rec.subnet, rec.internal))
+    sub = Subnet.parse(rec.subnet)
+    with Netlink() as nl:
+        idx = nl.link_index(rec.bridge)
+        if idx is None:
+            nl.create_bridge(rec.bridge)
+            idx = nl.link_index(rec.bridge)
+        nl.add_address(idx, rec.gateway, sub.prefix, sub.broadcast)
+        nl.set_link(idx, up=True, what=f"bring bridge {rec.bridge} up")
+    # lets the host reach published ports on 127.0.0.1: DNAT'd loopback traffic may leave by the bridge
+    firewall._sysctl(f"/proc/sys/net/ipv4/conf/{rec.bridge}/route_localnet", "1")
+
+
+def _tear_down(rec) -> None:
+    from dockyard.linux.netlink import Netlink
+    from dockyard.network import firewall
+
+    with Netlink() as nl:
+        nl.delete_link(rec.bridge)
+    firewall.remove_tagged(firewall.net_tag(rec.bridge))
+
+
+def users_of(engine, rec) -> list:
+    """Containers (any state) configured to use network `rec`."""
+    out = []
+    for c in engine.db.list_containers():
+        cfg = c.config
+        if (cfg.get("network") or DEFAULT_NETWORK) in (rec.name, rec.id) or rec.name in (cfg.get("networks") or {}):
+            out.append(c)
+    return out
+
+
+def remove(engine, ref: str) -> str:
+    """docker network rm: refused while any container is attached (running or not)."""
+    from dockyard.state.networks import delete_network, get_network
+
+    rec = get_network(engine.db, ref)
+    if rec.name == DEFAULT_NETWORK:
+        raise Conflict(f"{rec.name} is a pre-defined network and cannot be removed")
+    with _Lock():
+        users = users_of(engine, rec)
+        if users:
+            raise Conflict(f"error while removing network: network {rec.name} id {rec.id} has active endpoints",
+                           hint="remove or disconnect: " + ", ".join(c.name for c in users))
+        _tear_down(rec)
+        delete_network(engine.db, rec.id)
+    return rec.name
+
+
+def prune(engine) -> list[str]:
+    from dockyard.state.networks import list_networks
+
+    out = []
+    for rec in list_networks(engine.db):
+        if rec.name != DEFAULT_NETWORK and not users_of(engine, rec):
+            out.append(remove(engine, rec.id))
+    return out
+
+
+def reset(engine) -> None:
+    """Remove every network of this root, the default one too (`system reset`, test teardown)."""
+    from dockyard.state.networks import delete_network, list_networks
+
+    with _Lock():
+        for rec in list_networks(engine.db):
+            _tear_down(rec)
+            delete_network(engine.db, rec.id)
+
+
+# ---------------------------------------------------------------------------- containers
+
+
+class Attachment:
+    """What a running container holds: NetworkSettings to show, bound ports to release."""
+
+    __slots__ = ("settings", "reservation", "had_ports")
+
+    def __init__(self, settings: dict, reservation=None, had_ports: bool = False) -> None:
+        self.settings, self.reservation, self.had_ports = settings, reservation, had_ports
+
+
+def _wanted(engine, cfg) -> list[tuple]:
+    """[(NetworkRecord, aliases, fixed ip)] in attach order: the first network gives the route."""
+    from dockyard.state.networks import find_network
+
+    first = network_name(cfg)
+    out = []
+    for name, aliases, ip in [(first, list(cfg.network_aliases), cfg.ip)] + \
+            [(n, list(v.get("aliases") or ()), v.get("ip") or "") for n, v in (cfg.networks or {}).items()]:
+        rec = ensure_default(engine) if name == DEFAULT_NETWORK else find_network(engine.db, name)
+        if rec is None:
+            raise NetworkNotFound(f"network {name} not found")
+        out.append((rec, aliases, ip))
+    return out
+
+
+def check_config(engine, cfg, image_cfg: dict) -> None:
+    """At create: refuse what docker refuses, before anything is made."""
+    m = mode(cfg)
+    if m != "bridge":
+        if cfg.ports or cfg.publish_all:
+            if m == "host":
+                return  # docker warns "Published ports are discarded when using host network mode"
+            raise Conflict("conflicting options: port publishing and the container type network mode")
+        if cfg.network_aliases or cfg.ip:
+            raise InvalidArgument("network-scoped aliases and --ip are only supported for user-defined networks")
+        return
+    name = network_name(cfg)
+    if name == DEFAULT_NETWORK:
+        if cfg.network_aliases:
+            raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
+        if cfg.ip:
+            raise InvalidArgument("user specified IP address is supported on user defined networks only")
+        return
+    from dockyard.state.networks import find_network
+
+    rec = find_network(engine.db, name)
+    if rec is None:
+        raise NetworkNotFound(f"network {name} not found")
+    if cfg.ip:
+        from dockyard.network.ipam import Subnet, to_int
+
+        to_int(cfg.ip)
+        if not Subnet.parse(rec.subnet).contains(cfg.ip):
+            raise InvalidArgument(f"invalid IP {cfg.ip}: it is not in network {rec.name}'s subnet {rec.subnet}")
+
+
+def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
+    """Give the container at `pid` its interfaces, addresses, routes and published ports."""
+    m = mode(cfg)
+    if m == "host":
+        return None
+    if m != "bridge":  # none, container: only loopback (a joined namespace is already set up)
+        if m == "none":
+            from dockyard.linux.netdev import in_netns, set_link_up
+
+            in_netns(pid, set_link_up, "lo")
+        return None
+    from dockyard.network import ports as portmod
+
+    wanted = _wanted(engine, cfg)
+    publish = list(cfg.ports)  # -P was resolved into ports at create
+    reservation = portmod.reserve(publish, name) if publish else None
+    try:
+        with _Lock():
+            settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+    except BaseException:
+        if reservation is not None:
+            reservation.close()
+        detach(engine, cid, had_ports=bool(publish))
+        raise
+    return Attachment(settings, reservation, bool(publish))
+
+
+def _host_if(cid: str, i: int) -> str:
+    return f"dv{cid[:10]}{i}"
+
+
+def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
+    import sqlite3
+
+    from dockyard.linux.netlink import Netlink, open_in_netns
+    from dockyard.network import ipam
+    from dockyard.state.networks import Endpoint, delete_endpoints, insert_endpoint, used_addresses
+
+    delete_endpoints(engine.db, cid)  # left by a crash of whoever ran it before
+    nets: dict = {}
+    first_ip = first_bridge = None
+    with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
+        lo = cnl.link_index("lo")
+        cnl.set_link(lo, up=True, what="bring lo up")
+        for i, (rec, aliases, fixed) in enumerate(wanted):
+            br = nl.link_index(rec.bridge)
+            if br is None:  # after a reboot, or removed by hand: make it again
+                _bring_up(rec)
+                br = nl.link_index(rec.bridge)
+            sub = ipam.Subnet.parse(rec.subnet)
+            used = used_addresses(engine.db, rec.id)
+            if fixed and fixed in used:
+                raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
+            ip = fixed or ipam.allocate(sub, used, rec.gateway)
+            names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
+            try:
+                insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip,
+                                                    mac=ipam.mac_for(ip), aliases=names))
+            except sqlite3.IntegrityError:
+                raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
+            host_if = _host_if(cid, i)
+            if nl.link_index(host_if) is not None:  # a dead namespace's pair not yet reaped
+                nl.delete_link(host_if)
+            nl.create_veth(host_if, f"eth{i}", pid, ipam.mac_for(ip))
+            hidx = nl.link_index(host_if)
+            nl.set_link(hidx, master=br, what=f"attach {host_if} to {rec.bridge}")
+            nl.set_link(hidx, up=True, what=f"bring {host_if} up")
+            cidx = cnl.link_index(f"eth{i}")
+            cnl.add_address(cidx, ip, sub.prefix, sub.broadcast)
+            cnl.set_link(cidx, up=True, what=f"bring eth{i} up")
+            if i == 0 and not rec.internal:
+                cnl.add_default_route(rec.gateway, cidx)
+            if first_ip is None and not rec.internal:
+                first_ip, first_bridge = ip, rec.bridge
+            nets[rec.name] = {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway,
+                              "IPAddress": ip, "IPPrefixLen": sub.prefix, "MacAddress": ipam.mac_for(ip),
+                              "Aliases": names[1:] if names else None}
+    bound = []
+    if reservation is not None and first_ip is not None:
+        from dockyard.network import firewall
+
+        bound = reservation.bound
+        firewall.apply(firewall.port_rules(cid, [(p["proto"], p["host_port"], p["host_ip"], first_ip,
+                                                  p["container_port"]) for p in bound]))
+    _sync_hosts(engine, [rec.id for rec, _a, _i in wanted])
+    from dockyard.network.ports import render
+
+    first = next(iter(nets.values()))
+    return {"Networks": nets, "Ports": render(bound), "IPAddress": first["IPAddress"],
+            "Gateway": first["Gateway"], "IPPrefixLen": first["IPPrefixLen"], "MacAddress": first["MacAddress"],
+            "Bridge": first_bridge or ""}
+
+
+def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment | None = None) -> None:
+    """Give back what `attach` took; safe to call for a container that holds nothing."""
+    from dockyard.state.networks import delete_endpoints, endpoints
+
+    if attachment is not None:
+        had_ports = attachment.had_ports
+        if attachment.reservation is not None:
+            attachment.reservation.close()
+    eps = endpoints(engine.db, container_id=cid)
+    if not eps and not had_ports:
+        return
+    with _Lock():
+        delete_endpoints(engine.db, cid)
+        if had_ports:
+            from dockyard.network import firewall
+
+            firewall.remove_tagged(firewall.ctr_tag(cid))
+        if eps:
+            from dockyard.linux.netlink import Netlink
+
+            with Netlink() as nl:  # normally gone with the namespace; not if something still holds it
+                for i in range(len(eps)):
+                    nl.delete_link(_host_if(cid, i))
+            _sync_hosts(engine, [e.network_id for e in eps])
+
+
+def _sync_hosts(engine, network_ids: list[str]) -> None:
+    """Rewrite /etc/hosts of every container on these networks from the endpoints table."""
+    from dockyard.network.etcfiles import hosts_content
+    from dockyard.state.networks import endpoints
+
+    touched = {e.container_id for nid in set(network_ids) for e in endpoints(engine.db, network_id=nid)}
+    for cid in touched:
+        mine = endpoints(engine.db, container_id=cid)
+        extra, own_ip = [], mine[0].ip if mine else None
+        for ep in mine:
+            if not ep.aliases:
+                continue  # the default network: no name resolution, as with docker
+            for peer in endpoints(engine.db, network_id=ep.network_id):
+                if peer.container_id != cid and peer.aliases:
+                    extra.append((" ".join(peer.aliases), peer.ip))
+        try:
+            rec = engine.db.get_container(cid)
+        except Exception:
+            continue
+        hostname = rec.state.get("Hostname") or cid[:12]
+        path = os.path.join(engine.container_dir(cid), "hosts")
+        if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
+            continue
+        text = hosts_content(hostname, own_ip, extra)
+        with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
+            f.write(text)
+            f.truncate()
+
+
+def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "") -> None:
+    """docker network connect: recorded in the config; a running container gets the interface now."""
+    from dockyard.engine.config import ContainerConfig
+    from dockyard.engine.containers import effective_state
+    from dockyard.engine.lifecycle import ContainerLock
+    from dockyard.state.networks import get_network
+
+    net = get_network(engine.db, net_ref)
+    rec = engine.db.get_container(container_ref)
+    with ContainerLock(engine, rec.id):
+        rec = engine.db.get_container(rec.id)
+        cfg = ContainerConfig.from_json(rec.config)
+        if mode(cfg) != "bridge":
+            raise Conflict(f"container {rec.name} cannot be connected to a network: its network mode is "
+                           f"{cfg.network}")
+        if net.name == network_name(cfg) or net.name in (cfg.networks or {}):
+            raise AlreadyExists(f"endpoint with name {rec.name} already exists in network {net.name}")
+        if net.name == DEFAULT_NETWORK and aliases:
+            raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
+        networks = dict(cfg.networks or {})
+        networks[net.name] = {"aliases": list(aliases), "ip": ip}
+        new = cfg.replace(networks=networks)
+        st = effective_state(rec)
+        if st.get("Status") in ("running", "paused"):
+            _hot_plug(engine, rec, net, list(aliases), ip, st)
+        engine.db.update_config(rec.id, new.to_json())
+
+
+def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
+    from dockyard.engine.lifecycle import _set
+    from dockyard.state.networks import endpoints
+
+    pid = st["Pid"]
+    index = len(endpoints(engine.db, container_id=rec.id))
+    with _Lock():
+        settings = dict(st.get("NetworkSettings") or {})
+        one = _plug_one(engine, rec.id, rec.name, net, aliases, ip, pid, index)
+        settings.setdefault("Networks", {})[net.name] = one
+        _sync_hosts(engine, [net.id])
+    _set(engine, rec.id, NetworkSettings=settings)
+
+
+def _plug_one(engine, cid, name, rec, aliases, fixed, pid, i) -> dict:
+    import sqlite3
+
+    from dockyard.linux.netlink import Netlink, open_in_netns
+    from dockyard.network import ipam
+    from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
+
+    sub = ipam.Subnet.parse(rec.subnet)
+    used = used_addresses(engine.db, rec.id)
+    if fixed and fixed in used:
+        raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
+    ip = fixed or ipam.allocate(sub, used, rec.gateway)
+    names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
+    try:
+        insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=ipam.mac_for(ip),
+                                            aliases=names))
+    except sqlite3.IntegrityError:
+        raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
+    with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
+        br = nl.link_index(rec.bridge)
+        if br is None:
+            _bring_up(rec)
+            br = nl.link_index(rec.bridge)
+        host_if = _host_if(cid, i)
+        if nl.link_index(host_if) is not None:
+            nl.delete_link(host_if)
+        ifname = f"eth{i}"
+        while cnl.link_index(ifname) is not None:
+            i += 1
+            ifname = f"eth{i}"
+        nl.create_veth(host_if, ifname, pid, ipam.mac_for(ip))
+        hidx = nl.link_index(host_if)
+        nl.set_link(hidx, master=br)
+        nl.set_link(hidx, up=True)
+        cidx = cnl.link_index(ifname)
+        cnl.add_address(cidx, ip, sub.prefix, sub.broadcast)
+        cnl.set_link(cidx, up=True)
+    return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
+            "IPPrefixLen": sub.prefix, "MacAddress": ipam.mac_for(ip), "Aliases": names[1:] if names else None,
+            "Interface": ifname}
+
+
+def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False) -> None:
+    """docker network disconnect: the interface goes now if it runs; the config forgets it."""
+    from dockyard.engine.config import ContainerConfig
+    from dockyard.engine.containers import effective_state
+    from dockyard.engine.lifecycle import ContainerLock, _set
+    from dockyard.state.networks import delete_endpoints, endpoints, get_network
+
+    net = get_network(engine.db, net_ref)
+    rec = engine.db.get_container(container_ref)
+    with ContainerLock(engine, rec.id):
+        rec = engine.db.get_container(rec.id)
+        cfg = ContainerConfig.from_json(rec.config)
+        networks = dict(cfg.networks or {})
+        if net.name in networks:
+            del networks[net.name]
+            new = cfg.replace(networks=networks)
+        elif mode(cfg) == "bridge" and network_name(cfg) == net.name:
+            # the first network: the next one (if any) takes its place, else the container is left
+            # with loopback only, as docker leaves it
+            if networks:
+                nxt = next(iter(networks))
+                conf = networks.pop(nxt)
+                new = cfg.replace(network=nxt, networks=networks, network_aliases=tuple(conf.get("aliases") or ()),
+                                  ip=conf.get("ip") or "")
+            else:
+                new = cfg.replace(network="none", network_aliases=(), ip="")
+        else:
+            if force:
+                return
+            raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
+        st = effective_state(rec)
+        if st.get("Status") in ("running", "paused"):
+            with _Lock():
+                eps = [e for e in endpoints(engine.db, container_id=rec.id) if e.network_id == net.id]
+                if eps:
+                    from dockyard.linux.netlink import open_in_netns
+
+                    settings = dict(st.get("NetworkSettings") or {})
+                    one = (settings.get("Networks") or {}).pop(net.name, {}) or {}
+                    ifname = one.get("Interface") or _guess_ifname(engine, rec.id, net.id)
+                    try:
+                        with open_in_netns(f"/proc/{st['Pid']}/ns/net") as cnl:
+                            cnl.delete_link(ifname)
+                    except OSError:
+                        pass
+                    delete_endpoints(engine.db, rec.id, net.id)
+                    _sync_hosts(engine, [net.id] + [e.network_id for e in endpoints(engine.db, container_id=rec.id)])
+                    _set(engine, rec.id, NetworkSettings=settings)
+        engine.db.update_config(rec.id, new.to_json())
+
+
+def _guess_ifname(engine, cid: str, network_id: str) -> str:
+    from dockyard.state.networks import endpoints
+
+    for i, e in enumerate(endpoints(engine.db, container_id=cid)):
+        if e.network_id == network_id:
+            return f"eth{i}"
+    return "eth0"
+
+
+def inspect_network(engine, rec) -> dict:
+    """docker network inspect's JSON."""
+    from dockyard.engine.containers import rfc3339
+    from dockyard.state.networks import endpoints
+
+    ctrs = {}
+    for ep in endpoints(engine.db, network_id=rec.id):
+        try:
+            c = engine.db.get_container(ep.container_id)
+        except Exception:
+            continue
+        from dockyard.network.ipam import Subnet
+
+        ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
+                                 "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{Subnet.parse(rec.subnet).prefix}",
+                                 "IPv6Address": ""}
+    return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
+            "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": rec.subnet, "Gateway": rec.gateway}]},
+            "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False, "Containers": ctrs,
+            "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}

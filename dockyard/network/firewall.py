@@ -1,0 +1,188 @@
+"""The iptables rules of bridge networks and published ports.
+
+Why iptables (not nft directly): when Docker runs beside dockyard it sets the FORWARD policy to
+DROP in iptables' own `filter` table, and a packet must survive every base chain of the forward
+hook, so dockyard's accept rules have to live in that same chain. The `iptables` command is
+whatever backend the host (and Docker) use, so both engines always agree.
+
+Layout, like Docker's but under our own names, so neither engine touches the other's rules:
+
+    filter FORWARD       -j DOCKYARD-FORWARD          (inserted first; re-checked at every setup)
+    DOCKYARD-FORWARD     -j DOCKYARD-ISOLATION-1, then per network: replies and DNAT'd traffic
+                         into the bridge, and everything out of it, accepted
+    DOCKYARD-ISOLATION-1 per network: traffic leaving its bridge for another interface goes to
+                         stage 2 (an --internal network drops it here, both ways)
+    DOCKYARD-ISOLATION-2 per network: -o bridge DROP: so no bridge reaches another
+    nat PREROUTING/OUTPUT  -m addrtype --dst-type LOCAL -j DOCKYARD
+    DOCKYARD             per published port: DNAT to the container
+    nat POSTROUTING      per network: MASQUERADE out to the world (not --internal), and for
+                         host-local sources and hairpin connections into the bridge
+
+Every rule carries a comment naming its owner ("dockyard net <bridge>" or "dockyard ctr <id>"),
+so removing a network or a container's ports deletes exactly its rules, even after a crash left
+them behind with nothing else remembering them. Changes go through `iptables-restore --noflush`:
+one exec for a whole set of rules.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.errors import Unavailable
+
+FORWARD, ISO1, ISO2, NAT = "DOCKYARD-FORWARD", "DOCKYARD-ISOLATION-1", "DOCKYARD-ISOLATION-2", "DOCKYARD"
+_OWN_CHAINS = {"filter": (FORWARD, ISO1, ISO2), "nat": (NAT, "POSTROUTING")}
+
+
+def net_tag(bridge: str) -> str:
+    return f"dockyard net {bridge}"
+
+
+def ctr_tag(container_id: str) -> str:
+    return f"dockyard ctr {container_id[:12]}"
+
+
+def _run(args: list[str], data: str | None = None, check: bool = True) -> tuple[int, str]:
+    """Run an iptables command without importing subprocess (posix_spawn + pipes)."""
+    import shutil
+
+    exe = shutil.which(args[0], path="/usr/sbin:/sbin:/usr/bin:/bin:" + os.environ.get("PATH", ""))
+    if exe is None:
+        raise Unavailable(f"{args[0]} is not installed: bridge networks need it",
+                          hint="apt-get install iptables, or run with --network none|host")
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    try:
+        pid = os.posix_spawn(exe, args, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                                           (os.POSIX_SPAWN_DUP2, out_w, 2)])
+    finally:
+        os.close(in_r)
+        os.close(out_w)
+    try:
+        if data:
+            os.write(in_w, data.encode())
+    finally:
+        os.close(in_w)
+    chunks = []
+    while True:
+        b = os.read(out_r, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(out_r)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    out = b"".join(chunks).decode(errors="replace")
+    if check and code != 0:
+        what = " ".join(args) if data is None else f"{args[0]} with:\n{data}"
+        raise Unavailable(f"{what} failed: {out.strip()}")
+    return code, out
+
+
+def apply(lines_by_table: dict[str, list[str]]) -> None:
+    """Apply rule lines ("-A CHAIN …" / "-D CHAIN …") atomically per table, in one exec."""
+    doc = []
+    for table, lines in lines_by_table.items():
+        if lines:
+            doc.append(f"*{table}")
+            doc.extend(lines)
+            doc.append("COMMIT")
+    if doc:
+        _run(["iptables-restore", "--noflush", "-w", "5"], "\n".join(doc) + "\n")
+
+
+def _has(table: str, rule: list[str]) -> bool:
+    return _run(["iptables", "-w", "5", "-t", table, "-C", *rule], check=False)[0] == 0
+
+
+def ensure_base() -> None:
+    """Our chains and the jumps into them (idempotent: cheap checks when all is in place)."""
+    code, out = _run(["iptables", "-w", "5", "-t", "filter", "-S"], check=True)
+    have = set(out.splitlines())
+    for chain in (FORWARD, ISO1, ISO2):
+        if f"-N {chain}" not in have:
+            _run(["iptables", "-w", "5", "-t", "filter", "-N", chain], check=False)
+    if f"-A {FORWARD} -j {ISO1}" not in have:
+        _run(["iptables", "-w", "5", "-t", "filter", "-I", FORWARD, "1", "-j", ISO1])
+    lines = [ln for ln in out.splitlines() if ln.startswith("-A FORWARD ")]
+    if not lines or lines[0] != f"-A FORWARD -j {FORWARD}":
+        # first in FORWARD, ahead of a DROP policy or rules Docker may have put there
+        while f"-A FORWARD -j {FORWARD}" in have and _has("filter", ["FORWARD", "-j", FORWARD]):
+            _run(["iptables", "-w", "5", "-t", "filter", "-D", "FORWARD", "-j", FORWARD])
+            have.discard(f"-A FORWARD -j {FORWARD}")
+        _run(["iptables", "-w", "5", "-t", "filter", "-I", "FORWARD", "1", "-j", FORWARD])
+    code, out = _run(["iptables", "-w", "5", "-t", "nat", "-S"], check=True)
+    have = set(out.splitlines())
+    if f"-N {NAT}" not in have:
+        _run(["iptables", "-w", "5", "-t", "nat", "-N", NAT], check=False)
+    for hook in ("PREROUTING", "OUTPUT"):
+        if f"-A {hook} -m addrtype --dst-type LOCAL -j {NAT}" not in have:
+            _run(["iptables", "-w", "5", "-t", "nat", "-A", hook, "-m", "addrtype", "--dst-type", "LOCAL",
+                  "-j", NAT])
+    _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+
+
+def _sysctl(path: str, value: str) -> None:
+    try:
+        with open(path) as f:
+            if f.read().strip() == value:
+                return
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise Unavailable(f"cannot set {path} to {value}: {e.strerror}") from None
+
+
+def network_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[str]]:
+    c = f'-m comment --comment "{net_tag(bridge)}"'
+    filt = [f"-A {ISO2} -o {bridge} {c} -j DROP"]
+    if internal:
+        filt += [f"-A {ISO1} -i {bridge} ! -o {bridge} {c} -j DROP",
+                 f"-A {ISO1} -o {bridge} ! -i {bridge} {c} -j DROP",
+                 f"-A {FORWARD} -i {bridge} -o {bridge} {c} -j ACCEPT"]
+    else:
+        filt += [f"-A {ISO1} -i {bridge} ! -o {bridge} {c} -j {ISO2}",
+                 f"-A {FORWARD} -o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED {c} -j ACCEPT",
+                 f"-A {FORWARD} -o {bridge} -m conntrack --ctstate DNAT {c} -j ACCEPT",
+                 f"-A {FORWARD} -i {bridge} {c} -j ACCEPT"]
+    nat = [f"-A POSTROUTING -o {bridge} -m addrtype --src-type LOCAL {c} -j MASQUERADE",
+           f"-A POSTROUTING -o {bridge} -s {subnet} -m conntrack --ctstate DNAT {c} -j MASQUERADE"]
+    if not internal:
+        nat.append(f"-A POSTROUTING -s {subnet} ! -o {bridge} {c} -j MASQUERADE")
+    return {"filter": filt, "nat": nat}
+
+
+def port_rules(container_id: str, ports: list[tuple[str, int, str, str, int]]) -> dict[str, list[str]]:
+    """ports: (proto, host port, host ip or "", container ip, container port)."""
+    c = f'-m comment --comment "{ctr_tag(container_id)}"'
+    nat = []
+    for proto, hport, hip, cip, cport in ports:
+        dst = f"-d {hip}/32 " if hip and hip != "0.0.0.0" else ""
+        nat.append(f"-A {NAT} {dst}-p {proto} -m {proto} --dport {hport} {c} -j DNAT --to-destination {cip}:{cport}")
+    return {"nat": nat}
+
+
+def remove_tagged(tag: str) -> int:
+    """Delete every rule in our chains whose comment is `tag`; return how many there were."""
+    needle = f'--comment "{tag}"'
+    batch: dict[str, list[str]] = {}
+    for table, chains in _OWN_CHAINS.items():
+        code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False)
+        if code != 0:
+            continue
+        batch[table] = ["-D" + ln[2:] for ln in out.splitlines()
+                        if ln.startswith("-A ") and needle in ln and ln.split()[1] in chains]
+    n = sum(len(v) for v in batch.values())
+    if n:
+        apply(batch)
+    return n
+
+
+def tagged_rules(prefix: str = "dockyard ") -> list[str]:
+    """Every rule of ours whose comment starts with `prefix` (for tests and `system prune`)."""
+    out_lines = []
+    for table in ("filter", "nat"):
+        code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False)
+        out_lines += [f"{table}: {ln}" for ln in out.splitlines() if f'--comment "{prefix}' in ln]
+    return out_lines

@@ -1,0 +1,105 @@
+"""Networks and endpoints in the state database (tables from migration 2 of state/db.py).
+
+An endpoint row exists while a container is attached to a network and running there: it holds
+the address the IPAM gave it (unique per network, enforced by the schema, so two CLIs starting
+containers at once cannot get the same address) and the names it answers to.
+"""
+
+from __future__ import annotations
+
+from dockyard import jsonfast as json
+from dockyard.errors import NetworkNotFound
+from dockyard.record import Record
+
+_NET_COLS = "id, name, driver, subnet, gateway, bridge, internal, created, labels, options"
+
+
+class NetworkRecord(Record):
+    """id: 64 hex; bridge: the host interface; internal: no route out; created: time.time()."""
+
+    __slots__ = ("id", "name", "driver", "subnet", "gateway", "bridge", "internal", "created", "labels", "options")
+
+
+class Endpoint(Record):
+    """A container on a network: its address, MAC and the names peers resolve to it."""
+
+    __slots__ = ("network_id", "container_id", "ip", "mac", "aliases")
+
+
+def _net(row: tuple) -> NetworkRecord:
+    return NetworkRecord(id=row[0], name=row[1], driver=row[2], subnet=row[3], gateway=row[4], bridge=row[5],
+                         internal=bool(row[6]), created=row[7], labels=json.loads(row[8]),
+                         options=json.loads(row[9]))
+
+
+def _ep(row: tuple) -> Endpoint:
+    return Endpoint(network_id=row[0], container_id=row[1], ip=row[2], mac=row[3], aliases=json.loads(row[4]))
+
+
+def insert_network(db, rec: NetworkRecord) -> None:
+    with db.transaction():
+        db._conn().execute(
+            f"INSERT INTO networks ({_NET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rec.id, rec.name, rec.driver, rec.subnet, rec.gateway, rec.bridge, int(rec.internal), rec.created,
+             json.dumps(rec.labels, sort_keys=True), json.dumps(rec.options, sort_keys=True)))
+
+
+def find_network(db, ref: str) -> NetworkRecord | None:
+    """By exact name, full id, or unique id prefix (docker's rules)."""
+    rows = db._query(f"SELECT {_NET_COLS} FROM networks WHERE name = ? OR id = ?", (ref, ref))
+    if rows:
+        return _net(rows[0])
+    if ref and all(c in "0123456789abcdef" for c in ref):
+        rows = db._query(f"SELECT {_NET_COLS} FROM networks WHERE id LIKE ?", (ref + "%",))
+        if len(rows) == 1:
+            return _net(rows[0])
+    return None
+
+
+def get_network(db, ref: str) -> NetworkRecord:
+    rec = find_network(db, ref)
+    if rec is None:
+        raise NetworkNotFound(f"network {ref} not found")
+    return rec
+
+
+def list_networks(db) -> list[NetworkRecord]:
+    return [_net(r) for r in db._query(f"SELECT {_NET_COLS} FROM networks ORDER BY created")]
+
+
+def delete_network(db, network_id: str) -> None:
+    with db.transaction():
+        db._conn().execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))
+        db._conn().execute("DELETE FROM networks WHERE id = ?", (network_id,))
+
+
+def endpoints(db, network_id: str | None = None, container_id: str | None = None) -> list[Endpoint]:
+    sql, args = "SELECT network_id, container_id, ip, mac, aliases FROM endpoints", ()
+    if network_id and container_id:
+        sql, args = sql + " WHERE network_id = ? AND container_id = ?", (network_id, container_id)
+    elif network_id:
+        sql, args = sql + " WHERE network_id = ?", (network_id,)
+    elif container_id:
+        sql, args = sql + " WHERE container_id = ?", (container_id,)
+    return [_ep(r) for r in db._query(sql + " ORDER BY rowid", args)]
+
+
+def used_addresses(db, network_id: str) -> set[str]:
+    return {r[0] for r in db._query("SELECT ip FROM endpoints WHERE network_id = ?", (network_id,))}
+
+
+def insert_endpoint(db, ep: Endpoint) -> None:
+    """Raises sqlite3.IntegrityError if the address was taken meanwhile (the caller retries)."""
+    with db.transaction():
+        db._conn().execute(
+            "INSERT OR REPLACE INTO endpoints (network_id, container_id, ip, mac, aliases) VALUES (?, ?, ?, ?, ?)",
+            (ep.network_id, ep.container_id, ep.ip, ep.mac, json.dumps(list(ep.aliases))))
+
+
+def delete_endpoints(db, container_id: str, network_id: str | None = None) -> None:
+    with db.transaction():
+        if network_id:
+            db._conn().execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
+                               (container_id, network_id))
+        else:
+            db._conn().execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
