@@ -347,8 +347,13 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
             "Bridge": first_bridge or ""}
 
 
-def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment | None = None) -> None:
-    """Give back what `attach` took; safe to call for a container that holds nothing."""
+def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment | None = None,
+           reap_links: bool = False) -> None:
+    """Give back what `attach` took; safe to call for a container that holds nothing.
+
+    The veth pairs go with the container's network namespace, so a normal exit leaves them to
+    the kernel (deleting one by hand waits for an RCU grace period: ~15 ms of every `run`);
+    `reap_links` (rm, crash repair) deletes any that something kept alive."""
     from dockyard.state.networks import delete_endpoints, endpoints
 
     if attachment is not None:
@@ -364,12 +369,14 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
             from dockyard.network import firewall
 
             firewall.remove_tagged(firewall.ctr_tag(cid))
-        if eps:
+        if eps and reap_links:
             from dockyard.linux.netlink import Netlink
 
-            with Netlink() as nl:  # normally gone with the namespace; not if something still holds it
-                for i in range(len(eps)):
-                    nl.delete_link(_host_if(cid, i))
+            with Netlink() as nl:
+                for i in range(len(eps) + 2):  # + hot-plugged ones a disconnect renumbered
+                    if nl.link_index(_host_if(cid, i)) is not None:
+                        nl.delete_link(_host_if(cid, i))
+        if eps:
             _sync_hosts(engine, [e.network_id for e in eps])
 
 

@@ -1,0 +1,96 @@
+"""IPAM, -p parsing and the rule text of networks: pure functions, no root, no interfaces."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.errors import InvalidArgument, Unavailable
+from dockyard.network import firewall, ipam, ports
+
+
+def test_subnet_parse_and_properties():
+    s = ipam.Subnet.parse("10.211.3.0/24")
+    assert (str(s), s.gateway, s.broadcast, s.size) == ("10.211.3.0/24", "10.211.3.1", "10.211.3.255", 256)
+    assert s.contains("10.211.3.77") and not s.contains("10.211.4.1")
+    for bad, msg in (("10.0.0.0", "CIDR"), ("10.0.0.1/24", "host bits"), ("10.0.0.0/31", "too small"),
+                     ("300.0.0.0/8", "invalid IPv4"), ("a.b.c.d/8", "invalid IPv4")):
+        with pytest.raises(InvalidArgument, match=msg):
+            ipam.Subnet.parse(bad)
+
+
+def test_choose_subnet_avoids_what_is_taken():
+    assert str(ipam.choose_subnet([], default=True)) == "10.210.0.0/16"
+    taken = [ipam.Subnet.parse("10.210.0.0/16"), ipam.Subnet.parse("10.211.0.0/24"), ipam.Subnet.parse("10.211.1.0/25")]
+    assert str(ipam.choose_subnet(taken, default=True)) == "10.211.2.0/24"
+    assert str(ipam.choose_subnet([], default=False)) == "10.211.0.0/24"
+    with pytest.raises(Unavailable, match="no free subnet"):
+        ipam.choose_subnet([ipam.Subnet.parse("10.208.0.0/12")], default=False)
+
+
+def test_allocate_in_order_skipping_gateway_and_used():
+    s = ipam.Subnet.parse("10.9.9.0/29")
+    assert ipam.allocate(s, set(), "10.9.9.1") == "10.9.9.2"
+    assert ipam.allocate(s, {"10.9.9.2", "10.9.9.3"}, "10.9.9.1") == "10.9.9.4"
+    with pytest.raises(Unavailable, match="no available IPv4"):
+        ipam.allocate(s, {f"10.9.9.{i}" for i in range(2, 7)}, "10.9.9.1")
+
+
+def test_mac_is_dockers_generated_form():
+    assert ipam.mac_for("172.17.0.2") == "02:42:ac:11:00:02"
+
+
+def test_host_routes_reads_proc_net_route(tmp_path):
+    f = tmp_path / "route"
+    f.write_text("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+                 "eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+                 "eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+                 "docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n")
+    assert [str(s) for s in ipam.host_routes(str(f))] == ["192.168.0.0/24", "172.17.0.0/16"]
+
+
+@pytest.mark.parametrize("spec,want", [
+    ("80", [("tcp", "", 0, 80)]),
+    ("8080:80", [("tcp", "", 8080, 80)]),
+    ("127.0.0.1:8080:80", [("tcp", "127.0.0.1", 8080, 80)]),
+    ("127.0.0.1::80", [("tcp", "127.0.0.1", 0, 80)]),
+    ("8080:80/udp", [("udp", "", 8080, 80)]),
+    ("8000-8001:80-81", [("tcp", "", 8000, 80), ("tcp", "", 8001, 81)]),
+])
+def test_parse_publish(spec, want):
+    got = [(p["proto"], p["host_ip"], p["host_port"], p["container_port"]) for p in ports.parse_publish(spec)]
+    assert got == want
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("0:80", "invalid port"), ("8080:70000", "invalid port"), ("80/sctp", "invalid proto"),
+    ("1:2:3:4", "invalid publish spec"), ("8000-8002:80-81", "differ in size"), ("x.y:1:2", "invalid IP"),
+    ("8080:", "invalid publish spec"),
+])
+def test_parse_publish_errors(spec, msg):
+    with pytest.raises(InvalidArgument, match=msg):
+        ports.parse_publish(spec)
+
+
+def test_exposed_ports_merge_and_rendering():
+    exposed = ports.exposed_ports({"ExposedPorts": {"80/tcp": {}, "53/udp": {}}})
+    assert [(p["proto"], p["container_port"]) for p in exposed] == [("udp", 53), ("tcp", 80)]
+    merged = ports.merge(ports.parse_publish("8080:80"), exposed)
+    assert [(p["host_port"], p["container_port"]) for p in merged] == [(8080, 80), (0, 53)]
+    bound = [dict(merged[0]), dict(merged[1], host_port=40000)]
+    rendered = ports.render(bound)
+    assert rendered == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}],
+                        "53/udp": [{"HostIp": "0.0.0.0", "HostPort": "40000"}]}
+    assert ports.ps_column(rendered) == "0.0.0.0:40000->53/udp, 0.0.0.0:8080->80/tcp"
+
+
+def test_rule_text_is_tagged_and_isolating():
+    r = firewall.network_rules("dy-abc", "10.211.0.0/24", internal=False)
+    assert all('--comment "dockyard net dy-abc"' in ln for ln in r["filter"] + r["nat"])
+    assert "-A DOCKYARD-ISOLATION-2 -o dy-abc" in r["filter"][0] and r["filter"][0].endswith("-j DROP")
+    assert any("! -o dy-abc" in ln and "MASQUERADE" in ln for ln in r["nat"])
+    internal = firewall.network_rules("dy-int", "10.211.1.0/24", internal=True)
+    assert not any("-s 10.211.1.0/24 ! -o" in ln for ln in internal["nat"])  # no way out
+    assert sum(ln.endswith("-j DROP") for ln in internal["filter"]) == 3
+    p = firewall.port_rules("f" * 64, [("tcp", 8080, "127.0.0.1", "10.211.0.2", 80)])["nat"]
+    assert p == ['-A DOCKYARD -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -m comment --comment '
+                 '"dockyard ctr ffffffffffff" -j DNAT --to-destination 10.211.0.2:80']
