@@ -180,10 +180,15 @@ def _await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:
         time.sleep(0.02)
     from dockyard.engine.containers import effective_state, rfc3339
 
-    st = effective_state(engine.db.get_container(cid))
+    rec = engine.db.get_container(cid)
+    st = effective_state(rec)
     if st.get("Status") == "exited":
         _set(engine, cid, Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
-             ExitCode=st.get("ExitCode", 137), FinishedAt=rfc3339(time.time()))
+             ExitCode=st.get("ExitCode", 137), FinishedAt=rfc3339(time.time()), NetworkSettings={})
+        # nobody else is left to give back its addresses, port rules and interfaces
+        from dockyard.engine.networking import detach
+
+        detach(engine, cid, had_ports=bool(rec.config.get("ports")), reap_links=True)
 
 
 def parse_timeout(value) -> float | None:

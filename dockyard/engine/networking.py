@@ -336,6 +336,7 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
         from dockyard.network import firewall
 
         bound = reservation.bound
+        firewall.remove_tagged(firewall.ctr_tag(cid))  # left by a run whose monitor was killed
         firewall.apply(firewall.port_rules(cid, [(p["proto"], p["host_port"], p["host_ip"], first_ip,
                                                   p["container_port"]) for p in bound]))
     _sync_hosts(engine, [rec.id for rec, _a, _i in wanted])

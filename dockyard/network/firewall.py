@@ -9,7 +9,8 @@ Layout, like Docker's but under our own names, so neither engine touches the oth
 
     filter FORWARD       -j DOCKYARD-FORWARD          (inserted first; re-checked at every setup)
     DOCKYARD-FORWARD     -j DOCKYARD-ISOLATION-1, then per network: replies and DNAT'd traffic
-                         into the bridge, and everything out of it, accepted
+                         into the bridge, and everything out of it, accepted; the rest into it
+                         dropped (published ports are the only way in, as with Docker)
     DOCKYARD-ISOLATION-1 per network: traffic leaving its bridge for another interface goes to
                          stage 2 (an --internal network drops it here, both ways)
     DOCKYARD-ISOLATION-2 per network: -o bridge DROP: so no bridge reaches another
@@ -145,7 +146,10 @@ def network_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[st
         filt += [f"-A {ISO1} -i {bridge} ! -o {bridge} {c} -j {ISO2}",
                  f"-A {FORWARD} -o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED {c} -j ACCEPT",
                  f"-A {FORWARD} -o {bridge} -m conntrack --ctstate DNAT {c} -j ACCEPT",
-                 f"-A {FORWARD} -i {bridge} {c} -j ACCEPT"]
+                 f"-A {FORWARD} -i {bridge} {c} -j ACCEPT",
+                 # nothing else gets in, whatever the FORWARD policy: not another host's traffic
+                 # routed at a container's address, nor a Docker or Podman container's
+                 f"-A {FORWARD} -o {bridge} {c} -j DROP"]
     nat = [f"-A POSTROUTING -o {bridge} -m addrtype --src-type LOCAL {c} -j MASQUERADE",
            f"-A POSTROUTING -o {bridge} -s {subnet} -m conntrack --ctstate DNAT {c} -j MASQUERADE"]
     if not internal:

@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 import pytest
-from support import no_traceback, run_d, wait_for
+from support import monitors_of, no_traceback, run_d, wait_for
 
 HTTPD = "mkdir -p /www && echo hello-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
 
@@ -296,13 +296,20 @@ def test_nothing_is_left_after_rm_f_and_network_rm(dy, busybox, name):
     assert rules(f"dockyard net dy-") == [] or all(f"{name}" not in r for r in rules("dockyard net"))
 
 
-def test_killed_monitor_leaves_nothing_after_rm(dy, busybox, name):
+def test_a_killed_monitor_leaves_nothing_after_stop_and_rm(dy, busybox, name):
     port = free_port()
-    cid = run_d(dy, name, "sleep", "300", flags=("-p", f"{port}:80"))
-    mon = json.loads(dy("inspect", name).out)[0]
-    pid = mon["State"]["Pid"]
-    os.kill(pid, 9)  # the container dies under its monitor's feet; then the monitor too
-    time.sleep(0.3)
+    cid = run_d(dy, name, "sh", "-c", HTTPD, flags=("-p", f"{port}:80"))
+    assert fetch(f"http://127.0.0.1:{port}/").startswith("hello-")
+    monitors = monitors_of(dy.root)
+    assert len(monitors) == 1
+    os.kill(monitors[0], 9)  # the container keeps running, with nobody to give its network back
+    dy("stop", "-t", "1", name)
+    assert rules(f"dockyard ctr {cid[:12]}") == []
+    wait_for(lambda: links("dv" + cid[:10]) == [], timeout=5, what="veth pairs to go")
+    dy("start", name)
+    assert fetch(f"http://127.0.0.1:{port}/").startswith("hello-")
+    assert len(rules(f"dockyard ctr {cid[:12]}")) == 1
+    os.kill(json.loads(dy("inspect", name).out)[0]["State"]["Pid"], 9)
     dy("rm", "-f", name)
     wait_for(lambda: links("dv" + cid[:10]) == [], timeout=5, what="veth pairs to go")
     assert rules(f"dockyard ctr {cid[:12]}") == []

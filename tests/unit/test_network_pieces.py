@@ -91,6 +91,7 @@ def test_rule_text_is_tagged_and_isolating():
     internal = firewall.network_rules("dy-int", "10.211.1.0/24", internal=True)
     assert not any("-s 10.211.1.0/24 ! -o" in ln for ln in internal["nat"])  # no way out
     assert sum(ln.endswith("-j DROP") for ln in internal["filter"]) == 3
+    assert r["filter"][-1] == ('-A DOCKYARD-FORWARD -o dy-abc -m comment --comment "dockyard net dy-abc" -j DROP')
     p = firewall.port_rules("f" * 64, [("tcp", 8080, "127.0.0.1", "10.211.0.2", 80)])["nat"]
     assert p == ['-A DOCKYARD -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -m comment --comment '
                  '"dockyard ctr ffffffffffff" -j DNAT --to-destination 10.211.0.2:80']
