@@ -40,7 +40,10 @@ def status_text(st: dict) -> str:
     if status == "paused":
         return "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", ""))) + " (Paused)"
     if status == "exited":
-        return f"Exited ({st.get('ExitCode', 0)}) " + ago(parse_rfc3339(st.get("FinishedAt", "")))
+        finished = parse_rfc3339(st.get("FinishedAt", ""))
+        if not finished:  # it died with nobody watching: when is not known
+            return f"Exited ({st.get('ExitCode', 0)})"
+        return f"Exited ({st.get('ExitCode', 0)}) " + ago(finished)
     if status == "restarting":
         return f"Restarting ({st.get('ExitCode', 0)}) " + ago(parse_rfc3339(st.get("FinishedAt", "")))
     return status.capitalize() if status else "Unknown"
@@ -103,10 +106,21 @@ def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
     return {
         "ID": rec.id if no_trunc else rec.id[:12], "Image": rec.image, "Command": cmd,
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(rec.created)),
-        "RunningFor": ago(rec.created), "Ports": "", "State": st.get("Status", ""), "Status": status_text(st),
+        "RunningFor": ago(rec.created), "Ports": _ports(st), "State": st.get("Status", ""),
+        "Status": status_text(st),
         "Size": "", "Names": rec.name, "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "Label": lambda key: labels.get(key, ""), "Mounts": "", "Networks": rec.config.get("network", ""),
+        "Label": lambda key: labels.get(key, ""), "Mounts": "",
+        "Networks": ",".join([rec.config.get("network") or "bridge"] + list(rec.config.get("networks") or {})),
     }
+
+
+def _ports(st: dict) -> str:
+    ports = (st.get("NetworkSettings") or {}).get("Ports") if st.get("Status") in ("running", "paused") else None
+    if not ports:
+        return ""
+    from dockyard.network.ports import ps_column
+
+    return ps_column(ports)
 
 
 def cmd_ps(ctx, argv: list[str]) -> int:
@@ -155,7 +169,7 @@ def cmd_rm(ctx, argv: list[str]) -> int:
     failed = 0
     for ref in opts.args:
         try:
-            remove(ctx.engine, ref, force=opts.force)
+            remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
             print(ref)
         except DockyardError as e:
             sys.stderr.write(f"dockyard: error: {e}\n")

@@ -313,3 +313,22 @@ def test_a_killed_monitor_leaves_nothing_after_stop_and_rm(dy, busybox, name):
     dy("rm", "-f", name)
     wait_for(lambda: links("dv" + cid[:10]) == [], timeout=5, what="veth pairs to go")
     assert rules(f"dockyard ctr {cid[:12]}") == []
+
+
+def test_system_prune_repairs_what_a_crash_left(dy, busybox, name):
+    """Monitor and container both killed: nobody gave the network back; `system prune` does."""
+    dy("network", "create", f"{name}-n")
+    dy("network", "create", f"{name}-unused")
+    cid = run_d(dy, name, "sleep", "300", flags=("--network", f"{name}-n", "-p", f"{free_port()}:80"))
+    pid = json.loads(dy("inspect", name).out)[0]["State"]["Pid"]
+    for mon in monitors_of(dy.root):
+        os.kill(mon, 9)
+    os.kill(pid, 9)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=5, what="the container to die")
+    assert len(rules(f"dockyard ctr {cid[:12]}")) == 1  # left behind
+    assert re.search(r"Exited \(137\)\s", dy("ps", "-a").out)
+    out = dy("system", "prune", "-f").out
+    assert cid in out and f"{name}-n" in out and f"{name}-unused" in out and "Total reclaimed space" in out
+    assert rules(f"dockyard ctr {cid[:12]}") == []
+    assert dy("ps", "-aq").out == "" and "bridge" in dy("network", "ls").out
+    wait_for(lambda: links("dv" + cid[:10]) == [], timeout=5, what="veth pairs to go")
