@@ -80,7 +80,28 @@ def dy(tmp_path):
     if ids:
         subprocess.run(d.cmd("rm", "-f", *ids), env=d.env, cwd=REPO, capture_output=True, timeout=60)
     _kill_processes_under(str(tmp_path))
+    remove_networks(d.root, d.runroot)
     unmount_below(str(tmp_path))
+
+
+def remove_networks(root: str, runroot: str) -> None:
+    """Networks are host-wide (bridges, iptables rules): take down every one this root made,
+    the default bridge included, which `dockyard` itself keeps for the next container."""
+    import sqlite3
+
+    db = os.path.join(root, "state.db")
+    if not os.path.exists(db):
+        return
+    try:
+        with sqlite3.connect(db) as conn:
+            if not conn.execute("SELECT count(*) FROM networks").fetchone()[0]:
+                return
+    except sqlite3.Error:
+        return
+    from dockyard.engine.engine import Engine
+    from dockyard.engine.networking import reset
+
+    reset(Engine(root, runroot))
 
 
 @pytest.fixture

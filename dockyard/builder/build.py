@@ -349,7 +349,7 @@ class Builder:
         image_id = self._temp_image(state)
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
                               workdir=cc.get("WorkingDir") or "", network=self.network)
-        c = create(self.engine, cfg, None)
+        c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
         try:
             self.out.flush()
             code = self._run_container(c)

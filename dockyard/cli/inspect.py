@@ -15,6 +15,7 @@ FLAGS = [Flag("-f,--format", STR, "Format output using a custom template"),
 
 def container_json(engine, rec) -> dict:
     from dockyard.engine.containers import effective_state, rfc3339
+    from dockyard.engine.mounts import host_config, mounts_json
 
     cfg = rec.config
     st = effective_state(rec)
@@ -43,13 +44,15 @@ def container_json(engine, rec) -> dict:
         "Platform": "linux",
         "HostConfig": {
             "NetworkMode": cfg.get("network", "none"), "AutoRemove": cfg.get("auto_remove", False),
+            "PortBindings": port_bindings(cfg), "PublishAllPorts": cfg.get("publish_all", False),
             "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
             "Privileged": cfg.get("privileged", False), "ReadonlyRootfs": cfg.get("read_only", False),
             "SecurityOpt": list(cfg.get("security_opt") or []) or None, "Runtime": cfg.get("runtime", "dockyard"),
+            **host_config(cfg.get("mounts")),
         },
         "GraphDriver": {"Name": "overlay", "Data": {
             "UpperDir": engine.snapshots.upper_dir(rec.id) if hasattr(engine.snapshots, "upper_dir") else ""}},
-        "Mounts": [],
+        "Mounts": mounts_json(engine, cfg.get("mounts")),
         "Config": {
             "Hostname": st.get("Hostname", rec.id[:12]), "Domainname": cfg.get("domainname", ""),
             "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
@@ -60,8 +63,39 @@ def container_json(engine, rec) -> dict:
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
             "Labels": cfg.get("labels") or {},
         },
-        "NetworkSettings": {"Networks": {} if cfg.get("network") in ("none", None) else {cfg["network"]: {}}},
+        "NetworkSettings": network_settings(cfg, st),
     }
+
+
+def network_names(cfg: dict) -> list[str]:
+    first = cfg.get("network") or "bridge"
+    if first.startswith("container:"):
+        return []
+    return [first] + list(cfg.get("networks") or {})
+
+
+def network_settings(cfg: dict, st: dict) -> dict:
+    """docker's NetworkSettings: live addresses while it runs, the configured networks always."""
+    live = (st.get("NetworkSettings") or {}) if st.get("Status") in ("running", "paused") else {}
+    nets = {}
+    for i, name in enumerate(network_names(cfg)):
+        conf = (cfg.get("networks") or {}).get(name) or {}
+        aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
+        empty = {"IPAMConfig": None, "Links": None, "Aliases": aliases or None, "NetworkID": "", "EndpointID": "",
+                 "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
+        nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
+        nets[name].pop("Interface", None)
+    return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
+            "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
+            "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
+
+
+def port_bindings(cfg: dict) -> dict:
+    out: dict = {}
+    for p in cfg.get("ports") or ():
+        out.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
+            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
+    return out
 
 
 def image_json(engine, rec) -> dict:

@@ -44,10 +44,24 @@ COMMANDS = {
     "diff": ("dockyard.cli.filesystem", "cmd_diff"),
     "export": ("dockyard.cli.filesystem", "cmd_export"),
     "commit": ("dockyard.cli.filesystem", "cmd_commit"),
+    "pull": ("dockyard.cli.registry_client", "cmd_pull"),
+    "push": ("dockyard.cli.registry_client", "cmd_push"),
+    "login": ("dockyard.cli.registry_client", "cmd_login"),
+    "logout": ("dockyard.cli.registry_client", "cmd_logout"),
+    "port": ("dockyard.cli.networks", "cmd_port"),
 }
 GROUPS = {
+    "system": {"prune": ("dockyard.cli.system", "cmd_system_prune")},
+    "volume": {k: ("dockyard.cli.volumes", f"cmd_volume_{v}") for k, v in (
+        ("create", "create"), ("ls", "ls"), ("list", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"),
+        ("prune", "prune"))},
+    "registry": {"serve": ("dockyard.cli.registry", "cmd_registry_serve"),
+                 "gc": ("dockyard.cli.registry", "cmd_registry_gc")},
+    "network": {k: ("dockyard.cli.networks", f"cmd_network_{v}") for k, v in (
+        ("create", "create"), ("ls", "ls"), ("list", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"),
+        ("prune", "prune"), ("connect", "connect"), ("disconnect", "disconnect"))},
     "image": {"history": "history", "build": "build", "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
-              "save": "save", "load": "load",
+              "save": "save", "load": "load", "pull": "pull", "push": "push",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
@@ -88,6 +102,7 @@ Commands:
   unpause     Unpause all processes within one or more containers
   top         Display the running processes of a container
   stats       Display a live stream of container(s) resource usage statistics
+  port        List port mappings or a specific mapping for the container
   inspect     Return low-level information on containers or images
   images      List images
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -97,12 +112,20 @@ Commands:
   load        Load an image from a tar archive or STDIN
   build       Build an image from a Dockerfile
   history     Show the history of an image
+  pull        Download an image from a registry
+  push        Upload an image to a registry
+  login       Log in to a registry
+  logout      Log out from a registry
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
 
 Management Commands:
   container   Manage containers
   image       Manage images
+  volume      Manage volumes
+  registry    Run an OCI distribution registry (serve, gc)
+  network     Manage networks
+  system      Manage dockyard (prune)
 """
 
 

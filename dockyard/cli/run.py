@@ -23,7 +23,16 @@ RUN_FLAGS = [
     Flag("--entrypoint", STR, "Overwrite the default ENTRYPOINT of the image"),
     Flag("-l,--label", LIST, "Set meta data on a container"),
     Flag("--read-only", BOOL, "Mount the container's root filesystem as read only"),
-    Flag("--network,--net", STR, "Connect a container to a network (none, host)", default="none"),
+    Flag("-v,--volume", LIST, "Bind mount a volume"),
+    Flag("--mount", LIST, "Attach a filesystem mount to the container"),
+    Flag("--tmpfs", LIST, "Mount a tmpfs directory"),
+    Flag("--volumes-from", LIST, "Mount volumes from the specified container(s)"),
+    Flag("--network,--net", STR, "Connect a container to a network (bridge, none, host, container:NAME, a network)",
+         default="bridge"),
+    Flag("--network-alias,--net-alias", LIST, "Add network-scoped alias for the container"),
+    Flag("--ip", STR, "IPv4 address (e.g., 172.30.100.104)"),
+    Flag("-p,--publish", LIST, "Publish a container's port(s) to the host"),
+    Flag("-P,--publish-all", BOOL, "Publish all exposed ports to random ports"),
     Flag("--cap-add", LIST, "Add Linux capabilities"),
     Flag("--cap-drop", LIST, "Drop Linux capabilities"),
     Flag("--privileged", BOOL, "Give extended privileges to this container"),
@@ -109,12 +118,25 @@ def config_from_flags(opts, image: str, cmd: list[str]):
 
         parse_log_opts(log_opts)
     limits = resource_flags(opts)
+    mounts = ()
+    if opts.volume or opts.mount or opts.tmpfs or opts.volumes_from:
+        from dockyard.engine.mounts import parse_flags
+
+        mounts = parse_flags(opts.volume, opts.mount, opts.tmpfs, opts.volumes_from)
+    ports = []
+    if opts.publish:
+        from dockyard.network.ports import parse_publish
+
+        for spec in opts.publish:
+            ports.extend(parse_publish(spec))
     return ContainerConfig(
         image=image, cmd=tuple(cmd) or None, entrypoint=entry,
         env=tuple(env_from_args(opts.env, opts.env_file)), user=opts.user or "", workdir=opts.workdir or "",
         hostname=opts.hostname or "", domainname=opts.domainname or "", labels=labels_from_args(opts.label),
         tty=opts.tty, stdin_open=opts.interactive, auto_remove=opts.rm, read_only=opts.read_only,
-        network=opts.network, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
+        network=opts.network or "bridge", network_aliases=tuple(opts.network_alias), ip=opts.ip or "",
+        ports=tuple(ports), publish_all=opts.publish_all, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
+        mounts=mounts,
         privileged=opts.privileged, security_opt=tuple(opts.security_opt), runtime=opts.runtime,
         userns=opts.userns == "auto", restart=opts.restart, log_opts=log_opts,
         stop_signal=opts.stop_signal, stop_timeout=int(opts.stop_timeout) if opts.stop_timeout else None, **limits,

@@ -17,7 +17,11 @@ class ContainerConfig(Record):
     entrypoint    None: the image's Entrypoint; () resets it
     env, user, workdir, hostname, domainname, labels
     tty, stdin_open, auto_remove, read_only
-    network       none | host (bridges arrive with the network issue)
+    network       bridge (the default network) | none | host | container:NAME | a user network
+    networks      further networks joined with `network connect`: {name: {"aliases": [], "ip": ""}}
+    network_aliases, ip: names and a fixed address on the first network (user networks only)
+    ports         published ports: ({"proto", "host_ip", "host_port", "container_port"}, …);
+                  host_port 0 picks a free one. publish_all: -P (every EXPOSEd port, random)
     cap_add, cap_drop, privileged, security_opt
     runtime       dockyard | runc | a path to a runc-compatible binary
     userns        run in a user namespace (root maps to uid 100000 and up)
@@ -25,18 +29,22 @@ class ContainerConfig(Record):
     log_opts      json-file options: max-size, max-file
     memory, memory_swap, cpu_quota, cpu_period, cpu_shares, cpuset_cpus, pids_limit: cgroup limits
     stop_signal, stop_timeout: how `stop` ends it (None: the image's StopSignal, 10 s)
+    mounts        -v/--mount/--tmpfs/--volumes-from as dicts (see engine/mounts.py); create stores
+                  them resolved (anonymous volumes named, image VOLUMEs added) so start reuses them
     """
 
     __slots__ = ("image", "cmd", "entrypoint", "env", "user", "workdir", "hostname", "domainname", "labels",
                  "tty", "stdin_open", "auto_remove", "read_only", "network", "cap_add", "cap_drop", "privileged",
                  "security_opt", "runtime", "userns", "restart", "log_opts", "memory", "memory_swap", "cpu_quota",
-                 "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout")
+                 "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout",
+                 "networks", "network_aliases", "ip", "ports", "publish_all", "mounts")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
-                 "read_only": False, "network": "none", "cap_add": (), "cap_drop": (), "privileged": False,
+                 "read_only": False, "network": "bridge", "cap_add": (), "cap_drop": (), "privileged": False,
                  "security_opt": (), "runtime": "dockyard", "userns": False, "restart": "no", "log_opts": {},
                  "memory": 0, "memory_swap": 0, "cpu_quota": 0, "cpu_period": 0, "cpu_shares": 0,
-                 "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None}
+                 "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None,
+                 "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": ()}
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
@@ -44,7 +52,8 @@ class ContainerConfig(Record):
     @classmethod
     def from_json(cls, d: dict) -> "ContainerConfig":
         known = {k: v for k, v in d.items() if k in cls.__slots__}
-        for k in ("cmd", "entrypoint", "env", "cap_add", "cap_drop", "security_opt"):
+        for k in ("cmd", "entrypoint", "env", "cap_add", "cap_drop", "security_opt", "network_aliases", "ports",
+                  "mounts"):
             if isinstance(known.get(k), list):
                 known[k] = tuple(known[k])
         return cls(**known)

@@ -97,16 +97,14 @@ class Created:
         self.seccomp = seccomp  # (BPF program, flags) of spec's profile, precompiled
 
 
-def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
-    """docker create: the record, the writable snapshot, and the bundle."""
+def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volumes: bool = True) -> Created:
+    """docker create: the record, the writable snapshot, and the bundle. `image_volumes=False`
+    (build steps) gives the image's VOLUMEs no anonymous volume, as BuildKit does."""
     from dockyard.engine.names import random_name
     from dockyard.engine.specgen import command, process_env
     from dockyard.engine.users import resolve_user
     from dockyard.state.db import ContainerRecord
 
-    if cfg.network not in ("none", "host", "default", "bridge"):
-        raise InvalidArgument(f"network {cfg.network} not found",
-                              hint="this version supports --network none and --network host")
     images = engine.images
     image = images.resolve(cfg.image)
     full = images.config(image)
@@ -115,10 +113,26 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
     lowers = engine.snapshots.lowerdirs(top) if top else []
     user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(lowers, "/etc/passwd"),
                         read_rootfs_file(lowers, "/etc/group"))
+    if cfg.network not in ("none", "host"):
+        from dockyard.engine.networking import check_config
+
+        if cfg.publish_all:  # -P: the image's EXPOSEd ports, fixed now so `start` publishes the same
+            from dockyard.network.ports import exposed_ports, merge
+
+            cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports(icfg))))
+        check_config(engine, cfg, icfg)
+    if cfg.mounts or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
+        from dockyard.engine.mounts import resolve
+
+        cfg = cfg.replace(mounts=resolve(engine, cfg.mounts, icfg, image_volumes=image_volumes))
     cid = os.urandom(32).hex()
     name = validate_name(name) if name else random_name()
     if cfg.network == "host":
         hostname = cfg.hostname or os.uname().nodename
+    elif cfg.network.startswith("container:"):
+        if cfg.hostname:
+            raise InvalidArgument("conflicting options: hostname and the network mode")
+        hostname = _joined(engine, cfg).state.get("Hostname") or cid[:12]
     else:
         hostname = cfg.hostname or cid[:12]
     args = command(cfg, icfg)
@@ -130,14 +144,28 @@ def create(engine, cfg: ContainerConfig, name: str | None = None) -> Created:
                           config=cfg.to_json(), state=state)
     if cfg.userns:
         _check_traversable(engine.container_dir(cid))
-    engine.db.insert_container(rec)
+    made = []  # volumes made for this container (removed again if it fails)
+    if cfg.mounts:
+        from dockyard.engine.mounts import insert_with_volumes
+
+        made = insert_with_volumes(engine, rec, cfg.mounts)
+    else:
+        engine.db.insert_container(rec)
     try:
         os.makedirs(engine.container_dir(cid), mode=0o755)
         mounts = engine.snapshots.prepare(cid, top, uid_shift=USERNS_SHIFT if cfg.userns else 0)
+        if cfg.mounts:
+            from dockyard.engine.volumes import seed
+
+            seed(engine, cid, cfg.mounts, lowers, uid_shift=USERNS_SHIFT if cfg.userns else 0)
         return _bundle(engine, rec, cfg, icfg, user, mounts)
     except BaseException:
         _cleanup_files(engine, cid)
         engine.db.delete_container(cid)
+        if made:
+            from dockyard.engine.volumes import remove_unused
+
+            remove_unused(engine, made)
         raise
 
 
@@ -181,6 +209,18 @@ def prepare(engine, rec) -> Created:
     return _bundle(engine, rec, cfg, icfg, user, engine.snapshots.mounts(rec.id))
 
 
+def _joined(engine, cfg: ContainerConfig):
+    """--network container:NAME: that container, which must be running."""
+    ref = cfg.network.partition(":")[2]
+    other = engine.db.get_container(ref)
+    st = effective_state(other)
+    if st.get("Status") not in ("running", "paused"):
+        from dockyard.errors import Conflict
+
+        raise Conflict(f"cannot join network namespace of a non running container: {other.name}")
+    return other
+
+
 def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Created:
     from dockyard.engine.specgen import build_spec
     from dockyard.network.etcfiles import write_etc_files
@@ -189,7 +229,14 @@ def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Crea
     rootfs = os.path.join(bundle, "rootfs")
     os.makedirs(rootfs, mode=0o755, exist_ok=True)
     hostname = rec.state.get("Hostname") or rec.id[:12]
-    etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
+    netns_path = None
+    if cfg.network.startswith("container:"):  # its namespace, and its hosts and resolv.conf, as docker does
+        other = _joined(engine, cfg)
+        netns_path = f"/proc/{effective_state(other)['Pid']}/ns/net"
+        odir = engine.container_dir(other.id)
+        etc = {f"/etc/{n}": os.path.join(odir, n) for n in ("hosts", "hostname", "resolv.conf")}
+    else:
+        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
     seccomp = compiled = None
     if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
         from dockyard.engine.seccomp_cache import default_seccomp
@@ -197,9 +244,14 @@ def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Crea
 
         seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
         compiled = (prog, flags)
+    user_mounts = None
+    if cfg.mounts:  # volumes, binds, tmpfs: engine/mounts.py
+        from dockyard.engine.mounts import oci_mounts
+
+        user_mounts = oci_mounts(engine, cfg.mounts)
     spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
                       seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None,
-                      cgroups_path=f"/dockyard/{rec.id}")
+                      cgroups_path=f"/dockyard/{rec.id}", netns_path=netns_path, mounts=user_mounts)
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)
@@ -207,12 +259,46 @@ def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Crea
 
 def launch_container(engine, c: Created, *, stdio):
     """Hand the bundle to the container's runtime: returns a Launch waiting at its start gate,
-    with networking done (and, later, cgroups applied)."""
+    with networking done. The Launch's cleanup gives the network back (addresses, rules, ports)."""
     from dockyard.engine.runtimes import get_runtime
 
     runtime = get_runtime(c.cfg.runtime, engine.runroot)
-    return runtime.launch(c.rec.id, c.bundle, c.spec, c.rootfs, c.mounts, stdio=stdio,
-                          on_pid=lambda pid: _network(c.cfg, pid), seccomp=c.seccomp)
+    held = []
+
+    def on_pid(pid: int) -> None:
+        if c.cfg.network == "none":  # the common scripted case: one ioctl, no imports
+            from dockyard.linux.netdev import in_netns, set_link_up
+
+            in_netns(pid, set_link_up, "lo")
+        elif c.cfg.network != "host":
+            from dockyard.engine.networking import attach
+
+            held.append(attach(engine, c.rec.id, c.rec.name, c.cfg, pid))
+
+    try:
+        launch = runtime.launch(c.rec.id, c.bundle, c.spec, c.rootfs, c.mounts, stdio=stdio, on_pid=on_pid,
+                                seccomp=c.seccomp)
+    except BaseException:
+        if held and held[0] is not None:
+            from dockyard.engine.networking import detach
+
+            detach(engine, c.rec.id, attachment=held[0])
+        raise
+    att = held[0] if held else None
+    launch.network = att.settings if att is not None else None
+    if att is not None:
+        runtime_cleanup = launch._cleanup
+
+        def cleanup() -> None:
+            try:
+                runtime_cleanup()
+            finally:
+                from dockyard.engine.networking import detach
+
+                detach(engine, c.rec.id, attachment=att)
+
+        launch._cleanup = cleanup
+    return launch
 
 
 def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
@@ -237,7 +323,8 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
             os.close(null)
     state = dict(c.rec.state)
     state.update(Status="running", Running=True, Pid=launch.pid, PidStartTime=proc_start_time(launch.pid),
-                 ExitCode=0, StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z")
+                 ExitCode=0, StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z",
+                 NetworkSettings=launch.network or {})
     code = 255
     try:
         engine.db.update_state(c.rec.id, state)
@@ -257,7 +344,7 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         oom = launch.oom_killed()
         launch.cleanup()
         state.update(Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
-                     FinishedAt=rfc3339(time.time()))
+                     FinishedAt=rfc3339(time.time()), NetworkSettings={})
         if not c.cfg.auto_remove:
             engine.db.update_state(c.rec.id, state)
     return code
@@ -281,19 +368,16 @@ def _set_console_size(c: Created) -> None:
             return
 
 
-def _network(cfg: ContainerConfig, pid: int) -> None:
-    if cfg.network == "host":
-        return
-    from dockyard.linux.netdev import in_netns, set_link_up
-
-    in_netns(pid, set_link_up, "lo")
-
-
-def _cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True) -> None:
+def _cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: bool = False) -> None:
     """Remove a container's snapshot, bundle and (when whoever ran it may have died before it
-    could) its cgroup."""
+    could) its cgroup, network endpoints and port rules."""
     from dockyard.fsutil import rmtree
     from dockyard.snapshots.mount import unmount_all
+
+    if orphaned_cgroup:
+        from dockyard.engine.networking import detach
+
+        detach(engine, cid, had_ports=had_ports, reap_links=True)
 
     bundle = engine.container_dir(cid)
     rootfs = os.path.join(bundle, "rootfs")
@@ -311,8 +395,9 @@ def _cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True) -> None:
     rmtree(bundle)
 
 
-def remove(engine, ref: str, *, force: bool = False) -> str:
-    """docker rm [-f]: a running container needs force (then it is killed first)."""
+def remove(engine, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+    """docker rm [-f] [-v]: a running container needs force (then it is killed first); -v also
+    removes its anonymous volumes (those no other container uses)."""
     from dockyard.engine.lifecycle import ContainerLock
     from dockyard.fsutil import rmtree
 
@@ -337,9 +422,13 @@ def remove(engine, ref: str, *, force: bool = False) -> str:
                 os.kill(st["Pid"], 9)
                 wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)
             _await_exit_recorded(engine, rec.id)
-        _cleanup_files(engine, rec.id)
+        _cleanup_files(engine, rec.id, had_ports=bool(rec.config.get("ports")))
         engine.db.delete_container(rec.id)
     rmtree(engine.container_data_dir(rec.id))
+    if volumes and rec.config.get("mounts"):
+        from dockyard.engine.volumes import remove_anonymous
+
+        remove_anonymous(engine, rec.config["mounts"])
     return rec.name
 
 
@@ -351,6 +440,10 @@ def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bo
         if cfg.auto_remove:  # start_foreground removed the cgroup itself
             _cleanup_files(engine, c.rec.id, orphaned_cgroup=False)
             engine.db.delete_container(c.rec.id)
+            if c.cfg.mounts:  # --rm takes the anonymous volumes along, as docker's does
+                from dockyard.engine.volumes import remove_anonymous
+
+                remove_anonymous(engine, c.cfg.mounts)
 
 
 def run_detached(engine, cfg: ContainerConfig, name: str | None = None) -> str:
@@ -362,6 +455,6 @@ def run_detached(engine, cfg: ContainerConfig, name: str | None = None) -> str:
         start_detached(engine, c)
     except BaseException:
         if cfg.auto_remove:
-            remove(engine, c.rec.id, force=True)
+            remove(engine, c.rec.id, force=True, volumes=True)
         raise
     return c.rec.id

@@ -124,7 +124,7 @@ class Monitor:
 
             _record_exit(self.engine, self.cid, self._state().get("ExitCode", 0))
             try:
-                remove(self.engine, self.cid, force=True)
+                remove(self.engine, self.cid, force=True, volumes=True)  # --rm: anonymous volumes too
             except DockyardError:
                 pass
 

@@ -74,8 +74,10 @@ def process_env(cfg, image_cfg: dict, hostname: str, home: str) -> list[str]:
 def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str, str],
                rootfs: str = "rootfs", seccomp: dict | None = None, annotations: dict | None = None,
                netns_path: str | None = None, userns_map: tuple[int, int] | None = None,
-               cgroups_path: str = "") -> dict:
-    """`user` is a resolved ExecUser; `etc_files` maps /etc/hosts etc. to host files to bind."""
+               cgroups_path: str = "", mounts: list[dict] | None = None) -> dict:
+    """`user` is a resolved ExecUser; `etc_files` maps /etc/hosts etc. to host files to bind;
+    `mounts`: the user's (volumes, binds, tmpfs, as OCI mounts), replacing a default or /etc
+    mount at the same destination, as docker's do."""
     spec = default_spec(command(cfg, image_cfg), rootfs=rootfs, terminal=cfg.tty)
     proc = spec["process"]
     proc["env"] = process_env(cfg, image_cfg, hostname, user.home)
@@ -123,6 +125,12 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
     for dest, src in etc_files.items():
         spec["mounts"].append({"destination": dest, "type": "bind", "source": src,
                                "options": ["rbind", "rprivate"] + (["ro"] if cfg.read_only else [])})
+    if mounts:  # after the defaults, but before those it covers (-v conf:/etc: /etc/hosts on top)
+        taken = {m["destination"] for m in mounts}
+        base = [m for m in spec["mounts"] if m["destination"] not in taken]
+        prefixes = tuple(d.rstrip("/") + "/" for d in taken)
+        spec["mounts"] = [m for m in base if not m["destination"].startswith(prefixes)] + list(mounts) + \
+            [m for m in base if m["destination"].startswith(prefixes)]
     if annotations:
         spec["annotations"] = dict(annotations)
     return spec

@@ -130,7 +130,8 @@ def test_hostname_flag(dy, busybox):
 
 
 def test_etc_hosts_and_hostname_files(dy, busybox):
-    out = dy("run", "--rm", "busybox", "sh", "-c", "cat /etc/hosts; echo ---; cat /etc/hostname; hostname").out
+    out = dy("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+             "cat /etc/hosts; echo ---; cat /etc/hostname; hostname").out
     hosts, rest = out.split("---\n")
     got = [" ".join(line.split()) for line in hosts.splitlines() if line.strip()]
     for want in HOSTS_LINES:
@@ -139,6 +140,13 @@ def test_etc_hosts_and_hostname_files(dy, busybox):
     assert sorted(got) == sorted(HOSTS_LINES)
     name_file, hostname = rest.splitlines()
     assert name_file == hostname and re.fullmatch(r"[0-9a-f]{12}", hostname)
+
+
+def test_default_network_gives_an_address_named_in_etc_hosts(dy, busybox):
+    out = dy("run", "--rm", "busybox", "sh", "-c", "hostname; ip -4 -o addr show eth0; cat /etc/hosts").out
+    hostname, addr = out.splitlines()[:2]
+    ip = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", addr).group(1)
+    assert f"{ip}\t{hostname}" in out
 
 
 # -- capabilities, seccomp, no_new_privs -----------------------------------------------------------
@@ -436,7 +444,7 @@ def test_dev_contents(dy, busybox):
 
 
 def test_network_none_has_only_loopback_up(dy, busybox):
-    out = lines(dy("run", "--rm", "busybox", "sh", "-c",
+    out = lines(dy("run", "--rm", "--network", "none", "busybox", "sh", "-c",
                    "ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags").out)
     assert out[0] == "lo" and len(out) == 3, out
     assert out[1] in ("unknown", "up")
