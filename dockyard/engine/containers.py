@@ -236,7 +236,8 @@ def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Crea
         odir = engine.container_dir(other.id)
         etc = {f"/etc/{n}": os.path.join(odir, n) for n in ("hosts", "hostname", "resolv.conf")}
     else:
-        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host")
+        user_network = cfg.network not in ("none", "host", "bridge", "default")
+        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network)
     seccomp = compiled = None
     if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
         from dockyard.engine.seccomp_cache import default_seccomp

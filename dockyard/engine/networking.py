@@ -200,12 +200,13 @@ def reset(engine) -> None:
 
 
 class Attachment:
-    """What a running container holds: NetworkSettings to show, bound ports to release."""
+    """What a running container holds: NetworkSettings to show, bound ports to release, and
+    the pid of its DNS server (user networks)."""
 
-    __slots__ = ("settings", "reservation", "had_ports")
+    __slots__ = ("settings", "reservation", "had_ports", "dns_pid")
 
-    def __init__(self, settings: dict, reservation=None, had_ports: bool = False) -> None:
-        self.settings, self.reservation, self.had_ports = settings, reservation, had_ports
+    def __init__(self, settings: dict, reservation=None, had_ports: bool = False, dns_pid: int = 0) -> None:
+        self.settings, self.reservation, self.had_ports, self.dns_pid = settings, reservation, had_ports, dns_pid
 
 
 def _wanted(engine, cfg) -> list[tuple]:
@@ -270,15 +271,83 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     wanted = _wanted(engine, cfg)
     publish = list(cfg.ports)  # -P was resolved into ports at create
     reservation = portmod.reserve(publish, name) if publish else None
+    dns_pid = 0
     try:
         with _Lock():
             settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+        if any(rec.name != DEFAULT_NETWORK for rec, _a, _i in wanted):
+            dns_pid = _start_dns(engine, cid, pid)
     except BaseException:
         if reservation is not None:
             reservation.close()
         detach(engine, cid, had_ports=bool(publish))
         raise
-    return Attachment(settings, reservation, bool(publish))
+    return Attachment(settings, reservation, bool(publish), dns_pid)
+
+
+def _start_dns(engine, cid: str, pid: int) -> int:
+    """Fork the container's DNS server (network/dns.py): it lives as long as the init at `pid`."""
+    import _socket
+
+    from dockyard.linux.syscalls import CLONE_NEWNET, setns
+    from dockyard.network.dns import serve, upstream_servers
+
+    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(target, CLONE_NEWNET, "the container's network namespace")
+        try:
+            sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, 0)
+            sock.bind(("127.0.0.11", 53))
+        finally:
+            setns(own, CLONE_NEWNET, "our own network namespace")
+    finally:
+        os.close(own)
+        os.close(target)
+    upstream = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, 0)
+    pidfd = os.pidfd_open(pid)
+    servers = upstream_servers()
+    engine.db.close()  # SQLite's locks must never cross a fork: the server opens its own
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked server
+        try:
+            os.setsid()  # out of the terminal's process group: Ctrl-C is for the container
+            keep = {sock.fileno(), upstream.fileno(), pidfd}
+            for fd in [int(f) for f in os.listdir("/proc/self/fd")]:
+                if fd > 2 and fd not in keep:
+                    try:
+                        os.close(fd)  # the start gate, the container's pipes, the terminal: not ours
+                    except OSError:
+                        pass
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+            try:
+                with open("/proc/self/comm", "w") as f:
+                    f.write("dockyard-dns")
+            except OSError:
+                pass
+            serve(sock, upstream, lambda n: _lookup(engine, cid, n), servers, pidfd)
+        finally:
+            os._exit(0)
+    sock.close()
+    upstream.close()
+    os.close(pidfd)
+    return child
+
+
+def _lookup(engine, cid: str, name: str) -> list[str] | None:
+    """Addresses of the containers called `name` on the networks `cid` is on (None: no such)."""
+    from dockyard.state.networks import endpoints
+
+    name = name.rstrip(".")
+    ips = []
+    for ep in endpoints(engine.db, container_id=cid):
+        for peer in endpoints(engine.db, network_id=ep.network_id):
+            if any(a.lower() == name for a in peer.aliases) and peer.ip not in ips:
+                ips.append(peer.ip)
+    return ips or None
 
 
 def _host_if(cid: str, i: int) -> str:
@@ -361,6 +430,11 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
         had_ports = attachment.had_ports
         if attachment.reservation is not None:
             attachment.reservation.close()
+        if attachment.dns_pid:  # it leaves by itself when the init exits; this is for a failed start
+            try:
+                os.kill(attachment.dns_pid, 9)
+            except ProcessLookupError:
+                pass
     eps = endpoints(engine.db, container_id=cid)
     if not eps and not had_ports:
         return

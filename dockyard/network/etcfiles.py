@@ -28,14 +28,19 @@ def hosts_content(hostname: str, ip: str | None = None, extra: list[tuple[str, s
     return out
 
 
-def resolv_content(host_resolv: str = "/etc/resolv.conf") -> str:
+def resolv_content(host_resolv: str = "/etc/resolv.conf", *, embedded_dns: bool = False) -> str:
     """The host's resolv.conf without loopback nameservers (unreachable from a container's own
-    network namespace), falling back to public resolvers as docker does when none remain."""
+    network namespace), falling back to public resolvers as docker does when none remain.
+    `embedded_dns` (user networks): the host's search and options, and 127.0.0.11 as the only
+    server, as Docker writes it."""
     try:
         with open(host_resolv) as f:
             lines = f.read().splitlines()
     except OSError:
         lines = []
+    if embedded_dns:
+        keep = [ln for ln in lines if ln.split()[:1] in (["search"], ["domain"], ["options"])]
+        return "\n".join(keep + ["nameserver 127.0.0.11", "options ndots:0"]) + "\n"
     out = []
     servers = 0
     for line in lines:
@@ -50,7 +55,8 @@ def resolv_content(host_resolv: str = "/etc/resolv.conf") -> str:
     return "\n".join(out) + "\n"
 
 
-def write_etc_files(directory: str, hostname: str, *, host_network: bool = False, ip: str | None = None) -> dict:
+def write_etc_files(directory: str, hostname: str, *, host_network: bool = False, ip: str | None = None,
+                    embedded_dns: bool = False) -> dict:
     """Write the three files into `directory`; return {container path: host path} to bind."""
     files = {}
     if host_network:
@@ -59,7 +65,7 @@ def write_etc_files(directory: str, hostname: str, *, host_network: bool = False
                     "resolv.conf": _read("/etc/resolv.conf") or resolv_content()}
     else:
         contents = {"hosts": hosts_content(hostname, ip), "hostname": hostname + "\n",
-                    "resolv.conf": resolv_content()}
+                    "resolv.conf": resolv_content(embedded_dns=embedded_dns)}
     for name, text in contents.items():
         path = os.path.join(directory, name)
         with open(path, "w") as f:

@@ -332,3 +332,39 @@ def test_system_prune_repairs_what_a_crash_left(dy, busybox, name):
     assert rules(f"dockyard ctr {cid[:12]}") == []
     assert dy("ps", "-aq").out == "" and "bridge" in dy("network", "ls").out
     wait_for(lambda: links("dv" + cid[:10]) == [], timeout=5, what="veth pairs to go")
+
+
+def dns_servers() -> list[int]:
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "dockyard-dns" and not open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z"):
+                    out.append(int(pid))
+        except (OSError, IndexError):
+            continue
+    return out
+
+
+def test_embedded_dns_answers_container_names_on_user_networks(dy, busybox, name):
+    before = set(dns_servers())
+    dy("network", "create", f"{name}-n")
+    run_d(dy, f"{name}-db", "sleep", "300", flags=("--network", f"{name}-n", "--network-alias", "database"))
+    ip = json.loads(inspect(dy, f"{name}-db", "{{json .NetworkSettings.Networks}}"))[f"{name}-n"]["IPAddress"]
+    out = dy("run", "--rm", "--network", f"{name}-n", "busybox", "sh", "-c",
+             f"cat /etc/resolv.conf; nslookup {name}-db; nslookup database").out
+    assert "nameserver 127.0.0.11" in out and "options ndots:0" in out
+    assert out.count(f"Address: {ip}") == 2, out
+    # the answer follows a restart to the new address, with no file rewritten in the asker
+    run_d(dy, f"{name}-blocker", "sleep", "300", flags=("--network", f"{name}-n"))
+    dy("stop", "-t", "0", f"{name}-db")
+    dy("run", "-d", "--name", f"{name}-taker", "--network", f"{name}-n", "--ip", ip, "busybox", "sleep", "300")
+    dy("start", f"{name}-db")
+    new_ip = json.loads(inspect(dy, f"{name}-db", "{{json .NetworkSettings.Networks}}"))[f"{name}-n"]["IPAddress"]
+    assert new_ip != ip
+    out = dy("exec", f"{name}-blocker", "nslookup", "database").out
+    assert f"Address: {new_ip}" in out and f"Address: {ip}" not in out
+    # the default bridge has no embedded DNS, as with docker
+    assert "127.0.0.11" not in dy("run", "--rm", "busybox", "cat", "/etc/resolv.conf").out
+    dy("rm", "-f", f"{name}-db", f"{name}-blocker", f"{name}-taker")
+    wait_for(lambda: set(dns_servers()) <= before, timeout=5, what="the DNS servers to go with their containers")
