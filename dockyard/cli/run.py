@@ -50,6 +50,7 @@ RUN_FLAGS = [
     Flag("--pids-limit", STR, "Tune container pids limit (set -1 for unlimited)"),
     Flag("--stop-signal", STR, "Signal to stop the container"),
     Flag("--stop-timeout", STR, "Timeout (in seconds) to stop a container"),
+    Flag("--pull", STR, 'Pull image before running ("always", "missing", "never")', default="missing"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -221,6 +222,37 @@ def _parse(argv: list[str], prog: str):
     return opts
 
 
+def _pulling(ctx, opts, fn):
+    """docker's --pull: "missing" pulls an image that is not here (from a registry the reference
+    names: a Docker Hub name is never fetched implicitly, so a typo cannot reach the internet),
+    "always" pulls first, "never" does not. The pull's progress goes to stderr, as docker's."""
+    from dockyard.errors import ImageNotFound
+
+    if opts.pull not in ("missing", "always", "never"):
+        raise InvalidArgument(f'invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"')
+    if opts.pull == "always":
+        _pull(ctx, opts.args[0])
+        return fn()
+    try:
+        return fn()
+    except ImageNotFound:
+        from dockyard.oci import reference
+
+        if opts.pull == "never" or reference.parse(opts.args[0]).domain == reference.DEFAULT_DOMAIN:
+            raise
+        sys.stderr.write(f"Unable to find image '{reference.parse(opts.args[0]).familiar()}' locally\n")
+        _pull(ctx, opts.args[0])
+        return fn()
+
+
+def _pull(ctx, name: str) -> None:
+    from dockyard.cli.registry_client import PlainProgress
+    from dockyard.registry.pull import pull
+
+    result = pull(ctx.engine, name, progress=PlainProgress(sys.stderr))
+    sys.stderr.write(f"Digest: {result.digest}\nStatus: Downloaded newer image for {result.familiar}\n")
+
+
 def cmd_run(ctx, argv: list[str]) -> int:
     opts = _parse(argv, "run")
     if opts.tty and opts.interactive and not os.isatty(0) and not opts.detach:
@@ -229,12 +261,12 @@ def cmd_run(ctx, argv: list[str]) -> int:
     if opts.detach:
         from dockyard.engine.containers import run_detached
 
-        print(run_detached(ctx.engine, cfg, opts.name))
+        print(_pulling(ctx, opts, lambda: run_detached(ctx.engine, cfg, opts.name)))
         return 0
     from dockyard.engine.containers import run
 
     sys.stdout.flush()
-    return run(ctx.engine, cfg, opts.name, stdin_open=opts.interactive)
+    return _pulling(ctx, opts, lambda: run(ctx.engine, cfg, opts.name, stdin_open=opts.interactive))
 
 
 def cmd_create(ctx, argv: list[str]) -> int:
@@ -242,6 +274,6 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.containers import create
 
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
-    c = create(ctx.engine, cfg, opts.name)
+    c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
     print(c.rec.id)
     return 0

@@ -384,3 +384,20 @@ def test_chunked_upload_to_distribution(client, busybox, registry, monkeypatch, 
     p = dy("pull", ref)
     assert f"Digest: {result.digest}" in p.out
     assert dy("run", "--rm", "--network", "none", ref, "sh", "-c", "echo ok").out == "ok\n"
+
+
+def test_run_pulls_a_missing_image_from_the_registry_it_names(client, busybox, registry):
+    dy = client
+    reg = registry()
+    ref = f"{reg.addr}/auto/busybox:1"
+    dy("tag", busybox, ref)
+    dy("push", "-q", ref)
+    dy("rmi", ref, busybox)
+    p = dy("run", "--rm", "--network", "none", ref, "echo", "pulled-and-ran")
+    assert p.out == "pulled-and-ran\n"
+    assert f"Unable to find image '{ref}' locally" in p.err and "Pull complete" in p.err
+    p = dy("run", "--rm", "--pull", "never", "--network", "none", "nothere.invalid:5000/x:1", "true", check=False)
+    assert p.returncode == 125 and "No such image" in p.err and "Unable to find" not in p.err
+    # a Docker Hub name is never fetched implicitly
+    p = dy("run", "--rm", "--network", "none", "no-such-image-here", "true", check=False)
+    assert p.returncode == 125 and "No such image" in p.err and "Unable to find" not in p.err
