@@ -83,6 +83,28 @@ def compile_checkout(python: str = sys.executable) -> None:
     run([python, "-m", "compileall", "-q", os.path.join(REPO, "dockyard")], timeout=300)
 
 
+def release_tree(path: str) -> None:
+    """Remove a bench's private tree: first the networks of every dockyard root in it (bridges and
+    iptables rules are host-wide and would outlive the directory), then its mounts, then it."""
+    import shutil
+
+    for base, dirs, files in os.walk(path):
+        if "state.db" in files and os.path.basename(base) == "root":
+            runroot = os.path.join(os.path.dirname(base), "run")
+            if REPO not in sys.path:
+                sys.path.insert(0, REPO)
+            try:
+                from dockyard.engine.engine import Engine
+                from dockyard.engine.networking import reset
+
+                reset(Engine(base, runroot))
+            except Exception as e:  # keep cleaning up
+                print(f"# could not remove the networks of {base}: {e}", file=sys.stderr)
+        dirs[:] = [d for d in dirs if d not in ("snapshots", "content", "containers")]
+    unmount_below(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def unmount_below(path: str) -> None:
     real = os.path.realpath(path)
     with open("/proc/self/mountinfo") as f:

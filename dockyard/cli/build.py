@@ -17,7 +17,8 @@ FLAGS = [
     Flag("--label", LIST, "Set metadata for an image"),
     Flag("--iidfile", STR, "Write the image ID to the file"),
     Flag("-q,--quiet", BOOL, "Suppress the build output and print image ID on success"),
-    Flag("--network", STR, "Set the networking mode for the RUN instructions (none, host)", default="none"),
+    Flag("--network", STR, "Set the networking mode for the RUN instructions (default, none, host)",
+         default="default"),
     Flag("--progress", STR, "Set type of progress output (auto, plain, tty)", default="auto"),
     Flag("--help", BOOL, "Print usage"),
 ]
@@ -48,8 +49,8 @@ def cmd_build(ctx, argv: list[str]) -> int:
         raise UsageError('"dockyard build" requires exactly 1 argument.')
     if opts.progress not in ("auto", "plain", "tty"):
         raise InvalidArgument(f"invalid progress mode {opts.progress!r}: use auto, plain or tty")
-    if opts.network not in ("none", "host", "default"):
-        raise InvalidArgument(f"network mode {opts.network!r} not supported: use none or host")
+    if opts.network not in ("none", "host", "default", "bridge"):
+        raise InvalidArgument(f"network mode {opts.network!r} not supported: use default, none or host")
     engine = ctx.engine
     for t in opts.tag:
         engine.images.normalize_tag(t)
@@ -84,7 +85,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
             name = os.path.basename(path)
         b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name,
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
-                    labels=_pairs(opts.label, "label"), network="host" if opts.network == "host" else "none",
+                    labels=_pairs(opts.label, "label"), network={"default": "bridge"}.get(opts.network, opts.network),
                     quiet=opts.quiet, progress=opts.progress)
         image_id = b.build()
     finally:
