@@ -11,8 +11,9 @@ Layout, like Docker's but under our own names, so neither engine touches the oth
     DOCKYARD-FORWARD     -j DOCKYARD-ISOLATION-1, then per network: replies and DNAT'd traffic
                          into the bridge, and everything out of it, accepted; the rest into it
                          dropped (published ports are the only way in, as with Docker)
-    DOCKYARD-ISOLATION-1 per network: traffic leaving its bridge for another interface goes to
-                         stage 2 (an --internal network drops it here, both ways)
+    DOCKYARD-ISOLATION-1 connections to published ports pass; then per network: traffic leaving
+                         its bridge for another interface goes to stage 2 (an --internal network
+                         drops it here, both ways)
     DOCKYARD-ISOLATION-2 per network: -o bridge DROP: so no bridge reaches another
     nat PREROUTING/OUTPUT  -m addrtype --dst-type LOCAL -j DOCKYARD
     DOCKYARD             per published port: DNAT to the container
@@ -106,6 +107,10 @@ def ensure_base() -> None:
             _run(["iptables", "-w", "5", "-t", "filter", "-N", chain], check=False)
     if f"-A {FORWARD} -j {ISO1}" not in have:
         _run(["iptables", "-w", "5", "-t", "filter", "-I", FORWARD, "1", "-j", ISO1])
+    if f"-A {ISO1} -m conntrack --ctstate DNAT -j RETURN" not in have:
+        # a published port is reachable from every network (as through docker-proxy), both ways
+        _run(["iptables", "-w", "5", "-t", "filter", "-I", ISO1, "1", "-m", "conntrack", "--ctstate", "DNAT",
+              "-j", "RETURN"])
     lines = [ln for ln in out.splitlines() if ln.startswith("-A FORWARD ")]
     if not lines or lines[0] != f"-A FORWARD -j {FORWARD}":
         # first in FORWARD, ahead of a DROP policy or rules Docker may have put there

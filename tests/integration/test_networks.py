@@ -368,3 +368,13 @@ def test_embedded_dns_answers_container_names_on_user_networks(dy, busybox, name
     assert "127.0.0.11" not in dy("run", "--rm", "busybox", "cat", "/etc/resolv.conf").out
     dy("rm", "-f", f"{name}-db", f"{name}-blocker", f"{name}-taker")
     wait_for(lambda: set(dns_servers()) <= before, timeout=5, what="the DNS servers to go with their containers")
+
+
+def test_a_published_port_is_reachable_from_another_network(dy, busybox, name):
+    dy("network", "create", f"{name}-a")
+    port = free_port()
+    run_d(dy, f"{name}-srv", "sh", "-c", HTTPD, flags=("--network", f"{name}-a", "-p", f"{port}:80"))
+    gw = json.loads(dy("network", "inspect", f"{name}-a").out)[0]["IPAM"]["Config"][0]["Gateway"]
+    fetch(f"http://127.0.0.1:{port}/")
+    out = dy("run", "--rm", "busybox", "wget", "-qO-", f"http://{gw}:{port}/").out
+    assert out.startswith("hello-")

@@ -59,6 +59,9 @@ def docker_with_networking(busybox_tar):
     p = subprocess.run(["bash", os.path.join(REPO, ".ci/start-dockerd")], capture_output=True, timeout=120, env=env)
     if p.returncode != 0:
         pytest.skip(f"dockerd could not be started: {p.stderr.decode()[-300:]}")
+    # dockerd sets FORWARD to DROP when it is the one turning ip_forward on; on a host where it
+    # already was on (dockyard turns it on too) it leaves the policy alone: set it as users have it
+    subprocess.run(["iptables", "-P", "FORWARD", "DROP"], check=True)
     image = f"dytest-net-{uuid.uuid4().hex[:8]}:latest"
     try:
         subprocess.run([DOCKER, "import", busybox_tar, image], check=True, capture_output=True, timeout=120)
@@ -92,6 +95,7 @@ def test_dockyard_networks_work_beside_docker_and_stay_apart(dy, busybox, name, 
              f"for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://{name}-srv/ && break; sleep 0.2; done").out
     assert out.startswith("hello-")
     assert _fetch(port).startswith("hello-")
+    # from a container on another network, through the published port (PREROUTING's DNAT)
     gw = json.loads(dy("network", "inspect", f"{name}-n").out)[0]["IPAM"]["Config"][0]["Gateway"]
     assert dy("run", "--rm", "busybox", "wget", "-qO-", f"http://{gw}:{port}/").out.startswith("hello-")
     # docker's container cannot get into dockyard's network, except by the published port
