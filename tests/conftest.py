@@ -80,28 +80,33 @@ def dy(tmp_path):
     if ids:
         subprocess.run(d.cmd("rm", "-f", *ids), env=d.env, cwd=REPO, capture_output=True, timeout=60)
     _kill_processes_under(str(tmp_path))
-    remove_networks(d.root, d.runroot)
+    left = [n for n in os.listdir("/sys/class/net") if any(n.startswith("dv" + cid[:10]) for cid in ids)]
+    bridges = remove_networks(d.root, d.runroot)
     unmount_below(str(tmp_path))
+    left += [b for b in bridges if os.path.exists(f"/sys/class/net/{b}")]
+    assert not left, f"network interfaces left behind after rm -f and the networks' removal: {left}"
 
 
-def remove_networks(root: str, runroot: str) -> None:
+def remove_networks(root: str, runroot: str) -> list[str]:
     """Networks are host-wide (bridges, iptables rules): take down every one this root made,
-    the default bridge included, which `dockyard` itself keeps for the next container."""
+    the default bridge included, which `dockyard` itself keeps for the next container.
+    Returns the bridges they had."""
     import sqlite3
 
     db = os.path.join(root, "state.db")
     if not os.path.exists(db):
-        return
+        return []
     try:
         with sqlite3.connect(db) as conn:
-            if not conn.execute("SELECT count(*) FROM networks").fetchone()[0]:
-                return
+            bridges = [r[0] for r in conn.execute("SELECT bridge FROM networks")]
     except sqlite3.Error:
-        return
-    from dockyard.engine.engine import Engine
-    from dockyard.engine.networking import reset
+        return []
+    if bridges:
+        from dockyard.engine.engine import Engine
+        from dockyard.engine.networking import reset
 
-    reset(Engine(root, runroot))
+        reset(Engine(root, runroot))
+    return bridges
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import sys
 import time
 
 from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, parse, usage
-from dockyard.cli.render import ago, human_duration, parse_rfc3339
+from dockyard.cli.render import ago, confirm, human_duration, parse_rfc3339
 from dockyard.errors import DockyardError, InvalidArgument
 
 PS_FLAGS = [
@@ -202,9 +202,7 @@ def cmd_prune(ctx, argv: list[str]) -> int:
         print(usage("dockyard container prune [OPTIONS]", "Remove all stopped containers", []))
         return 0
     if not opts.force:
-        sys.stdout.write("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        if not confirm("WARNING! This will remove all stopped containers."):
             return 0
     flt = _filters(opts.filter) if opts.filter else {}
     engine = ctx.engine

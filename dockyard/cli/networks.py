@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.render import confirm
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 HELP = Flag("--help", BOOL, "Print usage")
@@ -189,10 +190,7 @@ def cmd_network_prune(ctx, argv: list[str]) -> int:
     if opts.filter:
         raise InvalidArgument("network prune --filter is not supported")
     if not opts.force:
-        sys.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        if not confirm("WARNING! This will remove all custom networks not used by at least one container."):
             return 0
     removed = prune(ctx.engine)
     if removed:

@@ -7,6 +7,15 @@ import time
 from dockyard.units import human_size  # noqa: F401 - rendered sizes live with the other units
 
 
+def confirm(warning: str) -> bool:
+    """docker's prune prompt: the warning, then `Are you sure you want to continue? [y/N]`."""
+    import sys
+
+    sys.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def human_duration(seconds: float) -> str:
     """docker/go-units HumanDuration."""
     s = int(seconds)

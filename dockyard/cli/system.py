@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 
 from dockyard.cli.flags import BOOL, LIST, Flag, parse, usage
+from dockyard.cli.render import confirm
 from dockyard.errors import DockyardError, InvalidArgument
 
 FLAGS = [Flag("-a,--all", BOOL, "Remove all unused images not just dangling ones"),
@@ -30,10 +30,7 @@ def cmd_system_prune(ctx, argv: list[str]) -> int:
             what.append("all anonymous volumes not used by at least one container")
         what += ["all images without at least one container associated to them" if opts.all else
                  "all dangling images", "all build cache" if opts.all else "all dangling build cache"]
-        sys.stdout.write("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in what) +
-                         "\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        if not confirm("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in what)):
             return 0
     engine = ctx.engine
     reclaimed = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.render import confirm
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 LS_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
@@ -37,7 +38,7 @@ def cmd_volume_create(ctx, argv: list[str]) -> int:
                   Flag("--name", STR, "Specify volume name")], argv,
                  "create [OPTIONS] [VOLUME]", "Create a volume")
     if len(opts.args) > 1 or (opts.args and opts.name and opts.args[0] != opts.name):
-        raise UsageError(f"conflicting options: either specify --name or provide positional arg, not both"
+        raise UsageError("conflicting options: either specify --name or provide positional arg, not both"
                          if opts.args and opts.name else '"dockyard volume create" requires at most 1 argument.')
     name = opts.name or (opts.args[0] if opts.args else None)
     rec, _ = create(ctx.engine, name, driver=opts.driver, labels=_kv(opts.label), options=_kv(opts.opt))
@@ -175,10 +176,7 @@ def cmd_volume_prune(ctx, argv: list[str]) -> int:
         raise InvalidArgument(f"invalid filter '{sorted(set(flt) - {'label', 'label!'})[0]}'")
     if not opts.force:
         what = "all local volumes" if opts.all else "anonymous local volumes"
-        sys.stdout.write(f"WARNING! This will remove {what} not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        if not confirm(f"WARNING! This will remove {what} not used by at least one container."):
             return 0
     removed, reclaimed = prune(ctx.engine, all_volumes=opts.all, labels=label_filters(flt))
     if removed:

@@ -355,11 +355,8 @@ def _host_if(cid: str, i: int) -> str:
 
 
 def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
-    import sqlite3
-
     from dockyard.linux.netlink import Netlink, open_in_netns
-    from dockyard.network import ipam
-    from dockyard.state.networks import Endpoint, delete_endpoints, insert_endpoint, used_addresses
+    from dockyard.state.networks import delete_endpoints
 
     delete_endpoints(engine.db, cid)  # left by a crash of whoever ran it before
     nets: dict = {}
@@ -368,38 +365,10 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
         for i, (rec, aliases, fixed) in enumerate(wanted):
-            br = nl.link_index(rec.bridge)
-            if br is None:  # after a reboot, or removed by hand: make it again
-                _bring_up(rec)
-                br = nl.link_index(rec.bridge)
-            sub = ipam.Subnet.parse(rec.subnet)
-            used = used_addresses(engine.db, rec.id)
-            if fixed and fixed in used:
-                raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
-            ip = fixed or ipam.allocate(sub, used, rec.gateway)
-            names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
-            try:
-                insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip,
-                                                    mac=ipam.mac_for(ip), aliases=names))
-            except sqlite3.IntegrityError:
-                raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
-            host_if = _host_if(cid, i)
-            if nl.link_index(host_if) is not None:  # a dead namespace's pair not yet reaped
-                nl.delete_link(host_if)
-            nl.create_veth(host_if, f"eth{i}", pid, ipam.mac_for(ip))
-            hidx = nl.link_index(host_if)
-            nl.set_link(hidx, master=br, what=f"attach {host_if} to {rec.bridge}")
-            nl.set_link(hidx, up=True, what=f"bring {host_if} up")
-            cidx = cnl.link_index(f"eth{i}")
-            cnl.add_address(cidx, ip, sub.prefix, sub.broadcast)
-            cnl.set_link(cidx, up=True, what=f"bring eth{i} up")
-            if i == 0 and not rec.internal:
-                cnl.add_default_route(rec.gateway, cidx)
+            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0)
             if first_ip is None and not rec.internal:
-                first_ip, first_bridge = ip, rec.bridge
-            nets[rec.name] = {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway,
-                              "IPAddress": ip, "IPPrefixLen": sub.prefix, "MacAddress": ipam.mac_for(ip),
-                              "Aliases": names[1:] if names else None}
+                first_ip, first_bridge = one["IPAddress"], rec.bridge
+            nets[rec.name] = one
     bound = []
     if reservation is not None and first_ip is not None:
         from dockyard.network import firewall
@@ -520,19 +489,29 @@ def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
     index = len(endpoints(engine.db, container_id=rec.id))
     with _Lock():
         settings = dict(st.get("NetworkSettings") or {})
-        one = _plug_one(engine, rec.id, rec.name, net, aliases, ip, pid, index)
+        from dockyard.linux.netlink import Netlink, open_in_netns
+
+        with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
+            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False)
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
     _set(engine, rec.id, NetworkSettings=settings)
 
 
-def _plug_one(engine, cid, name, rec, aliases, fixed, pid, i) -> dict:
+def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool) -> dict:
+    """One network for the container at `pid`: an address from the IPAM (recorded first, so two
+    starts cannot take the same one), a veth pair into the bridge, the address and (for the first
+    network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
+    host's and in the container's namespace. Returns its NetworkSettings.Networks entry."""
     import sqlite3
 
-    from dockyard.linux.netlink import Netlink, open_in_netns
     from dockyard.network import ipam
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
 
+    br = nl.link_index(rec.bridge)
+    if br is None:  # after a reboot, or removed by hand: make it again
+        _bring_up(rec)
+        br = nl.link_index(rec.bridge)
     sub = ipam.Subnet.parse(rec.subnet)
     used = used_addresses(engine.db, rec.id)
     if fixed and fixed in used:
@@ -544,25 +523,22 @@ def _plug_one(engine, cid, name, rec, aliases, fixed, pid, i) -> dict:
                                             aliases=names))
     except sqlite3.IntegrityError:
         raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
-    with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
-        br = nl.link_index(rec.bridge)
-        if br is None:
-            _bring_up(rec)
-            br = nl.link_index(rec.bridge)
-        host_if = _host_if(cid, i)
-        if nl.link_index(host_if) is not None:
-            nl.delete_link(host_if)
+    host_if = _host_if(cid, i)
+    if nl.link_index(host_if) is not None:  # a dead namespace's pair not yet reaped
+        nl.delete_link(host_if)
+    ifname = f"eth{i}"
+    while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
+        i += 1
         ifname = f"eth{i}"
-        while cnl.link_index(ifname) is not None:
-            i += 1
-            ifname = f"eth{i}"
-        nl.create_veth(host_if, ifname, pid, ipam.mac_for(ip))
-        hidx = nl.link_index(host_if)
-        nl.set_link(hidx, master=br)
-        nl.set_link(hidx, up=True)
-        cidx = cnl.link_index(ifname)
-        cnl.add_address(cidx, ip, sub.prefix, sub.broadcast)
-        cnl.set_link(cidx, up=True)
+    nl.create_veth(host_if, ifname, pid, ipam.mac_for(ip))
+    hidx = nl.link_index(host_if)
+    nl.set_link(hidx, master=br, what=f"attach {host_if} to {rec.bridge}")
+    nl.set_link(hidx, up=True, what=f"bring {host_if} up")
+    cidx = cnl.link_index(ifname)
+    cnl.add_address(cidx, ip, sub.prefix, sub.broadcast)
+    cnl.set_link(cidx, up=True, what=f"bring {ifname} up")
+    if default_route and not rec.internal:
+        cnl.add_default_route(rec.gateway, cidx)
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
             "IPPrefixLen": sub.prefix, "MacAddress": ipam.mac_for(ip), "Aliases": names[1:] if names else None,
             "Interface": ifname}

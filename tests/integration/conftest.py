@@ -43,26 +43,12 @@ def busybox(dy, _busybox_template):
     return "busybox:latest"
 
 
-def _dockyard_links() -> set[str]:
-    return {n for n in os.listdir("/sys/class/net") if n.startswith(("dy-", "dv"))}
-
-
 @pytest.fixture(autouse=True)
 def _safety_net(tmp_path):
     """After the `dy` fixture's own `rm -f`: kill monitors and container processes of this test
     that survived it, remove their cgroups and mounts, so one failure cannot spill into others."""
     CREATED.clear()
-    bridges = _dockyard_links()
     yield
-    leaked = _dockyard_links() - bridges
-    for link in leaked:  # a network the test's root made and did not take down (dy-*, dv*)
-        subprocess.run(["ip", "link", "del", link], stderr=subprocess.DEVNULL)
-    if any(link.startswith("dy-") for link in leaked):
-        from dockyard.network.firewall import remove_tagged
-
-        for link in leaked:
-            remove_tagged(f"dockyard net {link}")
-        raise AssertionError(f"the test left network interfaces behind: {sorted(leaked)}")
     for pid in monitors_of(str(tmp_path / "root")) + container_processes(str(tmp_path)):
         try:
             os.kill(pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ Missing tools skip the tests that need them, with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -104,6 +105,41 @@ def wait_for(predicate, timeout: float, interval: float = 0.05):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+# ----------------------------------------------------------------------------- docker
+
+DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
+
+
+def docker_answering() -> bool:
+    return bool(DOCKER) and subprocess.run([DOCKER, "version"], capture_output=True, timeout=30).returncode == 0
+
+
+@contextlib.contextmanager
+def private_dockerd(args: str = "--bridge=none --iptables=false --ip6tables=false"):
+    """The docker CLI's path, with a dockerd answering: one already running is used as it is;
+    otherwise one is started with `args` (by default it touches no host networking: no docker0
+    bridge, no iptables rules) and stopped at the end, by its pid."""
+    if not DOCKER or not shutil.which("dockerd"):
+        pytest.skip("docker.io is not installed (apt-get install docker.io)")
+    pid = None
+    if not docker_answering():
+        p = sh(["bash", os.path.join(REPO, ".ci/start-dockerd")], timeout=120, env=dict(os.environ, DOCKERD_ARGS=args))
+        if p.returncode != 0:
+            pytest.skip(f"dockerd could not be started: {p.stderr[-300:]}")
+        with open("/var/run/docker.pid") as f:
+            pid = int(f.read().strip())
+    try:
+        yield DOCKER
+    finally:
+        if pid is not None:
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pid = None
+            if pid is not None and not wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 40):
+                os.kill(pid, 9)
 
 
 # ----------------------------------------------------------------------------- session fixtures

@@ -1,37 +1,19 @@
 """Images move between dockyard and the real Docker daemon (docker.io's dockerd, started here)."""
 
 import os
-import shutil
 import subprocess
 import uuid
 
 import pytest
+from dockyard_interop import private_dockerd
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
-
-
-def _ping() -> bool:
-    return subprocess.run([DOCKER, "version"], capture_output=True, timeout=30).returncode == 0
 
 
 @pytest.fixture(scope="module")
 def dockerd():
-    if not DOCKER or not shutil.which("dockerd"):
-        pytest.skip("docker.io is not installed (apt-get install docker.io)")
-    started = False
-    if not _ping():
-        # a private daemon touches no host networking: no docker0 bridge, no iptables rules
-        env = dict(os.environ, DOCKERD_ARGS="--bridge=none --iptables=false --ip6tables=false")
-        p = subprocess.run(["bash", os.path.join(REPO, ".ci/start-dockerd")], capture_output=True, timeout=120,
-                           env=env)
-        if p.returncode != 0:
-            pytest.skip(f"dockerd could not be started: {p.stderr.decode()[-300:]}")
-        started = True
-    yield DOCKER
-    if started:
-        subprocess.run(["pkill", "-x", "dockerd"], capture_output=True)
-        subprocess.run(["sh", "-c", "for i in $(seq 50); do pgrep -x dockerd >/dev/null || exit 0; sleep 0.2; done"])
+    with private_dockerd() as docker:
+        yield docker
 
 
 def test_save_to_docker_and_back(dy, busybox, dockerd, tmp_path):

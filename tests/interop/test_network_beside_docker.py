@@ -19,14 +19,10 @@ import urllib.request
 import uuid
 
 import pytest
+from dockyard_interop import DOCKER, docker_answering
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
 HTTPD = "mkdir -p /www && echo hello-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
-
-
-def _answering() -> bool:
-    return subprocess.run([DOCKER, "version"], capture_output=True, timeout=30).returncode == 0
 
 
 def _free_port() -> int:
@@ -51,7 +47,7 @@ def _fetch(port: int, timeout: float = 15.0) -> str:
 def docker_with_networking(busybox_tar):
     if not DOCKER or not shutil.which("dockerd") or not shutil.which("iptables-save"):
         pytest.skip("docker.io and iptables are needed (apt-get install docker.io iptables)")
-    if _answering():
+    if docker_answering():
         pytest.skip("a dockerd is already running; this test starts its own with networking on")
     saved = subprocess.run(["iptables-save"], capture_output=True, check=True).stdout
     had_docker0 = os.path.exists("/sys/class/net/docker0")

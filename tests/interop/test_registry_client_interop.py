@@ -18,41 +18,17 @@ import time
 import uuid
 
 import pytest
+from dockyard_interop import DOCKER, private_dockerd
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
-
-def _ping() -> bool:
-    return subprocess.run([DOCKER, "version"], capture_output=True, timeout=30).returncode == 0
 
 
 @pytest.fixture(scope="module")
 def dockerd():
-    if not DOCKER or not shutil.which("dockerd"):
-        pytest.skip("docker.io is not installed (apt-get install docker.io)")
-    pid = None
-    if not _ping():
-        env = dict(os.environ, DOCKERD_ARGS="--bridge=none --iptables=false --ip6tables=false")
-        p = subprocess.run(["bash", os.path.join(REPO, ".ci/start-dockerd")], capture_output=True, timeout=120,
-                           env=env)
-        if p.returncode != 0:
-            pytest.skip(f"dockerd could not be started: {p.stderr.decode()[-300:]}")
-        with open("/var/run/docker.pid") as f:
-            pid = int(f.read().strip())
-    yield DOCKER
-    if pid is not None:  # the daemon this module started, by its pid
-        try:
-            os.kill(pid, 15)
-        except ProcessLookupError:
-            return
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
+    with private_dockerd() as docker:
+        yield docker
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ import time
 import uuid
 
 import pytest
+from dockyard_interop import private_dockerd
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SKOPEO = shutil.which("skopeo")
-DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
 needs_skopeo = pytest.mark.skipif(SKOPEO is None, reason="skopeo is not installed")
 
 
@@ -145,34 +145,11 @@ def test_skopeo_with_htpasswd_credentials(serve, docker_archive, tmp_path):
 # ----------------------------------------------------------------------------- the Docker daemon
 
 
-def _ping() -> bool:
-    return subprocess.run([DOCKER, "version"], capture_output=True, timeout=30).returncode == 0
-
 
 @pytest.fixture(scope="module")
 def dockerd():
-    """The docker daemon; a private one (no bridge, no iptables) if none is running, stopped at the
-    end by its pid. Docker treats 127.0.0.0/8 registries as insecure, so plain http works."""
-    if not DOCKER or not shutil.which("dockerd"):
-        pytest.skip("docker.io is not installed (apt-get install docker.io)")
-    started = None
-    if not _ping():
-        env = dict(os.environ, DOCKERD_ARGS="--bridge=none --iptables=false --ip6tables=false")
-        p = subprocess.run(["bash", os.path.join(REPO, ".ci/start-dockerd")], capture_output=True, timeout=120, env=env)
-        if p.returncode != 0:
-            pytest.skip(f"dockerd could not be started: {p.stderr.decode()[-300:]}")
-        with open("/var/run/docker.pid") as f:
-            started = int(f.read().strip())
-    yield DOCKER
-    if started is not None:
-        os.kill(started, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                os.kill(started, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
+    with private_dockerd() as docker:
+        yield docker
 
 
 def test_docker_push_pull_run(serve, dy, busybox, dockerd, tmp_path):
@@ -197,7 +174,7 @@ def test_docker_push_pull_run(serve, dy, busybox, dockerd, tmp_path):
         run(docker, "run", "--rm", "--network", "none", remote, "true", timeout=120)
         # pull by digest too, and the registry agrees on what it holds
         run(docker, "pull", f"{remote.rpartition(':')[0]}@{digest}", timeout=300)
-        assert re.search(rf'"PUT /v2/dockyard/busybox-\w+/manifests/v1 HTTP/1.1" 201', srv.logtext())
+        assert re.search(r'"PUT /v2/dockyard/busybox-\w+/manifests/v1 HTTP/1.1" 201', srv.logtext())
     finally:
         ids = run(docker, "images", "-q", "--no-trunc", remote.rpartition(":")[0], check=False).stdout.split()
         run(docker, "rmi", "-f", local, remote, *sorted(set(ids)), check=False)
