@@ -405,7 +405,7 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
             except ProcessLookupError:
                 pass
     eps = endpoints(engine.db, container_id=cid)
-    if not eps and not had_ports:
+    if not eps and not had_ports and not reap_links:
         return
     with _Lock():
         delete_endpoints(engine.db, cid)
@@ -413,11 +413,11 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
             from dockyard.network import firewall
 
             firewall.remove_tagged(firewall.ctr_tag(cid))
-        if eps and reap_links:
+        if reap_links:  # also when a monitor gave the endpoints back: the kernel may not be done
             from dockyard.linux.netlink import Netlink
 
             with Netlink() as nl:
-                for i in range(len(eps) + 2):  # + hot-plugged ones a disconnect renumbered
+                for i in range(len(eps) + 3):  # + hot-plugged ones a disconnect renumbered
                     if nl.link_index(_host_if(cid, i)) is not None:
                         nl.delete_link(_host_if(cid, i))
         if eps:
