@@ -33,13 +33,37 @@ def _needs_root(request):
         pytest.skip("needs root")
 
 
+def _bridges() -> set[str]:
+    return {n for n in os.listdir("/sys/class/net") if n.startswith("dy-")}
+
+
+@pytest.fixture(autouse=True)
+def _no_network_left(request):
+    """Bridge networks are host-wide: a test must take down every one its stores made (the `dy`
+    fixture does, for every store it saw). Tests run one at a time, so a bridge that appeared
+    during this test is this test's. It is removed, and the test fails."""
+    before = _bridges()
+    yield
+    leaked = _bridges() - before
+    if leaked:
+        from dockyard.network.firewall import remove_tagged
+
+        for b in leaked:
+            subprocess.run(["ip", "link", "del", b], capture_output=True)
+            remove_tagged(f"dockyard net {b}")
+        pytest.fail(f"{request.node.nodeid} left bridge networks behind: {sorted(leaked)}")
+
+
 class Dockyard:
     """The CLI bound to one test's roots: `dy("run", "--rm", "busybox", "true")`."""
+
+    made: list = []  # every store a test opened (a second root too): the `dy` fixture cleans them all
 
     def __init__(self, root: str, runroot: str) -> None:
         self.root = root
         self.runroot = runroot
         self.env = dict(os.environ, DOCKYARD_ROOT=root, DOCKYARD_RUNROOT=runroot, PYTHONPATH=REPO)
+        Dockyard.made.append(self)
 
     def cmd(self, *args: str) -> list[str]:
         return [sys.executable, "-S", "-m", "dockyard", *args]
@@ -72,16 +96,22 @@ def _kill_processes_under(path: str) -> None:
 def dy(tmp_path):
     root = tmp_path / "root"
     runroot = tmp_path / "run"
+    Dockyard.made.clear()
     d = Dockyard(str(root), str(runroot))
     yield d
-    # Clean up whatever the test left: containers first (they hold mounts), then mounts.
-    p = subprocess.run(d.cmd("ps", "-aq", "--no-trunc"), env=d.env, cwd=REPO, capture_output=True, timeout=60)
-    ids = p.stdout.decode().split()
-    if ids:
-        subprocess.run(d.cmd("rm", "-f", *ids), env=d.env, cwd=REPO, capture_output=True, timeout=60)
+    # Clean up whatever the test left in each of its stores: containers first (they hold mounts),
+    # then networks (host-wide: bridges and rules outlive a deleted root), then mounts.
+    left = []
+    for store in list(Dockyard.made):
+        p = subprocess.run(store.cmd("ps", "-aq", "--no-trunc"), env=store.env, cwd=REPO, capture_output=True,
+                           timeout=60)
+        ids = p.stdout.decode().split()
+        if ids:
+            subprocess.run(store.cmd("rm", "-f", *ids), env=store.env, cwd=REPO, capture_output=True, timeout=60)
+        left += [n for n in os.listdir("/sys/class/net") if any(n.startswith("dv" + cid[:10]) for cid in ids)]
     _kill_processes_under(str(tmp_path))
-    left = [n for n in os.listdir("/sys/class/net") if any(n.startswith("dv" + cid[:10]) for cid in ids)]
-    bridges = remove_networks(d.root, d.runroot)
+    bridges = [b for store in Dockyard.made for b in remove_networks(store.root, store.runroot)]
+    Dockyard.made.clear()
     unmount_below(str(tmp_path))
     left += [b for b in bridges if os.path.exists(f"/sys/class/net/{b}")]
     assert not left, f"network interfaces left behind after rm -f and the networks' removal: {left}"

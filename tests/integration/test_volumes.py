@@ -317,6 +317,10 @@ def open_roots(dy, busybox):
     ids = dy("ps", "-aq", "--no-trunc", check=False).out.split()
     if ids:
         dy("rm", "-f", *ids, check=False)
+    from dockyard.engine.engine import Engine
+    from dockyard.engine.networking import reset
+
+    reset(Engine(dy.root, dy.runroot))  # the build's RUN steps made this store's default bridge
     for p in sorted(mounts_under(base), key=len, reverse=True):
         subprocess.run(["umount", "-l", p], stderr=subprocess.DEVNULL)
     shutil.rmtree(base, ignore_errors=True)
