@@ -73,6 +73,10 @@ class ImageStore:
             for rec in self.db.list_images():
                 if rec.manifest_digest == ref.digest or rec.id == ref.digest:
                     return rec
+            image_id = self.db.resolve_tag(f"{ref.name}@{ref.digest}")  # an index's digest, recorded by pull
+            rec = self.db.get_image(image_id) if image_id else None
+            if rec is not None:
+                return rec
             raise ImageNotFound(f"No such image: {ref.familiar()}")
         ref = ref.with_default_tag()
         image_id = self.db.resolve_tag(str(ref))

@@ -378,3 +378,17 @@ def test_a_published_port_is_reachable_from_another_network(dy, busybox, name):
     fetch(f"http://127.0.0.1:{port}/")
     out = dy("run", "--rm", "busybox", "wget", "-qO-", f"http://{gw}:{port}/").out
     assert out.startswith("hello-")
+
+
+def test_a_restarted_container_is_attached_again(dy, busybox, name):
+    """The restart policy's new run gets an address, its published port and one DNAT rule again."""
+    port = free_port()
+    cid = run_d(dy, name, "sh", "-c", HTTPD, flags=("--restart", "always", "-p", f"{port}:80"))
+    assert fetch(f"http://127.0.0.1:{port}/").startswith("hello-")
+    pid = json.loads(dy("inspect", name).out)[0]["State"]["Pid"]
+    os.kill(pid, 9)
+    wait_for(lambda: json.loads(dy("inspect", name).out)[0]["State"]["Pid"] not in (0, pid) and
+             json.loads(dy("inspect", name).out)[0]["RestartCount"] == 1, timeout=10, what="the restart")
+    assert fetch(f"http://127.0.0.1:{port}/").startswith("hello-")
+    assert len(rules(f"dockyard ctr {cid[:12]}")) == 1
+    assert f"0.0.0.0:{port}->80/tcp" in dy("ps").out

@@ -203,6 +203,12 @@ def test_pull_of_an_index_takes_linux_amd64(client, busybox, registry, tmp_path)
     assert f"Digest: {index_digest}" in p.out
     assert _image_id(dy, ref) == busybox_id
     assert dy("run", "--rm", "--network", "none", ref, "sh", "-c", "echo ok").out == "ok\n"
+    # by the index's digest too, as docker finds it
+    by_digest = f"{reg.addr}/test/multi@{index_digest}"
+    dy("rmi", ref)
+    assert f"Digest: {index_digest}" in dy("pull", by_digest).out
+    assert _image_id(dy, by_digest) == busybox_id
+    assert dy("run", "--rm", "--network", "none", by_digest, "sh", "-c", "echo ok").out == "ok\n"
 
 
 def test_login_push_logout_with_htpasswd(client, busybox, registry, tmp_path):
