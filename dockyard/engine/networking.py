@@ -299,6 +299,9 @@ def _start_dns(engine, cid: str, pid: int) -> int:
         try:
             sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, 0)
             sock.bind(("127.0.0.11", 53))
+            listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
+            listener.bind(("127.0.0.11", 53))
+            listener.listen(16)
         finally:
             setns(own, CLONE_NEWNET, "our own network namespace")
     finally:
@@ -312,7 +315,7 @@ def _start_dns(engine, cid: str, pid: int) -> int:
     if child == 0:  # pragma: no cover - runs in the forked server
         try:
             os.setsid()  # out of the terminal's process group: Ctrl-C is for the container
-            keep = {sock.fileno(), upstream.fileno(), pidfd}
+            keep = {sock.fileno(), upstream.fileno(), listener.fileno(), pidfd}
             for fd in [int(f) for f in os.listdir("/proc/self/fd")]:
                 if fd > 2 and fd not in keep:
                     try:
@@ -328,10 +331,11 @@ def _start_dns(engine, cid: str, pid: int) -> int:
                     f.write("dockyard-dns")
             except OSError:
                 pass
-            serve(sock, upstream, lambda n: _lookup(engine, cid, n), servers, pidfd)
+            serve(sock, upstream, lambda n: _lookup(engine, cid, n), servers, pidfd, listener)
         finally:
             os._exit(0)
     sock.close()
+    listener.close()
     upstream.close()
     os.close(pidfd)
     return child

@@ -10,8 +10,8 @@ resolvers (from the host's namespace, so 127.0.0.53-style local resolvers work t
 names that are not containers get NXDOMAIN without leaving the machine: a resolver upstream could
 only have answered them through search domains, which the client's resolver adds itself.
 
-UDP only: answers for container names are tiny, and a forwarded answer too big for UDP comes back
-truncated (TC set), as from any UDP-only resolver. Docker's also serves TCP.
+TCP is served too (a client retries over TCP when a UDP answer comes back truncated): one query
+per connection at a time, answered like a UDP one, forwarded over TCP when it is not ours.
 """
 
 from __future__ import annotations
@@ -73,13 +73,67 @@ def upstream_servers(resolv_conf: str = "/etc/resolv.conf") -> list[str]:
     return out[:3]
 
 
-def serve(sock, upstream, lookup, servers: list[str], stop_fd: int) -> None:
-    """Answer on `sock` until `stop_fd` (the container init's pidfd) becomes readable."""
+def _recv_exact(conn, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError("connection closed")
+        data += chunk
+    return data
+
+
+def _tcp_forward(query: bytes, servers: list[str]) -> bytes | None:
+    import _socket
+
+    for server in servers:
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC, 0)
+        try:
+            s.settimeout(2.0)
+            s.connect((server, 53))
+            s.sendall(struct.pack("!H", len(query)) + query)
+            n = struct.unpack("!H", _recv_exact(s, 2))[0]
+            return _recv_exact(s, n)
+        except OSError:
+            continue
+        finally:
+            s.close()
+    return None
+
+
+def serve_tcp_connection(conn, lookup, servers: list[str]) -> None:
+    """Queries on one TCP connection (2-byte length prefixes) until the client closes it or idles."""
+    conn.settimeout(2.0)
+    try:
+        while True:
+            n = struct.unpack("!H", _recv_exact(conn, 2))[0]
+            data = _recv_exact(conn, n)
+            q = parse_query(data)
+            if q is None:
+                return
+            _qid, _flags, name, qtype, qclass, end = q
+            ips = lookup(name) if qclass == QCLASS_IN else None
+            if ips is not None:
+                out = answer(data, end, ips if qtype == QTYPE_A else [], NOERROR)
+            elif "." not in name or not servers:
+                out = answer(data, end, [], NXDOMAIN if "." not in name else SERVFAIL)
+            else:
+                out = _tcp_forward(data, servers) or answer(data, end, [], SERVFAIL)
+            conn.sendall(struct.pack("!H", len(out)) + out)
+    except OSError:
+        return
+    finally:
+        conn.close()
+
+
+def serve(sock, upstream, lookup, servers: list[str], stop_fd: int, listener=None) -> None:
+    """Answer on `sock` (UDP) and `listener` (TCP, optional) until `stop_fd` (the container
+    init's pidfd) becomes readable."""
     import select
     import time
 
     poller = select.poll()
-    for fd in (sock.fileno(), upstream.fileno(), stop_fd):
+    for fd in (sock.fileno(), upstream.fileno(), stop_fd) + ((listener.fileno(),) if listener is not None else ()):
         poller.register(fd, select.POLLIN)
     pending: dict[int, tuple] = {}  # upstream id -> (client addr, client id, deadline, query, next server)
     next_id = int.from_bytes(os.urandom(2), "big")
@@ -87,6 +141,15 @@ def serve(sock, upstream, lookup, servers: list[str], stop_fd: int) -> None:
         for fd, _ev in poller.poll(500):
             if fd == stop_fd:
                 return
+            if listener is not None and fd == listener.fileno():
+                try:
+                    conn_fd, _addr = listener._accept()
+                except OSError:
+                    continue
+                import _socket
+
+                serve_tcp_connection(_socket.socket(fileno=conn_fd), lookup, servers)
+                continue
             if fd == sock.fileno():
                 try:
                     data, addr = sock.recvfrom(4096)
