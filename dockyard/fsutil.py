@@ -87,3 +87,22 @@ def unmount_below(path: str) -> None:
             umount2(p, MNT_DETACH)
         except SyscallError:
             pass  # already gone (a parent's lazy unmount took it along)
+
+
+def first_unsearchable(path: str) -> tuple[str, int] | None:
+    """(directory, its mode) of the first directory from `path` up to / that other users cannot
+    search (no o+x), or None. A user-namespaced container works as an unprivileged host uid, so
+    every directory above its bundle and its volumes must be searchable. One not made yet counts
+    as 0755, the mode dockyard makes it with."""
+    d = path
+    while True:
+        try:
+            mode = os.stat(d).st_mode
+        except FileNotFoundError:
+            mode = 0o755
+        if not mode & 0o001:
+            return d, mode
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent

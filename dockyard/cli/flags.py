@@ -131,3 +131,15 @@ def usage(prog: str, summary: str, flags: list[Flag]) -> str:
             name += f" {f.metavar}"
         lines.append(f"  {name:<28}{f.help}")
     return "\n".join(lines)
+
+
+def key_values(values: list[str], what: str | None = None) -> dict:
+    """Repeated `key=value` flags (--label, --opt) as a dict; `key` alone means an empty value.
+    With `what`, an empty key is an error naming it."""
+    out = {}
+    for v in values:
+        k, _eq, val = v.partition("=")
+        if what and not k:
+            raise InvalidArgument(f"invalid {what} {v!r}")
+        out[k] = val
+    return out

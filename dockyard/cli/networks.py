@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
 from dockyard.cli.render import confirm
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
@@ -20,16 +20,6 @@ def _opts(flags: list[Flag], argv: list[str], synopsis: str, what: str, nargs: i
         raise UsageError(f'"{synopsis.split(" [")[0]}" requires at least {nargs} argument'
                          f'{"s" if nargs > 1 else ""}.', hint=f"Usage:  {synopsis}")
     return opts
-
-
-def _kv(values: list[str], what: str) -> dict:
-    out = {}
-    for v in values:
-        k, _eq, val = v.partition("=")
-        if not k:
-            raise InvalidArgument(f"invalid {what} {v!r}")
-        out[k] = val
-    return out
 
 
 def cmd_network_create(ctx, argv: list[str]) -> int:
@@ -54,7 +44,7 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
         raise InvalidArgument("a --gateway needs its --subnet")
     rec = create(ctx.engine, opts.args[0], subnet=opts.subnet[0] if opts.subnet else None,
                  gateway=opts.gateway[0] if opts.gateway else None, internal=opts.internal,
-                 labels=_kv(opts.label, "label"), options=_kv(opts.opt, "option"), driver=opts.driver)
+                 labels=key_values(opts.label, "label"), options=key_values(opts.opt, "option"), driver=opts.driver)
     print(rec.id)
     return 0
 

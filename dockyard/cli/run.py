@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
 from dockyard.errors import InvalidArgument
 
 RUN_FLAGS = [
@@ -85,14 +85,6 @@ def _env_item(item: str, where: str) -> list[str]:
     return [f"{name}={os.environ[name]}"] if name in os.environ else []
 
 
-def labels_from_args(values: list[str]) -> dict:
-    out = {}
-    for v in values:
-        k, _, val = v.partition("=")
-        out[k] = val
-    return out
-
-
 def config_from_flags(opts, image: str, cmd: list[str]):
     from dockyard.engine.config import ContainerConfig
 
@@ -133,7 +125,7 @@ def config_from_flags(opts, image: str, cmd: list[str]):
     return ContainerConfig(
         image=image, cmd=tuple(cmd) or None, entrypoint=entry,
         env=tuple(env_from_args(opts.env, opts.env_file)), user=opts.user or "", workdir=opts.workdir or "",
-        hostname=opts.hostname or "", domainname=opts.domainname or "", labels=labels_from_args(opts.label),
+        hostname=opts.hostname or "", domainname=opts.domainname or "", labels=key_values(opts.label),
         tty=opts.tty, stdin_open=opts.interactive, auto_remove=opts.rm, read_only=opts.read_only,
         network=opts.network or "bridge", network_aliases=tuple(opts.network_alias), ip=opts.ip or "",
         ports=tuple(ports), publish_all=opts.publish_all, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),

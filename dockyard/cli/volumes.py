@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
 from dockyard.cli.render import confirm
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
@@ -21,14 +21,6 @@ def _opts(flags, argv, prog: str, summary: str):
     return opts
 
 
-def _kv(values: list[str]) -> dict:
-    out = {}
-    for v in values:
-        k, _, val = v.partition("=")
-        out[k] = val
-    return out
-
-
 def cmd_volume_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.volumes import create
 
@@ -41,7 +33,7 @@ def cmd_volume_create(ctx, argv: list[str]) -> int:
         raise UsageError("conflicting options: either specify --name or provide positional arg, not both"
                          if opts.args and opts.name else '"dockyard volume create" requires at most 1 argument.')
     name = opts.name or (opts.args[0] if opts.args else None)
-    rec, _ = create(ctx.engine, name, driver=opts.driver, labels=_kv(opts.label), options=_kv(opts.opt))
+    rec, _ = create(ctx.engine, name, driver=opts.driver, labels=key_values(opts.label), options=key_values(opts.opt))
     print(rec.name)
     return 0
 

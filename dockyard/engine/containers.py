@@ -120,7 +120,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
             from dockyard.network.ports import exposed_ports, merge
 
             cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports(icfg))))
-        check_config(engine, cfg, icfg)
+        check_config(engine, cfg)
     if cfg.mounts or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
         from dockyard.engine.mounts import resolve
 
@@ -172,20 +172,14 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
 def _check_traversable(path: str) -> None:
     """A user-namespaced container's root is an unprivileged host uid: every directory above its
     bundle must let others search it, or mounting its root fails with a bare EACCES."""
-    d = os.path.dirname(os.path.abspath(path))
-    while True:
-        try:
-            mode = os.stat(d).st_mode
-        except FileNotFoundError:
-            mode = 0o755  # created later with 0755
-        if not mode & 0o001:
-            raise InvalidArgument(f"--userns auto needs every directory above the container's bundle to be "
-                                  f"searchable by other users, and {d} has mode {oct(mode & 0o777)}",
-                                  hint=f"chmod o+x {d}, or use a --runroot outside it")
-        parent = os.path.dirname(d)
-        if parent == d:
-            return
-        d = parent
+    from dockyard.fsutil import first_unsearchable
+
+    found = first_unsearchable(os.path.dirname(os.path.abspath(path)))
+    if found is not None:
+        d, mode = found
+        raise InvalidArgument(f"--userns auto needs every directory above the container's bundle to be "
+                              f"searchable by other users, and {d} has mode {oct(mode & 0o777)}",
+                              hint=f"chmod o+x {d}, or use a --runroot outside it")
 
 
 def prepare(engine, rec) -> Created:

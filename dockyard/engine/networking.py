@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NetworkNotFound
+from dockyard.errors import AlreadyExists, Conflict, ContainerNotFound, InvalidArgument, NetworkNotFound
 
 DEFAULT_NETWORK = "bridge"
 LOCK_PATH = "/run/lock/dockyard-network.lock"
@@ -224,7 +224,7 @@ def _wanted(engine, cfg) -> list[tuple]:
     return out
 
 
-def check_config(engine, cfg, image_cfg: dict) -> None:
+def check_config(engine, cfg) -> None:
     """At create: refuse what docker refuses, before anything is made."""
     m = mode(cfg)
     if m != "bridge":
@@ -445,7 +445,7 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
                     extra.append((" ".join(peer.aliases), peer.ip))
         try:
             rec = engine.db.get_container(cid)
-        except Exception:
+        except ContainerNotFound:  # removed meanwhile
             continue
         hostname = rec.state.get("Hostname") or cid[:12]
         path = os.path.join(engine.container_dir(cid), "hosts")
@@ -611,18 +611,18 @@ def _guess_ifname(engine, cid: str, network_id: str) -> str:
 def inspect_network(engine, rec) -> dict:
     """docker network inspect's JSON."""
     from dockyard.engine.containers import rfc3339
+    from dockyard.network.ipam import Subnet
     from dockyard.state.networks import endpoints
 
+    prefix = Subnet.parse(rec.subnet).prefix
     ctrs = {}
     for ep in endpoints(engine.db, network_id=rec.id):
         try:
             c = engine.db.get_container(ep.container_id)
-        except Exception:
+        except ContainerNotFound:  # removed meanwhile
             continue
-        from dockyard.network.ipam import Subnet
-
         ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
-                                 "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{Subnet.parse(rec.subnet).prefix}",
+                                 "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
                                  "IPv6Address": ""}
     return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
             "EnableIPv6": False,

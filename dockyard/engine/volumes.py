@@ -260,17 +260,14 @@ def seed(engine, cid: str, mounts, lowers: list[str], *, uid_shift: int = 0) -> 
 def _check_searchable(path: str) -> None:
     """A user-namespaced container mounts its volumes as an unprivileged host uid: every directory
     above them must let others search it, or the mount fails with a misleading ENOENT/EACCES."""
-    d = path
-    while True:
-        mode = os.stat(d).st_mode
-        if not mode & 0o001:
-            raise InvalidArgument(f"--userns auto needs every directory above the volumes ({path}) to be "
-                                  f"searchable by other users, and {d} has mode {oct(mode & 0o777)}",
-                                  hint=f"chmod o+x {d}, or use a --root outside it")
-        parent = os.path.dirname(d)
-        if parent == d:
-            return
-        d = parent
+    from dockyard.fsutil import first_unsearchable
+
+    found = first_unsearchable(path)
+    if found is not None:
+        d, mode = found
+        raise InvalidArgument(f"--userns auto needs every directory above the volumes ({path}) to be "
+                              f"searchable by other users, and {d} has mode {oct(mode & 0o777)}",
+                              hint=f"chmod o+x {d}, or use a --root outside it")
 
 
 def _maybe_in_image(lowers: list[str], target: str) -> bool:

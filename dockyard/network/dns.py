@@ -73,6 +73,20 @@ def upstream_servers(resolv_conf: str = "/etc/resolv.conf") -> list[str]:
     return out[:3]
 
 
+def local_answer(data: bytes, q: tuple, lookup, servers: list[str]) -> bytes | None:
+    """The answer we give ourselves: a container's addresses, NXDOMAIN for an unknown single
+    label, SERVFAIL when there is nobody to forward to; None: forward it upstream."""
+    _qid, _flags, name, qtype, qclass, end = q
+    ips = lookup(name) if qclass == QCLASS_IN else None
+    if ips is not None:
+        return answer(data, end, ips if qtype == QTYPE_A else [], NOERROR)
+    if "." not in name:
+        return answer(data, end, [], NXDOMAIN)
+    if not servers:
+        return answer(data, end, [], SERVFAIL)
+    return None
+
+
 def _recv_exact(conn, n: int) -> bytes:
     data = b""
     while len(data) < n:
@@ -111,14 +125,8 @@ def serve_tcp_connection(conn, lookup, servers: list[str]) -> None:
             q = parse_query(data)
             if q is None:
                 return
-            _qid, _flags, name, qtype, qclass, end = q
-            ips = lookup(name) if qclass == QCLASS_IN else None
-            if ips is not None:
-                out = answer(data, end, ips if qtype == QTYPE_A else [], NOERROR)
-            elif "." not in name or not servers:
-                out = answer(data, end, [], NXDOMAIN if "." not in name else SERVFAIL)
-            else:
-                out = _tcp_forward(data, servers) or answer(data, end, [], SERVFAIL)
+            out = local_answer(data, q, lookup, servers) or _tcp_forward(data, servers) or \
+                answer(data, q[5], [], SERVFAIL)
             conn.sendall(struct.pack("!H", len(out)) + out)
     except OSError:
         return
@@ -158,15 +166,12 @@ def serve(sock, upstream, lookup, servers: list[str], stop_fd: int, listener=Non
                 q = parse_query(data)
                 if q is None:
                     continue
-                qid, _flags, name, qtype, qclass, end = q
-                ips = lookup(name) if qclass == QCLASS_IN else None
-                if ips is not None:
-                    sock.sendto(answer(data, end, ips if qtype == QTYPE_A else [], NOERROR), addr)
-                elif "." not in name or not servers:
-                    sock.sendto(answer(data, end, [], NXDOMAIN if "." not in name else SERVFAIL), addr)
+                out = local_answer(data, q, lookup, servers)
+                if out is not None:
+                    sock.sendto(out, addr)
                 else:
                     next_id = (next_id + 1) & 0xFFFF
-                    pending[next_id] = (addr, qid, time.monotonic() + 2.0, data, 1, end)
+                    pending[next_id] = (addr, q[0], time.monotonic() + 2.0, data, 1, q[5])
                     try:
                         upstream.sendto(struct.pack("!H", next_id) + data[2:], (servers[0], 53))
                     except OSError:

@@ -27,6 +27,7 @@ from dockyard import errors
 from dockyard.oci import digest as dg
 from dockyard.oci import mediatypes as mt
 from dockyard.record import Record
+from dockyard.registry.parallel import Aborted, run_all
 from dockyard.registry.progress import Progress
 
 CONCURRENCY = 3
@@ -43,10 +44,6 @@ class PullResult(Record):
     manifest (or index) digest the reference resolved to; up_to_date: nothing changed locally."""
 
     __slots__ = ("reference", "familiar", "digest", "image_id", "up_to_date", "downloaded")
-
-
-class _Aborted(Exception):
-    """Another download failed (or the user interrupted): stop this one quietly."""
 
 
 def host_platform() -> tuple[str, str]:
@@ -267,21 +264,8 @@ def _fetch_blobs(engine, reg, ref, scopes, config_desc: dict, layers: list[dict]
             todo.append((layer, ident))
     if not todo:
         return
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-    abort = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pull")
-    try:
-        futures = [pool.submit(_download, reg, ref, desc, content, scopes, progress, ident, abort, added)
-                   for desc, ident in todo]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        for f in futures:  # the first real failure, in manifest order
-            if f.done() and f.exception() is not None and not isinstance(f.exception(), _Aborted):
-                abort.set()
-                raise f.exception()
-    finally:
-        abort.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+    run_all(lambda item, abort: _download(reg, ref, item[0], content, scopes, progress, item[1], abort, added),
+            todo, concurrency, "pull")
 
 
 def _download(reg, ref, desc: dict, content, scopes, progress: Progress, ident: str | None,
@@ -296,7 +280,7 @@ def _download(reg, ref, desc: dict, content, scopes, progress: Progress, ident: 
         with content.ingest(digest, size) as w:
             while True:
                 if abort.is_set():
-                    raise _Aborted()
+                    raise Aborted()
                 offset = w.size
                 headers = {"Range": f"bytes={offset}-"} if offset else None
                 try:
@@ -342,7 +326,7 @@ def _download(reg, ref, desc: dict, content, scopes, progress: Progress, ident: 
                             if ident:
                                 progress.progress(ident, "Downloading", w.size, size)
                         if abort.is_set():
-                            raise _Aborted()
+                            raise Aborted()
                 if w.size >= size:
                     break
                 failures = _retry(

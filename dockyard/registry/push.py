@@ -27,6 +27,7 @@ from urllib.parse import quote, urljoin
 from dockyard import errors
 from dockyard.oci import digest as dg
 from dockyard.record import Record
+from dockyard.registry.parallel import Aborted, run_all
 from dockyard.registry.progress import Progress
 
 CONCURRENCY = 4
@@ -38,10 +39,6 @@ class PushResult(Record):
     """tag: the tag pushed; digest and size: of the manifest, as the registry now serves it."""
 
     __slots__ = ("reference", "tag", "digest", "size")
-
-
-class _Aborted(Exception):
-    pass
 
 
 def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, progress: Progress | None = None,
@@ -113,21 +110,8 @@ def _push_blobs(reg, ref, content, sources, scopes, items: list[tuple[dict, str 
     for desc, ident in items:
         if ident:
             progress.status(ident, "Preparing")
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-    abort = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="push")
-    try:
-        futures = [pool.submit(_push_blob, reg, ref, content, sources, scopes, desc, ident, progress, abort)
-                   for desc, ident in items]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        for f in futures:
-            if f.done() and f.exception() is not None and not isinstance(f.exception(), _Aborted):
-                abort.set()
-                raise f.exception()
-    finally:
-        abort.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+    run_all(lambda item, abort: _push_blob(reg, ref, content, sources, scopes, item[0], item[1], progress, abort),
+            items, concurrency, "push")
 
 
 def _push_blob(reg, ref, content, sources, scopes, desc: dict, ident: str | None, progress: Progress,
@@ -136,7 +120,7 @@ def _push_blob(reg, ref, content, sources, scopes, desc: dict, ident: str | None
     what = "layer" if ident else "image config"
     repo = ref.path
     if abort.is_set():
-        raise _Aborted()
+        raise Aborted()
     with reg.request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=scopes) as resp:
         if resp.status == 200:
             if ident:
@@ -186,7 +170,7 @@ def _push_blob(reg, ref, content, sources, scopes, desc: dict, ident: str | None
         failures = 0
         while offset < size:
             if abort.is_set():
-                raise _Aborted()
+                raise Aborted()
             n = min(CHUNK, size - offset)
             body = FileBody(path, offset, n, on_read)
             try:
