@@ -42,6 +42,11 @@ def _no_network_left(request):
     """Bridge networks are host-wide: a test must take down every one its stores made (the `dy`
     fixture does, for every store it saw). Tests run one at a time, so a bridge that appeared
     during this test is this test's. It is removed, and the test fails."""
+    if os.environ.get("DOCKYARD_TESTS_CONCURRENT"):
+        # Development only: several test runs share this host, so a new bridge may be another
+        # run's. The `dy` fixture still takes down every network its own stores made.
+        yield
+        return
     before = _bridges()
     yield
     leaked = _bridges() - before
