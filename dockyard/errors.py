@@ -6,7 +6,7 @@
     ├── Conflict            ── ContainerRunning
     ├── InvalidArgument     ── DigestMismatch, InvalidDigest, BadReference, UnsafeArchive, BadSpec
     ├── PermissionDenied
-    ├── Unavailable         ── SyscallError
+    ├── Unavailable         ── SyscallError, DiskFull
     └── NotImplemented
 
 The CLI renders any of these as ``dockyard: error: <message>`` (plus the hint) and the API maps
@@ -102,6 +102,11 @@ class UnsafeArchive(InvalidArgument):
 
 class BadSpec(InvalidArgument):
     """An OCI runtime spec (config.json) or image config that cannot be used."""
+
+
+class DiskFull(Unavailable):
+    """No space left on the device that holds the store (ENOSPC, SQLite's "database or disk is
+    full"): nothing was changed, and the command can be retried once space is freed."""
 
 
 class SyscallError(Unavailable):

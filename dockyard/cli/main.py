@@ -233,8 +233,22 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             return 141
     except OSError as e:
-        render_error(DockyardError(f"{e.strerror}: {e.filename}" if e.filename else str(e)), command)
+        render_error(DockyardError(_os_error_text(e)), command)
         return _error_code(command, e)
+    except Exception as e:
+        if type(e).__module__ not in ("sqlite3", "_sqlite3"):
+            raise
+        # a database error the state layer did not translate (it translates the ones it knows)
+        render_error(DockyardError(f"state database error: {e}"), command)
+        return _error_code(command, e)
+
+
+def _os_error_text(e: OSError) -> str:
+    import errno
+
+    if e.errno == errno.ENOSPC:  # docker's words, with what could not be written
+        return f"no space left on device: {e.filename}" if e.filename else "no space left on device"
+    return f"{e.strerror}: {e.filename}" if e.filename else str(e)
 
 
 def _error_code(command: str, e: BaseException) -> int:

@@ -161,7 +161,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
         return _bundle(engine, rec, cfg, icfg, user, mounts)
     except BaseException:
         _cleanup_files(engine, cid)
-        engine.db.delete_container(cid)
+        engine.db.must(engine.db.delete_container, cid)
         if made:
             from dockyard.engine.volumes import remove_unused
 
@@ -341,7 +341,7 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         state.update(Status="exited", Running=False, Pid=0, ExitCode=code, OOMKilled=oom,
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
         if not c.cfg.auto_remove:
-            engine.db.update_state(c.rec.id, state)
+            engine.db.must(engine.db.update_state, c.rec.id, state)
     return code
 
 
@@ -418,7 +418,7 @@ def remove(engine, ref: str, *, force: bool = False, volumes: bool = False) -> s
                 wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)
             _await_exit_recorded(engine, rec.id)
         _cleanup_files(engine, rec.id, had_ports=bool(rec.config.get("ports")))
-        engine.db.delete_container(rec.id)
+        engine.db.must(engine.db.delete_container, rec.id)
     rmtree(engine.container_data_dir(rec.id))
     if volumes and rec.config.get("mounts"):
         from dockyard.engine.volumes import remove_anonymous
@@ -434,7 +434,7 @@ def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bo
     finally:
         if cfg.auto_remove:  # start_foreground removed the cgroup itself
             _cleanup_files(engine, c.rec.id, orphaned_cgroup=False)
-            engine.db.delete_container(c.rec.id)
+            engine.db.must(engine.db.delete_container, c.rec.id)
             if c.cfg.mounts:  # --rm takes the anonymous volumes along, as docker's does
                 from dockyard.engine.volumes import remove_anonymous
 

@@ -55,15 +55,26 @@ def parse_size(v: str) -> int:
 
 
 class JsonFileWriter:
-    """Appends log records for one container, rotating `path` → `path.1` … `path.N-1`."""
+    """Appends log records for one container, rotating `path` → `path.1` … `path.N-1`.
+
+    A full disk never stops it (the monitor must go on draining the container's output and
+    recording its exit): a record that does not fit is dropped whole (a torn line is cut off
+    again), and the first record written once space returns is preceded by one saying how many
+    bytes were lost, as conmon does."""
 
     def __init__(self, path: str, *, max_size: int = DEFAULT_MAX_SIZE, max_file: int = DEFAULT_MAX_FILE) -> None:
         self.path = path
         self.max_size = max_size
         self.max_file = max_file
         self._partial = {"stdout": b"", "stderr": b""}
-        self._f = open(path, "ab")
-        self._size = self._f.tell()
+        self.dropped = 0  # bytes of output lost to a full disk since the last record written
+        self._fd = -1
+        self._size = 0
+        self._open()
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._size = os.fstat(self._fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
         buf = self._partial[stream] + data
@@ -74,25 +85,55 @@ class JsonFileWriter:
         while len(self._partial[stream]) >= LINE_MAX:
             chunk, self._partial[stream] = self._partial[stream][:LINE_MAX], self._partial[stream][LINE_MAX:]
             self._record(stream, chunk)
-        self._f.flush()
 
     def flush_partial(self) -> None:
         for stream, rest in self._partial.items():
             if rest:
                 self._record(stream, rest)
                 self._partial[stream] = b""
-        self._f.flush()
 
     def _record(self, stream: str, data: bytes) -> None:
-        rec = json.dumps({"log": data.decode("utf-8", errors="replace"), "stream": stream,
-                          "time": now_rfc3339()}, ensure_ascii=False).encode() + b"\n"
-        if self._size + len(rec) > self.max_size and self._size > 0:
-            self._rotate()
-        self._f.write(rec)
+        if self.dropped:
+            note = f"dockyard: {self.dropped} bytes of log output were dropped: no space left on device\n"
+            if not self._append(self._encode("stderr", note.encode())):
+                self.dropped += len(data)
+                return
+            self.dropped = 0
+        if not self._append(self._encode(stream, data)):
+            self.dropped += len(data)
+
+    @staticmethod
+    def _encode(stream: str, data: bytes) -> bytes:
+        return json.dumps({"log": data.decode("utf-8", errors="replace"), "stream": stream,
+                           "time": now_rfc3339()}, ensure_ascii=False).encode() + b"\n"
+
+    def _append(self, rec: bytes) -> bool:
+        """Write one whole record; False (and nothing written) when the device is full."""
+        import errno
+
+        try:
+            if self._fd < 0:
+                self._open()
+            if self._size + len(rec) > self.max_size and self._size > 0:
+                self._rotate()
+            view = memoryview(rec)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+                raise
+            if self._fd >= 0:
+                try:
+                    os.ftruncate(self._fd, self._size)  # no torn line for readers
+                except OSError:
+                    pass
+            return False
         self._size += len(rec)
+        return True
 
     def _rotate(self) -> None:
-        self._f.close()
+        os.close(self._fd)
+        self._fd = -1
         if self.max_file <= 1:
             os.truncate(self.path, 0)
         else:
@@ -100,12 +141,17 @@ class JsonFileWriter:
                 src = self.path if i == 1 else f"{self.path}.{i - 1}"
                 if os.path.exists(src):
                     os.replace(src, f"{self.path}.{i}")
-        self._f = open(self.path, "ab")
-        self._size = 0
+        self._open()
 
     def close(self) -> None:
         self.flush_partial()
-        self._f.close()
+        if self.dropped:  # lost at the very end: say so if there is room now
+            note = f"dockyard: {self.dropped} bytes of log output were dropped: no space left on device\n"
+            if self._append(self._encode("stderr", note.encode())):
+                self.dropped = 0
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def log_files(path: str) -> list[str]:

@@ -72,12 +72,29 @@ class Monitor:
     def _state(self) -> dict:
         return dict(self.engine.db.get_container(self.cid).state)
 
-    def _update(self, **changes) -> dict:
+    def _write(self, changes: dict) -> dict:
         with self.engine.db.transaction():
             st = self._state()
             st.update(changes)
             self.engine.db.update_state(self.cid, st)
         return st
+
+    def _update(self, **changes) -> dict:
+        """Record a state change. A full disk does not lose it: the database's reserve is given
+        up first, then the write is retried until space returns (the monitor is the only one who
+        knows an exit code, and the container is already stopped, so waiting costs nothing)."""
+        return _persist(self.engine.db.must, self._write, changes)
+
+    def _try_update(self, **changes) -> bool:
+        """Record a change now if the disk lets us; False to try again later (while the
+        container runs, its output must keep being drained)."""
+        from dockyard.errors import DiskFull
+
+        try:
+            self.engine.db.must(self._write, changes)
+        except DiskFull:
+            return False
+        return True
 
     # -- main loop -----------------------------------------------------------------------------
 
@@ -100,7 +117,9 @@ class Monitor:
         os.makedirs(data, exist_ok=True)
         max_size, max_file = parse_log_opts(cfg.log_opts or {})
         log = JsonFileWriter(os.path.join(data, f"{self.cid}-json.log"), max_size=max_size, max_file=max_file)
-        self._update(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()), ManuallyStopped=False)
+        # nothing runs yet: a full disk here fails `run -d`/`start` cleanly instead of waiting
+        self.engine.db.must(self._write, dict(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()),
+                                              ManuallyStopped=False))
         delay = BACKOFF_START
         try:
             while True:
@@ -172,10 +191,12 @@ class Monitor:
             if not cfg.tty:
                 for fd in stdio:
                     os.close(fd)
-        self._update(Status="running", Running=True, Paused=False, Restarting=False, Pid=launch.pid,
-                     PidStartTime=proc_start_time(launch.pid), ExitCode=0, Error="", OOMKilled=False,
-                     StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z",
-                     NetworkSettings=launch.network or {})
+        running = dict(Status="running", Running=True, Paused=False, Restarting=False, Pid=launch.pid,
+                       PidStartTime=proc_start_time(launch.pid), ExitCode=0, Error="", OOMKilled=False,
+                       StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z",
+                       NetworkSettings=launch.network or {})
+        pending = None if self._try_update(**running) else running
+        retry_at = time.monotonic() + 1.0
         launch.start()
         if self.report_fd is not None:
             _send(self.report_fd, pid=launch.pid)
@@ -202,7 +223,10 @@ class Monitor:
                     log.write(streams[fd], data.replace(b"\r\n", b"\n") if cfg.tty else data)
                 else:
                     open_fds.remove(fd)
-            status = _reap(launch.pid, block=not open_fds)
+            if pending is not None and time.monotonic() >= retry_at:
+                pending = None if self._try_update(**pending) else pending
+                retry_at = time.monotonic() + 1.0
+            status = _reap(launch.pid, block=not open_fds and pending is None)
         for fd in streams:
             if fd is not None:
                 try:
@@ -218,10 +242,23 @@ class Monitor:
 
         code = exit_code(status)
         oom = launch.oom_killed()
-        launch.cleanup()
+        _persist(self.engine.db.must, launch.cleanup)  # idempotent: gives the network back too
         self._update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
         return code
+
+
+def _persist(call, *args):
+    """`call(*args)`, retried with back-off for as long as the disk is full."""
+    from dockyard.errors import DiskFull
+
+    delay = 0.1
+    while True:
+        try:
+            return call(*args)
+        except DiskFull:
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def exit_file(engine, cid: str) -> str:

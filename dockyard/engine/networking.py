@@ -412,7 +412,7 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
     if not eps and not had_ports and not reap_links:
         return
     with _Lock():
-        delete_endpoints(engine.db, cid)
+        engine.db.must(delete_endpoints, engine.db, cid)  # even on a full disk: the address goes back
         if had_ports:
             from dockyard.network import firewall
 

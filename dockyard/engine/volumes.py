@@ -75,21 +75,31 @@ def create(engine, name: str | None = None, *, driver: str = "local", labels: di
     rec = VolumeRecord(name=name, driver=driver, mountpoint=mountpoint(engine, name), created=time.time(),
                        labels=labels, options=dict(options or {}), anonymous=anonymous)
     db = engine.db
-    with db.transaction():
-        if not insert_volume(db, rec):
-            old = get_volume(db, name)
-            if old.driver != driver:
-                raise AlreadyExists(f"create {name}: a volume with the name {name} already exists with driver "
-                                    f'"{old.driver}"')
-            return old, False
-        top = volumes_dir(engine)
-        if not os.path.isdir(top):
-            os.makedirs(engine.root, exist_ok=True)
-            try:
-                os.mkdir(top, 0o701)  # others may traverse (user-namespaced containers), not list
-            except FileExistsError:
-                pass
-        os.makedirs(rec.mountpoint, mode=0o755, exist_ok=True)  # a failure rolls the row back
+    home = os.path.dirname(rec.mountpoint)
+    made = False
+    try:
+        with db.transaction():
+            if not insert_volume(db, rec):
+                old = get_volume(db, name)
+                if old.driver != driver:
+                    raise AlreadyExists(f"create {name}: a volume with the name {name} already exists with "
+                                        f'driver "{old.driver}"')
+                return old, False
+            top = volumes_dir(engine)
+            if not os.path.isdir(top):
+                os.makedirs(engine.root, exist_ok=True)
+                try:
+                    os.mkdir(top, 0o701)  # others may traverse (user-namespaced containers), not list
+                except FileExistsError:
+                    pass
+            made = not os.path.exists(home)
+            os.makedirs(rec.mountpoint, mode=0o755, exist_ok=True)  # a failure rolls the row back
+    except BaseException:
+        if made:  # the row was rolled back (a full disk fails the COMMIT): so goes its directory
+            from dockyard.fsutil import rmtree
+
+            rmtree(home)
+        raise
     return rec, True
 
 

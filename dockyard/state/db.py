@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 BUSY_TIMEOUT_S = 30.0
+# A full disk must not stop dockyard from undoing a half-made change or recording an exit:
+# `<db>.reserve` holds this much space, given up (and re-made once space returns) for those.
+RESERVE_BYTES = 1 << 20
+RESERVE_REMAKE_FREE = 8 << 20  # re-made only when this much is free again
 
 # MIGRATIONS[n] takes the schema from user_version n to n + 1. Append; never edit a shipped step.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -159,18 +163,84 @@ class Database:
             if local.pid == os.getpid():
                 return conn
             _inherited.append(conn)
-        conn = self._open()
-        local.conn, local.pid, local.depth = conn, os.getpid(), 0
+        conn, exclusive = self._open()
+        local.conn, local.pid, local.depth, local.exclusive = conn, os.getpid(), 0, exclusive
         return conn
 
-    def _open(self) -> sqlite3.Connection:
+    def _done(self) -> None:
+        """After a top-level transaction or read: an exclusive (full-disk) connection is closed
+        at once, so it never keeps other processes (a monitor's, a CLI's) out for longer."""
+        local = self._local
+        if getattr(local, "exclusive", False) and local.depth == 0 and local.conn is not None:
+            local.conn.close()
+            local.conn = None
+
+    def _open(self) -> tuple[sqlite3.Connection, bool]:
         directory = os.path.dirname(self.path)
         if directory:
             os.makedirs(directory, exist_ok=True)
+        try:
+            conn = self._connect(exclusive=False)
+        except sqlite3.OperationalError as e:
+            if not self._out_of_space(e):
+                raise
+        else:
+            self._keep_reserve()
+            return conn, False
+        # A full disk: WAL's shared-memory index (<db>-shm, 32 KiB) cannot be created. In
+        # exclusive locking mode SQLite keeps that index in private memory instead, so the store
+        # can still be read (and `rm`/`rmi` can free space); other processes wait for our lock.
+        try:
+            return self._connect(exclusive=True), True
+        except sqlite3.OperationalError as e:
+            raise self._failure(e) from e
+
+    def _keep_reserve(self) -> None:
+        """One stat on the common path; the file is (re)written only when missing."""
+        path = self.path + ".reserve"
+        if os.path.exists(path):
+            return
+        try:
+            st = os.statvfs(os.path.dirname(self.path) or ".")
+            if st.f_bavail * st.f_frsize < RESERVE_REMAKE_FREE:
+                return
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            finally:
+                os.close(fd)
+            os.replace(path + ".tmp", path)
+        except OSError:
+            try:
+                os.unlink(path + ".tmp")
+            except OSError:
+                pass
+
+    def must(self, fn, *args, **kwargs):
+        """Call ``fn`` (a change that must not be lost: undoing a half-made container, recording
+        an exit); on a full disk give up the reserve once and try again."""
+        try:
+            return fn(*args, **kwargs)
+        except errors.DiskFull:
+            try:
+                os.unlink(self.path + ".reserve")
+            except FileNotFoundError:
+                gone = True
+            else:
+                gone = False
+            if gone:
+                raise
+            if not getattr(self._local, "depth", 0):
+                self.close()  # a fresh connection, not one stuck in exclusive (full-disk) mode
+            return fn(*args, **kwargs)
+
+    def _connect(self, *, exclusive: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
+            if exclusive:
+                conn.execute("PRAGMA locking_mode = EXCLUSIVE")
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
@@ -228,7 +298,30 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
-            raise self._busy(e) if _is_busy(e) else e
+            raise self._failure(e) from e
+
+    def _out_of_space(self, e: sqlite3.Error) -> bool:
+        """SQLITE_FULL, or an I/O error (growing the -shm or -wal file) on a device with no room."""
+        code = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            return True
+        if code != sqlite3.SQLITE_IOERR:
+            return False
+        try:
+            st = os.statvfs(os.path.dirname(self.path) or ".")
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < 1 << 20 or st.f_favail == 0
+
+    def _failure(self, e: sqlite3.Error) -> errors.DockyardError:
+        """What a failed SQLite call means to the user: a full disk, a lock held too long, or
+        a damaged or unreadable database. Never a bare sqlite3 traceback."""
+        if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+            return self._busy(e)
+        if self._out_of_space(e):
+            return errors.DiskFull(f"no space left on device: cannot write state database {self.path} ({e})",
+                                   hint="free some space (dockyard system prune, rm, rmi) and try again")
+        return errors.Unavailable(f"state database {self.path}: {e}")
 
     def _busy(self, e: sqlite3.OperationalError) -> errors.Unavailable:
         return errors.Unavailable(
@@ -250,12 +343,14 @@ class Database:
             try:
                 yield self
                 conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            except BaseException as e:
+                self._rollback(conn)
+                if isinstance(e, sqlite3.Error):
+                    raise self._failure(e) from e
                 raise
             finally:
                 local.depth = 0
+                self._done()
         else:
             savepoint = f"sp{local.depth}"
             conn.execute(f"SAVEPOINT {savepoint}")
@@ -271,9 +366,25 @@ class Database:
             finally:
                 local.depth -= 1
 
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """Undo an open transaction; SQLite may already have rolled back itself (SQLITE_FULL)."""
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # nothing was committed: the journal undoes it when the connection closes
+
     def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """A read: one statement sees one consistent snapshot under WAL, no write lock needed."""
-        return self._conn().execute(sql, params).fetchall()
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            if getattr(self._local, "depth", 0):
+                raise  # inside a transaction: transaction() converts it once, on the way out
+            raise self._failure(e) from e
+        finally:
+            self._done()
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads' locals go away)."""
