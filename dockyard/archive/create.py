@@ -240,7 +240,9 @@ def layer_from_dir(
     content store's filesystem so ingesting is a rename). The caller owns the file."""
     if compression not in _SUFFIXES:
         raise errors.InvalidArgument(f"unknown layer compression {compression!r} (want gzip, zstd or none)")
-    fd, path = tempfile.mkstemp(prefix="layer-", suffix=_SUFFIXES[compression], dir=tmp_dir)
+    from dockyard.ownership import owner_tag
+
+    fd, path = tempfile.mkstemp(prefix=f"layer-{owner_tag()}-", suffix=_SUFFIXES[compression], dir=tmp_dir)
     try:
         with os.fdopen(fd, "wb") as f:
             blob = _CountingWriter(f, hashed=True)

@@ -74,6 +74,10 @@ def cmd_system_prune(ctx, argv: list[str]) -> int:
         if os.path.isdir(cache):
             rmtree(cache)
             print("Deleted build cache objects:\n" + cache + "\n")
+    temps, size = engine.reclaim_temps()  # what killed pulls, loads, builds, commits, rms left
+    reclaimed += size
+    if temps:
+        print(f"Deleted temporary files of interrupted commands: {temps}\n")
     if repaired:
         print(f"Repaired: {repaired}\n")
     print(f"Total reclaimed space: {human_size(reclaimed)}")

@@ -71,6 +71,7 @@ class ContentStore:
         self.root = root
         self.blobs_dir = os.path.join(root, "blobs")
         self.ingest_dir = os.path.join(root, "ingest")
+        self._reclaimed = False
 
     # ------------------------------------------------------------ reading
 
@@ -146,6 +147,7 @@ class ContentStore:
         """
         algorithm = _digest.algorithm_of(expected) if expected is not None else "sha256"
         os.makedirs(self.ingest_dir, exist_ok=True)
+        self.reclaim_once()
         temp_path, fd = self._temp()
         writer = Writer(fd, temp_path, algorithm, expected_size)
         committed = False
@@ -209,39 +211,43 @@ class ContentStore:
         return True
 
     def prune_ingest(self, older_than: float = 24 * 3600.0) -> int:
-        """Remove temps left by dead writers (their pid is gone) or idle for ``older_than`` s."""
-        import time
+        """Remove temps left by dead writers: a temp's name says which process (pid and start
+        time) writes it, and that writer holds an flock on it, so a live writer's temp is never
+        touched. Temps of an older, unowned form go once idle for ``older_than`` s."""
+        return self.reclaim(older_than)[0]
 
-        removed = 0
-        try:
-            names = os.listdir(self.ingest_dir)
-        except FileNotFoundError:
-            return 0
-        now = time.time()
-        for name in names:
-            path = os.path.join(self.ingest_dir, name)
-            try:
-                stale = now - os.stat(path).st_mtime > older_than
-            except FileNotFoundError:
-                continue
-            if stale or not _pid_alive(name.partition(".")[0]):
-                removed += _unlink(path)
-        return removed
+    def reclaim(self, older_than: float = 24 * 3600.0) -> tuple[int, int]:
+        """Like `prune_ingest`: (temps removed, bytes freed)."""
+        from dockyard.ownership import reclaim
+
+        self._reclaimed = True
+        return reclaim(self.ingest_dir, grace=older_than)
+
+    def reclaim_once(self) -> None:
+        """What killed writers left, reclaimed once per process by the first writer."""
+        if not self._reclaimed:
+            self.reclaim()
 
     # ------------------------------------------------------------ internals
 
     def _temp(self) -> tuple[str, int]:
-        """A fresh temp file named ``<pid>.<thread>.<random>.part``: unique across processes
-        and threads, and it tells :meth:`prune_ingest` whose it is."""
+        """A fresh temp file named ``<pid>@<start time>.<thread>.<random>.part``, flocked for as
+        long as it is written: unique across processes and threads, and it tells
+        :meth:`prune_ingest` whose it is and that its writer still lives."""
+        import fcntl
         import threading
 
+        from dockyard.ownership import owner_tag
+
         while True:
-            name = f"{os.getpid()}.{threading.get_ident()}.{os.urandom(8).hex()}{_TEMP_SUFFIX}"
+            name = f"{owner_tag()}.{threading.get_ident()}.{os.urandom(8).hex()}{_TEMP_SUFFIX}"
             path = os.path.join(self.ingest_dir, name)
             try:
-                return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
             except FileExistsError:  # pragma: no cover - 64 random bits
                 continue
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return path, fd
 
     def _commit(self, temp_path: str, digest: str) -> None:
         target = self.path(digest)
@@ -272,15 +278,3 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _pid_alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

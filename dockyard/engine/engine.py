@@ -18,6 +18,7 @@ class Engine:
         self.root = os.path.abspath(root or os.environ.get("DOCKYARD_ROOT") or DEFAULT_ROOT)
         self.runroot = os.path.abspath(runroot or os.environ.get("DOCKYARD_RUNROOT") or DEFAULT_RUNROOT)
         self._db = self._content = self._snapshots = self._images = None
+        self._tmp_reclaimed = False
 
     @property
     def db(self):
@@ -50,6 +51,30 @@ class Engine:
 
             self._images = ImageStore(self.content, self.db, self.snapshots)
         return self._images
+
+    def tmp_dir(self) -> str:
+        """``<root>/tmp``, for temps of commit, cp, import, save, bootstrap: made if missing, and
+        the first time a process asks, emptied of what killed processes left there (a temp's
+        name says whose it is, see `dockyard.ownership`)."""
+        path = os.path.join(self.root, "tmp")
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        if not self._tmp_reclaimed:
+            from dockyard.ownership import reclaim
+
+            self._tmp_reclaimed = True
+            reclaim(path)
+        return path
+
+    def reclaim_temps(self) -> tuple[int, int]:
+        """Reclaim every temp a killed process left (blob ingests, unpacks, snapshot removals,
+        engine temps): (entries removed, bytes freed). Live processes' temps are never touched."""
+        from dockyard.ownership import reclaim
+
+        n1, b1 = self.content.reclaim()
+        n2, b2 = self.snapshots.cleanup()
+        n3, b3 = reclaim(os.path.join(self.root, "tmp"))
+        self._tmp_reclaimed = True
+        return n1 + n2 + n3, b1 + b2 + b3
 
     def container_data_dir(self, container_id: str) -> str:
         """Per-container files that outlive reboots (logs, lock): under the storage root."""

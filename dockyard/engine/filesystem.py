@@ -122,9 +122,9 @@ def _mounted(engine, cid: str, *, writable: bool) -> Iterator[str]:
     mounts = [m if writable else _readonly(m) for m in engine.snapshots.mounts(cid)]
     mounts = [Mount(type=m.type, source=m.source, target=m.target, options=(*m.options, "private"))
               for m in mounts]
-    tmp_root = os.path.join(engine.root, "tmp")
-    os.makedirs(tmp_root, mode=0o700, exist_ok=True)
-    target = tempfile.mkdtemp(prefix="mnt-", dir=tmp_root)
+    from dockyard.ownership import owner_tag
+
+    target = tempfile.mkdtemp(prefix=f"mnt-{owner_tag()}-", dir=engine.tmp_dir())
     try:
         mount_all(mounts, target)
         try:
@@ -929,7 +929,7 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
     apply_changes(cfg, list(changes))
     old_layers = list(engine.images.manifest(image).get("layers") or [])
     desc, diff_id, size = layer_from_dir(engine.content, engine.snapshots.upper_dir(rec.id),
-                                         tmp_dir=os.path.join(engine.root, "tmp"), overlay_upper=True)
+                                         tmp_dir=engine.tmp_dir(), overlay_upper=True)
     now = rfc3339(time.time())
     st = rec.state
     entry = {"created": now, "created_by": " ".join([st.get("Path", ""), *(st.get("Args") or [])]).strip()}

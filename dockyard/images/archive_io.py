@@ -191,8 +191,7 @@ def _v1_id(diff_id: str, parent: str | None, created: str) -> str:
 def _save_docker(engine, images: list[_Image], out: BinaryIO) -> None:
     from dockyard.oci import reference
 
-    tmp_dir = os.path.join(engine.root, "tmp")
-    os.makedirs(tmp_dir, exist_ok=True)
+    tmp_dir = engine.tmp_dir()
     entries: dict[str, _Entry] = {}
     temps: dict[str, tuple[str, int]] = {}  # layer blob digest -> (uncompressed temp file, size)
     manifest, repositories = [], {}
@@ -254,7 +253,9 @@ def _uncompress_layer(engine, layer: dict, diff_id: str, tmp_dir: str) -> tuple[
     """The layer blob uncompressed into a temp file, checked against its diff_id."""
     from dockyard.archive.compression import open_decompressed
 
-    fd, path = tempfile.mkstemp(dir=tmp_dir, prefix="save-", suffix=".tar")
+    from dockyard.ownership import owner_tag
+
+    fd, path = tempfile.mkstemp(dir=tmp_dir, prefix=f"save-{owner_tag()}-", suffix=".tar")
     h, size = hashlib.sha256(), 0
     try:
         with os.fdopen(fd, "wb") as tmp, engine.content.open(layer["digest"]) as blob, \

@@ -104,7 +104,7 @@ def _add_image(engine, rootfs: str, tag: str, *, created: int, cmd: list[str], c
                env: list[str] | None = None) -> str:
     from dockyard.images.layers import layer_from_dir
 
-    desc, diff_id, size = layer_from_dir(engine.content, rootfs, tmp_dir=os.path.join(engine.root, "tmp"),
+    desc, diff_id, size = layer_from_dir(engine.content, rootfs, tmp_dir=engine.tmp_dir(),
                                           mtime_clamp=created)
     config = {
         "architecture": go_arch(), "os": "linux", "created": _rfc3339(created),
@@ -125,9 +125,9 @@ def bootstrap_busybox(engine, tag: str, busybox: str = "/bin/busybox") -> str:
         raise InvalidArgument(f"{busybox} is not statically linked",
                               hint="install Debian's busybox-static (apt-get install -y busybox-static)")
     created = _epoch(os.stat(busybox).st_mtime)
-    tmp_root = os.path.join(engine.root, "tmp")
-    os.makedirs(tmp_root, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_root, prefix="bootstrap-") as d:
+    from dockyard.ownership import owner_tag
+
+    with tempfile.TemporaryDirectory(dir=engine.tmp_dir(), prefix=f"bootstrap-{owner_tag()}-") as d:
         make_busybox_rootfs(d, busybox)
         version = subprocess.run([busybox], capture_output=True, text=True).stdout.split("\n", 1)[0].strip()
         return _add_image(engine, d, tag, created=created, cmd=["sh"],
@@ -172,9 +172,9 @@ def bootstrap_debian(engine, tag: str, *, suite: str = "bookworm", include: list
     if shutil.which("debootstrap") is None:
         raise NotFound("debootstrap not found", hint="install it: apt-get install -y debootstrap")
     created = _epoch(time.time())
-    tmp_root = os.path.join(engine.root, "tmp")
-    os.makedirs(tmp_root, exist_ok=True)
-    d = tempfile.mkdtemp(dir=tmp_root, prefix="debootstrap-")
+    from dockyard.ownership import owner_tag
+
+    d = tempfile.mkdtemp(dir=engine.tmp_dir(), prefix=f"debootstrap-{owner_tag()}-")
     try:
         cmd = ["debootstrap", f"--variant={variant}"]
         if cache_dir:

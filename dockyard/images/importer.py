@@ -90,9 +90,9 @@ def import_rootfs(engine, src, tag: str | None, *, changes: list[str] = (), mess
 
     if tag:
         engine.images.normalize_tag(tag)
-    tmp_root = os.path.join(engine.root, "tmp")
-    os.makedirs(tmp_root, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=tmp_root, prefix="import-") as tmp:
+    from dockyard.ownership import owner_tag
+
+    with tempfile.NamedTemporaryFile(dir=engine.tmp_dir(), prefix=f"import-{owner_tag()}-") as tmp:
         f = open(src, "rb") if isinstance(src, str) else src
         try:
             shutil.copyfileobj(f, tmp, 1 << 20)

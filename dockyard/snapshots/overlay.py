@@ -51,6 +51,7 @@ class OverlaySnapshotter:
         self._active = os.path.join(self.root, "active")
         self._tmp = os.path.join(self.root, "tmp")
         self._empty = os.path.join(self.root, "empty")
+        self._cleaned = False
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -69,6 +70,8 @@ class OverlaySnapshotter:
     def _ensure_dirs(self) -> None:
         for d in (self._layers, self._tmp):
             os.makedirs(d, mode=0o700, exist_ok=True)
+        if not self._cleaned:  # the first change a process makes reclaims what dead ones left
+            self.cleanup()
         # 0711: a user-namespaced container's root (an unprivileged host uid) must traverse to
         # its own upper/work dirs; it still cannot list anyone else's.
         if not os.path.isdir(self._active):
@@ -121,7 +124,9 @@ class OverlaySnapshotter:
         import fcntl
         import tempfile
 
-        tmp = tempfile.mkdtemp(prefix=dg.hex_of(chain_id)[:12] + "-", dir=self._tmp)
+        from dockyard.ownership import owner_tag
+
+        tmp = tempfile.mkdtemp(prefix=f"{dg.hex_of(chain_id)[:12]}-{owner_tag()}-", dir=self._tmp)
         lock_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)  # tells `cleanup` this unpack is alive
@@ -208,7 +213,9 @@ class OverlaySnapshotter:
             self._ensure_dirs()
             import tempfile
 
-            grave = tempfile.mkdtemp(prefix="rm-", dir=self._tmp)
+            from dockyard.ownership import owner_tag
+
+            grave = tempfile.mkdtemp(prefix=f"rm-{owner_tag()}-", dir=self._tmp)
             os.rename(d, os.path.join(grave, "layer"))  # gone from view in one step
         _force_rmtree(grave)
 
@@ -289,10 +296,10 @@ class OverlaySnapshotter:
             return os.path.join(final, "fs")
         import subprocess
 
-        from dockyard.fsutil import unique_name
+        from dockyard.ownership import owner_tag
 
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(final), unique_name(".tmp-"))
+        tmp = os.path.join(os.path.dirname(final), f".tmp-{owner_tag()}-{os.urandom(6).hex()}")
         os.mkdir(tmp, 0o700)
         try:
             # cp -a keeps hardlinks, devices (overlay whiteouts), xattrs (opaque dirs) and times
@@ -361,9 +368,9 @@ class OverlaySnapshotter:
         """
         adir = self._key_dir(key)
         self._ensure_dirs()
-        from dockyard.fsutil import unique_name
+        from dockyard.ownership import owner_tag
 
-        grave = os.path.join(self._tmp, unique_name("rm-"))
+        grave = os.path.join(self._tmp, f"rm-{owner_tag()}-{os.urandom(6).hex()}")
         os.mkdir(grave, 0o700)
         try:
             os.rename(adir, os.path.join(grave, "snapshot"))
@@ -378,31 +385,22 @@ class OverlaySnapshotter:
         """Bytes the snapshot's upper layer uses on disk (Docker's SizeRw), hardlinks once."""
         return disk_usage(self.upper_dir(key))
 
-    def cleanup(self) -> None:
-        """Delete leftovers of killed unpacks and removals in ``tmp/`` (not live unpacks)."""
-        import fcntl
-        import time
+    def cleanup(self) -> tuple[int, int]:
+        """Delete what killed unpacks, removals and uid shifts left in ``tmp/`` and
+        ``shifted/*/`` (never a live process's: see `dockyard.ownership`); (entries, bytes)."""
+        from dockyard.ownership import reclaim
 
+        self._cleaned = True
+        removed, freed = reclaim(self._tmp, grace=STALE_TMP_SECONDS)
+        shifted = os.path.join(self.root, "shifted")
         try:
-            names = os.listdir(self._tmp)
+            shifts = os.listdir(shifted)
         except FileNotFoundError:
-            return
-        now = time.time()
-        for name in names:
-            path = os.path.join(self._tmp, name)
-            try:
-                if now - os.lstat(path).st_ctime < STALE_TMP_SECONDS:
-                    continue  # may be between mkdtemp and its lock
-                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live unpack holds it
-            finally:
-                os.close(fd)
-            _force_rmtree(path)
+            shifts = []
+        for shift in shifts:
+            n, size = reclaim(os.path.join(shifted, shift), grace=STALE_TMP_SECONDS, prefix=".tmp-")
+            removed, freed = removed + n, freed + size
+        return removed, freed
 
 
 def disk_usage(path: str) -> int:

@@ -190,11 +190,12 @@ def test_killed_writer_leaves_no_blob(store):
     assert list(store.walk()) == []
     assert not store.has(sha256_of(b"first half of a layer"))
     leftovers = _ingest_files(store)
-    assert len(leftovers) == 1 and leftovers[0].startswith(f"{p.pid}.")
-    # The dead writer's temp is reclaimed; a live writer's is not.
+    assert len(leftovers) == 1 and leftovers[0].startswith(f"{p.pid}@")
+    # The next writer reclaims the dead writer's temp; a live writer's is never touched.
     with store.ingest() as w:
         w.write(b"in progress")
-        assert store.prune_ingest() == 1
+        assert _ingest_files(store) != leftovers and len(_ingest_files(store)) == 1
+        assert store.prune_ingest() == 0
         assert len(_ingest_files(store)) == 1
     assert _ingest_files(store) == []
     assert list(store.walk()) == [sha256_of(b"in progress")]
