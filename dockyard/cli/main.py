@@ -141,8 +141,10 @@ class Context:
     def engine(self):
         if self._engine is None:
             from dockyard.engine.engine import Engine
+            from dockyard.engine.repair import sweep
 
             self._engine = Engine(self.root, self.runroot)
+            sweep(self._engine)  # first finish what killed commands left half-done
         return self._engine
 
 

@@ -97,9 +97,12 @@ class Created:
         self.seccomp = seccomp  # (BPF program, flags) of spec's profile, precompiled
 
 
-def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volumes: bool = True) -> Created:
+def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volumes: bool = True,
+           launched: bool = False) -> Created:
     """docker create: the record, the writable snapshot, and the bundle. `image_volumes=False`
-    (build steps) gives the image's VOLUMEs no anonymous volume, as BuildKit does."""
+    (build steps) gives the image's VOLUMEs no anonymous volume, as BuildKit does. `launched`
+    (`run`): the record names this process as the one that starts it, so a `--rm` container
+    whose launcher is killed before it could remove it is removed by the next command."""
     from dockyard.engine.names import random_name
     from dockyard.engine.specgen import command, process_env
     from dockyard.engine.users import resolve_user
@@ -140,6 +143,10 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
              "Hostname": hostname, "Env": process_env(cfg, icfg, hostname, user.home),
              "ImageCmd": icfg.get("Cmd"), "ImageEntrypoint": icfg.get("Entrypoint"),
              "StopSignal": icfg.get("StopSignal") or "SIGTERM", "RestartCount": 0}
+    if launched:
+        from dockyard.engine.repair import owner_now
+
+        state["Launcher"] = owner_now()
     rec = ContainerRecord(id=cid, name=name, image_id=image.id, image=cfg.image, created=time.time(),
                           config=cfg.to_json(), state=state)
     if cfg.userns:
@@ -390,15 +397,18 @@ def _cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports:
     rmtree(bundle)
 
 
-def remove(engine, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+def remove(engine, ref: str, *, force: bool = False, volumes: bool = False, only_if=None) -> str:
     """docker rm [-f] [-v]: a running container needs force (then it is killed first); -v also
-    removes its anonymous volumes (those no other container uses)."""
+    removes its anonymous volumes (those no other container uses). `only_if(rec)`, checked under
+    the container's lock, must hold for the removal to go on (a repair re-checking its reason)."""
     from dockyard.engine.lifecycle import ContainerLock
     from dockyard.fsutil import rmtree
 
     rec = engine.db.get_container(ref)
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
+        if only_if is not None and not only_if(rec):
+            return rec.name
         st = effective_state(rec)
         if st.get("Status") in ("running", "paused", "restarting"):
             if not force:
@@ -417,6 +427,10 @@ def remove(engine, ref: str, *, force: bool = False, volumes: bool = False) -> s
                 os.kill(st["Pid"], 9)
                 wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)
             _await_exit_recorded(engine, rec.id)
+        if rec.config.get("runtime") not in (None, "", "dockyard"):
+            from dockyard.engine.runtimes import forget
+
+            forget(rec.config["runtime"], engine.runroot, rec.id)  # e.g. an init stuck at runc's start gate
         _cleanup_files(engine, rec.id, had_ports=bool(rec.config.get("ports")))
         engine.db.must(engine.db.delete_container, rec.id)
     rmtree(engine.container_data_dir(rec.id))
@@ -428,7 +442,7 @@ def remove(engine, ref: str, *, force: bool = False, volumes: bool = False) -> s
 
 
 def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bool = False) -> int:
-    c = create(engine, cfg, name)
+    c = create(engine, cfg, name, launched=True)
     try:
         return start_foreground(engine, c, stdin_open=stdin_open)
     finally:
@@ -445,7 +459,7 @@ def run_detached(engine, cfg: ContainerConfig, name: str | None = None) -> str:
     """docker run -d: create, hand the container to its monitor, return its id once it runs."""
     from dockyard.engine.monitor import start_detached
 
-    c = create(engine, cfg, name)
+    c = create(engine, cfg, name, launched=True)
     try:
         start_detached(engine, c)
     except BaseException:

@@ -58,12 +58,17 @@ class Engine:
         name says whose it is, see `dockyard.ownership`)."""
         path = os.path.join(self.root, "tmp")
         os.makedirs(path, mode=0o700, exist_ok=True)
+        self.reclaim_tmp_once()
+        return path
+
+    def reclaim_tmp_once(self) -> None:
+        """What killed commands left in ``<root>/tmp``, reclaimed once per process (one
+        listdir when there is nothing)."""
         if not self._tmp_reclaimed:
             from dockyard.ownership import reclaim
 
             self._tmp_reclaimed = True
-            reclaim(path)
-        return path
+            reclaim(os.path.join(self.root, "tmp"))
 
     def reclaim_temps(self) -> tuple[int, int]:
         """Reclaim every temp a killed process left (blob ingests, unpacks, snapshot removals,

@@ -890,21 +890,81 @@ def commit(engine, ref: str, repo: str | None = None, *, message: str = "", auth
 
     rec = engine.db.get_container(ref)
     paused = False
-    if pause and effective_state(rec).get("Status") == "running":
-        from dockyard.engine.observe import pause as freeze
+    with _signals_unwind():  # SIGTERM/SIGHUP/SIGINT unwind through the unpause below
+        if pause and effective_state(rec).get("Status") == "running":
+            from dockyard.engine.observe import pause as freeze
+            from dockyard.engine.repair import owner_now
 
+            with _signals_held():  # frozen and `paused` set, or neither
+                try:
+                    freeze(engine, rec.id, by=owner_now())  # SIGKILL: the next command thaws it
+                    paused = True
+                except errors.DockyardError:
+                    pass  # no cgroup or freezer here; it may also have just stopped
         try:
-            freeze(engine, rec.id)
-            paused = True
-        except errors.DockyardError:
-            pass  # no cgroup or freezer here; it may also have just stopped
-    try:
-        return _commit(engine, rec, repo, message=message, author=author, changes=changes)
-    finally:
-        if paused:
-            from dockyard.engine.observe import unpause
+            return _commit(engine, rec, repo, message=message, author=author, changes=changes)
+        finally:
+            if paused:
+                from dockyard.engine.observe import unpause
 
-            unpause(engine, rec.id)
+                with _signals_held():  # a signal now waits until the container is thawed
+                    unpause(engine, rec.id)
+
+
+_UNWIND_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
+
+
+class _Interrupted(BaseException):
+    """A terminating signal, raised where the process was so that `finally` blocks run."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum
+
+
+@contextmanager
+def _signals_unwind():
+    """While a command holds something others must get back (a frozen container), SIGTERM,
+    SIGHUP and SIGINT unwind the stack (running every `finally`) instead of killing the process
+    where it stands; then the signal is delivered again with its old disposition, so the process
+    still dies of it (or, for SIGINT, raises KeyboardInterrupt) as it would have. Only the main
+    thread can take signals; elsewhere this does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise _Interrupted(signum)
+
+    sigs = [getattr(signal, n) for n in _UNWIND_SIGNALS]
+    old = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    except _Interrupted as e:
+        for s, h in old.items():
+            signal.signal(s, h)
+        old = {}
+        os.kill(os.getpid(), e.signum)  # its old disposition: dies, or KeyboardInterrupt (SIGINT)
+        raise errors.Unavailable(f"interrupted by signal {e.signum}") from None  # if it was ignored
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextmanager
+def _signals_held():
+    """Block the unwinding signals for a step that must not be cut in half (thawing)."""
+    import signal
+
+    sigs = {getattr(signal, n) for n in _UNWIND_SIGNALS}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes) -> str:

@@ -17,7 +17,9 @@ def _running(engine, ref: str):
     return rec, st, cg
 
 
-def pause(engine, ref: str) -> str:
+def pause(engine, ref: str, *, by: str | None = None) -> str:
+    """docker pause. `by` names a process (pid@start time) that will unpause it itself (commit):
+    recorded before the freeze, so if that process dies first the next command thaws it."""
     from dockyard.engine.lifecycle import ContainerLock, _set
 
     rec, st, cg = _running(engine, ref)
@@ -28,8 +30,13 @@ def pause(engine, ref: str) -> str:
             raise Conflict(f"Container {rec.id} is not running")
         if cg is None:
             raise Unavailable("the container has no cgroup to freeze")
-        cg.freeze()
-        _set(engine, rec.id, Status="paused", Paused=True)
+        _set(engine, rec.id, Status="paused", Paused=True, PausedBy=by)
+        try:
+            cg.freeze()
+        except BaseException:
+            cg.thaw()
+            _set(engine, rec.id, Status="running", Paused=False, PausedBy=None)
+            raise
     return rec.name
 
 
@@ -42,7 +49,7 @@ def unpause(engine, ref: str) -> str:
             raise Conflict(f"Container {rec.id} is not paused")
         if cg is not None:
             cg.thaw()
-        _set(engine, rec.id, Status="running", Paused=False)
+        _set(engine, rec.id, Status="running", Paused=False, PausedBy=None)
     return rec.name
 
 

@@ -201,6 +201,20 @@ def _last_error(log: str) -> str:
     return msg
 
 
+def forget(name: str, runroot: str, cid: str) -> None:
+    """Make an external runtime drop a container it may still hold (`runc delete --force`: kills
+    an init left waiting at its start gate by a killed `run`, removes runc's state and cgroup).
+    Nothing to do for our own runtime, whose init dies with its parent."""
+    import subprocess
+
+    try:
+        rt = get_runtime(name, runroot)
+    except InvalidArgument:
+        return  # the runtime binary is gone: it holds nothing we could ask it to drop
+    if isinstance(rt, ExternalRuntime):
+        subprocess.run(rt._cmd("delete", "--force", cid), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def get_runtime(name: str, runroot: str):
     if name in ("", "dockyard"):
         return InProcessRuntime()

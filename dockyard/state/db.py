@@ -521,6 +521,13 @@ class Database:
         return [_container(r) for r in self._query(
             f"SELECT {_CONTAINER_COLS} FROM containers ORDER BY created DESC, id")]
 
+    def containers_needing_repair(self) -> list[ContainerRecord]:
+        """Containers a killed command may have left half-done: paused by a `commit`, or
+        `--rm` (see `dockyard.engine.repair`)."""
+        return [_container(r) for r in self._query(
+            f"SELECT {_CONTAINER_COLS} FROM containers WHERE json_extract(state, '$.PausedBy') IS NOT NULL "
+            "OR json_extract(config, '$.auto_remove')")]
+
     def containers_using_image(self, image_id: str) -> list[ContainerRecord]:
         return [_container(r) for r in self._query(
             f"SELECT {_CONTAINER_COLS} FROM containers WHERE image_id = ? ORDER BY created DESC, id",

@@ -1,0 +1,96 @@
+"""Finishing what a killed command left half-done to containers.
+
+With no daemon, a `dockyard` process killed mid-command (SIGKILL, a closed terminal, the OOM
+killer) cannot finish its own work, so the next command does:
+
+- a container frozen by `commit` (its state names the committing process in ``PausedBy``) whose
+  committer is gone is thawed: Docker keeps a container running through an interrupted commit;
+- a `run --rm` container whose launcher is gone (its state names it in ``Launcher``) and which
+  no longer runs, with no live monitor, is removed, as its launcher would have done. Runtimes'
+  leftovers go with it (an external runtime's init stuck at its start gate, the rootfs the
+  engine mounted for it on the host).
+
+`sweep` is cheap when there is nothing to do (one indexed read of the few candidate rows), so
+every CLI command runs it once before its own work.
+"""
+
+from __future__ import annotations
+
+from dockyard.ownership import owner_tag, start_time
+
+
+def owner_now() -> str:
+    """What a command records as itself in ``PausedBy``/``Launcher``."""
+    return owner_tag()
+
+
+def _alive(tag) -> bool:
+    if not isinstance(tag, str) or "@" not in tag:
+        return False
+    pid, _, started = tag.partition("@")
+    return pid.isdigit() and started.isdigit() and start_time(int(pid)) == int(started)
+
+
+def frozen_by_dead_commit(state: dict) -> bool:
+    return state.get("Status") == "paused" and bool(state.get("PausedBy")) and not _alive(state["PausedBy"])
+
+
+def abandoned_auto_remove(rec) -> bool:
+    """A --rm container that nobody is left to remove."""
+    from dockyard.engine.containers import effective_state, process_status
+
+    if not rec.config.get("auto_remove"):
+        return False
+    st = effective_state(rec)
+    if st.get("Status") in ("running", "paused", "restarting", "removing"):
+        return False
+    if process_status(st.get("MonitorPid", 0), st.get("MonitorStartTime")):
+        return False  # its monitor removes it
+    launcher = st.get("Launcher")
+    if st.get("Status") == "created" and not launcher:
+        return False  # `create --rm`: it waits for a `start`
+    return not _alive(launcher)
+
+
+def thaw(engine, cid: str) -> None:
+    """Undo a dead committer's pause (under the container's lock, re-checked there)."""
+    from dockyard.engine.containers import container_cgroup
+    from dockyard.engine.lifecycle import ContainerLock
+
+    with ContainerLock(engine, cid):
+        rec = engine.db.get_container(cid)
+        if not frozen_by_dead_commit(rec.state):
+            return
+        cg = container_cgroup(engine, rec)
+        if cg is not None:
+            cg.thaw()
+        with engine.db.transaction():
+            st = dict(engine.db.get_container(cid).state)
+            st.update(Status="running", Paused=False, PausedBy=None)
+            engine.db.update_state(cid, st)
+
+
+def finish_removal(engine, cid: str) -> None:
+    from dockyard.engine.containers import remove
+
+    remove(engine, cid, force=True, volumes=True, only_if=abandoned_auto_remove)
+
+
+def sweep(engine) -> None:
+    """Repair every container a dead command left half-done. Errors are not this command's:
+    the container is left as it was, for `rm -f` or the next sweep."""
+    from dockyard.errors import DockyardError
+
+    engine.reclaim_tmp_once()
+    try:
+        candidates = engine.db.containers_needing_repair()
+    except DockyardError:
+        return  # a store that cannot be read now: the command itself will say why
+    for rec in candidates:
+        try:
+            if frozen_by_dead_commit(rec.state):
+                thaw(engine, rec.id)
+            elif abandoned_auto_remove(rec):
+                finish_removal(engine, rec.id)
+        except (DockyardError, OSError):
+            continue
