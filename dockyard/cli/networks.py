@@ -60,7 +60,12 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
              Flag("--format", STR, "Format output using a custom template")]
     opts = _opts(flags, argv, "dockyard network ls [OPTIONS]", "List networks", 0)
     engine = ctx.engine
-    ensure_default(engine)
+    from dockyard.errors import DiskFull
+
+    try:
+        ensure_default(engine)
+    except DiskFull:
+        pass  # a full disk: list what there is (reading still works)
     flt = {}
     for f in opts.filter:
         k, eq, v = f.partition("=")
