@@ -339,14 +339,18 @@ def test_killed_import_and_load_temps_are_reclaimed_live_ones_kept(dy, busybox, 
     data = _tar_of(8 << 20)
     saved = str(tmp_path / "busybox.tar")
     dy("save", "-o", saved, "busybox")
-    for args in (("import", "-", "killed:1"), ("load",)):
+    kills = ((("import", "-", "killed:1"), signal.SIGKILL), (("load",), signal.SIGTERM),
+             (("import", "-", "killed:2"), signal.SIGHUP))
+    for args, sig in kills:
+        before = set(temps(dy))
         p = subprocess.Popen(dy.cmd(*args), env=dy.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         _feed(p, data[: len(data) // 2] if args[0] == "import" else open(saved, "rb").read()[:200000])
-        wait_for(lambda: temps(dy), timeout=20, what=f"{args[0]} to write a temp")
+        wait_for(lambda: set(temps(dy)) - before, timeout=20, what=f"{args[0]} to write a temp")
         time.sleep(random.uniform(0, 0.2))
-        p.kill()
+        p.send_signal(sig)
         p.communicate(timeout=30)
+        assert p.returncode == -sig
     left = temps(dy)
     assert left and all(os.path.lexists(os.path.join(dy.root, t)) for t in left)
 
@@ -384,6 +388,27 @@ def test_killed_rm_grave_is_reclaimed_by_next_command(dy, busybox):
     dy("run", "--rm", "busybox", "true")  # any command that changes snapshots reclaims it
     assert listdir(graves) == []
     assert_store_consistent(dy)
+
+
+def test_killed_cp_leaves_a_mount_that_is_detached_never_deleted_through(dy, busybox, tmp_path):
+    """A killed `cp` from a stopped container leaves its snapshot mounted on a temp in
+    <root>/tmp: reclaiming that temp must detach the mount first, never empty the container."""
+    size = 150_000_000
+    dy("run", "--network", "none", "--name", "big", "busybox", "sh", "-c", f"head -c {size} /dev/zero > /big")
+    p = _spawn(dy, "cp", "big:/big", str(tmp_path / "out"))
+    wait_for(lambda: any("/tmp/mnt-" in m for m in mounts_under(dy.root)), timeout=30, interval=0.001,
+             what="cp to mount the container")
+    _kill(p, signal.SIGKILL)
+    assert [t for t in temps(dy) if t.startswith("tmp/mnt-")]
+    assert any("/tmp/mnt-" in m for m in mounts_under(dy.root))
+    dy("ps", "-a")  # the next command reclaims it
+    assert mounts_under(dy.root) == []
+    assert temps(dy) == []
+    upper = os.path.join(dy.root, "snapshots", "active", json.loads(dy("inspect", "big").out)[0]["Id"], "upper")
+    assert os.path.getsize(os.path.join(upper, "big")) == size
+    dy("cp", "big:/big", str(tmp_path / "out2"))
+    assert os.path.getsize(tmp_path / "out2") == size
+    dy("rm", "big")
 
 
 # -- 17: a killed `run --rm` is finished by the next command -------------------------------------
