@@ -97,7 +97,7 @@ def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
             _thaw(engine, rec.id)
         if _alive(pid, start_time):
             _kill(pid, sig)
-            if not wait_gone(pid, start_time, max(timeout, 0)):
+            if not wait_gone(pid, start_time, float("inf") if timeout == -1 else max(timeout, 0)):  # -1: forever
                 _kill(pid, 9)
                 wait_gone(pid, start_time, 30.0)
         _await_exit_recorded(engine, rec.id)

@@ -39,17 +39,28 @@ class ContainerState(Record):
 
 
 def parse_signal(name: str | int) -> int:
+    """A signal by number (1..SIGRTMAX) or name (`TERM`, `SIGTERM`, `RTMIN+3`), as moby's ParseSignal."""
     import signal
 
-    if isinstance(name, int) or str(name).isdigit():
-        return int(name)
     n = str(name).upper()
-    if not n.startswith("SIG"):
-        n = "SIG" + n
-    try:
-        return int(getattr(signal, n))
-    except AttributeError:
-        raise InvalidArgument(f"unknown signal {name!r}") from None
+    if isinstance(name, int) or (n.isascii() and n.isdigit()):
+        num = int(name)
+    else:
+        n = n if n.startswith("SIG") else "SIG" + n
+        base, plus, off = n.partition("+")
+        base, minus, off2 = (base, "", "") if plus else base.partition("-")
+        num = signal.Signals.__members__.get(base, 0) if base != "SIGRTMIN" and base != "SIGRTMAX" else \
+            int(getattr(signal, base))
+        if plus or minus:
+            off = off or off2
+            if base not in ("SIGRTMIN", "SIGRTMAX") or not (off.isascii() and off.isdigit()):
+                num = 0
+            else:
+                num = num + int(off) if plus else num - int(off)
+        num = int(num)
+    if not 0 < num <= signal.SIGRTMAX:
+        raise InvalidArgument(f"unknown signal {name!r}")
+    return num
 
 
 def rfc3339_now() -> str:
@@ -174,7 +185,7 @@ class Runtime:
         rec = self._load(cid)
         if self._status(cid, rec) == "stopped":
             raise Conflict("container not running")
-        signum = parse_signal(sig)
+        signum = 0 if str(sig) == "0" else parse_signal(sig)  # runc lets `kill ID 0` probe
         pids = [rec["pid"]]
         if all_processes:
             cg = _cgroup_of(rec)
