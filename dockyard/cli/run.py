@@ -130,7 +130,7 @@ def config_from_flags(opts, image: str, cmd: list[str]):
         network=opts.network or "bridge", network_aliases=tuple(opts.network_alias), ip=opts.ip or "",
         ports=tuple(ports), publish_all=opts.publish_all, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
         mounts=mounts,
-        privileged=opts.privileged, security_opt=tuple(opts.security_opt), runtime=opts.runtime,
+        privileged=opts.privileged, security_opt=_security(opts.security_opt), runtime=opts.runtime,
         userns=opts.userns == "auto", restart=opts.restart, log_opts=log_opts,
         **stop_flags(opts), **limits,
     )
@@ -204,6 +204,15 @@ def _int(value: str, flag: str) -> int:
         raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
                               f'parsing "{value}": invalid syntax')
     return int(value)
+
+
+def _security(values: list[str]) -> tuple[str, ...]:
+    """--security-opt: profile files are read here, on the caller's side, as docker's CLI does."""
+    if not values:
+        return ()
+    from dockyard.engine.security import read_profiles
+
+    return read_profiles(values)
 
 
 def stop_flags(opts) -> dict:

@@ -105,6 +105,11 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     from dockyard.engine.users import resolve_user
     from dockyard.state.db import ContainerRecord
 
+    from dockyard.engine.security import parse as security_opts
+
+    sec = security_opts(cfg.security_opt)  # refused before anything is made
+    if cfg.privileged and isinstance(sec.seccomp, dict):
+        raise InvalidArgument("--privileged runs without seccomp: a seccomp profile cannot be combined with it")
     images = engine.images
     image = images.resolve(cfg.image)
     full = images.config(image)
@@ -233,12 +238,14 @@ def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Crea
         user_network = cfg.network not in ("none", "host", "bridge", "default")
         etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network)
     seccomp = compiled = None
-    if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
-        from dockyard.engine.seccomp_cache import default_seccomp
+    if not cfg.privileged:
+        from dockyard.engine.security import parse, seccomp_program
         from dockyard.engine.specgen import capabilities
 
-        seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
-        compiled = (prog, flags)
+        found = seccomp_program(os.path.join(engine.root, "cache"), parse(cfg.security_opt), capabilities(cfg))
+        if found is not None:
+            seccomp, prog, flags = found
+            compiled = (prog, flags)
     user_mounts = None
     if cfg.mounts:  # volumes, binds, tmpfs: engine/mounts.py
         from dockyard.engine.mounts import oci_mounts

@@ -91,8 +91,10 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
     # Docker gives a non-root user no effective or permitted capabilities, only the bounding set.
     proc["capabilities"] = {"bounding": caps, "effective": caps if user.uid == 0 else [],
                             "permitted": caps if user.uid == 0 else []}
-    opts = _security_opts(cfg.security_opt)
-    proc["noNewPrivileges"] = opts.get("no-new-privileges", False)
+    from dockyard.engine.security import parse as security_opts
+
+    opts = security_opts(cfg.security_opt)
+    proc["noNewPrivileges"] = opts.no_new_privileges
     spec["hostname"] = hostname
     if cfg.domainname:
         spec["domainname"] = cfg.domainname
@@ -111,8 +113,12 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
             if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
         linux["devices"] = _host_devices()
-    elif opts.get("seccomp") != "unconfined" and seccomp is not None:
-        linux["seccomp"] = seccomp
+    else:
+        if opts.seccomp != "unconfined" and seccomp is not None:
+            linux["seccomp"] = seccomp
+        if opts.unmask_paths:  # systempaths=unconfined, as docker: nothing masked or read-only in /proc
+            linux["maskedPaths"] = []
+            linux["readonlyPaths"] = []
     if userns_map:
         host_id, size = userns_map
         linux["namespaces"].append({"type": "user"})
@@ -160,21 +166,6 @@ def resources(cfg) -> dict:
     if cfg.pids_limit:
         res["pids"] = {"limit": cfg.pids_limit if cfg.pids_limit > 0 else -1}
     return res
-
-
-def _security_opts(opts) -> dict:
-    out: dict = {}
-    for o in opts:
-        k, sep, v = o.partition("=" if "=" in o else ":")
-        if k == "no-new-privileges":
-            out[k] = v.lower() in ("", "true", "1") if sep else True
-        elif k == "seccomp":
-            out[k] = v
-        elif k in ("apparmor", "label"):
-            out[k] = v  # accepted for compatibility: no AppArmor/SELinux on this host
-        else:
-            raise InvalidArgument(f"invalid --security-opt: {o!r}")
-    return out
 
 
 def _host_devices() -> list[dict]:
