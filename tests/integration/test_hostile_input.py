@@ -67,3 +67,149 @@ def test_stop_with_a_real_signal_after_a_refused_one(dy, busybox, name):
     dy("run", "-d", "--name", name, "--stop-signal", "SIGKILL", busybox, "sleep", "60")
     dy("stop", "-t", "30", name, timeout=20)
     assert dy("inspect", "-f", "{{.State.ExitCode}}", name).out.strip() == "137"
+
+
+# -- --security-opt (item 6) -------------------------------------------------------------------
+
+
+def _profile(tmp_path, name: str, *, drop=(), add=(), raw=None) -> str:
+    """Docker's default profile (Docker's own format) without `drop` in its allow-list, plus `add`."""
+    import json
+
+    from dockyard.runtime.seccomp_default import docker_profile
+
+    p = docker_profile()
+    p["syscalls"][0]["names"] = [n for n in p["syscalls"][0]["names"] if n not in drop]
+    p["syscalls"] += list(add)
+    path = tmp_path / name
+    path.write_text(raw if raw is not None else json.dumps(p))
+    return str(path)
+
+
+MKDIR = "mkdir /made; echo rc=$?; ls -d /made 2>/dev/null || echo absent"
+
+
+@pytest.mark.parametrize("runtime", ["dockyard", "runc"])
+def test_seccomp_profile_denies_mkdir_with_eperm(dy, busybox, tmp_path, runtime, name):
+    prof = _profile(tmp_path, "deny.json", drop=("mkdir", "mkdirat"),
+                    add=[{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}])
+    p = dy("run", "--name", name, "--runtime", runtime, "--security-opt", f"seccomp={prof}", busybox, "sh", "-c",
+           MKDIR, check=False)
+    assert "Operation not permitted" in p.err and "rc=1" in p.out and "absent" in p.out, (p.out, p.err)
+    # exec gets the same profile (it compiles the bundle's linux.seccomp)
+    if runtime == "dockyard":
+        dy("start", name)
+    # the default profile, for comparison, lets mkdir through
+    assert "rc=0" in dy("run", "--rm", "--runtime", runtime, busybox, "sh", "-c", MKDIR).out
+
+
+def test_seccomp_profile_errno_ret_and_exec(dy, busybox, tmp_path, name):
+    prof = _profile(tmp_path, "enospc.json", drop=("mkdir", "mkdirat"),
+                    add=[{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28}])
+    dy("run", "-d", "--name", name, "--security-opt", f"seccomp={prof}", busybox, "sleep", "60")
+    p = dy("exec", name, "sh", "-c", MKDIR, check=False)
+    assert "No space left on device" in p.err and "absent" in p.out, (p.out, p.err)
+    assert dy("exec", name, "grep", "Seccomp:", "/proc/self/status").out.split() == ["Seccomp:", "2"]
+    opts = __import__("json").loads(dy("inspect", name).out)[0]["HostConfig"]["SecurityOpt"]
+    assert opts and opts[0].startswith("seccomp={")  # the profile itself is stored, as docker stores it
+
+
+@pytest.mark.parametrize("runtime", ["dockyard", "runc"])
+def test_seccomp_profile_with_argument_filters(dy, busybox, tmp_path, runtime):
+    """chmod to 0777 is refused with EACCES, any other mode is allowed (args with op EQ / NE)."""
+    rules = []
+    for names, i in ((["chmod"], 1), (["fchmodat", "fchmodat2"], 2)):
+        rules.append({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                      "args": [{"index": i, "value": 0o777, "op": "SCMP_CMP_EQ"}]})
+        rules.append({"names": names, "action": "SCMP_ACT_ALLOW",
+                      "args": [{"index": i, "value": 0o777, "op": "SCMP_CMP_NE"}]})
+    prof = _profile(tmp_path, "args.json", drop=("chmod", "fchmodat", "fchmodat2"), add=rules)
+    p = dy("run", "--rm", "--runtime", runtime, "--security-opt", f"seccomp={prof}", busybox, "sh", "-c",
+           "touch /a; chmod 777 /a; echo rc=$?; chmod 750 /a; echo rc=$?; stat -c %a /a", check=False)
+    assert p.out.split() == ["rc=1", "rc=0", "750"], (p.out, p.err)
+    assert "Permission denied" in p.err
+
+
+def test_seccomp_includes_by_capability(dy, busybox, tmp_path):
+    """A rule with includes.caps applies only to containers holding the capability."""
+    prof = _profile(tmp_path, "caps.json", drop=("mkdir", "mkdirat"),
+                    add=[{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ALLOW",
+                          "includes": {"caps": ["CAP_SYS_TIME"]}}])
+    without = dy("run", "--rm", "--security-opt", f"seccomp={prof}", busybox, "sh", "-c", MKDIR, check=False)
+    assert "absent" in without.out
+    with_cap = dy("run", "--rm", "--cap-add", "SYS_TIME", "--security-opt", f"seccomp={prof}", busybox, "sh",
+                  "-c", MKDIR)
+    assert "rc=0" in with_cap.out
+
+
+@pytest.mark.parametrize("raw, words", [
+    (None, ("opening seccomp profile", "No such file")),
+    ("{not json", ("not valid JSON",)),
+    ("[1, 2]", ("not a JSON object",)),
+    ('{"syscalls": []}', ("defaultAction",)),
+    ('{"defaultAction": "SCMP_ACT_NOPE"}', ("unknown action", "SCMP_ACT_NOPE")),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_EXPLODE"}]}',
+     ("SCMP_ACT_EXPLODE",)),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdirx"], "action": "SCMP_ACT_ERRNO"}]}',
+     ("unknown syscall", "mkdirx")),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", '
+     '"args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOON"}]}]}', ("unknown op", "SCMP_CMP_SOON")),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", '
+     '"args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]}', ("index",)),
+    ('{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000}', ("errnoRet",)),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]}', ("SCMP_ARCH_Z80",)),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", '
+     '"includes": {"minKernel": "banana"}}]}', ("kernel version",)),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "mkdir", "action": "SCMP_ACT_ERRNO"}]}',
+     ("names",)),
+    ("[" * 100000 + "]" * 100000, ("seccomp profile",)),
+    ("\xff\xfe{}", ("seccomp profile",)),
+], ids=lambda v: v[:40] if isinstance(v, str) else None)
+def test_bad_seccomp_profile_is_refused(dy, busybox, tmp_path, raw, words):
+    path = str(tmp_path / "missing.json") if raw is None else _profile(tmp_path, "bad.json", raw=raw)
+    if raw == "\xff\xfe{}":
+        with open(path, "wb") as f:
+            f.write(b"\xff\xfe{}")
+    for verb in ("create", "run"):
+        refused(dy(verb, "--security-opt", f"seccomp={path}", busybox, "true", check=False), *words)
+    assert dy("ps", "-aq").out == ""
+
+
+@pytest.mark.parametrize("opt, words", [
+    ("apparmor=docker-default", ("AppArmor",)),
+    ("label=type:container_t", ("SELinux",)),
+    ("label=level:s0:c1", ("SELinux",)),
+    ("systempaths=confined", ("systempaths",)),
+    ("no-new-privileges=maybe", ("no-new-privileges",)),
+    ("seccomp", ("seccomp",)),
+    ("mask=/proc/x", ("invalid --security-opt",)),
+    ("nonsense", ("invalid --security-opt",)),
+])
+def test_unknown_security_opts_are_refused(dy, busybox, opt, words):
+    refused(dy("run", "--rm", "--security-opt", opt, busybox, "true", check=False), *words)
+    assert dy("ps", "-aq").out == ""
+
+
+def test_privileged_with_a_profile_is_refused(dy, busybox, tmp_path):
+    prof = _profile(tmp_path, "p.json")
+    refused(dy("run", "--rm", "--privileged", "--security-opt", f"seccomp={prof}", busybox, "true", check=False),
+            "--privileged")
+
+
+def test_security_opts_that_are_honoured(dy, busybox):
+    show = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; grep -c ' /proc/sys ' /proc/self/mountinfo"
+    base = dy("run", "--rm", busybox, "sh", "-c", show).out.split()
+    assert base == ["NoNewPrivs:", "0", "Seccomp:", "2", "1"]
+    for opts, want in [
+        (("seccomp=unconfined",), ["NoNewPrivs:", "0", "Seccomp:", "0", "1"]),
+        (("seccomp:unconfined",), ["NoNewPrivs:", "0", "Seccomp:", "0", "1"]),
+        (("seccomp=builtin",), base),
+        (("no-new-privileges",), ["NoNewPrivs:", "1", "Seccomp:", "2", "1"]),
+        (("no-new-privileges:true",), ["NoNewPrivs:", "1", "Seccomp:", "2", "1"]),
+        (("no-new-privileges=false",), base),
+        (("systempaths=unconfined",), ["NoNewPrivs:", "0", "Seccomp:", "2", "0"]),
+        (("label=disable",), base),
+        (("apparmor=unconfined",), base),  # this host has no AppArmor: nothing to leave unconfined
+    ]:
+        args = [a for o in opts for a in ("--security-opt", o)]
+        assert dy("run", "--rm", *args, busybox, "sh", "-c", show, check=False).out.split() == want, opts
