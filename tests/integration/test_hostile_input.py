@@ -213,3 +213,27 @@ def test_security_opts_that_are_honoured(dy, busybox):
     ]:
         args = [a for o in opts for a in ("--security-opt", o)]
         assert dy("run", "--rm", *args, busybox, "sh", "-c", show, check=False).out.split() == want, opts
+
+
+# -- cp into a --read-only container (item 11) ----------------------------------------------------
+
+
+def test_cp_into_a_read_only_container_is_refused(dy, busybox, tmp_path, name):
+    src = tmp_path / "payload"
+    src.write_text("x")
+    dy("create", "--name", name, "--read-only", busybox, "sleep", "60")
+    for dest in ("/", "/etc/", "/tmp/payload"):
+        refused(dy("cp", str(src), f"{name}:{dest}", check=False), "container rootfs is marked read-only", code=1)
+    assert dy("diff", name).out == ""  # the stopped container's root did not change
+    dy("start", name)
+    refused(dy("cp", str(src), f"{name}:/", check=False), "read-only", code=1)
+    assert "payload" not in dy("exec", name, "ls", "/").out.split()
+
+
+def test_cp_into_a_volume_of_a_running_read_only_container(dy, busybox, tmp_path, name):
+    src = tmp_path / "payload"
+    src.write_text("in the volume")
+    dy("run", "-d", "--name", name, "--read-only", "-v", f"{name}-vol:/data", busybox, "sleep", "60")
+    dy("cp", str(src), f"{name}:/data/")
+    assert dy("exec", name, "cat", "/data/payload").out == "in the volume"
+    refused(dy("cp", str(src), f"{name}:/payload", check=False), "read-only", code=1)
