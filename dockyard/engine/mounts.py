@@ -125,6 +125,11 @@ def _check(m: dict, *, bind_must_exist: bool = False) -> None:
     m["target"] = target = posixpath.normpath(target).replace("//", "/")
     if target == "/":
         raise _MountError(kind, "invalid specification: destination can't be '/'")
+    from dockyard.runtime.paths import proc_mount_refused
+
+    why = proc_mount_refused(target, kind)
+    if why:
+        raise _MountError(kind, why)
     if kind == "bind":
         if not m["source"]:
             raise _MountError(kind, "field Source must not be empty")

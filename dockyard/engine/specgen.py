@@ -133,13 +133,31 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
                                "options": ["rbind", "rprivate"] + (["ro"] if cfg.read_only else [])})
     if mounts:  # after the defaults, but before those it covers (-v conf:/etc: /etc/hosts on top)
         taken = {m["destination"] for m in mounts}
-        base = [m for m in spec["mounts"] if m["destination"] not in taken]
+        base = [m for m in spec["mounts"] if m["destination"] not in taken and not _would_create(m, mounts)]
+        if cfg.tty and not any(m["destination"] == "/dev/pts" for m in base):
+            raise InvalidArgument("--tty needs a /dev/pts in the container, and the directory mounted on /dev "
+                                  "has none")
         prefixes = tuple(d.rstrip("/") + "/" for d in taken)
         spec["mounts"] = [m for m in base if not m["destination"].startswith(prefixes)] + list(mounts) + \
             [m for m in base if m["destination"].startswith(prefixes)]
     if annotations:
         spec["annotations"] = dict(annotations)
     return spec
+
+
+def _would_create(m: dict, user_mounts) -> bool:
+    """A default mount (/dev/pts, /sys/fs/cgroup, /etc/hosts …) inside a directory the user bound
+    from the host, whose mount point that directory lacks: mounting it would create the mount
+    point in the user's directory. Such a mount is left out (nothing is created in a host
+    directory the user did not ask for); where the point exists, it is mounted on as usual."""
+    import os
+
+    dest = m["destination"]
+    for u in user_mounts:
+        top = u["destination"].rstrip("/")
+        if u.get("type") == "bind" and dest.startswith(top + "/"):
+            return not os.path.lexists(os.path.join(u["source"], dest[len(top) + 1:]))
+    return False
 
 
 def resources(cfg) -> dict:
