@@ -111,6 +111,8 @@ def mount_one(rootfs: str, m: dict, *, private_cgroupns: bool = True) -> None:
                     raise
         if prop:
             _on_mount(rootfs, target, fd, lambda p: sc.mount(None, p, None, prop))
+    except SyscallError as e:  # name the container's path, not /proc/self/fd/N
+        raise SyscallError(f"mount {source or mtype} on {target} in the container", e.errno) from None
     finally:
         os.close(fd)
 
@@ -133,7 +135,10 @@ def _on_mount(rootfs: str, target: str, fd: int, fn) -> None:
     """Run `fn(path)` on the mount just made on the mount point `fd`. The descriptor still names
     the covered directory, so the target is opened again inside the root (which crosses into the
     new mount) and must be on another mount than `fd`, as runc checks before a remount."""
-    top = open_in_root(rootfs, target)
+    try:
+        top = open_in_root(rootfs, target)
+    except OSError as e:
+        raise BadSpec(f"mount point {target} changed while it was being mounted: {e.strerror}") from None
     try:
         if _mnt_id(top) == _mnt_id(fd):
             raise BadSpec(f"mount point {target} changed while it was being mounted")

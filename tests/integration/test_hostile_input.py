@@ -4,6 +4,7 @@ host as it was (host directories empty, canaries untouched, no container half-ma
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from support import assert_nothing_left, no_traceback
@@ -237,3 +238,138 @@ def test_cp_into_a_volume_of_a_running_read_only_container(dy, busybox, tmp_path
     dy("cp", str(src), f"{name}:/data/")
     assert dy("exec", name, "cat", "/data/payload").out == "in the volume"
     refused(dy("cp", str(src), f"{name}:/payload", check=False), "read-only", code=1)
+
+
+# -- mounts: /proc, /sys, /dev, and targets raced by a shared volume (items 7, 8, 10) ----------
+
+
+def _listing(path) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(b, n), path) for b, ds, fs in os.walk(path) for n in ds + fs)
+
+
+@pytest.mark.parametrize("runtime", ["dockyard", "runc"])
+def test_host_dir_bound_over_sys_stays_empty(dy, busybox, tmp_path, runtime):
+    host = tmp_path / "hostsys"
+    host.mkdir()
+    p = dy("run", "--rm", "--runtime", runtime, "-v", f"{host}:/sys", busybox, "sh", "-c", "ls -A /sys; echo ok")
+    assert p.out.split() == ["ok"]
+    assert _listing(host) == []  # no fs/cgroup made in the user's directory
+
+
+def test_host_dir_bound_over_dev_stays_empty(dy, busybox, tmp_path):
+    host = tmp_path / "hostdev"
+    host.mkdir()
+    p = dy("run", "--rm", "-v", f"{host}:/dev", busybox, "sh", "-c", "ls -A /dev; echo ok")
+    assert p.out.split() == ["ok"]
+    assert _listing(host) == []  # no pts, shm, mqueue, null, console …
+    refused(dy("run", "--rm", "-t", "-v", f"{host}:/dev", busybox, "true", check=False), "/dev/pts")
+    assert _listing(host) == []
+
+
+def test_mount_points_that_exist_in_a_bound_dir_are_still_used(dy, busybox, tmp_path):
+    """-v /dev:/dev (the host's own /dev, which has pts and shm) keeps a private devpts and shm."""
+    before = _listing("/dev/pts")
+    p = dy("run", "--rm", "-v", "/dev:/dev", busybox, "sh", "-c",
+           "ls /dev/pts; grep ' /dev/shm ' /proc/mounts | tail -1 | grep -c size=65536k")
+    assert p.out.split() == ["ptmx", "1"]
+    assert _listing("/dev/pts") == before
+
+
+@pytest.mark.parametrize("flags, words", [
+    (("-v", "{host}:/proc"), ('"/proc" cannot be mounted',)),
+    (("--tmpfs", "/proc"), ('"/proc" cannot be mounted',)),
+    (("--mount", "type=bind,source={host},target=/proc/x"), ('"/proc/x" cannot be mounted',)),
+    (("-v", "{host}:/proc/sys/kernel"), ("inside /proc",)),
+    (("-v", "{host}:/proc/../proc/sysrq-trigger"), ("inside /proc",)),
+    (("--mount", "type=volume,target=/proc/sys"), ("inside /proc",)),
+    (("--mount", "type=tmpfs,target=/proc/self"), ("inside /proc",)),
+])
+def test_mounts_over_proc_are_refused(dy, busybox, tmp_path, flags, words):
+    host = tmp_path / "hostdir"
+    host.mkdir()
+    args = [f.format(host=host) for f in flags]
+    for verb in ("create", "run"):
+        refused(dy(verb, *args, busybox, "true", check=False), *words)
+    assert _listing(host) == [] and dy("ps", "-aq").out == "" and dy("volume", "ls", "-q").out == ""
+
+
+def test_lxcfs_style_proc_file_mounts_are_allowed(dy, busybox, tmp_path):
+    fake = tmp_path / "uptime"
+    fake.write_text("12345.00 1.00\n")
+    assert dy("run", "--rm", "-v", f"{fake}:/proc/uptime:ro", busybox, "cat", "/proc/uptime").out == fake.read_text()
+
+
+def _image_from_busybox(dy, busybox, tmp_path, tag: str, mutate) -> str:
+    """busybox's root as a tar (export), changed by `mutate(members) -> members`, imported as `tag`."""
+    import io
+    import tarfile
+
+    cid = dy("create", busybox, "true").out.strip()
+    exported = dy("export", cid).stdout
+    dy("rm", cid)
+    src = tarfile.open(fileobj=io.BytesIO(exported))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as dst:
+        for info, data in mutate([(m, src.extractfile(m).read() if m.isfile() else None) for m in src.getmembers()]):
+            dst.addfile(info, io.BytesIO(data) if data is not None else None)
+    path = tmp_path / f"{tag.replace(':', '_')}.tar"
+    path.write_bytes(out.getvalue())
+    dy("import", str(path), tag)
+    return tag
+
+
+def _link(name: str, target: str):
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = tarfile.SYMTYPE, target, 0o777
+    return info, None
+
+
+def _dir(name: str):
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info, None
+
+
+@pytest.mark.parametrize("runtime", ["dockyard", "runc"])
+def test_image_with_proc_and_sys_linked_to_one_dir(dy, busybox, tmp_path, runtime):
+    def mutate(members):
+        keep = [(i, d) for i, d in members if i.name.strip("./").split("/")[0] not in ("proc", "sys")]
+        return keep + [_dir("shared"), _link("proc", "/shared"), _link("sys", "shared")]
+
+    image = _image_from_busybox(dy, busybox, tmp_path, "evil:proclink", mutate)
+    p = dy("run", "--rm", "--runtime", runtime, image, "true", check=False)
+    no_traceback(p)
+    assert p.returncode in (125, 126, 127) and p.err.strip(), (p.returncode, p.err)
+    if runtime == "dockyard":
+        assert "must be mounted on an ordinary directory" in p.err
+    assert dy("ps", "-aq").out == ""
+
+
+def test_shared_volume_symlink_race_cannot_reach_the_host(dy, busybox, tmp_path, name):
+    """CVE-2021-30465's pattern: a container swaps a directory of a shared volume for a symlink to
+    a host path while another container starts with a mount point below that directory. The
+    mount point must be made inside the second container's root, never on the host."""
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    (canary / "keep").write_text("untouched")
+    vol = f"{name}-shared"
+    dy("volume", "create", vol)
+    swap = (f"loop() {{ while :; do rm -rf /vol/x; mkdir -p /vol/x/sub; rm -rf /vol/x; ln -s {canary} /vol/x; "
+            "done; }; loop & loop")
+    dy("run", "-d", "--name", name, "-v", f"{vol}:/vol", busybox, "sh", "-c", swap)
+    # 20 mount points below the swapped directory per start, 15 starts: the code before the fix
+    # (resolve, then mkdir and mount by path) made canary/sub/d1 on the host within 10 starts.
+    targets = [a for j in range(20) for a in ("--tmpfs", f"/vol/x/sub/d{j}")]
+    for i in range(15):
+        p = dy("run", "--rm", "-v", f"{vol}:/vol", *targets, busybox, "true", check=False)
+        no_traceback(p)
+        assert not re.search(r"\w+Error:", p.err), p.err  # a clear message, no raw Python exception
+    dy("rm", "-f", name)
+    assert _listing(canary) == ["keep"] and (canary / "keep").read_text() == "untouched"
+    # with the swapping stopped, the same mounts work (and are made inside the root)
+    dy("run", "--rm", "-v", f"{vol}:/vol", *targets, busybox, "true")
+    assert _listing(canary) == ["keep"]
