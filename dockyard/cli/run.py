@@ -55,16 +55,26 @@ RUN_FLAGS = [
 ]
 
 
+ENV_FILE_MAX = 16 << 20
+
+
 def env_from_args(values: list[str], files: list[str]) -> list[str]:
     """-e and --env-file as docker reads them: `NAME` alone takes the host's value, or is dropped."""
     out: list[str] = []
     for path in files:
         try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
+            with open(path, "rb") as f:
+                data = f.read(ENV_FILE_MAX + 1)
         except OSError as e:
             raise InvalidArgument(f"open {path}: {e.strerror.lower()}") from None
-        for n, line in enumerate(lines, 1):
+        if len(data) > ENV_FILE_MAX:
+            raise InvalidArgument(f"env file {path} is larger than {ENV_FILE_MAX >> 20} MiB")
+        lines = data.split(b"\n")
+        for n, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8").removesuffix("\r")
+            except UnicodeDecodeError:
+                raise InvalidArgument(f"env file {path} contains invalid utf8 bytes at line {n}") from None
             line = line.lstrip()
             if not line or line.startswith("#"):
                 continue
@@ -75,6 +85,9 @@ def env_from_args(values: list[str], files: list[str]) -> list[str]:
 
 
 def _env_item(item: str, where: str) -> list[str]:
+    if "\0" in item:
+        raise InvalidArgument(f"invalid environment variable {item.partition('=')[0]!r} ({where}): "
+                              "it contains a NUL byte")
     name, eq, value = item.partition("=")
     if not name:
         raise InvalidArgument(f"invalid environment variable: {item} ({where})")
@@ -219,7 +232,7 @@ def stop_flags(opts) -> dict:
     """--stop-signal and --stop-timeout, checked now: a bad signal would otherwise break `stop`."""
     out: dict = {"stop_signal": None, "stop_timeout": None}
     if opts.stop_signal:
-        from dockyard.runtime.container import parse_signal
+        from dockyard.signals import parse_signal
 
         try:
             parse_signal(opts.stop_signal)

@@ -114,6 +114,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     image = images.resolve(cfg.image)
     full = images.config(image)
     icfg = full.get("config") or {}
+    check_image_defaults(icfg, cfg)
     top = images.ensure_unpacked(image, full)
     lowers = engine.snapshots.lowerdirs(top) if top else []
     user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(lowers, "/etc/passwd"),
@@ -172,6 +173,33 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
 
             remove_unused(engine, made)
         raise
+
+
+def check_image_defaults(icfg, cfg: ContainerConfig) -> None:
+    """What a container takes from its image and the caller, checked before anything is made:
+    an image stored before images were checked on the way in (images/validate.py) may hold a
+    crafted config, and API callers bypass the CLI's checks."""
+    if not isinstance(icfg, dict):
+        raise InvalidArgument("the image's config is not an object")
+    for where, items in (("the image's Env", icfg.get("Env")), ("the environment", cfg.env),
+                         ("the image's Cmd", icfg.get("Cmd")), ("the image's Entrypoint", icfg.get("Entrypoint")),
+                         ("the command", cfg.cmd), ("the entrypoint", cfg.entrypoint)):
+        if items is None:
+            continue
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise InvalidArgument(f"{where} is not a list of strings")
+        for i in items:
+            if "\0" in i:
+                raise InvalidArgument(f"{where} holds {i.partition('=')[0]!r} with a NUL byte in it")
+    signal = cfg.stop_signal or icfg.get("StopSignal")
+    if signal:
+        from dockyard.signals import parse_signal
+
+        try:
+            parse_signal(signal)
+        except InvalidArgument:
+            raise InvalidArgument(f"Invalid signal: {signal}"
+                                  + ("" if cfg.stop_signal else " (the image's StopSignal)")) from None
 
 
 def _check_traversable(path: str) -> None:

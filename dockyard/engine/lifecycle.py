@@ -71,7 +71,7 @@ def start(engine, ref: str) -> str:
 
 
 def _signal_number(sig) -> int:
-    from dockyard.runtime.container import parse_signal
+    from dockyard.signals import parse_signal
 
     return parse_signal(sig)
 

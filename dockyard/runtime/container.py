@@ -17,6 +17,7 @@ from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.record import Record
 from dockyard.runtime.procfs import proc_start_time, wait_gone
 from dockyard.runtime.spawn import Spawned, spawn
+from dockyard.signals import parse_signal
 
 _ID = re.compile(r"^[\w+\-.]+$")
 
@@ -36,31 +37,6 @@ class ContainerState(Record):
             out["annotations"] = self.annotations
         out["owner"] = self.owner if owner is None else owner
         return out
-
-
-def parse_signal(name: str | int) -> int:
-    """A signal by number (1..SIGRTMAX) or name (`TERM`, `SIGTERM`, `RTMIN+3`), as moby's ParseSignal."""
-    import signal
-
-    n = str(name).upper()
-    if isinstance(name, int) or (n.isascii() and n.isdigit()):
-        num = int(name)
-    else:
-        n = n if n.startswith("SIG") else "SIG" + n
-        base, plus, off = n.partition("+")
-        base, minus, off2 = (base, "", "") if plus else base.partition("-")
-        num = signal.Signals.__members__.get(base, 0) if base != "SIGRTMIN" and base != "SIGRTMAX" else \
-            int(getattr(signal, base))
-        if plus or minus:
-            off = off or off2
-            if base not in ("SIGRTMIN", "SIGRTMAX") or not (off.isascii() and off.isdigit()):
-                num = 0
-            else:
-                num = num + int(off) if plus else num - int(off)
-        num = int(num)
-    if not 0 < num <= signal.SIGRTMAX:
-        raise InvalidArgument(f"unknown signal {name!r}")
-    return num
 
 
 def rfc3339_now() -> str:
