@@ -33,7 +33,10 @@ def check_config(config) -> None:
     from dockyard.oci.ports import exposed_port
 
     for key, value in (cc.get("ExposedPorts") or {}).items():
-        exposed_port(key)
+        try:
+            exposed_port(key)
+        except InvalidArgument as e:
+            raise InvalidArgument(f"invalid image config: config.ExposedPorts: {e}") from None
         if not isinstance(value, dict):
             raise InvalidArgument(f"invalid image config: config.ExposedPorts[{key!r}] is not an object")
     for key, value in (cc.get("Volumes") or {}).items():

@@ -373,3 +373,137 @@ def test_shared_volume_symlink_race_cannot_reach_the_host(dy, busybox, tmp_path,
     # with the swapping stopped, the same mounts work (and are made inside the root)
     dy("run", "--rm", "-v", f"{vol}:/vol", *targets, busybox, "true")
     assert _listing(canary) == ["keep"]
+
+
+# -- environment, image configs, archives, the registry (item 10) -------------------------------
+
+
+def test_env_file_that_is_not_utf8(dy, busybox, tmp_path):
+    f = tmp_path / "env"
+    f.write_bytes(b"GOOD=1\nBAD=\xff\xfe\n")
+    for verb in ("create", "run"):
+        refused(dy(verb, "--env-file", str(f), busybox, "true", check=False), "invalid utf8 bytes at line 2")
+    assert dy("ps", "-aq").out == ""
+
+
+def test_env_value_with_a_nul_byte(dy, busybox, tmp_path):
+    f = tmp_path / "env"
+    f.write_bytes(b"A=before\x00after\n")
+    refused(dy("run", "--rm", "--env-file", str(f), busybox, "true", check=False), "NUL")
+    assert dy("ps", "-aq").out == ""
+
+
+def test_env_file_as_docker_reads_it(dy, busybox, tmp_path):
+    f = tmp_path / "env"
+    f.write_bytes(b"# comment\r\nA=1\r\n  B=two words\n\nC=\xc3\xa9\n")
+    out = dy("run", "--rm", "--env-file", str(f), busybox, "sh", "-c", 'echo "$A|$B|$C"').out
+    assert out == "1|two words|\u00e9\n"
+
+
+def _archive(tmp_path, name: str, config_patch: dict, *, manifest_json: bytes | None = None) -> str:
+    """A docker-archive tar of a one-file image whose config.config is patched with `config_patch`."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as t:
+        info = tarfile.TarInfo("hello")
+        info.size = 2
+        t.addfile(info, io.BytesIO(b"hi"))
+    layer_bytes = layer.getvalue()
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Env": ["PATH=/bin"], "Cmd": ["/hello"], **config_patch},
+              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer_bytes).hexdigest()]}}
+    config_bytes = json.dumps(config).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    manifest = manifest_json if manifest_json is not None else json.dumps(
+        [{"Config": config_name, "RepoTags": [f"crafted:{name}"], "Layers": ["l/layer.tar"]}]).encode()
+    out = tmp_path / f"{name}.tar"
+    with tarfile.open(out, "w") as t:
+        for member, data in (("manifest.json", manifest), (config_name, config_bytes), ("l/layer.tar", layer_bytes)):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return str(out)
+
+
+@pytest.mark.parametrize("patch, words", [
+    ({"Env": ["A=1", 42, {"x": 1}]}, ("Env",)),
+    ({"Env": ["A=1\u0000B=2"]}, ("Env", "NUL")),
+    ({"Env": "PATH=/bin"}, ("Env",)),
+    ({"Cmd": [["nested"]]}, ("Cmd",)),
+    ({"Entrypoint": ["/bin/sh\u0000-c"]}, ("Entrypoint", "NUL")),
+    ({"ExposedPorts": {"99999999/tcp": {}}}, ("99999999",)),
+    ({"ExposedPorts": {"0/tcp": {}}}, ("0/tcp",)),
+    ({"ExposedPorts": {"80/icmp": {}}}, ("80/icmp",)),
+    ({"ExposedPorts": {"80/tcp": "yes"}}, ("ExposedPorts",)),
+    ({"ExposedPorts": ["80/tcp"]}, ("ExposedPorts",)),
+    ({"Volumes": {"relative/path": {}}}, ("Volumes",)),
+    ({"Labels": {"a": 1}}, ("Labels",)),
+    ({"User": 0}, ("User",)),
+    ({"StopSignal": "NOPE"}, ("StopSignal",)),
+    ({"WorkingDir": ["/"]}, ("WorkingDir",)),
+])
+def test_crafted_image_configs_are_refused_on_load(dy, tmp_path, patch, words):
+    path = _archive(tmp_path, "bad", patch)
+    refused(dy("load", "-i", path, check=False), "invalid image config", *words, code=1)
+    assert dy("images", "-q").out == ""
+
+
+def test_an_exposed_port_out_of_range_is_refused_at_run(dy, tmp_path):
+    """An image stored before the check (here: its config rewritten in the store) gets a clear
+    error from -P, never iptables-restore's output, and no rule is left behind."""
+    import json
+    import subprocess
+
+    before = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.count("dockyard")
+    good = _archive(tmp_path, "ports", {"ExposedPorts": {"80/tcp": {}}})
+    dy("load", "-i", good)
+    # rewrite the stored config as an older dockyard would have kept it
+    import hashlib
+
+    cfg_digest = dy("image", "inspect", "-f", "{{.Id}}", "crafted:ports").out.strip()
+    blob = os.path.join(dy.root, "content", "blobs", "sha256", cfg_digest.split(":")[1])
+    doc = json.loads(open(blob).read())
+    doc["config"]["ExposedPorts"] = {"99999999/tcp": {}}
+    os.chmod(blob, 0o644)
+    with open(blob, "w") as f:
+        f.write(json.dumps(doc))
+    assert hashlib.sha256(open(blob, "rb").read()).hexdigest() != cfg_digest
+    p = dy("run", "--rm", "-P", "crafted:ports", "true", check=False)
+    refused(p, "99999999")
+    assert "iptables" not in p.err
+    assert subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.count("dockyard") == before
+
+
+def test_load_refuses_a_huge_manifest_json(dy, tmp_path):
+    huge = b"[" + b" " * (2 << 20) + b"]"
+    path = _archive(tmp_path, "huge", {}, manifest_json=huge)
+    refused(dy("load", "-i", path, check=False), "manifest.json", "MiB", code=1)
+    assert dy("images", "-q").out == ""
+
+
+def test_load_refuses_deeply_nested_json(dy, tmp_path):
+    deep = b"[" * 200000 + b"]" * 200000
+    path = _archive(tmp_path, "deep", {}, manifest_json=deep)
+    p = dy("load", "-i", path, check=False)
+    refused(p, "manifest", code=1)
+    assert "RecursionError" not in p.err
+
+
+def test_registry_answers_a_deeply_nested_manifest_with_400(tmp_path):
+    from test_registry_server import OCI_MANIFEST, Registry
+
+    reg = Registry(tmp_path)
+    try:
+        deep = b'{"schemaVersion": 2, "config": ' + b"[" * 200000 + b"]" * 200000 + b"}"
+        r = reg.request("PUT", "/v2/deep/manifests/v1", deep, {"Content-Type": OCI_MANIFEST})
+        assert r.status == 400, r
+        assert r.codes == ["MANIFEST_INVALID"]
+        reg.push_image("deep", "ok", [b"layer"])  # and the server still serves
+    finally:
+        assert reg.stop() == 0
+    log = reg.logtext()
+    assert "Traceback" not in log and "RecursionError" not in log, log
