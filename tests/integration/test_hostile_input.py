@@ -507,3 +507,76 @@ def test_registry_answers_a_deeply_nested_manifest_with_400(tmp_path):
         assert reg.stop() == 0
     log = reg.logtext()
     assert "Traceback" not in log and "RecursionError" not in log, log
+
+
+# -- paths longer than PATH_MAX (item 9) ---------------------------------------------------------
+
+
+def _deep_layer_archive(tmp_path) -> str:
+    """A docker-archive whose one layer nests 1500 directories: a path of 4500 bytes > PATH_MAX."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
+        path = ""
+        for i in range(1500):
+            path += f"d{i % 10}/"
+            info = tarfile.TarInfo(path.rstrip("/"))
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            t.addfile(info)
+        info = tarfile.TarInfo(path + "leaf")
+        info.size = 4
+        t.addfile(info, io.BytesIO(b"deep"))
+    assert len(path) > 4096
+    lb = layer.getvalue()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/x"]},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(lb).hexdigest()]}})
+    cb = config.encode()
+    cn = hashlib.sha256(cb).hexdigest() + ".json"
+    man = json.dumps([{"Config": cn, "RepoTags": ["deep:1"], "Layers": ["l/layer.tar"]}]).encode()
+    out = tmp_path / "deep.tar"
+    with tarfile.open(out, "w") as t:
+        for n, d in (("manifest.json", man), (cn, cb), ("l/layer.tar", lb)):
+            info = tarfile.TarInfo(n)
+            info.size = len(d)
+            t.addfile(info, io.BytesIO(d))
+    return str(out)
+
+
+def _snapshots_empty(dy) -> bool:
+    base = os.path.join(dy.root, "snapshots")
+    return all(not os.listdir(os.path.join(base, d)) for d in ("layers", "tmp", "active")
+               if os.path.isdir(os.path.join(base, d)))
+
+
+@pytest.mark.parametrize("how", ["rmi", "prune"])
+def test_image_with_a_path_longer_than_path_max_is_removed(dy, tmp_path, how):
+    dy("load", "-i", _deep_layer_archive(tmp_path))
+    cid = dy("create", "deep:1").out.strip()  # unpacks the layer into snapshots/
+    assert not _snapshots_empty(dy)
+    dy("rm", cid)
+    p = dy("rmi", "deep:1", check=False) if how == "rmi" else dy("system", "prune", "-af", check=False)
+    no_traceback(p)
+    assert p.returncode == 0, p.err
+    assert dy("images", "-q").out == ""
+    assert _snapshots_empty(dy), os.listdir(os.path.join(dy.root, "snapshots", "tmp"))
+
+
+def test_container_that_made_a_path_longer_than_path_max_is_removed(dy, busybox, name):
+    """Three chains of 700 directories (2100 bytes each), each moved to the bottom of the one
+    before: a 6300-byte path in the container's upper layer."""
+    chain = "/".join(["dd"] * 700)
+    deep = (f"for c in a b c; do mkdir -p /tmp/$c/{chain} || exit 1; done; "
+            f"mv /tmp/c /tmp/b/{chain}/ && mv /tmp/b /tmp/a/{chain}/ && echo moved")
+    assert dy("run", "--name", name, busybox, "sh", "-c", deep).out == "moved\n"
+    cid = dy("inspect", "-f", "{{.Id}}", name).out.strip()
+    p = dy("rm", name, check=False)
+    no_traceback(p)
+    assert p.returncode == 0, p.err
+    assert dy("ps", "-aq").out == ""
+    snaps = os.path.join(dy.root, "snapshots")
+    assert not any(cid in n for d in ("active", "tmp") for n in os.listdir(os.path.join(snaps, d)))
+    assert os.listdir(os.path.join(snaps, "tmp")) == []
