@@ -191,10 +191,12 @@ def _await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:
         detach(engine, cid, had_ports=bool(rec.config.get("ports")), reap_links=True)
 
 
-def parse_timeout(value) -> float | None:
+def parse_timeout(value) -> int | None:
+    """docker stop/restart -t: whole seconds (an int, as docker's flag), -1 waits for ever."""
     if value in (None, ""):
         return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidArgument(f"invalid timeout: {value!r}") from None
+    v = str(value)
+    digits = v[1:] if v[:1] in "+-" else v
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18 or int(v) < -1:
+        raise InvalidArgument(f"invalid timeout: {value!r}: a number of seconds, or -1 to wait for ever")
+    return int(v)

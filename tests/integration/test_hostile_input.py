@@ -580,3 +580,14 @@ def test_container_that_made_a_path_longer_than_path_max_is_removed(dy, busybox,
     snaps = os.path.join(dy.root, "snapshots")
     assert not any(cid in n for d in ("active", "tmp") for n in os.listdir(os.path.join(snaps, d)))
     assert os.listdir(os.path.join(snaps, "tmp")) == []
+
+
+def test_stop_timeout_and_signal_of_stop_itself(dy, busybox, name):
+    dy("run", "-d", "--name", name, busybox, "sleep", "60")
+    for t in ("nan", "inf", "1e400", "-5", "1.5", "abc", "99999999999999999999"):
+        refused(dy("stop", "-t", t, name, check=False), "invalid timeout", code=1)
+    refused(dy("stop", "-s", "NOPE", name, check=False), "NOPE", code=1)
+    refused(dy("kill", "-s", "SIG_IGN", name, check=False), "SIG_IGN", code=1)
+    assert dy("inspect", "-f", "{{.State.Running}}", name).out.strip() == "true"
+    dy("stop", "-t", "0", name)
+    assert dy("inspect", "-f", "{{.State.Running}}", name).out.strip() == "false"
