@@ -257,7 +257,7 @@ def check_profile(profile: dict) -> None:
     def str_list(v, where: str) -> list:
         if v is None:
             return []
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
             fail(f"{where} must be a list of strings")
         return v
 
@@ -269,7 +269,7 @@ def check_profile(profile: dict) -> None:
         if a not in ARCHITECTURES:
             fail(f"unknown architecture {a!r}")
     arch_map = profile.get("archMap") or []
-    if not isinstance(arch_map, list):
+    if not isinstance(arch_map, (list, tuple)):
         fail("archMap must be a list")
     for i, entry in enumerate(arch_map):
         if not isinstance(entry, dict):
@@ -280,7 +280,7 @@ def check_profile(profile: dict) -> None:
     str_list(profile.get("flags"), "flags")
     filter_flags(profile)
     rules = profile.get("syscalls") or []
-    if not isinstance(rules, list):
+    if not isinstance(rules, (list, tuple)):
         fail("syscalls must be a list")
     known = known_syscalls()
     for i, rule in enumerate(rules):
@@ -301,7 +301,7 @@ def check_profile(profile: dict) -> None:
             fail(f"{where}: action is required")
         action_value(rule["action"], rule.get("errnoRet"))
         args = rule.get("args") or []
-        if not isinstance(args, list):
+        if not isinstance(args, (list, tuple)):
             fail(f"{where}.args must be a list")
         for j, arg in enumerate(args):
             at = f"{where}.args[{j}]"
