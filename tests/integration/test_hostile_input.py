@@ -450,6 +450,8 @@ def test_crafted_image_configs_are_refused_on_load(dy, tmp_path, patch, words):
     path = _archive(tmp_path, "bad", patch)
     refused(dy("load", "-i", path, check=False), "invalid image config", *words, code=1)
     assert dy("images", "-q").out == ""
+    blobs = os.path.join(dy.root, "content", "blobs")
+    assert [f for _b, _d, fs in os.walk(blobs) for f in fs] == []  # nothing of it kept
 
 
 def test_an_exposed_port_out_of_range_is_refused_at_run(dy, tmp_path):
