@@ -7,9 +7,14 @@ import os
 import stat
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def rmtree(path: str, *, missing_ok: bool = True) -> None:
-    """Remove a tree without following symlinks, coping with directories left mode 000 (overlayfs'
-    work/work) and with a concurrent remover deleting the same entries."""
+    """Remove a tree by directory descriptors: never follows a symlink, reaches any depth (paths
+    longer than PATH_MAX, deeper than Python's recursion limit) holding two descriptors at a
+    time, copes with directories left mode 000 (overlayfs' work/work) and with a concurrent
+    remover deleting the same entries."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -19,52 +24,108 @@ def rmtree(path: str, *, missing_ok: bool = True) -> None:
     if not stat.S_ISDIR(st.st_mode):
         _unlink(path)
         return
-    for _ in range(2):
-        try:
-            _rmtree_dir(path)
-            return
-        except PermissionError:
-            _make_writable(path)  # not root, or CAP_DAC_OVERRIDE dropped: fix modes and retry
-    _rmtree_dir(path)
-
-
-def _rmtree_dir(path: str) -> None:
+    parent = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        entries = list(os.scandir(path))
+        rmtree_at(parent, os.path.basename(os.path.abspath(path)))
+    finally:
+        os.close(parent)
+
+
+def rmtree_at(parent_fd: int, name: str) -> None:
+    """Remove the directory `name` of the directory open as `parent_fd`, and all below it.
+
+    Depth first, one level open at a time: going down opens a child by name (O_NOFOLLOW); going
+    up opens ".." and checks it is the directory we came from (device and inode), so a tree
+    moved while it is being removed makes this fail rather than remove something else."""
+    try:
+        fd = _open_dir(parent_fd, name)
     except FileNotFoundError:
         return
-    for e in entries:
-        try:
-            if e.is_dir(follow_symlinks=False):
-                _rmtree_dir(e.path)
-            else:
-                _unlink(e.path)
-        except FileNotFoundError:
-            continue
+    except OSError as e:
+        if e.errno in (20, 40):  # ENOTDIR, ELOOP: not a directory (any more)
+            _unlink_at(parent_fd, name)
+            return
+        raise
+    top = os.fstat(parent_fd)
+    # each level: (its name in its parent, the parent's (dev, ino), its subdirectories left to do)
+    levels: list[tuple[str, tuple[int, int], list[str]]] = [(name, (top.st_dev, top.st_ino), [])]
     try:
-        os.rmdir(path)
+        levels[-1][2].extend(_clear_files(fd))
+        while levels:
+            name_here, parent_id, todo = levels[-1]
+            if todo:
+                child = todo.pop()
+                try:
+                    cfd = _open_dir(fd, child)
+                except FileNotFoundError:
+                    continue
+                except OSError as e:
+                    if e.errno in (20, 40):
+                        _unlink_at(fd, child)
+                        continue
+                    raise
+                here = os.fstat(fd)
+                os.close(fd)
+                fd = cfd
+                levels.append((child, (here.st_dev, here.st_ino), _clear_files(fd)))
+                continue
+            up = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            ust = os.fstat(up)
+            if (ust.st_dev, ust.st_ino) != parent_id:
+                os.close(up)
+                raise OSError(16, "directory moved while it was being removed", name_here)
+            os.close(fd)
+            fd = up
+            levels.pop()
+            try:
+                os.rmdir(name_here, dir_fd=fd)
+            except FileNotFoundError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def _open_dir(dir_fd: int, name: str) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:  # mode 000 and no CAP_DAC_OVERRIDE: make it ours to read, then retry
+        o_path = os.open(name, getattr(os, "O_PATH", 0o10000000) | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC,
+                         dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{o_path}", 0o700)
+        finally:
+            os.close(o_path)
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Unlink every non-directory in the directory `fd`; the names of its subdirectories."""
+    dirs = []
+    with os.scandir(fd) as it:
+        for e in it:
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if is_dir:
+                dirs.append(e.name)
+            else:
+                _unlink_at(fd, e.name)
+    return dirs
+
+
+def _unlink_at(dir_fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
     except FileNotFoundError:
         pass
+    except IsADirectoryError:  # became a directory meanwhile
+        rmtree_at(dir_fd, name)
 
 
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _make_writable(path: str) -> None:
-    for root, dirs, _files in os.walk(path):
-        for d in dirs:
-            p = os.path.join(root, d)
-            try:
-                if not os.path.islink(p):
-                    os.chmod(p, 0o700)
-            except FileNotFoundError:
-                pass
-    try:
-        os.chmod(path, 0o700)
     except FileNotFoundError:
         pass
 

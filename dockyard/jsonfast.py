@@ -46,6 +46,10 @@ def loads(s):
         obj, end = _scan(s, start)
     except StopIteration as e:
         raise ValueError(f"Expecting value: char {e.value}") from None
+    except SystemError:  # the C scanner could not build its JSONDecodeError: let json say what is wrong
+        import json
+
+        return json.loads(s)
     finally:
         _Context.memo.clear()
     if s[end:].strip(_WS):

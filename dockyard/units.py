@@ -21,3 +21,72 @@ def binary_size(n: float) -> str:
         n /= 1024
         i += 1
     return f"{n:.4g}{units[i]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing sizes: the one parser (docker/go-units parseSize), for -m, --memory-swap, tmpfs-size,
+# --shm-size, log max-size … `RAMInBytes` is binary (`1k` = 1024), `FromHumanSize` decimal.
+
+BINARY = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
+INT64_MAX = (1 << 63) - 1
+
+
+class SizeError(ValueError):
+    """A size that is not one (the message is go-units' wording); callers add the flag's name."""
+
+
+def ram_in_bytes(value) -> int:
+    """go-units RAMInBytes: `64m`, `1g`, `512k`, `1.5GiB`, `1kb`, `100b`, `1024` → bytes, binary.
+
+    Refused (SizeError): empty, negative, NaN/Inf, exponents, unknown or doubled suffixes,
+    non-ASCII digits, and anything past int64 (docker's limit)."""
+    return _parse(value, BINARY)
+
+
+def from_human_size(value) -> int:
+    """go-units FromHumanSize: as `ram_in_bytes` but decimal (`1k` = 1000, `1KiB` = 1000 too)."""
+    return _parse(value, DECIMAL)
+
+
+def _parse(value, units: dict) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        s = str(value)
+    elif isinstance(value, str):
+        s = value.strip()
+    else:
+        raise SizeError(f"invalid size: {value!r}")
+    # split number and suffix: the number is the longest prefix of ASCII digits and dots
+    j = 0
+    while j < len(s) and (s[j] in "0123456789."):
+        j += 1
+    num, sfx = s[:j], s[j:].lstrip(" ").lower()
+    if not _is_decimal(num):
+        raise SizeError(f"invalid size: '{s}'")
+    mult = 1
+    if sfx:
+        if len(sfx) > 3 or (sfx[0] != "b" and sfx[0] not in units):
+            raise SizeError(f"invalid suffix: '{sfx}'")
+        if sfx[0] == "b":
+            if len(sfx) > 1:
+                raise SizeError(f"invalid suffix: '{sfx}'")
+        else:
+            mult = units[sfx[0]]
+            if (len(sfx) == 2 and sfx[1] != "b") or (len(sfx) == 3 and sfx[1:] != "ib"):
+                raise SizeError(f"invalid suffix: '{sfx}'")
+    ip, _, fp = num.partition(".")
+    # exact arithmetic: the integer part times the unit plus the fraction times it, truncated
+    n = int(ip or "0") * mult + (int(fp) * mult // 10 ** len(fp) if fp else 0)
+    if n > INT64_MAX:
+        raise SizeError(f"invalid size: '{s}': value out of range")
+    return n
+
+
+def _is_decimal(s: str) -> bool:
+    """`12`, `1.5`, `.5`, `5.` (ASCII digits only; no sign, no exponent, no NaN or Inf)."""
+    ip, dot, fp = s.partition(".")
+    if not s or not s.isascii() or s == ".":
+        return False
+    if dot:
+        return (ip == "" or ip.isdigit()) and (fp == "" or fp.isdigit())
+    return ip.isdigit()

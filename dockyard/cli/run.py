@@ -55,16 +55,26 @@ RUN_FLAGS = [
 ]
 
 
+ENV_FILE_MAX = 16 << 20
+
+
 def env_from_args(values: list[str], files: list[str]) -> list[str]:
     """-e and --env-file as docker reads them: `NAME` alone takes the host's value, or is dropped."""
     out: list[str] = []
     for path in files:
         try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
+            with open(path, "rb") as f:
+                data = f.read(ENV_FILE_MAX + 1)
         except OSError as e:
             raise InvalidArgument(f"open {path}: {e.strerror.lower()}") from None
-        for n, line in enumerate(lines, 1):
+        if len(data) > ENV_FILE_MAX:
+            raise InvalidArgument(f"env file {path} is larger than {ENV_FILE_MAX >> 20} MiB")
+        lines = data.split(b"\n")
+        for n, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8").removesuffix("\r")
+            except UnicodeDecodeError:
+                raise InvalidArgument(f"env file {path} contains invalid utf8 bytes at line {n}") from None
             line = line.lstrip()
             if not line or line.startswith("#"):
                 continue
@@ -75,6 +85,9 @@ def env_from_args(values: list[str], files: list[str]) -> list[str]:
 
 
 def _env_item(item: str, where: str) -> list[str]:
+    if "\0" in item:
+        raise InvalidArgument(f"invalid environment variable {item.partition('=')[0]!r} ({where}): "
+                              "it contains a NUL byte")
     name, eq, value = item.partition("=")
     if not name:
         raise InvalidArgument(f"invalid environment variable: {item} ({where})")
@@ -130,9 +143,9 @@ def config_from_flags(opts, image: str, cmd: list[str]):
         network=opts.network or "bridge", network_aliases=tuple(opts.network_alias), ip=opts.ip or "",
         ports=tuple(ports), publish_all=opts.publish_all, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
         mounts=mounts,
-        privileged=opts.privileged, security_opt=tuple(opts.security_opt), runtime=opts.runtime,
+        privileged=opts.privileged, security_opt=_security(opts.security_opt), runtime=opts.runtime,
         userns=opts.userns == "auto", restart=opts.restart, log_opts=log_opts,
-        stop_signal=opts.stop_signal, stop_timeout=int(opts.stop_timeout) if opts.stop_timeout else None, **limits,
+        **stop_flags(opts), **limits,
     )
 
 
@@ -150,27 +163,23 @@ def resource_flags(opts) -> dict:
         if out["memory_swap"] != -1 and out["memory_swap"] < out.get("memory", 0):
             raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
     if opts.cpus:
-        try:
-            cpus = float(opts.cpus)
-        except ValueError:
-            raise InvalidArgument(f'invalid argument "{opts.cpus}" for "--cpus" flag') from None
-        if cpus <= 0 or cpus > (os.cpu_count() or 1):
-            raise InvalidArgument(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
-                                  f"{os.cpu_count()} CPUs available")
-        out["cpu_period"] = 100000
-        out["cpu_quota"] = int(cpus * 100000)
+        from dockyard.runtime.cgroups import parse_cpus
+
+        quota, period = parse_cpus(opts.cpus, ncpu=os.cpu_count() or 1)
+        if quota:
+            out["cpu_period"], out["cpu_quota"] = period, quota
     if opts.cpu_shares:
-        if not opts.cpu_shares.isdigit():
-            raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag')
-        out["cpu_shares"] = int(opts.cpu_shares)
+        out["cpu_shares"] = _int(opts.cpu_shares, "-c, --cpu-shares")
+        if out["cpu_shares"] < 0:
+            raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag: '
+                                  "shares cannot be negative")
     if opts.cpuset_cpus:
         _check_cpuset(opts.cpuset_cpus)
         out["cpuset_cpus"] = opts.cpuset_cpus
     if opts.pids_limit:
-        try:
-            out["pids_limit"] = int(opts.pids_limit)
-        except ValueError:
-            raise InvalidArgument(f'invalid argument "{opts.pids_limit}" for "--pids-limit" flag') from None
+        out["pids_limit"] = _int(opts.pids_limit, "--pids-limit")
+        if out["pids_limit"] < 0:  # docker: any negative value is "unlimited"
+            out["pids_limit"] = -1
     return out
 
 
@@ -192,15 +201,50 @@ def _check_cpuset(value: str) -> None:
 
 
 def _mem(value: str, flag: str) -> int:
-    """docker's RAMInBytes: binary units (k, m, g: 1024-based), b optional."""
-    s = value.strip().lower().removesuffix("b")
-    mult = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}.get(s[-1:], 1)
-    num = s[:-1] if s[-1:] in "kmgt" and s[-1:] else s
+    """docker's RAMInBytes (dockyard.units): binary units, `b` and `i` optional."""
+    from dockyard.units import SizeError, ram_in_bytes
+
     try:
-        n = float(num)
-    except ValueError:
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: invalid size: \'{value}\'') from None
-    return int(n * mult)
+        return ram_in_bytes(value)
+    except SizeError as e:
+        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+
+
+def _int(value: str, flag: str) -> int:
+    """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
+    v = value[1:] if value[:1] in "+-" else value
+    if not (v.isascii() and v.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
+        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
+                              f'parsing "{value}": invalid syntax')
+    return int(value)
+
+
+def _security(values: list[str]) -> tuple[str, ...]:
+    """--security-opt: profile files are read here, on the caller's side, as docker's CLI does."""
+    if not values:
+        return ()
+    from dockyard.engine.security import read_profiles
+
+    return read_profiles(values)
+
+
+def stop_flags(opts) -> dict:
+    """--stop-signal and --stop-timeout, checked now: a bad signal would otherwise break `stop`."""
+    out: dict = {"stop_signal": None, "stop_timeout": None}
+    if opts.stop_signal:
+        from dockyard.signals import parse_signal
+
+        try:
+            parse_signal(opts.stop_signal)
+        except InvalidArgument:
+            raise InvalidArgument(f"Invalid signal: {opts.stop_signal}") from None
+        out["stop_signal"] = opts.stop_signal
+    if opts.stop_timeout:
+        out["stop_timeout"] = _int(opts.stop_timeout, "--stop-timeout")
+        if out["stop_timeout"] < -1:
+            raise InvalidArgument(f"invalid --stop-timeout {opts.stop_timeout}: use -1 (wait forever) or "
+                                  "a number of seconds")
+    return out
 
 
 def _parse(argv: list[str], prog: str):

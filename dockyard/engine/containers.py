@@ -108,10 +108,16 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     from dockyard.engine.users import resolve_user
     from dockyard.state.db import ContainerRecord
 
+    from dockyard.engine.security import parse as security_opts
+
+    sec = security_opts(cfg.security_opt)  # refused before anything is made
+    if cfg.privileged and isinstance(sec.seccomp, dict):
+        raise InvalidArgument("--privileged runs without seccomp: a seccomp profile cannot be combined with it")
     images = engine.images
     image = images.resolve(cfg.image)
     full = images.config(image)
     icfg = full.get("config") or {}
+    check_image_defaults(icfg, cfg)
     top = images.ensure_unpacked(image, full)
     lowers = engine.snapshots.lowerdirs(top) if top else []
     user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(lowers, "/etc/passwd"),
@@ -174,6 +180,33 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
 
             remove_unused(engine, made)
         raise
+
+
+def check_image_defaults(icfg, cfg: ContainerConfig) -> None:
+    """What a container takes from its image and the caller, checked before anything is made:
+    an image stored before images were checked on the way in (images/validate.py) may hold a
+    crafted config, and API callers bypass the CLI's checks."""
+    if not isinstance(icfg, dict):
+        raise InvalidArgument("the image's config is not an object")
+    for where, items in (("the image's Env", icfg.get("Env")), ("the environment", cfg.env),
+                         ("the image's Cmd", icfg.get("Cmd")), ("the image's Entrypoint", icfg.get("Entrypoint")),
+                         ("the command", cfg.cmd), ("the entrypoint", cfg.entrypoint)):
+        if items is None:
+            continue
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise InvalidArgument(f"{where} is not a list of strings")
+        for i in items:
+            if "\0" in i:
+                raise InvalidArgument(f"{where} holds {i.partition('=')[0]!r} with a NUL byte in it")
+    signal = cfg.stop_signal or icfg.get("StopSignal")
+    if signal:
+        from dockyard.signals import parse_signal
+
+        try:
+            parse_signal(signal)
+        except InvalidArgument:
+            raise InvalidArgument(f"Invalid signal: {signal}"
+                                  + ("" if cfg.stop_signal else " (the image's StopSignal)")) from None
 
 
 def _check_traversable(path: str) -> None:
@@ -240,12 +273,14 @@ def _bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) -> Crea
         user_network = cfg.network not in ("none", "host", "bridge", "default")
         etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network)
     seccomp = compiled = None
-    if not cfg.privileged and "seccomp=unconfined" not in cfg.security_opt:
-        from dockyard.engine.seccomp_cache import default_seccomp
+    if not cfg.privileged:
+        from dockyard.engine.security import parse, seccomp_program
         from dockyard.engine.specgen import capabilities
 
-        seccomp, prog, flags = default_seccomp(os.path.join(engine.root, "cache"), capabilities(cfg))
-        compiled = (prog, flags)
+        found = seccomp_program(os.path.join(engine.root, "cache"), parse(cfg.security_opt), capabilities(cfg))
+        if found is not None:
+            seccomp, prog, flags = found
+            compiled = (prog, flags)
     user_mounts = None
     if cfg.mounts:  # volumes, binds, tmpfs: engine/mounts.py
         from dockyard.engine.mounts import oci_mounts

@@ -755,6 +755,7 @@ def copy_to_container(engine, container: str, path: str, src: str | IO[bytes], *
     src_spec = PathSpec(src, cwd=os.getcwd()) if isinstance(src, str) else None
     dst_spec = PathSpec(path or "/")
     with open_root(engine, container, writable=True) as root:
+        _check_writable(root, dst_spec)
         host = os.open("/", _O_DIR)
         try:
             return _copy(Endpoint(host), src, Endpoint(root.fd, shift=root.shift, container=container,
@@ -762,6 +763,22 @@ def copy_to_container(engine, container: str, path: str, src: str | IO[bytes], *
                          archive=archive, follow_link=follow_link, src_spec=src_spec, dst_spec=dst_spec)
         finally:
             os.close(host)
+
+
+def _check_writable(root: ContainerRoot, dest: PathSpec) -> None:
+    """docker: a --read-only container's root takes no copy, whether it runs or not; only a
+    writable volume or bind of a running container does (moby's containerExtractToDir)."""
+    from dockyard.engine.config import ContainerConfig
+
+    cfg = ContainerConfig.from_json(root.rec.config)
+    if not cfg.read_only:
+        return
+    path = "/" + "/".join(dest.parts)
+    for m in cfg.mounts or ():
+        target = (m.get("target") or "").rstrip("/") or "/"
+        if root.running and not m.get("readonly") and (path == target or path.startswith(target + "/")):
+            return
+    raise errors.InvalidArgument("container rootfs is marked read-only")
 
 
 def _check_output_path(spec: PathSpec) -> None:

@@ -71,7 +71,7 @@ def start(engine, ref: str) -> str:
 
 
 def _signal_number(sig) -> int:
-    from dockyard.runtime.container import parse_signal
+    from dockyard.signals import parse_signal
 
     return parse_signal(sig)
 
@@ -97,7 +97,7 @@ def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
             _thaw(engine, rec.id)
         if _alive(pid, start_time):
             _kill(pid, sig)
-            if not wait_gone(pid, start_time, max(timeout, 0)):
+            if not wait_gone(pid, start_time, float("inf") if timeout == -1 else max(timeout, 0)):  # -1: forever
                 _kill(pid, 9)
                 wait_gone(pid, start_time, 30.0)
         _await_exit_recorded(engine, rec.id)
@@ -191,10 +191,12 @@ def _await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:
         detach(engine, cid, had_ports=bool(rec.config.get("ports")), reap_links=True)
 
 
-def parse_timeout(value) -> float | None:
+def parse_timeout(value) -> int | None:
+    """docker stop/restart -t: whole seconds (an int, as docker's flag), -1 waits for ever."""
     if value in (None, ""):
         return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidArgument(f"invalid timeout: {value!r}") from None
+    v = str(value)
+    digits = v[1:] if v[:1] in "+-" else v
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18 or int(v) < -1:
+        raise InvalidArgument(f"invalid timeout: {value!r}: a number of seconds, or -1 to wait for ever")
+    return int(v)

@@ -41,17 +41,14 @@ def parse_log_opts(opts: dict) -> tuple[int, int]:
 
 
 def parse_size(v: str) -> int:
+    """docker's json-file max-size: go-units FromHumanSize (decimal units)."""
     from dockyard.errors import InvalidArgument
+    from dockyard.units import SizeError, from_human_size
 
-    s = v.strip().lower()
-    units = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3}
-    i = len(s)
-    while i and not s[i - 1].isdigit():
-        i -= 1
-    num, unit = s[:i], s[i:]
-    if not num.replace(".", "", 1).isdigit() or unit not in units:
-        raise InvalidArgument(f"invalid size: '{v}'")
-    return int(float(num) * units[unit])
+    try:
+        return from_human_size(v)
+    except SizeError as e:
+        raise InvalidArgument(f"invalid value for max-size: {e}") from None
 
 
 class JsonFileWriter:

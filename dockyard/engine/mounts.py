@@ -125,6 +125,11 @@ def _check(m: dict, *, bind_must_exist: bool = False) -> None:
     m["target"] = target = posixpath.normpath(target).replace("//", "/")
     if target == "/":
         raise _MountError(kind, "invalid specification: destination can't be '/'")
+    from dockyard.runtime.paths import proc_mount_refused
+
+    why = proc_mount_refused(target, kind)
+    if why:
+        raise _MountError(kind, why)
     if kind == "bind":
         if not m["source"]:
             raise _MountError(kind, "field Source must not be empty")
@@ -272,16 +277,13 @@ def _parse_mount(value: str) -> dict:
 
 
 def _ram_in_bytes(key: str, val: str) -> int:
-    """go-units RAMInBytes: binary units (k, m, g, t; an optional b), as docker reads tmpfs-size."""
-    s = val.strip().lower().removesuffix("b")
-    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(s[-1:], 1)
+    """go-units RAMInBytes, as docker reads tmpfs-size."""
+    from dockyard.units import SizeError, ram_in_bytes
+
     try:
-        n = float(s[:-1] if mult > 1 else s)
-    except ValueError:
-        raise ValueError(f"invalid value for {key}: {val}") from None
-    if n < 0:
-        raise ValueError(f"invalid value for {key}: {val}")
-    return int(n * mult)
+        return ram_in_bytes(val)
+    except SizeError as e:
+        raise ValueError(f"invalid value for {key}: {val}: {e}") from None
 
 
 def _size_suffix(size: int) -> str:
@@ -320,10 +322,29 @@ def merge_tmpfs_options(options: list[str]) -> list[str]:
             if not eq or k not in _TMPFS_DATA:
                 raise InvalidArgument(f'Invalid tmpfs option ["{k}"' + (f' "{o[len(k) + 1:]}"]' if eq else "]"))
             key = "=" + k
+            _check_tmpfs_number(k, o[len(k) + 1:])
         if key not in seen:
             seen.add(key)
             out.insert(0, o)
     return out
+
+
+def _check_tmpfs_number(key: str, val: str) -> None:
+    """The kernel's grammar (memparse) for tmpfs' numbers, checked now so `start` cannot fail on it:
+    digits with an optional k/m/g/t/p/e suffix; `size` may be a percentage; mode is octal, ids decimal."""
+    digits = val.isascii() and val.isdigit()
+    if key in ("size", "nr_blocks", "nr_inodes"):
+        num = val[:-1] if val[-1:].lower() in ("k", "m", "g", "t", "p", "e") or (key == "size" and val[-1:] == "%") \
+            else val
+        ok = num.isascii() and num.isdigit()
+    elif key == "mode":
+        ok = val.isascii() and len(val) > 0 and all(c in "01234567" for c in val) and int(val, 8) <= 0o7777
+    elif key in ("uid", "gid"):
+        ok = digits and int(val) < 1 << 32
+    else:
+        return
+    if not ok:
+        raise InvalidArgument(f"invalid tmpfs option {key}={val}: not a valid number for tmpfs")
 
 
 def parse_volumes_from(value: str) -> dict:

@@ -91,8 +91,10 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
     # Docker gives a non-root user no effective or permitted capabilities, only the bounding set.
     proc["capabilities"] = {"bounding": caps, "effective": caps if user.uid == 0 else [],
                             "permitted": caps if user.uid == 0 else []}
-    opts = _security_opts(cfg.security_opt)
-    proc["noNewPrivileges"] = opts.get("no-new-privileges", False)
+    from dockyard.engine.security import parse as security_opts
+
+    opts = security_opts(cfg.security_opt)
+    proc["noNewPrivileges"] = opts.no_new_privileges
     spec["hostname"] = hostname
     if cfg.domainname:
         spec["domainname"] = cfg.domainname
@@ -111,8 +113,12 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
             if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
         linux["devices"] = _host_devices()
-    elif opts.get("seccomp") != "unconfined" and seccomp is not None:
-        linux["seccomp"] = seccomp
+    else:
+        if opts.seccomp != "unconfined" and seccomp is not None:
+            linux["seccomp"] = seccomp
+        if opts.unmask_paths:  # systempaths=unconfined, as docker: nothing masked or read-only in /proc
+            linux["maskedPaths"] = []
+            linux["readonlyPaths"] = []
     if userns_map:
         host_id, size = userns_map
         linux["namespaces"].append({"type": "user"})
@@ -127,13 +133,31 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
                                "options": ["rbind", "rprivate"] + (["ro"] if cfg.read_only else [])})
     if mounts:  # after the defaults, but before those it covers (-v conf:/etc: /etc/hosts on top)
         taken = {m["destination"] for m in mounts}
-        base = [m for m in spec["mounts"] if m["destination"] not in taken]
+        base = [m for m in spec["mounts"] if m["destination"] not in taken and not _would_create(m, mounts)]
+        if cfg.tty and not any(m["destination"] == "/dev/pts" for m in base):
+            raise InvalidArgument("--tty needs a /dev/pts in the container, and the directory mounted on /dev "
+                                  "has none")
         prefixes = tuple(d.rstrip("/") + "/" for d in taken)
         spec["mounts"] = [m for m in base if not m["destination"].startswith(prefixes)] + list(mounts) + \
             [m for m in base if m["destination"].startswith(prefixes)]
     if annotations:
         spec["annotations"] = dict(annotations)
     return spec
+
+
+def _would_create(m: dict, user_mounts) -> bool:
+    """A default mount (/dev/pts, /sys/fs/cgroup, /etc/hosts …) inside a directory the user bound
+    from the host, whose mount point that directory lacks: mounting it would create the mount
+    point in the user's directory. Such a mount is left out (nothing is created in a host
+    directory the user did not ask for); where the point exists, it is mounted on as usual."""
+    import os
+
+    dest = m["destination"]
+    for u in user_mounts:
+        top = u["destination"].rstrip("/")
+        if u.get("type") == "bind" and dest.startswith(top + "/"):
+            return not os.path.lexists(os.path.join(u["source"], dest[len(top) + 1:]))
+    return False
 
 
 def resources(cfg) -> dict:
@@ -160,21 +184,6 @@ def resources(cfg) -> dict:
     if cfg.pids_limit:
         res["pids"] = {"limit": cfg.pids_limit if cfg.pids_limit > 0 else -1}
     return res
-
-
-def _security_opts(opts) -> dict:
-    out: dict = {}
-    for o in opts:
-        k, sep, v = o.partition("=" if "=" in o else ":")
-        if k == "no-new-privileges":
-            out[k] = v.lower() in ("", "true", "1") if sep else True
-        elif k == "seccomp":
-            out[k] = v
-        elif k in ("apparmor", "label"):
-            out[k] = v  # accepted for compatibility: no AppArmor/SELinux on this host
-        else:
-            raise InvalidArgument(f"invalid --security-opt: {o!r}")
-    return out
 
 
 def _host_devices() -> list[dict]:

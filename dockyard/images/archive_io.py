@@ -33,6 +33,8 @@ from dockyard.oci import image as oi
 CHUNK = 1 << 20
 SMALL_LIMIT = 8 << 20  # members larger than this (or named layer.tar, or blobs) are streamed, never buffered
 SMALL_TOTAL_LIMIT = 256 << 20  # buffered JSON and such, all told
+INDEX_LIMIT = 1 << 20  # manifest.json, index.json, repositories: read whole, so capped
+INDEX_FILES = ("manifest.json", "index.json", "repositories")
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -353,6 +355,9 @@ class _Loader:
                     self._member(name, m.size, f)
 
     def _member(self, name: str, size: int, f: BinaryIO) -> None:
+        if name in INDEX_FILES and size > INDEX_LIMIT:
+            raise InvalidArgument(f"invalid archive: {name} is {size} bytes, more than the "
+                                  f"{INDEX_LIMIT >> 20} MiB an image archive's index can take")
         expected = None
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "blobs":
@@ -439,12 +444,12 @@ class _Loader:
         if name in self.small:
             data = self.small[name]
         elif name in self.members:
-            data = self.content.read_bytes(self.members[name].digest)
+            data = self._read_capped(self.members[name], name, what)
         else:
             raise InvalidArgument(f"invalid archive: {what} {name!r} is missing")
         try:
             return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise InvalidArgument(f"invalid archive: {what} {name!r} is not valid JSON: {e}") from None
 
     def store_json(self, data: bytes, expected: str | None = None) -> str:
@@ -531,7 +536,7 @@ class _Loader:
             config_digest = self.store_json(raw, expected)
             try:
                 config = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise InvalidArgument(f"invalid archive: image config {cfg_name!r} is not valid JSON: {e}") from None
             if not isinstance(config, dict):
                 raise InvalidArgument(f"invalid archive: image config {cfg_name!r} is not an object")
@@ -549,11 +554,18 @@ class _Loader:
             out.append((oi.canonical_json(manifest), [self._tag(t) for t in tags], self.last_size))
         return out
 
+    def _read_capped(self, m: _Member, name: str, what: str) -> bytes:
+        """A JSON member that went to the store (it was large): refused past SMALL_LIMIT."""
+        if m.size > SMALL_LIMIT:
+            raise InvalidArgument(f"invalid archive: {what} {name!r} is {m.size} bytes, more than the "
+                                  f"{SMALL_LIMIT >> 20} MiB a JSON document of an image can take")
+        return self.content.read_bytes(m.digest)
+
     def _raw(self, name: str, what: str) -> bytes:
         if name in self.small:
             return self.small[name]
         if name in self.members:
-            return self.content.read_bytes(self.members[name].digest)
+            return self._read_capped(self.members[name], name, what)
         raise InvalidArgument(f"invalid archive: {what} {name!r} is missing")
 
     @staticmethod
@@ -572,7 +584,7 @@ class _Loader:
         if name in self.small:
             return self.small[name]
         if name in self.members:
-            return self.content.read_bytes(self.members[name].digest)
+            return self._read_capped(self.members[name], name, what)
         raise InvalidArgument(f"invalid archive: {what} {digest} is missing")
 
     def _plan_oci(self) -> list[tuple[bytes, list[str], int]]:
@@ -631,7 +643,7 @@ class _Loader:
         raw = self._blob(desc.get("digest"), what)
         try:
             doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise InvalidArgument(f"invalid archive: {what} {desc.get('digest')} is not valid JSON: {e}") from None
         if not isinstance(doc, dict):
             raise InvalidArgument(f"invalid archive: {what} {desc.get('digest')} is not an object")

@@ -121,8 +121,14 @@ class ImageStore:
         for d in [manifest["config"]] + list(manifest.get("layers") or ()):
             if not self.content.has(d["digest"]):
                 raise InvalidArgument(f"image manifest refers to a missing blob {d['digest']}")
+        try:
+            config = json.loads(self.content.read_bytes(manifest["config"]["digest"]))
+        except (ValueError, RecursionError) as e:
+            raise InvalidArgument(f"invalid image config: {e}") from None
+        from dockyard.images.validate import check_config
+
+        check_config(config)  # before anything of this image is written
         manifest_digest = self.content.write_bytes(manifest_bytes)
-        config = json.loads(self.content.read_bytes(manifest["config"]["digest"]))
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(manifest.get("layers") or ()):
             raise InvalidArgument("image config's rootfs.diff_ids do not match the manifest's layers")

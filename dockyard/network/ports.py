@@ -60,11 +60,12 @@ def parse_publish(spec: str) -> list[dict]:
 
 def exposed_ports(image_cfg: dict) -> list[dict]:
     """-P: every port the image EXPOSEs, to a random host port."""
+    from dockyard.oci.ports import exposed_port
+
     out = []
     for key in sorted((image_cfg.get("ExposedPorts") or {}).keys()):
-        port, _, proto = key.partition("/")
-        if port.isdigit():
-            out.append({"proto": proto or "tcp", "host_ip": "", "host_port": 0, "container_port": int(port)})
+        port, proto = exposed_port(key)
+        out.append({"proto": proto, "host_ip": "", "host_port": 0, "container_port": port})
     return out
 
 

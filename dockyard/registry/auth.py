@@ -185,7 +185,7 @@ class Authorizer:
             raise errors.Unavailable(f"token server {realm} answered {status} for scope {' '.join(scopes) or '-'}")
         try:
             doc = json.loads(body[:MAX_TOKEN_RESPONSE])
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise errors.Unavailable(f"token server {realm} sent a response that is not JSON") from None
         token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
         if not isinstance(token, str) or not token:

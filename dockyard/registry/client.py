@@ -150,7 +150,7 @@ def describe_errors(body: bytes) -> str:
     """A registry error body as Docker renders it: ``code text: message[; …]`` ('' if none)."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     items = doc.get("errors") if isinstance(doc, dict) else None
     if not isinstance(items, list):

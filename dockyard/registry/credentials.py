@@ -83,7 +83,7 @@ def load_config(path: str | None = None) -> dict:
         return {}
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise errors.InvalidArgument(f"{path} is not valid JSON: {e}",
                                      hint="fix or remove the file (it is Docker's client config)") from None
     if not isinstance(doc, dict):
@@ -114,7 +114,7 @@ def get(domain: str, path: str | None = None) -> Credentials | None:
     if entry.get("auth"):
         try:
             user, sep, password = base64.b64decode(entry["auth"], validate=False).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise errors.InvalidArgument(f"{path}: the stored auth for {key} is not base64 of user:password",
                                          hint=f"run `dockyard login {domain}` again") from None
         if not sep:

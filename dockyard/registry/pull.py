@@ -162,7 +162,7 @@ def _get_manifest(reg, ref, reference: str, scopes) -> tuple[bytes, str, str]:
 def _json(body: bytes, what: str) -> dict:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise errors.InvalidArgument(f"{what} is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise errors.InvalidArgument(f"{what} is not a JSON object")

@@ -51,38 +51,6 @@ _MOUNTS: tuple | None = None  # (v1 {controller: (mountpoint, root)}, v2 (mountp
 # ---------------------------------------------------------------------------------------------
 # Docker CLI values
 
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def parse_memory(value, *, allow_unlimited: bool = False) -> int:
-    """Docker's RAMInBytes: `64m`, `1g`, `512k`, `1.5GiB`, `1024` (bytes) → bytes (binary units).
-
-    `-1` means unlimited and is accepted only with `allow_unlimited` (as for --memory-swap)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        s = str(value)
-    elif isinstance(value, str):
-        s = value.strip()
-    else:
-        raise InvalidArgument(f"invalid size: {value!r}")
-    if s == "-1" and allow_unlimited:
-        return -1
-    low = s.lower()
-    if low.endswith("b"):
-        low = low[:-1]
-    if low.endswith("i") and low[-2:-1] in ("k", "m", "g", "t", "p"):
-        low = low[:-1]
-    unit = low[-1:] if low[-1:] in _UNITS and low[-1:] else ""
-    num = low[:-1] if unit else low
-    num = num.rstrip(" ")
-    if not num or not _is_decimal(num):
-        raise InvalidArgument(f"invalid size: '{s}'")
-    if "." in num:
-        ip, fp = num.split(".", 1)
-        # exact: integer part times unit plus the fraction times unit, truncated as go-units does
-        return int(ip or "0") * _UNITS[unit] + (int(fp) * _UNITS[unit]) // (10 ** len(fp))
-    return int(num) * _UNITS[unit]
-
-
 def _is_decimal(s: str) -> bool:
     """`12`, `1.5`, `.5` (ASCII digits only; no sign, no exponent)."""
     ip, dot, fp = s.partition(".")

@@ -17,6 +17,7 @@ from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.record import Record
 from dockyard.runtime.procfs import proc_start_time, wait_gone
 from dockyard.runtime.spawn import Spawned, spawn
+from dockyard.signals import parse_signal
 
 _ID = re.compile(r"^[\w+\-.]+$")
 
@@ -36,20 +37,6 @@ class ContainerState(Record):
             out["annotations"] = self.annotations
         out["owner"] = self.owner if owner is None else owner
         return out
-
-
-def parse_signal(name: str | int) -> int:
-    import signal
-
-    if isinstance(name, int) or str(name).isdigit():
-        return int(name)
-    n = str(name).upper()
-    if not n.startswith("SIG"):
-        n = "SIG" + n
-    try:
-        return int(getattr(signal, n))
-    except AttributeError:
-        raise InvalidArgument(f"unknown signal {name!r}") from None
 
 
 def rfc3339_now() -> str:
@@ -174,7 +161,7 @@ class Runtime:
         rec = self._load(cid)
         if self._status(cid, rec) == "stopped":
             raise Conflict("container not running")
-        signum = parse_signal(sig)
+        signum = 0 if str(sig) == "0" else parse_signal(sig)  # runc lets `kill ID 0` probe
         pids = [rec["pid"]]
         if all_processes:
             cg = _cgroup_of(rec)

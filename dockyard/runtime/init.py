@@ -129,8 +129,8 @@ def _prepare(cfg: InitConfig) -> str:
             mounts.create_dev_symlinks(rootfs)
         cwd = proc.get("cwd") or "/"
         try:
-            from dockyard.runtime.paths import mkdir_all
-            mkdir_all(rootfs, cwd)
+            from dockyard.runtime.paths import open_in_root
+            os.close(open_in_root(rootfs, cwd, create="dir"))
         except OSError:
             pass  # reported by chdir below with the container's view
         mounts.pivot_root(rootfs)
@@ -275,6 +275,20 @@ TIOCSPTLCK = 0x40045431  # _IOW('T', 0x31, int)
 TIOCGPTN = 0x80045430    # _IOR('T', 0x30, unsigned int)
 
 
+def _dev_fstype() -> str:
+    """The filesystem type of the mount on /dev (the last one listed), "" when none."""
+    fstype = ""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 6 and fields[4] == "/dev" and "-" in fields:
+                    fstype = fields[fields.index("-") + 1]
+    except OSError:
+        pass
+    return fstype
+
+
 def _setup_console(cfg: InitConfig, proc: dict) -> None:
     import fcntl  # already loaded before pivot_root (see _prepare)
     import socket
@@ -292,7 +306,7 @@ def _setup_console(cfg: InitConfig, proc: dict) -> None:
     # /dev/console is the container's terminal, as runc arranges it.
     if os.path.exists("/dev/console") or os.path.isdir("/dev"):
         try:
-            if not os.path.lexists("/dev/console"):
+            if not os.path.lexists("/dev/console") and _dev_fstype() == "tmpfs":  # never in a user's bind
                 os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY, 0o600))
             sc.mount(slave_path, "/dev/console", None, sc.MS_BIND)
         except OSError:

@@ -13,7 +13,7 @@ import stat
 
 from dockyard.errors import BadSpec, SyscallError
 from dockyard.linux import syscalls as sc
-from dockyard.runtime.paths import create_file, mkdir_all, secure_join
+from dockyard.runtime.paths import create_file, fd_path, open_in_root, proc_mount_refused, secure_join
 
 # option -> (flags to set, clear?)
 _FLAGS = {
@@ -69,45 +69,100 @@ def _locked_flags(path: str) -> int:
 
 
 def mount_one(rootfs: str, m: dict, *, private_cgroupns: bool = True) -> None:
+    """Mount one spec mount. The target is opened inside the rootfs by descriptor (`open_in_root`)
+    and mounted onto through /proc/self/fd/N, as runc does since CVE-2021-30465: a volume shared
+    with another container cannot swap a directory on the way for a symlink out of the root."""
     target = m.get("destination")
     if not target or not target.startswith("/"):
         raise BadSpec(f"mount destination must be an absolute path: {target!r}")
     mtype = m.get("type") or ""
     source = m.get("source") or ""
     flags, prop, data = parse_options(m.get("options"))
-    if mtype == "bind" or flags & sc.MS_BIND:
+    bind = mtype == "bind" or bool(flags & sc.MS_BIND)
+    why = proc_mount_refused(os.path.normpath(target), "bind" if bind else mtype)
+    if why:
+        raise BadSpec(f"mount {source or mtype} on {target}: {why}")
+    if bind:
         flags |= sc.MS_BIND
         if not os.path.exists(source):
             raise BadSpec(f"bind mount source {source} does not exist")
-        if os.path.isdir(source):
-            host = mkdir_all(rootfs, target)
-        else:
-            host = create_file(rootfs, target)
-        sc.mount(source, host, None, flags & (sc.MS_BIND | sc.MS_REC))
-        rest = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
-        if rest:
-            sc.mount(None, host, None, sc.MS_REMOUNT | sc.MS_BIND | rest | _locked_flags(host))
-    elif mtype == "cgroup":
-        host = mkdir_all(rootfs, target)
-        _mount_cgroup(host, flags, private_ns=private_cgroupns)
+        fd = _target(rootfs, target, "dir" if os.path.isdir(source) else "file")
     else:
-        host = mkdir_all(rootfs, target)
-        try:
-            sc.mount(source or mtype, host, mtype, flags, data or None)
-        except SyscallError as e:
-            # sysfs cannot be mounted without a network namespace of our own: bind the host's.
-            if mtype == "sysfs" and e.errno == 1:
-                sc.mount("/sys", host, None, sc.MS_BIND | sc.MS_REC)
-                sc.mount(None, host, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | _locked_flags(host))
-            elif mtype == "mqueue" and e.errno in (1, 16):
-                sc.mount("/dev/mqueue", host, None, sc.MS_BIND | sc.MS_REC)
-            else:
-                raise
-    if prop:
-        sc.mount(None, host, None, prop)
+        # proc and sysfs only on an ordinary directory, never through a symlink (runc's rule)
+        fd = _target(rootfs, target, "dir", follow=mtype not in ("proc", "sysfs"), fstype=mtype)
+    try:
+        host = fd_path(fd)
+        if bind:
+            sc.mount(source, host, None, flags & (sc.MS_BIND | sc.MS_REC))
+            _remount_bind(rootfs, target, fd, flags)
+        elif mtype == "cgroup":
+            _mount_cgroup(host, flags, lambda fn: _on_mount(rootfs, target, fd, fn), private_ns=private_cgroupns)
+        else:
+            try:
+                sc.mount(source or mtype, host, mtype, flags, data or None)
+            except SyscallError as e:
+                # sysfs cannot be mounted without a network namespace of our own: bind the host's.
+                if mtype == "sysfs" and e.errno == 1:
+                    sc.mount("/sys", host, None, sc.MS_BIND | sc.MS_REC)
+                    _remount_bind(rootfs, target, fd, sc.MS_RDONLY)
+                elif mtype == "mqueue" and e.errno in (1, 16):
+                    sc.mount("/dev/mqueue", host, None, sc.MS_BIND | sc.MS_REC)
+                else:
+                    raise
+        if prop:
+            _on_mount(rootfs, target, fd, lambda p: sc.mount(None, p, None, prop))
+    except SyscallError as e:  # name the container's path, not /proc/self/fd/N
+        raise SyscallError(f"mount {source or mtype} on {target} in the container", e.errno) from None
+    finally:
+        os.close(fd)
 
 
-def _mount_cgroup(host: str, flags: int, *, private_ns: bool = True) -> None:
+def _target(rootfs: str, target: str, create: str, *, follow: bool = True, fstype: str = "") -> int:
+    try:
+        fd = open_in_root(rootfs, target, create=create, follow=follow)
+    except OSError as e:
+        if not follow and e.errno == 40:
+            raise BadSpec(f"filesystem {fstype!r} must be mounted on an ordinary directory, and {target} "
+                          "is a symbolic link") from None
+        raise BadSpec(f"cannot make the mount point {target} inside the container: {e.strerror}") from None
+    if not follow and not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BadSpec(f"filesystem {fstype!r} must be mounted on an ordinary directory, and {target} is not one")
+    return fd
+
+
+def _on_mount(rootfs: str, target: str, fd: int, fn) -> None:
+    """Run `fn(path)` on the mount just made on the mount point `fd`. The descriptor still names
+    the covered directory, so the target is opened again inside the root (which crosses into the
+    new mount) and must be on another mount than `fd`, as runc checks before a remount."""
+    try:
+        top = open_in_root(rootfs, target)
+    except OSError as e:
+        raise BadSpec(f"mount point {target} changed while it was being mounted: {e.strerror}") from None
+    try:
+        if _mnt_id(top) == _mnt_id(fd):
+            raise BadSpec(f"mount point {target} changed while it was being mounted")
+        fn(fd_path(top))
+    finally:
+        os.close(top)
+
+
+def _mnt_id(fd: int) -> int:
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        for line in f:
+            if line.startswith("mnt_id:"):
+                return int(line.split()[1])
+    raise BadSpec("no mnt_id in /proc/self/fdinfo")
+
+
+def _remount_bind(rootfs: str, target: str, fd: int, flags: int) -> None:
+    rest = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
+    if rest:
+        _on_mount(rootfs, target, fd,
+                  lambda p: sc.mount(None, p, None, sc.MS_REMOUNT | sc.MS_BIND | rest | _locked_flags(p)))
+
+
+def _mount_cgroup(host: str, flags: int, on_top, *, private_ns: bool = True) -> None:
     """Mount the cgroup filesystems as the container should see them.
 
     On a unified host this is one cgroup2 mount. On a v1/hybrid host it is a tmpfs holding one
@@ -117,7 +172,7 @@ def _mount_cgroup(host: str, flags: int, *, private_ns: bool = True) -> None:
     instead, as runc does, so it still sees its own limits rather than the host's root.
     """
     if not private_ns:
-        _bind_own_cgroups(host, flags)
+        _bind_own_cgroups(host, flags, on_top)
         return
     ro = flags & sc.MS_RDONLY
     base = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
@@ -125,6 +180,13 @@ def _mount_cgroup(host: str, flags: int, *, private_ns: bool = True) -> None:
         sc.mount("cgroup2", host, "cgroup2", base | ro)
         return
     sc.mount("tmpfs", host, "tmpfs", base, "mode=755")
+    on_top(lambda top: _mount_v1_hierarchies(top, flags))
+
+
+def _mount_v1_hierarchies(host: str, flags: int) -> None:
+    """Inside the tmpfs at `host` (a path that reaches the tmpfs, not the directory under it)."""
+    ro = flags & sc.MS_RDONLY
+    base = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
     for line in open("/proc/self/cgroup"):
         _, controllers, _ = line.rstrip("\n").split(":", 2)
         if not controllers:
@@ -144,16 +206,22 @@ def _mount_cgroup(host: str, flags: int, *, private_ns: bool = True) -> None:
         sc.mount(None, host, None, sc.MS_REMOUNT | base | sc.MS_RDONLY, "mode=755")
 
 
-def _bind_own_cgroups(host: str, flags: int) -> None:
+def _bind_own_cgroups(host: str, flags: int, on_top) -> None:
     ro = flags & sc.MS_RDONLY
     base = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         path = open("/proc/self/cgroup").read().rsplit(":", 1)[-1].strip()
         sc.mount("/sys/fs/cgroup" + path, host, None, sc.MS_BIND | sc.MS_REC)
         if ro:
-            sc.mount(None, host, None, sc.MS_REMOUNT | sc.MS_BIND | base | sc.MS_RDONLY)
+            on_top(lambda top: sc.mount(None, top, None, sc.MS_REMOUNT | sc.MS_BIND | base | sc.MS_RDONLY))
         return
     sc.mount("tmpfs", host, "tmpfs", base, "mode=755")
+    on_top(lambda top: _bind_v1_hierarchies(top, flags))
+
+
+def _bind_v1_hierarchies(host: str, flags: int) -> None:
+    ro = flags & sc.MS_RDONLY
+    base = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
     for line in open("/proc/self/cgroup"):
         _, controllers, path = line.rstrip("\n").split(":", 2)
         name = "unified" if not controllers else controllers.removeprefix("name=")

@@ -231,3 +231,105 @@ def _version(text: str) -> tuple[int, ...]:
 
 def _kernel_at_least(release: str, minimum: str) -> bool:
     return _version(release) >= _version(minimum)
+
+
+def known_syscalls() -> frozenset[str]:
+    """Every syscall name dockyard knows: its tables (x86_64, aarch64) and Docker's profile, which
+    also names other architectures' calls (those are skipped where they do not exist)."""
+    from dockyard.runtime.syscall_table import TABLES
+
+    names = set(BASE_SYSCALLS)
+    for r in _RULES:
+        names.update(r["names"])
+    for table in TABLES.values():
+        names.update(table)
+    return frozenset(names)
+
+
+def check_profile(profile: dict) -> None:
+    """Check a Docker-format profile as a whole (every rule, whatever its includes), so a typo in
+    a rule this container would skip is still an error: BadSpec naming the field."""
+    from dockyard.runtime.seccomp import ARCHITECTURES, OPS, action_value, compile_profile, filter_flags
+
+    def fail(msg: str):
+        raise BadSpec(msg)
+
+    def str_list(v, where: str) -> list:
+        if v is None:
+            return []
+        if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+            fail(f"{where} must be a list of strings")
+        return v
+
+    if not isinstance(profile.get("defaultAction"), str):
+        fail("defaultAction is required")
+    errno = profile.get("defaultErrnoRet")
+    action_value(profile["defaultAction"], errno if errno is not None else None)
+    for a in str_list(profile.get("architectures"), "architectures"):
+        if a not in ARCHITECTURES:
+            fail(f"unknown architecture {a!r}")
+    arch_map = profile.get("archMap") or []
+    if not isinstance(arch_map, (list, tuple)):
+        fail("archMap must be a list")
+    for i, entry in enumerate(arch_map):
+        if not isinstance(entry, dict):
+            fail(f"archMap[{i}] must be an object")
+        for a in [entry.get("architecture")] + str_list(entry.get("subArchitectures"), f"archMap[{i}]"):
+            if a not in ARCHITECTURES:
+                fail(f"archMap[{i}]: unknown architecture {a!r}")
+    str_list(profile.get("flags"), "flags")
+    filter_flags(profile)
+    rules = profile.get("syscalls") or []
+    if not isinstance(rules, (list, tuple)):
+        fail("syscalls must be a list")
+    known = known_syscalls()
+    for i, rule in enumerate(rules):
+        where = f"syscalls[{i}]"
+        if not isinstance(rule, dict):
+            fail(f"{where} must be an object")
+        names = str_list(rule.get("names"), f"{where}.names")
+        if rule.get("name") is not None:
+            if not isinstance(rule["name"], str) or names:
+                fail(f"{where}: 'name' must be a string, and not given with 'names'")
+            names = [rule["name"]]
+        if not names:
+            fail(f"{where} names no syscall")
+        for n in names:
+            if n not in known:
+                fail(f"{where}: unknown syscall {n!r}")
+        if not isinstance(rule.get("action"), str):
+            fail(f"{where}: action is required")
+        action_value(rule["action"], rule.get("errnoRet"))
+        args = rule.get("args") or []
+        if not isinstance(args, (list, tuple)):
+            fail(f"{where}.args must be a list")
+        for j, arg in enumerate(args):
+            at = f"{where}.args[{j}]"
+            if not isinstance(arg, dict):
+                fail(f"{at} must be an object")
+            index = arg.get("index")
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= 5:
+                fail(f"{at}: index {index!r} is not 0..5")
+            if arg.get("op") not in OPS:
+                fail(f"{at}: unknown op {arg.get('op')!r} (one of {', '.join(OPS)})")
+            for key in ("value", "valueTwo"):
+                v = arg.get(key, 0)
+                if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << 64:
+                    fail(f"{at}: {key} {v!r} is not a 64-bit unsigned number")
+        for key in ("includes", "excludes"):
+            f = rule.get(key) or {}
+            if not isinstance(f, dict):
+                fail(f"{where}.{key} must be an object")
+            for cap in str_list(f.get("caps"), f"{where}.{key}.caps"):
+                if not _cap_name(cap)[4:].replace("_", "").isalnum():
+                    fail(f"{where}.{key}: bad capability {cap!r}")
+            str_list(f.get("arches"), f"{where}.{key}.arches")
+            mk = f.get("minKernel")
+            if mk is not None and (not isinstance(mk, str) or not mk.strip()):
+                fail(f"{where}.{key}.minKernel must be a kernel version")
+            if mk:
+                _version(mk)
+    # the whole program must fit the kernel's limit for the largest rule set (every capability)
+    from dockyard.linux.syscalls import CAPABILITIES
+
+    compile_profile(resolve(profile, CAPABILITIES))

@@ -169,7 +169,7 @@ def test_cpuset_cpus(dy, busybox):
 @pytest.mark.parametrize("flags, message", [
     (("-m", "1k"), "Minimum memory limit allowed is 6MB"),
     (("-m", "lots"), "lots"),
-    (("--cpus", "99"), "range of CPUs is from 0.01 to"),
+    (("--cpus", "99"), "Range of CPUs is from 0.01 to"),  # dockerd's words
     (("--cpus", "half"), "half"),
     (("--pids-limit", "x"), '"x"'),
     (("--cpu-shares", "many"), "many"),

@@ -10,28 +10,6 @@ from dockyard.runtime import cgroups as C
 
 MB = 1 << 20
 
-
-@pytest.mark.parametrize("s, n", [
-    ("64m", 64 * MB), ("64M", 64 * MB), ("64mb", 64 * MB), ("64MiB", 64 * MB), ("1g", 1 << 30),
-    ("512k", 512 << 10), ("1024", 1024), ("100b", 100), ("1.5g", 3 << 29), ("0.5k", 512), (".5m", MB // 2),
-    ("2t", 2 << 40), (" 8m ", 8 * MB), (4096, 4096), ("64 m", 64 * MB),
-])
-def test_parse_memory(s, n):
-    assert C.parse_memory(s) == n
-
-
-@pytest.mark.parametrize("s", ["", "m", "-1", "-5m", "1x", "1.2.3m", "abc", "1e6", "64mm", "١٢m", None, 1.5])
-def test_parse_memory_rejects(s):
-    with pytest.raises(InvalidArgument):
-        C.parse_memory(s)
-
-
-def test_parse_memory_unlimited_only_when_allowed():
-    assert C.parse_memory("-1", allow_unlimited=True) == -1
-    with pytest.raises(InvalidArgument):
-        C.parse_memory("-1")
-
-
 @pytest.mark.parametrize("s, qp", [
     ("0.5", (50000, 100000)), ("1", (100000, 100000)), ("1.5", (150000, 100000)), ("2", (200000, 100000)),
     ("0.01", (1000, 100000)), ("0", (0, 0)), (".25", (25000, 100000)), (0.5, (50000, 100000)),

@@ -49,7 +49,7 @@ def parse(data: bytes, content_type: str | None) -> PushedManifest:
     """Validate ``data`` pushed with ``content_type``; MANIFEST_INVALID (or DIGEST_INVALID) if not."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise _invalid(f"manifest is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise _invalid("manifest must be a JSON object")
