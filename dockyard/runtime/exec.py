@@ -128,6 +128,7 @@ def _exec_child(ini, process: dict, seccomp, msg_w: int, console_fd, preserve_fd
     ini.send(msg_w, ready=True)
     os.close(msg_w)
     ini._close_on_exec_from(3 + preserve_fds)
+    ini.reset_signals()
     try:
         if seccomp is not None and seccomp[0] and process.get("noNewPrivileges"):
             sc.seccomp_set_filter(*seccomp)

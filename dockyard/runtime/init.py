@@ -18,6 +18,10 @@ from __future__ import annotations
 from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
 
 import os
+
+# `_signal`, not `signal`: the wrapper module builds enums at import (see runtime/wait.py)
+import _signal as signal
+
 from dockyard.linux import syscalls as sc
 from dockyard.runtime import mounts
 
@@ -78,6 +82,7 @@ def run_init(cfg: InitConfig) -> None:
     os.close(cfg.sync_fd)
     _wait_for_start(cfg)
     _close_on_exec_from(3 + cfg.preserve_fds)
+    reset_signals()
     try:
         if cfg.late_seccomp is not None:  # with no_new_privs, loaded last: fewer syscalls to allow
             sc.seccomp_set_filter(*cfg.late_seccomp)
@@ -86,6 +91,20 @@ def run_init(cfg: InitConfig) -> None:
         os.write(2, f"exec {proc['args'][0]}: {e.strerror}\n".encode())
         os._exit(127 if e.errno == 2 else 126)
     os._exit(125)
+
+
+def reset_signals() -> None:
+    """Every signal's disposition back to SIG_DFL and an empty signal mask, right before exec, as
+    runc gives a container's process: Python ignores SIGPIPE and SIGXFSZ, and a caller's SIG_IGN
+    (SIGHUP under nohup, SIGINT of a background job) would survive exec otherwise (a process
+    ignoring SIGPIPE never ends `yes | head`). Handlers are reset by exec anyway; ignores are not."""
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # a signal libc reserves for itself (32, 33)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _prepare(cfg: InitConfig) -> str:
