@@ -19,10 +19,8 @@ from dockyard import jsonfast as json  # the C codec without `re` & co: a hot pa
 
 import os
 
-# `_signal`, not `signal`: the wrapper module builds enums at import (see runtime/wait.py)
-import _signal as signal
-
 from dockyard.linux import syscalls as sc
+from dockyard.linux.signals import reset_signals
 from dockyard.runtime import mounts
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -91,20 +89,6 @@ def run_init(cfg: InitConfig) -> None:
         os.write(2, f"exec {proc['args'][0]}: {e.strerror}\n".encode())
         os._exit(127 if e.errno == 2 else 126)
     os._exit(125)
-
-
-def reset_signals() -> None:
-    """Every signal's disposition back to SIG_DFL and an empty signal mask, right before exec, as
-    runc gives a container's process: Python ignores SIGPIPE and SIGXFSZ, and a caller's SIG_IGN
-    (SIGHUP under nohup, SIGINT of a background job) would survive exec otherwise (a process
-    ignoring SIGPIPE never ends `yes | head`). Handlers are reset by exec anyway; ignores are not."""
-    for sig in signal.valid_signals():
-        if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass  # a signal libc reserves for itself (32, 33)
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _prepare(cfg: InitConfig) -> str:
