@@ -48,6 +48,9 @@ def container_json(engine, rec) -> dict:
             "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
             "Privileged": cfg.get("privileged", False), "ReadonlyRootfs": cfg.get("read_only", False),
             "SecurityOpt": list(cfg.get("security_opt") or []) or None, "Runtime": cfg.get("runtime", "dockyard"),
+            "Devices": [dict(zip(("PathOnHost", "PathInContainer", "CgroupPermissions"), d.split(":")))
+                        for d in cfg.get("devices") or ()],
+            "DeviceCgroupRules": list(cfg.get("device_cgroup_rules") or []) or None,
             **host_config(cfg.get("mounts")),
         },
         "GraphDriver": {"Name": "overlay", "Data": {

@@ -36,6 +36,8 @@ RUN_FLAGS = [
     Flag("--cap-add", LIST, "Add Linux capabilities"),
     Flag("--cap-drop", LIST, "Drop Linux capabilities"),
     Flag("--privileged", BOOL, "Give extended privileges to this container"),
+    Flag("--device", LIST, "Add a host device to the container (HOST[:CONTAINER][:PERMS])"),
+    Flag("--device-cgroup-rule", LIST, "Add a rule to the cgroup allowed devices list ('c 1:3 rwm')"),
     Flag("--security-opt", LIST, "Security Options (no-new-privileges, seccomp=unconfined)"),
     Flag("--runtime", STR, "Runtime to use for this container (dockyard, runc, or a path)", default="dockyard"),
     Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)", default="host"),
@@ -124,6 +126,11 @@ def config_from_flags(opts, image: str, cmd: list[str]):
 
         parse_log_opts(log_opts)
     limits = resource_flags(opts)
+    from dockyard.runtime.devices import parse_cgroup_rule, parse_device_flag
+
+    devices = tuple(":".join(parse_device_flag(d)) for d in opts.device)
+    for rule in opts.device_cgroup_rule:
+        parse_cgroup_rule(rule)
     mounts = ()
     if opts.volume or opts.mount or opts.tmpfs or opts.volumes_from:
         from dockyard.engine.mounts import parse_flags
@@ -144,6 +151,7 @@ def config_from_flags(opts, image: str, cmd: list[str]):
         ports=tuple(ports), publish_all=opts.publish_all, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
         mounts=mounts,
         privileged=opts.privileged, security_opt=_security(opts.security_opt), runtime=opts.runtime,
+        devices=devices, device_cgroup_rules=tuple(opts.device_cgroup_rule),
         userns=opts.userns == "auto", restart=opts.restart, log_opts=log_opts,
         **stop_flags(opts), **limits,
     )

@@ -23,6 +23,8 @@ class ContainerConfig(Record):
     ports         published ports: ({"proto", "host_ip", "host_port", "container_port"}, …);
                   host_port 0 picks a free one. publish_all: -P (every EXPOSEd port, random)
     cap_add, cap_drop, privileged, security_opt
+    devices       --device values as "HOST:CONTAINER:PERMS" (validated, normalised)
+    device_cgroup_rules  --device-cgroup-rule values ("c 1:3 rwm")
     runtime       dockyard | runc | a path to a runc-compatible binary
     userns        run in a user namespace (root maps to uid 100000 and up)
     restart       no | on-failure[:N] | always | unless-stopped (detached containers)
@@ -37,14 +39,16 @@ class ContainerConfig(Record):
                  "tty", "stdin_open", "auto_remove", "read_only", "network", "cap_add", "cap_drop", "privileged",
                  "security_opt", "runtime", "userns", "restart", "log_opts", "memory", "memory_swap", "cpu_quota",
                  "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout",
-                 "networks", "network_aliases", "ip", "ports", "publish_all", "mounts")
+                 "networks", "network_aliases", "ip", "ports", "publish_all", "mounts", "devices",
+                 "device_cgroup_rules")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
                  "read_only": False, "network": "bridge", "cap_add": (), "cap_drop": (), "privileged": False,
                  "security_opt": (), "runtime": "dockyard", "userns": False, "restart": "no", "log_opts": {},
                  "memory": 0, "memory_swap": 0, "cpu_quota": 0, "cpu_period": 0, "cpu_shares": 0,
                  "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None,
-                 "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": ()}
+                 "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": (),
+                 "devices": (), "device_cgroup_rules": ()}
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}
@@ -53,7 +57,7 @@ class ContainerConfig(Record):
     def from_json(cls, d: dict) -> "ContainerConfig":
         known = {k: v for k, v in d.items() if k in cls.__slots__}
         for k in ("cmd", "entrypoint", "env", "cap_add", "cap_drop", "security_opt", "network_aliases", "ports",
-                  "mounts"):
+                  "mounts", "devices", "device_cgroup_rules"):
             if isinstance(known.get(k), list):
                 known[k] = tuple(known[k])
         return cls(**known)

@@ -151,8 +151,12 @@ class ExternalRuntime:
             # conmon and containerd's shim arrange it; a pipe here would stay open as long as the
             # container runs.
             stdin, stdout, stderr = stdio
+            # runc passes the signal mask it inherits on to the container: it starts from a clean one
+            from dockyard.linux.signals import reset_signals
+
             proc = subprocess.Popen([self.binary, "--root", self.state_root, "--log", log, "--log-format", "json",
-                                     *args, cid], stdin=stdin, stdout=stdout, stderr=stderr)
+                                     *args, cid], stdin=stdin, stdout=stdout, stderr=stderr,
+                                    preexec_fn=reset_signals)
             master = None
             if listener is not None:
                 listener.settimeout(0.05)

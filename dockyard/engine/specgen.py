@@ -112,22 +112,22 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
         for m in spec["mounts"]:
             if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
-        linux["devices"] = _host_devices()
     else:
         if opts.seccomp != "unconfined" and seccomp is not None:
             linux["seccomp"] = seccomp
         if opts.unmask_paths:  # systempaths=unconfined, as docker: nothing masked or read-only in /proc
             linux["maskedPaths"] = []
             linux["readonlyPaths"] = []
+    devices, device_rules = device_policy(cfg)
+    if devices:
+        linux["devices"] = devices
     if userns_map:
         host_id, size = userns_map
         linux["namespaces"].append({"type": "user"})
         linux["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
         linux["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
     linux["cgroupsPath"] = cgroups_path
-    res = resources(cfg)
-    if res:
-        linux["resources"] = res
+    linux["resources"] = resources(cfg) | {"devices": device_rules}
     for dest, src in etc_files.items():
         spec["mounts"].append({"destination": dest, "type": "bind", "source": src,
                                "options": ["rbind", "rprivate"] + (["ro"] if cfg.read_only else [])})
@@ -184,6 +184,26 @@ def resources(cfg) -> dict:
     if cfg.pids_limit:
         res["pids"] = {"limit": cfg.pids_limit if cfg.pids_limit > 0 else -1}
     return res
+
+
+def device_policy(cfg) -> tuple[list, list]:
+    """(linux.devices, linux.resources.devices) as Docker makes them: its default rules (deny all,
+    then null, zero, urandom, random, tty, console; fuse denied), each --device's node and an
+    allow rule with its permissions, then --device-cgroup-rule. --privileged: every host device
+    (plus the --device ones) and one rule allowing all. The runtime appends runc's list (devices.py)."""
+    from dockyard.runtime.devices import (DOCKER_DEFAULT_RULES, PRIVILEGED_RULES, devices_from_path,
+                                          parse_cgroup_rule, parse_device_flag)
+
+    devices = _host_devices() if cfg.privileged else []
+    rules = list(PRIVILEGED_RULES if cfg.privileged else DOCKER_DEFAULT_RULES)
+    for value in cfg.devices:
+        devs, allow = devices_from_path(*parse_device_flag(value))
+        devices = [d for d in devices if d["path"] not in {n["path"] for n in devs}] + devs
+        if not cfg.privileged:
+            rules += allow
+    if not cfg.privileged:
+        rules += [parse_cgroup_rule(r) for r in cfg.device_cgroup_rules]
+    return devices, rules
 
 
 def _host_devices() -> list[dict]:

@@ -41,10 +41,6 @@ V1_HIERARCHIES = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "b
 DEFAULT_PARENT = "/dockyard"
 CPU_PERIOD = 100000  # µs, docker's --cpus period
 
-# runc's default device rules (libcontainer/specconv AllowedDevices), appended after the spec's.
-RUNC_DEFAULT_DEVICES = ("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm",
-                        "c 1:5 rwm", "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm")
-
 _MOUNTS: tuple | None = None  # (v1 {controller: (mountpoint, root)}, v2 (mountpoint, root) | None)
 
 
@@ -317,43 +313,7 @@ def _devnum(d: dict, where: str) -> str:
     return f"{_num(d, 'major', where)}:{_num(d, 'minor', where)}"
 
 
-def device_rule(rule: dict) -> tuple[str, str]:
-    """An OCI device cgroup rule → (devices.allow|devices.deny, "c 1:3 rwm")."""
-    t = rule.get("type") or "a"
-    access = rule.get("access") or "rwm"
-    if t not in ("a", "b", "c") or not access or any(ch not in "rwm" for ch in access):
-        raise BadSpec(f"invalid device cgroup rule {rule!r}")
-    file = "devices.allow" if rule.get("allow") else "devices.deny"
-    if t == "a":
-        return file, "a"
-    parts = []
-    for k in ("major", "minor"):
-        v = rule.get(k)
-        if v is None or v == -1:
-            parts.append("*")
-        elif isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-            parts.append(str(v))
-        else:
-            raise BadSpec(f"invalid device cgroup rule {rule!r}")
-    return file, f"{t} {parts[0]}:{parts[1]} {access}"
-
-
-def v1_device_writes(rules, linux_devices=()) -> list:
-    """Deny everything, then the spec's rules in order, runc's defaults, the spec's devices."""
-    writes = [("devices", "devices.deny", "a", "")]
-    for r in rules or ():
-        f, v = device_rule(r)
-        writes.append(("devices", f, v, ""))
-    for v in RUNC_DEFAULT_DEVICES:
-        writes.append(("devices", "devices.allow", v, ""))
-    for d in linux_devices or ():
-        t = {"u": "c"}.get(d.get("type"), d.get("type"))
-        if t in ("c", "b") and d.get("major") is not None:
-            writes.append(("devices", "devices.allow", f"{t} {_devnum(d, 'devices')} rwm", ""))
-    return writes
-
-
-def plan_v1(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None, linux_devices=()) -> tuple:
+def plan_v1(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> tuple:
     """linux.resources → ([writes], [skipped notes]) for cgroup v1 hierarchies."""
     w: list = []
     skipped: list = []
@@ -429,14 +389,12 @@ def plan_v1(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None, linu
         w.append(("net_cls", "net_cls.classid", str(_num(net, "classID", "network")), "opt"))
     for p in net.get("priorities") or ():
         w.append(("net_prio", "net_prio.ifpriomap", f"{p.get('name')} {_num(p, 'priority', 'network')}", "opt"))
-    if "devices" in res:
-        w += v1_device_writes(res.get("devices"), linux_devices)
     if res.get("unified"):
         raise BadSpec("linux.resources.unified needs cgroup v2; this host uses cgroup v1 controllers")
     return w, skipped
 
 
-def plan_v2(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None, linux_devices=()) -> tuple:
+def plan_v2(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> tuple:
     """linux.resources → ([writes], [skipped notes]) for the one cgroup v2 directory."""
     w: list = []
     skipped: list = []
@@ -497,12 +455,6 @@ def plan_v2(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None, linu
     net = res.get("network") or {}
     if net.get("classID") is not None or net.get("priorities"):
         skipped.append("linux.resources.network (net_cls/net_prio do not exist on cgroup v2)")
-    if res.get("devices"):
-        # Device access on cgroup v2 is an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE) attached to
-        # the cgroup, not a file: compiling and loading one needs bpf(2) plumbing we do not have
-        # yet. The rules are skipped; the container's /dev (only the spec's device nodes, no mknod
-        # capability by default) is what keeps it from other devices meanwhile.
-        skipped.append("linux.resources.devices (cgroup v2 device rules need eBPF; not implemented)")
     for key, value in (res.get("unified") or {}).items():
         if not isinstance(key, str) or "/" in key or key.startswith(".") or "." not in key:
             raise BadSpec(f"invalid linux.resources.unified key {key!r}")
@@ -644,15 +596,13 @@ class Cgroup:
     """One container's cgroup in every hierarchy of this host (plain class: the run hot path
     does not import dataclasses)."""
 
-    __slots__ = ("path", "layout", "dirs", "resources", "linux_devices", "skipped")
+    __slots__ = ("path", "layout", "dirs", "resources", "skipped")
 
-    def __init__(self, path: str, dirs: dict, layout: str, *, resources: dict | None = None,
-                 linux_devices=()) -> None:
+    def __init__(self, path: str, dirs: dict, layout: str, *, resources: dict | None = None) -> None:
         self.path = path
         self.layout = layout
         self.dirs = dirs  # {"cpu": "/sys/fs/cgroup/cpu/dockyard/x", ..., "": cgroup2 dir}
         self.resources = resources or {}
-        self.linux_devices = linux_devices
         self.skipped: list = []  # resources this host cannot apply (callers may warn, as dockerd does)
 
     def __repr__(self) -> str:
@@ -674,7 +624,7 @@ class Cgroup:
         if path is None:
             return None
         linux = spec.get("linux") or {}
-        return cls.at(path, resources=linux.get("resources") or {}, linux_devices=linux.get("devices") or ())
+        return cls.at(path, resources=linux.get("resources") or {})
 
     def to_json(self) -> dict:
         """What a state file keeps: the resolved directories (a relative path depends on the
@@ -751,8 +701,12 @@ class Cgroup:
     def set(self, resources: dict | None = None) -> None:
         """Apply linux.resources (default: the spec's). Things this host cannot do that docker
         only warns about (blkio weight without BFQ, swap without accounting, v2 device rules) land
-        in `self.skipped`; anything else failing raises."""
+        in `self.skipped`; anything else failing raises. The device policy is applied with the
+        spec's resources (even when they name no devices, as runc does) or when `resources` has
+        "devices"."""
         res = self.resources if resources is None else resources
+        if resources is None or "devices" in res:
+            self.set_devices(res.get("devices"))
         if not res:
             return
 
@@ -765,17 +719,12 @@ class Cgroup:
             return None if d is None else _read(f"{d}/{f}")
 
         plan = plan_v2 if self.layout == "v2" else plan_v1
-        writes, skipped = plan(res, exists=exists, read=read, linux_devices=self.linux_devices)
+        writes, skipped = plan(res, exists=exists, read=read)
         self.skipped.extend(skipped)
         deferred = []
         for h, f, value, kind in writes:
             d = self.dirs.get(h)
             if d is None:
-                if h == "devices":
-                    note = "linux.resources.devices (the devices controller is not mounted)"
-                    if note not in self.skipped:
-                        self.skipped.append(note)
-                    continue
                 if kind == "opt":
                     self.skipped.append(f"{f}={value} (the {h} controller is not mounted)")
                     continue
@@ -800,6 +749,30 @@ class Cgroup:
                     raise InvalidArgument(f"{path}: asked for {value}, the kernel set {got} (out of range)")
         for path, value in deferred:
             _write(path, value)
+
+    def set_devices(self, rules) -> None:
+        """Device access: deny all, then `rules` (OCI linux.resources.devices), then runc's
+        defaults (devices.py). cgroup v1: devices.deny/devices.allow in the devices hierarchy;
+        cgroup v2 (or a hybrid host without the v1 devices controller): an eBPF program attached
+        to the unified directory. Applied once, at creation: a second v2 program would stack (an
+        access must pass both). Refuses when neither is possible, unless all is allowed anyway."""
+        from dockyard.runtime.devices import effective
+
+        emu = effective(rules)
+        if self.layout != "v2" and "devices" in self.dirs:
+            d = self.dirs["devices"]
+            for f, value in emu.v1_writes():
+                _write(f"{d}/{f}", value)
+            return
+        if "" in self.dirs:
+            from dockyard.linux.bpf import attach_device_filter
+            from dockyard.runtime.devfilter import LICENSE, encode, instructions
+
+            attach_device_filter(self.dirs[""], encode(instructions(emu)), LICENSE)
+            return
+        if not (emu.default_allow and not emu.exceptions):
+            raise Unavailable("cannot enforce the container's device rules: neither the cgroup v1 devices "
+                              "controller nor a cgroup2 hierarchy is mounted")
 
     # -- freezer ------------------------------------------------------------------------------
     def _freezer(self) -> tuple[str, str] | None:

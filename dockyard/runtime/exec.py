@@ -14,6 +14,7 @@ import os
 
 from dockyard.errors import Conflict
 from dockyard.linux import syscalls as sc
+from dockyard.linux.signals import reset_signals
 
 _ORDER = ("user", "ipc", "uts", "network", "cgroup", "pid", "time", "mount")
 
@@ -128,6 +129,7 @@ def _exec_child(ini, process: dict, seccomp, msg_w: int, console_fd, preserve_fd
     ini.send(msg_w, ready=True)
     os.close(msg_w)
     ini._close_on_exec_from(3 + preserve_fds)
+    reset_signals()
     try:
         if seccomp is not None and seccomp[0] and process.get("noNewPrivileges"):
             sc.seccomp_set_filter(*seccomp)

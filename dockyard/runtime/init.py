@@ -18,7 +18,9 @@ from __future__ import annotations
 from dockyard import jsonfast as json  # the C codec without `re` & co: a hot path
 
 import os
+
 from dockyard.linux import syscalls as sc
+from dockyard.linux.signals import reset_signals
 from dockyard.runtime import mounts
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -78,6 +80,7 @@ def run_init(cfg: InitConfig) -> None:
     os.close(cfg.sync_fd)
     _wait_for_start(cfg)
     _close_on_exec_from(3 + cfg.preserve_fds)
+    reset_signals()
     try:
         if cfg.late_seccomp is not None:  # with no_new_privs, loaded last: fewer syscalls to allow
             sc.seccomp_set_filter(*cfg.late_seccomp)

@@ -29,6 +29,15 @@ def _layout():
 
 
 LAYOUT = _layout()
+
+
+def _unified_mount():
+    try:
+        return C.parse_mountinfo(open("/proc/self/mountinfo").read())[1]
+    except (OSError, DockyardError):
+        return None
+
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
@@ -271,17 +280,90 @@ def test_invalid_values_name_the_file(cgroups):
     assert "cgroup.procs" in str(e.value)
 
 
-@pytest.mark.skipif(V2, reason="cgroup v2 device rules need eBPF (skipped by design)")
+OPEN_PROBE = """
+import os, sys
+for p in sys.argv[1:]:
+    try:
+        os.close(os.open(p, os.O_RDONLY))
+        print(p, "ok")
+    except OSError as e:
+        print(p, e.strerror)
+"""
+PROBED = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/kvm", "/dev/fuse", "/dev/tty0", "/dev/mem",
+          "/dev/loop-control")
+ALLOWED = {"/dev/null", "/dev/zero", "/dev/full", "/dev/urandom"}
+
+
+def probe_in(cg, procs, rules_dirs=()) -> dict:
+    """open() of each host device by a process inside `cg`: {path: "ok" | strerror}."""
+    p = procs([sys.executable, "-S", "-c", "import sys\nsys.stdin.buffer.read(1)\n" + OPEN_PROBE,
+               *[d for d in PROBED if os.path.exists(d)]], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    cg.apply(p.pid)
+    out, _ = p.communicate(b"x", timeout=20)
+    return dict(line.split(" ", 1) for line in out.decode().splitlines())
+
+
+def check_default_policy(seen: dict) -> None:
+    assert seen, "nothing probed"
+    for path, result in seen.items():
+        assert result == ("ok" if path in ALLOWED else "Operation not permitted"), (path, result)
+
+
 def test_devices_v1(cgroups, procs):
+    if "devices" not in C.Cgroup.at("/x").dirs or V2:
+        pytest.skip("no cgroup v1 devices controller")
     rules = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}]
     cg = cgroups({"devices": rules})
     listed = read(cg, "devices", "devices.list").splitlines()
     assert "a *:* rwm" not in listed
     assert "c 1:3 rwm" in listed and "c 136:* rwm" in listed and "c 1:9 rwm" in listed
-    p = procs(["sh", "-c", "read x; cat /dev/null && ! head -c1 /dev/mem 2>/dev/null"], stdin=subprocess.PIPE)
-    cg.apply(p.pid)
-    p.communicate(b"\n", timeout=10)
-    assert p.returncode == 0  # /dev/null allowed, /dev/mem (1:1) denied
+    seen = probe_in(cg, procs)
+    assert seen["/dev/null"] == "ok" and seen["/dev/loop-control"] == "Operation not permitted"
+
+
+def test_devices_v1_default_policy(cgroups, procs):
+    """With resources that name no devices the default policy still applies (runc's)."""
+    if "devices" not in C.Cgroup.at("/x").dirs or V2:
+        pytest.skip("no cgroup v1 devices controller")
+    cg = cgroups({"pids": {"limit": 50}})
+    assert "c 1:7 rwm" in read(cg, "devices", "devices.list").splitlines()
+    check_default_policy(probe_in(cg, procs))
+
+
+@pytest.mark.skipif(_unified_mount() is None, reason="no cgroup2 mount")
+@pytest.mark.parametrize("rules,extra", [
+    (None, {}),
+    ([{"allow": True, "type": "c", "major": 10, "minor": 229, "access": "r"}], {"/dev/fuse": "ok"}),
+    ([{"allow": True, "access": "rwm"}], {p: "ok" for p in PROBED}),
+])
+def test_devices_v2_bpf_program(procs, rules, extra):
+    """The cgroup v2 path for real: a child of this host's cgroup2 mount (the controller-less
+    unified tree on a hybrid host: device programs need no controller), the program attached, a
+    process moved in, open() of allowed and denied host devices."""
+    mnt = _unified_mount()[0]
+    path = f"/dockyard-test-{uuid.uuid4().hex[:12]}/c"
+    cg = C.Cgroup(path, {"": mnt + path}, "v2", resources={"devices": rules} if rules else {})
+    try:
+        cg.create()
+        cg.set()
+        from dockyard.linux.bpf import attached_cgroup_device_programs
+
+        assert len(attached_cgroup_device_programs(mnt + path)) == 1
+        seen = probe_in(cg, procs)
+        if extra:
+            for path_, want in extra.items():
+                if path_ in seen:
+                    assert seen.pop(path_) == want, path_
+            if rules == [{"allow": True, "access": "rwm"}]:
+                assert not seen
+                return
+        check_default_policy(seen)
+    finally:
+        cg.destroy()
+        try:
+            os.rmdir(os.path.dirname(mnt + path))
+        except FileNotFoundError:
+            pass
 
 
 def test_destroy_a_frozen_cgroup(cgroups, procs):
@@ -295,19 +377,12 @@ def test_destroy_a_frozen_cgroup(cgroups, procs):
     assert not cg.exists()
 
 
-def _unified():
-    try:
-        return C._mounts()[1]
-    except DockyardError:
-        return None
-
-
-@pytest.mark.skipif(_unified() is None, reason="no cgroup2 mount")
+@pytest.mark.skipif(_unified_mount() is None, reason="no cgroup2 mount")
 def test_v2_code_paths_on_the_cgroup2_tree(procs):
     """The v2 side (cgroup.freeze, cgroup.kill, cgroup.events, memory.events, cpu.stat) on this
     host's cgroup2 mount: the real thing on a v2 host, the controller-less unified tree on a
     hybrid one (whose missing controller files must give clear errors)."""
-    mnt = _unified()[0]
+    mnt = _unified_mount()[0]
     path = f"/dockyard-test-{uuid.uuid4().hex[:12]}/c"
     cg = C.Cgroup(path, {"": mnt + path}, "v2")
     try:

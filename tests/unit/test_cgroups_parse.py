@@ -258,34 +258,10 @@ def test_plan_v1_everything():
     assert C.plan_v1({"pids": {"limit": 0}, "cpu": {"shares": 0}, "blockIO": {"weight": 0}})[0] == []
 
 
-def test_plan_v1_devices():
-    rules = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
-             {"allow": False, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
-             {"allow": True, "type": "b", "major": 8, "access": "r"}]
-    w, _ = C.plan_v1({"devices": rules}, linux_devices=[{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}])
-    got = [(f, v) for _, f, v in files(w)]
-    assert got[0] == ("devices.deny", "a")
-    assert got[1:5] == [("devices.deny", "a"), ("devices.allow", "c 1:5 rwm"), ("devices.deny", "c 10:229 rwm"),
-                        ("devices.allow", "b 8:* r")]
-    assert ("devices.allow", "c 136:* rwm") in got and ("devices.allow", "c *:* m") in got
-    assert got[-1] == ("devices.allow", "c 10:229 rwm")
-    # privileged: allow everything
-    w, _ = C.plan_v1({"devices": [{"allow": True, "access": "rwm"}]})
-    assert files(w)[1] == ("devices", "devices.allow", "a")
-    # no devices key: the devices cgroup is left alone
-    assert C.plan_v1({"pids": {"limit": 3}})[0] == [("pids", "pids.max", "3", "")]
-
-
-@pytest.mark.parametrize("rule", [{"type": "x"}, {"type": "c", "access": "rwx"}, {"type": "c", "major": "1"},
-                                  {"type": "b", "minor": -2}])
-def test_bad_device_rule(rule):
-    with pytest.raises(BadSpec):
-        C.device_rule(dict(rule, allow=True))
-
-
-def test_device_rule_defaults():
-    assert C.device_rule({"allow": True, "type": "c", "major": 1, "minor": 3}) == ("devices.allow", "c 1:3 rwm")
-    assert C.device_rule({"allow": False}) == ("devices.deny", "a")
+def test_plan_v1_leaves_devices_to_set_devices():
+    # the device policy is Cgroup.set_devices' (devices.py), never a resource write
+    assert C.plan_v1({"devices": [{"allow": True, "access": "rwm"}], "pids": {"limit": 3}})[0] == \
+        [("pids", "pids.max", "3", "")]
 
 
 def test_plan_v2():
@@ -301,7 +277,8 @@ def test_plan_v2():
     assert ("", "cpuset.cpus", "0") in got and ("", "pids.max", "20") in got
     assert ("", "io.weight", str(C.blkio_to_io_weight(500))) in got
     assert ("", "memory.high", "max") in got
-    assert any("devices" in s for s in skipped) and any("swappiness" in s for s in skipped)
+    assert any("swappiness" in s for s in skipped) and not any("devices" in s for s in skipped)
+    assert not any("devices" in f for _, f, _ in got)
     w, _ = C.plan_v2({"blockIO": {"weight": 500}}, exists=lambda h, f: f == "io.bfq.weight")
     assert files(w) == [("", "io.bfq.weight", "500")]
     # memory == memory+swap: no swap at all; -1: max (quietly skipped without swap accounting)

@@ -107,3 +107,32 @@ def test_host_network_and_userns():
 def test_relative_workdir_is_refused():
     with pytest.raises(InvalidArgument, match="absolute"):
         spec(workdir="tmp")
+
+
+def test_device_policy_is_dockers():
+    from dockyard.runtime.devices import DOCKER_DEFAULT_RULES
+
+    s = spec()
+    assert s["linux"]["resources"]["devices"] == list(DOCKER_DEFAULT_RULES)
+    assert s["linux"]["resources"]["devices"][0] == {"allow": False, "access": "rwm"}
+    assert "devices" not in s["linux"]  # the runtime makes the default nodes itself
+    s = spec(devices=("/dev/null:/dev/n2:r",), device_cgroup_rules=("b 7:* rw",), pids_limit=5)
+    res = s["linux"]["resources"]
+    assert res["pids"] == {"limit": 5}
+    assert res["devices"][-2:] == [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "r"},
+                                   {"allow": True, "type": "b", "major": 7, "minor": -1, "access": "rw"}]
+    assert [(d["path"], d["type"], d["major"], d["minor"]) for d in s["linux"]["devices"]] == [("/dev/n2", "c", 1, 3)]
+
+
+def test_privileged_allows_every_device():
+    s = spec(privileged=True, devices=("/dev/null:/dev/n2",), device_cgroup_rules=("c 1:3 r",))
+    assert s["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
+    paths = {d["path"] for d in s["linux"]["devices"]}
+    assert "/dev/null" in paths and "/dev/n2" in paths
+
+
+def test_device_flag_errors_name_the_device():
+    from dockyard.errors import BadSpec
+
+    with pytest.raises(BadSpec, match="not a device node"):
+        spec(devices=("/etc/hostname:/x:rwm",))
