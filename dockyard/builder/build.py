@@ -482,7 +482,13 @@ class Builder:
         """What one COPY source names in the context, resolved inside it (an error if nothing)."""
         if os.path.normpath(source.lstrip("/")).startswith(".."):
             raise BuildError(f"COPY failed: forbidden path outside the build context: {source}")
-        matches = src.expand(source)
+        from dockyard.builder.copier import MissingSource
+
+        try:
+            matches = src.expand(source)
+        except MissingSource as e:
+            source = e.path
+            matches = []
         if not matches:
             raise BuildError(f"COPY failed: file not found in build context or excluded by .dockerignore: "
                              f"stat {source}: file does not exist")
@@ -574,14 +580,17 @@ class Builder:
 
     def _copy_from(self, instr, layer, dest: str, dest_is_dir: bool, states: dict, df) -> None:
         """COPY --from: sources resolved inside the stage's or image's filesystem."""
-        from dockyard.builder.copier import SourceRoot
+        from dockyard.builder.copier import MissingSource, SourceRoot
 
         root, unmount = self._mount_state(self._from_state(instr.from_, states, df))
         try:
             with SourceRoot(root) as src:
                 matches = []
                 for s in instr.sources:
-                    found = src.expand(s)
+                    try:
+                        found = src.expand(s)
+                    except MissingSource as e:
+                        raise BuildError(f"COPY failed: {e}") from None
                     if not found:
                         raise BuildError(f"COPY failed: stat {s}: file does not exist")
                     matches += found

@@ -24,6 +24,7 @@ import os
 import stat
 from fnmatch import fnmatchcase
 
+from dockyard import errors
 from dockyard.archive import inroot
 
 TYPE_CHECKING = False
@@ -32,6 +33,14 @@ if TYPE_CHECKING:
 
 MAGIC = "*?["
 _ROOT_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC  # a root itself may be reached by a link
+
+
+class MissingSource(errors.NotFound):
+    """A source (or one of its wildcard matches) names nothing inside its root."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"stat {path}: file does not exist")
+        self.path = path
 
 
 def split_source(source: str) -> tuple[str, ...]:
@@ -111,11 +120,14 @@ class SourceRoot:
 
     def expand(self, source: str) -> list[Match]:
         """What ``source`` names: itself, or every match of its wildcards (Go's filepath.Match
-        rules, one component at a time, ``*`` matching dot files too)."""
+        rules, one component at a time, ``*`` matching dot files too); [] when a wildcard
+        matches nothing. `MissingSource` when a name (a link, say) resolves to nothing here."""
         parts = split_source(source)
         names: list[tuple[str, ...]] = [()]
+        globbing = False  # after a wildcard, only what a directory lists matches (Go's Glob)
         for comp in parts:
-            if any(c in comp for c in MAGIC):
+            globbing = globbing or any(c in comp for c in MAGIC)
+            if globbing:
                 names = [(*n, e) for n in names for e in self._names(n) if fnmatchcase(e, comp)]
             else:
                 names = [(*n, comp) for n in names]
@@ -124,8 +136,9 @@ class SourceRoot:
             if n and self.excluded("/".join(n)):
                 continue
             m = self.lookup(n)
-            if m is not None:
-                out.append(m)
+            if m is None:
+                raise MissingSource("/".join(n) if any(c in source for c in MAGIC) else source)
+            out.append(m)
         return out
 
     def open_file(self, real: tuple[str, ...]) -> int | None:

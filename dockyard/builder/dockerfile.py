@@ -1278,7 +1278,7 @@ class _Parser:
                "heredocs": docs}
         for k in ("chown", "chmod"):
             out[k] = self._ex(v[k], env) if v[k] is not None else None
-        if out["chmod"] is not None and env is not None:  # an ONBUILD body is checked when it runs
+        if out["chmod"] and env is not None:  # an ONBUILD body is checked when it runs
             parse_chmod(out["chmod"])
         out["exclude"] = [self._ex(x, env) for x in v["exclude"]]
         out["link"] = v["link"]
