@@ -125,7 +125,8 @@ def missing(p, source: str) -> None:
 @pytest.mark.parametrize("how", ["absolute", "relative"])
 def test_a_context_link_to_a_host_dir_is_followed_inside_the_context_only(dy, host, ctx, dockerfile, how):
     os.symlink(str(host / "dir") if how == "absolute" else "../host/dir", ctx / "link")
-    write(ctx, {"sub/keep": "PWNED\n", "sub/new": "PWNED\n", "sub/secret": "PWNED\n"})
+    # sub/link/… would be written through a copied `link` onto the host dir
+    write(ctx, {"sub/link/keep": "PWNED\n", "sub/link/new": "PWNED\n", "sub/new": "PWNED\n"})
     p = build(dy, ctx, dockerfile)
     missing(p, "link")  # Docker: the link names nothing inside the context
     assert not os.path.exists(host / "dir" / "new")
@@ -171,6 +172,15 @@ def test_a_later_destination_below_a_copied_link_stays_in_the_image(dy, busybox,
     # the second step starts a fresh layer: /app/x is a directory there, the link is replaced
     assert dy("run", "--rm", "dest:1", "cat", "/app/x/new").out == "PWNED\n"
     clean(dy)
+
+
+@pytest.mark.parametrize("dest, inside", [("../../../../..{host}/dir/", "{host}/dir/new"),
+                                         ("/../..{host}/dir/new", "{host}/dir/new"),
+                                         ("{host}/dir/keep", "{host}/dir/keep")])
+def test_destinations_that_climb_or_name_host_paths_stay_in_the_image(dy, busybox, host, ctx, dest, inside):
+    write(ctx, {"new": "PWNED\n"})
+    build(dy, ctx, f"FROM busybox\nWORKDIR /w\nCOPY new {dest.format(host=host)}\n", "-t", "dest:2", check=True)
+    assert dy("run", "--rm", "dest:2", "cat", inside.format(host=host)).out == "PWNED\n"
 
 
 # ------------------------------------------------------------------ item 3: reads outside a root
