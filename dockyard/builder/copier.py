@@ -154,8 +154,8 @@ class SourceRoot:
     def walk(self, m: Match) -> Iterator[tuple[tuple[str, ...], os.stat_result, int, str]]:
         """(path below the match, lstat, parent descriptor, name) of the match (path ()) and,
         for a directory, of everything below it, parents first, sorted, following nothing.
-        Excluded paths are skipped (an excluded directory is entered only if a later pattern
-        may re-include something in it). The descriptors are valid during the step only."""
+        Excluded paths are skipped (an excluded directory is kept only if a later pattern may
+        re-include something in it). The descriptors are valid during the step only."""
         if not m.real:
             yield (), m.st, self.fd, "."
             yield from self._below(os.dup(self.fd), (), ())
@@ -182,11 +182,11 @@ class SourceRoot:
                     continue
                 crel = "/".join((*real, child))
                 is_dir = stat.S_ISDIR(st.st_mode)
-                skip = self.excluded(crel)
-                if skip and not (is_dir and self.reenter(crel)):
+                # an excluded directory holding re-included paths is sent too, as the docker
+                # CLI sends the parents of what it sends
+                if self.excluded(crel) and not (is_dir and self.reenter(crel)):
                     continue
-                if not skip:
-                    yield (*rel, child), st, dfd, child
+                yield (*rel, child), st, dfd, child
                 if is_dir:
                     try:
                         cfd = os.open(child, inroot.O_DIR, dir_fd=dfd)
@@ -306,38 +306,41 @@ class Layer:
 
     def copy(self, src: SourceRoot, m: Match, dfd: int, name: str | None) -> None:
         """Copy match ``m`` to ``name`` in ``dfd``; a directory's contents go into ``dfd``
-        itself when ``name`` is None. Devices, FIFOs and sockets are skipped, as before."""
-        dirs = {(): dfd}
-        opened: list[int] = []
+        itself when ``name`` is None. Devices, FIFOs and sockets are skipped. Only the
+        directories on the current path stay open, however large the tree."""
+        stack: list[tuple[tuple[str, ...], int]] = []  # (path below m, descriptor) being filled
         try:
             for rel, st, pfd, ename in src.walk(m):
                 if not rel:
                     if m.is_dir:
-                        if name is not None:
-                            dirs[()] = self.put_dir(dfd, name, st)
-                            opened.append(dirs[()])
-                        continue
-                    target_dir, target = dfd, name if name is not None else m.name[-1]
-                else:
-                    target_dir, target = dirs.get(rel[:-1]), rel[-1]
-                    if target_dir is None:  # below a directory that was skipped
-                        continue
+                        stack.append(((), os.dup(dfd) if name is None else self.put_dir(dfd, name, st)))
+                    else:
+                        self._put(dfd, name if name is not None else m.name[-1], st, pfd, ename)
+                    continue
+                parent = rel[:-1]
+                while stack and parent[:len(stack[-1][0])] != stack[-1][0]:
+                    os.close(stack.pop()[1])
+                if not stack or stack[-1][0] != parent:
+                    continue  # below a directory that was not copied
                 if stat.S_ISDIR(st.st_mode):
-                    dirs[rel] = self.put_dir(target_dir, target, st)
-                    opened.append(dirs[rel])
-                elif stat.S_ISLNK(st.st_mode):
-                    self.put_symlink(target_dir, target, os.readlink(ename, dir_fd=pfd))
-                elif stat.S_ISREG(st.st_mode):
-                    data = inroot.open_regular(pfd, ename)
-                    if data is not None:
-                        try:
-                            self.put_file(target_dir, target, data, os.fstat(data))
-                        finally:
-                            os.close(data)
+                    stack.append((rel, self.put_dir(stack[-1][1], rel[-1], st)))
+                else:
+                    self._put(stack[-1][1], rel[-1], st, pfd, ename)
         finally:
-            for fd in opened:
+            for _rel, fd in stack:
                 os.close(fd)
 
+    def _put(self, dfd: int, name: str, st: os.stat_result, src_dfd: int, src_name: str) -> None:
+        """A symlink or regular file of the source tree at ``name`` in ``dfd``."""
+        if stat.S_ISLNK(st.st_mode):
+            self.put_symlink(dfd, name, os.readlink(src_name, dir_fd=src_dfd))
+        elif stat.S_ISREG(st.st_mode):
+            data = inroot.open_regular(src_dfd, src_name)
+            if data is not None:
+                try:
+                    self.put_file(dfd, name, data, os.fstat(data))
+                finally:
+                    os.close(data)
 
 def read_inside(root: str, rel: str) -> bytes | None:
     """The content of ``rel`` resolved inside ``root`` (a Dockerfile or .dockerignore of a

@@ -338,6 +338,13 @@ def test_wildcards_match_dot_files_and_follow_links_inside(dy, busybox, ctx):
     missing(p, "ignored")
 
 
+def test_dockerignore_reincludes_below_an_excluded_directory(dy, busybox, ctx):
+    write(ctx, {"d/keep": "k\n", "d/other": "o\n", "e/x": "x\n", ".dockerignore": "d\n!d/keep\n"})
+    build(dy, ctx, "FROM busybox\nCOPY . /app/\n", "-t", "reinc:1", check=True)
+    assert dy("run", "--rm", "reinc:1", "find", "/app/d", "/app/e").out.split() == \
+        ["/app/d", "/app/d/keep", "/app/e", "/app/e/x"]
+
+
 def test_cache_follows_the_content_behind_a_source_link(dy, busybox, ctx):
     write(ctx, {"a": "1\n"})
     os.symlink("a", ctx / "link")
