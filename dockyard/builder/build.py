@@ -779,15 +779,30 @@ def _is_tar(f) -> bool:
 
 
 def _drop_runtime_stubs(upper: str) -> None:
-    """The runtime's empty mountpoints (/etc/hosts…, /proc, /sys, /dev) are not the step's work."""
-    for rel in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
-        p = os.path.join(upper, rel)
-        if os.path.isfile(p) and not os.path.islink(p) and os.path.getsize(p) == 0:
-            os.unlink(p)
-    for rel in ("proc", "sys", "dev", "etc"):
-        p = os.path.join(upper, rel)
+    """The runtime's empty mountpoints (/etc/hosts…, /proc, /sys, /dev) are not the step's work.
+
+    The upper dir was written by the step's container: it is walked by descriptor, so a link it
+    left (an ``etc`` pointing anywhere) is never followed."""
+    from dockyard.archive import inroot
+
+    root = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
         try:
-            if os.path.isdir(p) and not os.path.islink(p) and not os.listdir(p):
-                os.rmdir(p)
+            etc = os.open("etc", inroot.O_DIR, dir_fd=root)
         except OSError:
-            pass
+            etc = None
+        if etc is not None:
+            try:
+                for name in ("hosts", "hostname", "resolv.conf"):
+                    st = inroot.lstat_at(etc, name)
+                    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                        os.unlink(name, dir_fd=etc)
+            finally:
+                os.close(etc)
+        for name in ("proc", "sys", "dev", "etc"):
+            try:
+                os.rmdir(name, dir_fd=root)  # only an empty directory, never through a link
+            except OSError:
+                pass
+    finally:
+        os.close(root)
