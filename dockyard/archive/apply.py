@@ -7,7 +7,7 @@ containerd's ``archive/tar.go``. The rules:
 - Names are normalised as Docker does: a leading ``/`` or ``./`` is stripped (so ``/etc/x``
   lands at ``<root>/etc/x``), ``..`` is folded lexically and a name that climbs above the root
   is refused with `UnsafeArchive` naming the entry.
-- Parent directories are walked by descriptor with ``O_NOFOLLOW`` (see `_fs`): a symlink in a
+- Parent directories are walked by descriptor with ``O_NOFOLLOW`` (see `inroot`): a symlink in a
   parent position, whether from this layer or already on disk, is resolved *inside the root*
   as a chroot would (moby's and containerd's behaviour, which real images rely on). The final
   component is never followed.
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 from dockyard import errors
-from dockyard.archive import _fs
+from dockyard.archive import inroot
 from dockyard.archive.compression import open_decompressed
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ class _Applier:
             self._drop_cache()
         if self._cache is not None and self._cache_key == parts:
             return self._cache
-        found = _fs.resolve_dir(self.root_fd, parts, entry=entry, create=create, on_create=self._touch)
+        found = inroot.resolve_dir(self.root_fd, parts, entry=entry, create=create, on_create=self._touch)
         if found is None:
             return None
         self._drop_cache()
@@ -243,7 +243,7 @@ class _Applier:
 
     def _remove(self, dir_fd: int, name: str, st: os.stat_result | None = None) -> None:
         self._stale = True
-        _fs.remove_at(dir_fd, name, st)
+        inroot.remove_at(dir_fd, name, st)
 
     # -- entries ---------------------------------------------------------------------------
 
@@ -259,7 +259,7 @@ class _Applier:
 
     def _apply(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         name = m.name
-        parts = _fs.split_name(name, what="layer entry")
+        parts = inroot.split_name(name, what="layer entry")
         if parts and parts[0].startswith(WHITEOUT_META_PREFIX) and parts != (WHITEOUT_OPAQUE,):
             return  # AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs): Docker skips it too
         if parts and parts[-1] == WHITEOUT_OPAQUE:
@@ -296,14 +296,14 @@ class _Applier:
             self._touch(real)
             return
 
-        existing = _fs.lstat_at(pfd, base)
+        existing = inroot.lstat_at(pfd, base)
         if is_dir:
             if existing is not None and not stat.S_ISDIR(existing.st_mode):
                 self._remove(pfd, base, existing)  # a non-dir never survives a dir entry
                 existing = None
             if existing is None:
                 os.mkdir(base, 0o700, dir_fd=pfd)
-            fd = os.open(base, _fs.O_DIR, dir_fd=pfd)
+            fd = os.open(base, inroot.O_DIR, dir_fd=pfd)
             try:
                 self._dir_meta(fd, real, m)
             finally:
@@ -342,23 +342,23 @@ class _Applier:
 
     def _hardlink(self, pfd: int, base: str, real: tuple[str, ...], m: tarfile.TarInfo) -> None:
         name = m.name
-        tparts = _fs.split_name(m.linkname, what=f"hardlink {name!r} target")
+        tparts = inroot.split_name(m.linkname, what=f"hardlink {name!r} target")
         if not tparts:
             raise errors.UnsafeArchive(f"hardlink {name!r} points at the root directory")
-        tfound = _fs.resolve_dir(self.root_fd, tparts[:-1], entry=name, create=False)
+        tfound = inroot.resolve_dir(self.root_fd, tparts[:-1], entry=name, create=False)
         if tfound is None:
             raise errors.UnsafeArchive(f"hardlink {name!r} target {m.linkname!r} does not exist inside the root")
         tfd, treal = tfound
         try:
             tbase = tparts[-1]
-            tst = _fs.lstat_at(tfd, tbase)
+            tst = inroot.lstat_at(tfd, tbase)
             if tst is None:
                 raise errors.UnsafeArchive(f"hardlink {name!r} target {m.linkname!r} does not exist inside the root")
             if stat.S_ISDIR(tst.st_mode):
                 raise errors.UnsafeArchive(f"hardlink {name!r} target {m.linkname!r} is a directory")
             if (*treal, tbase) == real:
                 return  # a link to itself: nothing to do
-            existing = _fs.lstat_at(pfd, base)
+            existing = inroot.lstat_at(pfd, base)
             if existing is not None:
                 if existing.st_ino == tst.st_ino and existing.st_dev == tst.st_dev:
                     return  # already this very inode
@@ -429,7 +429,7 @@ class _Applier:
         pfd, preal = found
         if (*preal, wname) in self.touched:
             return  # a whiteout only hides lower layers, never this layer's own entries
-        existing = _fs.lstat_at(pfd, wname)
+        existing = inroot.lstat_at(pfd, wname)
         if self.flatten:
             if existing is not None:
                 self._remove(pfd, wname, existing)
@@ -441,7 +441,7 @@ class _Applier:
             os.chown(wname, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
 
     def _opaque(self, parts: tuple[str, ...], entry: str) -> None:
-        found = _fs.resolve_dir(self.root_fd, parts, entry=entry, create=not self.flatten, on_create=self._touch)
+        found = inroot.resolve_dir(self.root_fd, parts, entry=entry, create=not self.flatten, on_create=self._touch)
         if found is None:
             return
         fd, real = found
@@ -464,13 +464,13 @@ class _Applier:
         """Delete everything below ``real`` that this layer did not write (opaque, flatten)."""
         for child in os.listdir(dfd):
             p = (*real, child)
-            st = _fs.lstat_at(dfd, child)
+            st = inroot.lstat_at(dfd, child)
             if st is None:
                 continue
             if p not in self.touched:
                 self._remove(dfd, child, st)
             elif stat.S_ISDIR(st.st_mode):
-                cfd = os.open(child, _fs.O_DIR, dir_fd=dfd)
+                cfd = os.open(child, inroot.O_DIR, dir_fd=dfd)
                 try:
                     self._clear_lower(cfd, p)
                 finally:
@@ -480,7 +480,7 @@ class _Applier:
         """Set directory modes and times, deepest first, re-opening each strictly."""
         for real in sorted(self.deferred, key=len, reverse=True):
             mode, atime, mtime = self.deferred[real]
-            fd = _fs.open_dir_strict(self.root_fd, real)
+            fd = inroot.open_dir_strict(self.root_fd, real)
             if fd is None:
                 continue  # replaced by a later entry; never chase it through a symlink
             try:

@@ -89,7 +89,10 @@ class Builder:
 
         if not os.path.isdir(self.context):
             raise InvalidArgument(f"unable to prepare context: path {self.context!r} not found")
-        self._filter = ContextFilter.from_file(os.path.join(self.context, ".dockerignore"), dockerfile=self.name)
+        from dockyard.builder.copier import read_inside
+
+        ignore = read_inside(self.context, ".dockerignore") or b""
+        self._filter = ContextFilter.from_text(ignore.decode("utf-8", "surrogateescape"), dockerfile=self.name)
         df = parse(self.text, filename=self.name, build_args=self.build_args, image_env=self._image_env)
         last = df.stage_by_name(self.target) if self.target else df.stages[-1]
         states: dict[int, State] = {}
@@ -417,19 +420,17 @@ class Builder:
             h.update(json.dumps(instr.sources).encode())
             self._last_files = {f"--from={instr.from_}": st.key}
             return h.hexdigest()
+        from dockyard.builder.copier import entry_digest
+
         files = self._last_files = {}
-        for rel in self._context_matches(instr.sources):
-            full = os.path.join(self.context, rel)
-            st = os.lstat(full)
-            fh = hashlib.sha256(f"{stat.S_IMODE(st.st_mode):o}\0{stat.S_IFMT(st.st_mode)}\0".encode())
-            if stat.S_ISREG(st.st_mode):
-                with open(full, "rb") as f:
-                    while chunk := f.read(1 << 20):
-                        fh.update(chunk)
-            elif stat.S_ISLNK(st.st_mode):
-                fh.update(os.readlink(full).encode())
-            files[rel] = fh.hexdigest()
-            h.update(f"{rel}\0{files[rel]}\n".encode())
+        with self._context_root() as src:
+            for source in instr.sources:
+                for m in self._context_sources(src, source):
+                    for rel, st, pfd, name in src.walk(m):
+                        path = "/".join((*m.name, *rel)) or "."
+                        files[path] = entry_digest(src, st, pfd, name)
+        for path in sorted(files):
+            h.update(f"{path}\0{files[path]}\n".encode())
         return h.hexdigest()
 
     def _download(self, url: str, instr) -> str:
@@ -468,26 +469,30 @@ class Builder:
         self._downloads[url] = path
         return path
 
-    def _context_matches(self, sources: list[str]) -> list[str]:
-        """Every context file (relative path) a COPY's sources select, after .dockerignore."""
-        import fnmatch
+    def _context_root(self):
+        """The build context, open by descriptor, with .dockerignore applied."""
+        from dockyard.builder.copier import SourceRoot
 
-        all_files = list(self._filter.walk(self.context))
-        out: list[str] = []
-        for src in sources:
-            pat = os.path.normpath(src.lstrip("/"))
-            if pat == ".":
-                out += all_files
-                continue
-            depth = pat.count("/") + 1
-            # a file itself, or everything below a directory, whose path (cut to the pattern's
-            # depth) matches the source as docker's globbing does
-            hit = [f for f in all_files if fnmatch.fnmatchcase("/".join(f.split("/")[:depth]), pat)]
-            if not hit:
-                raise BuildError(f"COPY failed: file not found in build context or excluded by .dockerignore: "
-                                 f"stat {src}: file does not exist")
-            out += hit
-        return sorted(set(out))
+        f = self._filter
+        return SourceRoot(self.context, excluded=f.excluded,
+                          reenter=lambda rel: f.has_exclusions and f.may_reinclude(rel))
+
+    @staticmethod
+    def _context_sources(src, source: str) -> list:
+        """What one COPY source names in the context, resolved inside it (an error if nothing)."""
+        if os.path.normpath(source.lstrip("/")).startswith(".."):
+            raise BuildError(f"COPY failed: forbidden path outside the build context: {source}")
+        from dockyard.builder.copier import MissingSource
+
+        try:
+            matches = src.expand(source)
+        except MissingSource as e:
+            source = e.path
+            matches = []
+        if not matches:
+            raise BuildError(f"COPY failed: file not found in build context or excluded by .dockerignore: "
+                             f"stat {source}: file does not exist")
+        return matches
 
     def _from_state(self, ref: str, states: dict, df):
         """COPY --from: an earlier stage (by name or index), else an image in the store."""
@@ -506,6 +511,8 @@ class Builder:
         import shutil
         import tempfile
 
+        from dockyard.builder.copier import Layer
+
         # --link gives the same filesystem (only the layer's independence differs): accepted as is
         if getattr(instr, "parents", False) or getattr(instr, "exclude", None):
             raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} --parents and --exclude are not "
@@ -519,118 +526,108 @@ class Builder:
         uid = gid = 0
         if instr.chown:
             uid, gid = self._chown(instr.chown, state)
-        mode = int(instr.chmod, 8) if instr.chmod else None
+        mode = None
+        if instr.chmod:
+            from dockyard.builder.dockerfile import parse_chmod
+
+            mode = parse_chmod(instr.chmod, where=f"{self.name}:{instr.line}")
         tmp_root = os.path.join(self.engine.root, "tmp")
         os.makedirs(tmp_root, exist_ok=True)
         layer_dir = tempfile.mkdtemp(dir=tmp_root, prefix="copy-")
-        mounted = None
         try:
-            if instr.heredocs:  # COPY <<EOF /file: the body is the file
-                bodies = {f"<<{h.name}": h for h in instr.heredocs} | {f"<<-{h.name}": h for h in instr.heredocs}
-                for src in instr.sources:
-                    h = bodies.get(src)
-                    if h is None:
-                        raise NotImplemented(f"{self.name}:{instr.line}: mixing heredocs and files in one "
-                                             f"{instr.keyword} is not supported yet")
-                    target = os.path.join(dest, h.name) if dest_is_dir and len(instr.sources) > 1 else dest
-                    _mkdirs(layer_dir, os.path.dirname(target))
-                    from dockyard.runtime.paths import secure_join
-
-                    path = secure_join(layer_dir, target)
-                    with open(path, "w") as f:
-                        f.write(h.content)
-                    os.lchown(path, uid, gid)
-                    os.chmod(path, mode if mode is not None else 0o644)
-                return self._add_layer(state, layer_dir, overlay_upper=False,
-                                       created_by=f"/bin/sh -c #(nop) {instr.original}")
-            if any("://" in src for src in instr.sources):  # ADD URL: the file as downloaded, not unpacked
-                from dockyard.runtime.paths import secure_join
-
-                for url in instr.sources:
-                    name = os.path.basename(url.split("?", 1)[0].rstrip("/")) or "index.html"
-                    target = os.path.join(dest, name) if dest_is_dir else dest
-                    _mkdirs(layer_dir, os.path.dirname(target))
-                    path = secure_join(layer_dir, target)
-                    shutil.copyfile(self._download(url, instr), path)
-                    os.lchown(path, uid, gid)
-                    os.chmod(path, mode if mode is not None else 0o600)  # docker's mode for URL sources
-                return self._add_layer(state, layer_dir, overlay_upper=False,
-                                       created_by=f"/bin/sh -c #(nop) {instr.original}")
-            if getattr(instr, "from_", None):
-                src_root, mounted = self._mount_state(self._from_state(instr.from_, states, df))
-                pairs = [(os.path.join(src_root, s.lstrip("/")), s) for s in instr.sources]
-                for full, s in pairs:
-                    if not os.path.lexists(full):
-                        raise BuildError(f"COPY failed: stat {s}: file does not exist")
-            else:
-                src_root = self.context
-                pairs = self._top_level_sources(instr.sources)
-            for full, name in pairs:
-                self._place(full, name, src_root, layer_dir, dest, dest_is_dir, uid, gid, mode,
-                            extract=instr.keyword == "ADD")
+            with Layer(layer_dir, uid=uid, gid=gid, mode=mode) as layer:
+                if instr.heredocs:  # COPY <<EOF /file: the body is the file
+                    self._copy_heredocs(instr, layer, dest, dest_is_dir)
+                elif any("://" in src for src in instr.sources):  # ADD URL: the file as downloaded
+                    self._copy_urls(instr, layer, dest, dest_is_dir)
+                elif getattr(instr, "from_", None):
+                    self._copy_from(instr, layer, dest, dest_is_dir, states, df)
+                else:
+                    with self._context_root() as src:
+                        matches = [m for s in instr.sources for m in self._context_sources(src, s)]
+                        for m in matches:
+                            self._place(src, m, layer, dest, dest_is_dir, extract=instr.keyword == "ADD")
             return self._add_layer(state, layer_dir, overlay_upper=False,
                                    created_by=f"/bin/sh -c #(nop) {instr.original}")
         finally:
-            if mounted is not None:
-                mounted()
             shutil.rmtree(layer_dir, ignore_errors=True)
 
-    def _top_level_sources(self, sources: list[str]) -> list[tuple[str, str]]:
-        """(host path, name) for each source as COPY sees it: a dir copies its contents."""
-        import glob
+    def _copy_heredocs(self, instr, layer, dest: str, dest_is_dir: bool) -> None:
+        bodies = {f"<<{h.name}": h for h in instr.heredocs} | {f"<<-{h.name}": h for h in instr.heredocs}
+        for src in instr.sources:
+            h = bodies.get(src)
+            if h is None:
+                raise NotImplemented(f"{self.name}:{instr.line}: mixing heredocs and files in one "
+                                     f"{instr.keyword} is not supported yet")
+            target = os.path.join(dest, h.name) if dest_is_dir and len(instr.sources) > 1 else dest
+            pfd, name = layer.parent(target)
+            try:
+                if name is None:
+                    raise BuildError(f"{self.name}:{instr.line}: cannot write a heredoc over /")
+                layer.put_bytes(pfd, name, h.content.encode(), 0o644)
+            finally:
+                os.close(pfd)
 
-        out = []
-        for s in sources:
-            rel = os.path.normpath(s.lstrip("/"))
-            if rel.startswith(".."):
-                raise BuildError(f"COPY failed: forbidden path outside the build context: {s}")
-            matches = sorted(glob.glob(os.path.join(self.context, rel))) if any(c in rel for c in "*?[") \
-                else [os.path.join(self.context, rel)]
-            matches = [m for m in matches if os.path.relpath(m, self.context) == "." or
-                       not self._filter.excluded(os.path.relpath(m, self.context))]
-            if not matches or not all(os.path.lexists(m) for m in matches):
-                raise BuildError(f"COPY failed: file not found in build context or excluded by .dockerignore: "
-                                 f"stat {s}: file does not exist")
-            out += [(m, os.path.relpath(m, self.context)) for m in matches]
-        return out
+    def _copy_urls(self, instr, layer, dest: str, dest_is_dir: bool) -> None:
+        for url in instr.sources:
+            base = os.path.basename(url.split("?", 1)[0].rstrip("/")) or "index.html"
+            pfd, name = layer.parent(os.path.join(dest, base) if dest_is_dir else dest)
+            try:
+                with open(self._download(url, instr), "rb") as f:  # our own temp file, mode 0600
+                    layer.put_file(pfd, name or base, f.fileno(), os.fstat(f.fileno()))  # docker: 0600
+            finally:
+                os.close(pfd)
 
-    def _place(self, full: str, name: str, src_root: str, layer_dir: str, dest: str, dest_is_dir: bool,
-               uid: int, gid: int, mode: int | None, *, extract: bool) -> None:
-        from dockyard.runtime.paths import secure_join
+    def _copy_from(self, instr, layer, dest: str, dest_is_dir: bool, states: dict, df) -> None:
+        """COPY --from: sources resolved inside the stage's or image's filesystem."""
+        from dockyard.builder.copier import MissingSource, SourceRoot
 
-        if os.path.isdir(full) and not os.path.islink(full):
-            target_dir = secure_join(layer_dir, dest)
-            _mkdirs(layer_dir, dest)
-            for base, dirs, files in os.walk(full):
-                rel_base = os.path.relpath(base, full)
-                for d in sorted(dirs):
-                    rel = os.path.normpath(os.path.join(rel_base, d))
-                    if self._ignored(os.path.join(base, d), src_root):
-                        dirs.remove(d)
-                        continue
-                    os.makedirs(os.path.join(target_dir, rel), exist_ok=True)
-                    _own(os.path.join(target_dir, rel), os.stat(os.path.join(base, d)), uid, gid, mode)
-                for f in files:
-                    src = os.path.join(base, f)
-                    if self._ignored(src, src_root):
-                        continue
-                    _copy_entry(src, os.path.join(target_dir, os.path.normpath(os.path.join(rel_base, f))), uid, gid,
-                                mode)
+        root, unmount = self._mount_state(self._from_state(instr.from_, states, df))
+        try:
+            with SourceRoot(root) as src:
+                matches = []
+                for s in instr.sources:
+                    try:
+                        found = src.expand(s)
+                    except MissingSource as e:
+                        raise BuildError(f"COPY failed: {e}") from None
+                    if not found:
+                        raise BuildError(f"COPY failed: stat {s}: file does not exist")
+                    matches += found
+                for m in matches:
+                    self._place(src, m, layer, dest, dest_is_dir, extract=False)
+        finally:
+            unmount()
+
+    def _place(self, src, m, layer, dest: str, dest_is_dir: bool, *, extract: bool) -> None:
+        """One resolved source into the layer: a directory's contents into ``dest``, a local tar
+        (ADD) unpacked into it, anything else to ``dest`` or to ``dest``/its name."""
+        if m.is_dir:
+            dfd = layer.directory(dest)
+            try:
+                layer.copy(src, m, dfd, None)
+            finally:
+                os.close(dfd)
             return
-        if extract and _is_tar(full):
-            from dockyard.archive.apply import apply_layer
+        if extract and stat.S_ISREG(m.st.st_mode):
+            data = src.open_file(m.real)
+            if data is not None:
+                with os.fdopen(data, "rb") as f:
+                    if _is_tar(f):
+                        from dockyard.archive.apply import apply_layer
 
-            _mkdirs(layer_dir, dest if dest_is_dir or dest.endswith("/") else os.path.dirname(dest))
-            apply_layer(full, secure_join(layer_dir, dest if dest_is_dir else os.path.dirname(dest)), mode="flatten")
-            return
-        target = os.path.join(dest, os.path.basename(name)) if dest_is_dir or dest.endswith("/") else dest
-        _mkdirs(layer_dir, os.path.dirname(target))
-        _copy_entry(full, secure_join(layer_dir, target), uid, gid, mode)
-
-    def _ignored(self, path: str, src_root: str) -> bool:
-        if src_root != self.context:
-            return False
-        return self._filter.excluded(os.path.relpath(path, self.context))
+                        dfd = layer.directory(dest)
+                        try:  # the directory's own descriptor, named through /proc: no path walk
+                            apply_layer(f, f"/proc/self/fd/{dfd}", mode="flatten")
+                        finally:
+                            os.close(dfd)
+                        return
+        target = os.path.join(dest, m.name[-1]) if dest_is_dir or dest.endswith("/") else dest
+        pfd, name = layer.parent(target)
+        try:
+            layer.copy(src, m, pfd, name)
+        finally:
+            os.close(pfd)
 
     def _chown(self, spec: str, state: State) -> tuple[int, int]:
         from dockyard.engine.users import resolve_user
@@ -640,13 +637,17 @@ class Builder:
             return int(user), int(group or user)
         root, unmount = self._mount_state(state)
         try:
-            def read(p):
-                try:
-                    with open(os.path.join(root, p)) as f:
+            from dockyard.builder.copier import SourceRoot
+
+            with SourceRoot(root) as src:
+                def read(p):  # inside the stage's root: an image's /etc/passwd may be a link
+                    m = src.lookup(tuple(p.split("/")))
+                    fd = None if m is None else src.open_file(m.real)
+                    if fd is None:
+                        return None
+                    with os.fdopen(fd, encoding="utf-8", errors="replace") as f:
                         return f.read()
-                except OSError:
-                    return None
-            u = resolve_user(spec, read("etc/passwd"), read("etc/group"))
+                u = resolve_user(spec, read("etc/passwd"), read("etc/group"))
             return u.uid, u.gid
         finally:
             unmount()
@@ -764,59 +765,44 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _mkdirs(root: str, path: str) -> None:
-    from dockyard.runtime.paths import secure_join
-
-    os.makedirs(secure_join(root, path), exist_ok=True)
-
-
-def _own(path: str, st, uid: int, gid: int, mode: int | None) -> None:
-    os.lchown(path, uid, gid)
-    if not os.path.islink(path):
-        os.chmod(path, mode if mode is not None else stat.S_IMODE(st.st_mode))
-
-
-def _copy_entry(src: str, dst: str, uid: int, gid: int, mode: int | None) -> None:
-    import shutil
-
-    st = os.lstat(src)
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    if os.path.lexists(dst) and not os.path.isdir(dst):
-        os.unlink(dst)
-    if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(src), dst)
-    elif stat.S_ISREG(st.st_mode):
-        shutil.copyfile(src, dst, follow_symlinks=False)
-    elif stat.S_ISDIR(st.st_mode):
-        os.makedirs(dst, exist_ok=True)
-    else:
-        return  # sockets, fifos, devices in a build context are not copied (as docker skips sockets)
-    _own(dst, st, uid, gid, mode)
-
-
-def _is_tar(path: str) -> bool:
+def _is_tar(f) -> bool:
+    """Whether an open file is a (compressed) tar, as ADD decides to unpack it; rewinds it."""
     import tarfile
 
+    head = os.pread(f.fileno(), 262, 0)
+    if head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
+        return True
     try:
-        with open(path, "rb") as f:
-            head = f.read(262)
-        if head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
-            return True
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False
+        return tarfile.is_tarfile(f)
+    finally:
+        f.seek(0)
 
 
 def _drop_runtime_stubs(upper: str) -> None:
-    """The runtime's empty mountpoints (/etc/hosts…, /proc, /sys, /dev) are not the step's work."""
-    for rel in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
-        p = os.path.join(upper, rel)
-        if os.path.isfile(p) and not os.path.islink(p) and os.path.getsize(p) == 0:
-            os.unlink(p)
-    for rel in ("proc", "sys", "dev", "etc"):
-        p = os.path.join(upper, rel)
+    """The runtime's empty mountpoints (/etc/hosts…, /proc, /sys, /dev) are not the step's work.
+
+    The upper dir was written by the step's container: it is walked by descriptor, so a link it
+    left (an ``etc`` pointing anywhere) is never followed."""
+    from dockyard.archive import inroot
+
+    root = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
         try:
-            if os.path.isdir(p) and not os.path.islink(p) and not os.listdir(p):
-                os.rmdir(p)
+            etc = os.open("etc", inroot.O_DIR, dir_fd=root)
         except OSError:
-            pass
+            etc = None
+        if etc is not None:
+            try:
+                for name in ("hosts", "hostname", "resolv.conf"):
+                    st = inroot.lstat_at(etc, name)
+                    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                        os.unlink(name, dir_fd=etc)
+            finally:
+                os.close(etc)
+        for name in ("proc", "sys", "dev", "etc"):
+            try:
+                os.rmdir(name, dir_fd=root)  # only an empty directory, never through a link
+            except OSError:
+                pass
+    finally:
+        os.close(root)

@@ -222,7 +222,7 @@ class ContextFilter:
                 matched = not pat.exclusion
         return matched
 
-    def _may_reinclude(self, reldir: str) -> bool:
+    def may_reinclude(self, reldir: str) -> bool:
         prefix = reldir + "/"
         return any(p.exclusion and (p.cleaned + "/").startswith(prefix) for p in self.patterns)
 
@@ -240,7 +240,7 @@ class ContextFilter:
                 rel = f"{reldir}/{e.name}" if reldir else e.name
                 is_dir = e.is_dir(follow_symlinks=False)
                 if self.excluded(rel):
-                    if is_dir and self.has_exclusions and self._may_reinclude(rel):
+                    if is_dir and self.has_exclusions and self.may_reinclude(rel):
                         yield from rec(e.path, rel)
                     continue
                 yield rel

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 from dockyard import errors
 
 __all__ = [
-    "DockerfileError", "LexError", "StageNotFound", "parse", "parse_file", "Dockerfile", "Stage",
+    "DockerfileError", "LexError", "parse_chmod", "StageNotFound", "parse", "parse_file", "Dockerfile", "Stage",
     "Instruction", "From", "Run", "Cmd", "Entrypoint", "Label", "Maintainer", "Expose", "Env",
     "Add", "Copy", "Volume", "User", "Workdir", "Arg", "Onbuild", "Stopsignal", "Healthcheck",
     "Shell", "Mount", "Heredoc", "Lexer", "parse_duration", "default_platform", "predefined_args",
@@ -972,6 +972,15 @@ class _Flags:
         return self.values
 
 
+def parse_chmod(value: str, *, where: str = "") -> int:
+    """A COPY/ADD ``--chmod`` value: an octal mode from 0 to 07777 (BuildKit's rule)."""
+    v = value.strip()
+    if v and len(v) <= 5 and all(c in "01234567" for c in v) and int(v, 8) <= 0o7777:
+        return int(v, 8)
+    prefix = f"{where}: " if where else ""
+    raise LexError(f"{prefix}invalid chmod parameter {value!r}: it should be an octal string between 0 and 07777")
+
+
 def _at_least_one(kw: str) -> _Err:
     return _Err(f"{kw} requires at least one argument")
 
@@ -1269,6 +1278,8 @@ class _Parser:
                "heredocs": docs}
         for k in ("chown", "chmod"):
             out[k] = self._ex(v[k], env) if v[k] is not None else None
+        if out["chmod"] and env is not None:  # an ONBUILD body is checked when it runs
+            parse_chmod(out["chmod"])
         out["exclude"] = [self._ex(x, env) for x in v["exclude"]]
         out["link"] = v["link"]
         return out

@@ -38,6 +38,31 @@ def _pairs(values: list[str], what: str) -> dict:
     return out
 
 
+def _context_dockerfile(context: str) -> str:
+    """The context's Dockerfile. A symlink is resolved inside the context, as the docker CLI
+    does, so one that points out of it is refused (and nothing of its target is shown)."""
+    from dockyard.builder.copier import read_inside
+
+    path = os.path.join(os.path.abspath(context), "Dockerfile")
+    if not os.path.isdir(context):
+        raise InvalidArgument(f"unable to prepare context: path {context!r} not found")
+    try:
+        data = read_inside(context, "Dockerfile")
+    except OSError as e:
+        raise InvalidArgument(f"unable to prepare context: unable to open Dockerfile: {e.strerror}") from None
+    if data is None:
+        if os.path.islink(path):
+            raise InvalidArgument(f"unable to prepare context: unable to open Dockerfile: {path} is a symbolic "
+                                  "link to nothing inside the build context",
+                                  hint="name a Dockerfile outside the context explicitly with -f") from None
+        raise InvalidArgument(f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: "
+                              f"lstat {path}: no such file or directory")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"unable to prepare context: the Dockerfile {path} is not UTF-8 text") from None
+
+
 def cmd_build(ctx, argv: list[str]) -> int:
     from dockyard.builder.build import Builder
 
@@ -72,16 +97,22 @@ def cmd_build(ctx, argv: list[str]) -> int:
             context = src
         if opts.file == "-":
             text, name = sys.stdin.read(), "Dockerfile"
-        else:
-            path = opts.file or os.path.join(context, "Dockerfile")
-            if opts.file and not os.path.isabs(opts.file) and not os.path.exists(opts.file):
+        elif opts.file:  # a path the user names is read as given, links followed (as docker does)
+            path = opts.file
+            if not os.path.isabs(opts.file) and not os.path.exists(opts.file):
                 path = os.path.join(context, opts.file)
             try:
                 with open(path, encoding="utf-8") as f:
                     text = f.read()
+            except UnicodeDecodeError:
+                raise InvalidArgument(f"unable to prepare context: the Dockerfile {path} is not UTF-8 text") from None
             except OSError:
                 raise InvalidArgument(f"unable to prepare context: unable to evaluate symlinks in Dockerfile "
                                       f"path: lstat {os.path.abspath(path)}: no such file or directory") from None
+        else:  # the context's own Dockerfile: resolved inside the context, never read outside it
+            text = _context_dockerfile(context)
+            path = "Dockerfile"
+        if opts.file != "-":
             name = os.path.basename(path)
         b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name,
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,

@@ -13,7 +13,7 @@ Where the files are read and written:
 Security: the container's files belong to whoever controls the container, so none of its
 symlinks may take us outside its root. Every container path is resolved like a chroot would
 (``secure_join`` semantics: symlinks relative to the container root, ``..`` clamped at it), by
-directory descriptor (`dockyard.archive._fs`), and the last component is never followed unless
+directory descriptor (`dockyard.archive.inroot`), and the last component is never followed unless
 Docker's rules say so, and then it is resolved inside the root too. Trees are walked by
 descriptor without following symlinks; regular files are opened through an ``O_PATH`` handle
 checked to be a regular file, so a racing container cannot swap in a device node or a link.
@@ -34,15 +34,14 @@ import stat
 from contextlib import ExitStack, contextmanager
 
 from dockyard import errors
-from dockyard.archive import _fs
+from dockyard.archive import inroot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import IO
 
-_O_DIR = _fs.O_DIR
-_MAXSYMLINKS = 40
+_O_DIR = inroot.O_DIR
 _CHUNK = 1 << 20
 # Mount points the runtime creates in the container's upper layer when the image lacks them
 # (Docker keeps them in its "-init" layer, so its diff never shows them).
@@ -192,66 +191,19 @@ class PathSpec:
         return "." if self.contents or not self.parts else self.parts[-1]
 
 
-def _realpath(root_fd: int, parts: tuple[str, ...]) -> tuple[str, ...]:
-    """The symlink-free path of ``parts`` inside the root (every symlink resolved in scope, the
-    last one too); components that do not exist are kept as they are, as secure_join does."""
-    todo = list(reversed(parts))
-    real: list[str] = []
-    fds: list[int] = []  # fds[i] is the directory real[:i+1] while the path exists
-    links = 0
-    try:
-        while todo:
-            comp = todo.pop()
-            if comp in ("", "."):
-                continue
-            if comp == "..":
-                if real:
-                    real.pop()
-                    if len(fds) > len(real):
-                        os.close(fds.pop())
-                continue
-            if len(fds) < len(real):  # below something missing or not a directory
-                real.append(comp)
-                continue
-            cur = fds[-1] if fds else root_fd
-            st = _fs.lstat_at(cur, comp)
-            if st is not None and stat.S_ISLNK(st.st_mode):
-                links += 1
-                if links > _MAXSYMLINKS:
-                    raise errors.InvalidArgument(f"too many levels of symbolic links: /{'/'.join(parts)}")
-                target = os.readlink(comp, dir_fd=cur)
-                if target.startswith("/"):
-                    while fds:
-                        os.close(fds.pop())
-                    real.clear()
-                todo.extend(reversed(target.split("/")))
-                continue
-            real.append(comp)
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                try:
-                    fds.append(os.open(comp, _O_DIR, dir_fd=cur))
-                except OSError as e:  # replaced meanwhile: treat as not a directory
-                    if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                        raise
-        return tuple(real)
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
 def _lookup(root_fd: int, parts: tuple[str, ...], *, follow: bool):
     """(parent fd or None, name, lstat or None, real parts) of a path in scope. The last
     component is followed only with ``follow``; the caller closes the descriptor."""
     if follow:
-        parts = _realpath(root_fd, parts)
+        parts = inroot.realpath(root_fd, parts)
     if not parts:
         return os.dup(root_fd), None, os.fstat(root_fd), ()
-    preal = _realpath(root_fd, parts[:-1])
+    preal = inroot.realpath(root_fd, parts[:-1])
     real = (*preal, parts[-1])
-    pfd = _fs.open_dir_strict(root_fd, preal)
+    pfd = inroot.open_dir_strict(root_fd, preal)
     if pfd is None:
         return None, parts[-1], None, real
-    return pfd, parts[-1], _fs.lstat_at(pfd, parts[-1]), real
+    return pfd, parts[-1], inroot.lstat_at(pfd, parts[-1]), real
 
 
 # ---------------------------------------------------------------------------- entry streams
@@ -330,7 +282,7 @@ class _Tree:
                 if not self._descend(st, cpath, parent_dev):
                     return
                 for child in sorted(os.listdir(fd), key=os.fsencode):
-                    cst = _fs.lstat_at(fd, child)
+                    cst = inroot.lstat_at(fd, child)
                     if cst is not None:
                         yield from self.walk(fd, child, cst, (*rel, child), (*cpath, child), st.st_dev)
             finally:
@@ -399,11 +351,11 @@ def _tar_entries(src: IO[bytes]) -> Iterator[Entry]:
             tf = tarfile.open(fileobj=dec.reader, mode="r|")
             for m in tf:
                 tf.members.clear()
-                rel = _fs.split_name(m.name, what="tar entry")
+                rel = inroot.split_name(m.name, what="tar entry")
                 kind = "file" if m.isreg() else kinds.get(m.type)
                 if kind is None:
                     continue  # GNU long-name and other bookkeeping entries tarfile passes on
-                link = _fs.split_name(m.linkname, what=f"hardlink {m.name!r} target") if kind == "link" else m.linkname
+                link = inroot.split_name(m.linkname, what=f"hardlink {m.name!r} target") if kind == "link" else m.linkname
                 yield Entry(rel, kind, m.mode & 0o7777, m.uid, m.gid, m.mtime, size=m.size, linkname=link,
                             rdev=os.makedev(m.devmajor, m.devminor) if kind in ("chr", "blk") else 0,
                             data=tf.extractfile(m) if kind == "file" else None)
@@ -476,7 +428,7 @@ class _Extractor:
     def _dir_of(self, parts: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
         if self._parent is not None and self._key == parts:
             return self._parent
-        found = _fs.resolve_dir(self.root_fd, (*self.dest, *parts), entry=self._where((*self.dest, *parts)),
+        found = inroot.resolve_dir(self.root_fd, (*self.dest, *parts), entry=self._where((*self.dest, *parts)),
                                 create=True, on_create=self._created)
         assert found is not None
         self.close()
@@ -486,7 +438,7 @@ class _Extractor:
     def _created(self, real: tuple[str, ...]) -> None:
         ids = self.owner(None) if self.owner else None
         if ids is not None:
-            fd = _fs.open_dir_strict(self.root_fd, real)
+            fd = inroot.open_dir_strict(self.root_fd, real)
             if fd is not None:
                 try:
                     os.fchown(fd, *ids)
@@ -499,7 +451,7 @@ class _Extractor:
         pfd, preal = self._dir_of(parts[:-1])
         base = parts[-1]
         real = (*preal, base)
-        existing = _fs.lstat_at(pfd, base)
+        existing = inroot.lstat_at(pfd, base)
         is_dir = e.kind == "dir"
         if existing is not None:
             if stat.S_ISDIR(existing.st_mode) and not is_dir:
@@ -559,12 +511,12 @@ class _Extractor:
         target = e.linkname
         if not target:
             raise errors.UnsafeArchive(f"{self.label}: hardlink {'/'.join(e.rel)!r} points at the root")
-        found = _fs.resolve_dir(self.root_fd, (*self.dest, *target[:-1]), entry="/".join(e.rel), create=False)
+        found = inroot.resolve_dir(self.root_fd, (*self.dest, *target[:-1]), entry="/".join(e.rel), create=False)
         if found is None:
             raise errors.InvalidArgument(f"{self.label}: hardlink target {'/'.join(target)!r} does not exist")
         tfd, _ = found
         try:
-            tst = _fs.lstat_at(tfd, target[-1])
+            tst = inroot.lstat_at(tfd, target[-1])
             if tst is None or stat.S_ISDIR(tst.st_mode):
                 raise errors.InvalidArgument(f"{self.label}: hardlink target {'/'.join(target)!r} is not a file")
             os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
@@ -592,7 +544,7 @@ class _Extractor:
         directory must not stop its own children from being written)."""
         self.close()
         for real, mode, mtime_ns in reversed(self.deferred):
-            fd = _fs.open_dir_strict(self.root_fd, real)
+            fd = inroot.open_dir_strict(self.root_fd, real)
             if fd is None:
                 continue
             try:
@@ -669,7 +621,7 @@ def _dest(ep: Endpoint, spec: PathSpec, src_base: str, src_is_dir: bool) -> tupl
 
 
 def _open_dest_dir(ep: Endpoint, real: tuple[str, ...], spec: PathSpec) -> None:
-    fd = _fs.open_dir_strict(ep.fd, real)
+    fd = inroot.open_dir_strict(ep.fd, real)
     if fd is None:
         where = "/" + "/".join(real)
         if ep.container is not None:

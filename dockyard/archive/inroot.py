@@ -154,3 +154,71 @@ def open_dir_strict(root_fd: int, parts: tuple[str, ...]) -> int | None:
         os.close(fd)
         fd = nfd
     return fd
+
+
+def realpath(root_fd: int, parts: tuple[str, ...]) -> tuple[str, ...]:
+    """The symlink-free path of ``parts`` inside the root (every symlink resolved in scope, the
+    last one too); components that do not exist are kept as they are, as secure_join does."""
+    todo = list(reversed(parts))
+    real: list[str] = []
+    fds: list[int] = []  # fds[i] is the directory real[:i+1] while the path exists
+    links = 0
+    try:
+        while todo:
+            comp = todo.pop()
+            if comp in ("", "."):
+                continue
+            if comp == "..":
+                if real:
+                    real.pop()
+                    if len(fds) > len(real):
+                        os.close(fds.pop())
+                continue
+            if len(fds) < len(real):  # below something missing or not a directory
+                real.append(comp)
+                continue
+            cur = fds[-1] if fds else root_fd
+            st = lstat_at(cur, comp)
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                links += 1
+                if links > MAXSYMLINKS:
+                    raise errors.InvalidArgument(f"too many levels of symbolic links: /{'/'.join(parts)}")
+                target = os.readlink(comp, dir_fd=cur)
+                if target.startswith("/"):
+                    while fds:
+                        os.close(fds.pop())
+                    real.clear()
+                todo.extend(reversed(target.split("/")))
+                continue
+            real.append(comp)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                try:
+                    fds.append(os.open(comp, O_DIR, dir_fd=cur))
+                except OSError as e:  # replaced meanwhile: treat as not a directory
+                    if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                        raise
+        return tuple(real)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def open_regular(dir_fd: int, name: str) -> int | None:
+    """Open ``name`` in ``dir_fd`` for reading only if it is a regular file (None otherwise).
+
+    ``O_PATH`` first: opening whatever a hostile tree put there (a FIFO, a disk's device node)
+    could block or read the host's disk. The checked handle is reopened through /proc, which
+    names exactly that inode, never a path.
+    """
+    try:
+        pfd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+            return None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(pfd).st_mode):
+            return None
+        return os.open(f"/proc/self/fd/{pfd}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+    finally:
+        os.close(pfd)
