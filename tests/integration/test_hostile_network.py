@@ -90,6 +90,25 @@ def listeners():
         m.close()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url: str, timeout: float = 10.0) -> str:
+    assert url.startswith("http://127.0.0.1:"), url
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def rawpeer(pid: int, mode: str, gateway: str, dst: str, port: int, payload: str, ifname: str = "eth0") -> dict:
     p = subprocess.run(["nsenter", "-n", "-t", str(pid), sys.executable, RAWPEER, mode, ifname, gateway, dst,
                         str(port), payload], capture_output=True, text=True, timeout=30)
@@ -155,7 +174,7 @@ def test_a_container_cannot_reach_host_loopback_services(dy, busybox, name, list
     assert lo.got == []
 
 
-def test_a_port_published_on_loopback_serves_only_the_host(dy, busybox, name, listeners):
+def test_a_port_published_on_loopback_serves_only_the_host(dy, busybox, name):
     """`-p 127.0.0.1:H:80` works from the host; a container on the same or another network
     aiming at 127.0.0.1:H (the DNAT rule would take it) gets nothing."""
     port = free_port()
@@ -266,21 +285,3 @@ def test_removal_leaves_no_raw_rule(dy, busybox, name):
     assert raw_rules(f"dockyard ctr {cid[:12]}") == [] and raw_rules(f"dockyard net {bridge}") == []
     assert not os.path.exists(f"/sys/class/net/{bridge}")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fetch(url: str, timeout: float = 10.0) -> str:
-    assert url.startswith("http://127.0.0.1:"), url
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
