@@ -120,11 +120,15 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
 
 
 def _bring_up(rec) -> None:
-    """The bridge, its address and the network's rules (idempotent: also repairs after a reboot)."""
+    """The bridge, its address and the network's rules (idempotent: also repairs after a reboot,
+    and gives a bridge made by an older dockyard this version's rules)."""
     from dockyard.linux.netlink import Netlink
     from dockyard.network import firewall
     from dockyard.network.ipam import Subnet
 
+    if os.path.exists(f"/sys/class/net/{rec.bridge}"):
+        # no loopback routing while its drop rules are being replaced (firewall.py's docstring)
+        firewall.route_localnet(rec.bridge, False)
     firewall.ensure_base()
     firewall.remove_tagged(firewall.net_tag(rec.bridge))
     firewall.apply(firewall.network_rules(rec.bridge, rec.subnet, rec.internal))
@@ -136,8 +140,10 @@ def _bring_up(rec) -> None:
             idx = nl.link_index(rec.bridge)
         nl.add_address(idx, rec.gateway, sub.prefix, sub.broadcast)
         nl.set_link(idx, up=True, what=f"bring bridge {rec.bridge} up")
-    # lets the host reach published ports on 127.0.0.1: DNAT'd loopback traffic may leave by the bridge
-    firewall._sysctl(f"/proc/sys/net/ipv4/conf/{rec.bridge}/route_localnet", "1")
+    # lets the host reach published ports on 127.0.0.1: DNAT'd loopback traffic may leave by the
+    # bridge; only now that the drop rules are in place
+    firewall.route_localnet(rec.bridge, True)
+    firewall.stamp(rec.bridge)
 
 
 def _tear_down(rec) -> None:
@@ -509,11 +515,12 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     host's and in the container's namespace. Returns its NetworkSettings.Networks entry."""
     import sqlite3
 
-    from dockyard.network import ipam
+    from dockyard.network import firewall, ipam
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
 
     br = nl.link_index(rec.bridge)
-    if br is None:  # after a reboot, or removed by hand: make it again
+    if br is None or not firewall.stamped(rec.bridge):
+        # after a reboot, removed by hand, or made by an older dockyard: make it (or its rules) again
         _bring_up(rec)
         br = nl.link_index(rec.bridge)
     sub = ipam.Subnet.parse(rec.subnet)

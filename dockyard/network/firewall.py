@@ -19,6 +19,22 @@ Layout, like Docker's but under our own names, so neither engine touches the oth
     DOCKYARD             per published port: DNAT to the container
     nat POSTROUTING      per network: MASQUERADE out to the world (not --internal), and for
                          host-local sources and hairpin connections into the bridge
+    raw PREROUTING       -j DOCKYARD-PREROUTING       (inserted first)
+    DOCKYARD-PREROUTING  per network: -i bridge -d 127.0.0.0/8 DROP; per port published on a
+                         127.x address: to it from anywhere but lo DROP
+
+Loopback (CVE-2020-8558, moby's filterPortMappedOnLoopback, kubelet's martian rule): publishing
+on 127.0.0.1 needs `route_localnet=1` on the bridge (the host's own connection leaves by the
+bridge with a 127.0.0.1 source, and its replies come back to 127.0.0.1), but that sysctl also
+lets a container send a frame to its gateway's MAC addressed to 127.0.0.1 and reach any host
+service bound to loopback. In the raw table, before conntrack and NAT, no legitimate packet
+from a bridge is addressed to 127.0.0.0/8 (replies to the host's connections are masqueraded,
+so they arrive addressed to the gateway), so those are dropped there, and nothing of theirs
+ever enters conntrack. Likewise a port published on 127.x is DNAT'd in PREROUTING before the
+kernel's martian check, so a neighbour on any other interface could reach it: dropped unless
+it comes from lo, as Docker does. `route_localnet` is set only after these rules are in place,
+and the bridge's alias records which rules it has (`stamp`), so a bridge made by an older
+dockyard gets them the next time it is used.
 
 Every rule carries a comment naming its owner ("dockyard net <bridge>" or "dockyard ctr <id>"),
 so removing a network or a container's ports deletes exactly its rules, even after a crash left
@@ -33,7 +49,10 @@ import os
 from dockyard.errors import Unavailable
 
 FORWARD, ISO1, ISO2, NAT = "DOCKYARD-FORWARD", "DOCKYARD-ISOLATION-1", "DOCKYARD-ISOLATION-2", "DOCKYARD"
-_OWN_CHAINS = {"filter": (FORWARD, ISO1, ISO2), "nat": (NAT, "POSTROUTING")}
+RAW = "DOCKYARD-PREROUTING"
+_OWN_CHAINS = {"raw": (RAW,), "filter": (FORWARD, ISO1, ISO2), "nat": (NAT, "POSTROUTING")}
+# What a bridge's rules are: bump when network_rules() changes in a way old bridges must get.
+RULES_STAMP = "dockyard-rules 2"
 
 
 def net_tag(bridge: str) -> str:
@@ -126,10 +145,21 @@ def ensure_base() -> None:
         if f"-A {hook} -m addrtype --dst-type LOCAL -j {NAT}" not in have:
             _run(["iptables", "-w", "5", "-t", "nat", "-A", hook, "-m", "addrtype", "--dst-type", "LOCAL",
                   "-j", NAT])
-    _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+    code, out = _run(["iptables", "-w", "5", "-t", "raw", "-S"], check=True)
+    have = set(out.splitlines())
+    if f"-N {RAW}" not in have:
+        _run(["iptables", "-w", "5", "-t", "raw", "-N", RAW], check=False)
+    lines = [ln for ln in out.splitlines() if ln.startswith("-A PREROUTING ")]
+    if not lines or lines[0] != f"-A PREROUTING -j {RAW}":
+        # first, so no ACCEPT (or NOTRACK) put there by someone else ends raw before our drops
+        while f"-A PREROUTING -j {RAW}" in have and _has("raw", ["PREROUTING", "-j", RAW]):
+            _run(["iptables", "-w", "5", "-t", "raw", "-D", "PREROUTING", "-j", RAW])
+            have.discard(f"-A PREROUTING -j {RAW}")
+        _run(["iptables", "-w", "5", "-t", "raw", "-I", "PREROUTING", "1", "-j", RAW])
+    sysctl("/proc/sys/net/ipv4/ip_forward", "1")
 
 
-def _sysctl(path: str, value: str) -> None:
+def sysctl(path: str, value: str) -> None:
     try:
         with open(path) as f:
             if f.read().strip() == value:
@@ -140,8 +170,32 @@ def _sysctl(path: str, value: str) -> None:
         raise Unavailable(f"cannot set {path} to {value}: {e.strerror}") from None
 
 
+def route_localnet(bridge: str, on: bool) -> None:
+    """The bridge's route_localnet; turn it on only once network_rules() are in place."""
+    sysctl(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet", "1" if on else "0")
+
+
+def stamped(bridge: str) -> bool:
+    """Whether the bridge got this version's rules (its alias, which lives as long as it does)."""
+    try:
+        with open(f"/sys/class/net/{bridge}/ifalias") as f:
+            return f.read().strip() == RULES_STAMP
+    except OSError:
+        return False
+
+
+def stamp(bridge: str) -> None:
+    try:
+        with open(f"/sys/class/net/{bridge}/ifalias", "w") as f:
+            f.write(RULES_STAMP)
+    except OSError as e:
+        raise Unavailable(f"cannot set the alias of bridge {bridge}: {e.strerror}") from None
+
+
 def network_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[str]]:
     c = f'-m comment --comment "{net_tag(bridge)}"'
+    # before conntrack and NAT: nothing from a bridge is addressed to loopback (see the docstring)
+    raw = [f"-A {RAW} -i {bridge} -d 127.0.0.0/8 {c} -j DROP"]
     filt = [f"-A {ISO2} -o {bridge} {c} -j DROP"]
     if internal:
         filt += [f"-A {ISO1} -i {bridge} ! -o {bridge} {c} -j DROP",
@@ -159,17 +213,21 @@ def network_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[st
            f"-A POSTROUTING -o {bridge} -s {subnet} -m conntrack --ctstate DNAT {c} -j MASQUERADE"]
     if not internal:
         nat.append(f"-A POSTROUTING -s {subnet} ! -o {bridge} {c} -j MASQUERADE")
-    return {"filter": filt, "nat": nat}
+    return {"raw": raw, "filter": filt, "nat": nat}
 
 
 def port_rules(container_id: str, ports: list[tuple[str, int, str, str, int]]) -> dict[str, list[str]]:
     """ports: (proto, host port, host ip or "", container ip, container port)."""
+    from dockyard.network.ipam import to_int
+
     c = f'-m comment --comment "{ctr_tag(container_id)}"'
-    nat = []
+    raw, nat = [], []
     for proto, hport, hip, cip, cport in ports:
         dst = f"-d {hip}/32 " if hip and hip != "0.0.0.0" else ""
+        if hip and to_int(hip) >> 24 == 127:  # loopback only: DNAT must not take it from elsewhere
+            raw.append(f"-A {RAW} -d {hip}/32 ! -i lo -p {proto} -m {proto} --dport {hport} {c} -j DROP")
         nat.append(f"-A {NAT} {dst}-p {proto} -m {proto} --dport {hport} {c} -j DNAT --to-destination {cip}:{cport}")
-    return {"nat": nat}
+    return {"raw": raw, "nat": nat}  # raw first: the drop is in place before the DNAT
 
 
 def remove_tagged(tag: str) -> int:
@@ -191,7 +249,7 @@ def remove_tagged(tag: str) -> int:
 def tagged_rules(prefix: str = "dockyard ") -> list[str]:
     """Every rule of ours whose comment starts with `prefix` (for tests and `system prune`)."""
     out_lines = []
-    for table in ("filter", "nat"):
+    for table in ("raw", "filter", "nat"):
         code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False)
         out_lines += [f"{table}: {ln}" for ln in out.splitlines() if f'--comment "{prefix}' in ln]
     return out_lines

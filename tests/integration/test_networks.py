@@ -47,7 +47,7 @@ def links(prefix: str) -> list[str]:
 
 def rules(tag: str) -> list[str]:
     out = []
-    for table in ("filter", "nat"):
+    for table in ("raw", "filter", "nat"):
         p = subprocess.run(["iptables", "-w", "5", "-t", table, "-S"], capture_output=True, text=True, check=True)
         out += [ln for ln in p.stdout.splitlines() if tag in ln]
     return out

@@ -95,3 +95,22 @@ def test_rule_text_is_tagged_and_isolating():
     p = firewall.port_rules("f" * 64, [("tcp", 8080, "127.0.0.1", "10.211.0.2", 80)])["nat"]
     assert p == ['-A DOCKYARD -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -m comment --comment '
                  '"dockyard ctr ffffffffffff" -j DNAT --to-destination 10.211.0.2:80']
+
+
+def test_loopback_rules_drop_martians_from_bridges_and_guard_loopback_ports():
+    r = firewall.network_rules("dy-abc", "10.211.0.0/24", internal=False)
+    assert list(r) == ["raw", "filter", "nat"]  # raw first: the drop is in before anything routes
+    assert r["raw"] == ['-A DOCKYARD-PREROUTING -i dy-abc -d 127.0.0.0/8 -m comment --comment '
+                        '"dockyard net dy-abc" -j DROP']
+    assert firewall.network_rules("dy-int", "10.211.1.0/24", internal=True)["raw"] == [
+        '-A DOCKYARD-PREROUTING -i dy-int -d 127.0.0.0/8 -m comment --comment "dockyard net dy-int" -j DROP']
+    p = firewall.port_rules("e" * 64, [("tcp", 8080, "127.0.0.1", "10.211.0.2", 80),
+                                       ("udp", 5353, "127.0.0.2", "10.211.0.2", 53),
+                                       ("tcp", 8081, "", "10.211.0.2", 81),
+                                       ("tcp", 8082, "0.0.0.0", "10.211.0.2", 82),
+                                       ("tcp", 8083, "10.1.2.3", "10.211.0.2", 83)])
+    tag = '-m comment --comment "dockyard ctr eeeeeeeeeeee"'
+    assert p["raw"] == [f"-A DOCKYARD-PREROUTING -d 127.0.0.1/32 ! -i lo -p tcp -m tcp --dport 8080 {tag} -j DROP",
+                        f"-A DOCKYARD-PREROUTING -d 127.0.0.2/32 ! -i lo -p udp -m udp --dport 5353 {tag} -j DROP"]
+    assert len(p["nat"]) == 5 and list(p) == ["raw", "nat"]
+
