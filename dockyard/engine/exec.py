@@ -52,6 +52,11 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     if privileged:
         all_caps = list(sc.CAPABILITIES[: sc.last_cap() + 1])
         process["capabilities"] = {"bounding": all_caps, "effective": all_caps, "permitted": all_caps}
+    from dockyard.engine.runtimes import external_runtime
+
+    runtime = external_runtime(engine, rec)
+    if runtime is not None:
+        return _exec_external(engine, runtime, rec.id, process, tty=tty, interactive=interactive, detach=detach)
     if detach:
         from dockyard.engine.containers import container_cgroup
 
@@ -82,9 +87,9 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
 
     if sock is not None:
         from dockyard.engine.attach import proxy_tty
-        from dockyard.engine.runtimes import _recv_master
+        from dockyard.engine.runtimes import recv_master
 
-        master = _recv_master(sock)
+        master = recv_master(sock)
         sock.close()
         proxy_tty(master, stdin_open=interactive)
         return wait_exit(epid)
@@ -105,6 +110,7 @@ def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> 
 
     def reaper(fd: int) -> None:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        _leave_caller_stdio()
         null = os.open("/dev/null", os.O_RDWR)
         report(fd, pid=exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null),
                                     cgroup=cgroup))
@@ -117,6 +123,80 @@ def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> 
 
     fork_detached(engine, reaper, default_code=126)
     return 0
+
+
+def _exec_external(engine, runtime, cid: str, process: dict, *, tty: bool, interactive: bool,
+                   detach: bool) -> int:
+    """exec through the runtime that made the container (`runc exec`): it joins the namespaces,
+    cgroup, seccomp profile and capabilities it set up itself."""
+    import subprocess
+    import tempfile
+
+    from dockyard.runtime.wait import forward_signals
+
+    cdir = engine.container_dir(cid)
+    fd, process_file = tempfile.mkstemp(prefix="exec-", suffix=".json", dir=cdir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(dict(process, terminal=tty and not detach), f)
+    try:
+        if detach:
+            from dockyard.engine.detach import fork_detached, report
+            from dockyard.linux import syscalls as sc
+
+            def reaper(fd: int) -> None:
+                # runc stays the process's parent (it relays signals and collects the exit); we
+                # own runc, and report the process's pid as soon as runc has written it.
+                import time
+
+                sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+                _leave_caller_stdio()
+                pid_file = process_file + ".pid"
+                with open(os.devnull, "r+b") as null:
+                    proc = subprocess.Popen(runtime.exec_command(cid, process_file, pid_file=pid_file),
+                                            stdin=null, stdout=null, stderr=subprocess.PIPE)
+                while proc.poll() is None and not os.path.exists(pid_file):
+                    time.sleep(0.005)
+                try:
+                    with open(pid_file) as f:
+                        pid = int(f.read().strip())
+                except (OSError, ValueError):
+                    err = proc.stderr.read().decode(errors="replace").strip()
+                    report(fd, error=f"{runtime.name} exec failed: {err}", code=126)
+                    return
+                report(fd, pid=pid)
+                os.close(fd)
+                proc.stderr.close()
+                while True:  # runc, and whatever the process leaves orphaned to us
+                    try:
+                        os.waitpid(-1, 0)
+                    except ChildProcessError:
+                        break
+
+            fork_detached(engine, reaper, default_code=126)
+            return 0
+        # In the foreground runc allocates the pty itself (terminal in process.json) and copies it
+        # to and from our stdio, resizing it with our terminal, as `runc exec -t` does.
+        stdin = None if interactive else subprocess.DEVNULL
+        proc = subprocess.Popen(runtime.exec_command(cid, process_file), stdin=stdin)
+        restore = forward_signals(proc.pid)  # runc relays them to the process
+        try:
+            return proc.wait()
+        finally:
+            restore()
+    finally:
+        for path in (process_file, process_file + ".pid"):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def _leave_caller_stdio() -> None:
+    """A detached reaper lets go of the caller's stdio, so `exec -d … | cat` returns at once."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def _read(pid: int, path: str) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import Conflict, InvalidArgument, Unavailable
 
 STOP_TIMEOUT = 10.0
 
@@ -94,11 +94,11 @@ def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
         sig = _signal_number(signal or cfg.get("stop_signal") or st.get("StopSignal") or "SIGTERM")
         pid, start_time = st.get("Pid", 0), st.get("PidStartTime")
         if st.get("Status") == "paused":
-            _thaw(engine, rec.id)
+            thaw(engine, rec.id)
         if _alive(pid, start_time):
-            _kill(pid, sig)
+            _signal(engine, rec, pid, sig)
             if not wait_gone(pid, start_time, float("inf") if timeout == -1 else max(timeout, 0)):  # -1: forever
-                _kill(pid, 9)
+                _signal(engine, rec, pid, 9)
                 wait_gone(pid, start_time, 30.0)
         _await_exit_recorded(engine, rec.id)
     return rec.name
@@ -116,9 +116,9 @@ def kill(engine, ref: str, signal="SIGKILL") -> str:
         if sig in (9, 15):  # docker: a container killed by the user is not restarted
             _set(engine, rec.id, ManuallyStopped=True)
         if st.get("Status") == "paused" and sig == 9:
-            _thaw(engine, rec.id)
+            thaw(engine, rec.id)
         if _alive(st.get("Pid", 0), st.get("PidStartTime")):
-            _kill(st["Pid"], sig)
+            _signal(engine, rec, st["Pid"], sig)
     return rec.name
 
 
@@ -150,6 +150,23 @@ def wait(engine, ref: str, *, poll: float = 0.05) -> int:
         time.sleep(poll)
 
 
+def _signal(engine, rec, pid: int, sig: int) -> None:
+    """Signal a container's init through the runtime that made it: `runc kill` for runc's
+    containers (as containerd and podman do), the kernel directly for our own."""
+    from dockyard.engine.runtimes import external_runtime
+
+    runtime = external_runtime(engine, rec)
+    if runtime is None:
+        _kill(pid, sig)
+        return
+    try:
+        runtime.kill(rec.id, sig)
+    except Unavailable:
+        # runc no longer knows it (its state dir went with a reboot of the runroot, or it just
+        # exited): the init's pid, checked against its start time by the caller, is still right
+        _kill(pid, sig)
+
+
 def _kill(pid: int, sig: int) -> None:
     if not isinstance(pid, int) or pid <= 0:  # kill(0) or kill(-1) would hit other processes
         return
@@ -159,13 +176,19 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def _thaw(engine, cid: str) -> None:
+def thaw(engine, cid: str) -> None:
     from dockyard.engine.containers import container_cgroup
+    from dockyard.engine.runtimes import external_runtime
 
-    cg = container_cgroup(engine, engine.db.get_container(cid))
-    if cg is not None:
-        cg.thaw()
-    _set(engine, cid, Status="running", Paused=False)
+    rec = engine.db.get_container(cid)
+    runtime = external_runtime(engine, rec)
+    if runtime is not None:
+        runtime.resume(cid)
+    else:
+        cg = container_cgroup(engine, rec)
+        if cg is not None:
+            cg.thaw()
+    _set(engine, cid, Status="running", Paused=False, PausedBy=None)
 
 
 def _await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:

@@ -20,7 +20,7 @@ def _running(engine, ref: str):
 def pause(engine, ref: str, *, by: str | None = None) -> str:
     """docker pause. `by` names a process (pid@start time) that will unpause it itself (commit):
     recorded before the freeze, so if that process dies first the next command thaws it."""
-    from dockyard.engine.lifecycle import ContainerLock, _set
+    from dockyard.engine.lifecycle import ContainerLock, _set, thaw
 
     rec, st, cg = _running(engine, ref)
     with ContainerLock(engine, rec.id):
@@ -28,28 +28,31 @@ def pause(engine, ref: str, *, by: str | None = None) -> str:
             raise Conflict(f"Container {rec.id} is already paused")
         if st.get("Status") != "running":
             raise Conflict(f"Container {rec.id} is not running")
-        if cg is None:
+        from dockyard.engine.runtimes import external_runtime
+
+        runtime = external_runtime(engine, rec)
+        if runtime is None and cg is None:
             raise Unavailable("the container has no cgroup to freeze")
         _set(engine, rec.id, Status="paused", Paused=True, PausedBy=by)
         try:
-            cg.freeze()
+            if runtime is not None:
+                runtime.pause(rec.id)
+            else:
+                cg.freeze()
         except BaseException:
-            cg.thaw()
-            _set(engine, rec.id, Status="running", Paused=False, PausedBy=None)
+            thaw(engine, rec.id)
             raise
     return rec.name
 
 
 def unpause(engine, ref: str) -> str:
-    from dockyard.engine.lifecycle import ContainerLock, _set
+    from dockyard.engine.lifecycle import ContainerLock, thaw
 
-    rec, st, cg = _running(engine, ref)
+    rec, st, _cg = _running(engine, ref)
     with ContainerLock(engine, rec.id):
         if st.get("Status") != "paused":
             raise Conflict(f"Container {rec.id} is not paused")
-        if cg is not None:
-            cg.thaw()
-        _set(engine, rec.id, Status="running", Paused=False, PausedBy=None)
+        thaw(engine, rec.id)
     return rec.name
 
 

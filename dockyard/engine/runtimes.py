@@ -40,7 +40,8 @@ class Launch:
                 self.cgroup.destroy()
 
 
-def _recv_master(sock) -> int:
+def recv_master(sock) -> int:
+    """The pty master a runtime (or an exec) sent over a console socket."""
     import socket
 
     _msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 1)
@@ -77,7 +78,7 @@ class InProcessRuntime:
                 os.close(console_child)
         master = None
         if sock is not None:
-            master = _recv_master(sock)
+            master = recv_master(sock)
             sock.close()
         launch = Launch(spawned.pid, master, spawned.start, lambda: None)
         launch.cgroup = cgroup
@@ -166,7 +167,7 @@ class ExternalRuntime:
                     except TimeoutError:
                         continue  # create failing before it connects is seen by poll()
                     conn.settimeout(30)
-                    master = _recv_master(conn)
+                    master = recv_master(conn)
                     conn.close()
                 listener.close()
             if proc.wait() != 0:
@@ -185,6 +186,27 @@ class ExternalRuntime:
             cleanup()
             raise
         return Launch(pid, master, lambda: self._run("start", cid), cleanup)
+
+
+    # Operations on a running container it created: the runtime that made a container is the one
+    # that signals, freezes and joins it (runc keeps its own state and cgroup bookkeeping).
+
+    def kill(self, cid: str, sig: int) -> None:
+        self._run("kill", cid, str(sig))
+
+    def pause(self, cid: str) -> None:
+        self._run("pause", cid)
+
+    def resume(self, cid: str) -> None:
+        self._run("resume", cid)
+
+    def exec_command(self, cid: str, process_file: str, *, pid_file: str = "") -> list[str]:
+        """`runc exec` of a process.json (its `terminal` decides the pty): the argv to run; the
+        caller owns stdio and waiting."""
+        args = ["exec", "--process", process_file]
+        if pid_file:
+            args += ["--pid-file", pid_file]
+        return self._cmd(*args, cid)
 
 
 def _last_error(log: str) -> str:
@@ -224,3 +246,8 @@ def get_runtime(name: str, runroot: str):
         return InProcessRuntime()
     return ExternalRuntime(name, os.path.join(runroot, "runtimes", os.path.basename(name)))
 
+
+def external_runtime(engine, rec) -> ExternalRuntime | None:
+    """The external runtime (runc) that created this container, or None for our own."""
+    name = (rec.config or {}).get("runtime") or "dockyard"
+    return None if name == "dockyard" else get_runtime(name, engine.runroot)
