@@ -16,8 +16,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 # Syscall numbers glibc has no wrapper for, per architecture.
 _NR = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317, "rt_sigaction": 13},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277, "rt_sigaction": 134},
 }[os.uname().machine]
 
 # mount(2) flags
@@ -207,3 +207,11 @@ def cap_mask(names) -> int:
         if i is not None:
             mask |= 1 << i
     return mask
+
+
+def default_disposition(sig: int) -> None:
+    """rt_sigaction(sig, SIG_DFL) by the raw syscall: libc refuses the signals it reserves for
+    itself (32 and 33), yet an ignore of them inherited from a caller survives exec like any other.
+    An all-zero kernel sigaction is SIG_DFL, no flags, empty mask, on every architecture."""
+    act = ctypes.create_string_buffer(64)
+    _check(_libc.syscall(_NR["rt_sigaction"], sig, act, None, 8), "rt_sigaction", str(sig))
