@@ -2,8 +2,8 @@
 
 The same dance for both: close SQLite first (its lock bookkeeping must never cross a fork), fork,
 drop every inherited fd but the report pipe (the CLI's container lock among them), start a new
-session, fork again so the survivor is nobody's child, and tell the CLI one JSON line: what
-started, or why it did not.
+session, fork again so the survivor is nobody's child, put /dev/null on its stdio (a pipe the
+caller reads must not stay open), and tell the CLI one JSON line: what started, or why it did not.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ def fork_detached(engine, work, *, default_code: int = 125, on_crash=None) -> di
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
+            null = os.open(os.devnull, os.O_RDWR)  # let go of the caller's stdio: `… | cat` ends
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
             work(w)
         except BaseException as e:  # noqa: BLE001 - a detached process never unwinds into CLI code
             report(w, error=str(e), code=getattr(e, "code", default_code))

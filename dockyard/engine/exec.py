@@ -110,7 +110,6 @@ def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> 
 
     def reaper(fd: int) -> None:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        _leave_caller_stdio()
         null = os.open("/dev/null", os.O_RDWR)
         report(fd, pid=exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null),
                                     cgroup=cgroup))
@@ -149,7 +148,6 @@ def _exec_external(engine, runtime, cid: str, process: dict, *, tty: bool, inter
                 import time
 
                 sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-                _leave_caller_stdio()
                 pid_file = process_file + ".pid"
                 with open(os.devnull, "r+b") as null:
                     proc = subprocess.Popen(runtime.exec_command(cid, process_file, pid_file=pid_file),
@@ -189,14 +187,6 @@ def _exec_external(engine, runtime, cid: str, process: dict, *, tty: bool, inter
                 os.unlink(path)
             except FileNotFoundError:
                 pass
-
-
-def _leave_caller_stdio() -> None:
-    """A detached reaper lets go of the caller's stdio, so `exec -d … | cat` returns at once."""
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
 
 
 def _read(pid: int, path: str) -> str | None:

@@ -102,10 +102,6 @@ class Monitor:
         from dockyard.engine.logs import JsonFileWriter, parse_log_opts
         from dockyard.linux import syscalls as sc
 
-        null = os.open("/dev/null", os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.close(null)
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         try:
             with open("/proc/self/comm", "w") as f:  # `ps` shows what this process is
