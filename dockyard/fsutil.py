@@ -167,3 +167,26 @@ def first_unsearchable(path: str) -> tuple[str, int] | None:
         if parent == d:
             return None
         d = parent
+
+
+def disk_usage(path: str) -> int:
+    """Allocated bytes below ``path``, counting each inode once, following no symlink."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [path]
+    while stack:
+        p = stack.pop()
+        try:
+            st = os.lstat(p)
+        except OSError:  # gone meanwhile, or a name past PATH_MAX
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        total += st.st_blocks * 512
+        if os.path.isdir(p) and not os.path.islink(p):
+            try:
+                stack.extend(os.path.join(p, n) for n in os.listdir(p))
+            except OSError:
+                pass
+    return total

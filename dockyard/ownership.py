@@ -20,8 +20,10 @@ _SELF: str | None = None
 
 
 def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat; None if the process is gone or a zombie."""
-    if pid <= 0:
+    """Field 22 of /proc/<pid>/stat (after the parenthesised comm, which may contain spaces); None
+    when the process is gone or a zombie (dead for our purposes). The one reader of it: the runtime
+    (`runtime/procfs.py`) uses it too."""
+    if not isinstance(pid, int) or pid <= 0:  # never let 0 or -1 mean "the process group"
         return None
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -106,7 +108,7 @@ def reclaim(directory: str, *, grace: float = UNOWNED_GRACE_S, prefix: str = "")
     """Delete the dead temps in `directory` (those whose names start with `prefix`): (entries
     removed, bytes freed). A dead temp that is a mount point (a killed `commit` or `cp` left its
     snapshot mounted) is detached first, so the removal never reaches into what was mounted."""
-    from dockyard.fsutil import rmtree, unmount_below
+    from dockyard.fsutil import disk_usage, rmtree, unmount_below
 
     try:
         names = os.listdir(directory)
@@ -122,7 +124,7 @@ def reclaim(directory: str, *, grace: float = UNOWNED_GRACE_S, prefix: str = "")
         unmount_below(path)
         if _has_mounts(path):
             continue  # could not detach it: never delete through a mount
-        size = _usage(path)
+        size = disk_usage(path)
         rmtree(path)
         if not os.path.lexists(path):
             removed += 1
@@ -138,21 +140,3 @@ def _has_mounts(path: str) -> bool:
             if p == real or p.startswith(real + "/"):
                 return True
     return False
-
-
-def _usage(path: str) -> int:
-    total = 0
-    stack = [path]
-    while stack:
-        p = stack.pop()
-        try:
-            st = os.lstat(p)
-        except OSError:
-            continue
-        total += st.st_blocks * 512
-        if os.path.isdir(p) and not os.path.islink(p):
-            try:
-                stack.extend(os.path.join(p, n) for n in os.listdir(p))
-            except OSError:
-                pass
-    return total

@@ -383,6 +383,8 @@ class OverlaySnapshotter:
 
     def usage(self, key: str) -> int:
         """Bytes the snapshot's upper layer uses on disk (Docker's SizeRw), hardlinks once."""
+        from dockyard.fsutil import disk_usage
+
         return disk_usage(self.upper_dir(key))
 
     def cleanup(self) -> tuple[int, int]:
@@ -401,29 +403,6 @@ class OverlaySnapshotter:
             n, size = reclaim(os.path.join(shifted, shift), grace=STALE_TMP_SECONDS, prefix=".tmp-")
             removed, freed = removed + n, freed + size
         return removed, freed
-
-
-def disk_usage(path: str) -> int:
-    """Allocated bytes below ``path``, counting each inode once, following no symlink."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    stack = [path]
-    while stack:
-        p = stack.pop()
-        try:
-            st = os.lstat(p)
-        except FileNotFoundError:
-            continue
-        if (st.st_dev, st.st_ino) in seen:
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        total += st.st_blocks * 512
-        if os.path.isdir(p) and not os.path.islink(p):
-            try:
-                stack.extend(os.path.join(p, n) for n in os.listdir(p))
-            except OSError:
-                pass
-    return total
 
 
 def _write(path: str, text: str) -> None:
