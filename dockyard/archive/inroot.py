@@ -47,6 +47,21 @@ def split_name(name: str, *, what: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def clean_parts(path: str) -> tuple[str, ...]:
+    """A path's components as ``filepath.Join("/", path)`` cleans them: no empty or ``.``
+    components, ``..`` clamped at the root (``/..`` is ``/``)."""
+    parts: list[str] = []
+    for comp in path.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp == "..":
+            if parts:
+                parts.pop()
+        else:
+            parts.append(comp)
+    return tuple(parts)
+
+
 def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
     """lstat relative to a directory descriptor, None when the name does not exist."""
     try:

@@ -43,20 +43,6 @@ class MissingSource(errors.NotFound):
         self.path = path
 
 
-def split_source(source: str) -> tuple[str, ...]:
-    """A source path's components, ``..`` clamped at the root (``/..`` is ``/``)."""
-    parts: list[str] = []
-    for comp in source.split("/"):
-        if comp in ("", "."):
-            continue
-        if comp == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(comp)
-    return tuple(parts)
-
-
 class Match:
     """One thing a source names: ``name`` is the path as written (its base names the copy),
     ``real`` the symlink-free path inside the root, ``st`` its lstat."""
@@ -122,7 +108,7 @@ class SourceRoot:
         """What ``source`` names: itself, or every match of its wildcards (Go's filepath.Match
         rules, one component at a time, ``*`` matching dot files too); [] when a wildcard
         matches nothing. `MissingSource` when a name (a link, say) resolves to nothing here."""
-        parts = split_source(source)
+        parts = inroot.clean_parts(source)
         names: list[tuple[str, ...]] = [()]
         globbing = False  # after a wildcard, only what a directory lists matches (Go's Glob)
         for comp in parts:
@@ -231,13 +217,13 @@ class Layer:
     def directory(self, path: str) -> int:
         """A descriptor on directory ``path`` of the layer, created (0755, root) as needed;
         symlinks already in the layer are resolved inside it."""
-        found = inroot.resolve_dir(self.fd, split_source(path), entry=path, create=True)
+        found = inroot.resolve_dir(self.fd, inroot.clean_parts(path), entry=path, create=True)
         assert found is not None  # create=True never gives None
         return found[0]
 
     def parent(self, path: str) -> tuple[int, str | None]:
         """(descriptor of the parent directory, base name) of ``path``; name None for ``/``."""
-        parts = split_source(path)
+        parts = inroot.clean_parts(path)
         if not parts:
             return os.dup(self.fd), None
         return self.directory("/".join(parts[:-1])), parts[-1]
@@ -347,7 +333,7 @@ def read_inside(root: str, rel: str) -> bytes | None:
     context), or None when it names no regular file there: a link out of the root names
     nothing, so nothing outside is read."""
     with SourceRoot(root) as src:
-        m = src.lookup(split_source(rel))
+        m = src.lookup(inroot.clean_parts(rel))
         fd = None if m is None else src.open_file(m.real)
     if fd is None:
         return None

@@ -171,17 +171,7 @@ class PathSpec:
 
     def __init__(self, text: str, *, cwd: str | None = None) -> None:
         self.text = text
-        full = os.path.join(cwd, text) if cwd is not None else text
-        parts: list[str] = []
-        for comp in full.split("/"):
-            if comp in ("", "."):
-                continue
-            if comp == "..":
-                if parts:
-                    parts.pop()
-            else:
-                parts.append(comp)
-        self.parts = tuple(parts)
+        self.parts = inroot.clean_parts(os.path.join(cwd, text) if cwd is not None else text)
         self.contents = text == "." or text.endswith("/.")
         self.asserts_dir = self.contents or text.endswith("/")
 

@@ -5,7 +5,8 @@ import stat
 
 import pytest
 
-from dockyard.builder.copier import Layer, MissingSource, SourceRoot, read_inside, split_source
+from dockyard.archive.inroot import clean_parts
+from dockyard.builder.copier import Layer, MissingSource, SourceRoot, read_inside
 
 
 @pytest.fixture
@@ -30,10 +31,10 @@ def names(matches):
     return ["/".join(m.name) for m in matches]
 
 
-def test_split_source_clamps_at_the_root():
-    assert split_source("/../../etc/./x/") == ("etc", "x")
-    assert split_source("a/../../b") == ("b",)
-    assert split_source(".") == ()
+def test_clean_parts_clamps_at_the_root():
+    assert clean_parts("/../../etc/./x/") == ("etc", "x")
+    assert clean_parts("a/../../b") == ("b",)
+    assert clean_parts(".") == ()
 
 
 def test_named_sources_are_followed_inside_the_root(tree):
