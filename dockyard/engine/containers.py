@@ -12,7 +12,7 @@ from dockyard import jsonfast as json  # the C codec without `re` & co: a hot pa
 import os
 import time
 
-from dockyard.errors import ContainerRunning, InvalidArgument
+from dockyard.errors import ContainerRunning, InvalidArgument, NameInUse
 from dockyard.engine.config import ContainerConfig
 
 # --userns auto: container uid 0..65535 is host uid 100000..165535 (the subuid range Debian's
@@ -135,6 +135,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
 
         cfg = cfg.replace(mounts=resolve(engine, cfg.mounts, icfg, image_volumes=image_volumes))
     cid = os.urandom(32).hex()
+    name_given = bool(name)
     name = validate_name(name) if name else random_name()
     if cfg.network == "host":
         hostname = cfg.hostname or os.uname().nodename
@@ -158,12 +159,19 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     if cfg.userns:
         _check_traversable(engine.container_dir(cid))
     made = []  # volumes made for this container (removed again if it fails)
-    if cfg.mounts:
-        from dockyard.engine.mounts import insert_with_volumes
+    for attempt in range(10):
+        try:
+            if cfg.mounts:
+                from dockyard.engine.mounts import insert_with_volumes
 
-        made = insert_with_volumes(engine, rec, cfg.mounts)
-    else:
-        engine.db.insert_container(rec)
+                made = insert_with_volumes(engine, rec, cfg.mounts)
+            else:
+                engine.db.insert_container(rec)
+            break
+        except NameInUse:
+            if name_given or attempt == 9:
+                raise
+            rec = rec.replace(name=random_name())  # a generated name taken meanwhile: draw again, as docker does
     try:
         os.makedirs(engine.container_dir(cid), mode=0o755)
         mounts = engine.snapshots.prepare(cid, top, uid_shift=USERNS_SHIFT if cfg.userns else 0)

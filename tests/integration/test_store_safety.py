@@ -365,3 +365,28 @@ def test_inspect_image(dy):
         assert info["Size"] > 1_000_000
     p = dy("inspect", "nosuchimage", check=False)
     assert p.returncode == 1 and "No such object: nosuchimage" in p.err
+
+
+def test_generated_name_taken_meanwhile_is_drawn_again(dy, busybox, monkeypatch):
+    """docker's names are drawn from ~6,000: two concurrent creates can draw the same one (seen
+    in test_concurrent_run_rm). The loser draws again instead of failing with a name conflict;
+    a name the user gave still conflicts."""
+    from dockyard.engine import names
+    from dockyard.engine.config import ContainerConfig
+    from dockyard.engine.containers import create
+    from dockyard.engine.engine import Engine
+    from dockyard.errors import NameInUse
+
+    dy("create", "--name", "taken_one", "busybox", "true")
+    draws = iter(["taken_one", "taken_one", "free_one"])
+    monkeypatch.setattr(names, "random_name", lambda: next(draws))
+    engine = Engine(dy.root, dy.runroot)
+    cfg = ContainerConfig(image="busybox", cmd=("true",), network="none")
+    created = create(engine, cfg)
+    assert created.rec.name == "free_one"
+    assert next(draws, None) is None  # drawn three times
+    with pytest.raises(NameInUse):
+        create(engine, cfg, "taken_one")
+    engine.db.close()
+    assert sorted(dy("ps", "-a", "--format", "{{.Names}}").out.split()) == ["free_one", "taken_one"]
+    dy("rm", "free_one", "taken_one")
