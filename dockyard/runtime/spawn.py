@@ -70,7 +70,8 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
     namespace (so the namespace is rooted at the container's own cgroup) and before it may exec.
     Raises StartError (with docker's 125/126/127) if the init could not get ready.
     """
-    from dockyard.runtime.init import InitConfig, run_init, send
+    from dockyard.runtime.init import InitConfig, run_init
+    from dockyard.runtime.process import send
 
     flags, join = _namespaces(spec)
     new_user = bool(flags & sc.CLONE_NEWUSER)
