@@ -166,7 +166,8 @@ def run_one(hook: dict, data: bytes, env: dict | None) -> str | None:
         return None
     code = os.waitstatus_to_exitcode(status)
     why = f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
-    return f"{why}, stdout: {out.decode(errors='replace')}, stderr: {err.decode(errors='replace')}"
+    return (f"{why}, stdout: {out.decode(errors='replace').rstrip()}, "
+            f"stderr: {err.decode(errors='replace').rstrip()}")
 
 
 def _supervise(pid: int, data: bytes, in_w: int, out_r: int, err_r: int, timeout: int | None):
