@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from dockyard.runtime.container import Runtime
 
-    rt = Runtime(args.root)
+    rt = Runtime(args.root, warn=lambda msg: _log(args, msg, "warning"))
     try:
         return _dispatch(rt, args)
     except DockyardError as e:
@@ -160,10 +160,11 @@ def _dispatch(rt, args) -> int:
         with open(path, "w") as f:
             json.dump(default_spec(["sh"], terminal=True), f, indent="\t")
     elif cmd == "features":
+        from dockyard.runtime.hooks import KINDS
         from dockyard.runtime.mounts import _FLAGS, _PROPAGATION
         from dockyard.linux.syscalls import CAPABILITIES, NAMESPACE_FLAGS
 
-        print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2",
+        print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2", "hooks": list(KINDS),
                           "mountOptions": sorted(list(_FLAGS) + list(_PROPAGATION)),
                           "linux": {"namespaces": sorted(NAMESPACE_FLAGS), "capabilities": list(CAPABILITIES)}},
                          indent=2))
@@ -179,7 +180,11 @@ def _run(rt, args) -> int:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     st = rt.create(args.id, args.bundle, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
                    preserve_fds=args.preserve_fds)
-    rt.start(args.id)
+    try:
+        rt.start(args.id)
+    except DockyardError:  # a startContainer or poststart hook failed: the container has stopped
+        rt.delete(args.id, force=True)
+        raise
     if args.detach:
         return 0
     restore = forward_signals(st.pid)
@@ -232,12 +237,16 @@ def _exec(rt, args) -> int:
 
 
 def _log_error(args, msg: str) -> None:
-    sys.stderr.write(f"dockyard-runtime: {msg}\n")
+    _log(args, msg, "error")
+
+
+def _log(args, msg: str, level: str) -> None:
+    sys.stderr.write(f"dockyard-runtime: {msg}\n" if level == "error" else f"dockyard-runtime: {level}: {msg}\n")
     if args.log:
         from dockyard.runtime.container import rfc3339_now
 
-        line = json.dumps({"level": "error", "msg": msg, "time": rfc3339_now()}) if args.log_format == "json" \
-            else f'time="{rfc3339_now()}" level=error msg="{msg}"'
+        line = json.dumps({"level": level, "msg": msg, "time": rfc3339_now()}) if args.log_format == "json" \
+            else f'time="{rfc3339_now()}" level={level} msg="{msg}"'
         try:
             with open(args.log, "a") as f:
                 f.write(line + "\n")

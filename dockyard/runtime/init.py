@@ -4,11 +4,12 @@ This runs in the forked child that is already inside the new namespaces (the par
 them, see `spawn.py`). It is one linear sequence in runc's order, so reading it top to bottom
 tells exactly what a container gets:
 
-    stdio → mounts (rootfs, spec mounts, /dev) → pivot_root → read-only root → console →
-    hostname → sysctls → read-only and masked paths → then the sequence `exec` shares
-    (`process.py`): rlimits → oom_score_adj → no_new_privs → seccomp (if it needs
-    privileges) → capabilities + user → cwd → report "ready" → wait for `start` → reset
-    signals → seccomp (if no_new_privs) → exec
+    stdio → mounts (rootfs, spec mounts, /dev) → [prestart/createRuntime hooks (run by the
+    parent), createContainer hooks] → pivot_root → read-only root → console → hostname →
+    sysctls → read-only and masked paths → then the sequence `exec` shares (`process.py`):
+    rlimits → oom_score_adj → no_new_privs → seccomp (if it needs privileges) →
+    capabilities + user → cwd → report "ready" → wait for `start` → reset signals → seccomp
+    (if no_new_privs) → [startContainer hooks] → exec
 
 It never returns: it execs the user's process or exits with 125/126/127 after telling the
 parent why over the sync pipe.
@@ -30,12 +31,13 @@ class InitConfig:
 
     __slots__ = ("spec", "rootfs", "sync_fd", "gate_fd", "gate_is_fifo", "console_fd", "rootfs_mounts",
                  "new_mount_ns", "new_user_ns", "seccomp", "late_seccomp", "preserve_fds", "cgroup_gate",
-                 "new_cgroup_ns")
+                 "new_cgroup_ns", "hooks_gate", "hook_state", "fifo_w")
 
     def __init__(self, *, spec: dict, rootfs: str, sync_fd: int, gate_fd: int, gate_is_fifo: bool,
                  console_fd: int | None = None, rootfs_mounts: tuple = (), new_mount_ns: bool = True,
                  new_user_ns: bool = False, seccomp: tuple[bytes, int] | None = None,
-                 preserve_fds: int = 0, cgroup_gate: int | None = None, new_cgroup_ns: bool = False) -> None:
+                 preserve_fds: int = 0, cgroup_gate: int | None = None, new_cgroup_ns: bool = False,
+                 hooks_gate: int | None = None, hook_state: dict | None = None) -> None:
         self.spec = spec                  # the OCI runtime spec (config.json)
         self.rootfs = rootfs              # host path of the root filesystem
         self.sync_fd = sync_fd            # write end: JSON messages to the parent
@@ -50,6 +52,9 @@ class InitConfig:
         self.preserve_fds = preserve_fds  # fds 3 .. 3+N-1 pass through to the process (LISTEN_FDS)
         self.cgroup_gate = cgroup_gate    # read b"c" here once the parent put us in our cgroup
         self.new_cgroup_ns = new_cgroup_ns  # then unshare the cgroup namespace ourselves
+        self.hooks_gate = hooks_gate      # say "hooks", read b"h" once the parent ran prestart/createRuntime
+        self.hook_state = hook_state      # id, bundle, annotations: for createContainer/startContainer hooks
+        self.fifo_w = None                # the exec.fifo, held open until exec when `start` waits for that
 
 
 def run_init(cfg: InitConfig) -> None:
@@ -64,7 +69,12 @@ def run_init(cfg: InitConfig) -> None:
     send(cfg.sync_fd, ready=True)
     os.close(cfg.sync_fd)
     _wait_for_start(cfg)
-    process.execute(path, cfg.spec["process"], cfg.late_seccomp, preserve_fds=cfg.preserve_fds)
+    before_exec = None
+    if _hooks_of(cfg, "startContainer"):
+        def before_exec() -> None:
+            _start_container_hooks(cfg, cfg.spec["process"])
+    process.execute(path, cfg.spec["process"], cfg.late_seccomp, preserve_fds=cfg.preserve_fds,
+                    before_exec=before_exec)
 
 
 def _prepare(cfg: InitConfig) -> str:
@@ -78,6 +88,8 @@ def _prepare(cfg: InitConfig) -> str:
     if seccomp is None and linux.get("seccomp"):
         seccomp = process.compile_seccomp(linux["seccomp"])
     process.preload(proc)
+    if _hooks_of(cfg, "createContainer") or _hooks_of(cfg, "startContainer"):
+        from dockyard.runtime import hooks  # noqa: F401 (and select: a file of the host's Python)
     if cfg.new_user_ns:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
@@ -109,10 +121,12 @@ def _prepare(cfg: InitConfig) -> str:
             os.close(open_in_root(rootfs, cwd, create="dir"))
         except OSError:
             pass  # reported by chdir below with the container's view
+        _create_hooks(cfg, rootfs)
         mounts.pivot_root(rootfs)
         if (spec.get("root") or {}).get("readonly"):
             mounts.remount_readonly("/")
     else:
+        _create_hooks(cfg, rootfs)
         os.chroot(rootfs)
         os.chdir("/")
 
@@ -141,6 +155,48 @@ def _prepare(cfg: InitConfig) -> str:
     return path
 
 
+def _hooks_of(cfg: InitConfig, kind: str) -> list:
+    return ((cfg.spec.get("hooks") or {}).get(kind) or []) if cfg.hook_state is not None else []
+
+
+def _create_hooks(cfg: InitConfig, rootfs: str) -> None:
+    """The create operation's hooks, after the mounts and before pivot_root (runc's places): the
+    parent runs prestart and createRuntime (in the runtime's namespaces, with the cgroup set up),
+    then init runs createContainer in the container's namespaces with the rootfs as its cwd."""
+    if cfg.hooks_gate is not None:
+        _join_cgroup(cfg)
+        send(cfg.sync_fd, hooks=True)
+        if os.read(cfg.hooks_gate, 1) != b"h":
+            raise ExecError("the runtime went away while running the createRuntime hooks", 125)
+    if _hooks_of(cfg, "createContainer"):
+        from dockyard.runtime.hooks import run_hooks, state_json
+
+        os.chdir(rootfs)
+        st = cfg.hook_state
+        run_hooks("createContainer", _hooks_of(cfg, "createContainer"),
+                  state_json(cid=st["id"], status="creating", pid=os.getpid(), bundle=st["bundle"],
+                             annotations=st.get("annotations")), env=process.env_dict(cfg.spec["process"]))
+
+
+def _start_container_hooks(cfg: InitConfig, proc: dict) -> None:
+    """Inside the container, as its user, right before exec; a failure stops the container and is
+    reported to `start` through the exec fifo it is still reading (or on stderr)."""
+    from dockyard.runtime.hooks import HookError, run_hooks, state_json
+
+    st = cfg.hook_state
+    try:
+        run_hooks("startContainer", _hooks_of(cfg, "startContainer"),
+                  state_json(cid=st["id"], status="created", pid=os.getpid(), bundle=st["bundle"],
+                             annotations=st.get("annotations")), env=process.env_dict(proc))
+    except HookError as e:
+        msg = str(e).encode()
+        if cfg.fifo_w is not None:
+            os.write(cfg.fifo_w, msg)
+        else:
+            os.write(2, msg + b"\n")
+        os._exit(125)
+
+
 def _join_cgroup(cfg: InitConfig) -> None:
     """Wait until the parent has moved us into our cgroup, then make the cgroup namespace.
 
@@ -163,7 +219,10 @@ def _wait_for_start(cfg: InitConfig) -> None:
     if cfg.gate_is_fifo:
         fd = os.open(f"/proc/self/fd/{cfg.gate_fd}", os.O_WRONLY | os.O_CLOEXEC)
         os.write(fd, b"0")
-        os.close(fd)
+        if _hooks_of(cfg, "startContainer") or _hooks_of(cfg, "poststart"):
+            cfg.fifo_w = fd  # `start` reads to EOF, which exec's close-on-exec gives it (as runc)
+        else:
+            os.close(fd)
         os.close(cfg.gate_fd)
     else:
         if os.read(cfg.gate_fd, 1) != b"1":  # parent went away or said no

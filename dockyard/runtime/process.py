@@ -88,13 +88,16 @@ def become(proc: dict, seccomp: tuple[bytes, int] | None) -> tuple[str, tuple | 
     return lookup(proc), (seccomp if seccomp is not None and seccomp[0] and nnp else None)
 
 
-def execute(path: str, proc: dict, late_seccomp: tuple | None, *, preserve_fds: int = 0):
-    """The last steps, then execve; never returns (exit 126/127 when the exec fails)."""
+def execute(path: str, proc: dict, late_seccomp: tuple | None, *, preserve_fds: int = 0, before_exec=None):
+    """The last steps, then execve; never returns (exit 126/127 when the exec fails).
+    ``before_exec`` (init's startContainer hooks) runs right before the execve, as runc's."""
     close_on_exec_from(3 + preserve_fds)
     reset_signals()
     try:
         if late_seccomp is not None:
             sc.seccomp_set_filter(*late_seccomp)
+        if before_exec is not None:
+            before_exec()
         os.execve(path, proc["args"], env_dict(proc))
     except OSError as e:
         os.write(2, f"exec {proc['args'][0]}: {e.strerror}\n".encode())
