@@ -179,7 +179,11 @@ def _run(rt, args) -> int:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     st = rt.create(args.id, args.bundle, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
                    preserve_fds=args.preserve_fds)
-    rt.start(args.id)
+    try:
+        rt.start(args.id)
+    except BaseException:
+        rt.delete(args.id, force=True)  # as runc run: a container that never started is not kept
+        raise
     if args.detach:
         return 0
     restore = forward_signals(st.pid)

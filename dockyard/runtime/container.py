@@ -15,7 +15,7 @@ import time
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.record import Record
-from dockyard.runtime.procfs import proc_start_time, wait_gone
+from dockyard.runtime.procfs import mounts_under, proc_start_time, wait_gone
 from dockyard.runtime.spawn import Spawned, spawn
 from dockyard.signals import parse_signal
 
@@ -76,6 +76,10 @@ class Runtime:
             raise AlreadyExists(f"container with id exists: {cid}") from None
         fifo = os.path.join(d, "exec.fifo")
         cgroup = None
+        # Without a mount namespace of its own the container's mounts are made in ours: note
+        # which are there already, so that `delete` (or a failed create) takes down the rest.
+        host_ns = not any(ns.get("type") == "mount" for ns in (spec.get("linux") or {}).get("namespaces") or ())
+        before = [i for i, _ in mounts_under(rootfs)] if host_ns else None
         try:
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)  # as runc: writable by the container's (possibly non-root) user
@@ -90,7 +94,10 @@ class Runtime:
                             preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts, cgroup=cgroup)
             st = ContainerState(id=cid, pid=spawned.pid, status="created", bundle=bundle, rootfs=rootfs,
                                 created=rfc3339_now(), annotations=spec.get("annotations") or {})
-            rec = st.to_json() | {"start_time": proc_start_time(spawned.pid),
+            started = proc_start_time(spawned.pid)
+            if started is None:
+                raise Conflict("container init exited before it was started")
+            rec = st.to_json() | {"start_time": started, "mounts_before": before,
                                   "cgroup": cgroup.to_json() if cgroup is not None else None}
             _write_atomic(os.path.join(d, "state.json"), json.dumps(rec))
             if pid_file:
@@ -98,6 +105,8 @@ class Runtime:
         except BaseException:
             if cgroup is not None:
                 cgroup.destroy()
+            if before is not None:
+                _unmount_new(rootfs, before)
             _rmtree(d)
             raise
         return st
@@ -186,6 +195,8 @@ class Runtime:
         cg = _cgroup_of(rec)
         if cg is not None:
             cg.destroy()
+        if rec.get("mounts_before") is not None:
+            _unmount_new(rec["rootfs"], rec["mounts_before"])
         _rmtree(self._dir(cid))
 
     def exec(self, cid: str, process: dict, *, stdio=None, console_fd: int | None = None,
@@ -239,6 +250,22 @@ def spec_rootfs_mounts(spec: dict) -> list[dict]:
     """
     raw = (spec.get("annotations") or {}).get("org.dockyard.rootfs.mounts")
     return json.loads(raw) if raw else []
+
+
+def _unmount_new(rootfs: str, before: list) -> None:
+    """Detach every mount at or below `rootfs` that was not there when the container was
+    created (a container without a mount namespace makes them in ours), newest first."""
+    from dockyard.errors import SyscallError
+    from dockyard.linux import syscalls as sc
+
+    old = set(before)
+    for mid, point in reversed(mounts_under(rootfs)):
+        if mid not in old:
+            try:
+                sc.umount2(point, sc.MNT_DETACH)
+            except SyscallError as e:
+                if e.errno not in (2, 22):  # gone already, or covered and taken with its parent
+                    raise
 
 
 def _pids_in_pidns(init_pid: int) -> list[int]:
