@@ -90,6 +90,8 @@ class Runtime:
             if cgroup is not None:
                 cgroup.create()
                 cgroup.set()
+                for note in cgroup.skipped:  # what runc too only warns about (kernel memory)
+                    os.write(2, f"dockyard-runtime: warning: {note}\n".encode())
             spawned = spawn(spec, rootfs, stdio=stdio, fifo_path=fifo, console_fd=console_fd,
                             preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts, cgroup=cgroup)
             st = ContainerState(id=cid, pid=spawned.pid, status="created", bundle=bundle, rootfs=rootfs,
