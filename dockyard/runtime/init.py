@@ -5,7 +5,7 @@ them, see `spawn.py`). It is one linear sequence in runc's order, so reading it 
 tells exactly what a container gets:
 
     stdio/console → mounts (rootfs, spec mounts, /dev) → pivot_root → read-only root →
-    hostname → sysctls → read-only and masked paths → rlimits → oom_score_adj →
+    hostname → sysctls → read-only and masked paths → root propagation → rlimits → oom_score_adj →
     no_new_privs → seccomp (if it needs privileges) → capabilities + user → cwd →
     report "ready" → wait for `start` → seccomp (if no_new_privs) → exec
 
@@ -141,7 +141,6 @@ def _prepare(cfg: InitConfig) -> str:
         pass  # reported by chdir below with the container's view
     if cfg.new_mount_ns:
         mounts.pivot_root(rootfs)
-        mounts.root_propagation_after_pivot(linux.get("rootfsPropagation"))
         if (spec.get("root") or {}).get("readonly"):
             mounts.remount_readonly("/")
     else:
@@ -170,6 +169,8 @@ def _prepare(cfg: InitConfig) -> str:
         mounts.readonly_path(p)
     for p in linux.get("maskedPaths") or ():
         mounts.mask_path(p)
+    if cfg.new_mount_ns:  # after the last bind: an unbindable root could not be bound from
+        mounts.root_propagation_after_pivot(linux.get("rootfsPropagation"))
 
     # -- process attributes
     if proc.get("rlimits"):
