@@ -182,8 +182,8 @@ def _run(rt, args) -> int:
                    preserve_fds=args.preserve_fds)
     try:
         rt.start(args.id)
-    except DockyardError:  # a startContainer or poststart hook failed: the container has stopped
-        rt.delete(args.id, force=True)
+    except BaseException:
+        rt.delete(args.id, force=True)  # as runc run: a container that never started is not kept
         raise
     if args.detach:
         return 0

@@ -163,7 +163,10 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                         # Joining a cgroup can wait out an RCU grace period (~10 ms on cgroup v1);
                         # the parent does it while init is busy mounting, then lets it go on.
                         cgroup.apply(pid)
-                        os.write(ctl_w, b"c")
+                        try:
+                            os.write(ctl_w, b"c")
+                        except BrokenPipeError:
+                            pass  # init failed before it read this: its error is the next message
                 elif msg.get("ready"):
                     ready = True
                 elif msg.get("hooks"):
