@@ -190,7 +190,9 @@ class Runtime:
         finally:
             os.close(fd)
         os.unlink(fifo)
-        if said:
+        # Only init's dying words count: a host process that can open the fifo (mode 0622, as
+        # runc's) could write there too, but it cannot make init exit.
+        if said and wait_gone(rec["pid"], rec.get("start_time"), 5.0):
             from dockyard.runtime.hooks import HookError
 
             raise HookError(said.decode(errors="replace"))
