@@ -205,9 +205,10 @@ class Runtime:
         from dockyard.runtime.hooks import HookError, run_hooks, state_json
 
         status = self._status(cid, rec)
+        st = state_json(cid=cid, status=status, pid=rec["pid"] if status != "stopped" else 0, bundle=rec["bundle"],
+                        annotations=rec.get("annotations"))
         try:
-            run_hooks("poststart", hooks, state_json(cid=cid, status=status, pid=rec["pid"] if status != "stopped" else 0,
-                                                     bundle=rec["bundle"], annotations=rec.get("annotations")))
+            run_hooks("poststart", hooks, st)
         except HookError:
             try:
                 os.kill(rec["pid"], 9)

@@ -84,7 +84,8 @@ def test_no_args_runs_path_as_argv0(tmp_path):
 def test_failure_names_the_hook_and_quotes_its_output():
     with pytest.raises(HookError) as e:
         run_hooks("createRuntime", [sh("true"), sh("echo to-out; echo to-err >&2; exit 4")], STATE)
-    assert str(e.value) == "error running createRuntime hook #1 (/bin/sh): exit status 4, stdout: to-out, stderr: to-err"
+    assert str(e.value) == \
+        "error running createRuntime hook #1 (/bin/sh): exit status 4, stdout: to-out, stderr: to-err"
 
 
 def test_a_later_hook_does_not_run_after_a_failure(tmp_path):
