@@ -201,7 +201,9 @@ class Runtime:
         finally:
             os.close(fd)
         os.unlink(fifo)
-        if said:
+        # Only init's dying words count: a host process that can open the fifo (mode 0622, as
+        # runc's) could write there too, but it cannot make init exit.
+        if said and wait_gone(rec["pid"], rec.get("start_time"), 5.0):
             from dockyard.runtime.hooks import HookError
 
             raise HookError(said.decode(errors="replace"))
@@ -214,9 +216,10 @@ class Runtime:
         from dockyard.runtime.hooks import HookError, run_hooks, state_json
 
         status = self._status(cid, rec)
+        st = state_json(cid=cid, status=status, pid=rec["pid"] if status != "stopped" else 0, bundle=rec["bundle"],
+                        annotations=rec.get("annotations"))
         try:
-            run_hooks("poststart", hooks, state_json(cid=cid, status=status, pid=rec["pid"] if status != "stopped" else 0,
-                                                     bundle=rec["bundle"], annotations=rec.get("annotations")))
+            run_hooks("poststart", hooks, st)
         except HookError:
             try:
                 os.kill(rec["pid"], 9)
