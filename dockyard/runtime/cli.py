@@ -31,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     rest: list[str] = []
     try:
         glob, rest = parse_global(argv)
-        if glob["help"] or not rest:
-            return _help("")
         if glob["version"]:
             sys.stdout.write(f"dockyard-runtime version {VERSION}\ncommit: dockyard\nspec: 1.0.2\n")
             return 0
+        if glob["help"] or not rest:
+            return _help("")
         _check_global(glob)
         p = parse_command(rest)
         if p.opts["help"]:
