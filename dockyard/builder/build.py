@@ -22,6 +22,7 @@ import sys
 import time
 
 from dockyard.errors import DockyardError, InvalidArgument, NotImplemented
+from dockyard.ownership import owner_tag
 
 
 class BuildError(InvalidArgument):
@@ -446,9 +447,7 @@ class Builder:
 
         if not url.startswith(("http://", "https://")):
             raise NotImplemented(f"{self.name}:{instr.line}: ADD from {url.split(':', 1)[0]} URLs is not supported")
-        tmp_root = os.path.join(self.engine.root, "tmp")
-        os.makedirs(tmp_root, exist_ok=True)
-        fd, path = tempfile.mkstemp(dir=tmp_root, prefix="add-")
+        fd, path = tempfile.mkstemp(dir=self.engine.tmp_dir(), prefix=f"add-{owner_tag()}-")
         try:
             with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as resp:
                 shutil.copyfileobj(resp, f)
@@ -508,9 +507,6 @@ class Builder:
                      rec.id.removeprefix("sha256:"))
 
     def _copy(self, instr, state: State, states: dict, df) -> State:
-        import shutil
-        import tempfile
-
         from dockyard.builder.copier import Layer
 
         # --link gives the same filesystem (only the layer's independence differs): accepted as is
@@ -531,11 +527,12 @@ class Builder:
             from dockyard.builder.dockerfile import parse_chmod
 
             mode = parse_chmod(instr.chmod, where=f"{self.name}:{instr.line}")
-        tmp_root = os.path.join(self.engine.root, "tmp")
-        os.makedirs(tmp_root, exist_ok=True)
-        layer_dir = tempfile.mkdtemp(dir=tmp_root, prefix="copy-")
+        # Written through the stage's own filesystem (an overlay whose upper is the new layer), as
+        # Docker does: a destination under a symlink of the image lands where the link points
+        # (resolved inside the image), and directories that exist keep their owner and mode.
+        root, unmount, upper = self._mount_state(state, writable=True)
         try:
-            with Layer(layer_dir, uid=uid, gid=gid, mode=mode) as layer:
+            with Layer(root, uid=uid, gid=gid, mode=mode) as layer:
                 if instr.heredocs:  # COPY <<EOF /file: the body is the file
                     self._copy_heredocs(instr, layer, dest, dest_is_dir)
                 elif any("://" in src for src in instr.sources):  # ADD URL: the file as downloaded
@@ -547,10 +544,11 @@ class Builder:
                         matches = [m for s in instr.sources for m in self._context_sources(src, s)]
                         for m in matches:
                             self._place(src, m, layer, dest, dest_is_dir, extract=instr.keyword == "ADD")
-            return self._add_layer(state, layer_dir, overlay_upper=False,
+            unmount(keep=True)
+            return self._add_layer(state, upper, overlay_upper=True,
                                    created_by=f"/bin/sh -c #(nop) {instr.original}")
         finally:
-            shutil.rmtree(layer_dir, ignore_errors=True)
+            unmount()
 
     def _copy_heredocs(self, instr, layer, dest: str, dest_is_dir: bool) -> None:
         bodies = {f"<<{h.name}": h for h in instr.heredocs} | {f"<<-{h.name}": h for h in instr.heredocs}
@@ -582,7 +580,7 @@ class Builder:
         """COPY --from: sources resolved inside the stage's or image's filesystem."""
         from dockyard.builder.copier import MissingSource, SourceRoot
 
-        root, unmount = self._mount_state(self._from_state(instr.from_, states, df))
+        root, unmount, _ = self._mount_state(self._from_state(instr.from_, states, df))
         try:
             with SourceRoot(root) as src:
                 matches = []
@@ -635,7 +633,7 @@ class Builder:
         user, _, group = spec.partition(":")
         if user.isdigit() and (not group or group.isdigit()):
             return int(user), int(group or user)
-        root, unmount = self._mount_state(state)
+        root, unmount, _ = self._mount_state(state)
         try:
             from dockyard.builder.copier import SourceRoot
 
@@ -652,8 +650,12 @@ class Builder:
         finally:
             unmount()
 
-    def _mount_state(self, state: State):
-        """The state's filesystem, read-only, on a temp dir: (path, unmount function)."""
+    def _mount_state(self, state: State, *, writable: bool = False):
+        """The state's filesystem on a temp dir: (path, unmount function, upper directory or
+        None). Read-only, or ``writable`` with what is written kept in the upper directory.
+        ``unmount(keep=True)`` detaches the mount but keeps the snapshot (to read its upper);
+        ``unmount()`` then removes it. Both names carry this process's owner tag, so what a killed
+        build leaves is reclaimed by the next command (`Engine.reclaim_temps`)."""
         import tempfile
 
         from dockyard.snapshots.mount import mount_all, unmount_all
@@ -661,17 +663,26 @@ class Builder:
         image_id = self._temp_image(state)
         rec = self.engine.images.resolve(image_id)
         top = self.engine.images.ensure_unpacked(rec)
-        key = "build-" + os.urandom(8).hex()
-        mounts = self.engine.snapshots.prepare(key, top, readonly=True)
-        target = tempfile.mkdtemp(dir=os.path.join(self.engine.root, "tmp"), prefix="mnt-")
-        mount_all(mounts, target)
-
-        def unmount():
-            unmount_all(target)
+        key = f"build-{owner_tag()}-{os.urandom(8).hex()}"
+        mounts = self.engine.snapshots.prepare(key, top, readonly=not writable)
+        target = tempfile.mkdtemp(dir=self.engine.tmp_dir(), prefix=f"mnt-{owner_tag()}-")
+        try:
+            mount_all(mounts, target)
+        except BaseException:
             os.rmdir(target)
             self.engine.snapshots.remove(key, missing_ok=True)
+            raise
+        mounted = [True]
 
-        return target, unmount
+        def unmount(*, keep: bool = False) -> None:
+            if mounted[0]:
+                unmount_all(target)
+                os.rmdir(target)
+                mounted[0] = False
+            if not keep:
+                self.engine.snapshots.remove(key, missing_ok=True)
+
+        return target, unmount, (self.engine.snapshots.upper_dir(key) if writable else None)
 
     # -- layers, images, cache -----------------------------------------------------------------
 

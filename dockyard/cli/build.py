@@ -89,8 +89,9 @@ def cmd_build(ctx, argv: list[str]) -> int:
 
             from dockyard.archive.apply import apply_layer
 
-            os.makedirs(os.path.join(engine.root, "tmp"), exist_ok=True)
-            tmp = tempfile.mkdtemp(dir=os.path.join(engine.root, "tmp"), prefix="context-")
+            from dockyard.ownership import owner_tag
+
+            tmp = tempfile.mkdtemp(dir=engine.tmp_dir(), prefix=f"context-{owner_tag()}-")
             apply_layer(sys.stdin.buffer, tmp, mode="flatten", allow_devices=False, same_owner=False)
             context = tmp
         else:

@@ -76,8 +76,8 @@ class Engine:
         from dockyard.ownership import reclaim
 
         n1, b1 = self.content.reclaim()
+        n3, b3 = reclaim(os.path.join(self.root, "tmp"))  # first: it detaches dead builds' mounts
         n2, b2 = self.snapshots.cleanup()
-        n3, b3 = reclaim(os.path.join(self.root, "tmp"))
         self._tmp_reclaimed = True
         return n1 + n2 + n3, b1 + b2 + b3
 

@@ -102,7 +102,7 @@ def _dispatch(glob: dict, p) -> int:
         return _features()
     from dockyard.runtime.container import Runtime
 
-    rt = Runtime(glob["root"], systemd_cgroup=glob["systemd-cgroup"])
+    rt = Runtime(glob["root"], systemd_cgroup=glob["systemd-cgroup"], warn=lambda msg: _log(glob, "warning", msg))
     cid = a[0] if a else ""
     if verb == "state":
         from dockyard.jsonfast import dumps_indented
@@ -192,9 +192,10 @@ def _spec(o: dict) -> int:
 def _features() -> int:
     from dockyard.jsonfast import dumps_indented
     from dockyard.linux.syscalls import CAPABILITIES, NAMESPACE_FLAGS
+    from dockyard.runtime.hooks import KINDS
     from dockyard.runtime.mounts import mount_option_names
 
-    sys.stdout.write(dumps_indented({"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2",
+    sys.stdout.write(dumps_indented({"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2", "hooks": list(KINDS),
                                      "mountOptions": sorted(mount_option_names()),
                                      "linux": {"namespaces": sorted(NAMESPACE_FLAGS),
                                                "capabilities": list(CAPABILITIES)}}, "  ") + "\n")
@@ -216,7 +217,11 @@ def _run(rt, cid: str, o: dict) -> int:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     st = rt.create(cid, o["bundle"] or ".", console_fd=_console(o["console-socket"]),
                    pid_file=o["pid-file"] or None, preserve_fds=o["preserve-fds"])
-    rt.start(cid)
+    try:
+        rt.start(cid)
+    except DockyardError:  # a startContainer or poststart hook failed: the container has stopped
+        rt.delete(cid, force=True)
+        raise
     if o["detach"]:
         return 0
     restore = forward_signals(st.pid)
@@ -314,9 +319,10 @@ def _id_number(text: str, what: str) -> int:
 
 
 def _log(glob: dict, level: str, msg: str) -> None:
-    """An error (or --debug line) on stderr, and in --log as runc writes it (text or JSON lines)."""
-    if level == "error" or not glob.get("log"):
-        sys.stderr.write(f"dockyard-runtime: {msg}\n")
+    """An error or warning on stderr, and in --log as runc writes it (text or JSON lines); a
+    --debug line goes to --log only when there is one."""
+    if level != "debug" or not glob.get("log"):
+        sys.stderr.write(f"dockyard-runtime: {msg}\n" if level == "error" else f"dockyard-runtime: {level}: {msg}\n")
     if not glob.get("log"):
         return
     from dockyard.runtime.container import rfc3339_now

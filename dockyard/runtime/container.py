@@ -45,8 +45,9 @@ def rfc3339_now() -> str:
 class Runtime:
     """An OCI runtime over a state directory, the library behind `dockyard-runtime`."""
 
-    def __init__(self, root: str = "/run/dockyard-runtime", *, systemd_cgroup: bool = False) -> None:
+    def __init__(self, root: str = "/run/dockyard-runtime", *, warn=None, systemd_cgroup: bool = False) -> None:
         self.root = root
+        self.warn = warn or _warn  # where a poststop hook's failure goes: it fails nothing
         self.systemd_cgroup = systemd_cgroup  # read cgroupsPath as slice:prefix:name (--systemd-cgroup)
 
     def _dir(self, cid: str) -> str:
@@ -68,6 +69,8 @@ class Runtime:
 
         bundle = os.path.abspath(bundle)
         spec, rootfs = load_bundle(bundle)
+        hooks = {k: v for k, v in (spec.get("hooks") or {}).items() if v}
+        annotations = spec.get("annotations") or {}
         d = self._dir(cid)
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         try:
@@ -86,12 +89,24 @@ class Runtime:
             if cgroup is not None:
                 cgroup.create()
                 cgroup.set()
+            on_hooks = None
+            if hooks.get("prestart") or hooks.get("createRuntime"):
+                def on_hooks(pid: int) -> None:  # once init's namespaces and mounts exist
+                    from dockyard.runtime.hooks import run_hooks, state_json
+
+                    st = state_json(cid=cid, status="creating", pid=pid, bundle=bundle, annotations=annotations)
+                    run_hooks("prestart", hooks.get("prestart"), st)  # deprecated; right before createRuntime
+                    run_hooks("createRuntime", hooks.get("createRuntime"), st)
             spawned = spawn(spec, rootfs, stdio=stdio, fifo_path=fifo, console_fd=console_fd,
-                            preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts, cgroup=cgroup)
+                            preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts, cgroup=cgroup,
+                            on_hooks=on_hooks,
+                            hook_state={"id": cid, "bundle": bundle, "annotations": annotations} if hooks else None)
             st = ContainerState(id=cid, pid=spawned.pid, status="created", bundle=bundle, rootfs=rootfs,
-                                created=rfc3339_now(), annotations=spec.get("annotations") or {})
+                                created=rfc3339_now(), annotations=annotations)
             rec = st.to_json() | {"start_time": proc_start_time(spawned.pid),
                                   "cgroup": cgroup.to_json() if cgroup is not None else None}
+            if hooks:
+                rec["hooks"] = hooks  # start and delete run them as created, whatever the bundle holds by then
             _write_atomic(os.path.join(d, "state.json"), json.dumps(rec))
             if pid_file:
                 _write_atomic(os.path.abspath(pid_file), str(spawned.pid))
@@ -99,8 +114,19 @@ class Runtime:
             if cgroup is not None:
                 cgroup.destroy()
             _rmtree(d)
+            # runtime-spec: a failed create destroys the container, then runs the poststop hooks
+            self._poststop(hooks, cid, bundle, annotations)
             raise
         return st
+
+    def _poststop(self, hooks: dict | None, cid: str, bundle: str, annotations: dict) -> None:
+        if not hooks or not hooks.get("poststop"):
+            return
+        from dockyard.runtime.hooks import run_poststop, state_json
+
+        for w in run_poststop(hooks["poststop"], state_json(cid=cid, status="stopped", pid=0, bundle=bundle,
+                                                            annotations=annotations)):
+            self.warn(w)
 
     def state(self, cid: str) -> ContainerState:
         rec = self._load(cid)
@@ -153,9 +179,40 @@ class Runtime:
                         break
                 if proc_start_time(rec["pid"]) != rec.get("start_time"):
                     raise Conflict("container init exited before it was started")
+            hooks = rec.get("hooks") or {}
+            said = b""
+            if hooks.get("startContainer") or hooks.get("poststart"):
+                # init holds the fifo open until its exec (close-on-exec): what it writes meanwhile
+                # is why a startContainer hook stopped it
+                os.set_blocking(fd, True)
+                while chunk := os.read(fd, 4096):
+                    said += chunk
         finally:
             os.close(fd)
         os.unlink(fifo)
+        if said:
+            from dockyard.runtime.hooks import HookError
+
+            raise HookError(said.decode(errors="replace"))
+        if hooks.get("poststart"):
+            self._poststart(cid, rec, hooks["poststart"])
+
+    def _poststart(self, cid: str, rec: dict, hooks: list) -> None:
+        """After the user process started; a failure kills the container (left for `delete`),
+        as runc does, and fails `start`."""
+        from dockyard.runtime.hooks import HookError, run_hooks, state_json
+
+        status = self._status(cid, rec)
+        try:
+            run_hooks("poststart", hooks, state_json(cid=cid, status=status, pid=rec["pid"] if status != "stopped" else 0,
+                                                     bundle=rec["bundle"], annotations=rec.get("annotations")))
+        except HookError:
+            try:
+                os.kill(rec["pid"], 9)
+            except ProcessLookupError:
+                pass
+            wait_gone(rec["pid"], rec.get("start_time"), 10.0)
+            raise
 
     def kill(self, cid: str, sig: str | int = "SIGTERM", *, all_processes: bool = False) -> None:
         rec = self._load(cid)
@@ -189,6 +246,7 @@ class Runtime:
         if cg is not None:
             cg.destroy()
         _rmtree(self._dir(cid))
+        self._poststop(rec.get("hooks"), cid, rec["bundle"], rec.get("annotations") or {})
 
     def exec(self, cid: str, process: dict, *, stdio=None, console_fd: int | None = None,
              pid_file: str | None = None, preserve_fds: int = 0) -> int:
@@ -259,6 +317,12 @@ def _pids_in_pidns(init_pid: int) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def _warn(msg: str) -> None:
+    import sys
+
+    sys.stderr.write(f"warning: {msg}\n")
 
 
 def _write_atomic(path: str, data: str) -> None:

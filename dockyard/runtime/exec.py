@@ -2,8 +2,9 @@
 
 The new process joins every namespace of the container's init (user first, mount last), is
 forked once more so it is inside the pid namespace, then gets the same treatment as init's own
-process: no_new_privs, the container's seccomp profile, capabilities, user, cwd, and optionally
-a terminal created in the container's devpts and handed over a console socket.
+process: the same steps in the same order (`process.py`: rlimits, oom_score_adj, no_new_privs,
+the container's seccomp profile, capabilities, user, cwd, signal reset), and optionally a
+terminal created in the container's devpts and handed over a console socket.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 
 from dockyard.errors import Conflict
 from dockyard.linux import syscalls as sc
-from dockyard.linux.signals import reset_signals
+from dockyard.runtime import process as steps
 
 _ORDER = ("user", "ipc", "uts", "network", "cgroup", "pid", "time", "mount")
 
@@ -25,18 +26,12 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
 
     The process is re-parented to the caller's subreaper (or init), like runc exec --detach.
     """
-    from dockyard.runtime import init as ini
     from dockyard.runtime.spawn import StartError
 
     if not os.path.exists(f"/proc/{init_pid}/ns"):
         raise Conflict("cannot exec in a stopped container")
-    linux = spec.get("linux") or {}
-    seccomp = ini._compile_seccomp(linux["seccomp"]) if linux.get("seccomp") else None
-    # Modules needed after joining the container's mount namespace must be loaded now.
-    if process.get("terminal"):
-        import fcntl, socket, struct, termios  # noqa: E401,F401
-    if process.get("rlimits"):
-        import resource  # noqa: F401
+    seccomp = steps.compile_seccomp((spec.get("linux") or {}).get("seccomp"))
+    steps.preload(process)  # what is needed after joining the container's mount namespace
     ns_fds = []
     for t in _ORDER:
         path = f"/proc/{init_pid}/ns/{sc.NAMESPACE_FILES[t]}"
@@ -61,11 +56,11 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
                 sc.setns(fd, sc.NAMESPACE_FLAGS[t], f"{t} namespace of pid {init_pid}")
             child = os.fork()
             if child == 0:
-                _exec_child(ini, process, seccomp, msg_w, console_fd, preserve_fds)
-            ini.send(msg_w, pid=child)
+                _exec_child(process, seccomp, msg_w, console_fd, preserve_fds)
+            steps.send(msg_w, pid=child)
             os._exit(0)
         except BaseException as e:  # noqa: BLE001
-            ini.send(msg_w, error=str(e), code=125)
+            steps.send(msg_w, error=str(e), code=125)
             os._exit(125)
     os.close(msg_w)
     for _, fd in ns_fds:
@@ -98,42 +93,18 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
     return pid
 
 
-def _exec_child(ini, process: dict, seccomp, msg_w: int, console_fd, preserve_fds: int) -> None:
+def _exec_child(process: dict, seccomp, msg_w: int, console_fd, preserve_fds: int) -> None:
     try:
         os.setsid()
         if process.get("terminal"):
-            cfg = ini.InitConfig(spec={}, rootfs="/", sync_fd=msg_w, gate_fd=-1, gate_is_fifo=False,
-                                 console_fd=console_fd)
-            ini._setup_console(cfg, process)
-        for rl in process.get("rlimits") or ():
-            import resource
-
-            resource.setrlimit(getattr(resource, rl["type"]), (rl["soft"], rl["hard"]))
-        if process.get("noNewPrivileges"):
-            sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-        if seccomp is not None and seccomp[0] and not process.get("noNewPrivileges"):
-            sc.seccomp_set_filter(*seccomp)
-        ini._apply_user_and_caps(process)
-        cwd = process.get("cwd") or "/"
-        try:
-            os.chdir(cwd)
-        except OSError as e:
-            raise ini.ExecError(f"chdir to cwd ({cwd!r}) failed: {e.strerror}", 125) from e
-        path = ini._lookup(process)
-    except ini.ExecError as e:
-        ini.send(msg_w, error=str(e), code=e.code)
+            steps.setup_console(console_fd, process, mount_console=False)
+        path, late_seccomp = steps.become(process, seccomp)
+    except steps.ExecError as e:
+        steps.send(msg_w, error=str(e), code=e.code)
         os._exit(e.code)
     except BaseException as e:  # noqa: BLE001
-        ini.send(msg_w, error=str(e), code=125)
+        steps.send(msg_w, error=str(e), code=125)
         os._exit(125)
-    ini.send(msg_w, ready=True)
+    steps.send(msg_w, ready=True)
     os.close(msg_w)
-    ini._close_on_exec_from(3 + preserve_fds)
-    reset_signals()
-    try:
-        if seccomp is not None and seccomp[0] and process.get("noNewPrivileges"):
-            sc.seccomp_set_filter(*seccomp)
-        os.execve(path, process["args"], ini._env_dict(process))
-    except OSError as e:
-        os.write(2, f"exec {process['args'][0]}: {e.strerror}\n".encode())
-        os._exit(127 if e.errno == 2 else 126)
+    steps.execute(path, process, late_seccomp, preserve_fds=preserve_fds)

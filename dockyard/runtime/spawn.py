@@ -60,7 +60,8 @@ def _namespaces(spec: dict) -> tuple[int, list[tuple[str, str]]]:
 def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
           fifo_path: str | None = None, console_fd: int | None = None,
           preserve_fds: int = 0, rootfs_mounts: tuple = (), on_pid=None,
-          seccomp: tuple[bytes, int] | None = None, cgroup=None) -> Spawned:
+          seccomp: tuple[bytes, int] | None = None, cgroup=None, on_hooks=None,
+          hook_state: dict | None = None) -> Spawned:
     """Fork the container init; return once it is ready and waiting at its start gate.
 
     `on_pid(pid)` runs in the parent once the init is ready and before it may start (network,
@@ -68,9 +69,13 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
     `seccomp` is the spec's profile precompiled (program, flags), to spare init compiling it.
     `cgroup` (created and configured by the caller) is joined by init before it makes its cgroup
     namespace (so the namespace is rooted at the container's own cgroup) and before it may exec.
+    `on_hooks(pid)` runs the spec's prestart and createRuntime hooks in the parent, while init
+    waits after its mounts, before pivot_root; `hook_state` (the state JSON's id, bundle and
+    annotations) lets init run the createContainer and startContainer hooks (see hooks.py).
     Raises StartError (with docker's 125/126/127) if the init could not get ready.
     """
-    from dockyard.runtime.init import InitConfig, run_init, send
+    from dockyard.runtime.init import InitConfig, run_init
+    from dockyard.runtime.process import send
 
     flags, join = _namespaces(spec)
     new_user = bool(flags & sc.CLONE_NEWUSER)
@@ -124,6 +129,7 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                     new_user_ns=new_user, seccomp=seccomp, preserve_fds=preserve_fds,
                     cgroup_gate=ctl_r if cgroup is not None else None,
                     new_cgroup_ns=bool(flags & sc.CLONE_NEWCGROUP),
+                    hooks_gate=ctl_r if on_hooks is not None else None, hook_state=hook_state,
                 ))
                 os._exit(125)
             send(msg_w, pid=child)
@@ -141,6 +147,7 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
     pid = None
     error = None
     ready = False
+    hooks_due = False
     try:
         with os.fdopen(msg_r, "rb") as msgs:
             # The middle child sends the pid and init sends ready, each on its own: either may
@@ -159,9 +166,15 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                         os.write(ctl_w, b"c")
                 elif msg.get("ready"):
                     ready = True
+                elif msg.get("hooks"):
+                    hooks_due = True
                 elif "error" in msg:
                     error = msg
                     break
+                if hooks_due and pid is not None:  # init waits at its hooks point until told "h"
+                    hooks_due = False
+                    on_hooks(pid)
+                    os.write(ctl_w, b"h")
                 if ready and pid is not None:
                     if on_pid is not None:
                         on_pid(pid)
@@ -194,7 +207,22 @@ def _kill_quietly(pid: int) -> None:
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
-        pass  # not our child (reparented elsewhere): it dies all the same
+        _wait_dead(pid)  # not our child (reparented elsewhere): wait until it has died
+
+
+def _wait_dead(pid: int, timeout: float = 10.0) -> None:
+    """Until `pid` is gone or a zombie (its namespaces, and the mounts in them, are gone)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if f.read().rpartition(b")")[2].split()[0] == b"Z":
+                    return
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return
+        time.sleep(0.002)
 
 
 def _write_id_maps(pid: int, spec: dict) -> None:

@@ -50,3 +50,7 @@ def validate(spec: dict) -> None:
     for m in spec.get("mounts") or ():
         if not isinstance(m, dict) or not str(m.get("destination", "")).startswith("/"):
             raise BadSpec(f"config.json: mount destination must be absolute: {m!r}")
+    if spec.get("hooks") is not None:
+        from dockyard.runtime.hooks import validate as validate_hooks
+
+        validate_hooks(spec["hooks"])

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from dockyard.archive.apply import ApplyResult
 
 _KEY_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-_KEY_CHARS = _KEY_FIRST | frozenset("_.-")
+_KEY_CHARS = _KEY_FIRST | frozenset("_.-@")
 _HEX_ALGOS = {64: "sha256", 128: "sha512"}
 MAX_DEPTH = 500  # a parent chain longer than this is a loop, not an image
 STALE_TMP_SECONDS = 60
@@ -63,7 +63,7 @@ class OverlaySnapshotter:
         if not isinstance(key, str) or not (0 < len(key) <= 128 and key[0] in _KEY_FIRST
                                             and set(key) <= _KEY_CHARS):
             raise errors.InvalidArgument(
-                f"invalid snapshot key {key!r}: use letters, digits, '_', '.' and '-' (at most 128)"
+                f"invalid snapshot key {key!r}: use letters, digits, '_', '.', '-' and '@' (at most 128)"
             )
         return os.path.join(self._active, key)
 
@@ -402,6 +402,24 @@ class OverlaySnapshotter:
         for shift in shifts:
             n, size = reclaim(os.path.join(shifted, shift), grace=STALE_TMP_SECONDS, prefix=".tmp-")
             removed, freed = removed + n, freed + size
+        n, size = self._reclaim_dead_build_snapshots()
+        return removed + n, freed + size
+
+    def _reclaim_dead_build_snapshots(self) -> tuple[int, int]:
+        """A build step's snapshot (key ``build-<owner>-…``) whose build was killed; never one
+        that is still mounted (its mount point in the engine's tmp is reclaimed first)."""
+        from dockyard.fsutil import disk_usage
+        from dockyard.ownership import is_dead
+
+        removed = freed = 0
+        for key in self._active_keys():
+            path = self._key_dir(key)
+            if not key.startswith("build-") or not is_dead(path, grace=STALE_TMP_SECONDS) \
+                    or _mounted_from(path):
+                continue
+            size = disk_usage(path)
+            self.remove(key, missing_ok=True)
+            removed, freed = removed + 1, freed + size
         return removed, freed
 
 
@@ -447,3 +465,9 @@ def _shift_owners(top: str, shift: int) -> None:
             os.lchown(path, st.st_uid + shift, st.st_gid + shift)
             if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
                 os.chmod(path, stat.S_IMODE(st.st_mode))
+
+
+def _mounted_from(snapshot_dir: str) -> bool:
+    """Is an overlay mounted with its upper or lower in ``snapshot_dir``?"""
+    with open("/proc/self/mountinfo") as f:
+        return any(snapshot_dir + "/" in line for line in f)

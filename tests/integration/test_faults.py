@@ -411,6 +411,33 @@ def test_killed_cp_leaves_a_mount_that_is_detached_never_deleted_through(dy, bus
     dy("rm", "big")
 
 
+def test_killed_build_leaves_nothing_after_the_next_prune(dy, busybox, tmp_path):
+    """A build killed in a COPY leaves the step's overlay mounted and its snapshot behind (both
+    named for the dead build): `system prune` detaches the mount and removes both; the base
+    image is untouched and the next build works."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    with open(ctx / "big", "wb") as f:
+        f.truncate(200_000_000)
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY big /big\n")
+    active = os.path.join(dy.root, "snapshots", "active")
+    p = _spawn(dy, "build", "--no-cache", "-t", "killed:1", str(ctx))
+    wait_for(lambda: any(n.startswith("build-") for n in listdir(active)) and
+             any("/tmp/mnt-" in m for m in mounts_under(dy.root)), timeout=60, interval=0.001,
+             what="the COPY step to mount its overlay")
+    _kill(p, signal.SIGKILL)
+    assert [n for n in listdir(active) if n.startswith("build-")]
+    p = dy("system", "prune", "-f")
+    assert mounts_under(dy.root) == []
+    assert temps(dy) == []
+    assert [n for n in listdir(active) if n.startswith("build-")] == []
+    (ctx / "big").write_bytes(b"small\n")
+    dy("build", "-q", "-t", "after:1", str(ctx))
+    assert dy("run", "--rm", "after:1", "cat", "/big").out == "small\n"
+    assert "killed" not in dy("images").out
+    assert_store_consistent(dy)
+
+
 # -- 17: a killed `run --rm` is finished by the next command -------------------------------------
 
 

@@ -123,7 +123,7 @@ def test_concurrent_run_rm(dy, busybox, tmp_path):
 # depend on that order. Delaying the "pid" message makes the interleaving deterministic.
 DELAYED_PID_MESSAGE = r"""
 import sys, time
-import dockyard.runtime.init as init
+import dockyard.runtime.process as init
 _send = init.send
 def send(fd, **msg):
     if "pid" in msg:
