@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from dockyard import jsonfast
 from dockyard.errors import BadSpec, NotFound
 
 
@@ -12,12 +12,21 @@ def load_bundle(bundle: str) -> tuple[dict, str]:
     """Return (spec, absolute rootfs path), with the checks runc makes before it forks."""
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path) as f:
-            spec = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         raise NotFound(f"bundle {bundle}: config.json not found") from None
-    except json.JSONDecodeError as e:
-        raise BadSpec(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    try:
+        spec = jsonfast.loads(data)  # `json` (and `re`) only to say what is wrong with bad JSON
+    except ValueError:
+        import json
+
+        try:
+            spec = json.loads(data)
+        except json.JSONDecodeError as e:
+            raise BadSpec(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        except ValueError as e:  # not UTF-8 text
+            raise BadSpec(f"{path}: invalid JSON: {e}") from None
     validate(spec)
     root = (spec.get("root") or {}).get("path") or "rootfs"
     rootfs = root if os.path.isabs(root) else os.path.join(bundle, root)
