@@ -37,6 +37,10 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
         import fcntl, socket, struct, termios  # noqa: E401,F401
     if process.get("rlimits"):
         import resource  # noqa: F401
+    if process.get("apparmorProfile") or process.get("selinuxLabel"):
+        from dockyard.runtime import lsm
+
+        lsm.check(process)  # before joining anything: refused labels start nothing
     ns_fds = []
     for t in _ORDER:
         path = f"/proc/{init_pid}/ns/{sc.NAMESPACE_FILES[t]}"
@@ -108,7 +112,14 @@ def _exec_child(ini, process: dict, seccomp, msg_w: int, console_fd, preserve_fd
         for rl in process.get("rlimits") or ():
             import resource
 
-            resource.setrlimit(getattr(resource, rl["type"]), (rl["soft"], rl["hard"]))
+            which = getattr(resource, str(rl.get("type")), None)
+            if which is None or not str(rl.get("type")).startswith("RLIMIT_"):
+                raise ini.ExecError(f"wrong rlimit value: {rl.get('type')}", 125)
+            resource.setrlimit(which, (rl["soft"], rl["hard"]))
+        if process.get("apparmorProfile"):
+            from dockyard.runtime import lsm  # loaded by exec_process before the namespaces
+
+            lsm.apply_apparmor_on_exec(process)
         if process.get("noNewPrivileges"):
             sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
         if seccomp is not None and seccomp[0] and not process.get("noNewPrivileges"):

@@ -105,6 +105,8 @@ def _prepare(cfg: InitConfig) -> str:
         import fcntl, socket, struct, termios  # noqa: E401,F401
     if proc.get("rlimits"):
         import resource  # noqa: F401
+    if proc.get("apparmorProfile"):
+        from dockyard.runtime import lsm
     if cfg.new_user_ns:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
@@ -162,14 +164,16 @@ def _prepare(cfg: InitConfig) -> str:
         mounts.readonly_path(p)
     for p in linux.get("maskedPaths") or ():
         mounts.mask_path(p)
+    if proc.get("apparmorProfile"):  # takes effect at the exec below, as runc's aa_change_onexec
+        lsm.apply_apparmor_on_exec(proc)
 
     # -- process attributes
     if proc.get("rlimits"):
         import resource
         for rl in proc["rlimits"]:
-            which = getattr(resource, rl["type"], None)
-            if which is None:
-                raise ValueError(f"unknown rlimit {rl['type']}")
+            which = getattr(resource, rl["type"], None) if str(rl["type"]).startswith("RLIMIT_") else None
+            if which is None:  # spec.validate refuses these before init; a caller may skip it
+                raise ExecError(f"wrong rlimit value: {rl['type']}", 125)
             try:
                 resource.setrlimit(which, (rl["soft"], rl["hard"]))
             except (ValueError, OSError) as e:
