@@ -247,6 +247,9 @@ def load_private(data: bytes, password: bytes, what: str) -> SigningKey:
                         f"({SIGSTORE_PEM!r} or {COSIGN_PEM!r})",
                         hint="make one with `dockyard key generate` (or `cosign generate-key-pair`)")
     der = decrypt(body, password, what)
+    if not is_pkcs8(der):
+        raise BadKey(f"{what}: parsing private key: the encrypted key is not PKCS#8 (cosign writes PKCS#8 "
+                     "and refuses SEC1 or PKCS#1 keys here too)")
     from cryptography.hazmat.primitives import serialization
 
     try:
@@ -254,6 +257,41 @@ def load_private(data: bytes, password: bytes, what: str) -> SigningKey:
     except (ValueError, TypeError) as e:
         raise BadKey(f"{what}: parsing private key: {e}") from None
     return SigningKey(key)
+
+
+def _der_item(der: bytes, i: int) -> tuple[int, int, int]:
+    """(tag, start of contents, end) of the DER item at ``i``."""
+    if i + 2 > len(der):
+        raise ValueError("truncated")
+    tag, n = der[i], der[i + 1]
+    i += 2
+    if n & 0x80:
+        count = n & 0x7F
+        if count == 0 or count > 4 or i + count > len(der):
+            raise ValueError("bad length")
+        n = int.from_bytes(der[i:i + count], "big")
+        i += count
+    if i + n > len(der):
+        raise ValueError("truncated")
+    return tag, i, i + n
+
+
+def is_pkcs8(der: bytes) -> bool:
+    """PrivateKeyInfo ::= SEQUENCE { INTEGER, SEQUENCE (AlgorithmIdentifier), OCTET STRING, … }:
+    what Go's ``x509.ParsePKCS8PrivateKey`` (cosign) insists on."""
+    try:
+        tag, start, end = _der_item(der, 0)
+        if tag != 0x30 or end != len(der):
+            return False
+        tag, _s, after = _der_item(der, start)
+        if tag != 0x02:
+            return False
+        tag, _s, after = _der_item(der, after)
+        if tag != 0x30:
+            return False
+        return _der_item(der, after)[0] == 0x04
+    except ValueError:
+        return False
 
 
 def load_public(data: bytes, what: str) -> VerifyingKey:
