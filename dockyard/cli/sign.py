@@ -132,9 +132,11 @@ def cmd_sign(ctx, argv: list[str]) -> int:
         body = pl.make(ref, digest, annotations)
         signature = base64.b64encode(signer.sign(body)).decode()
         sys.stderr.write(f"Pushing signature to: {ref.name}\n")
-        tag, added = remote.append_signature(reg, ref, digest, body, signature, scope)
+        public = signer.public()
+        tag, added = remote.append_signature(reg, ref, digest, body, signature, scope,
+                                             same_signer=lambda sig: public.verify(sig, body))
     if not added:
-        sys.stderr.write("An identical signature is already there: nothing added\n")
+        sys.stderr.write("This key has already signed this payload: nothing added\n")
     print(f"{ref.name}:{tag}")
     return 0
 

@@ -229,16 +229,21 @@ def put_manifest(reg, ref, reference: str, body: bytes, media_type: str, scope) 
     return hashlib.sha256(body).hexdigest()
 
 
-def append_signature(reg, ref, digest: str, payload: bytes, signature_b64: str, scope) -> tuple[str, bool]:
-    """Add a signature to the .sig tag of ``digest`` (creating it); (tag, added)."""
+def append_signature(reg, ref, digest: str, payload: bytes, signature_b64: str, scope,
+                     same_signer=None) -> tuple[str, bool]:
+    """Add a signature to the .sig tag of ``digest`` (creating it); (tag, added).
+
+    Like cosign's duplicate detector, nothing is added when the tag already holds this payload
+    signed by the same key (``same_signer(signature)`` says whether a stored signature of the
+    same payload verifies with the signer's public key)."""
     tag = pl.signature_tag(digest)
-    existing, _sigs = tag_signatures(reg, ref, digest, scope)
+    existing, sigs = tag_signatures(reg, ref, digest, scope)
     layers = [x for x in (existing or {}).get("layers") or [] if isinstance(x, dict)]
-    payload_digest = dg.sha256_of(payload)
-    for layer in layers:
-        if layer.get("digest") == payload_digest and \
-                (layer.get("annotations") or {}).get(pl.SIGNATURE_ANNOTATION) == signature_b64:
+    for sig in sigs:
+        if sig.payload == payload and sig.signature is not None and same_signer is not None \
+                and same_signer(sig.signature):
             return tag, False
+    payload_digest = dg.sha256_of(payload)
     put_blob(reg, ref, payload, scope)
     layers.append({"mediaType": pl.SIMPLESIGNING, "size": len(payload), "digest": payload_digest,
                    "annotations": {pl.SIGNATURE_ANNOTATION: signature_b64}})
