@@ -25,6 +25,7 @@ from dockyard.sign import payload as pl
 MAX_MANIFEST = 4 << 20
 MAX_BLOB = 1 << 20
 MAX_REFERRERS = 100
+MAX_SIGNATURES = 100  # layers of a .sig manifest looked at: a hostile registry cannot make us fetch more
 ACCEPT = ", ".join((mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST))
 
 
@@ -72,10 +73,9 @@ def get_manifest(reg, ref, reference: str, scope, accept: str = ACCEPT) -> tuple
 
 
 def resolve(reg, ref, scope) -> str:
-    """The manifest digest ``ref`` names (its digest, or what its tag points to now)."""
-    if ref.digest:
-        return ref.digest
-    found = get_manifest(reg, ref, ref.tag or "latest", scope)
+    """The manifest digest ``ref`` names (its digest, or what its tag points to now); the
+    manifest must be in the registry (nothing is signed that is not there)."""
+    found = get_manifest(reg, ref, ref.digest or ref.tag or "latest", scope)
     if found is None:
         raise errors.ImageNotFound(f"manifest for {ref.familiar()} not found in {reg.domain}")
     return found[1]
@@ -113,7 +113,10 @@ def tag_signatures(reg, ref, digest: str, scope) -> tuple[dict | None, list[Sign
     if not isinstance(layers, list):
         raise errors.InvalidArgument(f"signature manifest {ref.name}:{tag} has no layers")
     out = []
-    for i, layer in enumerate(layers):
+    if len(layers) > MAX_SIGNATURES:
+        out.append(Signature("simple", b"", None, f"{ref.name}:{tag}",
+                             error=f"{len(layers)} layers: only the first {MAX_SIGNATURES} are checked"))
+    for i, layer in enumerate(layers[:MAX_SIGNATURES]):
         where = f"{ref.name}:{tag} layer {i + 1}"
         if not isinstance(layer, dict) or layer.get("mediaType") != pl.SIMPLESIGNING:
             continue

@@ -169,16 +169,22 @@ def test_bad_input(dy, busybox, registry, tmp_path):
         (("sign", image), "", "needs --key"),
         (("sign", "--key", key, "-a", "novalue", image, "--password-stdin"), "pw", "invalid annotation"),
         (("sign", "--key", key, f"127.0.0.1:{registry.port}/missing:1", "--password-stdin"), "pw", "not found"),
+        (("sign", "--key", key, f"127.0.0.1:{registry.port}/app@sha256:{'0' * 64}", "--password-stdin"), "pw",
+         "not found"),
+        (("verify", "--key", pub, f"127.0.0.1:{registry.port}/app:nope"), None, "not found"),
+        (("sign", "--key", key, "Bad Name", "--password-stdin"), "pw", "invalid reference format"),
         (("verify", "--key", key, image), None, "not a 'PUBLIC KEY'"),
         (("key", "generate", "--output-key-prefix", key[:-4], "--password-stdin"), "pw", "already exists"),
     ]
     (tmp_path / "corrupt.key").write_bytes(open(key, "rb").read().replace(b"eyJ", b"eyK", 1))
     cases.append((("sign", "--key", str(tmp_path / "corrupt.key"), image, "--password-stdin"), "pw", "corrupt"))
+    before = registry.request("GET", "/v2/app/tags/list").json()["tags"]
     for argv, stdin, message in cases:
         p = dy(*argv, check=False, input=stdin)
         assert p.returncode == 1, (argv, p.err)
         assert message in p.err, (argv, p.err)
         no_traceback(p)
+    assert registry.request("GET", "/v2/app/tags/list").json()["tags"] == before  # no .sig tag was made
     # no password anywhere and no terminal
     env_less = {k: v for k, v in dy.env.items() if k != "COSIGN_PASSWORD"}
     p = subprocess.run(dy.cmd("sign", "--key", key, image), env=env_less, cwd=os.getcwd(), capture_output=True,
