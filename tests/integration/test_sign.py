@@ -432,3 +432,34 @@ def test_sign_verify_on_cncf_distribution(dy, busybox, tmp_path):
         assert openssl_verifies(tmp_path, pub, base64.b64decode(layer["annotations"][SIG_KEY]), payload)
     finally:
         reg.stop()
+
+
+def test_password_prompts_on_a_terminal(dy, tmp_path):
+    """No --password-stdin and no $COSIGN_PASSWORD: asked twice on the terminal, never echoed."""
+    from support import Pty
+
+    prefix = str(tmp_path / "t")
+    t = Pty(dy, "key", "generate", "--output-key-prefix", prefix)
+    try:
+        t.expect(rb"Enter password for private key: ")
+        t.send(b"abc\n")
+        t.expect(rb"again: ")
+        t.send(b"abd\n")
+        assert t.wait() == 1
+    finally:
+        t.kill()
+    assert "passwords do not match" in t.text and "abc" not in t.text
+    assert not os.path.exists(prefix + ".key")
+    t = Pty(dy, "key", "generate", "--output-key-prefix", prefix)
+    try:
+        t.expect(rb"Enter password for private key: ")
+        t.send(b"abc\n")
+        t.expect(rb"again: ")
+        t.send(b"abc\n")
+        assert t.wait() == 0, t.text
+    finally:
+        t.kill()
+    from dockyard.sign import keys
+
+    with open(prefix + ".key", "rb") as f:
+        assert keys.load_private(f.read(), b"abc", "t.key").kind == "ECDSA P-256"
