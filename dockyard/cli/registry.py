@@ -25,7 +25,7 @@ SERVE_FLAGS = [
     Flag("--immutable-tags", BOOL, "A pushed tag never moves (nor is deleted): a push that would move it gets "
          "400 TAG_INVALID, as ECR answers"),
     Flag("--immutable-tags-except", LIST, "Tags that may still move, as glob patterns (repeat or comma-separate: "
-         "latest,sha256-*.sig); implies --immutable-tags", metavar="patterns"),
+         "latest,sha256-*.sig); implies --immutable-tags", metavar="list"),
     Flag("--help", BOOL, "Print usage"),
 ]
 GC_FLAGS = [
