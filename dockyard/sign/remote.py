@@ -144,18 +144,25 @@ def tag_signatures(reg, ref, digest: str, scope) -> tuple[dict | None, list[Sign
     return doc, out
 
 
-def referrer_signatures(reg, ref, digest: str, scope) -> list[Signature]:
-    """Signatures kept as Sigstore bundles in OCI 1.1 referrers of ``digest`` (none when the
-    registry has no referrers API)."""
+def referrers_index(reg, ref, digest: str, scope) -> dict:
+    """The OCI 1.1 referrers of ``digest``: from the referrers API, or, where a registry has none,
+    the spec's fallback index tagged ``<alg>-<hex>`` (what cosign writes there)."""
     resp = reg.request("GET", f"/v2/{ref.path}/referrers/{digest}?artifactType={quote(pl.BUNDLE_V03, safe='')}",
                        headers={"Accept": mt.OCI_INDEX}, scopes=scope)
     with resp:
-        if resp.status in (404, 405):
-            resp.read()
-            return []
-        if resp.status != 200:
+        if resp.status == 200:
+            return _json(resp.read(MAX_MANIFEST), f"referrers of {ref.name}@{digest}")
+        if resp.status not in (404, 405):
             raise reg.error(resp, f"listing the referrers of {ref.name}@{digest}")
-        index = _json(resp.read(MAX_MANIFEST), f"referrers of {ref.name}@{digest}")
+        resp.read()
+    tag = digest.replace(":", "-", 1)[:128]
+    found = get_manifest(reg, ref, tag, scope, accept=mt.OCI_INDEX)
+    return _json(found[0], f"referrers index {ref.name}:{tag}") if found is not None else {}
+
+
+def referrer_signatures(reg, ref, digest: str, scope) -> list[Signature]:
+    """Signatures kept as Sigstore bundles in OCI 1.1 referrers of ``digest``."""
+    index = referrers_index(reg, ref, digest, scope)
     out = []
     for desc in (index.get("manifests") or [])[:MAX_REFERRERS]:
         if not isinstance(desc, dict) or desc.get("artifactType") != pl.BUNDLE_V03:

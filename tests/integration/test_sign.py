@@ -198,51 +198,66 @@ def test_bad_input(dy, busybox, registry, tmp_path):
 
 # ============================================================================ referrers (cosign v3)
 
-def test_sigstore_bundle_referrer_verifies(dy, busybox, registry, tmp_path):
-    """A signature kept the way cosign v3 keeps it (--new-bundle-format): a Sigstore bundle v0.3
-    with a DSSE envelope around an in-toto statement, pushed as an OCI 1.1 referrer. The bundle
-    is made here with the cryptography package directly, following DSSE's PAE."""
-    from cryptography.hazmat.primitives import hashes, serialization
+def make_bundle(private, subject_hex: str, tamper: bool = False) -> bytes:
+    """A Sigstore bundle v0.3 as cosign v3 writes one for a key (DSSE envelope around an in-toto
+    statement of cosign's signing predicate), made with the cryptography package directly."""
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    image = push_busybox(dy, registry)
-    digest = digest_of(registry, "app", "1")
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v1",
+                            "subject": [{"digest": {"sha256": subject_hex}}],
+                            "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {}}).encode()
+    ptype = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(statement), statement)
+    sig = private.sign(pae, ec.ECDSA(hashes.SHA256()))
+    if tamper:
+        statement = statement.replace(b"Statement/v1", b"Statement/v2")
+    return json.dumps({"mediaType": BUNDLE, "verificationMaterial": {"publicKey": {"hint": "k"}},
+                       "dsseEnvelope": {"payload": base64.b64encode(statement).decode(), "payloadType": ptype,
+                                        "signatures": [{"sig": base64.b64encode(sig).decode()}]}}).encode()
+
+
+def referrer_manifest(bundle_digest: str, bundle_size: int, empty_digest: str, subject: str, subject_size: int) -> bytes:
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty_digest, "size": 2},
+        "layers": [{"mediaType": BUNDLE, "digest": bundle_digest, "size": bundle_size}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": subject_size},
+        "annotations": {"dev.sigstore.bundle.content": "dsse-envelope"}}).encode()
+
+
+def new_key(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     private = ec.generate_private_key(ec.SECP256R1())
     (tmp_path / "k.pub").write_bytes(private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, str(tmp_path / "k.pub")
+
+
+def test_sigstore_bundle_referrer_verifies(dy, busybox, registry, tmp_path):
+    """A signature kept the way cosign v3 keeps it (--new-bundle-format): a Sigstore bundle
+    pushed as an OCI 1.1 referrer, found through the registry's referrers API."""
+    image = push_busybox(dy, registry)
+    digest = digest_of(registry, "app", "1")
+    size = len(registry.request("GET", f"/v2/app/manifests/{digest}", headers={"Accept": OCI_MANIFEST}).body)
+    private, pub = new_key(tmp_path)
 
     def push_bundle(subject_hex: str, tamper: bool = False) -> None:
-        statement = json.dumps({"_type": "https://in-toto.io/Statement/v1",
-                                "subject": [{"digest": {"sha256": subject_hex}}],
-                                "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {}}).encode()
-        ptype = "application/vnd.in-toto+json"
-        pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(statement), statement)
-        sig = private.sign(pae, ec.ECDSA(hashes.SHA256()))
-        if tamper:
-            statement = statement.replace(b"Statement/v1", b"Statement/v2")
-        bundle = json.dumps({"mediaType": BUNDLE, "verificationMaterial": {"publicKey": {"hint": "k"}},
-                             "dsseEnvelope": {"payload": base64.b64encode(statement).decode(), "payloadType": ptype,
-                                              "signatures": [{"sig": base64.b64encode(sig).decode()}]}}).encode()
-        empty = b"{}"
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE,
-                    "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": registry.push_blob("app", empty),
-                               "size": 2},
-                    "layers": [{"mediaType": BUNDLE, "digest": registry.push_blob("app", bundle), "size": len(bundle)}],
-                    "subject": {"mediaType": OCI_MANIFEST, "digest": digest,
-                                "size": len(registry.request("GET", f"/v2/app/manifests/{digest}",
-                                                             headers={"Accept": OCI_MANIFEST}).body)},
-                    "annotations": {"dev.sigstore.bundle.content": "dsse-envelope"}}
-        data = json.dumps(manifest).encode()
+        bundle = make_bundle(private, subject_hex, tamper)
+        data = referrer_manifest(registry.push_blob("app", bundle), len(bundle), registry.push_blob("app", b"{}"),
+                                 digest, size)
         assert registry.push_manifest("app", sha(data), data).status == 201
 
     push_bundle(digest.split(":")[1], tamper=True)
-    p = dy("verify", "--key", str(tmp_path / "k.pub"), image, check=False)
+    p = dy("verify", "--key", pub, image, check=False)
     assert p.returncode == 1 and "(referrer): the signature does not verify" in p.err
     push_bundle("00" * 32)  # signed, but for another image
-    p = dy("verify", "--key", str(tmp_path / "k.pub"), image, check=False)
+    p = dy("verify", "--key", pub, image, check=False)
     assert p.returncode == 1 and f"no subject of the statement has digest {digest}" in p.err
     push_bundle(digest.split(":")[1])
-    p = dy("verify", "--key", str(tmp_path / "k.pub"), image)
+    p = dy("verify", "--key", pub, image)
     [doc] = json.loads(p.out)
     assert doc["predicateType"] == "https://sigstore.dev/cosign/sign/v1"
     assert doc["subject"] == [{"digest": {"sha256": digest.split(":")[1]}}]
@@ -430,6 +445,38 @@ def test_sign_verify_on_cncf_distribution(dy, busybox, tmp_path):
         _s, _h, payload = reg.request("GET", f"/v2/ns/app/blobs/{layer['digest']}")
         assert hashlib.sha256(payload).hexdigest() == layer["digest"].split(":")[1]
         assert openssl_verifies(tmp_path, pub, base64.b64decode(layer["annotations"][SIG_KEY]), payload)
+
+        # no referrers API here: a bundle is found through the spec's fallback tag (sha256-<hex>)
+        assert reg.request("GET", f"/v2/ns/app/referrers/{digest}")[0] == 404
+        private, bundle_pub = new_key(tmp_path)
+
+        def blob(data: bytes) -> str:
+            d = "sha256:" + hashlib.sha256(data).hexdigest()
+            status, headers, _b = reg.request("POST", "/v2/ns/app/blobs/uploads/")
+            assert status == 202
+            location = headers["Location"].split(f"127.0.0.1:{reg.port}", 1)[-1]
+            status, _h, _b = reg.request("PUT", f"{location}{'&' if '?' in location else '?'}digest={d}", data,
+                                         {"Content-Type": "application/octet-stream"})
+            assert status == 201
+            return d
+
+        _s, _h, subject = reg.request("GET", f"/v2/ns/app/manifests/{digest}",
+                                      headers={"Accept": OCI_MANIFEST + ", application/vnd.docker.distribution."
+                                                                        "manifest.v2+json"})
+        bundle = make_bundle(private, digest.split(":")[1])
+        ref_manifest = referrer_manifest(blob(bundle), len(bundle), blob(b"{}"), digest, len(subject))
+        ref_digest = "sha256:" + hashlib.sha256(ref_manifest).hexdigest()
+        status, _h, body = reg.request("PUT", f"/v2/ns/app/manifests/{ref_digest}", ref_manifest,
+                                       {"Content-Type": OCI_MANIFEST})
+        assert status == 201, body
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                            "manifests": [{"mediaType": OCI_MANIFEST, "digest": ref_digest, "size": len(ref_manifest),
+                                           "artifactType": BUNDLE}]}).encode()
+        status, _h, body = reg.request("PUT", f"/v2/ns/app/manifests/{digest.replace(':', '-')}", index,
+                                       {"Content-Type": "application/vnd.oci.image.index.v1+json"})
+        assert status == 201, body
+        p = dy("verify", "--key", bundle_pub, image)
+        assert json.loads(p.out)[0]["subject"] == [{"digest": {"sha256": digest.split(":")[1]}}]
     finally:
         reg.stop()
 
