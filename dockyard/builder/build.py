@@ -154,7 +154,7 @@ class Builder:
     def _from(self, stage, df, states: dict) -> State:
         image = stage.from_.image
         if image == "scratch":
-            from dockyard.images.bootstrap import go_arch
+            from dockyard.oci.platform import go_arch
 
             cfg = {"architecture": go_arch(), "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": []},
                    "history": []}
