@@ -613,27 +613,3 @@ def _guess_ifname(engine, cid: str, network_id: str) -> str:
         if e.network_id == network_id:
             return f"eth{i}"
     return "eth0"
-
-
-def inspect_network(engine, rec) -> dict:
-    """docker network inspect's JSON."""
-    from dockyard.engine.containers import rfc3339
-    from dockyard.network.ipam import Subnet
-    from dockyard.state.networks import endpoints
-
-    prefix = Subnet.parse(rec.subnet).prefix
-    ctrs = {}
-    for ep in endpoints(engine.db, network_id=rec.id):
-        try:
-            c = engine.db.get_container(ep.container_id)
-        except ContainerNotFound:  # removed meanwhile
-            continue
-        ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
-                                 "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
-                                 "IPv6Address": ""}
-    return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
-            "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": rec.subnet, "Gateway": rec.gateway}]},
-            "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
-            "ConfigOnly": False, "Containers": ctrs,
-            "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}

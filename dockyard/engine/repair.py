@@ -94,3 +94,24 @@ def sweep(engine) -> None:
                 finish_removal(engine, rec.id)
         except (DockyardError, OSError):
             continue
+
+
+def release_stale_endpoints(engine) -> int:
+    """Addresses, rules and interfaces still held for containers that no longer run (their
+    monitor was killed, or the host rebooted under them), and for records gone without their
+    endpoints (killed mid-rm): how many containers' endpoints were released."""
+    from dockyard.engine.containers import effective_state
+    from dockyard.engine.networking import detach
+    from dockyard.state.networks import endpoints
+
+    held = {e.container_id for e in endpoints(engine.db)}
+    fixed = 0
+    for rec in engine.db.list_containers():
+        if rec.id in held and effective_state(rec).get("Status") not in ("running", "paused", "restarting"):
+            detach(engine, rec.id, had_ports=bool(rec.config.get("ports")), reap_links=True)
+            fixed += 1
+    known = {r.id for r in engine.db.list_containers()}
+    for cid in held - known:
+        detach(engine, cid, had_ports=True, reap_links=True)
+        fixed += 1
+    return fixed
