@@ -371,7 +371,7 @@ class Builder:
         started only after the container is forked: no fork ever happens with it running)."""
         import threading
 
-        from dockyard.engine.containers import launch_container
+        from dockyard.engine.launch import launch_container
         from dockyard.linux import syscalls as sc
         from dockyard.runtime.wait import wait_exit
 

@@ -126,7 +126,7 @@ def _ports(st: dict) -> str:
 
 def cmd_ps(ctx, argv: list[str]) -> int:
     from dockyard.cli.template import render_table
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
 
     opts = parse(PS_FLAGS, argv)
     if opts.help:

@@ -219,7 +219,7 @@ def cmd_network_disconnect(ctx, argv: list[str]) -> int:
 
 def cmd_port(ctx, argv: list[str]) -> int:
     """docker port CONTAINER [PRIVATE_PORT[/PROTO]]: `80/tcp -> 0.0.0.0:8080`."""
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
 
     opts = _opts([], argv, "dockyard port CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific "
                  "mapping for the container", 1)

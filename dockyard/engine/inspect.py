@@ -24,7 +24,7 @@ def inspect(engine, name: str, kind: str | None = None, *, size: bool = False) -
 
 def container_json(engine, rec, *, size: bool = False) -> dict:
     """docker inspect's container document; with `size`, SizeRw and SizeRootFs as `--size` adds."""
-    from dockyard.engine.containers import effective_state, rfc3339
+    from dockyard.engine.status import effective_state, rfc3339
     from dockyard.engine.mounts import host_config, mounts_json
 
     cfg = rec.config
@@ -154,7 +154,7 @@ def image_json(engine, rec) -> dict:
 
 def network_json(engine, rec) -> dict:
     """docker network inspect's document."""
-    from dockyard.engine.containers import rfc3339
+    from dockyard.engine.status import rfc3339
     from dockyard.errors import ContainerNotFound
     from dockyard.network.ipam import Subnet
     from dockyard.state.networks import endpoints

@@ -466,8 +466,7 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "") -> None:
     """docker network connect: recorded in the config; a running container gets the interface now."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.containers import effective_state
-    from dockyard.engine.lifecycle import ContainerLock
+    from dockyard.engine.status import ContainerLock, effective_state
     from dockyard.state.networks import get_network
 
     net = get_network(engine.db, net_ref)
@@ -492,7 +491,7 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
 
 
 def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
-    from dockyard.engine.lifecycle import _set
+    from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
     pid = st["Pid"]
@@ -505,7 +504,7 @@ def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
             one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False)
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
-    _set(engine, rec.id, NetworkSettings=settings)
+    update_state(engine, rec.id, NetworkSettings=settings)
 
 
 def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool) -> dict:
@@ -558,8 +557,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
 def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False) -> None:
     """docker network disconnect: the interface goes now if it runs; the config forgets it."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.containers import effective_state
-    from dockyard.engine.lifecycle import ContainerLock, _set
+    from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import delete_endpoints, endpoints, get_network
 
     net = get_network(engine.db, net_ref)
@@ -602,7 +600,7 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                         pass
                     delete_endpoints(engine.db, rec.id, net.id)
                     _sync_hosts(engine, [net.id] + [e.network_id for e in endpoints(engine.db, container_id=rec.id)])
-                    _set(engine, rec.id, NetworkSettings=settings)
+                    update_state(engine, rec.id, NetworkSettings=settings)
         engine.db.update_config(rec.id, new.to_json())
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import os
 
+from dockyard.engine.status import STOPPED
 from dockyard.errors import DockyardError
 
-STOPPED = ("exited", "created", "dead")
 
 
 def prune_containers(engine, accept=None) -> tuple[list[str], int]:
     """Remove every stopped container (that `accept(rec, state)` accepts, when given):
     (ids removed, bytes their layers used)."""
-    from dockyard.engine.containers import effective_state, remove
+    from dockyard.engine.status import effective_state
+    from dockyard.engine.teardown import remove
 
     removed, reclaimed = [], 0
     for rec in engine.db.list_containers():

@@ -24,7 +24,6 @@ error whose category follows the HTTP status (401/403 → PermissionDenied, 404 
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import socket
 import ssl
