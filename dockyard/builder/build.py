@@ -338,7 +338,8 @@ class Builder:
 
     def _run(self, instr, state: State, args: dict) -> State:
         from dockyard.engine.config import ContainerConfig
-        from dockyard.engine.containers import create, remove
+        from dockyard.engine.containers import create
+        from dockyard.engine.teardown import remove
 
         if instr.mounts:
             raise NotImplemented(f"{self.name}:{instr.line}: RUN --mount is not supported yet")

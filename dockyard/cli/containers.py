@@ -161,7 +161,7 @@ def cmd_ps(ctx, argv: list[str]) -> int:
 
 
 def cmd_rm(ctx, argv: list[str]) -> int:
-    from dockyard.engine.containers import remove
+    from dockyard.engine.teardown import remove
 
     opts = parse(RM_FLAGS, argv)
     if opts.help or not opts.args:

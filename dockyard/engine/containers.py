@@ -10,9 +10,9 @@ import os
 import time
 
 from dockyard.engine.config import ContainerConfig
-from dockyard.engine.launch import USERNS_SHIFT, Created, joined, read_rootfs_file, start_foreground, write_bundle
+from dockyard.engine.launch import USERNS_SHIFT, Created, cleanup_files, joined, read_rootfs_file, start_foreground
+from dockyard.engine.launch import write_bundle
 from dockyard.engine.status import Status, owner_now
-from dockyard.engine.teardown import cleanup_files, remove
 from dockyard.errors import InvalidArgument, NameInUse
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -179,6 +179,8 @@ def run_detached(engine, cfg: ContainerConfig, name: str | None = None) -> str:
         start_detached(engine, c)
     except BaseException:
         if cfg.auto_remove:
+            from dockyard.engine.teardown import remove
+
             remove(engine, c.rec.id, force=True, volumes=True)
         raise
     return c.rec.id

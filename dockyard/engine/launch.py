@@ -1,6 +1,7 @@
 """Launching a container: its bundle (spec, /etc files, seccomp, mounts) written from the record,
 handed to its runtime with networking done between "created" and "started", run in the
-foreground; and the runtime-aware signals and thaw that reach a running one.
+foreground; the runtime-aware signals and thaw that reach a running one; and removing what a
+launch made (cleanup_files: snapshot, bundle, cgroup and network leftovers).
 
 Above status.py and networking.py; below teardown.py, monitor.py and the commands.
 """
@@ -227,6 +228,33 @@ def _set_console_size(c: Created) -> None:
                     with open(os.path.join(c.bundle, "config.json"), "w") as f:
                         json.dump(c.spec, f)
             return
+
+
+def cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: bool = False) -> None:
+    """Remove a container's snapshot, bundle and (when whoever ran it may have died before it
+    could) its cgroup, network endpoints and port rules."""
+    from dockyard.fsutil import rmtree
+    from dockyard.snapshots.mount import unmount_all
+
+    if orphaned_cgroup:
+        from dockyard.engine.networking import detach
+
+        detach(engine, cid, had_ports=had_ports, reap_links=True)
+
+    bundle = engine.container_dir(cid)
+    rootfs = os.path.join(bundle, "rootfs")
+    if os.path.ismount(rootfs):
+        unmount_all(rootfs)
+    if orphaned_cgroup and os.path.exists(os.path.join(bundle, "config.json")):
+        # normally removed by whoever ran the container; not if that process was killed
+        from dockyard.state.db import ContainerRecord
+
+        cg = container_cgroup(engine, ContainerRecord(id=cid, name="", image_id="", image="", created=0,
+                                                      config={}, state={}))
+        if cg is not None and cg.exists():
+            cg.destroy()
+    engine.snapshots.remove(cid, missing_ok=True)
+    rmtree(bundle)
 
 
 def signal_container(engine, rec, pid: int, sig: int) -> None:

@@ -1,5 +1,5 @@
 """Taking a container down: waiting for its exit to be on record (recording it when its monitor
-is gone), removing its files, cgroup and network leftovers, and `rm` itself.
+is gone), and `rm` itself (its files, cgroup and network leftovers go through launch.cleanup_files).
 
 Above launch.py; below monitor.py (which removes `--rm` containers) and the commands.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 
+from dockyard.engine.launch import cleanup_files
 from dockyard.engine.status import ACTIVE, ContainerLock, Status, alive, container_cgroup, effective_state, rfc3339
 from dockyard.engine.status import update_state
 from dockyard.errors import ContainerRunning
@@ -33,33 +34,6 @@ def await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:
         from dockyard.engine.networking import detach
 
         detach(engine, cid, had_ports=bool(rec.config.get("ports")), reap_links=True)
-
-
-def cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: bool = False) -> None:
-    """Remove a container's snapshot, bundle and (when whoever ran it may have died before it
-    could) its cgroup, network endpoints and port rules."""
-    from dockyard.fsutil import rmtree
-    from dockyard.snapshots.mount import unmount_all
-
-    if orphaned_cgroup:
-        from dockyard.engine.networking import detach
-
-        detach(engine, cid, had_ports=had_ports, reap_links=True)
-
-    bundle = engine.container_dir(cid)
-    rootfs = os.path.join(bundle, "rootfs")
-    if os.path.ismount(rootfs):
-        unmount_all(rootfs)
-    if orphaned_cgroup and os.path.exists(os.path.join(bundle, "config.json")):
-        # normally removed by whoever ran the container; not if that process was killed
-        from dockyard.state.db import ContainerRecord
-
-        cg = container_cgroup(engine, ContainerRecord(id=cid, name="", image_id="", image="", created=0,
-                                                      config={}, state={}))
-        if cg is not None and cg.exists():
-            cg.destroy()
-    engine.snapshots.remove(cid, missing_ok=True)
-    rmtree(bundle)
 
 
 def remove(engine, ref: str, *, force: bool = False, volumes: bool = False, only_if=None) -> str:
