@@ -160,4 +160,6 @@ def container_cgroup(engine, rec):
             spec = jsonfast.load(f)
     except OSError:
         return None
+    except ValueError:  # cut short by a kill while it was written: nothing ran from it, no cgroup
+        return None
     return Cgroup.for_spec(spec, rec.id)

@@ -60,3 +60,22 @@ def test_a_live_monitor_keeps_the_status_for_it_to_record():
 def test_owner_tags():
     assert owner_alive(owner_now())
     assert not owner_alive(None) and not owner_alive("12") and not owner_alive(f"{os.getpid()}@1")
+
+
+def test_a_bundle_cut_short_by_a_kill_has_no_cgroup(tmp_path):
+    """`run --rm` killed while writing config.json leaves it empty: the next command's repair must
+    not fail on it (nothing ran from that bundle, so there is no cgroup to remove)."""
+    from dockyard.engine.status import container_cgroup
+
+    class Engine:
+        def container_dir(self, cid):
+            return str(tmp_path / cid)
+
+    (tmp_path / "c1").mkdir()
+    (tmp_path / "c1" / "config.json").write_text("")
+    class R:
+        def __init__(self, cid):
+            self.id = cid
+
+    assert container_cgroup(Engine(), R("c1")) is None
+    assert container_cgroup(Engine(), R("absent")) is None
