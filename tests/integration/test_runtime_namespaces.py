@@ -359,7 +359,7 @@ def test_lifecycle_pid_namespace_without_mount_namespace(bundle, tmp_path):
         assert os.readlink(f"/proc/{st['pid']}/ns/pid") != os.readlink("/proc/self/ns/pid")
         subprocess.run(cmd + ["start", "c1"], env=ENV, check=True, timeout=30)
         st = json.loads(subprocess.run(cmd + ["state", "c1"], env=ENV, capture_output=True, timeout=30).stdout)
-        assert st["status"] == "running"
+        assert st["status"] == "running", (tmp_path / "create.err").read_text()  # the container's stderr
         subprocess.run(cmd + ["kill", "c1", "KILL"], env=ENV, check=True, timeout=30)
     finally:
         subprocess.run(cmd + ["delete", "--force", "c1"], env=ENV, timeout=30)
