@@ -453,3 +453,40 @@ def test_kernel_memory_is_ignored_with_a_warning(bundle, tmp_path, runtime):
     assert p.returncode == 0 and p.out == "ok\n", p.err
     assert "ernel memory settings are ignored" in p.err, p.err
     assert glob.glob(f"/sys/fs/cgroup/*{path}") == []
+
+
+def test_init_failing_before_its_cgroup_gate_reports_its_error(bundle, tmp_path):
+    """init fails in its mounts while the runtime is still placing it in its cgroup: the error
+    is init's own, never the runtime's EPIPE on the gate it no longer reads ("Broken pipe")."""
+    path = "/rtns-" + uuid.uuid4().hex[:12]
+
+    def edit(spec):
+        spec["linux"]["resources"] = {"pids": {"limit": 100}}
+        spec["linux"]["cgroupsPath"] = path
+        spec["mounts"].insert(0, {"destination": "/x", "type": "bind", "source": str(tmp_path / "absent"),
+                                  "options": ["bind"]})
+    b = bundle(["true"], edits(writable, edit))
+    for _ in range(3):
+        p = run("dockyard-runtime", b, tmp_path)
+        assert p.returncode != 0 and "absent does not exist" in p.err and "Broken pipe" not in p.err, p.err
+    assert glob.glob(f"/sys/fs/cgroup/*{path}") == []
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_kill_all_without_a_pid_namespace_spares_the_host(bundle, tmp_path, runtime):
+    """`kill --all` of a container sharing our pid namespace (and, for ours, without a cgroup)
+    signals the container's processes, not every process of the pid namespace. Run inside a
+    throwaway pid namespace standing in for the host, with a canary process beside the runtime."""
+    def no_cgroup(spec):
+        spec["linux"].pop("resources", None)
+        spec["linux"].pop("cgroupsPath", None)
+    b = bundle(["sh", "-c", "sleep 60 & sleep 60"], edits(writable, drop_ns("pid"), no_cgroup))
+    rt = " ".join(rt_cmd(runtime, str(tmp_path / f"state-{runtime}")))
+    script = (f"sleep 60 & canary=$!; {rt} create --bundle {b} c1 </dev/null >{tmp_path}/out 2>{tmp_path}/err "
+              f"|| exit 3; {rt} start c1; sleep 0.3; {rt} kill --all c1 KILL; sleep 0.3; "
+              f"kill -0 $canary && echo CANARY-ALIVE; {rt} state c1 | grep -o '\"status\": *\"[a-z]*\"'; "
+              f"{rt} delete --force c1; kill $canary")
+    p = subprocess.run(["unshare", "-p", "-f", "-m", "--mount-proc", "--propagation", "private", "sh", "-c", script],
+                       env=ENV, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr, (tmp_path / "err").read_text())
+    assert p.stdout.split("\n")[:2] == ["CANARY-ALIVE", '"status": "stopped"'], (p.stdout, p.stderr)
