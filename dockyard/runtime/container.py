@@ -249,10 +249,14 @@ class Runtime:
         if status == "running" and not force:
             raise Conflict(f"cannot delete container {cid} that is not stopped: {status}")
         if status != "stopped":
-            try:
-                os.kill(rec["pid"], 9)  # SIGKILL
-            except ProcessLookupError:
-                pass
+            # Without a cgroup (which destroy() empties) nor a pid namespace (which dies with its
+            # init), the init's descendants must be found before it dies and they move away.
+            victims = [rec["pid"]] if _cgroup_of(rec) is not None else _pids_in_pidns(rec["pid"]) or [rec["pid"]]
+            for p in victims:
+                try:
+                    os.kill(p, 9)  # SIGKILL
+                except ProcessLookupError:
+                    pass
             wait_gone(rec["pid"], rec.get("start_time"), 10.0)
         cg = _cgroup_of(rec)
         if cg is not None:

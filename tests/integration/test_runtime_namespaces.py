@@ -490,3 +490,60 @@ def test_kill_all_without_a_pid_namespace_spares_the_host(bundle, tmp_path, runt
                        env=ENV, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, (p.stdout, p.stderr, (tmp_path / "err").read_text())
     assert p.stdout.split("\n")[:2] == ["CANARY-ALIVE", '"status": "stopped"'], (p.stdout, p.stderr)
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its live descendants, from /proc/*/stat."""
+    children: dict = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rpartition(") ")[2].split()
+        except (OSError, ValueError):
+            continue
+        if fields and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def _live(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(") ")[2][:1] != "Z"
+    except OSError:
+        return False
+
+
+def test_delete_without_pid_namespace_or_cgroup_leaves_no_process(bundle, tmp_path):
+    """`delete --force` of a running container that has neither a cgroup nor a pid namespace:
+    the init's children die with it (runc empties its cgroup; we have only the process tree)."""
+    import time
+
+    def no_cgroup(spec):
+        spec["linux"].pop("resources", None)
+    b = bundle(["sh", "-c", "sleep 61 & sleep 62 & wait"], edits(writable, drop_ns("pid"), no_cgroup))
+    cmd = rt_cmd("dockyard-runtime", str(tmp_path / "state"))
+    with open(tmp_path / "create.err", "wb") as err:
+        p = subprocess.run(cmd + ["create", "--bundle", b, "c1"], env=ENV, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=err, timeout=30)
+    assert p.returncode == 0, (tmp_path / "create.err").read_text()
+    tree: list = []
+    try:
+        pid = json.loads(subprocess.run(cmd + ["state", "c1"], env=ENV, capture_output=True, timeout=30).stdout)["pid"]
+        subprocess.run(cmd + ["start", "c1"], env=ENV, check=True, timeout=30)
+        deadline = time.monotonic() + 10
+        while len(tree := process_tree(pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tree) == 3, tree
+    finally:
+        subprocess.run(cmd + ["delete", "--force", "c1"], env=ENV, timeout=30)
+    time.sleep(0.2)
+    alive = [p for p in tree if _live(p)]
+    for p in alive:  # never leave them running, even when the check fails
+        os.kill(p, 9)
+    assert alive == [], "the container's processes outlived delete"
