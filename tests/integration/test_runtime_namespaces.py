@@ -262,8 +262,11 @@ def test_shared_host_gets_nothing_back(bundle, tmp_path, runtime, value):
     script = (f"{rt} create --bundle {b} {cid} >{tmp_path}/out 2>{tmp_path}/err </dev/null || exit 3; "
               f"{rt} state {cid} | grep -q '\"created\"' || exit 4; "
               f"grep -c ' {b}' /proc/self/mountinfo; {rt} delete --force {cid}")
-    p = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script], env=ENV,
-                       capture_output=True, text=True, timeout=60)
+    try:
+        p = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script], env=ENV,
+                           capture_output=True, text=True, timeout=60)
+    finally:  # the script's own delete may not have run: its state and cgroup are on the host
+        subprocess.run(rt_cmd(runtime, state) + ["delete", "--force", cid], env=ENV, capture_output=True, timeout=60)
     with open(tmp_path / "err") as f:
         err = f.read()
     assert p.returncode == 0, (p.returncode, err, p.stderr)
