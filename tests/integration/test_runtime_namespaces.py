@@ -550,3 +550,21 @@ def test_delete_without_pid_namespace_or_cgroup_leaves_no_process(bundle, tmp_pa
     for p in alive:  # never leave them running, even when the check fails
         os.kill(p, 9)
     assert alive == [], "the container's processes outlived delete"
+
+
+def test_exec_without_a_mount_namespace_sees_the_container_root(bundle, tmp_path):
+    """An exec joins the container's root, which without a mount namespace is init's chroot
+    (runc 1.1 leaves the exec'd process in the host's root)."""
+    b = bundle(["sleep", "30"], edits(writable, no_masks, drop_ns("mount")))
+    marker = "IN-ROOTFS-" + uuid.uuid4().hex[:8]
+    open(os.path.join(b, "rootfs", marker), "w").close()
+    cmd = rt_cmd("dockyard-runtime", str(tmp_path / "state"))
+    p = subprocess.run(cmd + ["run", "-d", "--bundle", b, "c1"], env=ENV, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    try:
+        assert p.returncode == 0
+        out = subprocess.run(cmd + ["exec", "c1", "ls", "/"], env=ENV, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert marker in out.stdout.split() and "proc" in out.stdout.split()
+    finally:
+        subprocess.run(cmd + ["delete", "--force", "c1"], env=ENV, timeout=30)
