@@ -67,20 +67,21 @@ def which(name: str) -> str | None:
     return shutil.which(name)
 
 
-def write_launcher(bin_dir: str, name: str, module: str, python: str = sys.executable) -> str:
-    """A `#!<python> -S` launcher for `module` in this checkout, as scripts/install-launchers writes."""
+def write_launcher(bin_dir: str, name: str, module: str, python: str = sys.executable, repo: str = REPO) -> str:
+    """A `#!<python> -S` launcher for `module` in this checkout (or `repo`), as scripts/install-launchers
+    writes."""
     os.makedirs(bin_dir, exist_ok=True)
     path = os.path.join(bin_dir, name)
     with open(path, "w") as f:
-        f.write(f"#!{python} -S\nimport sys\nsys.path.insert(0, {REPO!r})\nfrom {module} import main\nsys.exit(main())\n")
+        f.write(f"#!{python} -S\nimport sys\nsys.path.insert(0, {repo!r})\nfrom {module} import main\nsys.exit(main())\n")
     os.chmod(path, 0o755)
     return path
 
 
-def compile_checkout(python: str = sys.executable) -> None:
-    """Bytecode for the checkout, as install-launchers does (PYTHONDONTWRITEBYTECODE would otherwise
-    make every measured run recompile dockyard from source)."""
-    run([python, "-m", "compileall", "-q", os.path.join(REPO, "dockyard")], timeout=300)
+def compile_checkout(python: str = sys.executable, repo: str = REPO) -> None:
+    """Bytecode for the checkout (or `repo`), as install-launchers does (PYTHONDONTWRITEBYTECODE would
+    otherwise make every measured run recompile dockyard from source)."""
+    run([python, "-m", "compileall", "-q", os.path.join(repo, "dockyard")], timeout=300)
 
 
 def release_tree(path: str) -> None:

@@ -95,3 +95,21 @@ def load(f):
 
 def dump(obj, f, **kw) -> None:
     f.write(dumps(obj, **kw))
+
+
+def dumps_indented(obj, indent: str = "  ") -> str:
+    """`json.dumps(obj, indent=indent)` without `json`: `state`, `spec` and `features` print this
+    way (runc's MarshalIndent). Keys must be strings, as in every document printed with it."""
+    return _indented(obj, indent, "\n")
+
+
+def _indented(obj, indent: str, nl: str) -> str:
+    if isinstance(obj, dict) and obj:
+        if not all(isinstance(k, str) for k in obj):
+            raise TypeError("dumps_indented: keys must be strings")
+        inner = nl + indent
+        return "{" + ",".join(inner + dumps(k) + ": " + _indented(v, indent, inner) for k, v in obj.items()) + nl + "}"
+    if isinstance(obj, (list, tuple)) and obj:
+        inner = nl + indent
+        return "[" + ",".join(inner + _indented(v, indent, inner) for v in obj) + nl + "]"
+    return dumps(obj)

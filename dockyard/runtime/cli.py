@@ -4,79 +4,144 @@ Tools that drive runc (podman's conmon, containerd's shim, our own tests) can dr
 the same global flags (`--root`, `--log`, `--log-format`), subcommands, exit codes and `state`
 JSON. Errors go to stderr and, when `--log` is given, as JSON lines to the log file, which is
 where conmon looks for them.
+
+Every call of a container's life pays this module's start-up, so each verb imports only what it
+uses: no argparse (cliargs.py reads the command line as runc does), no `json`/`re` (jsonfast),
+the spawner, cgroups and signal tables only in the verbs that need them. Check with
+`python -X importtime`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 VERSION = "1.1.5"  # the runc CLI version whose contract we follow
+# exec flags that edit the process; with --process the file says the whole process
+_PROCESS_EDITS = ("cwd", "env", "user", "additional-gids", "no-new-privs", "cap")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dockyard-runtime", description="dockyard's OCI runtime (runc-compatible CLI)")
-    p.add_argument("--root", default="/run/dockyard-runtime")
-    p.add_argument("--log", default="")
-    p.add_argument("--log-format", default="text", choices=["text", "json"])
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true")
-    p.add_argument("--criu", default="")
-    p.add_argument("--rootless", default="auto")
-    p.add_argument("-v", "--version", action="store_true")
-    sub = p.add_subparsers(dest="cmd")
+def main(argv: list[str] | None = None) -> int:
+    from dockyard.runtime.cliargs import UnknownCommand, UsageError, parse_command, parse_global
 
-    def common_create(sp):
-        sp.add_argument("--bundle", "-b", default=".")
-        sp.add_argument("--console-socket", default="")
-        sp.add_argument("--pid-file", default="")
-        sp.add_argument("--no-pivot", action="store_true")
-        sp.add_argument("--no-new-keyring", action="store_true")
-        sp.add_argument("--preserve-fds", type=int, default=0)
-        sp.add_argument("id")
+    argv = sys.argv[1:] if argv is None else argv
+    glob: dict = {"log": "", "log-format": "text", "debug": False}
+    rest: list[str] = []
+    try:
+        glob, rest = parse_global(argv)
+        if glob["version"]:
+            sys.stdout.write(f"dockyard-runtime version {VERSION}\ncommit: dockyard\nspec: 1.0.2\n")
+            return 0
+        if glob["help"] or not rest:
+            return _help("")
+        _check_global(glob)
+        p = parse_command(rest)
+        if p.opts["help"]:
+            return _help(p.verb)
+        if glob["debug"]:
+            _log(glob, "debug", "dockyard-runtime " + " ".join(argv))
+        return _dispatch(glob, p)
+    except UsageError as e:
+        from dockyard.runtime.clihelp import text
 
-    common_create(sub.add_parser("create"))
-    r = sub.add_parser("run")
-    common_create(r)
-    r.add_argument("--detach", "-d", action="store_true")
-    r.add_argument("--keep", action="store_true")
-    e = sub.add_parser("exec")
-    e.add_argument("--process", "-p", default="")
-    e.add_argument("--detach", "-d", action="store_true")
-    e.add_argument("--pid-file", default="")
-    e.add_argument("--console-socket", default="")
-    e.add_argument("--tty", "-t", action="store_true")
-    e.add_argument("--cwd", default="")
-    e.add_argument("--env", "-e", action="append", default=[])
-    e.add_argument("--user", "-u", default="")
-    e.add_argument("--preserve-fds", type=int, default=0)
-    e.add_argument("--no-new-privs", action="store_true")
-    e.add_argument("--cap", "-c", action="append", default=[])
-    e.add_argument("id")
-    e.add_argument("command", nargs=argparse.REMAINDER)
-    sub.add_parser("start").add_argument("id")
-    sub.add_parser("pause").add_argument("id")
-    sub.add_parser("resume").add_argument("id")
-    sub.add_parser("state").add_argument("id")
-    k = sub.add_parser("kill")
-    k.add_argument("--all", "-a", action="store_true")
-    k.add_argument("id")
-    k.add_argument("signal", nargs="?", default="SIGTERM")
-    d = sub.add_parser("delete")
-    d.add_argument("--force", "-f", action="store_true")
-    d.add_argument("id")
-    ls = sub.add_parser("list")
-    ls.add_argument("--format", "-f", default="table", choices=["table", "json"])
-    ls.add_argument("--quiet", "-q", action="store_true")
-    s = sub.add_parser("spec")
-    s.add_argument("--bundle", "-b", default=".")
-    s.add_argument("--rootless", action="store_true")
-    sub.add_parser("features")
-    return p
+        sys.stdout.write((f"Incorrect Usage: {e}" if e.detail else "Incorrect Usage.") + "\n\n" + text(e.verb))
+        _log(glob, "error", str(e))
+        return 1
+    except UnknownCommand as e:
+        _log(glob, "error", str(e))
+        return 3  # runc's status for a command it does not know
+    except DockyardError as e:
+        _log(glob, "error", str(e))
+        return getattr(e, "code", 1) if rest[:1] == ["run"] else 1
+    except OSError as e:
+        _log(glob, "error", f"{e.strerror}: {e.filename}" if e.filename else str(e))
+        return 1
+    except Exception as e:  # noqa: BLE001 - the caller (conmon, a shim) reads the log, not a traceback
+        if glob.get("debug"):
+            import traceback
+
+            traceback.print_exc()
+        _log(glob, "error", f"internal error: {type(e).__name__}: {e}")
+        return 1
+
+
+def _check_global(glob: dict) -> None:
+    """The global flags that are refused, or wrong (runc: `invalid log-format: xml`)."""
+    from dockyard.runtime.cliargs import bool_or_auto
+
+    if glob["log-format"] not in ("text", "json"):
+        raise InvalidArgument(f"invalid log-format: {glob['log-format']}")
+    if glob["criu"]:
+        raise InvalidArgument("--criu: checkpoint and restore are not implemented, so there is no criu to run")
+    if bool_or_auto(glob["rootless"]):
+        raise InvalidArgument("--rootless=true (ignore cgroup permission errors) is not implemented; "
+                              "use false or auto")
+
+
+def _help(verb: str) -> int:
+    from dockyard.runtime.clihelp import text
+
+    sys.stdout.write(text(verb))
+    return 0
+
+
+def _dispatch(glob: dict, p) -> int:
+    verb, o, a = p.verb, p.opts, p.args
+    if verb == "help":
+        from dockyard.runtime.cliargs import VERB_ALIASES, VERBS, UnknownCommand
+
+        topic = VERB_ALIASES.get(a[0], a[0]) if a else ""
+        if topic and topic not in VERBS:
+            raise UnknownCommand(f"No help topic for {a[0]!r}")
+        return _help(topic)
+    if verb == "spec":
+        return _spec(o)
+    if verb == "features":
+        return _features()
+    from dockyard.runtime.container import Runtime
+
+    rt = Runtime(glob["root"], systemd_cgroup=glob["systemd-cgroup"], warn=lambda msg: _log(glob, "warning", msg))
+    cid = a[0] if a else ""
+    if verb == "state":
+        from dockyard.jsonfast import dumps_indented
+
+        sys.stdout.write(dumps_indented(rt.state(cid).to_json(), "  "))  # runc: no trailing newline
+    elif verb == "start":
+        rt.start(cid)
+    elif verb == "kill":
+        rt.kill(cid, a[1] if len(a) > 1 else "SIGTERM", all_processes=o["all"])
+    elif verb == "delete":
+        try:
+            rt.delete(cid, force=o["force"])
+        except NotFound:
+            if not o["force"]:  # runc: `delete --force` of a missing container is a silent success
+                raise
+    elif verb == "create":
+        _check_create(o)
+        rt.create(cid, o["bundle"] or ".", console_fd=_console(o["console-socket"]), pid_file=o["pid-file"] or None,
+                  preserve_fds=o["preserve-fds"])
+    elif verb == "list":
+        _list(rt, o)
+    elif verb == "pause":
+        rt.pause(cid)
+    elif verb == "resume":
+        rt.resume(cid)
+    elif verb == "run":
+        return _run(rt, cid, o)
+    elif verb == "exec":
+        return _exec(rt, cid, a[1:], o, p.given)
+    return 0
+
+
+def _check_create(o: dict) -> None:
+    if o["no-pivot"]:
+        raise InvalidArgument("--no-pivot is not implemented: dockyard-runtime always uses pivot_root(2)")
+    if o["preserve-fds"] < 0:
+        raise InvalidArgument(f"--preserve-fds must not be negative, got {o['preserve-fds']}")
+    # --no-new-keyring is what dockyard-runtime always does: its init never joins a new session
+    # keyring, so the container keeps the caller's (runc's default makes a new one).
 
 
 def _console(path: str) -> int | None:
@@ -89,145 +154,103 @@ def _console(path: str) -> int | None:
     return sock.detach()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.version:
-        print(f"dockyard-runtime version {VERSION}\ncommit: dockyard\nspec: 1.0.2")
-        return 0
-    if not args.cmd:
-        _parser().print_help()
-        return 1
-    from dockyard.runtime.container import Runtime
+def _list(rt, o: dict) -> None:
+    if o["format"] not in ("table", "json"):
+        raise InvalidArgument("invalid format option")  # runc's words, checked before any output
+    states = rt.list()
+    if o["quiet"]:
+        sys.stdout.write("".join(s.id + "\n" for s in states))
+    elif o["format"] == "json":
+        from dockyard.jsonfast import dumps
 
-    rt = Runtime(args.root, warn=lambda msg: _log(args, msg, "warning"))
-    try:
-        return _dispatch(rt, args)
-    except DockyardError as e:
-        _log_error(args, str(e))
-        return getattr(e, "code", 1) if args.cmd == "run" else 1
-    except OSError as e:
-        _log_error(args, f"{e.strerror}: {e.filename}" if e.filename else str(e))
-        return 1
+        # runc: `null` for no containers, and the owner's user name in each entry
+        sys.stdout.write(dumps([s.to_json(owner="root") for s in states] or None) + "\n")
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s.id, str(s.pid if s.status != "stopped" else 0), s.status, s.bundle, s.created, "root")
+                 for s in states]
+        # runc's tabwriter: minimum width 12, padding 3, the last column unpadded
+        widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(6)]
+        sys.stdout.write("".join("".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + r[-1] + "\n" for r in rows))
 
 
-def _dispatch(rt, args) -> int:
-    cmd = args.cmd
-    if cmd == "create":
-        rt.create(args.id, args.bundle, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
-                  preserve_fds=args.preserve_fds)
-    elif cmd == "start":
-        rt.start(args.id)
-    elif cmd == "pause":
-        rt.pause(args.id)
-    elif cmd == "resume":
-        rt.resume(args.id)
-    elif cmd == "run":
-        return _run(rt, args)
-    elif cmd == "exec":
-        return _exec(rt, args)
-    elif cmd == "state":
-        sys.stdout.write(json.dumps(rt.state(args.id).to_json(), indent=2))  # runc: no trailing newline
-    elif cmd == "kill":
-        rt.kill(args.id, args.signal, all_processes=args.all)
-    elif cmd == "delete":
-        try:
-            rt.delete(args.id, force=args.force)
-        except NotFound:
-            if not args.force:  # runc: `delete --force` of a missing container is a silent success
-                raise
-    elif cmd == "list":
-        states = rt.list()
-        if args.quiet:
-            for s in states:
-                print(s.id)
-        elif args.format == "json":
-            # runc: `null` for no containers, and the owner's user name in each entry
-            print(json.dumps([s.to_json(owner="root") for s in states] or None))
-        else:
-            rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-            rows += [(s.id, str(s.pid if s.status != "stopped" else 0), s.status, s.bundle, s.created, "root")
-                     for s in states]
-            # runc's tabwriter: minimum width 12, padding 3, the last column unpadded
-            widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(6)]
-            for r in rows:
-                print("".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + r[-1])
-    elif cmd == "spec":
-        from dockyard.runtime.defaults import default_spec
+def _spec(o: dict) -> int:
+    from dockyard.jsonfast import dumps_indented
+    from dockyard.runtime.defaults import default_spec, rootless_spec
 
-        path = os.path.join(args.bundle, "config.json")
-        if os.path.exists(path):
-            raise DockyardError("File config.json exists. Remove it first")
-        with open(path, "w") as f:
-            json.dump(default_spec(["sh"], terminal=True), f, indent="\t")
-    elif cmd == "features":
-        from dockyard.runtime.hooks import KINDS
-        from dockyard.runtime.mounts import _FLAGS, _PROPAGATION
-        from dockyard.linux.syscalls import CAPABILITIES, NAMESPACE_FLAGS
-
-        print(json.dumps({"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2", "hooks": list(KINDS),
-                          "mountOptions": sorted(list(_FLAGS) + list(_PROPAGATION)),
-                          "linux": {"namespaces": sorted(NAMESPACE_FLAGS), "capabilities": list(CAPABILITIES)}},
-                         indent=2))
+    path = os.path.join(o["bundle"], "config.json")
+    if os.path.exists(path):
+        raise DockyardError("File config.json exists. Remove it first")
+    spec = default_spec(["sh"], terminal=True)
+    if o["rootless"]:
+        spec = rootless_spec(spec, os.geteuid(), os.getegid())
+    with open(path, "w") as f:
+        f.write(dumps_indented(spec, "\t"))
     return 0
 
 
-def _run(rt, args) -> int:
+def _features() -> int:
+    from dockyard.jsonfast import dumps_indented
+    from dockyard.linux.syscalls import CAPABILITIES, NAMESPACE_FLAGS
+    from dockyard.runtime.hooks import KINDS
+    from dockyard.runtime.mounts import mount_option_names
+
+    sys.stdout.write(dumps_indented({"ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2", "hooks": list(KINDS),
+                                     "mountOptions": sorted(mount_option_names()),
+                                     "linux": {"namespaces": sorted(NAMESPACE_FLAGS),
+                                               "capabilities": list(CAPABILITIES)}}, "  ") + "\n")
+    return 0
+
+
+def _run(rt, cid: str, o: dict) -> int:
     """create + start, then (unless -d) wait for the init as its subreaper and relay signals."""
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.wait import forward_signals, wait_exit
 
-    if not args.detach:
+    _check_create(o)
+    if o["no-subreaper"] and not o["detach"]:
+        # runc's init is its own child (CLONE_PARENT); ours is a grandchild that only a
+        # subreaper can wait for, so without one the exit status would be lost.
+        raise InvalidArgument("--no-subreaper is only supported with --detach: dockyard-runtime run collects "
+                              "the container's exit status as its subreaper")
+    if not o["detach"]:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    st = rt.create(args.id, args.bundle, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
-                   preserve_fds=args.preserve_fds)
+    st = rt.create(cid, o["bundle"] or ".", console_fd=_console(o["console-socket"]),
+                   pid_file=o["pid-file"] or None, preserve_fds=o["preserve-fds"])
     try:
-        rt.start(args.id)
-    except BaseException:
-        rt.delete(args.id, force=True)  # as runc run: a container that never started is not kept
+        rt.start(cid)
+    except BaseException:  # as runc run: a container that never started is not kept (or a hook failed)
+        rt.delete(cid, force=True)
         raise
-    if args.detach:
+    if o["detach"]:
         return 0
     restore = forward_signals(st.pid)
     try:
         code = wait_exit(st.pid)
     finally:
         restore()
-        if not args.keep:
-            rt.delete(args.id, force=True)
+        if not o["keep"]:
+            rt.delete(cid, force=True)
     return code
 
 
-def _exec(rt, args) -> int:
+def _exec(rt, cid: str, command: list[str], o: dict, given: set) -> int:
     """runc exec: --process FILE (what conmon and containerd send) or a command line."""
-    from dockyard.errors import InvalidArgument
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.wait import forward_signals, wait_exit
 
-    if args.process:
-        with open(args.process) as f:
-            process = json.load(f)
-    else:
-        if not args.command:
-            raise InvalidArgument("exec needs a command or --process")
-        st = rt.state(args.id)
-        from dockyard.runtime.spec import load_bundle
-
-        base = load_bundle(st.bundle)[0]["process"]
-        process = dict(base, args=args.command, terminal=args.tty)
-        if args.cwd:
-            process["cwd"] = args.cwd
-        if args.env:
-            process["env"] = list(base.get("env") or []) + args.env
-        if args.user:
-            uid, _, gid = args.user.partition(":")
-            process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
-        if args.no_new_privs:
-            process["noNewPrivileges"] = True
-    if not args.detach:
+    for flag, what in (("process-label", "SELinux labels are"), ("apparmor", "AppArmor profiles are"),
+                       ("cgroup", "exec into a sub-cgroup is"), ("ignore-paused", "exec into a paused container is")):
+        if o[flag]:
+            raise InvalidArgument(f"--{flag}: {what} not supported by dockyard-runtime")
+    if o["preserve-fds"] < 0:
+        raise InvalidArgument(f"--preserve-fds must not be negative, got {o['preserve-fds']}")
+    process = exec_process_spec(rt, cid, command, o, given)
+    if not o["detach"]:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    pid = rt.exec(args.id, process, console_fd=_console(args.console_socket), pid_file=args.pid_file or None,
-                  preserve_fds=args.preserve_fds)
-    if args.detach:
+    pid = rt.exec(cid, process, console_fd=_console(o["console-socket"]), pid_file=o["pid-file"] or None,
+                  preserve_fds=o["preserve-fds"])
+    if o["detach"]:
         return 0
     restore = forward_signals(pid)
     try:
@@ -236,22 +259,86 @@ def _exec(rt, args) -> int:
         restore()
 
 
-def _log_error(args, msg: str) -> None:
-    _log(args, msg, "error")
+def exec_process_spec(rt, cid: str, command: list[str], o: dict, given: set) -> dict:
+    """The OCI process `exec` runs: the --process file (plus --tty, as conmon sends it), or the
+    container's own process with the command line's edits, as runc's getProcess makes it."""
+    if o["process"]:
+        from dockyard.jsonfast import loads
 
-
-def _log(args, msg: str, level: str) -> None:
-    sys.stderr.write(f"dockyard-runtime: {msg}\n" if level == "error" else f"dockyard-runtime: {level}: {msg}\n")
-    if args.log:
-        from dockyard.runtime.container import rfc3339_now
-
-        line = json.dumps({"level": level, "msg": msg, "time": rfc3339_now()}) if args.log_format == "json" \
-            else f'time="{rfc3339_now()}" level={level} msg="{msg}"'
+        edits = [f for f in _PROCESS_EDITS if f in given]
+        if edits:
+            raise InvalidArgument(f"--{edits[0]} cannot be combined with --process: the process file says the "
+                                  f"whole process")
+        if command:
+            raise InvalidArgument("exec with --process takes only the container id")
+        with open(o["process"], "rb") as f:
+            data = f.read()
         try:
-            with open(args.log, "a") as f:
-                f.write(line + "\n")
-        except OSError:
-            pass
+            process = loads(data)
+        except ValueError as e:
+            raise InvalidArgument(f"{o['process']}: invalid JSON: {e}") from None
+        if not isinstance(process, dict):
+            raise InvalidArgument(f"{o['process']}: a process must be a JSON object")
+        if "tty" in given:
+            process["terminal"] = o["tty"]
+        return process
+    if not command:
+        raise InvalidArgument("exec needs a command or --process")
+    from dockyard.runtime.spec import load_bundle
+
+    base = load_bundle(rt.state(cid).bundle)[0]["process"]
+    process = dict(base, args=command, terminal=o["tty"])
+    if o["cwd"]:
+        process["cwd"] = o["cwd"]
+    if o["cap"]:  # runc 1.1: added to the bounding, effective and permitted sets
+        caps = dict(base.get("capabilities") or {})
+        for kind in ("bounding", "effective", "permitted"):
+            caps[kind] = list(caps.get(kind) or []) + o["cap"]
+        process["capabilities"] = caps
+    process["env"] = list(base.get("env") or []) + o["env"]
+    if "no-new-privs" in given:
+        process["noNewPrivileges"] = o["no-new-privs"]
+    user = dict(base.get("user") or {})
+    if o["user"]:
+        uid, sep, gid = o["user"].partition(":")
+        user["uid"] = _id_number(uid, "uid")
+        if sep:
+            user["gid"] = _id_number(gid, "gid")
+    for g in o["additional-gids"]:
+        if g < 0:
+            raise InvalidArgument(f"additional-gids must be a positive number {g}")
+        user["additionalGids"] = list(user.get("additionalGids") or []) + [g]
+    process["user"] = user
+    return process
+
+
+def _id_number(text: str, what: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > 0xFFFFFFFF:
+        raise InvalidArgument(f"parsing {text} as int for {what} failed: --user takes <uid>[:<gid>] as numbers")
+    return int(text)
+
+
+def _log(glob: dict, level: str, msg: str) -> None:
+    """An error or warning on stderr, and in --log as runc writes it (text or JSON lines); a
+    --debug line goes to --log only when there is one."""
+    if level != "debug" or not glob.get("log"):
+        sys.stderr.write(f"dockyard-runtime: {msg}\n" if level == "error" else f"dockyard-runtime: {level}: {msg}\n")
+    if not glob.get("log"):
+        return
+    from dockyard.runtime.container import rfc3339_now
+
+    if glob.get("log-format") == "json":
+        from dockyard.jsonfast import dumps
+
+        line = dumps({"level": level, "msg": msg, "time": rfc3339_now()})
+    else:
+        quoted = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        line = f'time="{rfc3339_now()}" level={level} msg="{quoted}"'
+    try:
+        with open(glob["log"], "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -59,3 +59,27 @@ def default_spec(args: list[str] | None = None, *, rootfs: str = "rootfs", termi
             "readonlyPaths": list(READONLY_PATHS),
         },
     }
+
+
+def rootless_spec(spec: dict, uid: int, gid: int) -> dict:
+    """`spec --rootless`: what runc's specconv.ToRootless does to a spec. A user namespace mapping
+    only the caller (uid/gid) to root, no network namespace (an unprivileged user cannot set one
+    up), /sys bound from the host instead of a new sysfs, no uid=/gid= mount options (unmapped ids)
+    and no cgroup resources."""
+    linux = dict(spec.get("linux") or {})
+    namespaces = [ns for ns in linux.pop("namespaces", []) if ns.get("type") not in ("network", "user")]
+    linux.pop("resources", None)
+    linux.pop("uidMappings", None)
+    linux.pop("gidMappings", None)
+    mounts = []
+    for m in spec.get("mounts") or []:
+        if m.get("destination", "").rstrip("/") == "/sys":
+            mounts.append({"destination": "/sys", "type": "none", "source": "/sys",
+                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+        else:
+            opts = [o for o in m.get("options") or [] if not o.startswith(("uid=", "gid="))]
+            mounts.append(dict(m, options=opts) if "options" in m else dict(m))
+    return dict(spec, mounts=mounts,
+                linux={"uidMappings": [{"containerID": 0, "hostID": uid, "size": 1}],
+                       "gidMappings": [{"containerID": 0, "hostID": gid, "size": 1}],
+                       "namespaces": namespaces + [{"type": "user"}], **linux})

@@ -44,6 +44,11 @@ _ST_FLAGS = {os.ST_NOSUID: sc.MS_NOSUID, os.ST_NODEV: sc.MS_NODEV, os.ST_NOEXEC:
              os.ST_RDONLY: sc.MS_RDONLY}
 
 
+def mount_option_names() -> list[str]:
+    """The mount(2) options (flags and propagation) this runtime knows: `features` lists them."""
+    return list(_FLAGS) + list(_PROPAGATION)
+
+
 def parse_options(options) -> tuple[int, int, str]:
     """Split OCI mount options into (flags, propagation flags, data string)."""
     flags = 0
