@@ -78,6 +78,10 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         },
         "NetworkSettings": network_settings(cfg, st),
     }
+    if st.get("Health"):  # since the first start of a container with a health check, as docker's
+        doc["State"]["Health"] = st["Health"]
+    if cfg.get("healthcheck"):
+        doc["Config"]["Healthcheck"] = cfg["healthcheck"]
     if size:
         doc["SizeRw"], doc["SizeRootFs"] = container_sizes(engine, rec)
     return doc
