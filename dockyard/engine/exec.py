@@ -8,8 +8,9 @@ and `-t` applied, as docker builds an exec config from the container's.
 
 from __future__ import annotations
 
-import json
 import os
+
+from dockyard import jsonfast as json  # the C codec: a prober execs often and needs no `re`
 
 from dockyard.errors import Conflict
 
@@ -130,10 +131,11 @@ class Probe:
         return exit_code(status)
 
 
-def start_probe(engine, rec, cmd: list[str], *, out_fd: int) -> Probe:
+def start_probe(engine, rec, cmd: list[str], *, out_fd: int, seccomp=None) -> Probe:
     """A health check's exec (moby's cmdProbe): the container's own process (its user, cwd, env)
     running `cmd`, no terminal, stdin /dev/null, stdout and stderr to `out_fd`. The caller must
-    be a subreaper (the process is re-parented to it) and waits for `Probe.wait_pid`."""
+    be a subreaper (the process is re-parented to it) and waits for `Probe.wait_pid`. `seccomp`:
+    the container's profile as its launch compiled it (else it is compiled here)."""
     from dockyard.engine.runtimes import external_runtime
     from dockyard.engine.status import container_cgroup
 
@@ -146,7 +148,7 @@ def start_probe(engine, rec, cmd: list[str], *, out_fd: int) -> Probe:
             from dockyard.runtime.exec import exec_process
 
             epid = exec_process(pid, spec, process, stdio=(null, out_fd, out_fd),
-                                cgroup=container_cgroup(engine, rec))
+                                cgroup=container_cgroup(engine, rec), seccomp_program=seccomp)
 
             def kill() -> None:
                 try:

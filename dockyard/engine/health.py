@@ -170,14 +170,19 @@ def next_interval(hc: dict, started_at: float, status: str) -> float:
 
 # -- the prober process --------------------------------------------------------------------------
 
-def start_prober(engine, cid: str, hc: dict, init_pid: int, started_at: float) -> "ProberHandle":
-    """Fork the prober of a running container (stop it with the handle's stop())."""
+def start_prober(engine, cid: str, hc: dict, init_pid: int, started_at: float,
+                 seccomp=None) -> "ProberHandle":
+    """Fork the prober of a running container (stop it with the handle's stop()). `seccomp`: the
+    container's compiled profile, as its launch had it (each probe is filtered by it)."""
     engine.db.close()  # SQLite's lock bookkeeping must never cross a fork
     pid = os.fork()
     if pid == 0:
+        import gc
+
+        gc.freeze()  # the collector must not walk (and so copy) every page inherited from our parent
         code = 0
         try:
-            Prober(engine, cid, hc, init_pid, started_at).run()
+            Prober(engine, cid, hc, init_pid, started_at, seccomp).run()
         except BaseException:  # noqa: BLE001 - a forked child never unwinds into its parent's code
             code = 1
         os._exit(code)
@@ -207,10 +212,10 @@ class ProberHandle:
 
 
 class Prober:
-    def __init__(self, engine, cid: str, hc: dict, init_pid: int, started_at: float) -> None:
-        self.engine, self.cid, self.hc = engine, cid, hc
+    def __init__(self, engine, cid: str, hc: dict, init_pid: int, started_at: float, seccomp=None) -> None:
+        self.engine, self.cid, self.hc, self.seccomp = engine, cid, hc, seccomp
         self.init_pid, self.started_at = init_pid, started_at
-        self.probe_pid = 0
+        self.handle = None  # the probe running now
 
     def run(self) -> None:
         from dockyard.linux import syscalls as sc
@@ -265,11 +270,8 @@ class Prober:
             status = self.record(result, begun)
 
     def _terminate(self, signum, frame) -> None:
-        if self.probe_pid:
-            try:
-                os.kill(self.probe_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if self.handle is not None:
+            self.handle.kill()
         os._exit(0)
 
     def record(self, result: dict, begun: float) -> str:
@@ -296,15 +298,15 @@ class Prober:
         r, w = os.pipe()
         try:
             try:
-                handle = start_probe(self.engine, rec, cmd, out_fd=w)
+                handle = start_probe(self.engine, rec, cmd, out_fd=w, seccomp=self.seccomp)
             finally:
                 os.close(w)
         except Exception as e:  # noqa: BLE001 - dockerd records an exec that cannot start as a failure
             os.close(r)
             return {"End": _rfc3339(time.time()), "ExitCode": -1, "Output": str(e)}
-        self.probe_pid = handle.pid
+        self.handle = handle
         out, truncated, code = self.collect(r, handle, timeout)
-        self.probe_pid = 0
+        self.handle = None
         os.close(r)
         text = out.decode("utf-8", errors="replace") + ("..." if truncated else "")
         if code is None:

@@ -201,7 +201,7 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         engine.db.update_state(c.rec.id, state)
         launch.start()
         if health is not None:
-            prober = health.start_prober(engine, c.rec.id, c.cfg.healthcheck, launch.pid, now)
+            prober = health.start_prober(engine, c.rec.id, c.cfg.healthcheck, launch.pid, now, c.seccomp)
         if launch.master is not None:
             from dockyard.engine.attach import proxy_tty
 

@@ -205,7 +205,8 @@ class Monitor:
             _send(self.report_fd, pid=launch.pid)
             os.close(self.report_fd)
             self.report_fd = None
-        prober = health.start_prober(self.engine, self.cid, cfg.healthcheck, launch.pid, now) if health else None
+        prober = health.start_prober(self.engine, self.cid, cfg.healthcheck, launch.pid, now,
+                                     self.c.seccomp) if health else None
         streams = {out_r: "stdout", err_r: "stderr"} if not cfg.tty else {launch.master: "stdout"}
         open_fds = [fd for fd in streams if fd is not None]
         status = None
