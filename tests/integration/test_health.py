@@ -286,3 +286,33 @@ def test_bad_health_flags_are_refused(dy, busybox, flags, message):
         assert message in p.err, p.err
         no_traceback(p)
     assert dy("ps", "-aq").out == ""
+
+
+def test_probe_has_the_container_confinement(dy, busybox):
+    """A probe is an exec of the container's own process: its capabilities, seccomp filter,
+    no_new_privs, namespaces and root; never the host's (compare a plain `exec`)."""
+    probe = "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; hostname; ls /proc/1/root/ >/dev/null; id -u"
+    run_d(dy, "conf", "sh", "-c", LOOP, flags=("--health-cmd", probe, "--health-interval", "200ms",
+                                               "--security-opt", "no-new-privileges", "-u", "1234"))
+    wait_for(lambda: (health(dy, "conf") or {}).get("Log"), what="a probe")
+    out = health(dy, "conf")["Log"][0]["Output"]
+    same = dy("exec", "conf", "sh", "-c", probe, check=False).out
+    assert out == same, (out, same)
+    assert "Seccomp:\t2" in out and "NoNewPrivs:\t1" in out and out.strip().endswith("1234")
+    assert "CapEff:\t0000000000000000" in out  # a non-root user keeps no effective capabilities
+    cid = json.loads(dy("inspect", "conf").out)[0]["Id"]
+    assert cid[:12] in out  # the container's UTS namespace
+    dy("rm", "-f", "conf")
+
+
+def test_no_probes_while_paused(dy, busybox):
+    run_d(dy, "nap", "sh", "-c", LOOP, flags=("--health-cmd", "date +%s%N", "--health-interval", "200ms"))
+    wait_for(lambda: len((health(dy, "nap") or {}).get("Log") or []) >= 2, what="two probes")
+    dy("pause", "nap")
+    time.sleep(0.4)  # a probe begun before the pause may still finish
+    before = health(dy, "nap")["Log"]
+    time.sleep(1.2)
+    assert health(dy, "nap")["Log"] == before
+    dy("unpause", "nap")
+    wait_for(lambda: health(dy, "nap")["Log"][-1] != before[-1], what="probes again after unpause")
+    dy("rm", "-f", "nap")
