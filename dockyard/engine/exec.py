@@ -116,19 +116,22 @@ class Probe:
     """A health probe started by start_probe: `wait_pid` is the child to wait for (the process
     itself, or the `runc exec` that runs it), `kill()` ends the process at once."""
 
-    def __init__(self, wait_pid: int, kill, cleanup=None) -> None:
+    def __init__(self, wait_pid: int, kill, cleanup=None, started=None) -> None:
         self.wait_pid, self.pid = wait_pid, wait_pid
-        self.kill_fn, self.cleanup = kill, cleanup
+        self.kill_fn, self.cleanup, self.started = kill, cleanup, started
 
     def kill(self) -> None:
         self.kill_fn()
 
     def exit_code(self, status: int) -> int:
+        """The probe's exit code; -1 when the runtime could not start it (as dockerd records an
+        exec that failed to start; its error is then the output)."""
         from dockyard.runtime.wait import exit_code
 
+        failed = self.started is not None and not self.started()
         if self.cleanup is not None:
             self.cleanup()
-        return exit_code(status)
+        return -1 if failed else exit_code(status)
 
 
 def start_probe(engine, rec, cmd: list[str], *, out_fd: int, seccomp=None) -> Probe:
@@ -199,7 +202,7 @@ def _probe_external(engine, runtime, cid: str, process: dict, null: int, out_fd:
         cleanup()
 
     proc.returncode = 0  # waited for by the caller with os.waitpid: Popen must not wait again
-    return Probe(proc.pid, kill, cleanup)
+    return Probe(proc.pid, kill, cleanup, started=lambda: os.path.exists(pid_file))
 
 
 def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> int:

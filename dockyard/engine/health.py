@@ -302,8 +302,13 @@ class Prober:
             finally:
                 os.close(w)
         except Exception as e:  # noqa: BLE001 - dockerd records an exec that cannot start as a failure
+            from dockyard.runtime.spawn import StartError
+
             os.close(r)
-            return {"End": _rfc3339(time.time()), "ExitCode": -1, "Output": str(e)}
+            msg = str(e)
+            if isinstance(e, StartError):  # the process could not start: in runc's words, as docker shows it
+                msg = f"OCI runtime exec failed: exec failed: unable to start container process: {msg}: unknown"
+            return {"End": _rfc3339(time.time()), "ExitCode": -1, "Output": msg}
         self.handle = handle
         out, truncated, code = self.collect(r, handle, timeout)
         self.handle = None
@@ -312,6 +317,8 @@ class Prober:
         if code is None:
             msg = f"Health check exceeded timeout ({go_duration(self.hc.get('Timeout') or DEFAULT_TIMEOUT)})"
             return {"End": _rfc3339(time.time()), "ExitCode": -1, "Output": f"{msg}: {text}" if text else msg}
+        if code == -1:  # the runtime could not start it: its error, as docker shows an OCI runtime's
+            text = "OCI runtime exec failed: " + runtime_error(text) + ": unknown"
         return {"End": _rfc3339(time.time()), "ExitCode": code, "Output": text}
 
     def collect(self, r: int, handle, timeout: float):
@@ -354,6 +361,14 @@ class Prober:
         except BlockingIOError:
             pass
         return bytes(out), truncated, code
+
+
+def runtime_error(text: str) -> str:
+    """runc's logged error line (`time="…" level=error msg="exec failed: …"`) → its message."""
+    head, sep, msg = text.strip().partition(' msg="')
+    if not sep:
+        return text.strip()
+    return msg.removesuffix('"').replace('\\"', '"').replace("\\\\", "\\")
 
 
 def _reap(pid: int) -> int:

@@ -316,3 +316,18 @@ def test_no_probes_while_paused(dy, busybox):
     dy("unpause", "nap")
     wait_for(lambda: health(dy, "nap")["Log"][-1] != before[-1], what="probes again after unpause")
     dy("rm", "-f", "nap")
+
+
+@pytest.mark.parametrize("runtime", ["dockyard", "runc"])
+def test_a_probe_that_cannot_start_fails_with_the_runtime_error(dy, busybox, tmp_path, runtime):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text('FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD ["/nonexistent"]\n')
+    dy("build", "-q", "-t", "nf:1", str(ctx), timeout=120)
+    dy("run", "-d", "--name", "nf", "--runtime", runtime, "nf:1", "sleep", "60")
+    wait_for(lambda: health_status(dy, "nf") == "unhealthy", what="unhealthy")
+    e = health(dy, "nf")["Log"][0]
+    assert e["ExitCode"] == -1
+    assert e["Output"] == ('OCI runtime exec failed: exec failed: unable to start container process: exec: '
+                           '"/nonexistent": stat /nonexistent: no such file or directory: unknown')
+    dy("rm", "-f", "nf")

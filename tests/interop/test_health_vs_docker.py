@@ -130,3 +130,31 @@ def test_same_refusals(dy, both):
         theirs = docker("run", "--rm", *flags, tag, "true", check=False)
         assert ours.returncode == theirs.returncode == 125, (ours.err, theirs.stderr)
         assert ours.err.removeprefix("dockyard: error: ").strip() in theirs.stderr, (ours.err, theirs.stderr)
+
+
+def test_a_probe_that_cannot_start_is_recorded_alike(dy, busybox, dockerd, tmp_path):
+    ctx = tmp_path / "ctx2"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text('FROM busybox\nHEALTHCHECK --interval=300ms CMD ["/nonexistent", "x"]\n')
+    tag = f"dyinterop-health-nf-{uuid.uuid4().hex[:8]}:1"
+    name = f"dyh-nf-{uuid.uuid4().hex[:6]}"
+    dy("build", "-q", "-t", tag, str(ctx), timeout=120)
+    archive = tmp_path / "nf.tar"
+    dy("save", "-o", str(archive), tag)
+
+    def docker(*args):
+        return subprocess.run([dockerd, *args], capture_output=True, text=True, timeout=60)
+
+    assert docker("load", "-i", str(archive)).returncode == 0
+    try:
+        dy("run", "-d", "--name", name, "--network", "none", tag, "sleep", "60")
+        assert docker("run", "-d", "--name", name, "--network", "none", tag, "sleep", "60").returncode == 0
+        logs = []
+        for run in (dy, docker):
+            assert _wait(lambda: (_inspect(run, name)["State"].get("Health") or {}).get("Log"))
+            logs.append(_inspect(run, name)["State"]["Health"]["Log"][0])
+        ours, theirs = logs
+        assert (ours["ExitCode"], ours["Output"]) == (theirs["ExitCode"], theirs["Output"])
+    finally:
+        docker("rm", "-f", name)
+        docker("rmi", "-f", tag)
