@@ -331,3 +331,20 @@ def test_a_probe_that_cannot_start_fails_with_the_runtime_error(dy, busybox, tmp
     assert e["Output"] == ('OCI runtime exec failed: exec failed: unable to start container process: exec: '
                            '"/nonexistent": stat /nonexistent: no such file or directory: unknown')
     dy("rm", "-f", "nf")
+
+
+def test_restart_policy_and_create_start_get_a_prober_each_run(dy, busybox):
+    dy("create", "--name", "cs", "--health-cmd", "true", "--health-interval", "200ms", "busybox", "sleep", "60")
+    assert health(dy, "cs") is None  # docker: no State.Health before the first start
+    dy("start", "cs")
+    wait_for(lambda: health_status(dy, "cs") == "healthy", what="healthy after start")
+    run_d(dy, "loop", "sh", "-c", "sleep 1.5; exit 1", flags=("--restart", "always", "--health-cmd", "echo up",
+                                                               "--health-interval", "200ms"))
+    wait_for(lambda: int(dy("inspect", "-f", "{{.RestartCount}}", "loop").out) >= 2, timeout=20,
+             what="two restarts")
+    wait_for(lambda: health_status(dy, "loop") == "healthy", what="healthy in a later run")
+    for _ in range(10):  # one per running container at most, none left from earlier runs
+        assert 1 <= len(probers_of(dy.root)) <= 2
+        time.sleep(0.2)
+    dy("rm", "-f", "cs", "loop")
+    wait_for(lambda: not probers_of(dy.root), what="probers gone")
