@@ -26,15 +26,26 @@ def health_status(dy, ref: str) -> str:
     return (health(dy, ref) or {}).get("Status", "")
 
 
+def _comm(pid) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def probers_of(root: str) -> list[int]:
-    """`dockyard-health` processes whose parent serves the store at `root`."""
+    """`dockyard-health` processes of the store at `root` (not the short-lived forks a prober
+    makes to exec a probe, which carry its name until they exec)."""
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "dockyard-health":
+            if _comm(pid) != "dockyard-health":
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                if _comm(f.read().rsplit(")", 1)[1].split()[1]) == "dockyard-health":
                     continue
             with open(f"/proc/{pid}/environ", "rb") as f:
                 if b"DOCKYARD_ROOT=" + root.encode() in f.read().split(b"\0"):
