@@ -15,6 +15,10 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the registry server's HTTP stack and htpasswd hashing (only `dockyard registry serve` imports them)
 	@$(PYTHON) -c 'import aiohttp, bcrypt' >/dev/null 2>&1 || $(PYTHON) -m pip install -q aiohttp bcrypt \
 	  || apt-get install -y -q python3-aiohttp python3-bcrypt
+	@# signing: ECDSA/PKCS#8/scrypt and nacl/secretbox (only `key`, `sign`, `verify` and a policy that
+	@# asks for signatures import them)
+	@$(PYTHON) -c 'import cryptography, nacl' >/dev/null 2>&1 || $(PYTHON) -m pip install -q cryptography pynacl \
+	  || apt-get install -y -q python3-cryptography python3-nacl
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

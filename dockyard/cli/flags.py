@@ -129,7 +129,7 @@ def usage(prog: str, summary: str, flags: list[Flag]) -> str:
         name = ", ".join(shorts + longs) if shorts else "    " + ", ".join(longs)
         if f.kind != BOOL:
             name += f" {f.metavar}"
-        lines.append(f"  {name:<28}{f.help}")
+        lines.append(f"  {name:<28}{f.help}" if len(name) < 28 else f"  {name}  {f.help}")
     return "\n".join(lines)
 
 

@@ -49,9 +49,12 @@ COMMANDS = {
     "login": ("dockyard.cli.registry_client", "cmd_login"),
     "logout": ("dockyard.cli.registry_client", "cmd_logout"),
     "port": ("dockyard.cli.networks", "cmd_port"),
+    "sign": ("dockyard.cli.sign", "cmd_sign"),
+    "verify": ("dockyard.cli.sign", "cmd_verify"),
 }
 GROUPS = {
     "system": {"prune": ("dockyard.cli.system", "cmd_system_prune")},
+    "key": {"generate": ("dockyard.cli.sign", "cmd_key_generate")},
     "volume": {k: ("dockyard.cli.volumes", f"cmd_volume_{v}") for k, v in (
         ("create", "create"), ("ls", "ls"), ("list", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"),
         ("prune", "prune"))},
@@ -116,6 +119,8 @@ Commands:
   push        Upload an image to a registry
   login       Log in to a registry
   logout      Log out from a registry
+  sign        Sign an image in a registry (cosign's format)
+  verify      Verify an image's cosign signatures
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
 
@@ -125,6 +130,7 @@ Management Commands:
   volume      Manage volumes
   registry    Run an OCI distribution registry (serve, gc)
   network     Manage networks
+  key         Make signing keys (generate)
   system      Manage dockyard (prune)
 """
 

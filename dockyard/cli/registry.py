@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dockyard.cli.flags import BOOL, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
 from dockyard.errors import Unavailable
 
 DEFAULT_SUBDIR = "registry"  # under the dockyard root: /var/lib/dockyard/registry by default
@@ -22,6 +22,10 @@ SERVE_FLAGS = [
     Flag("--tls-key", STR, "Private key of --tls-cert (PEM)", metavar="file"),
     Flag("--read-only", BOOL, "Refuse every write (pushes and deletes) with UNSUPPORTED"),
     Flag("--delete-enabled", BOOL, "Allow DELETE of manifests, tags and blobs"),
+    Flag("--immutable-tags", BOOL, "A pushed tag never moves (nor is deleted): a push that would move it gets "
+         "400 TAG_INVALID, as ECR answers"),
+    Flag("--immutable-tags-except", LIST, "Tags that may still move, as glob patterns (repeat or comma-separate: "
+         "latest,sha256-*.sig); implies --immutable-tags", metavar="list"),
     Flag("--help", BOOL, "Print usage"),
 ]
 GC_FLAGS = [
@@ -84,9 +88,18 @@ def cmd_registry_serve(ctx, argv: list[str]) -> int:
         htpasswd=os.path.abspath(opts.htpasswd) if opts.htpasswd else None,
         tls_cert=opts.tls_cert, tls_key=opts.tls_key,
         read_only=opts.read_only, delete_enabled=opts.delete_enabled,
+        immutable_tags=opts.immutable_tags or bool(opts.immutable_tags_except),
+        immutable_except=_patterns(opts.immutable_tags_except),
     )
     app.serve(config)
     return 0
+
+
+def _patterns(values: list[str]) -> tuple[str, ...]:
+    out = tuple(p.strip() for v in values for p in v.split(","))
+    if any(not p for p in out):
+        raise UsageError("--immutable-tags-except: empty tag pattern")
+    return out
 
 
 def cmd_registry_gc(ctx, argv: list[str]) -> int:

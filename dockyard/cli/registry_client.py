@@ -20,6 +20,8 @@ PULL_FLAGS = [
     Flag("-q,--quiet", BOOL, "Suppress verbose output"),
     Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
     Flag("--disable-content-trust", BOOL, "Skip image verification (always: content trust is not supported)"),
+    Flag("--signature-policy", STR, "containers-policy.json to enforce (default <root>/policy.json, else "
+         "/etc/containers/policy.json)", metavar="file"),
     Flag("--help", BOOL, "Print usage"),
 ]
 PUSH_FLAGS = [
@@ -145,9 +147,13 @@ def cmd_pull(ctx, argv: list[str]) -> int:
     from dockyard.registry.pull import check_platform, pull
 
     check_platform(opts.platform)
+    from dockyard.sign.policy import enforcer
+
+    check = enforcer(ctx.engine.root, opts.signature_policy)
     progress = _progress(opts.quiet)
     try:
-        result = pull(ctx.engine, opts.args[0], insecure=opts.insecure, platform=opts.platform, progress=progress)
+        result = pull(ctx.engine, opts.args[0], insecure=opts.insecure, platform=opts.platform, progress=progress,
+                      check=check)
     finally:
         progress.finish()
     if not opts.quiet:

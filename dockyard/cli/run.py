@@ -53,6 +53,8 @@ RUN_FLAGS = [
     Flag("--stop-signal", STR, "Signal to stop the container"),
     Flag("--stop-timeout", STR, "Timeout (in seconds) to stop a container"),
     Flag("--pull", STR, 'Pull image before running ("always", "missing", "never")', default="missing"),
+    Flag("--signature-policy", STR, "containers-policy.json a pull must satisfy (default <root>/policy.json, "
+         "else /etc/containers/policy.json)", metavar="file"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -275,7 +277,7 @@ def _pulling(ctx, opts, fn):
     if opts.pull not in ("missing", "always", "never"):
         raise InvalidArgument(f'invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"')
     if opts.pull == "always":
-        _pull(ctx, opts.args[0])
+        _pull(ctx, opts.args[0], opts.signature_policy)
         return fn()
     try:
         return fn()
@@ -285,15 +287,17 @@ def _pulling(ctx, opts, fn):
         if opts.pull == "never" or reference.parse(opts.args[0]).domain == reference.DEFAULT_DOMAIN:
             raise
         sys.stderr.write(f"Unable to find image '{reference.parse(opts.args[0]).familiar()}' locally\n")
-        _pull(ctx, opts.args[0])
+        _pull(ctx, opts.args[0], opts.signature_policy)
         return fn()
 
 
-def _pull(ctx, name: str) -> None:
+def _pull(ctx, name: str, policy: str | None) -> None:
     from dockyard.cli.registry_client import PlainProgress
     from dockyard.registry.pull import pull
+    from dockyard.sign.policy import enforcer  # the signature policy: one call, kept apart
 
-    result = pull(ctx.engine, name, progress=PlainProgress(sys.stderr))
+    check = enforcer(ctx.engine.root, policy)
+    result = pull(ctx.engine, name, progress=PlainProgress(sys.stderr), check=check)
     sys.stderr.write(f"Digest: {result.digest}\nStatus: Downloaded newer image for {result.familiar}\n")
 
 

@@ -111,6 +111,11 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     from dockyard.engine.security import parse as security_opts
 
     sec = security_opts(cfg.security_opt)  # refused before anything is made
+    from dockyard.engine.resources import check_resources
+
+    cfg, warnings = check_resources(cfg)  # limits this host lacks: discarded with docker's warning
+    for w in warnings:
+        os.write(2, f"WARNING: {w}\n".encode())  # where docker's CLI prints create's Warnings
     if cfg.privileged and isinstance(sec.seccomp, dict):
         raise InvalidArgument("--privileged runs without seccomp: a seccomp profile cannot be combined with it")
     images = engine.images

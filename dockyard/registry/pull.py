@@ -68,8 +68,11 @@ def check_platform(platform: str | None) -> tuple[str, str]:
 
 
 def pull(engine, name: str, *, insecure: bool = False, platform: str | None = None,
-         progress: Progress | None = None, concurrency: int = CONCURRENCY) -> PullResult:
-    """Pull ``name`` (``busybox``, ``host:5000/ns/app:1``, ``…@sha256:…``) into ``engine``'s stores."""
+         progress: Progress | None = None, concurrency: int = CONCURRENCY, check=None) -> PullResult:
+    """Pull ``name`` (``busybox``, ``host:5000/ns/app:1``, ``…@sha256:…``) into ``engine``'s stores.
+
+    ``check(reg, ref, digest)`` (a signature policy) runs once the top manifest's digest is
+    known, before anything is stored; it raises to refuse the image."""
     from dockyard.oci import reference
     from dockyard.registry import credentials
     from dockyard.registry.client import Registry
@@ -84,6 +87,8 @@ def pull(engine, name: str, *, insecure: bool = False, platform: str | None = No
     scopes = (f"repository:{ref.path}:pull",)
     with Registry(ref.domain, insecure=insecure, credentials=credentials.get(ref.domain)) as reg:
         body, media_type, top_digest = _get_manifest(reg, ref, ref.digest or ref.tag, scopes)
+        if check is not None:
+            check(reg, ref, top_digest)
         progress.line(f"{ref.digest or ref.tag}: Pulling from {ref.path}")
         doc = _json(body, f"manifest {top_digest}")
         media_type = _kind(doc, media_type, top_digest)

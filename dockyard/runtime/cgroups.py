@@ -295,7 +295,8 @@ def resolve_dirs(path: str, v1: dict, v2, own: dict | None, layout: str) -> dict
 # linux.resources → file writes (pure; `exists`/`read` let tests and callers answer questions
 # about the cgroup). Each write is (hierarchy, file, value, kind):
 #   ""        must succeed
-#   "opt"     skip (and report in Cgroup.skipped) when the controller or file is missing
+#   "opt"     skip (and report in Cgroup.skipped) when the controller or file is missing (v2 only:
+#             on v1 a limit this host cannot apply is refused, as runc 1.1 refuses it)
 #   "quiet"   skip silently when missing
 #   "verify"  must succeed and read back the same (cpu.shares is clamped silently otherwise)
 #   "defer"   on EINVAL retry after the other writes (cfs period vs. quota, as runc)
@@ -321,7 +322,7 @@ def plan_v1(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> t
     if mem:
         limit = _num(mem, "limit", "memory")
         swap = _num(mem, "swap", "memory")
-        swap_kind = "opt"
+        swap_kind = "quiet" if swap == -1 else ""  # unlimited is what no swap accounting gives
         if limit == -1 and swap == 0:
             swap, swap_kind = -1, "quiet"
         mem_w = [("memory", "memory.limit_in_bytes", str(limit), "")] if limit else []
@@ -341,7 +342,7 @@ def plan_v1(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> t
         if sw is not None and _num(mem, "swappiness", "memory", -1) >= 0:
             if sw > 100:
                 raise BadSpec(f"linux.resources.memory.swappiness {sw} is not in [0, 100]")
-            w.append(("memory", "memory.swappiness", str(sw), "opt"))
+            w.append(("memory", "memory.swappiness", str(sw), ""))
         if mem.get("disableOOMKiller"):
             w.append(("memory", "memory.oom_control", "1", ""))
     cpu = res.get("cpu") or {}
@@ -369,13 +370,13 @@ def plan_v1(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> t
     if bio:
         wfile = "blkio.weight" if exists("blkio", "blkio.weight") else "blkio.bfq.weight"
         if _num(bio, "weight", "blockIO"):
-            w.append(("blkio", wfile, str(bio["weight"]), "opt"))
+            w.append(("blkio", wfile, str(bio["weight"]), ""))
         if _num(bio, "leafWeight", "blockIO"):
-            w.append(("blkio", "blkio.leaf_weight", str(bio["leafWeight"]), "opt"))
+            w.append(("blkio", "blkio.leaf_weight", str(bio["leafWeight"]), ""))
         for d in bio.get("weightDevice") or ():
             if d.get("weight"):
                 w.append(("blkio", wfile + "_device", f"{_devnum(d, 'blockIO')} {_num(d, 'weight', 'blockIO')}",
-                          "opt"))
+                          ""))
         for key, file in (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
                           ("throttleReadIOPSDevice", "read_iops_device"),
                           ("throttleWriteIOPSDevice", "write_iops_device")):
@@ -386,9 +387,15 @@ def plan_v1(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> t
         w.append(("hugetlb", f"hugetlb.{_pagesize(h)}.limit_in_bytes", str(_num(h, "limit", "hugepageLimits")), ""))
     net = res.get("network") or {}
     if net.get("classID") is not None:
-        w.append(("net_cls", "net_cls.classid", str(_num(net, "classID", "network")), "opt"))
+        w.append(("net_cls", "net_cls.classid", str(_num(net, "classID", "network")), ""))
     for p in net.get("priorities") or ():
-        w.append(("net_prio", "net_prio.ifpriomap", f"{p.get('name')} {_num(p, 'priority', 'network')}", "opt"))
+        w.append(("net_prio", "net_prio.ifpriomap", f"{p.get('name')} {_num(p, 'priority', 'network')}", ""))
+    for dev, lim in (res.get("rdma") or {}).items():
+        parts = [f"{k}={_num(lim, key, 'rdma')}" for key, k in (("hcaHandles", "hca_handle"), ("hcaObjects", "hca_object"))
+                 if lim.get(key) is not None]
+        w.append(("rdma", "rdma.max", " ".join([dev, *parts]), ""))
+    if mem.get("kernel") is not None or mem.get("kernelTCP") is not None:
+        skipped.append("linux.resources.memory.kernel/kernelTCP: kernel memory settings are ignored (as runc ignores them)")
     if res.get("unified"):
         raise BadSpec("linux.resources.unified needs cgroup v2; this host uses cgroup v1 controllers")
     return w, skipped
@@ -460,6 +467,63 @@ def plan_v2(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> t
             raise BadSpec(f"invalid linux.resources.unified key {key!r}")
         w.append(("", key, str(value), ""))
     return w, skipped
+
+
+# OCI names of the files' resources, and why a file may be missing when its controller is there
+_RESOURCE_NAMES = (
+    ("memory.memsw.", "memory.swap"), ("memory.limit", "memory.limit"), ("memory.soft", "memory.reservation"),
+    ("memory.swappiness", "memory.swappiness"), ("memory.oom_control", "memory.disableOOMKiller"),
+    ("memory.", "memory"), ("cpu.shares", "cpu.shares"), ("cpu.cfs_period", "cpu.period"),
+    ("cpu.cfs_quota", "cpu.quota"), ("cpu.rt_period", "cpu.realtimePeriod"), ("cpu.rt_runtime", "cpu.realtimeRuntime"),
+    ("cpu.idle", "cpu.idle"), ("cpuset.cpus", "cpu.cpus"), ("cpuset.mems", "cpu.mems"), ("pids.", "pids.limit"),
+    ("blkio.leaf_weight", "blockIO.leafWeight"), ("blkio.weight_device", "blockIO.weightDevice"),
+    ("blkio.bfq.weight_device", "blockIO.weightDevice"), ("blkio.weight", "blockIO.weight"),
+    ("blkio.bfq.weight", "blockIO.weight"), ("blkio.throttle.", "blockIO.throttle"), ("hugetlb.", "hugepageLimits"),
+    ("net_cls.", "network.classID"), ("net_prio.", "network.priorities"), ("rdma.", "rdma"),
+)
+_WHY_MISSING = (
+    ("memory.memsw.", "this kernel does not account swap (boot it with swapaccount=1)"),
+    ("blkio.bfq.weight", "the block I/O controller has no weight here (it needs the BFQ I/O scheduler)"),
+    ("blkio.leaf_weight", "the block I/O controller has no leaf weight here (it needs the CFQ I/O scheduler)"),
+    ("cpu.rt_", "this kernel has no real-time group scheduling (CONFIG_RT_GROUP_SCHED)"),
+    ("cpu.cfs_", "this kernel has no CFS bandwidth control (CONFIG_CFS_BANDWIDTH)"),
+)
+
+
+def resource_name(f: str) -> str:
+    """The linux.resources field a cgroup file carries: `memory.memsw.limit_in_bytes` → memory.swap."""
+    for prefix, name in _RESOURCE_NAMES:
+        if f.startswith(prefix):
+            return "linux.resources." + name
+    return "linux.resources"
+
+
+def why_missing(f: str) -> str:
+    """Why a controller's directory lacks file `f`: the kernel feature it needs."""
+    if f.startswith("hugetlb."):
+        size = f.split(".")[1]
+        have = ", ".join(hugepage_sizes()) or "none"
+        return f"this host has no {size} huge pages (its sizes: {have})"
+    for prefix, why in _WHY_MISSING:
+        if f.startswith(prefix):
+            return why
+    return "this kernel does not support it"
+
+
+def hugepage_sizes() -> list:
+    """The host's huge page sizes as cgroup file names spell them (2MB, 1GB), smallest first."""
+    try:
+        names = os.listdir("/sys/kernel/mm/hugepages")
+    except OSError:
+        return []
+    kbs = sorted(int(n[len("hugepages-"):-2]) for n in names if n.startswith("hugepages-") and n.endswith("kB"))
+    out = []
+    for kb in kbs:
+        for unit, size in (("GB", 1 << 20), ("MB", 1 << 10), ("KB", 1)):
+            if kb % size == 0:
+                out.append(f"{kb // size}{unit}")
+                break
+    return out
 
 
 def cpu_max(quota: int, period: int) -> str:
@@ -730,12 +794,15 @@ class Cgroup:
                     continue
                 if kind == "quiet":
                     continue
-                raise Unavailable(f"cannot set {f} to {value!r}: the {h} cgroup controller is not mounted")
+                raise Unavailable(f"{resource_name(f)}: cannot set {f} to {value!r}: the {h or 'cgroup2'} "
+                                  "cgroup controller is not mounted on this host")
             path = f"{d}/{f}"
-            if kind in ("opt", "quiet") and not os.path.exists(path):
+            if not os.path.exists(path):
                 if kind == "opt":
                     self.skipped.append(f"{f}={value} (not supported by this kernel)")
-                continue
+                if kind in ("opt", "quiet"):
+                    continue
+                raise Unavailable(f"{resource_name(f)}: cannot set {f} to {value!r}: {why_missing(f)}")
             try:
                 _write(path, value)
             except InvalidArgument:

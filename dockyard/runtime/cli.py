@@ -219,7 +219,7 @@ def _run(rt, cid: str, o: dict) -> int:
                    pid_file=o["pid-file"] or None, preserve_fds=o["preserve-fds"])
     try:
         rt.start(cid)
-    except DockyardError:  # a startContainer or poststart hook failed: the container has stopped
+    except BaseException:  # as runc run: a container that never started is not kept (or a hook failed)
         rt.delete(cid, force=True)
         raise
     if o["detach"]:

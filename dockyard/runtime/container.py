@@ -14,7 +14,7 @@ import time
 from dockyard import jsonfast as json  # the C codec without `re` & co: every verb reads state.json
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.record import Record
-from dockyard.runtime.procfs import proc_start_time, wait_gone
+from dockyard.runtime.procfs import mounts_under, proc_start_time, wait_gone
 
 # runc's `^[\w+-\.]+$` (Go: ASCII \w, and `+-\.` is the range + , - .), without "." and ".."
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+,-.")
@@ -79,6 +79,10 @@ class Runtime:
             raise AlreadyExists(f"container with id exists: {cid}") from None
         fifo = os.path.join(d, "exec.fifo")
         cgroup = None
+        # Without a mount namespace of its own the container's mounts are made in ours: note
+        # which are there already, so that `delete` (or a failed create) takes down the rest.
+        host_ns = not any(ns.get("type") == "mount" for ns in (spec.get("linux") or {}).get("namespaces") or ())
+        before = [i for i, _ in mounts_under(rootfs)] if host_ns else None
         try:
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)  # as runc: writable by the container's (possibly non-root) user
@@ -89,6 +93,8 @@ class Runtime:
             if cgroup is not None:
                 cgroup.create()
                 cgroup.set()
+                for note in cgroup.skipped:  # what runc too only warns about (kernel memory)
+                    os.write(2, f"dockyard-runtime: warning: {note}\n".encode())
             on_hooks = None
             if hooks.get("prestart") or hooks.get("createRuntime"):
                 def on_hooks(pid: int) -> None:  # once init's namespaces and mounts exist
@@ -103,7 +109,10 @@ class Runtime:
                             hook_state={"id": cid, "bundle": bundle, "annotations": annotations} if hooks else None)
             st = ContainerState(id=cid, pid=spawned.pid, status="created", bundle=bundle, rootfs=rootfs,
                                 created=rfc3339_now(), annotations=annotations)
-            rec = st.to_json() | {"start_time": proc_start_time(spawned.pid),
+            started = proc_start_time(spawned.pid)
+            if started is None:
+                raise Conflict("container init exited before it was started")
+            rec = st.to_json() | {"start_time": started, "mounts_before": before,
                                   "cgroup": cgroup.to_json() if cgroup is not None else None}
             if hooks:
                 rec["hooks"] = hooks  # start and delete run them as created, whatever the bundle holds by then
@@ -113,6 +122,8 @@ class Runtime:
         except BaseException:
             if cgroup is not None:
                 cgroup.destroy()
+            if before is not None:
+                _unmount_new(rootfs, before)
             _rmtree(d)
             # runtime-spec: a failed create destroys the container, then runs the poststop hooks
             self._poststop(hooks, cid, bundle, annotations)
@@ -190,7 +201,9 @@ class Runtime:
         finally:
             os.close(fd)
         os.unlink(fifo)
-        if said:
+        # Only init's dying words count: a host process that can open the fifo (mode 0622, as
+        # runc's) could write there too, but it cannot make init exit.
+        if said and wait_gone(rec["pid"], rec.get("start_time"), 5.0):
             from dockyard.runtime.hooks import HookError
 
             raise HookError(said.decode(errors="replace"))
@@ -203,9 +216,10 @@ class Runtime:
         from dockyard.runtime.hooks import HookError, run_hooks, state_json
 
         status = self._status(cid, rec)
+        st = state_json(cid=cid, status=status, pid=rec["pid"] if status != "stopped" else 0, bundle=rec["bundle"],
+                        annotations=rec.get("annotations"))
         try:
-            run_hooks("poststart", hooks, state_json(cid=cid, status=status, pid=rec["pid"] if status != "stopped" else 0,
-                                                     bundle=rec["bundle"], annotations=rec.get("annotations")))
+            run_hooks("poststart", hooks, st)
         except HookError:
             try:
                 os.kill(rec["pid"], 9)
@@ -245,6 +259,8 @@ class Runtime:
         cg = _cgroup_of(rec)
         if cg is not None:
             cg.destroy()
+        if rec.get("mounts_before") is not None:
+            _unmount_new(rec["rootfs"], rec["mounts_before"])
         _rmtree(self._dir(cid))
         self._poststop(rec.get("hooks"), cid, rec["bundle"], rec.get("annotations") or {})
 
@@ -301,6 +317,22 @@ def spec_rootfs_mounts(spec: dict) -> list[dict]:
     """
     raw = (spec.get("annotations") or {}).get("org.dockyard.rootfs.mounts")
     return json.loads(raw) if raw else []
+
+
+def _unmount_new(rootfs: str, before: list) -> None:
+    """Detach every mount at or below `rootfs` that was not there when the container was
+    created (a container without a mount namespace makes them in ours), newest first."""
+    from dockyard.errors import SyscallError
+    from dockyard.linux import syscalls as sc
+
+    old = set(before)
+    for mid, point in reversed(mounts_under(rootfs)):
+        if mid not in old:
+            try:
+                sc.umount2(point, sc.MNT_DETACH)
+            except SyscallError as e:
+                if e.errno not in (2, 22):  # gone already, or covered and taken with its parent
+                    raise
 
 
 def _pids_in_pidns(init_pid: int) -> list[int]:

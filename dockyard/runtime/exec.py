@@ -32,6 +32,10 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
         raise Conflict("cannot exec in a stopped container")
     seccomp = steps.compile_seccomp((spec.get("linux") or {}).get("seccomp"))
     steps.preload(process)  # what is needed after joining the container's mount namespace
+    if process.get("apparmorProfile") or process.get("selinuxLabel"):
+        from dockyard.runtime import lsm
+
+        lsm.check(process)  # before joining anything: refused labels start nothing
     ns_fds = []
     for t in _ORDER:
         path = f"/proc/{init_pid}/ns/{sc.NAMESPACE_FILES[t]}"

@@ -99,7 +99,10 @@ def run_hooks(kind: str, hooks: list | None, state: dict, *, env: dict | None = 
     old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
         for i, h in enumerate(hooks):
-            err = run_one(h, data, env)
+            try:
+                err = run_one(h, data, env)
+            except OSError as e:  # no pipe or process to be had (a pids limit, no fds left)
+                err = f"cannot start it: {e.strerror or e}"
             if err is not None:
                 raise HookError(f"error running {kind} hook #{i} ({h['path']}): {err}")
     finally:
@@ -126,11 +129,17 @@ def run_one(hook: dict, data: bytes, env: dict | None) -> str | None:
     elif env is None:
         env = os.environ
     timeout = hook.get("timeout")
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    exec_r, exec_w = os.pipe()  # close-on-exec: EOF once exec succeeded, the errno if it failed
-    pid = os.fork()
+    fds: list[int] = []
+    try:
+        for _ in range(4):
+            fds += os.pipe()
+        pid = os.fork()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        raise
+    # stdin, stdout, stderr, and a close-on-exec pipe: EOF once exec succeeded, the errno if not
+    in_r, in_w, out_r, out_w, err_r, err_w, exec_r, exec_w = fds
     if pid == 0:
         try:
             os.setpgid(0, 0)  # its own process group: a timeout kills whatever it started too

@@ -6,7 +6,7 @@ tells exactly what a container gets:
 
     stdio → mounts (rootfs, spec mounts, /dev) → [prestart/createRuntime hooks (run by the
     parent), createContainer hooks] → pivot_root → read-only root → console → hostname →
-    sysctls → read-only and masked paths → then the sequence `exec` shares (`process.py`):
+    sysctls → read-only and masked paths → root propagation → then the sequence `exec` shares (`process.py`):
     rlimits → oom_score_adj → no_new_privs → seccomp (if it needs privileges) →
     capabilities + user → cwd → report "ready" → wait for `start` → reset signals → seccomp
     (if no_new_privs) → [startContainer hooks] → exec
@@ -97,38 +97,44 @@ def _prepare(cfg: InitConfig) -> str:
     # -- mounts, still seeing the host's filesystem
     rootfs = cfg.rootfs
     if cfg.new_mount_ns:
-        prop = mounts._PROPAGATION.get(linux.get("rootfsPropagation") or "rslave", sc.MS_SLAVE | sc.MS_REC)
-        sc.mount(None, "/", None, prop)
+        mounts.prepare_root(rootfs, linux.get("rootfsPropagation"), cfg.rootfs_mounts)
+    else:
+        # No mount namespace of its own: as with runc, the spec's mounts are made in the
+        # runtime's own (where `delete` takes them down again: Runtime.create records them) and
+        # the root is entered by chroot. The propagation of the runtime's mounts is left alone
+        # (spec.validate refuses what would need it: rootfsPropagation, a read-only root, masks).
         for m in cfg.rootfs_mounts:
             flags, _, data = mounts.parse_options(m.get("options"))
             sc.mount(m["source"], rootfs, m["type"], flags, data or None)
-        sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
-        dev_is_tmpfs = False
-        private_cgroupns = any(ns.get("type") == "cgroup" and not ns.get("path")
-                               for ns in linux.get("namespaces") or ())
-        for m in spec.get("mounts") or ():
-            if m.get("type") == "cgroup":
-                _join_cgroup(cfg)  # the cgroup mount must show our own cgroup
-            mounts.mount_one(rootfs, m, private_cgroupns=private_cgroupns)
-            if m.get("destination") == "/dev" and m.get("type") == "tmpfs":
-                dev_is_tmpfs = True
-        if dev_is_tmpfs:
-            mounts.create_devices(rootfs, linux.get("devices"), bind=cfg.new_user_ns)
-            mounts.create_dev_symlinks(rootfs)
-        cwd = proc.get("cwd") or "/"
-        try:
-            from dockyard.runtime.paths import open_in_root
-            os.close(open_in_root(rootfs, cwd, create="dir"))
-        except OSError:
-            pass  # reported by chdir below with the container's view
-        _create_hooks(cfg, rootfs)
+    dev_is_tmpfs = False
+    private_cgroupns = any(ns.get("type") == "cgroup" and not ns.get("path")
+                           for ns in linux.get("namespaces") or ())
+    for m in spec.get("mounts") or ():
+        if m.get("type") == "cgroup":
+            _join_cgroup(cfg)  # the cgroup mount must show our own cgroup
+        mounts.mount_one(rootfs, m, private_cgroupns=private_cgroupns)
+        if m.get("destination") == "/dev" and m.get("type") == "tmpfs":
+            dev_is_tmpfs = True
+    if dev_is_tmpfs:
+        mounts.create_devices(rootfs, linux.get("devices"), bind=cfg.new_user_ns)
+        mounts.create_dev_symlinks(rootfs)
+    cwd = proc.get("cwd") or "/"
+    try:
+        from dockyard.runtime.paths import open_in_root
+        os.close(open_in_root(rootfs, cwd, create="dir"))
+    except OSError:
+        pass  # reported by chdir below with the container's view
+    _create_hooks(cfg, rootfs)
+    if cfg.new_mount_ns:
         mounts.pivot_root(rootfs)
         if (spec.get("root") or {}).get("readonly"):
             mounts.remount_readonly("/")
     else:
-        _create_hooks(cfg, rootfs)
         os.chroot(rootfs)
         os.chdir("/")
+        if not os.path.isdir("/proc/self/fd"):  # the start gate and exec need it
+            raise ExecError("the container has no /proc: without a mount namespace of its own, "
+                            "its spec must mount proc on /proc", 125)
 
     _join_cgroup(cfg)
 
@@ -149,6 +155,8 @@ def _prepare(cfg: InitConfig) -> str:
         mounts.readonly_path(p)
     for p in linux.get("maskedPaths") or ():
         mounts.mask_path(p)
+    if cfg.new_mount_ns:  # after the last bind: an unbindable root could not be bound from
+        mounts.root_propagation_after_pivot(linux.get("rootfsPropagation"))
 
     # -- the process itself: the sequence exec shares
     path, cfg.late_seccomp = process.become(proc, seccomp)

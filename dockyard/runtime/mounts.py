@@ -287,6 +287,45 @@ def create_dev_symlinks(rootfs: str) -> None:
         os.symlink("pts/ptmx", ptmx)
 
 
+def prepare_root(rootfs: str, propagation: str | None, rootfs_mounts=()) -> None:
+    """runc's prepareRoot, in the container's new mount namespace: `/` gets the requested
+    propagation (rslave by default, so nothing made here reaches the host), the mount holding
+    the rootfs is made private (slave when a slave root is asked for), which pivot_root needs
+    (it refuses a shared new root or parent) and which keeps the binds below from propagating
+    back, then the rootfs mounts (the engine's overlay) and the bind of the rootfs onto itself.
+    A shared or unbindable root is set after pivot_root (`root_propagation_after_pivot`)."""
+    flag = _PROPAGATION[propagation] if propagation else sc.MS_SLAVE | sc.MS_REC
+    sc.mount(None, "/", None, flag)
+    _parent_mount_propagation(rootfs, sc.MS_SLAVE if flag & sc.MS_SLAVE else sc.MS_PRIVATE)
+    for m in rootfs_mounts:
+        flags, _, data = parse_options(m.get("options"))
+        sc.mount(m["source"], rootfs, m["type"], flags, data or None)
+    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+
+
+def _parent_mount_propagation(path: str, flag: int) -> None:
+    """Set `flag` on the mount that holds `path` (the path itself when it is a mount point):
+    EINVAL means "not a mount point", so go up a directory, as runc does."""
+    while True:
+        try:
+            sc.mount(None, path, None, flag)
+            return
+        except SyscallError as e:
+            if e.errno != 22 or path == "/":
+                raise
+        path = os.path.dirname(path)
+
+
+def root_propagation_after_pivot(propagation: str | None) -> None:
+    """A shared or unbindable rootfsPropagation, applied to the new `/` once it is the root
+    (runc since 1.2): applied before, it would reach the host's mount through the shared
+    parent, and pivot_root would refuse a shared root anyway. Private and slave were set by
+    prepare_root."""
+    flag = _PROPAGATION[propagation] if propagation else 0
+    if flag and not flag & (sc.MS_PRIVATE | sc.MS_SLAVE):
+        sc.mount(None, "/", None, flag)
+
+
 def pivot_root(rootfs: str) -> None:
     """runc's pivot_root(".", ".") dance: no put_old directory is left inside the container."""
     old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)

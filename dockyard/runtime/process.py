@@ -3,7 +3,8 @@ both the container's init (`init.py`, after its mounts and pivot_root) and `exec
 after joining the namespaces) go through, in runc's order, so the two cannot drift:
 
     `preload` (before the host's libraries become invisible) → `setup_console` (init: right after
-    pivot_root, before the masked paths, as runc) → `become`: rlimits → oom_score_adj → no_new_privs → seccomp (if it needs privileges) → capabilities + user →
+    pivot_root, before the masked paths, as runc) → `become`: AppArmor profile (on exec) →
+    rlimits → oom_score_adj → no_new_privs → seccomp (if it needs privileges) → capabilities + user →
     cwd → executable lookup → (the caller reports ready, init waits for `start`) → `execute`:
     close leaked fds → reset every signal's disposition and the mask → seccomp (with
     no_new_privs, last: fewer syscalls to allow) → execve.
@@ -56,17 +57,24 @@ def preload(proc: dict) -> None:
         import fcntl, socket, struct, termios  # noqa: E401,F401
     if proc.get("rlimits"):
         import resource  # noqa: F401
+    if proc.get("apparmorProfile"):
+        from dockyard.runtime import lsm  # noqa: F401
 
 
 def become(proc: dict, seccomp: tuple[bytes, int] | None) -> tuple[str, tuple | None]:
     """Give the calling process everything ``proc`` (an OCI process object) asks for, in the
     container it is already in: (path of the executable, seccomp still to load in `execute`)."""
+    if proc.get("apparmorProfile"):  # takes effect at the exec, as runc's aa_change_onexec
+        from dockyard.runtime import lsm  # loaded by `preload`
+
+        lsm.apply_apparmor_on_exec(proc)
     for rl in proc.get("rlimits") or ():
         import resource
 
-        which = getattr(resource, str(rl.get("type")), None)
-        if which is None:
-            raise ExecError(f"unknown rlimit {rl.get('type')}", 125)
+        kind = str(rl.get("type"))
+        which = getattr(resource, kind, None) if kind.startswith("RLIMIT_") else None
+        if which is None:  # spec.validate refuses these before init; a caller may skip it
+            raise ExecError(f"wrong rlimit value: {kind}", 125)
         try:
             resource.setrlimit(which, (rl["soft"], rl["hard"]))
         except (ValueError, OSError, TypeError, KeyError) as e:

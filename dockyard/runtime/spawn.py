@@ -163,7 +163,10 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                         # Joining a cgroup can wait out an RCU grace period (~10 ms on cgroup v1);
                         # the parent does it while init is busy mounting, then lets it go on.
                         cgroup.apply(pid)
-                        os.write(ctl_w, b"c")
+                        try:
+                            os.write(ctl_w, b"c")
+                        except BrokenPipeError:
+                            pass  # init failed before it read this: its error is the next message
                 elif msg.get("ready"):
                     ready = True
                 elif msg.get("hooks"):
@@ -200,29 +203,17 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
 
 
 def _kill_quietly(pid: int) -> None:
+    from dockyard.runtime.procfs import proc_start_time, wait_gone
+
+    started = proc_start_time(pid)
     try:
         os.kill(pid, 9)
     except ProcessLookupError:
         return
     try:
         os.waitpid(pid, 0)
-    except ChildProcessError:
-        _wait_dead(pid)  # not our child (reparented elsewhere): wait until it has died
-
-
-def _wait_dead(pid: int, timeout: float = 10.0) -> None:
-    """Until `pid` is gone or a zombie (its namespaces, and the mounts in them, are gone)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                if f.read().rpartition(b")")[2].split()[0] == b"Z":
-                    return
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return
-        time.sleep(0.002)
+    except ChildProcessError:  # not our child (reparented elsewhere): wait until it has died
+        wait_gone(pid, started, 10.0)
 
 
 def _write_id_maps(pid: int, spec: dict) -> None:

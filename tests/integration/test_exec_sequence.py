@@ -86,14 +86,15 @@ def test_exec_with_a_bad_workdir_is_runcs_error(dy, busybox, name):
 @pytest.mark.parametrize("runtime", RUNTIME_CLIS)
 def test_runtime_exec_gets_what_init_got(tmp_path, rootfs_dir, cleanup_runtime_states, runtime):  # noqa: F811
     """The OCI process attributes the engine's flags do not reach yet (rlimits, oom_score_adj,
-    additional groups, umask, ambient capabilities), through the runtimes' own CLI."""
+    additional groups, umask, ambient capabilities), through the runtimes' own CLI. (A uid no
+    other test uses: RLIMIT_NPROC counts that user's processes on the whole host.)"""
     bundle = make_bundle(tmp_path, rootfs_dir, "dockyard-runtime", ["sh", "-c", f"({PROBE}) > /tmp/init.txt; sleep 60"])
     with open(os.path.join(bundle, "config.json")) as f:
         spec = json.load(f)
     caps = ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]
     spec["process"].update(
-        user={"uid": 1000, "gid": 1000, "additionalGids": [5, 7], "umask": 0o27},
-        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}, {"type": "RLIMIT_NPROC", "soft": 77, "hard": 88},
+        user={"uid": 54321, "gid": 54321, "additionalGids": [5, 7], "umask": 0o27},
+        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}, {"type": "RLIMIT_NPROC", "soft": 4077, "hard": 4088},
                  {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}],
         oomScoreAdj=345, noNewPrivileges=True,
         capabilities={k: caps for k in ("bounding", "effective", "permitted", "inheritable", "ambient")})
@@ -121,7 +122,7 @@ def test_runtime_exec_gets_what_init_got(tmp_path, rootfs_dir, cleanup_runtime_s
     if runtime == "runc":  # runc 1.1's exec leaves the caller's umask (its setns init skips user.umask)
         expected = first.replace("\n0027\n", "\n0022\n")
     assert p.stdout == expected
-    assert "CapAmb:\t0000000000000401" in first and "\n345\n321\n77\n0\n" in first
+    assert "CapAmb:\t0000000000000401" in first and "\n345\n321\n4077\n0\n" in first
     assert "\n0027\n" in first and ("\n0027\n" in p.stdout) == (runtime == "dockyard-runtime")
     assert "groups=5,7" in first or "groups=5(tty),7(lp)" in first or "groups=5" in first
     subprocess.run(cmd + ["delete", "--force", "seq"], env=runtime_env(), capture_output=True, timeout=30)

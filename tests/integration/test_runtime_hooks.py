@@ -32,7 +32,7 @@ from test_runtime_conformance import (RUNTIME_CLIS, cleanup_runtime_states, make
 pytestmark = pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed")
 
 HOOK = r"""#!/bin/sh
-# hook.sh NAME [fail|sleep|sleepchild]: record what this hook sees, then do MODE
+# hook.sh NAME [fail|sleep|sleepchild|slow]: record what this hook sees, then do MODE
 o=@LOG@
 [ -d "$o" ] || o=/hooklog
 n=$1
@@ -51,6 +51,7 @@ case "$2" in
 fail) echo "out of $n"; echo "err of $n" >&2; exit 3;;
 sleep) exec sleep 60;;
 sleepchild) sleep 60 & echo $! > "$o/$n.child"; wait;;
+slow) sleep 2;;
 esac
 exit 0
 """
@@ -408,6 +409,38 @@ def _sleepers(tmp: str) -> list[int]:
             if cwd.startswith(tmp + "/"):
                 out.append(int(name))
     return out
+
+
+def test_forged_words_in_the_exec_fifo_are_not_a_hook_failure(tmp_path, rootfs_dir, cleanup_runtime_states):
+    """Attack: a host process that can open exec.fifo (mode 0622, as runc's) writes a fake hook
+    error while `start` waits for init's exec: `start` must not report it, the container runs."""
+    b = Bundle(tmp_path, rootfs_dir, "dockyard-runtime", cleanup_runtime_states, {
+        "startContainer": [{"name": "startContainer", "inside": True, "mode": "slow"}]})
+    p = b("create", "--bundle", b.path, b.cid)
+    assert p.returncode == 0, p.err
+    with open(tmp_path / "start.err", "wb") as err:
+        start = subprocess.Popen(b.cmd + ["start", b.cid], cwd=b.path, env=b.env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 10
+        while "startContainer" not in b.order():  # init passed the gate; its hook sleeps
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        fd = os.open(os.path.join(b.state_root, b.cid, "exec.fifo"), os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"error running startContainer hook #0: forged")
+        os.close(fd)
+        assert start.wait(30) == 0, (tmp_path / "start.err").read_text()
+    finally:
+        if start.poll() is None:
+            start.kill()
+            start.wait()
+    assert b.state()["status"] == "running"
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join(b.log, "process-ran")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert b("delete", "--force", b.cid).returncode == 0
+    b.assert_gone()
 
 
 # -- bad hooks are refused ------------------------------------------------------------------------

@@ -56,6 +56,16 @@ class ServerConfig:
     tls_key: str | None = None
     read_only: bool = False
     delete_enabled: bool = False
+    immutable_tags: bool = False
+    immutable_except: tuple[str, ...] = ()  # fnmatch patterns of tags that may still move
+
+    def immutable(self, tag: str) -> bool:
+        """Whether a tag, once pushed, may never point elsewhere (nor be deleted)."""
+        if not self.immutable_tags:
+            return False
+        import fnmatch
+
+        return not any(fnmatch.fnmatchcase(tag, p) for p in self.immutable_except)
 
 
 def parse_addr(addr: str) -> tuple[str | None, int]:
@@ -205,7 +215,7 @@ class Registry:
             return await self.put_manifest(request, name, tag, digest)
         if method == "DELETE":
             self._deletes()
-            deleted = await self.db(self.storage.delete_tag if tag else self.storage.delete_manifest, name, tag or digest)
+            deleted = await self.db(self._delete_manifest, name, tag, digest)
             if not deleted:
                 raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": tag or digest})
             return web.Response(status=202)
@@ -236,7 +246,8 @@ class Registry:
         if digest is not None and actual != digest:
             raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
         tags = [tag] if tag else extra_tags
-        await self.db(self.storage.put_manifest, name, actual, data, pushed, tags)
+        immutable = self.config.immutable if self.config.immutable_tags else None
+        await self.db(self.storage.put_manifest, name, actual, data, pushed, tags, immutable)
         headers = {"Location": f"/v2/{name}/manifests/{actual}", "Docker-Content-Digest": actual}
         if pushed.subject:
             headers["OCI-Subject"] = pushed.subject
@@ -244,6 +255,21 @@ class Registry:
         for t in extra_tags:
             resp.headers.add("OCI-Tag", t)
         return resp
+
+    def _delete_manifest(self, name: str, tag: str | None, digest: str | None) -> bool:
+        """DELETE of a tag or manifest (on the database thread, so no push interleaves). With
+        immutable tags, an immutable tag cannot be deleted, nor a manifest one points at."""
+        if self.config.immutable_tags:
+            if tag is not None:
+                frozen = [tag] if self.config.immutable(tag) else []
+            else:
+                frozen = [t for t in self.storage.tags_of(name, digest) if self.config.immutable(t)]
+            if frozen:
+                raise RegistryError("DENIED", f"tag '{frozen[0]}' of '{name}' is immutable: it cannot be deleted",
+                                    detail={"name": name, "tag": frozen[0]})
+        if tag is not None:
+            return self.storage.delete_tag(name, tag)
+        return self.storage.delete_manifest(name, digest)
 
     # ------------------------------------------------------------ blobs
 
@@ -479,9 +505,10 @@ async def _serve(config: ServerConfig, ready=None) -> None:
         for addr in runner.addresses:
             host, port = addr[0], addr[1]
             shown = f"[{host}]" if ":" in host else host
-            log.info("dockyard registry listening on %s://%s:%d (root %s%s%s%s)", scheme, shown, port, config.root,
+            log.info("dockyard registry listening on %s://%s:%d (root %s%s%s%s%s)", scheme, shown, port, config.root,
                      ", htpasswd auth" if config.htpasswd else "", ", read-only" if config.read_only else "",
-                     ", deletes enabled" if config.delete_enabled else "")
+                     ", deletes enabled" if config.delete_enabled else "",
+                     ", immutable tags" if config.immutable_tags else "")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -253,10 +253,26 @@ class RegistryStorage:
                 out.append(d)
         return out
 
-    def put_manifest(self, repo: str, digest: str, data: bytes, pushed: PushedManifest, tags: Iterable[str]) -> None:
+    def moved_tags(self, repo: str, digest: str, tags: Iterable[str], conn: sqlite3.Connection | None = None,
+                   ) -> list[str]:
+        """Which of ``tags`` exist in ``repo`` pointing at another manifest than ``digest``."""
+        conn = conn or self._conn()
+        out = []
+        for tag in tags:
+            row = conn.execute("SELECT digest FROM tags WHERE repo = ? AND tag = ?", (repo, tag)).fetchone()
+            if row is not None and row[0] != digest:
+                out.append(tag)
+        return out
+
+    def put_manifest(self, repo: str, digest: str, data: bytes, pushed: PushedManifest, tags: Iterable[str],
+                     immutable=None) -> None:
         """Store a validated manifest and tag it: MANIFEST_BLOB_UNKNOWN (one per missing digest)
-        if the repository lacks anything it refers to, in which case nothing is stored."""
+        if the repository lacks anything it refers to, TAG_INVALID if it would move a tag for
+        which ``immutable(tag)`` is true; in either case nothing is stored."""
         tags = list(tags)
+        frozen = [t for t in tags if immutable is not None and immutable(t)]
+        if frozen and self.moved_tags(repo, digest, frozen):
+            raise tag_immutable(repo, self.moved_tags(repo, digest, frozen)[0])
         missing = self.missing(repo, pushed.children)
         if missing:
             raise _blob_unknown(missing)
@@ -267,10 +283,11 @@ class RegistryStorage:
         annotations = json.dumps(pushed.annotations, sort_keys=True) if pushed.annotations else None
         with self.write() as conn:
             missing = self.missing(repo, pushed.children, conn)
-            if missing:  # a gc or a delete got there between the check and the lock
+            moved = self.moved_tags(repo, digest, frozen, conn) if frozen else []
+            if missing or moved:  # a gc, a delete or another push got there between the check and the lock
                 if created and conn.execute("SELECT 1 FROM blobs WHERE digest = ?", (digest,)).fetchone() is None:
                     self.content.delete(digest)
-                raise _blob_unknown(missing)
+                raise _blob_unknown(missing) if missing else tag_immutable(repo, moved[0])
             if not self.content.has(digest):  # gc removed our unregistered copy meanwhile
                 self.content.write_bytes(data, digest)
             self._register_blob(conn, digest, len(data), now)
@@ -310,6 +327,10 @@ class RegistryStorage:
         return any(conn.execute(f"SELECT 1 FROM {table} WHERE repo = ? LIMIT 1", (repo,)).fetchone()
                    for table in ("manifests", "blob_links", "tags"))
 
+    def tags_of(self, repo: str, digest: str) -> list[str]:
+        return [r[0] for r in self._conn().execute("SELECT tag FROM tags WHERE repo = ? AND digest = ? ORDER BY tag",
+                                                   (repo, digest))]
+
     def tags(self, repo: str, last: str | None, n: int | None) -> tuple[list[str], bool]:
         """Tags in byte order after ``last``, at most ``n``; and whether there are more."""
         return self._page("SELECT tag FROM tags WHERE repo = ? AND tag > ? ORDER BY tag", (repo, last or ""), n)
@@ -347,6 +368,12 @@ class RegistryStorage:
     def _register_blob(conn: sqlite3.Connection, digest: str, size: int, now: float) -> None:
         conn.execute("INSERT INTO blobs (digest, size, touched) VALUES (?, ?, ?) "
                      "ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched", (digest, size, now))
+
+
+def tag_immutable(repo: str, tag: str) -> RegistryError:
+    """ECR's answer to a push that would move an immutable tag (400 TAG_INVALID, in its words)."""
+    return RegistryError("TAG_INVALID", f"The image tag '{tag}' already exists in the '{repo}' repository and cannot "
+                         "be overwritten because the tag is immutable.", detail={"name": repo, "tag": tag})
 
 
 def _blob_unknown(missing: list[str]) -> RegistryError:
