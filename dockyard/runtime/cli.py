@@ -20,7 +20,7 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 VERSION = "1.1.5"  # the runc CLI version whose contract we follow
 # exec flags that edit the process; with --process the file says the whole process
-_PROCESS_EDITS = ("cwd", "env", "user", "additional-gids", "no-new-privs", "cap")
+_PROCESS_EDITS = ("cwd", "env", "user", "additional-gids", "no-new-privs", "cap", "apparmor", "process-label")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,8 +239,7 @@ def _exec(rt, cid: str, command: list[str], o: dict, given: set) -> int:
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.wait import forward_signals, wait_exit
 
-    for flag, what in (("process-label", "SELinux labels are"), ("apparmor", "AppArmor profiles are"),
-                       ("cgroup", "exec into a sub-cgroup is"), ("ignore-paused", "exec into a paused container is")):
+    for flag, what in (("cgroup", "exec into a sub-cgroup is"), ("ignore-paused", "exec into a paused container is")):
         if o[flag]:
             raise InvalidArgument(f"--{flag}: {what} not supported by dockyard-runtime")
     if o["preserve-fds"] < 0:
@@ -290,6 +289,11 @@ def exec_process_spec(rt, cid: str, command: list[str], o: dict, given: set) -> 
     process = dict(base, args=command, terminal=o["tty"])
     if o["cwd"]:
         process["cwd"] = o["cwd"]
+    # applied, or refused with the reason, by the process sequence (runtime/lsm.py), as spec fields are
+    if o["apparmor"]:
+        process["apparmorProfile"] = o["apparmor"]
+    if o["process-label"]:
+        process["selinuxLabel"] = o["process-label"]
     if o["cap"]:  # runc 1.1: added to the bounding, effective and permitted sets
         caps = dict(base.get("capabilities") or {})
         for kind in ("bounding", "effective", "permitted"):

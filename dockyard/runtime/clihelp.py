@@ -162,8 +162,8 @@ OPTIONS:
    --process value, -p value          path to the process.json
    --detach, -d                       detach from the container's process
    --pid-file value                   specify the file to write the process id to
-   --process-label value              refused: SELinux labels are not supported
-   --apparmor value                   refused: AppArmor profiles are not supported
+   --process-label value              set the SELinux label of the process (refused: dockyard-runtime applies no SELinux labels)
+   --apparmor value                   set the apparmor profile for the process (refused where AppArmor is not enabled)
    --no-new-privs                     set the no new privileges value for the process
    --cap value, -c value              add a capability to the bounding, effective and permitted sets of the process
    --preserve-fds value               Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total) (default: 0)

@@ -241,8 +241,6 @@ def test_text_log_quotes_the_message(capsys, tmp_path):
     (["create", "--no-pivot", "c1"], "--no-pivot is not implemented"),
     (["create", "--preserve-fds", "-1", "c1"], "--preserve-fds must not be negative"),
     (["run", "--no-subreaper", "c1"], "--no-subreaper is only supported with --detach"),
-    (["exec", "--process-label", "l", "c1", "sh"], "--process-label: SELinux labels are not supported"),
-    (["exec", "--apparmor", "p", "c1", "sh"], "--apparmor: AppArmor profiles are not supported"),
     (["exec", "--cgroup", "x", "c1", "sh"], "--cgroup: exec into a sub-cgroup is not supported"),
     (["exec", "--ignore-paused", "c1", "sh"], "--ignore-paused: exec into a paused container is not supported"),
     (["list", "-f", "yaml"], "invalid format option"),
@@ -323,6 +321,16 @@ def test_exec_process_from_the_command_line(base_bundle):
     assert caps["bounding"] == caps["effective"] == caps["permitted"] == ["CAP_KILL", "CAP_NET_RAW"]
     assert caps["ambient"] == ["CAP_KILL"]
     assert proc["noNewPrivileges"] is False
+
+
+def test_exec_labels_go_to_the_process_for_lsm_to_apply_or_refuse(base_bundle):
+    from dockyard.runtime import lsm
+
+    proc = exec_spec(base_bundle, "--apparmor", "acme", "--process-label", "system_u:system_r:t:s0", "c1", "true")
+    assert proc["apparmorProfile"] == "acme" and proc["selinuxLabel"] == "system_u:system_r:t:s0"
+    with pytest.raises(InvalidArgument, match="SELinux"):  # what exec does with it before joining anything
+        lsm.check(dict(proc, apparmorProfile=""))
+    assert "apparmorProfile" not in exec_spec(base_bundle, "--apparmor=", "c1", "true")  # empty: unset, as runc
 
 
 def test_exec_process_defaults_follow_runc(base_bundle):
