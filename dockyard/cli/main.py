@@ -49,6 +49,8 @@ COMMANDS = {
     "login": ("dockyard.cli.registry_client", "cmd_login"),
     "logout": ("dockyard.cli.registry_client", "cmd_logout"),
     "port": ("dockyard.cli.networks", "cmd_port"),
+    "sbom": ("dockyard.cli.sbom", "cmd_sbom"),
+    "scan": ("dockyard.cli.sbom", "cmd_scan"),
 }
 GROUPS = {
     "system": {"prune": ("dockyard.cli.system", "cmd_system_prune")},
@@ -116,6 +118,8 @@ Commands:
   push        Upload an image to a registry
   login       Log in to a registry
   logout      Log out from a registry
+  sbom        List the packages in an image (SPDX, CycloneDX or a table)
+  scan        Match an image's packages against OSV vulnerability records, offline
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
 
