@@ -11,6 +11,7 @@ Older binaries (pointer-based headers, Go < 1.18) are not read.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 
@@ -18,6 +19,7 @@ from dockyard.sbom.model import GO, Package, purl
 
 MAGIC = b"\xff Go buildinf:"
 MAX_SECTION = 4 << 20
+MAX_BINARY = 512 << 20  # a larger file is not searched for its version string
 
 
 class BuildInfo:
@@ -135,31 +137,63 @@ def catalog(fs, distro) -> list[Package]:
             continue
         try:
             info = read_buildinfo(fd)
+            if info is not None:
+                out.extend(packages(info, path, fs.layer_of(path) or "", fd))
         finally:
             os.close(fd)
-        if info is None:
-            continue
-        out.extend(packages(info, path, fs.layer_of(path) or ""))
     return out
 
 
-def packages(info: BuildInfo, path: str, layer: str) -> list[Package]:
+def go_purl(module: str, version: str) -> str:
+    """syft's golang purl: the first two path elements are the namespace, the third the name,
+    the rest a subpath (``github.com/a/b/v3`` is ``pkg:golang/github.com/a/b@v#v3``)."""
+    f = module.split("/")
+    if len(f) <= 2:
+        return purl("golang", f[-1], version, namespace="/".join(f[:-1]))
+    out = purl("golang", f[2], version, namespace="/".join(f[:2]))
+    return out + ("#" + "/".join(f[3:]) if len(f) > 3 else "")
+
+
+def packages(info: BuildInfo, path: str, layer: str, fd: int | None = None) -> list[Package]:
     def pkg(name: str, version: str) -> Package:
-        ns, _, base = name.rpartition("/")
         return Package(name=name, version=version, type=GO, locations=[path], layer=layer, ecosystem="Go",
-                       purl=purl("golang", base, version, namespace=ns))
+                       purl=go_purl(name, version))
 
     out = []
-    if info.main and info.main[0]:
-        name, version = info.main
-        if version == "(devel)":
-            version = _pseudo_version(info.settings) or version
-        out.append(pkg(name, version))
+    main, version = info.main if info.main else (info.path, "(devel)")
+    if main:
+        if version in ("(devel)", ""):
+            version = main_version(info.settings, fd) or "(devel)"
+        out.append(pkg(main, version))
     out.extend(pkg(n, v) for n, v in info.deps)
     if info.go_version.startswith("go"):
         out.append(pkg("stdlib", info.go_version))
         out[-1].purl = purl("golang", "stdlib", info.go_version.removeprefix("go"))
     return out
+
+
+LDFLAGS = (re.compile(r"\.([gG]it)?([bB]uild)?[vV]ersion=(?P<version>v?\d+.\d+.\d+[-\w]*)"),
+           re.compile(r"\.[tT]ag=(?P<version>v?\d+.\d+.\d+[-\w]*)"))
+SEMVER_IN_BINARY = re.compile(rb"\x00(v?\d+\.\d+\.\d+(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)\x00")
+
+
+def main_version(settings: dict[str, str], fd: int | None) -> str:
+    """The main module's version when Go recorded "(devel)", found as syft finds it: a version set
+    by ``-ldflags -X ...version=``, else a NUL-framed semver in the binary, else a pseudo-version
+    from the vcs settings."""
+    for pat in LDFLAGS:
+        m = pat.search(settings.get("-ldflags", ""))
+        if m:
+            v = m.group("version")
+            return v if v.startswith("v") else "v" + v
+    if fd is not None:
+        size = os.fstat(fd).st_size
+        if size <= MAX_BINARY:
+            m = SEMVER_IN_BINARY.search(os.pread(fd, size, 0))
+            if m:
+                v = m.group(1).decode()
+                return v if v.startswith("v") else "v" + v
+    return _pseudo_version(settings)
 
 
 def _pseudo_version(settings: dict[str, str]) -> str:

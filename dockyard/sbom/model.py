@@ -32,10 +32,10 @@ class Distro:
 
 
 def purl_quote(s: str) -> str:
-    """Percent-encode as packageurl-go does for names, versions and qualifier values."""
+    """Percent-encode as syft's packageurl-go does (":" kept, "+" and "@" encoded)."""
     from urllib.parse import quote
 
-    return quote(s, safe="-._~+")
+    return quote(s, safe="-._~:")
 
 
 def purl(kind: str, name: str, version: str, *, namespace: str = "", qualifiers: list[tuple[str, str]] = ()) -> str:

@@ -24,6 +24,13 @@ def headers(text: str) -> dict[str, list[str]]:
     return out
 
 
+def normalize(name: str) -> str:
+    """PEP 503 name normalisation (syft's and OSV's PyPI names): lower case, runs of -_. as one -."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def metadata_files(fs) -> list[str]:
     found = []
     for path, e in fs.files.items():
@@ -48,4 +55,6 @@ def catalog(fs, distro) -> list[Package]:
                            locations=[path], layer=fs.layer_of(path) or "", ecosystem="PyPI",
                            supplier=(h.get("author") or [""])[0],
                            purl=purl("pypi", name, version)))
+        out[-1].name = normalize(name)
+        out[-1].purl = purl("pypi", out[-1].name, version)
     return out
