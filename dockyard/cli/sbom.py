@@ -67,3 +67,91 @@ def cmd_sbom(ctx, argv: list[str]) -> int:
     inv = catalog_image(ctx.engine, opts.args[0])
     _write(render_sbom(inv, fmt), opts.output)
     return 0
+
+
+SCAN_FLAGS = [
+    Flag("--db", STR, "OSV records: a directory, a zip (OSV's all.zip), or a database made by --db-import "
+         "(default <root>/cache/osv.db)", metavar="path"),
+    Flag("--db-import", STR, "Index a zip or directory of OSV records into the database (--db) and exit",
+         dest="db_import", metavar="path"),
+    Flag("--sbom", STR, "Scan an SBOM file (SPDX or CycloneDX JSON, dockyard's or syft's) instead of an image",
+         metavar="file"),
+    Flag("--severity", STR, "Report only these severities (comma-separated: UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL)",
+         metavar="list"),
+    Flag("--exit-code", INT, "Exit with this code when vulnerabilities are reported", default=0, metavar="int"),
+    Flag("--format", STR, "Output format: table, json or sarif", default="table", metavar="string"),
+    Flag("--ignore-unfixed", BOOL, "Report only vulnerabilities that have a fixed version"),
+    Flag("-o,--output", STR, "Write to a file instead of STDOUT", metavar="string"),
+    Flag("--help", BOOL, "Print usage"),
+]
+SCAN_USAGE = "dockyard scan [OPTIONS] IMAGE | --sbom FILE | --db-import FILE"
+
+
+def _default_db(ctx) -> str:
+    from dockyard.engine.engine import Engine
+
+    root = Engine(ctx.root, ctx.runroot).root  # its root only: no store is opened for this
+    return os.path.join(root, "cache", "osv.db")
+
+
+def cmd_scan(ctx, argv: list[str]) -> int:
+    opts = parse(SCAN_FLAGS, argv)
+    if opts.help:
+        print(usage(SCAN_USAGE, "Match an image's packages against OSV vulnerability records, offline", SCAN_FLAGS))
+        return 0
+    fmt = (opts.format or "table").lower()
+    if fmt not in ("table", "json", "sarif"):
+        raise UsageError(f'invalid --format "{opts.format}": use table, json or sarif')
+    from dockyard.scan.severity import LEVELS
+
+    severities = None
+    if opts.severity:
+        severities = {s.strip().upper() for s in opts.severity.split(",") if s.strip()}
+        bad = severities - set(LEVELS)
+        if bad or not severities:
+            raise UsageError(f"invalid --severity {opts.severity!r}: use {','.join(LEVELS)}")
+    if opts.exit_code < 0 or opts.exit_code > 255:
+        raise UsageError(f"invalid --exit-code {opts.exit_code}: use 0-255")
+    db_path = opts.db or _default_db(ctx)
+    if opts.db_import:
+        from dockyard.scan.db import import_records
+
+        if opts.args or opts.sbom:
+            raise UsageError("--db-import imports records and exits: give no image or --sbom with it")
+        n = import_records([opts.db_import], db_path)
+        print(f"imported {n} OSV records from {opts.db_import} into {db_path}")
+        return 0
+    if bool(opts.args) == bool(opts.sbom) or len(opts.args) > 1:
+        raise UsageError('"dockyard scan" requires one IMAGE or --sbom FILE.',
+                         hint=f"See 'dockyard scan --help'.\n\nUsage:  {SCAN_USAGE}")
+    from dockyard.scan.db import Database
+    from dockyard.scan.match import scan
+    from dockyard.scan.query import from_purl
+
+    db = Database(db_path)
+    if opts.sbom:
+        from dockyard.scan.sbomfile import read_purls
+
+        target = opts.sbom
+        purls = read_purls(opts.sbom)
+    else:
+        from dockyard.sbom.catalog import catalog_image
+
+        inv = catalog_image(ctx.engine, opts.args[0])
+        target = opts.args[0]
+        purls = [(p.purl, p.locations[0] if p.locations else "") for p in inv.packages]
+    queries = [q for q in (from_purl(p, loc) for p, loc in purls) if q is not None]
+    findings = scan(queries, db, severities=severities, ignore_unfixed=opts.ignore_unfixed)
+    db.close()
+    from dockyard.scan import report
+
+    if fmt == "table":
+        text = report.table(findings, target, len(purls))
+    elif fmt == "json":
+        text = report.as_json(findings, target, len(purls))
+    else:
+        from dockyard import __version__
+
+        text = report.sarif(findings, target, len(purls), __version__)
+    _write(text, opts.output)
+    return opts.exit_code if findings else 0
