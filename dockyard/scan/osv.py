@@ -24,7 +24,7 @@ def check_record(doc, where: str) -> dict:
     if not isinstance(aff, list) or not all(isinstance(a, dict) for a in aff):
         raise InvalidArgument(f"{where}: {doc['id']}: \"affected\" must be a list of objects")
     for a in aff:
-        pkg = a.get("package", {})
+        pkg = a.get("package") or {}  # an upstream CVE record may list an entry without a package
         if not isinstance(pkg, dict) or not isinstance(pkg.get("ecosystem", ""), str) \
                 or not isinstance(pkg.get("name", ""), str):
             raise InvalidArgument(f"{where}: {doc['id']}: \"affected[].package\" needs string ecosystem and name")
