@@ -91,10 +91,13 @@ def parse(section: bytes) -> BuildInfo | None:
     if len(section) < 32 or not section.startswith(MAGIC) or not section[15] & 2:
         return None
     pos = 32
-    n, pos = _varint(section, pos)
-    version = section[pos:pos + n].decode("utf-8", "replace")
-    pos += n
-    n, pos = _varint(section, pos)
+    try:
+        n, pos = _varint(section, pos)
+        version = section[pos:pos + n].decode("utf-8", "replace")
+        pos += n
+        n, pos = _varint(section, pos)
+    except ValueError:
+        return None  # truncated: not build info we can read
     mod = section[pos:pos + n]
     if len(mod) >= 33 and mod[-17:-16] == b"\n":
         mod = mod[16:-16]

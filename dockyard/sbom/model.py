@@ -31,11 +31,20 @@ class Distro:
     pretty: str = ""
 
 
-def purl_quote(s: str) -> str:
-    """Percent-encode as syft's packageurl-go does (":" kept, "+" and "@" encoded)."""
-    from urllib.parse import quote
+_PURL_ESCAPE = frozenset('+@?#/ "<>\\^`{|}')
 
-    return quote(s, safe="-._~:")
+
+def purl_quote(s: str) -> str:
+    """Percent-encode as syft 1.18 writes purls (checked against its output on every sub-delim):
+    "+" and "@" are encoded, as are characters a URL cannot hold ("?#/", space, controls, non-ASCII);
+    ":", "~", "!$&'()*,;=[]" stay as they are."""
+    out = []
+    for ch in s:
+        if ch in _PURL_ESCAPE or ord(ch) < 0x21 or ord(ch) > 0x7E:
+            out.extend(f"%{b:02X}" for b in ch.encode())
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def purl(kind: str, name: str, version: str, *, namespace: str = "", qualifiers: list[tuple[str, str]] = ()) -> str:
