@@ -9,8 +9,12 @@ import sys
 from dockyard.cli.flags import BOOL, INT, STR, Flag, UsageError, parse, usage
 
 SBOM_FLAGS = [
-    Flag("--format", STR, "Output format: table, spdx-json or cyclonedx-json", default="table", metavar="string"),
+    Flag("--format", STR, "Output format: table, spdx-json or cyclonedx-json (default table; spdx-json with "
+         "--attach or --from-registry)", metavar="string"),
     Flag("-o,--output", STR, "Write to a file instead of STDOUT", metavar="string"),
+    Flag("--attach", BOOL, "Push the SBOM to the image's registry as an OCI 1.1 referrer of the image"),
+    Flag("--from-registry", BOOL, "Read the SBOM attached to the image in its registry (no local image needed)"),
+    Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
     Flag("--help", BOOL, "Print usage"),
 ]
 FORMATS = ("table", "spdx-json", "cyclonedx-json")
@@ -59,13 +63,36 @@ def cmd_sbom(ctx, argv: list[str]) -> int:
     if len(opts.args) != 1:
         raise UsageError('"dockyard sbom" requires exactly 1 argument.',
                          hint="See 'dockyard sbom --help'.\n\nUsage:  dockyard sbom [OPTIONS] IMAGE")
-    fmt = (opts.format or "table").lower()
+    remote = opts.attach or opts.from_registry
+    fmt = (opts.format or ("spdx-json" if remote else "table")).lower()
     if fmt not in FORMATS:
         raise UsageError(f'invalid --format "{opts.format}": use one of {", ".join(FORMATS)}')
+    if opts.attach and opts.from_registry:
+        raise UsageError("--attach and --from-registry are mutually exclusive")
+    if remote and fmt == "table":
+        raise UsageError("a table is not an SBOM document: use --format spdx-json or cyclonedx-json")
+    if opts.insecure and not remote:
+        raise UsageError("--insecure only applies with --attach or --from-registry")
+    if opts.from_registry:
+        from dockyard.sbom.referrer import fetch
+
+        data = fetch(opts.args[0], fmt, insecure=opts.insecure)
+        _write(data.decode("utf-8", "replace"), opts.output)
+        return 0
     from dockyard.sbom.catalog import catalog_image
 
     inv = catalog_image(ctx.engine, opts.args[0])
-    _write(render_sbom(inv, fmt), opts.output)
+    text = render_sbom(inv, fmt)
+    if opts.attach:
+        from dockyard.sbom.referrer import attach
+
+        digest = attach(opts.args[0], fmt, text.encode(), local_manifest_digest=inv.manifest_digest,
+                        insecure=opts.insecure)
+        print(digest)
+        if opts.output:
+            _write(text, opts.output)
+        return 0
+    _write(text, opts.output)
     return 0
 
 
