@@ -25,6 +25,10 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         return
     target = os.path.abspath(output)
+    if os.path.lexists(target) and not os.path.isfile(target) or os.path.islink(target):
+        with open(target, "w") as f:  # /dev/null, a fifo, a link: written through, never replaced
+            f.write(text)
+        return
     tmp = f"{target}.{os.getpid()}.tmp"
     try:
         with open(tmp, "w") as f:
