@@ -6,23 +6,10 @@ from __future__ import annotations
 import os
 import re
 
+from dockyard.sbom.gobin import search
 from dockyard.sbom.model import BINARY, Package, purl
 
 BUSYBOX = re.compile(rb"BusyBox\s+v(\d+\.\d+\.\d+)")
-CHUNK = 1 << 20
-
-
-def _search(fd: int, pattern: re.Pattern) -> re.Match | None:
-    """Search a file in overlapping chunks (a binary is read once, never whole into memory)."""
-    off, tail = 0, b""
-    while True:
-        data = os.pread(fd, CHUNK, off)
-        if not data:
-            return None
-        m = pattern.search(tail + data)
-        if m:
-            return m
-        tail, off = data[-64:], off + len(data)
 
 
 def catalog(fs, distro) -> list[Package]:
@@ -32,7 +19,7 @@ def catalog(fs, distro) -> list[Package]:
             continue
         fd = fs.open_fd(path)
         try:
-            m = _search(fd, BUSYBOX)
+            m = search(fd, BUSYBOX)
         finally:
             os.close(fd)
         if m:

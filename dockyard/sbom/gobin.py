@@ -19,7 +19,7 @@ from dockyard.sbom.model import GO, Package, purl
 
 MAGIC = b"\xff Go buildinf:"
 MAX_SECTION = 4 << 20
-MAX_BINARY = 512 << 20  # a larger file is not searched for its version string
+CHUNK = 1 << 20
 
 
 class BuildInfo:
@@ -190,13 +190,24 @@ def main_version(settings: dict[str, str], fd: int | None) -> str:
             v = m.group("version")
             return v if v.startswith("v") else "v" + v
     if fd is not None:
-        size = os.fstat(fd).st_size
-        if size <= MAX_BINARY:
-            m = SEMVER_IN_BINARY.search(os.pread(fd, size, 0))
-            if m:
-                v = m.group(1).decode()
-                return v if v.startswith("v") else "v" + v
+        m = search(fd, SEMVER_IN_BINARY)
+        if m:
+            v = m.group(1).decode()
+            return v if v.startswith("v") else "v" + v
     return _pseudo_version(settings)
+
+
+def search(fd: int, pattern: re.Pattern, overlap: int = 256) -> re.Match | None:
+    """The first match of ``pattern`` in a file, read in overlapping chunks (never whole)."""
+    off, tail = 0, b""
+    while True:
+        data = os.pread(fd, CHUNK, off)
+        if not data:
+            return None
+        m = pattern.search(tail + data)
+        if m:
+            return m
+        tail, off = data[-overlap:], off + len(data)
 
 
 def _pseudo_version(settings: dict[str, str]) -> str:

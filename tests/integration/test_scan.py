@@ -1,4 +1,4 @@
-"""`dockyard scan`: an image's packages against real OSV records (tests/data/osv), offline; Debian
+"""`dockyard scan`: an image's packages against real OSV records (tests/unit/data/osv), offline; Debian
 findings checked against `dpkg --compare-versions`; filters, exit codes, formats, the SQLite index,
 SBOM files (ours and syft's) as input, and clear errors on bad input."""
 
@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "osv")
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit", "data", "osv")
 # real bookworm versions older than what this host has (each is an entry in the package's changelog)
 OLD = {"libc6": "2.36-9+deb12u4", "libexpat1": "2.5.0-1", "tar": "1.34+dfsg-1.2"}
 

@@ -1,4 +1,4 @@
-"""OSV matching on real records (tests/data/osv: the osv package's samples and Debian:12 records
+"""OSV matching on real records (tests/unit/data/osv: the osv package's samples and Debian:12 records
 from Debian's changelogs), severities, purls, SBOM files and the SQLite index."""
 
 import json
@@ -15,7 +15,7 @@ from dockyard.scan.query import from_purl
 from dockyard.scan.sbomfile import read_purls
 from dockyard.scan.severity import cvss3_score, of_record
 
-DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "osv")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "osv")
 SAMPLES = os.path.join(DATA, "samples")
 
 
