@@ -101,8 +101,9 @@ def cmd_sbom(ctx, argv: list[str]) -> int:
 
 
 SCAN_FLAGS = [
-    Flag("--db", STR, "OSV records: a directory, a zip (OSV's all.zip), or a database made by --db-import "
-         "(default <root>/cache/osv.db)", metavar="path"),
+    Flag("--db", STR, "OSV records: a directory, a zip (OSV's all.zip), a database made by --db-import "
+         "(default <root>/cache/osv.db), or oci://REGISTRY/REPO:TAG, a database kept in a registry", metavar="path"),
+    Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for an oci:// database's registry"),
     Flag("--db-import", STR, "Index a zip or directory of OSV records into the database (--db) and exit",
          dest="db_import", metavar="path"),
     Flag("--sbom", STR, "Scan an SBOM file (SPDX or CycloneDX JSON, dockyard's or syft's) instead of an image",
@@ -144,14 +145,40 @@ def cmd_scan(ctx, argv: list[str]) -> int:
     if opts.exit_code < 0 or opts.exit_code > 255:
         raise UsageError(f"invalid --exit-code {opts.exit_code}: use 0-255")
     db_path = opts.db or _default_db(ctx)
+    from dockyard.scan import remote
+
+    if opts.insecure and not remote.is_remote(db_path):
+        raise UsageError("--insecure only applies to an oci:// database")
+    cache = os.path.join(os.path.dirname(_default_db(ctx)), "osv")
     if opts.db_import:
         from dockyard.scan.db import import_records
 
         if opts.args or opts.sbom:
             raise UsageError("--db-import imports records and exits: give no image or --sbom with it")
-        n = import_records([opts.db_import], db_path)
-        print(f"imported {n} OSV records from {opts.db_import} into {db_path}")
+        if not remote.is_remote(db_path):
+            n = import_records([opts.db_import], db_path)
+            print(f"imported {n} OSV records from {opts.db_import} into {db_path}")
+            return 0
+        import shutil
+
+        from dockyard.errors import NotFound
+
+        os.makedirs(cache, exist_ok=True)
+        work = os.path.join(cache, f"import-{os.getpid()}.db")
+        try:
+            try:  # add to the database the registry holds, if there is one
+                shutil.copyfile(remote.fetch(db_path, cache, insecure=opts.insecure), work)
+            except NotFound:
+                pass
+            n = import_records([opts.db_import], work)
+            digest = remote.push(work, db_path, insecure=opts.insecure)
+        finally:
+            if os.path.exists(work):
+                os.unlink(work)
+        print(f"imported {n} OSV records from {opts.db_import} into {db_path} ({digest})")
         return 0
+    if remote.is_remote(db_path):
+        db_path = remote.fetch(db_path, cache, insecure=opts.insecure)
     if bool(opts.args) == bool(opts.sbom) or len(opts.args) > 1:
         raise UsageError('"dockyard scan" requires one IMAGE or --sbom FILE.',
                          hint=f"See 'dockyard scan --help'.\n\nUsage:  {SCAN_USAGE}")
