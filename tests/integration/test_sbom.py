@@ -58,7 +58,8 @@ def _dist_info(name: str) -> str:
 @pytest.mark.skipif(not os.path.exists("/var/lib/dpkg/info/busybox-static.list"), reason="busybox-static not installed")
 def test_layers_ecosystems_and_syft(dy, busybox, tmp_path):
     """A real dpkg stanza and copyright (this host's busybox-static), two real Python dist-infos,
-    npm package.json files; one package per layer, one replaced later, one deleted by a RUN."""
+    npm package.json files; one package per layer, one replaced later, one deleted by a RUN (a
+    whiteout), one hidden by a directory made anew (an opaque directory)."""
     ctx = tmp_path / "ctx"
     (ctx / "deb/var/lib/dpkg/info").mkdir(parents=True)
     (ctx / "deb/usr/share/doc/busybox-static").mkdir(parents=True)
@@ -84,11 +85,12 @@ def test_layers_ecosystems_and_syft(dy, busybox, tmp_path):
         "COPY site/ /usr/lib/python3/dist-packages/\n"             # layer 2
         "COPY nm/ /app/node_modules/\n"                            # layer 3
         "COPY nm2/ /app/node_modules/\n"                           # layer 4: left-pad 1.3.0 replaces 1.2.0
-        f"RUN rm -rf /usr/lib/python3/dist-packages/{os.path.basename(_dist_info('packaging'))}\n")  # layer 5
+        f"RUN rm -rf /usr/lib/python3/dist-packages/{os.path.basename(_dist_info('packaging'))}\n"  # layer 5
+        "RUN rm -rf /app/node_modules/@babel && mkdir /app/node_modules/@babel\n")  # 6: an opaque directory
     dy("build", "-q", "-t", "layered:1", str(ctx), timeout=300)
     cfg = json.loads(dy("image", "inspect", "layered:1").out)[0]
     layers = cfg["RootFS"]["Layers"]
-    assert len(layers) == 6
+    assert len(layers) == 7
     doc = json.loads(dy("sbom", "--format", "cyclonedx-json", "layered:1").out)
     by_name = {}
     for c in doc["components"]:
@@ -100,7 +102,7 @@ def test_layers_ecosystems_and_syft(dy, busybox, tmp_path):
     assert by_name["pluggy"] == (metadata.version("pluggy"), layers[2])
     assert "packaging" not in by_name  # its dist-info was deleted in layer 5 (a whiteout)
     assert by_name["left-pad"] == ("1.3.0", layers[4])
-    assert by_name["@babel/core"] == ("7.24.0", layers[3])
+    assert "@babel/core" not in by_name  # below a directory made anew (opaque) in layer 6
     deb = next(c for c in doc["components"] if c["name"] == "busybox-static")
     assert deb["licenses"]  # from the real copyright file
     archive = str(tmp_path / "layered.tar")
