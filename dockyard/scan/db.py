@@ -50,6 +50,16 @@ def import_records(sources: list[str], target: str) -> int:
     """Index the records of ``sources`` (zips or directories) into the database file ``target``,
     adding to what it holds; written to a temporary copy and renamed, so a failed import leaves
     the old database as it was. Returns the number of records imported."""
+    import stat
+
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # the new database replaces the file by a rename: never a device, fifo, link or directory
+        raise InvalidArgument(f"{target} is not a database file: refusing to replace it",
+                              hint="give --db the path of a database file (new or made by --db-import)")
     os.makedirs(os.path.dirname(os.path.abspath(target)) or ".", exist_ok=True)
     tmp = f"{target}.{os.getpid()}.tmp"
     try:

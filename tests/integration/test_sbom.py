@@ -137,6 +137,24 @@ def test_hostile_links_never_read_the_host(dy, busybox, tmp_path):
     assert canary.read_bytes() == before
 
 
+def test_output_to_a_device_or_link_writes_through(dy, busybox, tmp_path):
+    """-o replaces a regular file by a rename, but writes through /dev/null, a fifo or a link, as a
+    shell redirection does: the host's /dev/null stays the device it is."""
+    before = os.stat("/dev/null")
+    dy("sbom", "-o", "/dev/null", busybox)
+    dy("scan", "--db", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "data", "osv",
+                                    "samples"), "-o", "/dev/null", busybox)
+    after = os.stat("/dev/null")
+    assert (after.st_ino, after.st_rdev, after.st_mode) == (before.st_ino, before.st_rdev, before.st_mode)
+    assert not any(n.startswith("null.") for n in os.listdir("/dev"))
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    dy("sbom", "-o", str(link), busybox)
+    assert os.path.islink(link) and real.read_text().startswith("NAME")
+
+
 def test_bad_input_is_a_clear_error(dy, busybox):
     p = dy("sbom", "nosuch:image", check=False)
     assert p.returncode == 1 and "No such image: nosuch:image" in p.err and "Traceback" not in p.err

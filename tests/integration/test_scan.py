@@ -165,5 +165,14 @@ def test_bad_input(dy, busybox, tmp_path):
     assert "invalid --severity" in err("scan", "--severity", "BAD", busybox)
     assert "invalid --format" in err("scan", "--format", "xml", busybox)
     assert "requires one IMAGE or --sbom FILE" in err("scan")
+    # the database is replaced by a rename: a device, link or fifo named as --db is refused, untouched
+    link = tmp_path / "link.db"
+    link.symlink_to("/dev/null")
+    before = os.stat("/dev/null")
+    for target in ("/dev/null", str(link)):
+        assert "is not a database file" in err("scan", "--db-import", os.path.join(DATA, "samples"), "--db", target)
+    after = os.stat("/dev/null")
+    assert (after.st_ino, after.st_rdev, after.st_mode) == (before.st_ino, before.st_rdev, before.st_mode)
+    assert os.path.islink(link) and not any(n.startswith("null.") for n in os.listdir("/dev"))
     (tmp_path / "x.json").write_text("{}")
     assert "not an SBOM" in err("scan", "--db", os.path.join(DATA, "samples"), "--sbom", str(tmp_path / "x.json"))
