@@ -84,11 +84,10 @@ def import_records(sources: list[str], target: str) -> int:
 
 
 def is_database(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(16) == SQLITE_MAGIC
-    except (IsADirectoryError, FileNotFoundError):
+    if not os.path.isfile(path):  # never open a fifo or device to look
         return False
+    with open(path, "rb") as f:
+        return f.read(16) == SQLITE_MAGIC
 
 
 class Database:
@@ -99,7 +98,7 @@ class Database:
                 self.conn.execute("SELECT count(*) FROM affects").fetchone()
             except sqlite3.DatabaseError as e:
                 raise InvalidArgument(f"{path}: not a dockyard vulnerability database: {e}") from None
-        elif os.path.isdir(path) or os.path.isfile(path):
+        elif os.path.isdir(path) or os.path.isfile(path):  # a fifo or device is no database
             self.conn = sqlite3.connect(":memory:")
             self.conn.executescript(SCHEMA)
             with self.conn:
