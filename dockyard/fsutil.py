@@ -190,3 +190,38 @@ def disk_usage(path: str) -> int:
             except OSError:
                 pass
     return total
+
+
+def write_output(path: str, write, *, mode: str = "wb") -> None:
+    """Write a command's ``-o FILE`` output: ``write(f)`` fills a temporary file next to ``path``
+    that is renamed over it once complete (docker's CopyToFile), so a failure never leaves a
+    truncated file under the requested name. A ``path`` that exists and is not a regular file
+    (``/dev/null``, a fifo, ``/dev/stdout``) is written in place: a rename would replace the
+    device node itself, which as root breaks the host."""
+    import tempfile
+
+    target = os.path.abspath(path)
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a device, fifo, socket or symlink
+        if os.path.isdir(target):
+            raise IsADirectoryError(21, "Is a directory", path)
+        with open(target, mode) as f:  # opened where it is, never replaced (O_TRUNC: no-op on devices)
+            write(f)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".dockyard_temp_", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

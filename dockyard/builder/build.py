@@ -155,7 +155,7 @@ class Builder:
     def _from(self, stage, df, states: dict) -> State:
         image = stage.from_.image
         if image == "scratch":
-            from dockyard.images.bootstrap import go_arch
+            from dockyard.oci.platform import go_arch
 
             cfg = {"architecture": go_arch(), "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": []},
                    "history": []}
@@ -339,7 +339,8 @@ class Builder:
 
     def _run(self, instr, state: State, args: dict) -> State:
         from dockyard.engine.config import ContainerConfig
-        from dockyard.engine.containers import create, remove
+        from dockyard.engine.containers import create
+        from dockyard.engine.teardown import remove
 
         if instr.mounts:
             raise NotImplemented(f"{self.name}:{instr.line}: RUN --mount is not supported yet")
@@ -372,7 +373,7 @@ class Builder:
         started only after the container is forked: no fork ever happens with it running)."""
         import threading
 
-        from dockyard.engine.containers import launch_container
+        from dockyard.engine.launch import launch_container
         from dockyard.linux import syscalls as sc
         from dockyard.runtime.wait import wait_exit
 

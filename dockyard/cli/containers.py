@@ -126,7 +126,7 @@ def _ports(st: dict) -> str:
 
 def cmd_ps(ctx, argv: list[str]) -> int:
     from dockyard.cli.template import render_table
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
 
     opts = parse(PS_FLAGS, argv)
     if opts.help:
@@ -161,7 +161,7 @@ def cmd_ps(ctx, argv: list[str]) -> int:
 
 
 def cmd_rm(ctx, argv: list[str]) -> int:
-    from dockyard.engine.containers import remove
+    from dockyard.engine.teardown import remove
 
     opts = parse(RM_FLAGS, argv)
     if opts.help or not opts.args:
@@ -193,7 +193,7 @@ def cmd_rename(ctx, argv: list[str]) -> int:
 def cmd_prune(ctx, argv: list[str]) -> int:
     """docker container prune: remove every stopped container; prints what it reclaimed."""
     from dockyard.cli.render import human_size
-    from dockyard.engine.containers import effective_state, remove
+    from dockyard.engine.prune import prune_containers
 
     opts = parse([Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
                   Flag("--filter", LIST, "Provide filter values (e.g. 'label=<key>=<value>')"),
@@ -206,20 +206,9 @@ def cmd_prune(ctx, argv: list[str]) -> int:
             return 0
     flt = _filters(opts.filter) if opts.filter else {}
     engine = ctx.engine
-    removed, reclaimed = [], 0
     order = {r.id: i for i, r in enumerate(engine.db.list_containers())}
-    for rec in engine.db.list_containers():
-        st = effective_state(rec)
-        if st.get("Status") not in ("exited", "created", "dead") or not _matches(engine, rec, st, flt, order):
-            continue
-        try:
-            reclaimed += engine.snapshots.usage(rec.id)
-        except DockyardError:
-            pass
-        except OSError:
-            pass
-        remove(engine, rec.id)
-        removed.append(rec.id)
+    accept = (lambda rec, st: _matches(engine, rec, st, flt, order)) if flt else None
+    removed, reclaimed = prune_containers(engine, accept)
     if removed:
         print("Deleted Containers:")
         for cid in removed:

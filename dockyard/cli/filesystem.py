@@ -129,29 +129,9 @@ def cmd_export(ctx, argv: list[str]) -> int:
 
 
 def _to_file(path: str, write) -> None:
-    """Write through a temporary file next to ``path``, renamed over it once complete (docker's
-    CopyToFile), so a failed export never leaves a truncated tar under the requested name."""
-    import tempfile
+    from dockyard.fsutil import write_output
 
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".dockyard_temp_", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    write_output(path, write)
 
 
 def cmd_commit(ctx, argv: list[str]) -> int:

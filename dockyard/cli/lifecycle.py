@@ -147,7 +147,7 @@ STATS_DEFAULT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemP
 def cmd_stats(ctx, argv):
     """docker stats: --no-stream prints one table; without it, refreshes every second (Ctrl-C ends)."""
     from dockyard.cli.template import render_table
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
     from dockyard.engine.observe import stats_rows
 
     flags = [Flag("-a,--all", BOOL, "Show all containers (default shows just running)"),

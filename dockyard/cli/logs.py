@@ -64,7 +64,7 @@ def _emit(rec: dict, timestamps: bool) -> None:
 
 def cmd_logs(ctx, argv: list[str]) -> int:
     from dockyard.cli.render import parse_rfc3339
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
     from dockyard.engine.logs import read_records
 
     opts = parse(FLAGS, argv)

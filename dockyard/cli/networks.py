@@ -129,7 +129,8 @@ def _builtin(name: str):
 def cmd_network_inspect(ctx, argv: list[str]) -> int:
     import json
 
-    from dockyard.engine.networking import ensure_default, inspect_network
+    from dockyard.engine.inspect import network_json
+    from dockyard.engine.networking import ensure_default
     from dockyard.state.networks import find_network
 
     opts = _opts([Flag("-f,--format", STR, "Format output using a custom template")], argv,
@@ -145,7 +146,7 @@ def cmd_network_inspect(ctx, argv: list[str]) -> int:
             sys.stderr.write(f"Error response from daemon: network {ref} not found\n")
             rc = 1
             continue
-        out.append(inspect_network(engine, rec))
+        out.append(network_json(engine, rec))
     if opts.format:
         from dockyard.cli.template import render
 
@@ -218,7 +219,7 @@ def cmd_network_disconnect(ctx, argv: list[str]) -> int:
 
 def cmd_port(ctx, argv: list[str]) -> int:
     """docker port CONTAINER [PRIVATE_PORT[/PROTO]]: `80/tcp -> 0.0.0.0:8080`."""
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
 
     opts = _opts([], argv, "dockyard port CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific "
                  "mapping for the container", 1)

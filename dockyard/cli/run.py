@@ -1,4 +1,4 @@
-"""`dockyard run` and `dockyard create`: docker's flags turned into a ContainerConfig."""
+"""`dockyard run` and `dockyard create`: docker's flags turned into an Engine API create request."""
 
 from __future__ import annotations
 
@@ -102,112 +102,106 @@ def _env_item(item: str, where: str) -> list[str]:
     return [f"{name}={os.environ[name]}"] if name in os.environ else []
 
 
-def config_from_flags(opts, image: str, cmd: list[str]):
-    from dockyard.engine.config import ContainerConfig
+def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
+    """The flags as an Engine API ContainerCreate body (Config + HostConfig + NetworkingConfig).
 
-    if opts.userns not in ("host", "", "auto"):
-        raise InvalidArgument(f"invalid --userns {opts.userns!r}: use host or auto")
-    entry = None
-    if opts.entrypoint is not None:
-        entry = (opts.entrypoint,) if opts.entrypoint else ()
+    Only docker's CLI-side work happens here: files read (--env-file, seccomp profiles), sizes and
+    numbers parsed with the flag's name in the error, `-p`, `--device` and `--mount` taken apart.
+    What dockerd checks, the engine checks (engine/create.py), for every caller alike."""
     from dockyard.engine.config import parse_restart
 
-    parse_restart(opts.restart)
+    restart, retries = parse_restart(opts.restart)
     if opts.restart != "no" and opts.rm:
         raise InvalidArgument("Conflicting options: --restart and --rm")
-    if opts.log_driver != "json-file":
-        raise InvalidArgument(f"log driver {opts.log_driver!r} is not supported; use json-file")
     log_opts = {}
     for o in opts.log_opt:
         k, eq, v = o.partition("=")
         if not eq:
             raise InvalidArgument(f"invalid log opt {o!r}: expected key=value")
         log_opts[k] = v
-    if log_opts:
-        from dockyard.engine.logs import parse_log_opts
+    host = {
+        "AutoRemove": opts.rm, "ReadonlyRootfs": opts.read_only, "NetworkMode": opts.network or "bridge",
+        "PublishAllPorts": opts.publish_all, "CapAdd": list(opts.cap_add), "CapDrop": list(opts.cap_drop),
+        "Privileged": opts.privileged, "SecurityOpt": list(_security(opts.security_opt)), "Runtime": opts.runtime,
+        "UsernsMode": opts.userns, "RestartPolicy": {"Name": restart, "MaximumRetryCount": retries},
+        "LogConfig": {"Type": opts.log_driver, "Config": log_opts},
+        "DeviceCgroupRules": list(opts.device_cgroup_rule), **resource_flags(opts),
+    }
+    if opts.device:
+        from dockyard.runtime.devices import parse_device_flag
 
-        parse_log_opts(log_opts)
-    limits = resource_flags(opts)
-    from dockyard.runtime.devices import parse_cgroup_rule, parse_device_flag
-
-    devices = tuple(":".join(parse_device_flag(d)) for d in opts.device)
-    for rule in opts.device_cgroup_rule:
-        parse_cgroup_rule(rule)
-    mounts = ()
+        host["Devices"] = [dict(zip(("PathOnHost", "PathInContainer", "CgroupPermissions"), parse_device_flag(d)))
+                           for d in opts.device]
     if opts.volume or opts.mount or opts.tmpfs or opts.volumes_from:
-        from dockyard.engine.mounts import parse_flags
-
-        mounts = parse_flags(opts.volume, opts.mount, opts.tmpfs, opts.volumes_from)
-    ports = []
+        host.update(_mount_flags(opts))
     if opts.publish:
         from dockyard.network.ports import parse_publish
 
+        bindings: dict = {}
         for spec in opts.publish:
-            ports.extend(parse_publish(spec))
-    return ContainerConfig(
-        image=image, cmd=tuple(cmd) or None, entrypoint=entry,
-        env=tuple(env_from_args(opts.env, opts.env_file)), user=opts.user or "", workdir=opts.workdir or "",
-        hostname=opts.hostname or "", domainname=opts.domainname or "", labels=key_values(opts.label),
-        tty=opts.tty, stdin_open=opts.interactive, auto_remove=opts.rm, read_only=opts.read_only,
-        network=opts.network or "bridge", network_aliases=tuple(opts.network_alias), ip=opts.ip or "",
-        ports=tuple(ports), publish_all=opts.publish_all, cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
-        mounts=mounts,
-        privileged=opts.privileged, security_opt=_security(opts.security_opt), runtime=opts.runtime,
-        devices=devices, device_cgroup_rules=tuple(opts.device_cgroup_rule),
-        userns=opts.userns == "auto", restart=opts.restart, log_opts=log_opts,
-        **stop_flags(opts), **limits,
-    )
+            for p in parse_publish(spec):
+                bindings.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
+                    {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
+        host["PortBindings"] = bindings
+    body = {
+        "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
+        "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
+        "Domainname": opts.domainname or "", "Labels": key_values(opts.label), "Tty": opts.tty,
+        "OpenStdin": opts.interactive, **stop_flags(opts), "HostConfig": host,
+    }
+    if opts.entrypoint is not None:
+        body["Entrypoint"] = [opts.entrypoint] if opts.entrypoint else []
+    if opts.network_alias or opts.ip:
+        endpoint: dict = {"Aliases": list(opts.network_alias)}
+        if opts.ip:
+            endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+        body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
+    return body
+
+
+def _mount_flags(opts) -> dict:
+    """-v stays text (Binds, as dockerd parses it), --mount becomes Mount objects (docker's CLI
+    parses it), --tmpfs a map of target → options, --volumes-from a list."""
+    from dockyard.engine.mounts import mount_request
+
+    tmpfs: dict = {}
+    for t in opts.tmpfs:
+        target, _, options = t.partition(":")
+        if target in tmpfs:
+            raise InvalidArgument(f"Duplicate mount point: {target}")
+        tmpfs[target] = options
+    return {"Binds": list(opts.volume), "Mounts": [mount_request(m) for m in opts.mount], "Tmpfs": tmpfs,
+            "VolumesFrom": list(opts.volumes_from)}
+
+
+def config_from_flags(opts, image: str, cmd: list[str]):
+    """The flags → a checked ContainerConfig, through the same request the Engine API takes."""
+    from dockyard.engine.create import config_from_request
+
+    return config_from_request(request_from_flags(opts, image, cmd))
 
 
 def resource_flags(opts) -> dict:
-    """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as cgroup values."""
+    """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as HostConfig values."""
     out: dict = {}
     if opts.memory:
-        out["memory"] = _mem(opts.memory, "--memory")
-        if out["memory"] < 6 * 1024 * 1024:
-            raise InvalidArgument("Minimum memory limit allowed is 6MB")
+        out["Memory"] = _mem(opts.memory, "--memory")
     if opts.memory_swap:
-        if not opts.memory:
-            raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
-        out["memory_swap"] = -1 if opts.memory_swap == "-1" else _mem(opts.memory_swap, "--memory-swap")
-        if out["memory_swap"] != -1 and out["memory_swap"] < out.get("memory", 0):
-            raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
+        out["MemorySwap"] = -1 if opts.memory_swap == "-1" else _mem(opts.memory_swap, "--memory-swap")
     if opts.cpus:
-        from dockyard.runtime.cgroups import parse_cpus
+        from dockyard.runtime.cgroups import parse_nano_cpus
 
-        quota, period = parse_cpus(opts.cpus, ncpu=os.cpu_count() or 1)
-        if quota:
-            out["cpu_period"], out["cpu_quota"] = period, quota
+        out["NanoCpus"] = parse_nano_cpus(opts.cpus)
     if opts.cpu_shares:
-        out["cpu_shares"] = _int(opts.cpu_shares, "-c, --cpu-shares")
-        if out["cpu_shares"] < 0:
+        out["CpuShares"] = _int(opts.cpu_shares, "-c, --cpu-shares")
+        if out["CpuShares"] < 0:
             raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag: '
                                   "shares cannot be negative")
     if opts.cpuset_cpus:
-        _check_cpuset(opts.cpuset_cpus)
-        out["cpuset_cpus"] = opts.cpuset_cpus
+        out["CpusetCpus"] = opts.cpuset_cpus
     if opts.pids_limit:
-        out["pids_limit"] = _int(opts.pids_limit, "--pids-limit")
-        if out["pids_limit"] < 0:  # docker: any negative value is "unlimited"
-            out["pids_limit"] = -1
+        out["PidsLimit"] = _int(opts.pids_limit, "--pids-limit")
     return out
-
-
-def _check_cpuset(value: str) -> None:
-    """docker refuses CPUs the host does not have at create time, not when the cgroup is written."""
-    wanted: set[int] = set()
-    try:
-        for part in value.split(","):
-            lo, dash, hi = part.partition("-")
-            wanted.update(range(int(lo), int(hi if dash else lo) + 1))
-    except ValueError:
-        raise InvalidArgument(f"Invalid value {value} for cpuset cpus") from None
-    available = sorted(os.sched_getaffinity(0))
-    missing = sorted(wanted - set(available))
-    if missing:
-        have = f"{available[0]}-{available[-1]}" if available == list(range(available[0], available[-1] + 1)) \
-            else ",".join(map(str, available))
-        raise InvalidArgument(f"Requested CPUs are not available - requested {value}, available: {have}")
 
 
 def _mem(value: str, flag: str) -> int:
@@ -239,21 +233,12 @@ def _security(values: list[str]) -> tuple[str, ...]:
 
 
 def stop_flags(opts) -> dict:
-    """--stop-signal and --stop-timeout, checked now: a bad signal would otherwise break `stop`."""
-    out: dict = {"stop_signal": None, "stop_timeout": None}
+    """--stop-signal and --stop-timeout (the engine checks the signal and the range)."""
+    out: dict = {}
     if opts.stop_signal:
-        from dockyard.signals import parse_signal
-
-        try:
-            parse_signal(opts.stop_signal)
-        except InvalidArgument:
-            raise InvalidArgument(f"Invalid signal: {opts.stop_signal}") from None
-        out["stop_signal"] = opts.stop_signal
+        out["StopSignal"] = opts.stop_signal
     if opts.stop_timeout:
-        out["stop_timeout"] = _int(opts.stop_timeout, "--stop-timeout")
-        if out["stop_timeout"] < -1:
-            raise InvalidArgument(f"invalid --stop-timeout {opts.stop_timeout}: use -1 (wait forever) or "
-                                  "a number of seconds")
+        out["StopTimeout"] = _int(opts.stop_timeout, "--stop-timeout")
     return out
 
 

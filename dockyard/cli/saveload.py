@@ -45,18 +45,9 @@ def cmd_save(ctx, argv: list[str]) -> int:
         save(engine, opts.args, out, fmt)
         out.flush()
         return 0
-    target = os.path.abspath(opts.output)
-    tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            save(engine, opts.args, out, fmt)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    from dockyard.fsutil import write_output
+
+    write_output(opts.output, lambda out: save(engine, opts.args, out, fmt))
     return 0
 
 

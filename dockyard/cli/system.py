@@ -1,11 +1,12 @@
-"""`dockyard system prune`: remove what nothing uses, and repair what a crash left behind."""
+"""`dockyard system prune`: remove what nothing uses, and repair what a crash left behind
+(the work is engine/prune.py's; this asks and prints)."""
 
 from __future__ import annotations
 
 
 from dockyard.cli.flags import BOOL, LIST, Flag, parse, usage
 from dockyard.cli.render import confirm
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import InvalidArgument
 
 FLAGS = [Flag("-a,--all", BOOL, "Remove all unused images not just dangling ones"),
          Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
@@ -16,7 +17,7 @@ FLAGS = [Flag("-a,--all", BOOL, "Remove all unused images not just dangling ones
 
 def cmd_system_prune(ctx, argv: list[str]) -> int:
     from dockyard.cli.render import human_size
-    from dockyard.engine.containers import effective_state, remove
+    from dockyard.engine.prune import system_prune
 
     opts = parse(FLAGS, argv)
     if opts.help:
@@ -32,90 +33,18 @@ def cmd_system_prune(ctx, argv: list[str]) -> int:
                  "all dangling images", "all build cache" if opts.all else "all dangling build cache"]
         if not confirm("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in what)):
             return 0
-    engine = ctx.engine
-    reclaimed = 0
-    removed_ctrs = []
-    for rec in engine.db.list_containers():
-        st = effective_state(rec)
-        if st.get("Status") in ("exited", "created", "dead"):
-            try:
-                reclaimed += engine.snapshots.usage(rec.id)
-            except (DockyardError, OSError):
-                pass
-            try:
-                remove(engine, rec.id)
-                removed_ctrs.append(rec.id)
-            except DockyardError:
-                continue
-    if removed_ctrs:
-        print("Deleted Containers:\n" + "\n".join(removed_ctrs) + "\n")
-    repaired = _repair_networks(engine)
-    from dockyard.engine.networking import prune as prune_networks
-
-    nets = prune_networks(engine)
-    if nets:
-        print("Deleted Networks:\n" + "\n".join(nets) + "\n")
-    if opts.volumes:
-        from dockyard.engine.volumes import prune as prune_volumes
-
-        vols, size = prune_volumes(engine)
-        reclaimed += size
-        if vols:
-            print("Deleted Volumes:\n" + "\n".join(vols) + "\n")
-    lines, size = _prune_images(engine, all_images=opts.all)
-    reclaimed += size
-    if lines:
-        print("Deleted Images:\n" + "\n".join(f"{k.lower()}: {v}" for k, v in lines) + "\n")
-    if opts.all:
-        from dockyard.fsutil import rmtree
-        import os
-
-        cache = os.path.join(engine.root, "cache", "build")
-        if os.path.isdir(cache):
-            rmtree(cache)
-            print("Deleted build cache objects:\n" + cache + "\n")
-    temps, size = engine.reclaim_temps()  # what killed pulls, loads, builds, commits, rms left
-    reclaimed += size
-    if temps:
-        print(f"Deleted temporary files of interrupted commands: {temps}\n")
-    if repaired:
-        print(f"Repaired: {repaired}\n")
-    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    report = system_prune(ctx.engine, all_images=opts.all, volumes=opts.volumes)
+    for title, key in (("Deleted Containers", "Containers"), ("Deleted Networks", "Networks"),
+                       ("Deleted Volumes", "Volumes")):
+        if report[key]:
+            print(f"{title}:\n" + "\n".join(report[key]) + "\n")
+    if report["Images"]:
+        print("Deleted Images:\n" + "\n".join(f"{k.lower()}: {v}" for k, v in report["Images"]) + "\n")
+    if report["BuildCache"]:
+        print("Deleted build cache objects:\n" + report["BuildCache"] + "\n")
+    if report["Temps"]:
+        print(f"Deleted temporary files of interrupted commands: {report['Temps']}\n")
+    if report["Repaired"]:
+        print(f"Repaired: {report['Repaired']}\n")
+    print(f"Total reclaimed space: {human_size(report['SpaceReclaimed'])}")
     return 0
-
-
-def _repair_networks(engine) -> str:
-    """Addresses, rules and interfaces still held for containers that no longer run (their
-    monitor was killed, or the host rebooted under them)."""
-    from dockyard.engine.containers import effective_state
-    from dockyard.engine.networking import detach
-    from dockyard.state.networks import endpoints
-
-    held = {e.container_id for e in endpoints(engine.db)}
-    fixed = 0
-    for rec in engine.db.list_containers():
-        if rec.id in held and effective_state(rec).get("Status") not in ("running", "paused", "restarting"):
-            detach(engine, rec.id, had_ports=bool(rec.config.get("ports")), reap_links=True)
-            fixed += 1
-    known = {r.id for r in engine.db.list_containers()}
-    for cid in held - known:  # a record gone without its endpoints (killed mid-rm)
-        detach(engine, cid, had_ports=True, reap_links=True)
-        fixed += 1
-    return f"network endpoints of {fixed} stopped container(s) released" if fixed else ""
-
-
-def _prune_images(engine, *, all_images: bool) -> tuple[list[tuple[str, str]], int]:
-    """Dangling (untagged) images, or with -a every image no container uses."""
-    out: list[tuple[str, str]] = []
-    size = 0
-    for rec in engine.db.list_images():
-        if engine.db.containers_using_image(rec.id):
-            continue
-        if engine.db.tags_for(rec.id) and not all_images:
-            continue
-        try:
-            out += engine.images.remove(rec.id, force=True)
-            size += rec.size
-        except DockyardError:
-            continue
-    return out, size

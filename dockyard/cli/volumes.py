@@ -114,7 +114,8 @@ def _row(rec) -> dict:
 def cmd_volume_inspect(ctx, argv: list[str]) -> int:
     import json
 
-    from dockyard.engine.volumes import get, inspect_json
+    from dockyard.engine.inspect import volume_json
+    from dockyard.engine.volumes import get
 
     opts = _opts([Flag("-f,--format", STR, "Format output using a custom template")], argv,
                  "inspect [OPTIONS] VOLUME [VOLUME...]", "Display detailed information on one or more volumes")
@@ -123,7 +124,7 @@ def cmd_volume_inspect(ctx, argv: list[str]) -> int:
     out, rc = [], 0
     for name in opts.args:
         try:
-            out.append(inspect_json(get(ctx.engine, name)))
+            out.append(volume_json(get(ctx.engine, name)))
         except NotFound:
             sys.stderr.write(f"Error: No such volume: {name}\n")
             rc = 1

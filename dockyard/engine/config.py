@@ -6,6 +6,7 @@ changes (status, pid, exit code, timestamps) lives in the container's state reco
 
 from __future__ import annotations
 
+from dockyard.errors import InvalidArgument
 from dockyard.record import Record
 
 
@@ -65,7 +66,6 @@ class ContainerConfig(Record):
 
 def parse_restart(policy: str) -> tuple[str, int]:
     """docker's --restart: no | on-failure[:max-retries] | always | unless-stopped."""
-    from dockyard.errors import InvalidArgument
 
     name, _, count = (policy or "no").partition(":")
     if name not in ("no", "always", "unless-stopped", "on-failure"):
@@ -76,3 +76,36 @@ def parse_restart(policy: str) -> tuple[str, int]:
         if not count.isdigit():
             raise InvalidArgument(f"maximum retry count must be an integer: '{count}'")
     return name, int(count or 0)
+
+
+# -- reading JSON request bodies (the Engine API's shapes), with a clear error for a wrong type ------
+
+def json_field(d: dict, key: str, kind, where: str, default=None):
+    """d[key] checked against a JSON type (absent or null gives the default)."""
+    v = d.get(key)
+    if v is None:
+        return default
+    if kind is int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    else:
+        ok = isinstance(v, kind)
+    if not ok:
+        names = {str: "a string", bool: "a boolean", int: "an integer", list: "an array", dict: "an object"}
+        raise InvalidArgument(f"invalid {where}{key}: expected {names[kind]}")
+    return v
+
+
+def json_strings(d: dict, key: str, where: str) -> tuple | None:
+    v = json_field(d, key, list, where)
+    if v is None:
+        return None
+    if not all(isinstance(x, str) for x in v):
+        raise InvalidArgument(f"invalid {where}{key}: expected an array of strings")
+    return tuple(v)
+
+
+def json_string_map(d: dict, key: str, where: str) -> dict:
+    v = json_field(d, key, dict, where, {})
+    if not all(isinstance(x, str) for x in v.values()):
+        raise InvalidArgument(f"invalid {where}{key}: expected an object of strings")
+    return dict(v)

@@ -17,7 +17,7 @@ from dockyard.errors import Conflict
 def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, interactive: bool = False,
                       user: str = "", workdir: str = "", env: list[str] = (), detach: bool = False,
                       privileged: bool = False) -> int:
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
     from dockyard.engine.specgen import merge_env
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.exec import exec_process
@@ -58,7 +58,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     if runtime is not None:
         return _exec_external(engine, runtime, rec.id, process, tty=tty, interactive=interactive, detach=detach)
     if detach:
-        from dockyard.engine.containers import container_cgroup
+        from dockyard.engine.status import container_cgroup
 
         return _exec_detached(engine, pid, spec, process, container_cgroup(engine, rec))
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
@@ -74,7 +74,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     else:
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         stdio = (null, 1, 2)
-    from dockyard.engine.containers import container_cgroup
+    from dockyard.engine.status import container_cgroup
 
     cgroup = container_cgroup(engine, rec)
     try:

@@ -66,8 +66,8 @@ class ContainerRoot:
 def open_root(engine, ref: str, *, writable: bool = False) -> Iterator[ContainerRoot]:
     """The container's root filesystem for the duration of the block (see the module doc)."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.containers import USERNS_SHIFT, effective_state
-    from dockyard.engine.lifecycle import ContainerLock
+    from dockyard.engine.launch import USERNS_SHIFT
+    from dockyard.engine.status import ContainerLock, effective_state
 
     rec = engine.db.get_container(ref)
     shift = USERNS_SHIFT if ContainerConfig.from_json(rec.config).userns else 0
@@ -90,7 +90,8 @@ def open_root(engine, ref: str, *, writable: bool = False) -> Iterator[Container
 
 def _running_root(rec) -> int | None:
     """A descriptor of a live container's root directory, None when its init is not running."""
-    from dockyard.engine.containers import effective_state, process_status
+    from dockyard.engine.status import alive as process_status
+    from dockyard.engine.status import effective_state
 
     st = effective_state(rec)
     pid, start = st.get("Pid") or 0, st.get("PidStartTime")
@@ -845,14 +846,14 @@ def commit(engine, ref: str, repo: str | None = None, *, message: str = "", auth
     dir by path, and a container changing it under the walk (a directory swapped for a symlink)
     must not get to lead it outside. Without a freezer the commit goes on unpaused.
     """
-    from dockyard.engine.containers import effective_state
+    from dockyard.engine.status import effective_state
 
     rec = engine.db.get_container(ref)
     paused = False
     with _signals_unwind():  # SIGTERM/SIGHUP/SIGINT unwind through the unpause below
         if pause and effective_state(rec).get("Status") == "running":
             from dockyard.engine.observe import pause as freeze
-            from dockyard.engine.repair import owner_now
+            from dockyard.engine.status import owner_now
 
             with _signals_held():  # frozen and `paused` set, or neither
                 try:
@@ -931,7 +932,7 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
     import time
 
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.containers import rfc3339
+    from dockyard.engine.status import rfc3339
     from dockyard.images.importer import apply_changes
     from dockyard.images.layers import layer_from_dir
 

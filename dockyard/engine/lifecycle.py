@@ -9,63 +9,28 @@ when the monitor is gone (killed with -9), so the truth survives crashes.
 
 from __future__ import annotations
 
-import os
 import time
 
-from dockyard.errors import Conflict, InvalidArgument, Unavailable
+from dockyard.engine.launch import prepare, signal_container, thaw
+from dockyard.engine.monitor import exit_file, start_detached
+from dockyard.engine.status import ACTIVE, ContainerLock, Status, alive, effective_state, update_state
+from dockyard.engine.teardown import await_exit_recorded
+from dockyard.errors import Conflict, InvalidArgument
 
 STOP_TIMEOUT = 10.0
 
 
-class ContainerLock:
-    """Exclusive lock on one container (fcntl.flock on <root>/containers/<id>/lock)."""
-
-    def __init__(self, engine, cid: str) -> None:
-        d = engine.container_data_dir(cid)
-        os.makedirs(d, exist_ok=True)
-        self.path = os.path.join(d, "lock")
-        self.fd = -1
-
-    def __enter__(self):
-        import fcntl
-
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        os.close(self.fd)
-        self.fd = -1
-
-
-def _alive(pid: int, start_time) -> bool:
-    from dockyard.runtime.procfs import proc_start_time
-
-    return bool(pid) and proc_start_time(pid) == start_time
-
-
-def _set(engine, cid: str, **changes) -> dict:
-    with engine.db.transaction():
-        st = dict(engine.db.get_container(cid).state)
-        st.update(changes)
-        engine.db.update_state(cid, st)
-    return st
-
-
 def start(engine, ref: str) -> str:
     """docker start: a stopped or created container runs again, detached, under a new monitor."""
-    from dockyard.engine.containers import effective_state, prepare
-    from dockyard.engine.monitor import start_detached
-
     rec = engine.db.get_container(ref)
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
         st = effective_state(rec)
-        if st.get("Status") in ("running", "restarting"):
+        if st.get("Status") in (Status.RUNNING, Status.RESTARTING):
             return rec.name
-        if st.get("Status") == "paused":
+        if st.get("Status") == Status.PAUSED:
             raise Conflict("cannot start a paused container, try unpause instead")
-        _set(engine, rec.id, ManuallyStopped=False)
+        update_state(engine, rec.id, ManuallyStopped=False)
         start_detached(engine, prepare(engine, rec))
     return rec.name
 
@@ -78,47 +43,44 @@ def _signal_number(sig) -> int:
 
 def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
     """docker stop: STOPSIGNAL (default SIGTERM), wait the grace period, then SIGKILL."""
-    from dockyard.engine.containers import effective_state
     from dockyard.runtime.procfs import wait_gone
 
     rec = engine.db.get_container(ref)
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
         st = effective_state(rec)
-        _set(engine, rec.id, ManuallyStopped=True)
-        if st.get("Status") not in ("running", "paused", "restarting"):
+        update_state(engine, rec.id, ManuallyStopped=True)
+        if st.get("Status") not in ACTIVE:
             return rec.name
         cfg = rec.config
         if timeout is None:
             timeout = cfg.get("stop_timeout") if cfg.get("stop_timeout") is not None else STOP_TIMEOUT
         sig = _signal_number(signal or cfg.get("stop_signal") or st.get("StopSignal") or "SIGTERM")
         pid, start_time = st.get("Pid", 0), st.get("PidStartTime")
-        if st.get("Status") == "paused":
+        if st.get("Status") == Status.PAUSED:
             thaw(engine, rec.id)
-        if _alive(pid, start_time):
-            _signal(engine, rec, pid, sig)
+        if alive(pid, start_time):
+            signal_container(engine, rec, pid, sig)
             if not wait_gone(pid, start_time, float("inf") if timeout == -1 else max(timeout, 0)):  # -1: forever
-                _signal(engine, rec, pid, 9)
+                signal_container(engine, rec, pid, 9)
                 wait_gone(pid, start_time, 30.0)
-        _await_exit_recorded(engine, rec.id)
+        await_exit_recorded(engine, rec.id)
     return rec.name
 
 
 def kill(engine, ref: str, signal="SIGKILL") -> str:
-    from dockyard.engine.containers import effective_state
-
     rec = engine.db.get_container(ref)
     sig = _signal_number(signal)
     with ContainerLock(engine, rec.id):
         st = effective_state(engine.db.get_container(rec.id))
-        if st.get("Status") not in ("running", "paused"):
+        if st.get("Status") not in (Status.RUNNING, Status.PAUSED):
             raise Conflict(f"Cannot kill container: {ref}: Container {rec.id} is not running")
         if sig in (9, 15):  # docker: a container killed by the user is not restarted
-            _set(engine, rec.id, ManuallyStopped=True)
-        if st.get("Status") == "paused" and sig == 9:
+            update_state(engine, rec.id, ManuallyStopped=True)
+        if st.get("Status") == Status.PAUSED and sig == 9:
             thaw(engine, rec.id)
-        if _alive(st.get("Pid", 0), st.get("PidStartTime")):
-            _signal(engine, rec, st["Pid"], sig)
+        if alive(st.get("Pid", 0), st.get("PidStartTime")):
+            signal_container(engine, rec, st["Pid"], sig)
     return rec.name
 
 
@@ -129,9 +91,6 @@ def restart(engine, ref: str, *, timeout: float | None = None) -> str:
 
 def wait(engine, ref: str, *, poll: float = 0.05) -> int:
     """docker wait: block until the container is not running; its exit code."""
-    from dockyard.engine.containers import effective_state
-
-    from dockyard.engine.monitor import exit_file
     from dockyard.errors import ContainerNotFound
 
     rec = engine.db.get_container(ref)
@@ -145,73 +104,9 @@ def wait(engine, ref: str, *, poll: float = 0.05) -> int:
             except (OSError, ValueError):
                 raise ContainerNotFound(f"No such container: {ref}") from None
         st = effective_state(rec)
-        if st.get("Status") not in ("running", "paused", "restarting"):
+        if st.get("Status") not in ACTIVE:
             return int(st.get("ExitCode", 0))
         time.sleep(poll)
-
-
-def _signal(engine, rec, pid: int, sig: int) -> None:
-    """Signal a container's init through the runtime that made it: `runc kill` for runc's
-    containers (as containerd and podman do), the kernel directly for our own."""
-    from dockyard.engine.runtimes import external_runtime
-
-    runtime = external_runtime(engine, rec)
-    if runtime is None:
-        _kill(pid, sig)
-        return
-    try:
-        runtime.kill(rec.id, sig)
-    except Unavailable:
-        # runc no longer knows it (its state dir went with a reboot of the runroot, or it just
-        # exited): the init's pid, checked against its start time by the caller, is still right
-        _kill(pid, sig)
-
-
-def _kill(pid: int, sig: int) -> None:
-    if not isinstance(pid, int) or pid <= 0:  # kill(0) or kill(-1) would hit other processes
-        return
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def thaw(engine, cid: str) -> None:
-    from dockyard.engine.containers import container_cgroup
-    from dockyard.engine.runtimes import external_runtime
-
-    rec = engine.db.get_container(cid)
-    runtime = external_runtime(engine, rec)
-    if runtime is not None:
-        runtime.resume(cid)
-    else:
-        cg = container_cgroup(engine, rec)
-        if cg is not None:
-            cg.thaw()
-    _set(engine, cid, Status="running", Paused=False, PausedBy=None)
-
-
-def _await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:
-    """The monitor records the exit; if it is gone (killed), record it ourselves."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = engine.db.get_container(cid).state
-        if st.get("Status") not in ("running", "paused", "restarting"):
-            return
-        if not _alive(st.get("MonitorPid", 0), st.get("MonitorStartTime")):
-            break
-        time.sleep(0.02)
-    from dockyard.engine.containers import effective_state, rfc3339
-
-    rec = engine.db.get_container(cid)
-    st = effective_state(rec)
-    if st.get("Status") == "exited":
-        _set(engine, cid, Status="exited", Running=False, Paused=False, Restarting=False, Pid=0,
-             ExitCode=st.get("ExitCode", 137), FinishedAt=rfc3339(time.time()), NetworkSettings={})
-        # nobody else is left to give back its addresses, port rules and interfaces
-        from dockyard.engine.networking import detach
-
-        detach(engine, cid, had_ports=bool(rec.config.get("ports")), reap_links=True)
 
 
 def parse_timeout(value) -> int | None:

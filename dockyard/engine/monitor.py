@@ -15,6 +15,8 @@ import os
 import time
 
 from dockyard.engine.config import parse_restart
+from dockyard.engine.launch import launch_container
+from dockyard.engine.status import NEVER, Status, rfc3339
 from dockyard.errors import DockyardError
 
 BACKOFF_START = 0.1
@@ -126,16 +128,16 @@ class Monitor:
                     break
                 ran = time.monotonic() - started
                 delay = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else min(delay * 2, BACKOFF_MAX)
-                self._update(Status="restarting", Restarting=True)
+                self._update(Status=Status.RESTARTING, Restarting=True)
                 if self._stopped_during(delay if ran < BACKOFF_RESET_AFTER else BACKOFF_START):
-                    self._update(Status="exited", Restarting=False)
+                    self._update(Status=Status.EXITED, Restarting=False)
                     break
                 self._update(RestartCount=self._state().get("RestartCount", 0) + 1)
         finally:
             log.close()
             self._update(MonitorPid=0)
         if cfg.auto_remove:
-            from dockyard.engine.containers import remove
+            from dockyard.engine.teardown import remove
 
             _record_exit(self.engine, self.cid, self._state().get("ExitCode", 0))
             try:
@@ -158,7 +160,6 @@ class Monitor:
     def _run_once(self, log) -> int:
         import select
 
-        from dockyard.engine.containers import launch_container, rfc3339
         from dockyard.runtime.procfs import proc_start_time
 
         cfg = self.c.cfg
@@ -176,7 +177,7 @@ class Monitor:
         try:
             launch = launch_container(self.engine, self.c, stdio=stdio)
         except BaseException as e:
-            self._update(Status="exited", Running=False, Pid=0, ExitCode=getattr(e, "code", 125),
+            self._update(Status=Status.EXITED, Running=False, Pid=0, ExitCode=getattr(e, "code", 125),
                          Error=str(e), FinishedAt=rfc3339(time.time()))
             if self.report_fd is not None:
                 _send(self.report_fd, error=str(e), code=getattr(e, "code", 125))
@@ -187,9 +188,9 @@ class Monitor:
             if not cfg.tty:
                 for fd in stdio:
                     os.close(fd)
-        running = dict(Status="running", Running=True, Paused=False, Restarting=False, Pid=launch.pid,
+        running = dict(Status=Status.RUNNING, Running=True, Paused=False, Restarting=False, Pid=launch.pid,
                        PidStartTime=proc_start_time(launch.pid), ExitCode=0, Error="", OOMKilled=False,
-                       StartedAt=rfc3339(time.time()), FinishedAt="0001-01-01T00:00:00Z",
+                       StartedAt=rfc3339(time.time()), FinishedAt=NEVER,
                        NetworkSettings=launch.network or {})
         pending = None if self._try_update(**running) else running
         retry_at = time.monotonic() + 1.0
@@ -239,7 +240,7 @@ class Monitor:
         code = exit_code(status)
         oom = launch.oom_killed()
         _persist(self.engine.db.must, launch.cleanup)  # idempotent: gives the network back too
-        self._update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
+        self._update(Status=Status.EXITED, Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
         return code
 

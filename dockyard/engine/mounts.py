@@ -45,7 +45,13 @@ TMPFS_DEFAULTS = ("noexec", "nosuid", "nodev", "rprivate")  # docker's, before t
 
 def parse_flags(volumes=(), mounts=(), tmpfs=(), volumes_from=()) -> tuple:
     """`-v`, `--mount`, `--tmpfs`, `--volumes-from` values → mount dicts; duplicates refused."""
-    out = [parse_volume(v) for v in volumes] + [parse_mount(m) for m in mounts] + [parse_tmpfs(t) for t in tmpfs]
+    return parse_request(volumes, [parse_mount(m) for m in mounts], tmpfs, volumes_from)
+
+
+def parse_request(binds=(), mounts=(), tmpfs=(), volumes_from=()) -> tuple:
+    """A create request's Binds (`-v` texts), Mounts (already mount dicts, see `mount_from_api`),
+    Tmpfs (`TARGET[:OPTIONS]` texts) and VolumesFrom → mount dicts; duplicates refused."""
+    out = [parse_volume(v) for v in binds] + list(mounts) + [parse_tmpfs(t) for t in tmpfs]
     seen: set[str] = set()
     for m in out:
         if m["target"] in seen:
@@ -190,89 +196,131 @@ def _bool(key: str, val: str) -> bool:
 
 
 def parse_mount(value: str) -> dict:
-    """`--mount type=bind|volume|tmpfs,source=…,target=…,readonly,…` (docker's keys)."""
+    """`--mount type=bind|volume|tmpfs,source=…,target=…,readonly,…` (docker's keys) → a mount dict."""
+    return mount_from_api(mount_request(value))
+
+
+def mount_request(value: str) -> dict:
+    """The CLI's half of `--mount` (docker/cli opts/mount.go): the CSV → an Engine API Mount object."""
     try:
-        return _parse_mount(value)
+        return _mount_request(value)
     except ValueError as e:
         raise InvalidArgument(f'invalid argument "{value}" for "--mount" flag: {e}') from None
-    except _MountError as e:
-        raise InvalidArgument(str(e)) from None
 
 
-def _parse_mount(value: str) -> dict:
-    m = {"type": "volume", "source": "", "target": "", "readonly": False, "origin": "mount"}
+def _mount_request(value: str) -> dict:
+    d = {"Type": "volume", "Source": "", "Target": ""}
     volume_opts: dict = {}
     bind_opts: dict = {}
-    tmpfs_opts: list[str] = []
+    tmpfs_opts: dict = {}
     for field in _csv_fields(value):
         key, eq, val = field.partition("=")
         key = key.lower()
         if not eq:
             if key in ("readonly", "ro"):
-                m["readonly"] = True
+                d["ReadOnly"] = True
             elif key == "volume-nocopy":
-                volume_opts["nocopy"] = True
+                volume_opts["NoCopy"] = True
             elif key == "bind-nonrecursive":
-                bind_opts["nonrecursive"] = True
+                bind_opts["NonRecursive"] = True
             else:
                 raise ValueError(f"invalid field '{field}' must be a key=value pair")
             continue
         if key == "type":
-            m["type"] = val.lower()
+            d["Type"] = val.lower()
         elif key in ("source", "src"):
-            m["source"] = os.path.abspath(val) if val == "." or val.startswith("./") else val
+            d["Source"] = os.path.abspath(val) if val == "." or val.startswith("./") else val
         elif key in ("target", "dst", "destination"):
-            m["target"] = val
+            d["Target"] = val
         elif key in ("readonly", "ro"):
-            m["readonly"] = _bool(key, val)
+            d["ReadOnly"] = _bool(key, val)
         elif key == "consistency":
             if val.lower() not in _CONSISTENCY | {"default"}:
                 raise ValueError(f"invalid value for {key}: {val}")
+            d["Consistency"] = val.lower()
         elif key == "bind-propagation":
-            bind_opts["propagation"] = val.lower()
+            bind_opts["Propagation"] = val.lower()
         elif key == "bind-nonrecursive":
-            bind_opts["nonrecursive"] = _bool(key, val)
+            bind_opts["NonRecursive"] = _bool(key, val)
         elif key == "volume-driver":
-            volume_opts["driver"] = val
+            volume_opts.setdefault("DriverConfig", {})["Name"] = val
         elif key == "volume-nocopy":
-            volume_opts["nocopy"] = _bool(key, val)
-        elif key in ("volume-label", "volume-opt"):
+            volume_opts["NoCopy"] = _bool(key, val)
+        elif key == "volume-label":
             k, _, v = val.partition("=")
-            volume_opts.setdefault("labels" if key == "volume-label" else "options", {})[k] = v
+            volume_opts.setdefault("Labels", {})[k] = v
+        elif key == "volume-opt":
+            k, _, v = val.partition("=")
+            volume_opts.setdefault("DriverConfig", {}).setdefault("Options", {})[k] = v
         elif key == "tmpfs-size":
-            tmpfs_opts.append("size=" + _size_suffix(_ram_in_bytes(key, val)))
+            tmpfs_opts["SizeBytes"] = _ram_in_bytes(key, val)
         elif key == "tmpfs-mode":
             try:
-                tmpfs_opts.append(f"mode={int(val, 8):o}")
+                tmpfs_opts["Mode"] = int(val, 8)
             except ValueError:
                 raise ValueError(f"invalid value for {key}: {val}") from None
         elif key == "volume-subpath":
             raise ValueError("volume-subpath is not supported by dockyard")
         else:
             raise ValueError(f"unexpected key '{key}' in '{field}'")
-    kind = m["type"]
-    if not m["target"]:
+    if not d["Target"]:
         raise ValueError("target is required")
     for prefix, opts, kind_ok in (("volume", volume_opts, "volume"), ("bind", bind_opts, "bind"),
                                   ("tmpfs", tmpfs_opts, "tmpfs")):
-        if opts and kind != kind_ok:
-            raise ValueError(f"cannot mix '{prefix}-*' options with mount type '{kind}'")
+        if opts and d["Type"] != kind_ok:
+            raise ValueError(f"cannot mix '{prefix}-*' options with mount type '{d['Type']}'")
+    for key, opts in (("VolumeOptions", volume_opts), ("BindOptions", bind_opts), ("TmpfsOptions", tmpfs_opts)):
+        if opts:
+            d[key] = opts
+    return d
+
+
+def mount_from_api(d: dict) -> dict:
+    """The engine's half: an Engine API Mount object → a checked mount dict (moby's validateMountConfig)."""
+    from dockyard.engine.config import json_field, json_string_map
+
+    w = "HostConfig.Mounts[]."
+    kind = json_field(d, "Type", str, w, "")
+    m = {"type": kind, "source": json_field(d, "Source", str, w, ""), "target": json_field(d, "Target", str, w, ""),
+         "readonly": json_field(d, "ReadOnly", bool, w, False), "origin": "mount"}
+    if json_field(d, "Consistency", str, w, "") not in _CONSISTENCY | {"default", ""}:
+        raise InvalidArgument(f"invalid {w}Consistency: {d['Consistency']}")
+    given = {}
+    for key, opt_kind in (("BindOptions", "bind"), ("VolumeOptions", "volume"), ("TmpfsOptions", "tmpfs")):
+        given[opt_kind] = json_field(d, key, dict, w, None)
+        if given[opt_kind] is not None and kind != opt_kind:
+            raise InvalidArgument(str(_MountError(kind, f"field {key} must not be specified")))
     if kind == "bind":
-        m["propagation"] = bind_opts.get("propagation", "")
-        if bind_opts.get("nonrecursive"):
+        bind = given["bind"] or {}
+        m["propagation"] = json_field(bind, "Propagation", str, w + "BindOptions.", "").lower()
+        if json_field(bind, "NonRecursive", bool, w + "BindOptions.", False):
             m["nonrecursive"] = True
     elif kind == "volume":
-        m["nocopy"] = bool(volume_opts.get("nocopy"))
+        vol = given["volume"] or {}
+        m["nocopy"] = json_field(vol, "NoCopy", bool, w + "VolumeOptions.", False)
         m["anonymous"] = not m["source"]
-        for k in ("driver", "labels", "options"):
-            if k in volume_opts:
-                m[k] = volume_opts[k]
+        driver = json_field(vol, "DriverConfig", dict, w + "VolumeOptions.", None)
+        if driver is not None and "Name" in driver:
+            m["driver"] = json_field(driver, "Name", str, w + "VolumeOptions.DriverConfig.", "")
+        if "Labels" in vol:
+            m["labels"] = json_string_map(vol, "Labels", w + "VolumeOptions.")
+        if driver is not None and "Options" in driver:
+            m["options"] = json_string_map(driver, "Options", w + "VolumeOptions.DriverConfig.")
         from dockyard.engine.volumes import check_driver
 
         check_driver(m["source"], m.get("driver") or "local", m.get("options"))
     elif kind == "tmpfs":
-        m["tmpfs"] = (["ro"] if m["readonly"] else []) + tmpfs_opts
-    _check(m, bind_must_exist=True)
+        tmp = given["tmpfs"] or {}
+        size = json_field(tmp, "SizeBytes", int, w + "TmpfsOptions.", 0)
+        mode = json_field(tmp, "Mode", int, w + "TmpfsOptions.", 0)
+        if size < 0 or mode < 0:
+            raise InvalidArgument(str(_MountError(kind, "TmpfsOptions must not be negative")))
+        m["tmpfs"] = (["ro"] if m["readonly"] else []) + ([f"size={_size_suffix(size)}"] if size else []) + \
+            ([f"mode={mode:o}"] if "Mode" in tmp else [])
+    try:
+        _check(m, bind_must_exist=True)
+    except _MountError as e:
+        raise InvalidArgument(str(e)) from None
     return m
 
 

@@ -466,8 +466,7 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "") -> None:
     """docker network connect: recorded in the config; a running container gets the interface now."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.containers import effective_state
-    from dockyard.engine.lifecycle import ContainerLock
+    from dockyard.engine.status import ContainerLock, effective_state
     from dockyard.state.networks import get_network
 
     net = get_network(engine.db, net_ref)
@@ -492,7 +491,7 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
 
 
 def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
-    from dockyard.engine.lifecycle import _set
+    from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
     pid = st["Pid"]
@@ -505,7 +504,7 @@ def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
             one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False)
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
-    _set(engine, rec.id, NetworkSettings=settings)
+    update_state(engine, rec.id, NetworkSettings=settings)
 
 
 def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool) -> dict:
@@ -558,8 +557,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
 def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False) -> None:
     """docker network disconnect: the interface goes now if it runs; the config forgets it."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.containers import effective_state
-    from dockyard.engine.lifecycle import ContainerLock, _set
+    from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import delete_endpoints, endpoints, get_network
 
     net = get_network(engine.db, net_ref)
@@ -602,7 +600,7 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                         pass
                     delete_endpoints(engine.db, rec.id, net.id)
                     _sync_hosts(engine, [net.id] + [e.network_id for e in endpoints(engine.db, container_id=rec.id)])
-                    _set(engine, rec.id, NetworkSettings=settings)
+                    update_state(engine, rec.id, NetworkSettings=settings)
         engine.db.update_config(rec.id, new.to_json())
 
 
@@ -613,27 +611,3 @@ def _guess_ifname(engine, cid: str, network_id: str) -> str:
         if e.network_id == network_id:
             return f"eth{i}"
     return "eth0"
-
-
-def inspect_network(engine, rec) -> dict:
-    """docker network inspect's JSON."""
-    from dockyard.engine.containers import rfc3339
-    from dockyard.network.ipam import Subnet
-    from dockyard.state.networks import endpoints
-
-    prefix = Subnet.parse(rec.subnet).prefix
-    ctrs = {}
-    for ep in endpoints(engine.db, network_id=rec.id):
-        try:
-            c = engine.db.get_container(ep.container_id)
-        except ContainerNotFound:  # removed meanwhile
-            continue
-        ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
-                                 "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
-                                 "IPv6Address": ""}
-    return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
-            "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": rec.subnet, "Gateway": rec.gateway}]},
-            "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
-            "ConfigOnly": False, "Containers": ctrs,
-            "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}

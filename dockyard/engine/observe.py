@@ -9,7 +9,7 @@ from dockyard.units import binary_size, human_size
 
 
 def _running(engine, ref: str):
-    from dockyard.engine.containers import container_cgroup, effective_state
+    from dockyard.engine.status import container_cgroup, effective_state
 
     rec = engine.db.get_container(ref)
     st = effective_state(rec)
@@ -20,7 +20,8 @@ def _running(engine, ref: str):
 def pause(engine, ref: str, *, by: str | None = None) -> str:
     """docker pause. `by` names a process (pid@start time) that will unpause it itself (commit):
     recorded before the freeze, so if that process dies first the next command thaws it."""
-    from dockyard.engine.lifecycle import ContainerLock, _set, thaw
+    from dockyard.engine.launch import thaw
+    from dockyard.engine.status import ContainerLock, Status, update_state
 
     rec, st, cg = _running(engine, ref)
     with ContainerLock(engine, rec.id):
@@ -33,7 +34,7 @@ def pause(engine, ref: str, *, by: str | None = None) -> str:
         runtime = external_runtime(engine, rec)
         if runtime is None and cg is None:
             raise Unavailable("the container has no cgroup to freeze")
-        _set(engine, rec.id, Status="paused", Paused=True, PausedBy=by)
+        update_state(engine, rec.id, Status=Status.PAUSED, Paused=True, PausedBy=by)
         try:
             if runtime is not None:
                 runtime.pause(rec.id)
@@ -46,7 +47,8 @@ def pause(engine, ref: str, *, by: str | None = None) -> str:
 
 
 def unpause(engine, ref: str) -> str:
-    from dockyard.engine.lifecycle import ContainerLock, thaw
+    from dockyard.engine.launch import thaw
+    from dockyard.engine.status import ContainerLock
 
     rec, st, _cg = _running(engine, ref)
     with ContainerLock(engine, rec.id):

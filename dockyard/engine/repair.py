@@ -16,47 +16,31 @@ every CLI command runs it once before its own work.
 
 from __future__ import annotations
 
-from dockyard.ownership import owner_tag, start_time
-
-
-def owner_now() -> str:
-    """What a command records as itself in ``PausedBy``/``Launcher``."""
-    return owner_tag()
-
-
-def _alive(tag) -> bool:
-    if not isinstance(tag, str) or "@" not in tag:
-        return False
-    pid, _, started = tag.partition("@")
-    return pid.isdigit() and started.isdigit() and start_time(int(pid)) == int(started)
+from dockyard.engine.status import ACTIVE, ContainerLock, Status, alive, container_cgroup, effective_state
+from dockyard.engine.status import owner_alive, update_state
 
 
 def frozen_by_dead_commit(state: dict) -> bool:
-    return state.get("Status") == "paused" and bool(state.get("PausedBy")) and not _alive(state["PausedBy"])
+    return state.get("Status") == Status.PAUSED and bool(state.get("PausedBy")) and not owner_alive(state["PausedBy"])
 
 
 def abandoned_auto_remove(rec) -> bool:
     """A --rm container that nobody is left to remove."""
-    from dockyard.engine.containers import effective_state, process_status
-
     if not rec.config.get("auto_remove"):
         return False
     st = effective_state(rec)
-    if st.get("Status") in ("running", "paused", "restarting", "removing"):
+    if st.get("Status") in ACTIVE or st.get("Status") == Status.REMOVING:
         return False
-    if process_status(st.get("MonitorPid", 0), st.get("MonitorStartTime")):
+    if alive(st.get("MonitorPid", 0), st.get("MonitorStartTime")):
         return False  # its monitor removes it
     launcher = st.get("Launcher")
-    if st.get("Status") == "created" and not launcher:
+    if st.get("Status") == Status.CREATED and not launcher:
         return False  # `create --rm`: it waits for a `start`
-    return not _alive(launcher)
+    return not owner_alive(launcher)
 
 
 def thaw(engine, cid: str) -> None:
     """Undo a dead committer's pause (under the container's lock, re-checked there)."""
-    from dockyard.engine.containers import container_cgroup
-    from dockyard.engine.lifecycle import ContainerLock
-
     with ContainerLock(engine, cid):
         rec = engine.db.get_container(cid)
         if not frozen_by_dead_commit(rec.state):
@@ -64,14 +48,11 @@ def thaw(engine, cid: str) -> None:
         cg = container_cgroup(engine, rec)
         if cg is not None:
             cg.thaw()
-        with engine.db.transaction():
-            st = dict(engine.db.get_container(cid).state)
-            st.update(Status="running", Paused=False, PausedBy=None)
-            engine.db.update_state(cid, st)
+        update_state(engine, cid, Status=Status.RUNNING, Paused=False, PausedBy=None)
 
 
 def finish_removal(engine, cid: str) -> None:
-    from dockyard.engine.containers import remove
+    from dockyard.engine.teardown import remove
 
     remove(engine, cid, force=True, volumes=True, only_if=abandoned_auto_remove)
 
@@ -94,3 +75,23 @@ def sweep(engine) -> None:
                 finish_removal(engine, rec.id)
         except (DockyardError, OSError):
             continue
+
+
+def release_stale_endpoints(engine) -> int:
+    """Addresses, rules and interfaces still held for containers that no longer run (their
+    monitor was killed, or the host rebooted under them), and for records gone without their
+    endpoints (killed mid-rm): how many containers' endpoints were released."""
+    from dockyard.engine.networking import detach
+    from dockyard.state.networks import endpoints
+
+    held = {e.container_id for e in endpoints(engine.db)}
+    fixed = 0
+    for rec in engine.db.list_containers():
+        if rec.id in held and effective_state(rec).get("Status") not in ACTIVE:
+            detach(engine, rec.id, had_ports=bool(rec.config.get("ports")), reap_links=True)
+            fixed += 1
+    known = {r.id for r in engine.db.list_containers()}
+    for cid in held - known:
+        detach(engine, cid, had_ports=True, reap_links=True)
+        fixed += 1
+    return fixed

@@ -39,6 +39,18 @@ class Launch:
             if self.cgroup is not None:
                 self.cgroup.destroy()
 
+    def add_cleanup(self, after) -> None:
+        """`cleanup` also calls `after()`, right after the runtime's own cleanup (even if that fails)."""
+        first = self._cleanup
+
+        def both() -> None:
+            try:
+                first()
+            finally:
+                after()
+
+        self._cleanup = both
+
 
 def recv_master(sock) -> int:
     """The pty master a runtime (or an exec) sent over a console socket."""

@@ -225,12 +225,6 @@ def match_labels(labels: dict, wanted) -> bool:
     return True
 
 
-def inspect_json(rec) -> dict:
-    return {"CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.created)), "Driver": rec.driver,
-            "Labels": dict(rec.labels) or None, "Mountpoint": rec.mountpoint, "Name": rec.name,
-            "Options": dict(rec.options) or None, "Scope": "local"}
-
-
 # -- seeding ---------------------------------------------------------------------------------------------
 
 def seed(engine, cid: str, mounts, lowers: list[str], *, uid_shift: int = 0) -> None:

@@ -603,7 +603,7 @@ class _Loader:
         return list(by_manifest.values())
 
     def _walk_index(self, index: dict, tag: str | None, depth: int):
-        from dockyard.images.bootstrap import go_arch
+        from dockyard.oci.platform import go_arch
 
         if depth > 4:
             raise InvalidArgument("invalid archive: indexes nest too deep")

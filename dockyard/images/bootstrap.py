@@ -17,6 +17,7 @@ import time
 
 from dockyard.errors import InvalidArgument, NotFound, Unavailable
 from dockyard.fsutil import unmount_below
+from dockyard.oci.platform import go_arch
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
@@ -27,11 +28,6 @@ PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
           "nobody:x:65534:65534:nobody:/home:/bin/false\n")
 GROUP = ("root:x:0:\n" "daemon:x:1:\n" "bin:x:2:\n" "sys:x:3:\n" "adm:x:4:\n" "tty:x:5:\n" "disk:x:6:\n"
          "wheel:x:10:root\n" "www-data:x:33:\n" "users:x:100:\n" "nogroup:x:65534:\n")
-
-
-def go_arch() -> str:
-    m = os.uname().machine
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
 
 
 def is_static_elf(path: str) -> bool:

@@ -134,6 +134,6 @@ def import_rootfs(engine, src, tag: str | None, *, changes: list[str] = (), mess
 
 
 def _arch() -> str:
-    from dockyard.images.bootstrap import go_arch
+    from dockyard.oci.platform import go_arch
 
     return go_arch()

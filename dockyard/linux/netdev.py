@@ -8,7 +8,7 @@ import os
 import struct
 
 from dockyard.errors import SyscallError
-from dockyard.linux.syscalls import CLONE_NEWNET, _libc, setns
+from dockyard.linux.syscalls import CLONE_NEWNET, libc, setns
 
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
@@ -16,7 +16,7 @@ IFF_UP = 0x1
 
 
 def set_link_up(name: str) -> None:
-    fd = _libc.socket(2, 2 | 0o2000000, 0)  # AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
+    fd = libc.socket(2, 2 | 0o2000000, 0)  # AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
     if fd < 0:
         raise SyscallError("socket", ctypes.get_errno(), "AF_INET")
     try:

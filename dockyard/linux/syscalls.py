@@ -13,6 +13,7 @@ import os
 from dockyard.errors import SyscallError
 
 _libc = ctypes.CDLL(None, use_errno=True)
+libc = _libc  # the C library, for the other linux/ modules
 
 # Syscall numbers glibc has no wrapper for, per architecture.
 _NR = {

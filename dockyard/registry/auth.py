@@ -172,8 +172,6 @@ class Authorizer:
         url = realm + ("&" if "?" in realm else "?") + urlencode(query) if query else realm
         status, body = self._fetch(url, headers)
         if status in (401, 403):
-            from dockyard.registry.client import describe_errors
-
             detail = describe_errors(body) or ("incorrect username or password" if self.credentials
                                                else "authentication required")
             raise errors.PermissionDenied(
@@ -198,3 +196,27 @@ class Authorizer:
 
 def _scope_key(scopes: tuple[str, ...]) -> str:
     return " ".join(sorted(set(scopes)))
+
+
+def _code_text(code: str) -> str:
+    return code.lower().replace("_", " ")
+
+
+def describe_errors(body: bytes) -> str:
+    """A registry error body as Docker renders it: ``code text: message[; …]`` ('' if none)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return ""
+    items = doc.get("errors") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        if isinstance(doc, dict) and isinstance(doc.get("details") or doc.get("message"), str):
+            return str(doc.get("details") or doc.get("message"))
+        return ""
+    parts = []
+    for e in items:
+        if not isinstance(e, dict):
+            continue
+        code, message = str(e.get("code") or "unknown"), str(e.get("message") or "")
+        parts.append(f"{_code_text(code)}: {message}" if message else _code_text(code))
+    return "; ".join(parts)

@@ -24,7 +24,6 @@ error whose category follows the HTTP status (401/403 → PermissionDenied, 404 
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import socket
 import ssl
@@ -32,7 +31,7 @@ import threading
 from urllib.parse import urljoin, urlsplit
 
 from dockyard import errors
-from dockyard.registry.auth import Authorizer
+from dockyard.registry.auth import Authorizer, describe_errors  # noqa: F401 - describe_errors is part of this API
 
 INSECURE_ENV = "DOCKYARD_INSECURE_REGISTRIES"
 CERTS_ENV = "DOCKYARD_CERTS_D"
@@ -141,30 +140,6 @@ def tls_context(netloc: str, *, verify: bool = True) -> ssl.SSLContext:
 
 
 # ============================================================================ errors
-
-def _code_text(code: str) -> str:
-    return code.lower().replace("_", " ")
-
-
-def describe_errors(body: bytes) -> str:
-    """A registry error body as Docker renders it: ``code text: message[; …]`` ('' if none)."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return ""
-    items = doc.get("errors") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        if isinstance(doc, dict) and isinstance(doc.get("details") or doc.get("message"), str):
-            return str(doc.get("details") or doc.get("message"))
-        return ""
-    parts = []
-    for e in items:
-        if not isinstance(e, dict):
-            continue
-        code, message = str(e.get("code") or "unknown"), str(e.get("message") or "")
-        parts.append(f"{_code_text(code)}: {message}" if message else _code_text(code))
-    return "; ".join(parts)
-
 
 # What a registry's error body would have said, for answers that have none (HEAD requests):
 # distribution's own messages for these codes.

@@ -47,7 +47,7 @@ class PullResult(Record):
 
 
 def host_platform() -> tuple[str, str]:
-    from dockyard.images.bootstrap import go_arch
+    from dockyard.oci.platform import go_arch
 
     return "linux", go_arch()
 

@@ -448,8 +448,8 @@ def plan_v2(res: dict, *, exists=lambda h, f: True, read=lambda h, f: None) -> t
     if bio:
         bfq = exists("", "io.bfq.weight")
         if _num(bio, "weight", "blockIO"):
-            w.append(("", "io.bfq.weight", str(bio["weight"]), "opt") if bfq
-                     else ("", "io.weight", str(blkio_to_io_weight(bio["weight"])), "opt"))
+            w.append(("", "io.bfq.weight", str(bio["weight"]), "") if bfq  # required, as runc's fs2
+                     else ("", "io.weight", str(blkio_to_io_weight(bio["weight"])), ""))
         for d in bio.get("weightDevice") or ():
             if d.get("weight"):
                 w.append(("", "io.bfq.weight", f"{_devnum(d, 'blockIO')} {_num(d, 'weight', 'blockIO')}", "opt"))

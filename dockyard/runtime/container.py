@@ -251,10 +251,14 @@ class Runtime:
         if status == "running" and not force:
             raise Conflict(f"cannot delete container {cid} that is not stopped: {status}")
         if status != "stopped":
-            try:
-                os.kill(rec["pid"], 9)  # SIGKILL
-            except ProcessLookupError:
-                pass
+            # Without a cgroup (which destroy() empties) nor a pid namespace (which dies with its
+            # init), the init's descendants must be found before it dies and they move away.
+            victims = [rec["pid"]] if _cgroup_of(rec) is not None else _pids_in_pidns(rec["pid"]) or [rec["pid"]]
+            for p in victims:
+                try:
+                    os.kill(p, 9)  # SIGKILL
+                except ProcessLookupError:
+                    pass
             wait_gone(rec["pid"], rec.get("start_time"), 10.0)
         cg = _cgroup_of(rec)
         if cg is not None:
@@ -336,10 +340,15 @@ def _unmount_new(rootfs: str, before: list) -> None:
 
 
 def _pids_in_pidns(init_pid: int) -> list[int]:
+    """The container's processes when it has no cgroup: those in its pid namespace, or, when that
+    is our own (no pid namespace of its own), init and its descendants, never every process
+    of the host."""
     try:
         target = os.readlink(f"/proc/{init_pid}/ns/pid")
     except OSError:
         return []
+    if target == os.readlink("/proc/self/ns/pid"):
+        return _descendants(init_pid)
     pids = []
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -349,6 +358,26 @@ def _pids_in_pidns(init_pid: int) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def _descendants(root: int) -> list[int]:
+    """`root` and every process below it, from the parent pids in /proc/*/stat."""
+    children: dict = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            ppid = int(data[data.rfind(b")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
 
 
 def _warn(msg: str) -> None:

@@ -45,6 +45,14 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
             continue
         if not same:
             ns_fds.append((t, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+    # A container without a mount namespace of its own was entered by chroot: so is its exec
+    # (runc 1.1 leaves it in the host's root).
+    root_fd = None
+    if not any(t == "mount" for t, _ in ns_fds):
+        try:
+            root_fd = os.open(f"/proc/{init_pid}/root", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            raise Conflict("cannot exec in a stopped container") from None
     msg_r, msg_w = os.pipe()
     mid = os.fork()
     if mid == 0:
@@ -58,6 +66,10 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
                 cgroup.apply(0)
             for t, fd in ns_fds:
                 sc.setns(fd, sc.NAMESPACE_FLAGS[t], f"{t} namespace of pid {init_pid}")
+            if root_fd is not None:
+                os.fchdir(root_fd)
+                os.chroot(".")
+                os.close(root_fd)
             child = os.fork()
             if child == 0:
                 _exec_child(process, seccomp, msg_w, console_fd, preserve_fds)
@@ -69,6 +81,8 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
     os.close(msg_w)
     for _, fd in ns_fds:
         os.close(fd)
+    if root_fd is not None:
+        os.close(root_fd)
     pid = error = None
     ready = False
     with os.fdopen(msg_r, "rb") as msgs:

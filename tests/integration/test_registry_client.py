@@ -170,7 +170,7 @@ def test_pull_by_digest_and_cross_repo_mount(client, busybox, registry):
 
 
 def test_pull_of_an_index_takes_linux_amd64(client, busybox, registry, tmp_path):
-    from dockyard.images.bootstrap import go_arch
+    from dockyard.oci.platform import go_arch
 
     if go_arch() != "amd64":
         pytest.skip("the index names an amd64 image for this machine")

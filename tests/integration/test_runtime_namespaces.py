@@ -262,8 +262,11 @@ def test_shared_host_gets_nothing_back(bundle, tmp_path, runtime, value):
     script = (f"{rt} create --bundle {b} {cid} >{tmp_path}/out 2>{tmp_path}/err </dev/null || exit 3; "
               f"{rt} state {cid} | grep -q '\"created\"' || exit 4; "
               f"grep -c ' {b}' /proc/self/mountinfo; {rt} delete --force {cid}")
-    p = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script], env=ENV,
-                       capture_output=True, text=True, timeout=60)
+    try:
+        p = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script], env=ENV,
+                           capture_output=True, text=True, timeout=60)
+    finally:  # the script's own delete may not have run: its state and cgroup are on the host
+        subprocess.run(rt_cmd(runtime, state) + ["delete", "--force", cid], env=ENV, capture_output=True, timeout=60)
     with open(tmp_path / "err") as f:
         err = f.read()
     assert p.returncode == 0, (p.returncode, err, p.stderr)
@@ -359,7 +362,7 @@ def test_lifecycle_pid_namespace_without_mount_namespace(bundle, tmp_path):
         assert os.readlink(f"/proc/{st['pid']}/ns/pid") != os.readlink("/proc/self/ns/pid")
         subprocess.run(cmd + ["start", "c1"], env=ENV, check=True, timeout=30)
         st = json.loads(subprocess.run(cmd + ["state", "c1"], env=ENV, capture_output=True, timeout=30).stdout)
-        assert st["status"] == "running"
+        assert st["status"] == "running", (tmp_path / "create.err").read_text()  # the container's stderr
         subprocess.run(cmd + ["kill", "c1", "KILL"], env=ENV, check=True, timeout=30)
     finally:
         subprocess.run(cmd + ["delete", "--force", "c1"], env=ENV, timeout=30)
@@ -453,3 +456,115 @@ def test_kernel_memory_is_ignored_with_a_warning(bundle, tmp_path, runtime):
     assert p.returncode == 0 and p.out == "ok\n", p.err
     assert "ernel memory settings are ignored" in p.err, p.err
     assert glob.glob(f"/sys/fs/cgroup/*{path}") == []
+
+
+def test_init_failing_before_its_cgroup_gate_reports_its_error(bundle, tmp_path):
+    """init fails in its mounts while the runtime is still placing it in its cgroup: the error
+    is init's own, never the runtime's EPIPE on the gate it no longer reads ("Broken pipe")."""
+    path = "/rtns-" + uuid.uuid4().hex[:12]
+
+    def edit(spec):
+        spec["linux"]["resources"] = {"pids": {"limit": 100}}
+        spec["linux"]["cgroupsPath"] = path
+        spec["mounts"].insert(0, {"destination": "/x", "type": "bind", "source": str(tmp_path / "absent"),
+                                  "options": ["bind"]})
+    b = bundle(["true"], edits(writable, edit))
+    for _ in range(3):
+        p = run("dockyard-runtime", b, tmp_path)
+        assert p.returncode != 0 and "absent does not exist" in p.err and "Broken pipe" not in p.err, p.err
+    assert glob.glob(f"/sys/fs/cgroup/*{path}") == []
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_kill_all_without_a_pid_namespace_spares_the_host(bundle, tmp_path, runtime):
+    """`kill --all` of a container sharing our pid namespace (and, for ours, without a cgroup)
+    signals the container's processes, not every process of the pid namespace. Run inside a
+    throwaway pid namespace standing in for the host, with a canary process beside the runtime."""
+    def no_cgroup(spec):
+        spec["linux"].pop("resources", None)
+        spec["linux"].pop("cgroupsPath", None)
+    b = bundle(["sh", "-c", "sleep 60 & sleep 60"], edits(writable, drop_ns("pid"), no_cgroup))
+    rt = " ".join(rt_cmd(runtime, str(tmp_path / f"state-{runtime}")))
+    script = (f"sleep 60 & canary=$!; {rt} create --bundle {b} c1 </dev/null >{tmp_path}/out 2>{tmp_path}/err "
+              f"|| exit 3; {rt} start c1; sleep 0.3; {rt} kill --all c1 KILL; sleep 0.3; "
+              f"kill -0 $canary && echo CANARY-ALIVE; {rt} state c1 | grep -o '\"status\": *\"[a-z]*\"'; "
+              f"{rt} delete --force c1; kill $canary")
+    p = subprocess.run(["unshare", "-p", "-f", "-m", "--mount-proc", "--propagation", "private", "sh", "-c", script],
+                       env=ENV, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr, (tmp_path / "err").read_text())
+    assert p.stdout.split("\n")[:2] == ["CANARY-ALIVE", '"status": "stopped"'], (p.stdout, p.stderr)
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its live descendants, from /proc/*/stat."""
+    children: dict = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rpartition(") ")[2].split()
+        except (OSError, ValueError):
+            continue
+        if fields and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def _live(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(") ")[2][:1] != "Z"
+    except OSError:
+        return False
+
+
+def test_delete_without_pid_namespace_or_cgroup_leaves_no_process(bundle, tmp_path):
+    """`delete --force` of a running container that has neither a cgroup nor a pid namespace:
+    the init's children die with it (runc empties its cgroup; we have only the process tree)."""
+    import time
+
+    def no_cgroup(spec):
+        spec["linux"].pop("resources", None)
+    b = bundle(["sh", "-c", "sleep 61 & sleep 62 & wait"], edits(writable, drop_ns("pid"), no_cgroup))
+    cmd = rt_cmd("dockyard-runtime", str(tmp_path / "state"))
+    with open(tmp_path / "create.err", "wb") as err:
+        p = subprocess.run(cmd + ["create", "--bundle", b, "c1"], env=ENV, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=err, timeout=30)
+    assert p.returncode == 0, (tmp_path / "create.err").read_text()
+    tree: list = []
+    try:
+        pid = json.loads(subprocess.run(cmd + ["state", "c1"], env=ENV, capture_output=True, timeout=30).stdout)["pid"]
+        subprocess.run(cmd + ["start", "c1"], env=ENV, check=True, timeout=30)
+        deadline = time.monotonic() + 10
+        while len(tree := process_tree(pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tree) == 3, tree
+    finally:
+        subprocess.run(cmd + ["delete", "--force", "c1"], env=ENV, timeout=30)
+    time.sleep(0.2)
+    alive = [p for p in tree if _live(p)]
+    for p in alive:  # never leave them running, even when the check fails
+        os.kill(p, 9)
+    assert alive == [], "the container's processes outlived delete"
+
+
+def test_exec_without_a_mount_namespace_sees_the_container_root(bundle, tmp_path):
+    """An exec joins the container's root, which without a mount namespace is init's chroot
+    (runc 1.1 leaves the exec'd process in the host's root)."""
+    b = bundle(["sleep", "30"], edits(writable, no_masks, drop_ns("mount")))
+    marker = "IN-ROOTFS-" + uuid.uuid4().hex[:8]
+    open(os.path.join(b, "rootfs", marker), "w").close()
+    cmd = rt_cmd("dockyard-runtime", str(tmp_path / "state"))
+    p = subprocess.run(cmd + ["run", "-d", "--bundle", b, "c1"], env=ENV, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    try:
+        assert p.returncode == 0
+        out = subprocess.run(cmd + ["exec", "c1", "ls", "/"], env=ENV, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert marker in out.stdout.split() and "proc" in out.stdout.split()
+    finally:
+        subprocess.run(cmd + ["delete", "--force", "c1"], env=ENV, timeout=30)

@@ -236,3 +236,40 @@ def test_load_moves_existing_tag_and_untagged_ids(dy, dy2, busybox, tiny, tmp_pa
         "Loaded image: busybox:latest"]
     assert _image_id(dy2, busybox) == _image_id(dy, busybox)
     assert _image_id(dy2, tiny_id) == tiny_id  # the old image stays, untagged
+
+
+def test_output_to_a_device_fifo_or_link_writes_through_it_never_replaces_it(dy, busybox, tmp_path):
+    """`save -o /dev/null` as root must not replace /dev/null with a regular file (a rename of a
+    finished temp file over the target would): a device node, a fifo and a symlink named by -o
+    are written through and stay what they are. Our own null device node stands in for the
+    host's, so a regression cannot break the machine."""
+    import stat
+    import subprocess
+    import threading
+
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    real = tmp_path / "real.tar"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.tar"
+    os.symlink(real, link)
+    cid = dy("create", "busybox", "true").out.strip()
+    for args in (("save", "-o", str(null), "busybox"), ("export", "-o", str(null), cid)):
+        dy(*args)
+        st = os.lstat(null)
+        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3), args
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    dy("save", "-o", str(fifo), "busybox")
+    reader.join(30)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and got and got[0][257:262] == b"ustar"
+    dy("export", "-o", str(link), cid)
+    assert os.path.islink(link) and os.readlink(link) == str(real)
+    with tarfile.open(real) as tf:
+        assert "bin/busybox" in tf.getnames()
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".dockyard_temp_")] == []
+    assert subprocess.run(["test", "-c", "/dev/null"]).returncode == 0
+    dy("rm", cid)

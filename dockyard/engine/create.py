@@ -1,0 +1,270 @@
+"""A container create request, shaped as the Engine API's `ContainerCreate` body, checked and
+turned into a `ContainerConfig`.
+
+The CLI builds this body from its flags (doing only what docker's CLI does on its side: reading
+env and seccomp files, parsing sizes, `-p`, `--device`, `--mount`); the engine checks the rest
+here, as dockerd does, whatever the caller. Keys are Docker's:
+
+    Image Cmd Entrypoint Env User WorkingDir Hostname Domainname Labels Tty OpenStdin
+    StopSignal StopTimeout
+    HostConfig: AutoRemove ReadonlyRootfs NetworkMode PortBindings PublishAllPorts CapAdd CapDrop
+        Privileged SecurityOpt Runtime UsernsMode RestartPolicy{Name,MaximumRetryCount}
+        LogConfig{Type,Config} Memory MemorySwap NanoCpus CpuShares CpusetCpus PidsLimit
+        Binds Mounts Tmpfs VolumesFrom Devices[{PathOnHost,PathInContainer,CgroupPermissions}]
+        DeviceCgroupRules
+    NetworkingConfig: EndpointsConfig{NAME: {Aliases, IPAMConfig{IPv4Address}}}
+
+Entrypoint: null means the image's, [] resets it. Unknown keys are ignored, as dockerd does.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.engine.config import ContainerConfig, parse_restart
+from dockyard.engine.config import json_field, json_string_map, json_strings
+from dockyard.errors import InvalidArgument
+
+MIN_MEMORY = 6 * 1024 * 1024
+
+
+def config_from_request(body: dict) -> ContainerConfig:
+    """The ContainerCreate body → a checked ContainerConfig (InvalidArgument on anything wrong)."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("invalid create request: expected an object")
+    hc = json_field(body, "HostConfig", dict, "", {})
+    net = json_field(body, "NetworkingConfig", dict, "", {})
+    image = json_field(body, "Image", str, "")
+    if not image:
+        raise InvalidArgument("no image given: Image is required")
+    H = "HostConfig."
+    userns = json_field(hc, "UsernsMode", str, H, "")
+    if userns not in ("host", "", "auto"):
+        raise InvalidArgument(f"invalid --userns {userns!r}: use host or auto")
+    auto_remove = json_field(hc, "AutoRemove", bool, H, False)
+    restart = _restart(json_field(hc, "RestartPolicy", dict, H, {}), auto_remove)
+    log_opts = _log_config(json_field(hc, "LogConfig", dict, H, {}))
+    limits = _resources(hc)
+    devices = _devices(json_field(hc, "Devices", list, H, []))
+    rules = json_strings(hc, "DeviceCgroupRules", H) or ()
+    if rules:
+        from dockyard.runtime.devices import parse_cgroup_rule
+
+        for rule in rules:
+            parse_cgroup_rule(rule)
+    mounts = _mounts(hc)
+    ports = _port_bindings(json_field(hc, "PortBindings", dict, H, {}))
+    network = json_field(hc, "NetworkMode", str, H, "") or "bridge"
+    if network == "default":
+        network = "bridge"
+    aliases, ip = _endpoint(net, network)
+    env = json_strings(body, "Env", "") or ()
+    for item in env:
+        if "\0" in item:
+            raise InvalidArgument(f"invalid environment variable {item.partition('=')[0]!r}: it contains a NUL byte")
+    security = json_strings(hc, "SecurityOpt", H) or ()
+    if security:
+        from dockyard.engine.security import parse
+
+        parse(security)
+    return ContainerConfig(
+        image=image, cmd=json_strings(body, "Cmd", "") or None, entrypoint=json_strings(body, "Entrypoint", ""),
+        env=env, user=json_field(body, "User", str, "", ""), workdir=json_field(body, "WorkingDir", str, "", ""),
+        hostname=json_field(body, "Hostname", str, "", ""), domainname=json_field(body, "Domainname", str, "", ""),
+        labels=json_string_map(body, "Labels", ""), tty=json_field(body, "Tty", bool, "", False),
+        stdin_open=json_field(body, "OpenStdin", bool, "", False), auto_remove=auto_remove,
+        read_only=json_field(hc, "ReadonlyRootfs", bool, H, False), network=network, network_aliases=aliases, ip=ip,
+        ports=ports, publish_all=json_field(hc, "PublishAllPorts", bool, H, False),
+        cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
+        privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
+        runtime=json_field(hc, "Runtime", str, H, "") or "dockyard", devices=devices, device_cgroup_rules=rules,
+        userns=userns == "auto", restart=restart, log_opts=log_opts, **_stop(body), **limits,
+    )
+
+
+def _restart(policy: dict, auto_remove: bool) -> str:
+    name = json_field(policy, "Name", str, "HostConfig.RestartPolicy.", "") or "no"
+    count = json_field(policy, "MaximumRetryCount", int, "HostConfig.RestartPolicy.", 0)
+    if count < 0:
+        raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+    text = f"{name}:{count}" if count else name
+    parse_restart(text)
+    if name != "no" and auto_remove:
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+    return text
+
+
+def _log_config(log: dict) -> dict:
+    kind = json_field(log, "Type", str, "HostConfig.LogConfig.", "") or "json-file"
+    if kind != "json-file":
+        raise InvalidArgument(f"log driver {kind!r} is not supported; use json-file")
+    opts = json_string_map(log, "Config", "HostConfig.LogConfig.")
+    if opts:
+        from dockyard.engine.logs import parse_log_opts
+
+        parse_log_opts(opts)
+    return opts
+
+
+def _resources(hc: dict) -> dict:
+    """Memory, MemorySwap, NanoCpus, CpuShares, CpusetCpus, PidsLimit checked as dockerd does."""
+    H = "HostConfig."
+    out: dict = {}
+    memory = json_field(hc, "Memory", int, H, 0)
+    swap = json_field(hc, "MemorySwap", int, H, 0)
+    if memory:
+        if memory < MIN_MEMORY:
+            raise InvalidArgument("Minimum memory limit allowed is 6MB")
+        out["memory"] = memory
+    if swap:
+        if not memory:
+            raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
+        if swap != -1 and swap < memory:
+            raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
+        out["memory_swap"] = -1 if swap < 0 else swap
+    nano = json_field(hc, "NanoCpus", int, H, 0)
+    if nano:
+        from dockyard.runtime.cgroups import CPU_PERIOD
+
+        ncpu = os.cpu_count() or 1
+        if not 10_000_000 <= nano <= ncpu * 1_000_000_000:
+            raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")
+        out["cpu_period"], out["cpu_quota"] = CPU_PERIOD, nano * CPU_PERIOD // 1_000_000_000
+    shares = json_field(hc, "CpuShares", int, H, 0)
+    if shares:
+        if shares < 0:
+            raise InvalidArgument("invalid CpuShares: shares cannot be negative")
+        out["cpu_shares"] = shares
+    cpuset = json_field(hc, "CpusetCpus", str, H, "")
+    if cpuset:
+        _check_cpuset(cpuset)
+        out["cpuset_cpus"] = cpuset
+    pids = json_field(hc, "PidsLimit", int, H, 0)
+    if pids:
+        out["pids_limit"] = -1 if pids < 0 else pids  # docker: any negative value is "unlimited"
+    return out
+
+
+def _check_cpuset(value: str) -> None:
+    """docker refuses CPUs the host does not have at create time, not when the cgroup is written."""
+    wanted: set[int] = set()
+    try:
+        for part in value.split(","):
+            lo, dash, hi = part.partition("-")
+            wanted.update(range(int(lo), int(hi if dash else lo) + 1))
+    except ValueError:
+        raise InvalidArgument(f"Invalid value {value} for cpuset cpus") from None
+    available = sorted(os.sched_getaffinity(0))
+    missing = sorted(wanted - set(available))
+    if missing:
+        have = f"{available[0]}-{available[-1]}" if available == list(range(available[0], available[-1] + 1)) \
+            else ",".join(map(str, available))
+        raise InvalidArgument(f"Requested CPUs are not available - requested {value}, available: {have}")
+
+
+def _devices(items: list) -> tuple:
+    """DeviceMapping objects → the normalised "HOST:CONTAINER:PERMS" the config keeps."""
+    if not items:
+        return ()
+    from dockyard.runtime.devices import parse_device_flag
+
+    out = []
+    for d in items:
+        if not isinstance(d, dict):
+            raise InvalidArgument("invalid HostConfig.Devices: expected an array of objects")
+        where = "HostConfig.Devices[]."
+        host = json_field(d, "PathOnHost", str, where, "")
+        container = json_field(d, "PathInContainer", str, where, "") or host
+        perms = json_field(d, "CgroupPermissions", str, where, "") or "rwm"
+        if ":" in host or ":" in container:
+            raise InvalidArgument(f"invalid device specification: {host}:{container}:{perms}")
+        out.append(":".join(parse_device_flag(f"{host}:{container}:{perms}")))
+    return tuple(out)
+
+
+def _mounts(hc: dict) -> tuple:
+    """Binds, Mounts, Tmpfs, VolumesFrom → the config's mount dicts (engine/mounts.py)."""
+    H = "HostConfig."
+    binds = json_strings(hc, "Binds", H) or ()
+    api = json_field(hc, "Mounts", list, H, [])
+    tmpfs = json_string_map(hc, "Tmpfs", H)
+    volumes_from = json_strings(hc, "VolumesFrom", H) or ()
+    if not (binds or api or tmpfs or volumes_from):
+        return ()
+    from dockyard.engine import mounts as M
+
+    for m in api:
+        if not isinstance(m, dict):
+            raise InvalidArgument("invalid HostConfig.Mounts: expected an array of objects")
+    return M.parse_request(binds, [M.mount_from_api(m) for m in api],
+                           [f"{k}:{v}" if v else k for k, v in tmpfs.items()], volumes_from)
+
+
+def _port_bindings(bindings: dict) -> tuple:
+    """PortBindings {"80/tcp": [{"HostIp", "HostPort"}]} → the config's port dicts."""
+    if not bindings:
+        return ()
+    from dockyard.oci.ports import exposed_port
+
+    out = []
+    for key, hosts in bindings.items():
+        try:
+            port, proto = exposed_port(key)
+        except InvalidArgument:
+            raise InvalidArgument(f"invalid port {key!r} in HostConfig.PortBindings: expected PORT[/tcp|udp], "
+                                  "PORT from 1 to 65535") from None
+        if not isinstance(hosts, list) or not all(isinstance(h, dict) for h in hosts):
+            raise InvalidArgument(f"invalid HostConfig.PortBindings[{key!r}]: expected an array of objects")
+        for h in hosts or [{}]:
+            where = f"HostConfig.PortBindings[{key!r}]."
+            host_ip = json_field(h, "HostIp", str, where, "")
+            host_port = json_field(h, "HostPort", str, where, "")
+            if host_ip:
+                from dockyard.network.ipam import to_int
+
+                try:
+                    to_int(host_ip)
+                except InvalidArgument:
+                    raise InvalidArgument(f"invalid IP address {host_ip!r} (only IPv4 is supported)") from None
+            if host_port and not (host_port.isascii() and host_port.isdigit() and int(host_port) <= 65535):
+                raise InvalidArgument(f"invalid host port {host_port!r} for {key}: expected 0 to 65535")
+            out.append({"proto": proto, "host_ip": host_ip, "host_port": int(host_port or 0), "container_port": port})
+    return tuple(out)
+
+
+def _endpoint(net: dict, network: str) -> tuple[tuple, str]:
+    """Aliases and a fixed IPv4 address on the container's first network."""
+    endpoints = json_field(net, "EndpointsConfig", dict, "NetworkingConfig.", {})
+    if not endpoints:
+        return (), ""
+    extra = [k for k in endpoints if k != network]
+    if extra:
+        raise InvalidArgument(f"endpoint settings for {extra[0]!r} but the container joins {network!r}: "
+                              "connect further networks after create")
+    ep = endpoints[network]
+    if not isinstance(ep, dict):
+        raise InvalidArgument(f"invalid NetworkingConfig.EndpointsConfig[{network!r}]: expected an object")
+    where = f"NetworkingConfig.EndpointsConfig[{network!r}]."
+    aliases = json_strings(ep, "Aliases", where) or ()
+    ip = json_field(json_field(ep, "IPAMConfig", dict, where, {}), "IPv4Address", str, where + "IPAMConfig.", "")
+    return aliases, ip
+
+
+def _stop(body: dict) -> dict:
+    """StopSignal and StopTimeout, checked now: a bad signal would otherwise break `stop`."""
+    out: dict = {"stop_signal": None, "stop_timeout": None}
+    sig = json_field(body, "StopSignal", str, "", "")
+    if sig:
+        from dockyard.signals import parse_signal
+
+        try:
+            parse_signal(sig)
+        except InvalidArgument:
+            raise InvalidArgument(f"Invalid signal: {sig}") from None
+        out["stop_signal"] = sig
+    timeout = json_field(body, "StopTimeout", int, "", None)
+    if timeout is not None:
+        if timeout < -1:
+            raise InvalidArgument(f"invalid --stop-timeout {timeout}: use -1 (wait forever) or a number of seconds")
+        out["stop_timeout"] = timeout
+    return out

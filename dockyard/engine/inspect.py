@@ -1,0 +1,186 @@
+"""The inspect documents, shaped as docker's (and the Engine API's `…/json` answers): containers,
+images, networks and volumes. The CLI only renders them (JSON or a template)."""
+
+from __future__ import annotations
+
+from dockyard.errors import DockyardError, NotFound
+
+
+def inspect(engine, name: str, kind: str | None = None, *, size: bool = False) -> dict:
+    """The document of a container or an image by name or id (`kind` None: a container first, as
+    docker looks). NotFound names what was looked for."""
+    if kind not in (None, "container", "image"):
+        from dockyard.errors import InvalidArgument
+
+        raise InvalidArgument(f'"{kind}" is not a valid value for --type')
+    if kind in (None, "container"):
+        try:
+            return container_json(engine, engine.db.get_container(name), size=size)
+        except NotFound:
+            if kind == "container":
+                raise
+    return image_json(engine, engine.images.resolve(name))
+
+
+def container_json(engine, rec, *, size: bool = False) -> dict:
+    """docker inspect's container document; with `size`, SizeRw and SizeRootFs as `--size` adds."""
+    from dockyard.engine.status import effective_state, rfc3339
+    from dockyard.engine.mounts import host_config, mounts_json
+
+    cfg = rec.config
+    st = effective_state(rec)
+    args = list(st.get("Args") or [])
+    path = st.get("Path") or ""
+    status = st.get("Status", "created")
+    doc = {
+        "Id": rec.id,
+        "Created": rfc3339(rec.created),
+        "Path": path,
+        "Args": args,
+        "State": {
+            "Status": status, "Running": status == "running", "Paused": status == "paused",
+            "Restarting": status == "restarting", "OOMKilled": bool(st.get("OOMKilled")), "Dead": status == "dead",
+            "Pid": st.get("Pid", 0) if status in ("running", "paused") else 0, "ExitCode": st.get("ExitCode", 0),
+            "Error": st.get("Error", ""), "StartedAt": st.get("StartedAt", "0001-01-01T00:00:00Z"),
+            "FinishedAt": st.get("FinishedAt", "0001-01-01T00:00:00Z"),
+        },
+        "Image": rec.image_id,
+        "ResolvConfPath": f"{engine.container_dir(rec.id)}/resolv.conf",
+        "HostnamePath": f"{engine.container_dir(rec.id)}/hostname",
+        "HostsPath": f"{engine.container_dir(rec.id)}/hosts",
+        "Name": "/" + rec.name,
+        "RestartCount": st.get("RestartCount", 0),
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {
+            "NetworkMode": cfg.get("network", "none"), "AutoRemove": cfg.get("auto_remove", False),
+            "PortBindings": port_bindings(cfg), "PublishAllPorts": cfg.get("publish_all", False),
+            "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
+            "Privileged": cfg.get("privileged", False), "ReadonlyRootfs": cfg.get("read_only", False),
+            "SecurityOpt": list(cfg.get("security_opt") or []) or None, "Runtime": cfg.get("runtime", "dockyard"),
+            "Devices": [dict(zip(("PathOnHost", "PathInContainer", "CgroupPermissions"), d.split(":")))
+                        for d in cfg.get("devices") or ()],
+            "DeviceCgroupRules": list(cfg.get("device_cgroup_rules") or []) or None,
+            **host_config(cfg.get("mounts")),
+        },
+        "GraphDriver": {"Name": "overlay", "Data": {
+            "UpperDir": engine.snapshots.upper_dir(rec.id) if hasattr(engine.snapshots, "upper_dir") else ""}},
+        "Mounts": mounts_json(engine, cfg.get("mounts")),
+        "Config": {
+            "Hostname": st.get("Hostname", rec.id[:12]), "Domainname": cfg.get("domainname", ""),
+            "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
+            "Tty": cfg.get("tty", False), "OpenStdin": cfg.get("stdin_open", False),
+            "Env": st.get("Env") or list(cfg.get("env") or []),
+            "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else st.get("ImageCmd"),
+            "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),
+            "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
+            "Labels": cfg.get("labels") or {},
+        },
+        "NetworkSettings": network_settings(cfg, st),
+    }
+    if size:
+        doc["SizeRw"], doc["SizeRootFs"] = container_sizes(engine, rec)
+    return doc
+
+
+def container_sizes(engine, rec) -> tuple[int, int]:
+    """docker's SizeRw (what the container wrote: its upper layer) and SizeRootFs (that plus its
+    image). A container whose layer is gone (mid-removal) counts 0 for it."""
+    try:
+        rw = engine.snapshots.usage(rec.id)
+    except (DockyardError, OSError):
+        rw = 0
+    image = engine.db.get_image(rec.image_id)
+    return rw, rw + (image.size if image else 0)
+
+
+def network_names(cfg: dict) -> list[str]:
+    first = cfg.get("network") or "bridge"
+    if first.startswith("container:"):
+        return []
+    return [first] + list(cfg.get("networks") or {})
+
+
+def network_settings(cfg: dict, st: dict) -> dict:
+    """docker's NetworkSettings: live addresses while it runs, the configured networks always."""
+    live = (st.get("NetworkSettings") or {}) if st.get("Status") in ("running", "paused") else {}
+    nets = {}
+    for i, name in enumerate(network_names(cfg)):
+        conf = (cfg.get("networks") or {}).get(name) or {}
+        aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
+        empty = {"IPAMConfig": None, "Links": None, "Aliases": aliases or None, "NetworkID": "", "EndpointID": "",
+                 "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
+        nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
+        nets[name].pop("Interface", None)
+    return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
+            "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
+            "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
+
+
+def port_bindings(cfg: dict) -> dict:
+    """HostConfig.PortBindings from the stored ports (the create request's own shape)."""
+    out: dict = {}
+    for p in cfg.get("ports") or ():
+        out.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
+            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
+    return out
+
+
+def image_json(engine, rec) -> dict:
+    from dockyard.oci import reference
+
+    full = engine.images.config(rec)
+    tags = [reference.parse(t).familiar() for t in sorted(engine.db.tags_for(rec.id))]
+    return {
+        "Id": rec.id,
+        "RepoTags": tags,
+        "RepoDigests": [],
+        "Parent": "",
+        "Comment": (full.get("history") or [{}])[-1].get("comment", "") if full.get("history") else "",
+        "Created": full.get("created", ""),
+        "DockerVersion": "",
+        "Author": full.get("author", ""),
+        "Config": full.get("config") or {},
+        "Architecture": full.get("architecture", ""),
+        "Variant": full.get("variant") or None,
+        "Os": full.get("os", ""),
+        "Size": rec.size,
+        "GraphDriver": {"Name": "overlay", "Data": None},
+        "RootFS": {"Type": "layers", "Layers": list((full.get("rootfs") or {}).get("diff_ids") or [])},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+        "Descriptor": {"mediaType": rec.manifest_media_type, "digest": rec.manifest_digest},
+    }
+
+
+def network_json(engine, rec) -> dict:
+    """docker network inspect's document."""
+    from dockyard.engine.status import rfc3339
+    from dockyard.errors import ContainerNotFound
+    from dockyard.network.ipam import Subnet
+    from dockyard.state.networks import endpoints
+
+    prefix = Subnet.parse(rec.subnet).prefix
+    ctrs = {}
+    for ep in endpoints(engine.db, network_id=rec.id):
+        try:
+            c = engine.db.get_container(ep.container_id)
+        except ContainerNotFound:  # removed meanwhile
+            continue
+        ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
+                                 "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
+                                 "IPv6Address": ""}
+    return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
+            "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": rec.subnet, "Gateway": rec.gateway}]},
+            "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False, "Containers": ctrs,
+            "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}
+
+
+def volume_json(rec) -> dict:
+    """docker volume inspect's document."""
+    import time
+
+    return {"CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.created)), "Driver": rec.driver,
+            "Labels": dict(rec.labels) or None, "Mountpoint": rec.mountpoint, "Name": rec.name,
+            "Options": dict(rec.options) or None, "Scope": "local"}

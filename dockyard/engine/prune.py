@@ -1,0 +1,89 @@
+"""Pruning: what nothing uses goes (`container prune`, `system prune`), and what a crash left
+behind is finished (stale network endpoints, temps of killed commands). The CLI only asks and
+prints; an Engine API prune calls the same functions."""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.engine.status import STOPPED
+from dockyard.errors import DockyardError
+
+
+
+def prune_containers(engine, accept=None) -> tuple[list[str], int]:
+    """Remove every stopped container (that `accept(rec, state)` accepts, when given):
+    (ids removed, bytes their layers used)."""
+    from dockyard.engine.status import effective_state
+    from dockyard.engine.teardown import remove
+
+    removed, reclaimed = [], 0
+    for rec in engine.db.list_containers():
+        st = effective_state(rec)
+        if st.get("Status") not in STOPPED or (accept is not None and not accept(rec, st)):
+            continue
+        try:
+            size = engine.snapshots.usage(rec.id)
+        except (DockyardError, OSError):
+            size = 0
+        try:
+            remove(engine, rec.id)
+        except DockyardError:  # started, or removed, meanwhile
+            continue
+        removed.append(rec.id)
+        reclaimed += size
+    return removed, reclaimed
+
+
+def prune_images(engine, *, all_images: bool) -> tuple[list[tuple[str, str]], int]:
+    """Dangling (untagged) images, or with `all_images` every image no container uses:
+    (("Untagged"|"Deleted", what) lines, bytes)."""
+    out: list[tuple[str, str]] = []
+    size = 0
+    for rec in engine.db.list_images():
+        if engine.db.containers_using_image(rec.id):
+            continue
+        if engine.db.tags_for(rec.id) and not all_images:
+            continue
+        try:
+            out += engine.images.remove(rec.id, force=True)
+            size += rec.size
+        except DockyardError:
+            continue
+    return out, size
+
+
+def prune_build_cache(engine) -> str | None:
+    """The whole build cache (`system prune -a`): its directory, if there was one."""
+    from dockyard.fsutil import rmtree
+
+    cache = os.path.join(engine.root, "cache", "build")
+    if not os.path.isdir(cache):
+        return None
+    rmtree(cache)
+    return cache
+
+
+def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> dict:
+    """docker system prune: stopped containers, unused networks, (anonymous volumes,) dangling or
+    unused images, (the build cache,) and the leftovers of killed commands. The report's keys:
+    Containers, Networks, Volumes, Images, BuildCache, Temps, Repaired, SpaceReclaimed."""
+    from dockyard.engine.networking import prune as prune_networks
+    from dockyard.engine.repair import release_stale_endpoints
+
+    containers, reclaimed = prune_containers(engine)
+    fixed = release_stale_endpoints(engine)
+    report = {"Containers": containers, "Networks": prune_networks(engine), "Volumes": []}
+    if volumes:
+        from dockyard.engine.volumes import prune as prune_volumes
+
+        report["Volumes"], size = prune_volumes(engine)
+        reclaimed += size
+    report["Images"], size = prune_images(engine, all_images=all_images)
+    reclaimed += size
+    report["BuildCache"] = prune_build_cache(engine) if all_images else None
+    report["Temps"], size = engine.reclaim_temps()  # what killed pulls, loads, builds, commits, rms left
+    reclaimed += size
+    report["Repaired"] = f"network endpoints of {fixed} stopped container(s) released" if fixed else ""
+    report["SpaceReclaimed"] = reclaimed
+    return report
