@@ -121,7 +121,7 @@ def _dispatch(glob: dict, p) -> int:
     elif verb == "create":
         _check_create(o)
         rt.create(cid, o["bundle"] or ".", console_fd=_console(o["console-socket"]), pid_file=o["pid-file"] or None,
-                  preserve_fds=o["preserve-fds"])
+                  preserve_fds=o["preserve-fds"], new_keyring=not o["no-new-keyring"])
     elif verb == "list":
         _list(rt, o)
     elif verb == "pause":
@@ -140,8 +140,6 @@ def _check_create(o: dict) -> None:
         raise InvalidArgument("--no-pivot is not implemented: dockyard-runtime always uses pivot_root(2)")
     if o["preserve-fds"] < 0:
         raise InvalidArgument(f"--preserve-fds must not be negative, got {o['preserve-fds']}")
-    # --no-new-keyring is what dockyard-runtime always does: its init never joins a new session
-    # keyring, so the container keeps the caller's (runc's default makes a new one).
 
 
 def _console(path: str) -> int | None:
@@ -216,7 +214,7 @@ def _run(rt, cid: str, o: dict) -> int:
     if not o["detach"]:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     st = rt.create(cid, o["bundle"] or ".", console_fd=_console(o["console-socket"]),
-                   pid_file=o["pid-file"] or None, preserve_fds=o["preserve-fds"])
+                   pid_file=o["pid-file"] or None, preserve_fds=o["preserve-fds"], new_keyring=not o["no-new-keyring"])
     try:
         rt.start(cid)
     except BaseException:  # as runc run: a container that never started is not kept (or a hook failed)
