@@ -68,7 +68,7 @@ def prepare(engine, rec) -> Created:
     top = engine.images.ensure_unpacked(image, full)
     dirs = [engine.snapshots.upper_dir(rec.id)] + (engine.snapshots.lowerdirs(top) if top else [])
     user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(dirs, "/etc/passwd"),
-                        read_rootfs_file(dirs, "/etc/group"))
+                        read_rootfs_file(dirs, "/etc/group"), (cfg.host_opts or {}).get("GroupAdd") or ())
     os.makedirs(engine.container_dir(rec.id), mode=0o755, exist_ok=True)
     return write_bundle(engine, rec, cfg, icfg, user, engine.snapshots.mounts(rec.id))
 
@@ -100,8 +100,11 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
         odir = engine.container_dir(other.id)
         etc = {f"/etc/{n}": os.path.join(odir, n) for n in ("hosts", "hostname", "resolv.conf")}
     else:
+        from dockyard.engine.specopts import etc_options
+
         user_network = cfg.network not in ("none", "host", "bridge", "default")
-        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network)
+        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network,
+                              **etc_options(engine, cfg))
     seccomp = compiled = None
     if not cfg.privileged:
         from dockyard.engine.security import parse, seccomp_program
@@ -119,6 +122,10 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
     spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
                       seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None,
                       cgroups_path=f"/dockyard/{rec.id}", netns_path=netns_path, mounts=user_mounts)
+    if cfg.host_opts:  # --ulimit, --sysctl, --pid, --ipc, --init, ... (engine/specopts.py)
+        from dockyard.engine.specopts import apply
+
+        apply(engine, spec, cfg)
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)

@@ -282,7 +282,7 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
         with _Lock():
             settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
         if any(rec.name != DEFAULT_NETWORK for rec, _a, _i in wanted):
-            dns_pid = _start_dns(engine, cid, pid)
+            dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
     except BaseException:
         if reservation is not None:
             reservation.close()
@@ -291,8 +291,9 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     return Attachment(settings, reservation, bool(publish), dns_pid)
 
 
-def _start_dns(engine, cid: str, pid: int) -> int:
-    """Fork the container's DNS server (network/dns.py): it lives as long as the init at `pid`."""
+def _start_dns(engine, cid: str, pid: int, servers=None) -> int:
+    """Fork the container's DNS server (network/dns.py): it lives as long as the init at `pid`.
+    `servers` (--dns) are its upstreams, instead of the host's, as with Docker's embedded server."""
     import _socket
 
     from dockyard.linux.syscalls import CLONE_NEWNET, setns
@@ -315,7 +316,7 @@ def _start_dns(engine, cid: str, pid: int) -> int:
         os.close(target)
     upstream = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, 0)
     pidfd = os.pidfd_open(pid)
-    servers = upstream_servers()
+    servers = [s for s in servers or () if ":" not in s] or upstream_servers()
     engine.db.close()  # SQLite's locks must never cross a fork: the server opens its own
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the forked server
@@ -434,6 +435,22 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
             _sync_hosts(engine, [e.network_id for e in eps])
 
 
+def host_gateway(engine) -> str:
+    """--add-host NAME:host-gateway: the default bridge's gateway, as Docker's docker0 address."""
+    return ensure_default(engine).gateway
+
+
+def extra_hosts(engine, host_opts: dict) -> list[tuple[str, str]]:
+    """HostConfig.ExtraHosts as (name, address) pairs, host-gateway resolved."""
+    from dockyard.engine.hostopts import split_extra_host
+
+    out = []
+    for h in host_opts.get("ExtraHosts") or ():
+        name, ip = split_extra_host(h)
+        out.append((name, host_gateway(engine) if ip == "host-gateway" else ip))
+    return out
+
+
 def _sync_hosts(engine, network_ids: list[str]) -> None:
     """Rewrite /etc/hosts of every container on these networks from the endpoints table."""
     from dockyard.network.etcfiles import hosts_content
@@ -457,7 +474,7 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
         path = os.path.join(engine.container_dir(cid), "hosts")
         if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
             continue
-        text = hosts_content(hostname, own_ip, extra)
+        text = hosts_content(hostname, own_ip, extra_hosts(engine, rec.config.get("host_opts") or {}) + extra)
         with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
             f.write(text)
             f.truncate()
