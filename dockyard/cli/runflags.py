@@ -43,7 +43,8 @@ EXTRA_FLAGS = [
     Flag("--annotation", LIST, "Add an annotation to the container (passed through to the OCI runtime)", metavar="map"),
     Flag("--mac-address", STR, "Container MAC address (e.g., 92:d0:c6:0a:29:33)", metavar="string"),
     Flag("--platform", STR, "Set platform if server is multi-platform capable (linux/amd64 only)", metavar="string"),
-    Flag("--gpus", STR, "GPU devices to add to the container (refused: dockyard has no GPU support)", metavar="gpu-request"),
+    Flag("--gpus", STR, "GPU devices to add to the container (refused: dockyard has no GPU support)",
+         metavar="gpu-request"),
     Flag("--storage-opt", LIST, "Storage driver options for the container (refused)"),
     Flag("--ip6", STR, "IPv6 address (refused: dockyard networks are IPv4 only)", metavar="string"),
     Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses (refused)"),
@@ -106,7 +107,7 @@ def extra_request(opts, body: dict) -> None:
     for flag, key in (("--oom-score-adj", "OomScoreAdj"), ("--memory-swappiness", "MemorySwappiness"),
                       ("--cpu-period", "CpuPeriod"), ("--cpu-quota", "CpuQuota"), ("--blkio-weight", "BlkioWeight")):
         value = opts[flag[2:].replace("-", "_")]
-        if value:
+        if value and not (key == "MemorySwappiness" and value == "-1"):  # -1: the default, not given
             host[key] = integer(value, flag)
     for flag, key in (("--pid", "PidMode"), ("--ipc", "IpcMode"), ("--uts", "UTSMode"), ("--cgroupns", "CgroupnsMode"),
                       ("--cgroup-parent", "CgroupParent"), ("--cpuset-mems", "CpusetMems")):

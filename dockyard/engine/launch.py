@@ -125,7 +125,7 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
     if cfg.host_opts:  # --ulimit, --sysctl, --pid, --ipc, --init, ... (engine/specopts.py)
         from dockyard.engine.specopts import apply
 
-        apply(engine, spec, cfg)
+        apply(engine, spec, cfg, rec.id)
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)
@@ -252,6 +252,8 @@ def cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: 
     rootfs = os.path.join(bundle, "rootfs")
     if os.path.ismount(rootfs):
         unmount_all(rootfs)
+    if os.path.ismount(os.path.join(bundle, "shm")):  # --ipc shareable's /dev/shm (engine/specopts.py)
+        unmount_all(os.path.join(bundle, "shm"), detach=True)
     if orphaned_cgroup and os.path.exists(os.path.join(bundle, "config.json")):
         # normally removed by whoever ran the container; not if that process was killed
         from dockyard.state.db import ContainerRecord

@@ -47,7 +47,7 @@ def joined_pid(engine, mode: str, what: str) -> tuple:
     return st["Pid"], other
 
 
-def apply(engine, spec: dict, cfg) -> None:
+def apply(engine, spec: dict, cfg, cid: str) -> None:
     o = cfg.host_opts or {}
     proc, linux = spec["process"], spec["linux"]
     if o.get("Ulimits"):
@@ -61,7 +61,7 @@ def apply(engine, spec: dict, cfg) -> None:
         for m in spec["mounts"]:
             if m["destination"] == "/dev/shm" and m.get("type") == "tmpfs":
                 m["options"] = [x for x in m["options"] if not x.startswith("size=")] + [f"size={o['ShmSize']}"]
-    _namespaces(engine, spec, o)
+    _namespaces(engine, spec, o, cid)
     if o.get("CgroupParent") and linux.get("cgroupsPath"):
         linux["cgroupsPath"] = o["CgroupParent"] + "/" + linux["cgroupsPath"].rsplit("/", 1)[-1]
     if o.get("Init"):
@@ -85,7 +85,20 @@ def _set_ns(linux: dict, kind: str, path: str | None, *, keep: bool = True) -> N
     linux["namespaces"] = nss
 
 
-def _namespaces(engine, spec: dict, o: dict) -> None:
+def shared_shm(engine, cid: str, size: int) -> str:
+    """--ipc shareable: /dev/shm is a tmpfs on the host (<container dir>/shm, as Docker's
+    mounts/shm), so a `--ipc container:X` joiner can bind the same one. Removed with the
+    container (launch.cleanup_files)."""
+    from dockyard.linux import syscalls as sc
+
+    path = os.path.join(engine.container_dir(cid), "shm")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if not os.path.ismount(path):
+        sc.mount("shm", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, f"mode=1777,size={size}")
+    return path
+
+
+def _namespaces(engine, spec: dict, o: dict, cid: str) -> None:
     linux = spec["linux"]
     pid = o.get("PidMode", "")
     if pid == "host":
@@ -98,13 +111,20 @@ def _namespaces(engine, spec: dict, o: dict) -> None:
     if ipc == "host":
         _set_ns(linux, "ipc", None, keep=False)
         shm = "/dev/shm"
+    elif ipc == "shareable":
+        shm = shared_shm(engine, cid, o.get("ShmSize") or 64 << 20)
     elif ipc.startswith("container:"):
         n, other = joined_pid(engine, ipc, "IPC namespace")
-        if (other.config.get("host_opts") or {}).get("IpcMode") not in ("shareable", "host"):
+        donor = (other.config.get("host_opts") or {}).get("IpcMode")
+        if donor == "host":
+            _set_ns(linux, "ipc", None, keep=False)
+            shm = "/dev/shm"
+        elif donor == "shareable" and os.path.ismount(os.path.join(engine.container_dir(other.id), "shm")):
+            _set_ns(linux, "ipc", f"/proc/{n}/ns/ipc")
+            shm = os.path.join(engine.container_dir(other.id), "shm")
+        else:
             raise InvalidArgument(f"cannot join IPC of container {other.name}: non-shareable IPC (hint: use "
                                   "--ipc shareable for the donor container)")
-        _set_ns(linux, "ipc", f"/proc/{n}/ns/ipc")
-        shm = f"/proc/{n}/root/dev/shm"
     if ipc == "none":  # Docker's "none": a private IPC namespace without /dev/shm
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/dev/shm"]
     elif shm:
