@@ -136,6 +136,10 @@ def extra_request(opts, body: dict) -> None:
             ports.update({p: {} for p in expose(e)})
         body["ExposedPorts"] = ports
     if opts.mac_address:
+        try:
+            hostopts.check_mac(opts.mac_address)
+        except InvalidArgument as e:
+            raise bad(opts.mac_address, "--mac-address", e) from None
         body["MacAddress"] = opts.mac_address
     if opts.label_file:
         body["Labels"] = dict(read_labels(opts.label_file), **(body.get("Labels") or {}))

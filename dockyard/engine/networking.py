@@ -280,7 +280,8 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     dns_pid = 0
     try:
         with _Lock():
-            settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+            settings = _attach_locked(engine, cid, name, wanted, pid, reservation,
+                                      mac=(cfg.host_opts or {}).get("MacAddress", ""))
         if any(rec.name != DEFAULT_NETWORK for rec, _a, _i in wanted):
             dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
     except BaseException:
@@ -365,7 +366,8 @@ def _host_if(cid: str, i: int) -> str:
     return f"dv{cid[:10]}{i}"
 
 
-def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
+def _attach_locked(engine, cid, name, wanted, pid, reservation, mac: str = "") -> dict:
+    """`mac` (--mac-address): the first network's interface address, instead of one made from its IP."""
     from dockyard.linux.netlink import Netlink, open_in_netns
     from dockyard.state.networks import delete_endpoints
 
@@ -376,7 +378,8 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
         for i, (rec, aliases, fixed) in enumerate(wanted):
-            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0)
+            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0,
+                        mac=mac if i == 0 else "")
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -524,7 +527,7 @@ def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
     update_state(engine, rec.id, NetworkSettings=settings)
 
 
-def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool) -> dict:
+def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "") -> dict:
     """One network for the container at `pid`: an address from the IPAM (recorded first, so two
     starts cannot take the same one), a veth pair into the bridge, the address and (for the first
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
@@ -544,9 +547,10 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     if fixed and fixed in used:
         raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
     ip = fixed or ipam.allocate(sub, used, rec.gateway)
+    mac = mac or ipam.mac_for(ip)
     names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
     try:
-        insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=ipam.mac_for(ip),
+        insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
                                             aliases=names))
     except sqlite3.IntegrityError:
         raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
@@ -557,7 +561,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
         i += 1
         ifname = f"eth{i}"
-    nl.create_veth(host_if, ifname, pid, ipam.mac_for(ip))
+    nl.create_veth(host_if, ifname, pid, mac)
     hidx = nl.link_index(host_if)
     nl.set_link(hidx, master=br, what=f"attach {host_if} to {rec.bridge}")
     nl.set_link(hidx, up=True, what=f"bring {host_if} up")
@@ -567,7 +571,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     if default_route and not rec.internal:
         cnl.add_default_route(rec.gateway, cidx)
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
-            "IPPrefixLen": sub.prefix, "MacAddress": ipam.mac_for(ip), "Aliases": names[1:] if names else None,
+            "IPPrefixLen": sub.prefix, "MacAddress": mac, "Aliases": names[1:] if names else None,
             "Interface": ifname}
 
 

@@ -310,6 +310,10 @@ BAD = [
     (("--ip6", "fd00::5"), "--ip6 is not supported"),
     (("--link-local-ip", "169.254.1.1"), "--link-local-ip is not supported"),
     (("--platform", "linux/arm64"), '--platform "linux/arm64" is not supported'),
+    (("--mac-address", "zz"), 'invalid argument "zz" for "--mac-address" flag: zz is not a valid mac address'),
+    (("--mac-address", "93:d0:c6:0a:29:33"), "is a multicast address"),
+    (("--network", "none", "--mac-address", "92:d0:c6:0a:29:33"), "conflicting options: mac-address and the "
+                                                                   "network mode"),
 ]
 
 
@@ -318,6 +322,15 @@ def test_bad_values_and_refused_flags_exit_125(dy, busybox, flags, message):
     for cmd in ("run", "create"):
         assert message in refused(dy, *flags, cmd=cmd)
     assert dy("ps", "-aq").out == ""
+
+
+def test_mac_address_on_the_veth(dy, busybox):
+    cid = run_d(dy, "mac", "sleep", "300", flags=("--mac-address", "92:D0:C6:0A:29:33"))
+    assert dy("exec", "mac", "cat", "/sys/class/net/eth0/address").out == "92:d0:c6:0a:29:33\n"
+    assert dy("inspect", "-f", "{{.NetworkSettings.MacAddress}} {{.Config.MacAddress}}", cid).out.split() == \
+        ["92:d0:c6:0a:29:33"] * 2
+    dy("restart", "-t", "0", "mac")  # the next start makes the interface again, with the same address
+    assert dy("exec", "mac", "cat", "/sys/class/net/eth0/address").out == "92:d0:c6:0a:29:33\n"
 
 
 def test_platform_linux_amd64_is_accepted(dy, busybox):
