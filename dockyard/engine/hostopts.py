@@ -218,10 +218,8 @@ def _resources(hc: dict, out: dict, *, memory: int, nano_cpus: int) -> None:
             raise InvalidArgument("Minimum memory limit can not be less than memory reservation limit, see usage")
         out["MemoryReservation"] = reservation
     swappiness = json_field(hc, "MemorySwappiness", int, H, -1)
-    if swappiness != -1:
-        if not 0 <= swappiness <= 100:
-            raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
-        out["MemorySwappiness"] = swappiness
+    if swappiness != -1:  # its range, as BlkioWeight's, is checked after a host without it discarded it
+        out["MemorySwappiness"] = swappiness  # (engine/resources.py), as dockerd does
     if json_field(hc, "OomKillDisable", bool, H, False):
         out["OomKillDisable"] = True
     period = json_field(hc, "CpuPeriod", int, H, 0)
@@ -243,8 +241,6 @@ def _resources(hc: dict, out: dict, *, memory: int, nano_cpus: int) -> None:
         check_mems(mems)
         out["CpusetMems"] = mems
     weight = json_field(hc, "BlkioWeight", int, H, 0)
-    if weight and not 10 <= weight <= 1000:
-        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
     if weight:
         out["BlkioWeight"] = weight
     for key in BLKIO_DEVICE_KEYS:

@@ -107,7 +107,11 @@ def check_resources(cfg, support: dict | None = None):
         if HOST_OPT_NEEDS[k][1] not in warnings:
             warnings.append(HOST_OPT_NEEDS[k][1])
     if discard:
-        changes["host_opts"] = {k: v for k, v in opts.items() if k not in discard}
+        changes["host_opts"] = opts = {k: v for k, v in opts.items() if k not in discard}
+    if "MemorySwappiness" in opts and not 0 <= opts["MemorySwappiness"] <= 100:  # dockerd: after the discard
+        raise InvalidArgument(f"Invalid value: {opts['MemorySwappiness']}, valid memory swappiness range is 0-100")
+    if opts.get("BlkioWeight") and not 10 <= opts["BlkioWeight"] <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
     memory, swap = cfg.memory, cfg.memory_swap
     if memory > 0 and not support["memory"]:
         warnings.append(W_MEMORY)

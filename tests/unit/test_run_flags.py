@@ -75,8 +75,6 @@ def test_engine_keeps_them_under_dockers_names():
     ({"OomScoreAdj": -1001}, "range for oom score adj is [-1000, 1000]"),
     ({"PidMode": "container:"}, "--pid: invalid PID mode"),
     ({"CgroupParent": "a/../../b"}, "invalid cgroup parent"),
-    ({"MemorySwappiness": 101}, "valid memory swappiness range is 0-100"),
-    ({"BlkioWeight": 1001}, "Range of blkio weight is from 10 to 1000"),
     ({"BlkioDeviceReadBps": [{"Path": "/dev/null", "Rate": 1}]}, "/dev/null is not a block device"),
     ({"BlkioDeviceReadBps": [{"Path": "/nonexistent", "Rate": 1}]}, "error getting device /nonexistent"),
     ({"NanoCpus": 1_000_000_000, "CpuPeriod": 100000}, "Nano CPUs and CPU Period cannot both be set"),
@@ -86,6 +84,21 @@ def test_engine_refuses_what_dockerd_refuses(hc, message):
     with pytest.raises(InvalidArgument) as e:
         config_from_request({"Image": "busybox", "HostConfig": hc})
     assert message in str(e.value)
+
+
+def test_ranges_are_checked_after_an_unsupported_limit_is_discarded():
+    """dockerd's order: a host without blkio weight discards --blkio-weight 5 with a warning;
+    one with it refuses the range. Same for swappiness."""
+    from dockyard.engine.resources import FEATURES, check_resources
+
+    every = dict.fromkeys(FEATURES, True)
+    for hc, message in (({"BlkioWeight": 5}, "Range of blkio weight is from 10 to 1000"),
+                        ({"MemorySwappiness": 101}, "valid memory swappiness range is 0-100")):
+        with pytest.raises(InvalidArgument, match=message):
+            check_resources(cfg_with(**hc), every)
+    cfg, warnings = check_resources(cfg_with(BlkioWeight=5, MemorySwappiness=101),
+                                    dict(every, blkio_weight=False, swappiness=False))
+    assert cfg.host_opts == {} and len(warnings) == 2 and "Weight discarded." in warnings[0] + warnings[1]
 
 
 def test_cli_parsers():
