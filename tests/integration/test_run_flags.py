@@ -75,7 +75,7 @@ def test_ulimit_shm_size_group_add_oom_score_adj(dy, busybox):
     assert out[6] == "500"
     # on the host: the init's own limits and score, and a non-root user gets the added groups too
     run_d(dy, "lim", "sleep", "300", flags=("--ulimit", "nofile=64:128", "--oom-score-adj", "300",
-                                            "-u", "1000:1000", "--group-add", "wheel"))
+                                            "-u", "1000:1000", "--group-add", "wheel", "--group-add", "4321"))
     pid = pid_of(dy, "lim")
     with open(f"/proc/{pid}/limits") as f:
         line = next(ln for ln in f if ln.startswith("Max open files"))
@@ -93,7 +93,9 @@ def test_ulimit_shm_size_group_add_oom_score_adj(dy, busybox):
         assert p.returncode == 125 and "needs CAP_SYS_RESOURCE" in p.err, p.err
     with open(f"/proc/{pid}/status") as f:
         groups = next(ln for ln in f if ln.startswith("Groups:")).split()[1:]
-    assert sorted(groups) == ["10", "1000"]
+    assert sorted(groups) == ["10", "1000", "4321"]
+    assert dy("exec", "-u", "0", "lim", "id", "-G").out.split() == ["0", "10", "4321"]  # exec keeps --group-add
+    assert dy("exec", "lim", "id", "-G").out.split() == ["1000", "10", "4321"]
     p = dy("run", "--rm", "--group-add", "nosuchgroup", "busybox", "true", check=False)
     assert p.returncode == 125 and "Unable to find group nosuchgroup" in p.err
     no_traceback(p)
