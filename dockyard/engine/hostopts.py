@@ -98,6 +98,8 @@ def check_extra_host(h: str) -> None:
         raise InvalidArgument(f'bad format for add-host: "{h}"')
     if ip != "host-gateway" and not is_ip(ip):
         raise InvalidArgument(f'invalid IP address in add-host: "{ip}"')
+    if any(c.isspace() or not c.isprintable() or c == "#" for c in name):
+        raise InvalidArgument(f'bad format for add-host: "{h}": a host name has no spaces, controls or #')
 
 
 def split_extra_host(h: str) -> tuple[str, str]:

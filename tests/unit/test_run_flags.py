@@ -65,6 +65,7 @@ def test_engine_keeps_them_under_dockers_names():
 
 @pytest.mark.parametrize("hc,message", [
     ({"ExtraHosts": ["nohost"]}, "bad format for add-host"),
+    ({"ExtraHosts": ["a\n6.6.6.6 evil:1.2.3.4"]}, "a host name has no spaces"),
     ({"Dns": ["300.1.1.1"]}, "IP address is not correctly formatted"),
     ({"Ulimits": [{"Name": "nofile", "Soft": 5, "Hard": 2}]}, "soft limit must be less than or equal"),
     ({"Ulimits": [{"Name": "x", "Soft": 1, "Hard": 1}]}, "invalid ulimit type: x"),
