@@ -51,6 +51,11 @@ def host_options(body: dict, hc: dict, *, network: str, memory: int, nano_cpus: 
                                       "1 to 65535") from None
             ports.append(f"{port}/{proto}")
         out["ExposedPorts"] = sorted(set(ports), key=lambda p: (int(p.partition("/")[0]), p))
+    if network.startswith("container:"):  # its /etc files and ports are the other container's (dockerd's checks)
+        for keys, what in ((("ExtraHosts",), "custom host-to-IP mapping"), (("Dns", "DnsSearch", "DnsOptions"), "dns"),
+                           (("ExposedPorts",), "port exposing")):
+            if any(k in out for k in keys):
+                raise InvalidArgument(f"conflicting options: {what} and the network mode")
     mac = json_field(body, "MacAddress", str, "", "")
     if mac:
         out["MacAddress"] = check_mac(mac)

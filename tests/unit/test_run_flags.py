@@ -80,6 +80,8 @@ def test_engine_keeps_them_under_dockers_names():
     ({"BlkioDeviceReadBps": [{"Path": "/nonexistent", "Rate": 1}]}, "error getting device /nonexistent"),
     ({"NanoCpus": 1_000_000_000, "CpuPeriod": 100000}, "Nano CPUs and CPU Period cannot both be set"),
     ({"GroupAdd": ["a:b"]}, "invalid group in GroupAdd"),
+    ({"NetworkMode": "container:x", "ExtraHosts": ["a:1.1.1.1"]}, "custom host-to-IP mapping and the network mode"),
+    ({"NetworkMode": "container:x", "Dns": ["1.1.1.1"]}, "conflicting options: dns and the network mode"),
 ])
 def test_engine_refuses_what_dockerd_refuses(hc, message):
     with pytest.raises(InvalidArgument) as e:
