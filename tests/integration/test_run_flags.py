@@ -244,7 +244,8 @@ def test_cgroup_parent_and_limits_on_the_host(dy, busybox):
 def test_blkio_throttles_on_a_loop_device(dy, busybox, tmp_path):
     img = tmp_path / "disk.img"
     img.write_bytes(b"\0" * (4 << 20))
-    loop = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True, check=True).stdout.strip()
+    loop = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True,
+                          check=True).stdout.strip()
     try:
         cid = run_d(dy, "thr", "sleep", "300", flags=("--device", f"{loop}:/dev/xdisk", "--device-read-bps",
                                                       f"{loop}:1mb", "--device-write-bps", f"{loop}:2mb",
