@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from support import CGROUP_BASE, no_traceback, run_d
+from support import CGROUP_BASE, mounts_under, no_traceback, run_d
 
 V1 = os.path.isdir(os.path.join(CGROUP_BASE, "memory")) and os.path.isdir(os.path.join(CGROUP_BASE, "blkio"))
 
@@ -99,6 +99,22 @@ def test_ulimit_shm_size_group_add_oom_score_adj(dy, busybox):
     p = dy("run", "--rm", "--group-add", "nosuchgroup", "busybox", "true", check=False)
     assert p.returncode == 125 and "Unable to find group nosuchgroup" in p.err
     no_traceback(p)
+
+
+def test_runc_gets_the_same_from_the_same_spec(dy, busybox):
+    """The spec these flags make, run by Debian's runc and by dockyard-runtime: the same view."""
+    flags = ("--ulimit", "nofile=100:200", "--ulimit", "core=-1", "--sysctl", "kernel.shmmni=1234",
+             "--oom-score-adj", "200", "--group-add", "4321", "--shm-size", "16m", "--init", "--ipc", "shareable",
+             "--add-host", "foo:1.2.3.4", "--dns", "192.0.2.1")
+    script = ("ulimit -Sn; ulimit -Hn; ulimit -c; cat /proc/sys/kernel/shmmni /proc/self/oom_score_adj; id -G; "
+              "df -k /dev/shm | tail -1 | awk '{print $2}'; tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f1-2; "
+              "grep foo /etc/hosts; grep nameserver /etc/resolv.conf")
+    ours = inside(dy, *flags, script=script)
+    theirs = inside(dy, "--runtime", "runc", *flags, script=script)
+    assert ours == theirs
+    assert ours == ["100", "200", "unlimited", "1234", "200", "0 10 4321", "16384", "/sbin/docker-init --",
+                    "1.2.3.4\tfoo", "nameserver 192.0.2.1"]
+    assert mounts_under(dy.runroot) == []  # --ipc shareable's /dev/shm went with each --rm container
 
 
 def test_sysctls_are_namespaced_and_never_reach_the_host(dy, busybox):
@@ -189,7 +205,7 @@ def test_join_pid_and_ipc_of_another_container(dy, busybox):
     out = inside(dy, "--ipc", "none", script="readlink /proc/self/ns/ipc; test -e /dev/shm; echo $?")
     assert out[0] != host_ns("ipc") and out[1] == "1"
     dy("rm", "-f", "donor")  # its /dev/shm tmpfs on the host goes with it
-    assert not any("/shm" in m and dy.runroot in m for m in open("/proc/self/mountinfo").read().splitlines())
+    assert mounts_under(dy.runroot) == []
 
 
 def test_init_is_pid_1_reaps_and_forwards_signals(dy, busybox):
