@@ -438,19 +438,22 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
             _sync_hosts(engine, [e.network_id for e in eps])
 
 
-def host_gateway(engine) -> str:
-    """--add-host NAME:host-gateway: the default bridge's gateway, as Docker's docker0 address."""
-    return ensure_default(engine).gateway
-
-
-def extra_hosts(engine, host_opts: dict) -> list[tuple[str, str]]:
-    """HostConfig.ExtraHosts as (name, address) pairs, host-gateway resolved."""
+def extra_hosts(engine, host_opts: dict, *, make: bool = True) -> list[tuple[str, str]]:
+    """HostConfig.ExtraHosts as (name, address) pairs; host-gateway is the default bridge's gateway
+    (Docker's docker0 address), made if need be. `make=False` (under
+    the network lock, which is not reentrant): the default network is looked up, never made."""
     from dockyard.engine.hostopts import split_extra_host
+    from dockyard.state.networks import find_network
 
     out = []
     for h in host_opts.get("ExtraHosts") or ():
         name, ip = split_extra_host(h)
-        out.append((name, host_gateway(engine) if ip == "host-gateway" else ip))
+        if ip == "host-gateway":
+            rec = ensure_default(engine) if make else find_network(engine.db, DEFAULT_NETWORK)
+            if rec is None:
+                continue
+            ip = rec.gateway
+        out.append((name, ip))
     return out
 
 
@@ -477,7 +480,8 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
         path = os.path.join(engine.container_dir(cid), "hosts")
         if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
             continue
-        text = hosts_content(hostname, own_ip, extra_hosts(engine, rec.config.get("host_opts") or {}) + extra)
+        text = hosts_content(hostname, own_ip,
+                             extra_hosts(engine, rec.config.get("host_opts") or {}, make=False) + extra)
         with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
             f.write(text)
             f.truncate()

@@ -55,10 +55,12 @@ def test_add_host_and_dns_flags_write_docker_etc_files(dy, busybox):
 
 def test_add_host_is_kept_when_peers_rewrite_hosts(dy, busybox):
     dy("network", "create", "flagnet")
-    run_d(dy, "a1", "sleep", "300", flags=("--network", "flagnet", "--add-host", "kept:10.9.8.7"))
+    run_d(dy, "a1", "sleep", "300", flags=("--network", "flagnet", "--add-host", "kept:10.9.8.7", "--add-host",
+                                           "gw:host-gateway"))
     run_d(dy, "a2", "sleep", "300", flags=("--network", "flagnet"))  # a peer starting rewrites a1's hosts
     hosts = dy("exec", "a1", "cat", "/etc/hosts").out
-    assert "10.9.8.7\tkept" in hosts and "a2" in hosts
+    gateway = dy("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", "bridge").out.strip()
+    assert "10.9.8.7\tkept" in hosts and f"{gateway}\tgw" in hosts and "a2" in hosts
     resolv = dy("run", "--rm", "--network", "flagnet", "--dns-search", "x.example", "--dns-option", "ndots:2",
                 "busybox", "cat", "/etc/resolv.conf").out.splitlines()
     assert resolv == ["search x.example", "options ndots:2", "nameserver 127.0.0.11"]
