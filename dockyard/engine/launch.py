@@ -100,11 +100,14 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
         odir = engine.container_dir(other.id)
         etc = {f"/etc/{n}": os.path.join(odir, n) for n in ("hosts", "hostname", "resolv.conf")}
     else:
-        from dockyard.engine.specopts import etc_options
+        extra = {}
+        if cfg.host_opts:  # --add-host, --dns, --dns-search, --dns-option
+            from dockyard.engine.specopts import etc_options
 
+            extra = etc_options(engine, cfg)
         user_network = cfg.network not in ("none", "host", "bridge", "default")
         etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network,
-                              **etc_options(engine, cfg))
+                              **extra)
     seccomp = compiled = None
     if not cfg.privileged:
         from dockyard.engine.security import parse, seccomp_program
