@@ -3,7 +3,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 export DEBIAN_FRONTEND := noninteractive
 
-APT_PACKAGES := busybox-static runc debootstrap iproute2 iptables podman containerd uidmap zstd skopeo umoci docker.io docker-registry apache2-utils wrk
+APT_PACKAGES := busybox-static runc tini debootstrap iproute2 iptables podman containerd uidmap zstd skopeo umoci docker.io docker-registry apache2-utils wrk
 
 .PHONY: deps install demo test test-unit test-integration test-interop test-slow bench clean
 

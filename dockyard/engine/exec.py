@@ -42,7 +42,8 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     if user:
         from dockyard.engine.users import resolve_user
 
-        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"))
+        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"),
+                         (rec.config.get("host_opts") or {}).get("GroupAdd") or ())  # docker exec keeps --group-add
         process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
         caps = process.get("capabilities") or {}
         if u.uid != 0:
