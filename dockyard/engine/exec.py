@@ -30,7 +30,8 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
         raise Conflict(f"Container {rec.id} is not running")
     pid = st["Pid"]
     spec, process = process_spec(engine, rec.id, pid, cmd, tty=tty, user=user, workdir=workdir, env=env,
-                                 privileged=privileged)
+                                 privileged=privileged,
+                                 group_add=(rec.config.get("host_opts") or {}).get("GroupAdd") or ())
     from dockyard.engine.runtimes import external_runtime
 
     runtime = external_runtime(engine, rec)
@@ -39,7 +40,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     if detach:
         from dockyard.engine.status import container_cgroup
 
-        return _exec_detached(engine, pid, spec, process, container_cgroup(engine, rec))
+        return _exec_detached(engine, pid, spec, process, container_cgroup(engine, rec), keyring=rec.id)
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     sock = console_child = None
     if tty:
@@ -57,7 +58,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
 
     cgroup = container_cgroup(engine, rec)
     try:
-        epid = exec_process(pid, spec, process, stdio=stdio, console_fd=console_child, cgroup=cgroup)
+        epid = exec_process(pid, spec, process, stdio=stdio, console_fd=console_child, cgroup=cgroup, keyring=rec.id)
     finally:
         for fd in (console_child, null):
             if fd is not None:
@@ -80,7 +81,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
 
 
 def process_spec(engine, cid: str, pid: int, cmd: list[str], *, tty: bool = False, user: str = "",
-                 workdir: str = "", env=(), privileged: bool = False) -> tuple[dict, dict]:
+                 workdir: str = "", env=(), privileged: bool = False, group_add=()) -> tuple[dict, dict]:
     """The container's spec and the OCI process of an exec in it: the container's own process
     with the command, `-t`, `-e`, `-w`, `-u` and `--privileged` applied."""
     from dockyard.engine.specgen import merge_env
@@ -99,7 +100,7 @@ def process_spec(engine, cid: str, pid: int, cmd: list[str], *, tty: bool = Fals
     if user:
         from dockyard.engine.users import resolve_user
 
-        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"))
+        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"), group_add)
         process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
         caps = process.get("capabilities") or {}
         if u.uid != 0:
@@ -151,7 +152,7 @@ def start_probe(engine, rec, cmd: list[str], *, out_fd: int, seccomp=None) -> Pr
             from dockyard.runtime.exec import exec_process
 
             epid = exec_process(pid, spec, process, stdio=(null, out_fd, out_fd),
-                                cgroup=container_cgroup(engine, rec), seccomp_program=seccomp)
+                                cgroup=container_cgroup(engine, rec), keyring=rec.id, seccomp_program=seccomp)
 
             def kill() -> None:
                 try:
@@ -217,7 +218,7 @@ def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> 
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         null = os.open("/dev/null", os.O_RDWR)
         report(fd, pid=exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null),
-                                    cgroup=cgroup))
+                                    cgroup=cgroup, keyring=keyring))
         os.close(fd)
         while True:
             try:
