@@ -233,17 +233,26 @@ def port_rules(container_id: str, ports: list[tuple[str, int, str, str, int]]) -
 def remove_tagged(tag: str) -> int:
     """Delete every rule in our chains whose comment is `tag`; return how many there were."""
     needle = f'--comment "{tag}"'
-    batch: dict[str, list[str]] = {}
-    for table, chains in _OWN_CHAINS.items():
-        code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False)
-        if code != 0:
-            continue
-        batch[table] = ["-D" + ln[2:] for ln in out.splitlines()
-                        if ln.startswith("-A ") and needle in ln and ln.split()[1] in chains]
-    n = sum(len(v) for v in batch.values())
-    if n:
-        apply(batch)
-    return n
+    for attempt in range(3):
+        batch: dict[str, list[str]] = {}
+        for table, chains in _OWN_CHAINS.items():
+            code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False)
+            if code != 0:
+                continue
+            batch[table] = ["-D" + ln[2:] for ln in out.splitlines()
+                            if ln.startswith("-A ") and needle in ln and ln.split()[1] in chains]
+        n = sum(len(v) for v in batch.values())
+        if not n:
+            return 0
+        try:
+            apply(batch)
+            return n
+        except Unavailable:
+            if attempt == 2:
+                raise
+            # another command removed some of them between our listing and the delete (the
+            # batch is all or nothing): list again and delete what is still there
+    return 0
 
 
 def tagged_rules(prefix: str = "dockyard ") -> list[str]:

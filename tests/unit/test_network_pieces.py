@@ -114,3 +114,30 @@ def test_loopback_rules_drop_martians_from_bridges_and_guard_loopback_ports():
                         f"-A DOCKYARD-PREROUTING -d 127.0.0.2/32 ! -i lo -p udp -m udp --dport 5353 {tag} -j DROP"]
     assert len(p["nat"]) == 5 and list(p) == ["raw", "nat"]
 
+
+
+def test_remove_tagged_survives_a_concurrent_removal(monkeypatch):
+    """Rules listed, then deleted by another command before our batch runs: the batch (all or
+    nothing) fails, and the removal lists again and deletes only what is still there."""
+    from dockyard.errors import Unavailable
+    from dockyard.network import firewall
+
+    tag = firewall.net_tag("dy-test")
+    rules = {"filter": [f'-A DOCKYARD-FORWARD -i dy-test -m comment --comment "{tag}" -j ACCEPT',
+                        f'-A DOCKYARD-FORWARD -o dy-test -m comment --comment "{tag}" -j DROP']}
+    calls = []
+
+    def fake_run(args, data=None, check=True):
+        if args[0] == "iptables":
+            table = args[args.index("-t") + 1]
+            return 0, "\n".join(rules.get(table, [])) + "\n"
+        calls.append(data)
+        if len(calls) == 1:  # meanwhile another command deleted one of them
+            rules["filter"].pop(0)
+            raise Unavailable("iptables-restore: line 2 failed: Bad rule")
+        rules["filter"] = [r for r in rules["filter"] if "-D" + r[2:] not in data]
+        return 0, ""
+
+    monkeypatch.setattr(firewall, "_run", fake_run)
+    assert firewall.remove_tagged(tag) == 1
+    assert rules["filter"] == [] and len(calls) == 2 and calls[1].count("-D ") == 1
