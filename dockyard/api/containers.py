@@ -1,0 +1,200 @@
+"""Container routes: create, start, stop, kill, restart, wait, delete, inspect, logs, attach.
+
+Calls that fork (create, start, restart) run through isolated.call in a fresh process; the rest
+act from the request's thread. The containers are the CLI's: same store, same monitors."""
+
+from __future__ import annotations
+
+import time
+
+from dockyard.api import isolated
+from dockyard.api.streams import Follower, content_type, encode, follow, log_path
+from dockyard.engine.status import ACTIVE, effective_state
+from dockyard.errors import ContainerNotFound, InvalidArgument
+
+
+def _record(engine, ref: str):
+    return engine.db.get_container(ref)
+
+
+def create(engine, req) -> None:
+    from dockyard.engine.containers import validate_name
+    from dockyard.engine.create import config_from_request
+
+    body = req.json()
+    name = req.q("name") or None
+    config_from_request(body)  # a bad body is a 400 here, before a process is started
+    if name:
+        validate_name(name)
+    cid, warnings = isolated.call(engine, "create", body=body, name=name)
+    req.send_json({"Id": cid, "Warnings": warnings}, 201)
+
+
+def start(engine, req, name: str) -> None:
+    rec = _record(engine, name)
+    if effective_state(rec).get("Status") in ("running", "restarting"):
+        req.send(304)
+        return
+    isolated.call(engine, "start", ref=rec.id)
+    req.no_content()
+
+
+def _timeout(req) -> int | None:
+    from dockyard.engine.lifecycle import parse_timeout
+
+    return parse_timeout(req.q("t") if req.q("t") is not None else req.q("timeout"))
+
+
+def stop(engine, req, name: str) -> None:
+    from dockyard.engine.lifecycle import stop as stop_container
+
+    timeout = _timeout(req)
+    rec = _record(engine, name)
+    if effective_state(rec).get("Status") not in ACTIVE:
+        req.send(304)
+        return
+    stop_container(engine, rec.id, timeout=timeout, signal=req.q("signal") or None)
+    req.no_content()
+
+
+def kill(engine, req, name: str) -> None:
+    from dockyard.engine.lifecycle import kill as kill_container
+
+    kill_container(engine, name, req.q("signal") or "SIGKILL")
+    req.no_content()
+
+
+def restart(engine, req, name: str) -> None:
+    timeout = _timeout(req)
+    rec = _record(engine, name)
+    isolated.call(engine, "restart", ref=rec.id, timeout=timeout)
+    req.no_content()
+
+
+def delete(engine, req, name: str) -> None:
+    from dockyard.engine.teardown import remove
+
+    if req.qbool("link"):
+        raise InvalidArgument("container links are not supported")
+    remove(engine, name, force=req.qbool("force"), volumes=req.qbool("v"))
+    req.no_content()
+
+
+def inspect(engine, req, name: str) -> None:
+    from dockyard.engine.inspect import container_json
+
+    req.send_json(container_json(engine, _record(engine, name), size=req.qbool("size")))
+
+
+def wait(engine, req, name: str) -> None:
+    """docker wait: headers at once, the body when the condition is met."""
+    from dockyard.engine.monitor import exit_file
+
+    condition = req.q("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise InvalidArgument(f"invalid condition: {condition!r}: use not-running, next-exit or removed")
+    rec = _record(engine, name)
+    first = effective_state(rec)
+    out = req.stream("application/json")
+    code = None
+    while code is None:
+        try:
+            st = effective_state(engine.db.get_container(rec.id))
+        except ContainerNotFound:
+            try:
+                with open(exit_file(engine, rec.id)) as f:
+                    code = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                code = int(first.get("ExitCode", 0))
+            break
+        if st.get("Status") not in ACTIVE and condition != "removed":
+            ran = st.get("StartedAt") != first.get("StartedAt") or first.get("Status") in ACTIVE
+            if condition == "not-running" or ran:
+                code = int(st.get("ExitCode", 0))
+                break
+        time.sleep(0.05)
+    out.write(b'{"StatusCode":%d}\n' % code)
+    out.close()
+
+
+def logs(engine, req, name: str) -> None:
+    from dockyard.engine.logs import read_records
+    from dockyard.units import parse_rfc3339
+
+    rec = _record(engine, name)
+    want = {s for s in ("stdout", "stderr") if req.qbool(s)}
+    if not want:
+        raise InvalidArgument("you must choose at least one stream")
+    since, until = _time(req, "since"), _time(req, "until")
+    tail = req.q("tail") or "all"
+    if tail != "all":
+        try:
+            tail = int(tail)
+        except ValueError:
+            raise InvalidArgument(f'invalid value for "tail": {tail!r}') from None
+    tty, stamps = bool(rec.config.get("tty")), req.qbool("timestamps")
+
+    def wanted(r):
+        if r.get("stream") not in want:
+            return False
+        if since is None and until is None:
+            return True
+        t = parse_rfc3339(r.get("time", ""))
+        return (since is None or t >= since) and (until is None or t <= until)
+
+    path = log_path(engine, rec.id)
+    follower = Follower(path, from_start=False) if req.qbool("follow") else None
+    records = [r for r in read_records(path) if wanted(r)]
+    if isinstance(tail, int) and tail >= 0:
+        records = records[-tail:] if tail else []
+    out = req.stream(content_type(req, tty))
+    try:
+        for r in records:
+            out.write(encode(r, tty=tty, timestamps=stamps))
+        if follower is not None:
+            follow(engine, rec.id, follower,
+                   lambda r: wanted(r) and out.write(encode(r, tty=tty, timestamps=stamps)),
+                   until_exit_of_next_run=False)
+        out.close()
+    finally:
+        if follower is not None:
+            follower.close()
+
+
+def _time(req, name: str) -> float | None:
+    v = req.q(name)
+    if v in (None, "", "0"):
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for {name!r}: {v!r}: a unix timestamp") from None
+
+
+def attach(engine, req, name: str) -> None:
+    """Output from the moment of attaching until the container stops (stdout/stderr as asked);
+    with `logs`, what it wrote before too."""
+    from dockyard.engine.logs import read_records
+
+    rec = _record(engine, name)
+    if req.qbool("stdin") and rec.config.get("stdin_open"):
+        raise InvalidArgument("attaching to a container's stdin is not supported by dockyard's API yet; "
+                              "attach without stdin (docker run/attach without -i)")
+    want = {s for s in ("stdout", "stderr") if req.qbool(s)}
+    tty = bool(rec.config.get("tty"))
+    path = log_path(engine, rec.id)
+    follower = Follower(path, from_start=False)  # before the container may start: nothing is missed
+    try:
+        history = [r for r in read_records(path) if r.get("stream") in want] if req.qbool("logs") else []
+        sock = req.hijack(content_type(req, tty))
+
+        def emit(r):
+            if r.get("stream") in want:
+                sock.sendall(encode(r, tty=tty, timestamps=False))
+
+        for r in history:
+            emit(r)
+        if req.qbool("stream", True):
+            follow(engine, rec.id, follower, emit, until_exit_of_next_run=True)
+    finally:
+        follower.close()

@@ -1,0 +1,42 @@
+"""The route table: (method, path pattern) → handler(engine, req, **path params)."""
+
+from __future__ import annotations
+
+import re
+
+from dockyard.api import containers, listing, system
+
+NAME = r"(?P<name>[^/]+)"
+
+ROUTES = [
+    ("GET", r"/_ping", system.ping),
+    ("HEAD", r"/_ping", system.ping),
+    ("GET", r"/version", system.version),
+    ("GET", r"/info", system.info),
+    ("GET", r"/containers/json", listing.list_containers),
+    ("POST", r"/containers/create", containers.create),
+    ("GET", rf"/containers/{NAME}/json", containers.inspect),
+    ("POST", rf"/containers/{NAME}/start", containers.start),
+    ("POST", rf"/containers/{NAME}/stop", containers.stop),
+    ("POST", rf"/containers/{NAME}/kill", containers.kill),
+    ("POST", rf"/containers/{NAME}/restart", containers.restart),
+    ("POST", rf"/containers/{NAME}/wait", containers.wait),
+    ("GET", rf"/containers/{NAME}/logs", containers.logs),
+    ("POST", rf"/containers/{NAME}/attach", containers.attach),
+    ("DELETE", rf"/containers/{NAME}", containers.delete),
+]
+
+COMPILED = [(m, re.compile(p + r"/?\Z"), fn) for m, p, fn in ROUTES]
+
+
+def match(method: str, path: str):
+    """(handler, params) for a request; (None, allowed) when the path exists for other methods
+    only (405), (None, None) when it does not exist (404)."""
+    allowed = []
+    for m, rx, fn in COMPILED:
+        found = rx.match(path)
+        if found:
+            if m == method:
+                return fn, found.groupdict()
+            allowed.append(m)
+    return None, (allowed or None)
