@@ -20,12 +20,23 @@ CATEGORIES = ("NotFound", "AlreadyExists", "Conflict", "InvalidArgument", "Permi
               "NotImplemented")
 
 
-def call(engine, verb: str, **args):
-    """Run `verb` in a child process against `engine`'s store; its result, or its error re-raised."""
+def _env() -> dict:
     import dockyard
 
     top = os.path.dirname(os.path.dirname(os.path.abspath(dockyard.__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (top, os.environ.get("PYTHONPATH")) if p))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (top, os.environ.get("PYTHONPATH")) if p))
+
+
+def spawn_exec(args: dict, *, stdin, stdout, stderr) -> subprocess.Popen:
+    """`exec_in_container` in a child whose stdio is the caller's choice (a hijacked socket, pipes);
+    its exit status is the exec's."""
+    return subprocess.Popen([sys.executable, "-m", "dockyard.api.isolated", "exec", json.dumps(args)],
+                            stdin=stdin, stdout=stdout, stderr=stderr, env=_env(), cwd="/")
+
+
+def call(engine, verb: str, **args):
+    """Run `verb` in a child process against `engine`'s store; its result, or its error re-raised."""
+    env = _env()
     req = json.dumps({"verb": verb, "root": engine.root, "runroot": engine.runroot, "args": args})
     p = subprocess.run([sys.executable, "-m", "dockyard.api.isolated"], input=req.encode(), capture_output=True,
                        env=env, cwd="/", timeout=600)
@@ -74,8 +85,24 @@ def _restart(engine, ref: str, timeout=None):
 VERBS = {"create": _create, "start": _start, "restart": _restart}
 
 
+def main_exec(args: dict) -> int:
+    from dockyard.engine.engine import Engine
+    from dockyard.engine.exec import exec_in_container
+
+    engine = Engine(args.pop("root"), args.pop("runroot"))
+    ref, cmd = args.pop("ref"), args.pop("cmd")
+    try:
+        return exec_in_container(engine, ref, cmd, **args)
+    except errors.DockyardError as e:
+        os.write(2, f"{e}\n".encode())
+        return getattr(e, "code", 126 if isinstance(e, errors.PermissionDenied) else 125)
+
+
 def main() -> int:
     from dockyard.engine.engine import Engine
+
+    if sys.argv[1:2] == ["exec"]:
+        return main_exec(json.loads(sys.argv[2]))
 
     req = json.loads(sys.stdin.read())
     # create's warnings go to fd 2 (where docker's CLI prints them): collect them for the answer

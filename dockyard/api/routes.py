@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from dockyard.api import containers, listing, system
+from dockyard.api import containers, execs, images, listing, resources, system
 
 NAME = r"(?P<name>[^/]+)"
+IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
 
 ROUTES = [
     ("GET", r"/_ping", system.ping),
@@ -24,6 +25,23 @@ ROUTES = [
     ("GET", rf"/containers/{NAME}/logs", containers.logs),
     ("POST", rf"/containers/{NAME}/attach", containers.attach),
     ("DELETE", rf"/containers/{NAME}", containers.delete),
+    ("POST", rf"/containers/{NAME}/exec", execs.create),
+    ("POST", r"/exec/(?P<eid>[^/]+)/start", execs.start),
+    ("POST", r"/exec/(?P<eid>[^/]+)/resize", execs.resize),
+    ("GET", r"/exec/(?P<eid>[^/]+)/json", execs.inspect),
+    ("GET", r"/images/json", images.list_images),
+    ("POST", r"/images/create", images.create),
+    ("GET", rf"/images/{IMAGE}/json", images.inspect),
+    ("POST", rf"/images/{IMAGE}/tag", images.tag),
+    ("DELETE", rf"/images/{IMAGE}", images.delete),
+    ("GET", r"/networks", resources.list_networks),
+    ("POST", r"/networks/create", resources.create_network),
+    ("GET", rf"/networks/{NAME}", resources.inspect_network),
+    ("DELETE", rf"/networks/{NAME}", resources.remove_network),
+    ("GET", r"/volumes", resources.list_volumes),
+    ("POST", r"/volumes/create", resources.create_volume),
+    ("GET", rf"/volumes/{NAME}", resources.inspect_volume),
+    ("DELETE", rf"/volumes/{NAME}", resources.remove_volume),
 ]
 
 COMPILED = [(m, re.compile(p + r"/?\Z"), fn) for m, p, fn in ROUTES]

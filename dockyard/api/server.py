@@ -14,7 +14,7 @@ import re
 import socketserver
 import sys
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from dockyard import __version__
 from dockyard.api import routes
@@ -91,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
             if fn is None:
                 raise _Status(405, "method not allowed") if params else _Status(404, "page not found")
             engine = service.engine()
-            fn(engine, req, **params)
+            fn(engine, req, **{k: unquote(v) for k, v in params.items()})
         except (DockyardError, _Status) as e:
             self._fail(req, e.status if isinstance(e, _Status) else error_status(e), str(e))
         except (BrokenPipeError, ConnectionResetError):

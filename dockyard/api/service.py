@@ -173,6 +173,9 @@ class Service:
         self.last = time.monotonic()
         self.lock = threading.Lock()
         self.done = threading.Event()
+        from dockyard.api.execs import Registry
+
+        self.execs = Registry()
 
     def engine(self):
         from dockyard.engine.engine import Engine

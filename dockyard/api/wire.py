@@ -50,6 +50,10 @@ class Request:
         self.params: dict = {}
         self._body: bytes | None = None
 
+    @property
+    def service(self):
+        return self.handler.server.service
+
     # -- input ---------------------------------------------------------------------------------
 
     def q(self, name: str, default: str | None = None) -> str | None:
