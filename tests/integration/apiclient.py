@@ -11,6 +11,8 @@ import struct
 import subprocess
 import time
 
+import pytest
+
 DOCKER = "/usr/local/bin/docker"
 
 
@@ -87,3 +89,12 @@ def frames(data: bytes) -> list[tuple[int, bytes]]:
         assert len(data) >= 8 + size
         data = data[8 + size:]
     return out
+
+
+@pytest.fixture
+def api(dy, busybox, tmp_path):
+    """The service on <tmp_path>/docker.sock over the test's own store (with busybox in it)."""
+    svc = Service(dy, str(tmp_path / "docker.sock"))
+    yield svc
+    svc.stop()
+    assert "Traceback" not in svc.output(), svc.output()

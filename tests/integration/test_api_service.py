@@ -12,16 +12,8 @@ import subprocess
 import time
 
 import pytest
-from apiclient import Service, UnixHTTP, frames
+from apiclient import Service, UnixHTTP, api, frames  # noqa: F401 - api is a fixture
 from support import assert_nothing_left, container_processes, no_traceback, wait_for
-
-
-@pytest.fixture
-def api(dy, busybox, tmp_path):
-    svc = Service(dy, str(tmp_path / "docker.sock"))
-    yield svc
-    svc.stop()
-    assert "Traceback" not in svc.output(), svc.output()
 
 
 def test_ping_versions_and_errors(api, dy):
