@@ -24,6 +24,7 @@ from dockyard.errors import DockyardError
 
 VERSIONED = re.compile(r"/v(\d+)\.(\d+)(/.*)\Z")
 CURRENT = tuple(int(x) for x in API_VERSION.split("."))
+HANDSHAKE_TIMEOUT = 10.0
 MINIMUM = tuple(int(x) for x in MIN_API_VERSION.split("."))
 
 
@@ -152,7 +153,22 @@ class TCPServer(Quiet, socketserver.ThreadingMixIn, socketserver.TCPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple, service, family) -> None:
+    def __init__(self, address: tuple, service, family, tls=None) -> None:
         self.service = service
         self.address_family = family
+        self.tls = tls
         super().__init__(address, Handler, bind_and_activate=False)
+
+    def finish_request(self, request, client_address) -> None:
+        """With TLS, the handshake (and the client certificate check) happens here, on the
+        connection's own thread: a client that never finishes it holds up no one else."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        conn = self.tls.wrap_socket(request, server_side=True)  # takes the descriptor over
+        try:
+            conn.settimeout(None)
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()

@@ -201,15 +201,13 @@ class Service:
                 raise PermissionDenied(
                     f"refusing to listen on {value}: the API gives root on this host to whoever reaches it, so "
                     "a non-loopback address needs --tlsverify with --tlscacert, --tlscert and --tlskey")
-            srv = TCPServer((host, port), self, family)
+            srv = TCPServer((host, port), self, family, tls)
             try:
                 srv.server_bind()
                 srv.server_activate()
             except OSError as e:
                 srv.server_close()
                 raise InvalidArgument(f"cannot listen on {value}: {e.strerror}") from None
-            if tls is not None:
-                srv.socket = tls.wrap_socket(srv.socket, server_side=True)
             self.servers.append(srv)
 
     def serve(self, timeout: int) -> None:

@@ -243,3 +243,80 @@ def test_unix_socket_in_use_is_refused(api, dy):
     no_traceback(p)
     assert p.returncode == 1 and "another service is listening" in p.err
     assert api.request("GET", "/_ping")[0] == 200
+
+
+def _certs(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
+    def ssl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=test-ca")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        (d / f"{name}.ext").write_text(ext + "\n")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
+            "-subj", f"/CN={name}")
+        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+
+
+def test_tls_with_client_certificates(dy, busybox, tmp_path):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    _certs(certs)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen(dy.cmd("system", "service", "--host", f"tcp://127.0.0.1:{port}", "--tlsverify",
+                                   "--tlscacert", str(certs / "ca.pem"), "--tlscert", str(certs / "server.pem"),
+                                   "--tlskey", str(certs / "server-key.pem")), env=dy.env, stderr=subprocess.PIPE)
+    try:
+        def up():
+            with socket.socket() as c:
+                return c.connect_ex(("127.0.0.1", port)) == 0
+        wait_for(up, what="the tls listener")
+        client = tmp_path / "client"
+        client.mkdir()
+        for src, dst in (("ca.pem", "ca.pem"), ("client.pem", "cert.pem"), ("client-key.pem", "key.pem")):
+            (client / dst).write_bytes((certs / src).read_bytes())
+        env = dict(dy.env, DOCKER_HOST=f"tcp://127.0.0.1:{port}", DOCKER_TLS_VERIFY="1",
+                   DOCKER_CERT_PATH=str(client), DOCKER_CONFIG=str(tmp_path / "dc"))
+        env.pop("DOCKER_API_VERSION", None)
+        p = subprocess.run(["/usr/local/bin/docker", "version", "--format", "{{.Server.APIVersion}}"], env=env,
+                           capture_output=True, timeout=30)
+        assert p.stdout.decode().strip() == "1.44", p.stderr
+        # without a client certificate: no answer at all
+        import ssl
+        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    tls.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                    assert tls.recv(100) == b""  # TLS 1.3 reports the refusal on the first read
+                    raise ConnectionResetError
+        # plain HTTP is not served either
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                answer = raw.recv(1000)
+            except ConnectionResetError:
+                answer = b""
+            assert b"API-Version" not in answer
+        p = subprocess.run(["/usr/local/bin/docker", "version"], env=env, capture_output=True, timeout=30)
+        assert p.returncode == 0  # and the service still serves
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert b"Traceback" not in proc.stderr.read()
+
+
+def test_timeout_ends_an_idle_service(dy, busybox, tmp_path):
+    sock = tmp_path / "idle.sock"
+    t0 = time.monotonic()
+    p = subprocess.run(dy.cmd("system", "service", "--host", f"unix://{sock}", "--timeout", "1"), env=dy.env,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0 and 1 <= time.monotonic() - t0 < 10, p.stderr
+    assert not sock.exists()  # its socket goes with it
+    p = dy("system", "service", "--timeout", "soon", check=False)
+    assert p.returncode == 1 and "invalid --timeout" in p.err
