@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from dockyard.api import isolated
-from dockyard.api.streams import Follower, content_type, encode, follow, log_path
+from dockyard.api.streams import Follower, content_type, encode, follow, gone, hung_up, log_path
 from dockyard.engine.status import ACTIVE, effective_state
 from dockyard.errors import ContainerNotFound, InvalidArgument
 
@@ -154,7 +154,8 @@ def logs(engine, req, name: str) -> None:
         if follower is not None:
             follow(engine, rec.id, follower,
                    lambda r: wanted(r) and out.write(encode(r, tty=tty, timestamps=stamps)),
-                   until_exit_of_next_run=False)
+                   until_exit_of_next_run=False,
+                   left=lambda: hung_up(req.handler.connection))
         out.close()
     finally:
         if follower is not None:
@@ -195,6 +196,6 @@ def attach(engine, req, name: str) -> None:
         for r in history:
             emit(r)
         if req.qbool("stream", True):
-            follow(engine, rec.id, follower, emit, until_exit_of_next_run=True)
+            follow(engine, rec.id, follower, emit, until_exit_of_next_run=True, left=lambda: gone(sock))
     finally:
         follower.close()

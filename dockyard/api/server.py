@@ -25,13 +25,14 @@ from dockyard.errors import DockyardError
 VERSIONED = re.compile(r"/v(\d+)\.(\d+)(/.*)\Z")
 CURRENT = tuple(int(x) for x in API_VERSION.split("."))
 HANDSHAKE_TIMEOUT = 10.0
+BACKLOG = 128  # socketserver's 5 refuses a burst of clients (a unix socket says EAGAIN)
 MINIMUM = tuple(int(x) for x in MIN_API_VERSION.split("."))
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = f"dockyard/{__version__} (linux)"
-    sys_version = ""
+    def version_string(self) -> str:
+        return f"dockyard/{__version__} (linux)"
 
     def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
         if self.server.service.debug:
@@ -58,6 +59,8 @@ class Handler(BaseHTTPRequestHandler):
 
         body = json.dumps({"message": message or self.responses.get(code, ("error",))[0]}).encode() + b"\n"
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # an unparsable request line: answer as HTTP/1.1 anyway
+            self.request_version = "HTTP/1.1"
         try:
             self.send_response(code, message)
             self.send_header("Content-Type", "application/json")
@@ -138,6 +141,7 @@ class Quiet:
 class UnixServer(Quiet, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = BACKLOG
 
     def __init__(self, path: str, service) -> None:
         self.service = service
@@ -152,6 +156,7 @@ class TCPServer(Quiet, socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
     def __init__(self, address: tuple, service, family, tls=None) -> None:
         self.service = service

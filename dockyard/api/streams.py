@@ -90,12 +90,43 @@ def _state(engine, cid: str) -> dict | None:
         return None
 
 
-def follow(engine, cid: str, follower: Follower, emit, *, until_exit_of_next_run: bool, poll: float = 0.05) -> None:
+def hung_up(sock) -> bool:
+    """The client closed its end (a read would give EOF): nobody is left to stream to. For a
+    plain HTTP answer (logs), where a client sends nothing more."""
+    import select
+    import socket
+
+    try:
+        ready, _, _ = select.select([sock], [], [], 0)
+        return bool(ready) and sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def gone(sock) -> bool:
+    """The client's socket is gone altogether (POLLHUP/POLLERR), for a hijacked stream (attach):
+    there the client shuts its writing half down when it has no stdin to send (docker's CLI
+    does), and that EOF must not end the output. A unix socket reports a closed peer this way;
+    over TCP a departed client is noticed at the next write."""
+    import select
+
+    p = select.poll()
+    p.register(sock, select.POLLHUP | select.POLLERR)
+    return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in p.poll(0))
+
+
+def follow(engine, cid: str, follower: Follower, emit, *, until_exit_of_next_run: bool, poll: float = 0.05,
+           left=None) -> None:
     """Feed `emit` every new record until the container is not running (or is gone); with
-    `until_exit_of_next_run` (attach before start), a container not yet started is waited for."""
+    `until_exit_of_next_run` (attach before start), a container not yet started is waited for.
+    Ends early when `left()` says the client is gone."""
     st = _state(engine, cid)
     first = (st or {}).get("StartedAt")
     while True:
+        if left is not None and left():
+            return
         records = follower.read()
         for r in records:
             emit(r)
