@@ -320,3 +320,29 @@ def test_timeout_ends_an_idle_service(dy, busybox, tmp_path):
     assert not sock.exists()  # its socket goes with it
     p = dy("system", "service", "--timeout", "soon", check=False)
     assert p.returncode == 1 and "invalid --timeout" in p.err
+
+
+def test_docker_run_i_gives_stdin(api, dy, tmp_path):
+    p = api.docker("run", "-i", "--rm", "--network", "none", "busybox", "sh", "-c", "wc -l; cat >&2",
+                   input=b"a\nb\nc\n")
+    q = dy("run", "-i", "--rm", "--network", "none", "busybox", "sh", "-c", "wc -l; cat >&2", input=b"a\nb\nc\n")
+    assert (p.out.strip(), p.err) == (q.out.strip(), q.err) == ("3", "")  # cat got the EOF wc left
+    data = os.urandom(300_000)  # more than a pipe holds: the writer waits for the reader
+    p = api.docker("run", "-i", "--rm", "--network", "none", "busybox", "md5sum", input=data)
+    import hashlib
+    assert p.out.split()[0] == hashlib.md5(data).hexdigest()
+    p = api.docker("run", "-i", "--rm", "--network", "none", "busybox", "cat", input=b"")
+    assert p.returncode == 0 and p.out == ""
+    # what cannot be done yet is refused, never half done
+    cid = api.docker("run", "-di", "--name", "held", "--network", "none", "busybox", "cat").out.strip()
+    p = api.docker("attach", "held", check=False, input=b"x\n", timeout=20)
+    assert p.returncode == 1 and "received 400" in p.err  # the CLI does not show the message: the raw API
+    status, _, out = api.request("POST", f"/v1.44/containers/{cid}/attach?stream=1&stdin=1&stdout=1")
+    assert status == 400 and "before the container starts" in json.loads(out)["message"]
+    api.docker("rm", "-f", "held")
+    body = {"Image": "busybox", "Tty": True, "OpenStdin": True, "HostConfig": {"NetworkMode": "none"}}
+    tid = api.json("POST", "/v1.44/containers/create", body, expect=201)["Id"]
+    status, _, out = api.request("POST", f"/v1.44/containers/{tid}/attach?stream=1&stdin=1&stdout=1")
+    assert status == 400 and "TTY" in json.loads(out)["message"]
+    api.request("DELETE", f"/v1.44/containers/{tid}")
+    assert_nothing_left(dy, tmp_path)
