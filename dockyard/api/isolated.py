@@ -34,17 +34,23 @@ def spawn_exec(args: dict, *, stdin, stdout, stderr) -> subprocess.Popen:
                             stdin=stdin, stdout=stdout, stderr=stderr, env=_env(), cwd="/")
 
 
+ZYGOTE = None  # the service's zygote (zygote.py), when it runs one
+
+
 def call(engine, verb: str, **args):
-    """Run `verb` in a child process against `engine`'s store; its result, or its error re-raised."""
-    env = _env()
-    req = json.dumps({"verb": verb, "root": engine.root, "runroot": engine.runroot, "args": args})
-    p = subprocess.run([sys.executable, "-m", "dockyard.api.isolated"], input=req.encode(), capture_output=True,
-                       env=env, cwd="/", timeout=600)
-    try:
-        answer = json.loads(p.stdout.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise errors.DockyardError(f"{verb} failed: {p.stderr.decode(errors='replace').strip() or 'no answer'}") \
-            from None
+    """Run `verb` in a child process against `engine`'s store; its result, or its error re-raised.
+    The child is forked by the service's zygote when there is one (no interpreter start-up),
+    else it is a new interpreter."""
+    req = {"verb": verb, "root": engine.root, "runroot": engine.runroot, "args": args}
+    answer = ZYGOTE.call(req) if ZYGOTE is not None else None
+    if answer is None:
+        p = subprocess.run([sys.executable, "-m", "dockyard.api.isolated"], input=json.dumps(req).encode(),
+                           capture_output=True, env=_env(), cwd="/", timeout=600)
+        try:
+            answer = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise errors.DockyardError(f"{verb} failed: {p.stderr.decode(errors='replace').strip() or 'no answer'}") \
+                from None
     if "error" in answer:
         cls = getattr(errors, answer.get("category") or "", errors.DockyardError)
         raise cls(answer["error"])
@@ -98,13 +104,10 @@ def main_exec(args: dict) -> int:
         return getattr(e, "code", 126 if isinstance(e, errors.PermissionDenied) else 125)
 
 
-def main() -> int:
+def run_verb(req: dict) -> dict:
+    """One request, in this (fresh, single-threaded) process: its answer as a dict."""
     from dockyard.engine.engine import Engine
 
-    if sys.argv[1:2] == ["exec"]:
-        return main_exec(json.loads(sys.argv[2]))
-
-    req = json.loads(sys.stdin.read())
     # create's warnings go to fd 2 (where docker's CLI prints them): collect them for the answer
     r, w = os.pipe()
     saved = os.dup(2)
@@ -120,6 +123,7 @@ def main() -> int:
         out = {"error": f"{e.strerror}: {e.filename}" if e.filename else str(e), "category": ""}
     finally:
         os.dup2(saved, 2)
+        os.close(saved)
     os.set_blocking(r, False)
     try:
         text = os.read(r, 1 << 16).decode(errors="replace")
@@ -127,7 +131,13 @@ def main() -> int:
         text = ""
     os.close(r)
     out["warnings"] = [line[len("WARNING: "):] for line in text.splitlines() if line.startswith("WARNING: ")]
-    sys.stdout.write(json.dumps(out) + "\n")
+    return out
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["exec"]:
+        return main_exec(json.loads(sys.argv[2]))
+    sys.stdout.write(json.dumps(run_verb(json.loads(sys.stdin.read()))) + "\n")
     return 0
 
 

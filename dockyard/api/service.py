@@ -238,6 +238,19 @@ def cmd_service(ctx, argv: list[str]) -> int:
         raise InvalidArgument("--tlscacert, --tlscert and --tlskey need --tlsverify (clients must be verified)")
     if os.geteuid() != 0:
         raise PermissionDenied("dockyard system service must run as root")
+    from dockyard.api import isolated
+    from dockyard.api.zygote import Zygote
+
+    zygote = Zygote()
+    zygote.start()  # now: one thread, no store open
+    isolated.ZYGOTE = zygote
+    try:
+        return _serve(ctx, opts, tls)
+    finally:
+        zygote.stop()
+
+
+def _serve(ctx, opts: dict, tls) -> int:
     ctx.engine  # noqa: B018 - opens the store and repairs what killed commands left, once
     service = Service(ctx.root, ctx.runroot, debug=opts["debug"])
     signal.signal(signal.SIGTERM, lambda *_: service.done.set())

@@ -72,11 +72,32 @@ class Service:
         assert status == expect, (status, out)
         return json.loads(out) if out.strip() else None
 
+    def children(self) -> list[int]:
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
     def stop(self) -> None:
+        """SIGTERM, as systemd stops it; its zygote (and nothing else of it) must go too."""
+        kids = self.children()
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(20)
         self.log.close()
+        deadline = time.monotonic() + 10
+        while any(os.path.exists(f"/proc/{k}") and _comm(k) == "dockyard-zygote" for k in kids):
+            assert time.monotonic() < deadline, "the service's zygote outlived it"
+            time.sleep(0.05)
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def frames(data: bytes) -> list[tuple[int, bytes]]:

@@ -12,11 +12,12 @@ import subprocess
 import time
 
 import pytest
-from apiclient import Service, UnixHTTP, api, frames  # noqa: F401 - api is a fixture
+from apiclient import Service, UnixHTTP, _comm, api, frames  # noqa: F401 - api is a fixture
 from support import assert_nothing_left, container_processes, no_traceback, wait_for
 
 
 def test_ping_versions_and_errors(api, dy):
+    assert [_comm(k) for k in api.children()] == ["dockyard-zygote"]  # forks engine calls, single-threaded
     st = os.stat(api.sock)
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
     assert st.st_uid == 0 and st.st_gid == grp.getgrnam("dockyard").gr_gid
