@@ -82,9 +82,16 @@ def _matches(engine, rec, st: dict, flt: dict, order: dict) -> bool:
 
 
 def summary(engine, rec, st: dict, *, size: bool) -> dict:
-    from dockyard.engine.inspect import container_json
+    """One entry of the list: the parts of the inspect document `docker ps` shows (built here
+    from the record rather than the whole document: the list is read often)."""
+    from dockyard.engine.inspect import container_sizes, network_settings
+    from dockyard.engine.mounts import mounts_json
 
-    doc = container_json(engine, rec, size=size)
+    cfg = rec.config
+    doc = {"NetworkSettings": network_settings(cfg, st), "HostConfig": {"NetworkMode": cfg.get("network", "none")},
+           "Mounts": mounts_json(engine, cfg.get("mounts"))}
+    if size:
+        doc["SizeRw"], doc["SizeRootFs"] = container_sizes(engine, rec)
     args = [f"'{a}'" if " " in a else a for a in st.get("Args") or ()]  # dockerd's quoting
     ports = []
     for key, binds in ((doc["NetworkSettings"].get("Ports") or {}).items() if st.get("Status") == "running" else ()):
