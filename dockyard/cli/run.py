@@ -6,6 +6,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
+from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
 from dockyard.errors import InvalidArgument
 
 RUN_FLAGS = [
@@ -55,6 +56,7 @@ RUN_FLAGS = [
     Flag("--pull", STR, 'Pull image before running ("always", "missing", "never")', default="missing"),
     Flag("--signature-policy", STR, "containers-policy.json a pull must satisfy (default <root>/policy.json, "
          "else /etc/containers/policy.json)", metavar="file"),
+    *EXTRA_FLAGS,  # cli/runflags.py: /etc files, namespaces, process, further limits, refused flags
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -156,6 +158,7 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         if opts.ip:
             endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
         body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
+    extra_request(opts, body)
     return body
 
 
@@ -291,15 +294,20 @@ def cmd_run(ctx, argv: list[str]) -> int:
     if opts.tty and opts.interactive and not os.isatty(0) and not opts.detach:
         raise InvalidArgument("the input device is not a TTY")
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
-    if opts.detach:
-        from dockyard.engine.containers import run_detached
+    cid = CidFile(opts.cidfile)
+    try:
+        if opts.detach:
+            from dockyard.engine.containers import run_detached
 
-        print(_pulling(ctx, opts, lambda: run_detached(ctx.engine, cfg, opts.name)))
-        return 0
-    from dockyard.engine.containers import run
+            print(_pulling(ctx, opts, lambda: run_detached(ctx.engine, cfg, opts.name, created=cid.write)))
+            return 0
+        from dockyard.engine.containers import run
 
-    sys.stdout.flush()
-    return _pulling(ctx, opts, lambda: run(ctx.engine, cfg, opts.name, stdin_open=opts.interactive))
+        sys.stdout.flush()
+        return _pulling(ctx, opts, lambda: run(ctx.engine, cfg, opts.name, stdin_open=opts.interactive,
+                                               created=cid.write))
+    finally:
+        cid.close()
 
 
 def cmd_create(ctx, argv: list[str]) -> int:
@@ -307,6 +315,11 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.containers import create
 
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
-    c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
+    cid = CidFile(opts.cidfile)
+    try:
+        c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
+        cid.write(c.rec.id)
+    finally:
+        cid.close()
     print(c.rec.id)
     return 0

@@ -54,14 +54,15 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     top = images.ensure_unpacked(image, full)
     lowers = engine.snapshots.lowerdirs(top) if top else []
     user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(lowers, "/etc/passwd"),
-                        read_rootfs_file(lowers, "/etc/group"))
+                        read_rootfs_file(lowers, "/etc/group"), (cfg.host_opts or {}).get("GroupAdd") or ())
     if cfg.network not in ("none", "host"):
         from dockyard.engine.networking import check_config
 
         if cfg.publish_all:  # -P: the image's EXPOSEd ports, fixed now so `start` publishes the same
             from dockyard.network.ports import exposed_ports, merge
 
-            cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports(icfg))))
+            exposed = dict(icfg.get("ExposedPorts") or {}, **{p: {} for p in cfg.host_opts.get("ExposedPorts", ())})
+            cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports({"ExposedPorts": exposed}))))
         check_config(engine, cfg)
     if cfg.mounts or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
         from dockyard.engine.mounts import resolve
@@ -70,7 +71,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     cid = os.urandom(32).hex()
     name_given = bool(name)
     name = validate_name(name) if name else random_name()
-    if cfg.network == "host":
+    if cfg.network == "host" or cfg.host_opts.get("UTSMode") == "host":
         hostname = cfg.hostname or os.uname().nodename
     elif cfg.network.startswith("container:"):
         if cfg.hostname:
@@ -161,8 +162,11 @@ def _check_traversable(path: str) -> None:
                               hint=f"chmod o+x {d}, or use a --runroot outside it")
 
 
-def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bool = False) -> int:
+def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bool = False, created=None) -> int:
+    """docker run in the foreground; `created(id)` is called once the container exists (--cidfile)."""
     c = create(engine, cfg, name, launched=True)
+    if created is not None:
+        created(c.rec.id)
     try:
         return start_foreground(engine, c, stdin_open=stdin_open)
     finally:
@@ -175,11 +179,13 @@ def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bo
                 remove_anonymous(engine, c.cfg.mounts)
 
 
-def run_detached(engine, cfg: ContainerConfig, name: str | None = None) -> str:
+def run_detached(engine, cfg: ContainerConfig, name: str | None = None, *, created=None) -> str:
     """docker run -d: create, hand the container to its monitor, return its id once it runs."""
     from dockyard.engine.monitor import start_detached
 
     c = create(engine, cfg, name, launched=True)
+    if created is not None:
+        created(c.rec.id)
     try:
         start_detached(engine, c)
     except BaseException:

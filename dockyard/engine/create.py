@@ -11,7 +11,7 @@ here, as dockerd does, whatever the caller. Keys are Docker's:
         Privileged SecurityOpt Runtime UsernsMode RestartPolicy{Name,MaximumRetryCount}
         LogConfig{Type,Config} Memory MemorySwap NanoCpus CpuShares CpusetCpus PidsLimit
         Binds Mounts Tmpfs VolumesFrom Devices[{PathOnHost,PathInContainer,CgroupPermissions}]
-        DeviceCgroupRules
+        DeviceCgroupRules, and those engine/hostopts.py checks (ExtraHosts, Dns, Ulimits, PidMode, ...)
     NetworkingConfig: EndpointsConfig{NAME: {Aliases, IPAMConfig{IPv4Address}}}
 
 Entrypoint: null means the image's, [] resets it. Unknown keys are ignored, as dockerd does.
@@ -67,6 +67,11 @@ def config_from_request(body: dict) -> ContainerConfig:
         from dockyard.engine.security import parse
 
         parse(security)
+    from dockyard.engine.hostopts import host_options
+
+    host_opts = host_options(body, hc, network=network, memory=limits.get("memory", 0),
+                             nano_cpus=json_field(hc, "NanoCpus", int, H, 0),
+                             hostname=json_field(body, "Hostname", str, "", ""))
     return ContainerConfig(
         image=image, cmd=json_strings(body, "Cmd", "") or None, entrypoint=json_strings(body, "Entrypoint", ""),
         env=env, user=json_field(body, "User", str, "", ""), workdir=json_field(body, "WorkingDir", str, "", ""),
@@ -78,7 +83,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
         runtime=json_field(hc, "Runtime", str, H, "") or "dockyard", devices=devices, device_cgroup_rules=rules,
-        userns=userns == "auto", restart=restart, log_opts=log_opts, **_stop(body), **limits,
+        userns=userns == "auto", restart=restart, log_opts=log_opts, **_stop(body), **limits, host_opts=host_opts,
     )
 
 

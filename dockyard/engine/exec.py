@@ -42,7 +42,8 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     if user:
         from dockyard.engine.users import resolve_user
 
-        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"))
+        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"),
+                         (rec.config.get("host_opts") or {}).get("GroupAdd") or ())  # docker exec keeps --group-add
         process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
         caps = process.get("capabilities") or {}
         if u.uid != 0:
@@ -60,7 +61,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     if detach:
         from dockyard.engine.status import container_cgroup
 
-        return _exec_detached(engine, pid, spec, process, container_cgroup(engine, rec))
+        return _exec_detached(engine, pid, spec, process, container_cgroup(engine, rec), keyring=rec.id)
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     sock = console_child = None
     if tty:
@@ -78,7 +79,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
 
     cgroup = container_cgroup(engine, rec)
     try:
-        epid = exec_process(pid, spec, process, stdio=stdio, console_fd=console_child, cgroup=cgroup)
+        epid = exec_process(pid, spec, process, stdio=stdio, console_fd=console_child, cgroup=cgroup, keyring=rec.id)
     finally:
         for fd in (console_child, null):
             if fd is not None:
@@ -100,7 +101,7 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
         restore()
 
 
-def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> int:
+def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None, keyring: str | None = None) -> int:
     """exec -d: a small forked reaper (a subreaper, like the container's monitor) owns the
     process, so it is reaped when it exits instead of lingering as a zombie under the
     container's init. Returns once the process has started."""
@@ -112,7 +113,7 @@ def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> 
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         null = os.open("/dev/null", os.O_RDWR)
         report(fd, pid=exec_process(pid, spec, dict(process, terminal=False), stdio=(null, null, null),
-                                    cgroup=cgroup))
+                                    cgroup=cgroup, keyring=keyring))
         os.close(fd)
         while True:
             try:

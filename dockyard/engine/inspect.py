@@ -68,6 +68,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
                         for d in cfg.get("devices") or ()],
             "DeviceCgroupRules": list(cfg.get("device_cgroup_rules") or []) or None,
             **host_config(cfg.get("mounts")),
+            **{k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress")},
         },
         "GraphDriver": {"Name": "overlay", "Data": {
             "UpperDir": engine.snapshots.upper_dir(rec.id) if hasattr(engine.snapshots, "upper_dir") else ""}},
@@ -81,6 +82,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
             "Labels": cfg.get("labels") or {},
+            **{k: v for k, v in _config_opts(cfg.get("host_opts") or {}).items()},
         },
         "NetworkSettings": network_settings(cfg, st),
     }
@@ -95,6 +97,16 @@ def restart_policy(policy: str) -> dict:
 
     name, retries = parse_restart(policy)
     return {"Name": name, "MaximumRetryCount": retries}
+
+
+def _config_opts(opts: dict) -> dict:
+    """Config.ExposedPorts and Config.MacAddress of --expose and --mac-address."""
+    out: dict = {}
+    if opts.get("ExposedPorts"):
+        out["ExposedPorts"] = {p: {} for p in opts["ExposedPorts"]}
+    if opts.get("MacAddress"):
+        out["MacAddress"] = opts["MacAddress"]
+    return out
 
 
 def container_sizes(engine, rec) -> tuple[int, int]:

@@ -68,7 +68,7 @@ def prepare(engine, rec) -> Created:
     top = engine.images.ensure_unpacked(image, full)
     dirs = [engine.snapshots.upper_dir(rec.id)] + (engine.snapshots.lowerdirs(top) if top else [])
     user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(dirs, "/etc/passwd"),
-                        read_rootfs_file(dirs, "/etc/group"))
+                        read_rootfs_file(dirs, "/etc/group"), (cfg.host_opts or {}).get("GroupAdd") or ())
     os.makedirs(engine.container_dir(rec.id), mode=0o755, exist_ok=True)
     return write_bundle(engine, rec, cfg, icfg, user, engine.snapshots.mounts(rec.id))
 
@@ -100,8 +100,14 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
         odir = engine.container_dir(other.id)
         etc = {f"/etc/{n}": os.path.join(odir, n) for n in ("hosts", "hostname", "resolv.conf")}
     else:
+        extra = {}
+        if cfg.host_opts:  # --add-host, --dns, --dns-search, --dns-option
+            from dockyard.engine.specopts import etc_options
+
+            extra = etc_options(engine, cfg)
         user_network = cfg.network not in ("none", "host", "bridge", "default")
-        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network)
+        etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network,
+                              **extra)
     seccomp = compiled = None
     if not cfg.privileged:
         from dockyard.engine.security import parse, seccomp_program
@@ -119,6 +125,10 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
     spec = build_spec(cfg, icfg, user=user, hostname=hostname, etc_files=etc, rootfs=rootfs,
                       seccomp=seccomp, userns_map=(USERNS_SHIFT, USERNS_SIZE) if cfg.userns else None,
                       cgroups_path=f"/dockyard/{rec.id}", netns_path=netns_path, mounts=user_mounts)
+    if cfg.host_opts:  # --ulimit, --sysctl, --pid, --ipc, --init, ... (engine/specopts.py)
+        from dockyard.engine.specopts import apply
+
+        apply(engine, spec, cfg, rec.id)
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)
@@ -245,6 +255,8 @@ def cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: 
     rootfs = os.path.join(bundle, "rootfs")
     if os.path.ismount(rootfs):
         unmount_all(rootfs)
+    if os.path.ismount(os.path.join(bundle, "shm")):  # --ipc shareable's /dev/shm (engine/specopts.py)
+        unmount_all(os.path.join(bundle, "shm"), detach=True)
     if orphaned_cgroup and os.path.exists(os.path.join(bundle, "config.json")):
         # normally removed by whoever ran the container; not if that process was killed
         from dockyard.state.db import ContainerRecord

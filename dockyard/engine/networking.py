@@ -280,9 +280,10 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     dns_pid = 0
     try:
         with _Lock():
-            settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+            settings = _attach_locked(engine, cid, name, wanted, pid, reservation,
+                                      mac=(cfg.host_opts or {}).get("MacAddress", ""))
         if any(rec.name != DEFAULT_NETWORK for rec, _a, _i in wanted):
-            dns_pid = _start_dns(engine, cid, pid)
+            dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
     except BaseException:
         if reservation is not None:
             reservation.close()
@@ -291,8 +292,9 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     return Attachment(settings, reservation, bool(publish), dns_pid)
 
 
-def _start_dns(engine, cid: str, pid: int) -> int:
-    """Fork the container's DNS server (network/dns.py): it lives as long as the init at `pid`."""
+def _start_dns(engine, cid: str, pid: int, servers=None) -> int:
+    """Fork the container's DNS server (network/dns.py): it lives as long as the init at `pid`.
+    `servers` (--dns) are its upstreams, instead of the host's, as with Docker's embedded server."""
     import _socket
 
     from dockyard.linux.syscalls import CLONE_NEWNET, setns
@@ -315,7 +317,7 @@ def _start_dns(engine, cid: str, pid: int) -> int:
         os.close(target)
     upstream = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, 0)
     pidfd = os.pidfd_open(pid)
-    servers = upstream_servers()
+    servers = [s for s in servers or () if ":" not in s] or upstream_servers()
     engine.db.close()  # SQLite's locks must never cross a fork: the server opens its own
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the forked server
@@ -364,7 +366,8 @@ def _host_if(cid: str, i: int) -> str:
     return f"dv{cid[:10]}{i}"
 
 
-def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
+def _attach_locked(engine, cid, name, wanted, pid, reservation, mac: str = "") -> dict:
+    """`mac` (--mac-address): the first network's interface address, instead of one made from its IP."""
     from dockyard.linux.netlink import Netlink, open_in_netns
     from dockyard.state.networks import delete_endpoints
 
@@ -375,7 +378,8 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
         for i, (rec, aliases, fixed) in enumerate(wanted):
-            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0)
+            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0,
+                        mac=mac if i == 0 else "")
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -434,6 +438,25 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
             _sync_hosts(engine, [e.network_id for e in eps])
 
 
+def extra_hosts(engine, host_opts: dict, *, make: bool = True) -> list[tuple[str, str]]:
+    """HostConfig.ExtraHosts as (name, address) pairs; host-gateway is the default bridge's gateway
+    (Docker's docker0 address), made if need be. `make=False` (under
+    the network lock, which is not reentrant): the default network is looked up, never made."""
+    from dockyard.engine.hostopts import split_extra_host
+    from dockyard.state.networks import find_network
+
+    out = []
+    for h in host_opts.get("ExtraHosts") or ():
+        name, ip = split_extra_host(h)
+        if ip == "host-gateway":
+            rec = ensure_default(engine) if make else find_network(engine.db, DEFAULT_NETWORK)
+            if rec is None:
+                continue
+            ip = rec.gateway
+        out.append((name, ip))
+    return out
+
+
 def _sync_hosts(engine, network_ids: list[str]) -> None:
     """Rewrite /etc/hosts of every container on these networks from the endpoints table."""
     from dockyard.network.etcfiles import hosts_content
@@ -457,7 +480,8 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
         path = os.path.join(engine.container_dir(cid), "hosts")
         if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
             continue
-        text = hosts_content(hostname, own_ip, extra)
+        text = hosts_content(hostname, own_ip,
+                             extra_hosts(engine, rec.config.get("host_opts") or {}, make=False) + extra)
         with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
             f.write(text)
             f.truncate()
@@ -507,7 +531,7 @@ def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
     update_state(engine, rec.id, NetworkSettings=settings)
 
 
-def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool) -> dict:
+def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "") -> dict:
     """One network for the container at `pid`: an address from the IPAM (recorded first, so two
     starts cannot take the same one), a veth pair into the bridge, the address and (for the first
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
@@ -527,9 +551,10 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     if fixed and fixed in used:
         raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
     ip = fixed or ipam.allocate(sub, used, rec.gateway)
+    mac = mac or ipam.mac_for(ip)
     names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
     try:
-        insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=ipam.mac_for(ip),
+        insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
                                             aliases=names))
     except sqlite3.IntegrityError:
         raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
@@ -540,7 +565,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
         i += 1
         ifname = f"eth{i}"
-    nl.create_veth(host_if, ifname, pid, ipam.mac_for(ip))
+    nl.create_veth(host_if, ifname, pid, mac)
     hidx = nl.link_index(host_if)
     nl.set_link(hidx, master=br, what=f"attach {host_if} to {rec.bridge}")
     nl.set_link(hidx, up=True, what=f"bring {host_if} up")
@@ -550,7 +575,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     if default_route and not rec.internal:
         cnl.add_default_route(rec.gateway, cidx)
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
-            "IPPrefixLen": sub.prefix, "MacAddress": ipam.mac_for(ip), "Aliases": names[1:] if names else None,
+            "IPPrefixLen": sub.prefix, "MacAddress": mac, "Aliases": names[1:] if names else None,
             "Interface": ifname}
 
 

@@ -80,7 +80,7 @@ class InProcessRuntime:
         try:
             spawned = spawn(spec, rootfs, stdio=stdio, console_fd=console_child,
                             rootfs_mounts=[m.to_dict() | {"target": rootfs} for m in mounts], on_pid=on_pid,
-                            seccomp=seccomp, cgroup=cgroup)
+                            seccomp=seccomp, cgroup=cgroup, keyring=cid)
         except BaseException:
             if cgroup is not None:
                 cgroup.destroy()

@@ -6,11 +6,10 @@ Above launch.py; below monitor.py (which removes `--rm` containers) and the comm
 
 from __future__ import annotations
 
-import os
 import time
 
-from dockyard.engine.launch import cleanup_files
-from dockyard.engine.status import ACTIVE, ContainerLock, Status, alive, container_cgroup, effective_state, rfc3339
+from dockyard.engine.launch import cleanup_files, signal_container, thaw
+from dockyard.engine.status import ACTIVE, ContainerLock, Status, alive, effective_state, rfc3339
 from dockyard.engine.status import update_state
 from dockyard.errors import ContainerRunning
 
@@ -56,12 +55,10 @@ def remove(engine, ref: str, *, force: bool = False, volumes: bool = False, only
             from dockyard.runtime.procfs import wait_gone
 
             update_state(engine, rec.id, ManuallyStopped=True)
-            if st.get("Status") == Status.PAUSED:  # frozen tasks cannot die: thaw first
-                cg = container_cgroup(engine, rec)
-                if cg is not None:
-                    cg.thaw()
+            if st.get("Status") == Status.PAUSED:  # frozen tasks cannot die: thaw first (runc resume)
+                thaw(engine, rec.id)
             if alive(st.get("Pid", 0), st.get("PidStartTime")):
-                os.kill(st["Pid"], 9)
+                signal_container(engine, rec, st["Pid"], 9)  # through the runtime that made it
                 wait_gone(st["Pid"], st.get("PidStartTime"), 10.0)
             await_exit_recorded(engine, rec.id)
         if rec.config.get("runtime") not in (None, "", "dockyard"):

@@ -29,8 +29,9 @@ def _parse(text: str | None, nfields: int) -> list[list[str]]:
     return rows
 
 
-def resolve_user(spec: str, passwd: str | None, group: str | None) -> ExecUser:
-    """Resolve a docker `--user` value against passwd/group file contents (None if absent)."""
+def resolve_user(spec: str, passwd: str | None, group: str | None, group_add=()) -> ExecUser:
+    """Resolve a docker `--user` value against passwd/group file contents (None if absent).
+    `group_add` (--group-add): further groups, by name (from `group`) or number, after the user's."""
     spec = spec or ""
     user, _, grp = spec.partition(":")
     users = _parse(passwd, 7)
@@ -67,4 +68,12 @@ def resolve_user(spec: str, passwd: str | None, group: str | None) -> ExecUser:
             members = row[3].split(",") if row[3] else []
             if name in members and int(row[2]) not in extra:
                 extra.append(int(row[2]))
+    for g in group_add:
+        gid_added = next((int(row[2]) for row in groups if row[0] == g), None)
+        if gid_added is None:
+            if not g.isdigit():
+                raise InvalidArgument(f"Unable to find group {g}: no matching entries in group file")
+            gid_added = int(g)
+        if gid_added not in extra:
+            extra.append(gid_added)
     return ExecUser(uid, gid, extra, home, name)

@@ -17,8 +17,8 @@ libc = _libc  # the C library, for the other linux/ modules
 
 # Syscall numbers glibc has no wrapper for, per architecture.
 _NR = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317, "rt_sigaction": 13},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277, "rt_sigaction": 134},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317, "rt_sigaction": 13, "keyctl": 250},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277, "rt_sigaction": 134, "keyctl": 219},
 }[os.uname().machine]
 
 # mount(2) flags
@@ -216,3 +216,28 @@ def default_disposition(sig: int) -> None:
     An all-zero kernel sigaction is SIG_DFL, no flags, empty mask, on every architecture."""
     act = ctypes.create_string_buffer(64)
     _check(_libc.syscall(_NR["rt_sigaction"], sig, act, None, 8), "rt_sigaction", str(sig))
+
+
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_SETPERM = 5
+KEYCTL_DESCRIBE = 6
+KEY_USR_SEARCH = 0x00080000
+
+
+def join_session_keyring(name: str) -> int | None:
+    """Join the session keyring called ``_ses.<name>`` (made if none this process may search has it),
+    instead of the one inherited from the caller; its serial, or None where the kernel has no
+    keyrings (ENOSYS, as runc tolerates). The keyring also gets user-search permission, so a
+    process exec'd later into the container (possibly as another uid) joins the same one (runc's
+    modKeyringPerm)."""
+    serial = _libc.syscall(_NR["keyctl"], KEYCTL_JOIN_SESSION_KEYRING, _enc("_ses." + name))  # runc's name
+    if serial < 0:
+        err = ctypes.get_errno()
+        if err == 38:  # ENOSYS
+            return None
+        raise SyscallError("keyctl", err, f"join session keyring {name}")
+    buf = ctypes.create_string_buffer(512)
+    n = _check(_libc.syscall(_NR["keyctl"], KEYCTL_DESCRIBE, serial, buf, len(buf)), "keyctl", "describe")
+    perm = int(buf.raw[:max(n - 1, 0)].split(b";")[3], 16)  # "type;uid;gid;perm;description"
+    _check(_libc.syscall(_NR["keyctl"], KEYCTL_SETPERM, serial, perm | KEY_USR_SEARCH), "keyctl", "setperm")
+    return serial

@@ -28,19 +28,41 @@ def hosts_content(hostname: str, ip: str | None = None, extra: list[tuple[str, s
     return out
 
 
-def resolv_content(host_resolv: str = "/etc/resolv.conf", *, embedded_dns: bool = False) -> str:
+def resolv_content(host_resolv: str = "/etc/resolv.conf", *, embedded_dns: bool = False, dns=(), search=(),
+                   options=()) -> str:
     """The host's resolv.conf without loopback nameservers (unreachable from a container's own
     network namespace), falling back to public resolvers as docker does when none remain.
     `embedded_dns` (user networks): the host's search and options, and 127.0.0.11 as the only
-    server, as Docker writes it."""
+    server, as Docker writes it. `dns`, `search`, `options` (--dns, --dns-search, --dns-option)
+    replace the host's servers, search list and options, each on its own, as dockerd's; a search
+    of "." alone means none (the embedded server forwards to `dns`, see engine/networking.py)."""
     try:
         with open(host_resolv) as f:
             lines = f.read().splitlines()
     except OSError:
         lines = []
+    if search or options:
+        search_lines = [] if list(search) == ["."] else \
+            ["search " + " ".join(search)] if search else [ln for ln in lines if ln.split()[:1] in (["search"],
+                                                                                                  ["domain"])]
+        opt_lines = ["options " + " ".join(options)] if options else [ln for ln in lines
+                                                                       if ln.split()[:1] == ["options"]]
     if embedded_dns:
-        keep = [ln for ln in lines if ln.split()[:1] in (["search"], ["domain"], ["options"])]
-        return "\n".join(keep + ["nameserver 127.0.0.11", "options ndots:0"]) + "\n"
+        if not (search or options):
+            keep = [ln for ln in lines if ln.split()[:1] in (["search"], ["domain"], ["options"])]
+            return "\n".join(keep + ["nameserver 127.0.0.11", "options ndots:0"]) + "\n"
+        ndots = [] if any(o.startswith("ndots:") for o in options) else ["options ndots:0"]
+        return "\n".join(search_lines + opt_lines + ["nameserver 127.0.0.11"] + ndots) + "\n"
+    if dns or search or options:
+        servers = [f"nameserver {ip}" for ip in dns] or [ln for ln in _plain(lines) if ln.split()[:1] == ["nameserver"]]
+        if not (search or options):
+            search_lines = [ln for ln in lines if ln.split()[:1] in (["search"], ["domain"])]
+            opt_lines = [ln for ln in lines if ln.split()[:1] == ["options"]]
+        return "\n".join(search_lines + servers + opt_lines) + "\n"
+    return "\n".join(_plain(lines)) + "\n"
+
+
+def _plain(lines: list[str]) -> list[str]:
     out = []
     servers = 0
     for line in lines:
@@ -52,20 +74,24 @@ def resolv_content(host_resolv: str = "/etc/resolv.conf", *, embedded_dns: bool 
         out.append(line)
     if not servers:
         out += [f"nameserver {ip}" for ip in _FALLBACK_DNS]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def write_etc_files(directory: str, hostname: str, *, host_network: bool = False, ip: str | None = None,
-                    embedded_dns: bool = False) -> dict:
-    """Write the three files into `directory`; return {container path: host path} to bind."""
+                    embedded_dns: bool = False, extra_hosts=(), dns=(), search=(), options=()) -> dict:
+    """Write the three files into `directory`; return {container path: host path} to bind.
+    `extra_hosts`: (name, address) pairs (--add-host), after the host's or the default entries."""
     files = {}
+    added = "".join(f"{addr}\t{name}\n" for name, addr in extra_hosts)
+    custom = bool(dns or search or options)
     if host_network:
-        contents = {"hosts": _read("/etc/hosts") or hosts_content(hostname),
+        contents = {"hosts": (_read("/etc/hosts") or hosts_content(hostname)) + added,
                     "hostname": _read("/etc/hostname") or os.uname().nodename + "\n",
-                    "resolv.conf": _read("/etc/resolv.conf") or resolv_content()}
+                    "resolv.conf": resolv_content(dns=dns, search=search, options=options) if custom
+                    else _read("/etc/resolv.conf") or resolv_content()}
     else:
-        contents = {"hosts": hosts_content(hostname, ip), "hostname": hostname + "\n",
-                    "resolv.conf": resolv_content(embedded_dns=embedded_dns)}
+        contents = {"hosts": hosts_content(hostname, ip, extra_hosts), "hostname": hostname + "\n",
+                    "resolv.conf": resolv_content(embedded_dns=embedded_dns, dns=dns, search=search, options=options)}
     for name, text in contents.items():
         path = os.path.join(directory, name)
         with open(path, "w") as f:

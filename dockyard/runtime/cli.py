@@ -20,7 +20,7 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 VERSION = "1.1.5"  # the runc CLI version whose contract we follow
 # exec flags that edit the process; with --process the file says the whole process
-_PROCESS_EDITS = ("cwd", "env", "user", "additional-gids", "no-new-privs", "cap")
+_PROCESS_EDITS = ("cwd", "env", "user", "additional-gids", "no-new-privs", "cap", "apparmor", "process-label")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +121,7 @@ def _dispatch(glob: dict, p) -> int:
     elif verb == "create":
         _check_create(o)
         rt.create(cid, o["bundle"] or ".", console_fd=_console(o["console-socket"]), pid_file=o["pid-file"] or None,
-                  preserve_fds=o["preserve-fds"])
+                  preserve_fds=o["preserve-fds"], new_keyring=not o["no-new-keyring"])
     elif verb == "list":
         _list(rt, o)
     elif verb == "pause":
@@ -140,8 +140,6 @@ def _check_create(o: dict) -> None:
         raise InvalidArgument("--no-pivot is not implemented: dockyard-runtime always uses pivot_root(2)")
     if o["preserve-fds"] < 0:
         raise InvalidArgument(f"--preserve-fds must not be negative, got {o['preserve-fds']}")
-    # --no-new-keyring is what dockyard-runtime always does: its init never joins a new session
-    # keyring, so the container keeps the caller's (runc's default makes a new one).
 
 
 def _console(path: str) -> int | None:
@@ -216,7 +214,7 @@ def _run(rt, cid: str, o: dict) -> int:
     if not o["detach"]:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     st = rt.create(cid, o["bundle"] or ".", console_fd=_console(o["console-socket"]),
-                   pid_file=o["pid-file"] or None, preserve_fds=o["preserve-fds"])
+                   pid_file=o["pid-file"] or None, preserve_fds=o["preserve-fds"], new_keyring=not o["no-new-keyring"])
     try:
         rt.start(cid)
     except BaseException:  # as runc run: a container that never started is not kept (or a hook failed)
@@ -239,8 +237,7 @@ def _exec(rt, cid: str, command: list[str], o: dict, given: set) -> int:
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.wait import forward_signals, wait_exit
 
-    for flag, what in (("process-label", "SELinux labels are"), ("apparmor", "AppArmor profiles are"),
-                       ("cgroup", "exec into a sub-cgroup is"), ("ignore-paused", "exec into a paused container is")):
+    for flag, what in (("cgroup", "exec into a sub-cgroup is"), ("ignore-paused", "exec into a paused container is")):
         if o[flag]:
             raise InvalidArgument(f"--{flag}: {what} not supported by dockyard-runtime")
     if o["preserve-fds"] < 0:
@@ -290,6 +287,11 @@ def exec_process_spec(rt, cid: str, command: list[str], o: dict, given: set) -> 
     process = dict(base, args=command, terminal=o["tty"])
     if o["cwd"]:
         process["cwd"] = o["cwd"]
+    # applied, or refused with the reason, by the process sequence (runtime/lsm.py), as spec fields are
+    if o["apparmor"]:
+        process["apparmorProfile"] = o["apparmor"]
+    if o["process-label"]:
+        process["selinuxLabel"] = o["process-label"]
     if o["cap"]:  # runc 1.1: added to the bounding, effective and permitted sets
         caps = dict(base.get("capabilities") or {})
         for kind in ("bounding", "effective", "permitted"):

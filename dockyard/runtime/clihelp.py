@@ -41,7 +41,7 @@ _CREATE_OPTS = """   --bundle value, -b value  path to the root of the bundle di
    --console-socket value    path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
    --pid-file value          specify the file to write the process id to
    --no-pivot                refused: dockyard-runtime always uses pivot_root(2)
-   --no-new-keyring          do not create a new session keyring for the container (dockyard-runtime never does: the container keeps the caller's session keyring)
+   --no-new-keyring          do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key
    --preserve-fds value      Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total) (default: 0)
 """
 
@@ -162,8 +162,8 @@ OPTIONS:
    --process value, -p value          path to the process.json
    --detach, -d                       detach from the container's process
    --pid-file value                   specify the file to write the process id to
-   --process-label value              refused: SELinux labels are not supported
-   --apparmor value                   refused: AppArmor profiles are not supported
+   --process-label value              set the SELinux label of the process (refused: dockyard-runtime applies no SELinux labels)
+   --apparmor value                   set the apparmor profile for the process (refused where AppArmor is not enabled)
    --no-new-privs                     set the no new privileges value for the process
    --cap value, -c value              add a capability to the bounding, effective and permitted sets of the process
    --preserve-fds value               Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total) (default: 0)

@@ -63,7 +63,7 @@ class Runtime:
             raise NotFound(f"container does not exist: {cid}") from None
 
     def create(self, cid: str, bundle: str, *, stdio=None, console_fd: int | None = None,
-               pid_file: str | None = None, preserve_fds: int = 0) -> ContainerState:
+               pid_file: str | None = None, preserve_fds: int = 0, new_keyring: bool = True) -> ContainerState:
         from dockyard.runtime.spawn import spawn
         from dockyard.runtime.spec import load_bundle
 
@@ -106,13 +106,14 @@ class Runtime:
             spawned = spawn(spec, rootfs, stdio=stdio, fifo_path=fifo, console_fd=console_fd,
                             preserve_fds=preserve_fds, rootfs_mounts=rootfs_mounts, cgroup=cgroup,
                             on_hooks=on_hooks,
-                            hook_state={"id": cid, "bundle": bundle, "annotations": annotations} if hooks else None)
+                            hook_state={"id": cid, "bundle": bundle, "annotations": annotations} if hooks else None,
+                            keyring=cid if new_keyring else None)
             st = ContainerState(id=cid, pid=spawned.pid, status="created", bundle=bundle, rootfs=rootfs,
                                 created=rfc3339_now(), annotations=annotations)
             started = proc_start_time(spawned.pid)
             if started is None:
                 raise Conflict("container init exited before it was started")
-            rec = st.to_json() | {"start_time": started, "mounts_before": before,
+            rec = st.to_json() | {"start_time": started, "mounts_before": before, "no_new_keyring": not new_keyring,
                                   "cgroup": cgroup.to_json() if cgroup is not None else None}
             if hooks:
                 rec["hooks"] = hooks  # start and delete run them as created, whatever the bundle holds by then
@@ -280,7 +281,7 @@ class Runtime:
             raise Conflict(f"cannot exec in a {status} container")
         spec, _ = load_bundle(rec["bundle"])
         pid = exec_process(rec["pid"], spec, process, stdio=stdio, console_fd=console_fd,
-                           preserve_fds=preserve_fds)
+                           preserve_fds=preserve_fds, keyring=None if rec.get("no_new_keyring") else cid)
         if pid_file:
             _write_atomic(os.path.abspath(pid_file), str(pid))
         return pid

@@ -21,7 +21,7 @@ _ORDER = ("user", "ipc", "uts", "network", "cgroup", "pid", "time", "mount")
 
 
 def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, console_fd: int | None = None,
-                 preserve_fds: int = 0, on_pid=None, cgroup=None) -> int:
+                 preserve_fds: int = 0, on_pid=None, cgroup=None, keyring: str | None = None) -> int:
     """Start `process` (an OCI process object) in the container of `init_pid`; return its pid.
 
     The process is re-parented to the caller's subreaper (or init), like runc exec --detach.
@@ -72,7 +72,7 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
                 os.close(root_fd)
             child = os.fork()
             if child == 0:
-                _exec_child(process, seccomp, msg_w, console_fd, preserve_fds)
+                _exec_child(process, seccomp, msg_w, console_fd, preserve_fds, keyring)
             steps.send(msg_w, pid=child)
             os._exit(0)
         except BaseException as e:  # noqa: BLE001
@@ -111,9 +111,11 @@ def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, consol
     return pid
 
 
-def _exec_child(process: dict, seccomp, msg_w: int, console_fd, preserve_fds: int) -> None:
+def _exec_child(process: dict, seccomp, msg_w: int, console_fd, preserve_fds: int, keyring: str | None) -> None:
     try:
         os.setsid()
+        if keyring:  # the container's session keyring, as runc's exec joins it
+            sc.join_session_keyring(keyring)
         if process.get("terminal"):
             steps.setup_console(console_fd, process, mount_console=False)
         path, late_seccomp = steps.become(process, seccomp)

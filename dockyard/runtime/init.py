@@ -31,13 +31,13 @@ class InitConfig:
 
     __slots__ = ("spec", "rootfs", "sync_fd", "gate_fd", "gate_is_fifo", "console_fd", "rootfs_mounts",
                  "new_mount_ns", "new_user_ns", "seccomp", "late_seccomp", "preserve_fds", "cgroup_gate",
-                 "new_cgroup_ns", "hooks_gate", "hook_state", "fifo_w")
+                 "new_cgroup_ns", "keyring", "hooks_gate", "hook_state", "fifo_w")
 
     def __init__(self, *, spec: dict, rootfs: str, sync_fd: int, gate_fd: int, gate_is_fifo: bool,
                  console_fd: int | None = None, rootfs_mounts: tuple = (), new_mount_ns: bool = True,
                  new_user_ns: bool = False, seccomp: tuple[bytes, int] | None = None,
                  preserve_fds: int = 0, cgroup_gate: int | None = None, new_cgroup_ns: bool = False,
-                 hooks_gate: int | None = None, hook_state: dict | None = None) -> None:
+                 hooks_gate: int | None = None, hook_state: dict | None = None, keyring: str | None = None) -> None:
         self.spec = spec                  # the OCI runtime spec (config.json)
         self.rootfs = rootfs              # host path of the root filesystem
         self.sync_fd = sync_fd            # write end: JSON messages to the parent
@@ -54,6 +54,7 @@ class InitConfig:
         self.new_cgroup_ns = new_cgroup_ns  # then unshare the cgroup namespace ourselves
         self.hooks_gate = hooks_gate      # say "hooks", read b"h" once the parent ran prestart/createRuntime
         self.hook_state = hook_state      # id, bundle, annotations: for createContainer/startContainer hooks
+        self.keyring = keyring            # join a new session keyring of this name (runc's default)
         self.fifo_w = None                # the exec.fifo, held open until exec when `start` waits for that
 
 
@@ -93,6 +94,8 @@ def _prepare(cfg: InitConfig) -> str:
     if cfg.new_user_ns:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
+    if cfg.keyring:  # not the caller's session keyring (runc's default; --no-new-keyring keeps it)
+        sc.join_session_keyring(cfg.keyring)
 
     # -- mounts, still seeing the host's filesystem
     rootfs = cfg.rootfs

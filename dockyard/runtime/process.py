@@ -76,12 +76,18 @@ def become(proc: dict, seccomp: tuple[bytes, int] | None) -> tuple[str, tuple | 
         if which is None:  # spec.validate refuses these before init; a caller may skip it
             raise ExecError(f"wrong rlimit value: {kind}", 125)
         try:
-            resource.setrlimit(which, (rl["soft"], rl["hard"]))
-        except (ValueError, OSError, TypeError, KeyError) as e:
+            # the spec's uint64 RLIM_INFINITY (2^64-1, what runc takes) is Python's -1
+            resource.setrlimit(which, tuple(resource.RLIM_INFINITY if isinstance(v, int) and v >= 1 << 63 else v
+                                            for v in (rl["soft"], rl["hard"])))
+        except (ValueError, OSError, TypeError, KeyError, OverflowError) as e:
             raise ExecError(f"setrlimit {rl['type']} ({rl.get('soft')}:{rl.get('hard')}): {e}", 125) from e
     if proc.get("oomScoreAdj") is not None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(proc["oomScoreAdj"]))
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(proc["oomScoreAdj"]))
+        except OSError as e:  # lowering it needs CAP_SYS_RESOURCE, which a sandboxed host may lack
+            raise ExecError(f"write {proc['oomScoreAdj']} to /proc/self/oom_score_adj: {e.strerror} (lowering "
+                            "the OOM score needs CAP_SYS_RESOURCE on the host)", 125) from e
     nnp = bool(proc.get("noNewPrivileges"))
     if nnp:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)

@@ -61,7 +61,7 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
           fifo_path: str | None = None, console_fd: int | None = None,
           preserve_fds: int = 0, rootfs_mounts: tuple = (), on_pid=None,
           seccomp: tuple[bytes, int] | None = None, cgroup=None, on_hooks=None,
-          hook_state: dict | None = None) -> Spawned:
+          hook_state: dict | None = None, keyring: str | None = None) -> Spawned:
     """Fork the container init; return once it is ready and waiting at its start gate.
 
     `on_pid(pid)` runs in the parent once the init is ready and before it may start (network,
@@ -127,7 +127,7 @@ def spawn(spec: dict, rootfs: str, *, stdio: tuple[int, int, int] | None = None,
                     console_fd=console_fd, rootfs_mounts=tuple(rootfs_mounts),
                     new_mount_ns=bool(flags & sc.CLONE_NEWNS) or any(t == "mount" for t, _ in join),
                     new_user_ns=new_user, seccomp=seccomp, preserve_fds=preserve_fds,
-                    cgroup_gate=ctl_r if cgroup is not None else None,
+                    cgroup_gate=ctl_r if cgroup is not None else None, keyring=keyring,
                     new_cgroup_ns=bool(flags & sc.CLONE_NEWCGROUP),
                     hooks_gate=ctl_r if on_hooks is not None else None, hook_state=hook_state,
                 ))

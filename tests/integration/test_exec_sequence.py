@@ -127,3 +127,38 @@ def test_runtime_exec_gets_what_init_got(tmp_path, rootfs_dir, cleanup_runtime_s
     assert "groups=5,7" in first or "groups=5(tty),7(lp)" in first or "groups=5" in first
     subprocess.run(cmd + ["delete", "--force", "seq"], env=runtime_env(), capture_output=True, timeout=30)
     assert mounts_under(bundle) == []
+
+
+def _keyrings(name: str) -> list[str]:
+    with open("/proc/keys") as f:
+        return [line for line in f if f" _ses.{name}:" in line]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_container_gets_its_own_session_keyring_and_exec_joins_it(dy, busybox, name, runtime):
+    """Not the caller's session keyring (whose keys a container could otherwise reach where
+    seccomp allows keyctl): runc's `_ses.<id>`, joined again by exec, even as another user."""
+    cid = run_d(dy, name, "sleep", "60", flags=("--runtime", runtime, "-u", "1000"))
+    try:
+        assert len(_keyrings(cid)) == 1
+        dy("exec", name, "true")
+        dy("exec", "-u", "0", name, "true")
+        assert len(_keyrings(cid)) == 1  # joined by name, not a second one
+    finally:
+        dy("rm", "-f", name)
+
+
+@pytest.mark.parametrize("runtime", RUNTIME_CLIS)
+def test_no_new_keyring_keeps_the_callers(tmp_path, rootfs_dir, cleanup_runtime_states, runtime):  # noqa: F811
+    bundle = make_bundle(tmp_path, rootfs_dir, "dockyard-runtime", ["sleep", "60"])
+    state_root = str(tmp_path / f"state-{runtime}")
+    cleanup_runtime_states.append((runtime, state_root))
+    cmd = runtime_cmd(runtime, state_root)
+    for cid, flags in ((f"kr-new-{os.getpid()}", []), (f"kr-none-{os.getpid()}", ["--no-new-keyring"])):
+        err = tmp_path / f"{cid}.err"
+        with open(err, "wb") as e:
+            p = subprocess.run(cmd + ["create", *flags, "--bundle", bundle, cid], env=runtime_env(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=e, timeout=60)
+        assert p.returncode == 0, err.read_text()
+        assert len(_keyrings(cid)) == (0 if flags else 1), (runtime, flags)
+        subprocess.run(cmd + ["delete", "--force", cid], env=runtime_env(), capture_output=True, timeout=30)

@@ -92,3 +92,15 @@ def test_stop_of_a_paused_runc_container_thaws_it_first(dy, ctr):
     p = dy("stop", "-t", "1", "rc")
     assert p.returncode == 0, p.err
     assert dy("inspect", "-f", "{{.State.Status}}", "rc").out.strip() == "exited"
+
+
+def test_rm_force_of_a_paused_runc_container_resumes_and_kills_through_runc(dy, ctr):
+    pid = int(dy("inspect", "-f", "{{.State.Pid}}", "rc").out)
+    assert dy("pause", "rc").returncode == 0
+    assert runc_status(dy, ctr) == "paused"
+    p = dy("rm", "-f", "rc")
+    assert p.returncode == 0, p.err
+    no_traceback(p)
+    assert not os.path.exists(f"/proc/{pid}")
+    assert ctr not in runc(dy, "list", "-q").stdout
+    assert dy("ps", "-aq").out == ""

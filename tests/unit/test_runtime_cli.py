@@ -241,8 +241,6 @@ def test_text_log_quotes_the_message(capsys, tmp_path):
     (["create", "--no-pivot", "c1"], "--no-pivot is not implemented"),
     (["create", "--preserve-fds", "-1", "c1"], "--preserve-fds must not be negative"),
     (["run", "--no-subreaper", "c1"], "--no-subreaper is only supported with --detach"),
-    (["exec", "--process-label", "l", "c1", "sh"], "--process-label: SELinux labels are not supported"),
-    (["exec", "--apparmor", "p", "c1", "sh"], "--apparmor: AppArmor profiles are not supported"),
     (["exec", "--cgroup", "x", "c1", "sh"], "--cgroup: exec into a sub-cgroup is not supported"),
     (["exec", "--ignore-paused", "c1", "sh"], "--ignore-paused: exec into a paused container is not supported"),
     (["list", "-f", "yaml"], "invalid format option"),
@@ -323,6 +321,16 @@ def test_exec_process_from_the_command_line(base_bundle):
     assert caps["bounding"] == caps["effective"] == caps["permitted"] == ["CAP_KILL", "CAP_NET_RAW"]
     assert caps["ambient"] == ["CAP_KILL"]
     assert proc["noNewPrivileges"] is False
+
+
+def test_exec_labels_go_to_the_process_for_lsm_to_apply_or_refuse(base_bundle):
+    from dockyard.runtime import lsm
+
+    proc = exec_spec(base_bundle, "--apparmor", "acme", "--process-label", "system_u:system_r:t:s0", "c1", "true")
+    assert proc["apparmorProfile"] == "acme" and proc["selinuxLabel"] == "system_u:system_r:t:s0"
+    with pytest.raises(InvalidArgument, match="SELinux"):  # what exec does with it before joining anything
+        lsm.check(dict(proc, apparmorProfile=""))
+    assert "apparmorProfile" not in exec_spec(base_bundle, "--apparmor=", "c1", "true")  # empty: unset, as runc
 
 
 def test_exec_process_defaults_follow_runc(base_bundle):
@@ -479,3 +487,29 @@ def test_signal_names_without_the_signal_module(tmp_path):
             "'signal' in sys.modules, 'enum' in sys.modules)")
     p = subprocess.run([sys.executable, "-S", "-c", code, REPO], capture_output=True, text=True, timeout=60)
     assert p.stdout.split() == ["9", "15", "True", "False", "False"], p.stderr
+
+
+def test_no_command_line_ends_in_a_traceback(capsys, tmp_path, monkeypatch):
+    """Seeded random command lines from runc's vocabulary (and some junk): every one ends with
+    runc's statuses (0, 1, 3) and a message, never an internal error. Every root is a private,
+    empty one, so no container is touched; `spec` writes into the temp dir."""
+    import random
+
+    monkeypatch.chdir(tmp_path)
+    rng = random.Random(1234)
+    verbs = list(VERBS) + ["h", "ps", "bogus", ""]
+    tokens = ["--root", str(tmp_path / "root"), "--log", str(tmp_path / "log"), "--log-format", "json", "text",
+              "--debug", "-a", "-f", "--force=false", "-q", "--format", "json", "-b", str(tmp_path), "-d", "-t",
+              "--keep", "-u", "1:1", "x:y", "-e", "A=1", "-g", "7", "-p", str(tmp_path / "nope.json"), "-c", "CAP_KILL",
+              "--preserve-fds", "2", "-1", "--", "-", "--=", "-x", "c1", "KILL", "9", "..", "", "é", "--help=maybe",
+              "--rootless", "auto", "--criu", "--systemd-cgroup", "--no-pivot", "--cwd", str(tmp_path / "w")]
+    for _ in range(600):
+        argv = rng.sample(tokens, rng.randint(0, 3)) + [rng.choice(verbs)] + \
+            [rng.choice(tokens) for _ in range(rng.randint(0, 5))]
+        argv = [a for a in argv if a != ""] if rng.random() < 0.5 else argv
+        # always a private root first (a later --root overrides it): never the host's default
+        code = cli.main(["--root", str(tmp_path / "root"), *argv])
+        out, err = capsys.readouterr()
+        assert code in (0, 1, 3), (argv, code, err)
+        assert "Traceback" not in out + err and "internal error" not in err, (argv, err)
+        assert code == 0 or err.strip(), (argv, "a failure must say why")

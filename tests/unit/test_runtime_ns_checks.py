@@ -167,7 +167,8 @@ def test_host_support_v1(tmp_path):
             (tmp_path / sub / f).write_text("")
     got = R.host_support(V1_MOUNTINFO.format(d=tmp_path))
     assert got == {"memory": True, "swap": False, "cpu_shares": True, "cpu_cfs": False, "cpuset": False,
-                   "pids": True}
+                   "pids": True, "swappiness": False, "oom_kill_disable": False, "blkio_weight": False,
+                   "blkio_throttle": False}
 
 
 def test_host_support_v2(tmp_path):
@@ -176,5 +177,6 @@ def test_host_support_v2(tmp_path):
     (tmp_path / "me" / "memory.swap.max").write_text("max\n")
     mi = f"30 23 0:26 / {tmp_path} rw - cgroup2 cgroup2 rw\n"
     got = R.host_support(mi, own_cgroup="/me")
-    assert got == {"memory": True, "swap": True, "cpu_shares": True, "cpu_cfs": True, "cpuset": False, "pids": True}
+    assert got == {"memory": True, "swap": True, "cpu_shares": True, "cpu_cfs": True, "cpuset": False, "pids": True,
+                   "swappiness": False, "oom_kill_disable": False, "blkio_weight": False, "blkio_throttle": False}
     assert R.host_support(mi, own_cgroup="/other")["swap"] is False
