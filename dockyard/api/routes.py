@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.api import containers, execs, images, listing, resources, system
+from dockyard.api import containers, execs, images, listing, prune, resources, system
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
@@ -25,6 +25,12 @@ ROUTES = [
     ("GET", rf"/containers/{NAME}/logs", containers.logs),
     ("POST", rf"/containers/{NAME}/attach", containers.attach),
     ("DELETE", rf"/containers/{NAME}", containers.delete),
+    ("POST", rf"/containers/{NAME}/pause", prune.pause),
+    ("POST", rf"/containers/{NAME}/unpause", prune.unpause),
+    ("POST", rf"/containers/{NAME}/rename", prune.rename),
+    ("POST", r"/containers/prune", prune.containers),
+    ("POST", r"/volumes/prune", prune.volumes),
+    ("POST", r"/networks/prune", prune.networks),
     ("POST", rf"/containers/{NAME}/exec", execs.create),
     ("POST", r"/exec/(?P<eid>[^/]+)/start", execs.start),
     ("POST", r"/exec/(?P<eid>[^/]+)/resize", execs.resize),

@@ -137,3 +137,38 @@ def test_pull_from_a_loopback_registry(api, dy, tmp_path):
     finally:
         reg.terminate()
         reg.wait(10)
+
+
+def test_pause_rename_and_prunes(api, dy, tmp_path):
+    api.docker("run", "-d", "--name", "p1", "--network", "none", "busybox", "sleep", "60")
+    api.docker("pause", "p1")
+    assert dy("inspect", "-f", "{{.State.Status}}", "p1").out.strip() == "paused"
+    p = api.docker("pause", "p1", check=False)
+    assert p.returncode == 1 and "already paused" in p.err
+    api.docker("unpause", "p1")
+    assert dy("inspect", "-f", "{{.State.Status}}", "p1").out.strip() == "running"
+    api.docker("rename", "p1", "p2")
+    assert dy("ps", "--format", "{{.Names}}").out.split() == ["p2"]
+    p = api.docker("rename", "p2", "bad/name", check=False)
+    assert p.returncode == 1 and "Invalid container name" in p.err
+    api.docker("run", "--name", "done1", "--network", "none", "-l", "keep=no", "busybox", "true")
+    api.docker("run", "--name", "done2", "--network", "none", "-l", "keep=yes", "busybox", "true")
+    out = api.docker("container", "prune", "-f", "--filter", "label=keep=no").out
+    assert "Deleted Containers" in out
+    assert sorted(dy("ps", "-a", "--format", "{{.Names}}").out.split()) == ["done2", "p2"]
+    p = api.docker("container", "prune", "-f", "--filter", "until=1h", check=False)
+    assert p.returncode == 1 and "until filter is not supported" in p.err
+    api.docker("container", "prune", "-f")
+    assert dy("ps", "-a", "--format", "{{.Names}}").out.split() == ["p2"]
+    api.docker("volume", "create", "named")
+    api.json("POST", "/v1.44/containers/create?name=anon",
+             {"Image": "busybox", "HostConfig": {"NetworkMode": "none", "Binds": None}, "Volumes": {}}, expect=201)
+    api.docker("volume", "prune", "-f")
+    assert dy("volume", "ls", "-q").out.split() == ["named"]  # named volumes stay without --all
+    api.docker("volume", "prune", "-f", "--all")
+    assert dy("volume", "ls", "-q").out == ""
+    api.docker("network", "create", "spare")
+    assert "spare" in api.docker("network", "prune", "-f").out
+    assert "spare" not in dy("network", "ls").out
+    api.docker("rm", "-f", "p2", "anon")
+    assert_nothing_left(dy, tmp_path)
