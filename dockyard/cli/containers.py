@@ -13,7 +13,7 @@ PS_FLAGS = [
     Flag("-a,--all", BOOL, "Show all containers (default shows just running)"),
     Flag("-q,--quiet", BOOL, "Only display container IDs"),
     Flag("--no-trunc", BOOL, "Don't truncate output"),
-    Flag("-f,--filter", LIST, "Filter output based on conditions provided (status, name, label, ancestor, id, exited)"),
+    Flag("-f,--filter", LIST, "Filter output based on conditions provided (status, name, label, ancestor, id, exited, health)"),
     Flag("--format", STR, "Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template)"),
     Flag("-l,--latest", BOOL, "Show the latest created container (includes all states)"),
     Flag("-n,--last", INT, "Show n last created containers (includes all states)", default=-1),
@@ -36,7 +36,11 @@ def status_text(st: dict) -> str:
     """docker ps STATUS: "Up 3 seconds", "Exited (0) 2 seconds ago", "Created"."""
     status = st.get("Status")
     if status == "running":
-        return "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", "")))
+        up = "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", "")))
+        health = (st.get("Health") or {}).get("Status")
+        if health:
+            return f"{up} (health: starting)" if health == "starting" else f"{up} ({health})"
+        return up
     if status == "paused":
         return "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", ""))) + " (Paused)"
     if status == "exited":
@@ -62,10 +66,12 @@ def _filters(values: list[str]) -> dict[str, list[str]]:
         k, eq, v = f.partition("=")
         if not eq:
             raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
-        if k not in ("status", "name", "label", "ancestor", "id", "exited", "before", "since"):
+        if k not in ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health"):
             raise InvalidArgument(f"invalid filter '{k}'")
         if k == "status" and v not in STATUSES:
             raise InvalidArgument(f"invalid filter 'status={v}'")
+        if k == "health" and v not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidArgument(f"Unrecognised filter value for health: {v}")
         out.setdefault(k, []).append(v)
     return out
 
@@ -83,6 +89,7 @@ def _matches(engine, rec, st: dict, flt: dict[str, list[str]], order: dict[str, 
             and any_of("label", lambda v: (v.partition("=")[0] in labels) if "=" not in v
                        else labels.get(v.partition("=")[0]) == v.partition("=")[2])
             and any_of("exited", lambda v: st.get("Status") == "exited" and str(st.get("ExitCode")) == v)
+            and any_of("health", lambda v: ((st.get("Health") or {}).get("Status") or "none") == v)
             and any_of("ancestor", lambda v: _is_ancestor(engine, rec, v))
             and any_of("before", lambda v: _ref_order(engine, v, order) > order[rec.id])
             and any_of("since", lambda v: _ref_order(engine, v, order) < order[rec.id]))

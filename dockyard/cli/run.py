@@ -53,6 +53,15 @@ RUN_FLAGS = [
     Flag("--pids-limit", STR, "Tune container pids limit (set -1 for unlimited)"),
     Flag("--stop-signal", STR, "Signal to stop the container"),
     Flag("--stop-timeout", STR, "Timeout (in seconds) to stop a container"),
+    Flag("--health-cmd", STR, "Command to run to check health"),
+    Flag("--health-interval", STR, "Time between running the check (ms|s|m|h) (default 0s)"),
+    Flag("--health-timeout", STR, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)"),
+    Flag("--health-retries", STR, "Consecutive failures needed to report unhealthy"),
+    Flag("--health-start-period", STR, "Start period for the container to initialize before starting "
+         "health-retries countdown (ms|s|m|h) (default 0s)"),
+    Flag("--health-start-interval", STR, "Time between running the check during the start period (ms|s|m|h) "
+         "(default 0s)"),
+    Flag("--no-healthcheck", BOOL, "Disable any container-specified HEALTHCHECK"),
     Flag("--pull", STR, 'Pull image before running ("always", "missing", "never")', default="missing"),
     Flag("--signature-policy", STR, "containers-policy.json a pull must satisfy (default <root>/policy.json, "
          "else /etc/containers/policy.json)", metavar="file"),
@@ -151,6 +160,8 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         "Domainname": opts.domainname or "", "Labels": key_values(opts.label), "Tty": opts.tty,
         "OpenStdin": opts.interactive, **stop_flags(opts), "HostConfig": host,
     }
+    if opts.no_healthcheck or any(getattr(opts, n) for n in HEALTH_FLAGS):
+        body["Healthcheck"] = health_flags(opts)
     if opts.entrypoint is not None:
         body["Entrypoint"] = [opts.entrypoint] if opts.entrypoint else []
     if opts.network_alias or opts.ip:
@@ -243,6 +254,41 @@ def stop_flags(opts) -> dict:
     if opts.stop_timeout:
         out["StopTimeout"] = _int(opts.stop_timeout, "--stop-timeout")
     return out
+
+
+HEALTH_FLAGS = ("health_cmd", "health_interval", "health_timeout", "health_retries", "health_start_period",
+                "health_start_interval")
+
+
+def health_flags(opts) -> dict:
+    """--health-* and --no-healthcheck as docker's CLI turns them into Config.Healthcheck."""
+    given = [n for n in HEALTH_FLAGS if getattr(opts, n)]
+    if opts.no_healthcheck:
+        if given:
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    hc: dict = {"Test": ["CMD-SHELL", opts.health_cmd] if opts.health_cmd else None}
+    for attr, key in (("health_interval", "Interval"), ("health_timeout", "Timeout"),
+                      ("health_start_period", "StartPeriod"), ("health_start_interval", "StartInterval")):
+        flag = "--" + attr.replace("_", "-")
+        value = getattr(opts, attr)
+        if value:
+            from dockyard.builder.dockerfile import parse_duration
+            from dockyard.errors import DockyardError
+
+            try:
+                ns = parse_duration(value)
+            except DockyardError as e:
+                raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+            if ns < 0:
+                raise InvalidArgument(f"{flag} cannot be negative")
+            hc[key] = ns
+    if opts.health_retries:
+        retries = _int(opts.health_retries, "--health-retries")
+        if retries < 0:
+            raise InvalidArgument("--health-retries cannot be negative")
+        hc["Retries"] = retries
+    return hc
 
 
 def _parse(argv: list[str], prog: str):

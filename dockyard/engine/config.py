@@ -32,6 +32,8 @@ class ContainerConfig(Record):
     log_opts      json-file options: max-size, max-file
     memory, memory_swap, cpu_quota, cpu_period, cpu_shares, cpuset_cpus, pids_limit: cgroup limits
     stop_signal, stop_timeout: how `stop` ends it (None: the image's StopSignal, 10 s)
+    healthcheck   Docker's HealthConfig {Test, Interval, Timeout, StartPeriod, StartInterval, Retries}
+                  (ns), merged with the image's at create (engine/health.py); None: the image's
     mounts        -v/--mount/--tmpfs/--volumes-from as dicts (see engine/mounts.py); create stores
                   them resolved (anonymous volumes named, image VOLUMEs added) so start reuses them
     host_opts     the create request's /etc, namespace, process and further resource keys, under
@@ -43,7 +45,7 @@ class ContainerConfig(Record):
                  "security_opt", "runtime", "userns", "restart", "log_opts", "memory", "memory_swap", "cpu_quota",
                  "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout",
                  "networks", "network_aliases", "ip", "ports", "publish_all", "mounts", "devices",
-                 "device_cgroup_rules", "host_opts")
+                 "device_cgroup_rules", "host_opts", "healthcheck")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
                  "read_only": False, "network": "bridge", "cap_add": (), "cap_drop": (), "privileged": False,
@@ -51,7 +53,7 @@ class ContainerConfig(Record):
                  "memory": 0, "memory_swap": 0, "cpu_quota": 0, "cpu_period": 0, "cpu_shares": 0,
                  "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None,
                  "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": (),
-                 "devices": (), "device_cgroup_rules": (), "host_opts": {}}
+                 "devices": (), "device_cgroup_rules": (), "host_opts": {}, "healthcheck": None}
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}

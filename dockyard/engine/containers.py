@@ -51,6 +51,10 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     full = images.config(image)
     icfg = full.get("config") or {}
     check_image_defaults(icfg, cfg)
+    if cfg.healthcheck is not None or icfg.get("Healthcheck"):  # docker merges the image's in at create
+        from dockyard.engine.health import merge
+
+        cfg = cfg.replace(healthcheck=merge(cfg.healthcheck, icfg.get("Healthcheck")))
     top = images.ensure_unpacked(image, full)
     lowers = engine.snapshots.lowerdirs(top) if top else []
     user = resolve_user(cfg.user or icfg.get("User") or "", read_rootfs_file(lowers, "/etc/passwd"),

@@ -6,7 +6,7 @@ env and seccomp files, parsing sizes, `-p`, `--device`, `--mount`); the engine c
 here, as dockerd does, whatever the caller. Keys are Docker's:
 
     Image Cmd Entrypoint Env User WorkingDir Hostname Domainname Labels Tty OpenStdin
-    StopSignal StopTimeout
+    StopSignal StopTimeout Healthcheck{Test,Interval,Timeout,StartPeriod,StartInterval,Retries}
     HostConfig: AutoRemove ReadonlyRootfs NetworkMode PortBindings PublishAllPorts CapAdd CapDrop
         Privileged SecurityOpt Runtime UsernsMode RestartPolicy{Name,MaximumRetryCount}
         LogConfig{Type,Config} Memory MemorySwap NanoCpus CpuShares CpusetCpus PidsLimit
@@ -84,6 +84,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
         runtime=json_field(hc, "Runtime", str, H, "") or "dockyard", devices=devices, device_cgroup_rules=rules,
         userns=userns == "auto", restart=restart, log_opts=log_opts, **_stop(body), **limits, host_opts=host_opts,
+        healthcheck=_healthcheck(body),
     )
 
 
@@ -275,3 +276,12 @@ def _stop(body: dict) -> dict:
             raise InvalidArgument(f"invalid --stop-timeout {timeout}: use -1 (wait forever) or a number of seconds")
         out["stop_timeout"] = timeout
     return out
+
+
+def _healthcheck(body: dict):
+    """Config.Healthcheck, checked as dockerd's validateHealthCheck (engine/health.py)."""
+    if body.get("Healthcheck") is None:
+        return None
+    from dockyard.engine.health import check
+
+    return check(body["Healthcheck"])

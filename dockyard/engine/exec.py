@@ -8,8 +8,9 @@ and `-t` applied, as docker builds an exec config from the container's.
 
 from __future__ import annotations
 
-import json
 import os
+
+from dockyard import jsonfast as json  # the C codec: a prober execs often and needs no `re`
 
 from dockyard.errors import Conflict
 
@@ -18,7 +19,6 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
                       user: str = "", workdir: str = "", env: list[str] = (), detach: bool = False,
                       privileged: bool = False) -> int:
     from dockyard.engine.status import effective_state
-    from dockyard.engine.specgen import merge_env
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.exec import exec_process
 
@@ -29,30 +29,9 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
     if st.get("Status") != "running":
         raise Conflict(f"Container {rec.id} is not running")
     pid = st["Pid"]
-    with open(os.path.join(engine.container_dir(rec.id), "config.json")) as f:
-        spec = json.load(f)
-    process = dict(spec["process"])
-    process["args"] = list(cmd)
-    process["terminal"] = tty
-    process.pop("consoleSize", None)
-    if env:
-        process["env"] = merge_env(process.get("env") or [], list(env))
-    if workdir:
-        process["cwd"] = workdir
-    if user:
-        from dockyard.engine.users import resolve_user
-
-        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"),
-                         (rec.config.get("host_opts") or {}).get("GroupAdd") or ())  # docker exec keeps --group-add
-        process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
-        caps = process.get("capabilities") or {}
-        if u.uid != 0:
-            process["capabilities"] = dict(caps, effective=[], permitted=[])
-        elif caps.get("bounding"):
-            process["capabilities"] = dict(caps, effective=caps["bounding"], permitted=caps["bounding"])
-    if privileged:
-        all_caps = list(sc.CAPABILITIES[: sc.last_cap() + 1])
-        process["capabilities"] = {"bounding": all_caps, "effective": all_caps, "permitted": all_caps}
+    spec, process = process_spec(engine, rec.id, pid, cmd, tty=tty, user=user, workdir=workdir, env=env,
+                                 privileged=privileged,
+                                 group_add=(rec.config.get("host_opts") or {}).get("GroupAdd") or ())
     from dockyard.engine.runtimes import external_runtime
 
     runtime = external_runtime(engine, rec)
@@ -101,7 +80,133 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
         restore()
 
 
-def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None, keyring: str | None = None) -> int:
+def process_spec(engine, cid: str, pid: int, cmd: list[str], *, tty: bool = False, user: str = "",
+                 workdir: str = "", env=(), privileged: bool = False, group_add=()) -> tuple[dict, dict]:
+    """The container's spec and the OCI process of an exec in it: the container's own process
+    with the command, `-t`, `-e`, `-w`, `-u` and `--privileged` applied."""
+    from dockyard.engine.specgen import merge_env
+    from dockyard.linux import syscalls as sc
+
+    with open(os.path.join(engine.container_dir(cid), "config.json")) as f:
+        spec = json.load(f)
+    process = dict(spec["process"])
+    process["args"] = list(cmd)
+    process["terminal"] = tty
+    process.pop("consoleSize", None)
+    if env:
+        process["env"] = merge_env(process.get("env") or [], list(env))
+    if workdir:
+        process["cwd"] = workdir
+    if user:
+        from dockyard.engine.users import resolve_user
+
+        u = resolve_user(user, _read(pid, "/etc/passwd"), _read(pid, "/etc/group"), group_add)
+        process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
+        caps = process.get("capabilities") or {}
+        if u.uid != 0:
+            process["capabilities"] = dict(caps, effective=[], permitted=[])
+        elif caps.get("bounding"):
+            process["capabilities"] = dict(caps, effective=caps["bounding"], permitted=caps["bounding"])
+    if privileged:
+        all_caps = list(sc.CAPABILITIES[: sc.last_cap() + 1])
+        process["capabilities"] = {"bounding": all_caps, "effective": all_caps, "permitted": all_caps}
+    return spec, process
+
+
+class Probe:
+    """A health probe started by start_probe: `wait_pid` is the child to wait for (the process
+    itself, or the `runc exec` that runs it), `kill()` ends the process at once."""
+
+    def __init__(self, wait_pid: int, kill, cleanup=None, started=None) -> None:
+        self.wait_pid, self.pid = wait_pid, wait_pid
+        self.kill_fn, self.cleanup, self.started = kill, cleanup, started
+
+    def kill(self) -> None:
+        self.kill_fn()
+
+    def exit_code(self, status: int) -> int:
+        """The probe's exit code; -1 when the runtime could not start it (as dockerd records an
+        exec that failed to start; its error is then the output)."""
+        from dockyard.runtime.wait import exit_code
+
+        failed = self.started is not None and not self.started()
+        if self.cleanup is not None:
+            self.cleanup()
+        return -1 if failed else exit_code(status)
+
+
+def start_probe(engine, rec, cmd: list[str], *, out_fd: int, seccomp=None) -> Probe:
+    """A health check's exec (moby's cmdProbe): the container's own process (its user, cwd, env)
+    running `cmd`, no terminal, stdin /dev/null, stdout and stderr to `out_fd`. The caller must
+    be a subreaper (the process is re-parented to it) and waits for `Probe.wait_pid`. `seccomp`:
+    the container's profile as its launch compiled it (else it is compiled here)."""
+    from dockyard.engine.runtimes import external_runtime
+    from dockyard.engine.status import container_cgroup
+
+    pid = rec.state.get("Pid", 0)
+    spec, process = process_spec(engine, rec.id, pid, cmd)
+    runtime = external_runtime(engine, rec)
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if runtime is None:
+            from dockyard.runtime.exec import exec_process
+
+            epid = exec_process(pid, spec, process, stdio=(null, out_fd, out_fd),
+                                cgroup=container_cgroup(engine, rec), keyring=rec.id, seccomp_program=seccomp)
+
+            def kill() -> None:
+                try:
+                    os.kill(epid, 9)
+                except ProcessLookupError:
+                    pass
+
+            return Probe(epid, kill)
+        return _probe_external(engine, runtime, rec.id, process, null, out_fd)
+    finally:
+        os.close(null)
+
+
+def _probe_external(engine, runtime, cid: str, process: dict, null: int, out_fd: int) -> Probe:
+    """The probe through `runc exec`, which stays its parent and reports its exit code."""
+    import subprocess
+    import tempfile
+
+    fd, process_file = tempfile.mkstemp(prefix="probe-", suffix=".json", dir=engine.container_dir(cid))
+    with os.fdopen(fd, "w") as f:
+        json.dump(process, f)
+    pid_file = process_file + ".pid"
+
+    def cleanup() -> None:
+        for path in (process_file, pid_file):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    try:
+        proc = subprocess.Popen(runtime.exec_command(cid, process_file, pid_file=pid_file),
+                                stdin=null, stdout=out_fd, stderr=out_fd)
+    except OSError:
+        cleanup()
+        raise
+
+    def kill() -> None:
+        try:
+            with open(pid_file) as f:
+                os.kill(int(f.read().strip()), 9)
+        except (OSError, ValueError):
+            pass  # not started yet: runc itself goes
+        try:
+            os.kill(proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        cleanup()
+
+    proc.returncode = 0  # waited for by the caller with os.waitpid: Popen must not wait again
+    return Probe(proc.pid, kill, cleanup, started=lambda: os.path.exists(pid_file))
+
+
+def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> int:
     """exec -d: a small forked reaper (a subreaper, like the container's monitor) owns the
     process, so it is reaped when it exits instead of lingering as a zombie under the
     container's init. Returns once the process has started."""

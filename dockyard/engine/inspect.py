@@ -86,6 +86,15 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         },
         "NetworkSettings": network_settings(cfg, st),
     }
+    if st.get("Health"):  # since the first start of a container with a health check, as docker's
+        h = st["Health"]
+        doc["State"]["Health"] = {  # docker's key order
+            "Status": h.get("Status", ""), "FailingStreak": h.get("FailingStreak", 0),
+            "Log": [{k: e.get(k) for k in ("Start", "End", "ExitCode", "Output")} for e in h.get("Log") or []]}
+    if cfg.get("healthcheck"):
+        hc = cfg["healthcheck"]
+        doc["Config"]["Healthcheck"] = {k: hc[k] for k in ("Test", "Interval", "Timeout", "StartPeriod",
+                                                            "StartInterval", "Retries") if k in hc}
     if size:
         doc["SizeRw"], doc["SizeRootFs"] = container_sizes(engine, rec)
     return doc

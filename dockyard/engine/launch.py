@@ -194,13 +194,24 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         if null is not None:
             os.close(null)
     state = dict(c.rec.state)
+    now = time.time()
     state.update(Status=Status.RUNNING, Running=True, Pid=launch.pid, PidStartTime=proc_start_time(launch.pid),
-                 ExitCode=0, StartedAt=rfc3339(time.time()), FinishedAt=NEVER,
+                 ExitCode=0, StartedAt=rfc3339(now), FinishedAt=NEVER,
                  NetworkSettings=launch.network or {})
+    health = prober = None
+    if c.cfg.healthcheck:  # the same prober as a detached container's monitor starts
+        from dockyard.engine import health
+
+        if health.probed(c.cfg.healthcheck):
+            state["Health"] = health.initial(state.get("Health"))
+        else:
+            health = None
     code = 255
     try:
         engine.db.update_state(c.rec.id, state)
         launch.start()
+        if health is not None:
+            prober = health.start_prober(engine, c.rec.id, c.cfg.healthcheck, launch.pid, now, c.seccomp)
         if launch.master is not None:
             from dockyard.engine.attach import proxy_tty
 
@@ -213,6 +224,9 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
             finally:
                 restore()
     finally:
+        if prober is not None:
+            prober.stop()
+            state["Health"] = engine.db.get_container(c.rec.id).state.get("Health")
         oom = launch.oom_killed()
         launch.cleanup()
         state.update(Status=Status.EXITED, Running=False, Pid=0, ExitCode=code, OOMKilled=oom,

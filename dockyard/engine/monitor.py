@@ -188,10 +188,16 @@ class Monitor:
             if not cfg.tty:
                 for fd in stdio:
                     os.close(fd)
+        now = time.time()
         running = dict(Status=Status.RUNNING, Running=True, Paused=False, Restarting=False, Pid=launch.pid,
                        PidStartTime=proc_start_time(launch.pid), ExitCode=0, Error="", OOMKilled=False,
-                       StartedAt=rfc3339(time.time()), FinishedAt=NEVER,
+                       StartedAt=rfc3339(now), FinishedAt=NEVER,
                        NetworkSettings=launch.network or {})
+        health = cfg.healthcheck and _health()
+        if health and health.probed(cfg.healthcheck):
+            running["Health"] = health.initial(self._state().get("Health"))
+        else:
+            health = None
         pending = None if self._try_update(**running) else running
         retry_at = time.monotonic() + 1.0
         launch.start()
@@ -199,6 +205,8 @@ class Monitor:
             _send(self.report_fd, pid=launch.pid)
             os.close(self.report_fd)
             self.report_fd = None
+        prober = health.start_prober(self.engine, self.cid, cfg.healthcheck, launch.pid, now,
+                                     self.c.seccomp) if health else None
         streams = {out_r: "stdout", err_r: "stderr"} if not cfg.tty else {launch.master: "stdout"}
         open_fds = [fd for fd in streams if fd is not None]
         status = None
@@ -224,6 +232,8 @@ class Monitor:
                 pending = None if self._try_update(**pending) else pending
                 retry_at = time.monotonic() + 1.0
             status = _reap(launch.pid, block=not open_fds and pending is None)
+        if prober is not None:
+            prober.stop()
         for fd in streams:
             if fd is not None:
                 try:
@@ -243,6 +253,12 @@ class Monitor:
         self._update(Status=Status.EXITED, Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
         return code
+
+
+def _health():
+    from dockyard.engine import health
+
+    return health
 
 
 def _persist(call, *args):

@@ -21,16 +21,19 @@ _ORDER = ("user", "ipc", "uts", "network", "cgroup", "pid", "time", "mount")
 
 
 def exec_process(init_pid: int, spec: dict, process: dict, *, stdio=None, console_fd: int | None = None,
-                 preserve_fds: int = 0, on_pid=None, cgroup=None, keyring: str | None = None) -> int:
+                 preserve_fds: int = 0, on_pid=None, cgroup=None, keyring: str | None = None,
+                 seccomp_program=None) -> int:
     """Start `process` (an OCI process object) in the container of `init_pid`; return its pid.
 
     The process is re-parented to the caller's subreaper (or init), like runc exec --detach.
+    `seccomp_program`: spec's profile already compiled ((BPF, flags), as the launch had it), so a
+    caller that execs often (health probes) does not compile it every time.
     """
     from dockyard.runtime.spawn import StartError
 
     if not os.path.exists(f"/proc/{init_pid}/ns"):
         raise Conflict("cannot exec in a stopped container")
-    seccomp = steps.compile_seccomp((spec.get("linux") or {}).get("seccomp"))
+    seccomp = seccomp_program or steps.compile_seccomp((spec.get("linux") or {}).get("seccomp"))
     steps.preload(process)  # what is needed after joining the container's mount namespace
     if process.get("apparmorProfile") or process.get("selinuxLabel"):
         from dockyard.runtime import lsm
