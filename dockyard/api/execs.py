@@ -12,7 +12,7 @@ from dockyard.api import isolated
 from dockyard.api.streams import content_type, frame
 from dockyard.engine.config import json_field, json_strings
 from dockyard.engine.status import effective_state
-from dockyard.errors import Conflict, InvalidArgument, NotFound
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 
 
 class ExecNotFound(NotFound):
@@ -115,7 +115,10 @@ def start(engine, req, eid: str) -> None:
         _, err = p.communicate()
         ex.exit_code = None
         if p.returncode != 0:
-            raise Conflict(err.decode(errors="replace").strip() or "exec failed")
+            message = err.decode(errors="replace").strip() or "exec failed"
+            if p.returncode == isolated.INTERNAL:
+                raise DockyardError(message)  # 500, as any fault of ours
+            raise (InvalidArgument if p.returncode in (126, 127) else Conflict)(message)
         req.send(200, b"", "application/json")
         return
     sock = req.hijack(content_type(req, c["Tty"]))

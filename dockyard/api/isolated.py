@@ -34,6 +34,7 @@ def spawn_exec(args: dict, *, stdin, stdout, stderr) -> subprocess.Popen:
                             stdin=stdin, stdout=stdout, stderr=stderr, env=_env(), cwd="/")
 
 
+INTERNAL = 120  # an exec child's exit status for a fault of ours (not the command's, not a refusal)
 ZYGOTE = None  # the service's zygote (zygote.py), when it runs one
 
 
@@ -102,6 +103,9 @@ def main_exec(args: dict) -> int:
     except errors.DockyardError as e:
         os.write(2, f"{e}\n".encode())
         return getattr(e, "code", 126 if isinstance(e, errors.PermissionDenied) else 125)
+    except Exception as e:  # noqa: BLE001 - a real fault: one line for the client, no traceback
+        os.write(2, f"internal error: {type(e).__name__}: {e}\n".encode())
+        return INTERNAL
 
 
 def run_verb(req: dict) -> dict:

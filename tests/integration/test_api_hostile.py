@@ -20,7 +20,8 @@ def _answer(s) -> bytes:
     while True:
         head, sep, body = data.partition(b"\r\n\r\n")
         if sep:
-            length = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+            length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")]
             if length and len(body) >= length[0]:
                 return data
         chunk = s.recv(4096)
