@@ -55,7 +55,8 @@ COMMANDS = {
     "scan": ("dockyard.cli.sbom", "cmd_scan"),
 }
 GROUPS = {
-    "system": {"prune": ("dockyard.cli.system", "cmd_system_prune")},
+    "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"),
+               "service": ("dockyard.api.service", "cmd_service")},
     "key": {"generate": ("dockyard.cli.sign", "cmd_key_generate")},
     "volume": {k: ("dockyard.cli.volumes", f"cmd_volume_{v}") for k, v in (
         ("create", "create"), ("ls", "ls"), ("list", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"),
@@ -135,7 +136,7 @@ Management Commands:
   registry    Run an OCI distribution registry (serve, gc)
   network     Manage networks
   key         Make signing keys (generate)
-  system      Manage dockyard (prune)
+  system      Manage dockyard (prune, service: the Docker Engine API)
 """
 
 

@@ -57,7 +57,7 @@ def config_from_request(body: dict) -> ContainerConfig:
     network = json_field(hc, "NetworkMode", str, H, "") or "bridge"
     if network == "default":
         network = "bridge"
-    aliases, ip = _endpoint(net, network)
+    aliases, ip = _endpoint(net, network)  # docker's CLI names the default network "default"
     env = json_strings(body, "Env", "") or ()
     for item in env:
         if "\0" in item:
@@ -243,6 +243,8 @@ def _endpoint(net: dict, network: str) -> tuple[tuple, str]:
     endpoints = json_field(net, "EndpointsConfig", dict, "NetworkingConfig.", {})
     if not endpoints:
         return (), ""
+    if network == "bridge" and "default" in endpoints and "bridge" not in endpoints:
+        endpoints = {"bridge": endpoints["default"], **{k: v for k, v in endpoints.items() if k != "default"}}
     extra = [k for k in endpoints if k != network]
     if extra:
         raise InvalidArgument(f"endpoint settings for {extra[0]!r} but the container joins {network!r}: "

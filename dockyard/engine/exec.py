@@ -206,7 +206,7 @@ def _probe_external(engine, runtime, cid: str, process: dict, null: int, out_fd:
     return Probe(proc.pid, kill, cleanup, started=lambda: os.path.exists(pid_file))
 
 
-def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None) -> int:
+def _exec_detached(engine, pid: int, spec: dict, process: dict, cgroup=None, keyring: str | None = None) -> int:
     """exec -d: a small forked reaper (a subreaper, like the container's monitor) owns the
     process, so it is reaped when it exits instead of lingering as a zombie under the
     container's init. Returns once the process has started."""

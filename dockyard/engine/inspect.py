@@ -54,6 +54,12 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "Platform": "linux",
         "HostConfig": {
             "NetworkMode": cfg.get("network", "none"), "AutoRemove": cfg.get("auto_remove", False),
+            "LogConfig": {"Type": "json-file", "Config": dict(cfg.get("log_opts") or {})},
+            "RestartPolicy": restart_policy(cfg.get("restart") or "no"),
+            "Memory": cfg.get("memory", 0), "MemorySwap": cfg.get("memory_swap", 0),
+            "CpuShares": cfg.get("cpu_shares", 0), "CpuQuota": cfg.get("cpu_quota", 0),
+            "CpuPeriod": cfg.get("cpu_period", 0), "CpusetCpus": cfg.get("cpuset_cpus", ""),
+            "PidsLimit": cfg.get("pids_limit") or None,
             "PortBindings": port_bindings(cfg), "PublishAllPorts": cfg.get("publish_all", False),
             "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
             "Privileged": cfg.get("privileged", False), "ReadonlyRootfs": cfg.get("read_only", False),
@@ -92,6 +98,14 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
     if size:
         doc["SizeRw"], doc["SizeRootFs"] = container_sizes(engine, rec)
     return doc
+
+
+def restart_policy(policy: str) -> dict:
+    """HostConfig.RestartPolicy from the stored `--restart` value."""
+    from dockyard.engine.config import parse_restart
+
+    name, retries = parse_restart(policy)
+    return {"Name": name, "MaximumRetryCount": retries}
 
 
 def _config_opts(opts: dict) -> dict:

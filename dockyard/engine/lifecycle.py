@@ -15,23 +15,33 @@ from dockyard.engine.launch import prepare, signal_container, thaw
 from dockyard.engine.monitor import exit_file, start_detached
 from dockyard.engine.status import ACTIVE, ContainerLock, Status, alive, effective_state, update_state
 from dockyard.engine.teardown import await_exit_recorded
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import Conflict, DockyardError, InvalidArgument
 
 STOP_TIMEOUT = 10.0
 
 
 def start(engine, ref: str) -> str:
-    """docker start: a stopped or created container runs again, detached, under a new monitor."""
+    """docker start: a stopped or created container runs again, detached, under a new monitor.
+    An auto-remove container that fails to start is removed, as dockerd does."""
     rec = engine.db.get_container(ref)
-    with ContainerLock(engine, rec.id):
-        rec = engine.db.get_container(rec.id)
-        st = effective_state(rec)
-        if st.get("Status") in (Status.RUNNING, Status.RESTARTING):
-            return rec.name
-        if st.get("Status") == Status.PAUSED:
-            raise Conflict("cannot start a paused container, try unpause instead")
-        update_state(engine, rec.id, ManuallyStopped=False)
-        start_detached(engine, prepare(engine, rec))
+    try:
+        with ContainerLock(engine, rec.id):
+            rec = engine.db.get_container(rec.id)
+            st = effective_state(rec)
+            if st.get("Status") in (Status.RUNNING, Status.RESTARTING):
+                return rec.name
+            if st.get("Status") == Status.PAUSED:
+                raise Conflict("cannot start a paused container, try unpause instead")
+            update_state(engine, rec.id, ManuallyStopped=False)
+            start_detached(engine, prepare(engine, rec))
+    except DockyardError as e:
+        from dockyard.runtime.spawn import StartError
+
+        if isinstance(e, StartError) and rec.config.get("auto_remove"):
+            from dockyard.engine.teardown import remove
+
+            remove(engine, rec.id, force=True, volumes=True)
+        raise
     return rec.name
 
 

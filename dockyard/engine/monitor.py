@@ -170,7 +170,7 @@ class Monitor:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
             if cfg.stdin_open:
-                in_r, stdin_w = os.pipe()  # held open, so `cat` waits as with docker run -di
+                in_r, stdin_w = open_stdin(self.engine, self.cid)
             else:
                 in_r = os.open("/dev/null", os.O_RDONLY)
             stdio = (in_r, out_w, err_w)
@@ -272,6 +272,31 @@ def _persist(call, *args):
         except DiskFull:
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def stdin_fifo(engine, cid: str) -> str:
+    """Where a client attaching to stdin before the start (the API's attach) leaves a FIFO whose
+    writing end it holds: the container reads it, and sees EOF when the client is done."""
+    return os.path.join(engine.container_dir(cid), "stdin.fifo")
+
+
+def open_stdin(engine, cid: str) -> tuple[int, int | None]:
+    """(the container's stdin, the end this monitor keeps): an attacher's FIFO, taken once (a
+    later start gets the held pipe again), or a pipe held open, so `cat` waits as with
+    docker run -di."""
+    import stat
+
+    path = stdin_fifo(engine, cid)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return os.pipe()
+    os.unlink(path)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        os.close(fd)
+        return os.pipe()
+    os.set_blocking(fd, True)
+    return fd, None
 
 
 def exit_file(engine, cid: str) -> str:

@@ -1,0 +1,256 @@
+"""Container routes: create, start, stop, kill, restart, wait, delete, inspect, logs, attach.
+
+Calls that fork (create, start, restart) run through isolated.call in a fresh process; the rest
+act from the request's thread. The containers are the CLI's: same store, same monitors."""
+
+from __future__ import annotations
+
+import time
+
+from dockyard.api import isolated
+from dockyard.api.streams import Follower, content_type, encode, follow, gone, hung_up, log_path
+from dockyard.engine.status import ACTIVE, effective_state
+from dockyard.errors import ContainerNotFound, InvalidArgument
+
+
+def _record(engine, ref: str):
+    return engine.db.get_container(ref)
+
+
+def create(engine, req) -> None:
+    from dockyard.engine.containers import validate_name
+    from dockyard.engine.create import config_from_request
+
+    body = req.json()
+    name = req.q("name") or None
+    config_from_request(body)  # a bad body is a 400 here, before a process is started
+    if name:
+        validate_name(name)
+    cid, warnings = isolated.call(engine, "create", body=body, name=name)
+    req.send_json({"Id": cid, "Warnings": warnings}, 201)
+
+
+def start(engine, req, name: str) -> None:
+    rec = _record(engine, name)
+    if effective_state(rec).get("Status") in ("running", "restarting"):
+        req.send(304)
+        return
+    isolated.call(engine, "start", ref=rec.id)
+    req.no_content()
+
+
+def _timeout(req) -> int | None:
+    from dockyard.engine.lifecycle import parse_timeout
+
+    return parse_timeout(req.q("t") if req.q("t") is not None else req.q("timeout"))
+
+
+def stop(engine, req, name: str) -> None:
+    from dockyard.engine.lifecycle import stop as stop_container
+
+    timeout = _timeout(req)
+    rec = _record(engine, name)
+    if effective_state(rec).get("Status") not in ACTIVE:
+        req.send(304)
+        return
+    stop_container(engine, rec.id, timeout=timeout, signal=req.q("signal") or None)
+    req.no_content()
+
+
+def kill(engine, req, name: str) -> None:
+    from dockyard.engine.lifecycle import kill as kill_container
+
+    kill_container(engine, name, req.q("signal") or "SIGKILL")
+    req.no_content()
+
+
+def restart(engine, req, name: str) -> None:
+    timeout = _timeout(req)
+    rec = _record(engine, name)
+    isolated.call(engine, "restart", ref=rec.id, timeout=timeout)
+    req.no_content()
+
+
+def delete(engine, req, name: str) -> None:
+    from dockyard.engine.teardown import remove
+
+    if req.qbool("link"):
+        raise InvalidArgument("container links are not supported")
+    remove(engine, name, force=req.qbool("force"), volumes=req.qbool("v"))
+    req.no_content()
+
+
+def inspect(engine, req, name: str) -> None:
+    from dockyard.engine.inspect import container_json
+
+    req.send_json(container_json(engine, _record(engine, name), size=req.qbool("size")))
+
+
+def wait(engine, req, name: str) -> None:
+    """docker wait: headers at once, the body when the condition is met."""
+    from dockyard.engine.monitor import exit_file
+
+    condition = req.q("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise InvalidArgument(f"invalid condition: {condition!r}: use not-running, next-exit or removed")
+    rec = _record(engine, name)
+    first = effective_state(rec)
+    out = req.stream("application/json")
+    code = None
+    while code is None:
+        try:
+            st = effective_state(engine.db.get_container(rec.id))
+        except ContainerNotFound:
+            try:
+                with open(exit_file(engine, rec.id)) as f:
+                    code = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                code = int(first.get("ExitCode", 0))
+            break
+        if st.get("Status") not in ACTIVE and condition != "removed":
+            ran = st.get("StartedAt") != first.get("StartedAt") or first.get("Status") in ACTIVE
+            if condition == "not-running" or ran:
+                code = int(st.get("ExitCode", 0))
+                break
+        time.sleep(0.05)
+    out.write(b'{"StatusCode":%d}\n' % code)
+    out.close()
+
+
+def logs(engine, req, name: str) -> None:
+    from dockyard.engine.logs import read_records
+    from dockyard.units import parse_rfc3339
+
+    rec = _record(engine, name)
+    want = {s for s in ("stdout", "stderr") if req.qbool(s)}
+    if not want:
+        raise InvalidArgument("you must choose at least one stream")
+    since, until = _time(req, "since"), _time(req, "until")
+    tail = req.q("tail") or "all"
+    if tail != "all":
+        try:
+            tail = int(tail)
+        except ValueError:
+            raise InvalidArgument(f'invalid value for "tail": {tail!r}') from None
+    tty, stamps = bool(rec.config.get("tty")), req.qbool("timestamps")
+
+    def wanted(r):
+        if r.get("stream") not in want:
+            return False
+        if since is None and until is None:
+            return True
+        t = parse_rfc3339(r.get("time", ""))
+        return (since is None or t >= since) and (until is None or t <= until)
+
+    path = log_path(engine, rec.id)
+    follower = Follower(path, from_start=False) if req.qbool("follow") else None
+    records = [r for r in read_records(path) if wanted(r)]
+    if isinstance(tail, int) and tail >= 0:
+        records = records[-tail:] if tail else []
+    out = req.stream(content_type(req, tty))
+    try:
+        for r in records:
+            out.write(encode(r, tty=tty, timestamps=stamps))
+        if follower is not None:
+            follow(engine, rec.id, follower,
+                   lambda r: wanted(r) and out.write(encode(r, tty=tty, timestamps=stamps)),
+                   until_exit_of_next_run=False,
+                   left=lambda: hung_up(req.handler.connection))
+        out.close()
+    finally:
+        if follower is not None:
+            follower.close()
+
+
+def _time(req, name: str) -> float | None:
+    v = req.q(name)
+    if v in (None, "", "0"):
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for {name!r}: {v!r}: a unix timestamp") from None
+
+
+def attach(engine, req, name: str) -> None:
+    """Output from the moment of attaching until the container stops (stdout/stderr as asked);
+    with `logs`, what it wrote before too. Stdin is given to a container with OpenStdin that
+    has not started yet (docker run -i attaches before it starts): through a FIFO its monitor
+    takes as the container's stdin, closed when the client is done sending."""
+    from dockyard.engine.logs import read_records
+
+    rec = _record(engine, name)
+    want = {s for s in ("stdout", "stderr") if req.qbool(s)}
+    tty = bool(rec.config.get("tty"))
+    fifo = _stdin_fifo(engine, rec, tty) if req.qbool("stdin") and rec.config.get("stdin_open") else None
+    path = log_path(engine, rec.id)
+    follower = Follower(path, from_start=False)  # before the container may start: nothing is missed
+    import threading
+
+    done = threading.Event()
+    try:
+        history = [r for r in read_records(path) if r.get("stream") in want] if req.qbool("logs") else []
+        sock = req.hijack(content_type(req, tty))
+        if fifo is not None:
+            from dockyard.engine.monitor import stdin_fifo
+
+            threading.Thread(target=_pump_stdin, args=(sock, fifo, stdin_fifo(engine, rec.id), done),
+                             daemon=True).start()
+            fifo = None  # the pump closes it
+
+        def emit(r):
+            if r.get("stream") in want:
+                sock.sendall(encode(r, tty=tty, timestamps=False))
+
+        for r in history:
+            emit(r)
+        if req.qbool("stream", True):
+            follow(engine, rec.id, follower, emit, until_exit_of_next_run=True, left=lambda: gone(sock))
+    finally:
+        done.set()
+        follower.close()
+        if fifo is not None:
+            import os
+
+            os.close(fifo)
+
+
+def _stdin_fifo(engine, rec, tty: bool) -> int:
+    """The writing end of a fresh stdin FIFO for a container about to start."""
+    import os
+
+    from dockyard.engine.monitor import stdin_fifo
+
+    if tty:
+        raise InvalidArgument("attaching stdin to a container with a TTY is not supported by dockyard's API yet "
+                              "(docker run -it); use docker run -i without -t, or docker exec -it")
+    if effective_state(rec).get("Status") in ACTIVE:
+        raise InvalidArgument("stdin can only be attached before the container starts (as docker run -i does); "
+                              "dockyard's API cannot attach to the stdin of a running container yet")
+    path = stdin_fifo(engine, rec.id)
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    try:
+        os.unlink(path)  # an earlier attacher's, never taken
+    except FileNotFoundError:
+        pass
+    os.mkfifo(path, 0o600)
+    return os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)  # O_RDWR: no reader needed yet
+
+
+def _pump_stdin(sock, fifo: int, path: str, done) -> None:
+    """Client → container stdin until the client shuts its sending half (docker's CLI does at the
+    end of its input), then EOF for the container. A FIFO nobody has open loses what it holds, so
+    the writing end is kept until the monitor has taken the reading one (it unlinks the path)."""
+    import os
+
+    try:
+        while data := sock.recv(65536):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fifo, view):]
+    except OSError:
+        pass
+    finally:
+        while os.path.lexists(path) and not done.wait(0.02):
+            pass
+        os.close(fifo)

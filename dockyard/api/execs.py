@@ -1,0 +1,162 @@
+"""Exec routes: create (a record in the service's memory, as dockerd keeps them), start (the
+process runs in a fresh `python -m dockyard.api.isolated exec` whose stdio is the hijacked
+connection: raw with a TTY, stdcopy frames without), inspect."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+
+from dockyard.api import isolated
+from dockyard.api.streams import content_type, frame
+from dockyard.engine.config import json_field, json_strings
+from dockyard.engine.status import effective_state
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
+
+
+class ExecNotFound(NotFound):
+    pass
+
+
+class Exec:
+    __slots__ = ("id", "container_id", "config", "running", "exit_code", "started", "pid")
+
+    def __init__(self, eid: str, container_id: str, config: dict) -> None:
+        self.id, self.container_id, self.config = eid, container_id, config
+        self.running, self.exit_code, self.started, self.pid = False, None, False, 0
+
+
+class Registry:
+    """The service's execs by id (they do not outlive it, as dockerd's do not outlive dockerd)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.execs: dict[str, Exec] = {}
+
+    def get(self, eid: str) -> Exec:
+        with self.lock:
+            ex = self.execs.get(eid)
+        if ex is None:
+            raise ExecNotFound(f"No such exec instance: {eid}")
+        return ex
+
+    def add(self, ex: Exec) -> None:
+        with self.lock:
+            self.execs[ex.id] = ex
+
+
+def _running(engine, ref: str):
+    rec = engine.db.get_container(ref)
+    st = effective_state(rec)
+    if st.get("Status") == "paused":
+        raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
+    if st.get("Status") != "running":
+        raise Conflict(f"Container {rec.id} is not running")
+    return rec
+
+
+def create(engine, req, name: str) -> None:
+    body = req.json()
+    if not isinstance(body, dict):
+        raise InvalidArgument("invalid exec request: expected an object")
+    cmd = json_strings(body, "Cmd", "")
+    if not cmd:
+        raise InvalidArgument("No exec command specified")
+    env = json_strings(body, "Env", "") or ()
+    for item in env:
+        if "=" not in item or item.startswith("="):
+            raise InvalidArgument(f"invalid environment variable {item!r}: expected NAME=VALUE")
+    if json_field(body, "DetachKeys", str, "", ""):
+        raise InvalidArgument("DetachKeys are not supported by dockyard's API")
+    config = {"Cmd": list(cmd), "Env": list(env), "User": json_field(body, "User", str, "", ""),
+              "WorkingDir": json_field(body, "WorkingDir", str, "", ""),
+              "Tty": json_field(body, "Tty", bool, "", False),
+              "Privileged": json_field(body, "Privileged", bool, "", False),
+              "AttachStdin": json_field(body, "AttachStdin", bool, "", False),
+              "AttachStdout": json_field(body, "AttachStdout", bool, "", False),
+              "AttachStderr": json_field(body, "AttachStderr", bool, "", False)}
+    rec = _running(engine, name)
+    ex = Exec(os.urandom(32).hex(), rec.id, config)
+    req.service.execs.add(ex)
+    req.send_json({"Id": ex.id}, 201)
+
+
+def inspect(engine, req, eid: str) -> None:
+    ex = req.service.execs.get(eid)
+    c = ex.config
+    req.send_json({
+        "ID": ex.id, "Running": ex.running, "ExitCode": ex.exit_code, "ContainerID": ex.container_id,
+        "ProcessConfig": {"tty": c["Tty"], "entrypoint": c["Cmd"][0], "arguments": c["Cmd"][1:],
+                          "privileged": c["Privileged"], "user": c["User"]},
+        "OpenStdin": c["AttachStdin"], "OpenStdout": c["AttachStdout"], "OpenStderr": c["AttachStderr"],
+        "CanRemove": False, "DetachKeys": "", "Pid": ex.pid,
+    })
+
+
+def start(engine, req, eid: str) -> None:
+    ex = req.service.execs.get(eid)
+    body = req.json(required=False) or {}
+    if not isinstance(body, dict):
+        raise InvalidArgument("invalid exec start request: expected an object")
+    detach = json_field(body, "Detach", bool, "", False)
+    with req.service.execs.lock:
+        if ex.started:
+            raise Conflict(f"exec {ex.id} has already been started")
+        ex.started = True
+    _running(engine, ex.container_id)
+    c = ex.config
+    args = {"root": engine.root, "runroot": engine.runroot, "ref": ex.container_id, "cmd": c["Cmd"],
+            "tty": c["Tty"], "interactive": c["AttachStdin"], "user": c["User"], "workdir": c["WorkingDir"],
+            "env": c["Env"], "privileged": c["Privileged"], "detach": detach}
+    if detach:
+        p = isolated.spawn_exec(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        _, err = p.communicate()
+        ex.exit_code = None
+        if p.returncode != 0:
+            message = err.decode(errors="replace").strip() or "exec failed"
+            if p.returncode == isolated.INTERNAL:
+                raise DockyardError(message)  # 500, as any fault of ours
+            raise (InvalidArgument if p.returncode in (126, 127) else Conflict)(message)
+        req.send(200, b"", "application/json")
+        return
+    sock = req.hijack(content_type(req, c["Tty"]))
+    ex.running = True
+    try:
+        ex.exit_code = _attached(ex, args, sock)
+    finally:
+        ex.running = False
+
+
+def _attached(ex: Exec, args: dict, sock) -> int:
+    c = ex.config
+    fd = sock.fileno()
+    stdin = fd if c["AttachStdin"] else subprocess.DEVNULL
+    if c["Tty"]:
+        p = isolated.spawn_exec(args, stdin=stdin, stdout=fd if c["AttachStdout"] else subprocess.DEVNULL,
+                                stderr=fd if c["AttachStderr"] else subprocess.DEVNULL)
+        ex.pid = p.pid
+        return p.wait()
+    p = isolated.spawn_exec(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ex.pid = p.pid
+    lock = threading.Lock()
+
+    def pump(pipe, stream: str, wanted: bool) -> None:
+        while data := os.read(pipe.fileno(), 65536):
+            if wanted:
+                with lock:
+                    try:
+                        sock.sendall(frame(stream, data))
+                    except OSError:
+                        wanted = False  # the client left: drain, so the process is not blocked
+    t = threading.Thread(target=pump, args=(p.stderr, "stderr", c["AttachStderr"]), daemon=True)
+    t.start()
+    pump(p.stdout, "stdout", c["AttachStdout"])
+    t.join()
+    return p.wait()
+
+
+def resize(engine, req, eid: str) -> None:
+    req.service.execs.get(eid)
+    raise InvalidArgument("resizing an exec's terminal is not supported by dockyard's API yet")

@@ -1,0 +1,81 @@
+"""Prune routes (containers, volumes, networks) and the small container verbs pause, unpause and
+rename. Prune filters: label and label! (and `all` for volumes); others are refused, not ignored."""
+
+from __future__ import annotations
+
+from dockyard.api.resources import filters
+from dockyard.errors import InvalidArgument
+
+
+def _labels(flt: dict) -> tuple:
+    """(key, value or None, negate) as engine.volumes.match_labels takes them."""
+    out = []
+    for key, negate in (("label", False), ("label!", True)):
+        for v in flt.get(key, ()):
+            k, eq, val = v.partition("=")
+            out.append((k, val if eq else None, negate))
+    return tuple(out)
+
+
+def _refuse_until(flt: dict) -> None:
+    if "until" in flt:
+        raise InvalidArgument("the until filter is not supported by dockyard's prune yet")
+
+
+def containers(engine, req) -> None:
+    from dockyard.engine.prune import prune_containers
+    from dockyard.engine.volumes import match_labels
+
+    flt = filters(req, ("label", "label!", "until"))
+    _refuse_until(flt)
+    wanted = _labels(flt)
+    accept = (lambda rec, st: match_labels(rec.config.get("labels") or {}, wanted)) if wanted else None
+    removed, reclaimed = prune_containers(engine, accept)
+    req.send_json({"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed})
+
+
+def volumes(engine, req) -> None:
+    from dockyard.engine.volumes import prune
+
+    flt = filters(req, ("label", "label!", "all"))
+    all_values = [v.lower() for v in flt.get("all", ())]
+    if any(v not in ("1", "true", "0", "false") for v in all_values):
+        raise InvalidArgument(f"invalid filter 'all={all_values[0]}'")
+    removed, reclaimed = prune(engine, all_volumes=any(v in ("1", "true") for v in all_values),
+                               labels=_labels(flt))
+    req.send_json({"VolumesDeleted": removed or None, "SpaceReclaimed": reclaimed})
+
+
+def networks(engine, req) -> None:
+    from dockyard.engine.networking import prune
+
+    flt = filters(req, ("label", "until"))
+    _refuse_until(flt)
+    if flt:
+        raise InvalidArgument("label filters are not supported by dockyard's network prune yet")
+    req.send_json({"NetworksDeleted": prune(engine) or None})
+
+
+def pause(engine, req, name: str) -> None:
+    from dockyard.engine.observe import pause as pause_container
+
+    pause_container(engine, name)
+    req.no_content()
+
+
+def unpause(engine, req, name: str) -> None:
+    from dockyard.engine.observe import unpause as unpause_container
+
+    unpause_container(engine, name)
+    req.no_content()
+
+
+def rename(engine, req, name: str) -> None:
+    from dockyard.engine.containers import validate_name
+
+    new = req.q("name")
+    if not new:
+        raise InvalidArgument("the new name (name) is required")
+    rec = engine.db.get_container(name)
+    engine.db.rename_container(rec.id, validate_name(new))
+    req.no_content()

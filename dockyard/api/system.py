@@ -1,0 +1,124 @@
+"""System routes: /_ping, /version, /info."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from dockyard import __version__
+
+API_VERSION = "1.44"
+MIN_API_VERSION = "1.24"
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+          "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def ping(engine, req) -> None:
+    """docker pings with HEAD first, then GET; both say the API version in headers."""
+    body = b"OK"
+    req.send(200, body, "text/plain; charset=utf-8",
+             {"API-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux",
+              "Builder-Version": "1", "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"})
+
+
+def version(engine, req) -> None:
+    arch = GOARCH.get(platform.machine(), platform.machine())
+    details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch,
+               "KernelVersion": platform.release(), "GitCommit": "", "GoVersion": "python" + platform.python_version(),
+               "BuildTime": "", "Experimental": "false"}
+    req.send_json({
+        "Platform": {"Name": f"dockyard {__version__}"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+        "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "GitCommit": "",
+        "GoVersion": details["GoVersion"], "Os": "linux", "Arch": arch, "KernelVersion": platform.release(),
+        "BuildTime": "",
+    })
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def info(engine, req) -> None:
+    import shutil
+
+    from dockyard.engine.status import effective_state
+
+    counts = {"running": 0, "paused": 0, "stopped": 0}
+    recs = engine.db.list_containers()
+    for rec in recs:
+        s = effective_state(rec).get("Status")
+        counts["running" if s in ("running", "restarting") else "paused" if s == "paused" else "stopped"] += 1
+    cgroup2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    runc = shutil.which("runc")
+    req.send_json({
+        "ID": _host_id(engine), "Containers": len(recs), "ContainersRunning": counts["running"],
+        "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"],
+        "Images": len(engine.db.list_images()), "Driver": "overlay",
+        "DriverStatus": [],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": None,
+                    "Log": ["json-file"]},
+        "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True,
+        "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True, "Debug": False, "OomKillDisable": False,
+        "NFd": len(os.listdir("/proc/self/fd")), "NGoroutines": 0, "SystemTime": _now(),
+        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if cgroup2 else "1",
+        "KernelVersion": platform.release(), "OperatingSystem": _os_name(), "OSType": "linux",
+        "OSVersion": "", "Architecture": platform.machine(), "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(),
+        "IndexServerAddress": "https://index.docker.io/v1/", "DockerRootDir": engine.root,
+        "Name": platform.node(), "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+        "Runtimes": {"dockyard": {"path": "dockyard-runtime"}, **({"runc": {"path": runc}} if runc else {})},
+        "DefaultRuntime": "dockyard", "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False,
+                                               "NodeID": "", "NodeAddr": "", "Error": "", "RemoteManagers": None},
+        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
+        "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgroup2 else []),
+        "Warnings": None,
+    })
+
+
+def _now() -> str:
+    import time
+
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def _host_id(engine) -> str:
+    """A stable id for this store (docker's engine ID lives in its root the same way)."""
+    import uuid
+
+    path = os.path.join(engine.root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        pass
+    value = str(uuid.uuid4())
+    os.makedirs(engine.root, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(value + "\n")
+    try:
+        os.link(tmp, path)  # first writer wins
+    except FileExistsError:
+        pass
+    os.unlink(tmp)
+    with open(path) as f:
+        return f.read().strip()

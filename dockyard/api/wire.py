@@ -1,0 +1,213 @@
+"""HTTP plumbing of the Engine API: a request as the routes see it, JSON and streamed answers,
+hijacking the connection (attach, exec), chunked request bodies, and the one table that maps
+dockyard's error categories to dockerd's status codes.
+
+The server (server.py) parses the request line and headers with the standard library's
+`http.server`; everything after that is here, so a route never touches the socket by hand.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dockyard import errors
+
+MAX_JSON_BODY = 16 << 20
+
+# dockerd's status per error category (errdefs → httpstatus in moby): the only such table.
+STATUS = (
+    (errors.NotFound, 404),
+    (errors.AlreadyExists, 409),
+    (errors.Conflict, 409),
+    (errors.InvalidArgument, 400),
+    (errors.PermissionDenied, 403),
+    (errors.Unavailable, 503),
+    (errors.NotImplemented, 501),
+)
+
+
+def error_status(e: BaseException) -> int:
+    """The HTTP status of an error: its category's, 500 for anything that is a real fault."""
+    for cls, status in STATUS:
+        if isinstance(e, cls):
+            return status
+    return 500
+
+
+class Request:
+    """One API request: method, path without its version prefix, query, headers, body access and
+    the ways to answer (`send_json`, `stream`, `hijack`). `answered` tells the dispatcher whether
+    an error can still be sent as JSON."""
+
+    def __init__(self, handler, method: str, path: str, query: dict, version: tuple[int, int]) -> None:
+        self.handler = handler
+        self.method = method
+        self.path = path
+        self.query = query
+        self.version = version
+        self.headers = handler.headers
+        self.answered = False
+        self.params: dict = {}
+        self._body: bytes | None = None
+
+    @property
+    def service(self):
+        return self.handler.server.service
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def q(self, name: str, default: str | None = None) -> str | None:
+        v = self.query.get(name)
+        return v[-1] if v else default
+
+    def qbool(self, name: str, default: bool = False) -> bool:
+        """Docker's boolean query values: 1/true/True… are true, 0/false/"" false, else 400."""
+        v = self.q(name)
+        if v is None:
+            return default
+        low = v.lower()
+        if low in ("1", "true", "t", "yes", "y"):
+            return True
+        if low in ("0", "false", "f", "no", "n", ""):
+            return False
+        raise errors.InvalidArgument(f"invalid value for {name!r}: {v!r} is not a boolean")
+
+    def qint(self, name: str, default: int | None = None) -> int | None:
+        v = self.q(name)
+        if v in (None, ""):
+            return default
+        try:
+            return int(v)
+        except ValueError:
+            raise errors.InvalidArgument(f"invalid value for {name!r}: {v!r} is not an integer") from None
+
+    def body(self, limit: int = MAX_JSON_BODY) -> bytes:
+        """The whole request body (Content-Length or chunked), read once."""
+        if self._body is None:
+            self._body = read_body(self.handler.rfile, self.headers, limit)
+        return self._body
+
+    def json(self, *, required: bool = True):
+        """The body as JSON; a clear 400 when it is missing or malformed."""
+        raw = self.body()
+        if not raw.strip():
+            if required:
+                raise errors.InvalidArgument("a JSON request body is required")
+            return None
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise errors.InvalidArgument(f"invalid JSON in the request body: {e}") from None
+
+    def body_unread(self) -> bool:
+        """A body the route did not read (it must not be taken for the next request)."""
+        if self._body is not None or self.answered and self.handler.close_connection:
+            return False
+        h = self.headers
+        return bool(h.get("Content-Length", "0") not in ("", "0") or "chunked" in (h.get("Transfer-Encoding") or ""))
+
+    # -- output --------------------------------------------------------------------------------
+
+    def send(self, status: int, body: bytes = b"", content_type: str = "application/json",
+             headers: dict | None = None) -> None:
+        h = self.handler
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if body and self.method != "HEAD":
+            h.wfile.write(body)
+        h.wfile.flush()
+        self.answered = True
+
+    def send_json(self, obj, status: int = 200) -> None:
+        self.send(status, json.dumps(obj).encode() + b"\n")
+
+    def no_content(self) -> None:
+        h = self.handler
+        h.send_response(204)
+        h.end_headers()
+        h.wfile.flush()
+        self.answered = True
+
+    def stream(self, content_type: str, status: int = 200) -> "Chunked":
+        """Start a chunked answer; headers go out at once (a waiting client sees them)."""
+        h = self.handler
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        h.wfile.flush()
+        self.answered = True
+        return Chunked(h.wfile)
+
+    def hijack(self, content_type: str):
+        """Take the connection over (attach, exec start): 101 UPGRADED when the client asked for
+        an upgrade, else a bare 200 whose body is the raw stream; the socket is the caller's,
+        and the connection is closed after."""
+        h = self.handler
+        upgrade = "upgrade" in (self.headers.get("Connection") or "").lower()
+        if upgrade:
+            h.send_response(101, "UPGRADED")
+            h.send_header("Content-Type", content_type)
+            h.send_header("Connection", "Upgrade")
+            h.send_header("Upgrade", "tcp")
+        else:
+            h.send_response(200)
+            h.send_header("Content-Type", content_type)
+        h.end_headers()
+        h.wfile.flush()
+        h.close_connection = True
+        self.answered = True
+        return h.connection
+
+
+class Chunked:
+    """Writes HTTP/1.1 chunks; `close()` sends the last one. A vanished client raises OSError."""
+
+    def __init__(self, wfile) -> None:
+        self.wfile = wfile
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    def close(self) -> None:
+        try:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass
+
+
+def read_body(rfile, headers, limit: int) -> bytes:
+    te = (headers.get("Transfer-Encoding") or "").lower()
+    if "chunked" in te:
+        out = bytearray()
+        while True:
+            line = rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip() or b"x", 16)
+            except ValueError:
+                raise errors.InvalidArgument("malformed chunked request body") from None
+            if size == 0:
+                while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(out)
+            if len(out) + size > limit:
+                raise errors.InvalidArgument(f"request body too large (over {limit} bytes)")
+            out += rfile.read(size)
+            rfile.readline(16)
+    length = headers.get("Content-Length")
+    if not length:
+        return b""
+    try:
+        n = int(length)
+    except ValueError:
+        raise errors.InvalidArgument(f"invalid Content-Length: {length!r}") from None
+    if n < 0 or n > limit:
+        raise errors.InvalidArgument(f"request body too large (over {limit} bytes)")
+    return rfile.read(n)
