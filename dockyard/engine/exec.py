@@ -171,6 +171,8 @@ def _probe_external(engine, runtime, cid: str, process: dict, null: int, out_fd:
     import subprocess
     import tempfile
 
+    from dockyard.linux.signals import reset_signals  # runc exec passes on what it inherits ignored
+
     fd, process_file = tempfile.mkstemp(prefix="probe-", suffix=".json", dir=engine.container_dir(cid))
     with os.fdopen(fd, "w") as f:
         json.dump(process, f)
@@ -185,7 +187,7 @@ def _probe_external(engine, runtime, cid: str, process: dict, null: int, out_fd:
 
     try:
         proc = subprocess.Popen(runtime.exec_command(cid, process_file, pid_file=pid_file),
-                                stdin=null, stdout=out_fd, stderr=out_fd)
+                                stdin=null, stdout=out_fd, stderr=out_fd, preexec_fn=reset_signals)
     except OSError:
         cleanup()
         raise
@@ -237,6 +239,7 @@ def _exec_external(engine, runtime, cid: str, process: dict, *, tty: bool, inter
     import subprocess
     import tempfile
 
+    from dockyard.linux.signals import reset_signals  # runc exec passes on what it inherits ignored
     from dockyard.runtime.wait import forward_signals
 
     cdir = engine.container_dir(cid)
@@ -257,7 +260,7 @@ def _exec_external(engine, runtime, cid: str, process: dict, *, tty: bool, inter
                 pid_file = process_file + ".pid"
                 with open(os.devnull, "r+b") as null:
                     proc = subprocess.Popen(runtime.exec_command(cid, process_file, pid_file=pid_file),
-                                            stdin=null, stdout=null, stderr=subprocess.PIPE)
+                                            stdin=null, stdout=null, stderr=subprocess.PIPE, preexec_fn=reset_signals)
                 while proc.poll() is None and not os.path.exists(pid_file):
                     time.sleep(0.005)
                 try:
@@ -281,7 +284,7 @@ def _exec_external(engine, runtime, cid: str, process: dict, *, tty: bool, inter
         # In the foreground runc allocates the pty itself (terminal in process.json) and copies it
         # to and from our stdio, resizing it with our terminal, as `runc exec -t` does.
         stdin = None if interactive else subprocess.DEVNULL
-        proc = subprocess.Popen(runtime.exec_command(cid, process_file), stdin=stdin)
+        proc = subprocess.Popen(runtime.exec_command(cid, process_file), stdin=stdin, preexec_fn=reset_signals)
         restore = forward_signals(proc.pid)  # runc relays them to the process
         try:
             return proc.wait()

@@ -76,8 +76,11 @@ def test_run_starts_with_default_signals(dy, busybox, caller, rt):
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_exec_starts_with_default_signals(dy, busybox, name, tmp_path, caller):
-    run_d(dy, name, "sleep", "60")
+@pytest.mark.parametrize("rt", ["dockyard", "runc"])
+def test_exec_starts_with_default_signals(dy, busybox, name, tmp_path, caller, rt):
+    """With --runtime runc too: `runc exec` hands on whatever it inherited ignored (it resets
+    only the signals Go itself handles), so the engine resets them before it runs runc."""
+    run_d(dy, name, "sleep", "60", flags=("--runtime", rt))
     try:
         assert dy_with(dy, ["exec", name, *SHOW], **CALLERS[caller]) == CLEAN
         # exec -d: the detached process's own status, read from beside it (no shell in between:
