@@ -135,3 +135,15 @@ def _is_decimal(s: str) -> bool:
     if dot:
         return (ip == "" or ip.isdigit()) and (fp == "" or fp.isdigit())
     return ip.isdigit()
+
+
+def cpu_list(value: str) -> set[int]:
+    """A kernel list such as cpuset's "0-2,4" as a set of numbers; ValueError if malformed."""
+    out: set[int] = set()
+    for part in value.split(","):
+        lo, dash, hi = part.partition("-")
+        first, last = int(lo), int(hi if dash else lo)
+        if first < 0 or last < first:
+            raise ValueError(value)
+        out.update(range(first, last + 1))
+    return out

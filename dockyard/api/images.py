@@ -6,35 +6,17 @@ from __future__ import annotations
 import json
 import threading
 
+from dockyard.api.filters import label_ok, parse_filters
 from dockyard.errors import DockyardError, InvalidArgument, NotImplemented
 from dockyard.units import parse_rfc3339
 
 
 def _filters(raw: str | None) -> dict:
-    if not raw:
-        return {}
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid filters: {raw!r} is not JSON") from None
-    if not isinstance(doc, dict):
-        raise InvalidArgument("invalid filters: expected a JSON object")
-    out = {}
-    for k, v in doc.items():
-        if k not in ("dangling", "reference", "label"):
-            raise InvalidArgument(f"invalid filter '{k}'")
-        values = list(v) if isinstance(v, (list, dict)) else None
-        if values is None or not all(isinstance(x, str) for x in values):
-            raise InvalidArgument(f"invalid filter '{k}': expected a list of strings")
-        if k == "dangling" and any(x.lower() not in ("true", "false", "1", "0") for x in values):
-            raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
-        out[k] = values
+    out = parse_filters(raw, ("dangling", "reference", "label"))
+    values = out.get("dangling", ())
+    if any(x.lower() not in ("true", "false", "1", "0") for x in values):
+        raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
     return out
-
-
-def _label_ok(labels: dict, cond: str) -> bool:
-    k, eq, v = cond.partition("=")
-    return k in labels and (not eq or labels[k] == v)
 
 
 def list_images(engine, req) -> None:
@@ -59,7 +41,7 @@ def list_images(engine, req) -> None:
                 continue
         cfg = engine.images.config(rec)
         labels = (cfg.get("config") or {}).get("Labels") or {}
-        if "label" in flt and not all(_label_ok(labels, c) for c in flt["label"]):
+        if "label" in flt and not all(label_ok(labels, c) for c in flt["label"]):
             continue
         doc = {"Id": rec.id, "ParentId": "", "RepoTags": familiar, "RepoDigests": [],
                "Created": int(parse_rfc3339(rec.created) or rec.added), "Size": rec.size, "SharedSize": -1,

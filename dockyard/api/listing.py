@@ -3,40 +3,15 @@ label, status, exited, ancestor, before, since."""
 
 from __future__ import annotations
 
-import json
 import time
 
+from dockyard.api.filters import parse_filters
 from dockyard.engine.status import effective_state
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import DockyardError
 from dockyard.units import human_duration, parse_rfc3339
 
 FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-
-
-def parse_filters(raw: str | None) -> dict[str, list[str]]:
-    """docker's `filters` query: {"key": ["v", …]} (or the old {"key": {"v": true}})."""
-    if not raw:
-        return {}
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid filters: {raw!r} is not JSON") from None
-    if not isinstance(doc, dict):
-        raise InvalidArgument("invalid filters: expected a JSON object")
-    out = {}
-    for k, v in doc.items():
-        if k not in FILTERS:
-            raise InvalidArgument(f"invalid filter '{k}'")
-        values = list(v) if isinstance(v, (list, dict)) else None
-        if values is None or not all(isinstance(x, str) for x in values):
-            raise InvalidArgument(f"invalid filter '{k}': expected a list of strings")
-        if k == "status":
-            for s in values:
-                if s not in STATUSES:
-                    raise InvalidArgument(f"invalid filter 'status={s}'")
-        out[k] = values
-    return out
 
 
 def status_text(st: dict) -> str:
@@ -114,7 +89,7 @@ def summary(engine, rec, st: dict, *, size: bool) -> dict:
 
 
 def list_containers(engine, req) -> None:
-    flt = parse_filters(req.q("filters"))
+    flt = parse_filters(req.q("filters"), FILTERS)
     limit = req.qint("limit", -1)
     show_all = req.qbool("all") or limit > 0 or "status" in flt or "exited" in flt
     size = req.qbool("size")

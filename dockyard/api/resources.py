@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 
+from dockyard.api.filters import label_ok, parse_filters
 from dockyard.engine.config import json_field, json_string_map
 from dockyard.errors import InvalidArgument, NetworkNotFound
 
 
 def filters(req, allowed: tuple) -> dict:
-    raw = req.q("filters")
-    if not raw:
-        return {}
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid filters: {raw!r} is not JSON") from None
-    if not isinstance(doc, dict):
-        raise InvalidArgument("invalid filters: expected a JSON object")
-    out = {}
-    for k, v in doc.items():
-        if k not in allowed:
-            raise InvalidArgument(f"invalid filter '{k}'")
-        values = list(v) if isinstance(v, (list, dict)) else None
-        if values is None or not all(isinstance(x, str) for x in values):
-            raise InvalidArgument(f"invalid filter '{k}': expected a list of strings")
-        out[k] = values
-    return out
-
-
-def _label_ok(labels: dict, cond: str) -> bool:
-    k, eq, v = cond.partition("=")
-    return k in labels and (not eq or labels[k] == v)
+    return parse_filters(req.q("filters"), allowed)
 
 
 # -- networks ----------------------------------------------------------------------------------
@@ -67,7 +45,7 @@ def list_networks(engine, req) -> None:
                 or "id" in flt and not any(n["Id"].startswith(v) for v in flt["id"])
                 or "driver" in flt and n["Driver"] not in flt["driver"]
                 or "scope" in flt and "local" not in flt["scope"]
-                or "label" in flt and not all(_label_ok(n["Labels"] or {}, c) for c in flt["label"])
+                or "label" in flt and not all(label_ok(n["Labels"] or {}, c) for c in flt["label"])
                 or "type" in flt and not any((t == "builtin") == builtin for t in flt["type"])):
             continue
         out.append(n)
@@ -146,7 +124,7 @@ def list_volumes(engine, req) -> None:
             continue
         if "driver" in flt and rec.driver not in flt["driver"]:
             continue
-        if "label" in flt and not all(_label_ok(rec.labels, c) for c in flt["label"]):
+        if "label" in flt and not all(label_ok(rec.labels, c) for c in flt["label"]):
             continue
         out.append(volume_json(rec))
     req.send_json({"Volumes": out, "Warnings": None})

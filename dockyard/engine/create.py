@@ -153,11 +153,10 @@ def _resources(hc: dict) -> dict:
 
 def _check_cpuset(value: str) -> None:
     """docker refuses CPUs the host does not have at create time, not when the cgroup is written."""
-    wanted: set[int] = set()
+    from dockyard.units import cpu_list
+
     try:
-        for part in value.split(","):
-            lo, dash, hi = part.partition("-")
-            wanted.update(range(int(lo), int(hi if dash else lo) + 1))
+        wanted = cpu_list(value)
     except ValueError:
         raise InvalidArgument(f"Invalid value {value} for cpuset cpus") from None
     available = sorted(os.sched_getaffinity(0))

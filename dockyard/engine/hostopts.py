@@ -282,21 +282,19 @@ def block_device(path: str) -> tuple[int, int]:
 
 def check_mems(value: str) -> None:
     """--cpuset-mems: memory nodes the host has (dockerd refuses the others at create)."""
-    wanted: set[int] = set()
+    from dockyard.units import cpu_list
+
     try:
-        for part in value.split(","):
-            lo, dash, hi = part.partition("-")
-            wanted.update(range(int(lo), int(hi if dash else lo) + 1))
+        wanted = cpu_list(value)
     except ValueError:
         raise InvalidArgument(f"Invalid value {value} for cpuset mems") from None
     try:
         with open("/sys/devices/system/node/online") as f:
-            online = f.read().strip()
-    except OSError:
-        online = "0"
-    have: set[int] = set()
-    for part in online.split(","):
-        lo, dash, hi = part.partition("-")
-        have.update(range(int(lo), int(hi if dash else lo) + 1))
+            have = cpu_list(f.read().strip())
+    except (OSError, ValueError):
+        have = {0}
     if wanted - have:
+        online = ",".join(map(str, sorted(have)))
+        if sorted(have) == list(range(min(have), max(have) + 1)):
+            online = f"{min(have)}-{max(have)}" if len(have) > 1 else str(min(have))
         raise InvalidArgument(f"Requested memory nodes are not available - requested {value}, available: {online}")

@@ -53,3 +53,12 @@ def test_size_error_is_a_value_error_with_go_units_wording():
 def test_printers():
     assert U.human_size(4_260_000) == "4.26MB"
     assert U.binary_size(1.5 * MB) == "1.5MiB"
+
+
+def test_cpu_list():
+    from dockyard.units import cpu_list
+
+    assert cpu_list("0") == {0} and cpu_list("0-2,4") == {0, 1, 2, 4} and cpu_list("3,1-1") == {1, 3}
+    for bad in ("", "a", "1-", "-1", "2-1", "0,,1"):
+        with pytest.raises(ValueError):
+            cpu_list(bad)
