@@ -271,14 +271,20 @@ def test_nothing_left_behind(runtimes, podman_image, overlay_baseline):
         assert cid not in mounts, f"a mount of container {cid} remains"
         for root in ("/run/dockyard-runtime", "/run/runc"):
             assert not os.path.exists(os.path.join(root, cid)), f"runtime state {root}/{cid} remains"
-    leftovers = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmdline = f.read().decode(errors="replace")
-            except OSError:
-                continue
-            if any(cid in cmdline for cid in _CREATED):
-                leftovers.append(f"{pid}: {cmdline.replace(chr(0), ' ')[:200]}")
-    assert leftovers == [], leftovers
+
+    def leftovers() -> list[str]:
+        out = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmdline = f.read().decode(errors="replace")
+                except OSError:
+                    continue
+                if any(cid in cmdline for cid in _CREATED):
+                    out.append(f"{pid}: {cmdline.replace(chr(0), ' ')[:200]}")
+        return out
+
+    # a conmon outlives its container by its exit command (`podman container cleanup`): give it
+    # the time it takes, as for the mounts above
+    assert wait_for(lambda: not leftovers(), 10), leftovers()
