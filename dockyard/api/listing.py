@@ -1,59 +1,13 @@
 """GET /containers/json: the list docker ps reads, with all/limit/size and the filters id, name,
-label, status, exited, ancestor, before, since."""
+label, status, exited, health, ancestor, before, since (selected by engine/listing.py, as for
+`dockyard ps`)."""
 
 from __future__ import annotations
 
-import time
-
 from dockyard.api.filters import parse_filters
-from dockyard.engine.status import effective_state
-from dockyard.errors import DockyardError
-from dockyard.units import human_duration, parse_rfc3339
+from dockyard.engine.listing import select, status_text
 
-FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since")
-STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-
-
-def status_text(st: dict) -> str:
-    status = st.get("Status")
-    if status in ("running", "paused"):
-        up = "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", "")))
-        return up + " (Paused)" if status == "paused" else up
-    if status == "exited":
-        finished = parse_rfc3339(st.get("FinishedAt", ""))
-        code = st.get("ExitCode", 0)
-        return f"Exited ({code}) " + human_duration(time.time() - finished) + " ago" if finished else f"Exited ({code})"
-    if status == "restarting":
-        return f"Restarting ({st.get('ExitCode', 0)}) " + \
-            human_duration(time.time() - parse_rfc3339(st.get("FinishedAt", ""))) + " ago"
-    return status.capitalize() if status else "Unknown"
-
-
-def _matches(engine, rec, st: dict, flt: dict, order: dict) -> bool:
-    import re
-
-    def any_of(key, pred):
-        return key not in flt or any(pred(v) for v in flt[key])
-
-    def ancestor(v):
-        try:
-            return engine.images.resolve(v).id == rec.image_id
-        except DockyardError:
-            return rec.image == v
-
-    def position(v):
-        return order[engine.db.get_container(v).id]
-
-    labels = rec.config.get("labels") or {}
-    return (any_of("status", lambda v: st.get("Status") == v)
-            and any_of("name", lambda v: re.search(v, rec.name) is not None)
-            and any_of("id", lambda v: rec.id.startswith(v))
-            and any_of("label", lambda v: (v in labels) if "=" not in v
-                       else labels.get(v.partition("=")[0]) == v.partition("=")[2])
-            and any_of("exited", lambda v: st.get("Status") == "exited" and str(st.get("ExitCode")) == v)
-            and any_of("ancestor", ancestor)
-            and any_of("before", lambda v: position(v) > order[rec.id])
-            and any_of("since", lambda v: position(v) < order[rec.id]))
+FILTERS = ("id", "name", "label", "status", "exited", "health", "ancestor", "before", "since")
 
 
 def summary(engine, rec, st: dict, *, size: bool) -> dict:
@@ -93,15 +47,8 @@ def list_containers(engine, req) -> None:
     limit = req.qint("limit", -1)
     show_all = req.qbool("all") or limit > 0 or "status" in flt or "exited" in flt
     size = req.qbool("size")
-    recs = engine.db.list_containers()  # newest first
-    order = {r.id: i for i, r in enumerate(reversed(recs))}
     out = []
-    for rec in recs:
-        st = effective_state(rec)
-        if not show_all and st.get("Status") not in ("running", "paused", "restarting"):
-            continue
-        if not _matches(engine, rec, st, flt, order):
-            continue
+    for rec, st in select(engine, flt, show_all=show_all):
         out.append(summary(engine, rec, st, size=size))
         if 0 < limit <= len(out):
             break

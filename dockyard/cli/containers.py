@@ -6,7 +6,8 @@ import sys
 import time
 
 from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, parse, usage
-from dockyard.cli.render import ago, confirm, human_duration, parse_rfc3339
+from dockyard.cli.render import ago, confirm
+from dockyard.engine.listing import status_text
 from dockyard.errors import DockyardError, InvalidArgument
 
 PS_FLAGS = [
@@ -32,27 +33,6 @@ RM_FLAGS = [
 ]
 
 
-def status_text(st: dict) -> str:
-    """docker ps STATUS: "Up 3 seconds", "Exited (0) 2 seconds ago", "Created"."""
-    status = st.get("Status")
-    if status == "running":
-        up = "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", "")))
-        health = (st.get("Health") or {}).get("Status")
-        if health:
-            return f"{up} (health: starting)" if health == "starting" else f"{up} ({health})"
-        return up
-    if status == "paused":
-        return "Up " + human_duration(time.time() - parse_rfc3339(st.get("StartedAt", ""))) + " (Paused)"
-    if status == "exited":
-        finished = parse_rfc3339(st.get("FinishedAt", ""))
-        if not finished:  # it died with nobody watching: when is not known
-            return f"Exited ({st.get('ExitCode', 0)})"
-        return f"Exited ({st.get('ExitCode', 0)}) " + ago(finished)
-    if status == "restarting":
-        return f"Restarting ({st.get('ExitCode', 0)}) " + ago(parse_rfc3339(st.get("FinishedAt", "")))
-    return status.capitalize() if status else "Unknown"
-
-
 def _command(rec) -> str:
     """docker ps COMMAND: arguments with spaces are shown in single quotes."""
     st = rec.state
@@ -74,36 +54,6 @@ def _filters(values: list[str]) -> dict[str, list[str]]:
             raise InvalidArgument(f"Unrecognised filter value for health: {v}")
         out.setdefault(k, []).append(v)
     return out
-
-
-def _matches(engine, rec, st: dict, flt: dict[str, list[str]], order: dict[str, int]) -> bool:
-    import re
-
-    def any_of(key, pred):
-        return key not in flt or any(pred(v) for v in flt[key])
-
-    labels = rec.config.get("labels") or {}
-    return (any_of("status", lambda v: st.get("Status") == v)
-            and any_of("name", lambda v: re.search(v, rec.name) is not None)
-            and any_of("id", lambda v: rec.id.startswith(v))
-            and any_of("label", lambda v: (v.partition("=")[0] in labels) if "=" not in v
-                       else labels.get(v.partition("=")[0]) == v.partition("=")[2])
-            and any_of("exited", lambda v: st.get("Status") == "exited" and str(st.get("ExitCode")) == v)
-            and any_of("health", lambda v: ((st.get("Health") or {}).get("Status") or "none") == v)
-            and any_of("ancestor", lambda v: _is_ancestor(engine, rec, v))
-            and any_of("before", lambda v: _ref_order(engine, v, order) > order[rec.id])
-            and any_of("since", lambda v: _ref_order(engine, v, order) < order[rec.id]))
-
-
-def _is_ancestor(engine, rec, name: str) -> bool:
-    try:
-        return engine.images.resolve(name).id == rec.image_id
-    except DockyardError:
-        return rec.image == name
-
-
-def _ref_order(engine, ref: str, order: dict[str, int]) -> int:
-    return order[engine.db.get_container(ref).id]
 
 
 def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
@@ -133,25 +83,15 @@ def _ports(st: dict) -> str:
 
 def cmd_ps(ctx, argv: list[str]) -> int:
     from dockyard.cli.template import render_table
-    from dockyard.engine.status import effective_state
+    from dockyard.engine.listing import select
 
     opts = parse(PS_FLAGS, argv)
     if opts.help:
         print(usage("dockyard ps [OPTIONS]", "List containers", PS_FLAGS))
         return 0
     flt = _filters(opts.filter)
-    engine = ctx.engine
-    recs = sorted(engine.db.list_containers(), key=lambda r: r.created, reverse=True)
-    order = {r.id: i for i, r in enumerate(reversed(recs))}
     show_all = opts.all or opts.latest or opts.last >= 0 or "status" in flt or "exited" in flt
-    rows = []
-    for rec in recs:
-        st = effective_state(rec)
-        if not show_all and st.get("Status") not in ("running", "paused", "restarting"):
-            continue
-        if not _matches(engine, rec, st, flt, order):
-            continue
-        rows.append((rec, st))
+    rows = select(ctx.engine, flt, show_all=show_all)
     if opts.latest:
         rows = rows[:1]
     elif opts.last >= 0:
@@ -200,6 +140,7 @@ def cmd_rename(ctx, argv: list[str]) -> int:
 def cmd_prune(ctx, argv: list[str]) -> int:
     """docker container prune: remove every stopped container; prints what it reclaimed."""
     from dockyard.cli.render import human_size
+    from dockyard.engine.listing import matcher
     from dockyard.engine.prune import prune_containers
 
     opts = parse([Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
@@ -212,10 +153,7 @@ def cmd_prune(ctx, argv: list[str]) -> int:
         if not confirm("WARNING! This will remove all stopped containers."):
             return 0
     flt = _filters(opts.filter) if opts.filter else {}
-    engine = ctx.engine
-    order = {r.id: i for i, r in enumerate(engine.db.list_containers())}
-    accept = (lambda rec, st: _matches(engine, rec, st, flt, order)) if flt else None
-    removed, reclaimed = prune_containers(engine, accept)
+    removed, reclaimed = prune_containers(ctx.engine, matcher(ctx.engine, flt))
     if removed:
         print("Deleted Containers:")
         for cid in removed:
