@@ -4,17 +4,8 @@ rename. Prune filters: label and label! (and `all` for volumes); others are refu
 from __future__ import annotations
 
 from dockyard.api.resources import filters
+from dockyard.engine.volumes import label_filters
 from dockyard.errors import InvalidArgument
-
-
-def _labels(flt: dict) -> tuple:
-    """(key, value or None, negate) as engine.volumes.match_labels takes them."""
-    out = []
-    for key, negate in (("label", False), ("label!", True)):
-        for v in flt.get(key, ()):
-            k, eq, val = v.partition("=")
-            out.append((k, val if eq else None, negate))
-    return tuple(out)
 
 
 def _refuse_until(flt: dict) -> None:
@@ -28,7 +19,7 @@ def containers(engine, req) -> None:
 
     flt = filters(req, ("label", "label!", "until"))
     _refuse_until(flt)
-    wanted = _labels(flt)
+    wanted = label_filters(flt)
     accept = (lambda rec, st: match_labels(rec.config.get("labels") or {}, wanted)) if wanted else None
     removed, reclaimed = prune_containers(engine, accept)
     req.send_json({"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed})
@@ -42,7 +33,7 @@ def volumes(engine, req) -> None:
     if any(v not in ("1", "true", "0", "false") for v in all_values):
         raise InvalidArgument(f"invalid filter 'all={all_values[0]}'")
     removed, reclaimed = prune(engine, all_volumes=any(v in ("1", "true") for v in all_values),
-                               labels=_labels(flt))
+                               labels=label_filters(flt))
     req.send_json({"VolumesDeleted": removed or None, "SpaceReclaimed": reclaimed})
 
 

@@ -52,21 +52,11 @@ def _filters(values: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def label_filters(flt: dict) -> tuple:
-    """label=KEY, label=KEY=VALUE, label!=KEY[=VALUE] as (key, value or None, negate)."""
-    out = []
-    for key, negate in (("label", False), ("label!", True)):
-        for v in flt.get(key, ()):
-            k, eq, val = v.partition("=")
-            out.append((k, val if eq else None, negate))
-    return tuple(out)
-
-
 def cmd_volume_ls(ctx, argv: list[str]) -> int:
     import re
 
     from dockyard.cli.template import render_table
-    from dockyard.engine.volumes import list_volumes, match_labels
+    from dockyard.engine.volumes import label_filters, list_volumes, match_labels
     from dockyard.state.volumes import volumes_in_use
 
     opts = _opts([Flag("-q,--quiet", BOOL, "Only display volume names"),
@@ -157,7 +147,7 @@ def cmd_volume_rm(ctx, argv: list[str]) -> int:
 
 
 def cmd_volume_prune(ctx, argv: list[str]) -> int:
-    from dockyard.engine.volumes import prune
+    from dockyard.engine.volumes import label_filters, prune
     from dockyard.units import human_size
 
     opts = _opts([Flag("-a,--all", BOOL, "Remove all unused volumes, not just anonymous ones"),

@@ -217,6 +217,17 @@ def _empty_trash(engine) -> None:
             rmtree(os.path.join(volumes_dir(engine), n))
 
 
+def label_filters(flt: dict) -> tuple:
+    """label=KEY, label=KEY=VALUE, label!=KEY[=VALUE] of a filter dict as (key, value or None,
+    negate), what `match_labels` takes (prune and `volume ls`, from the CLI and the API)."""
+    out = []
+    for key, negate in (("label", False), ("label!", True)):
+        for v in flt.get(key, ()):
+            k, eq, val = v.partition("=")
+            out.append((k, val if eq else None, negate))
+    return tuple(out)
+
+
 def match_labels(labels: dict, wanted) -> bool:
     for key, value, negate in wanted:
         hit = key in labels and (value is None or labels[key] == value)
