@@ -24,20 +24,9 @@ def _write(text: str, output: str | None) -> None:
     if not output or output == "-":
         sys.stdout.write(text)
         return
-    target = os.path.abspath(output)
-    if os.path.lexists(target) and not os.path.isfile(target) or os.path.islink(target):
-        with open(target, "w") as f:  # /dev/null, a fifo, a link: written through, never replaced
-            f.write(text)
-        return
-    tmp = f"{target}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from dockyard.fsutil import write_output  # a device, fifo or link is written through, never replaced
+
+    write_output(output, lambda f: f.write(text), mode="w")
 
 
 def render_sbom(inv, fmt: str) -> str:
