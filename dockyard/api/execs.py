@@ -11,7 +11,7 @@ import threading
 from dockyard.api import isolated
 from dockyard.api.streams import content_type, frame
 from dockyard.engine.config import json_field, json_strings
-from dockyard.engine.status import effective_state
+from dockyard.engine.exec import exec_target
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 
 
@@ -46,16 +46,6 @@ class Registry:
             self.execs[ex.id] = ex
 
 
-def _running(engine, ref: str):
-    rec = engine.db.get_container(ref)
-    st = effective_state(rec)
-    if st.get("Status") == "paused":
-        raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
-    if st.get("Status") != "running":
-        raise Conflict(f"Container {rec.id} is not running")
-    return rec
-
-
 def create(engine, req, name: str) -> None:
     body = req.json()
     if not isinstance(body, dict):
@@ -76,7 +66,7 @@ def create(engine, req, name: str) -> None:
               "AttachStdin": json_field(body, "AttachStdin", bool, "", False),
               "AttachStdout": json_field(body, "AttachStdout", bool, "", False),
               "AttachStderr": json_field(body, "AttachStderr", bool, "", False)}
-    rec = _running(engine, name)
+    rec = exec_target(engine, name)[0]
     ex = Exec(os.urandom(32).hex(), rec.id, config)
     req.service.execs.add(ex)
     req.send_json({"Id": ex.id}, 201)
@@ -104,7 +94,7 @@ def start(engine, req, eid: str) -> None:
         if ex.started:
             raise Conflict(f"exec {ex.id} has already been started")
         ex.started = True
-    _running(engine, ex.container_id)
+    exec_target(engine, ex.container_id)
     c = ex.config
     args = {"root": engine.root, "runroot": engine.runroot, "ref": ex.container_id, "cmd": c["Cmd"],
             "tty": c["Tty"], "interactive": c["AttachStdin"], "user": c["User"], "workdir": c["WorkingDir"],

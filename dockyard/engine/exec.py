@@ -15,12 +15,9 @@ from dockyard import jsonfast as json  # the C codec: a prober execs often and n
 from dockyard.errors import Conflict
 
 
-def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, interactive: bool = False,
-                      user: str = "", workdir: str = "", env: list[str] = (), detach: bool = False,
-                      privileged: bool = False) -> int:
+def exec_target(engine, ref: str) -> tuple:
+    """(record, effective state) of a container an exec may enter: dockerd's 409s otherwise."""
     from dockyard.engine.status import effective_state
-    from dockyard.linux import syscalls as sc
-    from dockyard.runtime.exec import exec_process
 
     rec = engine.db.get_container(ref)
     st = effective_state(rec)
@@ -28,6 +25,16 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
         raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
     if st.get("Status") != "running":
         raise Conflict(f"Container {rec.id} is not running")
+    return rec, st
+
+
+def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, interactive: bool = False,
+                      user: str = "", workdir: str = "", env: list[str] = (), detach: bool = False,
+                      privileged: bool = False) -> int:
+    from dockyard.linux import syscalls as sc
+    from dockyard.runtime.exec import exec_process
+
+    rec, st = exec_target(engine, ref)
     pid = st["Pid"]
     spec, process = process_spec(engine, rec.id, pid, cmd, tty=tty, user=user, workdir=workdir, env=env,
                                  privileged=privileged,
