@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, parse, usage
+from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, parse, usage
 from dockyard.cli.render import ago, confirm
 from dockyard.engine.listing import status_text
 from dockyard.errors import DockyardError, InvalidArgument
@@ -128,9 +128,12 @@ def cmd_rm(ctx, argv: list[str]) -> int:
 def cmd_rename(ctx, argv: list[str]) -> int:
     from dockyard.engine.containers import validate_name
 
-    opts = parse([Flag("--help", BOOL)], argv)
+    opts = parse([Flag("--help", BOOL, "Print usage")], argv)
+    if opts.help:
+        print(usage("dockyard rename CONTAINER NEW_NAME", "Rename a container", [Flag("--help", BOOL, "Print usage")]))
+        return 0
     if len(opts.args) != 2:
-        raise InvalidArgument('"dockyard rename" requires exactly 2 arguments.',
+        raise UsageError('"dockyard rename" requires exactly 2 arguments.',
                               hint="Usage:  dockyard rename CONTAINER NEW_NAME")
     rec = ctx.engine.db.get_container(opts.args[0])
     ctx.engine.db.rename_container(rec.id, validate_name(opts.args[1]))

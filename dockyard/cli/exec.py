@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
@@ -22,7 +22,7 @@ FLAGS = [
 
 def cmd_exec(ctx, argv: list[str]) -> int:
     from dockyard.cli.run import env_from_args
-    from dockyard.engine.exec import exec_in_container
+    from dockyard.engine.exec import exec_in_container, exec_target
 
     opts = parse(FLAGS, argv, interspersed=False)
     if opts.help:
@@ -32,8 +32,20 @@ def cmd_exec(ctx, argv: list[str]) -> int:
     if len(opts.args) < 2:
         raise UsageError('"dockyard exec" requires at least 2 arguments.')
     if opts.tty and opts.interactive and not os.isatty(0):
-        raise InvalidArgument("the input device is not a TTY")
-    return exec_in_container(ctx.engine, opts.args[0], opts.args[1:], tty=opts.tty, interactive=opts.interactive,
-                             user=opts.user or "", workdir=opts.workdir or "",
-                             env=env_from_args(opts.env, opts.env_file), detach=opts.detach,
-                             privileged=opts.privileged)
+        raise _exit_with(InvalidArgument("the input device is not a TTY"), 1)
+    env = env_from_args(opts.env, opts.env_file)
+    try:
+        exec_target(ctx.engine, opts.args[0])
+    except DockyardError as e:  # docker: the daemon refused the exec (no such container, not running)
+        raise _exit_with(e, 1) from None
+    try:
+            return exec_in_container(ctx.engine, opts.args[0], opts.args[1:], tty=opts.tty,
+                                 interactive=opts.interactive, user=opts.user or "", workdir=opts.workdir or "",
+                                 env=env, detach=opts.detach, privileged=opts.privileged)
+    except DockyardError as e:  # docker: the exec could not start (no such command or user): 126
+        raise _exit_with(e, 126) from None
+
+
+def _exit_with(e: DockyardError, code: int) -> DockyardError:
+    e.code = code  # what the CLI exits with (cli/main.py)
+    return e

@@ -8,7 +8,7 @@ the container command keeps its own flags. Errors read like docker's ("unknown f
 
 from __future__ import annotations
 
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 BOOL, STR, LIST, INT = "bool", "str", "list", "int"
 
@@ -27,7 +27,26 @@ class Flag:
 
 
 class UsageError(InvalidArgument):
-    """Bad command-line usage; the CLI adds "See 'dockyard CMD --help'."."""
+    """Bad command-line usage; the CLI adds "See 'dockyard CMD --help'.". Exit 1, as docker's
+    argument-count and option-combination errors."""
+
+    code = 1
+
+
+class FlagError(UsageError):
+    """A flag the parser cannot take (unknown, missing or malformed value): docker exits 125 for
+    these, whatever the command."""
+
+    code = 125
+
+
+class HelpRequested(DockyardError):
+    """`--help` (or `-h` where no flag owns it) on a command whose table has no help flag: the
+    CLI prints the usage made from `flags` and exits 0."""
+
+    def __init__(self, flags: list) -> None:
+        super().__init__("help")
+        self.flags = flags
 
 
 class Parsed(dict):
@@ -45,6 +64,8 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
     for f in flags:
         for n in f.names:
             by_name[n] = f
+    if "-h" not in by_name and "--help" in by_name:
+        by_name["-h"] = by_name["--help"]  # docker: -h is help wherever no other flag owns it
     out = Parsed({f.dest: (list(f.default) if f.kind == LIST else f.default) for f in flags})
     args: list[str] = []
     i = 0
@@ -54,17 +75,19 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
         if a == "--":
             args.extend(argv[i:])
             break
+        if (a == "--help" or a == "-h" and "-h" not in by_name) and "--help" not in by_name:
+            raise HelpRequested(flags)
         if a.startswith("--") and len(a) > 2:
             name, eq, val = a.partition("=")
             f = by_name.get(name)
             if f is None:
-                raise UsageError(f"unknown flag: {name}")
+                raise FlagError(f"unknown flag: {name}")
             if f.kind == BOOL:
                 out[f.dest] = _bool(name, val) if eq else True
                 continue
             if not eq:
                 if i >= len(argv):
-                    raise UsageError(f"flag needs an argument: {name}")
+                    raise FlagError(f"flag needs an argument: {name}")
                 val = argv[i]
                 i += 1
             _set(out, f, name, val)
@@ -74,7 +97,7 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
                 name = "-" + a[j]
                 f = by_name.get(name)
                 if f is None:
-                    raise UsageError(f"unknown shorthand flag: '{a[j]}' in {a}")
+                    raise FlagError(f"unknown shorthand flag: '{a[j]}' in {a}")
                 j += 1
                 if f.kind == BOOL:
                     if j < len(a) and a[j] == "=":
@@ -85,7 +108,7 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
                 val = a[j:].removeprefix("=") if j < len(a) else None
                 if val is None:
                     if i >= len(argv):
-                        raise UsageError(f"flag needs an argument: '{a[j - 1]}' in {name}")
+                        raise FlagError(f"flag needs an argument: '{a[j - 1]}' in {name}")
                     val = argv[i]
                     i += 1
                 _set(out, f, name, val)
@@ -105,7 +128,7 @@ def _bool(name: str, val: str) -> bool:
         return True
     if v in ("false", "0", "f"):
         return False
-    raise UsageError(f'invalid argument "{val}" for "{name}" flag: strconv.ParseBool: parsing "{val}": invalid syntax')
+    raise FlagError(f'invalid argument "{val}" for "{name}" flag: strconv.ParseBool: parsing "{val}": invalid syntax')
 
 
 def _set(out: Parsed, f: Flag, name: str, val: str) -> None:
@@ -115,7 +138,7 @@ def _set(out: Parsed, f: Flag, name: str, val: str) -> None:
         try:
             out[f.dest] = int(val)
         except ValueError:
-            raise UsageError(f'invalid argument "{val}" for "{name}" flag: strconv.ParseInt: parsing "{val}": '
+            raise FlagError(f'invalid argument "{val}" for "{name}" flag: strconv.ParseInt: parsing "{val}": '
                              "invalid syntax") from None
     else:
         out[f.dest] = val

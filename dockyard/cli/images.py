@@ -94,6 +94,10 @@ def cmd_images(ctx, argv: list[str]) -> int:
 
 def cmd_tag(ctx, argv: list[str]) -> int:
     opts = parse([Flag("--help")], argv)
+    if opts.help:
+        print(usage("dockyard tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+                    "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", [Flag("--help", BOOL, "Print usage")]))
+        return 0
     if len(opts.args) != 2:
         raise UsageError('"dockyard tag" requires exactly 2 arguments.',
                          hint="See 'dockyard tag --help'.\n\nUsage:  dockyard tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")

@@ -32,7 +32,7 @@ def _inspect(ctx, argv: list[str], kind: str | None) -> int:
         return 0 if opts.help else 1
     kind = kind or opts.type
     if kind not in (None, "container", "image"):
-        raise InvalidArgument(f'"{kind}" is not a valid value for --type')
+        raise InvalidArgument(f'unknown type: "{kind}": must be one of "container", "image"')
     out, rc = [], 0
     for name in opts.args:
         try:

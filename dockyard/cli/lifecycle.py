@@ -60,7 +60,7 @@ def cmd_start(ctx, argv):
 def cmd_stop(ctx, argv):
     from dockyard.engine.lifecycle import parse_timeout, stop
 
-    flags = [Flag("-t,--time", STR, "Seconds to wait before killing the container"),
+    flags = [Flag("-t,--time,--timeout", STR, "Seconds to wait before killing the container", dest="time"),
              Flag("-s,--signal", STR, "Signal to send to the container"), Flag("--help")]
     return _each(ctx, argv, flags, "stop", "Stop one or more running containers",
                  lambda ref, o: stop(ctx.engine, ref, timeout=parse_timeout(o.time), signal=o.signal) and ref,
@@ -72,16 +72,18 @@ def cmd_restart(ctx, argv):
     threads hold SQLite connections, so they run one by one afterwards."""
     from dockyard.engine.lifecycle import parse_timeout, start, stop
 
-    flags = [Flag("-t,--time", STR, "Seconds to wait before killing the container"), Flag("--help")]
+    flags = [Flag("-t,--time,--timeout", STR, "Seconds to wait before killing the container", dest="time"),
+             Flag("-s,--signal", STR, "Signal to send to the container"), Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or not opts.args:
         print(usage("dockyard restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", flags))
         if opts.help:
             return 0
         raise UsageError('"dockyard restart" requires at least 1 argument.')
-    stopped = list(_parallel(lambda ref, o: stop(ctx.engine, ref, timeout=parse_timeout(o.time)), opts)) \
-        if len(opts.args) > 1 else list(_serial(lambda ref, o: stop(ctx.engine, ref, timeout=parse_timeout(o.time)),
-                                                opts))
+    def stop_one(ref, o):
+        return stop(ctx.engine, ref, timeout=parse_timeout(o.time), signal=o.signal)
+
+    stopped = list(_parallel(stop_one, opts) if len(opts.args) > 1 else _serial(stop_one, opts))
     ctx.engine.db.close()  # the threads' connections stay with them; start afresh in this thread
     rc = 0
     for ref, _out, err in stopped:

@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         fn = getattr(sys.modules[module], func)
         return fn(Context(opts["root"], opts["runroot"], command), cmd_argv) or 0
     except DockyardError as e:
+        if type(e).__name__ == "HelpRequested":  # cli.flags.HelpRequested, not imported up front
+            _print_help(command, e.flags)
+            return 0
         render_error(e, command)
         return _error_code(command, e)
     except KeyboardInterrupt:
@@ -264,8 +267,24 @@ def _os_error_text(e: OSError) -> str:
     return f"{e.strerror}: {e.filename}" if e.filename else str(e)
 
 
+def _print_help(command: str, flags: list) -> None:
+    """`CMD --help` for a command that does not write its own usage: its flag table, and its
+    line of the command list as the summary."""
+    from dockyard.cli.flags import usage
+
+    word = command.split()[-1]
+    summary = next((line.split(None, 1)[1] for line in USAGE.splitlines()
+                    if line.startswith("  ") and line.split(None, 1)[0] == word and " " in line.strip()), "")
+    sys.stdout.write(usage(f"dockyard {command} [OPTIONS]", summary, flags) + "\n")
+
+
 def _error_code(command: str, e: BaseException) -> int:
-    """docker run/create/start exit 125 for engine errors, 126/127 when the command can't start."""
+    """docker exits 125 for a flag it cannot parse and 1 for a wrong argument count, whatever the
+    command; run/create/exec exit 125 for engine errors, 126/127 when the command can't start."""
+    from dockyard.cli.flags import UsageError
+
+    if isinstance(e, UsageError):
+        return e.code
     if command in ("run", "container run", "create", "container create", "exec", "container exec"):
         return getattr(e, "code", 125)
     return 1

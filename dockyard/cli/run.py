@@ -7,7 +7,7 @@ import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
 from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 RUN_FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
@@ -157,7 +157,7 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
     body = {
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
-        "Domainname": opts.domainname or "", "Labels": key_values(opts.label), "Tty": opts.tty,
+        "Domainname": opts.domainname or "", "Labels": _labels(opts.label), "Tty": opts.tty,
         "OpenStdin": opts.interactive, **stop_flags(opts), "HostConfig": host,
     }
     if opts.no_healthcheck or any(getattr(opts, n) for n in HEALTH_FLAGS):
@@ -171,6 +171,14 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
     extra_request(opts, body)
     return body
+
+
+def _labels(values: list[str]) -> dict:
+    """-l/--label KEY[=VALUE]: docker's CLI refuses an empty key."""
+    for v in values:
+        if not v.partition("=")[0].strip():
+            raise InvalidArgument(f'invalid argument "{v}" for "-l, --label" flag: invalid label \'{v}\': empty name')
+    return key_values(values)
 
 
 def _mount_flags(opts) -> dict:
@@ -338,7 +346,9 @@ def _pull(ctx, name: str, policy: str | None) -> None:
 def cmd_run(ctx, argv: list[str]) -> int:
     opts = _parse(argv, "run")
     if opts.tty and opts.interactive and not os.isatty(0) and not opts.detach:
-        raise InvalidArgument("the input device is not a TTY")
+        e = InvalidArgument("the input device is not a TTY")
+        e.code = 1  # docker's CLI refuses it before any request: exit 1
+        raise e
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
     cid = CidFile(opts.cidfile)
     try:
@@ -359,12 +369,17 @@ def cmd_run(ctx, argv: list[str]) -> int:
 def cmd_create(ctx, argv: list[str]) -> int:
     opts = _parse(argv, "create")
     from dockyard.engine.containers import create
+    from dockyard.engine.create import config_from_request
 
-    cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
+    request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
     cid = CidFile(opts.cidfile)
     try:
+        cfg = config_from_request(request)
         c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
         cid.write(c.rec.id)
+    except DockyardError as e:
+        e.code = 1  # docker create exits 1 for what the daemon refuses (run: 125)
+        raise
     finally:
         cid.close()
     print(c.rec.id)

@@ -23,7 +23,7 @@ import re
 
 from dockyard.errors import InvalidArgument
 
-__all__ = ["render", "render_table", "split_table", "go_str", "go_json", "tabwrite"]
+__all__ = ["GoMap", "render", "render_table", "split_table", "go_str", "go_json", "tabwrite"]
 
 
 class _Missing:
@@ -34,6 +34,11 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+
+class GoMap(dict):
+    """A dict that stands for a Go map even in a strict render: a missing key is ``<no value>``
+    (labels, options, port maps), where a struct-like dict's missing key is an error."""
 _NOFINAL = object()  # no value piped into a command
 
 # -- lexer ------------------------------------------------------------------------------------
@@ -957,8 +962,9 @@ def _plain(v):
 
 
 class _Exec:
-    def __init__(self, src: str, funcs: dict, root):
+    def __init__(self, src: str, funcs: dict, root, strict: str | None = None):
         self.src, self.funcs, self.out, self.vars = src, funcs, [], [["$", root]]
+        self.strict = strict
 
     def fail(self, node, msg: str):
         pos = node.pos
@@ -1092,6 +1098,10 @@ class _Exec:
         if not isinstance(recv, dict):
             self.fail(node, f"can't evaluate field {name} in type {_type(recv)}")
         v = recv.get(name, MISSING)
+        if v is MISSING and self.strict and not isinstance(recv, GoMap):
+            if self.strict == "map":  # docker inspect's raw-JSON fallback: missingkey=error
+                self.fail(node, f'map has no entry for key "{name}"')
+            self.fail(node, f"can't evaluate field {name} in type {self.strict}")
         if callable(v):  # a method
             args = [_plain(self.arg(dot, a)) for a in argnodes]
             if final is not _NOFINAL:
@@ -1174,8 +1184,8 @@ def _compile(fmt: str) -> list:
     return tree
 
 
-def _execute(fmt: str, obj, funcs: dict = _FUNCS, partial: bool = False) -> str:
-    ex = _Exec(fmt, funcs, obj)
+def _execute(fmt: str, obj, funcs: dict = _FUNCS, partial: bool = False, strict: str | None = None) -> str:
+    ex = _Exec(fmt, funcs, obj, strict)
     try:
         ex.walk(obj, _compile(fmt))
     except InvalidArgument:
@@ -1189,9 +1199,17 @@ def _execute(fmt: str, obj, funcs: dict = _FUNCS, partial: bool = False) -> str:
     return "".join(ex.out)
 
 
-def render(fmt: str, obj) -> str:
-    """Execute Go template ``fmt`` on ``obj``; no newline is added (docker inspect adds one)."""
-    return _execute(fmt, obj)
+def render(fmt: str, obj, strict: bool = False) -> str:
+    """Execute Go template ``fmt`` on ``obj``; no newline is added (docker inspect adds one).
+
+    ``strict``: docker inspect's rule: a key missing from a dict fails (``map has no entry for
+    key "X"``) unless the dict is a ``GoMap``."""
+    return _execute(fmt, obj, strict="map" if strict else None)
+
+
+def check_syntax(fmt: str) -> None:
+    """Raise InvalidArgument for a template that does not parse (before any work is done)."""
+    _compile(fmt)
 
 
 def split_table(fmt: str) -> tuple[bool, str]:
@@ -1219,17 +1237,19 @@ class _Headers(dict):
         return dict.get(self, key) if key in self else _default_header(key)
 
 
-def render_table(fmt: str, rows: list[dict], headers: dict[str, str] | None = None) -> str:
+def render_table(fmt: str, rows: list[dict], headers: dict[str, str] | None = None,
+                 row_type: str | None = None) -> str:
     """docker ps/images --format: every row rendered and newline-terminated.
 
     For a "table" format a header row comes first (the template run over the field names, mapped
     through ``headers`` or spelled as upper-case words) and everything goes through docker's
     tabwriter (minwidth 10, padding 3). The result ends in a newline unless it is empty: write it
-    as is (``sys.stdout.write``), not with print().
+    as is (``sys.stdout.write``), not with print(). ``row_type`` (docker's Go type of a row, e.g.
+    ``*formatter.ContainerContext``) makes a field the rows lack an error, as docker's is.
     """
     is_table, body = split_table(fmt)
     _compile(body)  # syntax errors surface even with no rows
-    lines = "".join(_execute(body, row) + "\n" for row in rows)
+    lines = "".join(_execute(body, row, strict=row_type) + "\n" for row in rows)
     if not is_table:
         return lines
     header = _execute(body, _Headers(headers or {}), _HEADER_FUNCS, partial=True)

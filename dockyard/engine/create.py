@@ -254,6 +254,8 @@ def _endpoint(net: dict, network: str) -> tuple[tuple, str]:
     where = f"NetworkingConfig.EndpointsConfig[{network!r}]."
     aliases = json_strings(ep, "Aliases", where) or ()
     ip = json_field(json_field(ep, "IPAMConfig", dict, where, {}), "IPv4Address", str, where + "IPAMConfig.", "")
+    if ip and (network in ("none", "host", "default") or network.startswith("container:")):
+        raise InvalidArgument("user specified IP address is supported on user defined networks only")
     return aliases, ip
 
 

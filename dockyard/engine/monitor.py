@@ -24,6 +24,14 @@ BACKOFF_MAX = 60.0
 BACKOFF_RESET_AFTER = 10.0
 
 
+def next_backoff(previous: float, ran: float) -> float:
+    """The wait before the next restart, as Docker's restart manager: 100 ms first, doubled for
+    each quick failure up to a minute; a run of 10 s or more starts again at 100 ms."""
+    if previous <= 0 or ran >= BACKOFF_RESET_AFTER:
+        return BACKOFF_START
+    return min(previous * 2, BACKOFF_MAX)
+
+
 def should_restart(policy: str, exit_code: int, restart_count: int, manually_stopped: bool) -> bool:
     name, max_retries = parse_restart(policy)
     if manually_stopped or name == "no":
@@ -118,7 +126,7 @@ class Monitor:
         # nothing runs yet: a full disk here fails `run -d`/`start` cleanly instead of waiting
         self.engine.db.must(self._write, dict(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()),
                                               ManuallyStopped=False))
-        delay = BACKOFF_START
+        delay = 0.0
         try:
             while True:
                 started = time.monotonic()
@@ -127,9 +135,9 @@ class Monitor:
                 if not should_restart(cfg.restart, code, st.get("RestartCount", 0), st.get("ManuallyStopped", False)):
                     break
                 ran = time.monotonic() - started
-                delay = BACKOFF_START if ran >= BACKOFF_RESET_AFTER else min(delay * 2, BACKOFF_MAX)
+                delay = next_backoff(delay, ran)
                 self._update(Status=Status.RESTARTING, Restarting=True)
-                if self._stopped_during(delay if ran < BACKOFF_RESET_AFTER else BACKOFF_START):
+                if self._stopped_during(delay):
                     self._update(Status=Status.EXITED, Restarting=False)
                     break
                 self._update(RestartCount=self._state().get("RestartCount", 0) + 1)

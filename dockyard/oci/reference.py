@@ -121,6 +121,9 @@ def parse(s: str) -> Reference:
         )
     domain, remainder = split_domain(s)
     remote = remainder.partition(":")[0]
+    if domain.lower() != domain and not any(c in domain for c in ".:"):
+        # "UPPER/x": docker's splitter takes UPPER for a registry host, which dockerd then refuses
+        raise _bad("repository name must be lowercase")
     if remote.lower() != remote:
         raise _bad(f"repository name ({remote}) must be lowercase")
 

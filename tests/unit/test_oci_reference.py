@@ -34,8 +34,6 @@ VALID = [
     ("[2001:db8::1]/repo", "[2001:db8::1]", "repo", None, None, "[2001:db8::1]/repo"),
     ("[2001:db8::1]:5000/repo:t", "[2001:db8::1]:5000", "repo", "t", None,
      "[2001:db8::1]:5000/repo"),
-    # Uppercase first component is a registry, not a repository namespace.
-    ("Docker/docker", "Docker", "docker", None, None, "Docker/docker"),
     # library/ only folds away for single-component official names.
     ("library/distros/ubuntu", "docker.io", "library/distros/ubuntu", None, None,
      "library/distros/ubuntu"),
@@ -64,6 +62,10 @@ INVALID = [
     ("docker.io/docker/Docker", "repository name (docker/Docker) must be lowercase"),
     ("localhost:5000/Foo:tag", "repository name (Foo) must be lowercase"),
     ("Uppercase:tag", "must be lowercase"),
+    # docker's splitter takes an uppercase first component for a registry host; dockerd then
+    # refuses the name (docker tag/pull Docker/docker: "repository name must be lowercase")
+    ("Docker/docker", "invalid reference format: repository name must be lowercase"),
+    ("UPPER/x:1", "repository name must be lowercase"),
     ("https://github.com/docker/docker", "invalid"),
     ("-docker", "invalid repository name"),
     ("-docker/docker", "invalid repository name"),
