@@ -47,5 +47,5 @@ def cmd_exec(ctx, argv: list[str]) -> int:
 
 
 def _exit_with(e: DockyardError, code: int) -> DockyardError:
-    e.code = code  # what the CLI exits with (cli/main.py)
+    e.exit_code = code  # what the CLI exits with (cli/main.py)
     return e

@@ -30,14 +30,14 @@ class UsageError(InvalidArgument):
     """Bad command-line usage; the CLI adds "See 'dockyard CMD --help'.". Exit 1, as docker's
     argument-count and option-combination errors."""
 
-    code = 1
+    exit_code = 1
 
 
 class FlagError(UsageError):
     """A flag the parser cannot take (unknown, missing or malformed value): docker exits 125 for
     these, whatever the command."""
 
-    code = 125
+    exit_code = 125
 
 
 class HelpRequested(DockyardError):

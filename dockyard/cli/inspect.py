@@ -13,14 +13,58 @@ FLAGS = [Flag("-f,--format", STR, "Format output using a custom template"),
          Flag("-s,--size", "bool", "Display total file sizes if the type is container"), Flag("--help")]
 
 
-def _emit(objs: list[dict], fmt: str | None) -> None:
+# Keys whose value is a Go map in docker's types: a missing key there is "<no value>", where a
+# struct's missing field fails the template (docker inspect: "map has no entry for key").
+MAP_KEYS = frozenset({"Labels", "Options", "Annotations", "Sysctls", "ExposedPorts", "Volumes", "Ports",
+                      "Networks", "PortBindings", "Tmpfs", "StorageOpt", "DriverOpts", "Data", "Containers",
+                      "Status", "Peers"})
+# Fields docker's structs have but its JSON omits when empty (omitempty): a template sees them.
+OMITTED = {"Config": {"StopSignal": "", "StopTimeout": None, "Healthcheck": None, "ArgsEscaped": False,
+                      "MacAddress": "", "Shell": None, "OnBuild": None},
+           "State": {"Health": None}}
+
+
+def template_view(obj, key: str = "", parent: str = ""):
+    """An inspect document as docker's CLI templates see it: Go maps marked (GoMap), omitted
+    struct fields present with their zero value."""
+    from dockyard.cli.template import GoMap
+
+    if isinstance(obj, list):
+        return [template_view(v, "", key) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    is_map = key in MAP_KEYS or (key == "Config" and parent in ("LogConfig", "Log"))
+    out = GoMap() if is_map else {}
+    for k, v in obj.items():
+        out[k] = template_view(v, "" if is_map else k, key)
+    if not is_map and key in OMITTED:
+        for k, v in OMITTED[key].items():
+            out.setdefault(k, v)
+    return out
+
+
+def emit(objs: list[dict], fmt: str | None) -> None:
+    """docker inspect's output: indented JSON, or each document through `fmt` (strict: a missing
+    key fails, exit 1); `check_template` first, so a template that does not parse prints nothing."""
     if fmt:
         from dockyard.cli.template import render
 
         for o in objs:
-            print(render(fmt, o))
+            print(render(fmt, template_view(o), strict=True))
     else:
         print(json.dumps(objs, indent=4))
+
+
+def check_template(fmt: str | None) -> None:
+    """docker inspect: a template that does not parse exits 64 before anything is looked up."""
+    if fmt:
+        from dockyard.cli.template import check_syntax
+
+        try:
+            check_syntax(fmt)
+        except InvalidArgument as e:
+            e.exit_code = 64
+            raise
 
 
 def _inspect(ctx, argv: list[str], kind: str | None) -> int:
@@ -30,6 +74,7 @@ def _inspect(ctx, argv: list[str], kind: str | None) -> int:
     if opts.help or not opts.args:
         print(usage("dockyard inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information", FLAGS))
         return 0 if opts.help else 1
+    check_template(opts.format)
     kind = kind or opts.type
     if kind not in (None, "container", "image"):
         raise InvalidArgument(f'unknown type: "{kind}": must be one of "container", "image"')
@@ -44,7 +89,7 @@ def _inspect(ctx, argv: list[str], kind: str | None) -> int:
             sys.stderr.write(f"dockyard: error: {e}\n")
             rc = 1
     if out or not opts.format:
-        _emit(out, opts.format)
+        emit(out, opts.format)
     return rc
 
 

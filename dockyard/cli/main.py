@@ -281,10 +281,9 @@ def _print_help(command: str, flags: list) -> None:
 def _error_code(command: str, e: BaseException) -> int:
     """docker exits 125 for a flag it cannot parse and 1 for a wrong argument count, whatever the
     command; run/create/exec exit 125 for engine errors, 126/127 when the command can't start."""
-    from dockyard.cli.flags import UsageError
-
-    if isinstance(e, UsageError):
-        return e.code
+    code = getattr(e, "exit_code", None)  # set where docker's code is known (UsageError's class too)
+    if code is not None:
+        return code
     if command in ("run", "container run", "create", "container create", "exec", "container exec"):
         return getattr(e, "code", 125)
     return 1

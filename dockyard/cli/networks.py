@@ -127,8 +127,7 @@ def _builtin(name: str):
 
 
 def cmd_network_inspect(ctx, argv: list[str]) -> int:
-    import json
-
+    from dockyard.cli.inspect import check_template, emit
     from dockyard.engine.inspect import network_json
     from dockyard.engine.networking import ensure_default
     from dockyard.state.networks import find_network
@@ -136,6 +135,7 @@ def cmd_network_inspect(ctx, argv: list[str]) -> int:
     opts = _opts([Flag("-f,--format", STR, "Format output using a custom template")], argv,
                  "dockyard network inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or "
                  "more networks", 1)
+    check_template(opts.format)
     engine = ctx.engine
     if "bridge" in opts.args:
         ensure_default(engine)
@@ -147,13 +147,8 @@ def cmd_network_inspect(ctx, argv: list[str]) -> int:
             rc = 1
             continue
         out.append(network_json(engine, rec))
-    if opts.format:
-        from dockyard.cli.template import render
-
-        for o in out:
-            print(render(opts.format, o))
-    elif out or rc == 0:
-        print(json.dumps(out, indent=4))
+    if out or rc == 0:
+        emit(out, opts.format)
     return rc
 
 

@@ -347,7 +347,7 @@ def cmd_run(ctx, argv: list[str]) -> int:
     opts = _parse(argv, "run")
     if opts.tty and opts.interactive and not os.isatty(0) and not opts.detach:
         e = InvalidArgument("the input device is not a TTY")
-        e.code = 1  # docker's CLI refuses it before any request: exit 1
+        e.exit_code = 1  # docker's CLI refuses it before any request: exit 1
         raise e
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
     cid = CidFile(opts.cidfile)
@@ -378,7 +378,7 @@ def cmd_create(ctx, argv: list[str]) -> int:
         c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
         cid.write(c.rec.id)
     except DockyardError as e:
-        e.code = 1  # docker create exits 1 for what the daemon refuses (run: 125)
+        e.exit_code = 1  # docker create exits 1 for what the daemon refuses (run: 125)
         raise
     finally:
         cid.close()

@@ -966,8 +966,8 @@ class _Exec:
         self.src, self.funcs, self.out, self.vars = src, funcs, [], [["$", root]]
         self.strict = strict
 
-    def fail(self, node, msg: str):
-        pos = node.pos
+    def fail(self, node, msg: str, pos: int | None = None):
+        pos = node.pos if pos is None else pos
         line = self.src.count("\n", 0, pos) + 1
         col = pos - self.src.rfind("\n", 0, pos) - 1
         raise InvalidArgument(f'template parsing error: template: :{line}:{col}: executing "" at <{node}>: {msg}')
@@ -1087,11 +1087,11 @@ class _Exec:
             if (cmd and len(cmd.args) > 1) or final is not _NOFINAL:
                 self.fail(node, f"can't give argument to non-function {node}")
             return recv
-        for name in node.names[:-1]:
-            recv = self.field(dot, recv, node, name, None, _NOFINAL)
-        return self.field(dot, recv, node, node.names[-1], cmd, final)
+        for i, name in enumerate(node.names[:-1]):
+            recv = self.field(dot, recv, node, name, None, _NOFINAL, i)
+        return self.field(dot, recv, node, node.names[-1], cmd, final, len(node.names) - 1)
 
-    def field(self, dot, recv, node, name: str, cmd, final):
+    def field(self, dot, recv, node, name: str, cmd, final, index: int = 0):
         argnodes = cmd.args[1:] if cmd else []
         if recv is None or recv is MISSING:
             return MISSING
@@ -1099,9 +1099,12 @@ class _Exec:
             self.fail(node, f"can't evaluate field {name} in type {_type(recv)}")
         v = recv.get(name, MISSING)
         if v is MISSING and self.strict and not isinstance(recv, GoMap):
+            # Go reports the column of the field that failed, not of the chain
+            head = node.head if type(node.head) is str else ""
+            at = node.pos + len(head) + sum(len(n) + 1 for n in node.names[:index])
             if self.strict == "map":  # docker inspect's raw-JSON fallback: missingkey=error
-                self.fail(node, f'map has no entry for key "{name}"')
-            self.fail(node, f"can't evaluate field {name} in type {self.strict}")
+                self.fail(node, f'map has no entry for key "{name}"', at)
+            self.fail(node, f"can't evaluate field {name} in type {self.strict}", at)
         if callable(v):  # a method
             args = [_plain(self.arg(dot, a)) for a in argnodes]
             if final is not _NOFINAL:

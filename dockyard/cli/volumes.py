@@ -102,13 +102,13 @@ def _row(rec) -> dict:
 
 
 def cmd_volume_inspect(ctx, argv: list[str]) -> int:
-    import json
-
+    from dockyard.cli.inspect import check_template, emit
     from dockyard.engine.inspect import volume_json
     from dockyard.engine.volumes import get
 
     opts = _opts([Flag("-f,--format", STR, "Format output using a custom template")], argv,
                  "inspect [OPTIONS] VOLUME [VOLUME...]", "Display detailed information on one or more volumes")
+    check_template(opts.format)
     if not opts.args:
         raise UsageError('"dockyard volume inspect" requires at least 1 argument.')
     out, rc = [], 0
@@ -118,13 +118,7 @@ def cmd_volume_inspect(ctx, argv: list[str]) -> int:
         except NotFound:
             sys.stderr.write(f"Error: No such volume: {name}\n")
             rc = 1
-    if opts.format:
-        from dockyard.cli.template import render
-
-        for o in out:
-            print(render(opts.format, o))
-    else:
-        print(json.dumps(out, indent=4))
+    emit(out, opts.format)
     return rc
 
 

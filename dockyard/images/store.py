@@ -157,10 +157,12 @@ class ImageStore:
         return total
 
     @staticmethod
-    def normalize_tag(name: str) -> str:
+    def normalize_tag(name: str, *, new: bool = True) -> str:
+        """The stored form of a tag; `new` (a name being given) also refuses what dockerd refuses
+        only when naming (`reference.parse_new_name`)."""
         from dockyard.oci import reference
 
-        ref = reference.parse(name)
+        ref = reference.parse_new_name(name) if new else reference.parse(name)
         if ref.digest:
             raise InvalidArgument(f"refusing to create a tag with a digest reference: {name}")
         return str(ref.with_default_tag())
@@ -210,7 +212,7 @@ class ImageStore:
         by_id = reference.looks_like_id(name) and not self.db.resolve_tag(self._maybe_tag(name))
         with self.db.transaction():
             if not by_id:
-                tag = self.normalize_tag(name)
+                tag = self.normalize_tag(name, new=False)
                 if len(tags) > 1:  # other names keep the image: only this name goes
                     self.db.remove_tag(tag)
                     return [("Untagged", reference.parse(tag).familiar())]

@@ -107,6 +107,16 @@ def split_domain(name: str) -> tuple[str, str]:
     return domain, remainder
 
 
+def parse_new_name(s: str) -> Reference:
+    """`parse` for a name an image is about to get (tag, build -t, commit, pull, load): dockerd
+    also refuses an uppercase first component without a dot or colon ("UPPER/x"), which docker's
+    splitter takes for a registry host. Names already stored are still read with `parse`."""
+    ref = parse(s)
+    if ref.domain.lower() != ref.domain and not any(c in ref.domain for c in ".:"):
+        raise _bad("repository name must be lowercase")
+    return ref
+
+
 def parse(s: str) -> Reference:
     """Parse and normalise what a user typed (``busybox``, ``ghcr.io/x/y:1@sha256:…``).
 
@@ -121,9 +131,6 @@ def parse(s: str) -> Reference:
         )
     domain, remainder = split_domain(s)
     remote = remainder.partition(":")[0]
-    if domain.lower() != domain and not any(c in domain for c in ".:"):
-        # "UPPER/x": docker's splitter takes UPPER for a registry host, which dockerd then refuses
-        raise _bad("repository name must be lowercase")
     if remote.lower() != remote:
         raise _bad(f"repository name ({remote}) must be lowercase")
 

@@ -35,6 +35,8 @@ VALID = [
     ("[2001:db8::1]:5000/repo:t", "[2001:db8::1]:5000", "repo", "t", None,
      "[2001:db8::1]:5000/repo"),
     # library/ only folds away for single-component official names.
+    # An uppercase first component is a registry to the parser (a new name refuses it, below).
+    ("Docker/docker", "Docker", "docker", None, None, "Docker/docker"),
     ("library/distros/ubuntu", "docker.io", "library/distros/ubuntu", None, None,
      "library/distros/ubuntu"),
     # Separators inside path components: ".", "_", "__", and runs of "-".
@@ -62,10 +64,6 @@ INVALID = [
     ("docker.io/docker/Docker", "repository name (docker/Docker) must be lowercase"),
     ("localhost:5000/Foo:tag", "repository name (Foo) must be lowercase"),
     ("Uppercase:tag", "must be lowercase"),
-    # docker's splitter takes an uppercase first component for a registry host; dockerd then
-    # refuses the name (docker tag/pull Docker/docker: "repository name must be lowercase")
-    ("Docker/docker", "invalid reference format: repository name must be lowercase"),
-    ("UPPER/x:1", "repository name must be lowercase"),
     ("https://github.com/docker/docker", "invalid"),
     ("-docker", "invalid repository name"),
     ("-docker/docker", "invalid repository name"),
@@ -177,3 +175,13 @@ def test_split_domain():
 )
 def test_looks_like_id(s, expected):
     assert looks_like_id(s) is expected
+
+
+@pytest.mark.parametrize("s", ["Docker/docker", "UPPER/x:1"])
+def test_new_names_refuse_an_uppercase_host_without_a_dot(s):
+    # docker's splitter takes the first component for a registry host; dockerd then refuses the
+    # name (docker tag busybox Docker/docker: "repository name must be lowercase")
+    parse(s)  # a stored name still reads
+    with pytest.raises(errors.BadReference, match="invalid reference format: repository name must be lowercase"):
+        reference.parse_new_name(s)
+    assert reference.parse_new_name("Registry.Example:5000/x").domain == "Registry.Example:5000"
