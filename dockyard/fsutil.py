@@ -192,6 +192,29 @@ def disk_usage(path: str) -> int:
     return total
 
 
+def content_bytes(path: str) -> int:
+    """Docker's size of a directory tree (moby's directory.Size, SizeRw): the sizes of everything
+    below ``path`` that is not a directory, each inode once, following no symlink."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [path]
+    while stack:
+        p = stack.pop()
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                stack.extend(os.path.join(p, n) for n in os.listdir(p))
+            except OSError:
+                pass
+        elif st.st_size and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
 def write_output(path: str, write, *, mode: str = "wb") -> None:
     """Write a command's ``-o FILE`` output: ``write(f)`` fills a temporary file next to ``path``
     that is renamed over it once complete (docker's CopyToFile), so a failure never leaves a

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 
-def human_size(n: float) -> str:
-    """docker/go-units HumanSize: decimal units, 3 significant digits ("4.26MB")."""
+def human_size(n: float, precision: int = 4) -> str:
+    """docker/go-units HumanSizeWithPrecision: decimal units, `precision` significant digits.
+    HumanSize is 4 ("4.261MB", prune totals); `docker images`, `ps -s` and `history` use 3
+    ("4.26MB")."""
     units = ("B", "kB", "MB", "GB", "TB", "PB")
     i = 0
     while n >= 1000 and i < len(units) - 1:
         n /= 1000
         i += 1
-    return f"{n:.4g}{units[i]}"
+    return f"{n:.{precision}g}{units[i]}"
 
 
 def human_duration(seconds: float) -> str:

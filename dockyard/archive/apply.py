@@ -63,7 +63,9 @@ _IGNORED_XATTR_ERRNOS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplyResult:
-    """What the caller needs to verify and record a layer: its diff ID and uncompressed size."""
+    """What the caller needs to verify and record a layer: its diff ID, and its size as Docker
+    counts a layer's size (overlay2: moby's directory.Size of the unpacked diff: the size of
+    every file and symlink, hard links once, directories nothing; no tar headers or padding)."""
 
     size: int
     diff_id: str
@@ -143,6 +145,7 @@ def _apply_stream(f: IO[bytes], root: str, mode: str, allow_devices: bool, same_
                 return ApplyResult(size=0, diff_id="sha256:" + reader.hash.hexdigest())
             raise errors.InvalidArgument(f"layer is not a valid tar archive: {e}") from e
         applier = _Applier(root, mode=mode, allow_devices=allow_devices, same_owner=same_owner)
+        content = 0
         try:
             while True:
                 try:
@@ -150,6 +153,7 @@ def _apply_stream(f: IO[bytes], root: str, mode: str, allow_devices: bool, same_
                     if member is None:
                         break
                     tf.members.clear()  # stream mode keeps every header otherwise
+                    content += _content(member)
                     applier.apply(tf, member)
                 except tarfile.TarError as e:  # bad headers, or member data cut short
                     raise errors.InvalidArgument(f"layer is not a valid tar archive: {e}") from e
@@ -160,7 +164,35 @@ def _apply_stream(f: IO[bytes], root: str, mode: str, allow_devices: bool, same_
             applier.finish()
         finally:
             applier.close()
-    return ApplyResult(size=reader.size, diff_id="sha256:" + reader.hash.hexdigest())
+    return ApplyResult(size=content, diff_id="sha256:" + reader.hash.hexdigest())
+
+
+def _content(member) -> int:
+    """What one entry adds to a layer's size (see ApplyResult)."""
+    if member.isreg():
+        return member.size
+    if member.issym():
+        return len(member.linkname.encode("utf-8", "surrogateescape"))
+    return 0
+
+
+def content_size(src: IO[bytes]) -> int:
+    """A layer's size as Docker counts it (see ApplyResult), read without unpacking it."""
+    import tarfile
+
+    from dockyard.archive.compression import open_decompressed
+
+    total = 0
+    try:
+        with open_decompressed(src) as d, tarfile.open(fileobj=d.reader, mode="r|", bufsize=_TAR_BUFSIZE) as tf:
+            for member in tf:
+                tf.members.clear()
+                total += _content(member)
+    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        if total == 0 and isinstance(e, tarfile.ReadError):
+            return 0  # an empty blob is an empty layer
+        raise errors.InvalidArgument(f"layer is not a valid tar archive: {e}") from e
+    return total
 
 
 def _ns(value: str | None, fallback: float) -> int:

@@ -69,7 +69,18 @@ def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
         "Label": lambda key: labels.get(key, ""),
         "Mounts": ",".join(m.get("source", "") for m in rec.config.get("mounts") or () if m.get("type") != "tmpfs"),
         "Networks": ",".join([rec.config.get("network") or "bridge"] + list(rec.config.get("networks") or {})),
+        "LocalVolumes": str(sum(1 for m in rec.config.get("mounts") or () if m.get("type") == "volume")),
+        "Platform": "linux/amd64",
     }
+
+
+def ps_size(engine, rec) -> str:
+    """docker ps -s: what the container wrote, and that plus its image ("0B (virtual 2.14MB)")."""
+    from dockyard.engine.inspect import container_sizes
+    from dockyard.units import human_size
+
+    rw, rootfs = container_sizes(engine, rec)
+    return f"{human_size(rw, 3)} (virtual {human_size(rootfs, 3)})"
 
 
 def _ports(st: dict) -> str:
@@ -103,7 +114,15 @@ def cmd_ps(ctx, argv: list[str]) -> int:
     fmt = opts.format or PS_DEFAULT
     if fmt == "table":
         fmt = PS_DEFAULT
-    sys.stdout.write(render_table(fmt, [ps_row(r, st, no_trunc=opts.no_trunc) for r, st in rows], PS_HEADERS))
+    if opts.size and fmt == PS_DEFAULT:
+        fmt += "\t{{.Size}}"
+    out = []
+    for r, st in rows:
+        row = ps_row(r, st, no_trunc=opts.no_trunc)
+        if opts.size or "Size" in fmt:  # docker computes sizes for -s, or a format that names them
+            row["Size"] = ps_size(ctx.engine, r)
+        out.append(row)
+    sys.stdout.write(render_table(fmt, out, PS_HEADERS, row_type="*formatter.ContainerContext"))
     return 0
 
 

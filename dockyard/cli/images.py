@@ -78,7 +78,7 @@ def cmd_images(ctx, argv: list[str]) -> int:
                          "Digest": "<none>",  # repo digests come from registries; none are recorded yet
                          "CreatedSince": ago(created),
                          "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
-                         "Size": human_size(rec.size)})
+                         "Size": human_size(rec.size, 3)})
     if opts.quiet:
         if seen_ids:
             print("\n".join(seen_ids))
@@ -171,7 +171,6 @@ def cmd_bootstrap(ctx, argv: list[str]) -> int:
 def cmd_history(ctx, argv: list[str]) -> int:
     """docker history: one row per step, newest first; sizes are the layers' unpacked sizes."""
     from dockyard.cli.template import render_table
-    from dockyard.oci import digest as dg
 
     flags = [Flag("-H,--human", BOOL, "Print sizes and dates in human readable format", default=True),
              Flag("--no-trunc", BOOL, "Don't truncate output"), Flag("-q,--quiet", BOOL, "Only show image IDs"),
@@ -183,13 +182,7 @@ def cmd_history(ctx, argv: list[str]) -> int:
     engine = ctx.engine
     rec = engine.images.resolve(opts.args[0])
     cfg = engine.images.config(rec)
-    layers = list(engine.images.manifest(rec).get("layers") or ())
-    diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
-    chains = dg.chain_ids(diff_ids) if diff_ids else []
-    sizes = []
-    for chain, layer in zip(chains, layers):
-        size = engine.snapshots.layer_size(chain)
-        sizes.append(size if size is not None else int(layer.get("size", 0)))
+    sizes = engine.images.layer_sizes(cfg, engine.images.manifest(rec))
     rows = []
     history = list(cfg.get("history") or [])
     li = 0
@@ -202,7 +195,7 @@ def cmd_history(ctx, argv: list[str]) -> int:
         if not opts.no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
         rows.append({"CreatedSince": ago(parse_rfc3339(h.get("created", ""))) if h.get("created") else "N/A",
-                     "CreatedAt": h.get("created", ""), "CreatedBy": created_by, "Size": human_size(size),
+                     "CreatedAt": h.get("created", ""), "CreatedBy": created_by, "Size": human_size(size, 3),
                      "Comment": h.get("comment", ""), "ID": "<missing>"})
     rows.reverse()
     if rows:

@@ -948,7 +948,7 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
     cfg = dict(full.get("config") or {})
     apply_changes(cfg, list(changes))
     old_layers = list(engine.images.manifest(image).get("layers") or [])
-    desc, diff_id, size = layer_from_dir(engine.content, engine.snapshots.upper_dir(rec.id),
+    desc, diff_id, _tar_size = layer_from_dir(engine.content, engine.snapshots.upper_dir(rec.id),
                                          tmp_dir=engine.tmp_dir(), overlay_upper=True)
     now = rfc3339(time.time())
     st = rec.state
@@ -964,4 +964,4 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
         full["author"] = author
     else:
         full.pop("author", None)
-    return engine.images.add(full, [*old_layers, desc], tags, size=(image.size or 0) + size)
+    return engine.images.add(full, [*old_layers, desc], tags)

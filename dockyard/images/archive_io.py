@@ -698,7 +698,7 @@ def load(engine, src: BinaryIO) -> list[LoadedImage]:
         except (KeyError, TypeError, AttributeError) as e:
             raise InvalidArgument(f"invalid archive: malformed document ({type(e).__name__}: {e})") from None
         loaded = []
-        for manifest_bytes, tags, size in plans:
+        for manifest_bytes, tags, _tar_size in plans:
             image_id = json.loads(manifest_bytes)["config"]["digest"]
             moved = []
             for t in tags:
@@ -710,7 +710,7 @@ def load(engine, src: BinaryIO) -> list[LoadedImage]:
                     for t in tags:
                         engine.db.set_tag(t, image_id)
             else:
-                engine.images.add_manifest(manifest_bytes, tags, size=size or None)
+                engine.images.add_manifest(manifest_bytes, tags)
             loader.new.discard(image_id)
             loaded.append(LoadedImage(image_id, tags, moved))
         ok = True

@@ -96,7 +96,7 @@ class ImageStore:
 
     # ---------------------------------------------------------------- adding
 
-    def add(self, config: dict, layers: list[dict], tags: list[str] = (), *, size: int | None = None) -> str:
+    def add(self, config: dict, layers: list[dict], tags: list[str] = ()) -> str:
         """Store config + manifest for already-ingested layer blobs; returns the image id.
 
         `layers` are descriptors (mediaType, digest, size) in order, matching config's diff_ids.
@@ -111,9 +111,9 @@ class ImageStore:
             "config": {"mediaType": oi.OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
             "layers": layers,
         }
-        return self.add_manifest(_canonical(manifest), tags, size=size)
+        return self.add_manifest(_canonical(manifest), tags)
 
-    def add_manifest(self, manifest_bytes: bytes, tags: list[str] = (), *, size: int | None = None) -> str:
+    def add_manifest(self, manifest_bytes: bytes, tags: list[str] = ()) -> str:
         """Record an image whose manifest, config and layer blobs are all in the content store."""
         from dockyard.oci import mediatypes as oi
 
@@ -137,7 +137,7 @@ class ImageStore:
         rec = ImageRecord(id=manifest["config"]["digest"], manifest_digest=manifest_digest,
                           manifest_media_type=manifest.get("mediaType") or oi.OCI_MANIFEST,
                           config_digest=manifest["config"]["digest"],
-                          size=size if size is not None else self._size(config, manifest),
+                          size=self._size(config, manifest),
                           created=config.get("created") or "", added=time.time())
         with self.db.transaction():
             self.db.put_image(rec)
@@ -146,15 +146,25 @@ class ImageStore:
         return rec.id
 
     def _size(self, config: dict, manifest: dict) -> int:
-        """Docker's SIZE is the uncompressed content size; unknown until unpacked, so use the
-        recorded layer sizes when we have them, the compressed sizes otherwise."""
-        total = 0
+        """Docker's image SIZE: the content size of every layer (file bytes, no tar headers, no
+        compression; shared layers counted in each image), the same whichever way the image came
+        (build, commit, load, pull): an unpacked layer's recorded size, else read from its blob."""
+        return sum(self.layer_sizes(config, manifest))
+
+    def layer_sizes(self, config: dict, manifest: dict) -> list[int]:
+        """Each layer's size as Docker counts it (`archive.apply.ApplyResult`), in order."""
+        from dockyard.archive.apply import content_size
+
+        out = []
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         chains = dg.chain_ids(diff_ids) if diff_ids else []
         for chain, layer in zip(chains, manifest.get("layers") or ()):
-            size = self.snapshots.layer_size(chain) if hasattr(self.snapshots, "layer_size") else None
-            total += size if size is not None else int(layer.get("size", 0))
-        return total
+            size = self.snapshots.layer_size(chain)
+            if size is None:
+                with self.content.open(layer["digest"]) as f:
+                    size = content_size(f)
+            out.append(size)
+        return out
 
     @staticmethod
     def normalize_tag(name: str, *, new: bool = True) -> str:

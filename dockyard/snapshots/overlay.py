@@ -382,10 +382,11 @@ class OverlaySnapshotter:
         _force_rmtree(grave)
 
     def usage(self, key: str) -> int:
-        """Bytes the snapshot's upper layer uses on disk (Docker's SizeRw), hardlinks once."""
-        from dockyard.fsutil import disk_usage
+        """What the snapshot's upper layer holds, counted as Docker's SizeRw (file sizes, each
+        inode once, directories nothing)."""
+        from dockyard.fsutil import content_bytes
 
-        return disk_usage(self.upper_dir(key))
+        return content_bytes(self.upper_dir(key))
 
     def cleanup(self) -> tuple[int, int]:
         """Delete what killed unpacks, removals and uid shifts left in ``tmp/`` and
