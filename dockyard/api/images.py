@@ -28,8 +28,8 @@ def list_images(engine, req) -> None:
     db = engine.db
     out = []
     for rec in db.list_images():
-        tags = sorted(db.tags_for(rec.id))
-        familiar = [reference.parse(t).familiar() for t in tags]
+        familiar, digests = engine.images.names(rec)
+        tags = familiar + digests
         if "dangling" in flt and (not tags) != (flt["dangling"][-1].lower() in ("true", "1")):
             continue
         if "reference" in flt:
@@ -43,7 +43,7 @@ def list_images(engine, req) -> None:
         labels = (cfg.get("config") or {}).get("Labels") or {}
         if "label" in flt and not all(label_ok(labels, c) for c in flt["label"]):
             continue
-        doc = {"Id": rec.id, "ParentId": "", "RepoTags": familiar, "RepoDigests": [],
+        doc = {"Id": rec.id, "ParentId": "", "RepoTags": familiar, "RepoDigests": digests,
                "Created": int(parse_rfc3339(rec.created) or rec.added), "Size": rec.size, "SharedSize": -1,
                "Labels": labels or None, "Containers": len(db.containers_using_image(rec.id))}
         if req.version < (1, 44):

@@ -45,7 +45,15 @@ def cmd_images(ctx, argv: list[str]) -> int:
     rows, seen_ids = [], []
     images = sorted(db.list_images(), key=lambda r: parse_rfc3339(r.created) or r.added, reverse=True)
     for rec in images:
-        tags = sorted(db.tags_for(rec.id)) or [None]
+        names = sorted(db.tags_for(rec.id))
+        digests = {}  # repository → its digest (docker's DIGEST column: a RepoDigest of that repository)
+        for t in names:
+            if "@" in t:
+                digests.setdefault(t.partition("@")[0], t.partition("@")[2])
+        tags = [t for t in names if "@" not in t]
+        # an image known only by digest is listed per repository, with TAG <none>, as docker's
+        tags += [f"{repo}@{d}" for repo, d in digests.items() if not any(t.rpartition(":")[0] == repo for t in tags)]
+        tags = tags or [None]
         cfg_labels = None
         for t in tags:
             if t is None:
@@ -74,8 +82,10 @@ def cmd_images(ctx, argv: list[str]) -> int:
                     seen_ids.append(image_id)
                 continue
             created = parse_rfc3339(rec.created) or rec.added
-            rows.append({"ID": image_id, "Repository": repo, "Tag": tag,
-                         "Digest": "<none>",  # repo digests come from registries; none are recorded yet
+            digest = digests.get(ref.name, "<none>") if t is not None else "<none>"
+            rows.append({"ID": image_id, "Repository": repo, "Tag": tag, "Digest": digest,
+                         "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
+                         "VirtualSize": human_size(rec.size, 3),
                          "CreatedSince": ago(created),
                          "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
                          "Size": human_size(rec.size, 3)})
@@ -88,7 +98,7 @@ def cmd_images(ctx, argv: list[str]) -> int:
         fmt = IMAGES_DEFAULT
     if opts.digests and not opts.format:
         fmt = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    sys.stdout.write(render_table(fmt, rows, IMAGES_HEADERS))
+    sys.stdout.write(render_table(fmt, rows, IMAGES_HEADERS, row_type="*formatter.imageContext"))
     return 0
 
 

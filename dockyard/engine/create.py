@@ -69,9 +69,11 @@ def config_from_request(body: dict) -> ContainerConfig:
         parse(security)
     from dockyard.engine.hostopts import host_options
 
-    host_opts = host_options(body, hc, network=network, memory=limits.get("memory", 0),
-                             nano_cpus=json_field(hc, "NanoCpus", int, H, 0),
+    nano_cpus = json_field(hc, "NanoCpus", int, H, 0)
+    host_opts = host_options(body, hc, network=network, memory=limits.get("memory", 0), nano_cpus=nano_cpus,
                              hostname=json_field(body, "Hostname", str, "", ""))
+    if nano_cpus:  # applied as cpu_period/cpu_quota; kept to be reported as asked
+        host_opts = {**host_opts, "NanoCpus": nano_cpus}
     return ContainerConfig(
         image=image, cmd=json_strings(body, "Cmd", "") or None, entrypoint=json_strings(body, "Entrypoint", ""),
         env=env, user=json_field(body, "User", str, "", ""), workdir=json_field(body, "WorkingDir", str, "", ""),

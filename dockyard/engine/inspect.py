@@ -25,7 +25,7 @@ def inspect(engine, name: str, kind: str | None = None, *, size: bool = False) -
 def container_json(engine, rec, *, size: bool = False) -> dict:
     """docker inspect's container document; with `size`, SizeRw and SizeRootFs as `--size` adds."""
     from dockyard.engine.status import effective_state, rfc3339
-    from dockyard.engine.mounts import host_config, mounts_json
+    from dockyard.engine.mounts import mounts_json
 
     cfg = rec.config
     st = effective_state(rec)
@@ -52,24 +52,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "RestartCount": st.get("RestartCount", 0),
         "Driver": "overlay",
         "Platform": "linux",
-        "HostConfig": {
-            "NetworkMode": cfg.get("network", "none"), "AutoRemove": cfg.get("auto_remove", False),
-            "LogConfig": {"Type": "json-file", "Config": dict(cfg.get("log_opts") or {})},
-            "RestartPolicy": restart_policy(cfg.get("restart") or "no"),
-            "Memory": cfg.get("memory", 0), "MemorySwap": cfg.get("memory_swap", 0),
-            "CpuShares": cfg.get("cpu_shares", 0), "CpuQuota": cfg.get("cpu_quota", 0),
-            "CpuPeriod": cfg.get("cpu_period", 0), "CpusetCpus": cfg.get("cpuset_cpus", ""),
-            "PidsLimit": cfg.get("pids_limit") or None,
-            "PortBindings": port_bindings(cfg), "PublishAllPorts": cfg.get("publish_all", False),
-            "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
-            "Privileged": cfg.get("privileged", False), "ReadonlyRootfs": cfg.get("read_only", False),
-            "SecurityOpt": list(cfg.get("security_opt") or []) or None, "Runtime": cfg.get("runtime", "dockyard"),
-            "Devices": [dict(zip(("PathOnHost", "PathInContainer", "CgroupPermissions"), d.split(":")))
-                        for d in cfg.get("devices") or ()],
-            "DeviceCgroupRules": list(cfg.get("device_cgroup_rules") or []) or None,
-            **host_config(cfg.get("mounts")),
-            **{k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress")},
-        },
+        "HostConfig": host_config_json(cfg),
         "GraphDriver": {"Name": "overlay", "Data": {
             "UpperDir": engine.snapshots.upper_dir(rec.id) if hasattr(engine.snapshots, "upper_dir") else ""}},
         "Mounts": mounts_json(engine, cfg.get("mounts")),
@@ -83,6 +66,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
             "Labels": cfg.get("labels") or {},
             **{k: v for k, v in _config_opts(cfg.get("host_opts") or {}).items()},
+            **_stop_opts(cfg, st),
         },
         "NetworkSettings": network_settings(cfg, st),
     }
@@ -97,6 +81,56 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
                                                             "StartInterval", "Retries") if k in hc}
     if size:
         doc["SizeRw"], doc["SizeRootFs"] = container_sizes(engine, rec)
+    return doc
+
+
+def host_config_json(cfg: dict) -> dict:
+    """docker inspect's HostConfig: every key dockerd reports, in its order, with the value this
+    container was created with (dockerd's defaults where nothing was asked)."""
+    from dockyard.engine.mounts import host_config
+    from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS
+
+    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress")}
+    mounts = host_config(cfg.get("mounts"))
+    if mounts.get("Mounts") is None:  # omitempty in dockerd's HostConfig
+        mounts.pop("Mounts", None)
+    memory, swap = cfg.get("memory", 0), cfg.get("memory_swap", 0)
+    unmasked = cfg.get("privileged") or any(o.replace(":", "=") == "systempaths=unconfined"
+                                            for o in cfg.get("security_opt") or ())
+    nano = opts.pop("NanoCpus", 0)
+    doc = {
+        "Binds": mounts.pop("Binds"), "ContainerIDFile": "",
+        "LogConfig": {"Type": "json-file", "Config": dict(cfg.get("log_opts") or {})},
+        "NetworkMode": cfg.get("network", "bridge"), "PortBindings": port_bindings(cfg),
+        "RestartPolicy": restart_policy(cfg.get("restart") or "no"), "AutoRemove": cfg.get("auto_remove", False),
+        "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
+        "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
+        "CgroupnsMode": "private", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None,
+        "GroupAdd": None, "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "",
+        "Privileged": cfg.get("privileged", False), "PublishAllPorts": cfg.get("publish_all", False),
+        "ReadonlyRootfs": cfg.get("read_only", False),
+        "SecurityOpt": list(cfg.get("security_opt") or []) or None, "UTSMode": "",
+        "UsernsMode": "auto" if cfg.get("userns") else "", "ShmSize": 64 << 20,
+        "Runtime": cfg.get("runtime", "dockyard"), "Isolation": "",
+        "CpuShares": cfg.get("cpu_shares", 0), "Memory": memory, "NanoCpus": nano, "CgroupParent": "",
+        "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [],
+        # --cpus is kept as period/quota for the runtime; docker reports only NanoCpus then
+        "CpuPeriod": 0 if nano else cfg.get("cpu_period", 0), "CpuQuota": 0 if nano else cfg.get("cpu_quota", 0),
+        "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0,
+        "CpusetCpus": cfg.get("cpuset_cpus", ""), "CpusetMems": "",
+        "Devices": [dict(zip(("PathOnHost", "PathInContainer", "CgroupPermissions"), d.split(":")))
+                    for d in cfg.get("devices") or ()],
+        "DeviceCgroupRules": list(cfg.get("device_cgroup_rules") or []) or None, "DeviceRequests": None,
+        "MemoryReservation": 0,
+        "MemorySwap": swap or (memory * 2 if memory else 0),  # dockerd: swap defaults to twice the memory
+        "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": cfg.get("pids_limit") or None,
+        "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+        **mounts,
+        "MaskedPaths": None if unmasked else list(MASKED_PATHS),
+        "ReadonlyPaths": None if unmasked else list(READONLY_PATHS),
+    }
+    doc.update(opts)
     return doc
 
 
@@ -115,6 +149,19 @@ def _config_opts(opts: dict) -> dict:
         out["ExposedPorts"] = {p: {} for p in opts["ExposedPorts"]}
     if opts.get("MacAddress"):
         out["MacAddress"] = opts["MacAddress"]
+    return out
+
+
+def _stop_opts(cfg: dict, st: dict) -> dict:
+    """Config.StopSignal (--stop-signal, else the image's STOPSIGNAL) and Config.StopTimeout,
+    present only when set, as dockerd's omitempty fields."""
+    out: dict = {}
+    # the state keeps "SIGTERM" when the image names none: only a named one is reported
+    signal = cfg.get("stop_signal") or (st.get("StopSignal") if st.get("StopSignal") != "SIGTERM" else "")
+    if signal:
+        out["StopSignal"] = signal
+    if cfg.get("stop_timeout") is not None:
+        out["StopTimeout"] = cfg["stop_timeout"]
     return out
 
 
@@ -162,14 +209,12 @@ def port_bindings(cfg: dict) -> dict:
 
 
 def image_json(engine, rec) -> dict:
-    from dockyard.oci import reference
-
     full = engine.images.config(rec)
-    tags = [reference.parse(t).familiar() for t in sorted(engine.db.tags_for(rec.id))]
+    tags, digests = engine.images.names(rec)
     return {
         "Id": rec.id,
         "RepoTags": tags,
-        "RepoDigests": [],
+        "RepoDigests": digests,
         "Parent": "",
         "Comment": (full.get("history") or [{}])[-1].get("comment", "") if full.get("history") else "",
         "Created": full.get("created", ""),

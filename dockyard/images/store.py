@@ -94,6 +94,16 @@ class ImageStore:
     def tags(self, rec) -> list[str]:
         return self.db.tags_for(rec.id)
 
+    def names(self, rec) -> tuple[list[str], list[str]]:
+        """(RepoTags, RepoDigests) as docker's familiar names: `name:tag` rows and the
+        `name@digest` rows pulls and pushes record."""
+        from dockyard.oci import reference
+
+        rows = sorted(self.db.tags_for(rec.id))
+        tags = [reference.parse(t).familiar() for t in rows if "@" not in t]
+        digests = [reference.parse(t).familiar() for t in rows if "@" in t]
+        return tags, digests
+
     # ---------------------------------------------------------------- adding
 
     def add(self, config: dict, layers: list[dict], tags: list[str] = ()) -> str:
@@ -223,19 +233,29 @@ class ImageStore:
         with self.db.transaction():
             if not by_id:
                 tag = self.normalize_tag(name, new=False)
-                if len(tags) > 1:  # other names keep the image: only this name goes
+                named = [t for t in tags if "@" not in t]
+                if len(named) > 1:  # other names keep the image: only this name goes
                     self.db.remove_tag(tag)
-                    return [("Untagged", reference.parse(tag).familiar())]
+                    out.append(("Untagged", reference.parse(tag).familiar()))
+                    repo = tag.rpartition(":")[0]
+                    if not any(t.rpartition(":")[0] == repo for t in named if t != tag):
+                        for t in tags:  # the repository's last tag: its digests go too, as docker's
+                            if t.partition("@")[0] == repo:
+                                self.db.remove_tag(t)
+                                out.append(("Untagged", reference.parse(t).familiar()))
+                    return out
                 if users and not force:
                     raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) - '
                                    f"container {users[0].id[:12]} is using its referenced image "
                                    f"{dg.short_id(rec.id)}")
-                self.db.remove_tag(tag)
-                out.append(("Untagged", reference.parse(tag).familiar()))
+                for t in [tag] + [t for t in tags if "@" in t and t != tag]:
+                    self.db.remove_tag(t)
+                    out.append(("Untagged", reference.parse(t).familiar()))
                 if users:  # forced: the image stays, untagged, for the containers made from it
                     return out
             else:
-                if len(tags) > 1 and not force:
+                if len({t.partition("@")[0].rpartition(":")[0] if "@" not in t else t.partition("@")[0]
+                        for t in tags}) > 1 and not force:
                     raise Conflict(f"conflict: unable to delete {dg.short_id(rec.id)} (must be forced) - "
                                    "image is referenced in multiple repositories")
                 if users and not force:

@@ -386,9 +386,8 @@ def _record(engine, ref, tag: str | None, body: bytes, manifest_digest: str, top
         engine.images.add_manifest(body, [tag_name] if tag_name else [])
     up_to_date = existing is not None and existing.manifest_digest == manifest_digest and \
         (tag_name is None or before == image_id)
-    if top_digest != manifest_digest:
-        # pulled through an index: `name@<index digest>` must find the image too (docker's RepoDigests)
-        engine.db.set_tag(f"{ref.name}@{top_digest}", image_id)
+    # docker's RepoDigests: `name@<digest pulled>` (an index's, for a multi-platform image) finds it
+    engine.db.set_tag(f"{ref.name}@{top_digest}", image_id)
     try:
         from dockyard.registry.sources import BlobSources
 

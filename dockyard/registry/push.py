@@ -97,6 +97,7 @@ def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, p
             digest = _put_manifest(reg, ref, tag, body, rec.manifest_media_type, scopes)
             progress.line(f"{tag}: digest: {digest} size: {len(body)}")
             results.append(PushResult(reference=f"{ref.name}:{tag}", tag=tag, digest=digest, size=len(body)))
+            engine.db.set_tag(f"{ref.name}@{digest}", rec.id)  # docker's RepoDigests: where it now is
     try:
         sources.add(ref.name, sorted(pushed))
     except OSError:
