@@ -23,7 +23,9 @@ def _copy_winsize(src: int, dst: int) -> None:
         pass
 
 
-def proxy_tty(master: int, *, stdin_open: bool, stdin: int = 0, stdout: int = 1) -> None:
+def proxy_tty(master: int, *, stdin_open: bool, stdin: int = 0, stdout: int = 1, log=None) -> None:
+    """Copy a container's terminal to `stdout` (and into `log`, a JsonFileWriter, as its
+    "stdout" stream with CRLF as LF, as the monitor logs a TTY), and `stdin` to it."""
     import termios
     import tty
 
@@ -49,6 +51,8 @@ def proxy_tty(master: int, *, stdin_open: bool, stdin: int = 0, stdout: int = 1)
                     break
                 if not data:
                     break
+                if log is not None:
+                    log.write("stdout", data.replace(b"\r\n", b"\n"))
                 _write_all(stdout, data)
             if stdin in ready:
                 data = os.read(stdin, 65536)

@@ -181,6 +181,10 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
 
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     null = None
+    # Docker logs a foreground container too (`logs NAME` afterwards). A --rm container's log
+    # would go with it, so it writes none, and `run --rm` keeps the container on our own stdio.
+    log = None if c.cfg.auto_remove else _foreground_log(engine, c)
+    pipes: dict = {}
     if c.cfg.tty:
         stdio = (0, 1, 2)
         _set_console_size(c)
@@ -188,11 +192,24 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         if not stdin_open:
             null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         stdio = (0 if stdin_open else null, 1, 2)
+        if log is not None:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            pipes = {out_r: ("stdout", 1), err_r: ("stderr", 2)}
+            stdio = (stdio[0], out_w, err_w)
     try:
         launch = launch_container(engine, c, stdio=stdio)
+    except BaseException:
+        for fd in pipes:
+            os.close(fd)
+        if log is not None:
+            log.close()
+        raise
     finally:
         if null is not None:
             os.close(null)
+        for fd in stdio[1:] if pipes else ():
+            os.close(fd)
     state = dict(c.rec.state)
     now = time.time()
     state.update(Status=Status.RUNNING, Running=True, Pid=launch.pid, PidStartTime=proc_start_time(launch.pid),
@@ -215,15 +232,24 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         if launch.master is not None:
             from dockyard.engine.attach import proxy_tty
 
-            proxy_tty(launch.master, stdin_open=stdin_open)
+            proxy_tty(launch.master, stdin_open=stdin_open, log=log)
             code = wait_exit(launch.pid)
         else:
             restore = forward_signals(launch.pid)
             try:
+                if pipes:
+                    from dockyard.engine.logs import tee_streams
+
+                    tee_streams(pipes, log)
+                    pipes = {}
                 code = wait_exit(launch.pid)
             finally:
                 restore()
     finally:
+        for fd in pipes:  # not drained (an error on the way): closed
+            os.close(fd)
+        if log is not None:
+            log.close()
         if prober is not None:
             prober.stop()
             state["Health"] = engine.db.get_container(c.rec.id).state.get("Health")
@@ -234,6 +260,12 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         if not c.cfg.auto_remove:
             engine.db.must(engine.db.update_state, c.rec.id, state)
     return code
+
+
+def _foreground_log(engine, c: Created):
+    from dockyard.engine.logs import container_log
+
+    return container_log(engine, c.rec.id, c.cfg.log_opts)
 
 
 def _set_console_size(c: Created) -> None:

@@ -151,6 +151,41 @@ class JsonFileWriter:
             self._fd = -1
 
 
+def container_log(engine, cid: str, log_opts: dict | None) -> JsonFileWriter:
+    """The writer of a container's json-file log (the monitor's and a foreground run's alike)."""
+    max_size, max_file = parse_log_opts(log_opts or {})
+    data = engine.container_data_dir(cid)
+    os.makedirs(data, exist_ok=True)
+    return JsonFileWriter(os.path.join(data, f"{cid}-json.log"), max_size=max_size, max_file=max_file)
+
+
+def tee_streams(pipes: dict, log: JsonFileWriter) -> None:
+    """A foreground run's output: each pipe (fd → (stream name, our fd)) copied to our fd and
+    into the log until every pipe ends. A terminal that went away (EPIPE) stops only the copy
+    to it: the log keeps everything, as Docker's does."""
+    import select
+
+    open_fds = list(pipes)
+    while open_fds:
+        ready, _, _ = select.select(open_fds, [], [])
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if not data:
+                open_fds.remove(fd)
+                os.close(fd)
+                continue
+            stream, out = pipes[fd]
+            log.write(stream, data)
+            if out is not None:
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(out, view):]
+                except OSError:
+                    pipes[fd] = (stream, None)
+    log.flush_partial()
+
+
 def log_files(path: str) -> list[str]:
     """Oldest first: path.N-1 … path.1, path."""
     rotated = []

@@ -109,7 +109,7 @@ class Monitor:
     # -- main loop -----------------------------------------------------------------------------
 
     def run(self) -> None:
-        from dockyard.engine.logs import JsonFileWriter, parse_log_opts
+        from dockyard.engine.logs import container_log
         from dockyard.linux import syscalls as sc
 
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
@@ -119,10 +119,7 @@ class Monitor:
         except OSError:
             pass
         cfg = self.c.cfg
-        data = self.engine.container_data_dir(self.cid)
-        os.makedirs(data, exist_ok=True)
-        max_size, max_file = parse_log_opts(cfg.log_opts or {})
-        log = JsonFileWriter(os.path.join(data, f"{self.cid}-json.log"), max_size=max_size, max_file=max_file)
+        log = container_log(self.engine, self.cid, cfg.log_opts)
         # nothing runs yet: a full disk here fails `run -d`/`start` cleanly instead of waiting
         self.engine.db.must(self._write, dict(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()),
                                               ManuallyStopped=False))
