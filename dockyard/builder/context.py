@@ -223,6 +223,9 @@ class ContextFilter:
         return matched
 
     def may_reinclude(self, reldir: str) -> bool:
+        """Whether the excluded directory ``reldir`` must still be entered: an exception pattern
+        starts with ``reldir/`` (moby's rule; one whose wildcards would reach in does not count,
+        as in Docker's own walk: ``dir`` + ``!**/keep`` sends nothing of ``dir``)."""
         prefix = reldir + "/"
         return any(p.exclusion and (p.cleaned + "/").startswith(prefix) for p in self.patterns)
 

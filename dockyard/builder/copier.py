@@ -81,7 +81,8 @@ class SourceRoot:
         """``name`` resolved inside the root, the last component followed too; None if it does
         not exist there (or is excluded)."""
         real = inroot.realpath(self.fd, name)
-        if real and self.excluded("/".join(real)):
+        hidden = bool(real) and self.excluded("/".join(real))
+        if hidden and not self.reenter("/".join(real)):
             return None
         if not real:
             return Match(name, real, os.fstat(self.fd))
@@ -92,7 +93,9 @@ class SourceRoot:
             st = inroot.lstat_at(pfd, real[-1])
         finally:
             os.close(pfd)
-        return None if st is None else Match(name, real, st)
+        if st is None or (hidden and not stat.S_ISDIR(st.st_mode)):
+            return None  # an excluded directory is still a source for what it re-includes
+        return Match(name, real, st)
 
     def _names(self, parts: tuple[str, ...]) -> list[str]:
         """The entries of directory ``parts`` (resolved in the root), sorted; [] if none."""
@@ -119,7 +122,7 @@ class SourceRoot:
                 names = [(*n, comp) for n in names]
         out = []
         for n in names:
-            if n and self.excluded("/".join(n)):
+            if n and self.excluded("/".join(n)) and not self.reenter("/".join(n)):
                 continue
             m = self.lookup(n)
             if m is None:
