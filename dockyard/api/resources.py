@@ -30,7 +30,12 @@ def _all_networks(engine) -> list[dict]:
     from dockyard.engine.networking import ensure_default
     from dockyard.state.networks import list_networks
 
-    ensure_default(engine)
+    from dockyard.errors import DiskFull, Unavailable
+
+    try:
+        ensure_default(engine)
+    except (DiskFull, Unavailable):
+        pass  # listing needs no new network: list what there is
     return [network_json(engine, n) for n in list_networks(engine.db)] + [_builtin("host"), _builtin("none")]
 
 

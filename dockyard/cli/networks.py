@@ -60,12 +60,12 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
              Flag("--format", STR, "Format output using a custom template")]
     opts = _opts(flags, argv, "dockyard network ls [OPTIONS]", "List networks", 0)
     engine = ctx.engine
-    from dockyard.errors import DiskFull
+    from dockyard.errors import DiskFull, Unavailable
 
     try:
         ensure_default(engine)
-    except DiskFull:
-        pass  # a full disk: list what there is (reading still works)
+    except (DiskFull, Unavailable):
+        pass  # a full disk, no free subnet: list what there is (listing needs no new network)
     flt = {}
     for f in opts.filter:
         k, eq, v = f.partition("=")

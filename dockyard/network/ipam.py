@@ -7,7 +7,9 @@ host's routing table, which also shows the bridges of other dockyard roots and o
 Pools: the default network asks for 10.210.0.0/16 (clear of Docker's 172.17.0.0/16 and its
 172.18-31 pools, and of Podman's 10.88.0.0/16 and 10.89.x.0/24); when that is taken (another
 root's default bridge, a VPN), it and user networks get the first free /24 of 10.211.0.0/16 -
-10.223.255.0/24.
+10.223.255.0/24. When a host route covers all of those (a VPN's 10.0.0.0/8), Docker's own default
+pools follow, as dockerd hands them out: 172.17.0.0/16 - 172.31.0.0/16, then the /20s of
+192.168.0.0/16.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dockyard.errors import InvalidArgument, Unavailable
 
 DEFAULT_SUBNET = "10.210.0.0/16"
 POOL_START, POOL_END, POOL_PREFIX = "10.211.0.0", "10.223.255.255", 24
+# (first, last, prefix) in order: dockyard's pool, then Docker's default address pools
+POOLS = ((POOL_START, POOL_END, POOL_PREFIX), ("172.17.0.0", "172.31.255.255", 16),
+         ("192.168.0.0", "192.168.255.255", 20))
 
 
 def to_int(addr: str) -> int:
@@ -101,19 +106,21 @@ def host_routes(path: str = "/proc/net/route") -> list[Subnet]:
 
 
 def choose_subnet(taken: list[Subnet], *, default: bool) -> Subnet:
-    """The first subnet clear of `taken`: the default network's /16 first, then the /24 pool."""
+    """The first subnet clear of `taken`: the default network's /16 first, then the pools."""
     if default:
         first = Subnet.parse(DEFAULT_SUBNET)
         if not any(first.overlaps(t) for t in taken):
             return first
-    step = 1 << (32 - POOL_PREFIX)
-    n, end = to_int(POOL_START), to_int(POOL_END)
-    while n < end:
-        cand = Subnet(n, POOL_PREFIX)
-        if not any(cand.overlaps(t) for t in taken):
-            return cand
-        n += step
-    raise Unavailable("no free subnet left in dockyard's pool 10.211.0.0-10.223.255.0",
+    for first, last, prefix in POOLS:
+        step = 1 << (32 - prefix)
+        n, end = to_int(first), to_int(last)
+        while n < end:
+            cand = Subnet(n, prefix)
+            if not any(cand.overlaps(t) for t in taken):
+                return cand
+            n += step
+    raise Unavailable("no free subnet left in the address pools (10.211.0.0/16-10.223.255.0/24, "
+                      "172.17-31.0.0/16, 192.168.0.0/16 in /20s)",
                       hint="remove unused networks (dockyard network prune) or give one with --subnet")
 
 

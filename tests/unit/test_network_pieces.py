@@ -23,8 +23,18 @@ def test_choose_subnet_avoids_what_is_taken():
     taken = [ipam.Subnet.parse("10.210.0.0/16"), ipam.Subnet.parse("10.211.0.0/24"), ipam.Subnet.parse("10.211.1.0/25")]
     assert str(ipam.choose_subnet(taken, default=True)) == "10.211.2.0/24"
     assert str(ipam.choose_subnet([], default=False)) == "10.211.0.0/24"
+    # a host route over dockyard's pools (a VPN's 10.0.0.0/8): Docker's default pools follow
+    vpn = ipam.Subnet.parse("10.0.0.0/8")
+    assert str(ipam.choose_subnet([vpn], default=True)) == "172.17.0.0/16"
+    taken = [vpn, ipam.Subnet.parse("172.17.0.0/16"), ipam.Subnet.parse("172.18.5.0/24")]
+    assert str(ipam.choose_subnet(taken, default=False)) == "172.19.0.0/16"
+    taken = [vpn, ipam.Subnet.parse("172.16.0.0/12")]
+    assert str(ipam.choose_subnet(taken, default=False)) == "192.168.0.0/20"
+    taken.append(ipam.Subnet.parse("192.168.0.0/19"))
+    assert str(ipam.choose_subnet(taken, default=False)) == "192.168.32.0/20"
     with pytest.raises(Unavailable, match="no free subnet"):
-        ipam.choose_subnet([ipam.Subnet.parse("10.208.0.0/12")], default=False)
+        ipam.choose_subnet([vpn, ipam.Subnet.parse("172.16.0.0/12"), ipam.Subnet.parse("192.168.0.0/16")],
+                           default=False)
 
 
 def test_allocate_in_order_skipping_gateway_and_used():
