@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, help_or_refuse, parse, usage
 from dockyard.cli.render import ago, confirm
 from dockyard.engine.listing import status_text
 from dockyard.errors import DockyardError, InvalidArgument
@@ -131,8 +131,8 @@ def cmd_rm(ctx, argv: list[str]) -> int:
 
     opts = parse(RM_FLAGS, argv)
     if opts.help or not opts.args:
-        print(usage("dockyard rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", RM_FLAGS))
-        return 0 if opts.help else 1
+        return help_or_refuse(opts.help, "dockyard rm [OPTIONS] CONTAINER [CONTAINER...]",
+                              "Remove one or more containers", RM_FLAGS, "at least 1 argument")
     failed = 0
     for ref in opts.args:
         try:

@@ -156,6 +156,16 @@ def usage(prog: str, summary: str, flags: list[Flag]) -> str:
     return "\n".join(lines)
 
 
+def help_or_refuse(help: bool, synopsis: str, summary: str, flags: list[Flag], need: str) -> int:
+    """`--help`: the usage on stdout, exit 0. Else the arguments are wrong: docker's error
+    ("requires at least 1 argument", exit 1) with the usage as its hint."""
+    if help:
+        print(usage(synopsis, summary, flags))
+        return 0
+    prog = " ".join(synopsis.split()[:2])
+    raise UsageError(f'"{prog}" requires {need}.', hint=f"See '{prog} --help'.\n\nUsage:  {synopsis}\n\n{summary}")
+
+
 def key_values(values: list[str], what: str | None = None) -> dict:
     """Repeated `key=value` flags (--label, --opt) as a dict; `key` alone means an empty value.
     With `what`, an empty key is an error naming it."""

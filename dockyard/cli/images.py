@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, help_or_refuse, parse, usage
 from dockyard.cli.render import ago, human_size, parse_rfc3339
 from dockyard.errors import DockyardError, InvalidArgument
 
@@ -120,8 +120,8 @@ def cmd_rmi(ctx, argv: list[str]) -> int:
              Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or not opts.args:
-        print(usage("dockyard rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", flags))
-        return 0 if opts.help else 1
+        return help_or_refuse(opts.help, "dockyard rmi [OPTIONS] IMAGE [IMAGE...]",
+                              "Remove one or more images", flags, "at least 1 argument")
     rc = 0
     for name in opts.args:
         try:
@@ -141,9 +141,9 @@ def cmd_import(ctx, argv: list[str]) -> int:
              Flag("--platform", STR, "Set platform if server is multi-platform capable"), Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or not opts.args or len(opts.args) > 2:
-        print(usage("dockyard import [OPTIONS] file|- [REPOSITORY[:TAG]]",
-                    "Import the contents from a tarball to create a filesystem image", flags))
-        return 0 if opts.help else 1
+        return help_or_refuse(opts.help, "dockyard import [OPTIONS] file|- [REPOSITORY[:TAG]]",
+                              "Import the contents from a tarball to create a filesystem image", flags,
+                              "1 or 2 arguments")
     src = opts.args[0]
     if src == "-":
         src = sys.stdin.buffer
@@ -162,9 +162,9 @@ def cmd_bootstrap(ctx, argv: list[str]) -> int:
              Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or len(opts.args) != 2 or opts.args[0] not in ("busybox", "debian"):
-        print(usage("dockyard bootstrap busybox|debian [OPTIONS] TAG",
-                    "Make a base image offline: busybox from busybox-static, debian via debootstrap", flags))
-        return 0 if opts.help else 1
+        return help_or_refuse(opts.help, "dockyard bootstrap busybox|debian [OPTIONS] TAG",
+                              "Make a base image offline: busybox from busybox-static, debian via debootstrap",
+                              flags, "busybox or debian and a TAG")
     from dockyard.images import bootstrap
 
     kind, tag = opts.args
@@ -187,8 +187,8 @@ def cmd_history(ctx, argv: list[str]) -> int:
              Flag("--format", STR, "Format output using a custom template"), Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or len(opts.args) != 1:
-        print(usage("dockyard history [OPTIONS] IMAGE", "Show the history of an image", flags))
-        return 0 if opts.help else 1
+        return help_or_refuse(opts.help, "dockyard history [OPTIONS] IMAGE",
+                              "Show the history of an image", flags, "exactly 1 argument")
     engine = ctx.engine
     rec = engine.images.resolve(opts.args[0])
     cfg = engine.images.config(rec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from dockyard.cli.flags import STR, Flag, parse, usage
+from dockyard.cli.flags import STR, Flag, help_or_refuse, parse
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 FLAGS = [Flag("-f,--format", STR, "Format output using a custom template"),
@@ -72,8 +72,8 @@ def _inspect(ctx, argv: list[str], kind: str | None) -> int:
 
     opts = parse(FLAGS, argv)
     if opts.help or not opts.args:
-        print(usage("dockyard inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information", FLAGS))
-        return 0 if opts.help else 1
+        return help_or_refuse(opts.help, "dockyard inspect [OPTIONS] NAME|ID [NAME|ID...]",
+                              "Return low-level information", FLAGS, "at least 1 argument")
     check_template(opts.format)
     kind = kind or opts.type
     if kind not in (None, "container", "image"):
