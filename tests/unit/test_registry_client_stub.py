@@ -405,7 +405,9 @@ def test_pull_by_digest_adds_no_tag(stub, engine, image):
     s.add_image("ns/app", "1", image)
     result = pull(engine, f"{s.addr}/ns/app@{image['digest']}")
     assert result.reference == f"{s.addr}/ns/app@{image['digest']}"
-    assert engine.db.list_tags() == []
+    # no tag; the digest it came by is recorded (docker's RepoDigests)
+    assert engine.db.list_tags() == [(f"{s.addr}/ns/app@{image['digest']}", result.image_id)]
+    assert engine.images.names(engine.images.resolve(result.image_id)) == ([], [f"{s.addr}/ns/app@{image['digest']}"])
     assert engine.images.resolve(f"{s.addr}/ns/app@{image['digest']}").id == result.image_id
 
 
