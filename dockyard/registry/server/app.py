@@ -209,7 +209,14 @@ class Registry:
         method = request.method
         if method not in ("GET", "HEAD", "PUT", "DELETE"):
             self._allow(method, "GET", "HEAD", "PUT", "DELETE")
-        tag, digest = names.parse_reference(segment)
+        try:
+            tag, digest = names.parse_reference(segment)
+        except RegistryError as e:
+            if e.code != "TAG_INVALID" or method not in ("GET", "HEAD"):
+                raise
+            # no manifest can have a tag that is not one: GET/HEAD answer 404 MANIFEST_UNKNOWN, as the
+            # distribution-spec conformance suite expects (a PUT still gets 400 TAG_INVALID)
+            raise RegistryError("MANIFEST_UNKNOWN", detail={"name": name, "reference": segment[:200]}) from None
         if method == "PUT":
             self._allow(method, "PUT", write=True)
             return await self.put_manifest(request, name, tag, digest)
