@@ -89,6 +89,11 @@ disabled_plugins = [
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "runc"
         Root = "{base}/runc-root"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.dockyard]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.dockyard.options]
+        BinaryName = "{dockyard_runtime}"
+        Root = "{base}/dockyard-runtime-root"
 """
 
 HOSTS_TOML = """\
@@ -209,7 +214,7 @@ def _netns() -> set[str]:
 
 
 class Containerd:
-    def __init__(self, base: str, pause: str, registry_host: str) -> None:
+    def __init__(self, base: str, pause: str, registry_host: str, dockyard_runtime: str) -> None:
         self.base = base
         self.sock = os.path.join(base, "c.sock")
         self.log_path = os.path.join(base, "containerd.log")
@@ -221,7 +226,7 @@ class Containerd:
             f.write(HOSTS_TOML.format(host=registry_host))
         self.config = os.path.join(base, "config.toml")
         with open(self.config, "w") as f:
-            f.write(CONFIG.format(base=base, sock=self.sock, pause=pause))
+            f.write(CONFIG.format(base=base, sock=self.sock, pause=pause, dockyard_runtime=dockyard_runtime))
 
     def ctr(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return sh(["ctr", "--address", self.sock, "--namespace", CTR_NS, *args], timeout=timeout)
@@ -296,7 +301,7 @@ class Containerd:
 # ----------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def cri_world(tmp_path_factory):
+def cri_world(tmp_path_factory, dockyard_runtime):
     """(containerd, registry host, app ref, pause ref, store, the cosign public key, the app's
     manifest digest as the push reported it)."""
     reason = _missing()
@@ -327,7 +332,7 @@ def cri_world(tmp_path_factory):
         store("key", "generate", "--output-key-prefix", key, "--password-stdin", input="pw")
         store("sign", "--key", key + ".key", "--password-stdin", app, input="pw")
 
-        ctrd = Containerd(os.path.join(base, "c"), pause, registry.host)
+        ctrd = Containerd(os.path.join(base, "c"), pause, registry.host, dockyard_runtime)
         assert len(ctrd.sock) < 100, ctrd.sock
         ctrd.start()
         yield ctrd, registry.host, app, pause, store, key + ".pub", digest
@@ -402,9 +407,13 @@ def _state(pb2, rt, cid: str):
     return rt.ContainerStatus(pb2.ContainerStatusRequest(container_id=cid), timeout=TIMEOUT).status
 
 
-def test_cri_pod_with_host_network_runs_dockyard_image(cri, cri_world):
-    pb2, rt, _ = cri
+@pytest.mark.parametrize("handler", ["runc", "dockyard"])
+def test_cri_pod_with_host_network_runs_dockyard_image(cri, cri_world, handler, dockyard_runtime):
+    """A pod as the kubelet makes it, under runc (the default handler) and under `dockyard-runtime`
+    (a RuntimeClass handler whose runc shim calls our runtime binary)."""
+    pb2, rt, img = cri
     ctrd, _host, app, pause, _store, _pub, digest = cri_world
+    img.PullImage(pb2.PullImageRequest(image=pb2.ImageSpec(image=app)), timeout=TIMEOUT)  # as the kubelet does first
     port = _free_port()
     logdir = os.path.join(ctrd.base, "pods", uuid.uuid4().hex[:8])
     os.makedirs(logdir)
@@ -413,7 +422,8 @@ def test_cri_pod_with_host_network_runs_dockyard_image(cri, cri_world):
         log_directory=logdir,  # no hostname: a host-network pod has the node's (as the kubelet sends it)
         linux=pb2.LinuxPodSandboxConfig(cgroup_parent=CGROUP_PARENT, security_context=pb2.LinuxSandboxSecurityContext(
             namespace_options=pb2.NamespaceOption(network=pb2.NODE, pid=pb2.CONTAINER, ipc=pb2.POD))))
-    pod = rt.RunPodSandbox(pb2.RunPodSandboxRequest(config=sandbox_cfg), timeout=TIMEOUT).pod_sandbox_id
+    pod = rt.RunPodSandbox(pb2.RunPodSandboxRequest(config=sandbox_cfg, runtime_handler=handler),
+                           timeout=TIMEOUT).pod_sandbox_id
     ctrd.tasks.add((CRI_NS, pod))
     try:
         assert os.path.exists(ctrd.shim_socket(CRI_NS, pod)), "the pod's shim socket is not where cleanup looks"
@@ -421,6 +431,10 @@ def test_cri_pod_with_host_network_runs_dockyard_image(cri, cri_world):
         p = sh(["ctr", "--address", ctrd.sock, "--namespace", CRI_NS, "containers", "info", pod], timeout=30)
         info = json.loads(p.stdout)
         assert info["Image"] == pause, info["Image"]
+        # the handler's runc options (a protobuf: binary_name = 6, root = 7) name the binary the shim runs
+        options = base64.b64decode(info["Runtime"]["Options"]["value"])
+        binary = {"runc": b"runc", "dockyard": dockyard_runtime.encode()}[handler]
+        assert info["Runtime"]["Name"] == "io.containerd.runc.v2" and bytes([0x32, len(binary)]) + binary in options
 
         # a server on the node's network: the pod shares the host's loopback
         server = rt.CreateContainer(pb2.CreateContainerRequest(
@@ -476,13 +490,15 @@ def _get(url: str) -> str | None:
         return None
 
 
-def test_ctr_pull_plain_http_and_run(cri_world):
+@pytest.mark.parametrize("which", ["runc", "dockyard"])
+def test_ctr_pull_plain_http_and_run(cri_world, dockyard_runtime, which):
     ctrd, _host, app, _pause, _store, _pub, _digest = cri_world
     p = ctrd.ctr("images", "pull", "--plain-http", app, timeout=120)
     assert p.returncode == 0, p.stderr
     cid = "dyt-" + uuid.uuid4().hex[:8]
     ctrd.tasks.add((CTR_NS, cid))
-    p = ctrd.ctr("run", "--rm", "--runc-root", os.path.join(ctrd.base, "ctr-runc"),
+    p = ctrd.ctr("run", "--rm", "--runc-binary", {"runc": "runc", "dockyard": dockyard_runtime}[which],
+                 "--runc-root", os.path.join(ctrd.base, "ctr-runc"),
                  "--fifo-dir", os.path.join(ctrd.base, "fifo"),
                  "--cgroup", f"{CGROUP_PARENT}/{cid}", app, cid, timeout=90)
     assert (p.returncode, p.stdout) == (3, "hello from dockyard\n"), f"{p.stderr}\n{ctrd.log()[-2000:]}"
