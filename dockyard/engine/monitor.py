@@ -5,8 +5,9 @@ is the container init's parent (a subreaper), so it alone can learn the exit sta
 container's stdout/stderr pipes (or its pty), writes them to the json-file log, records every
 state change in the database, and applies the restart policy with Docker's back-off.
 
-It is a forked copy of the CLI process (not a new interpreter): the modules it needs are already
-loaded, so starting it costs a fork rather than a Python start-up.
+It is a new interpreter started on `engine/monitor_entry.py` (not a fork of the CLI), so it holds
+only what a monitor needs: no copy of the CLI's heap (its idle memory stays small, and a threaded
+server may start containers), and it reads the container back from its record and bundle.
 """
 
 from __future__ import annotations
@@ -42,15 +43,15 @@ def should_restart(policy: str, exit_code: int, restart_count: int, manually_sto
 
 
 def start_detached(engine, created) -> int:
-    """Fork the monitor, which starts the container; return the container init's pid."""
-    from dockyard.engine.detach import fork_detached
+    """Start the monitor of a container whose bundle is written (`created`, by create or prepare);
+    it starts the container. Return the container init's pid."""
+    from dockyard.engine.detach import spawn_detached
 
-    msg = fork_detached(engine, lambda fd: Monitor(engine, created, report_fd=fd).run(),
-                        on_crash=lambda: _log_crash(engine, created.rec.id))
+    msg = spawn_detached(engine, "dockyard.engine.monitor_entry", [engine.root, engine.runroot, created.rec.id])
     return msg["pid"]
 
 
-def _log_crash(engine, cid: str) -> None:
+def log_crash(engine, cid: str) -> None:
     """A monitor has no terminal: what killed it goes to <root>/containers/<id>/monitor.log."""
     import traceback
 
