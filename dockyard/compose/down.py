@@ -21,21 +21,25 @@ def stop_timeout(project, rec, timeout: int | None) -> int | None:
 def stop(engine, project, recs, progress, timeout: int | None = None) -> None:
     from dockyard.engine import lifecycle
 
-    for rec in reversed(recs):  # dependents first, as v2 stops them
-        if P.state_of(rec).get("Status") not in ("running", "paused", "restarting"):
-            continue
+    def one(rec) -> None:
         progress.event("Container", rec.name, "Stopping")
         lifecycle.stop(engine, rec.id, timeout=stop_timeout(project, rec, timeout))
         progress.event("Container", rec.name, "Stopped")
+
+    live = [r for r in recs if P.state_of(r).get("Status") in ("running", "paused", "restarting")]
+    for group in reversed(P.levels(project, live)):  # dependents first, each level at once, as v2 does
+        P.parallel(one, group)
 
 
 def remove(engine, recs, progress, *, volumes: bool = False) -> None:
     from dockyard.engine import teardown
 
-    for rec in recs:
+    def one(rec) -> None:
         progress.event("Container", rec.name, "Removing")
         teardown.remove(engine, rec.id, force=True, volumes=volumes)
         progress.event("Container", rec.name, "Removed")
+
+    P.parallel(one, recs)
 
 
 def down(engine, project, progress, *, volumes: bool = False, rmi: str | None = None, remove_orphans: bool = False,

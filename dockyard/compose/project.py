@@ -226,6 +226,52 @@ def dependency_order(project, services) -> list[str]:
     return out
 
 
+def levels(project, recs) -> list[list]:
+    """Containers grouped by their service's depth in the dependency graph, dependencies first:
+    the members of one group may be stopped or removed at the same time."""
+    depth: dict[str, int] = {}
+
+    def d(svc: str, seen=()) -> int:
+        if svc not in depth:
+            deps = [x for x in ((project.services.get(svc) or {}).get("depends_on") or {}) if x in project.services
+                    and x not in seen]
+            depth[svc] = 1 + max((d(x, seen + (svc,)) for x in deps), default=-1)
+        return depth[svc]
+
+    groups: dict[int, list] = {}
+    for rec in recs:
+        svc = labels_of(rec).get(SERVICE, "")
+        groups.setdefault(d(svc) if svc in project.services else 1 << 30, []).append(rec)
+    return [groups[k] for k in sorted(groups)]
+
+
+def parallel(fn, items) -> None:
+    """fn(item) for every item at once, in threads (for stop and remove, which fork nothing);
+    the first error is raised once all are done."""
+    items = list(items)
+    if len(items) < 2:
+        for it in items:
+            fn(it)
+        return
+    import threading
+
+    errors: list = []
+
+    def one(it) -> None:
+        try:
+            fn(it)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(it,), daemon=True) for it in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def select_services(project, names) -> list[str]:
     if not names:
         return list(project.services)

@@ -183,9 +183,10 @@ def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
     """Start the created containers in order, each service after its dependencies' conditions hold."""
     from dockyard.engine import lifecycle
 
-    started = []
+    started, awaited = [], set(skip_deps_of)
     for svc, rec in todo:
-        if svc not in skip_deps_of:
+        if svc not in awaited:
+            awaited.add(svc)
             await_dependencies(engine, project, svc, progress)
         if P.state_of(engine.db.get_container(rec.id)).get("Status") in ("running", "restarting", "paused"):
             continue
