@@ -103,9 +103,9 @@ def load_documents(text: str, filename: str) -> list:
         return [d for d in yaml.load_all(text, Loader=_Loader)]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}" if mark is not None else filename
         problem = getattr(e, "problem", None) or str(e)
-        raise InvalidArgument(f"failed to parse {where}: {problem}") from None
+        line = f"yaml: line {mark.line + 1}: " if mark is not None else "yaml: "
+        raise InvalidArgument(f"failed to parse {filename}: {line}{problem}") from None
 
 
 def check_keys(node, path: str = "") -> None:
