@@ -150,7 +150,7 @@ def check_keys(node, path: str = "") -> None:
         check_keys(node.value, path)
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+class _Dumper(yaml.SafeDumper):  # the Python emitter: libyaml's ignores the list indentation below
     def increase_indent(self, flow=False, indentless=False):  # lists indented under their key, as yaml.v3
         return super().increase_indent(flow, False)
 
