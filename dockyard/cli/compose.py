@@ -66,14 +66,34 @@ class Progress:
             self.out.flush()
 
 
-def cmd_compose(ctx, argv: list[str]) -> int:
-    from dockyard.cli.composeopts import parse_global
+GLOBAL_FLAGS = [
+    Flag("-f,--file", LIST, "Compose configuration files"),
+    Flag("-p,--project-name", STR, "Project name"),
+    Flag("--project-directory", STR, "Specify an alternate working directory (default: the path of the, first "
+         "specified, Compose file)"),
+    Flag("--env-file", LIST, "Specify an alternate environment file"),
+    Flag("--profile", LIST, "Specify a profile to enable"),
+    Flag("--progress", STR, "Set type of progress output (auto, tty, plain, json, quiet)", default="auto"),
+    Flag("--ansi", STR, 'Control when to print ANSI control characters ("never"|"always"|"auto")', default="auto"),
+]
 
-    g, rest = parse_global(argv)
+
+def global_options(argv: list[str]):
+    """The options before the command (Compose v2's), and the rest."""
+    opts = parse(GLOBAL_FLAGS + [Flag("-h,--help", BOOL, "Print usage")], argv, interspersed=False)
+    if opts.ansi not in ("never", "always", "auto"):
+        raise InvalidArgument(f'unsupported --ansi value "{opts.ansi}": use never, always or auto')
+    if opts.help:
+        opts.args.insert(0, "--help")
+    return opts, opts.args
+
+
+def cmd_compose(ctx, argv: list[str]) -> int:
+    g, rest = global_options(argv)
     if not rest or rest[0] in ("-h", "--help", "help"):
         names = "\n".join(f"  {k}" for k in SUBCOMMANDS)
-        print(f"Usage:  dockyard compose [OPTIONS] COMMAND\n\nDefine and run multi-container applications\n\n"
-              f"Commands:\n{names}")
+        print(usage("dockyard compose [OPTIONS] COMMAND", "Define and run multi-container applications",
+                    GLOBAL_FLAGS) + f"\nCommands:\n{names}")
         return 0
     target = SUBCOMMANDS.get(rest[0])
     if target is None:
@@ -87,22 +107,35 @@ class Session:
     """A compose command's context: the engine, the global options, the project once loaded."""
 
     def __init__(self, ctx, g) -> None:
-        self.ctx, self.g, self._project = ctx, g, None
+        self.ctx, self.g, self._project, self._loaded = ctx, g, None, None
 
     @property
     def engine(self):
         return self.ctx.engine
 
     @property
-    def project(self):
-        if self._project is None:
-            from dockyard.cli.composeopts import load
+    def loaded(self):
+        """The loader's Project (compose/loader.py)."""
+        if self._loaded is None:
+            from dockyard.compose.loader import ProjectOptions, load_project
 
-            self._project = load(self.g)
+            g = self.g
+            self._loaded = load_project(ProjectOptions(files=list(g.file), project_name=g.project_name,
+                                                       project_directory=g.project_directory,
+                                                       env_files=list(g.env_file), profiles=list(g.profile)))
+        return self._loaded
+
+    @property
+    def project(self):
+        """The project in Compose v2's normalized JSON form (compose/project.Model)."""
+        if self._project is None:
+            from dockyard.compose.project import Model
+
+            self._project = Model.of(self.loaded)
         return self._project
 
     def progress(self) -> Progress:
-        return Progress(getattr(self.g, "progress", None) or "auto")
+        return Progress(self.g.progress or "auto")
 
 
 def parse_cmd(flags: list[Flag], argv: list[str], prog: str, summary: str, *, interspersed: bool = True):

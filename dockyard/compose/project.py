@@ -11,6 +11,24 @@ PROJECT, SERVICE, NUMBER, ONEOFF = LABEL + "project", LABEL + "service", LABEL +
 HASH = LABEL + "config-hash"
 
 
+class Model:
+    """A loaded project as the commands use it: its services, networks, volumes, secrets and
+    configs in Compose v2's normalized JSON form (what `config --format json` prints), so a
+    container's config hash is the same whoever loaded the file."""
+
+    __slots__ = ("name", "working_dir", "config_files", "services", "networks", "volumes", "secrets", "configs")
+
+    def __init__(self, name: str, working_dir: str, config_files, model: dict) -> None:
+        self.name, self.working_dir, self.config_files = name, working_dir, list(config_files)
+        for key in ("services", "networks", "volumes", "secrets", "configs"):
+            setattr(self, key, dict(model.get(key) or {}))
+
+    @classmethod
+    def of(cls, project) -> "Model":
+        """From compose/loader.py's Project."""
+        return cls(project.name, project.working_dir, project.files, project.to_dict())
+
+
 def labels_of(rec) -> dict:
     return rec.config.get("labels") or {}
 
@@ -47,7 +65,7 @@ def container_name(project, svc: str, service: dict, number: int) -> str:
 
 
 def common_labels(project, svc: str) -> dict:
-    files = getattr(project, "config_files", None) or ()
+    files = project.config_files
     return {PROJECT: project.name, SERVICE: svc, LABEL + "project.working_dir": project.working_dir,
             LABEL + "project.config_files": ",".join(files), LABEL + "version": VERSION}
 
