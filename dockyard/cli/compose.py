@@ -103,6 +103,18 @@ def cmd_compose(ctx, argv: list[str]) -> int:
     return getattr(sys.modules[module], func)(Session(ctx, g), rest[1:]) or 0
 
 
+def _site_packages() -> None:
+    """The loader reads YAML with PyYAML: under the launchers' `python -S` the site directories
+    are added first (as `registry serve` does for aiohttp)."""
+    if sys.flags.no_site:
+        try:
+            import yaml  # noqa: F401
+        except ImportError:
+            import site
+
+            site.main()
+
+
 class Session:
     """A compose command's context: the engine, the global options, the project once loaded."""
 
@@ -117,6 +129,7 @@ class Session:
     def loaded(self):
         """The loader's Project (compose/loader.py)."""
         if self._loaded is None:
+            _site_packages()
             from dockyard.compose.loader import ProjectOptions, load_project
 
             g = self.g

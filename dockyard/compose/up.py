@@ -153,6 +153,21 @@ def _stop_timeout(service: dict) -> int | None:
     return duration_ns("", "stop_grace_period", service["stop_grace_period"]) // 1_000_000_000
 
 
+def validate(project, services) -> None:
+    """Every service's create request built and checked before anything is made, so a key the
+    engine cannot honour is refused with nothing left behind."""
+    from dockyard.engine.create import config_from_request
+
+    for svc in services:
+        service = project.services[svc]
+        body, _extra = create_body(Context(project, lambda peer: f"{project.name}-{peer}-1"), svc, service, number=1,
+                                   name=P.container_name(project, svc, service, 1), labels={})
+        try:
+            config_from_request(body)
+        except InvalidArgument as e:
+            raise InvalidArgument(f"service {svc!r}: {e}") from None
+
+
 def orphans(engine, project) -> list:
     return [r for r in P.containers(engine, project.name, oneoff=None)
             if P.labels_of(r).get(P.SERVICE) not in project.services and P.labels_of(r).get(P.ONEOFF) != "True"]
@@ -164,6 +179,7 @@ def prepare(engine, project, names, opts: Options, progress) -> tuple[list[str],
 
     wanted = P.select_services(project, names)
     services = wanted if opts.no_deps else P.dependency_order(project, wanted)
+    validate(project, services)
     left = orphans(engine, project)
     if left and opts.remove_orphans:
         for rec in left:
