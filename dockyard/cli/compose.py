@@ -195,6 +195,7 @@ UP_FLAGS = [
     Flag("-t,--timeout", STR, "Use this timeout in seconds for container shutdown when attached or when containers are already running"),
     Flag("--no-log-prefix", BOOL, "Don't print prefix in logs"),
     Flag("--no-color", BOOL, "Produce monochrome output"),
+    Flag("--attach-dependencies", BOOL, "Automatically attach to log output of dependent services"),
 ]
 
 
@@ -239,7 +240,8 @@ def cmd_up(s: Session, argv: list[str]) -> int:
         return 0
     if opts.detach:
         return 0
-    return _attach(s, [rec for _svc, rec in todo], started, no_prefix=opts.no_log_prefix,
+    attached = [rec for svc, rec in todo if opts.attach_dependencies or not opts.args or svc in opts.args]
+    return _attach(s, attached, started, no_prefix=opts.no_log_prefix,
                    color=not opts.no_color, timeout=timeout)
 
 
