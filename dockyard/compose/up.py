@@ -196,20 +196,28 @@ def prepare(engine, project, names, opts: Options, progress) -> tuple[list[str],
 
 
 def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
-    """Start the created containers in order, each service after its dependencies' conditions hold."""
+    """Start the created containers, each service after its dependencies' conditions hold: one
+    dependency level at a time, the containers of a level at once (forked: a start forks)."""
     from dockyard.engine import lifecycle
 
     started, awaited = [], set(skip_deps_of)
-    for svc, rec in todo:
-        if svc not in awaited:
-            awaited.add(svc)
-            await_dependencies(engine, project, svc, progress)
-        if P.state_of(engine.db.get_container(rec.id)).get("Status") in ("running", "restarting", "paused"):
-            continue
-        progress.event("Container", rec.name, "Starting")
-        lifecycle.start(engine, rec.id)
-        progress.event("Container", rec.name, "Started")
-        started.append(rec)
+    by_id = {rec.id: svc for svc, rec in todo}
+    for group in P.levels(project, [rec for _svc, rec in todo]):
+        for rec in group:
+            svc = by_id[rec.id]
+            if svc not in awaited:
+                awaited.add(svc)
+                await_dependencies(engine, project, svc, progress)
+        stopped = [rec for rec in group if P.state_of(engine.db.get_container(rec.id)).get("Status")
+                   not in ("running", "restarting", "paused")]
+
+        def one(rec) -> None:
+            progress.event("Container", rec.name, "Starting")
+            lifecycle.start(engine, rec.id)
+            progress.event("Container", rec.name, "Started")
+
+        P.forked(engine, one, stopped)
+        started.extend(stopped)
     return started
 
 
