@@ -148,7 +148,16 @@ class Session:
         return self._project
 
     def progress(self) -> Progress:
-        return Progress(self.g.progress or "auto")
+        mode = self.g.progress or "auto"
+        if mode == "auto" and self.g.ansi != "auto":  # --ansi never: no cursor or colour codes
+            mode = "tty" if self.g.ansi == "always" else "plain"
+        return Progress(mode)
+
+    def color(self, allowed: bool = True) -> bool:
+        """Colour in logs: --ansi always/never decide, auto means on a terminal."""
+        if not allowed or self.g.ansi == "never":
+            return False
+        return self.g.ansi == "always" or sys.stdout.isatty()
 
 
 def parse_cmd(flags: list[Flag], argv: list[str], prog: str, summary: str, *, interspersed: bool = True):
@@ -212,7 +221,8 @@ def up_options(s: Session, opts, *, up: bool = True):
         if opts.wait and opts.no_start:
             raise InvalidArgument("--no-start and --wait are incompatible")
         kw.update(no_deps=opts.no_deps, no_start=opts.no_start, wait=opts.wait,
-                  wait_timeout=parse_seconds(opts.wait_timeout, "--wait-timeout"))
+                  wait_timeout=parse_seconds(opts.wait_timeout, "--wait-timeout"),
+                  timeout=parse_seconds(opts.timeout, "--timeout"))
     return Options(**kw)
 
 
@@ -273,9 +283,8 @@ COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 class LogPrinter:
     """`svc-1  | line`, names padded to the widest, coloured on a terminal."""
 
-    def __init__(self, project: str, recs, *, prefix: bool = True, color: bool = True, timestamps: bool = False):
-        self.project, self.prefix, self.timestamps = project, prefix, timestamps
-        self.color = color and sys.stdout.isatty()
+    def __init__(self, project: str, recs, *, prefix: bool = True, color: bool = False, timestamps: bool = False):
+        self.project, self.prefix, self.timestamps, self.color = project, prefix, timestamps, color
         self.width = max([len(self.short(r)) for r in recs] or [0])
         self.colors: dict = {}
 
@@ -303,7 +312,7 @@ def _attach(s: Session, recs, started, *, no_prefix: bool, color: bool, timeout)
     """Foreground `up`: every container's log, prefixed, until all exit; Ctrl-C stops them."""
     from dockyard.compose import down, logs
 
-    printer = LogPrinter(s.project.name, recs, prefix=not no_prefix, color=color)
+    printer = LogPrinter(s.project.name, recs, prefix=not no_prefix, color=s.color(color))
     fresh = {r.id for r in started}
     print("Attaching to " + ", ".join(printer.short(r) for r in recs), flush=True)
     exited: set = set()
@@ -429,7 +438,7 @@ def cmd_logs(s: Session, argv: list[str]) -> int:
     recs = P.containers(s.engine, s.project.name, services=services, oneoff=None)
     if opts.index:
         recs = [r for r in recs if str(P.number_of(r)) == opts.index]
-    printer = LogPrinter(s.project.name, recs, prefix=not opts.no_log_prefix, color=not opts.no_color,
+    printer = LogPrinter(s.project.name, recs, prefix=not opts.no_log_prefix, color=s.color(not opts.no_color),
                          timestamps=opts.timestamps)
     try:
         logs.follow(s.engine, recs, printer.emit, tail=tail, follow=opts.follow)
