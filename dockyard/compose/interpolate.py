@@ -72,8 +72,9 @@ def substitute(template: str, env: Mapping[str, str], *, where: str = "",
                 raise _invalid(template, where)
             out.append(_braced(template[i + 2:end], env, template, where, warn))
             i = end + 1
-        else:
-            raise _invalid(template, where)
+        else:  # a "$" that starts nothing is itself
+            out.append("$")
+            i += 1
     return "".join(out)
 
 
@@ -129,3 +130,59 @@ def interpolate_tree(node, env: Mapping[str, str], path: str = "", *, warn=None)
     if isinstance(node, list):
         return [interpolate_tree(v, env, f"{path}[{i}]", warn=warn) for i, v in enumerate(node)]
     return node
+
+
+def collect_variables(node, found: dict) -> None:
+    """Every variable a YAML tree's strings use (`config --variables`): name, required, default
+    value (``-`` forms) and alternate value (``+`` forms)."""
+    if isinstance(node, dict):
+        for v in node.values():
+            collect_variables(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            collect_variables(v, found)
+    elif isinstance(node, str) and "$" in node:
+        _scan(node, found)
+
+
+def _record(found: dict, name: str, *, required=False, default="", alternate="") -> None:
+    row = found.setdefault(name, {"name": name, "required": False, "defaultValue": "", "alternateValue": ""})
+    row["required"] = row["required"] or required
+    row["defaultValue"] = row["defaultValue"] or default
+    row["alternateValue"] = row["alternateValue"] or alternate
+
+
+def _scan(s: str, found: dict) -> None:
+    i, n = 0, len(s)
+    while i < n:
+        if s[i] != "$":
+            i += 1
+            continue
+        nxt = s[i + 1] if i + 1 < n else ""
+        if nxt == "$":
+            i += 2
+        elif _is_name_start(nxt):
+            j = i + 1
+            while j < n and _is_name_char(s[j]):
+                j += 1
+            _record(found, s[i + 1:j])
+            i = j
+        elif nxt == "{":
+            end = _closing_brace(s, i + 1)
+            if end < 0:
+                return
+            body = s[i + 2:end]
+            j = 0
+            while j < len(body) and _is_name_char(body[j]):
+                j += 1
+            name, rest = body[:j], body[j:]
+            if name:
+                op = rest[1:2] if rest.startswith(":") else rest[:1]
+                arg = rest[2:] if rest.startswith(":") else rest[1:]
+                _record(found, name, required=op == "?", default=arg if op == "-" else "",
+                        alternate=arg if op == "+" else "")
+                if op in ("-", "+"):
+                    _scan(arg, found)
+            i = end + 1
+        else:
+            i += 1

@@ -33,6 +33,9 @@ class ProjectOptions:
     resolve_paths: bool = True
     normalize: bool = True
     consistency: bool = True
+    services: list[str] = field(default_factory=list)  # only these and their dependencies
+    prune: bool = True  # drop networks/volumes/secrets/configs no enabled service uses (`--all-resources`)
+    resolve_environment: bool = True  # fold env_file into environment (`config --no-env-resolution`)
     warn: object = None  # callable(str) for Compose's warnings; default: stderr
 
 
@@ -63,8 +66,49 @@ class Project:
         out.update(self.extensions)
         return dict(sorted(out.items()))
 
+    @property
+    def config_files(self) -> list[str]:
+        return self.files
+
     def service_names(self) -> list[str]:
         return sorted(self.services)
+
+    def dependency_order(self, names: list[str] | None = None) -> list[str]:
+        """Services (``names`` and what they depend on, all when None) dependencies first,
+        by name where the order is free."""
+        out: list[str] = []
+        seen: set = set()
+
+        def visit(n: str) -> None:
+            if n in seen or n not in self.services:
+                return
+            seen.add(n)
+            for dep in sorted((self.services[n].get("depends_on") or {})):
+                visit(dep)
+            out.append(n)
+
+        for n in sorted(self.services) if names is None else names:
+            visit(n)
+        return out
+
+    def with_selected(self, names: list[str]) -> Project:
+        """Only ``names`` and the services they depend on (a service disabled by its profiles is
+        enabled when named), as `compose config SERVICE…` and `up SERVICE…` select them."""
+        import copy
+
+        for n in names:
+            if n not in self.services and n not in self.disabled_services:
+                raise NotFound(f"no such service: {n}")
+        p = copy.copy(self)
+        p.services = dict(self.services)
+        p.disabled_services = dict(self.disabled_services)
+        for n in names:
+            if n in p.disabled_services:
+                p.services[n] = p.disabled_services.pop(n)
+        keep = p.dependency_order(names)
+        p.disabled_services.update({k: v for k, v in p.services.items() if k not in keep})
+        p.services = {k: v for k, v in p.services.items() if k in keep}
+        return p
 
 
 def _volume_json(v, where):
@@ -102,31 +146,32 @@ def find_files(start: str) -> list[str]:
         d = parent
 
 
-def load_project(opts: ProjectOptions) -> Project:
-    warn = opts.warn or _stderr_warn
+def _prepare(opts: ProjectOptions, warn) -> tuple[dict, list[str], str, str]:
+    """The environment, the files, the project directory and the name, as v2 finds them."""
     environ = dict(os.environ if opts.environ is None else opts.environ)
-    cwd = os.getcwd()
     if opts.project_directory:
         workdir = os.path.abspath(opts.project_directory)
     elif opts.files and opts.files[0] != "-":
         workdir = os.path.dirname(os.path.abspath(opts.files[0]))
     else:
-        workdir = cwd
+        workdir = os.getcwd()
     # the environment: the caller's, then .env (or --env-file) where the caller set nothing
     env_files = list(opts.env_files)
     if not env_files and environ.get("COMPOSE_DISABLE_ENV_FILE", "").lower() not in ("1", "true", "t"):
         dot = os.path.join(workdir, ".env")
         if os.path.isfile(dot):
             env_files = [dot]
-    env = dict(environ)
+    from_files: dict = {}
     for f in env_files:
         f = os.path.abspath(f)
         if not os.path.exists(f):
             raise NotFound(f"couldn't find env file: {f}")
         if os.path.isdir(f):
             raise InvalidArgument(f"{f} is a directory")
-        for k, v in read_env_file(f, lambda k: env.get(k)).items():
-            env.setdefault(k, v)
+        from_files.update(read_env_file(f, lambda k: environ.get(k, from_files.get(k))))
+    env = dict(environ)
+    for k, v in from_files.items():  # a later file wins over an earlier one, the caller's environment over both
+        env.setdefault(k, v)
     # the files
     paths = [os.path.abspath(f) for f in opts.files]
     if not paths and env.get("COMPOSE_FILE"):
@@ -138,9 +183,31 @@ def load_project(opts: ProjectOptions) -> Project:
             raise NotFound("no configuration file provided: not found")
     if not opts.project_directory:
         workdir = os.path.dirname(paths[0])
-    # the name
     name = _project_name(opts, env, paths, workdir, warn)
     env["COMPOSE_PROJECT_NAME"] = name
+    return env, paths, workdir, name
+
+
+def project_environment(opts: ProjectOptions) -> dict:
+    """The environment interpolation uses (`config --environment`)."""
+    return _prepare(opts, opts.warn or _stderr_warn)[0]
+
+
+def model_variables(opts: ProjectOptions) -> list[dict]:
+    """Every variable the files use, with its default and alternate values (`config --variables`)."""
+    from dockyard.compose import interpolate, yamlio
+
+    env, paths, _workdir, _name = _prepare(opts, opts.warn or _stderr_warn)
+    found: dict = {}
+    for p in paths:
+        for doc in yamlio.load_documents(files.read_text(p), p):
+            interpolate.collect_variables(doc, found)
+    return [found[k] for k in sorted(found)]
+
+
+def load_project(opts: ProjectOptions) -> Project:
+    warn = opts.warn or _stderr_warn
+    env, paths, workdir, name = _prepare(opts, warn)
     profiles = list(opts.profiles)
     if not profiles and env.get("COMPOSE_PROFILES"):
         profiles = [p.strip() for p in env["COMPOSE_PROFILES"].split(",")]
@@ -174,8 +241,12 @@ def load_project(opts: ProjectOptions) -> Project:
     )
     if opts.consistency:
         consistency.check(project)
-    consistency.prune_resources(project)
-    consistency.resolve_service_environment(project)
+    if opts.services:
+        project = project.with_selected(opts.services)
+    if opts.prune:
+        consistency.prune_resources(project)
+    if opts.resolve_environment:
+        consistency.resolve_service_environment(project)
     return project
 
 

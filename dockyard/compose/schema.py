@@ -7,7 +7,8 @@ it accepts. ``x-`` keys are free everywhere. Messages are Compose v2's:
 A type is a string of alternatives (``"s|i"``): ``s`` string, ``i`` integer, ``n`` number, ``b``
 boolean, ``null``, ``map`` (any mapping), ``los`` (list of unique strings), ``sol`` (string or list
 of strings), ``lod`` (list of strings or mapping of scalars), ``cmd`` (null, string or list of
-strings); or a nested table (a mapping with those keys only), or ``List(type)``.
+strings); or a nested table (a mapping with those keys only; ``"!required"`` lists the keys it
+must have), ``List(type)``, ``MapOf(type)`` or ``OneOf(type, …)``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class MapOf:
 
 
 FILE_MOUNT = List(OneOf("s", {"source": "s", "target": "s", "uid": "s", "gid": "s", "mode": "n|s"}))
-ULIMITS = MapOf(OneOf("i|s", {"hard": "i|s", "soft": "i|s"}))
+ULIMITS = MapOf(OneOf("i|s", {"hard": "i|s", "soft": "i|s", "!required": ("soft", "hard")}))
 DEVICE_REQUESTS = List({"capabilities": "los", "count": "s|i", "device_ids": "los", "driver": "s",
                         "options": "lod"})
 BLKIO_LIMIT = List({"path": "s", "rate": "i|s"})
@@ -142,9 +143,24 @@ _NAMES = {"s": "string", "i": "integer", "n": "number", "b": "boolean", "null": 
 
 def validate(model: dict, filename: str) -> None:
     try:
+        _no_times(model, "")
         _check(model, TOP, "")
     except SchemaError as e:
         raise SchemaError(f"validating {filename}: {e}") from None
+
+
+def _no_times(v, path: str) -> None:
+    """A plain YAML timestamp is a time value, which no Compose key takes (v2's message)."""
+    import datetime
+
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        _fail(path, "invalid jsonType time.Time")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            _no_times(x, f"{path}.{k}" if path else k)
+    elif isinstance(v, list):
+        for n, x in enumerate(v):
+            _no_times(x, f"{path}.{n}")
 
 
 def _fail(path: str, msg: str):
@@ -179,7 +195,11 @@ def _scalar_ok(v, code: str) -> bool:
 
 def _type_name(spec) -> str:
     if isinstance(spec, str):
-        return _NAMES[spec.split("|")[0]]
+        names: list[str] = []
+        for c in spec.split("|"):
+            if c != "null" and _NAMES[c] not in names:
+                names.append(_NAMES[c])
+        return " or ".join(names)
     if isinstance(spec, List):
         return "array"
     if isinstance(spec, OneOf):
@@ -217,6 +237,8 @@ def _check(v, spec, path: str) -> None:
     if isinstance(spec, OneOf):
         for alt in spec.alts:
             if _matches(v, alt):
+                if isinstance(alt, dict) and any(k not in v for k in alt.get("!required", ())):
+                    break  # v2 words this as the type of the first alternative
                 _check(v, alt, path)
                 return
         _fail(path, f"must be a {_type_name(spec)}")
@@ -238,7 +260,10 @@ def _check(v, spec, path: str) -> None:
     # a table
     if not isinstance(v, dict):
         _fail(path, "must be a mapping")
-    unknown = [k for k in v if k not in spec and not k.startswith("x-")]
+    missing = [k for k in spec.get("!required", ()) if k not in v]
+    if missing:
+        _fail(path, f"missing properties {', '.join(repr(k) for k in missing)}")
+    unknown = [k for k in v if (k not in spec or k == "!required") and not k.startswith("x-")]
     if unknown:
         _fail(path, "additional properties " + ", ".join(f"'{k}'" for k in sorted(unknown)) + " not allowed")
     for k, x in v.items():
