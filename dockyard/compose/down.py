@@ -28,7 +28,7 @@ def stop(engine, project, recs, progress, timeout: int | None = None) -> None:
 
     live = [r for r in recs if P.state_of(r).get("Status") in ("running", "paused", "restarting")]
     for group in reversed(P.levels(project, live)):  # dependents first, each level at once, as v2 does
-        P.parallel(one, group)
+        P.parallel(one, group, progress.parallel)
 
 
 def remove(engine, recs, progress, *, volumes: bool = False) -> None:
@@ -39,7 +39,7 @@ def remove(engine, recs, progress, *, volumes: bool = False) -> None:
         teardown.remove(engine, rec.id, force=True, volumes=volumes)
         progress.event("Container", rec.name, "Removed")
 
-    P.parallel(one, recs)
+    P.parallel(one, recs, progress.parallel)
 
 
 def down(engine, project, progress, *, volumes: bool = False, rmi: str | None = None, remove_orphans: bool = False,
@@ -63,7 +63,7 @@ def down(engine, project, progress, *, volumes: bool = False, rmi: str | None = 
         progress.event("Container", rec.name, "Removed")
 
     for group in reversed(P.levels(project, recs)):
-        P.parallel(one, group)
+        P.parallel(one, group, progress.parallel)
     left = P.containers(engine, project.name, oneoff=None)
     if left:
         progress.warn(f"Found orphan containers ({', '.join(r.name for r in left)}) for this project. If you "

@@ -265,10 +265,22 @@ def levels(project, recs) -> list[list]:
     return [groups[k] for k in sorted(groups)]
 
 
-def parallel(fn, items) -> None:
-    """fn(item) for every item at once, in threads (for stop and remove, which fork nothing);
-    the first error is raised once all are done."""
+def _batches(items, limit: int) -> list:
     items = list(items)
+    if limit is None or limit < 1:
+        return [items]
+    return [items[i:i + limit] for i in range(0, len(items), limit)]
+
+
+def parallel(fn, items, limit: int = -1) -> None:
+    """fn(item) for every item at once (at most `limit` at a time: --parallel), in threads (for
+    stop and remove, which fork nothing); the first error is raised once all are done."""
+    batches = _batches(items, limit)
+    if len(batches) > 1:
+        for b in batches:
+            parallel(fn, b)
+        return
+    items = batches[0]
     if len(items) < 2:
         for it in items:
             fn(it)
@@ -292,12 +304,17 @@ def parallel(fn, items) -> None:
         raise errors[0]
 
 
-def forked(engine, fn, items) -> None:
-    """fn(item) for every item at once, each in a forked child (for `start`, which forks a
+def forked(engine, fn, items, limit: int = -1) -> None:
+    """fn(item) for every item at once (at most `limit` at a time), each in a forked child (for `start`, which forks a
     monitor: never fork from a thread). The parent closes its database connection first (SQLite's
     locks must not cross a fork); a child's error comes back by pipe and is raised again here,
     with its category, once all are done."""
-    items = list(items)
+    batches = _batches(items, limit)
+    if len(batches) > 1:
+        for b in batches:
+            forked(engine, fn, b)
+        return
+    items = batches[0]
     if len(items) < 2:
         for it in items:
             fn(it)

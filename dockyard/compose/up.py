@@ -218,7 +218,7 @@ def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
             lifecycle.start(engine, rec.id)
             progress.event("Container", rec.name, "Started")
 
-        P.forked(engine, one, stopped)
+        P.forked(engine, one, stopped, progress.parallel)
         started.extend(stopped)
     return started
 
