@@ -219,6 +219,8 @@ def cmd_up(s: Session, argv: list[str]) -> int:
     if o.no_start:
         return 0
     started = up.start_all(engine, project, todo, progress)
+    todo = [(up.P.labels_of(rec)[up.P.SERVICE], rec) for rec in up.P.containers(engine, project.name,
+                                                                                 services=services)]
     if o.wait:
         recs = [rec for _svc, rec in todo]
         for rec in recs:

@@ -95,6 +95,21 @@ def create_container(engine, project, svc: str, number: int) -> object:
     return c
 
 
+class Pending:
+    """A container not made yet: it joins a peer's namespaces, which must run first."""
+
+    def __init__(self, service: str, number: int, name: str) -> None:
+        self.service, self.number, self.name, self.id = service, number, name, f"pending:{name}"
+
+
+def _peers_running(engine, project, svc: str) -> bool:
+    for peer in P.peers(project.services[svc]):
+        recs = P.containers(engine, project.name, services=[peer])
+        if not recs or P.state_of(recs[0]).get("Status") != "running":
+            return False
+    return True
+
+
 def _outdated(engine, project, svc: str, rec) -> bool:
     lab = P.labels_of(rec)
     service = project.services[svc]
@@ -138,6 +153,9 @@ def converge(engine, project, services, opts: Options, progress) -> list:
                 n += 1
             numbers.add(n)
             name = P.container_name(project, svc, project.services[svc], n)
+            if not _peers_running(engine, project, svc):
+                out.append((svc, Pending(svc, n, name)))  # made once its peers run (start_all)
+                continue
             progress.event("Container", name, "Creating")
             c = create_container(engine, project, svc, n)
             progress.event("Container", name, "Created")
@@ -210,6 +228,7 @@ def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
             if svc not in awaited:
                 awaited.add(svc)
                 await_dependencies(engine, project, svc, progress)
+        group = [_made(engine, project, rec, progress) for rec in group]
         stopped = [rec for rec in group if P.state_of(engine.db.get_container(rec.id)).get("Status")
                    not in ("running", "restarting", "paused")]
 
@@ -223,11 +242,21 @@ def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
     return started
 
 
+def _made(engine, project, rec, progress):
+    """A Pending container is created now that its peers run."""
+    if not isinstance(rec, Pending):
+        return rec
+    progress.event("Container", rec.name, "Creating")
+    c = create_container(engine, project, rec.service, rec.number)
+    progress.event("Container", rec.name, "Created")
+    return engine.db.get_container(c.rec.id)
+
+
 CONDITION_TIMEOUT = None  # Compose v2 waits as long as it takes, unless the dependency fails
 
 
 def await_dependencies(engine, project, svc: str, progress) -> None:
-    for dep, cond in sorted((project.services[svc].get("depends_on") or {}).items()):
+    for dep, cond in sorted(P.dependencies(project.services[svc]).items()):
         cond = cond or {}
         if dep not in project.services:
             continue
