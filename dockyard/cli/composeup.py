@@ -77,25 +77,9 @@ def cmd_up(s: Session, argv: list[str]) -> int:
 
 
 def build_images(s: Session, services, *, force: bool, never: bool, progress) -> None:
-    """Services with `build:` get their image built when it is missing (or always with --build)."""
-    from dockyard.compose.convert import image_name
+    from dockyard.compose.images import ensure_images
 
-    for svc in services:
-        service = s.project.services[svc]
-        if not service.get("build") or never:
-            continue
-        ref = image_name(s.project.name, svc, service)
-        if not force:
-            try:
-                s.engine.images.resolve(ref)
-                continue
-            except Exception:  # noqa: BLE001 - any failure to find it means: build it
-                pass
-        from dockyard.compose.build import build_service
-
-        progress.event("Service", svc, "Building")
-        build_service(s.engine, s.project, svc, quiet=progress.mode != "plain")
-        progress.event("Service", svc, "Built")
+    ensure_images(s.engine, s.project, services, force=force, never=never, progress=progress)
 
 
 COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
