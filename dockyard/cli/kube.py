@@ -1,0 +1,67 @@
+"""`dockyard kube generate|play|down`: thin faces over dockyard/kube."""
+
+from __future__ import annotations
+
+import sys
+
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+
+
+def _opts(flags, argv, prog: str, summary: str):
+    opts = parse(flags + [Flag("--help", BOOL, "Print usage")], argv)
+    if opts.help:
+        print(usage(f"dockyard kube {prog}", summary, flags))
+        raise SystemExit(0)
+    return opts
+
+
+GENERATE_FLAGS = [
+    Flag("--type", STR, "Kind of workload: deployment, statefulset or pod (default: deployment, statefulset "
+                        "with named volumes)", default=""),
+    Flag("-s,--service", BOOL, "Write a Service for the published ports"),
+    Flag("--node-ports", BOOL, "Make the Service a NodePort Service (needs --service)"),
+    Flag("-f,--filename", STR, "Write the manifests to this file (default: standard output)", default=""),
+    Flag("--name", STR, "Name of the pod (default: the first container's)", default=""),
+    Flag("--compose", BOOL, "Generate from a Compose project (the argument is its file)"),
+    Flag("-p,--project-name", STR, "Compose project name (with --compose)", default=""),
+]
+
+
+def cmd_kube_generate(ctx, argv: list[str]) -> int:
+    opts = _opts(GENERATE_FLAGS, argv, "generate [OPTIONS] CONTAINER... | --compose [FILE]",
+                 "Write Kubernetes manifests for containers or a Compose project")
+    if opts.compose:
+        try:
+            from dockyard.kube.compose import from_compose
+        except ImportError:
+            from dockyard.errors import NotImplemented
+
+            raise NotImplemented("--compose needs the Compose loader (dockyard/compose), not in this build") from None
+        if len(opts.args) > 1:
+            raise UsageError("--compose takes at most one file")
+        if opts.name:
+            raise UsageError("--name names the pod of containers; a Compose project's workloads are named by service")
+        gen = from_compose(opts.args[0] if opts.args else None, opts.project_name or None,
+                           kind=opts.type or None, service=opts.service, node_ports=opts.node_ports)
+    else:
+        if opts.project_name:
+            raise UsageError("-p names a Compose project: use it with --compose")
+        if not opts.args:
+            raise UsageError('"dockyard kube generate" requires at least 1 argument.')
+        from dockyard.kube.gather import container_views
+        from dockyard.kube.generate import generate
+
+        gen = generate(container_views(ctx.engine, opts.args), kind=opts.type or None, service=opts.service,
+                       node_ports=opts.node_ports, name=opts.name or None)
+    from dockyard.kube.yamlio import dump
+
+    text = dump(gen.docs)
+    for w in gen.warnings:
+        sys.stderr.write(f"WARNING: {w}\n")
+    if opts.filename:
+        from dockyard.fsutil import write_output
+
+        write_output(opts.filename, lambda f: f.write(text), mode="w")
+    else:
+        sys.stdout.write(text)
+    return 0
