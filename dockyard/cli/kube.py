@@ -65,3 +65,45 @@ def cmd_kube_generate(ctx, argv: list[str]) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _read_file(path: str) -> tuple[list[dict], str]:
+    from dockyard.errors import InvalidArgument
+    from dockyard.kube.yamlio import load
+
+    if path == "-":
+        return load(sys.stdin.read(), "standard input"), "standard input"
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"{path}: not UTF-8 text") from None
+    return load(text, path), path
+
+
+def cmd_kube_play(ctx, argv: list[str]) -> int:
+    opts = _opts([Flag("--replace", BOOL, "Remove the file's pods first if they exist"),
+                  Flag("--publish", LIST, "Publish a pod port: [IP:]HOST_PORT:POD_PORT[/PROTO] (first pod)")],
+                 argv, "play [OPTIONS] FILE", "Run the pods of a Kubernetes manifest file locally")
+    if len(opts.args) != 1:
+        raise UsageError('"dockyard kube play" requires exactly 1 argument.')
+    from dockyard.kube.play import play
+
+    docs, where = _read_file(opts.args[0])
+    pods = play(ctx.engine, docs, where, replace=opts.replace, publish=opts.publish,
+                say=lambda s: sys.stderr.write(s + "\n"))
+    for p in pods:
+        print(p.name)
+    return 0
+
+
+def cmd_kube_down(ctx, argv: list[str]) -> int:
+    opts = _opts([], argv, "down FILE", "Remove the pods of a Kubernetes manifest file (claims' volumes stay)")
+    if len(opts.args) != 1:
+        raise UsageError('"dockyard kube down" requires exactly 1 argument.')
+    from dockyard.kube.play import down
+
+    docs, where = _read_file(opts.args[0])
+    for name in down(ctx.engine, docs, where):
+        print(name)
+    return 0
