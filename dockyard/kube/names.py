@@ -94,3 +94,12 @@ def parse_cpu(value, where: str) -> int:
         raise InvalidArgument(f"{where}: invalid CPU quantity {text!r}")
     n = float(m.group(1)) * (1_000_000 if m.group(2) else 1_000_000_000)
     return int(n)
+
+
+def check_rel_path(path, at: str) -> str:
+    """Kubernetes' rule for items.path and subPath: relative, no '..' element."""
+    from dockyard.errors import InvalidArgument
+
+    if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/") or "\0" in path:
+        raise InvalidArgument(f"{at}: {path!r} must be a relative path without '..'")
+    return "/".join(x for x in path.split("/") if x not in ("", "."))

@@ -195,8 +195,6 @@ def _probe(probe: dict, at: str) -> dict:
 
 
 def _mounts(p, vms: list, hc: dict, at: str) -> None:
-    from dockyard.kube.podspec import check_rel_path
-
     mounts, tmpfs = [], {}
     for vm in vms:
         vname, target = vm.get("name"), vm.get("mountPath")
@@ -210,7 +208,7 @@ def _mounts(p, vms: list, hc: dict, at: str) -> None:
         v = p.volumes[vname]
         ro = bool(vm.get("readOnly")) or v.get("readonly", False) or v["kind"] in ("configMap", "secret")
         if vm.get("subPath"):
-            sub = check_rel_path(vm["subPath"], f"{at}: volumeMounts {vname}: subPath")
+            sub = names.check_rel_path(vm["subPath"], f"{at}: volumeMounts {vname}: subPath")
             if v["kind"] not in ("configMap", "secret") or sub not in v["files"]:
                 raise InvalidArgument(f"{at}: volumeMounts {vname}: subPath is played for a configMap or secret "
                                       "key only")

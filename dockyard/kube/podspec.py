@@ -283,15 +283,8 @@ def _files(data: dict, src: dict, at: str) -> dict:
             if src.get("optional"):
                 continue
             raise InvalidArgument(f"{at}: items: key {key!r} is not in the source")
-        out[check_rel_path(path, f"{at}: items.path")] = (data[key], it.get("mode", mode))
+        out[names.check_rel_path(path, f"{at}: items.path")] = (data[key], it.get("mode", mode))
     return out
-
-
-def check_rel_path(path, at: str) -> str:
-    """Kubernetes' rule for items.path and subPath: relative, no '..' element."""
-    if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/") or "\0" in path:
-        raise InvalidArgument(f"{at}: {path!r} must be a relative path without '..'")
-    return "/".join(x for x in path.split("/") if x not in ("", "."))
 
 
 def _service(d: dict, pods: list[PodPlan], where: str) -> None:
