@@ -31,18 +31,15 @@ def cmd_kube_generate(ctx, argv: list[str]) -> int:
     opts = _opts(GENERATE_FLAGS, argv, "generate [OPTIONS] CONTAINER... | --compose [FILE]",
                  "Write Kubernetes manifests for containers or a Compose project")
     if opts.compose:
-        try:
-            from dockyard.kube.compose import from_compose
-        except ImportError:
-            from dockyard.errors import NotImplemented
+        from dockyard.kube.compose import from_compose
 
-            raise NotImplemented("--compose needs the Compose loader (dockyard/compose), not in this build") from None
         if len(opts.args) > 1:
             raise UsageError("--compose takes at most one file")
         if opts.name:
             raise UsageError("--name names the pod of containers; a Compose project's workloads are named by service")
         gen = from_compose(opts.args[0] if opts.args else None, opts.project_name or None,
-                           kind=opts.type or None, service=opts.service, node_ports=opts.node_ports)
+                           kind=opts.type or None, service=opts.service, node_ports=opts.node_ports,
+                           engine=ctx.engine)
     else:
         if opts.project_name:
             raise UsageError("-p names a Compose project: use it with --compose")
