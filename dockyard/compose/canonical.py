@@ -261,6 +261,17 @@ def _ssh(v, where):
     return v
 
 
+def _device(v):
+    if not isinstance(v, str):
+        return v
+    parts = v.split(":")
+    if len(parts) > 3:
+        raise CanonicalError(f"confusing device mapping, please use long syntax: {v}")
+    src = parts[0]
+    dst = parts[1] if len(parts) > 1 and parts[1] else src
+    return {"source": src, "target": dst, "permissions": parts[2] if len(parts) == 3 else "rwm"}
+
+
 def _build(v, where):
     if isinstance(v, str):
         v = {"context": v}
@@ -319,6 +330,8 @@ def canonical(model: dict, warn=None) -> dict:
                 svc[k] = [_file_mount(e, f"{w}.{k}.{n}") for n, e in enumerate(svc[k])]
         if "ports" in svc:
             svc["ports"] = _ports(svc["ports"], w + ".ports")
+        if isinstance(svc.get("devices"), list):
+            svc["devices"] = [_device(d) for d in svc["devices"]]
         dev = svc.get("develop")
         if isinstance(dev, dict):
             for trig in dev.get("watch") or []:
@@ -351,9 +364,6 @@ def set_defaults(model: dict) -> dict:
         for req in svc.get("gpus") or []:
             if isinstance(req, dict) and "count" not in req and "device_ids" not in req:
                 req["count"] = "all"
-        for vol in svc.get("volumes") or []:
-            if isinstance(vol.get("bind"), dict):
-                vol["bind"].setdefault("create_host_path", True)
     return model
 
 

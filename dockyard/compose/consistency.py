@@ -157,7 +157,8 @@ def check(project) -> None:
                 raise InvalidProject(f'service "{name}" refers to undefined secret {sec.get("source")}')
         _check_resources(name, s)
         mounts: dict = {}
-        for n, t in enumerate(s.get("tmpfs") or []):
+        tmpfs = s.get("tmpfs") or []
+        for n, t in enumerate([tmpfs] if isinstance(tmpfs, str) else tmpfs):
             loc = f"services.{name}.tmpfs[{n}]"
             path = str(t).split(":", 1)[0]
             if path in mounts:

@@ -155,7 +155,7 @@ def load_file(filename: str, model: dict, ctx: Ctx, *, working_dir: str, include
             apply_include(cfg, ctx, working_dir=working_dir, included=included + [filename], filename=filename)
         if not skip_extends:
             apply_extends(cfg, ctx, filename=filename, tracker=tracker or [])
-        model = merge.merge(model, cfg)
+        model = merge.merge_file(model, cfg)
         model = canonical.enforce_unicity(model)
         if validate:
             schema.validate(model, filename)
@@ -207,10 +207,12 @@ def apply_include(cfg: dict, ctx: Ctx, *, working_dir: str, included: list[str],
                         raise InvalidArgument(f"{f} is not a file")
                 resolved.append(f)
             env_files = resolved
-        env = dict(ctx.env)
+        from_files: dict = {}
         for f in env_files:
-            for k, v in read_env_file(f, lambda k: env.get(k)).items():
-                env.setdefault(k, v)
+            from_files.update(read_env_file(f, lambda k: ctx.env.get(k, from_files.get(k))))
+        env = dict(ctx.env)
+        for k, v in from_files.items():
+            env.setdefault(k, v)
         sub = ctx.child(env)
         imported: dict = {}
         for p in paths:
@@ -226,7 +228,8 @@ def apply_include(cfg: dict, ctx: Ctx, *, working_dir: str, included: list[str],
                 if name not in dst:
                     dst[name] = res
                 else:
-                    dst[name] = merge.merge(res, dst[name], (kind, name))
+                    merge.apply_resets(res, dst[name])
+                    dst[name] = merge.merge(res, merge.strip_tags(dst[name]), (kind, name))
             cfg[kind] = dst
 
 
@@ -287,7 +290,8 @@ def _extend_one(name: str, services: dict, ctx: Ctx, filename: str, tracker: lis
     if base is None:
         return svc
     source = copy.deepcopy(base)
-    merged = merge.merge(source, svc, ("services", "x"))
+    merge.apply_resets(source, svc)
+    merged = merge.merge(source, merge.strip_tags(svc), ("services", "x"))
     merged.pop("extends", None)
     services[name] = merged
     return merged

@@ -268,7 +268,7 @@ def hosts(v, where=""):
             else:
                 host, sep, addr = e.partition(":")
                 out.append(f"{host}={addr}" if sep else e)
-    return out if out else OMIT
+    return sorted(out) if out else OMIT
 
 
 def to_int(v, where):

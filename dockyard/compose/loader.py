@@ -161,15 +161,17 @@ def _prepare(opts: ProjectOptions, warn) -> tuple[dict, list[str], str, str]:
         dot = os.path.join(workdir, ".env")
         if os.path.isfile(dot):
             env_files = [dot]
-    env = dict(environ)
+    from_files: dict = {}
     for f in env_files:
         f = os.path.abspath(f)
         if not os.path.exists(f):
             raise NotFound(f"couldn't find env file: {f}")
         if os.path.isdir(f):
             raise InvalidArgument(f"{f} is a directory")
-        for k, v in read_env_file(f, lambda k: env.get(k)).items():
-            env.setdefault(k, v)
+        from_files.update(read_env_file(f, lambda k: environ.get(k, from_files.get(k))))
+    env = dict(environ)
+    for k, v in from_files.items():  # a later file wins over an earlier one, the caller's environment over both
+        env.setdefault(k, v)
     # the files
     paths = [os.path.abspath(f) for f in opts.files]
     if not paths and env.get("COMPOSE_FILE"):

@@ -138,10 +138,25 @@ _SPECIALS = [
 ]
 
 
+def merge_file(base: dict, other: dict) -> dict:
+    """A later file's tree over the model so far: first what it marks ``!reset`` or ``!override``
+    is removed from the model (as compose-go's reset processor does), then the rest is merged."""
+    apply_resets(base, other)
+    return merge(base, strip_tags(other))
+
+
+def apply_resets(base, other) -> None:
+    if not isinstance(other, dict) or not isinstance(base, dict):
+        return
+    for k, v in other.items():
+        if v is RESET or isinstance(v, Override):
+            base.pop(k, None)
+        elif k in base:
+            apply_resets(base[k], v)
+
+
 def merge(base, other, path: tuple = ()):
-    """Merge ``other`` (a later file) over ``base``; both are plain YAML trees (changed in place)."""
-    if isinstance(other, Override):
-        return strip_tags(other.value)
+    """Merge ``other`` (a later file, tags stripped) over ``base``; trees are changed in place."""
     for pattern, fn in _SPECIALS:
         if _match(path, pattern):
             return fn(base, strip_tags(other), path)
@@ -160,9 +175,6 @@ def merge(base, other, path: tuple = ()):
 
 def _merge_mappings(base: dict, other: dict, path: tuple) -> dict:
     for k, v in other.items():
-        if v is RESET:
-            base.pop(k, None)
-            continue
         if k not in base:
             base[k] = strip_tags(v)
             continue

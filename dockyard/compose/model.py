@@ -222,10 +222,7 @@ def convert(table: dict, value: dict | None, where: str) -> dict:
             r = fn(value[key], f"{where}.{key}")
             if r is not OMIT:
                 out[key] = r
-    for key, v in value.items():  # extensions are kept as written
-        if key.startswith("x-"):
-            out[key] = v
-    return out
+    return out  # ``x-`` extensions of services and resources are not printed (v2's json:"-")
 
 
 def service_json(svc: dict, where: str) -> dict:

@@ -10,6 +10,8 @@ _TOP_ORDER = ("name", "services", "networks", "volumes", "secrets", "configs", "
 
 
 def render(model: dict, fmt: str) -> str:
+    """``$`` in values is written ``$$`` (v2 does, so the output loads again as the same model)."""
+    model = escape_dollars(model)
     if fmt == "json":
         text = json.dumps(model, indent=2, ensure_ascii=False)
         return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -36,3 +38,13 @@ def yaml_shape(model: dict) -> dict:
         out["networks"] = {k: {a: b for a, b in v.items() if not (a == "ipam" and b == {})}
                            for k, v in out["networks"].items()}
     return out
+
+
+def escape_dollars(node):
+    if isinstance(node, str):
+        return node.replace("$", "$$")
+    if isinstance(node, dict):
+        return {k: escape_dollars(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [escape_dollars(v) for v in node]
+    return node

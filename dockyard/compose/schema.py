@@ -142,9 +142,24 @@ _NAMES = {"s": "string", "i": "integer", "n": "number", "b": "boolean", "null": 
 
 def validate(model: dict, filename: str) -> None:
     try:
+        _no_times(model, "")
         _check(model, TOP, "")
     except SchemaError as e:
         raise SchemaError(f"validating {filename}: {e}") from None
+
+
+def _no_times(v, path: str) -> None:
+    """A plain YAML timestamp is a time value, which no Compose key takes (v2's message)."""
+    import datetime
+
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        _fail(path, "invalid jsonType time.Time")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            _no_times(x, f"{path}.{k}" if path else k)
+    elif isinstance(v, list):
+        for n, x in enumerate(v):
+            _no_times(x, f"{path}.{n}")
 
 
 def _fail(path: str, msg: str):

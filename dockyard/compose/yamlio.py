@@ -1,5 +1,5 @@
-"""Reading Compose YAML as Compose v2 (Go's yaml.v3) reads it: YAML 1.2 scalars (``yes``, ``on``,
-``1:30`` and dates stay strings; ``0o17`` and ``0x1f`` are ints, ``0755`` too as yaml.v3 takes it),
+"""Reading Compose YAML as Compose v2 (Go's yaml.v3) reads it: YAML 1.2 scalars (``yes``, ``on``
+and ``1:30`` stay strings, dates are times; ``0o17`` and ``0x1f`` are ints, ``0755`` too as yaml.v3 takes it),
 anchors and ``<<`` merge keys, the ``!reset`` and ``!override`` tags, several documents in one file,
 and only string keys. Writing: the ``config`` command's YAML.
 """
@@ -47,6 +47,10 @@ _RESOLVERS = [
      "-+0123456789."),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
     ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
+    # yaml.v3 still reads plain timestamps as time values (which Compose then refuses)
+    ("tag:yaml.org,2002:timestamp", r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?"
+     r"(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?"
+     r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?)$", "0123456789"),
 ]
 for _tag, _rx, _first in _RESOLVERS:
     _Loader.add_implicit_resolver(_tag, re.compile(_rx), list(_first))
@@ -99,9 +103,9 @@ def load_documents(text: str, filename: str) -> list:
         return [d for d in yaml.load_all(text, Loader=_Loader)]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}" if mark is not None else filename
         problem = getattr(e, "problem", None) or str(e)
-        raise InvalidArgument(f"failed to parse {where}: {problem}") from None
+        line = f"yaml: line {mark.line + 1}: " if mark is not None else "yaml: "
+        raise InvalidArgument(f"failed to parse {filename}: {line}{problem}") from None
 
 
 def check_keys(node, path: str = "") -> None:
@@ -122,7 +126,8 @@ def check_keys(node, path: str = "") -> None:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def increase_indent(self, flow=False, indentless=False):  # lists indented under their key, as yaml.v3
+        return super().increase_indent(flow, False)
 
 
 def _str(dumper, data):
