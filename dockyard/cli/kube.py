@@ -22,7 +22,8 @@ GENERATE_FLAGS = [
     Flag("--node-ports", BOOL, "Make the Service a NodePort Service (needs --service)"),
     Flag("-f,--filename", STR, "Write the manifests to this file (default: standard output)", default=""),
     Flag("--name", STR, "Name of the pod (default: the first container's)", default=""),
-    Flag("--compose", BOOL, "Generate from a Compose project (the argument is its file)"),
+    Flag("--compose", BOOL, "Generate from a Compose project (the arguments are its files, merged in order; "
+                            "none: compose.yaml found as docker compose finds it)"),
     Flag("-p,--project-name", STR, "Compose project name (with --compose)", default=""),
 ]
 
@@ -33,11 +34,9 @@ def cmd_kube_generate(ctx, argv: list[str]) -> int:
     if opts.compose:
         from dockyard.kube.compose import from_compose
 
-        if len(opts.args) > 1:
-            raise UsageError("--compose takes at most one file")
         if opts.name:
             raise UsageError("--name names the pod of containers; a Compose project's workloads are named by service")
-        gen = from_compose(opts.args[0] if opts.args else None, opts.project_name or None,
+        gen = from_compose(opts.args, opts.project_name or None,
                            kind=opts.type or None, service=opts.service, node_ports=opts.node_ports,
                            engine=ctx.engine)
     else:

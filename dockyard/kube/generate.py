@@ -203,23 +203,29 @@ def _env(name: str, env, image_env: list, out: Generated) -> list:
 
 
 def _ports(name: str, cfg: dict, c: dict, out: Generated) -> list:
-    """The container's ports (published ones with their host port for a Service) → containerPorts."""
+    """The container's ports: published ones keep their host port and address (hostPort/hostIP,
+    as podman writes them: `kube play` publishes them again); exposed ones are listed."""
     published = []
     seen = set()
     cports = []
     for p in cfg.get("ports") or ():
         key = (p["container_port"], p["proto"].upper())
-        if p.get("proto") == "sctp":
-            key = (p["container_port"], "SCTP")
-        host_port = p.get("host_port") or 0
+        host_port, host_ip = p.get("host_port") or 0, p.get("host_ip") or ""
         if not host_port:
             out.warn(name, "HostConfig.PortBindings", f"{p['container_port']}/{p['proto']} has a random host port: "
-                                                      "the Service uses the container port")
-        published.append({"port": host_port or p["container_port"], "targetPort": key[0], "protocol": key[1],
-                          "host_ip": p.get("host_ip") or ""})
-        if key not in seen:
-            seen.add(key)
-            cports.append({"containerPort": key[0], "protocol": key[1]})
+                                                      "written without a hostPort")
+        published.append({"targetPort": key[0], "protocol": key[1], "host_port": host_port})
+        if key in seen:
+            out.warn(name, "HostConfig.PortBindings", f"{p['container_port']}/{p['proto']} is published twice: "
+                                                      "the first binding is written")
+            continue
+        seen.add(key)
+        cp = {"containerPort": key[0], "protocol": key[1]}
+        if host_port:
+            cp["hostPort"] = host_port
+            if host_ip not in ("", "0.0.0.0", "::"):
+                cp["hostIP"] = host_ip
+        cports.append(cp)
     for spec in (cfg.get("host_opts") or {}).get("ExposedPorts") or ():
         port, _, proto = str(spec).partition("/")
         key = (int(port), (proto or "tcp").upper())
@@ -462,26 +468,26 @@ def _pod_level(name: str, cfg: dict, out: Generated, pod: dict) -> None:
 
 
 def _service(pod_name: str, app: dict, published: list, node_ports: bool, out: Generated) -> dict | None:
+    """A Service for the published ports. Its port is the container's, so peers keep using
+    `name:port` as on a Compose or user network; with `node_ports` the host port becomes the
+    node port when it is in the cluster's range."""
     if not published:
         out.warnings.append(f"pod {pod_name}: --service: no published ports, so no Service")
         return None
     ports, seen = [], set()
     for p in published:
-        key = (p["port"], p["protocol"])
+        key = (p["targetPort"], p["protocol"])
         if key in seen:
-            continue  # the same host port on two addresses: one service port
+            continue
         seen.add(key)
-        sp = {"name": f"{p['protocol'].lower()}-{p['port']}", "port": p["port"], "targetPort": p["targetPort"],
-              "protocol": p["protocol"]}
+        sp = {"name": f"{p['protocol'].lower()}-{p['targetPort']}", "port": p["targetPort"],
+              "targetPort": p["targetPort"], "protocol": p["protocol"]}
         if node_ports:
-            if p["port"] in NODE_PORTS:
-                sp["nodePort"] = p["port"]
+            if p["host_port"] in NODE_PORTS:
+                sp["nodePort"] = p["host_port"]
             else:
-                out.warnings.append(f"pod {pod_name}: port {p['port']}: outside the node port range 30000-32767, "
-                                    "the cluster picks the node port")
-        if p["host_ip"] not in ("", "0.0.0.0", "::"):
-            out.warnings.append(f"pod {pod_name}: port {p['port']}: bound to {p['host_ip']} on the host; a Service "
-                                "answers on the cluster's addresses")
+                out.warnings.append(f"pod {pod_name}: port {p['host_port'] or p['targetPort']}: outside the node "
+                                    "port range 30000-32767, the cluster picks the node port")
         ports.append(sp)
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": pod_name, "labels": dict(app)},
             "spec": {"type": "NodePort" if node_ports else "ClusterIP", "selector": dict(app), "ports": ports}}

@@ -13,6 +13,7 @@ import os
 from dockyard.errors import Conflict, DockyardError, InvalidArgument
 from dockyard.kube import names
 from dockyard.kube.podspec import PodPlan, plan
+from dockyard.kube.network import NETWORK, ensure_network
 
 
 def parse_publish(value: str) -> dict:
@@ -72,11 +73,13 @@ def _make(engine, p: PodPlan, say) -> None:
     infra_body = {"Image": ensure_infra_image(engine), "Hostname": p.hostname,
                   "Labels": {names.POD_LABEL: p.name, names.INFRA_LABEL: "true", names.KIND_LABEL: p.kind,
                              names.WORKLOAD_LABEL: p.workload},
-                  "HostConfig": {"IpcMode": "shareable", "PortBindings": _bindings(p.ports),
-                                 **{k: v for k, v in p.infra_opts.items() if k != "share_pid"}}}
+                  "HostConfig": {"IpcMode": "shareable", "PortBindings": _bindings(p.ports), "NetworkMode": NETWORK,
+                                 **{k: v for k, v in p.infra_opts.items() if k != "share_pid"}},
+                  "NetworkingConfig": {"EndpointsConfig": {NETWORK: {"Aliases": list(p.aliases)}}}}
     bodies = [(c, b) for c, b in p.init + p.containers]
     for _, body in bodies:  # images first: a missing one fails before anything is made
         _check_image(engine, body)
+    ensure_network(engine)
     _make_volumes(engine, p)
     for _, body in bodies:
         _subpaths(engine, body)

@@ -89,4 +89,7 @@ def remove_pod(engine, pod: str, *, force: bool = False, missing_ok: bool = Fals
     for v in pod_volumes(engine, pod):
         remove_volume(engine, v.name, force=True)
         gone.append(f"volume {v.name}")
+    from dockyard.kube.network import remove_network_if_unused
+
+    remove_network_if_unused(engine)
     return gone

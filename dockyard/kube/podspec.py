@@ -36,6 +36,7 @@ class PodPlan:
         self.containers: list[tuple[str, dict]] = []
         self.notes: list[str] = []
         self.annotations: dict = {}
+        self.aliases: list[str] = []  # Services selecting the pod: names its peers resolve to it
 
     @property
     def infra_name(self) -> str:
@@ -298,6 +299,9 @@ def _service(d: dict, pods: list[PodPlan], where: str) -> None:
     if not targets:
         pods and pods[0].notes.append(f"Service {name}: selects no pod of this file: its ports are not published")
         return
+    for p in targets:
+        if names.is_dns_label(name) and name not in p.aliases:
+            p.aliases.append(name)
     target = targets[0]
     for p in targets[1:]:
         target.notes.append(f"Service {name}: published by {target.name} only (pod {p.name} shares its ports "
@@ -318,6 +322,8 @@ def _service(d: dict, pods: list[PodPlan], where: str) -> None:
             host_ip, host_port = "", port
         else:
             host_ip, host_port = "127.0.0.1", port  # a ClusterIP answers inside the cluster: here, loopback
+            if any((x["container_port"], x["proto"]) == (tp, proto) for x in target.ports):
+                continue  # a hostPort publishes that port already
         target.ports.append({"host_ip": host_ip, "host_port": host_port, "container_port": tp, "proto": proto})
 
 

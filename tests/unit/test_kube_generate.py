@@ -71,8 +71,8 @@ def test_every_option_is_mapped_and_valid():
         "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}, "allowPrivilegeEscalation": False,
         "seccompProfile": {"type": "RuntimeDefault"}}
     assert c["tty"] is True and c["stdin"] is True
-    assert {"containerPort": 80, "protocol": "TCP"} in c["ports"]
-    assert {"containerPort": 53, "protocol": "UDP"} in c["ports"]
+    assert {"containerPort": 80, "protocol": "TCP", "hostPort": 30080} in c["ports"]
+    assert {"containerPort": 53, "protocol": "UDP", "hostPort": 30053} in c["ports"]
     assert {"containerPort": 9090, "protocol": "TCP"} in c["ports"]
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     assert "/host" not in mounts  # a host path: warned, not written
@@ -90,7 +90,7 @@ def test_every_option_is_mapped_and_valid():
     svc = gen.docs[2]["spec"]
     assert svc["type"] == "NodePort"
     assert {(p["port"], p["targetPort"], p["protocol"], p["nodePort"]) for p in svc["ports"]} == \
-        {(30080, 80, "TCP", 30080), (30053, 53, "UDP", 30053)}
+        {(80, 80, "TCP", 30080), (53, 53, "UDP", 30053)}
     text = "\n".join(gen.warnings)
     for key in ("HostConfig.PidsLimit", "HostConfig.Binds./host", "HostConfig.Ulimits"):
         assert f"container web: {key}" in text
@@ -137,7 +137,8 @@ def test_containers_together_form_one_pod():
     validate(gen.docs)
     pod = gen.docs[0]["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["containers"]] == ["web", "side"]
-    assert gen.docs[1]["spec"]["ports"] == [{"name": "tcp-8080", "port": 8080, "targetPort": 80, "protocol": "TCP"}]
+    assert gen.docs[1]["spec"]["ports"] == [{"name": "tcp-80", "port": 80, "targetPort": 80, "protocol": "TCP"}]
+    assert pod["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP", "hostPort": 8080}]
 
 
 def test_entrypoint_and_command_follow_kubernetes_rules():
