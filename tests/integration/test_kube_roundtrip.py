@@ -5,7 +5,6 @@ running Compose project (web + a client reaching it by its service name)."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import urllib.request
 
