@@ -25,10 +25,17 @@ def parse_publish(value: str) -> dict:
         parts.insert(0, "")
     if len(parts) != 3 or proto not in ("tcp", "udp", "sctp") or not all(x.isdigit() for x in parts[1:]):
         raise InvalidArgument(f"invalid --publish {value!r}: expected [IP:]HOST_PORT:POD_PORT[/tcp|udp|sctp]")
+    if parts[0]:
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(parts[0])
+        except ValueError:
+            raise InvalidArgument(f"invalid --publish {value!r}: {parts[0]!r} is not an IPv4 address") from None
     host, pod = int(parts[1]), int(parts[2])
     if not (0 < host < 65536 and 0 < pod < 65536):
         raise InvalidArgument(f"invalid --publish {value!r}: ports are 1-65535")
-    return {"host_ip": parts[0].strip("[]"), "host_port": host, "container_port": pod, "proto": proto}
+    return {"host_ip": parts[0], "host_port": host, "container_port": pod, "proto": proto}
 
 
 def play(engine, docs: list[dict], where: str, *, replace: bool = False, publish=(), say=lambda s: None) -> list[PodPlan]:

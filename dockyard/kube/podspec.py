@@ -57,12 +57,13 @@ class Objects:
             kind, name = d.get("kind"), _name(d, where)
             if kind == "ConfigMap":
                 data = {k: str(v).encode() for k, v in (d.get("data") or {}).items()}
-                data.update({k: _b64(v, f"ConfigMap {name}: binaryData.{k}") for k, v in (d.get("binaryData") or {}).items()})
-                self.config_maps[name] = _keys(data, f"ConfigMap {name}")
+                data.update({k: _b64(v, f"{where}: ConfigMap {name}: binaryData.{k}")
+                             for k, v in (d.get("binaryData") or {}).items()})
+                self.config_maps[name] = _keys(data, f"{where}: ConfigMap {name}")
             elif kind == "Secret":
-                data = {k: _b64(v, f"Secret {name}: data.{k}") for k, v in (d.get("data") or {}).items()}
+                data = {k: _b64(v, f"{where}: Secret {name}: data.{k}") for k, v in (d.get("data") or {}).items()}
                 data.update({k: str(v).encode() for k, v in (d.get("stringData") or {}).items()})
-                self.secrets[name] = _keys(data, f"Secret {name}")
+                self.secrets[name] = _keys(data, f"{where}: Secret {name}")
             elif kind == "PersistentVolumeClaim":
                 self.claims.add(name)
 
