@@ -31,6 +31,12 @@ GENERATE_FLAGS = [
 def cmd_kube_generate(ctx, argv: list[str]) -> int:
     opts = _opts(GENERATE_FLAGS, argv, "generate [OPTIONS] CONTAINER... | --compose [FILE]",
                  "Write Kubernetes manifests for containers or a Compose project")
+    from dockyard.kube.generate import KINDS
+
+    if opts.type and opts.type not in KINDS:
+        raise UsageError(f"invalid --type {opts.type!r}: use deployment, statefulset or pod")
+    if opts.node_ports and not opts.service:
+        raise UsageError("--node-ports needs --service")
     if opts.compose:
         from dockyard.kube.compose import from_compose
 
