@@ -85,7 +85,7 @@ def _make(engine, p: PodPlan, say) -> None:
                   "NetworkingConfig": {"EndpointsConfig": {NETWORK: {"Aliases": list(p.aliases)}}}}
     bodies = [(c, b) for c, b in p.init + p.containers]
     for _, body in bodies:  # images first: a missing one fails before anything is made
-        _check_image(engine, body)
+        _check_image(engine, body, say)
     ensure_network(engine)
     _make_volumes(engine, p)
     for _, body in bodies:
@@ -118,23 +118,32 @@ def _bindings(ports: list[dict]) -> dict:
     return out
 
 
-def _check_image(engine, body: dict) -> None:
+def _check_image(engine, body: dict, say) -> None:
     """The container's image is here (or pulled from the registry it names: never Docker Hub
     implicitly); `runAsNonRoot` is checked against the image's user, as the kubelet does."""
     from dockyard.errors import ImageNotFound
     from dockyard.oci import reference
 
-    try:
-        rec = engine.images.resolve(body["Image"])
-    except ImageNotFound:
-        ref = reference.parse(body["Image"])
-        if ref.domain == reference.DEFAULT_DOMAIN:
-            raise
-        from dockyard.registry.pull import pull
-        from dockyard.sign.policy import enforcer
+    policy = body.pop("_pull", "IfNotPresent")
+    ref = reference.parse(body["Image"])
+    rec = None
+    if policy != "Always":
+        try:
+            rec = engine.images.resolve(body["Image"])
+        except ImageNotFound:
+            if policy == "Never":
+                raise ImageNotFound(f"image {body['Image']} is not in this store and imagePullPolicy is Never") from None
+    if rec is None:
+        if ref.domain == reference.DEFAULT_DOMAIN:  # Docker Hub is never reached implicitly
+            rec = engine.images.resolve(body["Image"])
+            say(f"WARNING: {body['Image']}: imagePullPolicy Always: Docker Hub is never pulled from implicitly; "
+                "the local image runs")
+        else:
+            from dockyard.registry.pull import pull
+            from dockyard.sign.policy import enforcer
 
-        pull(engine, body["Image"], check=enforcer(engine.root, None))
-        rec = engine.images.resolve(body["Image"])
+            pull(engine, body["Image"], check=enforcer(engine.root, None))
+            rec = engine.images.resolve(body["Image"])
     if body.pop("_run_as_non_root", False) and "User" not in body:
         user = (engine.images.config(rec).get("config") or {}).get("User") or ""
         uid = user.partition(":")[0]

@@ -31,6 +31,8 @@ def container_body(p, c: dict, objs, pod_sc: dict, restart: str, *, at: str, ini
     for k in c:
         if k not in CONTAINER_KEYS:
             raise InvalidArgument(f"{at}: {k} is not supported by kube play")
+        if k in ("terminationMessagePath", "terminationMessagePolicy", "stdinOnce"):
+            p.notes.append(f"{at}: {k}: no local effect (dockyard keeps the exit code and the logs)")
     image = c.get("image")
     if not isinstance(image, str) or not image:
         raise InvalidArgument(f"{at}: image is required")
@@ -40,6 +42,10 @@ def container_body(p, c: dict, objs, pod_sc: dict, restart: str, *, at: str, ini
                   "Labels": {names.POD_LABEL: p.name, names.CONTAINER_LABEL: c["name"], names.KIND_LABEL: p.kind,
                              names.WORKLOAD_LABEL: p.workload, **({names.INIT_LABEL: "true"} if init else {})},
                   "Tty": bool(c.get("tty")), "OpenStdin": bool(c.get("stdin"))}
+    policy = c.get("imagePullPolicy", "IfNotPresent")
+    if policy not in ("Always", "IfNotPresent", "Never"):
+        raise InvalidArgument(f"{at}: imagePullPolicy must be Always, IfNotPresent or Never")
+    body["_pull"] = policy  # honoured by kube/play.py before anything is made
     for key, dkey in (("command", "Entrypoint"), ("args", "Cmd")):
         if key in c:
             if not isinstance(c[key], list) or not all(isinstance(x, str) for x in c[key]):

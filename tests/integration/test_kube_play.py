@@ -218,6 +218,8 @@ def test_deployment_replicas_publish_replace_and_claims(dy, busybox, tmp_path):
      "securityContext: {seccompProfile: {type: Localhost, localhostProfile: x}}}]\n", "Localhost"),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: busybox, "
      "livenessProbe: {httpGet: {port: 80}}}]\n", "exec probes"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: localhost/absent:1, "
+     "imagePullPolicy: Never}]\n", "imagePullPolicy is Never"),
     ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {}\n", "not played"),
     ("{{{", "not valid YAML"),
 ])

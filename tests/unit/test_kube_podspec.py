@@ -135,6 +135,8 @@ spec:
     ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {'../k': x}", "invalid key"),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, securityContext: "
      "{runAsNonRoot: true, runAsUser: 0}}]}", "runAsNonRoot"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, imagePullPolicy: Sometimes}]}",
+     "imagePullPolicy"),
 ])
 def test_refusals_name_object_and_field(text, words):
     with pytest.raises(InvalidArgument) as e:
