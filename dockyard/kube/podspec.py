@@ -30,7 +30,7 @@ class PodPlan:
         self.name, self.kind, self.workload, self.labels, self.spec = name, kind, workload, labels, spec
         self.volumes: dict[str, dict] = {}  # pod volume name → {"kind", "volume", "files", "tmpfs"}
         self.ports: list[dict] = []  # {"host_ip", "host_port", "container_port", "proto"}
-        self.hostname = name
+        self.hostname = name[:63].rstrip("-.")  # the kubelet's rule: a hostname is one DNS label's length
         self.infra_opts: dict = {}  # ExtraHosts, Dns*, Sysctls of the infra container
         self.init: list[tuple[str, dict]] = []  # (container name, create body)
         self.containers: list[tuple[str, dict]] = []
