@@ -65,7 +65,7 @@ def generate(views: list[dict], *, kind: str | None = None, service: bool = Fals
         pod_spec["volumes"] = list(volumes.values())
     pod_spec.update(pod_extra)
     pod_spec["restartPolicy"] = _restart_policy(kind, restarts, views, out)
-    if kind != "pod" and len({c["name"] for c in containers}) != len(containers):
+    if len({c["name"] for c in containers}) != len(containers):
         raise InvalidArgument("two containers would get the same name in the pod: rename one")
     for claim in claims:
         out.docs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",

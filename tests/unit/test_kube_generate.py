@@ -128,6 +128,8 @@ def test_kinds_and_pod_restart_policy():
         generate([view({})], kind="job")
     with pytest.raises(InvalidArgument):
         generate([view({})], node_ports=True)
+    with pytest.raises(InvalidArgument):  # web and Web are both `web` in a pod
+        generate([view({}, name="web"), view({}, name="Web")], kind="pod")
 
 
 def test_containers_together_form_one_pod():
