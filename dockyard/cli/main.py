@@ -62,6 +62,10 @@ GROUPS = {
     "volume": {k: ("dockyard.cli.volumes", f"cmd_volume_{v}") for k, v in (
         ("create", "create"), ("ls", "ls"), ("list", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"),
         ("prune", "prune"))},
+    "kube": {"generate": ("dockyard.cli.kube", "cmd_kube_generate"), "play": ("dockyard.cli.kube", "cmd_kube_play"),
+             "down": ("dockyard.cli.kube", "cmd_kube_down")},
+    "pod": {k: ("dockyard.cli.pod", f"cmd_pod_{v}") for k, v in (
+        ("ls", "ls"), ("list", "ls"), ("ps", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"))},
     "registry": {"serve": ("dockyard.cli.registry", "cmd_registry_serve"),
                  "gc": ("dockyard.cli.registry", "cmd_registry_gc")},
     "network": {k: ("dockyard.cli.networks", f"cmd_network_{v}") for k, v in (
@@ -138,6 +142,8 @@ Management Commands:
   registry    Run an OCI distribution registry (serve, gc)
   network     Manage networks
   key         Make signing keys (generate)
+  kube        Kubernetes manifests: generate from containers or Compose, play and down locally
+  pod         Manage pods made by kube play (ls, inspect, rm)
   system      Manage dockyard (prune, service: the Docker Engine API)
 """
 
