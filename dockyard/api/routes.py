@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.api import containers, execs, images, listing, prune, resources, system
+from dockyard.api import attach, containers, execs, images, listing, prune, resources, system
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
@@ -23,7 +23,8 @@ ROUTES = [
     ("POST", rf"/containers/{NAME}/restart", containers.restart),
     ("POST", rf"/containers/{NAME}/wait", containers.wait),
     ("GET", rf"/containers/{NAME}/logs", containers.logs),
-    ("POST", rf"/containers/{NAME}/attach", containers.attach),
+    ("POST", rf"/containers/{NAME}/attach", attach.attach),
+    ("POST", rf"/containers/{NAME}/resize", attach.resize),
     ("DELETE", rf"/containers/{NAME}", containers.delete),
     ("POST", rf"/containers/{NAME}/pause", prune.pause),
     ("POST", rf"/containers/{NAME}/unpause", prune.unpause),

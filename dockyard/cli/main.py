@@ -29,6 +29,7 @@ COMMANDS = {
     "history": ("dockyard.cli.images", "cmd_history"),
     "version": ("dockyard.cli.main", "cmd_version"),
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
+    "attach": ("dockyard.cli.attach", "cmd_attach"),
     "stop": ("dockyard.cli.lifecycle", "cmd_stop"),
     "restart": ("dockyard.cli.lifecycle", "cmd_restart"),
     "kill": ("dockyard.cli.lifecycle", "cmd_kill"),
@@ -70,7 +71,7 @@ GROUPS = {
               "save": "save", "load": "load", "pull": "pull", "push": "push",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
-                  "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
+                  "start": "start", "attach": "attach", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
                   "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
                   "top": "top", "stats": "stats",
                   "cp": "cp", "diff": "diff", "export": "export", "commit": "commit",
@@ -93,6 +94,7 @@ Commands:
   ps          List containers
   rm          Remove one or more containers
   start       Start one or more stopped containers
+  attach      Attach local standard input, output, and error streams to a running container
   stop        Stop one or more running containers
   restart     Restart one or more containers
   kill        Kill one or more running containers

@@ -118,6 +118,9 @@ class Monitor:
         # nothing runs yet: a full disk here fails `run -d`/`start` cleanly instead of waiting
         self.engine.db.must(self._write, dict(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()),
                                               ManuallyStopped=False))
+        from dockyard.engine.attachsock import AttachServer
+
+        self.attach = AttachServer(self.engine, self.cid, stdin_once=bool(cfg.stdin_once))
         delay = BACKOFF_START
         try:
             while True:
@@ -134,6 +137,7 @@ class Monitor:
                     break
                 self._update(RestartCount=self._state().get("RestartCount", 0) + 1)
         finally:
+            self.attach.close()
             log.close()
             self._update(MonitorPid=0)
         if cfg.auto_remove:
@@ -169,8 +173,8 @@ class Monitor:
         else:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            if cfg.stdin_open:
-                in_r, stdin_w = open_stdin(self.engine, self.cid)
+            if cfg.stdin_open:  # held here, fed by attachers (attachsock.py)
+                in_r, stdin_w = os.pipe()
             else:
                 in_r = os.open("/dev/null", os.O_RDONLY)
             stdio = (in_r, out_w, err_w)
@@ -200,6 +204,14 @@ class Monitor:
             health = None
         pending = None if self._try_update(**running) else running
         retry_at = time.monotonic() + 1.0
+        att = self.attach
+        att.master = launch.master
+        if cfg.tty:
+            att.set_stdin(launch.master if cfg.stdin_open else None, pty=True)
+        else:
+            att.set_stdin(stdin_w, pty=False)
+            stdin_w = None  # the attach server owns it now
+        att.wait_first()
         launch.start()
         if self.report_fd is not None:
             _send(self.report_fd, pid=launch.pid)
@@ -211,23 +223,31 @@ class Monitor:
         open_fds = [fd for fd in streams if fd is not None]
         status = None
         while status is None:
-            ready = []
+            ready = writable = []
             if open_fds:
+                rd, wr = att.fds()
                 try:
-                    ready, _, _ = select.select(open_fds, [], [], 0.5)
+                    ready, writable, _ = select.select(open_fds + rd, wr, [], 0.5)
                 except InterruptedError:
                     continue
             else:
                 time.sleep(0.05)
             for fd in ready:
+                if fd not in streams:
+                    continue
                 try:
                     data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
                 except OSError:  # EIO from a pty whose other side closed
                     data = b""
                 if data:
                     log.write(streams[fd], data.replace(b"\r\n", b"\n") if cfg.tty else data)
+                    att.broadcast(streams[fd], data)
                 else:
                     open_fds.remove(fd)
+            if ready or writable:
+                att.handle(ready, writable)
             if pending is not None and time.monotonic() >= retry_at:
                 pending = None if self._try_update(**pending) else pending
                 retry_at = time.monotonic() + 1.0
@@ -239,11 +259,12 @@ class Monitor:
                 try:
                     while data := os.read(fd, 65536):
                         log.write(streams[fd], data)
+                        att.broadcast(streams[fd], data)
                 except OSError:
                     pass
                 os.close(fd)
-        if stdin_w is not None:
-            os.close(stdin_w)
+        att.end_run()
+        att.master = None
         log.flush_partial()
         from dockyard.runtime.wait import exit_code
 
@@ -272,31 +293,6 @@ def _persist(call, *args):
         except DiskFull:
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-def stdin_fifo(engine, cid: str) -> str:
-    """Where a client attaching to stdin before the start (the API's attach) leaves a FIFO whose
-    writing end it holds: the container reads it, and sees EOF when the client is done."""
-    return os.path.join(engine.container_dir(cid), "stdin.fifo")
-
-
-def open_stdin(engine, cid: str) -> tuple[int, int | None]:
-    """(the container's stdin, the end this monitor keeps): an attacher's FIFO, taken once (a
-    later start gets the held pipe again), or a pipe held open, so `cat` waits as with
-    docker run -di."""
-    import stat
-
-    path = stdin_fifo(engine, cid)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return os.pipe()
-    os.unlink(path)
-    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-        os.close(fd)
-        return os.pipe()
-    os.set_blocking(fd, True)
-    return fd, None
 
 
 def exit_file(engine, cid: str) -> str:
