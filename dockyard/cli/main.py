@@ -30,6 +30,7 @@ COMMANDS = {
     "version": ("dockyard.cli.main", "cmd_version"),
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
     "attach": ("dockyard.cli.attach", "cmd_attach"),
+    "events": ("dockyard.cli.events", "cmd_events"),
     "stop": ("dockyard.cli.lifecycle", "cmd_stop"),
     "restart": ("dockyard.cli.lifecycle", "cmd_restart"),
     "kill": ("dockyard.cli.lifecycle", "cmd_kill"),
@@ -129,6 +130,7 @@ Commands:
   sbom        List the packages in an image (SPDX, CycloneDX or a table)
   scan        Match an image's packages against OSV vulnerability records, offline
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
+  events      Get real time events from the store (every dockyard command and monitor writes them)
   version     Show the dockyard version
 
 Management Commands:

@@ -13,6 +13,10 @@ RUN_FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
     Flag("-t,--tty", BOOL, "Allocate a pseudo-TTY"),
     Flag("-d,--detach", BOOL, "Run container in background and print container ID"),
+    Flag("-a,--attach", LIST, "Attach to STDIN, STDOUT or STDERR"),
+    Flag("--sig-proxy", BOOL, "Proxy received signals to the process", default=True),
+    Flag("--detach-keys", STR, "Override the key sequence for detaching a container (refused: a foreground "
+         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string"),
     Flag("--rm", BOOL, "Automatically remove the container when it exits"),
     Flag("--name", STR, "Assign a name to the container"),
     Flag("-e,--env", LIST, "Set environment variables"),
@@ -158,7 +162,9 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
         "Domainname": opts.domainname or "", "Labels": key_values(opts.label), "Tty": opts.tty,
-        "OpenStdin": opts.interactive, **stop_flags(opts), "HostConfig": host,
+        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.detach
+        and (not opts.attach or "stdin" in (a.lower() for a in opts.attach)),
+        **stop_flags(opts), "HostConfig": host,
     }
     if opts.no_healthcheck or any(getattr(opts, n) for n in HEALTH_FLAGS):
         body["Healthcheck"] = health_flags(opts)
@@ -339,6 +345,7 @@ def cmd_run(ctx, argv: list[str]) -> int:
     opts = _parse(argv, "run")
     if opts.tty and opts.interactive and not os.isatty(0) and not opts.detach:
         raise InvalidArgument("the input device is not a TTY")
+    streams = _attach_streams(opts)
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
     cid = CidFile(opts.cidfile)
     try:
@@ -351,14 +358,36 @@ def cmd_run(ctx, argv: list[str]) -> int:
 
         sys.stdout.flush()
         return _pulling(ctx, opts, lambda: run(ctx.engine, cfg, opts.name, stdin_open=opts.interactive,
+                                               streams=streams, sig_proxy=opts.sig_proxy,
                                                created=cid.write))
     finally:
         cid.close()
 
 
+def _attach_streams(opts) -> tuple:
+    """docker run -a: the streams given (any case), else all; stdin only with -i or -a stdin."""
+    if opts.detach_keys is not None:
+        raise UsageError("--detach-keys: a foreground dockyard run cannot detach (the container has no monitor); "
+                         "use run -d and dockyard attach --detach-keys")
+    if opts.attach and opts.detach:
+        raise UsageError("Conflicting options: -a and -d")
+    if not opts.attach:
+        return ("stdin", "stdout", "stderr")
+    streams = []
+    for s in opts.attach:
+        if s.lower() not in ("stdin", "stdout", "stderr"):
+            raise UsageError(f'invalid argument "{s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR')
+        streams.append(s.lower())
+    return tuple(streams)
+
+
 def cmd_create(ctx, argv: list[str]) -> int:
     opts = _parse(argv, "create")
     from dockyard.engine.containers import create
+
+    if opts.detach_keys is not None or not opts.sig_proxy:
+        raise UsageError("--detach-keys and --sig-proxy are flags of run, start and attach, not of create")
+    _attach_streams(opts)
 
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
     cid = CidFile(opts.cidfile)

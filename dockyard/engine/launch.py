@@ -173,26 +173,28 @@ def launch_container(engine, c: Created, *, stdio):
     return launch
 
 
-def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
-    """Start a created container attached to our terminal; return its exit code (docker's rules)."""
+def start_foreground(engine, c: Created, *, stdin_open: bool, streams=("stdin", "stdout", "stderr"),
+                     sig_proxy: bool = True) -> int:
+    """Start a created container attached to our terminal; return its exit code (docker's rules).
+    `streams` are those attached (`run -a`): the others get /dev/null. `sig_proxy`: our signals
+    are forwarded to the container (a TTY's are its line discipline's anyway)."""
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.procfs import proc_start_time
     from dockyard.runtime.wait import forward_signals, wait_exit
 
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    null = None
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
     if c.cfg.tty:
         stdio = (0, 1, 2)
         _set_console_size(c)
     else:
-        if not stdin_open:
-            null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        stdio = (0 if stdin_open else null, 1, 2)
+        stdio = (0 if stdin_open and "stdin" in streams else null, 1 if "stdout" in streams else null,
+                 2 if "stderr" in streams else null)
     try:
         launch = launch_container(engine, c, stdio=stdio)
-    finally:
-        if null is not None:
-            os.close(null)
+    except BaseException:
+        os.close(null)
+        raise
     state = dict(c.rec.state)
     now = time.time()
     state.update(Status=Status.RUNNING, Running=True, Pid=launch.pid, PidStartTime=proc_start_time(launch.pid),
@@ -210,20 +212,25 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
     try:
         engine.db.update_state(c.rec.id, state)
         launch.start()
+        from dockyard.engine import events
+
+        events.container(engine, c.rec, "start")
         if health is not None:
             prober = health.start_prober(engine, c.rec.id, c.cfg.healthcheck, launch.pid, now, c.seccomp)
         if launch.master is not None:
             from dockyard.engine.attach import proxy_tty
 
-            proxy_tty(launch.master, stdin_open=stdin_open)
+            proxy_tty(launch.master, stdin_open=stdin_open and "stdin" in streams,
+                      stdout=1 if "stdout" in streams else null)
             code = wait_exit(launch.pid)
         else:
-            restore = forward_signals(launch.pid)
+            restore = forward_signals(launch.pid) if sig_proxy else (lambda: None)
             try:
                 code = wait_exit(launch.pid)
             finally:
                 restore()
     finally:
+        os.close(null)
         if prober is not None:
             prober.stop()
             state["Health"] = engine.db.get_container(c.rec.id).state.get("Health")
@@ -233,6 +240,9 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
         if not c.cfg.auto_remove:
             engine.db.must(engine.db.update_state, c.rec.id, state)
+        from dockyard.engine import events
+
+        events.container(engine, c.rec, "die", exitCode=code)
     return code
 
 

@@ -213,6 +213,9 @@ class Monitor:
             stdin_w = None  # the attach server owns it now
         att.wait_first()
         launch.start()
+        from dockyard.engine import events
+
+        events.container(self.engine, self.c.rec, "start")
         if self.report_fd is not None:
             _send(self.report_fd, pid=launch.pid)
             os.close(self.report_fd)
@@ -273,6 +276,11 @@ class Monitor:
         _persist(self.engine.db.must, launch.cleanup)  # idempotent: gives the network back too
         self._update(Status=Status.EXITED, Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
+        from dockyard.engine import events
+
+        if oom:
+            events.container(self.engine, self.c.rec, "oom")
+        events.container(self.engine, self.c.rec, "die", exitCode=code)
         return code
 
 

@@ -116,6 +116,9 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
 
             delete_network(engine.db, rec.id)
             raise
+    from dockyard.engine import events
+
+    events.emit(engine, "network", "create", rec.id, {"name": rec.name, "type": "bridge"})
     return rec
 
 
@@ -179,6 +182,9 @@ def remove(engine, ref: str) -> str:
                            hint="remove or disconnect: " + ", ".join(c.name for c in users))
         _tear_down(rec)
         delete_network(engine.db, rec.id)
+    from dockyard.engine import events
+
+    events.emit(engine, "network", "destroy", rec.id, {"name": rec.name, "type": "bridge"})
     return rec.name
 
 
@@ -512,6 +518,9 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
         if st.get("Status") in ("running", "paused"):
             _hot_plug(engine, rec, net, list(aliases), ip, st)
         engine.db.update_config(rec.id, new.to_json())
+    from dockyard.engine import events
+
+    events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
 def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
@@ -627,6 +636,9 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                     _sync_hosts(engine, [net.id] + [e.network_id for e in endpoints(engine.db, container_id=rec.id)])
                     update_state(engine, rec.id, NetworkSettings=settings)
         engine.db.update_config(rec.id, new.to_json())
+    from dockyard.engine import events
+
+    events.emit(engine, "network", "disconnect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
 def _guess_ifname(engine, cid: str, network_id: str) -> str:

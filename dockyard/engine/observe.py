@@ -43,6 +43,9 @@ def pause(engine, ref: str, *, by: str | None = None) -> str:
         except BaseException:
             thaw(engine, rec.id)
             raise
+    from dockyard.engine import events
+
+    events.container(engine, rec, "pause")
     return rec.name
 
 
@@ -55,6 +58,9 @@ def unpause(engine, ref: str) -> str:
         if st.get("Status") != "paused":
             raise Conflict(f"Container {rec.id} is not paused")
         thaw(engine, rec.id)
+    from dockyard.engine import events
+
+    events.container(engine, rec, "unpause")
     return rec.name
 
 

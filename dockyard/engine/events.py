@@ -1,0 +1,217 @@
+"""The events journal: what `docker events` shows, without a daemon.
+
+Every command and every monitor appends one JSON line per event to `<root>/events.log`, in
+Docker's shape (Type, Action, Actor{ID, Attributes}, scope, time, timeNano; and for containers
+and images the old `status`/`id`/`from` keys). An append is one `write(2)` to an O_APPEND file
+(atomic between processes for lines this short), with nothing but `os` and `jsonfast` imported,
+so the `run --rm` hot path pays a few microseconds per event. Readers (`dockyard events`, GET
+/events) read the file from its start for `--since` and follow it for what comes next. The file
+is rotated at MAX_BYTES to `events.log.1` (one generation, as dockerd keeps a bounded buffer).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from dockyard import jsonfast as json
+
+MAX_BYTES = 8 << 20
+TYPES = ("container", "image", "network", "volume", "daemon", "plugin", "node", "service", "secret", "config")
+
+
+def journal(engine) -> str:
+    return os.path.join(engine.root, "events.log")
+
+
+def emit(engine, type_: str, action: str, actor_id: str, attributes: dict | None = None) -> None:
+    """Append one event. Never fails the command that reports it: a journal that cannot be
+    written (a full disk, a read-only root) loses the event, not the operation."""
+    now = time.time_ns()
+    ev = {"Type": type_, "Action": action, "Actor": {"ID": actor_id, "Attributes": attributes or {}},
+          "scope": "local", "time": now // 1_000_000_000, "timeNano": now}
+    if type_ in ("container", "image"):
+        ev = {"status": action, "id": actor_id, **({"from": attributes["image"]} if attributes
+                                                   and "image" in attributes else {}), **ev}
+    line = (json.dumps(ev) + "\n").encode()
+    path = journal(engine)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_size > MAX_BYTES:
+            _rotate(path)
+        os.write(fd, line)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _rotate(path: str) -> None:
+    """Keep one older generation. A writer that opened the old file before the rename appends
+    to it; readers follow the new file by inode (follow())."""
+    try:
+        os.rename(path, path + ".1")
+    except OSError:
+        pass
+
+
+def container(engine, rec, action: str, **extra) -> None:
+    """A container event with Docker's attributes: image, name, the labels, and `extra`
+    (exitCode for die, signal for kill, …)."""
+    cfg = rec.config if isinstance(rec.config, dict) else rec.config.to_json()
+    attrs = dict(cfg.get("labels") or {})
+    attrs.update(image=cfg.get("image", ""), name=rec.name)
+    attrs.update({k: str(v) for k, v in extra.items()})
+    emit(engine, "container", action, rec.id, attrs)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def parse_time(value, now: float | None = None) -> float | None:
+    """--since/--until: a unix timestamp (with fraction), an RFC 3339 time, or a Go duration
+    back from now (10m, 1h30m)."""
+    from dockyard.errors import InvalidArgument
+
+    if value in (None, ""):
+        return None
+    now = time.time() if now is None else now
+    text = str(value)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    import re
+
+    if re.fullmatch(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", text):
+        units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+        return now - sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", text))
+    from dockyard.units import parse_rfc3339
+
+    try:
+        return parse_rfc3339(text)
+    except (ValueError, InvalidArgument):
+        raise InvalidArgument(f"invalid value for time: {text!r}: a unix timestamp, an RFC 3339 time "
+                              "or a duration (10m)") from None
+
+
+FILTER_KEYS = ("container", "event", "image", "label", "network", "type", "volume", "scope", "daemon")
+
+
+def check_filters(filters: dict) -> dict:
+    from dockyard.errors import InvalidArgument
+
+    for k in filters:
+        if k not in FILTER_KEYS:
+            raise InvalidArgument(f"invalid filter '{k}'")
+    for t in filters.get("type", ()):
+        if t not in TYPES:
+            raise InvalidArgument(f"invalid filter 'type={t}'")
+    return filters
+
+
+def matches(ev: dict, filters: dict) -> bool:
+    """Docker's rules: values of one key are alternatives, different keys must all match."""
+    actor = ev.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    typ = ev.get("Type")
+
+    def any_of(key, values):
+        want = filters.get(key)
+        return not want or any(v in want for v in values)
+
+    if not any_of("type", [typ]) or not any_of("event", [ev.get("Action"), ev.get("Action", "").split(":")[0]]):
+        return False
+    if not any_of("scope", [ev.get("scope")]):
+        return False
+    if filters.get("container"):
+        if typ != "container" or not any(actor.get("ID", "").startswith(v) or attrs.get("name") == v
+                                         for v in filters["container"]):
+            return False
+    if filters.get("image"):
+        img = attrs.get("image") if typ == "container" else actor.get("ID")
+        names = {img, attrs.get("name")} if typ == "image" else {img}
+        if not any(v in names or (img or "").split(":")[0] == v for v in filters["image"]):
+            return False
+    for key in ("network", "volume"):
+        if filters.get(key):
+            ids = {actor.get("ID"), attrs.get("name"), attrs.get(key)}
+            if typ not in (key, "container") or not ids & set(filters[key]):
+                return False
+    for lab in filters.get("label", ()):
+        k, eq, v = lab.partition("=")
+        if k not in attrs or (eq and attrs[k] != v):
+            return False
+    return True
+
+
+def read(engine, *, since: float | None, until: float | None, filters: dict, follow: bool, emit_fn,
+         stop=None, poll: float = 0.1) -> None:
+    """Call `emit_fn(event)` for every matching event in [since, until]; with `follow`, keep
+    following the journal (until `until` passes or `stop()` is true). Without `since`, only new
+    events, as docker's."""
+    import json as stdjson
+
+    path = journal(engine)
+    if since is not None:
+        for p in (path + ".1", path):
+            try:
+                with open(p, "rb") as f:
+                    for line in f:
+                        ev = _event(stdjson, line)
+                        if ev is not None and _in(ev, since, until) and matches(ev, filters):
+                            emit_fn(ev)
+            except FileNotFoundError:
+                pass
+    if not follow or (until is not None and until <= time.time()):
+        return
+    fd, ino, buf = _open_end(path), None, b""
+    try:
+        ino = os.fstat(fd).st_ino
+        while True:
+            if stop is not None and stop():
+                return
+            chunk = os.read(fd, 1 << 16)
+            if chunk:
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    ev = _event(stdjson, line)
+                    if ev is not None and _in(ev, since, until) and matches(ev, filters):
+                        emit_fn(ev)
+                continue
+            if until is not None and time.time() >= until:
+                return
+            try:
+                if os.stat(path).st_ino != ino:  # rotated: the rest is in the new file
+                    os.close(fd)
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    ino, buf = os.fstat(fd).st_ino, b""
+                    continue
+            except FileNotFoundError:
+                pass
+            time.sleep(poll)
+    finally:
+        os.close(fd)
+
+
+def _open_end(path: str) -> int:
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.lseek(fd, 0, os.SEEK_END)
+    return fd
+
+
+def _event(stdjson, line: bytes):
+    try:
+        ev = stdjson.loads(line)
+    except ValueError:
+        return None
+    return ev if isinstance(ev, dict) else None
+
+
+def _in(ev: dict, since, until) -> bool:
+    t = ev.get("timeNano", 0) / 1e9
+    return (since is None or t >= since) and (until is None or t <= until)
