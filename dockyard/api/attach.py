@@ -51,7 +51,17 @@ def attach(engine, req, name: str) -> None:
             return
         if stdin:
             threading.Thread(target=_pump_stdin, args=(client, mon, keys), daemon=True).start()
+        import select
+
+        watch = select.poll()
+        watch.register(mon, select.POLLIN)
+        watch.register(client, 0)  # POLLHUP/POLLERR only: the client left (its EOF is just "no more stdin")
         while True:
+            ready = dict(watch.poll(1000))
+            if ready.get(client.fileno(), 0) & (select.POLLHUP | select.POLLERR):
+                break
+            if mon.fileno() not in ready:
+                continue
             got = attachsock.read_frame(mon)
             if got is None:
                 break
@@ -61,6 +71,10 @@ def attach(engine, req, name: str) -> None:
     finally:
         if mon is not None:
             mon.close()
+        try:
+            client.shutdown(socket.SHUT_RDWR)  # the stdin pump's recv ends before the server closes it
+        except OSError:
+            pass
         try:
             os.unlink(marker)
         except FileNotFoundError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.api import attach, containers, execs, images, listing, prune, resources, system
+from dockyard.api import attach, containers, events, execs, images, listing, prune, resources, system
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
@@ -14,6 +14,7 @@ ROUTES = [
     ("HEAD", r"/_ping", system.ping),
     ("GET", r"/version", system.version),
     ("GET", r"/info", system.info),
+    ("GET", r"/events", events.events),
     ("GET", r"/containers/json", listing.list_containers),
     ("POST", r"/containers/create", containers.create),
     ("GET", rf"/containers/{NAME}/json", containers.inspect),

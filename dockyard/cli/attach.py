@@ -49,9 +49,9 @@ def cmd_attach(ctx, argv) -> int:
     except OSError as e:
         raise Conflict(f"cannot attach to container {rec.name}: its monitor does not answer ({e.strerror}); "
                        "a container run in the foreground by another dockyard process cannot be attached") from None
-    if code is None:
+    if code is None:  # docker's CLI ends with this error (exit 1); the container runs on
         sys.stderr.write("read escape sequence\n")
-        return 0
+        return 1
     return code
 
 
@@ -97,9 +97,9 @@ def start_attached(ctx, ref: str, *, interactive: bool, detach_keys: str | None)
         except FileNotFoundError:
             pass
         _reap(starter)
-    if code is None:
+    if code is None:  # docker's CLI ends with this error (exit 1); the container runs on
         sys.stderr.write("read escape sequence\n")
-        return 0
+        return 1
     return code
 
 
@@ -107,7 +107,10 @@ def _attach_running(ctx, rec, stdin, detach_keys) -> int:
     from dockyard.engine.attaching import attach_terminal
 
     code = attach_terminal(ctx.engine, rec, stdin=stdin, detach_keys=detach_keys)
-    return 0 if code is None else code
+    if code is None:
+        sys.stderr.write("read escape sequence\n")
+        return 1
+    return code
 
 
 def _fork_start(engine, cid: str) -> int:
