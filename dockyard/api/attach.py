@@ -50,7 +50,7 @@ def attach(engine, req, name: str) -> None:
         if mon is None:
             return
         if stdin:
-            threading.Thread(target=_pump_stdin, args=(client, mon, keys), daemon=True).start()
+            threading.Thread(target=_pump_stdin, args=(client, mon, keys if tty else None), daemon=True).start()
         import select
 
         watch = select.poll()
@@ -108,15 +108,15 @@ def _connect(engine, cid: str, client, request: dict, started):
         time.sleep(0.01)
 
 
-def _pump_stdin(client, mon, keys: bytes) -> None:
+def _pump_stdin(client, mon, keys: bytes | None) -> None:
     """Client → container stdin. The detach keys end the whole attach: shutting the client's
     socket down ends the output loop too, and the container keeps running."""
     from dockyard.engine.attach import DetachScanner
 
-    scanner = DetachScanner(keys)
+    scanner = DetachScanner(keys) if keys else None  # dockerd looks for them only on a TTY
     try:
         while data := client.recv(65536):
-            data, detached = scanner.feed(data)
+            data, detached = scanner.feed(data) if scanner else (data, False)
             if data:
                 mon.sendall(data)
             if detached:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.api import attach, containers, events, execs, images, listing, prune, resources, system
+from dockyard.api import archive, attach, containers, events, observe, execs, images, listing, prune, resources, system
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
@@ -26,6 +26,14 @@ ROUTES = [
     ("GET", rf"/containers/{NAME}/logs", containers.logs),
     ("POST", rf"/containers/{NAME}/attach", attach.attach),
     ("POST", rf"/containers/{NAME}/resize", attach.resize),
+    ("GET", rf"/containers/{NAME}/stats", observe.stats),
+    ("POST", rf"/containers/{NAME}/update", observe.update),
+    ("GET", rf"/containers/{NAME}/top", observe.top),
+    ("GET", rf"/containers/{NAME}/changes", observe.changes),
+    ("GET", rf"/containers/{NAME}/export", observe.export),
+    ("HEAD", rf"/containers/{NAME}/archive", archive.head),
+    ("GET", rf"/containers/{NAME}/archive", archive.get),
+    ("PUT", rf"/containers/{NAME}/archive", archive.put),
     ("DELETE", rf"/containers/{NAME}", containers.delete),
     ("POST", rf"/containers/{NAME}/pause", prune.pause),
     ("POST", rf"/containers/{NAME}/unpause", prune.unpause),

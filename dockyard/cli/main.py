@@ -31,6 +31,7 @@ COMMANDS = {
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
     "attach": ("dockyard.cli.attach", "cmd_attach"),
     "events": ("dockyard.cli.events", "cmd_events"),
+    "update": ("dockyard.cli.update", "cmd_update"),
     "stop": ("dockyard.cli.lifecycle", "cmd_stop"),
     "restart": ("dockyard.cli.lifecycle", "cmd_restart"),
     "kill": ("dockyard.cli.lifecycle", "cmd_kill"),
@@ -72,7 +73,7 @@ GROUPS = {
               "save": "save", "load": "load", "pull": "pull", "push": "push",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
-                  "start": "start", "attach": "attach", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
+                  "start": "start", "attach": "attach", "update": "update", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
                   "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
                   "top": "top", "stats": "stats",
                   "cp": "cp", "diff": "diff", "export": "export", "commit": "commit",
@@ -107,6 +108,7 @@ Commands:
   commit      Create a new image from a container's changes
   exec        Execute a command in a running container
   rename      Rename a container
+  update      Update configuration (resource limits, restart policy) of one or more containers
   pause       Pause all processes within one or more containers
   unpause     Unpause all processes within one or more containers
   top         Display the running processes of a container

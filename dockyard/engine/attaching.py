@@ -60,7 +60,7 @@ def attach_terminal(engine, rec, *, stdin: bool, stdout: bool = True, stderr: bo
                     except OSError:
                         pass
                     continue
-                data, detached = scanner.feed(data)
+                data, detached = scanner.feed(data) if tty else (data, False)  # docker: keys only on a TTY
                 if data:
                     sock.sendall(data)
                 if detached:

@@ -44,7 +44,7 @@ def config_from_request(body: dict) -> ContainerConfig:
     auto_remove = json_field(hc, "AutoRemove", bool, H, False)
     restart = _restart(json_field(hc, "RestartPolicy", dict, H, {}), auto_remove)
     log_opts = _log_config(json_field(hc, "LogConfig", dict, H, {}))
-    limits = _resources(hc)
+    limits = resource_limits(hc)
     devices = _devices(json_field(hc, "Devices", list, H, []))
     rules = json_strings(hc, "DeviceCgroupRules", H) or ()
     if rules:
@@ -113,7 +113,7 @@ def _log_config(log: dict) -> dict:
     return opts
 
 
-def _resources(hc: dict) -> dict:
+def resource_limits(hc: dict) -> dict:
     """Memory, MemorySwap, NanoCpus, CpuShares, CpusetCpus, PidsLimit checked as dockerd does."""
     H = "HostConfig."
     out: dict = {}
