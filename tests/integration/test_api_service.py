@@ -352,9 +352,5 @@ def test_docker_run_i_gives_stdin(api, dy, tmp_path):
             got += s.recv(100)
         assert frames(got) == [(1, b"x\n")]
     api.docker("rm", "-f", "held")
-    body = {"Image": "busybox", "Tty": True, "OpenStdin": True, "HostConfig": {"NetworkMode": "none"}}
-    tid = api.json("POST", "/v1.44/containers/create", body, expect=201)["Id"]
-    status, _, out = api.request("POST", f"/v1.44/containers/{tid}/attach?stream=1&stdin=1&stdout=1")
-    assert status == 400 and "TTY" in json.loads(out)["message"]
-    api.request("DELETE", f"/v1.44/containers/{tid}")
+    # a TTY's stdin too: docker run -it in test_api_attach.py
     assert_nothing_left(dy, tmp_path)
