@@ -2,11 +2,10 @@
 
 Every command and every monitor appends one JSON line per event to `<root>/events.log`, in
 Docker's shape (Type, Action, Actor{ID, Attributes}, scope, time, timeNano; and for containers
-and images the old `status`/`id`/`from` keys). An append is one `write(2)` to an O_APPEND file
-(atomic between processes for lines this short), with nothing but `os` and `jsonfast` imported,
-so the `run --rm` hot path pays a few microseconds per event. Readers (`dockyard events`, GET
-/events) read the file from its start for `--since` and follow it for what comes next. The file
-is rotated at MAX_BYTES to `events.log.1` (one generation, as dockerd keeps a bounded buffer).
+and images the old `status`/`id`/`from` keys), written by state/journal.py (one `write(2)` to an
+O_APPEND file: a few microseconds on the `run --rm` path). This module gives the engine's events
+their attributes and reads the journal back: `dockyard events` and GET /events read the file
+(and its one rotated generation) from its start for `--since` and follow it for what comes next.
 """
 
 from __future__ import annotations
@@ -14,48 +13,21 @@ from __future__ import annotations
 import os
 import time
 
-from dockyard import jsonfast as json
 
-MAX_BYTES = 8 << 20
 TYPES = ("container", "image", "network", "volume", "daemon", "plugin", "node", "service", "secret", "config")
 
 
 def journal(engine) -> str:
-    return os.path.join(engine.root, "events.log")
+    from dockyard.state.journal import path_in
+
+    return path_in(engine.root)
 
 
 def emit(engine, type_: str, action: str, actor_id: str, attributes: dict | None = None) -> None:
-    """Append one event. Never fails the command that reports it: a journal that cannot be
-    written (a full disk, a read-only root) loses the event, not the operation."""
-    now = time.time_ns()
-    ev = {"Type": type_, "Action": action, "Actor": {"ID": actor_id, "Attributes": attributes or {}},
-          "scope": "local", "time": now // 1_000_000_000, "timeNano": now}
-    if type_ in ("container", "image"):
-        ev = {"status": action, "id": actor_id, **({"from": attributes["image"]} if attributes
-                                                   and "image" in attributes else {}), **ev}
-    line = (json.dumps(ev) + "\n").encode()
-    path = journal(engine)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return
-    try:
-        if os.fstat(fd).st_size > MAX_BYTES:
-            _rotate(path)
-        os.write(fd, line)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Append one event (state/journal.py writes it)."""
+    from dockyard.state.journal import append
 
-
-def _rotate(path: str) -> None:
-    """Keep one older generation. A writer that opened the old file before the rename appends
-    to it; readers follow the new file by inode (follow())."""
-    try:
-        os.rename(path, path + ".1")
-    except OSError:
-        pass
+    append(engine.root, type_, action, actor_id, attributes)
 
 
 def container(engine, rec, action: str, **extra) -> None:

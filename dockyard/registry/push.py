@@ -97,6 +97,9 @@ def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, p
             digest = _put_manifest(reg, ref, tag, body, rec.manifest_media_type, scopes)
             progress.line(f"{tag}: digest: {digest} size: {len(body)}")
             results.append(PushResult(reference=f"{ref.name}:{tag}", tag=tag, digest=digest, size=len(body)))
+            from dockyard.state import journal
+
+            journal.append(engine.root, "image", "push", f"{ref.name}:{tag}", {"name": f"{ref.name}:{tag}"})
     try:
         sources.add(ref.name, sorted(pushed))
     except OSError:

@@ -154,6 +154,20 @@ def test_events_through_the_socket_and_the_cli(api, dy, tmp_path):
     assert mine == out
     assert dy("events", "--since", since, "--until", until, "--filter", "event=die", "--filter",
               "label=k=v", "--format", "{{.Actor.Attributes.name}}").out == "ev\n"
+    # image and exec events, from the image store and the exec path
+    t0 = str(time.time())
+    dy("tag", "busybox", "evimg:1")
+    dy("rmi", "evimg:1")
+    api.docker("run", "-d", "--name", "ex", "--network", "none", "busybox", "sleep", "100")
+    api.docker("exec", "ex", "true")
+    t1 = str(time.time())
+    out = dy("events", "--since", t0, "--until", t1, "--filter", "type=image", "--format",
+             "{{.Action}} {{.Actor.Attributes.name}}").out
+    assert out == "tag evimg:1\nuntag evimg:1\n"
+    out = api.docker("events", "--since", t0, "--until", t1, "--filter", "event=exec_start", "--format",
+                     "{{.Action}}").out
+    assert out == "exec_start: true\n"
+    api.docker("rm", "-f", "ex")
     p = dy("events", "--filter", "nope=1", "--until", "0s", check=False)
     assert p.returncode != 0 and "invalid filter 'nope'" in p.err
     assert os.stat(os.path.join(dy.root, "events.log")).st_mode & 0o777 == 0o600
