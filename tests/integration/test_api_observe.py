@@ -168,6 +168,16 @@ def test_events_through_the_socket_and_the_cli(api, dy, tmp_path):
                      "{{.Action}}").out
     assert out == "exec_start: true\n"
     api.docker("rm", "-f", "ex")
+    # a health check's changes; a start on a network connects it
+    t0 = str(time.time())
+    api.docker("run", "-d", "--name", "hc", "--health-cmd", "true", "--health-interval", "1s", "busybox",
+               "sleep", "100")
+    wait_for(lambda: "health_status: healthy" in dy("events", "--since", t0, "--until", str(time.time()),
+                                                    "--format", "{{.Action}}").out, what="the health event")
+    net = api.docker("events", "--since", t0, "--until", str(time.time()), "--filter", "type=network",
+                     "--format", "{{.Action}} {{.Actor.Attributes.name}}").out
+    assert net == "connect bridge\n"
+    api.docker("rm", "-f", "hc")
     p = dy("events", "--filter", "nope=1", "--until", "0s", check=False)
     assert p.returncode != 0 and "invalid filter 'nope'" in p.err
     assert os.stat(os.path.join(dy.root, "events.log")).st_mode & 0o777 == 0o600
