@@ -116,11 +116,10 @@ class DetachScanner:
         out = bytearray()
         for b in data:
             cand = self.held + bytes([b])
-            if self.keys.startswith(cand):
-                if cand == self.keys:
-                    return bytes(out), True
-                self.held = cand
-                continue
-            out += cand
-            self.held = b""
+            while cand and not self.keys.startswith(cand):  # the longest tail that may still match
+                out.append(cand[0])
+                cand = cand[1:]
+            if cand == self.keys:
+                return bytes(out), True
+            self.held = cand
         return bytes(out), False

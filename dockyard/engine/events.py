@@ -61,13 +61,18 @@ def parse_time(value, now: float | None = None) -> float | None:
     if re.fullmatch(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", text):
         units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
         return now - sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", text))
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d)(?:T(\d\d:\d\d)(:\d\d(?:\.\d+)?)?)?(Z|[+-]\d\d:\d\d)?", text)
+    if not m:
+        raise InvalidArgument(f"invalid value for time: {text!r}: a unix timestamp, an RFC 3339 time "
+                              "or a duration (10m)")
     from dockyard.units import parse_rfc3339
 
-    try:
-        return parse_rfc3339(text)
-    except (ValueError, InvalidArgument):
-        raise InvalidArgument(f"invalid value for time: {text!r}: a unix timestamp, an RFC 3339 time "
-                              "or a duration (10m)") from None
+    day, hm, sec, zone = m.groups()
+    t = parse_rfc3339(f"{day}T{hm or '00:00'}{(sec or ':00')}Z")
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        t -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return t
 
 
 FILTER_KEYS = ("container", "event", "image", "label", "network", "type", "volume", "scope", "daemon")
