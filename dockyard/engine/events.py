@@ -129,23 +129,27 @@ def read(engine, *, since: float | None, until: float | None, filters: dict, fol
          stop=None, poll: float = 0.1) -> None:
     """Call `emit_fn(event)` for every matching event in [since, until]; with `follow`, keep
     following the journal (until `until` passes or `stop()` is true). Without `since`, only new
-    events, as docker's."""
+    events, as docker's. The past and the live events are read through one descriptor, so an
+    event written meanwhile is neither missed nor given twice."""
     import json as stdjson
+
+    def feed(lines):
+        for line in lines:
+            ev = _event(stdjson, line)
+            if ev is not None and _in(ev, since, until) and matches(ev, filters):
+                emit_fn(ev)
 
     path = journal(engine)
     if since is not None:
-        for p in (path + ".1", path):
-            try:
-                with open(p, "rb") as f:
-                    for line in f:
-                        ev = _event(stdjson, line)
-                        if ev is not None and _in(ev, since, until) and matches(ev, filters):
-                            emit_fn(ev)
-            except FileNotFoundError:
-                pass
-    if not follow or (until is not None and until <= time.time()):
-        return
-    fd, ino, buf = _open_end(path), None, b""
+        try:
+            with open(path + ".1", "rb") as f:  # the older generation
+                feed(f)
+        except FileNotFoundError:
+            pass
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    if since is None:
+        os.lseek(fd, 0, os.SEEK_END)
+    buf = b""
     try:
         ino = os.fstat(fd).st_ino
         while True:
@@ -155,12 +159,9 @@ def read(engine, *, since: float | None, until: float | None, filters: dict, fol
             if chunk:
                 buf += chunk
                 *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    ev = _event(stdjson, line)
-                    if ev is not None and _in(ev, since, until) and matches(ev, filters):
-                        emit_fn(ev)
+                feed(lines)
                 continue
-            if until is not None and time.time() >= until:
+            if not follow or (until is not None and time.time() >= until):
                 return
             try:
                 if os.stat(path).st_ino != ino:  # rotated: the rest is in the new file
@@ -173,12 +174,6 @@ def read(engine, *, since: float | None, until: float | None, filters: dict, fol
             time.sleep(poll)
     finally:
         os.close(fd)
-
-
-def _open_end(path: str) -> int:
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    os.lseek(fd, 0, os.SEEK_END)
-    return fd
 
 
 def _event(stdjson, line: bytes):

@@ -2,8 +2,10 @@
 
 `dockyard run -d` forks it and returns once the container runs; the monitor outlives the CLI. It
 is the container init's parent (a subreaper), so it alone can learn the exit status. It holds the
-container's stdout/stderr pipes (or its pty), writes them to the json-file log, records every
-state change in the database, and applies the restart policy with Docker's back-off.
+container's stdout/stderr pipes (or its pty) and its stdin, writes the output to the json-file
+log and to the clients of its attach socket (attachsock.py: attach, start -a, the API's attach),
+feeds their input to the container, records every state change in the database, and applies the
+restart policy with Docker's back-off.
 
 It is a forked copy of the CLI process (not a new interpreter): the modules it needs are already
 loaded, so starting it costs a fork rather than a Python start-up.
