@@ -89,6 +89,22 @@ def test_diff_export_and_cp_both_ways(api, dy, tmp_path):
     api.request("PUT", "/v1.44/containers/fs/archive?path=/made", body=evil.getvalue(),
                 headers={"Content-Type": "application/x-tar"})
     assert not canary.exists()
+    # a link in the container naming a host directory is resolved inside the container's root
+    hostdir = tmp_path / "hostdir"
+    hostdir.mkdir()
+    api.docker("exec", "fs", "ln", "-s", str(hostdir), "/esc")
+    one = io.BytesIO()
+    with tarfile.open(fileobj=one, mode="w") as tf:
+        info = tarfile.TarInfo("planted")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"x"))
+    status, _, _ = api.request("PUT", "/v1.44/containers/fs/archive?path=/esc", body=one.getvalue(),
+                               headers={"Content-Type": "application/x-tar"})
+    assert status >= 400 and os.listdir(hostdir) == []  # no such directory in the container: refused
+    (tmp_path / "secret").write_text("host only\n")
+    api.docker("exec", "fs", "ln", "-s", str(tmp_path / "secret"), "/leak")
+    p = api.docker("cp", "-L", "fs:/leak", str(tmp_path / "got"), check=False)
+    assert p.returncode != 0 and not (tmp_path / "got").exists()
     # export through the socket: the whole filesystem as a tar
     out = subprocess.run([DOCKER, "export", "fs"], env=api.env, capture_output=True, check=True).stdout
     names = tarfile.open(fileobj=io.BytesIO(out)).getnames()
