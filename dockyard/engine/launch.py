@@ -161,6 +161,8 @@ def launch_container(engine, c: Created, *, stdio):
 
             detach(engine, c.rec.id, attachment=held[0])
         raise
+    if c.cfg.mounts:
+        _volume_events(engine, c, launch)
     att = held[0] if held else None
     launch.network = att.settings if att is not None else None
     if att is not None:
@@ -171,6 +173,23 @@ def launch_container(engine, c: Created, *, stdio):
 
         launch.add_cleanup(give_back)
     return launch
+
+
+def _volume_events(engine, c: Created, launch) -> None:
+    """Docker's volume mount/unmount events, at the start and the end of each run."""
+    from dockyard.engine import events
+
+    vols = [m for m in c.cfg.mounts if m.get("type") == "volume" and m.get("source")]
+
+    def report(action: str) -> None:
+        for m in vols:
+            events.emit(engine, "volume", action, m["source"],
+                        {"container": c.rec.id, "destination": m.get("target", ""), "driver": "local",
+                         "propagation": "", "read/write": "false" if m.get("readonly") else "true"})
+
+    if vols:
+        report("mount")
+        launch.add_cleanup(lambda: report("unmount"))
 
 
 def start_foreground(engine, c: Created, *, stdin_open: bool, streams=("stdin", "stdout", "stderr"),

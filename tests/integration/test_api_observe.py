@@ -194,6 +194,12 @@ def test_events_through_the_socket_and_the_cli(api, dy, tmp_path):
                      "--format", "{{.Action}} {{.Actor.Attributes.name}}").out
     assert net == "connect bridge\n"
     api.docker("rm", "-f", "hc")
+    t0 = str(time.time())
+    dy("run", "--rm", "-v", "evvol:/d", "--network", "none", "busybox", "true")
+    dy("volume", "rm", "evvol")
+    out = api.docker("events", "--since", t0, "--until", str(time.time()), "--filter", "type=volume", "--format",
+                     "{{.Action}} {{.Actor.ID}} {{index .Actor.Attributes \"destination\"}}").out
+    assert out == "create evvol \nmount evvol /d\nunmount evvol /d\ndestroy evvol \n"
     p = dy("events", "--filter", "nope=1", "--until", "0s", check=False)
     assert p.returncode != 0 and "invalid filter 'nope'" in p.err
     assert os.stat(os.path.join(dy.root, "events.log")).st_mode & 0o777 == 0o600
