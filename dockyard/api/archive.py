@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 
 def _path(req) -> str:
@@ -49,7 +49,12 @@ def put(engine, req, name: str) -> None:
 
     path = _path(req)
     body = BodyReader(req.handler.rfile, req.headers)
-    copy_to_container(engine, name, path, body, archive=req.qbool("copyUIDGID"))
+    try:
+        copy_to_container(engine, name, path, body, archive=req.qbool("copyUIDGID"))
+    except DockyardError:
+        body.drain()  # refused before the tar was read: the client still gets the answer, not EPIPE
+        req.handler.close_connection = True
+        raise
     body.drain()
     req.handler.close_connection = True  # the body was read here, as a stream, not by the request
     req.send(200, b"")
