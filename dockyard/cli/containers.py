@@ -145,7 +145,7 @@ def cmd_rm(ctx, argv: list[str]) -> int:
 
 
 def cmd_rename(ctx, argv: list[str]) -> int:
-    from dockyard.engine.containers import validate_name
+    from dockyard.engine.containers import rename
 
     opts = parse([Flag("--help", BOOL, "Print usage")], argv)
     if opts.help:
@@ -154,8 +154,7 @@ def cmd_rename(ctx, argv: list[str]) -> int:
     if len(opts.args) != 2:
         raise UsageError('"dockyard rename" requires exactly 2 arguments.',
                               hint="Usage:  dockyard rename CONTAINER NEW_NAME")
-    rec = ctx.engine.db.get_container(opts.args[0])
-    ctx.engine.db.rename_container(rec.id, validate_name(opts.args[1]))
+    rename(ctx.engine, opts.args[0], opts.args[1])
     return 0
 
 

@@ -52,7 +52,20 @@ def cmd_start(ctx, argv):
     from dockyard.engine.lifecycle import start
 
     flags = [Flag("-a,--attach", BOOL, "Attach STDOUT/STDERR and forward signals"),
+             Flag("--detach-keys", STR, "Override the key sequence for detaching a container", metavar="string"),
              Flag("-i,--interactive", BOOL, "Attach container's STDIN"), Flag("--help")]
+    opts = parse(flags, argv)
+    if (opts.attach or opts.interactive) and not opts.help:
+        if len(opts.args) > 1:
+            raise UsageError("you cannot start and attach multiple containers at once")
+        if opts.args:
+            from dockyard.cli.attach import start_attached
+
+            return start_attached(ctx, opts.args[0], interactive=opts.interactive, detach_keys=opts.detach_keys)
+    elif opts.detach_keys is not None and not opts.help:
+        from dockyard.engine.attach import parse_detach_keys
+
+        parse_detach_keys(opts.detach_keys)  # checked, and meaningless without -a/-i (as docker's)
     return _each(ctx, argv, flags, "start", "Start one or more stopped containers",
                  lambda ref, o: start(ctx.engine, ref) and ref)
 

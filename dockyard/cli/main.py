@@ -29,6 +29,9 @@ COMMANDS = {
     "history": ("dockyard.cli.images", "cmd_history"),
     "version": ("dockyard.cli.main", "cmd_version"),
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
+    "attach": ("dockyard.cli.attach", "cmd_attach"),
+    "events": ("dockyard.cli.events", "cmd_events"),
+    "update": ("dockyard.cli.update", "cmd_update"),
     "stop": ("dockyard.cli.lifecycle", "cmd_stop"),
     "restart": ("dockyard.cli.lifecycle", "cmd_restart"),
     "kill": ("dockyard.cli.lifecycle", "cmd_kill"),
@@ -75,7 +78,7 @@ GROUPS = {
               "save": "save", "load": "load", "pull": "pull", "push": "push",
               "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
-                  "start": "start", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
+                  "start": "start", "attach": "attach", "update": "update", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
                   "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
                   "top": "top", "stats": "stats",
                   "cp": "cp", "diff": "diff", "export": "export", "commit": "commit",
@@ -98,6 +101,7 @@ Commands:
   ps          List containers
   rm          Remove one or more containers
   start       Start one or more stopped containers
+  attach      Attach local standard input, output, and error streams to a running container
   stop        Stop one or more running containers
   restart     Restart one or more containers
   kill        Kill one or more running containers
@@ -109,6 +113,7 @@ Commands:
   commit      Create a new image from a container's changes
   exec        Execute a command in a running container
   rename      Rename a container
+  update      Update configuration (resource limits, restart policy) of one or more containers
   pause       Pause all processes within one or more containers
   unpause     Unpause all processes within one or more containers
   top         Display the running processes of a container
@@ -132,6 +137,7 @@ Commands:
   sbom        List the packages in an image (SPDX, CycloneDX or a table)
   scan        Match an image's packages against OSV vulnerability records, offline
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
+  events      Get real time events from the store (every dockyard command and monitor writes them)
   version     Show the dockyard version
   compose     Define and run multi-container applications (Docker Compose v2's commands)
 

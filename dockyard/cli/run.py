@@ -13,6 +13,10 @@ RUN_FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
     Flag("-t,--tty", BOOL, "Allocate a pseudo-TTY"),
     Flag("-d,--detach", BOOL, "Run container in background and print container ID"),
+    Flag("-a,--attach", LIST, "Attach to STDIN, STDOUT or STDERR"),
+    Flag("--sig-proxy", BOOL, "Proxy received signals to the process", default=True),
+    Flag("--detach-keys", STR, "Override the key sequence for detaching a container (refused: a foreground "
+         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string"),
     Flag("--rm", BOOL, "Automatically remove the container when it exits"),
     Flag("--name", STR, "Assign a name to the container"),
     Flag("-e,--env", LIST, "Set environment variables"),
@@ -158,7 +162,9 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
         "Domainname": opts.domainname or "", "Labels": _labels(opts.label), "Tty": opts.tty,
-        "OpenStdin": opts.interactive, **stop_flags(opts), "HostConfig": host,
+        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.detach
+        and (not opts.attach or "stdin" in (a.lower() for a in opts.attach)),
+        **stop_flags(opts), "HostConfig": host,
     }
     if opts.no_healthcheck or any(getattr(opts, n) for n in HEALTH_FLAGS):
         body["Healthcheck"] = health_flags(opts)
@@ -207,26 +213,26 @@ def resource_flags(opts) -> dict:
     """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as HostConfig values."""
     out: dict = {}
     if opts.memory:
-        out["Memory"] = _mem(opts.memory, "--memory")
+        out["Memory"] = mem_flag(opts.memory, "--memory")
     if opts.memory_swap:
-        out["MemorySwap"] = -1 if opts.memory_swap == "-1" else _mem(opts.memory_swap, "--memory-swap")
+        out["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
     if opts.cpus:
         from dockyard.runtime.cgroups import parse_nano_cpus
 
         out["NanoCpus"] = parse_nano_cpus(opts.cpus)
     if opts.cpu_shares:
-        out["CpuShares"] = _int(opts.cpu_shares, "-c, --cpu-shares")
+        out["CpuShares"] = int_flag(opts.cpu_shares, "-c, --cpu-shares")
         if out["CpuShares"] < 0:
             raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag: '
                                   "shares cannot be negative")
     if opts.cpuset_cpus:
         out["CpusetCpus"] = opts.cpuset_cpus
     if opts.pids_limit:
-        out["PidsLimit"] = _int(opts.pids_limit, "--pids-limit")
+        out["PidsLimit"] = int_flag(opts.pids_limit, "--pids-limit")
     return out
 
 
-def _mem(value: str, flag: str) -> int:
+def mem_flag(value: str, flag: str) -> int:
     """docker's RAMInBytes (dockyard.units): binary units, `b` and `i` optional."""
     from dockyard.units import SizeError, ram_in_bytes
 
@@ -236,7 +242,7 @@ def _mem(value: str, flag: str) -> int:
         raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
 
 
-def _int(value: str, flag: str) -> int:
+def int_flag(value: str, flag: str) -> int:
     """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
     v = value[1:] if value[:1] in "+-" else value
     if not (v.isascii() and v.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
@@ -260,7 +266,7 @@ def stop_flags(opts) -> dict:
     if opts.stop_signal:
         out["StopSignal"] = opts.stop_signal
     if opts.stop_timeout:
-        out["StopTimeout"] = _int(opts.stop_timeout, "--stop-timeout")
+        out["StopTimeout"] = int_flag(opts.stop_timeout, "--stop-timeout")
     return out
 
 
@@ -292,7 +298,7 @@ def health_flags(opts) -> dict:
                 raise InvalidArgument(f"{flag} cannot be negative")
             hc[key] = ns
     if opts.health_retries:
-        retries = _int(opts.health_retries, "--health-retries")
+        retries = int_flag(opts.health_retries, "--health-retries")
         if retries < 0:
             raise InvalidArgument("--health-retries cannot be negative")
         hc["Retries"] = retries
@@ -349,6 +355,7 @@ def cmd_run(ctx, argv: list[str]) -> int:
         e = InvalidArgument("the input device is not a TTY")
         e.exit_code = 1  # docker's CLI refuses it before any request: exit 1
         raise e
+    streams = _attach_streams(opts)
     cfg = config_from_flags(opts, opts.args[0], opts.args[1:])
     cid = CidFile(opts.cidfile)
     try:
@@ -361,9 +368,27 @@ def cmd_run(ctx, argv: list[str]) -> int:
 
         sys.stdout.flush()
         return _pulling(ctx, opts, lambda: run(ctx.engine, cfg, opts.name, stdin_open=opts.interactive,
+                                               streams=streams, sig_proxy=opts.sig_proxy,
                                                created=cid.write))
     finally:
         cid.close()
+
+
+def _attach_streams(opts) -> tuple:
+    """docker run -a: the streams given (any case), else all; stdin only with -i or -a stdin."""
+    if opts.detach_keys is not None:
+        raise UsageError("--detach-keys: a foreground dockyard run cannot detach (the container has no monitor); "
+                         "use run -d and dockyard attach --detach-keys")
+    if opts.attach and opts.detach:
+        raise UsageError("Conflicting options: -a and -d")
+    if not opts.attach:
+        return ("stdin", "stdout", "stderr")
+    streams = []
+    for s in opts.attach:
+        if s.lower() not in ("stdin", "stdout", "stderr"):
+            raise UsageError(f'invalid argument "{s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR')
+        streams.append(s.lower())
+    return tuple(streams)
 
 
 def cmd_create(ctx, argv: list[str]) -> int:
@@ -371,6 +396,9 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.containers import create
     from dockyard.engine.create import config_from_request
 
+    if opts.detach_keys is not None or not opts.sig_proxy:
+        raise UsageError("--detach-keys and --sig-proxy are flags of run, start and attach, not of create")
+    _attach_streams(opts)
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
     cid = CidFile(opts.cidfile)
     try:

@@ -18,6 +18,7 @@ class ContainerConfig(Record):
     entrypoint    None: the image's Entrypoint; () resets it
     env, user, workdir, hostname, domainname, labels
     tty, stdin_open, auto_remove, read_only
+    stdin_once    the first attacher's end of input closes the container's stdin (docker run -i)
     network       bridge (the default network) | none | host | container:NAME | a user network
     networks      further networks joined with `network connect`: {name: {"aliases": [], "ip": ""}}
     network_aliases, ip: names and a fixed address on the first network (user networks only)
@@ -45,7 +46,7 @@ class ContainerConfig(Record):
                  "security_opt", "runtime", "userns", "restart", "log_opts", "memory", "memory_swap", "cpu_quota",
                  "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout",
                  "networks", "network_aliases", "ip", "ports", "publish_all", "mounts", "devices",
-                 "device_cgroup_rules", "host_opts", "healthcheck")
+                 "device_cgroup_rules", "host_opts", "healthcheck", "stdin_once")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
                  "read_only": False, "network": "bridge", "cap_add": (), "cap_drop": (), "privileged": False,
@@ -53,7 +54,8 @@ class ContainerConfig(Record):
                  "memory": 0, "memory_swap": 0, "cpu_quota": 0, "cpu_period": 0, "cpu_shares": 0,
                  "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None,
                  "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": (),
-                 "devices": (), "device_cgroup_rules": (), "host_opts": {}, "healthcheck": None}
+                 "devices": (), "device_cgroup_rules": (), "host_opts": {}, "healthcheck": None,
+                 "stdin_once": False}
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}

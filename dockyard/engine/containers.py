@@ -25,6 +25,15 @@ def validate_name(name: str) -> str:
     return name
 
 
+def rename(engine, ref: str, new_name: str) -> None:
+    """docker rename (the "rename" event names the old name, as dockerd's)."""
+    from dockyard.engine import events
+
+    rec = engine.db.get_container(ref)
+    engine.db.rename_container(rec.id, validate_name(new_name))
+    events.container(engine, rec.replace(name=new_name), "rename", oldName="/" + rec.name)
+
+
 def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volumes: bool = True,
            launched: bool = False) -> Created:
     """docker create: the record, the writable snapshot, and the bundle. `image_volumes=False`
@@ -115,7 +124,11 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
             from dockyard.engine.volumes import seed
 
             seed(engine, cid, cfg.mounts, lowers, uid_shift=USERNS_SHIFT if cfg.userns else 0)
-        return write_bundle(engine, rec, cfg, icfg, user, mounts)
+        created = write_bundle(engine, rec, cfg, icfg, user, mounts)
+        from dockyard.engine import events
+
+        events.container(engine, created.rec, "create")
+        return created
     except BaseException:
         cleanup_files(engine, cid)
         engine.db.must(engine.db.delete_container, cid)
@@ -166,17 +179,22 @@ def _check_traversable(path: str) -> None:
                               hint=f"chmod o+x {d}, or use a --runroot outside it")
 
 
-def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bool = False, created=None) -> int:
-    """docker run in the foreground; `created(id)` is called once the container exists (--cidfile)."""
+def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bool = False, created=None,
+        streams=("stdin", "stdout", "stderr"), sig_proxy: bool = True) -> int:
+    """docker run in the foreground; `created(id)` is called once the container exists (--cidfile);
+    `streams` attached (`run -a`), `sig_proxy` as start_foreground's."""
     c = create(engine, cfg, name, launched=True)
     if created is not None:
         created(c.rec.id)
     try:
-        return start_foreground(engine, c, stdin_open=stdin_open)
+        return start_foreground(engine, c, stdin_open=stdin_open, streams=streams, sig_proxy=sig_proxy)
     finally:
         if cfg.auto_remove:  # start_foreground removed the cgroup itself
             cleanup_files(engine, c.rec.id, orphaned_cgroup=False)
             engine.db.must(engine.db.delete_container, c.rec.id)
+            from dockyard.engine import events
+
+            events.container(engine, c.rec, "destroy")
             if c.cfg.mounts:  # --rm takes the anonymous volumes along, as docker's does
                 from dockyard.engine.volumes import remove_anonymous
 

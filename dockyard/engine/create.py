@@ -44,7 +44,7 @@ def config_from_request(body: dict) -> ContainerConfig:
     auto_remove = json_field(hc, "AutoRemove", bool, H, False)
     restart = _restart(json_field(hc, "RestartPolicy", dict, H, {}), auto_remove)
     log_opts = _log_config(json_field(hc, "LogConfig", dict, H, {}))
-    limits = _resources(hc)
+    limits = resource_limits(hc)
     devices = _devices(json_field(hc, "Devices", list, H, []))
     rules = json_strings(hc, "DeviceCgroupRules", H) or ()
     if rules:
@@ -79,7 +79,8 @@ def config_from_request(body: dict) -> ContainerConfig:
         env=env, user=json_field(body, "User", str, "", ""), workdir=json_field(body, "WorkingDir", str, "", ""),
         hostname=json_field(body, "Hostname", str, "", ""), domainname=json_field(body, "Domainname", str, "", ""),
         labels=json_string_map(body, "Labels", ""), tty=json_field(body, "Tty", bool, "", False),
-        stdin_open=json_field(body, "OpenStdin", bool, "", False), auto_remove=auto_remove,
+        stdin_open=json_field(body, "OpenStdin", bool, "", False),
+        stdin_once=json_field(body, "StdinOnce", bool, "", False), auto_remove=auto_remove,
         read_only=json_field(hc, "ReadonlyRootfs", bool, H, False), network=network, network_aliases=aliases, ip=ip,
         ports=ports, publish_all=json_field(hc, "PublishAllPorts", bool, H, False),
         cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
@@ -114,7 +115,7 @@ def _log_config(log: dict) -> dict:
     return opts
 
 
-def _resources(hc: dict) -> dict:
+def resource_limits(hc: dict) -> dict:
     """Memory, MemorySwap, NanoCpus, CpuShares, CpusetCpus, PidsLimit checked as dockerd does."""
     H = "HostConfig."
     out: dict = {}

@@ -36,6 +36,11 @@ def exec_in_container(engine, ref: str, cmd: list[str], *, tty: bool = False, in
 
     rec, st = exec_target(engine, ref)
     pid = st["Pid"]
+    from dockyard.engine import events
+
+    what = " ".join(cmd)
+    events.container(engine, rec, f"exec_create: {what}")
+    events.container(engine, rec, f"exec_start: {what}")
     spec, process = process_spec(engine, rec.id, pid, cmd, tty=tty, user=user, workdir=workdir, env=env,
                                  privileged=privileged,
                                  group_add=(rec.config.get("host_opts") or {}).get("GroupAdd") or ())

@@ -708,6 +708,33 @@ def copy_to_container(engine, container: str, path: str, src: str | IO[bytes], *
             os.close(host)
 
 
+def stat_path(engine, container: str, path: str) -> dict:
+    """What docker's archive API says of a path (X-Docker-Container-Path-Stat): name, size, mode
+    as Go's os.FileMode bits, mtime, and for a symlink its target resolved in the container."""
+    import time
+
+    spec = PathSpec(path or "/")
+    with open_root(engine, container) as root:
+        pfd, name, st, real = _lookup(root.fd, spec.parts, follow=spec.asserts_dir)
+        if pfd is not None:
+            os.close(pfd)
+        if st is None:
+            raise errors.NotFound(f"Could not find the file {path} in container {container}")
+        target = ""
+        if stat.S_ISLNK(st.st_mode):
+            target = "/" + "/".join(inroot.realpath(root.fd, spec.parts))
+    mode = stat.S_IMODE(st.st_mode) & 0o777
+    for bit, go in ((stat.S_ISUID, 1 << 23), (stat.S_ISGID, 1 << 22), (stat.S_ISVTX, 1 << 20)):
+        if st.st_mode & bit:
+            mode |= go
+    fmt = stat.S_IFMT(st.st_mode)
+    mode |= {stat.S_IFDIR: 1 << 31, stat.S_IFLNK: 1 << 27, stat.S_IFIFO: 1 << 25, stat.S_IFSOCK: 1 << 24,
+             stat.S_IFBLK: 1 << 26, stat.S_IFCHR: (1 << 26) | (1 << 21)}.get(fmt, 0)
+    mtime = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime)) + f".{st.st_mtime_ns % 10**9:09d}Z"
+    return {"name": spec.base if spec.parts else "/", "size": st.st_size, "mode": mode, "mtime": mtime,
+            "linkTarget": target}
+
+
 def _check_writable(root: ContainerRoot, dest: PathSpec) -> None:
     """docker: a --read-only container's root takes no copy, whether it runs or not; only a
     writable volume or bind of a running container does (moby's containerExtractToDir)."""

@@ -283,12 +283,18 @@ class Prober:
                 st = dict(db.get_container(self.cid).state)
                 if st.get("Pid") != self.init_pid:
                     return "starting"  # restarted meanwhile: this result belongs to the last run
+                before = (st.get("Health") or {}).get("Status")
                 st["Health"] = apply_result(st.get("Health") or initial(None), result, self.hc,
                                             self.started_at, begun)
                 db.update_state(self.cid, st)
         except DiskFull:
             return "starting"  # best effort, as dockerd's in-memory health: the next probe writes again
-        return st["Health"]["Status"]
+        now = st["Health"]["Status"]
+        if now != before:  # as dockerd: an event when the status changes
+            from dockyard.engine import events
+
+            events.container(self.engine, db.get_container(self.cid), f"health_status: {now}")
+        return now
 
     def probe(self, rec, cmd: list[str]) -> dict:
         """Run one probe: {End, ExitCode, Output}."""

@@ -34,7 +34,7 @@ def host_options(body: dict, hc: dict, *, network: str, memory: int, nano_cpus: 
     _etc(hc, out)
     _process(hc, out)
     _namespaces(hc, out, network=network, hostname=hostname)
-    _resources(hc, out, memory=memory, nano_cpus=nano_cpus)
+    resource_options(hc, out, memory=memory, nano_cpus=nano_cpus)
     annotations = json_string_map(hc, "Annotations", H)
     if annotations:
         out["Annotations"] = annotations
@@ -216,7 +216,7 @@ def _namespaces(hc: dict, out: dict, *, network: str, hostname: str) -> None:
                                   "namespace")
 
 
-def _resources(hc: dict, out: dict, *, memory: int, nano_cpus: int) -> None:
+def resource_options(hc: dict, out: dict, *, memory: int, nano_cpus: int) -> None:
     reservation = json_field(hc, "MemoryReservation", int, H, 0)
     if reservation:
         if reservation < MIN_MEMORY:

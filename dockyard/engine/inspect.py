@@ -60,6 +60,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             "Hostname": st.get("Hostname", rec.id[:12]), "Domainname": cfg.get("domainname", ""),
             "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
             "Tty": cfg.get("tty", False), "OpenStdin": cfg.get("stdin_open", False),
+            "StdinOnce": cfg.get("stdin_once", False),
             "Env": st.get("Env") or list(cfg.get("env") or []),
             "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else st.get("ImageCmd"),
             "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),

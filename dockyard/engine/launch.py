@@ -206,6 +206,8 @@ def launch_container(engine, c: Created, *, stdio):
 
             detach(engine, c.rec.id, attachment=held[0])
         raise
+    if c.cfg.mounts:
+        _volume_events(engine, c, launch)
     att = held[0] if held else None
     launch.network = att.settings if att is not None else None
     if att is not None:
@@ -218,14 +220,34 @@ def launch_container(engine, c: Created, *, stdio):
     return launch
 
 
-def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
-    """Start a created container attached to our terminal; return its exit code (docker's rules)."""
+def _volume_events(engine, c: Created, launch) -> None:
+    """Docker's volume mount/unmount events, at the start and the end of each run."""
+    from dockyard.engine import events
+
+    vols = [m for m in c.cfg.mounts if m.get("type") == "volume" and m.get("source")]
+
+    def report(action: str) -> None:
+        for m in vols:
+            events.emit(engine, "volume", action, m["source"],
+                        {"container": c.rec.id, "destination": m.get("target", ""), "driver": "local",
+                         "propagation": "", "read/write": "false" if m.get("readonly") else "true"})
+
+    if vols:
+        report("mount")
+        launch.add_cleanup(lambda: report("unmount"))
+
+
+def start_foreground(engine, c: Created, *, stdin_open: bool, streams=("stdin", "stdout", "stderr"),
+                     sig_proxy: bool = True) -> int:
+    """Start a created container attached to our terminal; return its exit code (docker's rules).
+    `streams` are those attached (`run -a`): the others get /dev/null. `sig_proxy`: our signals
+    are forwarded to the container (a TTY's are its line discipline's anyway)."""
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.procfs import proc_start_time
     from dockyard.runtime.wait import forward_signals, wait_exit
 
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    null = None
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
     # Docker logs a foreground container too (`logs NAME` afterwards). A --rm container's log
     # would go with it, so it writes none, and `run --rm` keeps the container on our own stdio.
     log = None if c.cfg.auto_remove else _foreground_log(engine, c)
@@ -234,13 +256,12 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
         stdio = (0, 1, 2)
         _set_console_size(c)
     else:
-        if not stdin_open:
-            null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        stdio = (0 if stdin_open else null, 1, 2)
-        if log is not None:
+        out, err = (1 if "stdout" in streams else null), (2 if "stderr" in streams else null)
+        stdio = (0 if stdin_open and "stdin" in streams else null, out, err)
+        if log is not None:  # logged whether attached or not, as docker's
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
-            pipes = {out_r: ("stdout", 1), err_r: ("stderr", 2)}
+            pipes = {out_r: ("stdout", out), err_r: ("stderr", err)}
             stdio = (stdio[0], out_w, err_w)
     try:
         launch = launch_container(engine, c, stdio=stdio)
@@ -249,10 +270,9 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
             os.close(fd)
         if log is not None:
             log.close()
+        os.close(null)
         raise
     finally:
-        if null is not None:
-            os.close(null)
         for fd in stdio[1:] if pipes else ():
             os.close(fd)
     state = dict(c.rec.state)
@@ -272,15 +292,19 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
     try:
         engine.db.update_state(c.rec.id, state)
         launch.start()
+        from dockyard.engine import events
+
+        events.container(engine, c.rec, "start")
         if health is not None:
             prober = health.start_prober(engine, c.rec.id, c.cfg.healthcheck, launch.pid, now, c.seccomp)
         if launch.master is not None:
             from dockyard.engine.attach import proxy_tty
 
-            proxy_tty(launch.master, stdin_open=stdin_open, log=log)
+            proxy_tty(launch.master, stdin_open=stdin_open and "stdin" in streams,
+                      stdout=1 if "stdout" in streams else null, log=log)
             code = wait_exit(launch.pid)
         else:
-            restore = forward_signals(launch.pid)
+            restore = forward_signals(launch.pid) if sig_proxy else (lambda: None)
             try:
                 if pipes:
                     from dockyard.engine.logs import tee_streams
@@ -295,6 +319,7 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
             os.close(fd)
         if log is not None:
             log.close()
+        os.close(null)
         if prober is not None:
             prober.stop()
             state["Health"] = engine.db.get_container(c.rec.id).state.get("Health")
@@ -304,6 +329,9 @@ def start_foreground(engine, c: Created, *, stdin_open: bool) -> int:
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
         if not c.cfg.auto_remove:
             engine.db.must(engine.db.update_state, c.rec.id, state)
+        from dockyard.engine import events
+
+        events.container(engine, c.rec, "die", exitCode=code)
     return code
 
 

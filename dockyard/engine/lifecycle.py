@@ -75,6 +75,9 @@ def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
                 signal_container(engine, rec, pid, 9)
                 wait_gone(pid, start_time, 30.0)
         await_exit_recorded(engine, rec.id)
+    from dockyard.engine import events
+
+    events.container(engine, rec, "stop")
     return rec.name
 
 
@@ -91,6 +94,9 @@ def kill(engine, ref: str, signal="SIGKILL") -> str:
             thaw(engine, rec.id)
         if alive(st.get("Pid", 0), st.get("PidStartTime")):
             signal_container(engine, rec, st["Pid"], sig)
+    from dockyard.engine import events
+
+    events.container(engine, rec, "kill", signal=sig)
     return rec.name
 
 

@@ -2,8 +2,10 @@
 
 `dockyard run -d` forks it and returns once the container runs; the monitor outlives the CLI. It
 is the container init's parent (a subreaper), so it alone can learn the exit status. It holds the
-container's stdout/stderr pipes (or its pty), writes them to the json-file log, records every
-state change in the database, and applies the restart policy with Docker's back-off.
+container's stdout/stderr pipes (or its pty) and its stdin, writes the output to the json-file
+log and to the clients of its attach socket (attachsock.py: attach, start -a, the API's attach),
+feeds their input to the container, records every state change in the database, and applies the
+restart policy with Docker's back-off.
 
 It is a new interpreter started on `engine/monitor_entry.py` (not a fork of the CLI), so it holds
 only what a monitor needs: no copy of the CLI's heap (its idle memory stays small, and a threaded
@@ -124,7 +126,10 @@ class Monitor:
         # nothing runs yet: a full disk here fails `run -d`/`start` cleanly instead of waiting
         self.engine.db.must(self._write, dict(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()),
                                               ManuallyStopped=False))
-        delay = 0.0
+        from dockyard.engine.attachsock import AttachServer
+
+        self.attach = AttachServer(self.engine, self.cid, stdin_once=bool(cfg.stdin_once))
+        delay = 0.0  # next_backoff: the first restart waits BACKOFF_START
         try:
             while True:
                 started = time.monotonic()
@@ -140,6 +145,7 @@ class Monitor:
                     break
                 self._update(RestartCount=self._state().get("RestartCount", 0) + 1)
         finally:
+            self.attach.close()
             log.close()
             self._update(MonitorPid=0)
         if cfg.auto_remove:
@@ -175,8 +181,8 @@ class Monitor:
         else:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            if cfg.stdin_open:
-                in_r, stdin_w = open_stdin(self.engine, self.cid)
+            if cfg.stdin_open:  # held here, fed by attachers (attachsock.py)
+                in_r, stdin_w = os.pipe()
             else:
                 in_r = os.open("/dev/null", os.O_RDONLY)
             stdio = (in_r, out_w, err_w)
@@ -206,7 +212,18 @@ class Monitor:
             health = None
         pending = None if self._try_update(**running) else running
         retry_at = time.monotonic() + 1.0
+        att = self.attach
+        att.master = launch.master
+        if cfg.tty:
+            att.set_stdin(launch.master if cfg.stdin_open else None, pty=True)
+        else:
+            att.set_stdin(stdin_w, pty=False)
+            stdin_w = None  # the attach server owns it now
+        att.wait_first()
         launch.start()
+        from dockyard.engine import events
+
+        events.container(self.engine, self.c.rec, "start")
         if self.report_fd is not None:
             _send(self.report_fd, pid=launch.pid)
             os.close(self.report_fd)
@@ -217,23 +234,31 @@ class Monitor:
         open_fds = [fd for fd in streams if fd is not None]
         status = None
         while status is None:
-            ready = []
+            ready = writable = []
             if open_fds:
+                rd, wr = att.fds()
                 try:
-                    ready, _, _ = select.select(open_fds, [], [], 0.5)
+                    ready, writable, _ = select.select(open_fds + rd, wr, [], 0.5)
                 except InterruptedError:
                     continue
             else:
                 time.sleep(0.05)
             for fd in ready:
+                if fd not in streams:
+                    continue
                 try:
                     data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
                 except OSError:  # EIO from a pty whose other side closed
                     data = b""
                 if data:
                     log.write(streams[fd], data.replace(b"\r\n", b"\n") if cfg.tty else data)
+                    att.broadcast(streams[fd], data)
                 else:
                     open_fds.remove(fd)
+            if ready or writable:
+                att.handle(ready, writable)
             if pending is not None and time.monotonic() >= retry_at:
                 pending = None if self._try_update(**pending) else pending
                 retry_at = time.monotonic() + 1.0
@@ -245,11 +270,12 @@ class Monitor:
                 try:
                     while data := os.read(fd, 65536):
                         log.write(streams[fd], data)
+                        att.broadcast(streams[fd], data)
                 except OSError:
                     pass
                 os.close(fd)
-        if stdin_w is not None:
-            os.close(stdin_w)
+        att.end_run()
+        att.master = None
         log.flush_partial()
         from dockyard.runtime.wait import exit_code
 
@@ -258,6 +284,11 @@ class Monitor:
         _persist(self.engine.db.must, launch.cleanup)  # idempotent: gives the network back too
         self._update(Status=Status.EXITED, Running=False, Paused=False, Pid=0, ExitCode=code, OOMKilled=oom,
                      FinishedAt=rfc3339(time.time()), NetworkSettings={})
+        from dockyard.engine import events
+
+        if oom:
+            events.container(self.engine, self.c.rec, "oom")
+        events.container(self.engine, self.c.rec, "die", exitCode=code)
         return code
 
 
@@ -278,31 +309,6 @@ def _persist(call, *args):
         except DiskFull:
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-def stdin_fifo(engine, cid: str) -> str:
-    """Where a client attaching to stdin before the start (the API's attach) leaves a FIFO whose
-    writing end it holds: the container reads it, and sees EOF when the client is done."""
-    return os.path.join(engine.container_dir(cid), "stdin.fifo")
-
-
-def open_stdin(engine, cid: str) -> tuple[int, int | None]:
-    """(the container's stdin, the end this monitor keeps): an attacher's FIFO, taken once (a
-    later start gets the held pipe again), or a pipe held open, so `cat` waits as with
-    docker run -di."""
-    import stat
-
-    path = stdin_fifo(engine, cid)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return os.pipe()
-    os.unlink(path)
-    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-        os.close(fd)
-        return os.pipe()
-    os.set_blocking(fd, True)
-    return fd, None
 
 
 def exit_file(engine, cid: str) -> str:

@@ -116,6 +116,10 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
 
             delete_network(engine.db, rec.id)
             raise
+    if rec.name != DEFAULT_NETWORK:  # made on first use here; dockerd's always exists, without an event
+        from dockyard.engine import events
+
+        events.emit(engine, "network", "create", rec.id, {"name": rec.name, "type": "bridge"})
     return rec
 
 
@@ -179,6 +183,9 @@ def remove(engine, ref: str) -> str:
                            hint="remove or disconnect: " + ", ".join(c.name for c in users))
         _tear_down(rec)
         delete_network(engine.db, rec.id)
+    from dockyard.engine import events
+
+    events.emit(engine, "network", "destroy", rec.id, {"name": rec.name, "type": "bridge"})
     return rec.name
 
 
@@ -289,6 +296,10 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
             reservation.close()
         detach(engine, cid, had_ports=bool(publish))
         raise
+    from dockyard.engine import events
+
+    for net, _a, _i in wanted:  # as dockerd: a start connects the container to its networks
+        events.emit(engine, "network", "connect", net.id, {"container": cid, "name": net.name, "type": "bridge"})
     return Attachment(settings, reservation, bool(publish), dns_pid)
 
 
@@ -421,6 +432,7 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
     eps = endpoints(engine.db, container_id=cid)
     if not eps and not had_ports and not reap_links:
         return
+    _report_disconnects(engine, cid, eps)
     with _Lock():
         engine.db.must(delete_endpoints, engine.db, cid)  # even on a full disk: the address goes back
         if had_ports:
@@ -512,6 +524,9 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
         if st.get("Status") in ("running", "paused"):
             _hot_plug(engine, rec, net, list(aliases), ip, st)
         engine.db.update_config(rec.id, new.to_json())
+    from dockyard.engine import events
+
+    events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
 def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
@@ -627,6 +642,9 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                     _sync_hosts(engine, [net.id] + [e.network_id for e in endpoints(engine.db, container_id=rec.id)])
                     update_state(engine, rec.id, NetworkSettings=settings)
         engine.db.update_config(rec.id, new.to_json())
+    from dockyard.engine import events
+
+    events.emit(engine, "network", "disconnect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
 def _guess_ifname(engine, cid: str, network_id: str) -> str:
@@ -636,3 +654,16 @@ def _guess_ifname(engine, cid: str, network_id: str) -> str:
         if e.network_id == network_id:
             return f"eth{i}"
     return "eth0"
+
+
+def _report_disconnects(engine, cid: str, eps) -> None:
+    from dockyard.engine import events
+    from dockyard.errors import NotFound
+    from dockyard.state.networks import get_network
+
+    for net_id in dict.fromkeys(e.network_id for e in eps):
+        try:
+            name = get_network(engine.db, net_id).name
+        except NotFound:
+            continue
+        events.emit(engine, "network", "disconnect", net_id, {"container": cid, "name": name, "type": "bridge"})

@@ -1,4 +1,5 @@
-"""pause/unpause (the freezer), top (host ps over the container's cgroup), stats (cgroup counters)."""
+"""pause/unpause (the freezer), top (host ps over the container's cgroup), stats (cgroup counters and
+the netns's interfaces, engine/stats.py)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def pause(engine, ref: str, *, by: str | None = None) -> str:
         except BaseException:
             thaw(engine, rec.id)
             raise
+    from dockyard.engine import events
+
+    events.container(engine, rec, "pause")
     return rec.name
 
 
@@ -55,6 +59,9 @@ def unpause(engine, ref: str) -> str:
         if st.get("Status") != "paused":
             raise Conflict(f"Container {rec.id} is not paused")
         thaw(engine, rec.id)
+    from dockyard.engine import events
+
+    events.container(engine, rec, "unpause")
     return rec.name
 
 
@@ -82,28 +89,21 @@ def top(engine, ref: str, ps_args: list[str]) -> str:
     return "\n".join(keep)
 
 
-def _cpu_total() -> int:
-    """Host CPU time in nanoseconds (docker's system_cpu_usage), from /proc/stat."""
-    import os
-
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:8]
-    tick = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)
-    return sum(int(x) for x in fields) * tick
-
-
 def sample(engine, ref: str) -> dict:
     """One stats reading of a container (zeros for a stopped one, as docker shows)."""
     import os
 
+    from dockyard.engine.stats import net_totals, network_stats, system_cpu_usage
+
     rec, st, cg = _running(engine, ref)
     running = st.get("Status") in ("running", "paused") and cg is not None
     s = cg.stats() if running else {}
+    rx, tx = net_totals(network_stats(st["Pid"])) if running and st.get("Pid") else (0, 0)
     mem = s.get("memory_stats") or {}
     stats = mem.get("stats") or {}
     usage = mem.get("usage", 0) - stats.get("total_inactive_file", stats.get("inactive_file", 0))
     return {"id": rec.id, "name": rec.name, "cpu": (s.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage", 0),
-            "system": _cpu_total(), "ncpu": os.cpu_count() or 1, "mem": max(usage, 0),
+            "system": system_cpu_usage(), "rx": rx, "tx": tx, "ncpu": os.cpu_count() or 1, "mem": max(usage, 0),
             "limit": mem.get("limit", 0) if running else 0, "pids": (s.get("pids_stats") or {}).get("current", 0),
             "blkio": (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or [], "running": running}
 
@@ -122,6 +122,6 @@ def stats_rows(engine, refs: list[str], interval: float = 0.5) -> list[dict]:
         rows.append({"ID": b["id"][:12], "Name": b["name"], "CPUPerc": f"{cpu:.2f}%",
                      "MemUsage": f"{binary_size(b['mem'])} / {binary_size(b['limit'])}",
                      "MemPerc": f"{(b['mem'] / b['limit'] * 100 if b['limit'] else 0):.2f}%",
-                     "NetIO": "0B / 0B", "BlockIO": f"{human_size(read)} / {human_size(write)}", "PIDs": str(b["pids"]),
+                     "NetIO": f"{human_size(b['rx'])} / {human_size(b['tx'])}", "BlockIO": f"{human_size(read)} / {human_size(write)}", "PIDs": str(b["pids"]),
                      "Container": b["id"][:12]})
     return rows

@@ -68,7 +68,7 @@ def apply(engine, spec: dict, cfg, cid: str) -> None:
         spec["mounts"].append({"destination": INIT_PATH, "type": "bind", "source": init_binary(),
                                "options": ["rbind", "ro"]})
         proc["args"] = [INIT_PATH, "--"] + list(proc["args"])
-    _resources(linux.setdefault("resources", {}), o)
+    host_resources(linux.setdefault("resources", {}), o)
     if o.get("Annotations"):
         spec["annotations"] = dict(spec.get("annotations") or {}, **o["Annotations"])
 
@@ -140,7 +140,7 @@ def _namespaces(engine, spec: dict, o: dict, cid: str) -> None:
         _set_ns(linux, "cgroup", None, keep=cgroupns == "private")
 
 
-def _resources(res: dict, o: dict) -> None:
+def host_resources(res: dict, o: dict) -> None:
     mem = {}
     if o.get("MemoryReservation"):
         mem["reservation"] = o["MemoryReservation"]

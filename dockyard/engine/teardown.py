@@ -68,6 +68,9 @@ def remove(engine, ref: str, *, force: bool = False, volumes: bool = False, only
         cleanup_files(engine, rec.id, had_ports=bool(rec.config.get("ports")))
         engine.db.must(engine.db.delete_container, rec.id)
     rmtree(engine.container_data_dir(rec.id))
+    from dockyard.engine import events
+
+    events.container(engine, rec, "destroy")
     if volumes and rec.config.get("mounts"):
         from dockyard.engine.volumes import remove_anonymous
 

@@ -100,6 +100,9 @@ def create(engine, name: str | None = None, *, driver: str = "local", labels: di
 
             rmtree(home)
         raise
+    from dockyard.engine import events
+
+    events.emit(engine, "volume", "create", rec.name, {"driver": driver})
     return rec, True
 
 
@@ -141,6 +144,9 @@ def remove(engine, name: str, *, force: bool = False) -> bool:
             trash = ""
     if trash:
         rmtree(trash)
+    from dockyard.engine import events
+
+    events.emit(engine, "volume", "destroy", name, {"driver": "local"})
     return True
 
 

@@ -188,8 +188,14 @@ class ImageStore:
         return str(ref.with_default_tag())
 
     def tag(self, source: str, target: str) -> None:
+        from dockyard.state import journal
+
         rec = self.resolve(source)
-        self.db.set_tag(self.normalize_tag(target), rec.id)
+        tag = self.normalize_tag(target)
+        self.db.set_tag(tag, rec.id)
+        from dockyard.oci import reference
+
+        journal.image(self.db, "tag", rec.id, reference.parse(tag).familiar())
 
     # ---------------------------------------------------------------- layers
 
@@ -243,7 +249,7 @@ class ImageStore:
                             if t.partition("@")[0] == repo:
                                 self.db.remove_tag(t)
                                 out.append(("Untagged", reference.parse(t).familiar()))
-                    return out
+                    return _report(self.db, rec.id, out)
                 if users and not force:
                     raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) - '
                                    f"container {users[0].id[:12]} is using its referenced image "
@@ -252,7 +258,7 @@ class ImageStore:
                     self.db.remove_tag(t)
                     out.append(("Untagged", reference.parse(t).familiar()))
                 if users:  # forced: the image stays, untagged, for the containers made from it
-                    return out
+                    return _report(self.db, rec.id, out)
             else:
                 if len({t.partition("@")[0].rpartition(":")[0] if "@" not in t else t.partition("@")[0]
                         for t in tags}) > 1 and not force:
@@ -265,10 +271,11 @@ class ImageStore:
                     self.db.remove_tag(t)
                     out.append(("Untagged", reference.parse(t).familiar()))
                 if users:
-                    return out
+                    return _report(self.db, rec.id, out)
             self.db.delete_image(rec.id)
         out.append(("Deleted", rec.id))
         self.gc()
+        _report(self.db, rec.id, out)
         return out
 
     @staticmethod
@@ -304,3 +311,12 @@ class ImageStore:
                     self.snapshots.remove_layer(chain)
                 except Conflict:
                     pass
+
+
+def _report(db, image_id: str, lines: list) -> list:
+    """The events of an rmi: untag per name, delete for the image (state/journal.py)."""
+    from dockyard.state import journal
+
+    for what, value in lines:
+        journal.image(db, "untag" if what == "Untagged" else "delete", image_id, value)
+    return lines

@@ -397,5 +397,8 @@ def _record(engine, ref, tag: str | None, body: bytes, manifest_digest: str, top
     from dockyard.oci.reference import Reference
 
     shown = ref if tag else Reference(domain=ref.domain, path=ref.path, digest=top_digest)
+    from dockyard.state import journal
+
+    journal.append(engine.root, "image", "pull", shown.familiar(), {"name": shown.familiar()})
     return PullResult(reference=str(shown), familiar=shown.familiar(), digest=top_digest, image_id=image_id,
                       up_to_date=up_to_date, downloaded=downloaded)

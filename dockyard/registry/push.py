@@ -98,6 +98,9 @@ def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, p
             progress.line(f"{tag}: digest: {digest} size: {len(body)}")
             results.append(PushResult(reference=f"{ref.name}:{tag}", tag=tag, digest=digest, size=len(body)))
             engine.db.set_tag(f"{ref.name}@{digest}", rec.id)  # docker's RepoDigests: where it now is
+            from dockyard.state import journal
+
+            journal.append(engine.root, "image", "push", f"{ref.name}:{tag}", {"name": f"{ref.name}:{tag}"})
     try:
         sources.add(ref.name, sorted(pushed))
     except OSError:

@@ -1,0 +1,148 @@
+"""POST /containers/{id}/attach (hijacked) and /containers/{id}/resize.
+
+The container's monitor holds its stdio and serves it on its attach socket
+(engine/attachsock.py); this route joins the client's hijacked connection to it: output frames
+(stdcopy for a container without a TTY, raw for one with), the client's bytes as the
+container's stdin, the `detachKeys` sequence ending the attach and leaving the container running.
+Attached before `start` (docker run), the monitor is told to wait for us before the process
+starts, so nothing it writes is missed. A client that goes away leaves the container alone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+from dockyard.api.streams import content_type, encode, gone, log_path
+from dockyard.engine.status import ACTIVE, effective_state
+from dockyard.errors import ContainerNotFound, InvalidArgument
+
+
+def attach(engine, req, name: str) -> None:
+    from dockyard.engine import attachsock
+    from dockyard.engine.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+    from dockyard.engine.logs import read_records
+
+    rec = engine.db.get_container(name)
+    keys = parse_detach_keys(req.q("detachKeys") or DEFAULT_DETACH_KEYS)
+    want = {s for s in ("stdout", "stderr") if req.qbool(s)}
+    tty = bool(rec.config.get("tty"))
+    stdin = req.qbool("stdin") and bool(rec.config.get("stdin_open"))
+    stream = req.qbool("stream", True)
+    running = effective_state(rec).get("Status") in ACTIVE
+    marker = attachsock.wait_marker(engine, rec.id)
+    if stream and not running:
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        open(marker, "w").close()  # the monitor waits for us before the process starts
+    history = [r for r in read_records(log_path(engine, rec.id)) if r.get("stream") in want] \
+        if req.qbool("logs") else []
+    client = req.hijack(content_type(req, tty))
+    mon = None
+    try:
+        for r in history:
+            client.sendall(encode(r, tty=tty, timestamps=False))
+        if not stream:
+            return
+        mon = _connect(engine, rec.id, client, {"stdin": stdin, **{s: s in want for s in ("stdout", "stderr")}},
+                       effective_state(rec).get("StartedAt"))
+        if mon is None:
+            return
+        if stdin:
+            threading.Thread(target=_pump_stdin, args=(client, mon, keys if tty else None), daemon=True).start()
+        import select
+
+        watch = select.poll()
+        watch.register(mon, select.POLLIN)
+        watch.register(client, 0)  # POLLHUP/POLLERR only: the client left (its EOF is just "no more stdin")
+        while True:
+            ready = dict(watch.poll(1000))
+            if ready.get(client.fileno(), 0) & (select.POLLHUP | select.POLLERR):
+                break
+            if mon.fileno() not in ready:
+                continue
+            got = attachsock.read_frame(mon)
+            if got is None:
+                break
+            client.sendall(got[1] if tty else _frame(got))
+    except OSError:
+        pass  # the client left: the container goes on
+    finally:
+        if mon is not None:
+            mon.close()
+        try:
+            client.shutdown(socket.SHUT_RDWR)  # the stdin pump's recv ends before the server closes it
+        except OSError:
+            pass
+        try:
+            os.unlink(marker)
+        except FileNotFoundError:
+            pass
+
+
+def _frame(got) -> bytes:
+    import struct
+
+    return struct.pack(">BxxxL", got[0], len(got[1])) + got[1]
+
+
+def _connect(engine, cid: str, client, request: dict, started):
+    """The monitor's attach socket, once there is one: a container not started yet is waited
+    for (as long as the client stays and the container exists)."""
+    from dockyard.engine import attachsock
+
+    while True:
+        try:
+            return attachsock.connect(engine, cid, request)
+        except OSError:
+            pass
+        if gone(client):
+            return None
+        try:
+            st = effective_state(engine.db.get_container(cid))
+        except ContainerNotFound:
+            return None
+        if st.get("Status") not in ACTIVE and st.get("StartedAt") != started:
+            return None  # it ran and exited while we were not connected
+        time.sleep(0.01)
+
+
+def _pump_stdin(client, mon, keys: bytes | None) -> None:
+    """Client → container stdin. The detach keys end the whole attach: shutting the client's
+    socket down ends the output loop too, and the container keeps running."""
+    from dockyard.engine.attach import DetachScanner
+
+    scanner = DetachScanner(keys) if keys else None  # dockerd looks for them only on a TTY
+    try:
+        while data := client.recv(65536):
+            data, detached = scanner.feed(data) if scanner else (data, False)
+            if data:
+                mon.sendall(data)
+            if detached:
+                mon.shutdown(socket.SHUT_RDWR)
+                return
+        mon.shutdown(socket.SHUT_WR)  # end of the client's input: StdinOnce closes the container's
+    except OSError:
+        pass
+
+
+def resize(engine, req, name: str) -> None:
+    from dockyard.engine import attachsock
+    from dockyard.errors import Conflict
+
+    rec = engine.db.get_container(name)
+    try:
+        h, w = int(req.q("h") or 0), int(req.q("w") or 0)
+    except ValueError:
+        raise InvalidArgument("h and w must be integers") from None
+    if effective_state(rec).get("Status") not in ACTIVE:
+        raise Conflict(f"Container {rec.id} is not running")
+    if not rec.config.get("tty"):
+        req.send(200, b"")
+        return
+    try:
+        attachsock.connect(engine, rec.id, {"resize": [h, w]}).close()
+    except OSError as e:
+        raise Conflict(f"cannot resize container {rec.id}: {e.strerror}") from None
+    req.send(200, b"")
