@@ -203,15 +203,17 @@ def run(engine, cfg: ContainerConfig, name: str | None = None, *, stdin_open: bo
 
 def run_detached(engine, cfg: ContainerConfig, name: str | None = None, *, created=None) -> str:
     """docker run -d: create, hand the container to its monitor, return its id once it runs."""
-    from dockyard.engine.monitor import start_detached
+    from dockyard.engine.monitor import prestart
 
-    c = create(engine, cfg, name, launched=True)
-    if created is not None:
-        created(c.rec.id)
+    c = None
     try:
-        start_detached(engine, c)
+        with prestart(engine) as monitor:  # its start-up overlaps the create
+            c = create(engine, cfg, name, launched=True)
+            if created is not None:
+                created(c.rec.id)
+            monitor.go(c)
     except BaseException:
-        if cfg.auto_remove:
+        if c is not None and cfg.auto_remove:
             from dockyard.engine.teardown import remove
 
             remove(engine, c.rec.id, force=True, volumes=True)

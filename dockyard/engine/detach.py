@@ -4,6 +4,8 @@
 so nothing of the caller's heap, threads or locks is copied (an API server with threads may call
 it): a new session, /dev/null on its stdio, the report pipe as fd 3, nothing else inherited.
 The entry point forks once more, before it imports anything, so the survivor is nobody's child.
+It is started before the container is created, so its start-up and imports overlap the
+caller's work; the container's id follows on fd 4 once its bundle is written.
 
 `fork_detached` (a detached exec's reaper) forks the caller instead: close SQLite first (its lock bookkeeping must never cross a fork), fork,
 drop every inherited fd but the report pipe (the CLI's container lock among them), start a new
@@ -25,22 +27,60 @@ def report(fd: int, **msg) -> None:
         pass
 
 
-REPORT_FD = 3  # where a spawned entry point finds its report pipe
+REPORT_FD = 3  # where a spawned entry point writes its report
+GO_FD = 4  # where it reads its last argument: it loads its modules while the caller works
 
 
-def spawn_detached(engine, module: str, args: list[str], *, default_code: int = 125) -> dict:
-    """Run `module.main()` (argv: `args`) in a detached process; return the first message it
-    reports on fd 3, as `fork_detached` does (StartError for an error, or for a silent death)."""
+class Spawned:
+    """A detached process started on `module.main()` ahead of time (`spawn_detached`): it imports
+    what it needs while the caller gets the work ready, then `go(arg)` hands it its last argument
+    and returns its first report; `cancel()` (or a caller that dies) lets it exit unused."""
+
+    def __init__(self, pid: int, report_r: int, go_w: int, default_code: int) -> None:
+        self.pid, self.report_r, self.go_w, self.default_code = pid, report_r, go_w, default_code
+
+    def go(self, arg: str) -> dict:
+        try:
+            os.write(self.go_w, arg.encode() + b"\n")
+        except OSError:
+            pass  # it died already: its report says so (or its silence does)
+        self._close()
+        return _read_report(self.report_r, self.default_code)
+
+    def cancel(self) -> None:
+        self._close()
+        os.close(self.report_r)
+
+    def _close(self) -> None:
+        if self.go_w >= 0:
+            os.close(self.go_w)
+            self.go_w = -1
+            os.waitpid(self.pid, 0)  # its first process exits as soon as it has forked
+
+    def __enter__(self) -> "Spawned":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.go_w >= 0:
+            self.cancel()
+
+
+def spawn_detached(module: str, args: list[str], *, default_code: int = 125) -> Spawned:
+    """Start `python -I -S` on `module.main()` (argv: `args`) in a new session: stdio /dev/null,
+    the report pipe as fd 3, the pipe of its last argument as fd 4, nothing else inherited."""
     import sys
 
-    engine.db.close()  # the CLI's transaction state is its own; nothing of it may look shared
-    r, w = os.pipe()  # both close-on-exec: the child gets w only as the dup2 to fd 3
-    if w <= REPORT_FD:  # a caller started with a closed stdio fd: keep w clear of the fds we set
-        import fcntl
+    report_r, report_w = os.pipe()  # close-on-exec, all four: the child gets its two ends by dup2
+    go_r, go_w = os.pipe()
+    child_fds = []
+    for fd in (report_w, go_r):
+        if fd <= GO_FD:  # a caller started with a closed stdio fd: keep clear of the fds set below
+            import fcntl
 
-        w2 = fcntl.fcntl(w, fcntl.F_DUPFD_CLOEXEC, REPORT_FD + 1)
-        os.close(w)
-        w = w2
+            moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, GO_FD + 1)
+            os.close(fd)
+            fd = moved
+        child_fds.append(fd)
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     # -I: neither PYTHON* variables nor the working directory can put modules in its way
     boot = f"import sys; sys.path.insert(0, {package_root!r}); from {module} import main; main()"
@@ -48,12 +88,17 @@ def spawn_detached(engine, module: str, args: list[str], *, default_code: int = 
         pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", "-c", boot, *args], os.environ,
                              file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
                                            (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2),
-                                           (os.POSIX_SPAWN_DUP2, w, REPORT_FD)],
+                                           (os.POSIX_SPAWN_DUP2, child_fds[0], REPORT_FD),
+                                           (os.POSIX_SPAWN_DUP2, child_fds[1], GO_FD)],
                              setsid=True, setsigmask=())
+    except BaseException:
+        os.close(report_r)
+        os.close(go_w)
+        raise
     finally:
-        os.close(w)
-    os.waitpid(pid, 0)  # the entry point's first process exits as soon as it has forked
-    return _read_report(r, default_code)
+        for fd in child_fds:
+            os.close(fd)
+    return Spawned(pid, report_r, go_w, default_code)
 
 
 def _read_report(r: int, default_code: int) -> dict:

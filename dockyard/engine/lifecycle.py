@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from dockyard.engine.launch import prepare, signal_container, thaw
-from dockyard.engine.monitor import exit_file, start_detached
+from dockyard.engine.monitor import exit_file, prestart
 from dockyard.engine.status import ACTIVE, ContainerLock, Status, alive, effective_state, update_state
 from dockyard.engine.teardown import await_exit_recorded
 from dockyard.errors import Conflict, DockyardError, InvalidArgument
@@ -33,7 +33,8 @@ def start(engine, ref: str) -> str:
             if st.get("Status") == Status.PAUSED:
                 raise Conflict("cannot start a paused container, try unpause instead")
             update_state(engine, rec.id, ManuallyStopped=False)
-            start_detached(engine, prepare(engine, rec))
+            with prestart(engine) as monitor:
+                monitor.go(prepare(engine, rec))
     except DockyardError as e:
         from dockyard.runtime.spawn import StartError
 

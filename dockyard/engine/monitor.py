@@ -44,13 +44,28 @@ def should_restart(policy: str, exit_code: int, restart_count: int, manually_sto
     return True  # always, unless-stopped
 
 
-def start_detached(engine, created) -> int:
-    """Start the monitor of a container whose bundle is written (`created`, by create or prepare);
-    it starts the container. Return the container init's pid."""
+def prestart(engine):
+    """Start a monitor ahead of the container (its interpreter loads while the caller creates or
+    prepares the container); `.go(created)` hands it the container, whose bundle is written, and
+    returns the init's pid once it runs. Leaving the `with` block without `go` lets it exit."""
     from dockyard.engine.detach import spawn_detached
 
-    msg = spawn_detached(engine, "dockyard.engine.monitor_entry", [engine.root, engine.runroot, created.rec.id])
-    return msg["pid"]
+    return Prestarted(engine, spawn_detached("dockyard.engine.monitor_entry", [engine.root, engine.runroot]))
+
+
+class Prestarted:
+    def __init__(self, engine, spawned) -> None:
+        self.engine, self.spawned = engine, spawned
+
+    def go(self, created) -> int:
+        self.engine.db.close()  # as before a fork: no transaction of ours may be open meanwhile
+        return self.spawned.go(created.rec.id)["pid"]
+
+    def __enter__(self) -> "Prestarted":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.spawned.__exit__(*exc)
 
 
 def log_crash(engine, cid: str) -> None:

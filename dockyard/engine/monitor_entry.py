@@ -1,32 +1,46 @@
 """The entry point a container's monitor is started on (`engine/detach.spawn_detached`).
 
-    python -I -S -c "…from dockyard.engine.monitor_entry import main; main()" ROOT RUNROOT ID
+    python -I -S -c "…from dockyard.engine.monitor_entry import main; main()" ROOT RUNROOT
 
-fd 3 is the report pipe (the CLI waits for one JSON line: the init's pid, or why it did not
-start); stdio is /dev/null. The process forks once before importing anything, so the monitor is
-nobody's child, then imports only what a monitor needs and reads the container back from its
-record and its bundle, which `create` (or `start`'s `prepare`) has just written.
+stdio is /dev/null; fd 3 is the report pipe (the CLI waits for one JSON line: the init's pid, or
+why it did not start); fd 4 brings the container's id. The process is started before the
+container is created: it forks once before importing anything (so the monitor is nobody's
+child), imports what a monitor needs while the CLI works, then reads the id (end of file: the
+CLI gave up, and it exits) and reads the container back from its record and its bundle.
 """
 
 import os
 import sys
 
-REPORT_FD = 3
+REPORT_FD, GO_FD = 3, 4
+
+
+def _read_id() -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(GO_FD, 128)
+        if not chunk:
+            return ""
+        data += chunk
+    return data.decode().strip()
 
 
 def main(argv: list[str] | None = None) -> None:
-    root, runroot, cid = argv if argv is not None else sys.argv[1:]
+    root, runroot = argv if argv is not None else sys.argv[1:]
     if os.fork() != 0:  # the CLI waits for this first process only
         os._exit(0)
-    os.closerange(REPORT_FD + 1, 1 << 16)  # nothing inherited beyond stdio and the report pipe
+    os.closerange(GO_FD + 1, 1 << 16)  # nothing inherited beyond stdio and the two pipes
     from dockyard.engine.engine import Engine
+    from dockyard.engine.launch import load_created
+    from dockyard.engine.monitor import Monitor
 
+    cid = _read_id()
+    os.close(GO_FD)
+    if not cid:
+        os._exit(0)
     engine = Engine(root, runroot)
     code = 0
     try:
-        from dockyard.engine.launch import load_created
-        from dockyard.engine.monitor import Monitor
-
         Monitor(engine, load_created(engine, engine.db.get_container(cid)), report_fd=REPORT_FD).run()
     except BaseException as e:  # noqa: BLE001 - a detached process reports, it never unwinds
         from dockyard.engine.detach import report
