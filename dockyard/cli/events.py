@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.flags import LIST, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import LIST, STR, Flag, FlagError, UsageError, parse, usage
 
 FLAGS = [
     Flag("-f,--filter", LIST, "Filter output based on conditions provided", metavar="filter"),
@@ -38,7 +38,7 @@ def cmd_events(ctx, argv) -> int:
     for f in opts.filter:
         k, eq, v = f.partition("=")
         if not eq:
-            raise UsageError(f"bad format of filter (expected name=value): {f}")
+            raise FlagError(f"bad format of filter (expected name=value): {f}")
         filters.setdefault(k.strip().lower(), []).append(v)
     events.check_filters(filters)
     since, until = events.parse_time(opts.since), events.parse_time(opts.until)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
 from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
 from dockyard.errors import DockyardError, InvalidArgument
 
@@ -386,7 +386,7 @@ def _attach_streams(opts) -> tuple:
     streams = []
     for s in opts.attach:
         if s.lower() not in ("stdin", "stdout", "stderr"):
-            raise UsageError(f'invalid argument "{s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR')
+            raise FlagError(f'invalid argument "{s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR')
         streams.append(s.lower())
     return tuple(streams)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.flags import STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import STR, Flag, FlagError, UsageError, parse, usage
 from dockyard.errors import DockyardError
 
 FLAGS = [
@@ -48,7 +48,7 @@ def request(opts) -> dict:
         if opts[flag]:
             body[key] = int_flag(opts[flag], name)
     if opts.blkio_weight and not (body["BlkioWeight"] == 0 or 10 <= body["BlkioWeight"] <= 1000):
-        raise UsageError(f"invalid argument \"{opts.blkio_weight}\" for \"--blkio-weight\" flag: "
+        raise FlagError(f"invalid argument \"{opts.blkio_weight}\" for \"--blkio-weight\" flag: "
                          "must be between 10 and 1000")
     if opts.cpuset_cpus:
         body["CpusetCpus"] = opts.cpuset_cpus
