@@ -380,7 +380,7 @@ def _attach_streams(opts) -> tuple:
         raise UsageError("--detach-keys: a foreground dockyard run cannot detach (the container has no monitor); "
                          "use run -d and dockyard attach --detach-keys")
     if opts.attach and opts.detach:
-        raise UsageError("Conflicting options: -a and -d")
+        raise UsageError("conflicting options: cannot specify both --attach and --detach")  # docker CLI 28: exit 1
     if not opts.attach:
         return ("stdin", "stdout", "stderr")
     streams = []
