@@ -36,6 +36,15 @@ class OneOf:
         self.alts = alts
 
 
+class Pattern:
+    """A string matching a regular expression (anywhere in it, as JSON Schema's ``pattern``)."""
+
+    __slots__ = ("type", "pattern")
+
+    def __init__(self, type_: str, pattern: str) -> None:
+        self.type, self.pattern = type_, pattern
+
+
 class MapOf:
     """A mapping whose values all have one type (keys free)."""
 
@@ -93,7 +102,7 @@ SERVICE = {
                      "device_write_bps": BLKIO_LIMIT, "device_write_iops": BLKIO_LIMIT,
                      "weight": "i|s", "weight_device": List({"path": "s", "weight": "i|s"})},
     "cap_add": "los", "cap_drop": "los", "cgroup": "s", "cgroup_parent": "s", "command": "cmd",
-    "configs": FILE_MOUNT, "container_name": "s", "cpu_count": "s|i", "cpu_percent": "s|i",
+    "configs": FILE_MOUNT, "container_name": Pattern("s", r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"), "cpu_count": "s|i", "cpu_percent": "s|i",
     "cpu_shares": "n|s", "cpu_quota": "n|s", "cpu_period": "n|s", "cpu_rt_period": "n|s",
     "cpu_rt_runtime": "n|s", "cpus": "n|s", "cpuset": "s",
     "credential_spec": {"config": "s", "file": "s", "registry": "s"},
@@ -202,6 +211,8 @@ def _type_name(spec) -> str:
         return " or ".join(names)
     if isinstance(spec, List):
         return "array"
+    if isinstance(spec, Pattern):
+        return _type_name(spec.type)
     if isinstance(spec, OneOf):
         return _type_name(spec.alts[0])
     return "mapping"
@@ -213,12 +224,21 @@ def _matches(v, spec) -> bool:
         return any(_scalar_ok(v, c) for c in spec.split("|"))
     if isinstance(spec, List):
         return isinstance(v, list)
+    if isinstance(spec, Pattern):
+        return _matches(v, spec.type)
     if isinstance(spec, OneOf):
         return any(_matches(v, a) for a in spec.alts)
     return isinstance(v, dict)
 
 
 def _check(v, spec, path: str) -> None:
+    if isinstance(spec, Pattern):
+        _check(v, spec.type, path)
+        import re
+
+        if not re.search(spec.pattern, v):
+            _fail(path, f"'{v}' does not match pattern '{spec.pattern}'")
+        return
     if isinstance(spec, str):
         codes = spec.split("|")
         if any(_scalar_ok(v, c) for c in codes):
