@@ -230,3 +230,23 @@ def test_without_the_file_dash_p_finds_the_project_by_its_labels(dy, project, tm
     assert dy("network", "inspect", f"{p}_default", check=False).returncode != 0
     r = dy(*by_name, "up", "-d", check=False)  # up needs the file
     assert r.returncode != 0 and "no configuration file" in r.err
+
+
+def test_a_recreate_keeps_anonymous_volume_data_and_down_v_removes_it(dy, busybox, tmp_path, name):
+    f = tmp_path / "compose.yaml"
+    text = "services:\n  s:\n    image: busybox:latest\n    command: [sleep, '600']\n    environment: {V: '%s'}\n" \
+           "    volumes: [/anon]\n"
+    f.write_text(text % "1")
+    base = ("compose", "-f", str(f), "-p", name, "--progress", "plain")
+    try:
+        dy(*base, "up", "-d")
+        dy(*base, "exec", "-T", "s", "sh", "-c", "echo kept > /anon/f")
+        before = len(dy("volume", "ls", "-q").out.split())
+        f.write_text(text % "2")
+        assert f"Container {name}-s-1  Recreate" in dy(*base, "up", "-d").err
+        assert dy(*base, "exec", "-T", "s", "cat", "/anon/f").out == "kept\n"
+        assert len(dy("volume", "ls", "-q").out.split()) == before  # the same volume, not a new one
+        dy(*base, "down", "-v", "-t", "0")
+        assert dy("volume", "ls", "-q").out == ""
+    finally:
+        dy(*base, "down", "-v", "-t", "0", check=False)
