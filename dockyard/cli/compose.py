@@ -26,7 +26,8 @@ SUBCOMMANDS = {
     "version": (MORE, "cmd_version"), "build": (MORE, "cmd_build"), "pull": (MORE, "cmd_pull"),
     "push": (MORE, "cmd_push"), "config": ("dockyard.cli.composeconfig", "cmd_config"),
 }
-NO_PROJECT = ("ls", "version")  # commands that read no compose file
+BY_LABELS = ("down", "ps", "logs", "stop", "start", "restart", "rm", "kill", "pause", "unpause", "top", "images",
+             "port", "exec", "cp", "wait")  # with -p and no compose file: the project its containers show
 
 
 class Progress:
@@ -83,8 +84,10 @@ def cmd_compose(ctx, argv: list[str]) -> int:
     if target is None:
         raise UsageError(f"unknown docker command: \"compose {rest[0]}\"", hint="See 'dockyard compose --help'.")
     module, func = target
+    if rest[0] not in ("ls", "version"):
+        _site_packages()  # the loader's PyYAML (`config` loads through cli/composeopts.py directly)
     __import__(module)
-    return getattr(sys.modules[module], func)(Session(ctx, g), rest[1:]) or 0
+    return getattr(sys.modules[module], func)(Session(ctx, g, rest[0]), rest[1:]) or 0
 
 
 def _site_packages() -> None:
@@ -112,8 +115,8 @@ def _site_packages() -> None:
 class Session:
     """A compose command's context: the engine, the global options, the project once loaded."""
 
-    def __init__(self, ctx, g) -> None:
-        self.ctx, self.g, self._project, self._loaded = ctx, g, None, None
+    def __init__(self, ctx, g, command: str = "") -> None:
+        self.ctx, self.g, self.command, self._project, self._loaded = ctx, g, command, None, None
 
     @property
     def engine(self):
@@ -123,7 +126,6 @@ class Session:
     def loaded(self):
         """The loader's Project (compose/loader.py, through cli/composeopts.py)."""
         if self._loaded is None:
-            _site_packages()
             from dockyard.cli.composeopts import load
 
             self._loaded = load(self.g)
@@ -134,8 +136,16 @@ class Session:
         """The project in Compose v2's normalized JSON form (compose/project.Model)."""
         if self._project is None:
             from dockyard.compose.project import Model
+            from dockyard.errors import NotFound
 
-            self._project = Model.of(self.loaded)
+            try:
+                self._project = Model.of(self.loaded)
+            except NotFound:
+                # v2: with -p and no file, the commands that act on what exists find the project by
+                # its labels (`compose -p X down` where X's file is gone)
+                if not (self.g.project_name and not self.g.files and self.command in BY_LABELS):
+                    raise
+                self._project = Model.from_engine(self.engine, self.g.project_name)
         return self._project
 
     def progress(self) -> Progress:

@@ -114,36 +114,51 @@ class LogPrinter:
 
 
 def attach(s: Session, recs, started, *, no_prefix: bool, color: bool, timeout) -> int:
-    """Foreground `up`: every container's log, prefixed, until all exit; Ctrl-C stops them."""
+    """Foreground `up`: each container's log, prefixed (all of it for a container this `up`
+    started, what comes from now on for one already running), until all have exited; Ctrl-C
+    stops them, and what they print while stopping is still shown."""
+    import time
+
     from dockyard.compose import down, logs
 
     printer = LogPrinter(s.project.name, recs, prefix=not no_prefix, color=s.color(color))
     fresh = {r.id for r in started}
+    reader = logs.Follower(s.engine, [r for r in recs if r.id in fresh])
+    for rec in recs:
+        if rec.id not in fresh:
+            reader.add(rec, from_end=True)
     print("Attaching to " + ", ".join(printer.short(r) for r in recs), flush=True)
     exited: set = set()
 
-    def emit(rec, record):
-        printer.emit(rec, record)
+    def drain() -> None:
+        for rec, record in reader.poll():
+            printer.emit(rec, record)
 
-    def more():
+    def running() -> bool:
+        live = False
         for rec in recs:
             if rec.id in exited:
                 continue
             st = down.P.state_of(s.engine.db.get_container(rec.id))
             if st.get("Status") in ("exited", "dead"):
+                drain()
                 exited.add(rec.id)
                 print(f"{printer.short(rec)} exited with code {st.get('ExitCode', 0)}", flush=True)
-        return []
+            else:
+                live = True
+        return live
 
     try:
-        logs.follow(s.engine, recs, lambda rec, r: (emit(rec, r)), from_end=False, more=more)
-        more()
+        while True:
+            drain()
+            if not running():
+                return 0
+            time.sleep(0.1)
     except KeyboardInterrupt:
         sys.stderr.write("Gracefully stopping... (press Ctrl+C again to force)\n")
         down.stop(s.engine, s.project, recs, s.progress(), timeout)
+        drain()
         return 130
-    del fresh
-    return 0
 
 
 def cmd_logs(s: Session, argv: list[str]) -> int:

@@ -30,6 +30,21 @@ class Model:
         """From compose/loader.py's Project."""
         return cls(project.name, project.working_dir, project.files, project.to_dict())
 
+    @classmethod
+    def from_engine(cls, engine, name: str) -> "Model":
+        """A project whose file is not at hand, as its containers' and volumes' labels show it:
+        services by name (no settings), its volumes; enough to list, stop and take it down."""
+        from dockyard.engine.volumes import list_volumes
+
+        recs = containers(engine, name, oneoff=None)
+        lab = labels_of(recs[0]) if recs else {}
+        files = [f for f in lab.get(LABEL + "project.config_files", "").split(",") if f]
+        services = {labels_of(r).get(SERVICE): {} for r in recs if labels_of(r).get(SERVICE)}
+        volumes = {(v.labels or {}).get(LABEL + "volume"): {"name": v.name} for v in list_volumes(engine)
+                   if (v.labels or {}).get(PROJECT) == name and (v.labels or {}).get(LABEL + "volume")}
+        return cls(name, lab.get(LABEL + "project.working_dir", ""), files,
+                   {"services": services, "volumes": volumes})
+
 
 def labels_of(rec) -> dict:
     return rec.config.get("labels") or {}

@@ -80,12 +80,23 @@ def connect_extra(engine, cid: str, extra) -> None:
         connect(engine, net, cid, aliases=aliases, ip=ip)
 
 
-def create_container(engine, project, svc: str, number: int) -> object:
-    """Make one container of `svc` (not started)."""
+def create_container(engine, project, svc: str, number: int, carry=()) -> object:
+    """Make one container of `svc` (not started). `carry`: [(volume, target)] of the container it
+    replaces, its anonymous volumes, mounted again where the service mounts nothing (v2 keeps
+    their data across a recreate)."""
     from dockyard.engine.containers import create
     from dockyard.engine.teardown import remove
 
-    cfg, name, extra = container_config(engine, project, svc, number)
+    def keep(body: dict) -> None:
+        mounts = body["HostConfig"].setdefault("Mounts", [])
+        old = dict((dst, src) for src, dst in carry)
+        for m in mounts:  # the service's own anonymous volume: the one it had
+            if m.get("Type") == "volume" and not m.get("Source") and m.get("Target") in old:
+                m["Source"] = old[m["Target"]]
+        taken = {m.get("Target") for m in mounts} | set((body["HostConfig"].get("Tmpfs") or {}))
+        mounts.extend({"Type": "volume", "Source": src, "Target": dst} for src, dst in carry if dst not in taken)
+
+    cfg, name, extra = container_config(engine, project, svc, number, overrides=keep if carry else None)
     c = create(engine, cfg, name)
     try:
         connect_extra(engine, c.rec.id, extra)
@@ -138,9 +149,11 @@ def converge(engine, project, services, opts: Options, progress) -> list:
             if opts.force_recreate or (not opts.no_recreate and _outdated(engine, project, svc, rec)):
                 progress.event("Container", rec.name, "Recreate")
                 number = P.number_of(rec)
+                carry = [(m["source"], m["target"]) for m in rec.config.get("mounts") or ()
+                         if m.get("type") == "volume" and m.get("anonymous")]
                 lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc], opts.timeout))
                 teardown.remove(engine, rec.id, force=True)
-                c = create_container(engine, project, svc, number)
+                c = create_container(engine, project, svc, number, carry)
                 progress.event("Container", c.rec.name, "Recreated")
                 out.append((svc, engine.db.get_container(c.rec.id)))
             else:
