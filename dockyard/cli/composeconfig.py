@@ -54,6 +54,9 @@ def cmd_config(session, argv: list[str]) -> int:
     g = session.g
     if opts.environment or opts.variables:
         return _print_env(g, opts)
+    if opts.no_interpolate and not any(opts[k] for k in ("services", "volumes", "networks", "profiles", "images",
+                                                        "models")):
+        return _print_model(g, opts, fmt)
     project = load(g, interpolate=not opts.no_interpolate, normalize=not opts.no_normalize,
                    resolve_paths=not opts.no_path_resolution, consistency=not opts.no_consistency,
                    resolve_environment=not opts.no_env_resolution, services=list(opts.args))
@@ -67,6 +70,20 @@ def cmd_config(session, argv: list[str]) -> int:
 
         text = render(project.to_dict(), fmt)
     _write(text, opts.output)
+    return 0
+
+
+def _print_model(g, opts, fmt: str) -> int:
+    """`--no-interpolate`: v2 prints the merged YAML model itself (values as written, every service
+    whatever its profiles, keys sorted), not the typed project."""
+    from dockyard.cli.composeopts import project_options
+    from dockyard.compose.loader import load_model
+    from dockyard.compose.render import render_model
+
+    model = load_model(project_options(g, interpolate=False, normalize=not opts.no_normalize,
+                                       resolve_paths=not opts.no_path_resolution))
+    if not opts.quiet:
+        _write(render_model(model, fmt), opts.output)
     return 0
 
 
