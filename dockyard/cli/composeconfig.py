@@ -62,6 +62,7 @@ def cmd_config(session, argv: list[str]) -> int:
                    resolve_environment=not opts.no_env_resolution, services=list(opts.args))
     lists = [k for k in ("services", "volumes", "networks", "profiles", "images", "models") if opts[k]]
     if opts.quiet:
+        project.to_dict()  # the typed model is part of the check (v2 decodes it too)
         return 0
     if lists:
         text = "".join(line + "\n" for k in lists for line in _lines(project, k))
@@ -148,7 +149,7 @@ def _write(text: str, output: str | None) -> None:
     import os
     import tempfile
 
-    out = os.path.abspath(output)
+    out = os.path.realpath(output)  # through a link to what it names, as writing a file would
     if os.path.exists(out) and not os.path.isfile(out):
         raise UsageError(f"-o {output}: not a regular file (config writes by renaming a new file over it)")
     fd, tmp = tempfile.mkstemp(prefix=".config-", dir=os.path.dirname(out))

@@ -210,6 +210,7 @@ def model_variables(opts: ProjectOptions) -> list[dict]:
     found: dict = {}
     for p in paths:
         for doc in yamlio.load_documents(files.read_text(p), p):
+            yamlio.check_keys(doc)
             interpolate.collect_variables(doc, found)
     return [found[k] for k in sorted(found)]
 
