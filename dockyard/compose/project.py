@@ -4,11 +4,46 @@ project), named as v2 names them, made and removed through the engine's public f
 
 from __future__ import annotations
 
+import os
+
 from dockyard.compose.convert import LABEL, VERSION
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 PROJECT, SERVICE, NUMBER, ONEOFF = LABEL + "project", LABEL + "service", LABEL + "container-number", LABEL + "oneoff"
 HASH = LABEL + "config-hash"
+
+
+class Model:
+    """A loaded project as the commands use it: its services, networks, volumes, secrets and
+    configs in Compose v2's normalized JSON form (what `config --format json` prints), so a
+    container's config hash is the same whoever loaded the file."""
+
+    __slots__ = ("name", "working_dir", "config_files", "services", "networks", "volumes", "secrets", "configs")
+
+    def __init__(self, name: str, working_dir: str, config_files, model: dict) -> None:
+        self.name, self.working_dir, self.config_files = name, working_dir, list(config_files)
+        for key in ("services", "networks", "volumes", "secrets", "configs"):
+            setattr(self, key, dict(model.get(key) or {}))
+
+    @classmethod
+    def of(cls, project) -> "Model":
+        """From compose/loader.py's Project."""
+        return cls(project.name, project.working_dir, project.files, project.to_dict())
+
+    @classmethod
+    def from_engine(cls, engine, name: str) -> "Model":
+        """A project whose file is not at hand, as its containers' and volumes' labels show it:
+        services by name (no settings), its volumes; enough to list, stop and take it down."""
+        from dockyard.engine.volumes import list_volumes
+
+        recs = containers(engine, name, oneoff=None)
+        lab = labels_of(recs[0]) if recs else {}
+        files = [f for f in lab.get(LABEL + "project.config_files", "").split(",") if f]
+        services = {labels_of(r).get(SERVICE): {} for r in recs if labels_of(r).get(SERVICE)}
+        volumes = {(v.labels or {}).get(LABEL + "volume"): {"name": v.name} for v in list_volumes(engine)
+                   if (v.labels or {}).get(PROJECT) == name and (v.labels or {}).get(LABEL + "volume")}
+        return cls(name, lab.get(LABEL + "project.working_dir", ""), files,
+                   {"services": services, "volumes": volumes})
 
 
 def labels_of(rec) -> dict:
@@ -47,7 +82,7 @@ def container_name(project, svc: str, service: dict, number: int) -> str:
 
 
 def common_labels(project, svc: str) -> dict:
-    files = getattr(project, "config_files", None) or ()
+    files = project.config_files
     return {PROJECT: project.name, SERVICE: svc, LABEL + "project.working_dir": project.working_dir,
             LABEL + "project.config_files": ",".join(files), LABEL + "version": VERSION}
 
@@ -201,6 +236,28 @@ def remove_volumes(engine, project, progress) -> None:
 # ---------------------------------------------------------------------------- order
 
 
+NAMESPACE_KEYS = ("network_mode", "pid", "ipc", "uts", "cgroup")
+
+
+def peers(service: dict) -> list[str]:
+    """Services whose namespaces this one joins (`network_mode: service:X`, `pid: service:X`…):
+    implicit dependencies, whose container must run before this one is even created."""
+    out = []
+    for key in NAMESPACE_KEYS:
+        v = service.get(key)
+        if isinstance(v, str) and v.startswith("service:") and v[8:] not in out:
+            out.append(v[8:])
+    return out
+
+
+def dependencies(service: dict) -> dict:
+    """depends_on, plus the namespace peers as service_started dependencies."""
+    deps = dict(service.get("depends_on") or {})
+    for p in peers(service):
+        deps.setdefault(p, {"condition": "service_started", "required": True})
+    return deps
+
+
 def dependency_order(project, services) -> list[str]:
     """The services and what they depend on (required dependencies must exist), dependencies first."""
     out: list[str] = []
@@ -212,7 +269,7 @@ def dependency_order(project, services) -> list[str]:
         if svc in visiting:
             raise InvalidArgument(f"dependency cycle detected: {' -> '.join(chain + (svc,))}")
         visiting.add(svc)
-        for dep, cond in sorted((project.services[svc].get("depends_on") or {}).items()):
+        for dep, cond in sorted(dependencies(project.services[svc]).items()):
             if dep not in project.services:
                 if (cond or {}).get("required", True):
                     raise InvalidArgument(f"service {svc!r} depends on undefined service {dep!r}")
@@ -233,22 +290,34 @@ def levels(project, recs) -> list[list]:
 
     def d(svc: str, seen=()) -> int:
         if svc not in depth:
-            deps = [x for x in ((project.services.get(svc) or {}).get("depends_on") or {}) if x in project.services
+            deps = [x for x in dependencies(project.services.get(svc) or {}) if x in project.services
                     and x not in seen]
             depth[svc] = 1 + max((d(x, seen + (svc,)) for x in deps), default=-1)
         return depth[svc]
 
     groups: dict[int, list] = {}
     for rec in recs:
-        svc = labels_of(rec).get(SERVICE, "")
+        svc = getattr(rec, "service", None) or labels_of(rec).get(SERVICE, "")
         groups.setdefault(d(svc) if svc in project.services else 1 << 30, []).append(rec)
     return [groups[k] for k in sorted(groups)]
 
 
-def parallel(fn, items) -> None:
-    """fn(item) for every item at once, in threads (for stop and remove, which fork nothing);
-    the first error is raised once all are done."""
+def _batches(items, limit: int) -> list:
     items = list(items)
+    if limit is None or limit < 1:
+        return [items]
+    return [items[i:i + limit] for i in range(0, len(items), limit)]
+
+
+def parallel(fn, items, limit: int = -1) -> None:
+    """fn(item) for every item at once (at most `limit` at a time: --parallel), in threads (for
+    stop and remove, which fork nothing); the first error is raised once all are done."""
+    batches = _batches(items, limit)
+    if len(batches) > 1:
+        for b in batches:
+            parallel(fn, b)
+        return
+    items = batches[0]
     if len(items) < 2:
         for it in items:
             fn(it)
@@ -270,6 +339,62 @@ def parallel(fn, items) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+def forked(engine, fn, items, limit: int = -1) -> None:
+    """fn(item) for every item at once (at most `limit` at a time), each in a forked child (for `start`, which forks a
+    monitor: never fork from a thread). The parent closes its database connection first (SQLite's
+    locks must not cross a fork); a child's error comes back by pipe and is raised again here,
+    with its category, once all are done."""
+    batches = _batches(items, limit)
+    if len(batches) > 1:
+        for b in batches:
+            forked(engine, fn, b)
+        return
+    items = batches[0]
+    if len(items) < 2:
+        for it in items:
+            fn(it)
+        return
+    import sys
+
+    from dockyard import errors
+
+    engine.db.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    children = []
+    for it in items:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: do it, report, leave without running the parent's cleanups
+            os.close(r)
+            code = 0
+            try:
+                fn(it)
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                os.write(w, f"{type(e).__name__}\0{e}".encode(errors="replace"))
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(w)
+        children.append((pid, r))
+    first = None
+    for pid, r in children:
+        data = b""
+        while chunk := os.read(r, 65536):
+            data += chunk
+        os.close(r)
+        os.waitpid(pid, 0)
+        if data and first is None:
+            kind, _, text = data.decode(errors="replace").partition("\0")
+            cls = getattr(errors, kind, None)
+            first = cls(text) if isinstance(cls, type) and issubclass(cls, errors.DockyardError) else \
+                errors.DockyardError(text)
+    if first is not None:
+        raise first
 
 
 def select_services(project, names) -> list[str]:

@@ -18,12 +18,12 @@ class Options:
     """What `up`/`create` were asked (Compose v2's flags)."""
 
     def __init__(self, *, scale=None, force_recreate=False, no_recreate=False, no_deps=False, remove_orphans=False,
-                 no_start=False, build=False, wait=False, wait_timeout=None) -> None:
+                 no_start=False, build=False, wait=False, wait_timeout=None, timeout=None) -> None:
         if force_recreate and no_recreate:
             raise InvalidArgument("--force-recreate and --no-recreate are incompatible")
         self.scale, self.force_recreate, self.no_recreate = dict(scale or {}), force_recreate, no_recreate
         self.no_deps, self.remove_orphans, self.no_start, self.build = no_deps, remove_orphans, no_start, build
-        self.wait, self.wait_timeout = wait, wait_timeout
+        self.wait, self.wait_timeout, self.timeout = wait, wait_timeout, timeout
 
 
 def replicas(project, svc: str, opts: Options) -> int:
@@ -80,12 +80,23 @@ def connect_extra(engine, cid: str, extra) -> None:
         connect(engine, net, cid, aliases=aliases, ip=ip)
 
 
-def create_container(engine, project, svc: str, number: int) -> object:
-    """Make one container of `svc` (not started)."""
+def create_container(engine, project, svc: str, number: int, carry=()) -> object:
+    """Make one container of `svc` (not started). `carry`: [(volume, target)] of the container it
+    replaces, its anonymous volumes, mounted again where the service mounts nothing (v2 keeps
+    their data across a recreate)."""
     from dockyard.engine.containers import create
     from dockyard.engine.teardown import remove
 
-    cfg, name, extra = container_config(engine, project, svc, number)
+    def keep(body: dict) -> None:
+        mounts = body["HostConfig"].setdefault("Mounts", [])
+        old = dict((dst, src) for src, dst in carry)
+        for m in mounts:  # the service's own anonymous volume: the one it had
+            if m.get("Type") == "volume" and not m.get("Source") and m.get("Target") in old:
+                m["Source"] = old[m["Target"]]
+        taken = {m.get("Target") for m in mounts} | set((body["HostConfig"].get("Tmpfs") or {}))
+        mounts.extend({"Type": "volume", "Source": src, "Target": dst} for src, dst in carry if dst not in taken)
+
+    cfg, name, extra = container_config(engine, project, svc, number, overrides=keep if carry else None)
     c = create(engine, cfg, name)
     try:
         connect_extra(engine, c.rec.id, extra)
@@ -93,6 +104,21 @@ def create_container(engine, project, svc: str, number: int) -> object:
         remove(engine, c.rec.id, force=True)
         raise
     return c
+
+
+class Pending:
+    """A container not made yet: it joins a peer's namespaces, which must run first."""
+
+    def __init__(self, service: str, number: int, name: str) -> None:
+        self.service, self.number, self.name, self.id = service, number, name, f"pending:{name}"
+
+
+def _peers_running(engine, project, svc: str) -> bool:
+    for peer in P.peers(project.services[svc]):
+        recs = P.containers(engine, project.name, services=[peer])
+        if not recs or P.state_of(recs[0]).get("Status") != "running":
+            return False
+    return True
 
 
 def _outdated(engine, project, svc: str, rec) -> bool:
@@ -115,7 +141,7 @@ def converge(engine, project, services, opts: Options, progress) -> list:
         keep = have[:want]
         for rec in have[want:]:
             progress.event("Container", rec.name, "Stopping")
-            lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc]))
+            lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc], opts.timeout))
             teardown.remove(engine, rec.id, force=True)
             progress.event("Container", rec.name, "Removed")
         numbers = {P.number_of(r) for r in keep}
@@ -123,9 +149,11 @@ def converge(engine, project, services, opts: Options, progress) -> list:
             if opts.force_recreate or (not opts.no_recreate and _outdated(engine, project, svc, rec)):
                 progress.event("Container", rec.name, "Recreate")
                 number = P.number_of(rec)
-                lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc]))
+                carry = [(m["source"], m["target"]) for m in rec.config.get("mounts") or ()
+                         if m.get("type") == "volume" and m.get("anonymous")]
+                lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc], opts.timeout))
                 teardown.remove(engine, rec.id, force=True)
-                c = create_container(engine, project, svc, number)
+                c = create_container(engine, project, svc, number, carry)
                 progress.event("Container", c.rec.name, "Recreated")
                 out.append((svc, engine.db.get_container(c.rec.id)))
             else:
@@ -138,6 +166,9 @@ def converge(engine, project, services, opts: Options, progress) -> list:
                 n += 1
             numbers.add(n)
             name = P.container_name(project, svc, project.services[svc], n)
+            if not _peers_running(engine, project, svc):
+                out.append((svc, Pending(svc, n, name)))  # made once its peers run (start_all)
+                continue
             progress.event("Container", name, "Creating")
             c = create_container(engine, project, svc, n)
             progress.event("Container", name, "Created")
@@ -145,12 +176,29 @@ def converge(engine, project, services, opts: Options, progress) -> list:
     return out
 
 
-def _stop_timeout(service: dict) -> int | None:
+def _stop_timeout(service: dict, given: int | None) -> int | None:
+    if given is not None:
+        return given
     if service.get("stop_grace_period") is None:
         return None
     from dockyard.compose.convert import duration_ns
 
     return duration_ns("", "stop_grace_period", service["stop_grace_period"]) // 1_000_000_000
+
+
+def validate(project, services) -> None:
+    """Every service's create request built and checked before anything is made, so a key the
+    engine cannot honour is refused with nothing left behind."""
+    from dockyard.engine.create import config_from_request
+
+    for svc in services:
+        service = project.services[svc]
+        body, _extra = create_body(Context(project, lambda peer: f"{project.name}-{peer}-1"), svc, service, number=1,
+                                   name=P.container_name(project, svc, service, 1), labels={})
+        try:
+            config_from_request(body)
+        except InvalidArgument as e:
+            raise InvalidArgument(f"service {svc!r}: {e}") from None
 
 
 def orphans(engine, project) -> list:
@@ -164,6 +212,7 @@ def prepare(engine, project, names, opts: Options, progress) -> tuple[list[str],
 
     wanted = P.select_services(project, names)
     services = wanted if opts.no_deps else P.dependency_order(project, wanted)
+    validate(project, services)
     left = orphans(engine, project)
     if left and opts.remove_orphans:
         for rec in left:
@@ -180,28 +229,47 @@ def prepare(engine, project, names, opts: Options, progress) -> tuple[list[str],
 
 
 def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
-    """Start the created containers in order, each service after its dependencies' conditions hold."""
+    """Start the created containers, each service after its dependencies' conditions hold: one
+    dependency level at a time, the containers of a level at once (forked: a start forks)."""
     from dockyard.engine import lifecycle
 
     started, awaited = [], set(skip_deps_of)
-    for svc, rec in todo:
-        if svc not in awaited:
-            awaited.add(svc)
-            await_dependencies(engine, project, svc, progress)
-        if P.state_of(engine.db.get_container(rec.id)).get("Status") in ("running", "restarting", "paused"):
-            continue
-        progress.event("Container", rec.name, "Starting")
-        lifecycle.start(engine, rec.id)
-        progress.event("Container", rec.name, "Started")
-        started.append(rec)
+    by_id = {rec.id: svc for svc, rec in todo}
+    for group in P.levels(project, [rec for _svc, rec in todo]):
+        for rec in group:
+            svc = by_id[rec.id]
+            if svc not in awaited:
+                awaited.add(svc)
+                await_dependencies(engine, project, svc, progress)
+        group = [_made(engine, project, rec, progress) for rec in group]
+        stopped = [rec for rec in group if P.state_of(engine.db.get_container(rec.id)).get("Status")
+                   not in ("running", "restarting", "paused")]
+
+        def one(rec) -> None:
+            progress.event("Container", rec.name, "Starting")
+            lifecycle.start(engine, rec.id)
+            progress.event("Container", rec.name, "Started")
+
+        P.forked(engine, one, stopped, progress.parallel)
+        started.extend(stopped)
     return started
+
+
+def _made(engine, project, rec, progress):
+    """A Pending container is created now that its peers run."""
+    if not isinstance(rec, Pending):
+        return rec
+    progress.event("Container", rec.name, "Creating")
+    c = create_container(engine, project, rec.service, rec.number)
+    progress.event("Container", rec.name, "Created")
+    return engine.db.get_container(c.rec.id)
 
 
 CONDITION_TIMEOUT = None  # Compose v2 waits as long as it takes, unless the dependency fails
 
 
 def await_dependencies(engine, project, svc: str, progress) -> None:
-    for dep, cond in sorted((project.services[svc].get("depends_on") or {}).items()):
+    for dep, cond in sorted(P.dependencies(project.services[svc]).items()):
         cond = cond or {}
         if dep not in project.services:
             continue
