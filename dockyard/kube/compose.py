@@ -209,6 +209,8 @@ def _expressible(svc: str, s: dict, out: Generated) -> dict:
                                                        "hostPath ties the pod to one node): left out")
         elif v.get("type") not in ("volume", "tmpfs"):
             out.warn(svc, f"volumes.{v.get('target')}", f"{v.get('type')} mounts have no Kubernetes form: left out")
+        elif (v.get("volume") or {}).get("subpath"):  # `dockyard compose` cannot mount one either
+            out.warn(svc, f"volumes.{v.get('target')}", "a volume's subpath is not supported: left out")
         else:
             vols.append(v)
     s["volumes"] = vols
