@@ -27,6 +27,11 @@ def _env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (top, os.environ.get("PYTHONPATH")) if p))
 
 
+def env_for_child() -> dict:
+    """The environment of a `python -m dockyard.api.…` child: this dockyard on its path."""
+    return _env()
+
+
 def spawn_exec(args: dict, *, stdin, stdout, stderr) -> subprocess.Popen:
     """`exec_in_container` in a child whose stdio is the caller's choice (a hijacked socket, pipes);
     its exit status is the exec's."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from dockyard.api import containers, execs, images, listing, prune, resources, system
+from dockyard.api import build, imageio, sysroutes
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
@@ -48,6 +49,18 @@ ROUTES = [
     ("POST", r"/volumes/create", resources.create_volume),
     ("GET", rf"/volumes/{NAME}", resources.inspect_volume),
     ("DELETE", rf"/volumes/{NAME}", resources.remove_volume),
+    # images in and out, builds, disk usage and logins (api/build.py, imageio.py, sysroutes.py)
+    ("POST", r"/build", build.build),
+    ("GET", r"/images/get", imageio.get_images),
+    ("GET", r"/images/search", imageio.search),
+    ("POST", r"/images/load", imageio.load),
+    ("POST", r"/images/prune", imageio.prune),
+    ("GET", rf"/images/{IMAGE}/history", imageio.history),
+    ("GET", rf"/images/{IMAGE}/get", imageio.get_images),
+    ("POST", rf"/images/{IMAGE}/push", imageio.push),
+    ("POST", r"/commit", imageio.commit),
+    ("GET", r"/system/df", sysroutes.df),
+    ("POST", r"/auth", sysroutes.auth),
 ]
 
 COMPILED = [(m, re.compile(p + r"/?\Z"), fn) for m, p, fn in ROUTES]
