@@ -60,3 +60,87 @@ class BodyStream:
         """Read what is left, so the connection can carry the next request."""
         while self.read(1 << 20):
             pass
+
+
+class TarTail:
+    """The docker CLI's build context tar (Go's archive/tar behind a rewriting wrapper) may end
+    without padding its last member to 512 bytes and without the two zero blocks that end an
+    archive; Go's reader accepts that, Python's `tarfile` does not. The member headers are
+    followed as the bytes pass (each says how much data follows), so once the body has ended the
+    missing padding and end blocks are supplied, but a member cut short is still an error."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.tail = stream, None
+        self.pos = self.header_at = self.data_end = 0
+        self.header = bytearray()
+
+    def _follow(self, data: bytes) -> None:
+        i = 0
+        while i < len(data):
+            at = self.pos + i
+            if at < self.header_at:
+                i += min(len(data) - i, self.header_at - at)
+                continue
+            take = data[i:i + 512 - len(self.header)]
+            self.header += take
+            i += len(take)
+            if len(self.header) == 512:
+                size = _member_size(bytes(self.header))
+                self.data_end = self.header_at + 512 + size
+                self.header_at += 512 + -(-size // 512) * 512
+                self.header.clear()
+        self.pos += len(data)
+
+    def read(self, n: int = -1) -> bytes:
+        if self.tail is None:
+            data = self.stream.read(n)
+            if data or n == 0:
+                self._follow(data)
+                return data
+            if self.header or self.pos < self.data_end:
+                raise InvalidArgument("the tar archive ends inside a member (truncated)")
+            self.tail = bytes(self.header_at - self.pos + 1024)
+        data = self.tail if n < 0 else self.tail[:n]
+        self.tail = self.tail[len(data):]
+        return data
+
+    def drain(self) -> None:
+        self.stream.drain()
+
+
+def _member_size(header: bytes) -> int:
+    """The size field of a tar header (octal, or GNU base-256); 0 when unreadable (tarfile then
+    refuses the header itself)."""
+    field = header[124:136]
+    if field[:1] and field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")
+    try:
+        return int(field.strip(b"\0 ") or b"0", 8)
+    except ValueError:
+        return 0
+
+
+class _Prefixed:
+    def __init__(self, head: bytes, stream) -> None:
+        self.head, self.stream = head, stream
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            data = self.head if n < 0 else self.head[:n]
+            self.head = self.head[len(data):]
+            return data
+        return self.stream.read(n)
+
+
+def context_tar(stream) -> TarTail:
+    """A build context body as a plain tar stream: gzip (`docker build --compress`) is taken
+    off here, so the tail the CLI leaves short is mended on the tar itself."""
+    import gzip
+
+    head = stream.read(2)
+    inner = _Prefixed(head, stream)
+    if head == b"\x1f\x8b":
+        inner = gzip.GzipFile(fileobj=inner, mode="rb")
+    tail = TarTail(inner)
+    tail.drain = stream.drain
+    return tail

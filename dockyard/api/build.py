@@ -18,31 +18,45 @@ import socket
 import subprocess
 import sys
 
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 CLEANUP_WAIT_S = 120
+DRAIN_LIMIT = 1 << 20
+
+
+def _skip(stream, limit: int) -> None:
+    try:
+        while limit > 0 and (data := stream.read(min(limit, 1 << 16))):
+            limit -= len(data)
+    except (DockyardError, OSError):
+        pass
 
 
 def build(engine, req) -> None:
     import tempfile
 
-    from dockyard.api.bodies import BodyStream
+    from dockyard.api.bodies import BodyStream, context_tar
     from dockyard.api.isolated import env_for_child
     from dockyard.archive.apply import apply_layer
     from dockyard.builder.request import options, registry_config
     from dockyard.fsutil import rmtree
     from dockyard.ownership import owner_tag
 
-    opts = options(req.query, engine.images)
-    registry_config(req.headers.get("X-Registry-Config"))
     req.handler.close_connection = True  # the body is read as a stream, never buffered for reuse
-    body = BodyStream(req.handler.rfile, req.headers)
+    stream = BodyStream(req.handler.rfile, req.headers)
+    try:
+        opts = options(req.query, engine.images)
+        registry_config(req.headers.get("X-Registry-Config"))
+    except DockyardError:
+        _skip(stream, DRAIN_LIMIT)  # as Go's server: a small body is read, so the client sees the answer
+        raise
+    body = context_tar(stream)
     context = tempfile.mkdtemp(dir=engine.tmp_dir(), prefix=f"context-{owner_tag()}-")
     try:
         try:
             apply_layer(body, context, mode="flatten", allow_devices=False, same_owner=False)
             body.drain()
-        except InvalidArgument as e:
+        except (InvalidArgument, OSError, EOFError) as e:  # gzip's errors are OSError/EOFError
             raise InvalidArgument(f"failed to read the build context: {e}") from None
         args = {"root": engine.root, "runroot": engine.runroot, "context": context, "opts": opts}
         proc = subprocess.Popen([sys.executable, "-m", "dockyard.api.buildproc", json.dumps(args)],
