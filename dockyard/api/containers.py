@@ -9,7 +9,7 @@ import time
 
 from dockyard.api import isolated
 from dockyard.api.streams import Follower, content_type, encode, follow, gone, hung_up, log_path
-from dockyard.engine.status import ACTIVE, effective_state
+from dockyard.engine.status import ACTIVE, NEVER, effective_state
 from dockyard.errors import ContainerNotFound, InvalidArgument
 
 
@@ -106,6 +106,9 @@ def wait(engine, req, name: str) -> None:
                     code = int(f.read().strip() or 0)
             except (OSError, ValueError):
                 code = int(first.get("ExitCode", 0))
+            break
+        if condition != "removed" and st.get("FinishedAt") not in (None, "", NEVER, first.get("FinishedAt")):
+            code = int(st.get("ExitCode", 0))  # it exited since (a restart policy may have restarted it)
             break
         if st.get("Status") not in ACTIVE and condition != "removed":
             ran = st.get("StartedAt") != first.get("StartedAt") or first.get("Status") in ACTIVE
