@@ -55,7 +55,7 @@ COMMANDS = {
     "scan": ("dockyard.cli.sbom", "cmd_scan"),
 }
 GROUPS = {
-    "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"),
+    "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"), "df": ("dockyard.cli.system", "cmd_system_df"),
                "service": ("dockyard.api.service", "cmd_service")},
     "key": {"generate": ("dockyard.cli.sign", "cmd_key_generate")},
     "volume": {k: ("dockyard.cli.volumes", f"cmd_volume_{v}") for k, v in (
@@ -136,7 +136,7 @@ Management Commands:
   registry    Run an OCI distribution registry (serve, gc)
   network     Manage networks
   key         Make signing keys (generate)
-  system      Manage dockyard (prune, service: the Docker Engine API)
+  system      Manage dockyard (df, prune, service: the Docker Engine API)
 """
 
 

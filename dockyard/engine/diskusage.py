@@ -109,3 +109,24 @@ def _rfc3339(t: float) -> str:
     import time
 
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def summary(engine) -> list[tuple[str, int, int, int, int, bool]]:
+    """`docker system df`'s rows, computed as the docker CLI computes them from GET /system/df:
+    (type, total, active, size, reclaimable, whether the reclaimable bytes get a percentage)."""
+    images, layers_size, blobs = images_usage(engine)
+    used = sum(i["Size"] - i["SharedSize"] for i in images if i["Containers"])
+    containers = containers_usage(engine)
+    running = [c for c in containers if c[1].get("Status") in ("running", "paused", "restarting")]
+    volumes = volumes_usage(engine)
+    cache = build_cache_usage(engine, blobs)
+    return [
+        ("Images", len(images), sum(1 for i in images if i["Containers"]), layers_size, layers_size - used, True),
+        ("Containers", len(containers), len(running), sum(c[2] for c in containers),
+         sum(c[2] for c in containers if c not in running), True),
+        ("Local Volumes", len(volumes), sum(1 for v in volumes if v["UsageData"]["RefCount"]),
+         sum(v["UsageData"]["Size"] for v in volumes),
+         sum(v["UsageData"]["Size"] for v in volumes if not v["UsageData"]["RefCount"]), True),
+        ("Build Cache", len(cache), sum(1 for c in cache if c["InUse"]), sum(c["Size"] for c in cache if not c["Shared"]),
+         sum(c["Size"] for c in cache if not c["InUse"] and not c["Shared"]), False),
+    ]

@@ -238,6 +238,8 @@ def test_system_df(api, dy, tmp_path):
     assert rows["Local Volumes"].split()[2:4] == ["1", "1"]
     p = api.docker("system", "df", "-v")
     assert "data" in p.out and "user" in p.out
+    # dockyard system df prints what the docker CLI prints from the API's document
+    assert dy("system", "df").out == api.docker("system", "df").out
     api.docker("rm", "user")
     api.docker("volume", "rm", "data")
     assert_nothing_left(dy, tmp_path)
