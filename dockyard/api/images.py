@@ -18,17 +18,51 @@ def _filters(raw: str | None) -> dict:
     return out
 
 
-def list_images(engine, req) -> None:
-    import fnmatch
+_SEEN: dict = {}  # config digest -> (labels, created epoch): content-addressed, so never stale
+_FAMILIAR: dict = {}  # stored tag -> its familiar form
+_CACHE_MAX = 4096
 
-    from dockyard.oci import reference
+
+def _remember(cache: dict, key, value):
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _config_facts(engine, rec) -> tuple:
+    facts = _SEEN.get(rec.config_digest)
+    if facts is None:
+        cfg = engine.images.config(rec)
+        facts = _remember(_SEEN, rec.config_digest, ((cfg.get("config") or {}).get("Labels") or {},
+                                                     parse_rfc3339(rec.created)))
+    return facts
+
+
+def _familiar(tag: str) -> str:
+    name = _FAMILIAR.get(tag)
+    if name is None:
+        from dockyard.oci import reference
+
+        name = _remember(_FAMILIAR, tag, reference.parse(tag).familiar())
+    return name
+
+
+def list_images(engine, req) -> None:
+    """Three queries whatever the number of images (images, tags, container counts); each
+    image's labels and creation time come from its config once per service."""
+    import fnmatch
 
     flt = _filters(req.q("filters"))
     db = engine.db
+    tags_of: dict[str, list[str]] = {}
+    for tag, image_id in db.list_tags():
+        tags_of.setdefault(image_id, []).append(tag)
+    users = db.container_counts_by_image()
     out = []
     for rec in db.list_images():
-        tags = sorted(db.tags_for(rec.id))
-        familiar = [reference.parse(t).familiar() for t in tags]
+        tags = tags_of.get(rec.id, [])
+        familiar = [_familiar(t) for t in tags]
         if "dangling" in flt and (not tags) != (flt["dangling"][-1].lower() in ("true", "1")):
             continue
         if "reference" in flt:
@@ -38,13 +72,12 @@ def list_images(engine, req) -> None:
             familiar = [t for t in familiar if hit(t)]
             if not familiar:
                 continue
-        cfg = engine.images.config(rec)
-        labels = (cfg.get("config") or {}).get("Labels") or {}
+        labels, created = _config_facts(engine, rec)
         if "label" in flt and not all(label_ok(labels, c) for c in flt["label"]):
             continue
         doc = {"Id": rec.id, "ParentId": "", "RepoTags": familiar, "RepoDigests": [],
-               "Created": int(parse_rfc3339(rec.created) or rec.added), "Size": rec.size, "SharedSize": -1,
-               "Labels": labels or None, "Containers": len(db.containers_using_image(rec.id))}
+               "Created": int(created or rec.added), "Size": rec.size, "SharedSize": -1,
+               "Labels": dict(labels) or None, "Containers": users.get(rec.id, 0)}
         if req.version < (1, 44):
             doc["VirtualSize"] = rec.size
         out.append(doc)
