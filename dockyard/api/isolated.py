@@ -94,7 +94,19 @@ def _restart(engine, ref: str, timeout=None):
     return restart(engine, ref, timeout=timeout)
 
 
-VERBS = {"create": _create, "start": _start, "restart": _restart}
+def _connect(engine, net: str, ref: str, aliases=(), ip: str = ""):
+    from dockyard.engine.networking import connect
+
+    connect(engine, net, ref, aliases=list(aliases), ip=ip)
+
+
+def _disconnect(engine, net: str, ref: str, force: bool = False):
+    from dockyard.engine.networking import disconnect
+
+    disconnect(engine, net, ref, force=force)
+
+
+VERBS = {"create": _create, "start": _start, "restart": _restart, "connect": _connect, "disconnect": _disconnect}
 
 
 def main_exec(args: dict) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dockyard.api import containers, execs, images, listing, prune, resources, system
-from dockyard.api import build, imageio, sysroutes
+from dockyard.api import build, imageio, netconnect, sysroutes
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
@@ -61,6 +61,14 @@ ROUTES = [
     ("POST", r"/commit", imageio.commit),
     ("GET", r"/system/df", sysroutes.df),
     ("POST", r"/auth", sysroutes.auth),
+    ("POST", rf"/networks/{NAME}/connect", netconnect.connect),
+    ("POST", rf"/networks/{NAME}/disconnect", netconnect.disconnect),
+    ("GET", r"/swarm", sysroutes.not_in_swarm),
+    ("POST", r"/swarm/leave", sysroutes.not_in_swarm),
+    ("POST", r"/swarm/(?:update|unlock)", sysroutes.not_in_swarm),
+    ("GET", r"/swarm/unlockkey", sysroutes.not_in_swarm),
+    ("POST", r"/swarm/(?:init|join)", sysroutes.no_swarm_mode),
+    ("GET", r"/(?:nodes|services|tasks|secrets|configs)(?:/[^/]+)?", sysroutes.not_in_swarm),
 ]
 
 COMPILED = [(m, re.compile(p + r"/?\Z"), fn) for m, p, fn in ROUTES]

@@ -59,3 +59,23 @@ def auth(engine, req) -> None:
         req.send_json({"message": str(e)}, 401)  # dockerd: errdefs.Unauthorized
         return
     req.send_json({"Status": "Login Succeeded", "IdentityToken": ""})
+
+
+NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
+               "node to swarm and try again.")
+
+
+def not_in_swarm(engine, req, **_) -> None:
+    """Swarm (out of scope): answered as dockerd answers on a node that is in no swarm (503), so
+    clients that check or leave a swarm (`leave --force`) behave as they do with Docker."""
+    from dockyard.errors import Unavailable
+
+    if req.path.rstrip("/").endswith("/leave"):
+        raise Unavailable("This node is not part of a swarm")
+    raise Unavailable(NOT_MANAGER)
+
+
+def no_swarm_mode(engine, req, **_) -> None:
+    from dockyard.errors import NotImplemented
+
+    raise NotImplemented("swarm mode is not supported by dockyard")

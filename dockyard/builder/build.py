@@ -52,7 +52,7 @@ class Builder:
     def __init__(self, engine, *, context: str, dockerfile_text: str, dockerfile_name: str = "Dockerfile",
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
-                 progress: str = "auto") -> None:
+                 progress: str = "auto", keep_containers: bool = False) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -64,6 +64,7 @@ class Builder:
         self.network = network
         self.out = out or sys.stdout
         self.quiet = quiet
+        self.keep_containers = keep_containers  # the API's rm=0: RUN steps' containers stay, as Docker's
         from dockyard.builder.progress import PlainProgress, TtyProgress
 
         tty = progress == "tty" or (progress == "auto" and not quiet and self.out.isatty())
@@ -355,18 +356,25 @@ class Builder:
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
                               workdir=cc.get("WorkingDir") or "", network=self.network)
         c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
+        keep = False
         try:
             self.out.flush()
             code = self._run_container(c)
             if code != 0:
+                keep = self.keep_containers
                 shown = instr.command if instr.shell_form else json.dumps(instr.command)
                 raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
                                  f"returned a non-zero code: {code}")
             upper = self.engine.snapshots.upper_dir(c.rec.id)
             _drop_runtime_stubs(upper)
-            return self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
+            new = self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
+            keep = self.keep_containers
+            return new
         finally:
-            remove(self.engine, c.rec.id, force=True)
+            if keep:
+                self.say(f" ---> Keeping intermediate container {c.rec.id[:12]}")
+            else:
+                remove(self.engine, c.rec.id, force=True)
 
     def _run_container(self, c) -> int:
         """Run a step's container with its output piped to the progress display (a reader thread,

@@ -89,9 +89,6 @@ def options(query: dict, images) -> dict:
     if _bool(query, "pull"):
         raise NotImplemented("pull=1 is not supported: dockyard's builder builds only from local images",
                              hint="pull the base images first")
-    if not _bool(query, "rm", True) and not _bool(query, "forcerm"):
-        raise NotImplemented("rm=0 (keeping intermediate containers) is not supported: dockyard's builder "
-                             "always removes them")
     network = _one(query, "networkmode") or "default"
     if network not in ("default", "bridge", "none", "host"):
         raise NotImplemented(f"networkmode {network!r} is not supported: use default, bridge, none or host")
@@ -104,6 +101,9 @@ def options(query: dict, images) -> dict:
     dockerfile = _one(query, "dockerfile") or "Dockerfile"
     return {"dockerfile": dockerfile, "build_args": args, "labels": labels, "target": _one(query, "target") or None,
             "no_cache": _bool(query, "nocache"), "quiet": _bool(query, "q"), "tags": tags,
+            # rm=0 keeps the RUN steps' containers (forcerm=1 overrides); a failed step's
+            # container is kept only then too (dockerd keeps it with rm=1 as well: a departure)
+            "keep_containers": not _bool(query, "rm", True) and not _bool(query, "forcerm"),
             "network": "bridge" if network == "default" else network}
 
 
@@ -127,7 +127,8 @@ def run(engine, context: str, opts: dict, out, on_image=None) -> str:
         raise InvalidArgument(f"the Dockerfile {name} is not UTF-8 text") from None
     b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name.rpartition("/")[2],
                 build_args=opts["build_args"], target=opts["target"], no_cache=opts["no_cache"],
-                labels=opts["labels"], network=opts["network"], out=out, quiet=opts["quiet"], progress="plain")
+                labels=opts["labels"], network=opts["network"], out=out, quiet=opts["quiet"], progress="plain",
+                keep_containers=opts.get("keep_containers", False))
     image_id = b.build()
     if on_image is not None:
         on_image(image_id)
