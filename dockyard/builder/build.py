@@ -371,7 +371,11 @@ class Builder:
             keep = self.keep_containers
             return new
         finally:
-            if keep:
+            if keep:  # kept as Docker keeps it: an exited container with the step's exit status
+                from dockyard.engine.status import rfc3339, update_state
+
+                update_state(self.engine, c.rec.id, Status="exited", Running=False, Pid=0, ExitCode=code,
+                             FinishedAt=rfc3339(time.time()))
                 self.say(f" ---> Keeping intermediate container {c.rec.id[:12]}")
             else:
                 remove(self.engine, c.rec.id, force=True)
