@@ -286,3 +286,14 @@ def test_login_and_push_through_the_socket(api, dy, tmp_path):
         proc.terminate()
         proc.wait(10)
     assert_nothing_left(dy, tmp_path)
+
+
+def test_docker_info_prints_what_dockerd_gives(api, dy):
+    doc = json.loads(api.docker("info", "--format", "{{json .}}").out)
+    assert doc["RegistryConfig"]["InsecureRegistryCIDRs"][0] == "127.0.0.0/8"
+    assert doc["IndexServerAddress"] == "https://index.docker.io/v1/"
+    for key in ("RuncCommit", "ContainerdCommit", "InitCommit", "HttpProxy", "NoProxy", "Swarm", "Runtimes"):
+        assert key in doc, key
+    out = api.docker("info").out
+    assert "Insecure Registries:\n  127.0.0.0/8" in out and "Swarm: inactive" in out
+    assert "WARNING" not in api.docker("info").err
