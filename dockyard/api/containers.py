@@ -60,7 +60,16 @@ def stop(engine, req, name: str) -> None:
 def kill(engine, req, name: str) -> None:
     from dockyard.engine.lifecycle import kill as kill_container
 
-    kill_container(engine, name, req.q("signal") or "SIGKILL")
+    signal = req.q("signal") or "SIGKILL"
+    rec = _record(engine, name)
+    kill_container(engine, name, signal)
+    if signal.upper().removeprefix("SIG") in ("KILL", "9"):  # dockerd's Kill: the exit is recorded first
+        from dockyard.engine.teardown import await_exit_recorded
+
+        try:
+            await_exit_recorded(engine, rec.id)
+        except ContainerNotFound:
+            pass  # --rm: already removed after its exit
     req.no_content()
 
 

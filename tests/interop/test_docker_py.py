@@ -130,6 +130,12 @@ def test_docker_py_images_builds_and_networks(client, dy, tmp_path):
         c.remove()
     assert "stop the container before" in e.value.explanation.lower()
     c.remove(force=True)
+    # kill (SIGKILL) answers once the exit is recorded, as dockerd's
+    c = client.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none")
+    c.kill()
+    c.reload()
+    assert (c.status, c.attrs["State"]["ExitCode"], c.attrs["State"]["Running"]) == ("exited", 137, False)
+    c.remove()
     # network connect/disconnect of a running container; swarm answered as a node in no swarm
     net = client.networks.create("pyconn")
     c = client.containers.run("busybox", ["sleep", "60"], detach=True, name="pyconnected")
