@@ -41,8 +41,20 @@ def human_duration(seconds: float) -> str:
     return f"{h // 24 // 365} years"
 
 
+_PARSED: dict = {}  # the same times are parsed over and over (ps, images, events): remembered
+
+
 def parse_rfc3339(s: str) -> float:
     """Seconds since the epoch from an RFC 3339 time (fractional part and zone tolerated)."""
+    t = _PARSED.get(s)
+    if t is None:
+        if len(_PARSED) >= 4096:
+            _PARSED.clear()
+        t = _PARSED[s] = _parse_rfc3339(s)
+    return t
+
+
+def _parse_rfc3339(s: str) -> float:
     import calendar
 
     if not s or s.startswith("0001-"):

@@ -208,14 +208,30 @@ class Service:
         self.last = time.monotonic()
         self.lock = threading.Lock()
         self.done = threading.Event()
+        self.local = threading.local()
         from dockyard.api.execs import Registry
 
         self.execs = Registry()
 
     def engine(self):
-        from dockyard.engine.engine import Engine
+        """This thread's engine: a worker thread keeps it (and its SQLite connection) from one
+        request to the next (server.Workers)."""
+        engine = getattr(self.local, "engine", None)
+        if engine is None:
+            from dockyard.engine.engine import Engine
 
-        return Engine(self.root, self.runroot)
+            engine = self.local.engine = Engine(self.root, self.runroot)
+        return engine
+
+    def release(self, engine) -> None:
+        """After a request: the engine stays with its thread (every transaction is a `with`
+        block, so none is left open across requests)."""
+
+    def thread_done(self) -> None:
+        engine = getattr(self.local, "engine", None)
+        if engine is not None:
+            engine.db.close()
+            self.local.engine = None
 
     def busy(self, delta: int) -> None:
         with self.lock:
