@@ -9,7 +9,7 @@ import time
 
 from dockyard.api import isolated
 from dockyard.api.streams import Follower, content_type, encode, follow, gone, hung_up, log_path
-from dockyard.engine.status import ACTIVE, NEVER, effective_state
+from dockyard.engine.status import ACTIVE, effective_state
 from dockyard.errors import ContainerNotFound, InvalidArgument
 
 
@@ -98,6 +98,7 @@ def inspect(engine, req, name: str) -> None:
 def wait(engine, req, name: str) -> None:
     """docker wait: headers at once, the body when the condition is met."""
     from dockyard.engine.monitor import exit_file
+    from dockyard.engine.status import NEVER
 
     condition = req.q("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):

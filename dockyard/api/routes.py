@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from dockyard.api import build, imageio, netconnect, sysroutes  # noqa: I001 - its own line: merges stay apart
+
 from dockyard.api import containers, execs, images, listing, prune, resources, system
-from dockyard.api import build, imageio, netconnect, sysroutes
 
 NAME = r"(?P<name>[^/]+)"
 IMAGE = r"(?P<name>.+?)"  # image names have slashes: host:5000/ns/app:1
