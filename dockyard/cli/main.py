@@ -136,7 +136,7 @@ Management Commands:
   registry    Run an OCI distribution registry (serve, gc)
   network     Manage networks
   key         Make signing keys (generate)
-  system      Manage dockyard (df, prune, service: the Docker Engine API)
+  system      Manage dockyard (prune, service: the Docker Engine API)
 """
 
 
