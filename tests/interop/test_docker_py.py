@@ -156,3 +156,19 @@ def test_docker_py_images_builds_and_networks(client, dy, tmp_path):
         client.api.inspect_swarm()
     assert e.value.response.status_code == 503
     assert dy("ps", "-aq").out == ""
+
+
+def test_docker_py_commit_of_a_container_that_exits_meanwhile(client, dy):
+    """docker-py's CommitTest: commit (pause=True) right after starting a container that exits at
+    once; the exit may land while it is frozen: the commit still succeeds and the record says exited."""
+    for _ in range(5):
+        c = client.api.create_container("busybox", ["touch", "/test"], host_config=client.api.create_host_config(
+            network_mode="none"))
+        client.api.start(c)
+        res = client.api.commit(c["Id"])
+        assert res["Id"].startswith("sha256:")
+        client.api.wait(c)
+        assert client.api.inspect_container(c)["State"]["Status"] == "exited"
+        client.api.remove_container(c)
+        client.api.remove_image(res["Id"])
+    assert dy("ps", "-aq").out == ""
