@@ -52,7 +52,7 @@ class Builder:
     def __init__(self, engine, *, context: str, dockerfile_text: str, dockerfile_name: str = "Dockerfile",
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
-                 progress: str = "auto", keep_containers: bool = False) -> None:
+                 progress: str = "auto", keep_containers: bool = False, extra_hosts=()) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -65,6 +65,7 @@ class Builder:
         self.out = out or sys.stdout
         self.quiet = quiet
         self.keep_containers = keep_containers  # the API's rm=0: RUN steps' containers stay, as Docker's
+        self.extra_hosts = list(extra_hosts)  # --add-host for the RUN steps ("name:ip", checked by the caller)
         from dockyard.builder.progress import PlainProgress, TtyProgress
 
         tty = progress == "tty" or (progress == "auto" and not quiet and self.out.isatty())
@@ -354,7 +355,8 @@ class Builder:
         env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys)
         image_id = self._temp_image(state)
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
-                              workdir=cc.get("WorkingDir") or "", network=self.network)
+                              workdir=cc.get("WorkingDir") or "", network=self.network,
+                              host_opts={"ExtraHosts": list(self.extra_hosts)} if self.extra_hosts else {})
         c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
         keep = False
         try:

@@ -18,7 +18,7 @@ _INERT = {
     "memory": ("0", ""), "memswap": ("0", ""), "cpushares": ("0", ""), "cpuquota": ("0", ""),
     "cpuperiod": ("0", ""), "cpusetcpus": ("",), "cpusetmems": ("",), "shmsize": ("0", ""),
     "cgroupparent": ("",), "isolation": ("", "default"), "squash": ("0", "false", ""),
-    "extrahosts": ("", "[]", "null"), "cachefrom": ("", "[]", "null"), "ulimits": ("", "[]", "null"),
+    "extrahosts": None, "cachefrom": ("", "[]", "null"), "ulimits": ("", "[]", "null"),
     "remote": ("",), "outputs": ("", "[]", "null"), "session": None, "buildid": None, "version": ("1", ""),
     "securityopt": ("", "[]", "null"), "platform": None, "networkmode": None, "rm": None, "forcerm": None,
     "q": None, "nocache": None, "pull": None, "t": None, "dockerfile": None, "buildargs": None, "labels": None,
@@ -98,12 +98,28 @@ def options(query: dict, images) -> dict:
     for t in query.get("t", ()):
         if t:
             tags.append(images.normalize_tag(t))
+    hosts = []
+    for raw in query.get("extrahosts", ()):  # repeated host:ip values, or one JSON list of them
+        if raw.strip() in ("", "null"):
+            continue
+        try:
+            values = json.loads(raw) if raw.lstrip().startswith("[") else [raw]
+        except ValueError:
+            raise InvalidArgument(f"invalid extrahosts: {raw[:80]!r}") from None
+        for h in values:
+            if not isinstance(h, str):
+                raise InvalidArgument("invalid extrahosts: a list of host:ip strings is required")
+            from dockyard.engine.hostopts import check_extra_host
+
+            check_extra_host(h)
+            hosts.append(h)
     dockerfile = _one(query, "dockerfile") or "Dockerfile"
     return {"dockerfile": dockerfile, "build_args": args, "labels": labels, "target": _one(query, "target") or None,
             "no_cache": _bool(query, "nocache"), "quiet": _bool(query, "q"), "tags": tags,
             # rm=0 keeps the RUN steps' containers (forcerm=1 overrides); a failed step's
             # container is kept only then too (dockerd keeps it with rm=1 as well: a departure)
             "keep_containers": not _bool(query, "rm", True) and not _bool(query, "forcerm"),
+            "extra_hosts": hosts,
             "network": "bridge" if network == "default" else network}
 
 
@@ -128,7 +144,7 @@ def run(engine, context: str, opts: dict, out, on_image=None) -> str:
     b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name.rpartition("/")[2],
                 build_args=opts["build_args"], target=opts["target"], no_cache=opts["no_cache"],
                 labels=opts["labels"], network=opts["network"], out=out, quiet=opts["quiet"], progress="plain",
-                keep_containers=opts.get("keep_containers", False))
+                keep_containers=opts.get("keep_containers", False), extra_hosts=opts.get("extra_hosts") or ())
     image_id = b.build()
     if on_image is not None:
         on_image(image_id)

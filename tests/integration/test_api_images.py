@@ -297,3 +297,16 @@ def test_docker_info_prints_what_dockerd_gives(api, dy):
     out = api.docker("info").out
     assert "Insecure Registries:\n  127.0.0.0/8" in out and "Swarm: inactive" in out
     assert "WARNING" not in api.docker("info").err
+
+
+def test_build_add_host_reaches_the_run_steps(api, dy, tmp_path):
+    ctx = _context(tmp_path / "ctx", "FROM busybox\nRUN grep -E 'built.example.test|other.test' /etc/hosts > /hosts\n")
+    p = subprocess.run(["docker", "build", "--add-host", "built.example.test:127.0.0.1",
+                        "--add-host", "other.test:10.9.8.7", "-t", "withhosts", ctx],
+                       env=dict(api.env, DOCKER_BUILDKIT="0"), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = api.docker("run", "--rm", "withhosts", "cat", "/hosts").out
+    assert "127.0.0.1\tbuilt.example.test" in out.replace(" ", "\t") and "10.9.8.7" in out
+    status, _, body = api.request("POST", "/build?extrahosts=nonsense", _tar({"Dockerfile": b"FROM busybox\n"}))
+    assert status == 400 and "add-host" in json.loads(body)["message"]
+    assert_nothing_left(dy, tmp_path)
