@@ -95,7 +95,8 @@ class Builder:
         from dockyard.builder.copier import read_inside
 
         ignore = read_inside(self.context, ".dockerignore") or b""
-        self._filter = ContextFilter.from_text(ignore.decode("utf-8", "surrogateescape"), dockerfile=self.name)
+        self._filter = ContextFilter.from_text(ignore.decode("utf-8", "surrogateescape"), dockerfile=self.name,
+                                               keep_sent=False)  # an excluded Dockerfile is not copied
         df = parse(self.text, filename=self.name, build_args=self.build_args, image_env=self._image_env)
         last = df.stage_by_name(self.target) if self.target else df.stages[-1]
         states: dict[int, State] = {}

@@ -310,3 +310,15 @@ def test_build_add_host_reaches_the_run_steps(api, dy, tmp_path):
     status, _, body = api.request("POST", "/build?extrahosts=nonsense", _tar({"Dockerfile": b"FROM busybox\n"}))
     assert status == 400 and "add-host" in json.loads(body)["message"]
     assert_nothing_left(dy, tmp_path)
+
+
+def test_dockerignore_keeps_dockerfile_and_itself_out_of_copies(api, dy, tmp_path):
+    ctx = _context(tmp_path / "ctx", "FROM busybox\nCOPY . /ctx\n",
+                   {".dockerignore": "Dockerfile\n.dockerignore\nsecret\n", "secret": "no\n", "kept": "yes\n"})
+    p = subprocess.run(["docker", "build", "-t", "ignoring", ctx], env=dict(api.env, DOCKER_BUILDKIT="0"),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert api.docker("run", "--rm", "ignoring", "ls", "-A", "/ctx").out.split() == ["kept"]
+    assert dy("build", "-t", "ignoring-cli", ctx).returncode == 0  # the CLI's build copies the same
+    assert api.docker("run", "--rm", "ignoring-cli", "ls", "-A", "/ctx").out.split() == ["kept"]
+    assert_nothing_left(dy, tmp_path)
