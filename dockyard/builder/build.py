@@ -52,7 +52,8 @@ class Builder:
     def __init__(self, engine, *, context: str, dockerfile_text: str, dockerfile_name: str = "Dockerfile",
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
-                 progress: str = "auto", keep_containers: bool = False, extra_hosts=()) -> None:
+                 progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
+                 shm_size: int = 0) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -66,6 +67,7 @@ class Builder:
         self.quiet = quiet
         self.keep_containers = keep_containers  # the API's rm=0: RUN steps' containers stay, as Docker's
         self.extra_hosts = list(extra_hosts)  # --add-host for the RUN steps ("name:ip", checked by the caller)
+        self.shm_size = shm_size  # --shm-size for the RUN steps' /dev/shm (bytes; 0: Docker's 64 MiB)
         from dockyard.builder.progress import PlainProgress, TtyProgress
 
         tty = progress == "tty" or (progress == "auto" and not quiet and self.out.isatty())
@@ -357,7 +359,7 @@ class Builder:
         image_id = self._temp_image(state)
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
                               workdir=cc.get("WorkingDir") or "", network=self.network,
-                              host_opts={"ExtraHosts": list(self.extra_hosts)} if self.extra_hosts else {})
+                              host_opts=self._run_host_opts())
         c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
         keep = False
         try:
@@ -382,6 +384,14 @@ class Builder:
                 self.say(f" ---> Keeping intermediate container {c.rec.id[:12]}")
             else:
                 remove(self.engine, c.rec.id, force=True)
+
+    def _run_host_opts(self) -> dict:
+        opts: dict = {}
+        if self.extra_hosts:
+            opts["ExtraHosts"] = list(self.extra_hosts)
+        if self.shm_size:
+            opts["ShmSize"] = self.shm_size
+        return opts
 
     def _run_container(self, c) -> int:
         """Run a step's container with its output piped to the progress display (a reader thread,

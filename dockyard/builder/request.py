@@ -16,7 +16,7 @@ from dockyard.errors import InvalidArgument, NotImplemented
 # since a limit or option the builder would not apply must not be silently dropped
 _INERT = {
     "memory": ("0", ""), "memswap": ("0", ""), "cpushares": ("0", ""), "cpuquota": ("0", ""),
-    "cpuperiod": ("0", ""), "cpusetcpus": ("",), "cpusetmems": ("",), "shmsize": ("0", ""),
+    "cpuperiod": ("0", ""), "cpusetcpus": ("",), "cpusetmems": ("",), "shmsize": None,
     "cgroupparent": ("",), "isolation": ("", "default"), "squash": ("0", "false", ""),
     "extrahosts": None, "cachefrom": ("", "[]", "null"), "ulimits": ("", "[]", "null"),
     "remote": ("",), "outputs": ("", "[]", "null"), "session": None, "buildid": None, "version": ("1", ""),
@@ -113,13 +113,16 @@ def options(query: dict, images) -> dict:
 
             check_extra_host(h)
             hosts.append(h)
+    shm = _one(query, "shmsize") or "0"
+    if not shm.isdigit():
+        raise InvalidArgument(f"invalid shmsize {shm!r}: a number of bytes")
     dockerfile = _one(query, "dockerfile") or "Dockerfile"
     return {"dockerfile": dockerfile, "build_args": args, "labels": labels, "target": _one(query, "target") or None,
             "no_cache": _bool(query, "nocache"), "quiet": _bool(query, "q"), "tags": tags,
             # rm=0 keeps the RUN steps' containers (forcerm=1 overrides); a failed step's
             # container is kept only then too (dockerd keeps it with rm=1 as well: a departure)
             "keep_containers": not _bool(query, "rm", True) and not _bool(query, "forcerm"),
-            "extra_hosts": hosts,
+            "extra_hosts": hosts, "shm_size": int(shm),
             "network": "bridge" if network == "default" else network}
 
 
@@ -144,7 +147,8 @@ def run(engine, context: str, opts: dict, out, on_image=None) -> str:
     b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name.rpartition("/")[2],
                 build_args=opts["build_args"], target=opts["target"], no_cache=opts["no_cache"],
                 labels=opts["labels"], network=opts["network"], out=out, quiet=opts["quiet"], progress="plain",
-                keep_containers=opts.get("keep_containers", False), extra_hosts=opts.get("extra_hosts") or ())
+                keep_containers=opts.get("keep_containers", False), extra_hosts=opts.get("extra_hosts") or (),
+                shm_size=opts.get("shm_size") or 0)
     image_id = b.build()
     if on_image is not None:
         on_image(image_id)

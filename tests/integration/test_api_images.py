@@ -307,6 +307,11 @@ def test_build_add_host_reaches_the_run_steps(api, dy, tmp_path):
     assert p.returncode == 0, p.stderr
     out = api.docker("run", "--rm", "withhosts", "cat", "/hosts").out
     assert "127.0.0.1\tbuilt.example.test" in out.replace(" ", "\t") and "10.9.8.7" in out
+    ctx2 = _context(tmp_path / "ctx2", "FROM busybox\nRUN df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\n")
+    p = subprocess.run(["docker", "build", "--shm-size", "96m", "-t", "withshm", ctx2],
+                       env=dict(api.env, DOCKER_BUILDKIT="0"), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert api.docker("run", "--rm", "withshm", "cat", "/shm").out.strip() == str(96 * 1024)
     status, _, body = api.request("POST", "/build?extrahosts=nonsense", _tar({"Dockerfile": b"FROM busybox\n"}))
     assert status == 400 and "add-host" in json.loads(body)["message"]
     assert_nothing_left(dy, tmp_path)
