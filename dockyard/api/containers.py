@@ -60,7 +60,16 @@ def stop(engine, req, name: str) -> None:
 def kill(engine, req, name: str) -> None:
     from dockyard.engine.lifecycle import kill as kill_container
 
-    kill_container(engine, name, req.q("signal") or "SIGKILL")
+    signal = req.q("signal") or "SIGKILL"
+    rec = _record(engine, name)
+    kill_container(engine, name, signal)
+    if signal.upper().removeprefix("SIG") in ("KILL", "9"):  # dockerd's Kill: the exit is recorded first
+        from dockyard.engine.teardown import await_exit_recorded
+
+        try:
+            await_exit_recorded(engine, rec.id)
+        except ContainerNotFound:
+            pass  # --rm: already removed after its exit
     req.no_content()
 
 
@@ -89,6 +98,7 @@ def inspect(engine, req, name: str) -> None:
 def wait(engine, req, name: str) -> None:
     """docker wait: headers at once, the body when the condition is met."""
     from dockyard.engine.monitor import exit_file
+    from dockyard.engine.status import NEVER
 
     condition = req.q("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
@@ -106,6 +116,9 @@ def wait(engine, req, name: str) -> None:
                     code = int(f.read().strip() or 0)
             except (OSError, ValueError):
                 code = int(first.get("ExitCode", 0))
+            break
+        if condition != "removed" and st.get("FinishedAt") not in (None, "", NEVER, first.get("FinishedAt")):
+            code = int(st.get("ExitCode", 0))  # it exited since (a restart policy may have restarted it)
             break
         if st.get("Status") not in ACTIVE and condition != "removed":
             ran = st.get("StartedAt") != first.get("StartedAt") or first.get("Status") in ACTIVE

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import json
-import threading
 
 from dockyard.api.filters import label_ok, parse_filters
-from dockyard.errors import DockyardError, InvalidArgument, NotImplemented
+from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.units import parse_rfc3339
 
 
@@ -19,17 +18,52 @@ def _filters(raw: str | None) -> dict:
     return out
 
 
-def list_images(engine, req) -> None:
-    import fnmatch
+_SEEN: dict = {}  # config digest -> (labels, created epoch): content-addressed, so never stale
+_FAMILIAR: dict = {}  # stored tag -> its familiar form
+_CACHE_MAX = 4096
 
-    from dockyard.oci import reference
+
+def _remember(cache: dict, key, value):
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _config_facts(engine, rec) -> tuple:
+    facts = _SEEN.get(rec.config_digest)
+    if facts is None:
+        cfg = engine.images.config(rec)
+        facts = _remember(_SEEN, rec.config_digest, ((cfg.get("config") or {}).get("Labels") or {},
+                                                     parse_rfc3339(rec.created)))
+    return facts
+
+
+def _familiar(tag: str) -> str:
+    name = _FAMILIAR.get(tag)
+    if name is None:
+        from dockyard.oci import reference
+
+        name = _remember(_FAMILIAR, tag, reference.parse(tag).familiar())
+    return name
+
+
+def list_images(engine, req) -> None:
+    """Three queries whatever the number of images (images, tags, container counts); each
+    image's labels and creation time come from its config once per service."""
+    import fnmatch
 
     flt = _filters(req.q("filters"))
     db = engine.db
+    tags_of: dict[str, list[str]] = {}
+    for tag, image_id in db.list_tags():
+        tags_of.setdefault(image_id, []).append(tag)
+    users = db.container_counts_by_image()
     out = []
     for rec in db.list_images():
-        familiar, digests = engine.images.names(rec)
-        tags = familiar + digests
+        tags = sorted(tags_of.get(rec.id, []))  # as ImageStore.names, from the one query above
+        familiar = [_familiar(t) for t in tags if "@" not in t]
+        digests = [_familiar(t) for t in tags if "@" in t]
         if "dangling" in flt and (not tags) != (flt["dangling"][-1].lower() in ("true", "1")):
             continue
         if "reference" in flt:
@@ -39,13 +73,12 @@ def list_images(engine, req) -> None:
             familiar = [t for t in familiar if hit(t)]
             if not familiar:
                 continue
-        cfg = engine.images.config(rec)
-        labels = (cfg.get("config") or {}).get("Labels") or {}
+        labels, created = _config_facts(engine, rec)
         if "label" in flt and not all(label_ok(labels, c) for c in flt["label"]):
             continue
         doc = {"Id": rec.id, "ParentId": "", "RepoTags": familiar, "RepoDigests": digests,
-               "Created": int(parse_rfc3339(rec.created) or rec.added), "Size": rec.size, "SharedSize": -1,
-               "Labels": labels or None, "Containers": len(db.containers_using_image(rec.id))}
+               "Created": int(created or rec.added), "Size": rec.size, "SharedSize": -1,
+               "Labels": dict(labels) or None, "Containers": users.get(rec.id, 0)}
         if req.version < (1, 44):
             doc["VirtualSize"] = rec.size
         out.append(doc)
@@ -74,55 +107,17 @@ def delete(engine, req, name: str) -> None:
     req.send_json([{k: v} for k, v in engine.images.remove(name, force=req.qbool("force"))])
 
 
-def _registry_auth(req) -> None:
-    """X-Registry-Auth: the docker CLI sends an empty one; credentials in it cannot be used yet."""
-    import base64
-
-    raw = req.headers.get("X-Registry-Auth")
-    if not raw:
-        return
-    try:
-        doc = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)) or b"{}")
-    except ValueError:
-        raise InvalidArgument("invalid X-Registry-Auth header: not base64url JSON") from None
-    if isinstance(doc, dict) and any(doc.get(k) for k in ("username", "password", "identitytoken",
-                                                           "registrytoken", "auth")):
-        raise NotImplemented("credentials in X-Registry-Auth are not used by dockyard's API yet",
-                             hint="log in on the host with `dockyard login`: its credentials are used")
-
-
-class _JsonProgress:
-    """registry.progress events as Docker's JSON progress messages."""
-
-    def __init__(self, out) -> None:
-        self.out = out
-        self.lock = threading.Lock()
-
-    def send(self, doc: dict) -> None:
-        with self.lock:
-            self.out.write(json.dumps(doc).encode() + b"\r\n")
-
-    def line(self, text: str) -> None:
-        self.send({"status": text})
-
-    def status(self, ident: str, text: str) -> None:
-        self.send({"status": text, "id": ident, "progressDetail": {}})
-
-    def progress(self, ident: str, action: str, current: int, total: int) -> None:
-        self.send({"status": action, "id": ident, "progressDetail": {"current": current, "total": total}})
-
-    def finish(self) -> None:
-        pass
-
-
 def create(engine, req) -> None:
-    """POST /images/create?fromImage=…&tag=…: a pull. Importing (fromSrc) is refused for now."""
+    """POST /images/create?fromImage=…&tag=…: a pull; ?fromSrc=-: an import of the body."""
+    from dockyard.api.regauth import JsonProgress, registry_auth
     from dockyard.registry.pull import check_platform, pull
     from dockyard.sign.policy import enforcer
 
     if req.q("fromSrc") is not None:
-        raise NotImplemented("importing an image through the API (fromSrc) is not supported yet; "
-                             "use `dockyard import`")
+        from dockyard.api.imageio import import_image
+
+        import_image(engine, req)
+        return
     image = req.q("fromImage")
     if not image:
         raise InvalidArgument("fromImage is required")
@@ -130,12 +125,13 @@ def create(engine, req) -> None:
     if tag:
         image = f"{image}@{tag}" if tag.startswith("sha256:") else f"{image}:{tag}"
     check_platform(req.q("platform") or None)
-    _registry_auth(req)
+    creds = registry_auth(req)
     check = enforcer(engine.root, None)
     out = req.stream("application/json")
-    progress = _JsonProgress(out)
+    progress = JsonProgress(out)
     try:
-        result = pull(engine, image, platform=req.q("platform") or None, progress=progress, check=check)
+        result = pull(engine, image, platform=req.q("platform") or None, progress=progress, check=check,
+                      creds=creds)
     except DockyardError as e:  # the stream has begun: the error is its last message, as dockerd's
         progress.send({"errorDetail": {"message": str(e)}, "error": str(e)})
     else:

@@ -27,6 +27,11 @@ def _env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (top, os.environ.get("PYTHONPATH")) if p))
 
 
+def env_for_child() -> dict:
+    """The environment of a `python -m dockyard.api.…` child: this dockyard on its path."""
+    return _env()
+
+
 def spawn_exec(args: dict, *, stdin, stdout, stderr) -> subprocess.Popen:
     """`exec_in_container` in a child whose stdio is the caller's choice (a hijacked socket, pipes);
     its exit status is the exec's."""
@@ -89,7 +94,19 @@ def _restart(engine, ref: str, timeout=None):
     return restart(engine, ref, timeout=timeout)
 
 
-VERBS = {"create": _create, "start": _start, "restart": _restart}
+def _connect(engine, net: str, ref: str, aliases=(), ip: str = ""):
+    from dockyard.engine.networking import connect
+
+    connect(engine, net, ref, aliases=list(aliases), ip=ip)
+
+
+def _disconnect(engine, net: str, ref: str, force: bool = False):
+    from dockyard.engine.networking import disconnect
+
+    disconnect(engine, net, ref, force=force)
+
+
+VERBS = {"create": _create, "start": _start, "restart": _restart, "connect": _connect, "disconnect": _disconnect}
 
 
 def main_exec(args: dict) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dockyard.api import build, imageio, netconnect, sysroutes  # noqa: I001 - apart from the line below: merges
 
 from dockyard.api import archive, attach, containers, events, observe, execs, images, listing, prune, resources, system
 
@@ -58,6 +59,26 @@ ROUTES = [
     ("POST", r"/volumes/create", resources.create_volume),
     ("GET", rf"/volumes/{NAME}", resources.inspect_volume),
     ("DELETE", rf"/volumes/{NAME}", resources.remove_volume),
+    # images in and out, builds, disk usage and logins (api/build.py, imageio.py, sysroutes.py)
+    ("POST", r"/build", build.build),
+    ("GET", r"/images/get", imageio.get_images),
+    ("GET", r"/images/search", imageio.search),
+    ("POST", r"/images/load", imageio.load),
+    ("POST", r"/images/prune", imageio.prune),
+    ("GET", rf"/images/{IMAGE}/history", imageio.history),
+    ("GET", rf"/images/{IMAGE}/get", imageio.get_images),
+    ("POST", rf"/images/{IMAGE}/push", imageio.push),
+    ("POST", r"/commit", imageio.commit),
+    ("GET", r"/system/df", sysroutes.df),
+    ("POST", r"/auth", sysroutes.auth),
+    ("POST", rf"/networks/{NAME}/connect", netconnect.connect),
+    ("POST", rf"/networks/{NAME}/disconnect", netconnect.disconnect),
+    ("GET", r"/swarm", sysroutes.not_in_swarm),
+    ("POST", r"/swarm/leave", sysroutes.not_in_swarm),
+    ("POST", r"/swarm/(?:update|unlock)", sysroutes.not_in_swarm),
+    ("GET", r"/swarm/unlockkey", sysroutes.not_in_swarm),
+    ("POST", r"/swarm/(?:init|join)", sysroutes.no_swarm_mode),
+    ("GET", r"/(?:nodes|services|tasks|secrets|configs)(?:/[^/]+)?", sysroutes.not_in_swarm),
 ]
 
 COMPILED = [(m, re.compile(p + r"/?\Z"), fn) for m, p, fn in ROUTES]

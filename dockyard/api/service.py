@@ -2,6 +2,7 @@
 
     dockyard system service [--host unix:///run/dockyard/docker.sock] [--host tcp://127.0.0.1:2375]
                             [--timeout 0] [--tlsverify --tlscacert CA --tlscert CERT --tlskey KEY]
+    dockyard system service --host fd://      (the sockets systemd passes: contrib/systemd/)
 
 A unix socket is made 0660 root:dockyard (the group is created when missing), like dockerd's
 docker group. TCP without client-certificate TLS is refused anywhere but loopback: whoever can
@@ -21,14 +22,15 @@ import time
 from dockyard.errors import InvalidArgument, PermissionDenied
 
 DEFAULT_HOST = "unix:///run/dockyard/docker.sock"
+ACTIVATION = ("fd://", "fd://*")
 GROUP = "dockyard"
 USAGE = """Usage:  dockyard system service [OPTIONS]
 
 Serve the Docker Engine API
 
 Options:
-  -H, --host list        Socket to listen on: unix:///path or tcp://127.0.0.1:PORT
-                         (default unix:///run/dockyard/docker.sock)
+  -H, --host list        Socket to listen on: unix:///path or tcp://127.0.0.1:PORT, or fd://
+                         for the sockets systemd passes (default unix:///run/dockyard/docker.sock)
   -t, --timeout int      Seconds of inactivity before the service ends (0: never) (default 0)
       --tlsverify        Require TLS with a client certificate signed by --tlscacert
       --tlscacert string CA that client certificates must be signed by
@@ -150,16 +152,49 @@ def _unix_socket(path: str, server_cls, service):
         finally:
             probe.close()
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    srv = server_cls(path, service)
+    # bound and listening under a temporary name, then renamed into place: a client that sees
+    # the path can connect (no ECONNREFUSED between bind and listen)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    srv = server_cls(tmp, service)
     old = os.umask(0o177)  # never reachable by others, not even between bind and chmod
     try:
         srv.server_bind()
     finally:
         os.umask(old)
-    os.chown(path, 0, dockyard_gid())
-    os.chmod(path, 0o660)
-    srv.server_activate()
+    try:
+        os.chown(tmp, 0, dockyard_gid())
+        os.chmod(tmp, 0o660)
+        srv.server_activate()
+        os.rename(tmp, path)
+    except BaseException:
+        srv.server_close()
+        os.unlink(tmp)
+        raise
+    srv.server_address = path
     return srv
+
+
+def _passed_servers(service, passed: list, tls) -> list:
+    """Servers over the listening sockets systemd passed (api/activation.py)."""
+    from dockyard.api.activation import check_tcp
+    from dockyard.api.server import TCPServer, UnixServer
+
+    servers = []
+    for sock in passed:
+        check_tcp(sock, tls)
+        if sock.family == socket.AF_UNIX:
+            srv = UnixServer(sock.getsockname(), service)
+        else:
+            srv = TCPServer(sock.getsockname()[:2], service, sock.family, tls)
+        srv.socket.close()
+        srv.socket = sock
+        srv.server_address = sock.getsockname()
+        servers.append(srv)
+    return servers
 
 
 class Service:
@@ -173,24 +208,43 @@ class Service:
         self.last = time.monotonic()
         self.lock = threading.Lock()
         self.done = threading.Event()
+        self.local = threading.local()
         from dockyard.api.execs import Registry
 
         self.execs = Registry()
 
     def engine(self):
-        from dockyard.engine.engine import Engine
+        """This thread's engine: a worker thread keeps it (and its SQLite connection) from one
+        request to the next (server.Workers)."""
+        engine = getattr(self.local, "engine", None)
+        if engine is None:
+            from dockyard.engine.engine import Engine
 
-        return Engine(self.root, self.runroot)
+            engine = self.local.engine = Engine(self.root, self.runroot)
+        return engine
+
+    def release(self, engine) -> None:
+        """After a request: the engine stays with its thread (every transaction is a `with`
+        block, so none is left open across requests)."""
+
+    def thread_done(self) -> None:
+        engine = getattr(self.local, "engine", None)
+        if engine is not None:
+            engine.db.close()
+            self.local.engine = None
 
     def busy(self, delta: int) -> None:
         with self.lock:
             self.active += delta
             self.last = time.monotonic()
 
-    def listen(self, hosts: list[str], tls) -> None:
+    def listen(self, hosts: list[str], tls, passed: list | None = None) -> None:
         from dockyard.api.server import TCPServer, UnixServer
 
         for value in hosts:
+            if value in ACTIVATION:  # systemd socket activation, as dockerd's -H fd://
+                self.servers += _passed_servers(self, passed or [], tls)
+                continue
             kind, where = parse_host(value)
             if kind == "unix":
                 self.servers.append(_unix_socket(where, UnixServer, self))
@@ -238,6 +292,11 @@ def cmd_service(ctx, argv: list[str]) -> int:
         raise InvalidArgument("--tlscacert, --tlscert and --tlskey need --tlsverify (clients must be verified)")
     if os.geteuid() != 0:
         raise PermissionDenied("dockyard system service must run as root")
+    passed = None
+    if any(h in ACTIVATION for h in opts["host"]):  # taken (and the variables dropped) before any fork
+        from dockyard.api.activation import passed_sockets
+
+        passed = passed_sockets()
     from dockyard.api import isolated
     from dockyard.api.zygote import Zygote
 
@@ -245,19 +304,19 @@ def cmd_service(ctx, argv: list[str]) -> int:
     zygote.start()  # now: one thread, no store open
     isolated.ZYGOTE = zygote
     try:
-        return _serve(ctx, opts, tls)
+        return _serve(ctx, opts, tls, passed)
     finally:
         zygote.stop()
 
 
-def _serve(ctx, opts: dict, tls) -> int:
+def _serve(ctx, opts: dict, tls, passed) -> int:
     ctx.engine  # noqa: B018 - opens the store and repairs what killed commands left, once
     service = Service(ctx.root, ctx.runroot, debug=opts["debug"])
     signal.signal(signal.SIGTERM, lambda *_: service.done.set())
     signal.signal(signal.SIGINT, lambda *_: service.done.set())
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
-        service.listen(opts["host"] or [DEFAULT_HOST], tls)
+        service.listen(opts["host"] or [DEFAULT_HOST], tls, passed)
         for value in opts["host"] or [DEFAULT_HOST]:
             sys.stderr.write(f"dockyard: API listening on {value}\n")
         sys.stderr.flush()

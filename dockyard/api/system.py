@@ -87,10 +87,46 @@ def info(engine, req) -> None:
         "Runtimes": {"dockyard": {"path": "dockyard-runtime"}, **({"runc": {"path": runc}} if runc else {})},
         "DefaultRuntime": "dockyard", "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False,
                                                "NodeID": "", "NodeAddr": "", "Error": "", "RemoteManagers": None},
-        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
+        "LiveRestoreEnabled": True, "Isolation": "",
         "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgroup2 else []),
-        "Warnings": None,
+        "Warnings": None, **_tool_facts(runc),
     })
+
+
+_TOOLS: dict = {}
+
+
+def _tool_facts(runc: str | None) -> dict:
+    """The rest of what `docker info` prints: registries (loopback is insecure, as dockyard's
+    client treats it), proxies, the init binary `--init` binds, runc's version (read once)."""
+    if "facts" not in _TOOLS:
+        import subprocess
+
+        runc_version = ""
+        if runc:
+            try:
+                out = subprocess.run([runc, "--version"], capture_output=True, text=True, timeout=5).stdout
+                runc_version = out.split("\n")[0].rpartition(" ")[2]
+            except (OSError, subprocess.SubprocessError):
+                pass
+        from dockyard.engine.specopts import INIT_SOURCES
+
+        init = "docker-init" if any(os.path.exists(p) for p in INIT_SOURCES) else ""
+        _TOOLS["facts"] = {"RuncCommit": {"ID": runc_version, "Expected": runc_version},
+                           "ContainerdCommit": {"ID": "", "Expected": ""}, "InitCommit": {"ID": "", "Expected": ""},
+                           "InitBinary": init}
+    env = os.environ
+    return {**_TOOLS["facts"], "KernelMemory": False, "KernelMemoryTCP": False, "NEventsListener": 0,
+            "CDISpecDirs": [], "GenericResources": None,
+            "HttpProxy": env.get("HTTP_PROXY") or env.get("http_proxy") or "",
+            "HttpsProxy": env.get("HTTPS_PROXY") or env.get("https_proxy") or "",
+            "NoProxy": env.get("NO_PROXY") or env.get("no_proxy") or "",
+            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
+                               "AllowNondistributableArtifactsHostnames": None,
+                               "InsecureRegistryCIDRs": ["127.0.0.0/8", "::1/128"],
+                               "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True,
+                                                              "Official": True}},
+                               "Mirrors": []}}
 
 
 def _now() -> str:

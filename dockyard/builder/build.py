@@ -52,7 +52,8 @@ class Builder:
     def __init__(self, engine, *, context: str, dockerfile_text: str, dockerfile_name: str = "Dockerfile",
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
-                 progress: str = "auto") -> None:
+                 progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
+                 shm_size: int = 0) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -64,6 +65,9 @@ class Builder:
         self.network = network
         self.out = out or sys.stdout
         self.quiet = quiet
+        self.keep_containers = keep_containers  # the API's rm=0: RUN steps' containers stay, as Docker's
+        self.extra_hosts = list(extra_hosts)  # --add-host for the RUN steps ("name:ip", checked by the caller)
+        self.shm_size = shm_size  # --shm-size for the RUN steps' /dev/shm (bytes; 0: Docker's 64 MiB)
         from dockyard.builder.progress import PlainProgress, TtyProgress
 
         tty = progress == "tty" or (progress == "auto" and not quiet and self.out.isatty())
@@ -93,7 +97,8 @@ class Builder:
         from dockyard.builder.copier import read_inside
 
         ignore = read_inside(self.context, ".dockerignore") or b""
-        self._filter = ContextFilter.from_text(ignore.decode("utf-8", "surrogateescape"), dockerfile=self.name)
+        self._filter = ContextFilter.from_text(ignore.decode("utf-8", "surrogateescape"), dockerfile=self.name,
+                                               keep_sent=False)  # an excluded Dockerfile is not copied
         df = parse(self.text, filename=self.name, build_args=self.build_args, image_env=self._image_env)
         last = df.stage_by_name(self.target) if self.target else df.stages[-1]
         states: dict[int, State] = {}
@@ -353,20 +358,40 @@ class Builder:
         env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys)
         image_id = self._temp_image(state)
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
-                              workdir=cc.get("WorkingDir") or "", network=self.network)
+                              workdir=cc.get("WorkingDir") or "", network=self.network,
+                              host_opts=self._run_host_opts())
         c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
+        keep = False
         try:
             self.out.flush()
             code = self._run_container(c)
             if code != 0:
+                keep = self.keep_containers
                 shown = instr.command if instr.shell_form else json.dumps(instr.command)
                 raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
                                  f"returned a non-zero code: {code}")
             upper = self.engine.snapshots.upper_dir(c.rec.id)
             _drop_runtime_stubs(upper)
-            return self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
+            new = self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
+            keep = self.keep_containers
+            return new
         finally:
-            remove(self.engine, c.rec.id, force=True)
+            if keep:  # kept as Docker keeps it: an exited container with the step's exit status
+                from dockyard.engine.status import rfc3339, update_state
+
+                update_state(self.engine, c.rec.id, Status="exited", Running=False, Pid=0, ExitCode=code,
+                             FinishedAt=rfc3339(time.time()))
+                self.say(f" ---> Keeping intermediate container {c.rec.id[:12]}")
+            else:
+                remove(self.engine, c.rec.id, force=True)
+
+    def _run_host_opts(self) -> dict:
+        opts: dict = {}
+        if self.extra_hosts:
+            opts["ExtraHosts"] = list(self.extra_hosts)
+        if self.shm_size:
+            opts["ShmSize"] = self.shm_size
+        return opts
 
     def _run_container(self, c) -> int:
         """Run a step's container with its output piped to the progress display (a reader thread,

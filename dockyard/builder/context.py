@@ -170,12 +170,15 @@ class Pattern:
 class ContextFilter:
     """Which paths of a build context are sent. Paths are relative, with ``/`` separators."""
 
-    def __init__(self, patterns: Iterable[str] = (), *, dockerfile: str | None = "Dockerfile") -> None:
+    def __init__(self, patterns: Iterable[str] = (), *, dockerfile: str | None = "Dockerfile",
+                 keep_sent: bool = True) -> None:
         pats = [_normalise(x) for x in patterns if x.strip()]
         self.user_patterns = list(pats)
-        # the docker CLI always sends these two, whatever the patterns say
-        keep = [".dockerignore"]
-        if dockerfile:
+        # the docker CLI always sends these two, whatever the patterns say; COPY/ADD do not copy
+        # them when the patterns exclude them (dockerd removes them from the context it got):
+        # that filter is keep_sent=False
+        keep = [".dockerignore"] if keep_sent else []
+        if dockerfile and keep_sent:
             df = clean_path(dockerfile.replace(os.sep, "/"))
             if df.startswith("/"):
                 df = df[1:]
@@ -186,8 +189,8 @@ class ContextFilter:
         self.has_exclusions = any(p.exclusion for p in self.patterns)
 
     @classmethod
-    def from_text(cls, text: str, *, dockerfile: str | None = "Dockerfile") -> "ContextFilter":
-        return cls(read_dockerignore(text), dockerfile=dockerfile)
+    def from_text(cls, text: str, *, dockerfile: str | None = "Dockerfile", keep_sent: bool = True) -> "ContextFilter":
+        return cls(read_dockerignore(text), dockerfile=dockerfile, keep_sent=keep_sent)
 
     @classmethod
     def from_file(cls, path: str, *, dockerfile: str | None = "Dockerfile") -> "ContextFilter":

@@ -59,7 +59,7 @@ COMMANDS = {
     "compose": ("dockyard.cli.compose", "cmd_compose"),
 }
 GROUPS = {
-    "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"),
+    "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"), "df": ("dockyard.cli.system", "cmd_system_df"),
                "service": ("dockyard.api.service", "cmd_service")},
     "key": {"generate": ("dockyard.cli.sign", "cmd_key_generate")},
     "volume": {k: ("dockyard.cli.volumes", f"cmd_volume_{v}") for k, v in (

@@ -48,3 +48,29 @@ def cmd_system_prune(ctx, argv: list[str]) -> int:
         print(f"Repaired: {report['Repaired']}\n")
     print(f"Total reclaimed space: {human_size(report['SpaceReclaimed'])}")
     return 0
+
+
+DF_FLAGS = [Flag("--help", BOOL, "Print usage")]
+
+
+def cmd_system_df(ctx, argv: list[str]) -> int:
+    """docker system df: the same four rows and columns (engine/diskusage.summary)."""
+    from dockyard.engine.diskusage import summary
+    from dockyard.units import human_size
+
+    opts = parse(DF_FLAGS, argv)
+    if opts.help:
+        print(usage("dockyard system df", "Show dockyard disk usage", DF_FLAGS))
+        return 0
+    if opts.args:
+        raise InvalidArgument('"dockyard system df" accepts no arguments.')
+    rows = [("TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE")]
+    for kind, total, active, size, reclaim, pct in summary(ctx.engine):
+        text = human_size(reclaim)
+        if pct and size > 0:  # the docker CLI's rule: no percentage of nothing
+            text += f" ({reclaim * 100 // size}%)"
+        rows.append((kind, str(total), str(active), human_size(size), text))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("".join(c.ljust(max(w + 3, 10)) for c, w in zip(r[:4], widths)) + r[4])
+    return 0

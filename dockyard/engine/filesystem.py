@@ -895,7 +895,17 @@ def commit(engine, ref: str, repo: str | None = None, *, message: str = "", auth
                 from dockyard.engine.observe import unpause
 
                 with _signals_held():  # a signal now waits until the container is thawed
-                    unpause(engine, rec.id)
+                    try:
+                        unpause(engine, rec.id)
+                    except errors.Conflict:  # its exit was recorded meanwhile (docker-py commits a
+                        from dockyard.engine.status import container_cgroup  # short-lived container)
+
+                        try:  # the record stays "exited"; only the freezer is let go
+                            cg = container_cgroup(engine, engine.db.get_container(rec.id))
+                            if cg is not None:
+                                cg.thaw()
+                        except (errors.DockyardError, OSError):
+                            pass
 
 
 _UNWIND_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")

@@ -68,11 +68,13 @@ def check_platform(platform: str | None) -> tuple[str, str]:
 
 
 def pull(engine, name: str, *, insecure: bool = False, platform: str | None = None,
-         progress: Progress | None = None, concurrency: int = CONCURRENCY, check=None) -> PullResult:
+         progress: Progress | None = None, concurrency: int = CONCURRENCY, check=None,
+         creds=None) -> PullResult:
     """Pull ``name`` (``busybox``, ``host:5000/ns/app:1``, ``…@sha256:…``) into ``engine``'s stores.
 
     ``check(reg, ref, digest)`` (a signature policy) runs once the top manifest's digest is
-    known, before anything is stored; it raises to refuse the image."""
+    known, before anything is stored; it raises to refuse the image. ``creds`` (`Credentials`)
+    replace those of Docker's config.json (the API's X-Registry-Auth)."""
     from dockyard.oci import reference
     from dockyard.registry import credentials
     from dockyard.registry.client import Registry
@@ -85,7 +87,7 @@ def pull(engine, name: str, *, insecure: bool = False, platform: str | None = No
         progress.line(f"Using default tag: {ref.tag}")
     tag = ref.tag if ref.digest is None else None
     scopes = (f"repository:{ref.path}:pull",)
-    with Registry(ref.domain, insecure=insecure, credentials=credentials.get(ref.domain)) as reg:
+    with Registry(ref.domain, insecure=insecure, credentials=creds or credentials.get(ref.domain)) as reg:
         body, media_type, top_digest = _get_manifest(reg, ref, ref.digest or ref.tag, scopes)
         if check is not None:
             check(reg, ref, top_digest)

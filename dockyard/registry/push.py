@@ -42,9 +42,10 @@ class PushResult(Record):
 
 
 def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, progress: Progress | None = None,
-         concurrency: int = CONCURRENCY) -> list[PushResult]:
+         concurrency: int = CONCURRENCY, creds=None) -> list[PushResult]:
     """Push the image tagged ``name`` (``host:5000/ns/app:1``); with ``all_tags`` every local tag
-    of the repository ``name``. Returns one result per tag, in order."""
+    of the repository ``name``. Returns one result per tag, in order. ``creds`` (`Credentials`)
+    replace those of Docker's config.json (the API's X-Registry-Auth)."""
     from dockyard.oci import reference
     from dockyard.registry import credentials
     from dockyard.registry.client import Registry
@@ -72,7 +73,7 @@ def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, p
     scopes = (f"repository:{ref.path}:pull,push",)
     results = []
     pushed: set[str] = set()
-    with Registry(ref.domain, insecure=insecure, credentials=credentials.get(ref.domain)) as reg:
+    with Registry(ref.domain, insecure=insecure, credentials=creds or credentials.get(ref.domain)) as reg:
         for t in tags:
             tag = reference.parse(t).tag
             rec = engine.images.resolve(t)

@@ -528,6 +528,10 @@ class Database:
             f"SELECT {_CONTAINER_COLS} FROM containers WHERE json_extract(state, '$.PausedBy') IS NOT NULL "
             "OR json_extract(config, '$.auto_remove')")]
 
+    def container_counts_by_image(self) -> dict[str, int]:
+        """{image id: how many containers use it}, in one query (for image lists)."""
+        return {r[0]: r[1] for r in self._query("SELECT image_id, count(*) FROM containers GROUP BY image_id")}
+
     def containers_using_image(self, image_id: str) -> list[ContainerRecord]:
         return [_container(r) for r in self._query(
             f"SELECT {_CONTAINER_COLS} FROM containers WHERE image_id = ? ORDER BY created DESC, id",

@@ -90,3 +90,85 @@ def test_docker_py_containers_images_networks_volumes(client, dy):
     net.remove()
     assert "pynet" not in dy("network", "ls").out
     assert dy("ps", "-aq").out == ""
+
+
+def test_docker_py_images_builds_and_networks(client, dy, tmp_path):
+    """What docker-py's own integration suite (scripts/docker-py-suite) found, kept as our tests."""
+    import io
+
+    # build: docker-py sends rm=False by default, which keeps the RUN steps' containers (as dockerd)
+    script = io.BytesIO(b"FROM busybox\nRUN echo built > /b\nRUN echo two > /c\nLABEL made=by-docker-py\n")
+    img, logs = client.images.build(fileobj=script, tag="pybuilt:1", rm=False)
+    assert img.labels == {"made": "by-docker-py"} and "pybuilt:1" in img.tags
+    assert any("Step 2/4" in (x.get("stream") or "") for x in logs)
+    kept = client.containers.list(all=True)
+    assert len(kept) == 2 and {k.status for k in kept} == {"exited"}
+    for k in kept:
+        k.remove()
+    img2, _ = client.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN echo x > /x\n"), tag="pybuilt:2", rm=True)
+    assert client.containers.list(all=True) == []
+    with pytest.raises(docker.errors.BuildError) as e:
+        client.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 4\n"), rm=True, forcerm=True)
+    assert "returned a non-zero code: 4" in str(e.value)
+    assert client.containers.list(all=True) == []
+    # history, save and load, prune
+    assert client.images.get("pybuilt:1").history()[0]["Tags"] == ["pybuilt:1"]
+    data = b"".join(client.images.get("pybuilt:2").save(named=True))
+    client.images.remove("pybuilt:2")
+    (loaded,) = client.images.load(data)
+    assert "pybuilt:2" in loaded.tags
+    before = {i.id for i in client.images.list(all=True)}
+    pruned = client.images.prune()  # dangling only: the kept step's intermediate image, not pybuilt
+    gone = {x["Deleted"] for x in pruned["ImagesDeleted"] or [] if "Deleted" in x}
+    assert gone and gone <= before and pruned["SpaceReclaimed"] >= 0
+    assert sorted(t for i in client.images.list(name="pybuilt") for t in i.tags) == ["pybuilt:1", "pybuilt:2"]
+    # a restart-always container: wait returns at its first exit (it was restarted since)
+    c = client.containers.run("busybox", ["sh", "-c", "sleep 1; exit 5"], detach=True, network_mode="none",
+                              restart_policy={"Name": "always"})
+    assert c.wait(timeout=30)["StatusCode"] == 5
+    with pytest.raises(docker.errors.APIError) as e:
+        c.remove()
+    assert "stop the container before" in e.value.explanation.lower()
+    c.remove(force=True)
+    # kill (SIGKILL) answers once the exit is recorded, as dockerd's
+    c = client.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none")
+    c.kill()
+    c.reload()
+    assert (c.status, c.attrs["State"]["ExitCode"], c.attrs["State"]["Running"]) == ("exited", 137, False)
+    c.remove()
+    # network connect/disconnect of a running container; swarm answered as a node in no swarm
+    net = client.networks.create("pyconn")
+    c = client.containers.run("busybox", ["sleep", "60"], detach=True, name="pyconnected")
+    net.connect(c, aliases=["other-name"])
+    c.reload()
+    assert set(c.attrs["NetworkSettings"]["Networks"]) == {"bridge", "pyconn"}
+    out = client.containers.run("busybox", ["ping", "-c", "1", "-W", "5", "other-name"], network="pyconn", remove=True)
+    assert b"1 packets received" in out
+    net.disconnect(c)
+    c.reload()
+    assert set(c.attrs["NetworkSettings"]["Networks"]) == {"bridge"}
+    with pytest.raises(docker.errors.NotFound):
+        net.connect("no-such-container")
+    c.remove(force=True)
+    net.remove()
+    assert client.swarm.leave(force=True) is True
+    with pytest.raises(docker.errors.APIError) as e:
+        client.api.inspect_swarm()
+    assert e.value.response.status_code == 503
+    assert dy("ps", "-aq").out == ""
+
+
+def test_docker_py_commit_of_a_container_that_exits_meanwhile(client, dy):
+    """docker-py's CommitTest: commit (pause=True) right after starting a container that exits at
+    once; the exit may land while it is frozen: the commit still succeeds and the record says exited."""
+    for _ in range(5):
+        c = client.api.create_container("busybox", ["touch", "/test"], host_config=client.api.create_host_config(
+            network_mode="none"))
+        client.api.start(c)
+        res = client.api.commit(c["Id"])
+        assert res["Id"].startswith("sha256:")
+        client.api.wait(c)
+        assert client.api.inspect_container(c)["State"]["Status"] == "exited"
+        client.api.remove_container(c)
+        client.api.remove_image(res["Id"])
+    assert dy("ps", "-aq").out == ""

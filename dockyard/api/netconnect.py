@@ -1,0 +1,50 @@
+"""POST /networks/{id}/connect and /disconnect. A running container gets (or loses) its interface
+at once, which may fork (its DNS helper), so the engine call runs where forks are safe
+(`isolated.call`: the zygote's child), never on a server thread."""
+
+from __future__ import annotations
+
+from dockyard.api import isolated
+from dockyard.errors import InvalidArgument, NotImplemented
+
+_UNSUPPORTED = ("Links", "MacAddress", "DriverOpts", "NetworkID", "EndpointID", "IPv6Gateway", "GlobalIPv6Address")
+
+
+def _container(body) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("Container"), str) or not body["Container"]:
+        raise InvalidArgument("a JSON body with the container (Container) is required")
+    return body["Container"]
+
+
+def connect(engine, req, name: str) -> None:
+    body = req.json()
+    ref = _container(body)
+    ep = body.get("EndpointConfig") or {}
+    if not isinstance(ep, dict):
+        raise InvalidArgument("EndpointConfig must be an object")
+    for key in _UNSUPPORTED:
+        if ep.get(key):
+            raise NotImplemented(f"EndpointConfig.{key} is not supported by dockyard's network connect")
+    ipam = ep.get("IPAMConfig") or {}
+    if not isinstance(ipam, dict):
+        raise InvalidArgument("EndpointConfig.IPAMConfig must be an object")
+    if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
+        raise NotImplemented("IPv6 and link-local addresses are not supported by dockyard's network connect")
+    aliases = ep.get("Aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise InvalidArgument("EndpointConfig.Aliases must be a list of strings")
+    ip = ipam.get("IPv4Address") or ""
+    if not isinstance(ip, str):
+        raise InvalidArgument("IPAMConfig.IPv4Address must be a string")
+    isolated.call(engine, "connect", net=name, ref=ref, aliases=aliases, ip=ip)
+    req.send(200, b"")
+
+
+def disconnect(engine, req, name: str) -> None:
+    body = req.json()
+    ref = _container(body)
+    force = body.get("Force", False)
+    if not isinstance(force, bool):
+        raise InvalidArgument("Force must be a boolean")
+    isolated.call(engine, "disconnect", net=name, ref=ref, force=force)
+    req.send(200, b"")
