@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 
 from dockyard.api.filters import label_ok, parse_filters
 from dockyard.errors import DockyardError, InvalidArgument
