@@ -24,10 +24,10 @@ SUBCOMMANDS = {
     "unpause": (MORE, "cmd_unpause"), "top": (MORE, "cmd_top"), "images": (MORE, "cmd_images"),
     "port": (MORE, "cmd_port"), "cp": (MORE, "cmd_cp"), "wait": (MORE, "cmd_wait"), "ls": (MORE, "cmd_ls"),
     "version": (MORE, "cmd_version"), "build": (MORE, "cmd_build"), "pull": (MORE, "cmd_pull"),
-    "push": (MORE, "cmd_push"), "config": ("dockyard.cli.composeconfig", "cmd_config"),
+    "push": (MORE, "cmd_push"), "events": (MORE, "cmd_events"), "config": ("dockyard.cli.composeconfig", "cmd_config"),
 }
 BY_LABELS = ("down", "ps", "logs", "stop", "start", "restart", "rm", "kill", "pause", "unpause", "top", "images",
-             "port", "exec", "cp", "wait")  # with -p and no compose file: the project its containers show
+             "port", "exec", "cp", "wait", "events")  # with -p and no compose file: the project its containers show
 
 
 class Progress:

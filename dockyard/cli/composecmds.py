@@ -1,5 +1,5 @@
 """`dockyard compose` create, start, stop, restart, rm, kill, pause, unpause, top, images, port, cp,
-wait, ls, version, build, pull, push (see cli/compose.py for the rest)."""
+wait, ls, version, build, pull, push, events (see cli/compose.py for the rest)."""
 
 from __future__ import annotations
 
@@ -384,3 +384,44 @@ def cmd_pull(s, argv):
 
 def cmd_push(s, argv):
     return _registry(s, argv, "push [OPTIONS] [SERVICE...]", "Push service images", "push")
+
+
+def cmd_events(s, argv):
+    """The project's container events from the store's journal (engine/events.py), as Compose v2
+    prints them: `2024-01-02 03:04:05.000000 container start ID (image=…, name=…)`, or `--json`."""
+    import time
+
+    from dockyard.engine import events
+
+    opts = parse_cmd([Flag("--json", BOOL, "Output events as a stream of json objects"),
+                      Flag("--since", STR, "Show all events created since timestamp"),
+                      Flag("--until", STR, "Stream events until this timestamp")],
+                     argv, "events [OPTIONS] [SERVICE...]", "Receive real time events from containers")
+    services = set(P.select_services(s.project, opts.args)) if opts.args else None
+    since, until = events.parse_time(opts.since), events.parse_time(opts.until)
+    filters = {"type": ["container"], "label": [f"{P.PROJECT}={s.project.name}"]}
+
+    def out(ev):
+        attrs = (ev.get("Actor") or {}).get("Attributes") or {}
+        svc = attrs.get(P.SERVICE, "")
+        if services is not None and svc not in services:
+            return
+        shown = {k: v for k, v in attrs.items() if not k.startswith(P.LABEL)}
+        ns = ev.get("timeNano", 0)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns // 10**9)) + f".{ns % 10**9 // 1000:06d}"
+        if opts.json:
+            from dockyard.cli.template import go_json
+
+            line = go_json({"action": ev.get("Action"), "attributes": shown, "id": ev["Actor"]["ID"],
+                            "service": svc, "time": stamp.replace(" ", "T"), "type": "container"})
+        else:
+            line = (f"{stamp} container {ev.get('Action')} {ev['Actor']['ID']} "
+                    f"({', '.join(f'{k}={v}' for k, v in sorted(shown.items()))})")
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    try:
+        events.read(s.engine, since=since, until=until, filters=filters, follow=True, emit_fn=out)
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
+    return 0

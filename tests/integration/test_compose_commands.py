@@ -78,3 +78,42 @@ def test_build_wait_and_the_small_commands(dy, busybox, tmp_path, name):
         assert dy("inspect", "busybox:latest").returncode == 0  # a named image stays
     finally:
         dy(*base, "down", "-v", "-t", "0", check=False)
+
+
+EVENTS_FILE = """
+services:
+  a:
+    image: busybox:latest
+    command: ["sleep", "600"]
+  b:
+    image: busybox:latest
+    command: ["sleep", "600"]
+"""
+
+
+def test_compose_events_are_the_projects_container_events(dy, busybox, tmp_path, name):
+    """`compose events` reads the journal: only this project's containers (another project's and a
+    plain container's events are not shown), SERVICE selects, --json in Compose v2's keys."""
+    (tmp_path / "compose.yaml").write_text(EVENTS_FILE)
+    base = ("compose", "-f", str(tmp_path / "compose.yaml"), "--progress", "quiet")
+    since = f"{time.time() - 1:.3f}"
+    try:
+        dy(*base, "-p", name, "up", "-d")
+        dy(*base, "-p", name + "x", "up", "-d", "a")
+        dy("run", "--rm", "--network", "none", "busybox", "true")
+        dy(*base, "-p", name, "stop", "-t", "1", "b")
+        until = f"{time.time() + 0.5:.3f}"
+        time.sleep(0.6)
+        evs = [json.loads(line) for line in
+               dy(*base, "-p", name, "events", "--json", "--since", since, "--until", until).out.splitlines()]
+        assert {e["service"] for e in evs} == {"a", "b"}
+        assert {e["attributes"]["name"] for e in evs} == {f"{name}-a-1", f"{name}-b-1"}
+        assert ("b", "die") in {(e["service"], e["action"]) for e in evs}
+        assert all(e["type"] == "container" and not any(k.startswith("com.docker.compose.") for k in e["attributes"])
+                   for e in evs)
+        text = dy(*base, "-p", name, "events", "--since", since, "--until", until, "b").out.splitlines()
+        assert text and all(" container " in t and f"name={name}-b-1" in t for t in text), text
+        assert any(" container start " in t for t in text)
+    finally:
+        dy(*base, "-p", name, "down", "-t", "1", check=False)
+        dy(*base, "-p", name + "x", "down", "-t", "1", check=False)
