@@ -109,6 +109,14 @@ def extra_request(opts, body: dict) -> None:
         value = opts[flag[2:].replace("-", "_")]
         if value and not (key == "MemorySwappiness" and value == "-1"):  # -1: the default, not given
             host[key] = integer(value, flag)
+    if "MemorySwappiness" in host and not 0 <= host["MemorySwappiness"] <= 100:  # docker's CLI checks it
+        raise InvalidArgument(f"invalid value: {host['MemorySwappiness']}. Valid memory swappiness range is 0-100")
+    # docker's CLI checks these modes before any request (so `create` exits 125 for them too)
+    for flag, what, allowed, joins in (("--pid", "PID", ("host",), True), ("--uts", "UTS", ("host",), False),
+                                       ("--cgroupns", "CGROUP", ("host", "private"), False)):
+        value = opts[flag[2:]]
+        if value and value not in allowed and not (joins and value.startswith("container:") and value != "container:"):
+            raise InvalidArgument(f"{flag}: invalid {what} mode")
     for flag, key in (("--pid", "PidMode"), ("--ipc", "IpcMode"), ("--uts", "UTSMode"), ("--cgroupns", "CgroupnsMode"),
                       ("--cgroup-parent", "CgroupParent"), ("--cpuset-mems", "CpusetMems")):
         value = opts[flag[2:].replace("-", "_")]

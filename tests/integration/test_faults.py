@@ -168,8 +168,8 @@ def unmount(st, disk) -> None:
 FULL_DISK_COMMANDS = [
     (("run", "--rm", "busybox", "echo", "hi"), 125),
     (("run", "-d", "--name", "d1", "busybox", "sleep", "5"), 125),
-    (("create", "--name", "c1", "busybox", "true"), 125),
-    (("create", "--name", "c2", "-v", "/data", "busybox", "true"), 125),
+    (("create", "--name", "c1", "busybox", "true"), 1),  # docker create: 1 for what the daemon refuses
+    (("create", "--name", "c2", "-v", "/data", "busybox", "true"), 1),
     (("start", "keep"), 1),
     (("tag", "busybox:latest", "other:1"), 1),
     (("volume", "create", "v1"), 1),

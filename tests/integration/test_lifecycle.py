@@ -477,8 +477,8 @@ def test_restart_always_until_stopped(dy, busybox, name):
 
 def test_ps_shows_a_restarting_container_as_docker_does(dy, busybox, name):
     run_d(dy, name, "sh", "-c", "exit 1", flags=("--restart", "always"))
-    wait_for(lambda: fmt(dy, name, "{{.RestartCount}} {{.State.Status}}") == "2 restarting", timeout=15,
-             interval=0.02, what="the 2nd back-off (0.8 s)")
+    wait_for(lambda: fmt(dy, name, "{{.RestartCount}} {{.State.Status}}") == "4 restarting", timeout=15,
+             interval=0.02, what="the 5th back-off (1.6 s)")
     row = ps_row(dy, name, "-a")
     # docker's State.String(): "Restarting (1) Less than a second ago", the last exit and its time
     assert re.search(r"\bRestarting \(1\) (Less than a second|\d+ seconds?) ago\b", row), row
@@ -488,7 +488,7 @@ def test_ps_shows_a_restarting_container_as_docker_does(dy, busybox, name):
 
 def test_stop_of_a_restarting_container_is_prompt(dy, busybox, name):
     cid = run_d(dy, name, "sh", "-c", "echo run; exit 1", flags=("--restart", "always"))
-    # back-off: 0.2, 0.4, 0.8, 1.6 s, then 3.2 s before the 5th run
+    # back-off: 0.1, 0.2, 0.4, 0.8 s, then 1.6 s before the 5th run
     wait_for(lambda: fmt(dy, name, "{{.RestartCount}} {{.State.Status}}") == "4 restarting", timeout=15,
              interval=0.02, what="the 4th back-off")
     t0 = time.monotonic()
@@ -535,7 +535,7 @@ def test_exec_env_user_workdir_and_exit_codes(dy, busybox, name):
     assert p.returncode == 126 and "permission denied" in p.err
     no_traceback(p)
     p = dy("exec", name, "no-such-command", check=False)
-    assert p.returncode == 127 and "not found" in p.err
+    assert p.returncode == 126 and "not found" in p.err  # docker exec: 126 (run: 127)
     no_traceback(p)
     # the exec'd process is in the container: same pid namespace (init is pid 1 there)
     assert dy("exec", name, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '").out.startswith("sh -c ")

@@ -165,7 +165,9 @@ def test_pull_by_digest_and_cross_repo_mount(client, busybox, registry):
     p = dy("pull", by_digest)
     assert p.out.splitlines()[0] == f"{digest}: Pulling from other/b"
     assert p.out.splitlines()[-1] == by_digest
-    assert dy("images", "--format", "{{.Repository}}:{{.Tag}}").out.strip() in ("", "<none>:<none>")
+    # as docker's: known by the digest it was pulled by (RepoDigests), listed with TAG <none>
+    assert dy("images", "--format", "{{.Repository}}:{{.Tag}}").out == f"{reg.addr}/other/b:<none>\n"
+    assert dy("image", "inspect", "-f", "{{.RepoTags}} {{.RepoDigests}}", by_digest).out == f"[] [{by_digest}]\n"
     assert dy("run", "--rm", "--network", "none", by_digest, "sh", "-c", "echo ok").out == "ok\n"
 
 
