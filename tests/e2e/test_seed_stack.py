@@ -1,0 +1,138 @@
+"""The seed's Compose stack for real (slow tier), from examples/seed/ as a user builds it.
+
+One Debian base with every package the three images need is bootstrapped once for the module
+(debootstrap from Debian's mirror; the containers themselves reach nothing but each other and
+127.0.0.1). Then the `postgres:15` and `redis:7-alpine` stand-ins and the seed's Node app are
+built from their Dockerfiles and run: first by hand on a user network (`network create`,
+`run`), then as the seed's compose file with `dockyard compose up -d --wait`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from conftest import REPO, Dockyard, remove_networks
+
+from dockyard.fsutil import unmount_below
+
+SEED = os.path.join(REPO, "examples", "seed")
+BASE = "debian:bookworm-seed"
+PACKAGES = "postgresql-15,redis-server,nodejs,node-pg,node-redis"
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not shutil.which("debootstrap"), reason="debootstrap not installed")]
+
+
+def clear(store: Dockyard) -> None:
+    """Remove the store's containers, then its networks (host-wide: bridges and rules)."""
+    ids = store("ps", "-aq", "--no-trunc").out.split()
+    if ids:
+        store("rm", "-f", "-v", *ids, timeout=120)
+    remove_networks(store.root, store.runroot)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A store with the base and the two stand-in images, shared by the module's tests."""
+    top = tmp_path_factory.mktemp("seed")
+    s = Dockyard(str(top / "root"), str(top / "run"))
+    try:
+        t0 = time.monotonic()
+        s("bootstrap", "debian", "--include", PACKAGES, BASE, timeout=1500)
+        t1 = time.monotonic()
+        s("build", "-t", "postgres:15", os.path.join(SEED, "postgres"), timeout=300)
+        s("build", "-t", "redis:7-alpine", os.path.join(SEED, "redis"), timeout=300)
+        print(f"\nbootstrap {t1 - t0:.0f}s, two stand-in builds {time.monotonic() - t1:.0f}s")
+        yield s
+    finally:
+        clear(s)
+        unmount_below(str(top))
+
+
+@pytest.fixture
+def seed(store):
+    yield store
+    clear(store)
+
+
+def free_port() -> int:
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def get(port: int, path: str = "/", timeout: float = 60) -> str:
+    """The app's answer on 127.0.0.1:port, waiting for it to listen (and answer 200)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                return r.read().decode()
+        except (urllib.error.URLError, ConnectionError) as e:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no answer on 127.0.0.1:{port}{path}: {e}") from e
+            time.sleep(0.3)
+
+
+def healthy(store: Dockyard, name: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while (status := store("inspect", "-f", "{{.State.Health.Status}}", name).out.strip()) != "healthy":
+        assert status == "starting" and time.monotonic() < deadline, \
+            f"{name} is {status}:\n{store('inspect', '-f', '{{json .State.Health}}', name).out}\n" \
+            f"{store('logs', name, check=False).err}"
+        time.sleep(0.5)
+
+
+def test_seed_images_on_a_user_network(seed):
+    """The three images by hand: postgres initialises from its environment and checks passwords,
+    redis answers, the app counts in both, and the database outlives its container."""
+    s = seed
+    net = "seed-" + uuid.uuid4().hex[:8]
+    s("network", "create", net)
+    # No password, no database: refused as the official image refuses, nothing left running.
+    p = s("run", "--rm", "postgres:15", check=False, timeout=60)
+    assert p.returncode == 1 and "POSTGRES_PASSWORD is not set" in p.err + p.out
+    db = ("run", "-d", "--name", "db", "--network", net, "-v", "seed_pgdata:/var/lib/postgresql/data")
+    s(*db, "-e", "POSTGRES_USER=seed", "-e", "POSTGRES_PASSWORD=s3cret", "-e", "POSTGRES_DB=seed", "postgres:15")
+    s("run", "-d", "--name", "redis", "--network", net, "redis:7-alpine")
+    healthy(s, "db")
+    healthy(s, "redis")
+    # The servers run as their own users, not root.
+    assert s("exec", "db", "stat", "-c", "%U", "/proc/1").out == "postgres\n"
+    assert s("exec", "redis", "id", "-un").out == "redis\n"
+    assert s("exec", "db", "psql", "-U", "seed", "-d", "seed", "-tAc", "SHOW server_encoding").out == "UTF8\n"
+
+    build = s("build", "-t", "seed-web:test", os.path.join(SEED, "web"), timeout=300)
+    assert "pg@8." in build.out and "redis@4." in build.out and "satisfies" in build.out
+    port = free_port()
+    s("run", "-d", "--name", "web", "--network", net, "-p", f"127.0.0.1:{port}:3000",
+      "-e", "DATABASE_URL=postgres://seed:s3cret@db:5432/seed", "-e", "REDIS_URL=redis://redis:6379", "seed-web:test")
+    assert get(port) == "visits=1 rows=1\n"
+    assert get(port) == "visits=2 rows=2\n"
+    assert s("exec", "web", "id", "-un").out == "appuser\n"
+    # Network clients need the password.
+    bad = s("exec", "web", "psql", "postgres://seed:wrong@db/seed", "-c", "SELECT 1", check=False)
+    assert bad.returncode != 0 and 'password authentication failed for user "seed"' in bad.err
+    assert s("exec", "web", "psql", "postgres://seed:s3cret@db/seed", "-tAc", "SELECT count(*) FROM visits").out \
+        == "2\n"
+
+    # A new db container on the same volume: the rows are still there, initialisation is skipped
+    # (no password needed), and the app reconnects by itself.
+    s("rm", "-f", "db")
+    s(*db, "postgres:15")
+    healthy(s, "db")
+    assert "PostgreSQL init process complete" not in s("logs", "db").out
+    assert get(port) == "visits=3 rows=3\n"
+    for c in ("web", "db", "redis"):
+        t0 = time.monotonic()
+        s("stop", c)  # each stops on its stop signal, not after the 10 s kill timeout
+        assert time.monotonic() - t0 < 8, f"{c} took {time.monotonic() - t0:.1f}s to stop"
+        assert s("inspect", "-f", "{{.State.ExitCode}}", c).out.strip() == "0", c
