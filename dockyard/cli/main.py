@@ -53,6 +53,7 @@ COMMANDS = {
     "verify": ("dockyard.cli.sign", "cmd_verify"),
     "sbom": ("dockyard.cli.sbom", "cmd_sbom"),
     "scan": ("dockyard.cli.sbom", "cmd_scan"),
+    "compose": ("dockyard.cli.compose", "cmd_compose"),
 }
 GROUPS = {
     "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"),
@@ -128,6 +129,7 @@ Commands:
   scan        Match an image's packages against OSV vulnerability records, offline
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   version     Show the dockyard version
+  compose     Define and run multi-container applications (Docker Compose v2's commands)
 
 Management Commands:
   container   Manage containers

@@ -1,0 +1,475 @@
+"""`dockyard compose`: Docker Compose v2's commands over the engine (no API socket needed).
+
+The global options and the project come from cli/composeopts.py and compose/loader.py; the work
+is in dockyard/compose/ (up.py, down.py, project.py, logs.py); this module parses each command's
+flags and renders. `up`, `down`, `ps`, `logs`, `exec` are here, `run` in cli/composerun.py,
+the others in cli/composecmds.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
+from dockyard.errors import InvalidArgument
+
+HERE = "dockyard.cli.compose"
+MORE = "dockyard.cli.composecmds"
+SUBCOMMANDS = {
+    "up": (HERE, "cmd_up"), "down": (HERE, "cmd_down"), "ps": (HERE, "cmd_ps"), "logs": (HERE, "cmd_logs"),
+    "run": ("dockyard.cli.composerun", "cmd_run"), "exec": (HERE, "cmd_exec"), "create": (MORE, "cmd_create"),
+    "start": (MORE, "cmd_start"), "stop": (MORE, "cmd_stop"), "restart": (MORE, "cmd_restart"),
+    "rm": (MORE, "cmd_rm"), "kill": (MORE, "cmd_kill"), "pause": (MORE, "cmd_pause"),
+    "unpause": (MORE, "cmd_unpause"), "top": (MORE, "cmd_top"), "images": (MORE, "cmd_images"),
+    "port": (MORE, "cmd_port"), "cp": (MORE, "cmd_cp"), "wait": (MORE, "cmd_wait"), "ls": (MORE, "cmd_ls"),
+    "version": (MORE, "cmd_version"), "build": (MORE, "cmd_build"), "pull": (MORE, "cmd_pull"),
+    "push": (MORE, "cmd_push"), "config": ("dockyard.cli.composeconfig", "cmd_config"),
+}
+NO_PROJECT = ("ls", "version")  # commands that read no compose file
+
+
+class Progress:
+    """Compose v2's progress lines on stderr: `plain` (not a terminal, or --progress plain) shows
+    every step (` Container p-web-1  Starting`), `tty` only what is done (` ✔ Container p-web-1  Started`),
+    `quiet` nothing."""
+
+    DONE = ("Created", "Started", "Running", "Removed", "Stopped", "Recreated", "Healthy", "Exited", "Killed",
+            "Paused", "Unpaused", "Restarted", "Pulled", "Built", "Pushed")
+
+    def __init__(self, mode: str = "auto", out=None) -> None:
+        self.out = out or sys.stderr
+        if mode == "auto":
+            mode = "tty" if self.out.isatty() else "plain"
+        if mode not in ("plain", "tty", "quiet", "json"):
+            raise InvalidArgument(f'unsupported --progress value "{mode}": use auto, tty, plain, json or quiet')
+        self.mode = mode
+
+    def event(self, kind: str, name: str, status: str) -> None:
+        if self.mode == "quiet":
+            return
+        if self.mode == "json":
+            from dockyard.jsonfast import dumps
+
+            self.out.write(dumps({"id": f"{kind} {name}", "status": status}) + "\n")
+        elif self.mode == "plain":
+            self.out.write(f" {kind} {name}  {status}\n")
+        elif status in self.DONE:
+            self.out.write(f" \u2714 {kind} {name}  {status}\n")
+        elif status.startswith("Error"):
+            self.out.write(f" \u2718 {kind} {name}  {status}\n")
+        self.out.flush()
+
+    def warn(self, text: str) -> None:
+        if self.mode != "quiet":
+            self.out.write(f"WARN[0000] {text}\n")
+            self.out.flush()
+
+
+GLOBAL_FLAGS = [
+    Flag("-f,--file", LIST, "Compose configuration files"),
+    Flag("-p,--project-name", STR, "Project name"),
+    Flag("--project-directory", STR, "Specify an alternate working directory (default: the path of the, first "
+         "specified, Compose file)"),
+    Flag("--env-file", LIST, "Specify an alternate environment file"),
+    Flag("--profile", LIST, "Specify a profile to enable"),
+    Flag("--progress", STR, "Set type of progress output (auto, tty, plain, json, quiet)", default="auto"),
+    Flag("--ansi", STR, 'Control when to print ANSI control characters ("never"|"always"|"auto")', default="auto"),
+]
+
+
+def global_options(argv: list[str]):
+    """The options before the command (Compose v2's), and the rest."""
+    opts = parse(GLOBAL_FLAGS + [Flag("-h,--help", BOOL, "Print usage")], argv, interspersed=False)
+    if opts.ansi not in ("never", "always", "auto"):
+        raise InvalidArgument(f'unsupported --ansi value "{opts.ansi}": use never, always or auto')
+    if opts.help:
+        opts.args.insert(0, "--help")
+    return opts, opts.args
+
+
+def cmd_compose(ctx, argv: list[str]) -> int:
+    g, rest = global_options(argv)
+    if not rest or rest[0] in ("-h", "--help", "help"):
+        names = "\n".join(f"  {k}" for k in SUBCOMMANDS)
+        print(usage("dockyard compose [OPTIONS] COMMAND", "Define and run multi-container applications",
+                    GLOBAL_FLAGS) + f"\nCommands:\n{names}")
+        return 0
+    target = SUBCOMMANDS.get(rest[0])
+    if target is None:
+        raise UsageError(f"unknown docker command: \"compose {rest[0]}\"", hint="See 'dockyard compose --help'.")
+    module, func = target
+    __import__(module)
+    return getattr(sys.modules[module], func)(Session(ctx, g), rest[1:]) or 0
+
+
+def _site_packages() -> None:
+    """The loader reads YAML with PyYAML: under the launchers' `python -S` the site directories
+    are added first (as `registry serve` does for aiohttp)."""
+    if sys.flags.no_site:
+        try:
+            import yaml  # noqa: F401
+        except ImportError:
+            import site
+
+            site.main()
+
+
+class Session:
+    """A compose command's context: the engine, the global options, the project once loaded."""
+
+    def __init__(self, ctx, g) -> None:
+        self.ctx, self.g, self._project, self._loaded = ctx, g, None, None
+
+    @property
+    def engine(self):
+        return self.ctx.engine
+
+    @property
+    def loaded(self):
+        """The loader's Project (compose/loader.py)."""
+        if self._loaded is None:
+            _site_packages()
+            from dockyard.compose.loader import ProjectOptions, load_project
+
+            g = self.g
+            self._loaded = load_project(ProjectOptions(files=list(g.file), project_name=g.project_name,
+                                                       project_directory=g.project_directory,
+                                                       env_files=list(g.env_file), profiles=list(g.profile)))
+        return self._loaded
+
+    @property
+    def project(self):
+        """The project in Compose v2's normalized JSON form (compose/project.Model)."""
+        if self._project is None:
+            from dockyard.compose.project import Model
+
+            self._project = Model.of(self.loaded)
+        return self._project
+
+    def progress(self) -> Progress:
+        return Progress(self.g.progress or "auto")
+
+
+def parse_cmd(flags: list[Flag], argv: list[str], prog: str, summary: str, *, interspersed: bool = True):
+    opts = parse(flags + [Flag("--help", BOOL, "Print usage")], argv, interspersed=interspersed)
+    if opts.help:
+        print(usage(f"dockyard compose {prog}", summary, flags))
+        raise SystemExit(0)
+    return opts
+
+
+def parse_scale(values: list[str], project) -> dict:
+    out = {}
+    for v in values:
+        svc, eq, n = v.partition("=")
+        if not eq or not n.isdigit():
+            raise InvalidArgument(f"invalid --scale {v!r}: expected SERVICE=NUM")
+        if svc not in project.services:
+            raise InvalidArgument(f"no such service: {svc}")
+        out[svc] = int(n)
+    return out
+
+
+def parse_seconds(value, flag: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not str(value).lstrip("-").isdigit():
+        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: parsing '
+                              f'"{value}": invalid syntax')
+    return int(value)
+
+
+UP_FLAGS = [
+    Flag("-d,--detach", BOOL, "Detached mode: Run containers in the background"),
+    Flag("--build", BOOL, "Build images before starting containers"),
+    Flag("--no-build", BOOL, "Don't build an image, even if it's policy"),
+    Flag("--wait", BOOL, "Wait for services to be running|healthy. Implies detached mode."),
+    Flag("--wait-timeout", STR, "Maximum duration in seconds to wait for the project to be running|healthy"),
+    Flag("--scale", LIST, "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."),
+    Flag("--force-recreate", BOOL, "Recreate containers even if their configuration and image haven't changed"),
+    Flag("--no-recreate", BOOL, "If containers already exist, don't recreate them. Incompatible with --force-recreate."),
+    Flag("--no-deps", BOOL, "Don't start linked services"),
+    Flag("--remove-orphans", BOOL, "Remove containers for services not defined in the Compose file"),
+    Flag("--no-start", BOOL, "Don't start the services after creating them"),
+    Flag("-t,--timeout", STR, "Use this timeout in seconds for container shutdown when attached or when containers are already running"),
+    Flag("--no-log-prefix", BOOL, "Don't print prefix in logs"),
+    Flag("--no-color", BOOL, "Produce monochrome output"),
+]
+
+
+def up_options(s: Session, opts, *, up: bool = True):
+    from dockyard.compose.up import Options
+
+    if opts.build and opts.no_build:
+        raise InvalidArgument("--build and --no-build are incompatible")
+    kw = dict(scale=parse_scale(opts.scale, s.project), force_recreate=opts.force_recreate,
+              no_recreate=opts.no_recreate, build=opts.build, remove_orphans=opts.remove_orphans)
+    if up:
+        if opts.detach and opts.no_start:
+            raise InvalidArgument("--no-start and --detach are incompatible")
+        if opts.wait and opts.no_start:
+            raise InvalidArgument("--no-start and --wait are incompatible")
+        kw.update(no_deps=opts.no_deps, no_start=opts.no_start, wait=opts.wait,
+                  wait_timeout=parse_seconds(opts.wait_timeout, "--wait-timeout"))
+    return Options(**kw)
+
+
+def cmd_up(s: Session, argv: list[str]) -> int:
+    from dockyard.compose import up
+
+    opts = parse_cmd(UP_FLAGS, argv, "up [OPTIONS] [SERVICE...]", "Create and start containers")
+    o = up_options(s, opts)
+    timeout = parse_seconds(opts.timeout, "--timeout")
+    engine, project, progress = s.engine, s.project, s.progress()
+    names = up.P.select_services(project, opts.args)
+    build_images(s, names if o.no_deps else up.P.dependency_order(project, names), force=o.build,
+                 never=opts.no_build, progress=progress)
+    services, todo = up.prepare(engine, project, opts.args, o, progress)
+    if o.no_start:
+        return 0
+    started = up.start_all(engine, project, todo, progress)
+    if o.wait:
+        recs = [rec for _svc, rec in todo]
+        for rec in recs:
+            progress.event("Container", rec.name, "Waiting")
+        up.wait_running(engine, recs, o.wait_timeout)
+        for rec in recs:
+            progress.event("Container", rec.name, "Healthy")
+        return 0
+    if opts.detach:
+        return 0
+    return _attach(s, [rec for _svc, rec in todo], started, no_prefix=opts.no_log_prefix,
+                   color=not opts.no_color, timeout=timeout)
+
+
+def build_images(s: Session, services, *, force: bool, never: bool, progress) -> None:
+    """Services with `build:` get their image built when it is missing (or always with --build)."""
+    from dockyard.compose.convert import image_name
+
+    for svc in services:
+        service = s.project.services[svc]
+        if not service.get("build") or never:
+            continue
+        ref = image_name(s.project.name, svc, service)
+        if not force:
+            try:
+                s.engine.images.resolve(ref)
+                continue
+            except Exception:  # noqa: BLE001 - any failure to find it means: build it
+                pass
+        from dockyard.compose.build import build_service
+
+        progress.event("Service", svc, "Building")
+        build_service(s.engine, s.project, svc, quiet=progress.mode != "plain")
+        progress.event("Service", svc, "Built")
+
+
+COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
+
+
+class LogPrinter:
+    """`svc-1  | line`, names padded to the widest, coloured on a terminal."""
+
+    def __init__(self, project: str, recs, *, prefix: bool = True, color: bool = True, timestamps: bool = False):
+        self.project, self.prefix, self.timestamps = project, prefix, timestamps
+        self.color = color and sys.stdout.isatty()
+        self.width = max([len(self.short(r)) for r in recs] or [0])
+        self.colors: dict = {}
+
+    def short(self, rec) -> str:
+        return rec.name.removeprefix(self.project + "-")
+
+    def emit(self, rec, record: dict) -> None:
+        text = record.get("log", "")
+        if self.timestamps:
+            text = f"{record.get('time', '')} {text}"
+        if self.prefix:
+            name = self.short(rec).ljust(self.width)
+            if self.color:
+                c = self.colors.setdefault(rec.id, COLORS[len(self.colors) % len(COLORS)])
+                name = f"\033[{c}m{name}  |\033[0m "
+            else:
+                name = f"{name}  | "
+            text = "".join(name + line for line in text.splitlines(keepends=True)) or name
+        out = sys.stderr if record.get("stream") == "stderr" and not self.prefix else sys.stdout
+        out.write(text)
+        out.flush()
+
+
+def _attach(s: Session, recs, started, *, no_prefix: bool, color: bool, timeout) -> int:
+    """Foreground `up`: every container's log, prefixed, until all exit; Ctrl-C stops them."""
+    from dockyard.compose import down, logs
+
+    printer = LogPrinter(s.project.name, recs, prefix=not no_prefix, color=color)
+    fresh = {r.id for r in started}
+    print("Attaching to " + ", ".join(printer.short(r) for r in recs), flush=True)
+    exited: set = set()
+
+    def emit(rec, record):
+        printer.emit(rec, record)
+
+    def more():
+        for rec in recs:
+            if rec.id in exited:
+                continue
+            st = down.P.state_of(s.engine.db.get_container(rec.id))
+            if st.get("Status") in ("exited", "dead"):
+                exited.add(rec.id)
+                print(f"{printer.short(rec)} exited with code {st.get('ExitCode', 0)}", flush=True)
+        return []
+
+    try:
+        logs.follow(s.engine, recs, lambda rec, r: (emit(rec, r)), from_end=False, more=more)
+        more()
+    except KeyboardInterrupt:
+        sys.stderr.write("Gracefully stopping... (press Ctrl+C again to force)\n")
+        down.stop(s.engine, s.project, recs, s.progress(), timeout)
+        return 130
+    del fresh
+    return 0
+
+
+def cmd_down(s: Session, argv: list[str]) -> int:
+    from dockyard.compose import down
+
+    flags = [Flag("-v,--volumes", BOOL, "Remove named volumes declared in the \"volumes\" section of the Compose "
+                  "file and anonymous volumes attached to containers"),
+             Flag("--rmi", STR, 'Remove images used by services. "local" remove only images that don\'t have a '
+                  'custom tag ("local"|"all")'),
+             Flag("--remove-orphans", BOOL, "Remove containers for services not defined in the Compose file"),
+             Flag("-t,--timeout", STR, "Specify a shutdown timeout in seconds")]
+    opts = parse_cmd(flags, argv, "down [OPTIONS] [SERVICES]", "Stop and remove containers, networks")
+    if opts.args:
+        raise InvalidArgument("dockyard compose down takes no service names: it takes the whole project down")
+    down.down(s.engine, s.project, s.progress(), volumes=opts.volumes, rmi=opts.rmi or None,
+              remove_orphans=opts.remove_orphans, timeout=parse_seconds(opts.timeout, "--timeout"))
+    return 0
+
+
+PS_HEADERS = {"Name": "NAME", "Image": "IMAGE", "Command": "COMMAND", "Service": "SERVICE", "RunningFor": "CREATED",
+              "Status": "STATUS", "Ports": "PORTS", "ID": "CONTAINER ID", "State": "STATE", "Project": "PROJECT",
+              "Health": "HEALTH", "ExitCode": "EXIT CODE"}
+PS_DEFAULT = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}"
+
+
+def ps_rows(s: Session, recs) -> list[dict]:
+    from dockyard.cli.containers import ps_row
+    from dockyard.compose.project import SERVICE, labels_of, state_of
+
+    rows = []
+    for rec in recs:
+        st = state_of(rec)
+        row = ps_row(rec, st, no_trunc=False)
+        row.update(ID=rec.id, Name=rec.name, Project=s.project.name, Service=labels_of(rec).get(SERVICE, ""),
+                   Health=(st.get("Health") or {}).get("Status", ""), ExitCode=st.get("ExitCode", 0))
+        rows.append(row)
+    return rows
+
+
+def cmd_ps(s: Session, argv: list[str]) -> int:
+    from dockyard.compose import project as P
+
+    flags = [Flag("-a,--all", BOOL, "Show all stopped containers (including those created by the run command)"),
+             Flag("-q,--quiet", BOOL, "Only display IDs"), Flag("--services", BOOL, "Display services"),
+             Flag("--format", STR, "Format output using a custom template: 'table' (default), 'table TEMPLATE', "
+                  "'json' or a Go template"),
+             Flag("--status", LIST, "Filter services by status. Values: [paused | restarting | removing | running "
+                  "| dead | created | exited]")]
+    opts = parse_cmd(flags, argv, "ps [OPTIONS] [SERVICE...]", "List containers")
+    services = P.select_services(s.project, opts.args) if opts.args else None
+    recs = P.containers(s.engine, s.project.name, services=services, oneoff=None if opts.all else False)
+    if not opts.all:
+        recs = [r for r in recs if P.state_of(r).get("Status") in ("running", "paused", "restarting")]
+    if opts.status:
+        recs = [r for r in recs if P.state_of(r).get("Status") in opts.status]
+    if opts.services:
+        seen = []
+        for r in recs:
+            svc = P.labels_of(r).get(P.SERVICE)
+            if svc not in seen:
+                seen.append(svc)
+        print("\n".join(seen)) if seen else None
+        return 0
+    if opts.quiet:
+        for r in recs:
+            print(r.id)
+        return 0
+    rows = ps_rows(s, recs)
+    fmt = opts.format or PS_DEFAULT
+    if fmt == "json":
+        from dockyard.jsonfast import dumps
+
+        for row in rows:
+            print(dumps({k: v for k, v in row.items() if not callable(v)}))
+        return 0
+    from dockyard.cli.template import render_table
+
+    sys.stdout.write(render_table(PS_DEFAULT if fmt == "table" else fmt, rows, PS_HEADERS))
+    return 0
+
+
+def cmd_logs(s: Session, argv: list[str]) -> int:
+    from dockyard.compose import logs, project as P
+
+    flags = [Flag("-f,--follow", BOOL, "Follow log output"),
+             Flag("-n,--tail", STR, "Number of lines to show from the end of the logs for each container", default="all"),
+             Flag("-t,--timestamps", BOOL, "Show timestamps"), Flag("--no-log-prefix", BOOL, "Don't print prefix in logs"),
+             Flag("--no-color", BOOL, "Produce monochrome output"),
+             Flag("--index", STR, "index of the container if service has multiple replicas")]
+    opts = parse_cmd(flags, argv, "logs [OPTIONS] [SERVICE...]", "View output from containers")
+    tail = None
+    if opts.tail != "all":
+        if not opts.tail.lstrip("-").isdigit():
+            raise InvalidArgument(f'invalid value for "tail": "{opts.tail}"')
+        tail = int(opts.tail) if int(opts.tail) >= 0 else None
+    services = P.select_services(s.project, opts.args) if opts.args else None
+    recs = P.containers(s.engine, s.project.name, services=services, oneoff=None)
+    if opts.index:
+        recs = [r for r in recs if str(P.number_of(r)) == opts.index]
+    printer = LogPrinter(s.project.name, recs, prefix=not opts.no_log_prefix, color=not opts.no_color,
+                         timestamps=opts.timestamps)
+    try:
+        logs.follow(s.engine, recs, printer.emit, tail=tail, follow=opts.follow)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def pick(s: Session, svc: str, index: int | None = None):
+    """The container `exec`, `cp`, `port` act on: replica `index` (1 by default) of `svc`."""
+    from dockyard.compose import project as P
+    from dockyard.errors import NotFound
+
+    P.select_services(s.project, [svc])
+    recs = [r for r in P.containers(s.engine, s.project.name, services=[svc])
+            if P.state_of(r).get("Status") in ("running", "paused", "restarting") or index is not None]
+    if index is not None:
+        recs = [r for r in recs if P.number_of(r) == index]
+    if not recs:
+        raise NotFound(f"service \"{svc}\" is not running" if index is None
+                       else f"service \"{svc}\" is not running container #{index}")
+    return recs[0]
+
+
+def cmd_exec(s: Session, argv: list[str]) -> int:
+    from dockyard.cli.run import env_from_args
+    from dockyard.engine.exec import exec_in_container
+
+    flags = [Flag("-T,--no-TTY", BOOL, "Disable pseudo-TTY allocation. By default `compose exec` allocates a TTY."),
+             Flag("-d,--detach", BOOL, "Detached mode: Run command in the background"),
+             Flag("-e,--env", LIST, "Set environment variables"), Flag("-u,--user", STR, "Run the command as this user"),
+             Flag("-w,--workdir", STR, "Path to workdir directory for this command"),
+             Flag("--index", STR, "Index of the container if service has multiple replicas"),
+             Flag("--privileged", BOOL, "Give extended privileges to the process")]
+    opts = parse_cmd(flags, argv, "exec [OPTIONS] SERVICE COMMAND [ARGS...]", "Execute a command in a running container",
+                  interspersed=False)
+    if len(opts.args) < 2:
+        raise UsageError('"dockyard compose exec" requires at least 2 arguments.')
+    index = parse_seconds(opts.index, "--index")
+    rec = pick(s, opts.args[0], index)
+    tty = not opts.no_TTY and os.isatty(0) and not opts.detach
+    return exec_in_container(s.engine, rec.id, opts.args[1:], tty=tty, interactive=not opts.detach, user=opts.user or "",
+                             workdir=opts.workdir or "", env=env_from_args(opts.env, []), detach=opts.detach,
+                             privileged=opts.privileged)
+
