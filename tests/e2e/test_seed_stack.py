@@ -136,3 +136,62 @@ def test_seed_images_on_a_user_network(seed):
         s("stop", c)  # each stops on its stop signal, not after the 10 s kill timeout
         assert time.monotonic() - t0 < 8, f"{c} took {time.monotonic() - t0:.1f}s to stop"
         assert s("inspect", "-f", "{{.State.ExitCode}}", c).out.strip() == "0", c
+
+
+def test_seed_compose_stack(seed, tmp_path):
+    """The seed's compose file: `up -d --wait` builds the web image and starts db and redis before
+    web (healthy first); the app answers on its port; `down` + `up` keeps the rows (named volume);
+    `down -v` leaves no container, network or volume of the project."""
+    s = seed
+    project = tmp_path / "seed"
+    shutil.copytree(SEED, project)
+    port = free_port()
+
+    def compose(*args: str, timeout: float = 300) -> str:
+        p = subprocess.run(s.cmd("compose", *args), env=dict(s.env, WEB_PORT=f"127.0.0.1:{port}"),
+                           cwd=str(project), capture_output=True, text=True, timeout=timeout)
+        assert p.returncode == 0, f"compose {' '.join(args)} exited {p.returncode}:\n{p.stderr}{p.stdout}"
+        assert "Traceback" not in p.stderr, p.stderr
+        return p.stdout + p.stderr
+
+    def volumes() -> set[str]:
+        return set(s("volume", "ls", "-q").out.split())
+
+    t0 = time.monotonic()
+    out = compose("up", "-d", "--wait", timeout=600)
+    up_s = time.monotonic() - t0
+    # web waits for its dependencies' health checks, then is itself waited for.
+    assert out.index("seed-db-1  Healthy") < out.index("seed-web-1  Started"), out
+    assert out.index("seed-redis-1  Healthy") < out.index("seed-web-1  Started"), out
+    assert "seed-web-1  Healthy" in out, out
+    ps = compose("ps", "--format", "{{.Service}} {{.Status}}")
+    assert sorted(line.split(" ", 1)[0] for line in ps.splitlines() if "(healthy)" in line) == ["db", "redis", "web"], ps
+    assert compose("port", "web", "3000").strip() == f"127.0.0.1:{port}"
+    assert get(port) == "visits=1 rows=1\n"
+    assert get(port) == "visits=2 rows=2\n"
+    labels = s("inspect", "-f", '{{index .Config.Labels "com.docker.compose.project"}} '
+               '{{index .Config.Labels "com.docker.compose.service"}}', "seed-web-1").out
+    assert labels == "seed web\n"
+
+    compose("down")
+    assert s("ps", "-aq").out == ""
+    assert "seed_default" not in s("network", "ls", "--format", "{{.Name}}").out
+    kept = volumes()
+    assert "seed_postgres_data" in kept  # with redis's anonymous /data, kept by `down` as Docker Compose keeps it
+
+    t0 = time.monotonic()
+    compose("up", "-d", "--wait", timeout=300)
+    again_s = time.monotonic() - t0
+    # The rows are on the named volume; redis's counter was on an anonymous volume, and a new
+    # container gets a new one, as with Docker Compose.
+    assert get(port) == "visits=1 rows=3\n"
+
+    compose("down", "-v")
+    assert s("ps", "-aq").out == ""
+    assert "seed_default" not in s("network", "ls", "--format", "{{.Name}}").out
+    # The project's volumes are gone: the named one and the running redis's anonymous one. What
+    # remains is the first redis's anonymous volume, which `down` without -v left (as Docker Compose).
+    assert volumes() == kept - {"seed_postgres_data"}, (kept, volumes())
+    with pytest.raises(AssertionError):
+        get(port, timeout=1)
+    print(f"\ncompose up -d --wait (web built) {up_s:.1f}s, again after down {again_s:.1f}s")
