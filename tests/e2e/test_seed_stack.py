@@ -147,26 +147,26 @@ def test_seed_compose_stack(seed, tmp_path):
     shutil.copytree(SEED, project)
     port = free_port()
 
-    def compose(*args: str, timeout: float = 300) -> str:
+    def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         p = subprocess.run(s.cmd("compose", *args), env=dict(s.env, WEB_PORT=f"127.0.0.1:{port}"),
                            cwd=str(project), capture_output=True, text=True, timeout=timeout)
         assert p.returncode == 0, f"compose {' '.join(args)} exited {p.returncode}:\n{p.stderr}{p.stdout}"
         assert "Traceback" not in p.stderr, p.stderr
-        return p.stdout + p.stderr
+        return p
 
     def volumes() -> set[str]:
         return set(s("volume", "ls", "-q").out.split())
 
     t0 = time.monotonic()
-    out = compose("up", "-d", "--wait", timeout=600)
+    out = compose("up", "-d", "--wait", timeout=600).stderr  # progress, as Compose v2 writes it
     up_s = time.monotonic() - t0
     # web waits for its dependencies' health checks, then is itself waited for.
     assert out.index("seed-db-1  Healthy") < out.index("seed-web-1  Started"), out
     assert out.index("seed-redis-1  Healthy") < out.index("seed-web-1  Started"), out
     assert "seed-web-1  Healthy" in out, out
-    ps = compose("ps", "--format", "{{.Service}} {{.Status}}")
+    ps = compose("ps", "--format", "{{.Service}} {{.Status}}").stdout
     assert sorted(line.split(" ", 1)[0] for line in ps.splitlines() if "(healthy)" in line) == ["db", "redis", "web"], ps
-    assert compose("port", "web", "3000").strip() == f"127.0.0.1:{port}"
+    assert compose("port", "web", "3000").stdout == f"127.0.0.1:{port}\n"
     assert get(port) == "visits=1 rows=1\n"
     assert get(port) == "visits=2 rows=2\n"
     labels = s("inspect", "-f", '{{index .Config.Labels "com.docker.compose.project"}} '
