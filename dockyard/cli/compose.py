@@ -32,13 +32,14 @@ NO_PROJECT = ("ls", "version")  # commands that read no compose file
 class Progress:
     """Compose v2's progress lines on stderr: `plain` (not a terminal, or --progress plain) shows
     every step (` Container p-web-1  Starting`), `tty` only what is done (` ✔ Container p-web-1  Started`),
-    `quiet` nothing."""
+    `quiet` nothing. `parallel` (--parallel) is how many containers the commands handle at once
+    (-1: no limit), read by the engine halves from the object they report to."""
 
     DONE = ("Created", "Started", "Running", "Removed", "Stopped", "Recreated", "Healthy", "Exited", "Killed",
             "Paused", "Unpaused", "Restarted", "Pulled", "Built", "Pushed")
 
-    def __init__(self, mode: str = "auto", out=None) -> None:
-        self.out = out or sys.stderr
+    def __init__(self, mode: str = "auto", out=None, parallel: int = -1) -> None:
+        self.out, self.parallel = out or sys.stderr, parallel
         if mode == "auto":
             mode = "tty" if self.out.isatty() else "plain"
         if mode not in ("plain", "tty", "quiet", "json"):
@@ -62,38 +63,21 @@ class Progress:
 
     def warn(self, text: str) -> None:
         if self.mode != "quiet":
-            self.out.write(f"WARN[0000] {text}\n")
-            self.out.flush()
+            from dockyard.cli.composeopts import warn_printer
 
-
-GLOBAL_FLAGS = [
-    Flag("-f,--file", LIST, "Compose configuration files"),
-    Flag("-p,--project-name", STR, "Project name"),
-    Flag("--project-directory", STR, "Specify an alternate working directory (default: the path of the, first "
-         "specified, Compose file)"),
-    Flag("--env-file", LIST, "Specify an alternate environment file"),
-    Flag("--profile", LIST, "Specify a profile to enable"),
-    Flag("--progress", STR, "Set type of progress output (auto, tty, plain, json, quiet)", default="auto"),
-    Flag("--ansi", STR, 'Control when to print ANSI control characters ("never"|"always"|"auto")', default="auto"),
-]
-
-
-def global_options(argv: list[str]):
-    """The options before the command (Compose v2's), and the rest."""
-    opts = parse(GLOBAL_FLAGS + [Flag("-h,--help", BOOL, "Print usage")], argv, interspersed=False)
-    if opts.ansi not in ("never", "always", "auto"):
-        raise InvalidArgument(f'unsupported --ansi value "{opts.ansi}": use never, always or auto')
-    if opts.help:
-        opts.args.insert(0, "--help")
-    return opts, opts.args
+            warn_printer(self.out)(text)
 
 
 def cmd_compose(ctx, argv: list[str]) -> int:
-    g, rest = global_options(argv)
+    from dockyard.cli.composeopts import GLOBAL_FLAGS, parse_global
+
+    if argv[:1] in (["-h"], ["--help"]):
+        argv = ["help"]
+    g, rest = parse_global(argv)
     if not rest or rest[0] in ("-h", "--help", "help"):
         names = "\n".join(f"  {k}" for k in SUBCOMMANDS)
         print(usage("dockyard compose [OPTIONS] COMMAND", "Define and run multi-container applications",
-                    GLOBAL_FLAGS) + f"\nCommands:\n{names}")
+                    GLOBAL_FLAGS) + f"\n\nCommands:\n{names}")
         return 0
     target = SUBCOMMANDS.get(rest[0])
     if target is None:
@@ -127,15 +111,12 @@ class Session:
 
     @property
     def loaded(self):
-        """The loader's Project (compose/loader.py)."""
+        """The loader's Project (compose/loader.py, through cli/composeopts.py)."""
         if self._loaded is None:
             _site_packages()
-            from dockyard.compose.loader import ProjectOptions, load_project
+            from dockyard.cli.composeopts import load
 
-            g = self.g
-            self._loaded = load_project(ProjectOptions(files=list(g.file), project_name=g.project_name,
-                                                       project_directory=g.project_directory,
-                                                       env_files=list(g.env_file), profiles=list(g.profile)))
+            self._loaded = load(self.g)
         return self._loaded
 
     @property
@@ -148,7 +129,14 @@ class Session:
         return self._project
 
     def progress(self) -> Progress:
-        return Progress(self.g.progress or "auto")
+        mode = self.g.progress or "auto"
+        if mode == "auto" and self.g.ansi != "auto":  # --ansi never: no cursor or colour codes
+            mode = "tty" if self.g.ansi == "always" else "plain"
+        return Progress(mode, parallel=int(self.g.parallel) if self.g.parallel is not None else -1)
+
+    def color(self, allowed: bool = True) -> bool:
+        """Colour in logs: --ansi always/never (and NO_COLOR) decide, auto means on a terminal."""
+        return allowed and self.g.color()
 
 
 def parse_cmd(flags: list[Flag], argv: list[str], prog: str, summary: str, *, interspersed: bool = True):
@@ -195,6 +183,7 @@ UP_FLAGS = [
     Flag("-t,--timeout", STR, "Use this timeout in seconds for container shutdown when attached or when containers are already running"),
     Flag("--no-log-prefix", BOOL, "Don't print prefix in logs"),
     Flag("--no-color", BOOL, "Produce monochrome output"),
+    Flag("--attach-dependencies", BOOL, "Automatically attach to log output of dependent services"),
 ]
 
 
@@ -211,7 +200,8 @@ def up_options(s: Session, opts, *, up: bool = True):
         if opts.wait and opts.no_start:
             raise InvalidArgument("--no-start and --wait are incompatible")
         kw.update(no_deps=opts.no_deps, no_start=opts.no_start, wait=opts.wait,
-                  wait_timeout=parse_seconds(opts.wait_timeout, "--wait-timeout"))
+                  wait_timeout=parse_seconds(opts.wait_timeout, "--wait-timeout"),
+                  timeout=parse_seconds(opts.timeout, "--timeout"))
     return Options(**kw)
 
 
@@ -239,7 +229,8 @@ def cmd_up(s: Session, argv: list[str]) -> int:
         return 0
     if opts.detach:
         return 0
-    return _attach(s, [rec for _svc, rec in todo], started, no_prefix=opts.no_log_prefix,
+    attached = [rec for svc, rec in todo if opts.attach_dependencies or not opts.args or svc in opts.args]
+    return _attach(s, attached, started, no_prefix=opts.no_log_prefix,
                    color=not opts.no_color, timeout=timeout)
 
 
@@ -271,9 +262,8 @@ COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 class LogPrinter:
     """`svc-1  | line`, names padded to the widest, coloured on a terminal."""
 
-    def __init__(self, project: str, recs, *, prefix: bool = True, color: bool = True, timestamps: bool = False):
-        self.project, self.prefix, self.timestamps = project, prefix, timestamps
-        self.color = color and sys.stdout.isatty()
+    def __init__(self, project: str, recs, *, prefix: bool = True, color: bool = False, timestamps: bool = False):
+        self.project, self.prefix, self.timestamps, self.color = project, prefix, timestamps, color
         self.width = max([len(self.short(r)) for r in recs] or [0])
         self.colors: dict = {}
 
@@ -301,7 +291,7 @@ def _attach(s: Session, recs, started, *, no_prefix: bool, color: bool, timeout)
     """Foreground `up`: every container's log, prefixed, until all exit; Ctrl-C stops them."""
     from dockyard.compose import down, logs
 
-    printer = LogPrinter(s.project.name, recs, prefix=not no_prefix, color=color)
+    printer = LogPrinter(s.project.name, recs, prefix=not no_prefix, color=s.color(color))
     fresh = {r.id for r in started}
     print("Attaching to " + ", ".join(printer.short(r) for r in recs), flush=True)
     exited: set = set()
@@ -427,7 +417,7 @@ def cmd_logs(s: Session, argv: list[str]) -> int:
     recs = P.containers(s.engine, s.project.name, services=services, oneoff=None)
     if opts.index:
         recs = [r for r in recs if str(P.number_of(r)) == opts.index]
-    printer = LogPrinter(s.project.name, recs, prefix=not opts.no_log_prefix, color=not opts.no_color,
+    printer = LogPrinter(s.project.name, recs, prefix=not opts.no_log_prefix, color=s.color(not opts.no_color),
                          timestamps=opts.timestamps)
     try:
         logs.follow(s.engine, recs, printer.emit, tail=tail, follow=opts.follow)

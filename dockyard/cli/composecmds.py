@@ -64,8 +64,8 @@ def cmd_restart(s, argv):
     from dockyard.compose import down
     from dockyard.engine import lifecycle
 
-    opts = parse_cmd([Flag("-t,--timeout", STR, "Specify a shutdown timeout in seconds"),
-                   Flag("--no-deps", BOOL, "Don't restart dependent services")], argv, "restart [OPTIONS] [SERVICE...]",
+    opts = parse_cmd([Flag("-t,--timeout", STR, "Specify a shutdown timeout in seconds")], argv,
+                     "restart [OPTIONS] [SERVICE...]",
                   "Restart service containers")
     timeout = parse_seconds(opts.timeout, "--timeout")
     progress = s.progress()
@@ -338,10 +338,9 @@ def cmd_build(s, argv):
 
 
 def _registry(s, argv, prog, summary, verb):
-    opts = parse_cmd([Flag("-q,--quiet", BOOL, "Pull without printing progress information"),
-                   Flag("--ignore-pull-failures", BOOL, "Pull what it can and ignores images with pull failures"),
-                   Flag("--ignore-push-failures", BOOL, "Push what it can and ignores images with push failures")],
-                  argv, prog, summary)
+    opts = parse_cmd([Flag("-q,--quiet", BOOL, f"{verb.capitalize()} without printing progress information"),
+                      Flag(f"--ignore-{verb}-failures", BOOL, f"{verb.capitalize()} what it can and ignores images "
+                           f"with {verb} failures", dest="ignore_failures")], argv, prog, summary)
     from dockyard.cli.registry_client import PlainProgress
     from dockyard.compose.convert import image_name
 
@@ -368,7 +367,7 @@ def _registry(s, argv, prog, summary, verb):
 
                 push(s.engine, ref, progress=PlainProgress(sys.stderr) if not opts.quiet else None)
         except DockyardError as e:
-            if not (opts.ignore_pull_failures or opts.ignore_push_failures):
+            if not opts.ignore_failures:
                 raise
             progress.event("Service", svc, f"Error: {e}")
             code = 1

@@ -20,7 +20,7 @@ GLOBAL_FLAGS = [
     Flag("--profile", LIST, "Specify a profile to enable", metavar="stringArray"),
     Flag("--ansi", STR, 'Control when to print ANSI control characters ("never"|"always"|"auto")', metavar="string"),
     Flag("--progress", STR, "Set type of progress output (auto, tty, plain, json, quiet)", metavar="string"),
-    Flag("--parallel", STR, "Control max parallelism, -1 for unlimited (dockyard works one at a time)", metavar="int"),
+    Flag("--parallel", STR, "Control max parallelism, -1 for unlimited", metavar="int"),
     Flag("--all-resources", BOOL, "Include all resources, even those not used by services"),
     Flag("--compatibility", BOOL, "Run compose in backward compatibility mode (refused)"),
     Flag("--dry-run", BOOL, "Execute command in dry run mode (refused)"),

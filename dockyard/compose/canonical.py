@@ -7,7 +7,6 @@ same key).
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 
 from dockyard.errors import InvalidArgument
@@ -45,6 +44,8 @@ def parse_port(spec: str, where: str = "") -> list[dict]:
         # an unbracketed IPv6 address: everything before the last two parts
         ip, host, container = ":".join(parts[:-2]), parts[-2], parts[-1]
     if ip:
+        import ipaddress
+
         try:
             ipaddress.ip_address(ip)
         except ValueError:

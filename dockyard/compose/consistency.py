@@ -118,6 +118,46 @@ def _resolve(value, env: dict, keep_empty: bool):
     return value
 
 
+def validate(m: dict) -> None:
+    """compose-go's validation pass over the merged model (before paths are resolved)."""
+    for kind, keys in (("configs", ("file", "environment", "content")), ("secrets", ("file", "environment"))):
+        for name, res in (m.get(kind) or {}).items():
+            res = res or {}
+            count = sum(1 for k in keys if k in res)
+            if count > 1:
+                raise InvalidArgument(f"{kind}.{name}: {'|'.join(keys)} attributes are mutually exclusive")
+            if count == 0 and "driver" not in res and "external" not in res:
+                raise InvalidArgument(f"{kind}.{name}: one of {'|'.join(keys)} must be set")
+    for name, vol in (m.get("volumes") or {}).items():
+        if isinstance(vol, dict) and vol.get("external") is True:
+            for k in vol:
+                if k not in ("name", "external") and not k.startswith("x-"):
+                    raise InvalidArgument(f'volumes.{name}: conflicting parameters "external" and "{k}" specified')
+    for sname, svc in (m.get("services") or {}).items():
+        if not isinstance(svc, dict):
+            continue
+        for n, port in enumerate(svc.get("ports") or []):
+            if isinstance(port, dict) and "host_ip" in port and not _is_ip(port["host_ip"]):
+                raise InvalidArgument(f"services.{sname}.ports.[]: invalid ip address: {port['host_ip']}")
+        reqs = list(svc.get("gpus") or []) if isinstance(svc.get("gpus"), list) else []
+        dep = svc.get("deploy")
+        if isinstance(dep, dict):
+            reqs += ((dep.get("resources") or {}).get("reservations") or {}).get("devices") or []
+        for r in reqs:
+            if isinstance(r, dict) and "count" in r and "device_ids" in r:
+                raise InvalidArgument(f'services.{sname}: "count" and "device_ids" attributes are exclusive')
+
+
+def _is_ip(s) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(str(s))
+        return True
+    except ValueError:
+        return False
+
+
 def check(project) -> None:
     """compose-go's checkConsistency, with its messages."""
     for name, s in sorted(project.services.items()):
@@ -156,19 +196,6 @@ def check(project) -> None:
             if sec.get("source") not in project.secrets:
                 raise InvalidProject(f'service "{name}" refers to undefined secret {sec.get("source")}')
         _check_resources(name, s)
-        mounts: dict = {}
-        tmpfs = s.get("tmpfs") or []
-        for n, t in enumerate([tmpfs] if isinstance(tmpfs, str) else tmpfs):
-            loc = f"services.{name}.tmpfs[{n}]"
-            path = str(t).split(":", 1)[0]
-            if path in mounts:
-                raise InvalidArgument(f"{loc}: target {path} already mounted as {mounts[path]}")
-            mounts[path] = loc
-        for n, vol in enumerate(s.get("volumes") or []):
-            loc = f"services.{name}.volumes[{n}]"
-            if vol.get("target") in mounts:
-                raise InvalidArgument(f"{loc}: target {vol['target']} already mounted as {mounts[vol['target']]}")
-            mounts[vol.get("target")] = loc
     for name, sec in sorted(project.secrets.items()):
         sec = sec or {}
         if sec.get("external"):

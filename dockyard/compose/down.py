@@ -28,7 +28,7 @@ def stop(engine, project, recs, progress, timeout: int | None = None) -> None:
 
     live = [r for r in recs if P.state_of(r).get("Status") in ("running", "paused", "restarting")]
     for group in reversed(P.levels(project, live)):  # dependents first, each level at once, as v2 does
-        P.parallel(one, group)
+        P.parallel(one, group, progress.parallel)
 
 
 def remove(engine, recs, progress, *, volumes: bool = False) -> None:
@@ -39,7 +39,7 @@ def remove(engine, recs, progress, *, volumes: bool = False) -> None:
         teardown.remove(engine, rec.id, force=True, volumes=volumes)
         progress.event("Container", rec.name, "Removed")
 
-    P.parallel(one, recs)
+    P.parallel(one, recs, progress.parallel)
 
 
 def down(engine, project, progress, *, volumes: bool = False, rmi: str | None = None, remove_orphans: bool = False,
@@ -51,8 +51,19 @@ def down(engine, project, progress, *, volumes: bool = False, rmi: str | None = 
     order = P.dependency_order(project, [s for s in project.services])
     rank = {s: i for i, s in enumerate(order)}
     recs.sort(key=lambda r: (rank.get(P.labels_of(r).get(P.SERVICE), -1), P.number_of(r)))
-    stop(engine, project, recs, progress, timeout)
-    remove(engine, recs, progress, volumes=volumes)
+    from dockyard.engine import lifecycle, teardown
+
+    def one(rec) -> None:  # each container stopped and removed in one go, a dependency level at once
+        if P.state_of(rec).get("Status") in ("running", "paused", "restarting"):
+            progress.event("Container", rec.name, "Stopping")
+            lifecycle.stop(engine, rec.id, timeout=stop_timeout(project, rec, timeout))
+            progress.event("Container", rec.name, "Stopped")
+        progress.event("Container", rec.name, "Removing")
+        teardown.remove(engine, rec.id, force=True, volumes=volumes)
+        progress.event("Container", rec.name, "Removed")
+
+    for group in reversed(P.levels(project, recs)):
+        P.parallel(one, group, progress.parallel)
     left = P.containers(engine, project.name, oneoff=None)
     if left:
         progress.warn(f"Found orphan containers ({', '.join(r.name for r in left)}) for this project. If you "

@@ -72,8 +72,9 @@ def substitute(template: str, env: Mapping[str, str], *, where: str = "",
                 raise _invalid(template, where)
             out.append(_braced(template[i + 2:end], env, template, where, warn))
             i = end + 1
-        else:
-            raise _invalid(template, where)
+        else:  # a "$" that starts nothing is itself
+            out.append("$")
+            i += 1
     return "".join(out)
 
 

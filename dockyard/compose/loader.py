@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 
 from dockyard.compose import canonical, consistency, files, model
 from dockyard.compose.dotenv import read_file as read_env_file
@@ -21,38 +20,48 @@ OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compo
                   "docker-compose.override.yaml")
 
 
-@dataclass
 class ProjectOptions:
-    files: list[str] = field(default_factory=list)
-    project_name: str | None = None
-    project_directory: str | None = None
-    env_files: list[str] = field(default_factory=list)
-    profiles: list[str] = field(default_factory=list)
-    environ: dict | None = None
-    interpolate: bool = True
-    resolve_paths: bool = True
-    normalize: bool = True
-    consistency: bool = True
-    services: list[str] = field(default_factory=list)  # only these and their dependencies
-    prune: bool = True  # drop networks/volumes/secrets/configs no enabled service uses (`--all-resources`)
-    resolve_environment: bool = True  # fold env_file into environment (`config --no-env-resolution`)
-    warn: object = None  # callable(str) for Compose's warnings; default: stderr
+    """What to load (keyword arguments; a plain class, not a dataclass: `compose config` starts
+    faster without `dataclasses`)."""
+
+    __slots__ = ("files", "project_name", "project_directory", "env_files", "profiles", "environ", "interpolate",
+                 "resolve_paths", "normalize", "consistency", "services", "prune", "resolve_environment", "warn")
+
+    def __init__(self, *, files: list[str] | None = None, project_name: str | None = None,
+                 project_directory: str | None = None, env_files: list[str] | None = None,
+                 profiles: list[str] | None = None, environ: dict | None = None, interpolate: bool = True,
+                 resolve_paths: bool = True, normalize: bool = True, consistency: bool = True,
+                 services: list[str] | None = None, prune: bool = True, resolve_environment: bool = True,
+                 warn=None) -> None:
+        self.files = list(files or [])  # empty: COMPOSE_FILE, else discovery from the project directory up
+        self.project_name = project_name
+        self.project_directory = project_directory
+        self.env_files = list(env_files or [])
+        self.profiles = list(profiles or [])
+        self.environ = environ  # None: os.environ
+        self.interpolate = interpolate
+        self.resolve_paths = resolve_paths
+        self.normalize = normalize
+        self.consistency = consistency
+        self.services = list(services or [])  # only these and their dependencies
+        self.prune = prune  # drop networks/volumes/secrets/configs no enabled service uses (`--all-resources`)
+        self.resolve_environment = resolve_environment  # fold env_file into environment (`--no-env-resolution`)
+        self.warn = warn  # callable(str) for Compose's warnings; default: stderr
 
 
-@dataclass
 class Project:
-    name: str
-    working_dir: str
-    services: dict
-    networks: dict
-    volumes: dict
-    secrets: dict
-    configs: dict
-    disabled_services: dict
-    environment: dict
-    files: list[str]
-    profiles: list[str]
-    extensions: dict = field(default_factory=dict)
+    """A loaded project. ``services`` are the enabled ones (by profile), each a dict in canonical
+    form (long syntax, relative paths absolute); ``disabled_services`` the others; ``environment``
+    the one interpolation used."""
+
+    def __init__(self, *, name: str, working_dir: str, services: dict, networks: dict, volumes: dict,
+                 secrets: dict, configs: dict, disabled_services: dict, environment: dict, files: list[str],
+                 profiles: list[str], extensions: dict | None = None) -> None:
+        self.name, self.working_dir = name, working_dir
+        self.services, self.networks, self.volumes = services, networks, volumes
+        self.secrets, self.configs, self.disabled_services = secrets, configs, disabled_services
+        self.environment, self.files, self.profiles = environment, files, profiles
+        self.extensions = extensions or {}
 
     def to_dict(self) -> dict:
         """The normalized model, shaped as `docker compose config --format json` prints it."""
@@ -219,6 +228,7 @@ def load_project(opts: ProjectOptions) -> Project:
     if not dict_model:
         raise InvalidArgument("empty compose file")
     canonical.set_defaults(dict_model)
+    consistency.validate(dict_model)
     if opts.resolve_paths:
         files.resolve_paths(dict_model, workdir)
     _resolve_environment_refs(dict_model, env)

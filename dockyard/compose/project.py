@@ -4,6 +4,8 @@ project), named as v2 names them, made and removed through the engine's public f
 
 from __future__ import annotations
 
+import os
+
 from dockyard.compose.convert import LABEL, VERSION
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
@@ -263,10 +265,22 @@ def levels(project, recs) -> list[list]:
     return [groups[k] for k in sorted(groups)]
 
 
-def parallel(fn, items) -> None:
-    """fn(item) for every item at once, in threads (for stop and remove, which fork nothing);
-    the first error is raised once all are done."""
+def _batches(items, limit: int) -> list:
     items = list(items)
+    if limit is None or limit < 1:
+        return [items]
+    return [items[i:i + limit] for i in range(0, len(items), limit)]
+
+
+def parallel(fn, items, limit: int = -1) -> None:
+    """fn(item) for every item at once (at most `limit` at a time: --parallel), in threads (for
+    stop and remove, which fork nothing); the first error is raised once all are done."""
+    batches = _batches(items, limit)
+    if len(batches) > 1:
+        for b in batches:
+            parallel(fn, b)
+        return
+    items = batches[0]
     if len(items) < 2:
         for it in items:
             fn(it)
@@ -288,6 +302,62 @@ def parallel(fn, items) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+def forked(engine, fn, items, limit: int = -1) -> None:
+    """fn(item) for every item at once (at most `limit` at a time), each in a forked child (for `start`, which forks a
+    monitor: never fork from a thread). The parent closes its database connection first (SQLite's
+    locks must not cross a fork); a child's error comes back by pipe and is raised again here,
+    with its category, once all are done."""
+    batches = _batches(items, limit)
+    if len(batches) > 1:
+        for b in batches:
+            forked(engine, fn, b)
+        return
+    items = batches[0]
+    if len(items) < 2:
+        for it in items:
+            fn(it)
+        return
+    import sys
+
+    from dockyard import errors
+
+    engine.db.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    children = []
+    for it in items:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: do it, report, leave without running the parent's cleanups
+            os.close(r)
+            code = 0
+            try:
+                fn(it)
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                os.write(w, f"{type(e).__name__}\0{e}".encode(errors="replace"))
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(w)
+        children.append((pid, r))
+    first = None
+    for pid, r in children:
+        data = b""
+        while chunk := os.read(r, 65536):
+            data += chunk
+        os.close(r)
+        os.waitpid(pid, 0)
+        if data and first is None:
+            kind, _, text = data.decode(errors="replace").partition("\0")
+            cls = getattr(errors, kind, None)
+            first = cls(text) if isinstance(cls, type) and issubclass(cls, errors.DockyardError) else \
+                errors.DockyardError(text)
+    if first is not None:
+        raise first
 
 
 def select_services(project, names) -> list[str]:

@@ -19,7 +19,8 @@ def prepare(engine, project, svc: str, *, no_deps: bool, progress) -> None:
     if deps:
         todo = U.converge(engine, project, deps, U.Options(no_recreate=False), progress)
         U.start_all(engine, project, todo, progress)
-    U.await_dependencies(engine, project, svc, progress)
+    if not no_deps:
+        U.await_dependencies(engine, project, svc, progress)
 
 
 def oneoff_name(project, svc: str) -> str:

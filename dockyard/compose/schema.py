@@ -7,7 +7,8 @@ it accepts. ``x-`` keys are free everywhere. Messages are Compose v2's:
 A type is a string of alternatives (``"s|i"``): ``s`` string, ``i`` integer, ``n`` number, ``b``
 boolean, ``null``, ``map`` (any mapping), ``los`` (list of unique strings), ``sol`` (string or list
 of strings), ``lod`` (list of strings or mapping of scalars), ``cmd`` (null, string or list of
-strings); or a nested table (a mapping with those keys only), or ``List(type)``.
+strings); or a nested table (a mapping with those keys only; ``"!required"`` lists the keys it
+must have), ``List(type)``, ``MapOf(type)`` or ``OneOf(type, …)``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ class OneOf:
         self.alts = alts
 
 
+class Pattern:
+    """A string matching a regular expression (anywhere in it, as JSON Schema's ``pattern``)."""
+
+    __slots__ = ("type", "pattern")
+
+    def __init__(self, type_: str, pattern: str) -> None:
+        self.type, self.pattern = type_, pattern
+
+
 class MapOf:
     """A mapping whose values all have one type (keys free)."""
 
@@ -45,7 +55,7 @@ class MapOf:
 
 
 FILE_MOUNT = List(OneOf("s", {"source": "s", "target": "s", "uid": "s", "gid": "s", "mode": "n|s"}))
-ULIMITS = MapOf(OneOf("i|s", {"hard": "i|s", "soft": "i|s"}))
+ULIMITS = MapOf(OneOf("i|s", {"hard": "i|s", "soft": "i|s", "!required": ("soft", "hard")}))
 DEVICE_REQUESTS = List({"capabilities": "los", "count": "s|i", "device_ids": "los", "driver": "s",
                         "options": "lod"})
 BLKIO_LIMIT = List({"path": "s", "rate": "i|s"})
@@ -92,7 +102,7 @@ SERVICE = {
                      "device_write_bps": BLKIO_LIMIT, "device_write_iops": BLKIO_LIMIT,
                      "weight": "i|s", "weight_device": List({"path": "s", "weight": "i|s"})},
     "cap_add": "los", "cap_drop": "los", "cgroup": "s", "cgroup_parent": "s", "command": "cmd",
-    "configs": FILE_MOUNT, "container_name": "s", "cpu_count": "s|i", "cpu_percent": "s|i",
+    "configs": FILE_MOUNT, "container_name": Pattern("s", r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"), "cpu_count": "s|i", "cpu_percent": "s|i",
     "cpu_shares": "n|s", "cpu_quota": "n|s", "cpu_period": "n|s", "cpu_rt_period": "n|s",
     "cpu_rt_runtime": "n|s", "cpus": "n|s", "cpuset": "s",
     "credential_spec": {"config": "s", "file": "s", "registry": "s"},
@@ -194,9 +204,15 @@ def _scalar_ok(v, code: str) -> bool:
 
 def _type_name(spec) -> str:
     if isinstance(spec, str):
-        return _NAMES[spec.split("|")[0]]
+        names: list[str] = []
+        for c in spec.split("|"):
+            if c != "null" and _NAMES[c] not in names:
+                names.append(_NAMES[c])
+        return " or ".join(names)
     if isinstance(spec, List):
         return "array"
+    if isinstance(spec, Pattern):
+        return _type_name(spec.type)
     if isinstance(spec, OneOf):
         return _type_name(spec.alts[0])
     return "mapping"
@@ -208,12 +224,21 @@ def _matches(v, spec) -> bool:
         return any(_scalar_ok(v, c) for c in spec.split("|"))
     if isinstance(spec, List):
         return isinstance(v, list)
+    if isinstance(spec, Pattern):
+        return _matches(v, spec.type)
     if isinstance(spec, OneOf):
         return any(_matches(v, a) for a in spec.alts)
     return isinstance(v, dict)
 
 
 def _check(v, spec, path: str) -> None:
+    if isinstance(spec, Pattern):
+        _check(v, spec.type, path)
+        import re
+
+        if not re.search(spec.pattern, v):
+            _fail(path, f"'{v}' does not match pattern '{spec.pattern}'")
+        return
     if isinstance(spec, str):
         codes = spec.split("|")
         if any(_scalar_ok(v, c) for c in codes):
@@ -232,6 +257,8 @@ def _check(v, spec, path: str) -> None:
     if isinstance(spec, OneOf):
         for alt in spec.alts:
             if _matches(v, alt):
+                if isinstance(alt, dict) and any(k not in v for k in alt.get("!required", ())):
+                    break  # v2 words this as the type of the first alternative
                 _check(v, alt, path)
                 return
         _fail(path, f"must be a {_type_name(spec)}")
@@ -253,7 +280,10 @@ def _check(v, spec, path: str) -> None:
     # a table
     if not isinstance(v, dict):
         _fail(path, "must be a mapping")
-    unknown = [k for k in v if k not in spec and not k.startswith("x-")]
+    missing = [k for k in spec.get("!required", ()) if k not in v]
+    if missing:
+        _fail(path, f"missing properties {', '.join(repr(k) for k in missing)}")
+    unknown = [k for k in v if (k not in spec or k == "!required") and not k.startswith("x-")]
     if unknown:
         _fail(path, "additional properties " + ", ".join(f"'{k}'" for k in sorted(unknown)) + " not allowed")
     for k, x in v.items():

@@ -18,12 +18,12 @@ class Options:
     """What `up`/`create` were asked (Compose v2's flags)."""
 
     def __init__(self, *, scale=None, force_recreate=False, no_recreate=False, no_deps=False, remove_orphans=False,
-                 no_start=False, build=False, wait=False, wait_timeout=None) -> None:
+                 no_start=False, build=False, wait=False, wait_timeout=None, timeout=None) -> None:
         if force_recreate and no_recreate:
             raise InvalidArgument("--force-recreate and --no-recreate are incompatible")
         self.scale, self.force_recreate, self.no_recreate = dict(scale or {}), force_recreate, no_recreate
         self.no_deps, self.remove_orphans, self.no_start, self.build = no_deps, remove_orphans, no_start, build
-        self.wait, self.wait_timeout = wait, wait_timeout
+        self.wait, self.wait_timeout, self.timeout = wait, wait_timeout, timeout
 
 
 def replicas(project, svc: str, opts: Options) -> int:
@@ -115,7 +115,7 @@ def converge(engine, project, services, opts: Options, progress) -> list:
         keep = have[:want]
         for rec in have[want:]:
             progress.event("Container", rec.name, "Stopping")
-            lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc]))
+            lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc], opts.timeout))
             teardown.remove(engine, rec.id, force=True)
             progress.event("Container", rec.name, "Removed")
         numbers = {P.number_of(r) for r in keep}
@@ -123,7 +123,7 @@ def converge(engine, project, services, opts: Options, progress) -> list:
             if opts.force_recreate or (not opts.no_recreate and _outdated(engine, project, svc, rec)):
                 progress.event("Container", rec.name, "Recreate")
                 number = P.number_of(rec)
-                lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc]))
+                lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc], opts.timeout))
                 teardown.remove(engine, rec.id, force=True)
                 c = create_container(engine, project, svc, number)
                 progress.event("Container", c.rec.name, "Recreated")
@@ -145,7 +145,9 @@ def converge(engine, project, services, opts: Options, progress) -> list:
     return out
 
 
-def _stop_timeout(service: dict) -> int | None:
+def _stop_timeout(service: dict, given: int | None) -> int | None:
+    if given is not None:
+        return given
     if service.get("stop_grace_period") is None:
         return None
     from dockyard.compose.convert import duration_ns
@@ -196,20 +198,28 @@ def prepare(engine, project, names, opts: Options, progress) -> tuple[list[str],
 
 
 def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
-    """Start the created containers in order, each service after its dependencies' conditions hold."""
+    """Start the created containers, each service after its dependencies' conditions hold: one
+    dependency level at a time, the containers of a level at once (forked: a start forks)."""
     from dockyard.engine import lifecycle
 
     started, awaited = [], set(skip_deps_of)
-    for svc, rec in todo:
-        if svc not in awaited:
-            awaited.add(svc)
-            await_dependencies(engine, project, svc, progress)
-        if P.state_of(engine.db.get_container(rec.id)).get("Status") in ("running", "restarting", "paused"):
-            continue
-        progress.event("Container", rec.name, "Starting")
-        lifecycle.start(engine, rec.id)
-        progress.event("Container", rec.name, "Started")
-        started.append(rec)
+    by_id = {rec.id: svc for svc, rec in todo}
+    for group in P.levels(project, [rec for _svc, rec in todo]):
+        for rec in group:
+            svc = by_id[rec.id]
+            if svc not in awaited:
+                awaited.add(svc)
+                await_dependencies(engine, project, svc, progress)
+        stopped = [rec for rec in group if P.state_of(engine.db.get_container(rec.id)).get("Status")
+                   not in ("running", "restarting", "paused")]
+
+        def one(rec) -> None:
+            progress.event("Container", rec.name, "Starting")
+            lifecycle.start(engine, rec.id)
+            progress.event("Container", rec.name, "Started")
+
+        P.forked(engine, one, stopped, progress.parallel)
+        started.extend(stopped)
     return started
 
 

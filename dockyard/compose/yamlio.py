@@ -7,10 +7,35 @@ and only string keys. Writing: the ``config`` command's YAML.
 from __future__ import annotations
 
 import re
+import sys
 
-import yaml
+from dockyard.errors import InvalidArgument, Unavailable
 
-from dockyard.errors import InvalidArgument
+
+def _import_yaml():
+    """PyYAML; the `dockyard` launcher starts Python without site packages (-S), so their
+    directories are added here (without running their .pth hooks) when it is not found."""
+    try:
+        import yaml
+        return yaml
+    except ImportError:
+        if not sys.flags.no_site:
+            raise Unavailable("dockyard compose needs PyYAML: pip install pyyaml "
+                              "(or apt-get install python3-yaml)") from None
+    import site
+
+    for d in site.getsitepackages() + [site.getusersitepackages()]:
+        if d not in sys.path:
+            sys.path.append(d)
+    try:
+        import yaml
+        return yaml
+    except ImportError:
+        raise Unavailable("dockyard compose needs PyYAML: pip install pyyaml "
+                          "(or apt-get install python3-yaml)") from None
+
+
+yaml = _import_yaml()
 
 
 class Reset:
@@ -34,7 +59,7 @@ class Override:
         self.value = value
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when there is one
     pass
 
 
@@ -125,7 +150,7 @@ def check_keys(node, path: str = "") -> None:
         check_keys(node.value, path)
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # the Python emitter: libyaml's ignores the list indentation below
     def increase_indent(self, flow=False, indentless=False):  # lists indented under their key, as yaml.v3
         return super().increase_indent(flow, False)
 
