@@ -84,11 +84,51 @@ def get(port: int, path: str = "/", timeout: float = 60) -> str:
 
 def healthy(store: Dockyard, name: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while (status := store("inspect", "-f", "{{.State.Health.Status}}", name).out.strip()) != "healthy":
-        assert status == "starting" and time.monotonic() < deadline, \
-            f"{name} is {status}:\n{store('inspect', '-f', '{{json .State.Health}}', name).out}\n" \
+    while (state := store("inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name).out.split()) \
+            != ["running", "healthy"]:
+        assert state == ["running", "starting"] and time.monotonic() < deadline, \
+            f"{name} is {state}:\n{store('inspect', '-f', '{{json .State.Health}}', name).out}\n" \
             f"{store('logs', name, check=False).err}"
         time.sleep(0.5)
+
+
+def test_postgres_first_start(seed, tmp_path):
+    """The postgres:15 stand-in's first start as the official image's: no password, no start;
+    POSTGRES_USER/POSTGRES_DB taken literally (spaces, quotes, semicolons are a name, not SQL);
+    /docker-entrypoint-initdb.d's *.sql and *.sh run once, in order, in that database."""
+    s = seed
+    p = s("run", "--rm", "postgres:15", check=False, timeout=60)
+    assert p.returncode == 1 and "POSTGRES_PASSWORD is not set" in p.err + p.out
+    assert s("ps", "-aq").out == ""
+    init = tmp_path / "initdb"
+    init.mkdir()
+    (init / "01-schema.sql").write_text("CREATE TABLE notes (note text);\nINSERT INTO notes VALUES ('from initdb.d');\n")
+    (init / "02-more.sh").write_text('"${psql[@]}" --dbname "$db" -c "INSERT INTO notes VALUES (\'from a script\')"\n')
+    (init / "README").write_text("not run\n")
+    db = 'we"ird; DROP DATABASE postgres; --'
+    s("run", "-d", "--name", "pg1", "-v", f"{init}:/docker-entrypoint-initdb.d:ro", "-e", "POSTGRES_PASSWORD=pw",
+      "-e", "POSTGRES_USER=seed admin", "-e", f"POSTGRES_DB={db}", "postgres:15")
+    healthy(s, "pg1")
+    psql = ("exec", "pg1", "psql", "-U", "seed admin", "-tA")
+    names = s(*psql, "-d", "postgres", "-c", "SELECT datname FROM pg_database ORDER BY 1").out.splitlines()
+    assert names == ["postgres", "template0", "template1", db], names
+    assert s(*psql, "-d", db, "-c", "SELECT note FROM notes ORDER BY 1").out == "from a script\nfrom initdb.d\n"
+    log = s("logs", "pg1").out
+    assert "running /docker-entrypoint-initdb.d/01-schema.sql" in log and "ignoring /docker-entrypoint-initdb.d/README" in log
+    assert s(*psql, "-d", "postgres", "-c", "SHOW server_encoding").out == "UTF8\n"
+
+
+def test_web_install_step_checks_versions(seed, tmp_path):
+    """The web Dockerfile's install step (Debian's node modules for npm's) fails the build when a
+    module there does not satisfy package.json, as `npm ci` would."""
+    ctx = tmp_path / "web"
+    shutil.copytree(os.path.join(SEED, "web"), ctx)
+    ok = seed("build", "-t", "seed-web:check", str(ctx), timeout=300).out
+    assert "Using cache" in ok or ("pg@8.8.0 satisfies ^8.8.0" in ok and "redis@4.5.1 satisfies ^4.5.1" in ok), ok
+    (ctx / "package.json").write_text('{"name": "w", "dependencies": {"pg": "^9.0.0", "redis": "^4.5.1"}}\n')
+    bad = seed("build", "-t", "seed-web:bad", str(ctx), check=False, timeout=300)
+    assert bad.returncode != 0 and "pg@8.8.0 does not satisfy ^9.0.0" in bad.out + bad.err, bad.out + bad.err
+    assert "seed-web:bad" not in seed("images", "--format", "{{.Repository}}:{{.Tag}}").out
 
 
 def test_seed_images_on_a_user_network(seed):
@@ -97,9 +137,6 @@ def test_seed_images_on_a_user_network(seed):
     s = seed
     net = "seed-" + uuid.uuid4().hex[:8]
     s("network", "create", net)
-    # No password, no database: refused as the official image refuses, nothing left running.
-    p = s("run", "--rm", "postgres:15", check=False, timeout=60)
-    assert p.returncode == 1 and "POSTGRES_PASSWORD is not set" in p.err + p.out
     db = ("run", "-d", "--name", "db", "--network", net, "-v", "seed_pgdata:/var/lib/postgresql/data")
     s(*db, "-e", "POSTGRES_USER=seed", "-e", "POSTGRES_PASSWORD=s3cret", "-e", "POSTGRES_DB=seed", "postgres:15")
     s("run", "-d", "--name", "redis", "--network", net, "redis:7-alpine")
@@ -108,10 +145,8 @@ def test_seed_images_on_a_user_network(seed):
     # The servers run as their own users, not root.
     assert s("exec", "db", "stat", "-c", "%U", "/proc/1").out == "postgres\n"
     assert s("exec", "redis", "id", "-un").out == "redis\n"
-    assert s("exec", "db", "psql", "-U", "seed", "-d", "seed", "-tAc", "SHOW server_encoding").out == "UTF8\n"
 
-    build = s("build", "-t", "seed-web:test", os.path.join(SEED, "web"), timeout=300)
-    assert "pg@8." in build.out and "redis@4." in build.out and "satisfies" in build.out
+    s("build", "-t", "seed-web:test", os.path.join(SEED, "web"), timeout=300)
     port = free_port()
     s("run", "-d", "--name", "web", "--network", net, "-p", f"127.0.0.1:{port}:3000",
       "-e", "DATABASE_URL=postgres://seed:s3cret@db:5432/seed", "-e", "REDIS_URL=redis://redis:6379", "seed-web:test")

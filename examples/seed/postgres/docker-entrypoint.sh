@@ -2,7 +2,8 @@
 # Entrypoint of the postgres:15 stand-in, after the official image's: as root, own the data
 # directory and drop to the postgres user; on first start (empty $PGDATA) run initdb with the
 # password from the environment, allow password logins from the network, create the database,
-# run /docker-entrypoint-initdb.d/*.sql|*.sh; then exec the server.
+# run /docker-entrypoint-initdb.d/*.sql (in $POSTGRES_DB) and *.sh (sourced: they may use "${psql[@]}"
+# and $db), in name order; then exec the server.
 set -Eeuo pipefail
 
 : "${PGDATA:=/var/lib/postgresql/data}"
