@@ -19,10 +19,10 @@ import urllib.request
 import uuid
 
 import pytest
-from conftest import REPO, Dockyard, remove_networks
 
 from dockyard.fsutil import unmount_below
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(REPO, "examples", "seed")
 BASE = "debian:bookworm-seed"
 PACKAGES = "postgresql-15,redis-server,nodejs,node-pg,node-redis"
@@ -31,19 +31,30 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not shutil.which("debootstrap"), reason="debootstrap not installed")]
 
 
-def clear(store: Dockyard) -> None:
-    """Remove the store's containers, then its networks (host-wide: bridges and rules)."""
-    ids = store("ps", "-aq", "--no-trunc").out.split()
+def shared(config):
+    """tests/conftest.py, as pytest loaded it (`import conftest` may find another tier's)."""
+    want = os.path.join(REPO, "tests", "conftest.py")
+    return next(p for p in config.pluginmanager.get_plugins() if getattr(p, "__file__", None) == want)
+
+
+def clear(store, conftest) -> None:
+    """Remove the store's containers and volumes, then its networks (host-wide: bridges and rules)."""
+    ids = store("ps", "-aq", "--no-trunc", check=False).out.split()
     if ids:
         store("rm", "-f", "-v", *ids, timeout=120)
-    remove_networks(store.root, store.runroot)
+    volumes = store("volume", "ls", "-q", check=False).out.split()
+    if volumes:
+        store("volume", "rm", *volumes)
+    conftest.remove_networks(store.root, store.runroot)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A store with the base and the two stand-in images, shared by the module's tests."""
+def store(request, tmp_path_factory):
+    """A store with the base and the two stand-in images, shared by the module's tests (the `dy`
+    fixture's CLI runner, on roots of the module's own)."""
+    conftest = shared(request.config)
     top = tmp_path_factory.mktemp("seed")
-    s = Dockyard(str(top / "root"), str(top / "run"))
+    s = conftest.Dockyard(str(top / "root"), str(top / "run"))
     try:
         t0 = time.monotonic()
         s("bootstrap", "debian", "--include", PACKAGES, BASE, timeout=1500)
@@ -53,14 +64,14 @@ def store(tmp_path_factory):
         print(f"\nbootstrap {t1 - t0:.0f}s, two stand-in builds {time.monotonic() - t1:.0f}s")
         yield s
     finally:
-        clear(s)
+        clear(s, conftest)
         unmount_below(str(top))
 
 
 @pytest.fixture
-def seed(store):
+def seed(request, store):
     yield store
-    clear(store)
+    clear(store, shared(request.config))
 
 
 def free_port() -> int:
@@ -82,7 +93,7 @@ def get(port: int, path: str = "/", timeout: float = 60) -> str:
             time.sleep(0.3)
 
 
-def healthy(store: Dockyard, name: str, timeout: float = 120) -> None:
+def healthy(store, name: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while (state := store("inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name).out.split()) \
             != ["running", "healthy"]:
