@@ -223,7 +223,8 @@ def test_seed_compose_stack(seed, tmp_path):
     assert s("ps", "-aq").out == ""
     assert "seed_default" not in s("network", "ls", "--format", "{{.Name}}").out
     kept = volumes()
-    assert "seed_postgres_data" in kept  # with redis's anonymous /data, kept by `down` as Docker Compose keeps it
+    # The named volume, and redis's anonymous /data, which `down` keeps as Docker Compose keeps it.
+    assert "seed_postgres_data" in kept and len(kept) == 2, kept
 
     t0 = time.monotonic()
     compose("up", "-d", "--wait", timeout=300)
