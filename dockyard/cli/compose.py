@@ -2,8 +2,8 @@
 
 The global options and the project come from cli/composeopts.py and compose/loader.py; the work
 is in dockyard/compose/ (up.py, down.py, project.py, logs.py); this module parses each command's
-flags and renders. `up`, `down`, `ps`, `logs`, `exec` are here, `run` in cli/composerun.py,
-the others in cli/composecmds.py.
+flags and renders. `down`, `ps`, `exec` are here, `up` and `logs` in cli/composeup.py, `run`
+in cli/composerun.py, the others in cli/composecmds.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dockyard.errors import InvalidArgument
 HERE = "dockyard.cli.compose"
 MORE = "dockyard.cli.composecmds"
 SUBCOMMANDS = {
-    "up": (HERE, "cmd_up"), "down": (HERE, "cmd_down"), "ps": (HERE, "cmd_ps"), "logs": (HERE, "cmd_logs"),
+    "up": ("dockyard.cli.composeup", "cmd_up"), "down": (HERE, "cmd_down"), "ps": (HERE, "cmd_ps"), "logs": ("dockyard.cli.composeup", "cmd_logs"),
     "run": ("dockyard.cli.composerun", "cmd_run"), "exec": (HERE, "cmd_exec"), "create": (MORE, "cmd_create"),
     "start": (MORE, "cmd_start"), "stop": (MORE, "cmd_stop"), "restart": (MORE, "cmd_restart"),
     "rm": (MORE, "cmd_rm"), "kill": (MORE, "cmd_kill"), "pause": (MORE, "cmd_pause"),
@@ -26,7 +26,8 @@ SUBCOMMANDS = {
     "version": (MORE, "cmd_version"), "build": (MORE, "cmd_build"), "pull": (MORE, "cmd_pull"),
     "push": (MORE, "cmd_push"), "config": ("dockyard.cli.composeconfig", "cmd_config"),
 }
-NO_PROJECT = ("ls", "version")  # commands that read no compose file
+BY_LABELS = ("down", "ps", "logs", "stop", "start", "restart", "rm", "kill", "pause", "unpause", "top", "images",
+             "port", "exec", "cp", "wait")  # with -p and no compose file: the project its containers show
 
 
 class Progress:
@@ -84,26 +85,36 @@ def cmd_compose(ctx, argv: list[str]) -> int:
         raise UsageError(f"unknown docker command: \"compose {rest[0]}\"", hint="See 'dockyard compose --help'.")
     module, func = target
     __import__(module)
-    return getattr(sys.modules[module], func)(Session(ctx, g), rest[1:]) or 0
+    return getattr(sys.modules[module], func)(Session(ctx, g, rest[0]), rest[1:]) or 0
 
 
 def _site_packages() -> None:
     """The loader reads YAML with PyYAML: under the launchers' `python -S` the site directories
-    are added first (as `registry serve` does for aiohttp)."""
-    if sys.flags.no_site:
-        try:
-            import yaml  # noqa: F401
-        except ImportError:
-            import site
+    are put on the path first (just the directories: running all of `site`, .pth files and all,
+    costs a tenth of a second), and only if that does not find it, `site.main()`."""
+    if not sys.flags.no_site:
+        return
+    try:
+        import yaml  # noqa: F401
+        return
+    except ImportError:
+        pass
+    import site
 
-            site.main()
+    for d in site.getsitepackages() + [site.getusersitepackages()]:
+        if d not in sys.path and os.path.isdir(d):
+            sys.path.append(d)
+    try:
+        import yaml  # noqa: F401,F811
+    except ImportError:
+        site.main()
 
 
 class Session:
     """A compose command's context: the engine, the global options, the project once loaded."""
 
-    def __init__(self, ctx, g) -> None:
-        self.ctx, self.g, self._project, self._loaded = ctx, g, None, None
+    def __init__(self, ctx, g, command: str = "") -> None:
+        self.ctx, self.g, self.command, self._project, self._loaded = ctx, g, command, None, None
 
     @property
     def engine(self):
@@ -124,8 +135,16 @@ class Session:
         """The project in Compose v2's normalized JSON form (compose/project.Model)."""
         if self._project is None:
             from dockyard.compose.project import Model
+            from dockyard.errors import NotFound
 
-            self._project = Model.of(self.loaded)
+            try:
+                self._project = Model.of(self.loaded)
+            except NotFound:
+                # v2: with -p and no file, the commands that act on what exists find the project by
+                # its labels (`compose -p X down` where X's file is gone)
+                if not (self.g.project_name and not self.g.files and self.command in BY_LABELS):
+                    raise
+                self._project = Model.from_engine(self.engine, self.g.project_name)
         return self._project
 
     def progress(self) -> Progress:
@@ -166,158 +185,6 @@ def parse_seconds(value, flag: str) -> int | None:
         raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: parsing '
                               f'"{value}": invalid syntax')
     return int(value)
-
-
-UP_FLAGS = [
-    Flag("-d,--detach", BOOL, "Detached mode: Run containers in the background"),
-    Flag("--build", BOOL, "Build images before starting containers"),
-    Flag("--no-build", BOOL, "Don't build an image, even if it's policy"),
-    Flag("--wait", BOOL, "Wait for services to be running|healthy. Implies detached mode."),
-    Flag("--wait-timeout", STR, "Maximum duration in seconds to wait for the project to be running|healthy"),
-    Flag("--scale", LIST, "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."),
-    Flag("--force-recreate", BOOL, "Recreate containers even if their configuration and image haven't changed"),
-    Flag("--no-recreate", BOOL, "If containers already exist, don't recreate them. Incompatible with --force-recreate."),
-    Flag("--no-deps", BOOL, "Don't start linked services"),
-    Flag("--remove-orphans", BOOL, "Remove containers for services not defined in the Compose file"),
-    Flag("--no-start", BOOL, "Don't start the services after creating them"),
-    Flag("-t,--timeout", STR, "Use this timeout in seconds for container shutdown when attached or when containers are already running"),
-    Flag("--no-log-prefix", BOOL, "Don't print prefix in logs"),
-    Flag("--no-color", BOOL, "Produce monochrome output"),
-    Flag("--attach-dependencies", BOOL, "Automatically attach to log output of dependent services"),
-]
-
-
-def up_options(s: Session, opts, *, up: bool = True):
-    from dockyard.compose.up import Options
-
-    if opts.build and opts.no_build:
-        raise InvalidArgument("--build and --no-build are incompatible")
-    kw = dict(scale=parse_scale(opts.scale, s.project), force_recreate=opts.force_recreate,
-              no_recreate=opts.no_recreate, build=opts.build, remove_orphans=opts.remove_orphans)
-    if up:
-        if opts.detach and opts.no_start:
-            raise InvalidArgument("--no-start and --detach are incompatible")
-        if opts.wait and opts.no_start:
-            raise InvalidArgument("--no-start and --wait are incompatible")
-        kw.update(no_deps=opts.no_deps, no_start=opts.no_start, wait=opts.wait,
-                  wait_timeout=parse_seconds(opts.wait_timeout, "--wait-timeout"),
-                  timeout=parse_seconds(opts.timeout, "--timeout"))
-    return Options(**kw)
-
-
-def cmd_up(s: Session, argv: list[str]) -> int:
-    from dockyard.compose import up
-
-    opts = parse_cmd(UP_FLAGS, argv, "up [OPTIONS] [SERVICE...]", "Create and start containers")
-    o = up_options(s, opts)
-    timeout = parse_seconds(opts.timeout, "--timeout")
-    engine, project, progress = s.engine, s.project, s.progress()
-    names = up.P.select_services(project, opts.args)
-    build_images(s, names if o.no_deps else up.P.dependency_order(project, names), force=o.build,
-                 never=opts.no_build, progress=progress)
-    services, todo = up.prepare(engine, project, opts.args, o, progress)
-    if o.no_start:
-        return 0
-    started = up.start_all(engine, project, todo, progress)
-    if o.wait:
-        recs = [rec for _svc, rec in todo]
-        for rec in recs:
-            progress.event("Container", rec.name, "Waiting")
-        up.wait_running(engine, recs, o.wait_timeout)
-        for rec in recs:
-            progress.event("Container", rec.name, "Healthy")
-        return 0
-    if opts.detach:
-        return 0
-    attached = [rec for svc, rec in todo if opts.attach_dependencies or not opts.args or svc in opts.args]
-    return _attach(s, attached, started, no_prefix=opts.no_log_prefix,
-                   color=not opts.no_color, timeout=timeout)
-
-
-def build_images(s: Session, services, *, force: bool, never: bool, progress) -> None:
-    """Services with `build:` get their image built when it is missing (or always with --build)."""
-    from dockyard.compose.convert import image_name
-
-    for svc in services:
-        service = s.project.services[svc]
-        if not service.get("build") or never:
-            continue
-        ref = image_name(s.project.name, svc, service)
-        if not force:
-            try:
-                s.engine.images.resolve(ref)
-                continue
-            except Exception:  # noqa: BLE001 - any failure to find it means: build it
-                pass
-        from dockyard.compose.build import build_service
-
-        progress.event("Service", svc, "Building")
-        build_service(s.engine, s.project, svc, quiet=progress.mode != "plain")
-        progress.event("Service", svc, "Built")
-
-
-COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
-
-
-class LogPrinter:
-    """`svc-1  | line`, names padded to the widest, coloured on a terminal."""
-
-    def __init__(self, project: str, recs, *, prefix: bool = True, color: bool = False, timestamps: bool = False):
-        self.project, self.prefix, self.timestamps, self.color = project, prefix, timestamps, color
-        self.width = max([len(self.short(r)) for r in recs] or [0])
-        self.colors: dict = {}
-
-    def short(self, rec) -> str:
-        return rec.name.removeprefix(self.project + "-")
-
-    def emit(self, rec, record: dict) -> None:
-        text = record.get("log", "")
-        if self.timestamps:
-            text = f"{record.get('time', '')} {text}"
-        if self.prefix:
-            name = self.short(rec).ljust(self.width)
-            if self.color:
-                c = self.colors.setdefault(rec.id, COLORS[len(self.colors) % len(COLORS)])
-                name = f"\033[{c}m{name}  |\033[0m "
-            else:
-                name = f"{name}  | "
-            text = "".join(name + line for line in text.splitlines(keepends=True)) or name
-        out = sys.stderr if record.get("stream") == "stderr" and not self.prefix else sys.stdout
-        out.write(text)
-        out.flush()
-
-
-def _attach(s: Session, recs, started, *, no_prefix: bool, color: bool, timeout) -> int:
-    """Foreground `up`: every container's log, prefixed, until all exit; Ctrl-C stops them."""
-    from dockyard.compose import down, logs
-
-    printer = LogPrinter(s.project.name, recs, prefix=not no_prefix, color=s.color(color))
-    fresh = {r.id for r in started}
-    print("Attaching to " + ", ".join(printer.short(r) for r in recs), flush=True)
-    exited: set = set()
-
-    def emit(rec, record):
-        printer.emit(rec, record)
-
-    def more():
-        for rec in recs:
-            if rec.id in exited:
-                continue
-            st = down.P.state_of(s.engine.db.get_container(rec.id))
-            if st.get("Status") in ("exited", "dead"):
-                exited.add(rec.id)
-                print(f"{printer.short(rec)} exited with code {st.get('ExitCode', 0)}", flush=True)
-        return []
-
-    try:
-        logs.follow(s.engine, recs, lambda rec, r: (emit(rec, r)), from_end=False, more=more)
-        more()
-    except KeyboardInterrupt:
-        sys.stderr.write("Gracefully stopping... (press Ctrl+C again to force)\n")
-        down.stop(s.engine, s.project, recs, s.progress(), timeout)
-        return 130
-    del fresh
-    return 0
 
 
 def cmd_down(s: Session, argv: list[str]) -> int:
@@ -396,33 +263,6 @@ def cmd_ps(s: Session, argv: list[str]) -> int:
     from dockyard.cli.template import render_table
 
     sys.stdout.write(render_table(PS_DEFAULT if fmt == "table" else fmt, rows, PS_HEADERS))
-    return 0
-
-
-def cmd_logs(s: Session, argv: list[str]) -> int:
-    from dockyard.compose import logs, project as P
-
-    flags = [Flag("-f,--follow", BOOL, "Follow log output"),
-             Flag("-n,--tail", STR, "Number of lines to show from the end of the logs for each container", default="all"),
-             Flag("-t,--timestamps", BOOL, "Show timestamps"), Flag("--no-log-prefix", BOOL, "Don't print prefix in logs"),
-             Flag("--no-color", BOOL, "Produce monochrome output"),
-             Flag("--index", STR, "index of the container if service has multiple replicas")]
-    opts = parse_cmd(flags, argv, "logs [OPTIONS] [SERVICE...]", "View output from containers")
-    tail = None
-    if opts.tail != "all":
-        if not opts.tail.lstrip("-").isdigit():
-            raise InvalidArgument(f'invalid value for "tail": "{opts.tail}"')
-        tail = int(opts.tail) if int(opts.tail) >= 0 else None
-    services = P.select_services(s.project, opts.args) if opts.args else None
-    recs = P.containers(s.engine, s.project.name, services=services, oneoff=None)
-    if opts.index:
-        recs = [r for r in recs if str(P.number_of(r)) == opts.index]
-    printer = LogPrinter(s.project.name, recs, prefix=not opts.no_log_prefix, color=s.color(not opts.no_color),
-                         timestamps=opts.timestamps)
-    try:
-        logs.follow(s.engine, recs, printer.emit, tail=tail, follow=opts.follow)
-    except KeyboardInterrupt:
-        return 130
     return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.compose import Progress, parse_cmd, parse_seconds, pick, up_options
+from dockyard.cli.compose import Progress, parse_cmd, parse_seconds, pick
+from dockyard.cli.composeup import up_options
 from dockyard.cli.flags import BOOL, STR, Flag, UsageError
 from dockyard.compose import project as P
 from dockyard.errors import DockyardError, InvalidArgument
@@ -19,7 +20,7 @@ def _recs(s, names, *, oneoff=False):
 
 
 def cmd_create(s, argv):
-    from dockyard.cli.compose import UP_FLAGS, build_images
+    from dockyard.cli.composeup import UP_FLAGS, build_images
     from dockyard.compose import up
 
     keep = ("--build", "--no-build", "--scale", "--force-recreate", "--no-recreate", "--remove-orphans")

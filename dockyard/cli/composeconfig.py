@@ -54,11 +54,15 @@ def cmd_config(session, argv: list[str]) -> int:
     g = session.g
     if opts.environment or opts.variables:
         return _print_env(g, opts)
+    if opts.no_interpolate and not any(opts[k] for k in ("services", "volumes", "networks", "profiles", "images",
+                                                        "models")):
+        return _print_model(g, opts, fmt)
     project = load(g, interpolate=not opts.no_interpolate, normalize=not opts.no_normalize,
                    resolve_paths=not opts.no_path_resolution, consistency=not opts.no_consistency,
                    resolve_environment=not opts.no_env_resolution, services=list(opts.args))
     lists = [k for k in ("services", "volumes", "networks", "profiles", "images", "models") if opts[k]]
     if opts.quiet:
+        project.to_dict()  # the typed model is part of the check (v2 decodes it too)
         return 0
     if lists:
         text = "".join(line + "\n" for k in lists for line in _lines(project, k))
@@ -67,6 +71,20 @@ def cmd_config(session, argv: list[str]) -> int:
 
         text = render(project.to_dict(), fmt)
     _write(text, opts.output)
+    return 0
+
+
+def _print_model(g, opts, fmt: str) -> int:
+    """`--no-interpolate`: v2 prints the merged YAML model itself (values as written, every service
+    whatever its profiles, keys sorted), not the typed project."""
+    from dockyard.cli.composeopts import project_options
+    from dockyard.compose.loader import load_model
+    from dockyard.compose.render import render_model
+
+    model = load_model(project_options(g, interpolate=False, normalize=not opts.no_normalize,
+                                       resolve_paths=not opts.no_path_resolution))
+    if not opts.quiet:
+        _write(render_model(model, fmt), opts.output)
     return 0
 
 
@@ -131,7 +149,7 @@ def _write(text: str, output: str | None) -> None:
     import os
     import tempfile
 
-    out = os.path.abspath(output)
+    out = os.path.realpath(output)  # through a link to what it names, as writing a file would
     if os.path.exists(out) and not os.path.isfile(out):
         raise UsageError(f"-o {output}: not a regular file (config writes by renaming a new file over it)")
     fd, tmp = tempfile.mkstemp(prefix=".config-", dir=os.path.dirname(out))

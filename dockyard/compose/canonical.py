@@ -243,10 +243,16 @@ def _ports(v, where):
     return out
 
 
-def _volumes(v, where):
+def _volumes(v, where, lenient=False):
     out = []
     for e in v:
-        out.append(parse_volume(e) if isinstance(e, str) else e)
+        if isinstance(e, str):
+            try:
+                e = parse_volume(e)
+            except CanonicalError:
+                if not lenient:
+                    raise
+        out.append(e)
     return out
 
 
@@ -303,8 +309,9 @@ def _maybe_external(v, where, warn):
     return v
 
 
-def canonical(model: dict, warn=None) -> dict:
-    """The canonical transform, in place; returns the model."""
+def canonical(model: dict, warn=None, *, lenient: bool = False) -> dict:
+    """The canonical transform, in place; returns the model. ``lenient`` (values not interpolated):
+    a port or volume that does not parse is kept as written, as compose-go does then."""
     for name, svc in (model.get("services") or {}).items():
         if not isinstance(svc, dict):
             continue
@@ -323,14 +330,18 @@ def canonical(model: dict, warn=None) -> dict:
             if k in svc:
                 svc[k] = _list_to_map(svc[k])
         if "volumes" in svc:
-            svc["volumes"] = _volumes(svc["volumes"], w + ".volumes")
+            svc["volumes"] = _volumes(svc["volumes"], w + ".volumes", lenient)
         if "dns" in svc:
             svc["dns"] = [d for d in _string_or_list(svc["dns"]) if d not in (None, "")]
         for k in ("secrets", "configs"):
             if k in svc:
                 svc[k] = [_file_mount(e, f"{w}.{k}.{n}") for n, e in enumerate(svc[k])]
         if "ports" in svc:
-            svc["ports"] = _ports(svc["ports"], w + ".ports")
+            try:
+                svc["ports"] = _ports(svc["ports"], w + ".ports")
+            except CanonicalError:
+                if not lenient:
+                    raise
         if isinstance(svc.get("devices"), list):
             svc["devices"] = [_device(d) for d in svc["devices"]]
         dev = svc.get("develop")
@@ -357,6 +368,8 @@ def set_defaults(model: dict) -> dict:
         for sec in svc.get("secrets") or []:
             sec.setdefault("target", f"/run/secrets/{sec.get('source')}")
         for p in svc.get("ports") or []:
+            if not isinstance(p, dict):
+                continue  # not interpolated, kept as written
             p.setdefault("protocol", "tcp")
             p.setdefault("mode", "ingress")
         for req in ((svc.get("deploy") or {}).get("resources") or {}).get("reservations", {}).get("devices") or []:

@@ -298,6 +298,13 @@ def _mounts(ctx: Context, svc: str, s: dict, host: dict) -> None:
     mounts = []
     for v in s.get("volumes") or ():
         kind, target = v.get("type"), v.get("target")
+        for key, allowed in (("", ("type", "source", "target", "read_only", "bind", "volume", "tmpfs", "consistency")),
+                             ("bind.", ("propagation", "create_host_path")), ("volume.", ("nocopy",)),
+                             ("tmpfs.", ("size", "mode"))):
+            part = v if not key else (v.get(key[:-1]) or {})
+            extra = sorted(set(part) - set(allowed))
+            if extra:
+                raise _refuse(svc, f"volumes.{key}{extra[0]}", f"not supported (mount of {target})")
         m: dict = {"Type": kind, "Target": target, "ReadOnly": bool(v.get("read_only"))}
         if kind == "volume":
             if v.get("source"):

@@ -62,8 +62,15 @@ def down(engine, project, progress, *, volumes: bool = False, rmi: str | None = 
         teardown.remove(engine, rec.id, force=True, volumes=volumes)
         progress.event("Container", rec.name, "Removed")
 
+    # volumes the containers mount that were made anonymous (some carried across a recreate, so
+    # no longer flagged so on the container): `down -v` takes them too
+    mounted = [m["source"] for r in recs for m in r.config.get("mounts") or () if m.get("type") == "volume"]
     for group in reversed(P.levels(project, recs)):
         P.parallel(one, group, progress.parallel)
+    if volumes and mounted:
+        from dockyard.engine import volumes as V
+
+        V.remove_unused(engine, [n for n in mounted if _anonymous(engine, n)])
     left = P.containers(engine, project.name, oneoff=None)
     if left:
         progress.warn(f"Found orphan containers ({', '.join(r.name for r in left)}) for this project. If you "
@@ -101,3 +108,11 @@ def remove_images(engine, project, rmi: str, progress) -> None:
             continue
         progress.event("Image", ref, "Removed")
 
+
+def _anonymous(engine, name: str) -> bool:
+    from dockyard.engine.volumes import get
+
+    try:
+        return bool(get(engine, name).anonymous)
+    except NotFound:
+        return False

@@ -20,15 +20,16 @@ class Ctx:
     """What loading one file needs: the interpolation environment, switches and the warn hook."""
 
     def __init__(self, env: dict, *, interpolate: bool = True, warn: Warn | None = None,
-                 validate: bool = True) -> None:
+                 validate: bool = True, workdir: str = "") -> None:
         self.env = env
         self.interpolate = interpolate
         self.warn = warn or (lambda msg: None)
         self.validate = validate
+        self.workdir = workdir
 
     def child(self, env: dict | None = None, **kw) -> Ctx:
         c = Ctx(self.env if env is None else env, interpolate=self.interpolate, warn=self.warn,
-                validate=self.validate)
+                validate=self.validate, workdir=self.workdir)
         for k, v in kw.items():
             setattr(c, k, v)
         return c
@@ -154,7 +155,7 @@ def load_file(filename: str, model: dict, ctx: Ctx, *, working_dir: str, include
         if not skip_include and "include" in cfg:
             apply_include(cfg, ctx, working_dir=working_dir, included=included + [filename], filename=filename)
         if not skip_extends:
-            apply_extends(cfg, ctx, filename=filename, tracker=tracker or [])
+            apply_extends(cfg, ctx, filename=filename, tracker=tracker or [], working_dir=working_dir)
         model = merge.merge_file(model, cfg)
         model = canonical.enforce_unicity(model)
         if validate:
@@ -163,7 +164,7 @@ def load_file(filename: str, model: dict, ctx: Ctx, *, working_dir: str, include
                 ctx.warn(f"{filename}: the attribute `version` is obsolete, it will be ignored, "
                          "please remove it to avoid potential confusion")
                 del model["version"]
-        canonical.canonical(model, ctx.warn)
+        canonical.canonical(model, ctx.warn, lenient=not ctx.interpolate)
         model = canonical.enforce_unicity(model)
     return model
 
@@ -218,7 +219,7 @@ def apply_include(cfg: dict, ctx: Ctx, *, working_dir: str, included: list[str],
         for p in paths:
             imported = load_file(p, imported, sub, working_dir=pdir, included=included)
         canonical.set_defaults(imported)
-        resolve_paths(imported, pdir)
+        resolve_paths(imported, _relative_dir(pdir, working_dir))
         for kind in ("services", "volumes", "networks", "secrets", "configs", "models"):
             src = imported.get(kind)
             if not src:
@@ -239,17 +240,26 @@ def _expand_user(p: str) -> str:
 
 # ---- extends
 
-def apply_extends(cfg: dict, ctx: Ctx, *, filename: str, tracker: list) -> None:
+def apply_extends(cfg: dict, ctx: Ctx, *, filename: str, tracker: list, working_dir: str) -> None:
     services = cfg.get("services")
     if services is None:
         return
     if not isinstance(services, dict):
         raise InvalidArgument("services must be a mapping")
     for name in list(services):
-        services[name] = _extend_one(name, services, ctx, filename, tracker)
+        services[name] = _extend_one(name, services, ctx, filename, tracker, working_dir)
 
 
-def _extend_one(name: str, services: dict, ctx: Ctx, filename: str, tracker: list):
+def _relative_dir(path: str, base: str) -> str:
+    """``path`` relative to ``base`` (compose-go resolves a loaded file's paths against its directory
+    as seen from the project's, so they stay relative until the last step makes them absolute)."""
+    try:
+        return os.path.relpath(path, base) if base else path
+    except ValueError:
+        return path
+
+
+def _extend_one(name: str, services: dict, ctx: Ctx, filename: str, tracker: list, working_dir: str):
     svc = services.get(name)
     if svc is None:
         return None
@@ -278,7 +288,7 @@ def _extend_one(name: str, services: dict, ctx: Ctx, filename: str, tracker: lis
             raise InvalidArgument(f"cannot extend service {name!r} in {path}: no services section")
         if ref not in base_services:
             raise NotFound(f'cannot extend service "{name}" in {filename}: service "{ref}" not found in {ref_file}')
-        resolve_paths({"services": base_services}, os.path.dirname(path))
+        resolve_paths({"services": base_services}, _relative_dir(os.path.dirname(path), working_dir))
         filename = path
     elif ref not in services:
         raise NotFound(f'cannot extend service "{name}" in {filename}: service "{ref}" not found')
@@ -286,7 +296,7 @@ def _extend_one(name: str, services: dict, ctx: Ctx, filename: str, tracker: lis
     if key in tracker or (filename, name) == key:
         chain = ", ".join(f"{f}:{s}" for f, s in tracker + [key])
         raise InvalidArgument(f"Circular reference detected: {chain}")
-    base = _extend_one(ref, base_services, ctx, filename, tracker + [(filename, name)])
+    base = _extend_one(ref, base_services, ctx, filename, tracker + [(filename, name)], working_dir)
     if base is None:
         return svc
     source = copy.deepcopy(base)

@@ -45,7 +45,14 @@ def json_number(f: float):
     """A float as Go's JSON writes a float32 of it: integral values without a fraction."""
     import struct
 
-    f32 = struct.unpack("f", struct.pack("f", f))[0]
+    if f != f or f in (float("inf"), float("-inf")):
+        return f
+    try:
+        f32 = struct.unpack("f", struct.pack("f", f))[0]
+    except OverflowError:
+        f32 = float("inf")
+    if f32 in (float("inf"), float("-inf")):  # beyond float32: Go's decoder refuses it too
+        raise ModelError(f"{f!r} is out of range for a 32-bit float")
     # Go formats float32 with the shortest decimal that round-trips as float32
     for digits in range(1, 10):
         s = f"{f32:.{digits}g}"
@@ -153,6 +160,8 @@ def f(v, where=""):
         n = float(v)
     except (TypeError, ValueError):
         raise ModelError(f"{where}: invalid number {v!r}") from None
+    if n != n or n in (float("inf"), float("-inf")):
+        raise ModelError(f"{where}: {v!r} is out of range")
     return json_number(n) if n else OMIT
 
 
@@ -167,6 +176,8 @@ def parse_size(v, where="") -> int:
     if isinstance(v, int):
         return v
     if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ModelError(f"{where}: {v!r} is out of range")
         return int(v)
     from dockyard.units import SizeError, ram_in_bytes
 
@@ -280,10 +291,9 @@ def to_int(v, where):
         return int(str(v), 10)
     except ValueError:
         try:
-            fv = float(v)
-        except ValueError:
+            return int(float(v))
+        except (ValueError, OverflowError):
             raise ModelError(f"{where}: invalid integer {v!r}") from None
-        return int(fv)
 
 
 def obj(fields: dict):

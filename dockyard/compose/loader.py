@@ -210,18 +210,21 @@ def model_variables(opts: ProjectOptions) -> list[dict]:
     found: dict = {}
     for p in paths:
         for doc in yamlio.load_documents(files.read_text(p), p):
+            yamlio.check_keys(doc)
             interpolate.collect_variables(doc, found)
     return [found[k] for k in sorted(found)]
 
 
-def load_project(opts: ProjectOptions) -> Project:
+def load_model(opts: ProjectOptions) -> dict:
+    """The merged, normalized model as a plain YAML tree, before it is typed (what
+    `config --no-interpolate` prints: every service whatever its profiles, values as written)."""
     warn = opts.warn or _stderr_warn
     env, paths, workdir, name = _prepare(opts, warn)
-    profiles = list(opts.profiles)
-    if not profiles and env.get("COMPOSE_PROFILES"):
-        profiles = [p.strip() for p in env["COMPOSE_PROFILES"].split(",")]
+    return _load_dict(opts, env, paths, workdir, name, warn)
 
-    ctx = files.Ctx(env, interpolate=opts.interpolate, warn=warn)
+
+def _load_dict(opts: ProjectOptions, env: dict, paths: list[str], workdir: str, name: str, warn) -> dict:
+    ctx = files.Ctx(env, interpolate=opts.interpolate, warn=warn, workdir=workdir)
     dict_model: dict = {}
     for p in paths:
         dict_model = files.load_file(p, dict_model, ctx, working_dir=workdir, included=[])
@@ -231,11 +234,22 @@ def load_project(opts: ProjectOptions) -> Project:
     consistency.validate(dict_model)
     if opts.resolve_paths:
         files.resolve_paths(dict_model, workdir)
-    _resolve_environment_refs(dict_model, env)
+    if opts.interpolate:
+        _resolve_environment_refs(dict_model, env)
     dict_model.pop("name", None)
     dict_model["name"] = name
     if opts.normalize:
-        consistency.normalize(dict_model, env)
+        consistency.normalize(dict_model, env if opts.interpolate else {})
+    return dict_model
+
+
+def load_project(opts: ProjectOptions) -> Project:
+    warn = opts.warn or _stderr_warn
+    env, paths, workdir, name = _prepare(opts, warn)
+    profiles = list(opts.profiles)
+    if not profiles and env.get("COMPOSE_PROFILES"):
+        profiles = [p.strip() for p in env["COMPOSE_PROFILES"].split(",")]
+    dict_model = _load_dict(opts, env, paths, workdir, name, warn)
     services = dict_model.get("services") or {}
     for sname, svc in services.items():
         if svc is None:
@@ -288,7 +302,8 @@ def _project_name(opts: ProjectOptions, env: dict, paths: list[str], workdir: st
                 named = d["name"]
     if named and opts.interpolate:
         named = interpolate.substitute(named, env, where="name", warn=warn)
-    named = normalize_project_name(named)
+    if opts.normalize:  # `config --no-normalize` keeps the name: as written
+        named = normalize_project_name(named)
     if named:
         return named
     name = normalize_project_name(os.path.basename(workdir))

@@ -71,9 +71,9 @@ class Follower:
 
 
 def follow(engine, recs, emit, *, tail: int | None = None, follow: bool = True, from_end: bool = False,
-           more=None, interval: float = 0.1) -> None:
+           interval: float = 0.1) -> None:
     """Emit (rec, record) for the containers' logs; with `follow`, until none of them runs any
-    more. `more()` may return new containers to read too (a foreground `up`)."""
+    more."""
     from dockyard.compose.project import state_of
     from dockyard.errors import ContainerNotFound
 
@@ -83,9 +83,6 @@ def follow(engine, recs, emit, *, tail: int | None = None, follow: bool = True, 
             emit(rec, r)
         if not follow:
             return
-        if more is not None:
-            for rec in more():
-                reader.add(rec)
         running = False
         for rec in reader.recs:
             try:

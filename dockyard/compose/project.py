@@ -30,6 +30,21 @@ class Model:
         """From compose/loader.py's Project."""
         return cls(project.name, project.working_dir, project.files, project.to_dict())
 
+    @classmethod
+    def from_engine(cls, engine, name: str) -> "Model":
+        """A project whose file is not at hand, as its containers' and volumes' labels show it:
+        services by name (no settings), its volumes; enough to list, stop and take it down."""
+        from dockyard.engine.volumes import list_volumes
+
+        recs = containers(engine, name, oneoff=None)
+        lab = labels_of(recs[0]) if recs else {}
+        files = [f for f in lab.get(LABEL + "project.config_files", "").split(",") if f]
+        services = {labels_of(r).get(SERVICE): {} for r in recs if labels_of(r).get(SERVICE)}
+        volumes = {(v.labels or {}).get(LABEL + "volume"): {"name": v.name} for v in list_volumes(engine)
+                   if (v.labels or {}).get(PROJECT) == name and (v.labels or {}).get(LABEL + "volume")}
+        return cls(name, lab.get(LABEL + "project.working_dir", ""), files,
+                   {"services": services, "volumes": volumes})
+
 
 def labels_of(rec) -> dict:
     return rec.config.get("labels") or {}
@@ -221,6 +236,28 @@ def remove_volumes(engine, project, progress) -> None:
 # ---------------------------------------------------------------------------- order
 
 
+NAMESPACE_KEYS = ("network_mode", "pid", "ipc", "uts", "cgroup")
+
+
+def peers(service: dict) -> list[str]:
+    """Services whose namespaces this one joins (`network_mode: service:X`, `pid: service:X`…):
+    implicit dependencies, whose container must run before this one is even created."""
+    out = []
+    for key in NAMESPACE_KEYS:
+        v = service.get(key)
+        if isinstance(v, str) and v.startswith("service:") and v[8:] not in out:
+            out.append(v[8:])
+    return out
+
+
+def dependencies(service: dict) -> dict:
+    """depends_on, plus the namespace peers as service_started dependencies."""
+    deps = dict(service.get("depends_on") or {})
+    for p in peers(service):
+        deps.setdefault(p, {"condition": "service_started", "required": True})
+    return deps
+
+
 def dependency_order(project, services) -> list[str]:
     """The services and what they depend on (required dependencies must exist), dependencies first."""
     out: list[str] = []
@@ -232,7 +269,7 @@ def dependency_order(project, services) -> list[str]:
         if svc in visiting:
             raise InvalidArgument(f"dependency cycle detected: {' -> '.join(chain + (svc,))}")
         visiting.add(svc)
-        for dep, cond in sorted((project.services[svc].get("depends_on") or {}).items()):
+        for dep, cond in sorted(dependencies(project.services[svc]).items()):
             if dep not in project.services:
                 if (cond or {}).get("required", True):
                     raise InvalidArgument(f"service {svc!r} depends on undefined service {dep!r}")
@@ -253,14 +290,14 @@ def levels(project, recs) -> list[list]:
 
     def d(svc: str, seen=()) -> int:
         if svc not in depth:
-            deps = [x for x in ((project.services.get(svc) or {}).get("depends_on") or {}) if x in project.services
+            deps = [x for x in dependencies(project.services.get(svc) or {}) if x in project.services
                     and x not in seen]
             depth[svc] = 1 + max((d(x, seen + (svc,)) for x in deps), default=-1)
         return depth[svc]
 
     groups: dict[int, list] = {}
     for rec in recs:
-        svc = labels_of(rec).get(SERVICE, "")
+        svc = getattr(rec, "service", None) or labels_of(rec).get(SERVICE, "")
         groups.setdefault(d(svc) if svc in project.services else 1 << 30, []).append(rec)
     return [groups[k] for k in sorted(groups)]
 

@@ -48,3 +48,22 @@ def escape_dollars(node):
     if isinstance(node, list):
         return [escape_dollars(v) for v in node]
     return node
+
+
+def render_model(model: dict, fmt: str) -> str:
+    """The untyped model (`config --no-interpolate`): keys sorted at every level, as Go writes maps."""
+    model = _sorted(model)
+    if fmt == "json":
+        text = json.dumps(model, indent=2, ensure_ascii=False)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    from dockyard.compose.yamlio import dump
+
+    return dump(model)
+
+
+def _sorted(node):
+    if isinstance(node, dict):
+        return {k: _sorted(node[k]) for k in sorted(node)}
+    if isinstance(node, list):  # an empty YAML list is a nil slice in compose-go's tree: null
+        return [_sorted(v) for v in node] or None
+    return node

@@ -80,12 +80,23 @@ def connect_extra(engine, cid: str, extra) -> None:
         connect(engine, net, cid, aliases=aliases, ip=ip)
 
 
-def create_container(engine, project, svc: str, number: int) -> object:
-    """Make one container of `svc` (not started)."""
+def create_container(engine, project, svc: str, number: int, carry=()) -> object:
+    """Make one container of `svc` (not started). `carry`: [(volume, target)] of the container it
+    replaces, its anonymous volumes, mounted again where the service mounts nothing (v2 keeps
+    their data across a recreate)."""
     from dockyard.engine.containers import create
     from dockyard.engine.teardown import remove
 
-    cfg, name, extra = container_config(engine, project, svc, number)
+    def keep(body: dict) -> None:
+        mounts = body["HostConfig"].setdefault("Mounts", [])
+        old = dict((dst, src) for src, dst in carry)
+        for m in mounts:  # the service's own anonymous volume: the one it had
+            if m.get("Type") == "volume" and not m.get("Source") and m.get("Target") in old:
+                m["Source"] = old[m["Target"]]
+        taken = {m.get("Target") for m in mounts} | set((body["HostConfig"].get("Tmpfs") or {}))
+        mounts.extend({"Type": "volume", "Source": src, "Target": dst} for src, dst in carry if dst not in taken)
+
+    cfg, name, extra = container_config(engine, project, svc, number, overrides=keep if carry else None)
     c = create(engine, cfg, name)
     try:
         connect_extra(engine, c.rec.id, extra)
@@ -93,6 +104,21 @@ def create_container(engine, project, svc: str, number: int) -> object:
         remove(engine, c.rec.id, force=True)
         raise
     return c
+
+
+class Pending:
+    """A container not made yet: it joins a peer's namespaces, which must run first."""
+
+    def __init__(self, service: str, number: int, name: str) -> None:
+        self.service, self.number, self.name, self.id = service, number, name, f"pending:{name}"
+
+
+def _peers_running(engine, project, svc: str) -> bool:
+    for peer in P.peers(project.services[svc]):
+        recs = P.containers(engine, project.name, services=[peer])
+        if not recs or P.state_of(recs[0]).get("Status") != "running":
+            return False
+    return True
 
 
 def _outdated(engine, project, svc: str, rec) -> bool:
@@ -123,9 +149,11 @@ def converge(engine, project, services, opts: Options, progress) -> list:
             if opts.force_recreate or (not opts.no_recreate and _outdated(engine, project, svc, rec)):
                 progress.event("Container", rec.name, "Recreate")
                 number = P.number_of(rec)
+                carry = [(m["source"], m["target"]) for m in rec.config.get("mounts") or ()
+                         if m.get("type") == "volume" and m.get("anonymous")]
                 lifecycle.stop(engine, rec.id, timeout=_stop_timeout(project.services[svc], opts.timeout))
                 teardown.remove(engine, rec.id, force=True)
-                c = create_container(engine, project, svc, number)
+                c = create_container(engine, project, svc, number, carry)
                 progress.event("Container", c.rec.name, "Recreated")
                 out.append((svc, engine.db.get_container(c.rec.id)))
             else:
@@ -138,6 +166,9 @@ def converge(engine, project, services, opts: Options, progress) -> list:
                 n += 1
             numbers.add(n)
             name = P.container_name(project, svc, project.services[svc], n)
+            if not _peers_running(engine, project, svc):
+                out.append((svc, Pending(svc, n, name)))  # made once its peers run (start_all)
+                continue
             progress.event("Container", name, "Creating")
             c = create_container(engine, project, svc, n)
             progress.event("Container", name, "Created")
@@ -210,6 +241,7 @@ def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
             if svc not in awaited:
                 awaited.add(svc)
                 await_dependencies(engine, project, svc, progress)
+        group = [_made(engine, project, rec, progress) for rec in group]
         stopped = [rec for rec in group if P.state_of(engine.db.get_container(rec.id)).get("Status")
                    not in ("running", "restarting", "paused")]
 
@@ -223,11 +255,21 @@ def start_all(engine, project, todo, progress, *, skip_deps_of=()) -> list:
     return started
 
 
+def _made(engine, project, rec, progress):
+    """A Pending container is created now that its peers run."""
+    if not isinstance(rec, Pending):
+        return rec
+    progress.event("Container", rec.name, "Creating")
+    c = create_container(engine, project, rec.service, rec.number)
+    progress.event("Container", rec.name, "Created")
+    return engine.db.get_container(c.rec.id)
+
+
 CONDITION_TIMEOUT = None  # Compose v2 waits as long as it takes, unless the dependency fails
 
 
 def await_dependencies(engine, project, svc: str, progress) -> None:
-    for dep, cond in sorted((project.services[svc].get("depends_on") or {}).items()):
+    for dep, cond in sorted(P.dependencies(project.services[svc]).items()):
         cond = cond or {}
         if dep not in project.services:
             continue

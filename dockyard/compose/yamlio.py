@@ -126,6 +126,8 @@ def load_documents(text: str, filename: str) -> list:
     """Every document of a file; errors name the file and line."""
     try:
         return [d for d in yaml.load_all(text, Loader=_Loader)]
+    except RecursionError:
+        raise InvalidArgument(f"failed to parse {filename}: yaml: nested too deeply") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e)
@@ -133,8 +135,22 @@ def load_documents(text: str, filename: str) -> list:
         raise InvalidArgument(f"failed to parse {filename}: {line}{problem}") from None
 
 
-def check_keys(node, path: str = "") -> None:
-    """Compose keys are strings: a number or null as a key is refused as v2 refuses it."""
+MAX_NODE_VISITS = 100_000  # compose-go's cap: aliases of aliases ("billion laughs") stop here
+MAX_DEPTH = 200  # deeper than any Compose key: later steps recurse, so refuse it here
+
+
+def check_keys(node, path: str = "", _budget: list | None = None, _depth: int = 0) -> None:
+    """Compose keys are strings: a number or null as a key is refused as v2 refuses it. The walk
+    follows aliases as every later step would, so a document whose aliases expand past
+    ``MAX_NODE_VISITS`` nodes is refused here, before anything expands it."""
+    if _budget is None:
+        _budget = [MAX_NODE_VISITS]
+    _budget[0] -= 1
+    if _budget[0] < 0:
+        raise InvalidArgument(f"compose file exceeds maximum node visit limit ({MAX_NODE_VISITS})")
+    if _depth > MAX_DEPTH:
+        where = path if len(path) < 80 else path[:80] + "…"
+        raise InvalidArgument(f"compose file nests deeper than {MAX_DEPTH} levels at {where}")
     if isinstance(node, dict):
         for k, v in node.items():
             if not isinstance(k, str):
@@ -142,12 +158,12 @@ def check_keys(node, path: str = "") -> None:
                 loc = f"{path}.{key}" if path else key
                 raise InvalidArgument(f"non-string key in {loc}: {key}" if not path else
                                       f"non-string key in {path}: {key}")
-            check_keys(v, f"{path}.{k}" if path else k)
+            check_keys(v, f"{path}.{k}" if path else k, _budget, _depth + 1)
     elif isinstance(node, list):
         for n, v in enumerate(node):
-            check_keys(v, f"{path}[{n}]")
+            check_keys(v, f"{path}[{n}]", _budget, _depth + 1)
     elif isinstance(node, Override):
-        check_keys(node.value, path)
+        check_keys(node.value, path, _budget, _depth)
 
 
 class _Dumper(yaml.SafeDumper):  # the Python emitter: libyaml's ignores the list indentation below

@@ -5,6 +5,7 @@ conflict or are unknown are refused clearly."""
 from __future__ import annotations
 
 import json
+import time
 
 FILE = """
 services:
@@ -58,8 +59,11 @@ def test_build_wait_and_the_small_commands(dy, busybox, tmp_path, name):
         assert any(p["Name"] == name and p["Status"] == "running(1)" for p in ls)
         compose("restart", "-t", "1", "app")
         assert dy("inspect", "-f", "{{.State.Status}}", f"{name}-app-1").out.strip() == "running"
-        compose("kill", "-s", "SIGKILL", "app")
-        assert dy("inspect", "-f", "{{.State.Status}}", f"{name}-app-1").out.strip() == "exited"
+        compose("kill", "-s", "SIGKILL", "app")  # sent, not awaited (as docker's kill): the exit follows
+        deadline = time.monotonic() + 10
+        while dy("inspect", "-f", "{{.State.Status}}", f"{name}-app-1").out.strip() != "exited":
+            assert time.monotonic() < deadline, "the killed container never exited"
+            time.sleep(0.1)
         compose("up", "-d", "once")
         assert compose("wait", "once", check=False).out.strip() == "3"
         assert compose("version", "--short").out.strip()

@@ -216,3 +216,37 @@ def test_a_key_dockyard_cannot_honour_is_refused_naming_service_and_key(dy, busy
     assert "'web'" in r.err and "deploy.placement" in r.err
     assert dy("ps", "-aq").out == ""
     assert dy("network", "inspect", f"{name}_default", check=False).returncode != 0
+
+
+def test_without_the_file_dash_p_finds_the_project_by_its_labels(dy, project, tmp_path):
+    compose, p, f = project
+    compose("up", "-d")
+    f.rename(tmp_path / "gone.yaml")  # the file is gone: v2 still lists and takes the project down by -p
+    by_name = ("compose", "-p", p, "--progress", "plain")
+    assert sorted(dy(*by_name, "ps", "--format", "{{.Name}}").out.split()) == [f"{p}-client-1", f"{p}-web-1"]
+    dy(*by_name, "down", "-v", "-t", "0")
+    assert dy("ps", "-aq", "--filter", f"label=com.docker.compose.project={p}").out == ""
+    assert dy("volume", "inspect", f"{p}_data", check=False).returncode != 0
+    assert dy("network", "inspect", f"{p}_default", check=False).returncode != 0
+    r = dy(*by_name, "up", "-d", check=False)  # up needs the file
+    assert r.returncode != 0 and "no configuration file" in r.err
+
+
+def test_a_recreate_keeps_anonymous_volume_data_and_down_v_removes_it(dy, busybox, tmp_path, name):
+    f = tmp_path / "compose.yaml"
+    text = "services:\n  s:\n    image: busybox:latest\n    command: [sleep, '600']\n    environment: {V: '%s'}\n" \
+           "    volumes: [/anon]\n"
+    f.write_text(text % "1")
+    base = ("compose", "-f", str(f), "-p", name, "--progress", "plain")
+    try:
+        dy(*base, "up", "-d")
+        dy(*base, "exec", "-T", "s", "sh", "-c", "echo kept > /anon/f")
+        before = len(dy("volume", "ls", "-q").out.split())
+        f.write_text(text % "2")
+        assert f"Container {name}-s-1  Recreate" in dy(*base, "up", "-d").err
+        assert dy(*base, "exec", "-T", "s", "cat", "/anon/f").out == "kept\n"
+        assert len(dy("volume", "ls", "-q").out.split()) == before  # the same volume, not a new one
+        dy(*base, "down", "-v", "-t", "0")
+        assert dy("volume", "ls", "-q").out == ""
+    finally:
+        dy(*base, "down", "-v", "-t", "0", check=False)

@@ -91,6 +91,33 @@ def test_config_json_matches_v2(case):
     assert not differences, "\n".join(differences)
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_config_no_interpolate_matches_v2(case):
+    """`--no-interpolate`: v2 prints the merged model itself (values as written, all profiles)."""
+    args, env, cwd = _case(case)
+    theirs = _run([V2, *args, "config", "--format", "json", "--no-interpolate"], env, cwd)
+    ours = _dockyard([*args, "config", "--format", "json", "--no-interpolate"], env, cwd)
+    assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr + theirs.stderr
+    differences = _diff(json.loads(ours.stdout), json.loads(theirs.stdout))
+    assert not differences, "\n".join(differences)
+
+
+@pytest.mark.parametrize("case,flags", [
+    ("03-volumes", ["config", "--no-path-resolution"]), ("13-extends-file", ["config", "--no-path-resolution"]),
+    ("14-include", ["config", "--no-path-resolution"]), ("22-secrets-configs", ["config", "--no-path-resolution"]),
+    ("09-name-key", ["config", "--no-normalize"]), ("24-depends-on", ["config", "--no-consistency"]),
+    ("15-profiles", ["--all-resources", "config"]), ("20-networks", ["--all-resources", "config"]),
+    ("15-profiles", ["config", "tools"]), ("30-implied-deps", ["config", "sidecar"]),
+])
+def test_config_options_match_v2(case, flags):
+    args, env, cwd = _case(case)
+    theirs = _run([V2, *args, *flags, "--format", "json"], env, cwd)
+    ours = _dockyard([*args, *flags, "--format", "json"], env, cwd)
+    assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr + theirs.stderr
+    differences = _diff(json.loads(ours.stdout), json.loads(theirs.stdout))
+    assert not differences, "\n".join(differences)
+
+
 @pytest.mark.parametrize("case", ["01-seed", "04-environment", "15-profiles", "22-secrets-configs", "30-implied-deps"])
 @pytest.mark.parametrize("flag", ["--services", "--volumes", "--networks", "--profiles", "--images"])
 def test_config_lists_match_v2(case, flag):
