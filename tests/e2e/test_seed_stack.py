@@ -185,7 +185,7 @@ def test_seed_images_on_a_user_network(seed):
 
 
 def test_seed_compose_stack(seed, tmp_path):
-    """The seed's compose file: `up -d --wait` builds the web image and starts db and redis before
+    """The seed's compose file: `up -d --wait` builds the three images and starts db and redis before
     web (healthy first); the app answers on its port; `down` + `up` keeps the rows (named volume);
     `down -v` leaves no container, network or volume of the project."""
     s = seed
@@ -203,9 +203,17 @@ def test_seed_compose_stack(seed, tmp_path):
     def volumes() -> set[str]:
         return set(s("volume", "ls", "-q").out.split())
 
+    # From nothing but the base, as a user starts: `up` builds all three images (the stand-ins
+    # under their image names, web as <project>-web).
+    s("rmi", "postgres:15", "redis:7-alpine")
+    assert "seed-web:latest" not in s("images", "--format", "{{.Repository}}:{{.Tag}}").out.split()
     t0 = time.monotonic()
     out = compose("up", "-d", "--wait", timeout=600).stderr  # progress, as Compose v2 writes it
     up_s = time.monotonic() - t0
+    for svc in ("db", "redis", "web"):
+        assert f"Service {svc}  Built" in out, out
+    images = s("images", "--format", "{{.Repository}}:{{.Tag}}").out.split()
+    assert {"postgres:15", "redis:7-alpine", "seed-web:latest"} <= set(images), images
     # web waits for its dependencies' health checks, then is itself waited for.
     assert out.index("seed-db-1  Healthy") < out.index("seed-web-1  Started"), out
     assert out.index("seed-redis-1  Healthy") < out.index("seed-web-1  Started"), out
@@ -241,4 +249,4 @@ def test_seed_compose_stack(seed, tmp_path):
     assert volumes() == kept - {"seed_postgres_data"}, (kept, volumes())
     with pytest.raises(AssertionError):
         get(port, timeout=1)
-    print(f"\ncompose up -d --wait (web built) {up_s:.1f}s, again after down {again_s:.1f}s")
+    print(f"\ncompose up -d --wait (three images built) {up_s:.1f}s, again after down {again_s:.1f}s")
