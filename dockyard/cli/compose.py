@@ -84,6 +84,8 @@ def cmd_compose(ctx, argv: list[str]) -> int:
     if target is None:
         raise UsageError(f"unknown docker command: \"compose {rest[0]}\"", hint="See 'dockyard compose --help'.")
     module, func = target
+    if rest[0] not in ("ls", "version"):
+        _site_packages()  # the loader's PyYAML (`config` loads through cli/composeopts.py directly)
     __import__(module)
     return getattr(sys.modules[module], func)(Session(ctx, g, rest[0]), rest[1:]) or 0
 
@@ -124,7 +126,6 @@ class Session:
     def loaded(self):
         """The loader's Project (compose/loader.py, through cli/composeopts.py)."""
         if self._loaded is None:
-            _site_packages()
             from dockyard.cli.composeopts import load
 
             self._loaded = load(self.g)

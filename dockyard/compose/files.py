@@ -127,7 +127,17 @@ def _dotted(path: tuple) -> str:
 
 # ---- one file
 
+_STDIN: list[str] = []
+
+
 def read_text(filename: str) -> str:
+    """A Compose file's text; ``-`` is standard input (read once, as `-f -` does)."""
+    if filename == "-":
+        if not _STDIN:
+            import sys
+
+            _STDIN.append(sys.stdin.read())
+        return _STDIN[0]
     try:
         with open(filename, encoding="utf-8") as f:
             return f.read()

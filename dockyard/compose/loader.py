@@ -182,7 +182,7 @@ def _prepare(opts: ProjectOptions, warn) -> tuple[dict, list[str], str, str]:
     for k, v in from_files.items():  # a later file wins over an earlier one, the caller's environment over both
         env.setdefault(k, v)
     # the files
-    paths = [os.path.abspath(f) for f in opts.files]
+    paths = [f if f == "-" else os.path.abspath(f) for f in opts.files]
     if not paths and env.get("COMPOSE_FILE"):
         sep = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         paths = [os.path.abspath(p) for p in env["COMPOSE_FILE"].split(sep) if p]
@@ -191,7 +191,7 @@ def _prepare(opts: ProjectOptions, warn) -> tuple[dict, list[str], str, str]:
         if not paths:
             raise NotFound("no configuration file provided: not found")
     if not opts.project_directory:
-        workdir = os.path.dirname(paths[0])
+        workdir = os.path.dirname(paths[0]) if paths[0] != "-" else os.getcwd()
     name = _project_name(opts, env, paths, workdir, warn)
     env["COMPOSE_PROJECT_NAME"] = name
     return env, paths, workdir, name

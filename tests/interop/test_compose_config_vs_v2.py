@@ -152,3 +152,16 @@ def test_config_errors_match_v2(case):
     expected = json.loads((ERRORS / case / "case.json").read_text())["message"]
     assert expected in theirs.stderr, theirs.stderr
     assert expected in ours.stderr, ours.stderr
+
+
+def test_config_from_stdin_matches_v2():
+    """`-f -`: the file on standard input, the working directory as the project directory."""
+    args, env, cwd = _case("03-volumes")
+    text = (cwd / "compose.yaml").read_text()
+    theirs = subprocess.run([V2, "-f", "-", "config", "--format", "json"], input=text, env=env, cwd=cwd,
+                            capture_output=True, text=True, timeout=60)
+    ours = subprocess.run([sys.executable, "-m", "dockyard", "compose", "-f", "-", "config", "--format", "json"],
+                          input=text, env=dict(env, PYTHONPATH=str(REPO)), cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+    assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr + theirs.stderr
+    assert not _diff(json.loads(ours.stdout), json.loads(theirs.stdout))
