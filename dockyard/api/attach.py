@@ -20,7 +20,13 @@ from dockyard.engine.status import ACTIVE, effective_state
 from dockyard.errors import ContainerNotFound, InvalidArgument
 
 
-def attach(engine, req, name: str) -> None:
+def attach_ws(engine, req, name: str) -> None:
+    """GET /containers/{id}/attach/ws: the same attach over a WebSocket: raw output (no stdcopy
+    framing, as dockerd), binary frames from API 1.28 on (text before), stdin from the client's frames."""
+    attach(engine, req, name, ws=True)
+
+
+def attach(engine, req, name: str, ws: bool = False) -> None:
     from dockyard.engine import attachsock
     from dockyard.engine.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
     from dockyard.engine.logs import read_records
@@ -38,14 +44,19 @@ def attach(engine, req, name: str) -> None:
         open(marker, "w").close()  # the monitor waits for us before the process starts
     history = [r for r in read_records(log_path(engine, rec.id)) if r.get("stream") in want] \
         if req.qbool("logs") else []
-    client = req.hijack(content_type(req, tty))
+    if ws:
+        sock = req.hijack_websocket()
+        client = WebSocket(sock, binary=req.version >= (1, 28))
+    else:
+        sock = client = req.hijack(content_type(req, tty))
+    raw = tty or ws  # a WebSocket carries the streams as they are, like a TTY's
     mon = None
     try:
         for r in history:
-            client.sendall(encode(r, tty=tty, timestamps=False))
+            client.sendall(encode(r, tty=raw, timestamps=False))
         if not stream:
             return
-        mon = _connect(engine, rec.id, client, {"stdin": stdin, **{s: s in want for s in ("stdout", "stderr")}},
+        mon = _connect(engine, rec.id, sock, {"stdin": stdin, **{s: s in want for s in ("stdout", "stderr")}},
                        effective_state(rec).get("StartedAt"))
         if mon is None:
             return
@@ -55,24 +66,24 @@ def attach(engine, req, name: str) -> None:
 
         watch = select.poll()
         watch.register(mon, select.POLLIN)
-        watch.register(client, 0)  # POLLHUP/POLLERR only: the client left (its EOF is just "no more stdin")
+        watch.register(sock, 0)  # POLLHUP/POLLERR only: the client left (its EOF is just "no more stdin")
         while True:
             ready = dict(watch.poll(1000))
-            if ready.get(client.fileno(), 0) & (select.POLLHUP | select.POLLERR):
+            if ready.get(sock.fileno(), 0) & (select.POLLHUP | select.POLLERR):
                 break
             if mon.fileno() not in ready:
                 continue
             got = attachsock.read_frame(mon)
             if got is None:
                 break
-            client.sendall(got[1] if tty else _frame(got))
+            client.sendall(got[1] if raw else _frame(got))
     except OSError:
         pass  # the client left: the container goes on
     finally:
         if mon is not None:
             mon.close()
         try:
-            client.shutdown(socket.SHUT_RDWR)  # the stdin pump's recv ends before the server closes it
+            sock.shutdown(socket.SHUT_RDWR)  # the stdin pump's recv ends before the server closes it
         except OSError:
             pass
         try:
@@ -125,6 +136,69 @@ def _pump_stdin(client, mon, keys: bytes | None) -> None:
         mon.shutdown(socket.SHUT_WR)  # end of the client's input: StdinOnce closes the container's
     except OSError:
         pass
+
+
+class WebSocket:
+    """The server's end of an RFC 6455 connection, with a socket's `sendall`/`recv`: output goes
+    out as single unmasked frames; `recv` gives the payload of the client's (masked) data frames,
+    answers pings, and returns b"" (end of input) on a close frame, a protocol error or a frame
+    over MAX_FRAME (never buffered whole)."""
+
+    MAX_FRAME = 1 << 20
+
+    def __init__(self, sock, *, binary: bool) -> None:
+        self.sock = sock
+        self.opcode = 2 if binary else 1
+        self.lock = threading.Lock()  # output and pongs come from two threads
+
+    def sendall(self, data: bytes, opcode: int | None = None) -> None:
+        import struct
+
+        n = len(data)
+        size = bytes([n]) if n < 126 else struct.pack(">BH", 126, n) if n < 65536 else struct.pack(">BQ", 127, n)
+        with self.lock:
+            self.sock.sendall(bytes([0x80 | (opcode or self.opcode)]) + size + data)
+
+    def _exact(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            got = self.sock.recv(n - len(buf))
+            if not got:
+                raise EOFError
+            buf += got
+        return buf
+
+    def recv(self, _bufsize: int = 0) -> bytes:
+        import struct
+
+        try:
+            while True:
+                b0, b1 = self._exact(2)
+                op, n = b0 & 0x0F, b1 & 0x7F
+                if n == 126:
+                    n = struct.unpack(">H", self._exact(2))[0]
+                elif n == 127:
+                    n = struct.unpack(">Q", self._exact(8))[0]
+                if not b1 & 0x80 or n > self.MAX_FRAME:  # a client must mask; too big: refused
+                    self.sendall(struct.pack(">H", 1002 if not b1 & 0x80 else 1009), opcode=8)
+                    return b""
+                mask = self._exact(4)
+                payload = bytes(c ^ mask[i % 4] for i, c in enumerate(self._exact(n))) if n else b""
+                if op in (0, 1, 2):
+                    if payload:
+                        return payload
+                elif op == 8:
+                    self.sendall(payload[:2], opcode=8)
+                    return b""
+                elif op == 9:
+                    self.sendall(payload, opcode=10)
+                elif op != 10:
+                    return b""
+        except (EOFError, OSError):
+            return b""
+
+    def shutdown(self, how) -> None:
+        self.sock.shutdown(how)
 
 
 def resize(engine, req, name: str) -> None:

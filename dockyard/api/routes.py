@@ -26,6 +26,7 @@ ROUTES = [
     ("POST", rf"/containers/{NAME}/wait", containers.wait),
     ("GET", rf"/containers/{NAME}/logs", containers.logs),
     ("POST", rf"/containers/{NAME}/attach", attach.attach),
+    ("GET", rf"/containers/{NAME}/attach/ws", attach.attach_ws),
     ("POST", rf"/containers/{NAME}/resize", attach.resize),
     ("GET", rf"/containers/{NAME}/stats", observe.stats),
     ("POST", rf"/containers/{NAME}/update", observe.update),

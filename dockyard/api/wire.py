@@ -132,6 +132,23 @@ class Request:
         h.wfile.flush()
         self.answered = True
 
+    def hijack_websocket(self):
+        """Take the connection over as a WebSocket (RFC 6455's handshake: 101 Switching
+        Protocols with the Sec-WebSocket-Accept of the client's key); the socket is the caller's."""
+        key = self.headers.get("Sec-WebSocket-Key") or ""
+        if "websocket" not in (self.headers.get("Upgrade") or "").lower() or not key:
+            raise errors.InvalidArgument("this endpoint takes a WebSocket upgrade (Upgrade: websocket, Sec-WebSocket-Key)")
+        h = self.handler
+        h.send_response(101, "Switching Protocols")
+        h.send_header("Upgrade", "websocket")
+        h.send_header("Connection", "Upgrade")
+        h.send_header("Sec-WebSocket-Accept", websocket_accept(key.strip()))
+        h.end_headers()
+        h.wfile.flush()
+        h.close_connection = True
+        self.answered = True
+        return h.connection
+
     def stream(self, content_type: str, status: int = 200, headers: dict | None = None) -> "Chunked":
         """Start a chunked answer; headers go out at once (a waiting client sees them)."""
         h = self.handler
@@ -164,6 +181,16 @@ class Request:
         h.close_connection = True
         self.answered = True
         return h.connection
+
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's constant
+
+
+def websocket_accept(key: str) -> str:
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
 
 
 class Chunked:
