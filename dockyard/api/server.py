@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dockyard import __version__
 from dockyard.api import routes
-from dockyard.api.system import API_VERSION, MIN_API_VERSION
+from dockyard.engine.info import API_VERSION, MIN_API_VERSION
 from dockyard.api.wire import Request, error_status
 from dockyard.errors import DockyardError
 

@@ -27,7 +27,8 @@ COMMANDS = {
     "bootstrap": ("dockyard.cli.images", "cmd_bootstrap"),
     "build": ("dockyard.cli.build", "cmd_build"),
     "history": ("dockyard.cli.images", "cmd_history"),
-    "version": ("dockyard.cli.main", "cmd_version"),
+    "version": ("dockyard.cli.info", "cmd_version"),
+    "info": ("dockyard.cli.info", "cmd_info"),
     "start": ("dockyard.cli.lifecycle", "cmd_start"),
     "attach": ("dockyard.cli.attach", "cmd_attach"),
     "events": ("dockyard.cli.events", "cmd_events"),
@@ -60,7 +61,8 @@ COMMANDS = {
 }
 GROUPS = {
     "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"), "df": ("dockyard.cli.system", "cmd_system_df"),
-               "service": ("dockyard.api.service", "cmd_service")},
+               "service": ("dockyard.api.service", "cmd_service"), "info": ("dockyard.cli.info", "cmd_info"),
+               "events": ("dockyard.cli.events", "cmd_events")},
     "key": {"generate": ("dockyard.cli.sign", "cmd_key_generate")},
     "volume": {k: ("dockyard.cli.volumes", f"cmd_volume_{v}") for k, v in (
         ("create", "create"), ("ls", "ls"), ("list", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"),
@@ -138,7 +140,8 @@ Commands:
   scan        Match an image's packages against OSV vulnerability records, offline
   bootstrap   Make a base image offline (busybox from busybox-static, debian via debootstrap)
   events      Get real time events from the store (every dockyard command and monitor writes them)
-  version     Show the dockyard version
+  version     Show the dockyard version information
+  info        Display system-wide information
   compose     Define and run multi-container applications (Docker Compose v2's commands)
 
 Management Commands:
@@ -150,7 +153,7 @@ Management Commands:
   key         Make signing keys (generate)
   kube        Kubernetes manifests: generate from containers or Compose, play and down locally
   pod         Manage pods made by kube play (ls, inspect, rm)
-  system      Manage dockyard (prune, service: the Docker Engine API)
+  system      Manage dockyard (df, events, info, prune, service: the Docker Engine API)
 """
 
 
