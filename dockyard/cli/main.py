@@ -78,7 +78,8 @@ GROUPS = {
         ("prune", "prune"), ("connect", "connect"), ("disconnect", "disconnect"))},
     "image": {"history": "history", "build": "build", "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "import": "import",
               "save": "save", "load": "load", "pull": "pull", "push": "push",
-              "inspect": ("dockyard.cli.inspect", "cmd_image_inspect")},
+              "inspect": ("dockyard.cli.inspect", "cmd_image_inspect"), "prune": ("dockyard.cli.system", "cmd_image_prune")},
+    "builder": {"build": "build", "prune": ("dockyard.cli.system", "cmd_builder_prune")},
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "attach": "attach", "update": "update", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
                   "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
@@ -146,6 +147,7 @@ Commands:
 
 Management Commands:
   container   Manage containers
+  builder     Manage builds (build, prune: the build cache)
   image       Manage images
   volume      Manage volumes
   registry    Run an OCI distribution registry (serve, gc)

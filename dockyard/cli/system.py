@@ -1,4 +1,4 @@
-"""`dockyard system prune`: remove what nothing uses, and repair what a crash left behind
+"""`dockyard system prune`, `image prune`, `builder prune`: remove what nothing uses, and repair what a crash left behind
 (the work is engine/prune.py's; this asks and prints)."""
 
 from __future__ import annotations
@@ -73,4 +73,65 @@ def cmd_system_df(ctx, argv: list[str]) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("".join(c.ljust(max(w + 3, 10)) for c, w in zip(r[:4], widths)) + r[4])
+    return 0
+
+
+IMAGE_PRUNE_FLAGS = [Flag("-a,--all", BOOL, "Remove all unused images, not just dangling ones"),
+                     Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
+                     Flag("--filter", LIST, "Provide filter values (only dangling=true|false)"),
+                     Flag("--help", BOOL, "Print usage")]
+
+
+def cmd_image_prune(ctx, argv: list[str]) -> int:
+    """docker image prune: dangling images, or with -a every image no container uses."""
+    from dockyard.cli.render import human_size
+    from dockyard.engine.prune import prune_images
+
+    opts = parse(IMAGE_PRUNE_FLAGS, argv)
+    if opts.help:
+        print(usage("dockyard image prune [OPTIONS]", "Remove unused images", IMAGE_PRUNE_FLAGS))
+        return 0
+    all_images = opts.all
+    for f in opts.filter:
+        key, _, value = f.partition("=")
+        if key != "dangling" or value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidArgument(f"image prune --filter {f!r} is not supported: only dangling=true|false")
+        all_images = value.lower() in ("false", "0")  # docker: dangling=false prunes unused images too
+    if not opts.force:
+        warning = ("WARNING! This will remove all images without at least one container associated to them."
+                   if all_images else "WARNING! This will remove all dangling images.")
+        if not confirm(warning):
+            return 0
+    lines, reclaimed = prune_images(ctx.engine, all_images=all_images)
+    if lines:
+        print("Deleted Images:\n" + "\n".join(f"{k.lower()}: {v}" for k, v in lines) + "\n")
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0
+
+
+BUILDER_PRUNE_FLAGS = [Flag("-a,--all", BOOL, "Remove all unused build cache, not just dangling ones"),
+                       Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
+                       Flag("--help", BOOL, "Print usage")]
+
+
+def cmd_builder_prune(ctx, argv: list[str]) -> int:
+    """docker builder prune: cached build steps whose layer no image holds (dangling), or with -a
+    all of the build cache."""
+    from dockyard.cli.render import human_size
+    from dockyard.engine.prune import prune_builder
+
+    opts = parse(BUILDER_PRUNE_FLAGS, argv)
+    if opts.help:
+        print(usage("dockyard builder prune [OPTIONS]", "Remove build cache", BUILDER_PRUNE_FLAGS))
+        return 0
+    if not opts.force:
+        what = "all build cache" if opts.all else "all dangling build cache"
+        if not confirm(f"WARNING! This will remove {what}."):
+            return 0
+    removed, reclaimed = prune_builder(ctx.engine, all_cache=opts.all)
+    if removed:
+        print("ID\t\t\t\t\t\tRECLAIMABLE\tSIZE\t\tLAST ACCESSED")
+        for entry_id, size in removed:
+            print(f"{entry_id}\ttrue\t\t{human_size(size)}\t\t")
+    print(f"Total:\t{human_size(reclaimed)}")
     return 0

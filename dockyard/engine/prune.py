@@ -87,3 +87,33 @@ def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> 
     report["Repaired"] = f"network endpoints of {fixed} stopped container(s) released" if fixed else ""
     report["SpaceReclaimed"] = reclaimed
     return report
+
+
+def prune_builder(engine, *, all_cache: bool) -> tuple[list[tuple[str, int]], int]:
+    """docker builder prune: the cached build steps no image holds the layer of (dangling), or
+    with `all_cache` every one (and the cache's reasons); the layers then held by nothing go too.
+    Returns ((entry id, size) for each removed entry, bytes reclaimed)."""
+    from dockyard.engine.diskusage import build_cache_usage, images_usage
+
+    cache = os.path.join(engine.root, "cache", "build")
+    _, _, blobs = images_usage(engine)
+    removed, total = [], 0
+    for entry in build_cache_usage(engine, blobs):
+        if entry["Shared"] and not all_cache:
+            continue
+        for name in os.listdir(cache):
+            if name.startswith(entry["ID"]) and name.endswith(".json"):
+                try:
+                    os.unlink(os.path.join(cache, name))
+                except FileNotFoundError:
+                    continue
+                removed.append((entry["ID"], entry["Size"]))
+                total += entry["Size"]
+                break
+    if all_cache:
+        from dockyard.fsutil import rmtree
+
+        rmtree(os.path.join(cache, "why"))
+    if removed:
+        engine.images.gc()
+    return removed, total
