@@ -205,8 +205,27 @@ def _split_globals(argv: list[str]) -> tuple[dict, list[str]]:
     return opts, []
 
 
+_SWARM = ("Swarm mode is not supported: dockyard runs single-machine projects with `dockyard compose`, and "
+          "beyond one machine hands over to Kubernetes (`dockyard kube generate`)")
+REFUSED = {  # docker CLI 28's commands dockyard does not have, each with why and what to use instead
+    "search": "there is no registry index to search here (Docker Hub's search API is online only): "
+              "pull by full reference, or list a registry's repositories with its /v2/_catalog",
+    "trust": "Docker Content Trust (Notary v1) is not supported: sign and verify cosign-compatible "
+             "signatures with `dockyard sign` and `dockyard verify`, enforced by a containers-policy.json",
+    "plugin": "managed Docker plugins are not supported: dockyard's volume, network and log drivers are built in",
+    "context": "dockyard has no daemon to switch between: every command works on the store named by "
+               "--root/--runroot (DOCKYARD_ROOT/DOCKYARD_RUNROOT); the docker CLI reaches `dockyard system "
+               "service` through DOCKER_HOST or its own contexts",
+    **{c: _SWARM for c in ("swarm", "node", "service", "stack", "secret", "config")},
+}
+
+
 def _resolve(args: list[str]) -> tuple[str, tuple[str, str], list[str]]:
     cmd = args[0]
+    if cmd in REFUSED:
+        from dockyard.errors import NotImplemented
+
+        raise NotImplemented(f"dockyard {cmd}: {REFUSED[cmd]}")
     if cmd in GROUPS:
         if len(args) < 2 or args[1] in ("-h", "--help"):
             sub = "\n".join(f"  {k}" for k in GROUPS[cmd])

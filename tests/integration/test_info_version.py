@@ -29,3 +29,11 @@ def test_version_layout_and_format(dy):
     assert "  API version:      1.44 (minimum version 1.24)" in out
     assert dy("version", "--format", "{{.Server.ApiVersion}} {{.Client.ApiVersion}}").out == "1.44 1.44\n"
     assert json.loads(dy("version", "--format", "json").out)["Server"]["Components"][0]["Name"] == "Engine"
+
+
+def test_commands_dockyard_does_not_have_are_refused_with_a_reason(dy):
+    for cmd, words in (("search", "no registry index"), ("trust", "dockyard sign"), ("plugin", "built in"),
+                       ("context", "DOCKER_HOST"), ("swarm", "Swarm mode is not supported"),
+                       ("stack", "dockyard compose"), ("secret", "Kubernetes")):
+        p = dy(cmd, "ls", check=False)
+        assert p.returncode == 1 and words in p.err and "unknown command" not in p.err and "Traceback" not in p.err, p.err
