@@ -324,8 +324,9 @@ def _pulling(ctx, opts, fn):
 
     if opts.pull not in ("missing", "always", "never"):
         raise InvalidArgument(f'invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"')
+    quiet = bool(getattr(opts, "quiet", False))  # -q: no pull output
     if opts.pull == "always":
-        _pull(ctx, opts.args[0], opts.signature_policy)
+        _pull(ctx, opts.args[0], opts.signature_policy, quiet)
         return fn()
     try:
         return fn()
@@ -334,19 +335,25 @@ def _pulling(ctx, opts, fn):
 
         if opts.pull == "never" or reference.parse(opts.args[0]).domain == reference.DEFAULT_DOMAIN:
             raise
-        sys.stderr.write(f"Unable to find image '{reference.parse(opts.args[0]).familiar()}' locally\n")
-        _pull(ctx, opts.args[0], opts.signature_policy)
+        if not quiet:
+            sys.stderr.write(f"Unable to find image '{reference.parse(opts.args[0]).familiar()}' locally\n")
+        _pull(ctx, opts.args[0], opts.signature_policy, quiet)
         return fn()
 
 
-def _pull(ctx, name: str, policy: str | None) -> None:
+def _pull(ctx, name: str, policy: str | None, quiet: bool = False) -> None:
     from dockyard.cli.registry_client import PlainProgress
     from dockyard.registry.pull import pull
     from dockyard.sign.policy import enforcer  # the signature policy: one call, kept apart
 
     check = enforcer(ctx.engine.root, policy)
-    result = pull(ctx.engine, name, progress=PlainProgress(sys.stderr), check=check)
-    sys.stderr.write(f"Digest: {result.digest}\nStatus: Downloaded newer image for {result.familiar}\n")
+    out = open(os.devnull, "w") if quiet else sys.stderr
+    try:
+        result = pull(ctx.engine, name, progress=PlainProgress(out), check=check)
+        out.write(f"Digest: {result.digest}\nStatus: Downloaded newer image for {result.familiar}\n")
+    finally:
+        if quiet:
+            out.close()
 
 
 def cmd_run(ctx, argv: list[str]) -> int:

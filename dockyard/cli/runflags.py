@@ -48,7 +48,28 @@ EXTRA_FLAGS = [
     Flag("--storage-opt", LIST, "Storage driver options for the container (refused)"),
     Flag("--ip6", STR, "IPv6 address (refused: dockyard networks are IPv4 only)", metavar="string"),
     Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses (refused)"),
+    Flag("--blkio-weight-device", LIST, "Block IO weight (relative device weight), DEVICE:WEIGHT", metavar="list"),
+    Flag("-q,--quiet", BOOL, "Suppress the pull output"),
+    Flag("--disable-content-trust", BOOL, "Skip image verification (always: Docker Content Trust is not "
+         "supported; signatures are checked by the signature policy)", default=True),
+    Flag("--isolation", STR, "Container isolation technology (only 'default' on Linux)", metavar="string"),
+    Flag("--volume-driver", STR, "Optional volume driver for the container (only 'local')", metavar="string"),
+    Flag("--kernel-memory", STR, "Kernel memory limit (refused: gone from Linux)", metavar="bytes"),
+    Flag("--link", LIST, "Add link to another container (refused: use a user-defined network)"),
+    Flag("--use-api-socket", BOOL, "Bind mount the API socket (refused)"),
+    Flag("--cpu-rt-period", STR, "Limit CPU real-time period in microseconds (refused)", metavar="int"),
+    Flag("--cpu-rt-runtime", STR, "Limit CPU real-time runtime in microseconds (refused)", metavar="int"),
 ]
+
+
+def weight_device(value: str) -> dict:
+    """--blkio-weight-device DEVICE:WEIGHT (docker's ValidateWeightDevice)."""
+    path, sep, weight = value.rpartition(":")
+    if not sep or not path.startswith("/dev/"):
+        raise bad(value, "--blkio-weight-device", f"bad format: {value}")
+    if not weight.isdigit() or not (10 <= int(weight) <= 1000 or int(weight) == 0):
+        raise bad(value, "--blkio-weight-device", f"invalid weight for device: {value}")
+    return {"Path": path, "Weight": int(weight)}
 
 
 def bad(value: str, flag: str, why) -> InvalidArgument:
@@ -67,6 +88,27 @@ def refuse(opts) -> None:
         raise InvalidArgument("--ip6 is not supported: dockyard networks are IPv4 only")
     if opts.link_local_ip:
         raise InvalidArgument("--link-local-ip is not supported: dockyard networks have no link-local addresses")
+    if not opts.disable_content_trust:
+        raise InvalidArgument("--disable-content-trust=false: Docker Content Trust (Notary v1) is not supported; "
+                              "require signatures with a signature policy (--signature-policy, containers-policy.json)")
+    if opts.isolation not in (None, "", "default"):
+        raise InvalidArgument(f'invalid isolation "{opts.isolation}": Linux only supports "default"')
+    if opts.volume_driver not in (None, "", "local"):
+        raise InvalidArgument(f'volume driver "{opts.volume_driver}" is not supported: dockyard has the "local" '
+                              "driver only")
+    if opts.kernel_memory is not None:
+        raise InvalidArgument("--kernel-memory is not supported: kernel memory limits are gone from Linux (cgroup v2 "
+                              "has none, and v1's kmem limit was removed); --memory counts kernel memory already")
+    if opts.link:
+        raise InvalidArgument("--link (legacy container links) is not supported: put the containers on a "
+                              "user-defined network (network create, --network), where they find each other by name")
+    if opts.use_api_socket:
+        raise InvalidArgument("--use-api-socket is not supported: dockyard has no daemon socket to lend a "
+                              "container (bind `dockyard system service`'s socket with -v if you must)")
+    for flag in ("cpu_rt_period", "cpu_rt_runtime"):
+        if opts[flag] is not None:
+            raise InvalidArgument(f"--{flag.replace('_', '-')} is not supported: dockyard does not give its cgroup "
+                                  "tree a real-time CPU budget (dockerd needs --cpu-rt-runtime for that too)")
     if opts.platform is not None and opts.platform.lower() not in ("linux", "linux/amd64", "linux/x86_64", "amd64"):
         raise InvalidArgument(f'--platform "{opts.platform}" is not supported: dockyard runs linux/amd64 images '
                               "only, without emulation")
@@ -130,6 +172,8 @@ def extra_request(opts, body: dict) -> None:
         values = opts[flag[2:].replace("-", "_")]
         if values:
             host[key] = [throttle(v, flag, flag.endswith("bps")) for v in values]
+    if opts.blkio_weight_device:
+        host["BlkioWeightDevice"] = [weight_device(v) for v in opts.blkio_weight_device]
     if opts.annotation:
         notes = {}
         for a in opts.annotation:

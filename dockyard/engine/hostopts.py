@@ -250,6 +250,18 @@ def resource_options(hc: dict, out: dict, *, memory: int, nano_cpus: int) -> Non
     weight = json_field(hc, "BlkioWeight", int, H, 0)
     if weight:
         out["BlkioWeight"] = weight
+    weights = []
+    for d in json_field(hc, "BlkioWeightDevice", list, H, []):
+        if not isinstance(d, dict):
+            raise InvalidArgument("invalid HostConfig.BlkioWeightDevice: expected an array of objects")
+        path = json_field(d, "Path", str, f"{H}BlkioWeightDevice[].", "")
+        w = json_field(d, "Weight", int, f"{H}BlkioWeightDevice[].", 0)
+        if w and not 10 <= w <= 1000:
+            raise InvalidArgument(f"invalid weight for device {path}: the range is 10 to 1000")
+        block_device(path)
+        weights.append({"Path": path, "Weight": w})
+    if weights:
+        out["BlkioWeightDevice"] = weights
     for key in BLKIO_DEVICE_KEYS:
         items = json_field(hc, key, list, H, [])
         devs = []

@@ -42,6 +42,8 @@ HOST_OPT_NEEDS = {
     "CpusetMems": ("cpuset", W_CPUSET),
     "BlkioWeight": ("blkio_weight", "Your kernel does not support Block I/O weight or the cgroup is not mounted. "
                                     "Weight discarded."),
+    "BlkioWeightDevice": ("blkio_weight", "Your kernel does not support Block I/O weight_device or the cgroup is "
+                                          "not mounted. Weight-device discarded."),
     "BlkioDeviceReadBps": ("blkio_throttle", "Your kernel does not support BPS Block I/O read limit or the cgroup "
                                              "is not mounted. Block I/O BPS read limit discarded."),
     "BlkioDeviceWriteBps": ("blkio_throttle", "Your kernel does not support BPS Block I/O write limit or the cgroup "

@@ -163,6 +163,11 @@ def host_resources(res: dict, o: dict) -> None:
     bio = {}
     if o.get("BlkioWeight"):
         bio["weight"] = o["BlkioWeight"]
+    if o.get("BlkioWeightDevice"):
+        from dockyard.engine.hostopts import block_device
+
+        bio["weightDevice"] = [dict(zip(("major", "minor"), block_device(d["Path"])), weight=d["Weight"])
+                               for d in o["BlkioWeightDevice"]]
     for key, field in (("BlkioDeviceReadBps", "throttleReadBpsDevice"), ("BlkioDeviceWriteBps",
                                                                           "throttleWriteBpsDevice"),
                        ("BlkioDeviceReadIOps", "throttleReadIOPSDevice"), ("BlkioDeviceWriteIOps",

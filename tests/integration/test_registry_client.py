@@ -409,3 +409,22 @@ def test_run_pulls_a_missing_image_from_the_registry_it_names(client, busybox, r
     # a Docker Hub name is never fetched implicitly
     p = dy("run", "--rm", "--network", "none", "no-such-image-here", "true", check=False)
     assert p.returncode == 125 and "No such image" in p.err and "Unable to find" not in p.err
+
+
+def test_run_quiet_pulls_without_output(client, busybox, registry):
+    """run/create -q: the implicit pull prints nothing; without it, docker's lines on stderr."""
+    dy = client
+    reg = registry()
+    ref = f"{reg.addr}/test/quiet:1"
+    dy("tag", busybox, ref)
+    dy("push", ref)
+    dy("rmi", ref)
+    p = dy("run", "-q", "--rm", "--network", "none", ref, "echo", "ok")
+    assert (p.out, p.err) == ("ok\n", "")
+    dy("rmi", ref)
+    p = dy("create", "--quiet", "--network", "none", ref, "true")
+    assert p.err == "" and len(p.out.strip()) == 64
+    dy("rm", p.out.strip())
+    dy("rmi", ref)
+    p = dy("run", "--rm", "--network", "none", ref, "echo", "ok")
+    assert p.out == "ok\n" and f"Unable to find image '{ref}' locally" in p.err and "Downloaded newer image" in p.err

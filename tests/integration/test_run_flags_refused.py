@@ -1,0 +1,51 @@
+"""The rest of docker CLI 28's `run` flags: honoured (--blkio-weight-device, --isolation default,
+--volume-driver local, --disable-content-trust) or refused with the reason and nothing made."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+REFUSED = [
+    (("--kernel-memory", "64m"), "--kernel-memory is not supported"),
+    (("--link", "other:alias"), "user-defined network"),
+    (("--use-api-socket",), "--use-api-socket is not supported"),
+    (("--cpu-rt-period", "1000"), "--cpu-rt-period is not supported"),
+    (("--cpu-rt-runtime", "100"), "--cpu-rt-runtime is not supported"),
+    (("--isolation", "hyperv"), 'Linux only supports "default"'),
+    (("--volume-driver", "nfs"), 'volume driver "nfs" is not supported'),
+    (("--disable-content-trust=false",), "Docker Content Trust (Notary v1) is not supported"),
+    (("--blkio-weight-device", "/dev/null:5"), "invalid weight for device"),
+    (("--blkio-weight-device", "sda:100"), "bad format"),
+]
+
+
+@pytest.mark.parametrize("args,words", REFUSED, ids=[a[0][0] for a in REFUSED])
+def test_refused_flags_name_the_reason_and_make_nothing(dy, busybox, args, words):
+    for cmd in ("run", "create"):
+        p = dy(cmd, "--rm" if cmd == "run" else "-q", *args, "busybox", "true", check=False)
+        assert p.returncode == 125 and words in p.err and "Traceback" not in p.err, (cmd, args, p.err)
+    assert dy("ps", "-aq").out == ""
+
+
+def test_honoured_flags(dy, busybox, tmp_path):
+    img = tmp_path / "disk.img"
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    loop = os.popen(f"losetup -f --show {img}").read().strip()
+    assert loop.startswith("/dev/loop"), loop
+    try:
+        p = dy("create", "--name", "w", "--blkio-weight-device", f"{loop}:300", "--isolation", "default",
+               "--volume-driver", "local", "--disable-content-trust", "busybox", "true")
+        hc = json.loads(dy("inspect", "w").out)[0]["HostConfig"]
+        support = os.path.exists("/sys/fs/cgroup/blkio/blkio.weight_device") or \
+            os.path.exists("/sys/fs/cgroup/blkio/blkio.bfq.weight_device")
+        if support:
+            assert hc["BlkioWeightDevice"] == [{"Path": loop, "Weight": 300}]
+        else:  # dockerd's rule on a host without blkio weights: discarded with its warning
+            assert "Weight-device discarded" in p.err and hc["BlkioWeightDevice"] == []
+        dy("rm", "w")
+    finally:
+        os.system(f"losetup -d {loop}")
