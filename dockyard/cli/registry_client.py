@@ -16,6 +16,7 @@ from dockyard.cli.flags import BOOL, STR, Flag, UsageError, parse, usage
 from dockyard.registry.progress import Progress  # a few lines, no imports of its own
 
 PULL_FLAGS = [
+    Flag("-a,--all-tags", BOOL, "Download all tagged images in the repository"),
     Flag("--platform", STR, "Set platform if server is multi-platform capable (linux/amd64 only)", metavar="string"),
     Flag("-q,--quiet", BOOL, "Suppress verbose output"),
     Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
@@ -150,17 +151,25 @@ def cmd_pull(ctx, argv: list[str]) -> int:
     from dockyard.sign.policy import enforcer
 
     check = enforcer(ctx.engine.root, opts.signature_policy)
-    progress = _progress(opts.quiet)
-    try:
-        result = pull(ctx.engine, opts.args[0], insecure=opts.insecure, platform=opts.platform, progress=progress,
-                      check=check)
-    finally:
-        progress.finish()
-    if not opts.quiet:
-        state = "Image is up to date" if result.up_to_date else "Downloaded newer image"
-        print(f"Digest: {result.digest}")
-        print(f"Status: {state} for {result.familiar}")
-    print(result.reference)
+    names = [opts.args[0]]
+    if opts.all_tags:  # docker: each tag in turn, then the repository's name
+        from dockyard.registry.pull import list_tags
+
+        names = [f"{opts.args[0]}:{t}" for t in list_tags(opts.args[0], insecure=opts.insecure)]
+    result = None
+    for name in names:
+        progress = _progress(opts.quiet)
+        try:
+            result = pull(ctx.engine, name, insecure=opts.insecure, platform=opts.platform, progress=progress,
+                          check=check)
+        finally:
+            progress.finish()
+        if not opts.quiet:
+            state = "Image is up to date" if result.up_to_date else "Downloaded newer image"
+            print(f"Digest: {result.digest}")
+            print(f"Status: {state} for {result.familiar}")
+    if result is not None:
+        print(result.reference.rpartition(":")[0] if opts.all_tags else result.reference)
     return 0
 
 

@@ -404,3 +404,28 @@ def _record(engine, ref, tag: str | None, body: bytes, manifest_digest: str, top
     journal.append(engine.root, "image", "pull", shown.familiar(), {"name": shown.familiar()})
     return PullResult(reference=str(shown), familiar=shown.familiar(), digest=top_digest, image_id=image_id,
                       up_to_date=up_to_date, downloaded=downloaded)
+
+
+def list_tags(name: str, *, insecure: bool = False, creds=None) -> list[str]:
+    """The repository's tags (GET /v2/<name>/tags/list, following the Link header's pages), for
+    `pull --all-tags`. A name with a tag or digest is refused, as docker's."""
+    from dockyard.oci import reference
+    from dockyard.registry import credentials
+    from dockyard.registry.client import Registry, status_error
+
+    ref = reference.parse(name)
+    if ref.tag is not None or ref.digest is not None:
+        raise errors.InvalidArgument("tag can't be used with --all-tags/-a")
+    scopes = (f"repository:{ref.path}:pull",)
+    tags: list[str] = []
+    path = f"/v2/{ref.path}/tags/list?n=1000"
+    with Registry(ref.domain, insecure=insecure, credentials=creds or credentials.get(ref.domain)) as reg:
+        while path:
+            with reg.request("GET", path, scopes=scopes) as resp:
+                if resp.status != 200:
+                    raise status_error(resp.status, f"listing the tags of {ref.familiar()}: {resp.read()[:200]!r}")
+                doc = _json(resp.read(1 << 24), f"tags of {ref.familiar()}")
+                link = resp.header("Link") or ""
+            tags += [t for t in doc.get("tags") or () if isinstance(t, str)]
+            path = link.partition("<")[2].partition(">")[0] if 'rel="next"' in link else ""
+    return tags

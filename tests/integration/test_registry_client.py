@@ -428,3 +428,19 @@ def test_run_quiet_pulls_without_output(client, busybox, registry):
     dy("rmi", ref)
     p = dy("run", "--rm", "--network", "none", ref, "echo", "ok")
     assert p.out == "ok\n" and f"Unable to find image '{ref}' locally" in p.err and "Downloaded newer image" in p.err
+
+
+def test_pull_all_tags(client, busybox, registry):
+    dy = client
+    reg = registry()
+    repo = f"{reg.addr}/test/many"
+    for t in ("1", "2", "latest"):
+        dy("tag", busybox, f"{repo}:{t}")
+    dy("push", "-a", repo)
+    dy("rmi", f"{repo}:1", f"{repo}:2", f"{repo}:latest")
+    p = dy("pull", "-a", repo)
+    assert p.out.splitlines()[-1] == repo
+    got = set(dy("images", "--format", "{{.Repository}}:{{.Tag}}", repo).out.split())
+    assert got == {f"{repo}:1", f"{repo}:2", f"{repo}:latest"}
+    p = dy("pull", "-a", f"{repo}:1", check=False)
+    assert p.returncode != 0 and "tag can't be used with --all-tags/-a" in p.err
