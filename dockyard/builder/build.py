@@ -8,7 +8,8 @@ its cache key — the parent step's key, the instruction's text, the build args 
 for COPY/ADD, the content and modes of its sources (not their mtimes) — was built before and
 its layer is still in the store.
 
-What is not done yet (see the issue): RUN --mount, ADD from git URLs, COPY --link/--parents/
+RUN --mount (cache, bind, tmpfs, secret) is prepared by `dockyard.builder.runmounts`.
+What is not done yet (see the issue): RUN --mount=type=ssh, ADD from git URLs, COPY --parents/
 --exclude, --platform (images are built for this machine's platform).
 """
 
@@ -53,7 +54,7 @@ class Builder:
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
                  progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
-                 shm_size: int = 0) -> None:
+                 shm_size: int = 0, secrets: dict | None = None) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -67,6 +68,7 @@ class Builder:
         self.quiet = quiet
         self.keep_containers = keep_containers  # the API's rm=0: RUN steps' containers stay, as Docker's
         self.extra_hosts = list(extra_hosts)  # --add-host for the RUN steps ("name:ip", checked by the caller)
+        self.secrets = dict(secrets or {})  # --secret id -> bytes: for RUN --mount=type=secret only
         self.shm_size = shm_size  # --shm-size for the RUN steps' /dev/shm (bytes; 0: Docker's 64 MiB)
         from dockyard.builder.progress import PlainProgress, TtyProgress
 
@@ -219,7 +221,7 @@ class Builder:
             inputs = {"args": dict(used_args), "files": self._last_files, "extra": hashlib.sha256(
                 extra.encode()).hexdigest(), "network": self.network if kw == "RUN" else ""}
             self._explain_miss(state, instr, inputs)
-            new = self._run(instr, state, args) if kw == "RUN" else self._copy(instr, state, states, df)
+            new = self._run(instr, state, args, states, df) if kw == "RUN" else self._copy(instr, state, states, df)
             new.key = key
             self._cache_put(key, new)
             self._remember_inputs(state, instr, inputs)
@@ -342,23 +344,66 @@ class Builder:
 
     # -- RUN ------------------------------------------------------------------------------------
 
-    def _run(self, instr, state: State, args: dict) -> State:
+    def _run(self, instr, state: State, args: dict, states: dict | None = None, df=None) -> State:
+        if instr.security == "insecure":
+            raise NotImplemented(f"{self.name}:{instr.line}: RUN --security=insecure needs an entitlement "
+                                 "(--allow security.insecure) that dockyard build does not grant")
+        if not instr.mounts:
+            return self._run_with(instr, state, args, [], [])
+        from dockyard.builder.runmounts import prepare
+
+        cc = state.cc
+        mounts, env, cleanup = prepare(self, instr, states or {}, df, cc.get("WorkingDir") or "/")
+        try:
+            return self._run_with(instr, state, args, mounts, env)
+        finally:
+            cleanup()
+
+    def _base_paths(self, state: State, targets: list[str]) -> set:
+        """Which of the targets and their parents exist in the state's filesystem."""
+        root, unmount, _ = self._mount_state(state)
+        try:
+            from dockyard.archive import inroot
+
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            found = set()
+            try:
+                for t in targets:
+                    parts = [p for p in t.split("/") if p]
+                    for i in range(1, len(parts) + 1):
+                        pfd = inroot.open_dir_strict(fd, tuple(parts[:i - 1]))
+                        if pfd is None:
+                            break
+                        try:
+                            if inroot.lstat_at(pfd, parts[i - 1]) is None:
+                                break
+                        finally:
+                            os.close(pfd)
+                        found.add("/" + "/".join(parts[:i]))
+            finally:
+                os.close(fd)
+            return found
+        finally:
+            unmount()
+
+    def _run_with(self, instr, state: State, args: dict, mounts: list, secret_env: list) -> State:
         from dockyard.engine.config import ContainerConfig
         from dockyard.engine.containers import create
         from dockyard.engine.teardown import remove
 
-        if instr.mounts:
-            raise NotImplemented(f"{self.name}:{instr.line}: RUN --mount is not supported yet")
         cc = state.cc
         if instr.shell_form:
             argv = list(cc.get("Shell") or ["/bin/sh", "-c"]) + [_heredoc_script(instr)]
         else:
             argv = list(instr.command)
         env_keys = {kv.partition("=")[0] for kv in cc.get("Env") or ()}
-        env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys)
+        env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys) + tuple(secret_env)
+        network = {"default": None, None: None, "none": "none", "host": "host"}[instr.network] or self.network
+        targets = [m["target"] for m in mounts]
+        existed = self._base_paths(state, targets) if targets else set()
         image_id = self._temp_image(state)
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
-                              workdir=cc.get("WorkingDir") or "", network=self.network,
+                              workdir=cc.get("WorkingDir") or "", network=network, mounts=tuple(mounts),
                               host_opts=self._run_host_opts())
         c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
         keep = False
@@ -372,6 +417,10 @@ class Builder:
                                  f"returned a non-zero code: {code}")
             upper = self.engine.snapshots.upper_dir(c.rec.id)
             _drop_runtime_stubs(upper)
+            if targets:
+                from dockyard.builder.runmounts import drop_mountpoints
+
+                drop_mountpoints(upper, targets, existed)
             new = self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
             keep = self.keep_containers
             return new

@@ -20,6 +20,8 @@ FLAGS = [
     Flag("--network", STR, "Set the networking mode for the RUN instructions (default, none, host)",
          default="default"),
     Flag("--progress", STR, "Set type of progress output (auto, plain, tty)", default="auto"),
+    Flag("--secret", LIST, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or "
+                           "\"id=mysecret,env=VAR\")"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -76,6 +78,13 @@ def cmd_build(ctx, argv: list[str]) -> int:
         raise InvalidArgument(f"invalid progress mode {opts.progress!r}: use auto, plain or tty")
     if opts.network not in ("none", "host", "default", "bridge"):
         raise InvalidArgument(f"network mode {opts.network!r} not supported: use default, none or host")
+    secrets = {}
+    if opts.secret:
+        from dockyard.builder.runmounts import parse_secret
+
+        for spec in opts.secret:
+            sid, got = parse_secret(spec)
+            secrets[sid] = got["data"]
     engine = ctx.engine
     for t in opts.tag:
         engine.images.normalize_tag(t)
@@ -118,7 +127,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
         b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name,
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
                     labels=_pairs(opts.label, "label"), network={"default": "bridge"}.get(opts.network, opts.network),
-                    quiet=opts.quiet, progress=opts.progress)
+                    quiet=opts.quiet, progress=opts.progress, secrets=secrets)
         image_id = b.build()
     finally:
         if tmp:

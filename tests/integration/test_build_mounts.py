@@ -1,0 +1,166 @@
+"""dockyard build: RUN --mount=type=cache|bind|tmpfs|secret, RUN --network/--security, --secret.
+
+Semantics from BuildKit's Dockerfile reference (frontend/dockerfile/docs/reference.md); the hostile
+cases check the host afterwards (canary files outside the context and the store stay as they were).
+"""
+
+import io
+import os
+import tarfile
+
+import pytest
+from support import no_traceback
+
+
+def write(ctx, files: dict) -> str:
+    for name, content in files.items():
+        p = os.path.join(ctx, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(content)
+    return str(ctx)
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    d = tmp_path / "ctx"
+    d.mkdir()
+    return d
+
+
+def _image_files(dy, tmp_path, image: str) -> dict:
+    """Every file of every layer of the saved image: {layer member path: bytes}."""
+    out = tmp_path / "img.tar"
+    dy("save", "-o", str(out), image, timeout=120)
+    found = {}
+    with tarfile.open(out) as outer:
+        for m in outer.getmembers():
+            if not m.isfile():
+                continue
+            data = outer.extractfile(m).read()
+            try:
+                inner = tarfile.open(fileobj=io.BytesIO(data))
+                members = inner.getmembers()
+            except tarfile.TarError:
+                found[m.name] = data
+                continue
+            for im in members:
+                found[f"{m.name}!{im.name}"] = inner.extractfile(im).read() if im.isfile() else b""
+    return found
+
+
+def test_cache_mount_persists_across_builds_and_stays_out_of_the_layer(dy, busybox, ctx, tmp_path):
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "ARG N\n"
+                              "RUN --mount=type=cache,target=/var/cache/app,id=c1 "
+                              "echo run$N >> /var/cache/app/log && cat /var/cache/app/log > /seen\n"})
+    dy("build", "-q", "--build-arg", "N=1", "-t", "a:1", str(ctx), timeout=120)
+    dy("build", "-q", "--build-arg", "N=2", "-t", "a:2", str(ctx), timeout=120)
+    assert dy("run", "--rm", "a:2", "cat", "/seen").out == "run1\nrun2\n"
+    # the cache's content is not in the image, and its mountpoint was not left behind
+    assert dy("run", "--rm", "a:2", "sh", "-c", "ls -a /var/cache 2>&1; ls /var 2>&1").out.count("app") == 0
+    files = _image_files(dy, tmp_path, "a:2")
+    assert not any("var/cache" in k for k in files)
+
+
+def test_cache_mount_id_cannot_reach_outside_the_store(dy, busybox, ctx, tmp_path):
+    canary = tmp_path / "canary"
+    canary.write_text("untouched")
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              f"RUN --mount=type=cache,target=/c,id=../../../../{tmp_path.name}/canary "
+                              "echo evil > /c/x && ln -s /etc /c/link\n"
+                              f"RUN --mount=type=cache,target=/c,id=../../../../{tmp_path.name}/canary "
+                              "echo evil > /c/link/evil-from-build || true\n"})
+    dy("build", "-q", str(ctx), timeout=120)
+    assert canary.read_text() == "untouched"
+    assert not os.path.exists("/etc/evil-from-build")
+    mounts = os.path.join(dy.root, "cache", "mounts")
+    assert all(len(n.split(".")[0]) == 64 for n in os.listdir(mounts))
+
+
+def test_bind_mount_from_context_is_read_only_and_not_in_the_layer(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN --mount=type=bind,source=src,target=/src cat /src/a > /out && "
+                              "(touch /src/new 2>/dev/null && echo writable || echo ro) >> /out\n"
+                              "RUN --mount=type=bind,source=src/a,target=/one,rw echo changed > /one && cat /one >> /out\n",
+                "src/a": "hello\n"})
+    dy("build", "-q", "-t", "b:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "b:1", "cat", "/out").out == "hello\nro\nchanged\n"
+    assert (ctx / "src" / "a").read_text() == "hello\n"  # rw changes are thrown away
+    assert dy("run", "--rm", "b:1", "sh", "-c", "test -e /src || test -e /one || echo gone").out == "gone\n"
+
+
+def test_bind_mount_from_a_stage(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox AS gen\n"
+                              "RUN mkdir /gen && echo made > /gen/f\n"
+                              "FROM busybox\n"
+                              "RUN --mount=type=bind,from=gen,source=/gen,target=/g cp /g/f /copied\n"})
+    dy("build", "-q", "-t", "s:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "s:1", "cat", "/copied").out == "made\n"
+
+
+def test_bind_source_escaping_the_context_is_refused_or_confined(dy, busybox, ctx, tmp_path):
+    canary = tmp_path / "canary"
+    canary.write_text("host secret")
+    os.symlink(str(tmp_path), ctx / "out")  # a link to the directory holding the canary
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN --mount=type=bind,source=../../etc,target=/e cat /e/hostname\n"})
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode != 0 and "leaves the build context" in p.err
+    no_traceback(p)
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN --mount=type=bind,source=out/canary,target=/c,rw echo x > /c; cat /c\n"})
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode != 0 and "no such file" in p.err  # the link resolves inside the context
+    assert "host secret" not in p.out
+    assert canary.read_text() == "host secret"
+
+
+def test_tmpfs_mount(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN --mount=type=tmpfs,target=/scratch,size=1m "
+                              "grep ' /scratch ' /proc/mounts | cut -d' ' -f3 > /kind && echo x > /scratch/f\n"})
+    dy("build", "-q", "-t", "t:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "t:1", "cat", "/kind").out == "tmpfs\n"
+    assert dy("run", "--rm", "t:1", "sh", "-c", "test -e /scratch || echo gone").out == "gone\n"
+
+
+def test_secret_is_readable_in_the_step_and_never_in_the_image(dy, busybox, ctx, tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t-VALUE")
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len && "
+                              "stat -c %a /run/secrets/tok > /mode\n"
+                              "RUN --mount=type=secret,id=tok,env=TOKEN,required test -n \"$TOKEN\" && echo ok > /env\n"
+                              "RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent && echo skipped > /s\n"})
+    dy("build", "-q", "--secret", f"id=tok,src={secret}", "-t", "sec:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "sec:1", "cat", "/len", "/mode", "/env", "/s").out.split() == ["12", "400", "ok",
+                                                                                          "skipped"]
+    files = _image_files(dy, tmp_path, "sec:1")
+    assert not any(b"s3cr3t-VALUE" in v for v in files.values())
+    assert not any("run/secrets" in k for k in files)
+    hist = dy("history", "--no-trunc", "sec:1").out
+    assert "s3cr3t" not in hist
+    # a changed secret does not change the cache key (as BuildKit), and a required one must be given
+    secret.write_text("other")
+    assert "Using cache" in dy("build", "--secret", f"id=tok,src={secret}", str(ctx), timeout=120).out
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=tok,required true\n"})
+    p = dy("build", str(ctx), check=False, timeout=120)
+    assert p.returncode != 0 and "secret tok not found" in p.err
+    no_traceback(p)
+
+
+def test_refused_mounts_and_modes(dy, busybox, ctx):
+    for line, words in (("RUN --mount=type=ssh true", "type=ssh is not supported"),
+                        ("RUN --security=insecure true", "security.insecure"),
+                        ("RUN --mount=type=cache,target=/c,from=x true", "from= or source=")):
+        write(ctx, {"Dockerfile": f"FROM busybox\n{line}\n"})
+        p = dy("build", str(ctx), check=False, timeout=120)
+        assert p.returncode != 0 and words in p.err, p.err
+        no_traceback(p)
+
+
+def test_run_network_none(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN --network=none ls /sys/class/net > /nets\n"})
+    dy("build", "-q", "-t", "n:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "n:1", "cat", "/nets").out.split() == ["lo"]
