@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import stat
 import sys
 import time
@@ -499,10 +500,15 @@ class Builder:
         from dockyard.builder.copier import entry_digest
 
         files = self._last_files = {}
+        skip = _excluder(instr)
         with self._context_root() as src:
             for source in instr.sources:
                 for m in self._context_sources(src, source):
+                    if skip and skip(m, ()):
+                        continue
                     for rel, st, pfd, name in src.walk(m):
+                        if rel and skip and skip(m, rel):
+                            continue  # (what is below an excluded directory is skipped too: no matter)
                         path = "/".join((*m.name, *rel)) or "."
                         files[path] = entry_digest(src, st, pfd, name)
         for path in sorted(files):
@@ -585,9 +591,10 @@ class Builder:
         from dockyard.builder.copier import Layer
 
         # --link gives the same filesystem (only the layer's independence differs): accepted as is
-        if getattr(instr, "parents", False) or getattr(instr, "exclude", None):
-            raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} --parents and --exclude are not "
-                                 "supported yet")
+        if (getattr(instr, "parents", False) or instr.exclude) and (
+                instr.heredocs or any("://" in s for s in instr.sources)):
+            raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} --parents/--exclude apply to files of "
+                                 "the context or a stage, not to heredocs or URLs")
 
         cc = state.cc
         workdir = cc.get("WorkingDir") or "/"
@@ -618,7 +625,8 @@ class Builder:
                     with self._context_root() as src:
                         matches = [m for s in instr.sources for m in self._context_sources(src, s)]
                         for m in matches:
-                            self._place(src, m, layer, dest, dest_is_dir, extract=instr.keyword == "ADD")
+                            self._place(src, m, layer, dest, dest_is_dir, extract=instr.keyword == "ADD",
+                                        instr=instr)
             unmount(keep=True)
             return self._add_layer(state, upper, overlay_upper=True,
                                    created_by=f"/bin/sh -c #(nop) {instr.original}")
@@ -668,17 +676,26 @@ class Builder:
                         raise BuildError(f"COPY failed: stat {s}: file does not exist")
                     matches += found
                 for m in matches:
-                    self._place(src, m, layer, dest, dest_is_dir, extract=False)
+                    self._place(src, m, layer, dest, dest_is_dir, extract=False, instr=instr)
         finally:
             unmount()
 
-    def _place(self, src, m, layer, dest: str, dest_is_dir: bool, *, extract: bool) -> None:
+    def _place(self, src, m, layer, dest: str, dest_is_dir: bool, *, extract: bool, instr=None) -> None:
         """One resolved source into the layer: a directory's contents into ``dest``, a local tar
-        (ADD) unpacked into it, anything else to ``dest`` or to ``dest``/its name."""
+        (ADD) unpacked into it, anything else to ``dest`` or to ``dest``/its name. COPY --exclude
+        skips what its patterns name; COPY --parents keeps the source's path (below a ``/./`` in
+        the source when there is one) under ``dest``."""
+        excl = _excluder(instr) if instr is not None else None
+        if excl and excl(m, ()):
+            return
+        skip = (lambda rel: excl(m, rel)) if excl else None
+        if instr is not None and getattr(instr, "parents", False):
+            dest = posixpath.join(dest, *m.name[_pivot(instr, m):]) if m.name else dest
+            dest_is_dir = False
         if m.is_dir:
             dfd = layer.directory(dest)
             try:
-                layer.copy(src, m, dfd, None)
+                layer.copy(src, m, dfd, None, skip)
             finally:
                 os.close(dfd)
             return
@@ -698,7 +715,7 @@ class Builder:
         target = os.path.join(dest, m.name[-1]) if dest_is_dir or dest.endswith("/") else dest
         pfd, name = layer.parent(target)
         try:
-            layer.copy(src, m, pfd, name)
+            layer.copy(src, m, pfd, name, skip)
         finally:
             os.close(pfd)
 
@@ -892,3 +909,38 @@ def _drop_runtime_stubs(upper: str) -> None:
                 pass
     finally:
         os.close(root)
+
+
+def _excluder(instr):
+    """COPY/ADD --exclude as a test (match, path below it) -> skipped: the patterns (.dockerignore
+    syntax, Go's filepath.Match per component) are matched against the path relative to the
+    source directory, or the base name of a file source, as BuildKit's copy does."""
+    pats = getattr(instr, "exclude", None)
+    if not pats:
+        return None
+    from dockyard.builder.context import ContextFilter
+
+    f = ContextFilter(pats, dockerfile=None, keep_sent=False)
+
+    def skip(m, rel) -> bool:
+        if m.is_dir:
+            return bool(rel) and f.excluded("/".join(rel))
+        return f.excluded("/".join((m.name[-1] if m.name else "", *rel)))
+    return skip
+
+
+def _pivot(instr, m) -> int:
+    """How many leading components of a --parents match are dropped: those before a ``/./`` of
+    the source that produced it (BuildKit's pivot), none without one."""
+    from dockyard.archive.inroot import clean_parts
+
+    for source in instr.sources:
+        head, sep, _ = ("/" + source).rpartition("/./")
+        if sep:
+            from fnmatch import fnmatchcase
+
+            want = clean_parts(head)
+            n = len(want)
+            if len(m.name) > n and all(fnmatchcase(a, b) for a, b in zip(m.name[:n], want)):
+                return n
+    return 0

@@ -164,3 +164,35 @@ def test_run_network_none(dy, busybox, ctx):
     write(ctx, {"Dockerfile": "FROM busybox\nRUN --network=none ls /sys/class/net > /nets\n"})
     dy("build", "-q", "-t", "n:1", str(ctx), timeout=120)
     assert dy("run", "--rm", "n:1", "cat", "/nets").out.split() == ["lo"]
+
+
+def _tree(dy, image: str, path: str) -> list[str]:
+    return sorted(dy("run", "--rm", image, "find", path).out.split())
+
+
+def test_copy_exclude(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "COPY --exclude=*.txt --exclude=sub/skip hom* /mydir/\n"
+                              "COPY --exclude=*.log app /app\n",
+                "home.txt": "x", "home.md": "m", "homedir/a.txt": "t", "homedir/b.md": "b",
+                "app/keep.py": "k", "app/x.log": "l", "app/sub/skip": "s", "app/sub/y.log": "l"})
+    dy("build", "-q", "-t", "e:1", str(ctx), timeout=120)
+    assert _tree(dy, "e:1", "/mydir") == ["/mydir", "/mydir/b.md", "/mydir/home.md"]
+    # patterns match the path below the source directory (a leading ** reaches deeper)
+    assert _tree(dy, "e:1", "/app") == ["/app", "/app/keep.py", "/app/sub", "/app/sub/skip", "/app/sub/y.log"]
+    # an excluded file's change does not invalidate the step
+    write(ctx, {"home.txt": "changed", "app/x.log": "changed"})
+    out = dy("build", str(ctx), timeout=120).out
+    assert out.count("Using cache") == 2
+
+
+def test_copy_parents(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "COPY --parents x/a.txt y/*.txt /p/\n"
+                              "COPY --parents ./base/./deep/f /q/\n"
+                              "COPY x/a.txt y/a.txt /flat/\n",
+                "x/a.txt": "xa", "y/a.txt": "ya", "y/b.txt": "yb", "base/deep/f": "f"})
+    dy("build", "-q", "-t", "p:1", str(ctx), timeout=120)
+    assert _tree(dy, "p:1", "/p") == ["/p", "/p/x", "/p/x/a.txt", "/p/y", "/p/y/a.txt", "/p/y/b.txt"]
+    assert _tree(dy, "p:1", "/q") == ["/q", "/q/deep", "/q/deep/f"]
+    assert dy("run", "--rm", "p:1", "cat", "/p/y/b.txt", "/flat/a.txt").out == "ybya"
