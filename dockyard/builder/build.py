@@ -55,7 +55,8 @@ class Builder:
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
                  progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
-                 shm_size: int = 0, secrets: dict | None = None) -> None:
+                 shm_size: int = 0, secrets: dict | None = None, run_limits: dict | None = None,
+                 force_rm: bool = False) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -69,6 +70,18 @@ class Builder:
         self.quiet = quiet
         self.keep_containers = keep_containers  # the API's rm=0: RUN steps' containers stay, as Docker's
         self.extra_hosts = list(extra_hosts)  # --add-host for the RUN steps ("name:ip", checked by the caller)
+        self.force_rm = force_rm  # a failed step's container goes even when keep_containers
+        # --ulimit, --cgroup-parent, -m, --cpu-*, --security-opt for the RUN steps: a HostConfig,
+        # checked here as a create request is (the same fields, the same errors)
+        self._limits: dict = {}
+        self._limit_opts: dict = {}
+        if run_limits:
+            from dockyard.engine.create import config_from_request
+
+            t = config_from_request({"Image": "build", "HostConfig": dict(run_limits)})
+            self._limits = {k: getattr(t, k) for k in ("memory", "memory_swap", "cpu_quota", "cpu_period",
+                                                        "cpu_shares", "cpuset_cpus", "security_opt")}
+            self._limit_opts = dict(t.host_opts)
         self.secrets = dict(secrets or {})  # --secret id -> bytes: for RUN --mount=type=secret only
         self.shm_size = shm_size  # --shm-size for the RUN steps' /dev/shm (bytes; 0: Docker's 64 MiB)
         from dockyard.builder.progress import PlainProgress, TtyProgress
@@ -405,14 +418,14 @@ class Builder:
         image_id = self._temp_image(state)
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
                               workdir=cc.get("WorkingDir") or "", network=network, mounts=tuple(mounts),
-                              host_opts=self._run_host_opts())
+                              host_opts={**self._limit_opts, **self._run_host_opts()}, **self._limits)
         c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
         keep = False
         try:
             self.out.flush()
             code = self._run_container(c)
             if code != 0:
-                keep = self.keep_containers
+                keep = self.keep_containers and not self.force_rm
                 shown = instr.command if instr.shell_form else json.dumps(instr.command)
                 raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
                                  f"returned a non-zero code: {code}")

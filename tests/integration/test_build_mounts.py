@@ -196,3 +196,44 @@ def test_copy_parents(dy, busybox, ctx):
     assert _tree(dy, "p:1", "/p") == ["/p", "/p/x", "/p/x/a.txt", "/p/y", "/p/y/a.txt", "/p/y/b.txt"]
     assert _tree(dy, "p:1", "/q") == ["/q", "/q/deep", "/q/deep/f"]
     assert dy("run", "--rm", "p:1", "cat", "/p/y/b.txt", "/flat/a.txt").out == "ybya"
+
+
+def test_build_flags_reach_the_run_steps(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN ulimit -n > /nofile && grep -c myhost /etc/hosts > /hosts && "
+                              "df -k /dev/shm | tail -1 | awk '{print $2}' > /shm && "
+                              "(cat /sys/fs/cgroup/memory.max || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) > /mem\n"})
+    dy("build", "-q", "--ulimit", "nofile=1234:1234", "--add-host", "myhost:10.9.8.7", "--shm-size", "8m",
+       "-m", "64m", "-t", "f:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "f:1", "cat", "/nofile", "/hosts", "/shm", "/mem").out.split() == [
+        "1234", "1", "8192", str(64 << 20)]
+
+
+def test_rm_false_keeps_the_step_containers(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN true\n"})
+    dy("build", "-q", "--rm=false", str(ctx), timeout=120)
+    assert len(dy("ps", "-aq").out.split()) == 1
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN false\n"})
+    assert dy("build", "--rm=false", "--force-rm", str(ctx), check=False, timeout=120).returncode == 1
+    assert len(dy("ps", "-aq").out.split()) == 1  # --force-rm: the failed step's container went too
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--pull"], "--pull is not supported"),
+    (["--cache-from", "img"], "--cache-from is not supported"),
+    (["--output", "type=local,dest=out"], "--output is not supported"),
+    (["--ssh", "default"], "--ssh is not supported"),
+    (["--build-context", "a=."], "--build-context is not supported"),
+    (["--no-cache-filter", "a"], "--no-cache-filter is not supported"),
+    (["--allow", "security.insecure"], "--allow is not supported"),
+    (["--compress"], "--compress is not supported"),
+    (["--isolation", "hyperv"], "isolation"),
+    (["--platform", "linux/s390x"], "platform"),
+    (["--ulimit", "bogus=1"], "--ulimit"),
+    (["--secret", "id=x,src=/nonexistent/file"], "secret x"),
+])
+def test_unsupported_or_malformed_build_flags_exit_125(dy, ctx, flags, words):
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN true\n"})
+    p = dy("build", *flags, str(ctx), check=False)
+    assert p.returncode == 125 and words in p.err, p.err
+    no_traceback(p)
