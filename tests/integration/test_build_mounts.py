@@ -61,6 +61,14 @@ def test_cache_mount_persists_across_builds_and_stays_out_of_the_layer(dy, busyb
     assert dy("run", "--rm", "a:2", "sh", "-c", "ls -a /var/cache 2>&1; ls /var 2>&1").out.count("app") == 0
     files = _image_files(dy, tmp_path, "a:2")
     assert not any("var/cache" in k for k in files)
+    # `system prune -a` clears the cache mounts with the build cache: the next build starts empty
+    mounts = os.path.join(dy.root, "cache", "mounts")
+    assert os.listdir(mounts)
+    dy("system", "prune", "-a", "-f", timeout=120)
+    assert os.listdir(mounts) == []
+    dy("bootstrap", "busybox", "busybox:latest")  # prune -a removed the unused base image too
+    dy("build", "-q", "--build-arg", "N=3", "-t", "a:3", str(ctx), timeout=120)
+    assert dy("run", "--rm", "a:3", "cat", "/seen").out == "run3\n"
 
 
 def test_cache_mount_id_cannot_reach_outside_the_store(dy, busybox, ctx, tmp_path):
