@@ -56,7 +56,7 @@ class Builder:
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
                  progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
                  shm_size: int = 0, secrets: dict | None = None, run_limits: dict | None = None,
-                 force_rm: bool = False) -> None:
+                 force_rm: bool = False, no_cache_filter=()) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -64,6 +64,8 @@ class Builder:
         self.build_args = dict(build_args or {})
         self.target = target
         self.no_cache = no_cache
+        self.no_cache_filter = {s.lower() for s in no_cache_filter}  # stages built without the cache
+        self._skip_cache = no_cache  # this stage's steps do not read the cache
         self.labels = dict(labels or {})
         self.network = network
         self.out = out or sys.stdout
@@ -118,6 +120,10 @@ class Builder:
         df = parse(self.text, filename=self.name, build_args=self.build_args, image_env=self._image_env)
         last = df.stage_by_name(self.target) if self.target else df.stages[-1]
         states: dict[int, State] = {}
+        known = {s.name.lower() for s in df.stages if s.name} | {str(s.index) for s in df.stages}
+        unknown = sorted(self.no_cache_filter - known)
+        if unknown:
+            raise InvalidArgument(f"--no-cache-filter: no stage named {unknown[0]!r} in {self.name}")
         total = sum(1 + len(s.instructions) for s in df.stages[: last.index + 1])
         step = 0
         ok = False
@@ -125,6 +131,8 @@ class Builder:
             for stage in df.stages[: last.index + 1]:
                 step += 1
                 label = stage.name if len(df.stages) > 1 else None
+                self._skip_cache = self.no_cache or bool(
+                    {(stage.name or "").lower(), str(stage.index)} & self.no_cache_filter)
                 self.progress.step(step, total, stage.from_.original, label)
                 state = self._from(stage, df, states)
                 self._missed = False
@@ -221,7 +229,7 @@ class Builder:
             extra += "".join(f"\0{h.name}\0{h.content}" for h in getattr(instr, "heredocs", ()) or ())
             used_args = sorted(args.items()) if kw == "RUN" else []
             key = _key(state.key, instr.original, used_args, extra, self.network if kw == "RUN" else "")
-            cached = None if self.no_cache else self._cache_get(key)
+            cached = None if self._skip_cache else self._cache_get(key)
             if cached is not None:
                 self.progress.cached()
                 new = state.copy()
@@ -244,7 +252,7 @@ class Builder:
         self._metadata(instr, new)
         new.key = _key(state.key, instr.original)
         # cached too, so a fully cached build repeats its history and times: the same image id
-        cached = None if self.no_cache else self._cache_get(new.key)
+        cached = None if self._skip_cache else self._cache_get(new.key)
         new.config["history"].append(cached["history"] if cached else {
             "created": _now_rfc3339(self.epoch), "created_by": f"/bin/sh -c #(nop)  {instr.original}",
             "empty_layer": True})
@@ -271,8 +279,8 @@ class Builder:
     def _explain_miss(self, parent: State, instr, inputs: dict) -> None:
         """Say which input made this step miss the cache: a build arg, which source files, the
         step before it, or that this step (or its base) was never built before."""
-        if self.no_cache:
-            reason = "--no-cache"
+        if self._skip_cache:
+            reason = "--no-cache" if self.no_cache else "--no-cache-filter"
         else:
             try:
                 with open(self._why_path(parent, instr)) as f:

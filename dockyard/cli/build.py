@@ -44,7 +44,7 @@ FLAGS = [
     Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
     Flag("--output,-o", LIST, "Output destination (refused)"),
     Flag("--build-context", LIST, "Additional build contexts (refused)"),
-    Flag("--no-cache-filter", LIST, "Do not cache specified stages (refused)"),
+    Flag("--no-cache-filter", LIST, "Do not cache specified stages (names or indexes; comma-separated too)"),
     Flag("--allow", LIST, "Allow extra privileged entitlement (refused)"),
     Flag("--secret", LIST, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or "
                            "\"id=mysecret,env=VAR\")"),
@@ -168,7 +168,8 @@ def cmd_build(ctx, argv: list[str]) -> int:
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
                     labels=_pairs(opts.label, "label"), network={"default": "bridge"}.get(opts.network, opts.network),
                     quiet=opts.quiet, progress=opts.progress, secrets=secrets, run_limits=run_limits,
-                    keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm)
+                    keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm,
+                    no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
         image_id = b.build()
     finally:
         if tmp:
@@ -199,7 +200,6 @@ def _refuse_unsupported(opts) -> None:
            "ssh": "SSH agent forwarding into RUN steps is not implemented",
            "output": "the result is always an image in the store (use `dockyard save` or `export`)",
            "build_context": "only the one build context is supported",
-           "no_cache_filter": "use --no-cache for the whole build",
            "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "
                     "is not granted)"}
     for attr, reason in why.items():

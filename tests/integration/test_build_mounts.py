@@ -226,13 +226,24 @@ def test_rm_false_keeps_the_step_containers(dy, busybox, ctx):
     assert len(dy("ps", "-aq").out.split()) == 1  # --force-rm: the failed step's container went too
 
 
+def test_no_cache_filter_rebuilds_only_the_named_stages(dy, busybox, ctx):
+    write(ctx, {"Dockerfile": "FROM busybox AS deps\nRUN echo d > /d\n"
+                              "FROM busybox AS app\nCOPY --from=deps /d /d\nRUN echo a > /a\n"})
+    dy("build", "-q", str(ctx), timeout=120)
+    out = dy("build", "--no-cache-filter", "app", str(ctx), timeout=120).out
+    steps = out.split("Step ")[1:]
+    assert ["Using cache" in s for s in steps] == [False, True, False, False, False]
+    assert "--no-cache-filter" in steps[3]
+    p = dy("build", "--no-cache-filter", "nosuchstage", str(ctx), check=False, timeout=120)
+    assert p.returncode == 1 and "no stage named 'nosuchstage'" in p.err  # as an unknown --target
+
+
 @pytest.mark.parametrize("flags, words", [
     (["--pull"], "--pull is not supported"),
     (["--cache-from", "img"], "--cache-from is not supported"),
     (["--output", "type=local,dest=out"], "--output is not supported"),
     (["--ssh", "default"], "--ssh is not supported"),
     (["--build-context", "a=."], "--build-context is not supported"),
-    (["--no-cache-filter", "a"], "--no-cache-filter is not supported"),
     (["--allow", "security.insecure"], "--allow is not supported"),
     (["--compress"], "--compress is not supported"),
     (["--isolation", "hyperv"], "isolation"),
