@@ -42,7 +42,7 @@ FLAGS = [
     Flag("--cache-from", LIST, "Images to consider as cache sources (refused)"),
     Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)"),
     Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
-    Flag("--output,-o", LIST, "Output destination (refused)"),
+    Flag("-o,--output", LIST, "Output destination (format: \"type=local,dest=path\", \"type=tar,dest=file|-\")"),
     Flag("--build-context", LIST, "Additional build contexts (refused)"),
     Flag("--no-cache-filter", LIST, "Do not cache specified stages (names or indexes; comma-separated too)"),
     Flag("--allow", LIST, "Allow extra privileged entitlement (refused)"),
@@ -105,7 +105,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
     if opts.network not in ("none", "host", "default", "bridge"):
         raise InvalidArgument(f"network mode {opts.network!r} not supported: use default, none or host")
     from dockyard.cli.flags import FlagError
-    from dockyard.errors import DockyardError
+    from dockyard.errors import DockyardError, NotImplemented
 
     try:  # a flag dockyard cannot honour or a malformed value: docker's flag errors exit 125
         _refuse_unsupported(opts)
@@ -114,6 +114,13 @@ def cmd_build(ctx, argv: list[str]) -> int:
             from dockyard.registry.pull import check_platform
 
             check_platform(opts.platform)
+        outputs = []
+        if opts.output:
+            from dockyard.builder.output import parse_output
+
+            outputs = [parse_output(o) for o in opts.output]
+            if len(outputs) > 1:
+                raise NotImplemented("several --output are not supported: give one")
         secrets = {}
         if opts.secret:
             from dockyard.builder.runmounts import parse_secret
@@ -168,6 +175,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
                     labels=_pairs(opts.label, "label"), network={"default": "bridge"}.get(opts.network, opts.network),
                     quiet=opts.quiet, progress=opts.progress, secrets=secrets, run_limits=run_limits,
+                    out=sys.stderr if ("tar", "-") in outputs else None,
                     keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm,
                     no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
         image_id = b.build()
@@ -178,6 +186,12 @@ def cmd_build(ctx, argv: list[str]) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     for t in opts.tag:
         engine.images.tag(image_id, t)
+    for kind, dest in outputs:
+        from dockyard.builder.output import write_output
+
+        write_output(engine, image_id, kind, dest, stdout=sys.stdout.buffer)
+        if kind == "tar" and dest == "-":
+            return 0  # stdout holds the tar: nothing else goes there
     if opts.iidfile:
         with open(opts.iidfile, "w") as f:
             f.write(image_id)
@@ -198,7 +212,6 @@ def _refuse_unsupported(opts) -> None:
            "cache_from": "only this store's build cache is used",
            "compress": "no context is sent to a daemon",
            "ssh": "SSH agent forwarding into RUN steps is not implemented",
-           "output": "the result is always an image in the store (use `dockyard save` or `export`)",
            "build_context": "only the one build context is supported",
            "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "
                     "is not granted)"}

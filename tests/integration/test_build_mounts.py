@@ -241,7 +241,7 @@ def test_no_cache_filter_rebuilds_only_the_named_stages(dy, busybox, ctx):
 @pytest.mark.parametrize("flags, words", [
     (["--pull"], "--pull is not supported"),
     (["--cache-from", "img"], "--cache-from is not supported"),
-    (["--output", "type=local,dest=out"], "--output is not supported"),
+    (["--output", "type=oci,dest=out"], "type=oci is not supported"),
     (["--ssh", "default"], "--ssh is not supported"),
     (["--build-context", "a=."], "--build-context is not supported"),
     (["--allow", "security.insecure"], "--allow is not supported"),
@@ -256,3 +256,19 @@ def test_unsupported_or_malformed_build_flags_exit_125(dy, ctx, flags, words):
     p = dy("build", *flags, str(ctx), check=False)
     assert p.returncode == 125 and words in p.err, p.err
     no_traceback(p)
+
+
+def test_output_local_and_tar(dy, busybox, ctx, tmp_path):
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN mkdir /out && echo built > /out/f && ln -s f /out/l\n"})
+    dest = tmp_path / "dest"
+    dy("build", "-q", "--output", f"type=local,dest={dest}", str(ctx), timeout=120)
+    assert (dest / "out" / "f").read_text() == "built\n" and os.readlink(dest / "out" / "l") == "f"
+    assert (dest / "bin" / "busybox").exists()
+    tar = tmp_path / "fs.tar"
+    dy("build", "-q", "-o", f"type=tar,dest={tar}", str(ctx), timeout=120)
+    with tarfile.open(tar) as t:
+        assert t.extractfile("out/f").read() == b"built\n"
+    p = dy("build", "-o", "-", str(ctx), timeout=120)  # the tar on stdout, progress on stderr
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as t:
+        assert t.extractfile("out/f").read() == b"built\n"
+    assert "Step 2/2" in p.err
