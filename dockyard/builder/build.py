@@ -56,7 +56,7 @@ class Builder:
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
                  progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
                  shm_size: int = 0, secrets: dict | None = None, run_limits: dict | None = None,
-                 force_rm: bool = False, no_cache_filter=()) -> None:
+                 force_rm: bool = False, no_cache_filter=(), build_contexts: dict | None = None) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -64,6 +64,8 @@ class Builder:
         self.build_args = dict(build_args or {})
         self.target = target
         self.no_cache = no_cache
+        # --build-context NAME=DIR: a directory COPY --from=NAME and RUN --mount=from=NAME read
+        self.build_contexts = {k: os.path.abspath(v) for k, v in (build_contexts or {}).items()}
         self.no_cache_filter = {s.lower() for s in no_cache_filter}  # stages built without the cache
         self._skip_cache = no_cache  # this stage's steps do not read the cache
         self.labels = dict(labels or {})
@@ -183,6 +185,9 @@ class Builder:
 
     def _from(self, stage, df, states: dict) -> State:
         image = stage.from_.image
+        if image in self.build_contexts:
+            raise NotImplemented(f"{stage.from_.original}: FROM a --build-context directory is not supported "
+                                 "(COPY --from and RUN --mount from= can read it)")
         if image == "scratch":
             from dockyard.oci.platform import go_arch
 
@@ -225,6 +230,10 @@ class Builder:
         if kw in ("RUN", "COPY", "ADD"):
             self._last_files = {}
             extra = self._sources_digest(instr, states, df) if kw in ("COPY", "ADD") else ""
+            if kw == "RUN" and any(m.type == "bind" for m in instr.mounts):
+                from dockyard.builder.runmounts import bind_digest
+
+                extra = bind_digest(self, instr, states, df)
             # a heredoc's body is not in `original` (the first line): it is part of the step
             extra += "".join(f"\0{h.name}\0{h.content}" for h in getattr(instr, "heredocs", ()) or ())
             used_args = sorted(args.items()) if kw == "RUN" else []
@@ -512,7 +521,7 @@ class Builder:
                 files[url] = _file_digest(self._download(url, instr))
                 h.update(f"{url}\0{files[url]}\n".encode())
             return h.hexdigest()
-        if getattr(instr, "from_", None):
+        if getattr(instr, "from_", None) and instr.from_ not in self.build_contexts:
             st = self._from_state(instr.from_, states, df)
             h.update(st.key.encode())
             h.update(json.dumps(instr.sources).encode())
@@ -522,7 +531,7 @@ class Builder:
 
         files = self._last_files = {}
         skip = _excluder(instr)
-        with self._context_root() as src:
+        with self._named_root(getattr(instr, "from_", None)) as src:
             for source in instr.sources:
                 for m in self._context_sources(src, source):
                     if skip and skip(m, ()):
@@ -577,6 +586,14 @@ class Builder:
         f = self._filter
         return SourceRoot(self.context, excluded=f.excluded,
                           reenter=lambda rel: f.has_exclusions and f.may_reinclude(rel))
+
+    def _named_root(self, name: str | None):
+        """The build context (``name`` None) or the --build-context directory ``name``, by descriptor."""
+        if name is None:
+            return self._context_root()
+        from dockyard.builder.copier import SourceRoot
+
+        return SourceRoot(self.build_contexts[name])
 
     @staticmethod
     def _context_sources(src, source: str) -> list:
@@ -684,7 +701,10 @@ class Builder:
         """COPY --from: sources resolved inside the stage's or image's filesystem."""
         from dockyard.builder.copier import MissingSource, SourceRoot
 
-        root, unmount, _ = self._mount_state(self._from_state(instr.from_, states, df))
+        if instr.from_ in self.build_contexts:
+            root, unmount = self.build_contexts[instr.from_], (lambda: None)
+        else:
+            root, unmount, _ = self._mount_state(self._from_state(instr.from_, states, df))
         try:
             with SourceRoot(root) as src:
                 matches = []

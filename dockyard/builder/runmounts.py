@@ -225,7 +225,9 @@ def _bind_copy(builder, m, tmp: str, states: dict, df, where: str) -> str:
                               f"{'stage' if m.from_ else 'build context'}")
     parts = tuple(p for p in rel.split("/") if p and p != ".")
     unmount = None
-    if m.from_:
+    if m.from_ and m.from_ in builder.build_contexts:
+        src = SourceRoot(builder.build_contexts[m.from_])
+    elif m.from_:
         root, unmount, _ = builder._mount_state(builder._from_state(m.from_, states, df))
         src = SourceRoot(root)
     else:
@@ -249,6 +251,31 @@ def _bind_copy(builder, m, tmp: str, states: dict, df, where: str) -> str:
     finally:
         if unmount:
             unmount()
+
+
+def bind_digest(builder, instr, states: dict, df) -> str:
+    """What the step's bind mounts show, for its cache key (as BuildKit keys on them): the content
+    and modes of a context's or --build-context's source, the stage's or image's key for from=.
+    Cache, tmpfs and secret mounts are not part of the key."""
+    from dockyard.builder.copier import SourceRoot, entry_digest
+
+    h = hashlib.sha256()
+    for m in instr.mounts:
+        if m.type != "bind":
+            continue
+        source = m.source or "/"
+        h.update(f"bind\0{m.from_ or ''}\0{source}\n".encode())
+        if m.from_ and m.from_ not in builder.build_contexts:
+            h.update(builder._from_state(m.from_, states, df).key.encode())
+            continue
+        root = SourceRoot(builder.build_contexts[m.from_]) if m.from_ else builder._context_root()
+        with root as src:
+            found = src.lookup(tuple(p for p in source.split("/") if p and p not in (".", "..")))
+            if found is None:
+                continue  # the step fails on it when it runs
+            for rel, st, pfd, name in src.walk(found):
+                h.update(f"{'/'.join(rel)}\0{entry_digest(src, st, pfd, name)}\n".encode())
+    return h.hexdigest()
 
 
 def drop_mountpoints(upper: str, targets: list[str], existed: set) -> None:

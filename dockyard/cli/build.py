@@ -43,7 +43,7 @@ FLAGS = [
     Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)"),
     Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
     Flag("-o,--output", LIST, "Output destination (format: \"type=local,dest=path\", \"type=tar,dest=file|-\")"),
-    Flag("--build-context", LIST, "Additional build contexts (refused)"),
+    Flag("--build-context", LIST, "Additional build contexts (e.g., name=path; local directories only)"),
     Flag("--no-cache-filter", LIST, "Do not cache specified stages (names or indexes; comma-separated too)"),
     Flag("--allow", LIST, "Allow extra privileged entitlement (refused)"),
     Flag("--secret", LIST, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or "
@@ -121,6 +121,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
             outputs = [parse_output(o) for o in opts.output]
             if len(outputs) > 1:
                 raise NotImplemented("several --output are not supported: give one")
+        contexts = _build_contexts(opts.build_context)
         secrets = {}
         if opts.secret:
             from dockyard.builder.runmounts import parse_secret
@@ -177,7 +178,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
                     quiet=opts.quiet, progress=opts.progress, secrets=secrets, run_limits=run_limits,
                     out=sys.stderr if ("tar", "-") in outputs else None,
                     keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm,
-                    no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
+                    build_contexts=contexts, no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
         image_id = b.build()
     finally:
         if tmp:
@@ -212,7 +213,6 @@ def _refuse_unsupported(opts) -> None:
            "cache_from": "only this store's build cache is used",
            "compress": "no context is sent to a daemon",
            "ssh": "SSH agent forwarding into RUN steps is not implemented",
-           "build_context": "only the one build context is supported",
            "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "
                     "is not granted)"}
     for attr, reason in why.items():
@@ -258,3 +258,20 @@ def _run_limits(opts) -> dict:
     if opts.add_host:
         hc["ExtraHosts"] = list(opts.add_host)
     return hc
+
+
+def _build_contexts(values: list[str]) -> dict:
+    """--build-context NAME=DIR (a local directory; image, URL and oci-layout sources refused)."""
+    from dockyard.errors import NotImplemented
+
+    out = {}
+    for v in values:
+        name, eq, path = v.partition("=")
+        if not eq or not name or not path:
+            raise InvalidArgument(f"invalid --build-context {v!r}: use name=path")
+        if "://" in path:
+            raise NotImplemented(f"--build-context {name}={path}: only local directories are supported")
+        if not os.path.isdir(path):
+            raise InvalidArgument(f"--build-context {name}: {path} is not a directory")
+        out[name] = path
+    return out

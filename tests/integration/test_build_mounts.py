@@ -243,7 +243,7 @@ def test_no_cache_filter_rebuilds_only_the_named_stages(dy, busybox, ctx):
     (["--cache-from", "img"], "--cache-from is not supported"),
     (["--output", "type=oci,dest=out"], "type=oci is not supported"),
     (["--ssh", "default"], "--ssh is not supported"),
-    (["--build-context", "a=."], "--build-context is not supported"),
+    (["--build-context", "a=docker-image://busybox"], "only local directories"),
     (["--allow", "security.insecure"], "--allow is not supported"),
     (["--compress"], "--compress is not supported"),
     (["--isolation", "hyperv"], "isolation"),
@@ -272,3 +272,24 @@ def test_output_local_and_tar(dy, busybox, ctx, tmp_path):
     with tarfile.open(fileobj=io.BytesIO(p.stdout)) as t:
         assert t.extractfile("out/f").read() == b"built\n"
     assert "Step 2/2" in p.err
+
+
+def test_bind_content_is_in_the_cache_key_and_build_context_dirs(dy, busybox, ctx, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "o").write_text("named\n")
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN --mount=type=bind,source=src,target=/s cat /s/a > /a\n"
+                              "COPY --from=extra o /o\n"
+                              "RUN --mount=type=bind,from=extra,target=/e cat /e/o > /e2\n",
+                "src/a": "v1\n"})
+    dy("build", "-q", "--build-context", f"extra={other}", "-t", "k:1", str(ctx), timeout=120)
+    assert dy("run", "--rm", "k:1", "cat", "/a", "/o", "/e2").out == "v1\nnamed\nnamed\n"
+    write(ctx, {"src/a": "v2\n"})
+    (other / "o").write_text("named2\n")
+    out = dy("build", "--build-context", f"extra={other}", "-t", "k:2", str(ctx), timeout=120).out
+    assert "Using cache" not in out  # a changed bound file reruns the step, as BuildKit
+    assert dy("run", "--rm", "k:2", "cat", "/a", "/o", "/e2").out == "v2\nnamed2\nnamed2\n"
+    write(ctx, {"Dockerfile": "FROM extra\n"})
+    p = dy("build", "--build-context", f"extra={other}", str(ctx), check=False, timeout=120)
+    assert p.returncode != 0 and "FROM a --build-context directory is not supported" in p.err
