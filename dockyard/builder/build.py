@@ -56,7 +56,8 @@ class Builder:
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
                  progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
                  shm_size: int = 0, secrets: dict | None = None, run_limits: dict | None = None,
-                 force_rm: bool = False, no_cache_filter=(), build_contexts: dict | None = None) -> None:
+                 force_rm: bool = False, no_cache_filter=(), build_contexts: dict | None = None,
+                 pull: bool = False) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -66,6 +67,8 @@ class Builder:
         self.no_cache = no_cache
         # --build-context NAME=DIR: a directory COPY --from=NAME and RUN --mount=from=NAME read
         self.build_contexts = {k: os.path.abspath(v) for k, v in (build_contexts or {}).items()}
+        self.pull = pull  # --pull: each FROM image is pulled again (once per build) before use
+        self._pulled: set = set()
         self.no_cache_filter = {s.lower() for s in no_cache_filter}  # stages built without the cache
         self._skip_cache = no_cache  # this stage's steps do not read the cache
         self.labels = dict(labels or {})
@@ -197,6 +200,8 @@ class Builder:
         for prev in df.stages[: stage.index]:
             if prev.name and prev.name.lower() == image.lower() and prev.index in states:
                 return states[prev.index].copy()
+        if self.pull and image not in self._pulled:
+            self._pull(stage, image)
         try:
             rec = self.engine.images.resolve(image)
         except DockyardError as e:
@@ -206,6 +211,16 @@ class Builder:
         cfg = self.engine.images.config(rec)
         cfg.setdefault("history", [])
         return State(list(manifest.get("layers") or ()), cfg, rec.id.removeprefix("sha256:"))
+
+    def _pull(self, stage, image: str) -> None:
+        from dockyard.registry.pull import pull
+
+        self.say(f"Pulling {image}")
+        try:
+            pull(self.engine, image)
+        except DockyardError as e:
+            raise BuildError(f"{stage.from_.original}: --pull: {e}") from None
+        self._pulled.add(image)
 
     # -- steps ----------------------------------------------------------------------------------
 

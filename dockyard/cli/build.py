@@ -38,7 +38,7 @@ FLAGS = [
     Flag("--platform", STR, "Set platform (only this machine's)"),
     Flag("--disable-content-trust", BOOL, "Skip image verification (dockyard has no content trust: "
                                           "only true)", default=True),
-    Flag("--pull", BOOL, "Always attempt to pull a newer version of the image (refused)"),
+    Flag("--pull", BOOL, "Always attempt to pull a newer version of the image"),
     Flag("--cache-from", LIST, "Images to consider as cache sources (refused)"),
     Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)"),
     Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
@@ -178,7 +178,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
                     quiet=opts.quiet, progress=opts.progress, secrets=secrets, run_limits=run_limits,
                     out=sys.stderr if ("tar", "-") in outputs else None,
                     keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm,
-                    build_contexts=contexts, no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
+                    build_contexts=contexts, pull=opts.pull, no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
         image_id = b.build()
     finally:
         if tmp:
@@ -209,8 +209,7 @@ def _refuse_unsupported(opts) -> None:
     """Flags of docker's build that dockyard's builder cannot honour: refused, naming the flag."""
     from dockyard.errors import NotImplemented
 
-    why = {"pull": "dockyard's builder builds only from local images (pull the base images first)",
-           "cache_from": "only this store's build cache is used",
+    why = {"cache_from": "only this store's build cache is used",
            "compress": "no context is sent to a daemon",
            "ssh": "SSH agent forwarding into RUN steps is not implemented",
            "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "

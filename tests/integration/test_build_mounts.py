@@ -239,7 +239,6 @@ def test_no_cache_filter_rebuilds_only_the_named_stages(dy, busybox, ctx):
 
 
 @pytest.mark.parametrize("flags, words", [
-    (["--pull"], "--pull is not supported"),
     (["--cache-from", "img"], "--cache-from is not supported"),
     (["--output", "type=oci,dest=out"], "type=oci is not supported"),
     (["--ssh", "default"], "--ssh is not supported"),
@@ -293,3 +292,32 @@ def test_bind_content_is_in_the_cache_key_and_build_context_dirs(dy, busybox, ct
     write(ctx, {"Dockerfile": "FROM extra\n"})
     p = dy("build", "--build-context", f"extra={other}", str(ctx), check=False, timeout=120)
     assert p.returncode != 0 and "FROM a --build-context directory is not supported" in p.err
+
+
+def test_pull_fetches_the_base_again(dy, busybox, ctx):
+    pytest.importorskip("aiohttp")
+    from test_registry_server import Registry
+
+    reg = Registry(ctx.parent)
+    try:
+        base = f"127.0.0.1:{reg.port}/base:1"
+        write(ctx, {"Dockerfile": "FROM busybox\nRUN echo v1 > /v\n"})
+        dy("build", "-q", "-t", base, str(ctx), timeout=120)
+        dy("push", "-q", base, timeout=120)
+        write(ctx, {"Dockerfile": "FROM busybox\nRUN echo v2 > /v\n"})
+        dy("build", "-q", "-t", "newer", str(ctx), timeout=120)
+        dy("tag", "newer", base)
+        dy("push", "-q", base, timeout=120)
+        write(ctx, {"Dockerfile": "FROM busybox\nRUN echo v1 > /v\n"})
+        dy("build", "-q", "-t", base, str(ctx), timeout=120)  # the local tag is the old one again
+        write(ctx, {"Dockerfile": f"FROM {base}\nRUN cat /v > /seen\n"})
+        dy("build", "-q", "-t", "nopull", str(ctx), timeout=120)
+        dy("build", "-q", "--pull", "-t", "pulled", str(ctx), timeout=120)
+        assert dy("run", "--rm", "nopull", "cat", "/seen").out == "v1\n"
+        assert dy("run", "--rm", "pulled", "cat", "/seen").out == "v2\n"
+        reg.stop()
+        p = dy("build", "--pull", str(ctx), check=False, timeout=120)  # the registry is gone: the pull fails
+        assert p.returncode == 1 and "--pull" in p.err
+        no_traceback(p)
+    finally:
+        reg.stop()
