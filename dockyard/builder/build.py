@@ -457,7 +457,7 @@ class Builder:
             self.out.flush()
             code = self._run_container(c)
             if code != 0:
-                keep = self.keep_containers and not self.force_rm
+                keep = self.keep_containers and not self.force_rm and not secret_env
                 shown = instr.command if instr.shell_form else json.dumps(instr.command)
                 raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
                                  f"returned a non-zero code: {code}")
@@ -468,7 +468,7 @@ class Builder:
 
                 drop_mountpoints(upper, targets, existed)
             new = self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
-            keep = self.keep_containers
+            keep = self.keep_containers and not secret_env  # its config holds a secret: never kept
             return new
         finally:
             if keep:  # kept as Docker keeps it: an exited container with the step's exit status
