@@ -8,7 +8,8 @@ its cache key — the parent step's key, the instruction's text, the build args 
 for COPY/ADD, the content and modes of its sources (not their mtimes) — was built before and
 its layer is still in the store.
 
-What is not done yet (see the issue): RUN --mount, ADD from git URLs, COPY --link/--parents/
+RUN --mount (cache, bind, tmpfs, secret) is prepared by `dockyard.builder.runmounts`.
+What is not done yet (see the issue): RUN --mount=type=ssh, ADD from git URLs, COPY --parents/
 --exclude, --platform (images are built for this machine's platform).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import stat
 import sys
 import time
@@ -53,7 +55,9 @@ class Builder:
                  build_args: dict | None = None, target: str | None = None, no_cache: bool = False,
                  labels: dict | None = None, network: str = "none", out=None, quiet: bool = False,
                  progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
-                 shm_size: int = 0) -> None:
+                 shm_size: int = 0, secrets: dict | None = None, run_limits: dict | None = None,
+                 force_rm: bool = False, no_cache_filter=(), build_contexts: dict | None = None,
+                 pull: bool = False) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -61,12 +65,31 @@ class Builder:
         self.build_args = dict(build_args or {})
         self.target = target
         self.no_cache = no_cache
+        # --build-context NAME=DIR: a directory COPY --from=NAME and RUN --mount=from=NAME read
+        self.build_contexts = {k: os.path.abspath(v) for k, v in (build_contexts or {}).items()}
+        self.pull = pull  # --pull: each FROM image is pulled again (once per build) before use
+        self._pulled: set = set()
+        self.no_cache_filter = {s.lower() for s in no_cache_filter}  # stages built without the cache
+        self._skip_cache = no_cache  # this stage's steps do not read the cache
         self.labels = dict(labels or {})
         self.network = network
         self.out = out or sys.stdout
         self.quiet = quiet
         self.keep_containers = keep_containers  # the API's rm=0: RUN steps' containers stay, as Docker's
         self.extra_hosts = list(extra_hosts)  # --add-host for the RUN steps ("name:ip", checked by the caller)
+        self.force_rm = force_rm  # a failed step's container goes even when keep_containers
+        # --ulimit, --cgroup-parent, -m, --cpu-*, --security-opt for the RUN steps: a HostConfig,
+        # checked here as a create request is (the same fields, the same errors)
+        self._limits: dict = {}
+        self._limit_opts: dict = {}
+        if run_limits:
+            from dockyard.engine.create import config_from_request
+
+            t = config_from_request({"Image": "build", "HostConfig": dict(run_limits)})
+            self._limits = {k: getattr(t, k) for k in ("memory", "memory_swap", "cpu_quota", "cpu_period",
+                                                        "cpu_shares", "cpuset_cpus", "security_opt")}
+            self._limit_opts = dict(t.host_opts)
+        self.secrets = dict(secrets or {})  # --secret id -> bytes: for RUN --mount=type=secret only
         self.shm_size = shm_size  # --shm-size for the RUN steps' /dev/shm (bytes; 0: Docker's 64 MiB)
         from dockyard.builder.progress import PlainProgress, TtyProgress
 
@@ -102,6 +125,10 @@ class Builder:
         df = parse(self.text, filename=self.name, build_args=self.build_args, image_env=self._image_env)
         last = df.stage_by_name(self.target) if self.target else df.stages[-1]
         states: dict[int, State] = {}
+        known = {s.name.lower() for s in df.stages if s.name} | {str(s.index) for s in df.stages}
+        unknown = sorted(self.no_cache_filter - known)
+        if unknown:
+            raise InvalidArgument(f"--no-cache-filter: no stage named {unknown[0]!r} in {self.name}")
         total = sum(1 + len(s.instructions) for s in df.stages[: last.index + 1])
         step = 0
         ok = False
@@ -109,6 +136,8 @@ class Builder:
             for stage in df.stages[: last.index + 1]:
                 step += 1
                 label = stage.name if len(df.stages) > 1 else None
+                self._skip_cache = self.no_cache or bool(
+                    {(stage.name or "").lower(), str(stage.index)} & self.no_cache_filter)
                 self.progress.step(step, total, stage.from_.original, label)
                 state = self._from(stage, df, states)
                 self._missed = False
@@ -159,6 +188,9 @@ class Builder:
 
     def _from(self, stage, df, states: dict) -> State:
         image = stage.from_.image
+        if image in self.build_contexts:
+            raise NotImplemented(f"{stage.from_.original}: FROM a --build-context directory is not supported "
+                                 "(COPY --from and RUN --mount from= can read it)")
         if image == "scratch":
             from dockyard.oci.platform import go_arch
 
@@ -168,6 +200,8 @@ class Builder:
         for prev in df.stages[: stage.index]:
             if prev.name and prev.name.lower() == image.lower() and prev.index in states:
                 return states[prev.index].copy()
+        if self.pull and image not in self._pulled:
+            self._pull(stage, image)
         try:
             rec = self.engine.images.resolve(image)
         except DockyardError as e:
@@ -177,6 +211,16 @@ class Builder:
         cfg = self.engine.images.config(rec)
         cfg.setdefault("history", [])
         return State(list(manifest.get("layers") or ()), cfg, rec.id.removeprefix("sha256:"))
+
+    def _pull(self, stage, image: str) -> None:
+        from dockyard.registry.pull import pull
+
+        self.say(f"Pulling {image}")
+        try:
+            pull(self.engine, image)
+        except DockyardError as e:
+            raise BuildError(f"{stage.from_.original}: --pull: {e}") from None
+        self._pulled.add(image)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -201,11 +245,15 @@ class Builder:
         if kw in ("RUN", "COPY", "ADD"):
             self._last_files = {}
             extra = self._sources_digest(instr, states, df) if kw in ("COPY", "ADD") else ""
+            if kw == "RUN" and any(m.type == "bind" for m in instr.mounts):
+                from dockyard.builder.runmounts import bind_digest
+
+                extra = bind_digest(self, instr, states, df)
             # a heredoc's body is not in `original` (the first line): it is part of the step
             extra += "".join(f"\0{h.name}\0{h.content}" for h in getattr(instr, "heredocs", ()) or ())
             used_args = sorted(args.items()) if kw == "RUN" else []
             key = _key(state.key, instr.original, used_args, extra, self.network if kw == "RUN" else "")
-            cached = None if self.no_cache else self._cache_get(key)
+            cached = None if self._skip_cache else self._cache_get(key)
             if cached is not None:
                 self.progress.cached()
                 new = state.copy()
@@ -219,7 +267,7 @@ class Builder:
             inputs = {"args": dict(used_args), "files": self._last_files, "extra": hashlib.sha256(
                 extra.encode()).hexdigest(), "network": self.network if kw == "RUN" else ""}
             self._explain_miss(state, instr, inputs)
-            new = self._run(instr, state, args) if kw == "RUN" else self._copy(instr, state, states, df)
+            new = self._run(instr, state, args, states, df) if kw == "RUN" else self._copy(instr, state, states, df)
             new.key = key
             self._cache_put(key, new)
             self._remember_inputs(state, instr, inputs)
@@ -228,7 +276,7 @@ class Builder:
         self._metadata(instr, new)
         new.key = _key(state.key, instr.original)
         # cached too, so a fully cached build repeats its history and times: the same image id
-        cached = None if self.no_cache else self._cache_get(new.key)
+        cached = None if self._skip_cache else self._cache_get(new.key)
         new.config["history"].append(cached["history"] if cached else {
             "created": _now_rfc3339(self.epoch), "created_by": f"/bin/sh -c #(nop)  {instr.original}",
             "empty_layer": True})
@@ -255,8 +303,8 @@ class Builder:
     def _explain_miss(self, parent: State, instr, inputs: dict) -> None:
         """Say which input made this step miss the cache: a build arg, which source files, the
         step before it, or that this step (or its base) was never built before."""
-        if self.no_cache:
-            reason = "--no-cache"
+        if self._skip_cache:
+            reason = "--no-cache" if self.no_cache else "--no-cache-filter"
         else:
             try:
                 with open(self._why_path(parent, instr)) as f:
@@ -342,38 +390,85 @@ class Builder:
 
     # -- RUN ------------------------------------------------------------------------------------
 
-    def _run(self, instr, state: State, args: dict) -> State:
+    def _run(self, instr, state: State, args: dict, states: dict | None = None, df=None) -> State:
+        if instr.security == "insecure":
+            raise NotImplemented(f"{self.name}:{instr.line}: RUN --security=insecure needs an entitlement "
+                                 "(--allow security.insecure) that dockyard build does not grant")
+        if not instr.mounts:
+            return self._run_with(instr, state, args, [], [])
+        from dockyard.builder.runmounts import prepare
+
+        cc = state.cc
+        mounts, env, cleanup = prepare(self, instr, states or {}, df, cc.get("WorkingDir") or "/")
+        try:
+            return self._run_with(instr, state, args, mounts, env)
+        finally:
+            cleanup()
+
+    def _base_paths(self, state: State, targets: list[str]) -> set:
+        """Which of the targets and their parents exist in the state's filesystem."""
+        root, unmount, _ = self._mount_state(state)
+        try:
+            from dockyard.archive import inroot
+
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            found = set()
+            try:
+                for t in targets:
+                    parts = [p for p in t.split("/") if p]
+                    for i in range(1, len(parts) + 1):
+                        pfd = inroot.open_dir_strict(fd, tuple(parts[:i - 1]))
+                        if pfd is None:
+                            break
+                        try:
+                            if inroot.lstat_at(pfd, parts[i - 1]) is None:
+                                break
+                        finally:
+                            os.close(pfd)
+                        found.add("/" + "/".join(parts[:i]))
+            finally:
+                os.close(fd)
+            return found
+        finally:
+            unmount()
+
+    def _run_with(self, instr, state: State, args: dict, mounts: list, secret_env: list) -> State:
         from dockyard.engine.config import ContainerConfig
         from dockyard.engine.containers import create
         from dockyard.engine.teardown import remove
 
-        if instr.mounts:
-            raise NotImplemented(f"{self.name}:{instr.line}: RUN --mount is not supported yet")
         cc = state.cc
         if instr.shell_form:
             argv = list(cc.get("Shell") or ["/bin/sh", "-c"]) + [_heredoc_script(instr)]
         else:
             argv = list(instr.command)
         env_keys = {kv.partition("=")[0] for kv in cc.get("Env") or ()}
-        env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys)
+        env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys) + tuple(secret_env)
+        network = {"default": None, None: None, "none": "none", "host": "host"}[instr.network] or self.network
+        targets = [m["target"] for m in mounts]
+        existed = self._base_paths(state, targets) if targets else set()
         image_id = self._temp_image(state)
         cfg = ContainerConfig(image=image_id, cmd=tuple(argv), entrypoint=(), env=env, user=cc.get("User") or "",
-                              workdir=cc.get("WorkingDir") or "", network=self.network,
-                              host_opts=self._run_host_opts())
+                              workdir=cc.get("WorkingDir") or "", network=network, mounts=tuple(mounts),
+                              host_opts={**self._limit_opts, **self._run_host_opts()}, **self._limits)
         c = create(self.engine, cfg, None, image_volumes=False)  # a VOLUME does not hide RUN's writes
         keep = False
         try:
             self.out.flush()
             code = self._run_container(c)
             if code != 0:
-                keep = self.keep_containers
+                keep = self.keep_containers and not self.force_rm and not secret_env
                 shown = instr.command if instr.shell_form else json.dumps(instr.command)
                 raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
                                  f"returned a non-zero code: {code}")
             upper = self.engine.snapshots.upper_dir(c.rec.id)
             _drop_runtime_stubs(upper)
+            if targets:
+                from dockyard.builder.runmounts import drop_mountpoints
+
+                drop_mountpoints(upper, targets, existed)
             new = self._add_layer(state, upper, overlay_upper=True, created_by=" ".join(argv))
-            keep = self.keep_containers
+            keep = self.keep_containers and not secret_env  # its config holds a secret: never kept
             return new
         finally:
             if keep:  # kept as Docker keeps it: an exited container with the step's exit status
@@ -441,7 +536,7 @@ class Builder:
                 files[url] = _file_digest(self._download(url, instr))
                 h.update(f"{url}\0{files[url]}\n".encode())
             return h.hexdigest()
-        if getattr(instr, "from_", None):
+        if getattr(instr, "from_", None) and instr.from_ not in self.build_contexts:
             st = self._from_state(instr.from_, states, df)
             h.update(st.key.encode())
             h.update(json.dumps(instr.sources).encode())
@@ -450,10 +545,15 @@ class Builder:
         from dockyard.builder.copier import entry_digest
 
         files = self._last_files = {}
-        with self._context_root() as src:
+        skip = _excluder(instr)
+        with self._named_root(getattr(instr, "from_", None)) as src:
             for source in instr.sources:
                 for m in self._context_sources(src, source):
+                    if skip and skip(m, ()):
+                        continue
                     for rel, st, pfd, name in src.walk(m):
+                        if rel and skip and skip(m, rel):
+                            continue  # (what is below an excluded directory is skipped too: no matter)
                         path = "/".join((*m.name, *rel)) or "."
                         files[path] = entry_digest(src, st, pfd, name)
         for path in sorted(files):
@@ -502,6 +602,14 @@ class Builder:
         return SourceRoot(self.context, excluded=f.excluded,
                           reenter=lambda rel: f.has_exclusions and f.may_reinclude(rel))
 
+    def _named_root(self, name: str | None):
+        """The build context (``name`` None) or the --build-context directory ``name``, by descriptor."""
+        if name is None:
+            return self._context_root()
+        from dockyard.builder.copier import SourceRoot
+
+        return SourceRoot(self.build_contexts[name])
+
     @staticmethod
     def _context_sources(src, source: str) -> list:
         """What one COPY source names in the context, resolved inside it (an error if nothing)."""
@@ -536,9 +644,10 @@ class Builder:
         from dockyard.builder.copier import Layer
 
         # --link gives the same filesystem (only the layer's independence differs): accepted as is
-        if getattr(instr, "parents", False) or getattr(instr, "exclude", None):
-            raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} --parents and --exclude are not "
-                                 "supported yet")
+        if (getattr(instr, "parents", False) or instr.exclude) and (
+                instr.heredocs or any("://" in s for s in instr.sources)):
+            raise NotImplemented(f"{self.name}:{instr.line}: {instr.keyword} --parents/--exclude apply to files of "
+                                 "the context or a stage, not to heredocs or URLs")
 
         cc = state.cc
         workdir = cc.get("WorkingDir") or "/"
@@ -569,7 +678,8 @@ class Builder:
                     with self._context_root() as src:
                         matches = [m for s in instr.sources for m in self._context_sources(src, s)]
                         for m in matches:
-                            self._place(src, m, layer, dest, dest_is_dir, extract=instr.keyword == "ADD")
+                            self._place(src, m, layer, dest, dest_is_dir, extract=instr.keyword == "ADD",
+                                        instr=instr)
             unmount(keep=True)
             return self._add_layer(state, upper, overlay_upper=True,
                                    created_by=f"/bin/sh -c #(nop) {instr.original}")
@@ -606,7 +716,10 @@ class Builder:
         """COPY --from: sources resolved inside the stage's or image's filesystem."""
         from dockyard.builder.copier import MissingSource, SourceRoot
 
-        root, unmount, _ = self._mount_state(self._from_state(instr.from_, states, df))
+        if instr.from_ in self.build_contexts:
+            root, unmount = self.build_contexts[instr.from_], (lambda: None)
+        else:
+            root, unmount, _ = self._mount_state(self._from_state(instr.from_, states, df))
         try:
             with SourceRoot(root) as src:
                 matches = []
@@ -619,17 +732,26 @@ class Builder:
                         raise BuildError(f"COPY failed: stat {s}: file does not exist")
                     matches += found
                 for m in matches:
-                    self._place(src, m, layer, dest, dest_is_dir, extract=False)
+                    self._place(src, m, layer, dest, dest_is_dir, extract=False, instr=instr)
         finally:
             unmount()
 
-    def _place(self, src, m, layer, dest: str, dest_is_dir: bool, *, extract: bool) -> None:
+    def _place(self, src, m, layer, dest: str, dest_is_dir: bool, *, extract: bool, instr=None) -> None:
         """One resolved source into the layer: a directory's contents into ``dest``, a local tar
-        (ADD) unpacked into it, anything else to ``dest`` or to ``dest``/its name."""
+        (ADD) unpacked into it, anything else to ``dest`` or to ``dest``/its name. COPY --exclude
+        skips what its patterns name; COPY --parents keeps the source's path (below a ``/./`` in
+        the source when there is one) under ``dest``."""
+        excl = _excluder(instr) if instr is not None else None
+        if excl and excl(m, ()):
+            return
+        skip = (lambda rel: excl(m, rel)) if excl else None
+        if instr is not None and getattr(instr, "parents", False):
+            dest = posixpath.join(dest, *m.name[_pivot(instr, m):]) if m.name else dest
+            dest_is_dir = False
         if m.is_dir:
             dfd = layer.directory(dest)
             try:
-                layer.copy(src, m, dfd, None)
+                layer.copy(src, m, dfd, None, skip)
             finally:
                 os.close(dfd)
             return
@@ -649,7 +771,7 @@ class Builder:
         target = os.path.join(dest, m.name[-1]) if dest_is_dir or dest.endswith("/") else dest
         pfd, name = layer.parent(target)
         try:
-            layer.copy(src, m, pfd, name)
+            layer.copy(src, m, pfd, name, skip)
         finally:
             os.close(pfd)
 
@@ -843,3 +965,38 @@ def _drop_runtime_stubs(upper: str) -> None:
                 pass
     finally:
         os.close(root)
+
+
+def _excluder(instr):
+    """COPY/ADD --exclude as a test (match, path below it) -> skipped: the patterns (.dockerignore
+    syntax, Go's filepath.Match per component) are matched against the path relative to the
+    source directory, or the base name of a file source, as BuildKit's copy does."""
+    pats = getattr(instr, "exclude", None)
+    if not pats:
+        return None
+    from dockyard.builder.context import ContextFilter
+
+    f = ContextFilter(pats, dockerfile=None, keep_sent=False)
+
+    def skip(m, rel) -> bool:
+        if m.is_dir:
+            return bool(rel) and f.excluded("/".join(rel))
+        return f.excluded("/".join((m.name[-1] if m.name else "", *rel)))
+    return skip
+
+
+def _pivot(instr, m) -> int:
+    """How many leading components of a --parents match are dropped: those before a ``/./`` of
+    the source that produced it (BuildKit's pivot), none without one."""
+    from dockyard.archive.inroot import clean_parts
+
+    for source in instr.sources:
+        head, sep, _ = ("/" + source).rpartition("/./")
+        if sep:
+            from fnmatch import fnmatchcase
+
+            want = clean_parts(head)
+            n = len(want)
+            if len(m.name) > n and all(fnmatchcase(a, b) for a, b in zip(m.name[:n], want)):
+                return n
+    return 0

@@ -293,13 +293,17 @@ class Layer:
             self._own(fd, st)
         return fd
 
-    def copy(self, src: SourceRoot, m: Match, dfd: int, name: str | None) -> None:
+    def copy(self, src: SourceRoot, m: Match, dfd: int, name: str | None,
+             skip: Callable[[tuple[str, ...]], bool] | None = None) -> None:
         """Copy match ``m`` to ``name`` in ``dfd``; a directory's contents go into ``dfd``
-        itself when ``name`` is None. Devices, FIFOs and sockets are skipped. Only the
-        directories on the current path stay open, however large the tree."""
+        itself when ``name`` is None. Devices, FIFOs and sockets are skipped, and so is what
+        ``skip(path below m)`` names (COPY --exclude; a skipped directory with all below it).
+        Only the directories on the current path stay open, however large the tree."""
         stack: list[tuple[tuple[str, ...], int]] = []  # (path below m, descriptor) being filled
         try:
             for rel, st, pfd, ename in src.walk(m):
+                if rel and skip is not None and skip(rel):
+                    continue
                 if not rel:
                     if m.is_dir:
                         stack.append(((), os.dup(dfd) if name is None else self.put_dir(dfd, name, st)))

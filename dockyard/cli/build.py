@@ -20,6 +20,34 @@ FLAGS = [
     Flag("--network", STR, "Set the networking mode for the RUN instructions (default, none, host)",
          default="default"),
     Flag("--progress", STR, "Set type of progress output (auto, plain, tty)", default="auto"),
+    Flag("--add-host", LIST, "Add a custom host-to-IP mapping (\"host:ip\")"),
+    Flag("--shm-size", STR, "Size of \"/dev/shm\" for the RUN instructions"),
+    Flag("--ulimit", LIST, "Ulimit options for the RUN instructions (nofile=1024:2048)"),
+    Flag("--cgroup-parent", STR, "Set the parent cgroup for the \"RUN\" instructions during build"),
+    Flag("-m,--memory", STR, "Memory limit"),
+    Flag("--memory-swap", STR, "Swap limit equal to memory plus swap: -1 to enable unlimited swap"),
+    Flag("-c,--cpu-shares", STR, "CPU shares (relative weight)"),
+    Flag("--cpu-period", STR, "Limit the CPU CFS (Completely Fair Scheduler) period"),
+    Flag("--cpu-quota", STR, "Limit the CPU CFS (Completely Fair Scheduler) quota"),
+    Flag("--cpuset-cpus", STR, "CPUs in which to allow execution (0-3, 0,1)"),
+    Flag("--cpuset-mems", STR, "MEMs in which to allow execution (0-3, 0,1)"),
+    Flag("--security-opt", LIST, "Security options for the RUN instructions"),
+    Flag("--rm", BOOL, "Remove intermediate containers after a successful build", default=True),
+    Flag("--force-rm", BOOL, "Always remove intermediate containers"),
+    Flag("--isolation", STR, "Container isolation technology (only \"default\" on Linux)"),
+    Flag("--platform", STR, "Set platform (only this machine's)"),
+    Flag("--disable-content-trust", BOOL, "Skip image verification (dockyard has no content trust: "
+                                          "only true)", default=True),
+    Flag("--pull", BOOL, "Always attempt to pull a newer version of the image"),
+    Flag("--cache-from", LIST, "Images to consider as cache sources (refused)"),
+    Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)"),
+    Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
+    Flag("-o,--output", LIST, "Output destination (format: \"type=local,dest=path\", \"type=tar,dest=file|-\")"),
+    Flag("--build-context", LIST, "Additional build contexts (e.g., name=path; local directories only)"),
+    Flag("--no-cache-filter", LIST, "Do not cache specified stages (names or indexes; comma-separated too)"),
+    Flag("--allow", LIST, "Allow extra privileged entitlement (refused)"),
+    Flag("--secret", LIST, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or "
+                           "\"id=mysecret,env=VAR\")"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -76,6 +104,35 @@ def cmd_build(ctx, argv: list[str]) -> int:
         raise InvalidArgument(f"invalid progress mode {opts.progress!r}: use auto, plain or tty")
     if opts.network not in ("none", "host", "default", "bridge"):
         raise InvalidArgument(f"network mode {opts.network!r} not supported: use default, none or host")
+    from dockyard.cli.flags import FlagError
+    from dockyard.errors import DockyardError, NotImplemented
+
+    try:  # a flag dockyard cannot honour or a malformed value: docker's flag errors exit 125
+        _refuse_unsupported(opts)
+        run_limits = _run_limits(opts)
+        if opts.platform:
+            from dockyard.registry.pull import check_platform
+
+            check_platform(opts.platform)
+        outputs = []
+        if opts.output:
+            from dockyard.builder.output import parse_output
+
+            outputs = [parse_output(o) for o in opts.output]
+            if len(outputs) > 1:
+                raise NotImplemented("several --output are not supported: give one")
+        contexts = _build_contexts(opts.build_context)
+        secrets = {}
+        if opts.secret:
+            from dockyard.builder.runmounts import parse_secret
+
+            for spec in opts.secret:
+                sid, got = parse_secret(spec)
+                secrets[sid] = got["data"]
+    except FlagError:
+        raise
+    except DockyardError as e:
+        raise FlagError(str(e)) from None
     engine = ctx.engine
     for t in opts.tag:
         engine.images.normalize_tag(t)
@@ -118,7 +175,10 @@ def cmd_build(ctx, argv: list[str]) -> int:
         b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name,
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
                     labels=_pairs(opts.label, "label"), network={"default": "bridge"}.get(opts.network, opts.network),
-                    quiet=opts.quiet, progress=opts.progress)
+                    quiet=opts.quiet, progress=opts.progress, secrets=secrets, run_limits=run_limits,
+                    out=sys.stderr if ("tar", "-") in outputs else None,
+                    keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm,
+                    build_contexts=contexts, pull=opts.pull, no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
         image_id = b.build()
     finally:
         if tmp:
@@ -127,6 +187,12 @@ def cmd_build(ctx, argv: list[str]) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     for t in opts.tag:
         engine.images.tag(image_id, t)
+    for kind, dest in outputs:
+        from dockyard.builder.output import write_output
+
+        write_output(engine, image_id, kind, dest, stdout=sys.stdout.buffer)
+        if kind == "tar" and dest == "-":
+            return 0  # stdout holds the tar: nothing else goes there
     if opts.iidfile:
         with open(opts.iidfile, "w") as f:
             f.write(image_id)
@@ -137,3 +203,74 @@ def cmd_build(ctx, argv: list[str]) -> int:
         for t in opts.tag:
             print(f"Successfully tagged {t if ':' in t.rsplit('/', 1)[-1] else t + ':latest'}")
     return 0
+
+
+def _refuse_unsupported(opts) -> None:
+    """Flags of docker's build that dockyard's builder cannot honour: refused, naming the flag."""
+    from dockyard.errors import NotImplemented
+
+    why = {"cache_from": "only this store's build cache is used",
+           "compress": "no context is sent to a daemon",
+           "ssh": "SSH agent forwarding into RUN steps is not implemented",
+           "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "
+                    "is not granted)"}
+    for attr, reason in why.items():
+        if getattr(opts, attr):
+            raise NotImplemented(f"--{attr.replace('_', '-')} is not supported by dockyard build: {reason}")
+    if not opts.disable_content_trust:
+        raise NotImplemented("--disable-content-trust=false is not supported: dockyard has no content trust")
+    if opts.isolation not in (None, "", "default"):
+        raise InvalidArgument(f"invalid isolation {opts.isolation!r}: only \"default\" is supported on Linux")
+
+
+def _run_limits(opts) -> dict:
+    """The RUN steps' HostConfig from the resource flags (checked again by the engine)."""
+    from dockyard.cli.run import int_flag, mem_flag
+    from dockyard.cli.runflags import parse_ulimit
+    from dockyard.engine.hostopts import check_extra_host
+
+    hc: dict = {}
+    if opts.memory:
+        hc["Memory"] = mem_flag(opts.memory, "--memory")
+    if opts.memory_swap:
+        hc["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
+    for attr, flag, key in (("cpu_shares", "-c, --cpu-shares", "CpuShares"), ("cpu_period", "--cpu-period", "CpuPeriod"),
+                            ("cpu_quota", "--cpu-quota", "CpuQuota")):
+        if getattr(opts, attr):
+            hc[key] = int_flag(getattr(opts, attr), flag)
+    if opts.cpuset_cpus:
+        hc["CpusetCpus"] = opts.cpuset_cpus
+    if opts.cpuset_mems:
+        hc["CpusetMems"] = opts.cpuset_mems
+    if opts.cgroup_parent:
+        hc["CgroupParent"] = opts.cgroup_parent
+    if opts.ulimit:
+        hc["Ulimits"] = [parse_ulimit(u) for u in opts.ulimit]
+    if opts.security_opt:
+        from dockyard.engine.security import read_profiles
+
+        hc["SecurityOpt"] = list(read_profiles(opts.security_opt))
+    if opts.shm_size:
+        hc["ShmSize"] = mem_flag(opts.shm_size, "--shm-size")
+    for h in opts.add_host:
+        check_extra_host(h)
+    if opts.add_host:
+        hc["ExtraHosts"] = list(opts.add_host)
+    return hc
+
+
+def _build_contexts(values: list[str]) -> dict:
+    """--build-context NAME=DIR (a local directory; image, URL and oci-layout sources refused)."""
+    from dockyard.errors import NotImplemented
+
+    out = {}
+    for v in values:
+        name, eq, path = v.partition("=")
+        if not eq or not name or not path:
+            raise InvalidArgument(f"invalid --build-context {v!r}: use name=path")
+        if "://" in path:
+            raise NotImplemented(f"--build-context {name}={path}: only local directories are supported")
+        if not os.path.isdir(path):
+            raise InvalidArgument(f"--build-context {name}: {path} is not a directory")
+        out[name] = path
+    return out

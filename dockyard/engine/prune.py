@@ -58,10 +58,43 @@ def prune_build_cache(engine) -> str | None:
     from dockyard.fsutil import rmtree
 
     cache = os.path.join(engine.root, "cache", "build")
+    mounts = prune_cache_mounts(engine)
     if not os.path.isdir(cache):
-        return None
+        return cache if mounts else None
     rmtree(cache)
     return cache
+
+
+def prune_cache_mounts(engine) -> int:
+    """The RUN --mount=type=cache directories no build is using (a user holds its ``.lock``):
+    removed with their locks; how many went."""
+    import fcntl
+
+    from dockyard.fsutil import rmtree
+
+    base = os.path.join(engine.root, "cache", "mounts")
+    try:
+        names = sorted(n for n in os.listdir(base) if not n.endswith(".lock"))
+    except FileNotFoundError:
+        return 0
+    gone = 0
+    for name in names:
+        lock = os.path.join(base, name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a build has it mounted
+            rmtree(os.path.join(base, name))
+            os.unlink(lock)
+            gone += 1
+        finally:
+            os.close(fd)
+    return gone
 
 
 def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> dict:
