@@ -124,7 +124,9 @@ def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> 
 
 def prune_builder(engine, *, all_cache: bool) -> tuple[list[tuple[str, int]], int]:
     """docker builder prune: the cached build steps no image holds the layer of (dangling), or
-    with `all_cache` every one (and the cache's reasons); the layers then held by nothing go too.
+    with `all_cache` every one (and the cache's reasons), and the RUN --mount=type=cache
+    directories no build is using (BuildKit counts those unused, whatever -a says); the layers
+    then held by nothing go too.
     Returns ((entry id, size) for each removed entry, bytes reclaimed)."""
     from dockyard.engine.diskusage import build_cache_usage, images_usage
 
@@ -147,6 +149,9 @@ def prune_builder(engine, *, all_cache: bool) -> tuple[list[tuple[str, int]], in
         from dockyard.fsutil import rmtree
 
         rmtree(os.path.join(cache, "why"))
+    mounts = prune_cache_mounts(engine)  # RUN --mount=type=cache directories no build holds
+    if mounts:
+        removed.append((f"{mounts} cache mount(s)", 0))
     if removed:
         engine.images.gc()
     return removed, total

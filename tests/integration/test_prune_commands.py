@@ -50,7 +50,12 @@ def test_builder_prune_dangling_then_all(dy, busybox, tmp_path):
     assert _cache_entries(dy) == [] and "Total:" in out
     dy("build", "-q", "-t", "cached:1", str(ctx))
     assert "Using cache" not in dy("build", "-t", "cached:2", "--no-cache", str(ctx)).out
+    (ctx / "Dockerfile").write_text("FROM busybox:latest\nRUN --mount=type=cache,target=/c,id=keep echo x > /c/x\n")
+    dy("build", "-q", "-t", "mounted:1", str(ctx))
+    mounts = os.path.join(dy.root, "cache", "mounts")
+    assert [n for n in os.listdir(mounts) if not n.endswith(".lock")]
     dy("builder", "prune", "-a", "-f")
-    assert _cache_entries(dy) == []
+    assert _cache_entries(dy) == [] and os.listdir(mounts) == []
+    (ctx / "Dockerfile").write_text("FROM busybox:latest\nRUN echo a > /a\nRUN echo b > /b\n")
     assert "Using cache" not in dy("build", "-t", "cached:3", str(ctx)).out  # the cache is gone
     assert json.loads(dy("image", "inspect", "cached:1").out)[0]["Id"]  # images are not the cache's
