@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
-from test_registry_server import Registry
+from apiclient import api  # noqa: F401 - the fixture
+from test_registry_server import OCI_MANIFEST, Registry
 
 pytest.importorskip("aiohttp", reason="dockyard registry serve needs aiohttp")
 
@@ -96,3 +98,39 @@ def test_build_sbom_flag_value(dy, busybox, tmp_path):
     p = dy("build", "--sbom=maybe", str(ctx), check=False)
     assert p.returncode != 0 and "Traceback" not in p.err
     assert "SBOM" not in dy("build", "--sbom=false", str(ctx), timeout=120).out
+
+
+def test_api_push_attaches_build_sbom(api, dy, server, tmp_path):
+    """A push through the Docker API (the docker CLI against dockyard's socket) takes it along too."""
+    ref = f"127.0.0.1:{server.port}/test/viaapi:1"
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nLABEL api=1\n")
+    dy("build", "--sbom", "-t", ref, str(ctx), timeout=120)
+    p = api.docker("push", ref)
+    _digest, found = referrers(server, "test/viaapi", "1")
+    assert [d["artifactType"] for d in found] == ["application/spdx+json"], p.out
+    assert f"sbom: {found[0]['digest']}" in p.out
+
+
+DISTRIBUTION = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+
+@pytest.mark.skipif(not os.path.exists(DISTRIBUTION), reason="docker-registry is not installed")
+def test_registry_without_referrers_api_gets_image_and_warning(dy, busybox, tmp_path):
+    from test_registry_client import Registry as Distribution
+
+    (tmp_path / "dist").mkdir()
+    reg = Distribution(tmp_path / "dist")
+    try:
+        ref = f"{reg.addr}/ns/app:1"
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text("FROM busybox\nLABEL dist=1\n")
+        dy("build", "--sbom", "-t", ref, str(ctx), timeout=120)
+        p = dy("push", ref, timeout=120)
+        assert f"WARNING: {ref}: the build SBOM was not attached: registry {reg.addr} has no OCI 1.1 referrers API" \
+            in p.err and "Traceback" not in p.err
+        assert reg.request("GET", "/v2/ns/app/manifests/1", headers={"Accept": OCI_MANIFEST})[0] == 200
+    finally:
+        reg.stop()
