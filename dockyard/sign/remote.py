@@ -6,7 +6,8 @@
   re-pushes that manifest with one more layer (an identical signature is not added twice).
 - OCI 1.1 referrers (cosign v3's ``--new-bundle-format``): manifests whose ``subject`` is the
   image and whose artifactType is ``application/vnd.dev.sigstore.bundle.v0.3+json``; their layer
-  is a Sigstore bundle holding a DSSE envelope. Read through the registry's referrers API.
+  is a Sigstore bundle holding a DSSE envelope or a messageSignature (over the image's manifest).
+  Read through the registry's referrers API, or the spec's ``sha256-<hex>`` fallback tag.
 
 Everything fetched is checked against its digest and bounded in size.
 """
