@@ -350,10 +350,11 @@ def test_policy_enforced_on_pull_run_and_create(dy, busybox, registry, tmp_path)
     assert p.returncode == 1 and "default requirement 1 (reject): the policy rejects this image" in p.err
     assert store_snapshot(fresh) == before
 
-    # run and create: the same refusal (docker's 125), no container made
-    for cmd in ("run", "create"):
+    # run and create: the same refusal (docker's codes for what the daemon refuses: run 125, create 1),
+    # no container made
+    for cmd, code in (("run", 125), ("create", 1)):
         p = fresh(cmd, "--signature-policy", str(policy), f"{base}/app:unsigned", "true", check=False)
-        assert p.returncode == 125 and "a signature was required, but no signature exists" in p.err, p.err
+        assert p.returncode == code and "a signature was required, but no signature exists" in p.err, p.err
         no_traceback(p)
         assert fresh("ps", "-aq").out == ""
     assert store_snapshot(fresh) == before
