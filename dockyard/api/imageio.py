@@ -119,6 +119,10 @@ def push(engine, req, name: str) -> None:
     except DockyardError as e:  # the stream has begun: the error is its last message, as dockerd's
         progress.send({"errorDetail": {"message": str(e)}, "error": str(e)})
     else:
+        from dockyard.sbom.attached import attach_pushed  # a build SBOM (build --sbom) goes along
+
+        for _ref, _digest, message in attach_pushed(engine, results, creds=creds):
+            progress.send({"status": message})
         for r in results:
             progress.send({"progressDetail": {}, "aux": {"Tag": r.tag, "Digest": r.digest, "Size": r.size}})
     out.close()

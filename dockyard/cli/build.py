@@ -48,6 +48,8 @@ FLAGS = [
     Flag("--allow", LIST, "Allow extra privileged entitlement (refused)"),
     Flag("--secret", LIST, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or "
                            "\"id=mysecret,env=VAR\")"),
+    Flag("--sbom", BOOL, "Make an SBOM (SPDX 2.3) of the built image, kept with it and pushed with it as an "
+         "OCI 1.1 referrer"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -187,18 +189,30 @@ def cmd_build(ctx, argv: list[str]) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     for t in opts.tag:
         engine.images.tag(image_id, t)
+    sbom_note = ""
+    if opts.sbom:
+        from dockyard.sbom import attached
+
+        doc = attached.generate(engine, image_id, name=engine.images.normalize_tag(opts.tag[0]) if opts.tag else None)
+        attached.store(engine, image_id, doc)
+        import json
+
+        count = sum(1 for p in json.loads(doc)["packages"] if p.get("primaryPackagePurpose") != "CONTAINER")
+        sbom_note = f"SBOM: {count} packages (SPDX 2.3), kept with the image; `dockyard push` attaches it"
+    if opts.iidfile:
+        with open(opts.iidfile, "w") as f:
+            f.write(image_id)
     for kind, dest in outputs:
         from dockyard.builder.output import write_output
 
         write_output(engine, image_id, kind, dest, stdout=sys.stdout.buffer)
         if kind == "tar" and dest == "-":
             return 0  # stdout holds the tar: nothing else goes there
-    if opts.iidfile:
-        with open(opts.iidfile, "w") as f:
-            f.write(image_id)
     if opts.quiet:
         print(image_id)
     else:
+        if sbom_note:
+            print(sbom_note)
         print(f"Successfully built {image_id.removeprefix('sha256:')[:12]}")
         for t in opts.tag:
             print(f"Successfully tagged {t if ':' in t.rsplit('/', 1)[-1] else t + ':latest'}")

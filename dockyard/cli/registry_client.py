@@ -188,6 +188,13 @@ def cmd_push(ctx, argv: list[str]) -> int:
         results = push(ctx.engine, opts.args[0], insecure=opts.insecure, all_tags=opts.all_tags, progress=progress)
     finally:
         progress.finish()
+    from dockyard.sbom.attached import attach_pushed  # a build SBOM (build --sbom) goes along
+
+    for ref, digest, message in attach_pushed(ctx.engine, results, insecure=opts.insecure):
+        if digest is None:
+            sys.stderr.write(f"WARNING: {ref}: {message}\n")
+        elif not opts.quiet:
+            print(message)
     if opts.quiet:
         for r in results:
             print(r.reference)

@@ -19,8 +19,9 @@ MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, "application/vnd.docker.distribution.
 MAX_MANIFEST = 4 << 20
 
 
-def connect(name: str, insecure: bool):
-    """(reference with a tag or digest, an open Registry, pull/push scopes) for ``name``."""
+def connect(name: str, insecure: bool, creds=None):
+    """(reference with a tag or digest, an open Registry, pull/push scopes) for ``name``; ``creds``
+    replace those of Docker's config.json (the API's X-Registry-Auth)."""
     from dockyard.oci import reference
     from dockyard.registry import credentials
     from dockyard.registry.client import Registry
@@ -28,7 +29,7 @@ def connect(name: str, insecure: bool):
     ref = reference.parse(name)
     if not ref.digest:
         ref = ref.with_default_tag()
-    reg = Registry(ref.domain, insecure=insecure, credentials=credentials.get(ref.domain))
+    reg = Registry(ref.domain, insecure=insecure, credentials=creds or credentials.get(ref.domain))
     return ref, reg, (f"repository:{ref.path}:pull,push",)
 
 

@@ -20,10 +20,12 @@ def _subject(reg, ref, scopes) -> dict:
 
 
 def attach(name: str, fmt: str, document: bytes, *, local_manifest_digest: str | None = None,
-           insecure: bool = False) -> str:
-    """Push ``document`` as a referrer of image ``name`` in its registry; returns its digest."""
+           insecure: bool = False, created: str | None = None, creds=None) -> str:
+    """Push ``document`` as a referrer of image ``name`` in its registry; returns its digest.
+    ``created`` (the document's own creation time) makes the manifest the same for the same
+    document, so attaching it again adds nothing; by default it is now."""
     media_type = MEDIA_TYPES[fmt]
-    ref, reg, scopes = aio.connect(name, insecure)
+    ref, reg, scopes = aio.connect(name, insecure, creds)
     with reg:
         subject = _subject(reg, ref, scopes)
         if local_manifest_digest and subject["digest"] != local_manifest_digest:
@@ -45,7 +47,8 @@ def attach(name: str, fmt: str, document: bytes, *, local_manifest_digest: str |
             "config": {"mediaType": aio.EMPTY, "digest": empty, "size": empty_size},
             "layers": [{"mediaType": media_type, "digest": layer, "size": size}],
             "subject": subject,
-            "annotations": {"org.opencontainers.image.created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+            "annotations": {"org.opencontainers.image.created":
+                            created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         }
         body = json.dumps(manifest, separators=(",", ":")).encode()
         from dockyard.oci import digest as dg

@@ -207,6 +207,26 @@ class VerifyingKey:
         return True
 
 
+    def verify_digest(self, signature: bytes, digest: bytes) -> bool:
+        """Whether ``signature`` is over the message whose SHA-256 is ``digest`` (ECDSA and RSA sign
+        the hash, so the message itself is not needed; Ed25519 signs the message: never true)."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+        prehashed = utils.Prehashed(hashes.SHA256())
+        try:
+            if isinstance(self.key, ec.EllipticCurvePublicKey):
+                self.key.verify(signature, digest, ec.ECDSA(prehashed))
+            elif isinstance(self.key, rsa.RSAPublicKey):
+                self.key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+            else:
+                return False
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
 def describe(key) -> str:
     """``ECDSA P-256``, ``RSA 2048``, ``Ed25519``; InvalidArgument for anything cosign refuses."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa

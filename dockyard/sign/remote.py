@@ -6,7 +6,8 @@
   re-pushes that manifest with one more layer (an identical signature is not added twice).
 - OCI 1.1 referrers (cosign v3's ``--new-bundle-format``): manifests whose ``subject`` is the
   image and whose artifactType is ``application/vnd.dev.sigstore.bundle.v0.3+json``; their layer
-  is a Sigstore bundle holding a DSSE envelope. Read through the registry's referrers API.
+  is a Sigstore bundle holding a DSSE envelope or a messageSignature (over the image's manifest).
+  Read through the registry's referrers API, or the spec's ``sha256-<hex>`` fallback tag.
 
 Everything fetched is checked against its digest and bounded in size.
 """
@@ -33,7 +34,9 @@ class Signature:
     """One stored signature: the payload bytes and what claims to sign them.
 
     ``kind`` is ``"simple"`` (a .sig tag layer: ``signature`` is the raw signature over
-    ``payload``) or ``"dsse"`` (a bundle: ``signature`` is over DSSE's PAE of ``payload``)."""
+    ``payload``), ``"dsse"`` (a bundle's DSSE envelope: ``signature`` is over DSSE's PAE of
+    ``payload``) or ``"message"`` (a bundle's messageSignature: ``payload`` is the digest of the
+    signed manifest, ``signature`` is over the manifest bytes that digest names)."""
 
     __slots__ = ("kind", "payload", "signature", "payload_type", "where", "error")
 
@@ -191,8 +194,7 @@ def bundle_signature(data: bytes, where: str) -> Signature:
         bundle = _json(data, f"bundle {where}")
         env = bundle.get("dsseEnvelope")
         if not isinstance(env, dict):
-            return Signature("dsse", b"", None, where, error="the bundle holds no DSSE envelope "
-                                                                 "(a message signature is not an image signature)")
+            return _message_signature(bundle.get("messageSignature"), where)
         body = base64.b64decode(env.get("payload") or "", validate=True)
         sigs = env.get("signatures")
         if not isinstance(sigs, list) or not sigs or not isinstance(sigs[0], dict):
@@ -201,6 +203,25 @@ def bundle_signature(data: bytes, where: str) -> Signature:
         return Signature("dsse", body, raw, where, payload_type=str(env.get("payloadType") or ""))
     except (ValueError, errors.InvalidArgument) as e:
         return Signature("dsse", b"", None, where, error=f"the bundle is malformed: {e}")
+
+
+def _message_signature(msg, where: str) -> Signature:
+    """A bundle's messageSignature: a signature over the signed artifact's bytes, whose digest it
+    names (``messageDigest``); for a referrer of an image that artifact is the image's manifest.
+    ``payload`` is the digest's raw bytes, ``payload_type`` its algorithm (``SHA2_256``)."""
+    import base64
+
+    if not isinstance(msg, dict):
+        return Signature("message", b"", None, where, error="the bundle holds neither a DSSE envelope nor a "
+                                                              "message signature")
+    md = msg.get("messageDigest")
+    if not isinstance(md, dict) or not isinstance(md.get("digest"), str):
+        return Signature("message", b"", None, where, error="the message signature names no message digest")
+    digest = base64.b64decode(md["digest"], validate=True)
+    raw = base64.b64decode(msg.get("signature") or "", validate=True)
+    if not raw:
+        return Signature("message", digest, None, where, error="the message signature has no signature")
+    return Signature("message", digest, raw, where, payload_type=str(md.get("algorithm") or ""))
 
 
 def all_signatures(reg, ref, digest: str, scope) -> list[Signature]:

@@ -4,7 +4,8 @@ A simple-signing signature is accepted when one of the keys verifies it over the
 bytes, the payload's ``critical.type`` is cosign's, and its ``docker-manifest-digest`` is the
 image's. A Sigstore bundle's DSSE envelope is accepted when a key verifies it over DSSE's PAE,
 it holds an in-toto statement of cosign's signing predicate, and a subject has the image's
-digest. What identity the signature claims is left to the caller (``dockyard verify`` wants the
+digest. A bundle's messageSignature is accepted when its message digest is the image's manifest
+digest and a key verifies the signature over it. What identity the signature claims is left to the caller (``dockyard verify`` wants the
 same repository; a policy's ``signedIdentity`` says what it wants).
 """
 
@@ -32,6 +33,8 @@ class Accepted:
 def check(sig, keys: list, digest: str) -> Accepted:
     if sig.error:
         raise Rejected(f"{sig.where}: {sig.error}")
+    if sig.kind == "message":
+        return _check_message(sig, keys, digest)
     message = sig.payload if sig.kind == "simple" else pl.pae(sig.payload_type, sig.payload)
     if not any(k.verify(sig.signature, message) for k in keys):
         names = ", ".join(k.source or k.kind for k in keys)
@@ -62,6 +65,21 @@ def check(sig, keys: list, digest: str) -> Accepted:
                for s in subjects):
         raise Rejected(f"{sig.where}: no subject of the statement has digest {digest}")
     return Accepted(None, statement, sig.where)
+
+
+def _check_message(sig, keys: list, digest: str) -> Accepted:
+    """A bundle's messageSignature: its message digest must be the image's manifest digest and a
+    key must verify the signature over that manifest (checked against the digest, prehashed)."""
+    algorithm, _, hexdigest = digest.partition(":")
+    if sig.payload_type != "SHA2_256" or algorithm != "sha256":
+        raise Rejected(f"{sig.where}: message digest algorithm {sig.payload_type!r} is not SHA2_256")
+    if sig.payload.hex() != hexdigest:
+        raise Rejected(f"{sig.where}: the signature is for digest sha256:{sig.payload.hex()}, not {digest}")
+    if not any(k.verify_digest(sig.signature, sig.payload) for k in keys):
+        names = ", ".join(k.source or k.kind for k in keys)
+        raise Rejected(f"{sig.where}: the signature does not verify with {names} (wrong key, or the message "
+                       "or signature was altered)")
+    return Accepted(None, {"messageDigest": {"algorithm": sig.payload_type, "digest": digest}}, sig.where)
 
 
 def verify_image(sigs: list, keys: list, repository: str, digest: str) -> tuple[list[Accepted], list[str]]:

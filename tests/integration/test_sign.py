@@ -263,6 +263,42 @@ def test_sigstore_bundle_referrer_verifies(dy, busybox, registry, tmp_path):
     assert doc["subject"] == [{"digest": {"sha256": digest.split(":")[1]}}]
 
 
+def test_sigstore_message_signature_referrer_verifies(dy, busybox, registry, tmp_path):
+    """A bundle holding a messageSignature (a signature over the image's manifest bytes, named by
+    its digest) kept as an OCI 1.1 referrer: verified with the key against the image's digest;
+    a signature over other bytes, or naming another digest, is refused."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    image = push_busybox(dy, registry)
+    digest = digest_of(registry, "app", "1")
+    manifest = registry.request("GET", f"/v2/app/manifests/{digest}", headers={"Accept": OCI_MANIFEST}).body
+    assert "sha256:" + hashlib.sha256(manifest).hexdigest() == digest
+    private, pub = new_key(tmp_path)
+
+    def push_bundle(signed: bytes, named: bytes) -> None:
+        sig = private.sign(signed, ec.ECDSA(hashes.SHA256()))
+        bundle = json.dumps({"mediaType": BUNDLE, "verificationMaterial": {"publicKey": {"hint": "k"}},
+                             "messageSignature": {"messageDigest": {"algorithm": "SHA2_256",
+                                                                    "digest": base64.b64encode(named).decode()},
+                                                  "signature": base64.b64encode(sig).decode()}}).encode()
+        data = referrer_manifest(registry.push_blob("app", bundle), len(bundle), registry.push_blob("app", b"{}"),
+                                 digest, len(manifest))
+        data = data.replace(b'"dsse-envelope"', b'"message-signature"')
+        assert registry.push_manifest("app", sha(data), data).status == 201
+
+    raw = hashlib.sha256(manifest).digest()
+    push_bundle(manifest + b"\n", raw)  # a signature over other bytes
+    p = dy("verify", "--key", pub, image, check=False)
+    assert p.returncode == 1 and "(referrer): the signature does not verify" in p.err
+    push_bundle(manifest, b"\0" * 32)  # a signature that names another manifest
+    p = dy("verify", "--key", pub, image, check=False)
+    assert p.returncode == 1 and "is for digest sha256:" + "00" * 32 in p.err
+    push_bundle(manifest, raw)
+    p = dy("verify", "--key", pub, image)
+    assert json.loads(p.out) == [{"messageDigest": {"algorithm": "SHA2_256", "digest": digest}}]
+
+
 # ============================================================================ policy
 
 def store_snapshot(dy) -> tuple[set, str]:
@@ -314,10 +350,11 @@ def test_policy_enforced_on_pull_run_and_create(dy, busybox, registry, tmp_path)
     assert p.returncode == 1 and "default requirement 1 (reject): the policy rejects this image" in p.err
     assert store_snapshot(fresh) == before
 
-    # run and create: the same refusal (docker's 125), no container made
-    for cmd in ("run", "create"):
+    # run and create: the same refusal (docker's codes for what the daemon refuses: run 125, create 1),
+    # no container made
+    for cmd, code in (("run", 125), ("create", 1)):
         p = fresh(cmd, "--signature-policy", str(policy), f"{base}/app:unsigned", "true", check=False)
-        assert p.returncode == 125 and "a signature was required, but no signature exists" in p.err, p.err
+        assert p.returncode == code and "a signature was required, but no signature exists" in p.err, p.err
         no_traceback(p)
         assert fresh("ps", "-aq").out == ""
     assert store_snapshot(fresh) == before

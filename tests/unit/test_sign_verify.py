@@ -69,8 +69,41 @@ def test_bundle_signature_parsing(signer):
                                           "signatures": [{"sig": base64.b64encode(sig).decode()}]}}).encode()
     ok = verify.check(remote.bundle_signature(bundle, "ref"), [signer.public()], DIGEST)
     assert ok.identity is None and ok.doc["predicateType"] == pl.SIGN_PREDICATE
-    for broken, message in ((b"[]", "not a JSON object"), (b"{}", "no DSSE envelope"),
+    for broken, message in ((b"[]", "not a JSON object"), (b"{}", "neither a DSSE envelope nor a message signature"),
                             (b'{"dsseEnvelope":{"payload":"!!"}}', "malformed"),
                             (b'{"dsseEnvelope":{"payload":"","signatures":[]}}', "no signature")):
         with pytest.raises(verify.Rejected, match=message):
             verify.check(remote.bundle_signature(broken, "ref"), [signer.public()], DIGEST)
+
+
+def message_bundle(signature: bytes, digest: bytes, algorithm: str = "SHA2_256") -> bytes:
+    """A Sigstore bundle v0.3 with a messageSignature (what cosign writes for a signed blob; for a
+    referrer of an image, the blob is the image's manifest)."""
+    return json.dumps({"mediaType": pl.BUNDLE_V03, "verificationMaterial": {"publicKey": {"hint": "k"}},
+                       "messageSignature": {"messageDigest": {"algorithm": algorithm,
+                                                              "digest": base64.b64encode(digest).decode()},
+                                            "signature": base64.b64encode(signature).decode()}}).encode()
+
+
+def test_bundle_message_signature(signer):
+    import hashlib
+
+    manifest = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+    raw = hashlib.sha256(manifest).digest()
+    digest = "sha256:" + raw.hex()
+    ok = verify.check(remote.bundle_signature(message_bundle(signer.sign(manifest), raw), "ref"), [signer.public()],
+                      digest)
+    assert ok.identity is None and ok.doc == {"messageDigest": {"algorithm": "SHA2_256", "digest": digest}}
+    other = keys.load_private(keys.generate(b"")[0], b"", "other")
+    cases = [
+        (message_bundle(signer.sign(manifest + b" "), raw), "does not verify"),     # over other bytes
+        (message_bundle(other.sign(manifest), raw), "does not verify"),             # another key
+        (message_bundle(signer.sign(manifest), b"\x34" * 32), "is for digest sha256:3434"),  # another image
+        (message_bundle(signer.sign(manifest), raw, "SHA2_512"), "is not SHA2_256"),
+        (message_bundle(b"", raw), "has no signature"),
+        (b'{"messageSignature":{"signature":"AA=="}}', "names no message digest"),
+        (b'{"messageSignature":{"messageDigest":{"digest":"!!"}}}', "malformed"),
+    ]
+    for bundle, message in cases:
+        with pytest.raises(verify.Rejected, match=message):
+            verify.check(remote.bundle_signature(bundle, "ref"), [signer.public()], digest)
