@@ -1,0 +1,99 @@
+"""`dockyard manifest` beside docker CLI 28's `docker manifest` (no daemon needed; DOCKER_CONFIG is
+the test's own directory) against one `dockyard registry serve` on 127.0.0.1: the same list pushed
+by both has the same bytes and digest, skopeo reads ours, both print the same JSON, and bad
+input fails with the same words and exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from test_registry_server_interop import serve  # noqa: F401 - the fixture
+
+DOCKER = "/usr/local/bin/docker"
+SKOPEO = shutil.which("skopeo")
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+needs_docker = pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason="docker CLI is not installed")
+
+
+def docker(tmp_path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, DOCKER_CONFIG=str(tmp_path / "docker-config")))
+    if check and p.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} exited {p.returncode}:\n{p.stderr}")
+    return p
+
+
+@pytest.fixture
+def pushed(dy, busybox, serve):  # noqa: F811 - serve is the fixture imported above
+    srv = serve()
+    host = srv.host
+    for tag in ("amd64", "arm"):
+        dy("tag", busybox, f"{host}/bb:{tag}")
+        dy("push", f"{host}/bb:{tag}")
+    return host
+
+
+@needs_docker
+def test_same_list_same_digest_as_docker_and_skopeo_reads_it(dy, tmp_path, pushed):
+    host = pushed
+    entries = (f"{host}/bb:amd64", f"{host}/bb:arm")
+    outputs = {}
+    for tool, lst in (("dockyard", f"{host}/bb:ours"), ("docker", f"{host}/bb:theirs")):
+        run = (lambda *a: dy(*a).out) if tool == "dockyard" else (lambda *a: docker(tmp_path, *a).stdout)
+        assert run("manifest", "create", "--insecure", lst, *entries) == f"Created manifest list {lst}\n"
+        run("manifest", "annotate", "--arch", "arm64", "--variant", "v8", lst, entries[1])
+        outputs[tool] = (json.loads(run("manifest", "inspect", lst)), json.loads(run("manifest", "inspect", "-v", lst)),
+                         json.loads(run("manifest", "inspect", lst, entries[1])))
+        outputs[tool + " digest"] = run("manifest", "push", "--insecure", lst).strip()
+    assert outputs["dockyard"] == outputs["docker"]
+    assert outputs["dockyard digest"] == outputs["docker digest"]  # byte for byte the same index
+    # each reads the other's pushed list from the registry the same way
+    ours = dy("manifest", "inspect", "--insecure", f"{host}/bb:theirs").out
+    theirs = docker(tmp_path, "manifest", "inspect", "--insecure", f"{host}/bb:ours").stdout
+    assert json.loads(ours) == json.loads(theirs) == outputs["docker"][0]
+    single = docker(tmp_path, "manifest", "inspect", "--insecure", entries[0]).stdout
+    assert dy("manifest", "inspect", entries[0]).out == single  # raw manifest re-indented with tabs, key order kept
+    if SKOPEO:
+        raw = subprocess.run([SKOPEO, "inspect", "--raw", "--tls-verify=false", f"docker://{host}/bb:ours"],
+                             capture_output=True, timeout=60, check=True).stdout
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == outputs["dockyard digest"]
+        assert json.loads(raw)["mediaType"] == OCI_INDEX
+        assert json.loads(raw) == outputs["docker"][0]
+
+
+@needs_docker
+def test_bad_input_same_words_and_exit_codes_as_docker(dy, tmp_path, pushed):
+    host = pushed
+    lst, one = f"{host}/bb:list", f"{host}/bb:amd64"
+    dy("manifest", "create", lst, one)
+    docker(tmp_path, "manifest", "create", "--insecure", lst, one)
+    cases = [
+        ("inspect", "--insecure", f"{host}/bb:nolist"),
+        ("inspect", "--insecure", f"{host}/nope:x"),
+        ("create", "--insecure", lst, one),
+        ("create", "--insecure", f"{host}/bb:new", f"{host}/bb:missing"),
+        ("annotate", f"{host}/bb:none", one),
+        ("annotate", lst, f"{host}/bb:arm"),
+        ("annotate", "--arch", "bogus", "--os", "linux", lst, one),
+        ("push", "--insecure", f"{host}/bb:none"),
+        ("rm", f"{host}/bb:none"),
+        ("inspect", lst, f"{host}/bb:arm"),
+        ("create", "Bad", one),
+        ("create", lst),
+        ("annotate", lst),
+        ("inspect",),
+        ("push",),
+        ("rm",),
+    ]
+    for args in cases:
+        theirs = docker(tmp_path, "manifest", *args, check=False)
+        ours = dy("manifest", *args, check=False)
+        assert ours.returncode == theirs.returncode, (args, ours.err, theirs.stderr)
+        words = theirs.stderr.strip().splitlines()[0].replace("docker:", "").replace("docker", "dockyard").strip()
+        assert words in ours.err, (args, ours.err, theirs.stderr)
+        assert "Traceback" not in ours.err
