@@ -83,14 +83,25 @@ def load_list(root: str, ref) -> list[dict] | None:
     except FileNotFoundError:
         return None
     out = []
-    for n in names:
-        with open(os.path.join(d, n), "rb") as f:
-            try:
-                out.append(json.loads(f.read()))
-            except ValueError as e:
-                raise errors.InvalidArgument(f"local manifest list {ref} is damaged ({n}: {e})",
-                                             hint=f"remove it with `dockyard manifest rm {ref}`") from None
-    return out
+    return [_read_entry(os.path.join(d, n), ref) for n in names]
+
+
+def _read_entry(path: str, lref) -> dict:
+    """One entry file, checked: a damaged file is a clear error naming the list, never a traceback."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        rec = json.loads(data)
+        desc = rec["Descriptor"]
+        ok = isinstance(rec.get("Ref"), str) and isinstance(rec.get("Raw"), str) and dg.is_valid(desc["digest"]) \
+            and isinstance(desc["size"], int) and isinstance(desc.get("platform", {}), dict) \
+            and desc["mediaType"] in mt.MANIFEST_TYPES
+    except (ValueError, TypeError, KeyError, AttributeError):
+        ok = False
+    if not ok:
+        raise errors.InvalidArgument(f"local manifest list {lref} is damaged ({os.path.basename(path)})",
+                                     hint=f"remove it with `dockyard manifest rm {lref}` and create it again")
+    return rec
 
 
 def _registry(ref, insecure: bool):
@@ -120,6 +131,8 @@ def fetch(reg, ref) -> tuple[bytes, str, str]:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise errors.InvalidArgument(f"manifest {ref} is not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise errors.InvalidArgument(f"manifest {ref} is not a JSON object")
     media = doc.get("mediaType") if isinstance(doc, dict) and isinstance(doc.get("mediaType"), str) else ctype
     if media not in mt.MANIFEST_TYPES | mt.INDEX_TYPES:
         media = mt.OCI_INDEX if isinstance(doc, dict) and "manifests" in doc else mt.OCI_MANIFEST
@@ -138,7 +151,12 @@ def _platform(reg, ref, doc: dict) -> dict:
         body = resp.read(MAX_CONFIG)
     if dg.sha256_of(body) != digest:
         raise errors.DigestMismatch(f"image config {digest} of {ref} failed verification")
-    cfg = json.loads(body)
+    try:
+        cfg = json.loads(body)
+        if not isinstance(cfg, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise errors.InvalidArgument(f"image config {digest} of {ref} is not valid: {e}") from None
     plat = {"architecture": cfg.get("architecture") or "", "os": cfg.get("os") or ""}
     if cfg.get("os.version"):
         plat["os.version"] = cfg["os.version"]
@@ -181,8 +199,7 @@ def annotate(root: str, list_name: str, entry: str, *, os_name: str | None = Non
     lref, eref = parse_list(list_name), parse_entry(entry)
     path = os.path.join(_dir(root, lref), safe_name(eref))
     try:
-        with open(path, "rb") as f:
-            rec = json.loads(f.read())
+        rec = _read_entry(path, lref)
     except FileNotFoundError:
         raise errors.NotFound(f"manifest for image {eref} does not exist in {lref}") from None
     plat = rec["Descriptor"].setdefault("platform", {})
@@ -271,6 +288,10 @@ def _copy_entry(reg, eref, lref, entry: dict, scopes: tuple[str, ...]) -> None:
         with reg.request("POST", f"/v2/{lref.path}/blobs/uploads/?mount={quote(digest)}&from={quote(eref.path)}",
                          scopes=both) as resp:
             resp.read()
+            location = resp.header("Location")
+            if resp.status == 202 and location:  # no mount: give back the upload session it opened
+                with reg.request("DELETE", location, scopes=both) as gone:
+                    gone.read()
             if resp.status != 201:
                 raise errors.Unavailable(f"cannot mount blob {digest} from {eref.path} into {lref.path}: the "
                                          f"registry answered {resp.status}",

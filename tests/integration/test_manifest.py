@@ -147,3 +147,19 @@ def test_bad_input_docker_words_nothing_lost(dy, tmp_path, reg):
     assert open(path, "rb").read() == before  # failed create --amend and annotate changed nothing
     assert [n for n in os.listdir(os.path.dirname(path)) if ".tmp" in n] == []
     assert not os.path.exists(os.path.join(dy.root, "manifests", f"127.0.0.1-{reg.port}_d-x"))
+
+    # hostile names never leave <root>/manifests; a damaged entry file is a clear error
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    (canary / "keep").write_text("x")
+    for bad in ("../../canary", f"{host}/../canary", "/tmp/x"):
+        p = dy("manifest", "rm", bad, check=False)
+        assert p.returncode == 1 and "invalid reference format" in p.err and "Traceback" not in p.err, p.err
+    assert (canary / "keep").read_text() == "x"
+    with open(path, "wb") as f:
+        f.write(b'{"Ref": 1}')
+    for args in (("inspect", lst), ("annotate", "--arch", "arm64", lst, one), ("push", lst)):
+        p = dy("manifest", *args, check=False)
+        assert p.returncode == 1 and f"local manifest list {lst} is damaged" in p.err, p.err
+        assert "Traceback" not in p.err
+    dy("manifest", "rm", lst)
