@@ -79,7 +79,7 @@ def cmd_manifest_push(ctx, argv) -> int:
                  1, 1, "1 argument")
     from dockyard.registry import manifest_lists as ml
 
-    print(ml.push(_root(ctx), opts.args[0], insecure=opts.insecure, purge=opts.purge))
+    print(ml.push(_root(ctx), opts.args[0], insecure=opts.insecure, purge=opts.purge, say=print))
     return 0
 
 

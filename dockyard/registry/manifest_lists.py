@@ -249,8 +249,9 @@ def remove(root: str, names: list[str]) -> list[str]:
     return missing
 
 
-def push(root: str, list_name: str, *, insecure: bool = False, purge: bool = False) -> str:
-    """Push the local list ``list_name``; returns its digest."""
+def push(root: str, list_name: str, *, insecure: bool = False, purge: bool = False, say=None) -> str:
+    """Push the local list ``list_name``; returns its digest. ``say(line)`` gets Docker's
+    ``Pushed ref …`` line for each entry copied from another repository."""
     lref = parse_list(list_name)
     entries = load_list(root, lref)
     if not entries:
@@ -263,6 +264,9 @@ def push(root: str, list_name: str, *, insecure: bool = False, purge: bool = Fal
             eref = parse_entry(e["Ref"])
             if eref.path != lref.path:
                 _copy_entry(reg, eref, lref, e, scopes)
+                if say is not None:
+                    digest = e["Descriptor"]["digest"]
+                    say(f"Pushed ref {lref.name}@{digest} with digest: {digest}")
         with reg.request("PUT", f"/v2/{lref.path}/manifests/{lref.tag or lref.digest}",
                          headers={"Content-Type": media}, body=body, scopes=scopes) as resp:
             if resp.status not in (200, 201, 202):

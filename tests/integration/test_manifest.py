@@ -63,7 +63,10 @@ def test_create_annotate_push_inspect_pull_rm(dy, busybox, tmp_path, reg):
     entry = json.loads(dy("manifest", "inspect", lst, arm).out)
     assert entry["config"]["digest"] == want_arm
 
-    digest = dy("manifest", "push", lst).out.strip()
+    lines = dy("manifest", "push", lst).out.splitlines()
+    digest = lines[-1]
+    arm_digest = local["manifests"][1]["digest"]
+    assert lines == [f"Pushed ref {host}/bb@{arm_digest} with digest: {arm_digest}", digest]  # the copied entry
     r = reg.request("GET", "/v2/bb/manifests/multi", headers={"Accept": OCI_INDEX})
     assert r.status == 200 and r.headers["Docker-Content-Digest"] == digest
     assert r.headers["Content-Type"] == OCI_INDEX

@@ -67,6 +67,24 @@ def test_same_list_same_digest_as_docker_and_skopeo_reads_it(dy, tmp_path, pushe
 
 
 @needs_docker
+def test_cross_repository_entries_as_docker(dy, tmp_path, pushed):
+    """Entries from other repositories: both copy them into the list's repository (blobs mounted,
+    manifests PUT by digest), print the same lines and push the same index."""
+    host = pushed
+    entries = (f"{host}/bb:amd64", f"{host}/bb:arm")
+    ours = dy("manifest", "create", f"{host}/ours:1", *entries).out
+    dy("manifest", "push", "--insecure", f"{host}/ours:1")  # pushed twice: the second copies nothing new
+    docker(tmp_path, "manifest", "create", "--insecure", f"{host}/theirs:1", *entries)
+    theirs = docker(tmp_path, "manifest", "push", "--insecure", f"{host}/theirs:1").stdout
+    ours = dy("manifest", "push", "--insecure", f"{host}/ours:1").out
+    assert ours.replace("/ours", "/theirs") == theirs
+    assert theirs.count("Pushed ref ") == 2
+    for tool in ("ours", "theirs"):
+        pulled = dy("pull", f"{host}/{tool}:1").out
+        assert f"Digest: {theirs.split()[-1]}" in pulled
+
+
+@needs_docker
 def test_bad_input_same_words_and_exit_codes_as_docker(dy, tmp_path, pushed):
     host = pushed
     lst, one = f"{host}/bb:list", f"{host}/bb:amd64"
