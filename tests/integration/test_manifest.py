@@ -166,3 +166,31 @@ def test_bad_input_docker_words_nothing_lost(dy, tmp_path, reg):
         assert p.returncode == 1 and f"local manifest list {lst} is damaged" in p.err, p.err
         assert "Traceback" not in p.err
     dy("manifest", "rm", lst)
+
+
+def test_with_htpasswd_credentials(dy, busybox, tmp_path):
+    """Behind Basic auth: the credentials of `dockyard login` (Docker's config.json) serve create,
+    the cross-repository mount and push; without them create fails with the registry's answer."""
+    import subprocess
+
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_bytes(subprocess.run(["htpasswd", "-Bbn", "alice", "wonder land"], capture_output=True,
+                                        check=True).stdout)
+    reg = Registry(tmp_path, "--htpasswd", str(htpasswd))
+    try:
+        host = f"127.0.0.1:{reg.port}"
+        dy.env["DOCKER_CONFIG"] = str(tmp_path / "docker-config")
+        dy("login", "-u", "alice", "--password-stdin", host, input="wonder land\n")
+        dy("tag", busybox, f"{host}/a/bb:1")
+        dy("push", f"{host}/a/bb:1")
+        dy("manifest", "create", f"{host}/b/list:1", f"{host}/a/bb:1")
+        digest = dy("manifest", "push", f"{host}/b/list:1").out.splitlines()[-1]
+        r = reg.request("GET", "/v2/b/list/manifests/1", headers={"Accept": OCI_INDEX}, auth=("alice", "wonder land"))
+        assert r.status == 200 and r.headers["Docker-Content-Digest"] == digest
+        dy("logout", host)
+        p = dy("manifest", "create", f"{host}/b/list:2", f"{host}/a/bb:1", check=False)
+        assert p.returncode == 1 and "unauthorized: authentication required" in p.err, p.err
+        assert f"dockyard login {host}" in p.err and "Traceback" not in p.err
+        assert not os.path.exists(os.path.join(dy.root, "manifests", f"127.0.0.1-{reg.port}_b_list-2"))
+    finally:
+        reg.stop()
