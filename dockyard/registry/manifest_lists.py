@@ -63,7 +63,8 @@ def _dir(root: str, ref) -> str:
 
 def _write_atomic(path: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.tmp{os.getpid()}")  # no reference starts with "."
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -79,10 +80,9 @@ def load_list(root: str, ref) -> list[dict] | None:
     """The entries of the local list ``ref`` (in name order, as Docker lists them), or None."""
     d = _dir(root, ref)
     try:
-        names = sorted(n for n in os.listdir(d) if ".tmp" not in n)
+        names = sorted(n for n in os.listdir(d) if not n.startswith("."))  # ".…": a write under way
     except FileNotFoundError:
         return None
-    out = []
     return [_read_entry(os.path.join(d, n), ref) for n in names]
 
 

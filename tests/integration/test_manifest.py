@@ -148,7 +148,7 @@ def test_bad_input_docker_words_nothing_lost(dy, tmp_path, reg):
     p = dy("manifest", "inspect", "--bogus", lst, check=False)
     assert p.returncode == 125 and "Traceback" not in p.err
     assert open(path, "rb").read() == before  # failed create --amend and annotate changed nothing
-    assert [n for n in os.listdir(os.path.dirname(path)) if ".tmp" in n] == []
+    assert [n for n in os.listdir(os.path.dirname(path)) if n.startswith(".")] == []
     assert not os.path.exists(os.path.join(dy.root, "manifests", f"127.0.0.1-{reg.port}_d-x"))
 
     # hostile names never leave <root>/manifests; a damaged entry file is a clear error

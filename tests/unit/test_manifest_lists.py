@@ -63,7 +63,7 @@ def test_annotate_checks_and_keeps_the_entry_on_failure(tmp_path):
     plat = json.loads(open(path, "rb").read())["Descriptor"]["platform"]
     assert plat == {"architecture": "arm64", "os": "linux", "os.version": "1", "os.features": ["f"], "variant": "v8"}
     assert list(plat) == list(ml.PLATFORM_KEYS)
-    assert [n for n in os.listdir(os.path.dirname(path)) if ".tmp" in n] == []
+    assert [n for n in os.listdir(os.path.dirname(path)) if n.startswith(".")] == []
 
 
 def test_inspect_entry_rm_and_damage(tmp_path):
