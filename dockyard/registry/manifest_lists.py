@@ -341,16 +341,10 @@ def inspect(root: str, first: str, second: str | None = None, *, insecure: bool 
         for d in doc.get("manifests") or []:
             if not isinstance(d, dict) or not dg.is_valid(d.get("digest") or ""):
                 continue
-            child = _at(ref, d["digest"])
+            child = ref.with_digest(d["digest"])  # Docker's Ref keeps the tag: repo:tag@digest
             cbody, cmedia, cdigest = fetch(reg, child)
             out.append(_record(reg, child, cbody, cmedia, cdigest, d.get("platform")))
         return json.dumps(out, indent="\t")
-
-
-def _at(ref, digest: str):
-    from dockyard.oci import reference
-
-    return reference.parse(f"{ref.name}@{digest}")
 
 
 def _record(reg, ref, body: bytes, media: str, digest: str, platform: dict | None) -> dict:

@@ -57,6 +57,9 @@ def test_same_list_same_digest_as_docker_and_skopeo_reads_it(dy, tmp_path, pushe
     ours = dy("manifest", "inspect", "--insecure", f"{host}/bb:theirs").out
     theirs = docker(tmp_path, "manifest", "inspect", "--insecure", f"{host}/bb:ours").stdout
     assert json.loads(ours) == json.loads(theirs) == outputs["docker"][0]
+    ours_v = dy("manifest", "inspect", "-v", f"{host}/bb:theirs").out
+    theirs_v = docker(tmp_path, "manifest", "inspect", "--insecure", "-v", f"{host}/bb:ours").stdout
+    assert ours_v == theirs_v.replace("bb:ours@", "bb:theirs@")  # entries named repo:tag@digest, as docker does
     single = docker(tmp_path, "manifest", "inspect", "--insecure", entries[0]).stdout
     assert dy("manifest", "inspect", entries[0]).out == single  # raw manifest re-indented with tabs, key order kept
 
