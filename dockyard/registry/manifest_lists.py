@@ -6,7 +6,7 @@ entry: ``{"Ref", "Descriptor", "Raw", "OCIManifest"|"SchemaV2Manifest"}`` — th
 as the registry served it (base64), its descriptor and the platform read from its image config
 (changed by ``annotate``). Files are written atomically (temporary file, fsync, rename).
 
-``push`` builds an OCI index when every entry is an OCI manifest, else a Docker manifest list
+``push`` builds an OCI index when any entry is an OCI manifest, else a Docker manifest list
 (``application/vnd.docker.distribution.manifest.list.v2+json``), makes sure every entry and its
 blobs are in the list's repository (a cross-repository mount and a PUT by digest for entries of
 another repository of the same registry, as Docker does) and PUTs the list under its tag.
@@ -221,8 +221,9 @@ def annotate(root: str, list_name: str, entry: str, *, os_name: str | None = Non
 
 
 def index_of(entries: list[dict]) -> tuple[dict, str]:
-    """The index (Docker's key order) and its media type for the local list's entries."""
-    oci = all(e["Descriptor"]["mediaType"] == mt.OCI_MANIFEST for e in entries)
+    """The index (Docker's key order) and its media type for the local list's entries: an OCI
+    index if any entry is an OCI manifest, else a Docker manifest list (as docker CLI 28 decides)."""
+    oci = any(e["Descriptor"]["mediaType"] == mt.OCI_MANIFEST for e in entries)  # docker's rule
     media = mt.OCI_INDEX if oci else mt.DOCKER_MANIFEST_LIST
     manifests = []
     for e in entries:

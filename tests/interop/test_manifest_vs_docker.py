@@ -6,6 +6,7 @@ input fails with the same words and exit codes."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -98,6 +99,38 @@ def test_cross_repository_entries_as_docker(dy, tmp_path, pushed):
     for tool in ("ours", "theirs"):
         pulled = dy("pull", f"{host}/{tool}:1").out
         assert f"Digest: {theirs.split()[-1]}" in pulled
+
+
+def _docker_schema2_copy(host: str, src: str, dest: str) -> None:
+    """PUT a Docker schema2 manifest naming the blobs of the OCI manifest ``bb:src`` as ``bb:dest``."""
+    conn = http.client.HTTPConnection(*host.split(":"), timeout=30)
+    conn.request("GET", f"/v2/bb/manifests/{src}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    oci = json.loads(conn.getresponse().read())
+    doc = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+           "config": {**oci["config"], "mediaType": "application/vnd.docker.container.image.v1+json"},
+           "layers": [{**x, "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip"} for x in oci["layers"]]}
+    conn.request("PUT", f"/v2/bb/manifests/{dest}", body=json.dumps(doc).encode(),
+                 headers={"Content-Type": doc["mediaType"]})
+    assert conn.getresponse().status == 201
+    conn.close()
+
+
+@needs_docker
+def test_docker_schema2_and_mixed_lists_as_docker(dy, tmp_path, pushed):
+    """All entries Docker schema2: a Docker manifest list; one OCI entry among them: an OCI index
+    (docker's rule). Same bytes pushed by both."""
+    host = pushed
+    _docker_schema2_copy(host, "amd64", "docker")
+    for name, entries in (("d", [f"{host}/bb:docker"]), ("mixed", [f"{host}/bb:docker", f"{host}/bb:arm"])):
+        ours = f"{host}/bb:{name}-ours"
+        theirs = f"{host}/bb:{name}-theirs"
+        dy("manifest", "create", ours, *entries)
+        docker(tmp_path, "manifest", "create", "--insecure", theirs, *entries)
+        assert dy("manifest", "inspect", ours).out == docker(tmp_path, "manifest", "inspect", theirs).stdout
+        want = docker(tmp_path, "manifest", "push", "--insecure", theirs).stdout.strip()
+        assert dy("manifest", "push", ours).out.strip() == want
+        media = json.loads(dy("manifest", "inspect", ours).out)["mediaType"]
+        assert media == ("application/vnd.docker.distribution.manifest.list.v2+json" if name == "d" else OCI_INDEX)
 
 
 @needs_docker

@@ -46,7 +46,10 @@ def test_index_media_type_and_key_order(tmp_path):
     assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
     _entry(root, "reg.example:5000/app:c", DOCKER, RAW % (DOCKER.encode(), b"c" * 64))
     _, media = ml.index_of(ml.load_list(root, ml.parse_list(LIST)))
-    assert media == "application/vnd.docker.distribution.manifest.list.v2+json"  # any Docker entry: a Docker list
+    assert media == "application/vnd.oci.image.index.v1+json"  # any OCI entry: an OCI index, as docker decides
+    docker_only = [e for e in ml.load_list(root, ml.parse_list(LIST)) if e["Descriptor"]["mediaType"] == DOCKER]
+    index, media = ml.index_of(docker_only)
+    assert media == index["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
 
 
 def test_annotate_checks_and_keeps_the_entry_on_failure(tmp_path):
