@@ -38,7 +38,11 @@ def _opts(flags, argv, synopsis: str, summary: str, lo: int, hi: int | None, nee
 
 
 def _root(ctx) -> str:
-    return ctx.engine.root
+    """The store's root. Manifest lists touch nothing else of the store, so the engine's
+    repair sweep and database (what `ctx.engine` opens) are not paid for."""
+    from dockyard.engine.engine import Engine
+
+    return Engine(ctx.root, ctx.runroot).root
 
 
 def cmd_manifest_create(ctx, argv) -> int:
