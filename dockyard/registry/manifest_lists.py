@@ -157,13 +157,18 @@ def _platform(reg, ref, doc: dict) -> dict:
             raise ValueError("not a JSON object")
     except (ValueError, UnicodeDecodeError) as e:
         raise errors.InvalidArgument(f"image config {digest} of {ref} is not valid: {e}") from None
-    plat = {"architecture": cfg.get("architecture") or "", "os": cfg.get("os") or ""}
-    if cfg.get("os.version"):
-        plat["os.version"] = cfg["os.version"]
-    if cfg.get("os.features"):
-        plat["os.features"] = cfg["os.features"]
-    if cfg.get("variant"):
-        plat["variant"] = cfg["variant"]
+    def text(key: str) -> str:  # a registry's config is input: strings only
+        v = cfg.get(key)
+        return v if isinstance(v, str) else ""
+
+    plat = {"architecture": text("architecture"), "os": text("os")}
+    if text("os.version"):
+        plat["os.version"] = text("os.version")
+    features = cfg.get("os.features")
+    if isinstance(features, list) and features and all(isinstance(f, str) for f in features):
+        plat["os.features"] = features
+    if text("variant"):
+        plat["variant"] = text("variant")
     return plat
 
 

@@ -194,3 +194,24 @@ def test_with_htpasswd_credentials(dy, busybox, tmp_path):
         assert not os.path.exists(os.path.join(dy.root, "manifests", f"127.0.0.1-{reg.port}_b_list-2"))
     finally:
         reg.stop()
+
+
+def test_hostile_registry_content(dy, tmp_path, reg):
+    """What a registry serves is input: a config with non-string platform fields, a config that
+    is not JSON and a manifest without a config give clear outcomes, never a traceback."""
+    host = f"127.0.0.1:{reg.port}"
+    odd = reg.push_blob("h", json.dumps({"architecture": ["amd64"], "os": {"x": 1}, "variant": 7,
+                                         "os.features": [1, 2]}).encode())
+    notjson = reg.push_blob("h", b"\xff not json")
+    for tag, cfg in (("odd", odd), ("notjson", notjson)):
+        size = int(reg.request("HEAD", f"/v2/h/blobs/{cfg}").headers["Content-Length"])
+        doc = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg, "size": size},
+               "layers": []}
+        assert reg.push_manifest("h", tag, doc).status == 201
+    dy("manifest", "create", f"{host}/h:l", f"{host}/h:odd")
+    plat = json.loads(dy("manifest", "inspect", f"{host}/h:l").out)["manifests"][0]["platform"]
+    assert plat == {"architecture": "", "os": ""}
+    p = dy("manifest", "create", f"{host}/h:l2", f"{host}/h:notjson", check=False)
+    assert p.returncode == 1 and "is not valid" in p.err and "Traceback" not in p.err, p.err
+    assert not os.path.exists(os.path.join(dy.root, "manifests", f"127.0.0.1-{reg.port}_h-l2"))
