@@ -71,6 +71,8 @@ GROUPS = {
              "down": ("dockyard.cli.kube", "cmd_kube_down")},
     "pod": {k: ("dockyard.cli.pod", f"cmd_pod_{v}") for k, v in (
         ("ls", "ls"), ("list", "ls"), ("ps", "ls"), ("inspect", "inspect"), ("rm", "rm"), ("remove", "rm"))},
+    "manifest": {k: ("dockyard.cli.manifest", f"cmd_manifest_{k}") for k in (
+        "create", "annotate", "inspect", "push", "rm")},
     "registry": {"serve": ("dockyard.cli.registry", "cmd_registry_serve"),
                  "gc": ("dockyard.cli.registry", "cmd_registry_gc")},
     "network": {k: ("dockyard.cli.networks", f"cmd_network_{v}") for k, v in (
@@ -149,6 +151,7 @@ Management Commands:
   container   Manage containers
   builder     Manage builds (build, prune: the build cache)
   image       Manage images
+  manifest    Manage Docker image manifests and manifest lists
   volume      Manage volumes
   registry    Run an OCI distribution registry (serve, gc)
   network     Manage networks
