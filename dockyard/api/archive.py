@@ -48,7 +48,9 @@ def put(engine, req, name: str) -> None:
     from dockyard.engine.filesystem import copy_to_container
 
     path = _path(req)
-    body = BodyReader(req.handler.rfile, req.headers)
+    from dockyard.api.bodies import BodyStream
+
+    body = BodyStream(req.handler.rfile, req.headers)
     try:
         copy_to_container(engine, name, path, body, archive=req.qbool("copyUIDGID"))
     except DockyardError:
@@ -58,53 +60,3 @@ def put(engine, req, name: str) -> None:
     body.drain()
     req.handler.close_connection = True  # the body was read here, as a stream, not by the request
     req.send(200, b"")
-
-
-class BodyReader:
-    """The request body as a file (read(n)), chunked or by Content-Length, never all in memory."""
-
-    def __init__(self, rfile, headers) -> None:
-        self.rfile = rfile
-        self.chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
-        length = headers.get("Content-Length")
-        try:
-            self.left = int(length) if length and not self.chunked else 0
-        except ValueError:
-            raise InvalidArgument(f"invalid Content-Length: {length!r}") from None
-        self.done = not self.chunked and self.left <= 0
-
-    def _next_chunk(self) -> None:
-        line = self.rfile.readline(1024)
-        try:
-            size = int(line.split(b";")[0].strip() or b"x", 16)
-        except ValueError:
-            raise InvalidArgument("malformed chunked request body") from None
-        if size == 0:
-            while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                pass
-            self.done = True
-        self.left = size
-
-    def read(self, n: int = -1) -> bytes:
-        out = bytearray()
-        while not self.done and (n < 0 or len(out) < n):
-            if self.left == 0:
-                if not self.chunked:
-                    self.done = True
-                    break
-                self._next_chunk()
-                continue
-            want = self.left if n < 0 else min(self.left, n - len(out))
-            data = self.rfile.read(want)
-            if not data:
-                self.done = True
-                break
-            out += data
-            self.left -= len(data)
-            if self.left == 0 and self.chunked:
-                self.rfile.readline(16)
-        return bytes(out)
-
-    def drain(self) -> None:
-        while self.read(1 << 16):
-            pass
