@@ -133,7 +133,7 @@ def create_body(ctx: Context, svc: str, service: dict, *, number: int, name: str
     if s.get("mac_address"):
         body["MacAddress"] = s["mac_address"]
     if s.get("healthcheck") is not None:
-        body["Healthcheck"] = _healthcheck(svc, s["healthcheck"])
+        body["Healthcheck"] = healthcheck(svc, s["healthcheck"])
     host = _host(ctx, svc, s)
     if s.get("annotations"):
         host["Annotations"] = dict(s["annotations"])
@@ -142,7 +142,8 @@ def create_body(ctx: Context, svc: str, service: dict, *, number: int, name: str
     return body, extra
 
 
-def _healthcheck(svc: str, hc: dict) -> dict:
+def healthcheck(svc: str, hc: dict) -> dict:
+    """A Compose healthcheck in the Engine API's form (Test, durations in ns, Retries)."""
     if hc.get("disable"):
         return {"Test": ["NONE"]}
     out: dict = {}

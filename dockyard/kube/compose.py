@@ -279,21 +279,13 @@ def _expressible(svc: str, s: dict, out: Generated) -> dict:
 
 def _health(svc: str, hc: dict | None) -> dict | None:
     """A Compose healthcheck in Docker's form (durations in ns) for the probe, without the
-    engine's floors (a probe counts whole seconds anyway)."""
-    from dockyard.compose.convert import duration_ns
+    engine's floors (a probe counts whole seconds anyway); no test: none."""
+    from dockyard.compose.convert import healthcheck
 
     if hc is None:
         return None
-    if hc.get("disable"):
-        return {"Test": ["NONE"]}
-    test = hc.get("test")
-    out: dict = {"Test": ["CMD-SHELL", test] if isinstance(test, str) else list(test or ["NONE"])}
-    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
-                     ("start_interval", "StartInterval")):
-        if hc.get(key) is not None:
-            out[api] = duration_ns(svc, f"healthcheck.{key}", hc[key])
-    if hc.get("retries") is not None:
-        out["Retries"] = int(hc["retries"])
+    out = healthcheck(svc, hc)
+    out.setdefault("Test", ["NONE"])
     return out
 
 
