@@ -313,13 +313,11 @@ def drop_mountpoints(upper: str, targets: list[str], existed: set) -> None:
 
 
 def _open_dir(root: str, parts: list[str]) -> int | None:
+    """`root`/parts… opened by descriptor, following no link (archive/inroot.open_dir_strict)."""
+    from dockyard.archive.inroot import open_dir_strict
+
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    for p in parts:
-        try:
-            nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-        except OSError:
-            os.close(fd)
-            return None
+    try:
+        return open_dir_strict(fd, tuple(parts))
+    finally:
         os.close(fd)
-        fd = nfd
-    return fd
