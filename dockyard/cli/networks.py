@@ -32,12 +32,35 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
              Flag("--label", LIST, "Set metadata on a network"),
              Flag("-o,--opt", LIST, "Set driver specific options"),
              Flag("--attachable", BOOL, "Enable manual container attachment (always on)"),
-             Flag("--ipv6", BOOL, "Enable IPv6 networking (not supported)")]
+             Flag("--ipv6", BOOL, "Enable IPv6 networking (not supported)"),
+             Flag("--ipv4", BOOL, "Enable or disable IPv4 address assignment (always on)", default=True),
+             Flag("--ipam-driver", STR, "IP Address Management Driver (only \"default\")"),
+             Flag("--ipam-opt", LIST, "Set IPAM driver specific options (not supported)"),
+             Flag("--ip-range", LIST, "Allocate container ip from a sub-range (not supported)"),
+             Flag("--aux-address", LIST, "Auxiliary IPv4 addresses used by Network driver (not supported)"),
+             Flag("--scope", STR, "Control the network's scope (only \"local\")"),
+             Flag("--ingress", BOOL, "Create swarm routing-mesh network (not supported)"),
+             Flag("--config-only", BOOL, "Create a configuration only network (not supported)"),
+             Flag("--config-from", STR, "The network from which to copy the configuration (not supported)")]
     opts = _opts(flags, argv, "dockyard network create [OPTIONS] NETWORK", "Create a network", 1)
     if len(opts.args) != 1:
         raise UsageError('"dockyard network create" requires exactly 1 argument.')
     if opts.ipv6:
         raise InvalidArgument("IPv6 networks are not supported by dockyard yet")
+    refused = {"ipam_opt": "--ipam-opt: the default IPAM has no options", "ip_range": "--ip-range: dockyard "
+               "allocates from the whole --subnet", "aux_address": "--aux-address: dockyard reserves only the "
+               "gateway", "ingress": "--ingress: Swarm's routing mesh is not supported", "config_only":
+               "--config-only: configuration-only networks (Swarm) are not supported", "config_from":
+               "--config-from: configuration-only networks (Swarm) are not supported"}
+    for key, why in refused.items():
+        if opts[key]:
+            raise InvalidArgument(f"{why}")
+    if not opts.ipv4:
+        raise InvalidArgument("--ipv4=false: dockyard networks are IPv4 networks (there is no IPv6-only network)")
+    if opts.ipam_driver not in (None, "", "default"):
+        raise InvalidArgument(f'IPAM driver "{opts.ipam_driver}" is not supported: only "default"')
+    if opts.scope not in (None, "", "local"):
+        raise InvalidArgument(f'scope "{opts.scope}" is not supported: dockyard networks are local')
     if len(opts.subnet) > 1 or len(opts.gateway) > 1:
         raise InvalidArgument("one --subnet (and --gateway) per network: dockyard networks are IPv4, one subnet")
     if opts.gateway and not opts.subnet:
@@ -193,8 +216,17 @@ def cmd_network_connect(ctx, argv: list[str]) -> int:
     from dockyard.engine.networking import connect
 
     opts = _opts([Flag("--alias", LIST, "Add network-scoped alias for the container"),
-                  Flag("--ip", STR, "IPv4 address (e.g., 172.30.100.104)")], argv,
-                 "dockyard network connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", 2)
+                  Flag("--ip", STR, "IPv4 address (e.g., 172.30.100.104)"),
+                  Flag("--ip6", STR, "IPv6 address (not supported)"),
+                  Flag("--link", LIST, "Add link to another container (not supported)"),
+                  Flag("--link-local-ip", LIST, "Add a link-local address for the container (not supported)"),
+                  Flag("--driver-opt", LIST, "driver options for the network (not supported)"),
+                  Flag("--gw-priority", STR, "Highest gw-priority provides the default gateway (not supported)")],
+                 argv, "dockyard network connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", 2)
+    for flag in ("ip6", "link", "link_local_ip", "driver_opt", "gw_priority"):
+        if opts[flag]:
+            raise InvalidArgument(f"--{flag.replace('_', '-')} is not supported by dockyard network connect: "
+                                  "its networks are IPv4 bridges with one gateway and no legacy links")
     if opts.ip:
         from dockyard.network.ipam import to_int
 

@@ -59,3 +59,22 @@ def test_exec_detach_keys_and_rm_link_are_refused(dy, busybox):
     assert p.returncode == 1 and "legacy container links" in p.err
     assert dy("inspect", "-f", "{{.State.Status}}", "sleeper").out.strip() == "running"
     dy("rm", "-f", "sleeper")
+
+
+def test_network_create_and_connect_flags(dy, busybox):
+    for args, words in ((("--ip-range", "10.1.0.0/24"), "--ip-range"), (("--aux-address", "a=10.1.0.5"), "gateway"),
+                        (("--ipam-opt", "x=y"), "no options"), (("--ingress",), "Swarm"),
+                        (("--config-only",), "Swarm"), (("--config-from", "other"), "Swarm"),
+                        (("--ipv4=false",), "IPv4 networks"), (("--ipam-driver", "dhcp"), "only \"default\""),
+                        (("--scope", "swarm"), "dockyard networks are local")):
+        p = dy("network", "create", *args, "refused-net", check=False)
+        assert p.returncode != 0 and words in p.err and "Traceback" not in p.err, (args, p.err)
+    assert "refused-net" not in dy("network", "ls", "--format", "{{.Name}}").out.split()
+    dy("network", "create", "--ipv4", "--ipam-driver", "default", "--scope", "local", "ok-net")
+    dy("create", "--name", "c1", "--network", "none", "busybox", "true")
+    for flag, value in (("--ip6", "fd00::5"), ("--link", "x:y"), ("--link-local-ip", "169.254.0.5"),
+                        ("--driver-opt", "a=b"), ("--gw-priority", "1")):
+        p = dy("network", "connect", flag, value, "ok-net", "c1", check=False)
+        assert p.returncode != 0 and f"{flag} is not supported" in p.err, p.err
+    dy("rm", "c1")
+    dy("network", "rm", "ok-net")
