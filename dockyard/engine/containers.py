@@ -77,10 +77,12 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
             exposed = dict(icfg.get("ExposedPorts") or {}, **{p: {} for p in cfg.host_opts.get("ExposedPorts", ())})
             cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports({"ExposedPorts": exposed}))))
         check_config(engine, cfg)
-    if cfg.mounts or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
+    asked = cfg.host_opts.get("Volumes") or ()  # the request's Config.Volumes: made as an image's VOLUMEs
+    if cfg.mounts or asked or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
         from dockyard.engine.mounts import resolve
 
-        cfg = cfg.replace(mounts=resolve(engine, cfg.mounts, icfg, image_volumes=image_volumes))
+        vcfg = dict(icfg, Volumes={**((icfg.get("Volumes") or {}) if image_volumes else {}), **{p: {} for p in asked}})
+        cfg = cfg.replace(mounts=resolve(engine, cfg.mounts, vcfg))
     cid = os.urandom(32).hex()
     name_given = bool(name)
     name = validate_name(name) if name else random_name()

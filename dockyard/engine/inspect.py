@@ -91,7 +91,7 @@ def host_config_json(cfg: dict) -> dict:
     from dockyard.engine.mounts import host_config
     from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS
 
-    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress")}
+    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress", "Volumes")}
     mounts = host_config(cfg.get("mounts"))
     if mounts.get("Mounts") is None:  # omitempty in dockerd's HostConfig
         mounts.pop("Mounts", None)
@@ -144,8 +144,11 @@ def restart_policy(policy: str) -> dict:
 
 
 def _config_opts(opts: dict) -> dict:
-    """Config.ExposedPorts and Config.MacAddress of --expose and --mac-address."""
+    """Config.ExposedPorts, Config.MacAddress and Config.Volumes of --expose, --mac-address and
+    the create request's Volumes."""
     out: dict = {}
+    if opts.get("Volumes"):
+        out["Volumes"] = {p: {} for p in opts["Volumes"]}
     if opts.get("ExposedPorts"):
         out["ExposedPorts"] = {p: {} for p in opts["ExposedPorts"]}
     if opts.get("MacAddress"):

@@ -172,3 +172,70 @@ def test_docker_py_commit_of_a_container_that_exits_meanwhile(client, dy):
         client.api.remove_container(c)
         client.api.remove_image(res["Id"])
     assert dy("ps", "-aq").out == ""
+
+
+def test_docker_py_inspect_reports_isolation_and_volumes_from(client):
+    """docker-py's suite: HostConfig.Isolation and VolumesFrom come back as asked; an isolation
+    Linux has not is refused (400), as dockerd on Linux refuses it."""
+    api = client.api
+    src = api.create_container("busybox", ["true"], volumes=["/data"],
+                               host_config=api.create_host_config(network_mode="none"), name="pysrc")
+    c = api.create_container("busybox", ["true"], stop_timeout=25, host_config=api.create_host_config(
+        isolation="default", volumes_from=["pysrc:ro"], network_mode="none"))
+    doc = api.inspect_container(c)
+    assert doc["HostConfig"]["Isolation"] == "default"
+    assert doc["HostConfig"]["VolumesFrom"] == ["pysrc:ro"]
+    assert doc["Config"]["StopTimeout"] == 25
+    assert [m["Destination"] for m in doc["Mounts"]] == ["/data"]
+    with pytest.raises(docker.errors.APIError) as e:
+        api.create_container("busybox", ["true"], host_config=api.create_host_config(isolation="hyperv"))
+    assert e.value.status_code == 400 and "isolation" in str(e.value)
+    assert api.inspect_container(src)["HostConfig"]["Isolation"] == ""
+
+
+def test_docker_py_exec_tty_framing_and_detach_keys(client):
+    """The start request's Tty decides the output's shape (a TTY exec started without it comes as
+    stdcopy stdout frames, as dockerd's); a TTY exec's detach keys (DetachKeys, or docker-py's
+    `detachKeys` config) end the connection and leave the process running."""
+    import socket
+    import struct
+
+    api = client.api
+    c = api.create_container("busybox", "cat", stdin_open=True, host_config=api.create_host_config(network_mode="none"))
+    api.start(c)
+    try:
+        ex = api.exec_create(c, ["sh", "-c", "echo out; echo err >&2"], tty=True)
+        assert api.exec_start(ex, demux=True) == (b"out\r\nerr\r\n", None)
+        ex = api.exec_create(c, ["sh", "-c", "echo out; echo err >&2"], tty=True)
+        assert api.exec_start(ex, tty=True) == b"out\r\nerr\r\n"  # raw
+        ex = api.exec_create(c, ["sh", "-c", "echo out; sleep 0.3; echo err >&2"])
+        assert api.exec_start(ex, demux=True) == (b"out\n", b"err\n")
+        ex = api.exec_create(c, ["printf", "abc"], tty=True)
+        sock = api.exec_start(ex, socket=True)._sock
+        head = sock.recv(8)
+        assert struct.unpack(">BxxxL", head) == (1, 3) and sock.recv(3) == b"abc"
+        sock.close()
+        for keys, seq in ((None, b"\x10\x11"), ("ctrl-x", b"\x18")):
+            api._general_configs.pop("detachKeys", None)
+            if keys:
+                api._general_configs["detachKeys"] = keys
+            ex = api.exec_create(c, ["sh", "-c", "cat; echo ended > /ended"], stdin=True, tty=True)
+            assert api.exec_inspect(ex)["DetachKeys"] == (keys or "")
+            sock = api.exec_start(ex, tty=True, socket=True)._sock
+            sock.sendall(b"hi\n")
+            got = b""
+            deadline = time.monotonic() + 10
+            while b"hi\r\n" not in got.replace(b"hi\r\nhi", b"hi"):
+                assert time.monotonic() < deadline, got
+                got += sock.recv(100)
+            sock.sendall(seq)
+            sock.settimeout(10)
+            while sock.recv(100):  # the server ends the connection
+                pass
+            sock.close()
+            assert api.exec_inspect(ex)["Running"] is True  # detached, not ended
+        with pytest.raises(docker.errors.APIError) as e:
+            api.exec_create(c, ["true"], detach_keys="ctrl-+")
+        assert e.value.status_code == 400
+    finally:
+        api.remove_container(c, force=True)
