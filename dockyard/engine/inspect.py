@@ -61,7 +61,9 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
             "Tty": cfg.get("tty", False), "OpenStdin": cfg.get("stdin_open", False),
             "StdinOnce": cfg.get("stdin_once", False),
-            "Env": st.get("Env") or list(cfg.get("env") or []),
+            # a bare NAME asked for stays in Config.Env, as dockerd keeps it (the process has it unset)
+            "Env": (st.get("Env") or [e for e in cfg.get("env") or () if "=" in e])
+            + [e for e in cfg.get("env") or () if "=" not in e],
             "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else st.get("ImageCmd"),
             "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
@@ -194,7 +196,8 @@ def network_settings(cfg: dict, st: dict) -> dict:
     for i, name in enumerate(network_names(cfg)):
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
-        empty = {"IPAMConfig": None, "Links": None, "Aliases": aliases or None, "NetworkID": "", "EndpointID": "",
+        fixed = cfg.get("ip") if i == 0 else conf.get("ip")
+        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None, "Aliases": aliases or None, "NetworkID": "", "EndpointID": "",
                  "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
@@ -212,6 +215,14 @@ def port_bindings(cfg: dict) -> dict:
     return out
 
 
+# dockerd's image Config is its container.Config: these fields are always in its JSON (no omitempty),
+# where an OCI image config has only what was set
+IMAGE_CONFIG_DEFAULTS = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+                         "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
+                         "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
+                         "OnBuild": None, "Labels": None}
+
+
 def image_json(engine, rec) -> dict:
     full = engine.images.config(rec)
     tags, digests = engine.images.names(rec)
@@ -224,7 +235,7 @@ def image_json(engine, rec) -> dict:
         "Created": full.get("created", ""),
         "DockerVersion": "",
         "Author": full.get("author", ""),
-        "Config": full.get("config") or {},
+        "Config": {**IMAGE_CONFIG_DEFAULTS, **(full.get("config") or {})},
         "Architecture": full.get("architecture", ""),
         "Variant": full.get("variant") or None,
         "Os": full.get("os", ""),

@@ -239,3 +239,50 @@ def test_docker_py_exec_tty_framing_and_detach_keys(client):
         assert e.value.status_code == 400
     finally:
         api.remove_container(c, force=True)
+
+
+def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
+    """A bare env NAME stays in Config.Env and unsets NAME in the process (dockerd's way); image
+    inspect has dockerd's Config keys (OnBuild: null); a fixed address shows in IPAMConfig; a MAC
+    asked in the endpoint (API 1.44's place) or on connect is the interface's; disconnecting what
+    is not connected fails, force or not; endpoint settings dockyard cannot do are refused."""
+    api = client.api
+    net = api.create_network("pyepnet", ipam=docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet="10.213.7.0/24")]))["Id"]
+    other = api.create_network("pyepnet2")["Id"]
+    c = api.create_container("busybox", ["sh", "-c", "env; cat /sys/class/net/eth*/address; sleep 30"],
+                             environment={"Foo": None, "Blank": "", "Other": "one"},
+                             host_config=api.create_host_config(network_mode="pyepnet"),
+                             networking_config=api.create_networking_config({"pyepnet": api.create_endpoint_config(
+                                 ipv4_address="10.213.7.23", mac_address="02:42:0a:d5:07:aa")}))
+    api.connect_container_to_network(c, "pyepnet2", mac_address="02:42:0a:d5:07:bb")
+    try:
+        api.start(c)
+        doc = api.inspect_container(c)
+        assert "Foo" in doc["Config"]["Env"] and "Blank=" in doc["Config"]["Env"]
+        nets = doc["NetworkSettings"]["Networks"]
+        assert nets["pyepnet"]["IPAMConfig"] == {"IPv4Address": "10.213.7.23"}
+        assert nets["pyepnet"]["MacAddress"] == "02:42:0a:d5:07:aa"
+        assert nets["pyepnet2"]["MacAddress"] == "02:42:0a:d5:07:bb" and nets["pyepnet2"]["IPAMConfig"] is None
+        deadline = time.monotonic() + 10
+        while b"02:42:0a:d5:07:bb" not in api.logs(c):
+            assert time.monotonic() < deadline, api.logs(c)
+            time.sleep(0.1)
+        out = api.logs(c).decode()
+        assert "Other=one" in out and "Foo" not in out and "02:42:0a:d5:07:aa" in out
+        api.disconnect_container_from_network(c, other, force=True)
+        with pytest.raises(docker.errors.APIError):
+            api.disconnect_container_from_network(c, other, force=True)
+    finally:
+        api.remove_container(c, force=True)
+    img = api.inspect_image("busybox")
+    assert img["Config"]["OnBuild"] is None and img["Config"]["Cmd"] == ["sh"]
+    for ep in ({"links": [("x", "y")]}, {"link_local_ips": ["169.254.8.8"]}, {"driver_opt": {"a": "b"}}):
+        with pytest.raises(docker.errors.APIError) as e:
+            api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="pyepnet"),
+                                 networking_config=api.create_networking_config(
+                                     {"pyepnet": api.create_endpoint_config(**ep)}))
+        assert e.value.status_code == 501 and "not supported" in str(e.value)
+    assert dy("ps", "-aq").out == ""
+    api.remove_network(net)
+    api.remove_network(other)
