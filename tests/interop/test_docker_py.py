@@ -286,3 +286,26 @@ def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
     assert dy("ps", "-aq").out == ""
     api.remove_network(net)
     api.remove_network(other)
+
+
+def test_docker_py_build_cache_from(client):
+    """cachefrom (dockerd's classic builder): cached steps are used only where they make part of
+    one of those images; a name that is not there is skipped, so nothing comes from the cache."""
+    import io
+
+    api = client.api
+    script = b"FROM busybox\nENV FOO=bar\nRUN touch baz\nRUN touch bax\n"
+
+    def hits(**kw) -> int:
+        chunks = list(api.build(fileobj=io.BytesIO(script), decode=True, **kw))
+        assert not [c for c in chunks if "error" in c], chunks
+        return sum("Using cache" in c.get("stream", "") for c in chunks)
+
+    hits(tag="pycache1")
+    assert hits(tag="pycache2", cache_from=["pycache1"]) == 3
+    api.remove_image("pycache2")
+    assert hits(tag="pycache2", cache_from=["nosuchtag"]) == 0
+    assert hits(tag="pycache3") == 3  # without cachefrom every cached step may be used
+    with pytest.raises(docker.errors.APIError) as e:
+        list(api.build(fileobj=io.BytesIO(script), cache_from="notalist"))
+    assert e.value.status_code == 400
