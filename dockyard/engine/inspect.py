@@ -197,8 +197,10 @@ def network_settings(cfg: dict, st: dict) -> dict:
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
-        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None, "Aliases": aliases or None, "NetworkID": "", "EndpointID": "",
-                 "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
+        mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
+        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None,
+                 "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                 "IPPrefixLen": 0, "MacAddress": mac}  # a fixed MAC shows before the start, as dockerd's
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},

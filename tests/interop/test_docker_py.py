@@ -256,7 +256,10 @@ def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
                              networking_config=api.create_networking_config({"pyepnet": api.create_endpoint_config(
                                  ipv4_address="10.213.7.23", mac_address="02:42:0a:d5:07:aa")}))
     api.connect_container_to_network(c, "pyepnet2", mac_address="02:42:0a:d5:07:bb")
-    try:
+    try:  # asked MACs show before the start too (dockerd's endpoint settings)
+        nets = api.inspect_container(c)["NetworkSettings"]["Networks"]
+        assert (nets["pyepnet"]["MacAddress"], nets["pyepnet2"]["MacAddress"]) == ("02:42:0a:d5:07:aa",
+                                                                                   "02:42:0a:d5:07:bb")
         api.start(c)
         doc = api.inspect_container(c)
         assert "Foo" in doc["Config"]["Env"] and "Blank=" in doc["Config"]["Env"]
