@@ -38,7 +38,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "Path": path,
         "Args": args,
         "State": {
-            "Status": status, "Running": status == "running", "Paused": status == "paused",
+            "Status": status, "Running": status in ("running", "paused"), "Paused": status == "paused",  # as dockerd
             "Restarting": status == "restarting", "OOMKilled": bool(st.get("OOMKilled")), "Dead": status == "dead",
             "Pid": st.get("Pid", 0) if status in ("running", "paused") else 0, "ExitCode": st.get("ExitCode", 0),
             "Error": st.get("Error", ""), "StartedAt": st.get("StartedAt", "0001-01-01T00:00:00Z"),

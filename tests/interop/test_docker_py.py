@@ -191,6 +191,18 @@ def test_docker_py_inspect_reports_isolation_and_volumes_from(client):
         api.create_container("busybox", ["true"], host_config=api.create_host_config(isolation="hyperv"))
     assert e.value.status_code == 400 and "isolation" in str(e.value)
     assert api.inspect_container(src)["HostConfig"]["Isolation"] == ""
+    # a paused container is still running (State.Running and State.Paused both true, as dockerd's)
+    p = api.create_container("busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="none"))
+    try:
+        api.start(p)
+        api.pause(p)
+        st = api.inspect_container(p)["State"]
+        assert (st["Status"], st["Running"], st["Paused"]) == ("paused", True, True)
+        api.unpause(p)
+        st = api.inspect_container(p)["State"]
+        assert (st["Status"], st["Running"], st["Paused"]) == ("running", True, False)
+    finally:
+        api.remove_container(p, force=True)
 
 
 def test_docker_py_exec_tty_framing_and_detach_keys(client):
