@@ -83,6 +83,12 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
 
         vcfg = dict(icfg, Volumes={**((icfg.get("Volumes") or {}) if image_volumes else {}), **{p: {} for p in asked}})
         cfg = cfg.replace(mounts=resolve(engine, cfg.mounts, vcfg))
+        driver = cfg.host_opts.get("VolumeDriver", "local")
+        if driver != "local":  # only the local driver is here: a volume it would make cannot be made
+            for m in cfg.mounts:
+                if m["type"] == "volume" and m.get("origin") != "volumes-from":
+                    raise InvalidArgument(f'create {m["source"]}: error looking up volume plugin {driver}: '
+                                          f'plugin "{driver}" not found')
     cid = os.urandom(32).hex()
     name_given = bool(name)
     name = validate_name(name) if name else random_name()

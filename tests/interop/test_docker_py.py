@@ -191,6 +191,13 @@ def test_docker_py_inspect_reports_isolation_and_volumes_from(client):
         api.create_container("busybox", ["true"], host_config=api.create_host_config(isolation="hyperv"))
     assert e.value.status_code == 400 and "isolation" in str(e.value)
     assert api.inspect_container(src)["HostConfig"]["Isolation"] == ""
+    # VolumeDriver: kept and reported; a volume it would have to make is refused (only "local" here)
+    v = api.create_container("busybox", ["true"], host_config=api.create_host_config(volume_driver="foo"))
+    assert api.inspect_container(v)["HostConfig"]["VolumeDriver"] == "foo"
+    with pytest.raises(docker.errors.APIError) as e:
+        api.create_container("busybox", ["true"], volumes=["/data"],
+                             host_config=api.create_host_config(volume_driver="foo"))
+    assert e.value.status_code == 400 and 'plugin "foo" not found' in str(e.value)
     # a paused container is still running (State.Running and State.Paused both true, as dockerd's)
     p = api.create_container("busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="none"))
     try:
