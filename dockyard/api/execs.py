@@ -1,10 +1,16 @@
 """Exec routes: create (a record in the service's memory, as dockerd keeps them), start (the
-process runs in a fresh `python -m dockyard.api.isolated exec` whose stdio is the hijacked
-connection: raw with a TTY, stdcopy frames without), inspect."""
+process runs in a fresh `python -m dockyard.api.isolated exec` whose stdio are pipes to the
+hijacked connection), inspect.
+
+As dockerd: the *start* request's Tty decides the output's shape (raw with it, stdcopy frames
+without, whatever the exec's own Tty, so a TTY exec started without it comes framed as stdout);
+with a TTY the `DetachKeys` typed on stdin (default ctrl-p,ctrl-q) end the connection and leave
+the process running (its output is drained then)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 
@@ -57,12 +63,15 @@ def create(engine, req, name: str) -> None:
     for item in env:
         if "=" not in item or item.startswith("="):
             raise InvalidArgument(f"invalid environment variable {item!r}: expected NAME=VALUE")
-    if json_field(body, "DetachKeys", str, "", ""):
-        raise InvalidArgument("DetachKeys are not supported by dockyard's API")
+    from dockyard.engine.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+
+    # dockerd decodes JSON keys case-insensitively; docker-py sends "detachKeys"
+    detach_keys = json_field(body, "DetachKeys", str, "", "") or json_field(body, "detachKeys", str, "", "")
+    parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)  # a bad sequence is refused now (400)
     config = {"Cmd": list(cmd), "Env": list(env), "User": json_field(body, "User", str, "", ""),
               "WorkingDir": json_field(body, "WorkingDir", str, "", ""),
               "Tty": json_field(body, "Tty", bool, "", False),
-              "Privileged": json_field(body, "Privileged", bool, "", False),
+              "Privileged": json_field(body, "Privileged", bool, "", False), "DetachKeys": detach_keys,
               "AttachStdin": json_field(body, "AttachStdin", bool, "", False),
               "AttachStdout": json_field(body, "AttachStdout", bool, "", False),
               "AttachStderr": json_field(body, "AttachStderr", bool, "", False)}
@@ -80,7 +89,7 @@ def inspect(engine, req, eid: str) -> None:
         "ProcessConfig": {"tty": c["Tty"], "entrypoint": c["Cmd"][0], "arguments": c["Cmd"][1:],
                           "privileged": c["Privileged"], "user": c["User"]},
         "OpenStdin": c["AttachStdin"], "OpenStdout": c["AttachStdout"], "OpenStderr": c["AttachStderr"],
-        "CanRemove": False, "DetachKeys": "", "Pid": ex.pid,
+        "CanRemove": False, "DetachKeys": c["DetachKeys"], "Pid": ex.pid,
     })
 
 
@@ -90,6 +99,7 @@ def start(engine, req, eid: str) -> None:
     if not isinstance(body, dict):
         raise InvalidArgument("invalid exec start request: expected an object")
     detach = json_field(body, "Detach", bool, "", False)
+    raw = json_field(body, "Tty", bool, "", False)
     with req.service.execs.lock:
         if ex.started:
             raise Conflict(f"exec {ex.id} has already been started")
@@ -111,40 +121,64 @@ def start(engine, req, eid: str) -> None:
             raise (InvalidArgument if p.returncode in (126, 127) else Conflict)(message)
         req.send(200, b"", "application/json")
         return
-    sock = req.hijack(content_type(req, c["Tty"]))
+    sock = req.hijack(content_type(req, raw))
     ex.running = True
     try:
-        ex.exit_code = _attached(ex, args, sock)
+        ex.exit_code = _attached(ex, args, sock, raw)
     finally:
         ex.running = False
 
 
-def _attached(ex: Exec, args: dict, sock) -> int:
+def _attached(ex: Exec, args: dict, sock, raw: bool) -> int:
+    """Run the exec with its stdio on pipes joined to the client's connection: its output raw or
+    framed, the client's bytes its stdin (scanned for the detach keys with a TTY); its exit code."""
+    from dockyard.engine.attach import DEFAULT_DETACH_KEYS, DetachScanner, parse_detach_keys
+
     c = ex.config
-    fd = sock.fileno()
-    stdin = fd if c["AttachStdin"] else subprocess.DEVNULL
-    if c["Tty"]:
-        p = isolated.spawn_exec(args, stdin=stdin, stdout=fd if c["AttachStdout"] else subprocess.DEVNULL,
-                                stderr=fd if c["AttachStderr"] else subprocess.DEVNULL)
-        ex.pid = p.pid
-        return p.wait()
-    p = isolated.spawn_exec(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = isolated.spawn_exec(args, stdin=subprocess.PIPE if c["AttachStdin"] else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT if c["Tty"] else subprocess.PIPE)
     ex.pid = p.pid
     lock = threading.Lock()
+    state = {"client": True}  # False once the client left or detached: output is drained then
 
     def pump(pipe, stream: str, wanted: bool) -> None:
         while data := os.read(pipe.fileno(), 65536):
-            if wanted:
+            if wanted and state["client"]:
                 with lock:
                     try:
-                        sock.sendall(frame(stream, data))
+                        sock.sendall(data if raw else frame(stream, data))
                     except OSError:
-                        wanted = False  # the client left: drain, so the process is not blocked
-    t = threading.Thread(target=pump, args=(p.stderr, "stderr", c["AttachStderr"]), daemon=True)
-    t.start()
+                        state["client"] = False  # drain, so the process is not blocked
+
+    def feed() -> None:
+        scanner = DetachScanner(parse_detach_keys(c["DetachKeys"] or DEFAULT_DETACH_KEYS)) if c["Tty"] else None
+        try:
+            while state["client"] and (data := sock.recv(65536)):
+                data, detached = scanner.feed(data) if scanner else (data, False)
+                if data:
+                    os.write(p.stdin.fileno(), data)
+                if detached:  # the client goes; the process keeps its stdin open and runs on
+                    state["client"] = False
+                    sock.shutdown(socket.SHUT_RDWR)
+                    return
+        except OSError:
+            pass
+        if not (c["Tty"] and not state["client"]):
+            p.stdin.close()  # the client's end of input is the process's
+
+    threads = []
+    if c["AttachStdin"]:
+        threads.append(threading.Thread(target=feed, daemon=True))
+    if not c["Tty"]:
+        threads.append(threading.Thread(target=pump, args=(p.stderr, "stderr", c["AttachStderr"]), daemon=True))
+    for t in threads:
+        t.start()
     pump(p.stdout, "stdout", c["AttachStdout"])
-    t.join()
-    return p.wait()
+    if not c["Tty"]:
+        threads[-1].join()
+    code = p.wait()
+    state["client"] = False
+    return code
 
 
 def resize(engine, req, eid: str) -> None:

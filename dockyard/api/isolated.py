@@ -94,10 +94,10 @@ def _restart(engine, ref: str, timeout=None):
     return restart(engine, ref, timeout=timeout)
 
 
-def _connect(engine, net: str, ref: str, aliases=(), ip: str = ""):
+def _connect(engine, net: str, ref: str, aliases=(), ip: str = "", mac: str = ""):
     from dockyard.engine.networking import connect
 
-    connect(engine, net, ref, aliases=list(aliases), ip=ip)
+    connect(engine, net, ref, aliases=list(aliases), ip=ip, mac=mac)
 
 
 def _disconnect(engine, net: str, ref: str, force: bool = False):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dockyard.api import isolated
 from dockyard.errors import InvalidArgument, NotImplemented
 
-_UNSUPPORTED = ("Links", "MacAddress", "DriverOpts", "NetworkID", "EndpointID", "IPv6Gateway", "GlobalIPv6Address")
+_UNSUPPORTED = ("Links", "DriverOpts", "NetworkID", "EndpointID", "IPv6Gateway", "GlobalIPv6Address")
 
 
 def _container(body) -> str:
@@ -36,7 +36,14 @@ def connect(engine, req, name: str) -> None:
     ip = ipam.get("IPv4Address") or ""
     if not isinstance(ip, str):
         raise InvalidArgument("IPAMConfig.IPv4Address must be a string")
-    isolated.call(engine, "connect", net=name, ref=ref, aliases=aliases, ip=ip)
+    mac = ep.get("MacAddress") or ""
+    if not isinstance(mac, str):
+        raise InvalidArgument("EndpointConfig.MacAddress must be a string")
+    if mac:
+        from dockyard.engine.hostopts import check_mac
+
+        mac = check_mac(mac)
+    isolated.call(engine, "connect", net=name, ref=ref, aliases=aliases, ip=ip, mac=mac)
     req.send(200, b"")
 
 

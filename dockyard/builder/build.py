@@ -57,7 +57,7 @@ class Builder:
                  progress: str = "auto", keep_containers: bool = False, extra_hosts=(),
                  shm_size: int = 0, secrets: dict | None = None, run_limits: dict | None = None,
                  force_rm: bool = False, no_cache_filter=(), build_contexts: dict | None = None,
-                 pull: bool = False) -> None:
+                 pull: bool = False, cache_from: list | None = None) -> None:
         self.engine = engine
         self.context = os.path.abspath(context)
         self.text = dockerfile_text
@@ -91,6 +91,9 @@ class Builder:
             self._limit_opts = dict(t.host_opts)
         self.secrets = dict(secrets or {})  # --secret id -> bytes: for RUN --mount=type=secret only
         self.shm_size = shm_size  # --shm-size for the RUN steps' /dev/shm (bytes; 0: Docker's 64 MiB)
+        # --cache-from: [(history created_by list, diff_ids)] of the images a cached step must be
+        # part of (dockerd's classic builder then uses only those); None: any cached step
+        self.cache_from = cache_from
         from dockyard.builder.progress import PlainProgress, TtyProgress
 
         tty = progress == "tty" or (progress == "auto" and not quiet and self.out.isatty())
@@ -255,7 +258,6 @@ class Builder:
             key = _key(state.key, instr.original, used_args, extra, self.network if kw == "RUN" else "")
             cached = None if self._skip_cache else self._cache_get(key)
             if cached is not None:
-                self.progress.cached()
                 new = state.copy()
                 new.key = key
                 if cached["layer"]:
@@ -263,7 +265,9 @@ class Builder:
                     new.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(
                         cached["diff_id"])
                 new.config["history"].append(cached["history"])
-                return new
+                if self._in_cache_from(new):
+                    self.progress.cached()
+                    return new
             inputs = {"args": dict(used_args), "files": self._last_files, "extra": hashlib.sha256(
                 extra.encode()).hexdigest(), "network": self.network if kw == "RUN" else ""}
             self._explain_miss(state, instr, inputs)
@@ -277,6 +281,8 @@ class Builder:
         new.key = _key(state.key, instr.original)
         # cached too, so a fully cached build repeats its history and times: the same image id
         cached = None if self._skip_cache else self._cache_get(new.key)
+        if cached is not None and not self._in_cache_from(new, cached["history"]):
+            cached = None
         new.config["history"].append(cached["history"] if cached else {
             "created": _now_rfc3339(self.epoch), "created_by": f"/bin/sh -c #(nop)  {instr.original}",
             "empty_layer": True})
@@ -851,6 +857,17 @@ class Builder:
         new.config["history"].append(history)
         new.layer_result = (desc, diff_id)
         return new
+
+    def _in_cache_from(self, state: State, extra: dict | None = None) -> bool:
+        """Whether a cached step may be used: always without --cache-from, else only if the image
+        it makes (history, layers; plus the `extra` history entry) begins one of those images."""
+        if self.cache_from is None:
+            return True
+        history = [h.get("created_by", "") for h in state.config.get("history") or ()]
+        if extra is not None:
+            history.append(extra.get("created_by", ""))
+        diff_ids = list((state.config.get("rootfs") or {}).get("diff_ids") or ())
+        return any(h[:len(history)] == history and d[:len(diff_ids)] == diff_ids for h, d in self.cache_from)
 
     def _cache_get(self, key: str) -> dict | None:
         try:

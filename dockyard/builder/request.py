@@ -18,7 +18,7 @@ _INERT = {
     "memory": ("0", ""), "memswap": ("0", ""), "cpushares": ("0", ""), "cpuquota": ("0", ""),
     "cpuperiod": ("0", ""), "cpusetcpus": ("",), "cpusetmems": ("",), "shmsize": None,
     "cgroupparent": ("",), "isolation": ("", "default"), "squash": ("0", "false", ""),
-    "extrahosts": None, "cachefrom": ("", "[]", "null"), "ulimits": ("", "[]", "null"),
+    "extrahosts": None, "cachefrom": None, "ulimits": ("", "[]", "null"),
     "remote": ("",), "outputs": ("", "[]", "null"), "session": None, "buildid": None, "version": ("1", ""),
     "securityopt": ("", "[]", "null"), "platform": None, "networkmode": None, "rm": None, "forcerm": None,
     "q": None, "nocache": None, "pull": None, "t": None, "dockerfile": None, "buildargs": None, "labels": None,
@@ -117,13 +117,41 @@ def options(query: dict, images) -> dict:
     if not shm.isdigit():
         raise InvalidArgument(f"invalid shmsize {shm!r}: a number of bytes")
     dockerfile = _one(query, "dockerfile") or "Dockerfile"
-    return {"dockerfile": dockerfile, "build_args": args, "labels": labels, "target": _one(query, "target") or None,
+    cache_from = None
+    raw = _one(query, "cachefrom")
+    if raw:
+        try:
+            cache_from = json.loads(raw)
+        except ValueError:
+            raise InvalidArgument(f"invalid cachefrom: not a JSON list: {raw[:80]!r}") from None
+        if cache_from is not None and (not isinstance(cache_from, list)
+                                       or not all(isinstance(c, str) for c in cache_from)):
+            raise InvalidArgument("invalid cachefrom: a JSON list of image names is required")
+    return {"cache_from": cache_from or None,"dockerfile": dockerfile, "build_args": args, "labels": labels, "target": _one(query, "target") or None,
             "no_cache": _bool(query, "nocache"), "quiet": _bool(query, "q"), "tags": tags,
             # rm=0 keeps the RUN steps' containers (forcerm=1 overrides); a failed step's
             # container is kept only then too (dockerd keeps it with rm=1 as well: a departure)
             "keep_containers": not _bool(query, "rm", True) and not _bool(query, "forcerm"),
             "extra_hosts": hosts, "shm_size": int(shm),
             "network": "bridge" if network == "default" else network}
+
+
+def cache_sources(engine, names) -> list | None:
+    """cachefrom's images as (history's created_by list, diff_ids), those that exist (dockerd
+    skips a name it cannot find); None when none was asked (every cached step may be used)."""
+    if not names:
+        return None
+    from dockyard.errors import ImageNotFound
+
+    out = []
+    for name in names:
+        try:
+            full = engine.images.config(engine.images.resolve(name))
+        except (ImageNotFound, InvalidArgument):
+            continue
+        out.append(([h.get("created_by", "") for h in full.get("history") or ()],
+                    list((full.get("rootfs") or {}).get("diff_ids") or ())))
+    return out
 
 
 def run(engine, context: str, opts: dict, out, on_image=None) -> str:
@@ -148,7 +176,7 @@ def run(engine, context: str, opts: dict, out, on_image=None) -> str:
                 build_args=opts["build_args"], target=opts["target"], no_cache=opts["no_cache"],
                 labels=opts["labels"], network=opts["network"], out=out, quiet=opts["quiet"], progress="plain",
                 keep_containers=opts.get("keep_containers", False), extra_hosts=opts.get("extra_hosts") or (),
-                shm_size=opts.get("shm_size") or 0)
+                shm_size=opts.get("shm_size") or 0, cache_from=cache_sources(engine, opts.get("cache_from")))
     image_id = b.build()
     if on_image is not None:
         on_image(image_id)

@@ -39,7 +39,7 @@ FLAGS = [
     Flag("--disable-content-trust", BOOL, "Skip image verification (dockyard has no content trust: "
                                           "only true)", default=True),
     Flag("--pull", BOOL, "Always attempt to pull a newer version of the image"),
-    Flag("--cache-from", LIST, "Images to consider as cache sources (refused)"),
+    Flag("--cache-from", LIST, "Images to consider as cache sources (a cached step is used only if it is part of one)"),
     Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)"),
     Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
     Flag("-o,--output", LIST, "Output destination (format: \"type=local,dest=path\", \"type=tar,dest=file|-\")"),
@@ -124,6 +124,12 @@ def cmd_build(ctx, argv: list[str]) -> int:
             if len(outputs) > 1:
                 raise NotImplemented("several --output are not supported: give one")
         contexts = _build_contexts(opts.build_context)
+        from dockyard.builder.request import cache_sources
+
+        for c in opts.cache_from:
+            if "=" in c:
+                raise NotImplemented(f"--cache-from {c!r}: only image names are supported (the classic builder's "
+                                     "form), not BuildKit's type=… cache sources")
         secrets = {}
         if opts.secret:
             from dockyard.builder.runmounts import parse_secret
@@ -180,7 +186,8 @@ def cmd_build(ctx, argv: list[str]) -> int:
                     quiet=opts.quiet, progress=opts.progress, secrets=secrets, run_limits=run_limits,
                     out=sys.stderr if ("tar", "-") in outputs else None,
                     keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm,
-                    build_contexts=contexts, pull=opts.pull, no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n])
+                    build_contexts=contexts, pull=opts.pull, no_cache_filter=[n for v in opts.no_cache_filter for n in v.split(",") if n],
+                    cache_from=cache_sources(engine, opts.cache_from))
         image_id = b.build()
     finally:
         if tmp:
@@ -223,8 +230,7 @@ def _refuse_unsupported(opts) -> None:
     """Flags of docker's build that dockyard's builder cannot honour: refused, naming the flag."""
     from dockyard.errors import NotImplemented
 
-    why = {"cache_from": "only this store's build cache is used",
-           "compress": "no context is sent to a daemon",
+    why = {"compress": "no context is sent to a daemon",
            "ssh": "SSH agent forwarding into RUN steps is not implemented",
            "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "
                     "is not granted)"}

@@ -77,10 +77,18 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
             exposed = dict(icfg.get("ExposedPorts") or {}, **{p: {} for p in cfg.host_opts.get("ExposedPorts", ())})
             cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports({"ExposedPorts": exposed}))))
         check_config(engine, cfg)
-    if cfg.mounts or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
+    asked = cfg.host_opts.get("Volumes") or ()  # the request's Config.Volumes: made as an image's VOLUMEs
+    if cfg.mounts or asked or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
         from dockyard.engine.mounts import resolve
 
-        cfg = cfg.replace(mounts=resolve(engine, cfg.mounts, icfg, image_volumes=image_volumes))
+        vcfg = dict(icfg, Volumes={**((icfg.get("Volumes") or {}) if image_volumes else {}), **{p: {} for p in asked}})
+        cfg = cfg.replace(mounts=resolve(engine, cfg.mounts, vcfg))
+        driver = cfg.host_opts.get("VolumeDriver", "local")
+        if driver != "local":  # only the local driver is here: a volume it would make cannot be made
+            for m in cfg.mounts:
+                if m["type"] == "volume" and m.get("origin") != "volumes-from":
+                    raise InvalidArgument(f'create {m["source"]}: error looking up volume plugin {driver}: '
+                                          f'plugin "{driver}" not found')
     cid = os.urandom(32).hex()
     name_given = bool(name)
     name = validate_name(name) if name else random_name()

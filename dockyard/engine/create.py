@@ -23,7 +23,7 @@ import os
 
 from dockyard.engine.config import ContainerConfig, parse_restart
 from dockyard.engine.config import json_field, json_string_map, json_strings
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, NotImplemented
 
 MIN_MEMORY = 6 * 1024 * 1024
 
@@ -57,7 +57,7 @@ def config_from_request(body: dict) -> ContainerConfig:
     network = json_field(hc, "NetworkMode", str, H, "") or "bridge"
     if network == "default":
         network = "bridge"
-    aliases, ip = _endpoint(net, network)  # docker's CLI names the default network "default"
+    aliases, ip, mac = _endpoint(net, network)  # docker's CLI names the default network "default"
     env = json_strings(body, "Env", "") or ()
     for item in env:
         if "\0" in item:
@@ -72,6 +72,15 @@ def config_from_request(body: dict) -> ContainerConfig:
     nano_cpus = json_field(hc, "NanoCpus", int, H, 0)
     host_opts = host_options(body, hc, network=network, memory=limits.get("memory", 0), nano_cpus=nano_cpus,
                              hostname=json_field(body, "Hostname", str, "", ""))
+    if mac:  # API 1.44 moved --mac-address into the endpoint; Config.MacAddress is the older place
+        from dockyard.engine.hostopts import check_mac
+
+        mac = check_mac(mac)
+        if host_opts.get("MacAddress", mac) != mac:
+            raise InvalidArgument("conflicting options: Config.MacAddress and the endpoint's MacAddress differ")
+        if network in ("host", "none") or network.startswith("container:"):
+            raise InvalidArgument("conflicting options: mac-address and the network mode")
+        host_opts = {**host_opts, "MacAddress": mac}
     if nano_cpus:  # applied as cpu_period/cpu_quota; kept to be reported as asked
         host_opts = {**host_opts, "NanoCpus": nano_cpus}
     return ContainerConfig(
@@ -240,11 +249,12 @@ def _port_bindings(bindings: dict) -> tuple:
     return tuple(out)
 
 
-def _endpoint(net: dict, network: str) -> tuple[tuple, str]:
-    """Aliases and a fixed IPv4 address on the container's first network."""
+def _endpoint(net: dict, network: str) -> tuple[tuple, str, str]:
+    """Aliases, a fixed IPv4 address and a fixed MAC address on the container's first network.
+    What dockyard cannot do there (links, driver options, IPv6 and link-local addresses) is refused."""
     endpoints = json_field(net, "EndpointsConfig", dict, "NetworkingConfig.", {})
     if not endpoints:
-        return (), ""
+        return (), "", ""
     if network == "bridge" and "default" in endpoints and "bridge" not in endpoints:
         endpoints = {"bridge": endpoints["default"], **{k: v for k, v in endpoints.items() if k != "default"}}
     extra = [k for k in endpoints if k != network]
@@ -256,10 +266,19 @@ def _endpoint(net: dict, network: str) -> tuple[tuple, str]:
         raise InvalidArgument(f"invalid NetworkingConfig.EndpointsConfig[{network!r}]: expected an object")
     where = f"NetworkingConfig.EndpointsConfig[{network!r}]."
     aliases = json_strings(ep, "Aliases", where) or ()
-    ip = json_field(json_field(ep, "IPAMConfig", dict, where, {}), "IPv4Address", str, where + "IPAMConfig.", "")
+    ipam = json_field(ep, "IPAMConfig", dict, where, {})
+    ip = json_field(ipam, "IPv4Address", str, where + "IPAMConfig.", "")
+    for key, what in (("Links", "Links"), ("DriverOpts", "DriverOpts"), ("IPv6Gateway", "IPv6Gateway"),
+                      ("GlobalIPv6Address", "GlobalIPv6Address")):
+        if ep.get(key):
+            raise NotImplemented(f"{where}{what} is not supported by dockyard")
+    for key in ("IPv6Address", "LinkLocalIPs"):
+        if ipam.get(key):
+            raise NotImplemented(f"{where}IPAMConfig.{key} is not supported by dockyard (IPv4 only)")
+    mac = json_field(ep, "MacAddress", str, where, "")
     if ip and (network in ("none", "host", "default") or network.startswith("container:")):
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
-    return aliases, ip
+    return aliases, ip, mac
 
 
 def _stop(body: dict) -> dict:

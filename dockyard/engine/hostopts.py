@@ -5,8 +5,9 @@ them and kept, under Docker's own names, in `ContainerConfig.host_opts` (only th
         OomScoreAdj OomKillDisable Sysctls PidMode IpcMode UTSMode CgroupnsMode CgroupParent Init
         MemoryReservation MemorySwappiness CpuPeriod CpuQuota CpusetMems BlkioWeight
         BlkioDeviceReadBps BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps [{Path,Rate}]
-        Annotations
-    Config: ExposedPorts MacAddress
+        Annotations VolumeDriver Isolation ("default" only, as dockerd on Linux) VolumesFrom (as asked; the mounts
+        themselves are engine/mounts.py's)
+    Config: ExposedPorts MacAddress Volumes (anonymous volumes made at create, as an image's VOLUME)
 
 `engine/specopts.py` turns them into the OCI spec; `network/etcfiles.py` writes the /etc files.
 """
@@ -38,6 +39,17 @@ def host_options(body: dict, hc: dict, *, network: str, memory: int, nano_cpus: 
     annotations = json_string_map(hc, "Annotations", H)
     if annotations:
         out["Annotations"] = annotations
+    isolation = json_field(hc, "Isolation", str, H, "")
+    if isolation:
+        if isolation.lower() != "default":  # dockerd on Linux: verifyPlatformContainerSettings
+            raise InvalidArgument(f"invalid isolation: {isolation!r} - Linux only supports 'default'")
+        out["Isolation"] = isolation
+    driver = json_field(hc, "VolumeDriver", str, H, "")
+    if driver:  # the driver of the volumes this container makes (engine/containers.py checks it)
+        out["VolumeDriver"] = driver
+    volumes_from = json_strings(hc, "VolumesFrom", H)
+    if volumes_from:
+        out["VolumesFrom"] = list(volumes_from)
     exposed = json_field(body, "ExposedPorts", dict, "", {})
     if exposed:
         from dockyard.oci.ports import exposed_port
@@ -51,6 +63,18 @@ def host_options(body: dict, hc: dict, *, network: str, memory: int, nano_cpus: 
                                       "1 to 65535") from None
             ports.append(f"{port}/{proto}")
         out["ExposedPorts"] = sorted(set(ports), key=lambda p: (int(p.partition("/")[0]), p))
+    volumes = json_field(body, "Volumes", dict, "", {})
+    if volumes:
+        import posixpath
+
+        paths = []
+        for path in volumes:
+            clean = posixpath.normpath(path) if path.startswith("/") else ""
+            if not clean or clean == "/" or clean.startswith("//") or ":" in path:
+                raise InvalidArgument(f"invalid Config.Volumes key {path!r}: expected an absolute path in the "
+                                      "container, not /")
+            paths.append(clean)
+        out["Volumes"] = sorted(set(paths))
     if network.startswith("container:"):  # its /etc files and ports are the other container's (dockerd's checks)
         for keys, what in ((("ExtraHosts",), "custom host-to-IP mapping"), (("Dns", "DnsSearch", "DnsOptions"), "dns"),
                            (("ExposedPorts",), "port exposing")):

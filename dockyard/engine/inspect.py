@@ -38,7 +38,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "Path": path,
         "Args": args,
         "State": {
-            "Status": status, "Running": status == "running", "Paused": status == "paused",
+            "Status": status, "Running": status in ("running", "paused"), "Paused": status == "paused",  # as dockerd
             "Restarting": status == "restarting", "OOMKilled": bool(st.get("OOMKilled")), "Dead": status == "dead",
             "Pid": st.get("Pid", 0) if status in ("running", "paused") else 0, "ExitCode": st.get("ExitCode", 0),
             "Error": st.get("Error", ""), "StartedAt": st.get("StartedAt", "0001-01-01T00:00:00Z"),
@@ -61,7 +61,9 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
             "Tty": cfg.get("tty", False), "OpenStdin": cfg.get("stdin_open", False),
             "StdinOnce": cfg.get("stdin_once", False),
-            "Env": st.get("Env") or list(cfg.get("env") or []),
+            # a bare NAME asked for stays in Config.Env, as dockerd keeps it (the process has it unset)
+            "Env": (st.get("Env") or [e for e in cfg.get("env") or () if "=" in e])
+            + [e for e in cfg.get("env") or () if "=" not in e],
             "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else st.get("ImageCmd"),
             "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
@@ -91,7 +93,7 @@ def host_config_json(cfg: dict) -> dict:
     from dockyard.engine.mounts import host_config
     from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS
 
-    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress")}
+    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress", "Volumes")}
     mounts = host_config(cfg.get("mounts"))
     if mounts.get("Mounts") is None:  # omitempty in dockerd's HostConfig
         mounts.pop("Mounts", None)
@@ -144,8 +146,11 @@ def restart_policy(policy: str) -> dict:
 
 
 def _config_opts(opts: dict) -> dict:
-    """Config.ExposedPorts and Config.MacAddress of --expose and --mac-address."""
+    """Config.ExposedPorts, Config.MacAddress and Config.Volumes of --expose, --mac-address and
+    the create request's Volumes."""
     out: dict = {}
+    if opts.get("Volumes"):
+        out["Volumes"] = {p: {} for p in opts["Volumes"]}
     if opts.get("ExposedPorts"):
         out["ExposedPorts"] = {p: {} for p in opts["ExposedPorts"]}
     if opts.get("MacAddress"):
@@ -191,8 +196,11 @@ def network_settings(cfg: dict, st: dict) -> dict:
     for i, name in enumerate(network_names(cfg)):
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
-        empty = {"IPAMConfig": None, "Links": None, "Aliases": aliases or None, "NetworkID": "", "EndpointID": "",
-                 "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
+        fixed = cfg.get("ip") if i == 0 else conf.get("ip")
+        mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
+        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None,
+                 "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                 "IPPrefixLen": 0, "MacAddress": mac}  # a fixed MAC shows before the start, as dockerd's
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
@@ -209,6 +217,14 @@ def port_bindings(cfg: dict) -> dict:
     return out
 
 
+# dockerd's image Config is its container.Config: these fields are always in its JSON (no omitempty),
+# where an OCI image config has only what was set
+IMAGE_CONFIG_DEFAULTS = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+                         "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
+                         "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
+                         "OnBuild": None, "Labels": None}
+
+
 def image_json(engine, rec) -> dict:
     full = engine.images.config(rec)
     tags, digests = engine.images.names(rec)
@@ -221,7 +237,7 @@ def image_json(engine, rec) -> dict:
         "Created": full.get("created", ""),
         "DockerVersion": "",
         "Author": full.get("author", ""),
-        "Config": full.get("config") or {},
+        "Config": {**IMAGE_CONFIG_DEFAULTS, **(full.get("config") or {})},
         "Architecture": full.get("architecture", ""),
         "Variant": full.get("variant") or None,
         "Os": full.get("os", ""),

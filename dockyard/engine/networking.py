@@ -223,17 +223,20 @@ class Attachment:
 
 
 def _wanted(engine, cfg) -> list[tuple]:
-    """[(NetworkRecord, aliases, fixed ip)] in attach order: the first network gives the route."""
+    """[(NetworkRecord, aliases, fixed ip, fixed mac)] in attach order: the first network gives the
+    route (and takes --mac-address); a connected one's MAC is its EndpointConfig.MacAddress."""
     from dockyard.state.networks import find_network
 
     first = network_name(cfg)
     out = []
-    for name, aliases, ip in [(first, list(cfg.network_aliases), cfg.ip)] + \
-            [(n, list(v.get("aliases") or ()), v.get("ip") or "") for n, v in (cfg.networks or {}).items()]:
+    first_mac = (cfg.host_opts or {}).get("MacAddress", "")
+    for name, aliases, ip, mac in [(first, list(cfg.network_aliases), cfg.ip, first_mac)] + \
+            [(n, list(v.get("aliases") or ()), v.get("ip") or "", v.get("mac") or "")
+             for n, v in (cfg.networks or {}).items()]:
         rec = ensure_default(engine) if name == DEFAULT_NETWORK else find_network(engine.db, name)
         if rec is None:
             raise NetworkNotFound(f"network {name} not found")
-        out.append((rec, aliases, ip))
+        out.append((rec, aliases, ip, mac))
     return out
 
 
@@ -287,9 +290,8 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     dns_pid = 0
     try:
         with _Lock():
-            settings = _attach_locked(engine, cid, name, wanted, pid, reservation,
-                                      mac=(cfg.host_opts or {}).get("MacAddress", ""))
-        if any(rec.name != DEFAULT_NETWORK for rec, _a, _i in wanted):
+            settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+        if any(rec.name != DEFAULT_NETWORK for rec, *_ in wanted):
             dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
     except BaseException:
         if reservation is not None:
@@ -298,7 +300,7 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
         raise
     from dockyard.engine import events
 
-    for net, _a, _i in wanted:  # as dockerd: a start connects the container to its networks
+    for net, *_ in wanted:  # as dockerd: a start connects the container to its networks
         events.emit(engine, "network", "connect", net.id, {"container": cid, "name": net.name, "type": "bridge"})
     return Attachment(settings, reservation, bool(publish), dns_pid)
 
@@ -377,8 +379,9 @@ def _host_if(cid: str, i: int) -> str:
     return f"dv{cid[:10]}{i}"
 
 
-def _attach_locked(engine, cid, name, wanted, pid, reservation, mac: str = "") -> dict:
-    """`mac` (--mac-address): the first network's interface address, instead of one made from its IP."""
+def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
+    """A network's fixed MAC (--mac-address, EndpointConfig.MacAddress) is its interface's address,
+    instead of one made from its IP."""
     from dockyard.linux.netlink import Netlink, open_in_netns
     from dockyard.state.networks import delete_endpoints
 
@@ -388,9 +391,8 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation, mac: str = "") -
     with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
-        for i, (rec, aliases, fixed) in enumerate(wanted):
-            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0,
-                        mac=mac if i == 0 else "")
+        for i, (rec, aliases, fixed, mac) in enumerate(wanted):
+            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac)
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -402,7 +404,7 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation, mac: str = "") -
         firewall.remove_tagged(firewall.ctr_tag(cid))  # left by a run whose monitor was killed
         firewall.apply(firewall.port_rules(cid, [(p["proto"], p["host_port"], p["host_ip"], first_ip,
                                                   p["container_port"]) for p in bound]))
-    _sync_hosts(engine, [rec.id for rec, _a, _i in wanted])
+    _sync_hosts(engine, [rec.id for rec, *_ in wanted])
     from dockyard.network.ports import render
 
     first = next(iter(nets.values()))
@@ -499,7 +501,8 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
             f.truncate()
 
 
-def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "") -> None:
+def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "",
+            mac: str = "") -> None:
     """docker network connect: recorded in the config; a running container gets the interface now."""
     from dockyard.engine.config import ContainerConfig
     from dockyard.engine.status import ContainerLock, effective_state
@@ -518,18 +521,18 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
         if net.name == DEFAULT_NETWORK and aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
         networks = dict(cfg.networks or {})
-        networks[net.name] = {"aliases": list(aliases), "ip": ip}
+        networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
         new = cfg.replace(networks=networks)
         st = effective_state(rec)
         if st.get("Status") in ("running", "paused"):
-            _hot_plug(engine, rec, net, list(aliases), ip, st)
+            _hot_plug(engine, rec, net, list(aliases), ip, st, mac)
         engine.db.update_config(rec.id, new.to_json())
     from dockyard.engine import events
 
     events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
-def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
+def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
     from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
@@ -540,7 +543,8 @@ def _hot_plug(engine, rec, net, aliases, ip, st) -> None:
         from dockyard.linux.netlink import Netlink, open_in_netns
 
         with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
-            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False)
+            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False,
+                        mac=mac)
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
     update_state(engine, rec.id, NetworkSettings=settings)
@@ -594,13 +598,33 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
             "Interface": ifname}
 
 
+def _forget_gone_network(engine, container_ref: str, name: str) -> None:
+    from dockyard.engine.config import ContainerConfig
+    from dockyard.engine.status import ContainerLock
+
+    rec = engine.db.get_container(container_ref)
+    with ContainerLock(engine, rec.id):
+        cfg = ContainerConfig.from_json(engine.db.get_container(rec.id).config)
+        if name not in (cfg.networks or {}):
+            raise NetworkNotFound(f"network {name} not found")
+        engine.db.update_config(rec.id, cfg.replace(networks={k: v for k, v in cfg.networks.items()
+                                                                if k != name}).to_json())
+
+
 def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False) -> None:
-    """docker network disconnect: the interface goes now if it runs; the config forgets it."""
+    """docker network disconnect: the interface goes now if it runs; the config forgets it.
+    `force`, as dockerd's: a container may forget a network that no longer exists."""
     from dockyard.engine.config import ContainerConfig
     from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import delete_endpoints, endpoints, get_network
 
-    net = get_network(engine.db, net_ref)
+    try:
+        net = get_network(engine.db, net_ref)
+    except NetworkNotFound:
+        if force:
+            _forget_gone_network(engine, container_ref, net_ref)
+            return
+        raise
     rec = engine.db.get_container(container_ref)
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
@@ -615,13 +639,14 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
             if networks:
                 nxt = next(iter(networks))
                 conf = networks.pop(nxt)
+                opts = {k: v for k, v in (cfg.host_opts or {}).items() if k != "MacAddress"}
+                if conf.get("mac"):  # the first network's MAC is --mac-address's place
+                    opts["MacAddress"] = conf["mac"]
                 new = cfg.replace(network=nxt, networks=networks, network_aliases=tuple(conf.get("aliases") or ()),
-                                  ip=conf.get("ip") or "")
+                                  ip=conf.get("ip") or "", host_opts=opts)
             else:
                 new = cfg.replace(network="none", network_aliases=(), ip="")
-        else:
-            if force:
-                return
+        else:  # force too, as dockerd (its force only matters for a network that is gone)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
         st = effective_state(rec)
         if st.get("Status") in ("running", "paused"):

@@ -53,12 +53,15 @@ def capabilities(cfg) -> list[str]:
 
 
 def merge_env(base: list[str], overrides: list[str]) -> list[str]:
-    """Later entries win, keys keep their first position (docker's ReplaceOrAppendEnvValues)."""
+    """Later entries win, keys keep their first position (docker's ReplaceOrAppendEnvValues); an
+    override without `=` (an API client's bare NAME) unsets NAME, as dockerd's does."""
     values: dict[str, str] = {}
-    for kv in list(base) + list(overrides):
+    for i, kv in enumerate(list(base) + list(overrides)):
         k, eq, v = kv.partition("=")
         if eq:  # `-e NAME` unset on the host never reaches here (the CLI drops it, as docker does)
             values[k] = v
+        elif i >= len(base):
+            values.pop(k, None)
     return [f"{k}={v}" for k, v in values.items()]
 
 

@@ -239,7 +239,7 @@ def test_no_cache_filter_rebuilds_only_the_named_stages(dy, busybox, ctx):
 
 
 @pytest.mark.parametrize("flags, words", [
-    (["--cache-from", "img"], "--cache-from is not supported"),
+    (["--cache-from", "type=registry,ref=img"], "only image names are supported"),
     (["--output", "type=oci,dest=out"], "type=oci is not supported"),
     (["--ssh", "default"], "--ssh is not supported"),
     (["--build-context", "a=docker-image://busybox"], "only local directories"),
@@ -255,6 +255,15 @@ def test_unsupported_or_malformed_build_flags_exit_125(dy, ctx, flags, words):
     p = dy("build", *flags, str(ctx), check=False)
     assert p.returncode == 125 and words in p.err, p.err
     no_traceback(p)
+
+
+def test_cache_from_limits_the_cache_to_those_images(dy, busybox, ctx):
+    """dockerd's classic builder with --cache-from uses a cached step only where it is part of one
+    of the named images (a name it cannot find is skipped)."""
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN echo one > /one\n"})
+    dy("build", "-q", "-t", "base:1", str(ctx), timeout=120)
+    assert "Using cache" in dy("build", "--cache-from", "base:1", str(ctx), timeout=120).out
+    assert "Using cache" not in dy("build", "--cache-from", "nosuch:1", str(ctx), timeout=120).out
 
 
 def test_output_local_and_tar(dy, busybox, ctx, tmp_path):

@@ -172,3 +172,162 @@ def test_docker_py_commit_of_a_container_that_exits_meanwhile(client, dy):
         client.api.remove_container(c)
         client.api.remove_image(res["Id"])
     assert dy("ps", "-aq").out == ""
+
+
+def test_docker_py_inspect_reports_isolation_and_volumes_from(client):
+    """docker-py's suite: HostConfig.Isolation and VolumesFrom come back as asked; an isolation
+    Linux has not is refused (400), as dockerd on Linux refuses it."""
+    api = client.api
+    src = api.create_container("busybox", ["true"], volumes=["/data"],
+                               host_config=api.create_host_config(network_mode="none"), name="pysrc")
+    c = api.create_container("busybox", ["true"], stop_timeout=25, host_config=api.create_host_config(
+        isolation="default", volumes_from=["pysrc:ro"], network_mode="none"))
+    doc = api.inspect_container(c)
+    assert doc["HostConfig"]["Isolation"] == "default"
+    assert doc["HostConfig"]["VolumesFrom"] == ["pysrc:ro"]
+    assert doc["Config"]["StopTimeout"] == 25
+    assert [m["Destination"] for m in doc["Mounts"]] == ["/data"]
+    with pytest.raises(docker.errors.APIError) as e:
+        api.create_container("busybox", ["true"], host_config=api.create_host_config(isolation="hyperv"))
+    assert e.value.status_code == 400 and "isolation" in str(e.value)
+    assert api.inspect_container(src)["HostConfig"]["Isolation"] == ""
+    # VolumeDriver: kept and reported; a volume it would have to make is refused (only "local" here)
+    v = api.create_container("busybox", ["true"], host_config=api.create_host_config(volume_driver="foo"))
+    assert api.inspect_container(v)["HostConfig"]["VolumeDriver"] == "foo"
+    with pytest.raises(docker.errors.APIError) as e:
+        api.create_container("busybox", ["true"], volumes=["/data"],
+                             host_config=api.create_host_config(volume_driver="foo"))
+    assert e.value.status_code == 400 and 'plugin "foo" not found' in str(e.value)
+    # a paused container is still running (State.Running and State.Paused both true, as dockerd's)
+    p = api.create_container("busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="none"))
+    try:
+        api.start(p)
+        api.pause(p)
+        st = api.inspect_container(p)["State"]
+        assert (st["Status"], st["Running"], st["Paused"]) == ("paused", True, True)
+        api.unpause(p)
+        st = api.inspect_container(p)["State"]
+        assert (st["Status"], st["Running"], st["Paused"]) == ("running", True, False)
+    finally:
+        api.remove_container(p, force=True)
+
+
+def test_docker_py_exec_tty_framing_and_detach_keys(client):
+    """The start request's Tty decides the output's shape (a TTY exec started without it comes as
+    stdcopy stdout frames, as dockerd's); a TTY exec's detach keys (DetachKeys, or docker-py's
+    `detachKeys` config) end the connection and leave the process running."""
+    import socket
+    import struct
+
+    api = client.api
+    c = api.create_container("busybox", "cat", stdin_open=True, host_config=api.create_host_config(network_mode="none"))
+    api.start(c)
+    try:
+        ex = api.exec_create(c, ["sh", "-c", "echo out; echo err >&2"], tty=True)
+        assert api.exec_start(ex, demux=True) == (b"out\r\nerr\r\n", None)
+        ex = api.exec_create(c, ["sh", "-c", "echo out; echo err >&2"], tty=True)
+        assert api.exec_start(ex, tty=True) == b"out\r\nerr\r\n"  # raw
+        ex = api.exec_create(c, ["sh", "-c", "echo out; sleep 0.3; echo err >&2"])
+        assert api.exec_start(ex, demux=True) == (b"out\n", b"err\n")
+        ex = api.exec_create(c, ["printf", "abc"], tty=True)
+        sock = api.exec_start(ex, socket=True)._sock
+        head = sock.recv(8)
+        assert struct.unpack(">BxxxL", head) == (1, 3) and sock.recv(3) == b"abc"
+        sock.close()
+        for keys, seq in ((None, b"\x10\x11"), ("ctrl-x", b"\x18")):
+            api._general_configs.pop("detachKeys", None)
+            if keys:
+                api._general_configs["detachKeys"] = keys
+            ex = api.exec_create(c, ["sh", "-c", "cat; echo ended > /ended"], stdin=True, tty=True)
+            assert api.exec_inspect(ex)["DetachKeys"] == (keys or "")
+            sock = api.exec_start(ex, tty=True, socket=True)._sock
+            sock.sendall(b"hi\n")
+            got = b""
+            deadline = time.monotonic() + 10
+            while b"hi\r\n" not in got.replace(b"hi\r\nhi", b"hi"):
+                assert time.monotonic() < deadline, got
+                got += sock.recv(100)
+            sock.sendall(seq)
+            sock.settimeout(10)
+            while sock.recv(100):  # the server ends the connection
+                pass
+            sock.close()
+            assert api.exec_inspect(ex)["Running"] is True  # detached, not ended
+        with pytest.raises(docker.errors.APIError) as e:
+            api.exec_create(c, ["true"], detach_keys="ctrl-+")
+        assert e.value.status_code == 400
+    finally:
+        api.remove_container(c, force=True)
+
+
+def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
+    """A bare env NAME stays in Config.Env and unsets NAME in the process (dockerd's way); image
+    inspect has dockerd's Config keys (OnBuild: null); a fixed address shows in IPAMConfig; a MAC
+    asked in the endpoint (API 1.44's place) or on connect is the interface's; disconnecting what
+    is not connected fails, force or not; endpoint settings dockyard cannot do are refused."""
+    api = client.api
+    net = api.create_network("pyepnet", ipam=docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet="10.213.7.0/24")]))["Id"]
+    other = api.create_network("pyepnet2")["Id"]
+    c = api.create_container("busybox", ["sh", "-c", "env; cat /sys/class/net/eth*/address; sleep 30"],
+                             environment={"Foo": None, "Blank": "", "Other": "one"},
+                             host_config=api.create_host_config(network_mode="pyepnet"),
+                             networking_config=api.create_networking_config({"pyepnet": api.create_endpoint_config(
+                                 ipv4_address="10.213.7.23", mac_address="02:42:0a:d5:07:aa")}))
+    api.connect_container_to_network(c, "pyepnet2", mac_address="02:42:0a:d5:07:bb")
+    try:  # asked MACs show before the start too (dockerd's endpoint settings)
+        nets = api.inspect_container(c)["NetworkSettings"]["Networks"]
+        assert (nets["pyepnet"]["MacAddress"], nets["pyepnet2"]["MacAddress"]) == ("02:42:0a:d5:07:aa",
+                                                                                   "02:42:0a:d5:07:bb")
+        api.start(c)
+        doc = api.inspect_container(c)
+        assert "Foo" in doc["Config"]["Env"] and "Blank=" in doc["Config"]["Env"]
+        nets = doc["NetworkSettings"]["Networks"]
+        assert nets["pyepnet"]["IPAMConfig"] == {"IPv4Address": "10.213.7.23"}
+        assert nets["pyepnet"]["MacAddress"] == "02:42:0a:d5:07:aa"
+        assert nets["pyepnet2"]["MacAddress"] == "02:42:0a:d5:07:bb" and nets["pyepnet2"]["IPAMConfig"] is None
+        deadline = time.monotonic() + 10
+        while b"02:42:0a:d5:07:bb" not in api.logs(c):
+            assert time.monotonic() < deadline, api.logs(c)
+            time.sleep(0.1)
+        out = api.logs(c).decode()
+        assert "Other=one" in out and "Foo" not in out and "02:42:0a:d5:07:aa" in out
+        api.disconnect_container_from_network(c, other, force=True)
+        with pytest.raises(docker.errors.APIError):
+            api.disconnect_container_from_network(c, other, force=True)
+    finally:
+        api.remove_container(c, force=True)
+    img = api.inspect_image("busybox")
+    assert img["Config"]["OnBuild"] is None and img["Config"]["Cmd"] == ["sh"]
+    for ep in ({"links": [("x", "y")]}, {"link_local_ips": ["169.254.8.8"]}, {"driver_opt": {"a": "b"}}):
+        with pytest.raises(docker.errors.APIError) as e:
+            api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="pyepnet"),
+                                 networking_config=api.create_networking_config(
+                                     {"pyepnet": api.create_endpoint_config(**ep)}))
+        assert e.value.status_code == 501 and "not supported" in str(e.value)
+    assert dy("ps", "-aq").out == ""
+    api.remove_network(net)
+    api.remove_network(other)
+
+
+def test_docker_py_build_cache_from(client):
+    """cachefrom (dockerd's classic builder): cached steps are used only where they make part of
+    one of those images; a name that is not there is skipped, so nothing comes from the cache."""
+    import io
+
+    api = client.api
+    script = b"FROM busybox\nENV FOO=bar\nRUN touch baz\nRUN touch bax\n"
+
+    def hits(**kw) -> int:
+        chunks = list(api.build(fileobj=io.BytesIO(script), decode=True, **kw))
+        assert not [c for c in chunks if "error" in c], chunks
+        return sum("Using cache" in c.get("stream", "") for c in chunks)
+
+    hits(tag="pycache1")
+    assert hits(tag="pycache2", cache_from=["pycache1"]) == 3
+    api.remove_image("pycache2")
+    assert hits(tag="pycache2", cache_from=["nosuchtag"]) == 0
+    assert hits(tag="pycache3") == 3  # without cachefrom every cached step may be used
+    with pytest.raises(docker.errors.APIError) as e:
+        list(api.build(fileobj=io.BytesIO(script), cache_from="notalist"))
+    assert e.value.status_code == 400
