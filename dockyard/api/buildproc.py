@@ -82,4 +82,9 @@ def main(args: dict) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(json.loads(sys.argv[1])))
+    try:
+        code = main(json.loads(sys.argv[1]))
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a late SIGTERM must not unwind the exit itself
+    except Cancelled:  # it came after main's own handler (a traceback at shutdown otherwise)
+        code = 130
+    sys.exit(code)

@@ -7,7 +7,7 @@ import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
 from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
-from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unavailable
+from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied, Unavailable
 
 RUN_FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
@@ -412,8 +412,8 @@ def cmd_create(ctx, argv: list[str]) -> int:
         cfg = config_from_request(request)
         c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
         cid.write(c.rec.id)
-    except (NotFound, AlreadyExists, Conflict, Unavailable) as e:
-        # docker create exits 1 for what the daemon refuses (run: 125): a name in use, no such
+    except (NotFound, AlreadyExists, Conflict, PermissionDenied, Unavailable) as e:
+        # docker create exits 1 for what the daemon refuses (run: 125): a name in use, no such (or a refused)
         # image, a full disk. A request dockerd finds invalid exits 1 in docker too, but dockyard's
         # checks are not split into docker's CLI-side (125) and daemon-side ones: they keep 125.
         e.exit_code = 1

@@ -103,12 +103,19 @@ UPPER = _tar(
 )
 
 
+def _content_size(layer: bytes) -> int:
+    """A layer's size as Docker counts it: its files' and symlinks' bytes, no tar headers."""
+    from dockyard.archive.apply import content_size
+
+    return content_size(io.BytesIO(layer))
+
+
 def _stack(snap) -> tuple[str, str]:
     c1 = _chain(None, _diff_id(LOWER))
     c2 = _chain(c1, _diff_id(UPPER))
     r1 = snap.unpack_layer(c1, None, io.BytesIO(LOWER))
     r2 = snap.unpack_layer(c2, c1, io.BytesIO(UPPER), diff_id=_diff_id(UPPER))
-    assert (r1.diff_id, r1.size) == (_diff_id(LOWER), len(LOWER))
+    assert (r1.diff_id, r1.size) == (_diff_id(LOWER), _content_size(LOWER))
     assert r2.diff_id == _diff_id(UPPER)
     return c1, c2
 
@@ -122,7 +129,7 @@ def test_layout_and_lowerdirs(snap, tmp_path):
     assert not snap.has_layer(_chain(None, _diff_id(b"other")))
     assert snap.lowerdirs(c2) == [snap.layer_path(c2), snap.layer_path(c1)]
     assert snap.parent_of(c2) == c1 and snap.parent_of(c1) is None
-    assert snap.depth(c2) == 2 and snap.layer_size(c1) == len(LOWER)
+    assert snap.depth(c2) == 2 and snap.layer_size(c1) == _content_size(LOWER)
     assert snap.list_layers() == sorted([c1, c2])
     assert os.listdir(tmp_path / "snapshots" / "tmp") == []
     # idempotent: a second unpack does not touch the committed layer
