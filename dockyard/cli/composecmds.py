@@ -163,9 +163,24 @@ def cmd_top(s, argv):
     return 0
 
 
-def cmd_images(s, argv):
+def _print_rows(opts, rows: list, key: str, table: str, headers: dict) -> None:
+    """`-q` (each row's `key` once), `--format json`, or the table, as Compose v2 prints lists."""
     from dockyard.cli.template import render_table
 
+    if opts.quiet:
+        for value in dict.fromkeys(r[key] for r in rows):
+            print(value)
+    elif opts.format == "json":
+        from dockyard.jsonfast import dumps
+
+        print(dumps(rows))
+    elif opts.format == "table":
+        sys.stdout.write(render_table(table, rows, headers))
+    else:
+        raise InvalidArgument(f"unsupported format {opts.format!r}: use table or json")
+
+
+def cmd_images(s, argv):
     opts = parse_cmd([Flag("-q,--quiet", BOOL, "Only display IDs"),
                    Flag("--format", STR, "Format the output. Values: [table | json]", default="table")],
                   argv, "images [OPTIONS] [SERVICE...]", "List images used by the created containers")
@@ -179,20 +194,9 @@ def cmd_images(s, argv):
             size = 0
         rows.append({"ContainerName": rec.name, "Repository": repo, "Tag": tag, "ID": rec.image_id.removeprefix(
             "sha256:")[:12], "Size": _size(size)})
-    if opts.quiet:
-        for r in dict.fromkeys(r["ID"] for r in rows):
-            print(r)
-        return 0
-    if opts.format == "json":
-        from dockyard.jsonfast import dumps
-
-        print(dumps(rows))
-        return 0
-    if opts.format != "table":
-        raise InvalidArgument(f"unsupported format {opts.format!r}: use table or json")
-    sys.stdout.write(render_table("table {{.ContainerName}}\t{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}", rows,
-                                  {"ContainerName": "CONTAINER", "Repository": "REPOSITORY", "Tag": "TAG",
-                                   "ID": "IMAGE ID", "Size": "SIZE"}))
+    _print_rows(opts, rows, "ID", "table {{.ContainerName}}\t{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}",
+                {"ContainerName": "CONTAINER", "Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
+                 "Size": "SIZE"})
     return 0
 
 
@@ -267,8 +271,6 @@ def cmd_wait(s, argv):
 
 
 def cmd_ls(s, argv):
-    from dockyard.cli.template import render_table
-
     opts = parse_cmd([Flag("-a,--all", BOOL, "Show all stopped Compose projects"),
                    Flag("-q,--quiet", BOOL, "Only display project names"),
                    Flag("--format", STR, "Format the output. Values: [table | json]", default="table")],
@@ -289,19 +291,8 @@ def cmd_ls(s, argv):
             continue
         rows.append({"Name": name, "Status": ", ".join(f"{k}({v})" for k, v in sorted(p["states"].items())),
                      "ConfigFiles": p["ConfigFiles"]})
-    if opts.quiet:
-        for r in rows:
-            print(r["Name"])
-        return 0
-    if opts.format == "json":
-        from dockyard.jsonfast import dumps
-
-        print(dumps(rows))
-        return 0
-    if opts.format != "table":
-        raise InvalidArgument(f"unsupported format {opts.format!r}: use table or json")
-    sys.stdout.write(render_table("table {{.Name}}\t{{.Status}}\t{{.ConfigFiles}}", rows,
-                                  {"Name": "NAME", "Status": "STATUS", "ConfigFiles": "CONFIG FILES"}))
+    _print_rows(opts, rows, "Name", "table {{.Name}}\t{{.Status}}\t{{.ConfigFiles}}",
+                {"Name": "NAME", "Status": "STATUS", "ConfigFiles": "CONFIG FILES"})
     return 0
 
 
