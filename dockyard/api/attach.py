@@ -37,7 +37,7 @@ def attach(engine, req, name: str, ws: bool = False) -> None:
     tty = bool(rec.config.get("tty"))
     stdin = req.qbool("stdin") and bool(rec.config.get("stdin_open"))
     stream = req.qbool("stream", True)
-    running = effective_state(rec).get("Status") in ACTIVE
+    running = effective_state(rec, engine.db).get("Status") in ACTIVE
     marker = attachsock.wait_marker(engine, rec.id)
     if stream and not running:
         os.makedirs(os.path.dirname(marker), exist_ok=True)
@@ -57,7 +57,7 @@ def attach(engine, req, name: str, ws: bool = False) -> None:
         if not stream:
             return
         mon = _connect(engine, rec.id, sock, {"stdin": stdin, **{s: s in want for s in ("stdout", "stderr")}},
-                       effective_state(rec).get("StartedAt"))
+                       effective_state(rec, engine.db).get("StartedAt"))
         if mon is None:
             return
         if stdin:
@@ -111,7 +111,7 @@ def _connect(engine, cid: str, client, request: dict, started):
         if gone(client):
             return None
         try:
-            st = effective_state(engine.db.get_container(cid))
+            st = effective_state(engine.db.get_container(cid), engine.db)
         except ContainerNotFound:
             return None
         if st.get("Status") not in ACTIVE and st.get("StartedAt") != started:
@@ -210,7 +210,7 @@ def resize(engine, req, name: str) -> None:
         h, w = int(req.q("h") or 0), int(req.q("w") or 0)
     except ValueError:
         raise InvalidArgument("h and w must be integers") from None
-    if effective_state(rec).get("Status") not in ACTIVE:
+    if effective_state(rec, engine.db).get("Status") not in ACTIVE:
         raise Conflict(f"Container {rec.id} is not running")
     if not rec.config.get("tty"):
         req.send(200, b"")

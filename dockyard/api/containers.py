@@ -32,7 +32,7 @@ def create(engine, req) -> None:
 
 def start(engine, req, name: str) -> None:
     rec = _record(engine, name)
-    if effective_state(rec).get("Status") in ("running", "restarting"):
+    if effective_state(rec, engine.db).get("Status") in ("running", "restarting"):
         req.send(304)
         return
     isolated.call(engine, "start", ref=rec.id)
@@ -50,7 +50,7 @@ def stop(engine, req, name: str) -> None:
 
     timeout = _timeout(req)
     rec = _record(engine, name)
-    if effective_state(rec).get("Status") not in ACTIVE:
+    if effective_state(rec, engine.db).get("Status") not in ACTIVE:
         req.send(304)
         return
     stop_container(engine, rec.id, timeout=timeout, signal=req.q("signal") or None)
@@ -104,12 +104,12 @@ def wait(engine, req, name: str) -> None:
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidArgument(f"invalid condition: {condition!r}: use not-running, next-exit or removed")
     rec = _record(engine, name)
-    first = effective_state(rec)
+    first = effective_state(rec, engine.db)
     out = req.stream("application/json")
     code = None
     while code is None:
         try:
-            st = effective_state(engine.db.get_container(rec.id))
+            st = effective_state(engine.db.get_container(rec.id), engine.db)
         except ContainerNotFound:
             try:
                 with open(exit_file(engine, rec.id)) as f:

@@ -85,7 +85,7 @@ class Follower:
 
 def _state(engine, cid: str) -> dict | None:
     try:
-        return effective_state(engine.db.get_container(cid))
+        return effective_state(engine.db.get_container(cid), engine.db)
     except ContainerNotFound:
         return None
 

@@ -99,7 +99,7 @@ def cmd_logs(ctx, argv: list[str]) -> int:
         return 0
     seen = sum(1 for _ in read_records(path))
     while True:
-        st = effective_state(engine.db.get_container(rec.id))
+        st = effective_state(engine.db.get_container(rec.id), engine.db)
         new = list(read_records(path))
         if len(new) < seen:  # rotated: start over at what the current files hold
             seen = 0

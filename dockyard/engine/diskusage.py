@@ -59,7 +59,7 @@ def containers_usage(engine) -> list[tuple]:
     out = []
     for rec in sorted(engine.db.list_containers(), key=lambda r: r.created, reverse=True):
         rw, rootfs = container_sizes(engine, rec)
-        out.append((rec, effective_state(rec), rw, rootfs))
+        out.append((rec, effective_state(rec, engine.db), rw, rootfs))
     return out
 
 

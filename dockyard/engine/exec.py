@@ -20,7 +20,7 @@ def exec_target(engine, ref: str) -> tuple:
     from dockyard.engine.status import effective_state
 
     rec = engine.db.get_container(ref)
-    st = effective_state(rec)
+    st = effective_state(rec, engine.db)
     if st.get("Status") == "paused":
         raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
     if st.get("Status") != "running":

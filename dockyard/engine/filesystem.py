@@ -79,7 +79,7 @@ def open_root(engine, ref: str, *, writable: bool = False) -> Iterator[Container
             fd = _running_root(rec)  # started while we waited for the lock
         running = fd is not None
         if fd is None:
-            if writable and effective_state(rec).get("Status") == "restarting":
+            if writable and effective_state(rec, engine.db).get("Status") == "restarting":
                 # its monitor is about to mount the same upper dir again, without our lock
                 raise errors.Conflict(f"container {rec.name} is restarting, wait until it is running")
             target = stack.enter_context(_mounted(engine, rec.id, writable=writable))
@@ -878,7 +878,7 @@ def commit(engine, ref: str, repo: str | None = None, *, message: str = "", auth
     rec = engine.db.get_container(ref)
     paused = False
     with _signals_unwind():  # SIGTERM/SIGHUP/SIGINT unwind through the unpause below
-        if pause and effective_state(rec).get("Status") == "running":
+        if pause and effective_state(rec, engine.db).get("Status") == "running":
             from dockyard.engine.observe import pause as freeze
             from dockyard.engine.status import owner_now
 

@@ -60,7 +60,7 @@ def info_document(engine) -> dict:
     counts = {"running": 0, "paused": 0, "stopped": 0}
     recs = engine.db.list_containers()
     for rec in recs:
-        s = effective_state(rec).get("Status")
+        s = effective_state(rec, engine.db).get("Status")
         counts["running" if s in ("running", "restarting") else "paused" if s == "paused" else "stopped"] += 1
     cgroup2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
     runc = shutil.which("runc")

@@ -28,7 +28,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
     from dockyard.engine.mounts import mounts_json
 
     cfg = rec.config
-    st = effective_state(rec)
+    st = effective_state(rec, engine.db)
     args = list(st.get("Args") or [])
     path = st.get("Path") or ""
     status = st.get("Status", "created")

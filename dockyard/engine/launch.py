@@ -77,7 +77,7 @@ def joined(engine, cfg: ContainerConfig):
     """--network container:NAME: that container, which must be running."""
     ref = cfg.network.partition(":")[2]
     other = engine.db.get_container(ref)
-    st = effective_state(other)
+    st = effective_state(other, engine.db)
     if st.get("Status") not in (Status.RUNNING, Status.PAUSED):
         from dockyard.errors import Conflict
 
@@ -96,7 +96,7 @@ def write_bundle(engine, rec, cfg: ContainerConfig, icfg: dict, user, mounts) ->
     netns_path = None
     if cfg.network.startswith("container:"):  # its namespace, and its hosts and resolv.conf, as docker does
         other = joined(engine, cfg)
-        netns_path = f"/proc/{effective_state(other)['Pid']}/ns/net"
+        netns_path = f"/proc/{effective_state(other, engine.db)['Pid']}/ns/net"
         odir = engine.container_dir(other.id)
         etc = {f"/etc/{n}": os.path.join(odir, n) for n in ("hosts", "hostname", "resolv.conf")}
     else:

@@ -27,7 +27,7 @@ def start(engine, ref: str) -> str:
     try:
         with ContainerLock(engine, rec.id):
             rec = engine.db.get_container(rec.id)
-            st = effective_state(rec)
+            st = effective_state(rec, engine.db)
             if st.get("Status") in (Status.RUNNING, Status.RESTARTING):
                 return rec.name
             if st.get("Status") == Status.PAUSED:
@@ -59,7 +59,7 @@ def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
     rec = engine.db.get_container(ref)
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
-        st = effective_state(rec)
+        st = effective_state(rec, engine.db)
         update_state(engine, rec.id, ManuallyStopped=True)
         if st.get("Status") not in ACTIVE:
             return rec.name
@@ -86,7 +86,7 @@ def kill(engine, ref: str, signal="SIGKILL") -> str:
     rec = engine.db.get_container(ref)
     sig = _signal_number(signal)
     with ContainerLock(engine, rec.id):
-        st = effective_state(engine.db.get_container(rec.id))
+        st = effective_state(engine.db.get_container(rec.id), engine.db)
         if st.get("Status") not in (Status.RUNNING, Status.PAUSED):
             raise Conflict(f"Cannot kill container: {ref}: Container {rec.id} is not running")
         if sig in (9, 15):  # docker: a container killed by the user is not restarted
@@ -120,7 +120,7 @@ def wait(engine, ref: str, *, poll: float = 0.05) -> int:
                     return int(f.read().strip() or 0)
             except (OSError, ValueError):
                 raise ContainerNotFound(f"No such container: {ref}") from None
-        st = effective_state(rec)
+        st = effective_state(rec, engine.db)
         if st.get("Status") not in ACTIVE:
             return int(st.get("ExitCode", 0))
         time.sleep(poll)

@@ -45,7 +45,7 @@ def select(engine, flt: dict[str, list[str]], *, show_all: bool) -> list[tuple]:
     accept = matcher(engine, flt, recs)
     out = []
     for rec in recs:
-        st = effective_state(rec)
+        st = effective_state(rec, engine.db)
         if not show_all and st.get("Status") not in SHOWN_BY_DEFAULT:
             continue
         if accept is None or accept(rec, st):

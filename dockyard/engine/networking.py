@@ -523,7 +523,7 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
         networks = dict(cfg.networks or {})
         networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
         new = cfg.replace(networks=networks)
-        st = effective_state(rec)
+        st = effective_state(rec, engine.db)
         if st.get("Status") in ("running", "paused"):
             _hot_plug(engine, rec, net, list(aliases), ip, st, mac)
         engine.db.update_config(rec.id, new.to_json())
@@ -648,7 +648,7 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                 new = cfg.replace(network="none", network_aliases=(), ip="")
         else:  # force too, as dockerd (its force only matters for a network that is gone)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
-        st = effective_state(rec)
+        st = effective_state(rec, engine.db)
         if st.get("Status") in ("running", "paused"):
             with _Lock():
                 eps = [e for e in endpoints(engine.db, container_id=rec.id) if e.network_id == net.id]

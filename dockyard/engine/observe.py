@@ -13,7 +13,7 @@ def _running(engine, ref: str):
     from dockyard.engine.status import container_cgroup, effective_state
 
     rec = engine.db.get_container(ref)
-    st = effective_state(rec)
+    st = effective_state(rec, engine.db)
     cg = container_cgroup(engine, rec)
     return rec, st, cg
 

@@ -19,7 +19,7 @@ def prune_containers(engine, accept=None) -> tuple[list[str], int]:
 
     removed, reclaimed = [], 0
     for rec in engine.db.list_containers():
-        st = effective_state(rec)
+        st = effective_state(rec, engine.db)
         if st.get("Status") not in STOPPED or (accept is not None and not accept(rec, st)):
             continue
         try:

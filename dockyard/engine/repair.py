@@ -87,7 +87,7 @@ def release_stale_endpoints(engine) -> int:
     held = {e.container_id for e in endpoints(engine.db)}
     fixed = 0
     for rec in engine.db.list_containers():
-        if rec.id in held and effective_state(rec).get("Status") not in ACTIVE:
+        if rec.id in held and effective_state(rec, engine.db).get("Status") not in ACTIVE:
             detach(engine, rec.id, had_ports=bool(rec.config.get("ports")), reap_links=True)
             fixed += 1
     known = {r.id for r in engine.db.list_containers()}

@@ -41,7 +41,7 @@ def joined_pid(engine, mode: str, what: str) -> tuple:
     from dockyard.errors import Conflict
 
     other = engine.db.get_container(mode.partition(":")[2])
-    st = effective_state(other)
+    st = effective_state(other, engine.db)
     if st.get("Status") not in (Status.RUNNING, Status.PAUSED):
         raise Conflict(f"cannot join {what} of a non running container: {other.name}")
     return st["Pid"], other

@@ -50,7 +50,7 @@ def document(engine, ref: str, previous: dict | None = None) -> dict:
     from dockyard.engine.status import NEVER, container_cgroup, effective_state, rfc3339
 
     rec = engine.db.get_container(ref)
-    st = effective_state(rec)
+    st = effective_state(rec, engine.db)
     cg = container_cgroup(engine, rec)
     running = st.get("Status") in ("running", "paused") and cg is not None
     s = cg.stats() if running else {}

@@ -103,16 +103,28 @@ def owner_alive(tag) -> bool:
     return pid.isdigit() and started.isdigit() and start_time(int(pid)) == int(started)
 
 
-def effective_state(rec) -> dict:
+def effective_state(rec, db=None) -> dict:
     """The record's state, corrected by the kernel: a dead init means the container has exited.
 
     While its monitor lives, the monitor is about to record the exit itself (with the real exit
-    code), so only a container with neither init nor monitor is declared exited here.
+    code), so only a container with neither init nor monitor is declared exited here. Given the
+    database, a record whose monitor is found dead is read once more: the monitor may have
+    recorded the exit (its last write) between that read and the liveness check, and a container
+    that exited 0 must not be reported as killed.
     """
     st = dict(rec.state)
     if st.get("Status") in ACTIVE and not alive(st.get("Pid", 0), st.get("PidStartTime")):
         if alive(st.get("MonitorPid", 0), st.get("MonitorStartTime")):
             return st
+        if db is not None:
+            from dockyard.errors import ContainerNotFound
+
+            try:
+                fresh = db.get_container(rec.id)
+            except ContainerNotFound:
+                fresh = None
+            if fresh is not None and fresh.state != rec.state:
+                return effective_state(fresh)
         st.update(Status=Status.EXITED, Running=False, Paused=False, Restarting=False, Pid=0,
                   ExitCode=st.get("ExitCode") or 137,
                   Error=st.get("Error") or "container process disappeared")

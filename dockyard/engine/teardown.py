@@ -25,7 +25,7 @@ def await_exit_recorded(engine, cid: str, timeout: float = 10.0) -> None:
             break
         time.sleep(0.02)
     rec = engine.db.get_container(cid)
-    st = effective_state(rec)
+    st = effective_state(rec, engine.db)
     if st.get("Status") == Status.EXITED:
         update_state(engine, cid, Status=Status.EXITED, Running=False, Paused=False, Restarting=False, Pid=0,
                      ExitCode=st.get("ExitCode", 137), FinishedAt=rfc3339(time.time()), NetworkSettings={})
@@ -46,7 +46,7 @@ def remove(engine, ref: str, *, force: bool = False, volumes: bool = False, only
         rec = engine.db.get_container(rec.id)
         if only_if is not None and not only_if(rec):
             return rec.name
-        st = effective_state(rec)
+        st = effective_state(rec, engine.db)
         if st.get("Status") in ACTIVE:
             if not force:
                 raise ContainerRunning(

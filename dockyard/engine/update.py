@@ -77,7 +77,7 @@ def update(engine, ref: str, body: dict) -> list[str]:
                 raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled "
                                       "for the container")
         new = cfg.replace(**changes, host_opts=opts, restart=restart)
-        if effective_state(rec).get("Status") in ("running", "paused", "restarting"):
+        if effective_state(rec, engine.db).get("Status") in ("running", "paused", "restarting"):
             if cfg.runtime not in ("", "dockyard"):
                 raise Conflict(f"container {rec.name} runs under {cfg.runtime}: its limits can only be changed "
                                "while it is stopped")

@@ -31,7 +31,7 @@ def pod_json(engine, name: str, recs: list) -> dict:
     infra = next((r for r in recs if _is_infra(r)), None)
     ctrs = []
     for r in recs:
-        st = effective_state(r)
+        st = effective_state(r, engine.db)
         labels = r.config.get("labels") or {}
         ctrs.append({"Id": r.id, "Name": r.name, "State": st.get("Status", "created"),
                      "Container": labels.get(names.CONTAINER_LABEL, "infra" if _is_infra(r) else ""),
@@ -41,7 +41,7 @@ def pod_json(engine, name: str, recs: list) -> dict:
     return {"Name": name, "Id": infra.id if infra else "", "Created": rfc3339(min(r.created for r in recs)),
             "State": pod_state(ctrs), "Kind": first.get(names.KIND_LABEL, ""),
             "Workload": first.get(names.WORKLOAD_LABEL, ""), "InfraContainerID": infra.id if infra else "",
-            "Hostname": (effective_state(infra).get("Hostname") if infra else ""),
+            "Hostname": (effective_state(infra, engine.db).get("Hostname") if infra else ""),
             "NumContainers": len(ctrs), "Containers": ctrs,
             "Volumes": sorted(v.name for v in pod_volumes(engine, name))}
 
@@ -78,7 +78,7 @@ def remove_pod(engine, pod: str, *, force: bool = False, missing_ok: bool = Fals
             return []
         raise NotFound(f"no such pod: {pod}")
     if not force:
-        running = [r.name for r in recs if effective_state(r).get("Status") in (Status.RUNNING, Status.PAUSED,
+        running = [r.name for r in recs if effective_state(r, engine.db).get("Status") in (Status.RUNNING, Status.PAUSED,
                                                                                Status.RESTARTING)]
         if running:
             raise Conflict(f"pod {pod} is running ({', '.join(running)}): stop it first or use -f")

@@ -57,6 +57,31 @@ def test_a_live_monitor_keeps_the_status_for_it_to_record():
     assert st["Status"] == "running"
 
 
+def test_a_monitor_that_finished_after_the_read_is_not_a_kill():
+    """The monitor records the exit (its last write) and exits between a reader's read of the
+    record and its liveness check: with the database the reader sees the recorded code (50
+    concurrent API waits saw 137 for `echo` before this), without it the old read says 137."""
+    stale = Rec(Status="running", Pid=2**22 + 12345, PidStartTime=1, MonitorPid=2**22 + 12346,
+                MonitorStartTime=1, ExitCode=0)
+    stale.id = "c1"
+    final = Rec(Status="exited", Pid=0, MonitorPid=0, ExitCode=0, FinishedAt="2026-12-07T02:42:57Z")
+
+    class Db:
+        reads = 0
+
+        def get_container(self, cid):
+            Db.reads += 1
+            assert cid == "c1"
+            return final
+
+    st = effective_state(stale, Db())
+    assert (st["Status"], st["ExitCode"], Db.reads) == ("exited", 0, 1)
+    assert effective_state(stale)["ExitCode"] == 137
+    # a monitor that died without recording (killed): the re-read is the same, and it is a kill
+    final.state = dict(stale.state)
+    assert effective_state(stale, Db())["ExitCode"] == 137
+
+
 def test_owner_tags():
     assert owner_alive(owner_now())
     assert not owner_alive(None) and not owner_alive("12") and not owner_alive(f"{os.getpid()}@1")
