@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -37,6 +38,27 @@ def _bridges() -> set[str]:
     return {n for n in os.listdir("/sys/class/net") if n.startswith("dy-")}
 
 
+def _monitors() -> dict[int, str]:
+    """{pid: its DOCKYARD_ROOT} of every live container monitor (comm `dockyard-mon`)."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "dockyard-mon":
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] == "Z":
+                    continue
+        except (OSError, ValueError):
+            continue
+        out[int(pid)] = env.get(b"DOCKYARD_ROOT", b"").decode(errors="replace")
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _no_network_left(request):
     """Bridge networks are host-wide: a test must take down every one its stores made (the `dy`
@@ -47,8 +69,18 @@ def _no_network_left(request):
         # run's. The `dy` fixture still takes down every network its own stores made.
         yield
         return
-    before = _bridges()
+    before, monitors = _bridges(), _monitors()
     yield
+    # a monitor that outlives its test restarts containers in a store nobody cleans any more (and
+    # makes its network again there): kill it, and fail the test that left it
+    deadline = time.monotonic() + 3
+    while (stray := {p: r for p, r in _monitors().items() if p not in monitors}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in stray:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
     leaked = _bridges() - before
     if leaked:
         from dockyard.network.firewall import remove_tagged
@@ -57,6 +89,8 @@ def _no_network_left(request):
             subprocess.run(["ip", "link", "del", b], capture_output=True)
             remove_tagged(f"dockyard net {b}")
         pytest.fail(f"{request.node.nodeid} left bridge networks behind: {sorted(leaked)}")
+    if stray:
+        pytest.fail(f"{request.node.nodeid} left container monitors running: {stray}")
 
 
 class Dockyard:
