@@ -38,8 +38,9 @@ def _bridges() -> set[str]:
     return {n for n in os.listdir("/sys/class/net") if n.startswith("dy-")}
 
 
-def _monitors() -> dict[int, str]:
-    """{pid: its DOCKYARD_ROOT} of every live container monitor (comm `dockyard-mon`)."""
+def _monitors(below: str) -> dict[int, str]:
+    """{pid: its DOCKYARD_ROOT} of every live container monitor (comm `dockyard-mon`) of a store
+    under `below` (this test run's temporary directory: other runs on the host are not ours)."""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -55,12 +56,14 @@ def _monitors() -> dict[int, str]:
                     continue
         except (OSError, ValueError):
             continue
-        out[int(pid)] = env.get(b"DOCKYARD_ROOT", b"").decode(errors="replace")
+        root = env.get(b"DOCKYARD_ROOT", b"").decode(errors="replace")
+        if root.startswith(below):
+            out[int(pid)] = root
     return out
 
 
 @pytest.fixture(autouse=True)
-def _no_network_left(request):
+def _no_network_left(request, tmp_path_factory):
     """Bridge networks are host-wide: a test must take down every one its stores made (the `dy`
     fixture does, for every store it saw). Tests run one at a time, so a bridge that appeared
     during this test is this test's. It is removed, and the test fails."""
@@ -69,12 +72,13 @@ def _no_network_left(request):
         # run's. The `dy` fixture still takes down every network its own stores made.
         yield
         return
-    before, monitors = _bridges(), _monitors()
+    ours = str(tmp_path_factory.getbasetemp())
+    before, monitors = _bridges(), _monitors(ours)
     yield
     # a monitor that outlives its test restarts containers in a store nobody cleans any more (and
     # makes its network again there): kill it, and fail the test that left it
     deadline = time.monotonic() + 3
-    while (stray := {p: r for p, r in _monitors().items() if p not in monitors}) and time.monotonic() < deadline:
+    while (stray := {p: r for p, r in _monitors(ours).items() if p not in monitors}) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in stray:
         try:
