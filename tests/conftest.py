@@ -62,6 +62,23 @@ def _monitors(below: str) -> dict[int, str]:
     return out
 
 
+def _stores_naming(below: str, bridges: set[str]) -> dict[str, str]:
+    """{bridge: the store (under `below`) whose database records it}: which test made a leak."""
+    import glob
+    import sqlite3
+
+    out = {}
+    for db in glob.glob(os.path.join(below, "*", "**", "state.db"), recursive=True):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                for (b,) in conn.execute("SELECT bridge FROM networks"):
+                    if b in bridges:
+                        out[b] = os.path.dirname(db)
+        except sqlite3.Error:
+            continue
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _no_network_left(request, tmp_path_factory):
     """Bridge networks are host-wide: a test must take down every one its stores made (the `dy`
@@ -89,10 +106,12 @@ def _no_network_left(request, tmp_path_factory):
     if leaked:
         from dockyard.network.firewall import remove_tagged
 
+        owners = _stores_naming(ours, leaked)
         for b in leaked:
             subprocess.run(["ip", "link", "del", b], capture_output=True)
             remove_tagged(f"dockyard net {b}")
-        pytest.fail(f"{request.node.nodeid} left bridge networks behind: {sorted(leaked)}")
+        pytest.fail(f"{request.node.nodeid} left bridge networks behind: {sorted(leaked)} "
+                    f"(recorded in: {owners or 'no store of this run'})")
     if stray:
         pytest.fail(f"{request.node.nodeid} left container monitors running: {stray}")
 
