@@ -58,8 +58,10 @@ class Request:
     # -- input ---------------------------------------------------------------------------------
 
     def q(self, name: str, default: str | None = None) -> str | None:
+        """A query value; the first of a repeated one, as Go's FormValue (dockerd): docker-py sends
+        `dockerfile=.dockerfile.<hex>&dockerfile=<its text>` for a Dockerfile outside the context."""
         v = self.query.get(name)
-        return v[-1] if v else default
+        return v[0] if v else default
 
     def qbool(self, name: str, default: bool = False) -> bool:
         """Docker's boolean query values: 1/true/True… are true, 0/false/"" false, else 400."""

@@ -345,3 +345,23 @@ def test_docker_py_attach_logs_without_stream_after_wait(client):
             api.wait(c, condition="not-running")
             assert api.attach(c, stream=False, logs=True) == b"hello\n"
             api.remove_container(c)
+
+
+def test_docker_py_build_with_a_dockerfile_outside_the_context(client, tmp_path):
+    """docker-py's test_build_out_of_context_dockerfile: docker-py adds the Dockerfile to the
+    context as .dockerfile.<hex> and sends `dockerfile` twice (that name, then the text); dockerd
+    takes the first value (Go's FormValue)."""
+    ctx, elsewhere = tmp_path / "ctx", tmp_path / "elsewhere"
+    ctx.mkdir()
+    elsewhere.mkdir()
+    (ctx / "file.txt").write_text("hello world")
+    (ctx / ".dockerignore").write_text(".dockerignore\n")
+    (elsewhere / "Dockerfile").write_text("FROM busybox\nCOPY . /src\nWORKDIR /src\n")
+    api = client.api
+    lines = list(api.build(path=str(ctx), dockerfile=str(elsewhere / "Dockerfile"), tag="ooc:1", decode=True))
+    assert "Successfully tagged ooc:1" in lines[-1].get("stream", ""), lines
+    c = api.create_container("ooc:1", "ls -a", host_config=api.create_host_config(network_mode="none"))
+    api.start(c)
+    api.wait(c)
+    assert sorted(api.logs(c).split()) == [b".", b"..", b"file.txt"]
+    api.remove_container(c)
