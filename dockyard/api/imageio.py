@@ -64,7 +64,12 @@ def load(engine, req) -> None:
 
     req.qbool("quiet")  # checked: a bad value is a 400
     req.handler.close_connection = True  # read as a stream: nothing is kept for the next request
-    loaded = load_archive(engine, BodyStream(req.handler.rfile, req.headers))
+    try:
+        loaded = load_archive(engine, BodyStream(req.handler.rfile, req.headers))
+    except DockyardError as e:  # dockerd: 200, and the error in the JSON stream (docker-py's ImageLoadError)
+        msg = str(e)
+        req.send(200, json.dumps({"errorDetail": {"message": msg}, "error": msg}).encode() + b"\n", "application/json")
+        return
     lines = []
     for img in loaded:
         for old, new in img.moved:
