@@ -64,11 +64,16 @@ def _monitors(below: str) -> dict[int, str]:
 
 def _stores_naming(below: str, bridges: set[str]) -> dict[str, str]:
     """{bridge: the store (under `below`) whose database records it}: which test made a leak."""
-    import glob
     import sqlite3
 
+    dbs = []
+    for top, dirs, files in os.walk(below):  # stores sit a few levels down; container trees are deep
+        if "state.db" in files:
+            dbs.append(os.path.join(top, "state.db"))
+        if top.count(os.sep) - below.count(os.sep) >= 3:
+            dirs.clear()
     out = {}
-    for db in glob.glob(os.path.join(below, "*", "**", "state.db"), recursive=True):
+    for db in dbs:
         try:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
                 for (b,) in conn.execute("SELECT bridge FROM networks"):
