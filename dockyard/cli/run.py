@@ -244,9 +244,7 @@ def resource_flags(opts) -> dict:
     if opts.memory_swap:
         out["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
     if opts.cpus:
-        from dockyard.runtime.cgroups import parse_nano_cpus
-
-        out["NanoCpus"] = parse_nano_cpus(opts.cpus)
+        out["NanoCpus"] = cpus_flag(opts.cpus)
     if opts.cpu_shares:
         out["CpuShares"] = int_flag(opts.cpu_shares, "-c, --cpu-shares")
         if out["CpuShares"] < 0:
@@ -266,15 +264,26 @@ def mem_flag(value: str, flag: str) -> int:
     try:
         return ram_in_bytes(value)
     except SizeError as e:
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+
+
+def cpus_flag(value: str) -> int:
+    """docker's --cpus (a NanoCPUs flag): a decimal number, parsed by the flag parser (exit 125)."""
+    from dockyard.runtime.cgroups import parse_nano_cpus
+
+    try:
+        return parse_nano_cpus(value)
+    except InvalidArgument:
+        raise FlagError(f'invalid argument "{value}" for "--cpus" flag: failed to parse {value} as a rational '
+                        "number") from None
 
 
 def int_flag(value: str, flag: str) -> int:
     """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
     v = value[1:] if value[:1] in "+-" else value
     if not (v.isascii() and v.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
-                              f'parsing "{value}": invalid syntax')
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
+                        f'parsing "{value}": invalid syntax')
     return int(value)
 
 
