@@ -251,7 +251,7 @@ def _run_limits(opts) -> dict:
 
     hc: dict = {}
     if opts.memory:
-        hc["Memory"] = mem_flag(opts.memory, "--memory")
+        hc["Memory"] = mem_flag(opts.memory, "-m, --memory")
     if opts.memory_swap:
         hc["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
     for attr, flag, key in (("cpu_shares", "-c, --cpu-shares", "CpuShares"), ("cpu_period", "--cpu-period", "CpuPeriod"),

@@ -240,7 +240,7 @@ def resource_flags(opts) -> dict:
     """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as HostConfig values."""
     out: dict = {}
     if opts.memory:
-        out["Memory"] = mem_flag(opts.memory, "--memory")
+        out["Memory"] = mem_flag(opts.memory, "-m, --memory")
     if opts.memory_swap:
         out["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
     if opts.cpus:

@@ -27,7 +27,7 @@ def test_images_list_tag_inspect_delete(api, dy):
     status, _, out = api.request("DELETE", "/v1.44/images/nosuch:1")
     assert status == 404 and "No such image" in json.loads(out)["message"]
     status, _, out = api.request("GET", "/v1.44/images/json?filters=" + quote(json.dumps({"color": ["red"]})))
-    assert status == 400 and "invalid filter 'color'" in json.loads(out)["message"]
+    assert status == 400 and "Invalid filter 'color'" in json.loads(out)["message"]
     # an image a container uses is a 409 to delete, as dockerd's
     api.json("POST", "/v1.44/containers/create?name=user", {"Image": "busybox", "HostConfig": {"NetworkMode": "none"}},
              expect=201)

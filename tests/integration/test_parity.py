@@ -45,7 +45,7 @@ EXIT_CODES = [
      "conflicting options: cannot specify both --restart and --rm"),
     (["run", "--rm", "--stop-signal", "NOPE", "busybox"], 125, "Invalid signal: NOPE"),
     (["create", "--label", "=x", "busybox"], 125, "invalid label '=x': empty name"),
-    (["create", "-m", "abc", "busybox"], 125, 'invalid argument "abc" for "--memory" flag'),
+    (["create", "-m", "abc", "busybox"], 125, 'invalid argument "abc" for "-m, --memory" flag'),
     (["run", "--rm", "--network", "none", "--ip", "10.1.2.3", "busybox", "true"], 125,
      "user specified IP address is supported on user defined networks only"),
     (["inspect", "--type", "nope", "STOPPED"], 1, 'unknown type: "nope"'),

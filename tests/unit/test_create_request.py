@@ -143,7 +143,7 @@ def test_dockerds_own_log_drivers_are_refused_by_name():
 def test_cli_conflicts_stay_the_clis_words():
     with pytest.raises(InvalidArgument, match="conflicting options: cannot specify both --restart and --rm"):
         request_from_flags(*flags("--rm", "--restart", "always"))
-    with pytest.raises(InvalidArgument, match='invalid argument "lots" for "--memory" flag'):
+    with pytest.raises(InvalidArgument, match='invalid argument "lots" for "-m, --memory" flag'):
         request_from_flags(*flags("-m", "lots"))
     with pytest.raises(InvalidArgument, match="Duplicate mount point: /t"):
         request_from_flags(*flags("--tmpfs", "/t", "--tmpfs", "/t:size=1m"))
