@@ -137,13 +137,16 @@ def cmd_build(ctx, argv: list[str]) -> int:
             for spec in opts.secret:
                 sid, got = parse_secret(spec)
                 secrets[sid] = got["data"]
+        for t in opts.tag:  # docker's -t is a validated flag: a bad name exits 125
+            try:
+                ctx.engine.images.normalize_tag(t)
+            except DockyardError as e:
+                raise FlagError(f'invalid argument "{t}" for "-t, --tag" flag: {e}') from None
     except FlagError:
         raise
     except DockyardError as e:
         raise FlagError(str(e)) from None
     engine = ctx.engine
-    for t in opts.tag:
-        engine.images.normalize_tag(t)
     src = opts.args[0]
     tmp = None
     try:

@@ -1,6 +1,8 @@
 """Issue 15's parity defects side by side with the docker CLI against dockerd (started here
-without a bridge or iptables rules when none answers): the same malformed invocations exit with
-the same codes and the same first error line (up to the program's name and ids), inspect's
+without a bridge or iptables rules when none answers): 182 malformed invocations (wrong flags,
+missing arguments, containers and images, conflicts, bad values; docker's CLI-side refusals 125,
+dockerd's 1 for create and 125 for run) exit with the same codes and the same first error line
+(up to the program's name and ids; each exception is listed with its reason), inspect's
 HostConfig has dockerd's keys and values, an image's size is the same number, and a
 .dockerignore exception inside an excluded directory is honoured alike."""
 
@@ -72,7 +74,11 @@ CASES = [
     ["create", "-p", "abc", "IMAGE"], ["create", "-p", "99999:80", "IMAGE"], ["create", "-p", "1.2.3:80:80", "IMAGE"],
     ["create", "--cap-add", "NOPE", "IMAGE"], ["create", "--entrypoint", "", "IMAGE"],
     ["create", "--disable-content-trust=false", "IMAGE"], ["pull", "--disable-content-trust=false", "nosuchimage:1"],
-    ["update", "--restart", "always:x", "RUNNING"],
+    ["update", "--restart", "always:x", "RUNNING"], ["build", "-t", "Upper", "CTX"], ["build", "--bogus", "CTX"],
+    ["build", "--disable-content-trust=false", "CTX"], ["pull", "Upper"], ["commit", "STOPPED", "Upper:1"],
+    ["create", "--network", "none", "--ip", "10.1.2.3", "IMAGE"], ["create", "--network", "nosuchnet", "IMAGE"],
+    ["create", "--ipc", "foo", "IMAGE"], ["create", "--log-opt", "max-size=abc", "IMAGE"],
+    ["network", "connect", "nosuchnet", "STOPPED"],
     ["inspect", "--type", "nope", "STOPPED"], ["commit", "-c", "EXPOSE abc", "STOPPED"],
     ["tag", "IMAGE", "UPPER/x"], ["tag", "IMAGE", "Upper"], ["kill", "-s", "NOPE", "RUNNING"],
     ["ps", "--filter", "nope=1"], ["ps", "--filter", "status=nope"], ["images", "--filter", "nope=1"],
@@ -92,12 +98,18 @@ CASES = [
 CODE_DEPARTS = {
     ("create", "--disable-content-trust=false", "IMAGE"): (125, "Notary v1 is refused as a flag (docker: 1, no notary)"),
     ("pull", "--disable-content-trust=false", "nosuchimage:1"): (125, "the same refusal"),
+    ("build", "--disable-content-trust=false", "CTX"): (125, "the same refusal"),
 }
 # where dockerd 20.10 (the daemon here) is not yet what docker CLI 28 talks to today, and dockyard
 # does what current dockerd does: case → dockyard's code
 DOCKERD_2010 = {
     # dockerd 20.10 checks none of these at create; later dockerd refuses them there
     ("run", "--rm", "--network", "none", "--ip", "10.1.2.3", "IMAGE", "true"): 125,
+    ("create", "--network", "none", "--ip", "10.1.2.3", "IMAGE"): 1,
+    ("create", "--network", "nosuchnet", "IMAGE"): 1,
+    ("create", "--ipc", "foo", "IMAGE"): 1,
+    ("create", "--log-opt", "max-size=abc", "IMAGE"): 1,
+    ("network", "connect", "nosuchnet", "STOPPED"): 1,
 }
 # the first error line differs in wording beyond names and ids (the exit code does not): case → why
 WORDING_DIFFERS = {
@@ -140,6 +152,15 @@ def _normalise(line: str) -> str:
     return re.sub(r"dyparity-[0-9a-f]{8}:1", "IMAGE", line)
 
 
+def _first_line(err: str) -> str:
+    """The first line of an error output, past docker's notice that its legacy builder is deprecated."""
+    lines = err.splitlines()
+    if lines and lines[0].startswith("DEPRECATED: The legacy builder"):
+        while lines and (not lines[0].strip() or lines[0].startswith(("DEPRECATED", " "))):
+            lines.pop(0)
+    return lines[0] if lines else ""
+
+
 def test_exit_codes_and_first_error_lines_match_docker(dy, busybox, dockerd, tmp_path, name):
     tag = f"dyparity-{uuid.uuid4().hex[:8]}:1"
     dy("tag", "busybox", tag)
@@ -155,10 +176,13 @@ def test_exit_codes_and_first_error_lines_match_docker(dy, busybox, dockerd, tmp
                 p = subprocess.run(cli + argv, env=dy.env, capture_output=True, text=True, timeout=120)
                 assert p.returncode == 0, p.stderr
             made.append(cli)
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM {tag}\n")
         differ, compared = [], 0
         for case in CASES:
             subst = {"STOPPED": stopped, "RUNNING": running, "IMAGE": tag, "NOSUCH": name + "-nosuch",
-                     "DEST": str(tmp_path / "dest")}
+                     "DEST": str(tmp_path / "dest"), "CTX": str(ctx)}
             argv = [re.sub("|".join(subst), lambda m: subst[m.group(0)], a) for a in case]
             ours = dy(*argv, check=False, input=b"")
             theirs = subprocess.run([dockerd, *argv], capture_output=True, text=True, timeout=120, input="")
@@ -174,8 +198,7 @@ def test_exit_codes_and_first_error_lines_match_docker(dy, busybox, dockerd, tmp
             if tuple(case) in WORDING_DIFFERS or not theirs.stderr.strip() or tuple(case) in DOCKERD_2010 \
                     or tuple(case) in CODE_DEPARTS:
                 continue
-            ours_line = _normalise(ours.err.strip().splitlines()[0]) if ours.err.strip() else ""
-            theirs_line = _normalise(theirs.stderr.strip().splitlines()[0])
+            ours_line, theirs_line = _normalise(_first_line(ours.err)), _normalise(_first_line(theirs.stderr))
             compared += 1
             if ours_line != theirs_line:
                 differ.append((case, ours_line, theirs_line))
