@@ -37,7 +37,8 @@ CASES = [
     ["exec", "NOSUCH", "true"], ["start", "NOSUCH"], ["stop", "NOSUCH"], ["restart", "NOSUCH"], ["pause", "NOSUCH"],
     ["unpause", "NOSUCH"], ["rm", "NOSUCH"], ["logs", "NOSUCH"], ["wait", "NOSUCH"], ["top", "NOSUCH"],
     ["port", "NOSUCH"], ["diff", "NOSUCH"], ["export", "NOSUCH"], ["attach", "NOSUCH"], ["rename", "NOSUCH", "x2"],
-    ["commit", "NOSUCH"], ["kill", "NOSUCH"], ["volume", "inspect", "nosuchvol"], ["stats", "--no-stream", "NOSUCH"], ["inspect", "NOSUCH"], ["cp", "NOSUCH:/etc", "DEST"],
+    ["commit", "NOSUCH"], ["kill", "NOSUCH"], ["volume", "inspect", "nosuchvol"], ["stats", "--no-stream", "NOSUCH"],
+    ["inspect", "NOSUCH"], ["cp", "NOSUCH:/etc", "DEST"],
     ["rmi", "nosuchimage:1"], ["history", "nosuchimage:1"], ["tag", "nosuchimage:1", "x"], ["create", "nosuchimage:1"],
     ["volume", "rm", "nosuchvol"], ["network", "rm", "nosuchnet"], ["network", "inspect", "nosuchnet"],
     ["create", "--volumes-from", "NOSUCH", "IMAGE"], ["create", "--pid", "container:NOSUCH", "IMAGE"],
@@ -96,7 +97,8 @@ CASES = [
 ]
 # where the exit code departs from docker's on purpose: case → (dockyard's code, why)
 CODE_DEPARTS = {
-    ("create", "--disable-content-trust=false", "IMAGE"): (125, "Notary v1 is refused as a flag (docker: 1, no notary)"),
+    ("create", "--disable-content-trust=false", "IMAGE"): (125, "Notary v1 is refused as a flag (docker: 1, no "
+                                                                "notary server)"),
     ("pull", "--disable-content-trust=false", "nosuchimage:1"): (125, "the same refusal"),
     ("build", "--disable-content-trust=false", "CTX"): (125, "the same refusal"),
 }
