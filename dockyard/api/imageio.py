@@ -140,7 +140,7 @@ def prune(engine, req) -> None:
     flt = parse_filters(req.q("filters"), ("dangling",))
     values = [v.lower() for v in flt.get("dangling", ())]
     if any(v not in ("true", "false", "1", "0") for v in values):
-        raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
+        raise InvalidArgument(f"Invalid filter 'dangling={values[0]}'")
     lines, size = prune_images(engine, all_images=bool(values) and values[-1] in ("false", "0"))
     req.send_json({"ImagesDeleted": [{k: v} for k, v in lines] or None, "SpaceReclaimed": size})
 

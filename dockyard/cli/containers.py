@@ -48,9 +48,9 @@ def _filters(values: list[str]) -> dict[str, list[str]]:
         if not eq:
             raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
         if k not in ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health"):
-            raise InvalidArgument(f"invalid filter '{k}'")
+            raise InvalidArgument(f"Invalid filter '{k}'")
         if k == "status" and v not in STATUSES:
-            raise InvalidArgument(f"invalid filter 'status={v}'")
+            raise InvalidArgument(f"Invalid filter 'status={v}'")
         if k == "health" and v not in ("starting", "healthy", "unhealthy", "none"):
             raise InvalidArgument(f"Unrecognised filter value for health: {v}")
         out.setdefault(k, []).append(v)

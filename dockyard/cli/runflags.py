@@ -91,8 +91,6 @@ def refuse(opts) -> None:
     if not opts.disable_content_trust:
         raise InvalidArgument("--disable-content-trust=false: Docker Content Trust (Notary v1) is not supported; "
                               "require signatures with a signature policy (--signature-policy, containers-policy.json)")
-    if opts.isolation not in (None, "", "default"):
-        raise InvalidArgument(f'invalid isolation "{opts.isolation}": Linux only supports "default"')
     if opts.volume_driver not in (None, "", "local"):
         raise InvalidArgument(f'volume driver "{opts.volume_driver}" is not supported: dockyard has the "local" '
                               "driver only")
@@ -198,6 +196,8 @@ def extra_request(opts, body: dict) -> None:
         body["MacAddress"] = opts.mac_address
     if opts.label_file:
         body["Labels"] = dict(read_labels(opts.label_file), **(body.get("Labels") or {}))
+    if opts.isolation:
+        host["Isolation"] = opts.isolation  # dockerd's check (engine/hostopts.py): `create` exits 1
 
 
 def _check_host(v: str) -> None:

@@ -30,7 +30,10 @@ def rename(engine, ref: str, new_name: str) -> None:
     from dockyard.engine import events
 
     rec = engine.db.get_container(ref)
-    engine.db.rename_container(rec.id, validate_name(new_name))
+    try:
+        engine.db.rename_container(rec.id, validate_name(new_name))
+    except NameInUse as e:  # dockerd's words
+        raise NameInUse(f"Error when allocating new name: {e}") from None
     events.container(engine, rec.replace(name=new_name), "rename", oldName="/" + rec.name)
 
 

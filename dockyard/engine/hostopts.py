@@ -42,7 +42,7 @@ def host_options(body: dict, hc: dict, *, network: str, memory: int, nano_cpus: 
     isolation = json_field(hc, "Isolation", str, H, "")
     if isolation:
         if isolation.lower() != "default":  # dockerd on Linux: verifyPlatformContainerSettings
-            raise InvalidArgument(f"invalid isolation: {isolation!r} - Linux only supports 'default'")
+            raise InvalidArgument(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
         out["Isolation"] = isolation
     driver = json_field(hc, "VolumeDriver", str, H, "")
     if driver:  # the driver of the volumes this container makes (engine/containers.py checks it)
