@@ -206,10 +206,13 @@ def owner_of(bridge: str) -> str | None:
     """The store root a bridge's alias names (None: not ours, or made before bridges named one)."""
     try:
         with open(f"/sys/class/net/{bridge}/ifalias") as f:
-            text = f.read().rstrip("\n")
+            return owner_in(f.read().rstrip("\n"))
     except OSError:
         return None
-    head, sep, owner = text.partition(" /")
+
+
+def owner_in(alias: str) -> str | None:
+    head, sep, owner = alias.partition(" /")
     if not sep or not head.startswith("dockyard-rules "):
         return None
     return "/" + owner
