@@ -75,3 +75,23 @@ def test_a_missing_package_names_its_extra(tmp_path, flags, blocked, argv, messa
     assert "Traceback" not in p.stderr
     assert p.stderr.splitlines()[0] == f"dockyard: error: {message}", p.stderr
     assert not (tmp_path / "k.key").exists()
+
+
+@pytest.mark.parametrize("script,expect", [("dockyard", "dockyard version"), ("dockyard-runtime", "dockyard-runtime version")])
+def test_the_scripts_pip_installs_start_the_commands(script, expect):
+    """pyproject.toml ships bin/dockyard and bin/dockyard-runtime (not pip's console scripts, which
+    import `re` first); they run with `site` (what pip writes) and without it (`-S`)."""
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        assert tomllib.load(f)["tool"]["setuptools"]["script-files"] == ["bin/dockyard", "bin/dockyard-runtime"]
+    path = os.path.join(REPO, "bin", script)
+    assert os.access(path, os.X_OK)
+    with open(path) as f:
+        assert f.readline().startswith("#!python")  # pip writes its interpreter there
+    for flags in ([], ["-S"]):
+        p = subprocess.run([sys.executable, *flags, "-X", "importtime", path, "--version"], capture_output=True,
+                           text=True, timeout=60, env=dict(os.environ, PYTHONPATH=REPO))
+        assert p.returncode == 0 and p.stdout.startswith(expect), p.stderr[-2000:]
+        imported = {line.split("|")[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+        assert "dockyard" in imported
+        if flags:  # (with `site`, this host's .pth files may import it: a fresh venv's do not)
+            assert "re" not in imported
