@@ -37,11 +37,13 @@ RUNROOT_ENTRIES = ("containers", "exits", "runtimes")
 STORE_PROCESSES = ("dockyard-mon", "dockyard-dns", "dockyard-health")
 
 
-def reset(engine, *, orphans: bool = False) -> dict:
+def reset(engine, *, orphans: bool = False, orphans_below: str = "/") -> dict:
     """Remove the store and what it made on the host. The report's keys: Containers, Networks
     (names), Images, Volumes (counts), Processes (pids killed with no record left of them),
     Bridges, Rules (tags), Orphans (bridges of stores that are gone), Unowned (bridges left
-    alone: no store named), Kept (paths not removed), Errors (what failed; the rest went on)."""
+    alone: no store named), Kept (paths not removed), Errors (what failed; the rest went on).
+    `orphans_below`: only the bridges of gone stores under that directory are looked at (and no
+    rule is judged by itself: those name no store)."""
     from dockyard.engine.networking import NetworkLock
     from dockyard.fsutil import unmount_below
     from dockyard.network.leftovers import Rules, bridges, remove_bridge
@@ -61,7 +63,7 @@ def reset(engine, *, orphans: bool = False) -> dict:
                 report["Bridges"].append(bridge)
                 report["Rules"] += remove_bridge(bridge, rules)
         if orphans:
-            _orphans(engine.root, rules, report)
+            _orphans(engine.root, rules, report, os.path.abspath(orphans_below))
     for path in (engine.root, engine.runroot):
         if os.path.isdir(path):
             unmount_below(path)  # volumes with mount options, builds, an external runtime's rootfs
@@ -90,6 +92,7 @@ def _from_database(engine, report: dict) -> None:
             report["Containers"].append(rec.id)
         except DockyardError as e:
             report["Errors"].append(f"container {rec.name}: {e}")
+            _drop_port_rules(rec.id)  # its processes are killed below; nothing else would remove these
     _await_gone(monitors)  # a monitor writes the exit and its last log lines, then leaves
     report["Networks"] = [n.name for n in list_networks(db)]
     try:
@@ -97,6 +100,15 @@ def _from_database(engine, report: dict) -> None:
     except DockyardError as e:
         report["Errors"].append(f"networks: {e}")
     db.close()
+
+
+def _drop_port_rules(cid: str) -> None:
+    from dockyard.network import firewall
+
+    try:
+        firewall.remove_tagged(firewall.ctr_tag(cid))
+    except DockyardError:
+        pass
 
 
 def _await_gone(procs, timeout: float = 10.0) -> None:
@@ -144,32 +156,39 @@ def kill_store_processes(root: str) -> list[int]:
     return inits + mine
 
 
-def _orphans(root: str, rules, report: dict) -> None:
+def _orphans(root: str, rules, report: dict, below: str) -> None:
     from dockyard.network import firewall
     from dockyard.network.leftovers import Rules, remove_bridge
 
-    gone, report["Unowned"], busy = orphan_bridges(root)
+    gone, report["Unowned"], busy = orphan_bridges(root, below)
     report["Errors"] += busy
     for bridge in gone:
         report["Orphans"].append(bridge)
         report["Rules"] += remove_bridge(bridge, rules)
+    if below != "/":
+        return
     rules = Rules()  # what is left
     for tag in rules.bridgeless() + rules.dead_ports():
         if firewall.remove_tagged(tag):
             report["Rules"].append(tag)
 
 
-def orphan_bridges(root: str = "") -> tuple[list[str], list[str], list[str]]:
+def orphan_bridges(root: str = "", below: str = "/") -> tuple[list[str], list[str], list[str]]:
     """(bridges whose store is gone and that nothing is attached to, bridges that name no store,
-    why a gone store's bridge is kept). `root`'s own bridges are not orphans: they are its."""
+    why a gone store's bridge is kept), of the stores under `below`. `root`'s own bridges are
+    not orphans: they are its."""
     from dockyard.network.leftovers import bridges
 
     gone, unowned, busy = [], [], []
+    prefix = below.rstrip("/") + "/"
     for bridge, owner in bridges().items():
         if owner == root:
             continue
         if owner is None:
-            unowned.append(bridge)
+            if below == "/":
+                unowned.append(bridge)
+            continue
+        if not owner.startswith(prefix):
             continue
         if store_names(owner, bridge) is not False:
             continue  # its store has it (or cannot be read: then it is not ours to judge)
@@ -213,7 +232,10 @@ def _remove_root(root: str) -> list[str]:
     except FileNotFoundError:
         return []
     if "state.db" in names:
-        rmtree(root)
+        real = os.path.realpath(root)
+        rmtree(real)
+        if real != root and os.path.islink(root):
+            os.unlink(root)
         return []
     if names:
         return [os.path.join(root, n) for n in sorted(names)]

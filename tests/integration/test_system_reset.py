@@ -111,7 +111,10 @@ def make_store(dy, name: str, port: int) -> dict:
     pid = doc["State"]["Pid"]
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:  # the port works
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        assert b"hi" in s.recv(4096)
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+        assert answer.endswith(b"\r\n\r\nhi\n"), answer
     held = {"cid": cid, "pid": pid, "cgroups": cgroup_dirs(pid), "bridges": bridges_of(dy.root),
             "procs": processes_naming(os.path.abspath(dy.root))}
     assert held["procs"] and held["cgroups"], held  # a monitor and a DNS server; the container's cgroup
@@ -176,7 +179,7 @@ def test_reset_finds_what_a_store_deleted_by_hand_left(dy, busybox, name, tmp_pa
 
     # --orphans' choice: this store's bridges are orphans (its database is gone) but in use, so
     # they are kept and said why; the live store's are not orphans at all
-    gone, _unowned, busy = orphan_bridges()
+    gone, _unowned, busy = orphan_bridges(below=str(tmp_path))
     assert not set(other_bridges) & set(gone)
     assert all(any(b in why for why in busy) for b in held["bridges"] if os.listdir(f"/sys/class/net/{b}/brif"))
 
@@ -188,23 +191,42 @@ def test_reset_finds_what_a_store_deleted_by_hand_left(dy, busybox, name, tmp_pa
     assert all(os.path.exists(f"/sys/class/net/{b}") for b in other_bridges)
 
 
-def test_orphan_bridge_of_a_gone_store_is_found_and_only_it(dy, busybox, name, tmp_path):
-    from dockyard.engine.reset import orphan_bridges, store_names
+def test_orphans_are_the_idle_bridges_of_gone_stores_and_only_those(dy, busybox, name, tmp_path):
+    """--orphans (looking only at this test's stores: the host is shared): a gone store's idle
+    bridge goes with its rules; a gone store's bridge with a container still attached stays (its
+    own reset stops that); a live store's bridge stays."""
+    from dockyard.engine.engine import Engine
+    from dockyard.engine.reset import reset, store_names
 
-    dy("network", "create", f"{name}-net")
-    mine = bridges_of(dy.root)
-    other = Dockyard(str(tmp_path / "b-root"), str(tmp_path / "b-run"))
-    other("network", "create", f"{name}-other")
-    theirs = bridges_of(other.root)
-    assert store_names(os.path.abspath(dy.root), mine[0]) is True
-    assert store_names(os.path.abspath(other.root), mine[0]) is False
-    shutil.rmtree(dy.root)
-    gone, _unowned, _busy = orphan_bridges()
-    assert set(mine) <= set(gone) and not set(theirs) & set(gone)
-    p = dy("system", "reset", "-f")  # a gone store's own reset finds its bridges by their alias
-    assert mine[0] in p.out
-    assert not os.path.exists(f"/sys/class/net/{mine[0]}") and f"dockyard net {mine[0]}" not in iptables_save()
-    assert os.path.exists(f"/sys/class/net/{theirs[0]}")
+    def store(tag: str) -> Dockyard:
+        return Dockyard(str(tmp_path / f"{tag}-root"), str(tmp_path / f"{tag}-run"))
+
+    gone, busy, live = store("gone"), store("busy"), store("live")
+    for s in (dy, gone, live):
+        s("network", "create", f"{name}-net")
+    busy("bootstrap", "busybox", "busybox:latest")
+    busy("network", "create", f"{name}-net")
+    busy("run", "-d", "--network", f"{name}-net", "busybox", "sleep", "300")
+    mine, gone_b, busy_b, live_b = (bridges_of(s.root) for s in (dy, gone, busy, live))
+    assert store_names(os.path.abspath(gone.root), gone_b[0]) is True
+    assert store_names(os.path.abspath(live.root), gone_b[0]) is False
+    shutil.rmtree(gone.root)
+    shutil.rmtree(busy.root)
+
+    report = reset(Engine(dy.root, dy.runroot), orphans=True, orphans_below=str(tmp_path))
+    assert report["Orphans"] == gone_b and report["Networks"] == [f"{name}-net"]
+    assert f"dockyard net {gone_b[0]}" in report["Rules"]
+    assert any(busy_b[0] in e and "attached" in e for e in report["Errors"]), report["Errors"]
+    rules = iptables_save()
+    for b in mine + gone_b:
+        assert not os.path.exists(f"/sys/class/net/{b}") and f"dockyard net {b}" not in rules, b
+    for b in busy_b + live_b:
+        assert os.path.exists(f"/sys/class/net/{b}") and f"dockyard net {b}" in rules, b
+
+    p = busy("system", "reset", "-f")  # the busy store's own reset: its container, then its bridge
+    assert busy_b[0] in p.out
+    assert not os.path.exists(f"/sys/class/net/{busy_b[0]}") and not processes_naming(os.path.abspath(busy.root))
+    assert os.path.exists(f"/sys/class/net/{live_b[0]}")
 
 
 def test_reset_refuses_root_slash_and_keeps_what_is_not_a_store(dy, tmp_path):
