@@ -14,7 +14,6 @@ import socket
 import sqlite3
 import subprocess
 
-from tests.conftest import Dockyard
 
 HTTPD = "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"
 
@@ -85,14 +84,15 @@ def port_free(port: int) -> bool:
             return False
 
 
-def second_store(tmp_path, name: str) -> tuple[Dockyard, str]:
-    other = Dockyard(str(tmp_path / "b-root"), str(tmp_path / "b-run"))
+def second_store(dy, tmp_path, name: str):
+    """Another store (the fixture's class, so the fixture cleans it up too), with a running container."""
+    other = type(dy)(str(tmp_path / "b-root"), str(tmp_path / "b-run"))
     other("bootstrap", "busybox", "busybox:latest")
     cid = other("run", "-d", "--name", f"{name}-b", "busybox", "sleep", "300").out.strip()
     return other, cid
 
 
-def running(store: Dockyard, cid: str) -> dict:
+def running(store, cid: str) -> dict:
     doc = json.loads(store("inspect", cid).out)[0]
     assert doc["State"]["Running"], doc["State"]
     assert alive(doc["State"]["Pid"])
@@ -146,7 +146,7 @@ def assert_host_clean(dy, held: dict, port: int) -> None:
 def test_reset_removes_the_store_and_what_it_made_on_the_host(dy, busybox, name, tmp_path):
     port = free_port()
     held = make_store(dy, name, port)
-    other, other_cid = second_store(tmp_path, name)
+    other, other_cid = second_store(dy, tmp_path, name)
     other_bridges = bridges_of(other.root)
 
     p = dy("system", "reset", input="n\n")  # the prompt: no is no
@@ -171,7 +171,7 @@ def test_reset_finds_what_a_store_deleted_by_hand_left(dy, busybox, name, tmp_pa
 
     port = free_port()
     held = make_store(dy, name, port)
-    other, other_cid = second_store(tmp_path, name)
+    other, other_cid = second_store(dy, tmp_path, name)
     other_bridges = bridges_of(other.root)
     assert not mounts_below(dy.root)  # the runtime mounts the rootfs in the container's namespace
     shutil.rmtree(dy.root)
@@ -198,8 +198,8 @@ def test_orphans_are_the_idle_bridges_of_gone_stores_and_only_those(dy, busybox,
     from dockyard.engine.engine import Engine
     from dockyard.engine.reset import reset, store_names
 
-    def store(tag: str) -> Dockyard:
-        return Dockyard(str(tmp_path / f"{tag}-root"), str(tmp_path / f"{tag}-run"))
+    def store(tag: str):
+        return type(dy)(str(tmp_path / f"{tag}-root"), str(tmp_path / f"{tag}-run"))
 
     gone, busy, live = store("gone"), store("busy"), store("live")
     for s in (dy, gone, live):
