@@ -74,9 +74,8 @@ def reset(engine, *, orphans: bool = False, orphans_below: str = "/") -> dict:
 def _from_database(engine, report: dict) -> None:
     from dockyard.engine.networking import reset as reset_networks
     from dockyard.engine.teardown import remove
-    from dockyard.state.networks import list_networks
-
     from dockyard.engine.volumes import list_volumes
+    from dockyard.state.networks import list_networks
 
     db = engine.db
     report["Images"] = len(db.list_images())
@@ -127,10 +126,12 @@ def _await_gone(procs, timeout: float = 10.0) -> None:
 def kill_store_processes(root: str) -> list[int]:
     """Kill what still runs for store `root` with no record to stop it by: its monitors (started
     as `python … monitor_entry ROOT RUNROOT`, the DNS servers and probers they fork have the same
-    command line), the container inits they watch (their children), and remove the inits' own
-    cgroups (`…/<64 hex id>`). Returns the pids killed."""
+    command line) and the containers they watch (the monitors' other children): each container's
+    own cgroup (`…/<64 hex id>`) is emptied (thawed first if paused) and removed in every
+    hierarchy. Returns the pids killed."""
     from dockyard.engine.status import alive
     from dockyard.ownership import start_time
+    from dockyard.runtime.cgroups import Cgroup
 
     mine, inits = [], []
     for pid in _pids():
@@ -141,9 +142,13 @@ def kill_store_processes(root: str) -> list[int]:
                 inits += [c for c in _children(pid) if _comm(c) not in STORE_PROCESSES]
     if not mine:
         return []
-    cgroups = [d for c in inits for d in _own_cgroups(c)]
     procs = [(p, start_time(p)) for p in inits + mine]
-    for pid in inits + mine:  # the containers first: their monitor is their subreaper
+    for path in sorted({p for c in inits for p in _own_cgroups(c)}):
+        try:
+            Cgroup.at(path).destroy()
+        except DockyardError:
+            pass
+    for pid in inits + mine:  # a container without a cgroup of its own; then the monitors
         try:
             os.kill(pid, 9)
         except ProcessLookupError:
@@ -151,8 +156,6 @@ def kill_store_processes(root: str) -> list[int]:
     deadline = time.monotonic() + 10
     while any(alive(p, t) for p, t in procs) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for d in cgroups:
-        _rmdir_retry(d)
     return inits + mine
 
 
@@ -292,36 +295,17 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _own_cgroups(pid: int) -> list[str]:
-    """The cgroup directories of a container init that are its own (named by a container id)."""
-    out = []
+def _own_cgroups(pid: int) -> set[str]:
+    """The cgroup paths of a container init that are its own (named by a container id)."""
     try:
         with open(f"/proc/{pid}/cgroup") as f:
             lines = f.read().splitlines()
     except OSError:
-        return []
+        return set()
+    out = set()
     for line in lines:
-        _hid, controllers, path = line.split(":", 2)
+        path = line.split(":", 2)[-1]
         name = path.rsplit("/", 1)[-1]
-        if len(name) != 64 or not all(c in "0123456789abcdef" for c in name):
-            continue
-        if controllers == "":
-            out.append("/sys/fs/cgroup" + path)
-        else:
-            sub = controllers.replace("name=", "")
-            out.append(f"/sys/fs/cgroup/{sub}{path}")
+        if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+            out.add(path)
     return out
-
-
-def _rmdir_retry(path: str) -> None:
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            os.rmdir(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)

@@ -59,14 +59,13 @@ def alive(pid: int) -> bool:
 
 
 def cgroup_dirs(pid: int) -> list[str]:
+    """The directories of the container's own cgroup (named by its id) in every hierarchy."""
+    from dockyard.runtime.cgroups import Cgroup
+
     with open(f"/proc/{pid}/cgroup") as f:
-        lines = f.read().splitlines()
-    out = []
-    for line in lines:
-        _h, ctrl, path = line.split(":", 2)
-        out.append("/sys/fs/cgroup" + path if not ctrl else f"/sys/fs/cgroup/{ctrl.replace('name=', '')}{path}")
-    # only the container's own directories (named by its id), never a parent they share
-    return [d for d in out if len(d.rsplit("/", 1)[1]) == 64 and set(d.rsplit("/", 1)[1]) <= set("0123456789abcdef")]
+        paths = {line.split(":", 2)[2] for line in f.read().splitlines()}
+    own = [p for p in paths if len(p.rsplit("/", 1)[1]) == 64]
+    return sorted({d for p in own for d in Cgroup.at(p).dirs.values()})
 
 
 def mounts_below(path: str) -> list[str]:
@@ -117,7 +116,7 @@ def make_store(dy, name: str, port: int) -> dict:
         assert answer.endswith(b"\r\n\r\nhi\n"), answer
     held = {"cid": cid, "pid": pid, "cgroups": cgroup_dirs(pid), "bridges": bridges_of(dy.root),
             "procs": processes_naming(os.path.abspath(dy.root))}
-    assert held["procs"] and held["cgroups"], held  # a monitor and a DNS server; the container's cgroup
+    assert held["procs"] and held["cgroups"] and all(os.path.isdir(d) for d in held["cgroups"]), held
     rules = iptables_save()
     assert f"dockyard ctr {cid[:12]}" in rules
     assert all(f"dockyard net {b}" in rules for b in held["bridges"]), held["bridges"]
@@ -165,8 +164,9 @@ def test_reset_removes_the_store_and_what_it_made_on_the_host(dy, busybox, name,
 
 
 def test_reset_finds_what_a_store_deleted_by_hand_left(dy, busybox, name, tmp_path):
-    """The root and runroot removed with `rm -rf` while a container ran: the bridges (their alias
-    names the store), rules, monitor, container and cgroup are still found and removed."""
+    """The root and runroot removed with `rm -rf` while a (paused) container ran: the bridges
+    (their alias names the store), rules, monitor, container and cgroup are still found and
+    removed."""
     from dockyard.engine.reset import orphan_bridges
 
     port = free_port()
@@ -174,6 +174,7 @@ def test_reset_finds_what_a_store_deleted_by_hand_left(dy, busybox, name, tmp_pa
     other, other_cid = second_store(dy, tmp_path, name)
     other_bridges = bridges_of(other.root)
     assert not mounts_below(dy.root)  # the runtime mounts the rootfs in the container's namespace
+    dy("pause", name)  # frozen: its processes die only once thawed
     shutil.rmtree(dy.root)
     shutil.rmtree(dy.runroot)
 
