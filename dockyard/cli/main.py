@@ -61,6 +61,7 @@ COMMANDS = {
 }
 GROUPS = {
     "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"), "df": ("dockyard.cli.system", "cmd_system_df"),
+               "reset": ("dockyard.cli.system", "cmd_system_reset"),
                "service": ("dockyard.api.service", "cmd_service"), "info": ("dockyard.cli.info", "cmd_info"),
                "events": ("dockyard.cli.events", "cmd_events")},
     "key": {"generate": ("dockyard.cli.sign", "cmd_key_generate")},
@@ -158,7 +159,7 @@ Management Commands:
   key         Make signing keys (generate)
   kube        Kubernetes manifests: generate from containers or Compose, play and down locally
   pod         Manage pods made by kube play (ls, inspect, rm)
-  system      Manage dockyard (df, events, info, prune, service: the Docker Engine API)
+  system      Manage dockyard (df, events, info, prune, reset, service: the Docker Engine API)
 """
 
 

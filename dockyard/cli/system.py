@@ -1,4 +1,5 @@
-"""`dockyard system prune`, `image prune`, `builder prune`: remove what nothing uses, and repair what a crash left behind
+"""`dockyard system prune`, `image prune`, `builder prune`: remove what nothing uses, and repair what a crash left behind;
+`system reset`: remove the whole store, host objects included
 (the work is engine/prune.py's; this asks and prints)."""
 
 from __future__ import annotations
@@ -135,3 +136,52 @@ def cmd_builder_prune(ctx, argv: list[str]) -> int:
             print(f"{entry_id}\ttrue\t\t{human_size(size)}\t\t")
     print(f"Total:\t{human_size(reclaimed)}")
     return 0
+
+
+RESET_FLAGS = [Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
+               Flag("--orphans", BOOL, "Also remove the bridges and iptables rules of stores that are gone"),
+               Flag("--help", BOOL, "Print usage")]
+
+
+def cmd_system_reset(ctx, argv: list[str]) -> int:
+    """podman system reset: the store and everything it made, on the host too (engine/reset.py
+    says what may go and why)."""
+    import sys
+
+    from dockyard.engine.engine import Engine
+    from dockyard.engine.reset import reset
+
+    opts = parse(RESET_FLAGS, argv)
+    if opts.help:
+        print(usage("dockyard system reset [OPTIONS]", "Reset dockyard storage: all containers are stopped and "
+                    "removed, and all images, volumes, networks (bridges and iptables rules too) and build cache "
+                    "are removed", RESET_FLAGS))
+        return 0
+    if opts.args:
+        raise InvalidArgument('"dockyard system reset" accepts no arguments.')
+    engine = Engine(ctx.root, ctx.runroot)  # not ctx.engine: its repair sweep would make a gone store again
+    if not opts.force:
+        what = ["all containers", "all images", "all networks", "all build cache", "all volumes"]
+        if opts.orphans:
+            what.append("the bridges and iptables rules of dockyard stores that no longer exist")
+        what += [f'the root directory: "{engine.root}"', f'the runroot directory: "{engine.runroot}"']
+        if not confirm("WARNING! This will remove:\n" + "".join(f"        - {w}\n" for w in what).rstrip("\n")):
+            return 0
+    report = reset(engine, orphans=opts.orphans)
+    for title, key in (("Deleted Containers", "Containers"), ("Deleted Networks", "Networks"),
+                       ("Removed bridges", "Bridges"), ("Removed bridges of stores that are gone", "Orphans"),
+                       ("Removed iptables rules", "Rules"),
+                       ("Killed processes of this store", "Processes")):
+        if report[key]:
+            print(f"{title}:\n" + "\n".join(str(v) for v in report[key]) + "\n")
+    if report["Images"] or report["Volumes"]:
+        print(f"Deleted {report['Images']} image(s) and {report['Volumes']} volume(s)\n")
+    for path in report["Kept"]:
+        sys.stderr.write(f"dockyard: warning: kept {path}: not part of a dockyard store\n")
+    if report["Unowned"]:
+        sys.stderr.write("dockyard: warning: bridges that name no store were left alone: "
+                         + ", ".join(report["Unowned"]) + " (made by an older dockyard: `dockyard network rm` "
+                         "in their store, or `ip link delete`)\n")
+    for err in report["Errors"]:
+        sys.stderr.write(f"dockyard: error: {err}\n")
+    return 1 if report["Errors"] else 0

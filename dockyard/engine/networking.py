@@ -31,7 +31,9 @@ class NotConnected(NetworkNotFound):
     pass
 
 
-class _Lock:
+class NetworkLock:
+    """The host-wide flock every change to bridges, endpoints and their rules holds."""
+
     def __enter__(self):
         import fcntl
 
@@ -83,7 +85,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         raise InvalidArgument(f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
     if not _default and name in ("bridge", "host", "none", "default"):
         raise Conflict(f"{name} is a pre-defined network and cannot be created")
-    with _Lock():
+    with NetworkLock():
         if find_network(engine.db, name) is not None:
             if _default:
                 return find_network(engine.db, name)
@@ -109,7 +111,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
                             options=dict(options or {}))
         insert_network(engine.db, rec)
         try:
-            _bring_up(rec)
+            _bring_up(rec, engine.root)
         except BaseException:
             _tear_down(rec)
             from dockyard.state.networks import delete_network
@@ -123,7 +125,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
     return rec
 
 
-def _bring_up(rec) -> None:
+def _bring_up(rec, owner: str) -> None:
     """The bridge, its address and the network's rules (idempotent: also repairs after a reboot,
     and gives a bridge made by an older dockyard this version's rules)."""
     from dockyard.linux.netlink import Netlink
@@ -147,7 +149,7 @@ def _bring_up(rec) -> None:
     # lets the host reach published ports on 127.0.0.1: DNAT'd loopback traffic may leave by the
     # bridge; only now that the drop rules are in place
     firewall.route_localnet(rec.bridge, True)
-    firewall.stamp(rec.bridge)
+    firewall.stamp(rec.bridge, owner)  # its rules' version and its store (for `system reset`)
 
 
 def _tear_down(rec) -> None:
@@ -176,7 +178,7 @@ def remove(engine, ref: str) -> str:
     rec = get_network(engine.db, ref)
     if rec.name == DEFAULT_NETWORK:
         raise Conflict(f"{rec.name} is a pre-defined network and cannot be removed")
-    with _Lock():
+    with NetworkLock():
         users = users_of(engine, rec)
         if users:
             raise Conflict(f"error while removing network: network {rec.name} id {rec.id} has active endpoints",
@@ -203,7 +205,7 @@ def reset(engine) -> None:
     """Remove every network of this root, the default one too (`system reset`, test teardown)."""
     from dockyard.state.networks import delete_network, list_networks
 
-    with _Lock():
+    with NetworkLock():
         for rec in list_networks(engine.db):
             _tear_down(rec)
             delete_network(engine.db, rec.id)
@@ -289,7 +291,7 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     reservation = portmod.reserve(publish, name) if publish else None
     dns_pid = 0
     try:
-        with _Lock():
+        with NetworkLock():
             settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
         if any(rec.name != DEFAULT_NETWORK for rec, *_ in wanted):
             dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
@@ -435,7 +437,7 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
     if not eps and not had_ports and not reap_links:
         return
     _report_disconnects(engine, cid, eps)
-    with _Lock():
+    with NetworkLock():
         engine.db.must(delete_endpoints, engine.db, cid)  # even on a full disk: the address goes back
         if had_ports:
             from dockyard.network import firewall
@@ -558,7 +560,7 @@ def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
 
     pid = st["Pid"]
     index = len(endpoints(engine.db, container_id=rec.id))
-    with _Lock():
+    with NetworkLock():
         settings = dict(st.get("NetworkSettings") or {})
         from dockyard.linux.netlink import Netlink, open_in_netns
 
@@ -581,9 +583,9 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
 
     br = nl.link_index(rec.bridge)
-    if br is None or not firewall.stamped(rec.bridge):
+    if br is None or not firewall.stamped(rec.bridge, engine.root):
         # after a reboot, removed by hand, or made by an older dockyard: make it (or its rules) again
-        _bring_up(rec)
+        _bring_up(rec, engine.root)
         br = nl.link_index(rec.bridge)
     sub = ipam.Subnet.parse(rec.subnet)
     used = used_addresses(engine.db, rec.id)
@@ -670,7 +672,7 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
         st = effective_state(rec, engine.db)
         if st.get("Status") in ("running", "paused"):
-            with _Lock():
+            with NetworkLock():
                 eps = [e for e in endpoints(engine.db, container_id=rec.id) if e.network_id == net.id]
                 if eps:
                     from dockyard.linux.netlink import open_in_netns
