@@ -266,9 +266,13 @@ def network_json(engine, rec) -> dict:
         ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
                                  "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
                                  "IPv6Address": ""}
+    extra = rec.ipam or {}
+    config = {"Subnet": rec.subnet, "IPRange": extra.get("IPRange"), "Gateway": rec.gateway,
+              "AuxiliaryAddresses": extra.get("AuxiliaryAddresses")}
     return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
             "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": rec.subnet, "Gateway": rec.gateway}]},
+            "IPAM": {"Driver": "default", "Options": extra.get("Options", {}),  # a row older than the key: {}
+                     "Config": [{k: v for k, v in config.items() if v}]},  # dockerd's omitempty
             "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": ctrs,
             "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}

@@ -70,8 +70,12 @@ def ensure_default(engine):
 
 
 def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
-           labels: dict | None = None, options: dict | None = None, driver: str = "bridge", _default: bool = False):
-    """docker network create: a record, its bridge with the gateway address, and its rules."""
+           labels: dict | None = None, options: dict | None = None, driver: str = "bridge", ip_range: str = "",
+           aux_addresses: dict | None = None, ipam_options: dict | None = None, _default: bool = False):
+    """docker network create: a record, its bridge with the gateway address, and its rules.
+    `ip_range` (an allocation pool inside `subnet`), `aux_addresses` (name -> address, never given
+    to a container) and `ipam_options` (None or {}: shown as the request had it) are dockerd's
+    IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options."""
     import time
 
     from dockyard.network import ipam
@@ -96,17 +100,18 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
                 raise Conflict(f"invalid pool request: Pool overlaps with other one on this address space ({sub})")
         else:
             sub = ipam.choose_subnet(taken, default=_default)
-        if gateway:
-            ipam.to_int(gateway)
-            if not sub.contains(gateway) or gateway in (str(sub).split("/")[0], sub.broadcast):
-                raise InvalidArgument(f"gateway {gateway} is not a usable address of subnet {sub}")
+        if (ip_range or aux_addresses) and not subnet:
+            raise InvalidArgument("an IPAM ip-range or auxiliary address needs its subnet")
+        _, gateway = ipam.check_config(sub, ip_range=ip_range or "", gateway=gateway or "", aux=aux_addresses)
+        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT
 
         bridge = "dockyard0" if _default and engine.root == DEFAULT_ROOT else "dy-" + nid[:12]
-        rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway or sub.gateway,
-                            bridge=bridge, internal=internal, created=time.time(), labels=dict(labels or {}),
-                            options=dict(options or {}))
+        rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway, bridge=bridge,
+                            internal=internal, created=time.time(), labels=dict(labels or {}),
+                            options=dict(options or {}),
+                            ipam={k: v for k, v in extra.items() if v or k == "Options"})
         insert_network(engine.db, rec)
         try:
             _bring_up(rec)
@@ -567,9 +572,11 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         br = nl.link_index(rec.bridge)
     sub = ipam.Subnet.parse(rec.subnet)
     used = used_addresses(engine.db, rec.id)
-    if fixed and fixed in used:
+    aux = set((rec.ipam.get("AuxiliaryAddresses") or {}).values())
+    if fixed and (fixed in used or fixed in aux or fixed == rec.gateway):
         raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
-    ip = fixed or ipam.allocate(sub, used, rec.gateway)
+    ip = fixed or ipam.allocate(sub, used, rec.gateway, pool=ipam.pool_of(rec.ipam), reserved=aux,
+                                network=f"{rec.name} ({rec.id})")
     mac = mac or ipam.mac_for(ip)
     names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
     try:
