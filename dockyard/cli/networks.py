@@ -78,8 +78,9 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
 
 
 def _match_subnet(subnet: str, ranges: list[str], gateways: list[str], aux: dict) -> None:
-    """The docker CLI's own checks: each range, gateway and aux address in the (one) subnet;
-    the engine then checks the whole config as dockerd does."""
+    """The docker CLI's own checks (one subnet here, so at most one range and gateway, checked by
+    the caller): each range, gateway and aux address in the subnet; the engine then checks the
+    whole config as dockerd does."""
     from dockyard.network.ipam import Subnet, parse_cidr, to_int
 
     sub = Subnet.parse(subnet)
@@ -95,16 +96,10 @@ def _match_subnet(subnet: str, ranges: list[str], gateways: list[str], aux: dict
             raise InvalidArgument(f"invalid CIDR address: {r}")
         if not inside(r.partition("/")[0]):
             raise InvalidArgument(f"no matching subnet for range {r}")
-    if len(ranges) > 1:
-        raise InvalidArgument(f"cannot configure multiple ranges ({ranges[1]}, {ranges[0]}) on the same subnet "
-                              f"({subnet})")
     for g in gateways:
         to_int(g)
         if not inside(g):
             raise InvalidArgument(f"no matching subnet for gateway {g}")
-    if len(gateways) > 1:
-        raise InvalidArgument(f"cannot configure multiple gateways ({gateways[1]}, {gateways[0]}) for the same "
-                              f"subnet ({subnet})")
     for addr in aux.values():
         if not inside(addr):
             raise InvalidArgument(f"no matching subnet for aux-address {addr}")
