@@ -295,7 +295,7 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     dns_pid = 0
     try:
         with _Lock():
-            settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+            settings = _attach_locked(engine, cid, name, wanted, pid, reservation, cfg.hostname)
         if any(rec.name != DEFAULT_NETWORK for rec, *_ in wanted):
             dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
     except BaseException:
@@ -384,7 +384,7 @@ def _host_if(cid: str, i: int) -> str:
     return f"dv{cid[:10]}{i}"
 
 
-def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
+def _attach_locked(engine, cid, name, wanted, pid, reservation, hostname: str = "") -> dict:
     """A network's fixed MAC (--mac-address, EndpointConfig.MacAddress) is its interface's address,
     instead of one made from its IP."""
     from dockyard.linux.netlink import Netlink, open_in_netns
@@ -397,7 +397,8 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
         for i, (rec, aliases, fixed, mac) in enumerate(wanted):
-            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac)
+            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac,
+                        hostname=hostname)
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -549,17 +550,19 @@ def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
 
         with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
             one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False,
-                        mac=mac)
+                        mac=mac, hostname=rec.config.get("hostname") or "")
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
     update_state(engine, rec.id, NetworkSettings=settings)
 
 
-def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "") -> dict:
+def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "",
+          hostname: str = "") -> dict:
     """One network for the container at `pid`: an address from the IPAM (recorded first, so two
     starts cannot take the same one), a veth pair into the bridge, the address and (for the first
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
-    host's and in the container's namespace. Returns its NetworkSettings.Networks entry."""
+    host's and in the container's namespace. Returns its NetworkSettings.Networks entry. On a user
+    network the names it answers to are moby's DNSNames: name, aliases, short id, hostname."""
     import sqlite3
 
     from dockyard.network import firewall, ipam
@@ -578,7 +581,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     ip = fixed or ipam.allocate(sub, used, rec.gateway, pool=ipam.pool_of(rec.ipam), reserved=aux,
                                 network=f"{rec.name} ({rec.id})")
     mac = mac or ipam.mac_for(ip)
-    names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
+    names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12], hostname or cid[:12]]))
     try:
         insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
                                             aliases=names))
@@ -602,7 +605,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         cnl.add_default_route(rec.gateway, cidx)
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
             "IPPrefixLen": sub.prefix, "MacAddress": mac, "Aliases": names[1:] if names else None,
-            "Interface": ifname}
+            "DNSNames": names or None, "Interface": ifname}
 
 
 def _forget_gone_network(engine, container_ref: str, name: str) -> None:

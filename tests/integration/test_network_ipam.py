@@ -184,3 +184,29 @@ def test_api_ipam_config_round_trip_and_errors(api, dy, name):
     assert status == 400 and "IPAM.Options" in json.loads(out)["message"]
     assert f"{name}-bad" not in dy("network", "ls", "--format", "{{.Name}}").out.split()
     api.docker("rm", "-f", cid)
+
+
+def test_default_aliases_and_dns_names_on_a_user_network(dy, busybox, name):
+    """moby's inspect at API < 1.45 (dockyard serves 1.44): a user network's Aliases list the short
+    id and the hostname besides the asked aliases, before the start too; DNSNames (name, aliases,
+    short id, hostname) while it runs, and the hostname resolves like the other names. The default
+    bridge has neither."""
+    net = f"{name}-dns"
+    dy("network", "create", "--subnet", "10.238.10.0/24", net)
+    cid = dy("create", "--name", f"{name}-a", "--network", net, "--network-alias", "db", "--hostname", "hh",
+             "busybox", "sleep", "300").out.strip()
+    short = cid[:12]
+    ep = json.loads(dy("inspect", f"{name}-a").out)[0]["NetworkSettings"]["Networks"][net]
+    assert (ep["Aliases"], ep["DNSNames"]) == (["db", short, "hh"], None)
+    dy("start", f"{name}-a")
+    ep = json.loads(dy("inspect", f"{name}-a").out)[0]["NetworkSettings"]["Networks"][net]
+    assert (ep["Aliases"], ep["DNSNames"]) == (["db", short, "hh"], [f"{name}-a", "db", short, "hh"])
+    out = dy("run", "--rm", "--network", net, "busybox", "nslookup", "hh").out
+    assert f"Address: {ep['IPAddress']}" in out, out
+    # without a hostname or alias: the short id (the default hostname) once
+    cid = run_d(dy, f"{name}-b", "sleep", "300", flags=("--network", net))
+    ep = json.loads(dy("inspect", f"{name}-b").out)[0]["NetworkSettings"]["Networks"][net]
+    assert (ep["Aliases"], ep["DNSNames"]) == ([cid[:12]], [f"{name}-b", cid[:12]])
+    run_d(dy, f"{name}-c", "sleep", "300")
+    ep = json.loads(dy("inspect", f"{name}-c").out)[0]["NetworkSettings"]["Networks"]["bridge"]
+    assert (ep["Aliases"], ep["DNSNames"]) == (None, None)

@@ -350,6 +350,27 @@ def test_docker_py_ipam_range_and_aux_addresses(client):
         api.remove_network(net)
 
 
+def test_docker_py_undeclared_network_default_aliases(client):
+    """docker-py 7.1.0's test_run_with_networking_config_only_undeclared_network: a networking
+    config naming only another network is dropped by docker-py; the container's own user network
+    shows the short id as its alias already in the document of create (API 1.44)."""
+    client.networks.create("pyundecl")
+    try:
+        c = client.containers.run("busybox", "sleep 30", network="pyundecl", detach=True, networking_config={
+            "bar": client.api.create_endpoint_config(aliases=["hello"])})
+        try:
+            nets = c.attrs["NetworkSettings"]["Networks"]
+            assert list(nets) == ["pyundecl"]
+            assert nets["pyundecl"]["Aliases"] == [c.attrs["Id"][:12]] and nets["pyundecl"]["DriverOpts"] is None
+            c.reload()
+            ep = c.attrs["NetworkSettings"]["Networks"]["pyundecl"]
+            assert ep["Aliases"] == [c.id[:12]] and ep["DNSNames"] == [c.name, c.id[:12]]
+        finally:
+            c.remove(force=True)
+    finally:
+        client.networks.get("pyundecl").remove()
+
+
 def test_docker_py_build_cache_from(client):
     """cachefrom (dockerd's classic builder): cached steps are used only where they make part of
     one of those images; a name that is not there is skipped, so nothing comes from the cache."""
