@@ -87,6 +87,12 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         raise InvalidArgument(f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
     if not _default and name in ("bridge", "host", "none", "default"):
         raise Conflict(f"{name} is a pre-defined network and cannot be created")
+    if (ip_range or aux_addresses) and not subnet:
+        raise InvalidArgument("an IPAM ip-range or auxiliary address needs its subnet")
+    checked = None  # as dockerd: the config is checked (ValidateIPAM) before a pool is taken
+    if subnet:
+        checked = ipam.check_config(ipam.Subnet.parse(subnet), ip_range=ip_range or "", gateway=gateway or "",
+                                    aux=aux_addresses)
     with _Lock():
         if find_network(engine.db, name) is not None:
             if _default:
@@ -100,9 +106,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
                 raise Conflict(f"invalid pool request: Pool overlaps with other one on this address space ({sub})")
         else:
             sub = ipam.choose_subnet(taken, default=_default)
-        if (ip_range or aux_addresses) and not subnet:
-            raise InvalidArgument("an IPAM ip-range or auxiliary address needs its subnet")
-        _, gateway = ipam.check_config(sub, ip_range=ip_range or "", gateway=gateway or "", aux=aux_addresses)
+        _, gateway = checked or ipam.check_config(sub, gateway=gateway or "")
         extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT

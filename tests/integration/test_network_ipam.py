@@ -210,3 +210,35 @@ def test_default_aliases_and_dns_names_on_a_user_network(dy, busybox, name):
     run_d(dy, f"{name}-c", "sleep", "300")
     ep = json.loads(dy("inspect", f"{name}-c").out)[0]["NetworkSettings"]["Networks"]["bridge"]
     assert (ep["Aliases"], ep["DNSNames"]) == (None, None)
+
+
+COMPOSE = """
+services:
+  web:
+    image: busybox:latest
+    command: ["sleep", "600"]
+networks:
+  default:
+    ipam:
+      config:
+        - subnet: 10.238.11.0/24
+          ip_range: 10.238.11.64/28
+          aux_addresses: {host1: 10.238.11.65, host2: 10.238.11.1}
+"""
+
+
+def test_compose_ip_range_and_aux_addresses(dy, busybox, tmp_path, name):
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    base = ("compose", "-f", str(tmp_path / "compose.yaml"), "-p", name)
+    try:
+        dy(*base, "up", "-d")
+        cfg = ipam(dy, f"{name}_default")["Config"]
+        assert cfg == [{"Subnet": "10.238.11.0/24", "IPRange": "10.238.11.64/28", "Gateway": "10.238.11.64",
+                        "AuxiliaryAddresses": {"host1": "10.238.11.65", "host2": "10.238.11.1"}}]
+        assert address(dy, f"{name}-web-1", f"{name}_default") == "10.238.11.66"
+        (tmp_path / "bad.yaml").write_text(COMPOSE.replace("10.238.11.64/28", "10.238.12.0/28"))
+        p = dy("compose", "-f", str(tmp_path / "bad.yaml"), "-p", f"{name}x", "up", "-d", check=False)
+        assert p.returncode != 0 and "doesn't contain ip-range" in p.err
+        no_traceback(p)
+    finally:
+        dy(*base, "down")
