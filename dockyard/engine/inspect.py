@@ -197,7 +197,9 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
     live = (st.get("NetworkSettings") or {}) if st.get("Status") in ("running", "paused") else {}
     extra = [cid[:12], st.get("Hostname") or cfg.get("hostname") or cid[:12]] if cid else []
     nets = {}
-    for i, name in enumerate(network_names(cfg)):
+    # disconnected from all its networks: none listed, as dockerd (not even `none`)
+    names = [] if cfg.get("network") == "none" and st.get("DisconnectedFrom") else network_names(cfg)
+    for i, name in enumerate(names):
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
@@ -208,7 +210,7 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
                  "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
-        if extra and name not in ("bridge", "default"):
+        if extra and name not in ("bridge", "default", "host", "none"):
             nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
             "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),

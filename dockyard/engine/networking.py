@@ -513,9 +513,11 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
 
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "",
             mac: str = "") -> None:
-    """docker network connect: recorded in the config; a running container gets the interface now."""
+    """docker network connect: recorded in the config; a running container gets the interface now.
+    A container disconnected from all its networks (left with loopback, network mode `none`) may be
+    connected again, as dockerd allows: the network becomes its first one (the default route)."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.status import ContainerLock, effective_state
+    from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import get_network
 
     net = get_network(engine.db, net_ref)
@@ -523,26 +525,34 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
         cfg = ContainerConfig.from_json(rec.config)
-        if mode(cfg) != "bridge":
+        st = effective_state(rec, engine.db)
+        emptied = cfg.network == "none" and bool(st.get("DisconnectedFrom"))
+        if mode(cfg) != "bridge" and not emptied:
             raise Conflict(f"container {rec.name} cannot be connected to a network: its network mode is "
                            f"{cfg.network}")
-        if net.name == network_name(cfg) or net.name in (cfg.networks or {}):
+        if not emptied and (net.name == network_name(cfg) or net.name in (cfg.networks or {})):
             raise AlreadyExists(f"endpoint with name {rec.name} already exists in network {net.name}")
         if net.name == DEFAULT_NETWORK and aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
-        networks = dict(cfg.networks or {})
-        networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
-        new = cfg.replace(networks=networks)
-        st = effective_state(rec, engine.db)
+        if emptied:
+            opts = {k: v for k, v in (cfg.host_opts or {}).items() if k != "MacAddress"}
+            new = cfg.replace(network=net.name, network_aliases=tuple(aliases), ip=ip,
+                              host_opts=dict(opts, **({"MacAddress": mac} if mac else {})))
+        else:
+            networks = dict(cfg.networks or {})
+            networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
+            new = cfg.replace(networks=networks)
         if st.get("Status") in ("running", "paused"):
-            _hot_plug(engine, rec, net, list(aliases), ip, st, mac)
+            _hot_plug(engine, rec, net, list(aliases), ip, st, mac, first=emptied)
         engine.db.update_config(rec.id, new.to_json())
+        if emptied:
+            update_state(engine, rec.id, DisconnectedFrom="")
     from dockyard.engine import events
 
     events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
-def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
+def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = False) -> None:
     from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
@@ -553,7 +563,7 @@ def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
         from dockyard.linux.netlink import Netlink, open_in_netns
 
         with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
-            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False,
+            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=first,
                         mac=mac, hostname=rec.config.get("hostname") or "")
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
@@ -658,8 +668,9 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                     opts["MacAddress"] = conf["mac"]
                 new = cfg.replace(network=nxt, networks=networks, network_aliases=tuple(conf.get("aliases") or ()),
                                   ip=conf.get("ip") or "", host_opts=opts)
-            else:
+            else:  # DisconnectedFrom: a network may be connected again (see connect)
                 new = cfg.replace(network="none", network_aliases=(), ip="")
+                update_state(engine, rec.id, DisconnectedFrom=net.name)
         else:  # force too, as dockerd (its force only matters for a network that is gone)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
         st = effective_state(rec, engine.db)

@@ -242,3 +242,29 @@ def test_compose_ip_range_and_aux_addresses(dy, busybox, tmp_path, name):
         no_traceback(p)
     finally:
         dy(*base, "down")
+
+
+def test_reconnect_after_leaving_the_only_network(dy, busybox, name):
+    """dockerd lets a container taken off its only network be connected again (docker-py's
+    test_connect_with_ipv4_address does): the network becomes its first, with the default route.
+    A container made with --network none still cannot be connected."""
+    net = f"{name}-re"
+    dy("network", "create", "--subnet", "10.238.14.0/24", "--ip-range", "10.238.14.16/28", net)
+    run_d(dy, f"{name}-a", "sleep", "300", flags=("--network", net))
+    dy("network", "disconnect", net, f"{name}-a")
+    assert json.loads(dy("inspect", f"{name}-a").out)[0]["NetworkSettings"]["Networks"] == {}
+    assert "eth0" not in dy("exec", f"{name}-a", "ip", "-o", "link").out
+    dy("network", "connect", "--ip", "10.238.14.5", net, f"{name}-a")  # outside the range, in the subnet
+    assert address(dy, f"{name}-a", net) == "10.238.14.5"
+    assert dy("exec", f"{name}-a", "ip", "route").out.startswith("default via 10.238.14.16")
+    p = dy("network", "connect", net, f"{name}-a", check=False)
+    assert p.returncode == 1 and "already exists" in p.err
+    # a stopped one: connected in its config, the address comes at the start
+    dy("stop", "-t", "0", f"{name}-a")
+    dy("network", "disconnect", net, f"{name}-a")
+    dy("network", "connect", net, f"{name}-a")
+    dy("start", f"{name}-a")
+    assert address(dy, f"{name}-a", net) == "10.238.14.17"
+    dy("create", "--name", f"{name}-none", "--network", "none", "busybox", "true")
+    p = dy("network", "connect", net, f"{name}-none", check=False)
+    assert p.returncode == 1 and "network mode is none" in p.err

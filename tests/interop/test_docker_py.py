@@ -314,7 +314,8 @@ def test_docker_py_ipam_range_and_aux_addresses(client):
     """docker-py's test_create_network_with_ipam_config and test_connect_with_ipv4_address (on a
     10.238.x subnet of our own instead of 172.28.0.0/16): IPAM.Config's IPRange, Gateway and
     AuxiliaryAddresses come back as given, IPAM.Options as the request had it (null); a container
-    gets the range's first free address, a fixed one inside the range on connect."""
+    gets the range's first free address, a fixed one inside the range on connect; one taken off its
+    only network may be connected again (its default route then goes through it)."""
     api = client.api
     net = api.create_network("pyipam", ipam=docker.types.IPAMConfig(driver="default", pool_configs=[
         docker.types.IPAMPool(subnet="10.238.20.0/24", iprange="10.238.20.0/26", gateway="10.238.20.254",
@@ -332,9 +333,18 @@ def test_docker_py_ipam_range_and_aux_addresses(client):
             api.start(d)
             ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["pyipam"]
             assert (ep["IPAddress"], ep["Gateway"]) == ("10.238.20.2", "10.238.20.254")  # .1 is an aux address
-            api.connect_container_to_network(d, "pyipam", ipv4_address="10.238.20.24")
-            ep = api.inspect_container(d)["NetworkSettings"]["Networks"]["pyipam"]
+            # test_connect_with_ipv4_address: off its only network, then back with a fixed address
+            api.disconnect_container_from_network(c, "pyipam")
+            assert api.inspect_container(c)["NetworkSettings"]["Networks"] == {}
+            api.connect_container_to_network(c, "pyipam", ipv4_address="10.238.20.24")
+            ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["pyipam"]
             assert ep["IPAMConfig"]["IPv4Address"] == ep["IPAddress"] == "10.238.20.24"
+            route = api.exec_start(api.exec_create(c, ["ip", "route"]))
+            assert route.startswith(b"default via 10.238.20.254"), route
+            # a second network for a running container: a fixed address in the range too
+            api.connect_container_to_network(d, "pyipam", ipv4_address="10.238.20.25")
+            ep = api.inspect_container(d)["NetworkSettings"]["Networks"]["pyipam"]
+            assert ep["IPAMConfig"]["IPv4Address"] == ep["IPAddress"] == "10.238.20.25"
             api.disconnect_container_from_network(d, "pyipam")
             with pytest.raises(docker.errors.APIError) as e:  # an aux address is never a container's
                 api.connect_container_to_network(d, "pyipam", ipv4_address="10.238.20.5")
