@@ -36,8 +36,8 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
              Flag("--ipv4", BOOL, "Enable or disable IPv4 address assignment (always on)", default=True),
              Flag("--ipam-driver", STR, "IP Address Management Driver (only \"default\")"),
              Flag("--ipam-opt", LIST, "Set IPAM driver specific options (not supported)"),
-             Flag("--ip-range", LIST, "Allocate container ip from a sub-range (not supported)"),
-             Flag("--aux-address", LIST, "Auxiliary IPv4 addresses used by Network driver (not supported)"),
+             Flag("--ip-range", LIST, "Allocate container ip from a sub-range"),
+             Flag("--aux-address", LIST, "Auxiliary IPv4 addresses used by Network driver"),
              Flag("--scope", STR, "Control the network's scope (only \"local\")"),
              Flag("--ingress", BOOL, "Create swarm routing-mesh network (not supported)"),
              Flag("--config-only", BOOL, "Create a configuration only network (not supported)"),
@@ -47,9 +47,8 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
         raise UsageError('"dockyard network create" requires exactly 1 argument.')
     if opts.ipv6:
         raise InvalidArgument("IPv6 networks are not supported by dockyard yet")
-    refused = {"ipam_opt": "--ipam-opt: the default IPAM has no options", "ip_range": "--ip-range: dockyard "
-               "allocates from the whole --subnet", "aux_address": "--aux-address: dockyard reserves only the "
-               "gateway", "ingress": "--ingress: Swarm's routing mesh is not supported", "config_only":
+    refused = {"ipam_opt": "--ipam-opt: the default IPAM has no options",
+               "ingress": "--ingress: Swarm's routing mesh is not supported", "config_only":
                "--config-only: configuration-only networks (Swarm) are not supported", "config_from":
                "--config-from: configuration-only networks (Swarm) are not supported"}
     for key, why in refused.items():
@@ -61,15 +60,49 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
         raise InvalidArgument(f'IPAM driver "{opts.ipam_driver}" is not supported: only "default"')
     if opts.scope not in (None, "", "local"):
         raise InvalidArgument(f'scope "{opts.scope}" is not supported: dockyard networks are local')
-    if len(opts.subnet) > 1 or len(opts.gateway) > 1:
-        raise InvalidArgument("one --subnet (and --gateway) per network: dockyard networks are IPv4, one subnet")
-    if opts.gateway and not opts.subnet:
-        raise InvalidArgument("a --gateway needs its --subnet")
+    if len(opts.subnet) < len(opts.ip_range) or len(opts.subnet) < len(opts.gateway):
+        raise InvalidArgument("every ip-range or gateway must have a corresponding subnet")
+    if len(opts.subnet) > 1:
+        raise InvalidArgument("one --subnet per network: dockyard networks are IPv4, one subnet")
+    aux = key_values(opts.aux_address)
+    if not opts.subnet and aux:
+        raise InvalidArgument(f"no matching subnet for aux-address {next(iter(aux.values()))}")
+    if opts.subnet:
+        _match_subnet(opts.subnet[0], opts.ip_range, opts.gateway, aux)
     rec = create(ctx.engine, opts.args[0], subnet=opts.subnet[0] if opts.subnet else None,
                  gateway=opts.gateway[0] if opts.gateway else None, internal=opts.internal,
-                 labels=key_values(opts.label, "label"), options=key_values(opts.opt, "option"), driver=opts.driver)
+                 labels=key_values(opts.label, "label"), options=key_values(opts.opt, "option"), driver=opts.driver,
+                 ip_range=opts.ip_range[0] if opts.ip_range else "", aux_addresses=aux, ipam_options={})
     print(rec.id)
     return 0
+
+
+def _match_subnet(subnet: str, ranges: list[str], gateways: list[str], aux: dict) -> None:
+    """The docker CLI's own checks (one subnet here, so at most one range and gateway, checked by
+    the caller): each range, gateway and aux address in the subnet; the engine then checks the
+    whole config as dockerd does."""
+    from dockyard.network.ipam import Subnet, parse_cidr, to_int
+
+    sub = Subnet.parse(subnet)
+
+    def inside(addr: str) -> bool:
+        try:
+            return sub.contains(addr)
+        except InvalidArgument:
+            return False
+
+    for r in ranges:
+        if parse_cidr(r) is None:
+            raise InvalidArgument(f"invalid CIDR address: {r}")
+        if not inside(r.partition("/")[0]):
+            raise InvalidArgument(f"no matching subnet for range {r}")
+    for g in gateways:
+        to_int(g)
+        if not inside(g):
+            raise InvalidArgument(f"no matching subnet for gateway {g}")
+    for addr in aux.values():
+        if not inside(addr):
+            raise InvalidArgument(f"no matching subnet for aux-address {addr}")
 
 
 def cmd_network_ls(ctx, argv: list[str]) -> int:

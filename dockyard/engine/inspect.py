@@ -71,7 +71,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             **{k: v for k, v in _config_opts(cfg.get("host_opts") or {}).items()},
             **_stop_opts(cfg, st),
         },
-        "NetworkSettings": network_settings(cfg, st),
+        "NetworkSettings": network_settings(cfg, st, rec.id),
     }
     if st.get("Health"):  # since the first start of a container with a health check, as docker's
         h = st["Health"]
@@ -193,20 +193,29 @@ def network_names(cfg: dict) -> list[str]:
     return [first] + list(cfg.get("networks") or {})
 
 
-def network_settings(cfg: dict, st: dict) -> dict:
-    """docker's NetworkSettings: live addresses while it runs, the configured networks always."""
+def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
+    """docker's NetworkSettings: live addresses while it runs, the configured networks always.
+    With `cid` (the inspect document), as moby's inspect at API < 1.45 (dockyard serves 1.44): a
+    user network's Aliases also list the short id and the hostname, before the start too; DNSNames
+    are the names it answers to there while it runs (name, aliases, short id, hostname)."""
     live = (st.get("NetworkSettings") or {}) if st.get("Status") in ("running", "paused") else {}
+    extra = [cid[:12], st.get("Hostname") or cfg.get("hostname") or cid[:12]] if cid else []
     nets = {}
-    for i, name in enumerate(network_names(cfg)):
+    # disconnected from all its networks: none listed, as dockerd (not even `none`)
+    names = [] if cfg.get("network") == "none" and st.get("DisconnectedFrom") else network_names(cfg)
+    for i, name in enumerate(names):
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
         mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
         empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None,
                  "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                 "IPPrefixLen": 0, "MacAddress": mac}  # a fixed MAC shows before the start, as dockerd's
+                 "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                 "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
+        if extra and name not in ("bridge", "default", "host", "none"):
+            nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
             "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
             "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
@@ -270,9 +279,13 @@ def network_json(engine, rec) -> dict:
         ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
                                  "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
                                  "IPv6Address": ""}
+    extra = rec.ipam or {}
+    config = {"Subnet": rec.subnet, "IPRange": extra.get("IPRange"), "Gateway": rec.gateway,
+              "AuxiliaryAddresses": extra.get("AuxiliaryAddresses")}
     return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
             "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": rec.subnet, "Gateway": rec.gateway}]},
+            "IPAM": {"Driver": "default", "Options": extra.get("Options", {}),  # a row older than the key: {}
+                     "Config": [{k: v for k, v in config.items() if v}]},  # dockerd's omitempty
             "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": ctrs,
             "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}

@@ -72,8 +72,12 @@ def ensure_default(engine):
 
 
 def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
-           labels: dict | None = None, options: dict | None = None, driver: str = "bridge", _default: bool = False):
-    """docker network create: a record, its bridge with the gateway address, and its rules."""
+           labels: dict | None = None, options: dict | None = None, driver: str = "bridge", ip_range: str = "",
+           aux_addresses: dict | None = None, ipam_options: dict | None = None, _default: bool = False):
+    """docker network create: a record, its bridge with the gateway address, and its rules.
+    `ip_range` (an allocation pool inside `subnet`), `aux_addresses` (name -> address, never given
+    to a container) and `ipam_options` (None or {}: shown as the request had it) are dockerd's
+    IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options."""
     import time
 
     from dockyard.network import ipam
@@ -85,6 +89,12 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         raise InvalidArgument(f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
     if not _default and name in ("bridge", "host", "none", "default"):
         raise Conflict(f"{name} is a pre-defined network and cannot be created")
+    if (ip_range or aux_addresses) and not subnet:
+        raise InvalidArgument("an IPAM ip-range or auxiliary address needs its subnet")
+    checked = None  # as dockerd: the config is checked (ValidateIPAM) before a pool is taken
+    if subnet:
+        checked = ipam.check_config(ipam.Subnet.parse(subnet), ip_range=ip_range or "", gateway=gateway or "",
+                                    aux=aux_addresses)
     with NetworkLock():
         if find_network(engine.db, name) is not None:
             if _default:
@@ -98,17 +108,16 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
                 raise Conflict(f"invalid pool request: Pool overlaps with other one on this address space ({sub})")
         else:
             sub = ipam.choose_subnet(taken, default=_default)
-        if gateway:
-            ipam.to_int(gateway)
-            if not sub.contains(gateway) or gateway in (str(sub).split("/")[0], sub.broadcast):
-                raise InvalidArgument(f"gateway {gateway} is not a usable address of subnet {sub}")
+        _, gateway = checked or ipam.check_config(sub, gateway=gateway or "")
+        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT
 
         bridge = "dockyard0" if _default and engine.root == DEFAULT_ROOT else "dy-" + nid[:12]
-        rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway or sub.gateway,
-                            bridge=bridge, internal=internal, created=time.time(), labels=dict(labels or {}),
-                            options=dict(options or {}))
+        rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway, bridge=bridge,
+                            internal=internal, created=time.time(), labels=dict(labels or {}),
+                            options=dict(options or {}),
+                            ipam={k: v for k, v in extra.items() if v or k == "Options"})
         insert_network(engine.db, rec)
         try:
             _bring_up(rec, engine.root)
@@ -292,7 +301,7 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     dns_pid = 0
     try:
         with NetworkLock():
-            settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+            settings = _attach_locked(engine, cid, name, wanted, pid, reservation, cfg.hostname)
         if any(rec.name != DEFAULT_NETWORK for rec, *_ in wanted):
             dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
     except BaseException:
@@ -381,7 +390,7 @@ def _host_if(cid: str, i: int) -> str:
     return f"dv{cid[:10]}{i}"
 
 
-def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
+def _attach_locked(engine, cid, name, wanted, pid, reservation, hostname: str = "") -> dict:
     """A network's fixed MAC (--mac-address, EndpointConfig.MacAddress) is its interface's address,
     instead of one made from its IP."""
     from dockyard.linux.netlink import Netlink, open_in_netns
@@ -394,7 +403,8 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
         for i, (rec, aliases, fixed, mac) in enumerate(wanted):
-            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac)
+            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac,
+                        hostname=hostname)
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -525,9 +535,11 @@ def networks_of(cfg) -> list[str]:
 
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "",
             mac: str = "") -> None:
-    """docker network connect: recorded in the config; a running container gets the interface now."""
+    """docker network connect: recorded in the config; a running container gets the interface now.
+    A container disconnected from all its networks (left with loopback, network mode `none`) may be
+    connected again, as dockerd allows: the network becomes its first one (the default route)."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.status import ContainerLock, effective_state
+    from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import get_network
 
     net = get_network(engine.db, net_ref)
@@ -535,26 +547,34 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
         cfg = ContainerConfig.from_json(rec.config)
-        if mode(cfg) != "bridge":
+        st = effective_state(rec, engine.db)
+        emptied = cfg.network == "none" and bool(st.get("DisconnectedFrom"))
+        if mode(cfg) != "bridge" and not emptied:
             raise Conflict(f"container {rec.name} cannot be connected to a network: its network mode is "
                            f"{cfg.network}")
-        if net.name == network_name(cfg) or net.name in (cfg.networks or {}):
+        if not emptied and (net.name == network_name(cfg) or net.name in (cfg.networks or {})):
             raise AlreadyExists(f"endpoint with name {rec.name} already exists in network {net.name}")
         if net.name == DEFAULT_NETWORK and aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
-        networks = dict(cfg.networks or {})
-        networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
-        new = cfg.replace(networks=networks)
-        st = effective_state(rec, engine.db)
+        if emptied:
+            opts = {k: v for k, v in (cfg.host_opts or {}).items() if k != "MacAddress"}
+            new = cfg.replace(network=net.name, network_aliases=tuple(aliases), ip=ip,
+                              host_opts=dict(opts, **({"MacAddress": mac} if mac else {})))
+        else:
+            networks = dict(cfg.networks or {})
+            networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
+            new = cfg.replace(networks=networks)
         if st.get("Status") in ("running", "paused"):
-            _hot_plug(engine, rec, net, list(aliases), ip, st, mac)
+            _hot_plug(engine, rec, net, list(aliases), ip, st, mac, first=emptied)
         engine.db.update_config(rec.id, new.to_json())
+        if emptied:
+            update_state(engine, rec.id, DisconnectedFrom="")
     from dockyard.engine import events
 
     events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
-def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
+def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = False) -> None:
     from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
@@ -565,18 +585,20 @@ def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
         from dockyard.linux.netlink import Netlink, open_in_netns
 
         with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
-            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False,
-                        mac=mac)
+            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=first,
+                        mac=mac, hostname=rec.config.get("hostname") or "")
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
     update_state(engine, rec.id, NetworkSettings=settings)
 
 
-def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "") -> dict:
+def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "",
+          hostname: str = "") -> dict:
     """One network for the container at `pid`: an address from the IPAM (recorded first, so two
     starts cannot take the same one), a veth pair into the bridge, the address and (for the first
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
-    host's and in the container's namespace. Returns its NetworkSettings.Networks entry."""
+    host's and in the container's namespace. Returns its NetworkSettings.Networks entry. On a user
+    network the names it answers to are moby's DNSNames: name, aliases, short id, hostname."""
     import sqlite3
 
     from dockyard.network import firewall, ipam
@@ -589,11 +611,13 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         br = nl.link_index(rec.bridge)
     sub = ipam.Subnet.parse(rec.subnet)
     used = used_addresses(engine.db, rec.id)
-    if fixed and fixed in used:
+    aux = set((rec.ipam.get("AuxiliaryAddresses") or {}).values())
+    if fixed and (fixed in used or fixed in aux or fixed == rec.gateway):
         raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
-    ip = fixed or ipam.allocate(sub, used, rec.gateway)
+    ip = fixed or ipam.allocate(sub, used, rec.gateway, pool=ipam.pool_of(rec.ipam), reserved=aux,
+                                network=f"{rec.name} ({rec.id})")
     mac = mac or ipam.mac_for(ip)
-    names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
+    names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12], hostname or cid[:12]]))
     try:
         insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
                                             aliases=names))
@@ -617,7 +641,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         cnl.add_default_route(rec.gateway, cidx)
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
             "IPPrefixLen": sub.prefix, "MacAddress": mac, "Aliases": names[1:] if names else None,
-            "Interface": ifname}
+            "DNSNames": names or None, "Interface": ifname}
 
 
 def _forget_gone_network(engine, container_ref: str, name: str) -> None:
@@ -666,8 +690,9 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                     opts["MacAddress"] = conf["mac"]
                 new = cfg.replace(network=nxt, networks=networks, network_aliases=tuple(conf.get("aliases") or ()),
                                   ip=conf.get("ip") or "", host_opts=opts)
-            else:
+            else:  # DisconnectedFrom: a network may be connected again (see connect)
                 new = cfg.replace(network="none", network_aliases=(), ip="")
+                update_state(engine, rec.id, DisconnectedFrom=net.name)
         else:  # force too, as dockerd (its force only matters for a network that is gone)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
         st = effective_state(rec, engine.db)
