@@ -29,7 +29,9 @@ STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", 
 RM_FLAGS = [
     Flag("-f,--force", BOOL, "Force the removal of a running container (uses SIGKILL)"),
     Flag("-v,--volumes", BOOL, "Remove anonymous volumes associated with the container"),
-    Flag("-l,--link", BOOL, "Remove the specified link (refused: dockyard has no legacy links)"),
+    Flag("-l,--link", BOOL, "Remove the specified link (refused: dockyard has no legacy links)",
+         refused="rm --link is not supported: dockyard has no legacy container links (--link is refused by run and "
+         "create too)"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -134,9 +136,6 @@ def cmd_rm(ctx, argv: list[str]) -> int:
     if opts.help or not opts.args:
         return help_or_refuse(opts.help, "dockyard rm [OPTIONS] CONTAINER [CONTAINER...]",
                               "Remove one or more containers", RM_FLAGS, "at least 1 argument")
-    if opts.link:
-        raise UsageError("rm --link is not supported: dockyard has no legacy container links (--link is refused "
-                         "by run and create too)")
     failed = 0
     for ref in opts.args:
         try:

@@ -15,6 +15,9 @@ IMAGES_FLAGS = [
     Flag("--digests", BOOL, "Show digests"),
     Flag("--format", STR, "Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template)"),
     Flag("-f,--filter", LIST, "Filter output based on conditions provided (dangling, reference, label)"),
+    Flag("--tree", BOOL, "List multi-platform images as a tree (refused)",
+         refused="--tree is not supported: a dockyard image is one platform's (pull keeps the host's), so there is no "
+         "tree of platform variants to show; use dockyard images"),
     Flag("--help", BOOL, "Print usage"),
 ]
 IMAGES_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",

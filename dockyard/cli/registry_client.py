@@ -20,7 +20,8 @@ PULL_FLAGS = [
     Flag("--platform", STR, "Set platform if server is multi-platform capable (linux/amd64 only)", metavar="string"),
     Flag("-q,--quiet", BOOL, "Suppress verbose output"),
     Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
-    Flag("--disable-content-trust", BOOL, "Skip image verification (always: content trust is not supported)"),
+    Flag("--disable-content-trust", BOOL, "Skip image verification (always: content trust is not supported)",
+         default=True),
     Flag("--signature-policy", STR, "containers-policy.json to enforce (default <root>/policy.json, else "
          "/etc/containers/policy.json)", metavar="file"),
     Flag("--help", BOOL, "Print usage"),
@@ -29,7 +30,10 @@ PUSH_FLAGS = [
     Flag("-a,--all-tags", BOOL, "Push all tags of an image to the repository"),
     Flag("-q,--quiet", BOOL, "Suppress verbose output"),
     Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
-    Flag("--disable-content-trust", BOOL, "Skip image signing (always: content trust is not supported)"),
+    Flag("--disable-content-trust", BOOL, "Skip image signing (always: content trust is not supported)",
+         default=True),
+    Flag("--platform", STR, "Push a platform-specific manifest: the image must be that platform's (dockyard images "
+         "have one)", metavar="string"),
     Flag("--help", BOOL, "Print usage"),
 ]
 LOGIN_FLAGS = [
@@ -145,6 +149,7 @@ def cmd_pull(ctx, argv: list[str]) -> int:
     if len(opts.args) != 1:
         raise UsageError('"dockyard pull" requires exactly 1 argument.',
                          hint="See 'dockyard pull --help'.\n\nUsage:  dockyard pull [OPTIONS] NAME[:TAG|@DIGEST]")
+    _content_trust(opts)
     from dockyard.registry.pull import check_platform, pull
 
     check_platform(opts.platform)
@@ -173,6 +178,14 @@ def cmd_pull(ctx, argv: list[str]) -> int:
     return 0
 
 
+def _content_trust(opts) -> None:
+    if not opts.disable_content_trust:
+        from dockyard.errors import NotImplemented
+
+        raise NotImplemented("--disable-content-trust=false: Docker Content Trust (Notary v1) is not supported; "
+                             "sign and verify with `dockyard sign` and `dockyard verify` (cosign's format)")
+
+
 def cmd_push(ctx, argv: list[str]) -> int:
     opts = parse(PUSH_FLAGS, argv)
     if opts.help:
@@ -181,11 +194,13 @@ def cmd_push(ctx, argv: list[str]) -> int:
     if len(opts.args) != 1:
         raise UsageError('"dockyard push" requires exactly 1 argument.',
                          hint="See 'dockyard push --help'.\n\nUsage:  dockyard push [OPTIONS] NAME[:TAG]")
+    _content_trust(opts)
     from dockyard.registry.push import push
 
     progress = _progress(opts.quiet)
     try:
-        results = push(ctx.engine, opts.args[0], insecure=opts.insecure, all_tags=opts.all_tags, progress=progress)
+        results = push(ctx.engine, opts.args[0], insecure=opts.insecure, all_tags=opts.all_tags, progress=progress,
+                       platform=opts.platform)
     finally:
         progress.finish()
     from dockyard.sbom.attached import attach_pushed  # a build SBOM (build --sbom) goes along

@@ -16,7 +16,9 @@ RUN_FLAGS = [
     Flag("-a,--attach", LIST, "Attach to STDIN, STDOUT or STDERR"),
     Flag("--sig-proxy", BOOL, "Proxy received signals to the process", default=True),
     Flag("--detach-keys", STR, "Override the key sequence for detaching a container (refused: a foreground "
-         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string"),
+         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string",
+         refused="--detach-keys is not supported by run: a foreground dockyard run cannot detach (the container has "
+         "no monitor); use run -d and dockyard attach --detach-keys"),
     Flag("--rm", BOOL, "Automatically remove the container when it exits"),
     Flag("--name", STR, "Assign a name to the container"),
     Flag("-e,--env", LIST, "Set environment variables"),
@@ -383,9 +385,6 @@ def cmd_run(ctx, argv: list[str]) -> int:
 
 def _attach_streams(opts) -> tuple:
     """docker run -a: the streams given (any case), else all; stdin only with -i or -a stdin."""
-    if opts.detach_keys is not None:
-        raise UsageError("--detach-keys: a foreground dockyard run cannot detach (the container has no monitor); "
-                         "use run -d and dockyard attach --detach-keys")
     if opts.attach and opts.detach:
         raise UsageError("conflicting options: cannot specify both --attach and --detach")  # docker CLI 28: exit 1
     if not opts.attach:
@@ -403,8 +402,8 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.containers import create
     from dockyard.engine.create import config_from_request
 
-    if opts.detach_keys is not None or not opts.sig_proxy:
-        raise UsageError("--detach-keys and --sig-proxy are flags of run, start and attach, not of create")
+    if not opts.sig_proxy:
+        raise UsageError("--sig-proxy is a flag of run, start and attach, not of create")
     _attach_streams(opts)
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
     cid = CidFile(opts.cidfile)

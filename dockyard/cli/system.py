@@ -11,7 +11,7 @@ from dockyard.errors import InvalidArgument
 FLAGS = [Flag("-a,--all", BOOL, "Remove all unused images not just dangling ones"),
          Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
          Flag("--volumes", BOOL, "Prune anonymous volumes"),
-         Flag("--filter", LIST, "Provide filter values (not supported)"),
+         Flag("--filter", LIST, "Provide filter values (not supported)", refused="system prune --filter is not supported"),
          Flag("--help", BOOL, "Print usage")]
 
 
@@ -23,8 +23,6 @@ def cmd_system_prune(ctx, argv: list[str]) -> int:
     if opts.help:
         print(usage("dockyard system prune [OPTIONS]", "Remove unused data", FLAGS))
         return 0
-    if opts.filter:
-        raise InvalidArgument("system prune --filter is not supported")
     if not opts.force:
         what = ["all stopped containers", "all networks not used by at least one container"]
         if opts.volumes:

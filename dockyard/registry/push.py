@@ -41,11 +41,30 @@ class PushResult(Record):
     __slots__ = ("reference", "tag", "digest", "size")
 
 
+def check_push_platform(engine, tags: list[str], platform: str) -> None:
+    """docker push --platform: the platform named must be the image's own."""
+    parts = platform.strip().lower().split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise errors.InvalidArgument(f"invalid platform {platform!r}", hint="use os/arch[/variant], e.g. linux/amd64")
+    for t in tags:
+        config = engine.images.config(engine.images.resolve(t))
+        have = [config.get("os", ""), config.get("architecture", "")] + ([config["variant"]] if config.get("variant")
+                                                                         and len(parts) == 3 else [])
+        if [p.lower() for p in have] != parts:
+            from dockyard.oci import reference
+
+            raise errors.InvalidArgument(f"image with reference {reference.parse(t).familiar()} was found but does "
+                                         f"not provide the specified platform ({platform}): it is "
+                                         f"{'/'.join(have)}")
+
+
 def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, progress: Progress | None = None,
-         concurrency: int = CONCURRENCY, creds=None) -> list[PushResult]:
+         concurrency: int = CONCURRENCY, creds=None, platform: str | None = None) -> list[PushResult]:
     """Push the image tagged ``name`` (``host:5000/ns/app:1``); with ``all_tags`` every local tag
     of the repository ``name``. Returns one result per tag, in order. ``creds`` (`Credentials`)
-    replace those of Docker's config.json (the API's X-Registry-Auth)."""
+    replace those of Docker's config.json (the API's X-Registry-Auth). ``platform`` (os/arch[/variant],
+    docker's `push --platform`): each image must be that platform's (a dockyard image has one), else
+    nothing is pushed."""
     from dockyard.oci import reference
     from dockyard.registry import credentials
     from dockyard.registry.client import Registry
@@ -68,6 +87,8 @@ def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, p
             raise errors.ImageNotFound(f"An image does not exist locally with the tag: {ref.familiar()}",
                                        hint=f"tag an image with `dockyard tag IMAGE {ref.familiar()}` first")
         tags = [str(ref)]
+    if platform:
+        check_push_platform(engine, tags, platform)
     progress.line(f"The push refers to repository [{ref.name}]")
     sources = BlobSources(engine.root, engine.content)
     scopes = (f"repository:{ref.path}:pull,push",)
