@@ -181,6 +181,16 @@ def cmd_bootstrap(ctx, argv: list[str]) -> int:
     return 0
 
 
+def _local_rfc3339(t: float) -> str:
+    """Go's time.Unix(t, 0).Format(time.RFC3339) in the local zone, as docker's history prints."""
+    import time
+
+    local = time.localtime(int(t))
+    off = local.tm_gmtoff // 60
+    zone = "Z" if off == 0 else f"{'+' if off > 0 else '-'}{abs(off) // 60:02d}:{abs(off) % 60:02d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + zone
+
+
 def cmd_history(ctx, argv: list[str]) -> int:
     """docker history: one row per step, newest first; sizes are the layers' unpacked sizes."""
     from dockyard.cli.template import render_table
@@ -207,8 +217,10 @@ def cmd_history(ctx, argv: list[str]) -> int:
         created_by = h.get("created_by", "")
         if not opts.no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
-        rows.append({"CreatedSince": ago(parse_rfc3339(h.get("created", ""))) if h.get("created") else "N/A",
-                     "CreatedAt": h.get("created", ""), "CreatedBy": created_by, "Size": human_size(size, 3),
+        at = _local_rfc3339(parse_rfc3339(h["created"])) if h.get("created") else ""
+        since = (ago(parse_rfc3339(h["created"])) if opts.human else at) if h.get("created") else "N/A"
+        rows.append({"CreatedSince": since, "CreatedAt": at, "CreatedBy": created_by,
+                     "Size": human_size(size, 3) if opts.human else str(size),  # -H=false: docker's plain numbers
                      "Comment": h.get("comment", ""), "ID": "<missing>"})
     rows.reverse()
     if rows:
@@ -217,7 +229,8 @@ def cmd_history(ctx, argv: list[str]) -> int:
         for r in rows:
             print(r["ID"])
         return 0
-    fmt = opts.format or "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    created = "{{.CreatedSince}}" if opts.human else "{{.CreatedAt}}"  # docker's non-human table names CREATED AT
+    fmt = opts.format or f"table {{{{.ID}}}}\t{created}\t{{{{.CreatedBy}}}}\t{{{{.Size}}}}\t{{{{.Comment}}}}"
     sys.stdout.write(render_table(fmt, rows, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
                                               "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}))
     return 0
