@@ -120,7 +120,8 @@ def cmd_tag(ctx, argv: list[str]) -> int:
 
 def cmd_rmi(ctx, argv: list[str]) -> int:
     flags = [Flag("-f,--force", BOOL, "Force removal of the image"), Flag("--no-prune", BOOL, "Do not delete untagged parents"),
-             Flag("--help")]
+             Flag("--platform", STR, "Remove this platform's image (os[/arch[/variant]]): the image must be that "
+                  "platform's", metavar="string"), Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or not opts.args:
         return help_or_refuse(opts.help, "dockyard rmi [OPTIONS] IMAGE [IMAGE...]",
@@ -128,6 +129,8 @@ def cmd_rmi(ctx, argv: list[str]) -> int:
     rc = 0
     for name in opts.args:
         try:
+            if opts.platform:
+                ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
             for what, value in ctx.engine.images.remove(name, force=opts.force):
                 print(f"{what}: {value}")
         except DockyardError as e:
@@ -197,13 +200,16 @@ def cmd_history(ctx, argv: list[str]) -> int:
 
     flags = [Flag("-H,--human", BOOL, "Print sizes and dates in human readable format", default=True),
              Flag("--no-trunc", BOOL, "Don't truncate output"), Flag("-q,--quiet", BOOL, "Only show image IDs"),
-             Flag("--format", STR, "Format output using a custom template"), Flag("--help")]
+             Flag("--format", STR, "Format output using a custom template"),
+             Flag("--platform", STR, "Show this platform's history (os[/arch[/variant]]): the image must be that "
+                  "platform's", metavar="string"), Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or len(opts.args) != 1:
         return help_or_refuse(opts.help, "dockyard history [OPTIONS] IMAGE",
                               "Show the history of an image", flags, "exactly 1 argument")
     engine = ctx.engine
     rec = engine.images.resolve(opts.args[0])
+    engine.images.check_platform(rec, opts.platform, opts.args[0])
     cfg = engine.images.config(rec)
     sizes = engine.images.layer_sizes(cfg, engine.images.manifest(rec))
     rows = []

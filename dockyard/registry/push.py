@@ -41,23 +41,6 @@ class PushResult(Record):
     __slots__ = ("reference", "tag", "digest", "size")
 
 
-def check_push_platform(engine, tags: list[str], platform: str) -> None:
-    """docker push --platform: the platform named must be the image's own."""
-    parts = platform.strip().lower().split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise errors.InvalidArgument(f"invalid platform {platform!r}", hint="use os/arch[/variant], e.g. linux/amd64")
-    for t in tags:
-        config = engine.images.config(engine.images.resolve(t))
-        have = [config.get("os", ""), config.get("architecture", "")] + ([config["variant"]] if config.get("variant")
-                                                                         and len(parts) == 3 else [])
-        if [p.lower() for p in have] != parts:
-            from dockyard.oci import reference
-
-            raise errors.InvalidArgument(f"image with reference {reference.parse(t).familiar()} was found but does "
-                                         f"not provide the specified platform ({platform}): it is "
-                                         f"{'/'.join(have)}")
-
-
 def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, progress: Progress | None = None,
          concurrency: int = CONCURRENCY, creds=None, platform: str | None = None) -> list[PushResult]:
     """Push the image tagged ``name`` (``host:5000/ns/app:1``); with ``all_tags`` every local tag
@@ -87,8 +70,8 @@ def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, p
             raise errors.ImageNotFound(f"An image does not exist locally with the tag: {ref.familiar()}",
                                        hint=f"tag an image with `dockyard tag IMAGE {ref.familiar()}` first")
         tags = [str(ref)]
-    if platform:
-        check_push_platform(engine, tags, platform)
+    for t in tags if platform else ():
+        engine.images.check_platform(engine.images.resolve(t), platform, reference.parse(t).familiar())
     progress.line(f"The push refers to repository [{ref.name}]")
     sources = BlobSources(engine.root, engine.content)
     scopes = (f"repository:{ref.path}:pull,push",)
