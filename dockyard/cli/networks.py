@@ -152,7 +152,11 @@ def cmd_network_inspect(ctx, argv: list[str]) -> int:
     from dockyard.engine.networking import ensure_default
     from dockyard.state.networks import find_network
 
-    opts = _opts([Flag("-f,--format", STR, "Format output using a custom template")], argv,
+    # -v: dockerd adds a Swarm network's services and tasks; a local network's document is the same
+    # with it or without, and every dockyard network is local: so is it here
+    opts = _opts([Flag("-f,--format", STR, "Format output using a custom template"),
+                  Flag("-v,--verbose", BOOL, "Verbose output for diagnostics (Swarm networks' services: a local "
+                       "network's document is the same)")], argv,
                  "dockyard network inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or "
                  "more networks", 1)
     check_template(opts.format)

@@ -65,9 +65,10 @@ def prune_build_cache(engine) -> str | None:
     return cache
 
 
-def prune_cache_mounts(engine) -> int:
+def prune_cache_mounts(engine, older_than: float | None = None) -> int:
     """The RUN --mount=type=cache directories no build is using (a user holds its ``.lock``):
-    removed with their locks; how many went."""
+    removed with their locks; how many went. With `older_than` only those whose directory last
+    changed before that time."""
     import fcntl
 
     from dockyard.fsutil import rmtree
@@ -89,6 +90,8 @@ def prune_cache_mounts(engine) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a build has it mounted
+            if older_than is not None and _mtime(os.path.join(base, name)) >= older_than:
+                continue
             rmtree(os.path.join(base, name))
             os.unlink(lock)
             gone += 1
@@ -122,20 +125,39 @@ def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> 
     return report
 
 
-def prune_builder(engine, *, all_cache: bool) -> tuple[list[tuple[str, int]], int]:
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def prune_builder(engine, *, all_cache: bool, until: float | None = None,
+                  keep_storage: int | None = None) -> tuple[list[tuple[str, int]], int]:
     """docker builder prune: the cached build steps no image holds the layer of (dangling), or
     with `all_cache` every one (and the cache's reasons), and the RUN --mount=type=cache
     directories no build is using (BuildKit counts those unused, whatever -a says); the layers
-    then held by nothing go too.
+    then held by nothing go too. `until` (--filter until=): only steps last used before that
+    time (and cache mounts last changed before it). `keep_storage` (--keep-storage): the least
+    recently used steps go first, and only until the cache's steps take no more than that many
+    bytes (cache mounts, whose size is not counted, are then left alone).
     Returns ((entry id, size) for each removed entry, bytes reclaimed)."""
     from dockyard.engine.diskusage import build_cache_usage, images_usage
+    from dockyard.units import parse_rfc3339
 
     cache = os.path.join(engine.root, "cache", "build")
     _, _, blobs = images_usage(engine)
     removed, total = [], 0
-    for entry in build_cache_usage(engine, blobs):
+    entries = build_cache_usage(engine, blobs)
+    held = sum(e["Size"] for e in entries)
+    for entry in sorted(entries, key=lambda e: e["LastUsedAt"]):  # least recently used first
         if entry["Shared"] and not all_cache:
             continue
+        if until is not None and parse_rfc3339(entry["LastUsedAt"]) >= until:
+            continue
+        if keep_storage and held <= keep_storage:  # 0 keeps nothing, as BuildKit's KeepBytes
+            break
+        held -= entry["Size"]
         for name in os.listdir(cache):
             if name.startswith(entry["ID"]) and name.endswith(".json"):
                 try:
@@ -145,11 +167,11 @@ def prune_builder(engine, *, all_cache: bool) -> tuple[list[tuple[str, int]], in
                 removed.append((entry["ID"], entry["Size"]))
                 total += entry["Size"]
                 break
-    if all_cache:
+    if all_cache and until is None and keep_storage is None:
         from dockyard.fsutil import rmtree
 
         rmtree(os.path.join(cache, "why"))
-    mounts = prune_cache_mounts(engine)  # RUN --mount=type=cache directories no build holds
+    mounts = prune_cache_mounts(engine, until) if keep_storage is None else 0  # RUN --mount=type=cache directories no build holds
     if mounts:
         removed.append((f"{mounts} cache mount(s)", 0))
     if removed:

@@ -240,6 +240,10 @@ def test_system_df(api, dy, tmp_path):
     assert "data" in p.out and "user" in p.out
     # dockyard system df prints what the docker CLI prints from the API's document
     assert dy("system", "df").out == api.docker("system", "df").out
+    for fmt in ("json", "table {{.Type}}\t{{.Reclaimable}}"):
+        assert dy("system", "df", "--format", fmt).out == api.docker("system", "df", "--format", fmt).out
+    ages = re.compile(r"(\d+|About an?|Less than a) \w+ ago")  # a second may pass between the two
+    assert ages.sub("AGO", dy("system", "df", "-v").out) == ages.sub("AGO", api.docker("system", "df", "-v").out)
     api.docker("rm", "user")
     api.docker("volume", "rm", "data")
     assert_nothing_left(dy, tmp_path)
