@@ -194,7 +194,7 @@ def build(texts: dict[tuple[str, ...], str]) -> list[Command]:
             else:
                 c.rows.append(Row(label, YES))
         docker_names = {n for df in h.flags for n in (df.short, df.long) if n}
-        c.extras = [f.names[-1] for f in table if not docker_names.intersection(f.names)]
+        c.extras = [f.names[-1] for f in table if not docker_names.intersection(f.names) and f.dest != "help"]
     return out
 
 
