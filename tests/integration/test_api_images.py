@@ -281,6 +281,12 @@ def test_login_and_push_through_the_socket(api, dy, tmp_path):
         assert p.returncode == 1, p.out
         p = api.docker("login", "-u", "pusher", "--password-stdin", reg, input=b"s3cret\n")
         assert "Login Succeeded" in p.out
+        # API 1.46's platform (docker 28's push --platform; this API is 1.44, so the CLI does not send it)
+        from urllib.parse import quote
+
+        arm = quote(json.dumps({"os": "linux", "architecture": "arm64"}))
+        status, _, out = api.request("POST", f"/images/{reg}/team/bb/push?tag=v1&platform={arm}")
+        assert status == 200 and b"does not match the specified platform: wanted linux/arm64" in out, out
         p = api.docker("push", f"{reg}/team/bb:v1")
         assert re.search(r"v1: digest: sha256:[0-9a-f]{64} size: \d+", p.out), p.out
         api.docker("rmi", f"{reg}/team/bb:v1")
