@@ -132,6 +132,22 @@ def load(src: str) -> dict[tuple[str, ...], str]:
     return texts
 
 
+def find_docker(want: str = "Docker version 28.") -> str | None:
+    """A docker binary whose `--version` starts with `want`: $DOCKER, /usr/local/bin/docker (the
+    machine's docker CLI 28; Debian's docker.io may be an older one on PATH), then PATH."""
+    import shutil
+
+    for cand in (os.environ.get("DOCKER"), "/usr/local/bin/docker", shutil.which("docker")):
+        if cand and os.access(cand, os.X_OK):
+            try:
+                out = subprocess.run([cand, "--version"], capture_output=True, text=True, timeout=30).stdout
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if out.startswith(want):
+                return cand
+    return None
+
+
 def version(src: str) -> str:
     with open(os.path.join(src, "VERSION"), encoding="utf-8") as f:
         return f.read().strip()
