@@ -196,17 +196,37 @@ def cmd_network_rm(ctx, argv: list[str]) -> int:
     return rc
 
 
+def prune_filters(values: list[str]) -> tuple:
+    """network prune's --filter: until=<duration|time>, label=, label!= (docker's keys)."""
+    from dockyard.engine.events import parse_time
+    from dockyard.engine.volumes import label_filters
+
+    flt: dict[str, list[str]] = {}
+    for f in values:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
+        if k not in ("until", "label", "label!"):
+            raise InvalidArgument(f"invalid filter '{k}'")
+        flt.setdefault(k, []).append(v)
+    if len(flt.get("until", ())) > 1:
+        raise InvalidArgument("more than one until filter specified")
+    until = parse_time(flt["until"][0]) if "until" in flt else None
+    return until, label_filters(flt)
+
+
 def cmd_network_prune(ctx, argv: list[str]) -> int:
     from dockyard.engine.networking import prune
 
     opts = _opts([Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
-                  Flag("--filter", LIST, "Provide filter values (not supported)",
-                       refused="network prune --filter is not supported")], argv,
+                  Flag("--filter", LIST, "Provide filter values (e.g. 'until=<timestamp>', 'label=<key>[=<value>]', "
+                       "'label!=<key>[=<value>]')")], argv,
                  "dockyard network prune [OPTIONS]", "Remove all unused networks", 0)
+    until, labels = prune_filters(opts.filter)
     if not opts.force:
         if not confirm("WARNING! This will remove all custom networks not used by at least one container."):
             return 0
-    removed = prune(ctx.engine)
+    removed = prune(ctx.engine, until=until, labels=labels)
     if removed:
         print("Deleted Networks:\n" + "\n".join(removed))
     return 0
