@@ -11,7 +11,7 @@ from dockyard.errors import InvalidArgument
 FLAGS = [Flag("-a,--all", BOOL, "Remove all unused images not just dangling ones"),
          Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
          Flag("--volumes", BOOL, "Prune anonymous volumes"),
-         Flag("--filter", LIST, "Provide filter values (not supported)", refused="system prune --filter is not supported"),
+         Flag("--filter", LIST, "Provide filter values (e.g. 'label=<key>=<value>', 'until=24h')", metavar="filter"),
          Flag("--help", BOOL, "Print usage")]
 
 
@@ -23,15 +23,20 @@ def cmd_system_prune(ctx, argv: list[str]) -> int:
     if opts.help:
         print(usage("dockyard system prune [OPTIONS]", "Remove unused data", FLAGS))
         return 0
+    from dockyard.cli.networks import prune_filters
+
+    until, labels = prune_filters(opts.filter)  # docker's keys: until, label, label!
     if not opts.force:
         what = ["all stopped containers", "all networks not used by at least one container"]
         if opts.volumes:
             what.append("all anonymous volumes not used by at least one container")
         what += ["all images without at least one container associated to them" if opts.all else
                  "all dangling images", "all build cache" if opts.all else "all dangling build cache"]
-        if not confirm("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in what)):
+        filtered = ("\n  Items to be pruned will be filtered with:\n" + "".join(f"  - {f}\n" for f in opts.filter)
+                    if opts.filter else "")
+        if not confirm("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in what) + filtered):
             return 0
-    report = system_prune(ctx.engine, all_images=opts.all, volumes=opts.volumes)
+    report = system_prune(ctx.engine, all_images=opts.all, volumes=opts.volumes, until=until, labels=labels)
     for title, key in (("Deleted Containers", "Containers"), ("Deleted Networks", "Networks"),
                        ("Deleted Volumes", "Volumes")):
         if report[key]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from dockyard.engine.status import STOPPED
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, InvalidArgument
 
 
 
@@ -35,15 +35,24 @@ def prune_containers(engine, accept=None) -> tuple[list[str], int]:
     return removed, reclaimed
 
 
-def prune_images(engine, *, all_images: bool) -> tuple[list[tuple[str, str]], int]:
-    """Dangling (untagged) images, or with `all_images` every image no container uses:
-    (("Untagged"|"Deleted", what) lines, bytes)."""
+def prune_images(engine, *, all_images: bool, until: float | None = None,
+                 labels: tuple = ()) -> tuple[list[tuple[str, str]], int]:
+    """Dangling (untagged) images, or with `all_images` every image no container uses; `until`:
+    only those created before then, `labels`: (key, value or None, negate) filters on the
+    image's labels: (("Untagged"|"Deleted", what) lines, bytes)."""
+    from dockyard.engine.volumes import match_labels
+    from dockyard.units import parse_rfc3339
+
     out: list[tuple[str, str]] = []
     size = 0
     for rec in engine.db.list_images():
         if engine.db.containers_using_image(rec.id):
             continue
         if engine.db.tags_for(rec.id) and not all_images:
+            continue
+        if until is not None and (parse_rfc3339(rec.created) or rec.added) >= until:
+            continue
+        if labels and not match_labels((engine.images.config(rec).get("config") or {}).get("Labels") or {}, labels):
             continue
         try:
             out += engine.images.remove(rec.id, force=True)
@@ -100,24 +109,41 @@ def prune_cache_mounts(engine, older_than: float | None = None) -> int:
     return gone
 
 
-def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> dict:
+def system_prune(engine, *, all_images: bool = False, volumes: bool = False, until: float | None = None,
+                 labels: tuple = ()) -> dict:
     """docker system prune: stopped containers, unused networks, (anonymous volumes,) dangling or
-    unused images, (the build cache,) and the leftovers of killed commands. The report's keys:
-    Containers, Networks, Volumes, Images, BuildCache, Temps, Repaired, SpaceReclaimed."""
+    unused images, (the build cache,) and the leftovers of killed commands. `until` and `labels`
+    (docker's --filter until=, label=, label!=) narrow each kind: what was created before then,
+    what has (or lacks) those labels (volumes take labels only; cache steps have no labels). The
+    report's keys: Containers, Networks, Volumes, Images, BuildCache, Temps, Repaired, SpaceReclaimed."""
     from dockyard.engine.networking import prune as prune_networks
     from dockyard.engine.repair import release_stale_endpoints
+    from dockyard.engine.volumes import match_labels
 
-    containers, reclaimed = prune_containers(engine)
+    if volumes and until is not None:
+        raise InvalidArgument("the until filter does not apply to volumes (docker's volume prune refuses it): "
+                              "leave out --volumes or the until filter")
+    accept = None
+    if until is not None or labels:
+        def accept(rec, st) -> bool:
+            return (until is None or rec.created < until) and match_labels(rec.config.get("labels") or {}, labels)
+    containers, reclaimed = prune_containers(engine, accept)
     fixed = release_stale_endpoints(engine)
-    report = {"Containers": containers, "Networks": prune_networks(engine), "Volumes": []}
+    report = {"Containers": containers, "Networks": prune_networks(engine, until=until, labels=labels),
+              "Volumes": []}
     if volumes:
         from dockyard.engine.volumes import prune as prune_volumes
 
-        report["Volumes"], size = prune_volumes(engine)
+        report["Volumes"], size = prune_volumes(engine, labels=labels)
         reclaimed += size
-    report["Images"], size = prune_images(engine, all_images=all_images)
+    report["Images"], size = prune_images(engine, all_images=all_images, until=until, labels=labels)
     reclaimed += size
-    report["BuildCache"] = prune_build_cache(engine) if all_images else None
+    if all_images and (until is not None or labels):  # the cache's steps: by age; a label matches none
+        steps, size = prune_builder(engine, all_cache=True, until=until) if match_labels({}, labels) else ([], 0)
+        report["BuildCache"] = f"{len(steps)} cached build step(s)" if steps else None
+        reclaimed += size
+    else:
+        report["BuildCache"] = prune_build_cache(engine) if all_images else None
     report["Temps"], size = engine.reclaim_temps()  # what killed pulls, loads, builds, commits, rms left
     reclaimed += size
     report["Repaired"] = f"network endpoints of {fixed} stopped container(s) released" if fixed else ""
