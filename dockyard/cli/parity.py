@@ -64,9 +64,9 @@ def _spy(flags, argv, *, interspersed=True):
     raise Captured(flags)
 
 
-def flag_table(target: tuple[str, str]) -> list | None:
-    """The flag table the command `target` (module, function) parses its arguments with; None
-    for a command that parses none."""
+def flag_table(target: tuple[str, str]) -> list:
+    """The flag table the command `target` (module, function) parses its arguments with (every
+    command parses through cli.flags.parse first thing; one that does not is an error here)."""
     module, func = target
     __import__(module)
     real = flagmod.parse
@@ -81,13 +81,14 @@ def flag_table(target: tuple[str, str]) -> list | None:
         return list(c.flags)
     except EngineTouched:
         raise RuntimeError(f"{module}.{func} reaches the engine before parsing its flags") from None
-    except (SystemExit, Exception):
-        return None  # it printed its usage or refused the empty argument list without a flag table
+    except (SystemExit, Exception) as e:
+        raise RuntimeError(f"{module}.{func} ended ({e!r}) before parsing its flags: the table cannot be "
+                           "read") from None
     finally:
         for n, m in list(sys.modules.items()):  # modules imported meanwhile bound the spy too
             if n.startswith("dockyard.") and m is not None and getattr(m, "parse", None) is _spy:
                 m.parse = real
-    return None
+    raise RuntimeError(f"{module}.{func} parses no flags (it should take at least --help through cli.flags.parse)")
 
 
 def resolve(path: tuple[str, ...]):
@@ -172,7 +173,7 @@ def build(texts: dict[tuple[str, ...], str]) -> list[Command]:
             c.kind = MISSING
             continue
         c.missing_aliases = [a for a in c.aliases if resolve(a) != (kind, answer)]
-        table = flag_table(answer) or []
+        table = flag_table(answer)
         c.flags = table
         by_name = {n: f for f in table for n in f.names}
         swarm_flags = SWARM_FLAGS.get(path, ())
