@@ -40,11 +40,13 @@ def volumes(engine, req) -> None:
 def networks(engine, req) -> None:
     from dockyard.engine.networking import prune
 
-    flt = filters(req, ("label", "until"))
-    _refuse_until(flt)
-    if flt:
-        raise InvalidArgument("label filters are not supported by dockyard's network prune yet")
-    req.send_json({"NetworksDeleted": prune(engine) or None})
+    from dockyard.engine.events import parse_time
+
+    flt = filters(req, ("label", "label!", "until"))
+    if len(flt.get("until", ())) > 1:
+        raise InvalidArgument("more than one until filter specified")
+    until = parse_time(flt["until"][0]) if flt.get("until") else None
+    req.send_json({"NetworksDeleted": prune(engine, until=until, labels=label_filters(flt)) or None})
 
 
 def pause(engine, req, name: str) -> None:

@@ -870,14 +870,19 @@ class Builder:
         return any(h[:len(history)] == history and d[:len(diff_ids)] == diff_ids for h, d in self.cache_from)
 
     def _cache_get(self, key: str) -> dict | None:
+        path = os.path.join(self.cache_dir, key + ".json")
         try:
-            with open(os.path.join(self.cache_dir, key + ".json")) as f:
+            with open(path) as f:
                 entry = json.load(f)
         except (OSError, ValueError):
             return None
         layer = entry.get("layer")
         if layer and not self.engine.content.has(layer["digest"]):
             return None  # its layer was garbage-collected: build the step again
+        try:
+            os.utime(path)  # its mtime is when it was last used (builder prune --filter until, --keep-storage)
+        except OSError:
+            pass
         return entry
 
     def _cache_put(self, key: str, state: State) -> None:

@@ -40,12 +40,19 @@ FLAGS = [
                                           "only true)", default=True),
     Flag("--pull", BOOL, "Always attempt to pull a newer version of the image"),
     Flag("--cache-from", LIST, "Images to consider as cache sources (a cached step is used only if it is part of one)"),
-    Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)"),
-    Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
+    Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)",
+         refused="--compress is not supported by dockyard build: no context is sent to a daemon"),
+    Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)",
+         refused="--ssh is not supported by dockyard build: SSH agent forwarding into RUN steps is not implemented"),
     Flag("-o,--output", LIST, "Output destination (format: \"type=local,dest=path\", \"type=tar,dest=file|-\")"),
     Flag("--build-context", LIST, "Additional build contexts (e.g., name=path; local directories only)"),
     Flag("--no-cache-filter", LIST, "Do not cache specified stages (names or indexes; comma-separated too)"),
-    Flag("--allow", LIST, "Allow extra privileged entitlement (refused)"),
+    Flag("--allow", LIST, "Allow extra privileged entitlement (refused)",
+         refused="--allow is not supported by dockyard build: no entitlements (network.host via RUN --network=host "
+         "needs none; security.insecure is not granted)"),
+    Flag("--squash", BOOL, "Squash newly built layers into a single new layer (refused)",
+         refused="--squash is not supported by dockyard build: each step keeps its own layer (docker's --squash is "
+         "an experimental flag of the classic builder; squash with a multi-stage build, COPY --from=stage / /)"),
     Flag("--secret", LIST, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or "
                            "\"id=mysecret,env=VAR\")"),
     Flag("--sbom", BOOL, "Make an SBOM (SPDX 2.3) of the built image, kept with it and pushed with it as an "
@@ -230,16 +237,10 @@ def cmd_build(ctx, argv: list[str]) -> int:
 
 
 def _refuse_unsupported(opts) -> None:
-    """Flags of docker's build that dockyard's builder cannot honour: refused, naming the flag."""
+    """Values of docker's build flags that dockyard's builder cannot honour: refused, naming the flag
+    (flags refused whatever their value are `Flag.refused`, refused by the parser)."""
     from dockyard.errors import NotImplemented
 
-    why = {"compress": "no context is sent to a daemon",
-           "ssh": "SSH agent forwarding into RUN steps is not implemented",
-           "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "
-                    "is not granted)"}
-    for attr, reason in why.items():
-        if getattr(opts, attr):
-            raise NotImplemented(f"--{attr.replace('_', '-')} is not supported by dockyard build: {reason}")
     if not opts.disable_content_trust:
         raise NotImplemented("--disable-content-trust=false is not supported: dockyard has no content trust")
     if opts.isolation not in (None, "", "default"):

@@ -86,7 +86,7 @@ GROUPS = {
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "attach": "attach", "update": "update", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
                   "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
-                  "top": "top", "stats": "stats",
+                  "top": "top", "stats": "stats", "port": "port",
                   "cp": "cp", "diff": "diff", "export": "export", "commit": "commit",
                   "prune": ("dockyard.cli.containers", "cmd_prune"),
                   "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
@@ -220,6 +220,8 @@ REFUSED = {  # docker CLI 28's commands dockyard does not have, each with why an
     "context": "dockyard has no daemon to switch between: every command works on the store named by "
                "--root/--runroot (DOCKYARD_ROOT/DOCKYARD_RUNROOT); the docker CLI reaches `dockyard system "
                "service` through DOCKER_HOST or its own contexts",
+    "checkpoint": "checkpoint/restore (CRIU, an experimental feature of dockerd) is not supported: a container "
+                  "starts afresh; keep state in volumes, or commit the container to an image",
     **{c: _SWARM for c in ("swarm", "node", "service", "stack", "secret", "config")},
 }
 

@@ -32,6 +32,8 @@ PUSH_FLAGS = [
     Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
     Flag("--disable-content-trust", BOOL, "Skip image signing (only true: Docker Content Trust is not supported; "
          "sign with `dockyard sign`)", default=True),
+    Flag("--platform", STR, "Push a platform-specific manifest: the image must be that platform's (dockyard images "
+         "have one)", metavar="string"),
     Flag("--help", BOOL, "Print usage"),
 ]
 LOGIN_FLAGS = [
@@ -196,7 +198,8 @@ def cmd_push(ctx, argv: list[str]) -> int:
 
     progress = _progress(opts.quiet)
     try:
-        results = push(ctx.engine, opts.args[0], insecure=opts.insecure, all_tags=opts.all_tags, progress=progress)
+        results = push(ctx.engine, opts.args[0], insecure=opts.insecure, all_tags=opts.all_tags, progress=progress,
+                       platform=opts.platform)
     finally:
         progress.finish()
     from dockyard.sbom.attached import attach_pushed  # a build SBOM (build --sbom) goes along

@@ -17,7 +17,9 @@ RUN_FLAGS = [
     Flag("-a,--attach", LIST, "Attach to STDIN, STDOUT or STDERR"),
     Flag("--sig-proxy", BOOL, "Proxy received signals to the process", default=True),
     Flag("--detach-keys", STR, "Override the key sequence for detaching a container (refused: a foreground "
-         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string"),
+         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string",
+         refused="--detach-keys is not supported by run: a foreground dockyard run cannot detach (the container has "
+         "no monitor); use run -d and dockyard attach --detach-keys"),
     Flag("--rm", BOOL, "Automatically remove the container when it exits"),
     Flag("--name", STR, "Assign a name to the container"),
     Flag("-e,--env", LIST, "Set environment variables"),
@@ -74,6 +76,9 @@ RUN_FLAGS = [
     Flag("--help", BOOL, "Print usage"),
 ]
 
+
+# docker's create has run's flags but those of a foreground run ("unknown flag: --detach", as docker's)
+CREATE_FLAGS = [f for f in RUN_FLAGS if not {"--detach", "--detach-keys", "--sig-proxy"} & set(f.names)]
 
 ENV_FILE_MAX = 16 << 20
 
@@ -189,7 +194,7 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
         "Domainname": opts.domainname or "", "Labels": _labels(opts.label), "Tty": opts.tty,
-        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.detach
+        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.get("detach")
         and (not opts.attach or "stdin" in (a.lower() for a in opts.attach)),
         **stop_flags(opts), "HostConfig": host,
     }
@@ -342,9 +347,11 @@ def health_flags(opts) -> dict:
 
 
 def _parse(argv: list[str], prog: str):
-    opts = parse(RUN_FLAGS, argv, interspersed=False)
+    flags = RUN_FLAGS if prog == "run" else CREATE_FLAGS
+    opts = parse(flags, argv, interspersed=False)
     if opts.help:
-        print(usage(f"dockyard {prog} [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container", RUN_FLAGS))
+        print(usage(f"dockyard {prog} [OPTIONS] IMAGE [COMMAND] [ARG...]",
+                    "Create and run a new container" if prog == "run" else "Create a new container", flags))
         raise SystemExit(0)
     if not opts.args:
         raise UsageError(f'"dockyard {prog}" requires at least 1 argument.',
@@ -419,10 +426,7 @@ def cmd_run(ctx, argv: list[str]) -> int:
 
 def _attach_streams(opts) -> tuple:
     """docker run -a: the streams given (any case), else all; stdin only with -i or -a stdin."""
-    if opts.detach_keys is not None:
-        raise UsageError("--detach-keys: a foreground dockyard run cannot detach (the container has no monitor); "
-                         "use run -d and dockyard attach --detach-keys")
-    if opts.attach and opts.detach:
+    if opts.attach and opts.get("detach"):
         raise UsageError("conflicting options: cannot specify both --attach and --detach")  # docker CLI 28: exit 1
     if not opts.attach:
         return ("stdin", "stdout", "stderr")
@@ -439,8 +443,6 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.containers import create
     from dockyard.engine.create import config_from_request
 
-    if opts.detach_keys is not None or not opts.sig_proxy:
-        raise UsageError("--detach-keys and --sig-proxy are flags of run, start and attach, not of create")
     _attach_streams(opts)
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
     cid = None

@@ -11,8 +11,9 @@ FLAGS = [
     Flag("--blkio-weight", STR, "Block IO (relative weight), between 10 and 1000, or 0 to disable", metavar="uint16"),
     Flag("--cpu-period", STR, "Limit CPU CFS (Completely Fair Scheduler) period", metavar="int"),
     Flag("--cpu-quota", STR, "Limit CPU CFS (Completely Fair Scheduler) quota", metavar="int"),
-    Flag("--cpu-rt-period", STR, "Limit the CPU real-time period in microseconds (refused)", metavar="int"),
-    Flag("--cpu-rt-runtime", STR, "Limit the CPU real-time runtime in microseconds (refused)", metavar="int"),
+    *(Flag(f"--cpu-rt-{what}", STR, f"Limit the CPU real-time {what} in microseconds (refused)", metavar="int",
+           refused=f"--cpu-rt-{what} is not supported: dockyard does not give its cgroup tree a real-time CPU "
+           "budget") for what in ("period", "runtime")),
     Flag("-c,--cpu-shares", STR, "CPU shares (relative weight)", metavar="int"),
     Flag("--cpus", STR, "Number of CPUs", metavar="decimal"),
     Flag("--cpuset-cpus", STR, "CPUs in which to allow execution (0-3, 0,1)", metavar="string"),
@@ -40,9 +41,7 @@ def request(opts) -> dict:
         body["NanoCpus"] = cpus_flag(opts.cpus)
     for flag, key, name in (("cpu_shares", "CpuShares", "-c, --cpu-shares"), ("cpu_period", "CpuPeriod", "--cpu-period"),
                             ("cpu_quota", "CpuQuota", "--cpu-quota"), ("pids_limit", "PidsLimit", "--pids-limit"),
-                            ("blkio_weight", "BlkioWeight", "--blkio-weight"),
-                            ("cpu_rt_period", "CpuRealtimePeriod", "--cpu-rt-period"),
-                            ("cpu_rt_runtime", "CpuRealtimeRuntime", "--cpu-rt-runtime")):
+                            ("blkio_weight", "BlkioWeight", "--blkio-weight")):
         if opts[flag]:
             body[key] = int_flag(opts[flag], name)
     if opts.blkio_weight and not (body["BlkioWeight"] == 0 or 10 <= body["BlkioWeight"] <= 1000):

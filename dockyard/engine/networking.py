@@ -200,11 +200,17 @@ def remove(engine, ref: str) -> str:
     return rec.name
 
 
-def prune(engine) -> list[str]:
+def prune(engine, *, until: float | None = None, labels: tuple = ()) -> list[str]:
+    """docker network prune: the networks no container uses (never the default one); `until`:
+    only those created before then; `labels`: (key, value or None, negate) filters, as
+    engine/volumes.label_filters gives them."""
+    from dockyard.engine.volumes import match_labels
     from dockyard.state.networks import list_networks
 
     out = []
     for rec in list_networks(engine.db):
+        if until is not None and rec.created >= until or not match_labels(rec.labels or {}, labels):
+            continue
         if rec.name != DEFAULT_NETWORK and not users_of(engine, rec):
             out.append(remove(engine, rec.id))
     return out

@@ -182,7 +182,11 @@ def test_pause_rename_and_prunes(api, dy, tmp_path):
     api.docker("volume", "prune", "-f", "--all")
     assert dy("volume", "ls", "-q").out == ""
     api.docker("network", "create", "spare")
-    assert "spare" in api.docker("network", "prune", "-f").out
+    api.docker("network", "create", "--label", "tier=db", "labelled")
+    assert api.docker("network", "prune", "-f", "--filter", "until=1h").out.strip() == ""
+    out = api.docker("network", "prune", "-f", "--filter", "label!=tier=db").out
+    assert "spare" in out and "labelled" not in out
+    assert "labelled" in api.docker("network", "prune", "-f", "--filter", "label=tier").out
     assert "spare" not in dy("network", "ls").out
     api.docker("rm", "-f", "p2", "anon")
     assert_nothing_left(dy, tmp_path)

@@ -160,6 +160,12 @@ def test_image_size_is_dockers_everywhere(dy, busybox, name, tmp_path):
     assert int(dy("image", "inspect", "-f", "{{.Size}}", "committed:1").out) == size + 5001
     history = dy("history", "--format", "{{.Size}}", "committed:1").out.split()
     assert history[0] == "5kB"
+    # -H=false: plain bytes, and the creation time where the age was (docker's non-human table: CREATED AT)
+    plain = dy("history", "-H=false", "--format", "{{.Size}}|{{.CreatedSince}}", "committed:1").out.split()
+    assert plain[0].split("|")[0] == "5001" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)",
+                                                            plain[0].split("|")[1]), plain
+    assert dy("history", "-H=false", "committed:1").out.splitlines()[0].split() == ["IMAGE", "CREATED", "AT",
+                                                                                    "CREATED", "BY", "SIZE", "COMMENT"]
 
 
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
