@@ -71,22 +71,25 @@ def hold(leases_dir: str) -> Iterator[Lease]:
             pass
 
 
-def cutoff(leases_dir: str, *, exclude: Lease | None = None) -> float:
+def cutoff(leases_dir: str, *, exclude: Lease | None = None, newer_than: float | None = None) -> float:
     """The time (on the file clock) before which unreferenced content may be deleted: the oldest
     live lease's beginning, else now. Leases of dead owners are removed on the way; ``exclude``
-    (the caller's own lease, when it cleans up after itself) does not count."""
-    from dockyard.ownership import owner_alive, owner_tag
-
+    (the caller's own lease, when it cleans up after itself) does not count. ``newer_than``: wait
+    (a clock tick, a few ms) until "now" is past it, so that what the caller wrote itself just
+    before, within the same tick, counts as older."""
     os.makedirs(leases_dir, mode=0o700, exist_ok=True)
     # "now" as the file clock says it: a fresh file's mtime. Taken before the leases are listed,
     # so a lease that begins after the listing also begins after this.
-    probe = os.path.join(leases_dir, f".now-{owner_tag()}-{os.urandom(6).hex()}")
-    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        oldest = os.fstat(fd).st_mtime
-    finally:
-        os.close(fd)
-        os.unlink(probe)
+    oldest = _now(leases_dir)
+    if newer_than is not None and oldest <= newer_than:
+        import time
+
+        deadline = time.monotonic() + 1.0
+        while oldest <= newer_than and time.monotonic() < deadline:
+            time.sleep(0.002)
+            oldest = _now(leases_dir)
+    from dockyard.ownership import owner_alive
+
     for name in os.listdir(leases_dir):
         if name.startswith("."):
             continue  # another collector's probe
@@ -107,4 +110,16 @@ def cutoff(leases_dir: str, *, exclude: Lease | None = None) -> float:
         except FileNotFoundError:
             continue  # released meanwhile: what it wrote is recorded, or no longer wanted
     return oldest
+
+
+def _now(leases_dir: str) -> float:
+    from dockyard.ownership import owner_tag
+
+    probe = os.path.join(leases_dir, f".now-{owner_tag()}-{os.urandom(6).hex()}")
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        os.unlink(probe)
 

@@ -334,9 +334,17 @@ class ImageStore:
     def drop_unreferenced(self, digests, lease) -> None:
         """After a failed or partly redundant write (pull, load): delete those of ``digests`` no
         image uses and no *other* live lease protects (``lease``: the caller's own)."""
+        import os
+
         from dockyard import leases
 
-        cutoff = leases.cutoff(self.leases_dir, exclude=lease)
+        newest = None
+        for d in digests:  # its own writes of the last clock tick are older than "now" too
+            try:
+                newest = max(newest or 0.0, os.lstat(self.content.path(d)).st_mtime)
+            except FileNotFoundError:
+                continue
+        cutoff = leases.cutoff(self.leases_dir, exclude=lease, newer_than=newest)
         keep, _ = self.referenced()
         self.content.delete_stale([d for d in digests if d not in keep], cutoff)
 
