@@ -6,6 +6,11 @@ blob path either does not exist or holds exactly the bytes its name promises: a 
 a digest mismatch can leave a temp behind in ``ingest/`` (see :meth:`ContentStore.prune_ingest`)
 but never a half-written blob. Concurrent writers of the same blob race harmlessly: both temps
 hold the same bytes and the second rename (or the existence check) wins nothing and loses nothing.
+
+A blob found already there is touched, not just seen (`ContentStore.retain`, and the commit of a
+blob that exists): its mtime says a writer wants it, which `rmi`'s collection respects while that
+writer holds a lease (`dockyard.leases`). Touching and the collector's check-then-delete
+(`delete_stale`) are serialised by ``<root>/gc.lock`` (shared for writers, exclusive for it).
 """
 
 from __future__ import annotations
