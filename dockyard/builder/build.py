@@ -115,6 +115,10 @@ class Builder:
     # -- the build ------------------------------------------------------------------------------
 
     def build(self) -> str:
+        with self.engine.lease():  # until the image is recorded, `rmi` keeps the layers written
+            return self._build()
+
+    def _build(self) -> str:
         from dockyard.builder.context import ContextFilter
         from dockyard.builder.dockerfile import parse
 
@@ -816,7 +820,7 @@ class Builder:
 
         image_id = self._temp_image(state)
         rec = self.engine.images.resolve(image_id)
-        top = self.engine.images.ensure_unpacked(rec)
+        top = self.engine.images.ensure_unpacked(rec, retain=True)
         key = f"build-{owner_tag()}-{os.urandom(8).hex()}"
         mounts = self.engine.snapshots.prepare(key, top, readonly=not writable)
         target = tempfile.mkdtemp(dir=self.engine.tmp_dir(), prefix=f"mnt-{owner_tag()}-")
@@ -877,7 +881,7 @@ class Builder:
         except (OSError, ValueError):
             return None
         layer = entry.get("layer")
-        if layer and not self.engine.content.has(layer["digest"]):
+        if layer and not self.engine.content.retain(layer["digest"]):
             return None  # its layer was garbage-collected: build the step again
         try:
             os.utime(path)  # its mtime is when it was last used (builder prune --filter until, --keep-storage)
