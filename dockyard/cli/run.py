@@ -47,7 +47,7 @@ RUN_FLAGS = [
     Flag("--runtime", STR, "Runtime to use for this container (dockyard, runc, or a path)", default="dockyard"),
     Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)", default="host"),
     Flag("--restart", STR, "Restart policy (no, on-failure[:max-retries], always, unless-stopped)", default="no"),
-    Flag("--log-driver", STR, "Logging driver for the container (json-file)", default="json-file"),
+    Flag("--log-driver", STR, "Logging driver for the container (json-file or none)", default="json-file"),
     Flag("--log-opt", LIST, "Log driver options (max-size=10m, max-file=3: the default)"),
     Flag("-m,--memory", STR, "Memory limit"),
     Flag("--memory-swap", STR, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
@@ -134,6 +134,8 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         if not eq:
             raise InvalidArgument(f"invalid log opt {o!r}: expected key=value")
         log_opts[k] = v
+    if opts.log_driver == "none" and log_opts:  # the docker CLI's own check (dockerd takes them)
+        raise InvalidArgument("invalid logging opts for driver none")
     host = {
         "AutoRemove": opts.rm, "ReadonlyRootfs": opts.read_only, "NetworkMode": opts.network or "bridge",
         "PublishAllPorts": opts.publish_all, "CapAdd": list(opts.cap_add), "CapDrop": list(opts.cap_drop),

@@ -43,7 +43,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         raise InvalidArgument(f"invalid --userns {userns!r}: use host or auto")
     auto_remove = json_field(hc, "AutoRemove", bool, H, False)
     restart = _restart(json_field(hc, "RestartPolicy", dict, H, {}), auto_remove)
-    log_opts = _log_config(json_field(hc, "LogConfig", dict, H, {}))
+    log_driver, log_opts = _log_config(json_field(hc, "LogConfig", dict, H, {}))
     limits = resource_limits(hc)
     devices = _devices(json_field(hc, "Devices", list, H, []))
     rules = json_strings(hc, "DeviceCgroupRules", H) or ()
@@ -95,7 +95,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
         runtime=json_field(hc, "Runtime", str, H, "") or "dockyard", devices=devices, device_cgroup_rules=rules,
-        userns=userns == "auto", restart=restart, log_opts=log_opts, **_stop(body), **limits, host_opts=host_opts,
+        userns=userns == "auto", restart=restart, log_driver=log_driver, log_opts=log_opts, **_stop(body), **limits, host_opts=host_opts,
         healthcheck=_healthcheck(body),
     )
 
@@ -112,16 +112,28 @@ def _restart(policy: dict, auto_remove: bool) -> str:
     return text
 
 
-def _log_config(log: dict) -> dict:
+# Docker's built-in log drivers other than json-file and none: known, but not here.
+_OTHER_LOG_DRIVERS = frozenset({"local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs",
+                                "gcplogs", "logentries"})
+
+
+def _log_config(log: dict) -> tuple[str, dict]:
+    """(driver, options) as dockerd checks them: json-file's options parsed; `none` takes any
+    (dockerd's ValidateLogOpts skips it; the docker CLI refuses them, cli/run.py too); a name that
+    is no built-in driver is looked up as a plugin, which dockyard has none of."""
     kind = json_field(log, "Type", str, "HostConfig.LogConfig.", "") or "json-file"
-    if kind != "json-file":
-        raise InvalidArgument(f"log driver {kind!r} is not supported; use json-file")
     opts = json_string_map(log, "Config", "HostConfig.LogConfig.")
+    if kind == "none":
+        return kind, opts
+    if kind in _OTHER_LOG_DRIVERS:
+        raise InvalidArgument(f"log driver {kind!r} is not supported; use json-file or none")
+    if kind != "json-file":
+        raise InvalidArgument(f'error looking up logging plugin {kind}: plugin "{kind}" not found')
     if opts:
         from dockyard.engine.logs import parse_log_opts
 
         parse_log_opts(opts)
-    return opts
+    return kind, opts
 
 
 def resource_limits(hc: dict) -> dict:

@@ -103,7 +103,7 @@ def host_config_json(cfg: dict) -> dict:
     nano = opts.pop("NanoCpus", 0)
     doc = {
         "Binds": mounts.pop("Binds"), "ContainerIDFile": "",
-        "LogConfig": {"Type": "json-file", "Config": dict(cfg.get("log_opts") or {})},
+        "LogConfig": {"Type": cfg.get("log_driver") or "json-file", "Config": dict(cfg.get("log_opts") or {})},
         "NetworkMode": cfg.get("network", "bridge"), "PortBindings": port_bindings(cfg),
         "RestartPolicy": restart_policy(cfg.get("restart") or "no"), "AutoRemove": cfg.get("auto_remove", False),
         "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
