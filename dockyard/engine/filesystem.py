@@ -1007,4 +1007,4 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
         full["author"] = author
     else:
         full.pop("author", None)
-    return engine.images.add(full, [*old_layers, desc], tags)
+    return engine.images.add(full, [*old_layers, desc], tags, parent=image.id)  # docker commit's Parent

@@ -232,7 +232,7 @@ def image_json(engine, rec) -> dict:
         "Id": rec.id,
         "RepoTags": tags,
         "RepoDigests": digests,
-        "Parent": "",
+        "Parent": rec.parent,
         "Comment": (full.get("history") or [{}])[-1].get("comment", "") if full.get("history") else "",
         "Created": full.get("created", ""),
         "DockerVersion": "",
