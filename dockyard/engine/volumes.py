@@ -67,8 +67,11 @@ def create(engine, name: str | None = None, *, driver: str = "local", labels: di
     by a volume of the same driver (docker's create is idempotent)."""
     from dockyard.state.volumes import VolumeRecord, get_volume, insert_volume
 
-    name = validate_name(name) if name else os.urandom(32).hex()
-    check_driver(name, driver, options)
+    given = bool(name)
+    name = name or os.urandom(32).hex()
+    check_driver(name, driver, options)  # dockerd looks the driver up before it checks the name
+    if given:
+        name = validate_name(name)
     labels = dict(labels or {})
     if anonymous:
         labels.setdefault(ANONYMOUS_LABEL, "")
