@@ -202,10 +202,11 @@ def tee_streams(pipes: dict, log: JsonFileWriter) -> None:
     log.flush_partial()
 
 
-def check_readable(cfg) -> None:
+def check_readable(config: dict) -> None:
     """Docker's answer to reading the log of a container whose driver keeps none (`logs`, and
-    attach with logs=1): ErrReadLogsNotSupported, a NotImplemented (501)."""
-    if (cfg.get("log_driver") if isinstance(cfg, dict) else cfg.log_driver) == "none":
+    attach with logs=1): ErrReadLogsNotSupported, a NotImplemented (501). ``config``: the
+    container record's stored ContainerConfig."""
+    if config.get("log_driver") == "none":
         from dockyard.errors import NotImplemented
 
         raise NotImplemented("configured logging driver does not support reading")
