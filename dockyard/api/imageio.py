@@ -64,7 +64,12 @@ def load(engine, req) -> None:
 
     req.qbool("quiet")  # checked: a bad value is a 400
     req.handler.close_connection = True  # read as a stream: nothing is kept for the next request
-    loaded = load_archive(engine, BodyStream(req.handler.rfile, req.headers))
+    try:
+        loaded = load_archive(engine, BodyStream(req.handler.rfile, req.headers))
+    except DockyardError as e:  # dockerd: 200, and the error in the JSON stream (docker-py's ImageLoadError)
+        msg = str(e)
+        req.send(200, json.dumps({"errorDetail": {"message": msg}, "error": msg}).encode() + b"\n", "application/json")
+        return
     lines = []
     for img in loaded:
         for old, new in img.moved:
@@ -135,7 +140,7 @@ def prune(engine, req) -> None:
     flt = parse_filters(req.q("filters"), ("dangling",))
     values = [v.lower() for v in flt.get("dangling", ())]
     if any(v not in ("true", "false", "1", "0") for v in values):
-        raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
+        raise InvalidArgument(f"Invalid filter 'dangling={values[0]}'")
     lines, size = prune_images(engine, all_images=bool(values) and values[-1] in ("false", "0"))
     req.send_json({"ImagesDeleted": [{k: v} for k, v in lines] or None, "SpaceReclaimed": size})
 

@@ -31,7 +31,7 @@ def volumes(engine, req) -> None:
     flt = filters(req, ("label", "label!", "all"))
     all_values = [v.lower() for v in flt.get("all", ())]
     if any(v not in ("1", "true", "0", "false") for v in all_values):
-        raise InvalidArgument(f"invalid filter 'all={all_values[0]}'")
+        raise InvalidArgument(f"Invalid filter 'all={all_values[0]}'")
     removed, reclaimed = prune(engine, all_volumes=any(v in ("1", "true") for v in all_values),
                                labels=label_filters(flt))
     req.send_json({"VolumesDeleted": removed or None, "SpaceReclaimed": reclaimed})

@@ -137,13 +137,16 @@ def cmd_build(ctx, argv: list[str]) -> int:
             for spec in opts.secret:
                 sid, got = parse_secret(spec)
                 secrets[sid] = got["data"]
+        for t in opts.tag:  # docker's -t is a validated flag: a bad name exits 125
+            try:
+                ctx.engine.images.normalize_tag(t)
+            except DockyardError as e:
+                raise FlagError(f'invalid argument "{t}" for "-t, --tag" flag: {e}') from None
     except FlagError:
         raise
     except DockyardError as e:
         raise FlagError(str(e)) from None
     engine = ctx.engine
-    for t in opts.tag:
-        engine.images.normalize_tag(t)
     src = opts.args[0]
     tmp = None
     try:
@@ -251,7 +254,7 @@ def _run_limits(opts) -> dict:
 
     hc: dict = {}
     if opts.memory:
-        hc["Memory"] = mem_flag(opts.memory, "--memory")
+        hc["Memory"] = mem_flag(opts.memory, "-m, --memory")
     if opts.memory_swap:
         hc["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
     for attr, flag, key in (("cpu_shares", "-c, --cpu-shares", "CpuShares"), ("cpu_period", "--cpu-period", "CpuPeriod"),

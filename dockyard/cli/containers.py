@@ -29,7 +29,7 @@ STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", 
 RM_FLAGS = [
     Flag("-f,--force", BOOL, "Force the removal of a running container (uses SIGKILL)"),
     Flag("-v,--volumes", BOOL, "Remove anonymous volumes associated with the container"),
-    Flag("-l,--link", BOOL, "Remove the specified link (refused: dockyard has no legacy links)"),
+    Flag("-l,--link", BOOL, "Remove the specified link"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -48,9 +48,9 @@ def _filters(values: list[str]) -> dict[str, list[str]]:
         if not eq:
             raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
         if k not in ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health"):
-            raise InvalidArgument(f"invalid filter '{k}'")
+            raise InvalidArgument(f"Invalid filter '{k}'")
         if k == "status" and v not in STATUSES:
-            raise InvalidArgument(f"invalid filter 'status={v}'")
+            raise InvalidArgument(f"Invalid filter 'status={v}'")
         if k == "health" and v not in ("starting", "healthy", "unhealthy", "none"):
             raise InvalidArgument(f"Unrecognised filter value for health: {v}")
         out.setdefault(k, []).append(v)
@@ -135,12 +135,14 @@ def cmd_rm(ctx, argv: list[str]) -> int:
         return help_or_refuse(opts.help, "dockyard rm [OPTIONS] CONTAINER [CONTAINER...]",
                               "Remove one or more containers", RM_FLAGS, "at least 1 argument")
     if opts.link:
-        raise UsageError("rm --link is not supported: dockyard has no legacy container links (--link is refused "
-                         "by run and create too)")
+        from dockyard.engine.links import remove as remove_link
     failed = 0
     for ref in opts.args:
         try:
-            remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
+            if opts.link:  # the link /me/alias, not a container
+                remove_link(ctx.engine, ref)
+            else:
+                remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
             print(ref)
         except DockyardError as e:
             sys.stderr.write(f"dockyard: error: {e}\n")

@@ -46,8 +46,8 @@ def cmd_exec(ctx, argv: list[str]) -> int:
             return exec_in_container(ctx.engine, opts.args[0], opts.args[1:], tty=opts.tty,
                                  interactive=opts.interactive, user=opts.user or "", workdir=opts.workdir or "",
                                  env=env, detach=opts.detach, privileged=opts.privileged)
-    except DockyardError as e:  # docker: the exec could not start (no such command or user): 126
-        raise _exit_with(e, 126) from None
+    except DockyardError as e:  # docker: the exec could not start (no such command or user): 126, or with
+        raise _exit_with(e, 1 if opts.detach else 126) from None  # -d dockerd's refusal of the start: 1
 
 
 def _exit_with(e: DockyardError, code: int) -> DockyardError:

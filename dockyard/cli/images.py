@@ -40,7 +40,7 @@ def cmd_images(ctx, argv: list[str]) -> int:
     for f in opts.filter:
         k, eq, v = f.partition("=")
         if not eq or k not in ("dangling", "reference", "label"):
-            raise InvalidArgument(f"invalid filter '{f}'")
+            raise InvalidArgument(f"Invalid filter '{k if eq else f}'")
         flt.setdefault(k, []).append(v)
     rows, seen_ids = [], []
     images = sorted(db.list_images(), key=lambda r: parse_rfc3339(r.created) or r.added, reverse=True)
@@ -111,7 +111,16 @@ def cmd_tag(ctx, argv: list[str]) -> int:
     if len(opts.args) != 2:
         raise UsageError('"dockyard tag" requires exactly 2 arguments.',
                          hint="See 'dockyard tag --help'.\n\nUsage:  dockyard tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")
-    ctx.engine.images.tag(opts.args[0], opts.args[1])
+    target = opts.args[1]
+    head, slash, _ = target.partition("/")
+    if not (slash and head != head.lower()):  # docker's client parses the target first (an upper-case
+        from dockyard.oci import reference  # first component is a registry host to it: dockerd refuses that)
+
+        try:
+            reference.parse(target)
+        except InvalidArgument as e:
+            raise type(e)(f'Error parsing reference: "{target}" is not a valid repository/tag: {e}') from None
+    ctx.engine.images.tag(opts.args[0], target)
     return 0
 
 

@@ -228,6 +228,11 @@ def _resolve(args: list[str]) -> tuple[str, tuple[str, str], list[str]]:
     if cmd in REFUSED:
         from dockyard.errors import NotImplemented
 
+        if cmd == "search":  # its flags are parsed first, as docker's are: a bad one exits 125
+            from dockyard.cli.flags import BOOL, LIST, STR, Flag, parse
+
+            parse([Flag("-f,--filter", LIST, ""), Flag("--format", STR, ""), Flag("--limit", STR, ""),
+                   Flag("--no-trunc", BOOL, ""), Flag("--help", BOOL, "")], args[1:])
         raise NotImplemented(f"dockyard {cmd}: {REFUSED[cmd]}")
     if cmd in GROUPS:
         if len(args) < 2 or args[1] in ("-h", "--help"):

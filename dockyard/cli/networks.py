@@ -93,7 +93,7 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
     for f in opts.filter:
         k, eq, v = f.partition("=")
         if not eq or k not in ("name", "id", "driver", "label", "type", "scope"):
-            raise InvalidArgument(f"invalid filter '{f}'")
+            raise InvalidArgument(f"Invalid filter '{k if eq else f}'")
         flt.setdefault(k, []).append(v)
     rows = []
     nets = list_networks(engine.db) + [_builtin("host"), _builtin("none")]
@@ -257,7 +257,7 @@ def cmd_port(ctx, argv: list[str]) -> int:
         want = opts.args[1] if "/" in opts.args[1] else opts.args[1] + "/tcp"
         binds = ports.get(want)
         if not binds:
-            raise NotFound(f"No public port '{want}' published for {opts.args[0]}")
+            raise NotFound(f"No public port '{opts.args[1]}' published for {opts.args[0]}")
         for b in binds:
             print(f"{b['HostIp']}:{b['HostPort']}")
         return 0

@@ -7,7 +7,8 @@ import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
 from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
-from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import NotImplemented as Refused
 
 RUN_FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
@@ -117,25 +118,49 @@ def _env_item(item: str, where: str) -> list[str]:
     return [f"{name}={os.environ[name]}"] if name in os.environ else []
 
 
+def restart_flag(policy: str, rm: bool) -> tuple[str, int]:
+    """docker's CLI-side --restart: NAME[:COUNT] taken apart, COUNT an integer, not with --rm.
+    The name and the count's range are dockerd's checks (engine/create.py): `create` exits 1."""
+    name, _, count = (policy or "no").partition(":")
+    retries = 0
+    if count:
+        try:
+            retries = int(count)
+        except ValueError:
+            raise InvalidArgument("invalid restart policy format: maximum retry count must be an integer") from None
+    if rm and name not in ("", "no"):
+        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
+    return name or "no", retries
+
+
 def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
     """The flags as an Engine API ContainerCreate body (Config + HostConfig + NetworkingConfig).
 
     Only docker's CLI-side work happens here: files read (--env-file, seccomp profiles), sizes and
     numbers parsed with the flag's name in the error, `-p`, `--device` and `--mount` taken apart.
     What dockerd checks, the engine checks (engine/create.py), for every caller alike."""
-    from dockyard.engine.config import parse_restart
-
-    restart, retries = parse_restart(opts.restart)
-    if opts.restart != "no" and opts.rm:
-        raise InvalidArgument("Conflicting options: --restart and --rm")
+    restart, retries = restart_flag(opts.restart, opts.rm)
     log_opts = {}
     for o in opts.log_opt:
         k, eq, v = o.partition("=")
         if not eq:
             raise InvalidArgument(f"invalid log opt {o!r}: expected key=value")
         log_opts[k] = v
-    if opts.log_driver == "none" and log_opts:  # the docker CLI's own check (dockerd takes them)
+    if log_opts and opts.log_driver == "none":
         raise InvalidArgument("invalid logging opts for driver none")
+    if opts.userns not in (None, "", "host", "auto"):
+        raise InvalidArgument("--userns: invalid USER mode")
+    if opts.pull not in ("missing", "always", "never"):
+        raise InvalidArgument(f'invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"')
+    if opts.device_cgroup_rule:
+        from dockyard.runtime.devices import parse_cgroup_rule
+
+        for rule in opts.device_cgroup_rule:
+            try:
+                parse_cgroup_rule(rule)
+            except InvalidArgument:
+                raise FlagError(f'invalid argument "{rule}" for "--device-cgroup-rule" flag: invalid device cgroup '
+                                f"format '{rule}'") from None
     host = {
         "AutoRemove": opts.rm, "ReadonlyRootfs": opts.read_only, "NetworkMode": opts.network or "bridge",
         "PublishAllPorts": opts.publish_all, "CapAdd": list(opts.cap_add), "CapDrop": list(opts.cap_drop),
@@ -215,13 +240,11 @@ def resource_flags(opts) -> dict:
     """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as HostConfig values."""
     out: dict = {}
     if opts.memory:
-        out["Memory"] = mem_flag(opts.memory, "--memory")
+        out["Memory"] = mem_flag(opts.memory, "-m, --memory")
     if opts.memory_swap:
         out["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
     if opts.cpus:
-        from dockyard.runtime.cgroups import parse_nano_cpus
-
-        out["NanoCpus"] = parse_nano_cpus(opts.cpus)
+        out["NanoCpus"] = cpus_flag(opts.cpus)
     if opts.cpu_shares:
         out["CpuShares"] = int_flag(opts.cpu_shares, "-c, --cpu-shares")
         if out["CpuShares"] < 0:
@@ -241,15 +264,26 @@ def mem_flag(value: str, flag: str) -> int:
     try:
         return ram_in_bytes(value)
     except SizeError as e:
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+
+
+def cpus_flag(value: str) -> int:
+    """docker's --cpus (a NanoCPUs flag): a decimal number, parsed by the flag parser (exit 125)."""
+    from dockyard.runtime.cgroups import parse_nano_cpus
+
+    try:
+        return parse_nano_cpus(value)
+    except InvalidArgument:
+        raise FlagError(f'invalid argument "{value}" for "--cpus" flag: failed to parse {value} as a rational '
+                        "number") from None
 
 
 def int_flag(value: str, flag: str) -> int:
     """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
     v = value[1:] if value[:1] in "+-" else value
     if not (v.isascii() and v.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
-                              f'parsing "{value}": invalid syntax')
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
+                        f'parsing "{value}": invalid syntax')
     return int(value)
 
 
@@ -324,7 +358,7 @@ def _pulling(ctx, opts, fn):
     "always" pulls first, "never" does not. The pull's progress goes to stderr, as docker's."""
     from dockyard.errors import ImageNotFound
 
-    if opts.pull not in ("missing", "always", "never"):
+    if opts.pull not in ("missing", "always", "never"):  # checked with the flags (request_from_flags) too
         raise InvalidArgument(f'invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"')
     quiet = bool(getattr(opts, "quiet", False))  # -q: no pull output
     if opts.pull == "always":
@@ -409,18 +443,22 @@ def cmd_create(ctx, argv: list[str]) -> int:
         raise UsageError("--detach-keys and --sig-proxy are flags of run, start and attach, not of create")
     _attach_streams(opts)
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
-    cid = CidFile(opts.cidfile)
+    cid = None
     try:
+        # past its flags, docker create exits 1 (run: 125): the image reference, the --cidfile, and
+        # all dockerd refuses (engine/create.py's checks, a name in use, no such image, a full disk)
+        cid = CidFile(opts.cidfile)
         cfg = config_from_request(request)
         c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
         cid.write(c.rec.id)
-    except (NotFound, AlreadyExists, Conflict, PermissionDenied, Unavailable) as e:
-        # docker create exits 1 for what the daemon refuses (run: 125): a name in use, no such (or a refused)
-        # image, a full disk. A request dockerd finds invalid exits 1 in docker too, but dockyard's
-        # checks are not split into docker's CLI-side (125) and daemon-side ones: they keep 125.
-        e.exit_code = 1
+    except Refused:
+        raise  # a flag dockyard refuses: 125, as run's
+    except DockyardError as e:
+        if getattr(e, "exit_code", None) is None:
+            e.exit_code = 1
         raise
     finally:
-        cid.close()
+        if cid is not None:
+            cid.close()
     print(c.rec.id)
     return 0

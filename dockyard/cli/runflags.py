@@ -55,7 +55,7 @@ EXTRA_FLAGS = [
     Flag("--isolation", STR, "Container isolation technology (only 'default' on Linux)", metavar="string"),
     Flag("--volume-driver", STR, "Optional volume driver for the container (only 'local')", metavar="string"),
     Flag("--kernel-memory", STR, "Kernel memory limit (refused: gone from Linux)", metavar="bytes"),
-    Flag("--link", LIST, "Add link to another container (refused: use a user-defined network)"),
+    Flag("--link", LIST, "Add link to another container"),
     Flag("--use-api-socket", BOOL, "Bind mount the API socket (refused)"),
     Flag("--cpu-rt-period", STR, "Limit CPU real-time period in microseconds (refused)", metavar="int"),
     Flag("--cpu-rt-runtime", STR, "Limit CPU real-time runtime in microseconds (refused)", metavar="int"),
@@ -91,17 +91,12 @@ def refuse(opts) -> None:
     if not opts.disable_content_trust:
         raise InvalidArgument("--disable-content-trust=false: Docker Content Trust (Notary v1) is not supported; "
                               "require signatures with a signature policy (--signature-policy, containers-policy.json)")
-    if opts.isolation not in (None, "", "default"):
-        raise InvalidArgument(f'invalid isolation "{opts.isolation}": Linux only supports "default"')
     if opts.volume_driver not in (None, "", "local"):
         raise InvalidArgument(f'volume driver "{opts.volume_driver}" is not supported: dockyard has the "local" '
                               "driver only")
     if opts.kernel_memory is not None:
         raise InvalidArgument("--kernel-memory is not supported: kernel memory limits are gone from Linux (cgroup v2 "
                               "has none, and v1's kmem limit was removed); --memory counts kernel memory already")
-    if opts.link:
-        raise InvalidArgument("--link (legacy container links) is not supported: put the containers on a "
-                              "user-defined network (network create, --network), where they find each other by name")
     if opts.use_api_socket:
         raise InvalidArgument("--use-api-socket is not supported: dockyard has no daemon socket to lend a "
                               "container (bind `dockyard system service`'s socket with -v if you must)")
@@ -132,6 +127,12 @@ def extra_request(opts, body: dict) -> None:
                     raise bad(v, flag, e) from None
         if values:
             host[key] = list(values)
+    if opts.link:
+        from dockyard.engine.links import parse as parse_link
+
+        for v in opts.link:
+            parse_link(v)  # docker's CLI checks the format before any request
+        host["Links"] = list(opts.link)
     if opts.ulimit:
         host["Ulimits"] = [parse_ulimit(u) for u in opts.ulimit]
     if opts.sysctl:
@@ -195,6 +196,8 @@ def extra_request(opts, body: dict) -> None:
         body["MacAddress"] = opts.mac_address
     if opts.label_file:
         body["Labels"] = dict(read_labels(opts.label_file), **(body.get("Labels") or {}))
+    if opts.isolation:
+        host["Isolation"] = opts.isolation  # dockerd's check (engine/hostopts.py): `create` exits 1
 
 
 def _check_host(v: str) -> None:

@@ -27,7 +27,7 @@ FLAGS = [
 
 
 def request(opts) -> dict:
-    from dockyard.cli.run import int_flag, mem_flag  # the run flags' own parsers, one place
+    from dockyard.cli.run import cpus_flag, int_flag, mem_flag  # the run flags' own parsers, one place
 
     body: dict = {}
     if opts.memory:
@@ -37,9 +37,7 @@ def request(opts) -> dict:
     if opts.memory_reservation:
         body["MemoryReservation"] = mem_flag(opts.memory_reservation, "--memory-reservation")
     if opts.cpus:
-        from dockyard.runtime.cgroups import parse_nano_cpus
-
-        body["NanoCpus"] = parse_nano_cpus(opts.cpus)
+        body["NanoCpus"] = cpus_flag(opts.cpus)
     for flag, key, name in (("cpu_shares", "CpuShares", "-c, --cpu-shares"), ("cpu_period", "CpuPeriod", "--cpu-period"),
                             ("cpu_quota", "CpuQuota", "--cpu-quota"), ("pids_limit", "PidsLimit", "--pids-limit"),
                             ("blkio_weight", "BlkioWeight", "--blkio-weight"),
@@ -55,10 +53,10 @@ def request(opts) -> dict:
     if opts.cpuset_mems:
         body["CpusetMems"] = opts.cpuset_mems
     if opts.restart:
-        name, _, count = opts.restart.partition(":")
-        body["RestartPolicy"] = {"Name": name, "MaximumRetryCount": int(count) if count.isdigit() else 0}
-        if count and not count.isdigit():
-            raise UsageError(f"invalid restart policy: maximum retry count must be a number: {count}")
+        from dockyard.cli.run import restart_flag  # docker's CLI-side parse: a bad count exits 1
+
+        name, count = restart_flag(opts.restart, False)
+        body["RestartPolicy"] = {"Name": name, "MaximumRetryCount": count}
     return body
 
 

@@ -26,6 +26,8 @@ from dockyard.engine.config import json_field, json_string_map, json_strings
 from dockyard.errors import InvalidArgument, NotImplemented
 
 MIN_MEMORY = 6 * 1024 * 1024
+DOCKER_LOG_DRIVERS = ("none", "local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs",
+                      "gcplogs", "logentries")
 
 
 def config_from_request(body: dict) -> ContainerConfig:
@@ -69,6 +71,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         parse(security)
     from dockyard.engine.hostopts import host_options
 
+    runtime = _runtime(json_field(hc, "Runtime", str, H, ""))
     nano_cpus = json_field(hc, "NanoCpus", int, H, 0)
     host_opts = host_options(body, hc, network=network, memory=limits.get("memory", 0), nano_cpus=nano_cpus,
                              hostname=json_field(body, "Hostname", str, "", ""))
@@ -94,8 +97,9 @@ def config_from_request(body: dict) -> ContainerConfig:
         ports=ports, publish_all=json_field(hc, "PublishAllPorts", bool, H, False),
         cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
-        runtime=json_field(hc, "Runtime", str, H, "") or "dockyard", devices=devices, device_cgroup_rules=rules,
-        userns=userns == "auto", restart=restart, log_driver=log_driver, log_opts=log_opts, **_stop(body), **limits, host_opts=host_opts,
+        runtime=runtime, devices=devices, device_cgroup_rules=rules,
+        userns=userns == "auto", restart=restart, log_driver=log_driver, log_opts=log_opts, **_stop(body), **limits,
+        host_opts=host_opts,
         healthcheck=_healthcheck(body),
     )
 
@@ -112,22 +116,29 @@ def _restart(policy: dict, auto_remove: bool) -> str:
     return text
 
 
-# Docker's built-in log drivers other than json-file and none: known, but not here.
-_OTHER_LOG_DRIVERS = frozenset({"local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs",
-                                "gcplogs", "logentries"})
+def _runtime(name: str) -> str:
+    """HostConfig.Runtime: dockyard's own, or a runc-like binary that exists (dockerd: at create)."""
+    if name in ("", "dockyard"):
+        return "dockyard"
+    import shutil
+
+    path = name if "/" in name else shutil.which(name)
+    if not path or not os.access(path, os.X_OK) or os.path.isdir(path):
+        raise InvalidArgument(f"Unknown runtime specified {name}")
+    return name
 
 
 def _log_config(log: dict) -> tuple[str, dict]:
     """(driver, options) as dockerd checks them: json-file's options parsed; `none` takes any
-    (dockerd's ValidateLogOpts skips it; the docker CLI refuses them, cli/run.py too); a name that
-    is no built-in driver is looked up as a plugin, which dockyard has none of."""
+    (dockerd's ValidateLogOpts skips it; the docker CLI refuses them, cli/run.py too); dockerd's
+    other drivers refused by name; any other name is looked up as a plugin, of which there are none."""
     kind = json_field(log, "Type", str, "HostConfig.LogConfig.", "") or "json-file"
     opts = json_string_map(log, "Config", "HostConfig.LogConfig.")
     if kind == "none":
         return kind, opts
-    if kind in _OTHER_LOG_DRIVERS:
-        raise InvalidArgument(f"log driver {kind!r} is not supported; use json-file or none")
-    if kind != "json-file":
+    if kind in DOCKER_LOG_DRIVERS:  # one of dockerd's own: refused by name
+        raise NotImplemented(f"log driver {kind!r} is not supported; use json-file or none")
+    if kind != "json-file":  # dockerd's words for a name it does not know
         raise InvalidArgument(f'error looking up logging plugin {kind}: plugin "{kind}" not found')
     if opts:
         from dockyard.engine.logs import parse_log_opts

@@ -52,7 +52,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "RestartCount": st.get("RestartCount", 0),
         "Driver": "overlay",
         "Platform": "linux",
-        "HostConfig": host_config_json(cfg),
+        "HostConfig": host_config_json(cfg, name=rec.name),
         "GraphDriver": {"Name": "overlay", "Data": {
             "UpperDir": engine.snapshots.upper_dir(rec.id) if hasattr(engine.snapshots, "upper_dir") else ""}},
         "Mounts": mounts_json(engine, cfg.get("mounts")),
@@ -87,7 +87,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
     return doc
 
 
-def host_config_json(cfg: dict) -> dict:
+def host_config_json(cfg: dict, name: str = "") -> dict:
     """docker inspect's HostConfig: every key dockerd reports, in its order, with the value this
     container was created with (dockerd's defaults where nothing was asked)."""
     from dockyard.engine.mounts import host_config
@@ -134,6 +134,10 @@ def host_config_json(cfg: dict) -> dict:
         "ReadonlyPaths": None if unmasked else list(READONLY_PATHS),
     }
     doc.update(opts)
+    if opts.get("Links"):
+        from dockyard.engine.links import shown
+
+        doc["Links"] = shown(opts, name)
     return doc
 
 

@@ -494,11 +494,31 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
         path = os.path.join(engine.container_dir(cid), "hosts")
         if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
             continue
-        text = hosts_content(hostname, own_ip,
-                             extra_hosts(engine, rec.config.get("host_opts") or {}, make=False) + extra)
+        opts = rec.config.get("host_opts") or {}
+        text = hosts_content(hostname, own_ip, extra_hosts(engine, opts, make=False) + _link_hosts(engine, rec) + extra)
         with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
             f.write(text)
             f.truncate()
+
+
+def _link_hosts(engine, rec) -> list[tuple[str, str]]:
+    """The hosts lines of a container's --link targets that run (a rewrite keeps them)."""
+    links = (rec.config.get("host_opts") or {}).get("Links")
+    if not links:
+        return []
+    from dockyard.engine.config import ContainerConfig
+    from dockyard.engine.links import hosts, resolve
+    from dockyard.errors import DockyardError
+
+    try:
+        return hosts(resolve(engine, links, rec.name, networks_of(ContainerConfig.from_json(rec.config))))
+    except DockyardError:  # a target stopped or gone since the start: its line goes
+        return []
+
+
+def networks_of(cfg) -> list[str]:
+    """The names of the networks a container is on, its first (route-giving) one first."""
+    return [network_name(cfg), *sorted(cfg.networks or {})]
 
 
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "",

@@ -144,7 +144,8 @@ def test_a_taken_port_is_a_clear_error_and_starts_nothing(dy, busybox, name):
 
 
 def test_bad_publish_specs(dy, busybox):
-    for spec, msg in (("99999:80", "invalid port"), ("80/sctp", "invalid proto"), ("1.2.3:80:80", "invalid IP"),
+    for spec, msg in (("99999:80", "invalid hostPort: 99999"), ("80/sctp", "invalid proto"),
+                      ("1.2.3:80:80", "invalid IP"),
                       ("a:b:c:d", "invalid publish spec")):
         p = dy("run", "--rm", "-p", spec, "busybox", "true", check=False)
         assert p.returncode == 125 and msg in p.err, (spec, p.err)

@@ -39,10 +39,13 @@ EXIT_CODES = [
     (["create", "--name", "STOPPED", "busybox"], 1, "is already in use by container"),
     (["run", "--name", "STOPPED", "busybox"], 125, "is already in use by container"),
     (["create", "nosuchimage:1"], 1, "No such image: nosuchimage:1"),
-    (["create", "--stop-signal", "NOPE", "busybox"], 125, "Invalid signal: NOPE"),  # docker: 1 (see interop)
+    (["create", "--stop-signal", "NOPE", "busybox"], 1, "Invalid signal: NOPE"),  # dockerd's check: 1
+    (["create", "--restart", "bogus", "busybox"], 1, "invalid restart policy 'bogus'"),
+    (["create", "--rm", "--restart", "always", "busybox"], 125,
+     "conflicting options: cannot specify both --restart and --rm"),
     (["run", "--rm", "--stop-signal", "NOPE", "busybox"], 125, "Invalid signal: NOPE"),
     (["create", "--label", "=x", "busybox"], 125, "invalid label '=x': empty name"),
-    (["create", "-m", "abc", "busybox"], 125, 'invalid argument "abc" for "--memory" flag'),
+    (["create", "-m", "abc", "busybox"], 125, 'invalid argument "abc" for "-m, --memory" flag'),
     (["run", "--rm", "--network", "none", "--ip", "10.1.2.3", "busybox", "true"], 125,
      "user specified IP address is supported on user defined networks only"),
     (["inspect", "--type", "nope", "STOPPED"], 1, 'unknown type: "nope"'),
