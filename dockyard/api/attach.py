@@ -32,6 +32,10 @@ def attach(engine, req, name: str, ws: bool = False) -> None:
     from dockyard.engine.logs import read_records
 
     rec = engine.db.get_container(name)
+    if req.qbool("logs"):
+        from dockyard.engine.logs import check_readable
+
+        check_readable(rec.config)
     keys = parse_detach_keys(req.q("detachKeys") or DEFAULT_DETACH_KEYS)
     want = {s for s in ("stdout", "stderr") if req.qbool(s)}
     tty = bool(rec.config.get("tty"))

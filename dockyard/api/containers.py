@@ -136,10 +136,11 @@ def wait(engine, req, name: str) -> None:
 
 
 def logs(engine, req, name: str) -> None:
-    from dockyard.engine.logs import read_records
+    from dockyard.engine.logs import check_readable, read_records
     from dockyard.units import parse_rfc3339
 
     rec = _record(engine, name)
+    check_readable(rec.config)
     want = {s for s in ("stdout", "stderr") if req.qbool(s)}
     if not want:
         raise InvalidArgument("you must choose at least one stream")

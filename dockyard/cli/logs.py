@@ -65,7 +65,7 @@ def _emit(rec: dict, timestamps: bool) -> None:
 def cmd_logs(ctx, argv: list[str]) -> int:
     from dockyard.cli.render import parse_rfc3339
     from dockyard.engine.status import effective_state
-    from dockyard.engine.logs import read_records
+    from dockyard.engine.logs import check_readable, read_records
 
     opts = parse(FLAGS, argv)
     if opts.help:
@@ -75,6 +75,7 @@ def cmd_logs(ctx, argv: list[str]) -> int:
         raise UsageError('"dockyard logs" requires exactly 1 argument.')
     engine = ctx.engine
     rec = engine.db.get_container(opts.args[0])
+    check_readable(rec.config)
     path = os.path.join(engine.container_data_dir(rec.id), f"{rec.id}-json.log")
     since = parse_time(opts.since) if opts.since else None
     until = parse_time(opts.until) if opts.until else None

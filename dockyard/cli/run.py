@@ -50,7 +50,7 @@ RUN_FLAGS = [
     Flag("--runtime", STR, "Runtime to use for this container (dockyard, runc, or a path)", default="dockyard"),
     Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)", default="host"),
     Flag("--restart", STR, "Restart policy (no, on-failure[:max-retries], always, unless-stopped)", default="no"),
-    Flag("--log-driver", STR, "Logging driver for the container (json-file)", default="json-file"),
+    Flag("--log-driver", STR, "Logging driver for the container (json-file or none)", default="json-file"),
     Flag("--log-opt", LIST, "Log driver options (max-size=10m, max-file=3: the default)"),
     Flag("-m,--memory", STR, "Memory limit"),
     Flag("--memory-swap", STR, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),

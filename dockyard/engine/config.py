@@ -30,6 +30,7 @@ class ContainerConfig(Record):
     runtime       dockyard | runc | a path to a runc-compatible binary
     userns        run in a user namespace (root maps to uid 100000 and up)
     restart       no | on-failure[:N] | always | unless-stopped (detached containers)
+    log_driver    json-file (the default) | none (no log kept: `logs` refuses, as Docker's)
     log_opts      json-file options: max-size, max-file
     memory, memory_swap, cpu_quota, cpu_period, cpu_shares, cpuset_cpus, pids_limit: cgroup limits
     stop_signal, stop_timeout: how `stop` ends it (None: the image's StopSignal, 10 s)
@@ -43,14 +44,14 @@ class ContainerConfig(Record):
 
     __slots__ = ("image", "cmd", "entrypoint", "env", "user", "workdir", "hostname", "domainname", "labels",
                  "tty", "stdin_open", "auto_remove", "read_only", "network", "cap_add", "cap_drop", "privileged",
-                 "security_opt", "runtime", "userns", "restart", "log_opts", "memory", "memory_swap", "cpu_quota",
+                 "security_opt", "runtime", "userns", "restart", "log_driver", "log_opts", "memory", "memory_swap", "cpu_quota",
                  "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout",
                  "networks", "network_aliases", "ip", "ports", "publish_all", "mounts", "devices",
                  "device_cgroup_rules", "host_opts", "healthcheck", "stdin_once")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
                  "read_only": False, "network": "bridge", "cap_add": (), "cap_drop": (), "privileged": False,
-                 "security_opt": (), "runtime": "dockyard", "userns": False, "restart": "no", "log_opts": {},
+                 "security_opt": (), "runtime": "dockyard", "userns": False, "restart": "no", "log_driver": "json-file", "log_opts": {},
                  "memory": 0, "memory_swap": 0, "cpu_quota": 0, "cpu_period": 0, "cpu_shares": 0,
                  "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None,
                  "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": (),

@@ -13,7 +13,7 @@ from dockyard.engine.config import ContainerConfig
 from dockyard.engine.launch import USERNS_SHIFT, Created, cleanup_files, joined, read_rootfs_file, start_foreground
 from dockyard.engine.launch import write_bundle
 from dockyard.engine.status import Status, owner_now
-from dockyard.errors import InvalidArgument, NameInUse
+from dockyard.errors import InvalidArgument, NameInUse, NotFound
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
@@ -95,7 +95,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
         if driver != "local":  # only the local driver is here: a volume it would make cannot be made
             for m in cfg.mounts:
                 if m["type"] == "volume" and m.get("origin") != "volumes-from":
-                    raise InvalidArgument(f'create {m["source"]}: error looking up volume plugin {driver}: '
+                    raise NotFound(f'create {m["source"]}: error looking up volume plugin {driver}: '
                                           f'plugin "{driver}" not found')
     cid = os.urandom(32).hex()
     name_given = bool(name)

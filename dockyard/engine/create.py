@@ -45,7 +45,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         raise InvalidArgument(f"invalid --userns {userns!r}: use host or auto")
     auto_remove = json_field(hc, "AutoRemove", bool, H, False)
     restart = _restart(json_field(hc, "RestartPolicy", dict, H, {}), auto_remove)
-    log_opts = _log_config(json_field(hc, "LogConfig", dict, H, {}))
+    log_driver, log_opts = _log_config(json_field(hc, "LogConfig", dict, H, {}))
     limits = resource_limits(hc)
     devices = _devices(json_field(hc, "Devices", list, H, []))
     rules = json_strings(hc, "DeviceCgroupRules", H) or ()
@@ -98,7 +98,8 @@ def config_from_request(body: dict) -> ContainerConfig:
         cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
         runtime=runtime, devices=devices, device_cgroup_rules=rules,
-        userns=userns == "auto", restart=restart, log_opts=log_opts, **_stop(body), **limits, host_opts=host_opts,
+        userns=userns == "auto", restart=restart, log_driver=log_driver, log_opts=log_opts, **_stop(body), **limits,
+        host_opts=host_opts,
         healthcheck=_healthcheck(body),
     )
 
@@ -127,18 +128,23 @@ def _runtime(name: str) -> str:
     return name
 
 
-def _log_config(log: dict) -> dict:
+def _log_config(log: dict) -> tuple[str, dict]:
+    """(driver, options) as dockerd checks them: json-file's options parsed; `none` takes any
+    (dockerd's ValidateLogOpts skips it; the docker CLI refuses them, cli/run.py too); dockerd's
+    other drivers refused by name; any other name is looked up as a plugin, of which there are none."""
     kind = json_field(log, "Type", str, "HostConfig.LogConfig.", "") or "json-file"
+    opts = json_string_map(log, "Config", "HostConfig.LogConfig.")
+    if kind == "none":
+        return kind, opts
     if kind in DOCKER_LOG_DRIVERS:  # one of dockerd's own: refused by name
-        raise NotImplemented(f"log driver {kind!r} is not supported; use json-file")
+        raise NotImplemented(f"log driver {kind!r} is not supported; use json-file or none")
     if kind != "json-file":  # dockerd's words for a name it does not know
         raise InvalidArgument(f'error looking up logging plugin {kind}: plugin "{kind}" not found')
-    opts = json_string_map(log, "Config", "HostConfig.LogConfig.")
     if opts:
         from dockyard.engine.logs import parse_log_opts
 
         parse_log_opts(opts)
-    return opts
+    return kind, opts
 
 
 def resource_limits(hc: dict) -> dict:

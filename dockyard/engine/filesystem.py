@@ -63,8 +63,10 @@ class ContainerRoot:
 
 
 @contextmanager
-def open_root(engine, ref: str, *, writable: bool = False) -> Iterator[ContainerRoot]:
-    """The container's root filesystem for the duration of the block (see the module doc)."""
+def open_root(engine, ref: str, *, writable: bool = False, volumes: bool = False) -> Iterator[ContainerRoot]:
+    """The container's root filesystem for the duration of the block (see the module doc);
+    with ``volumes``, a stopped container's volumes and binds are mounted on it as a running
+    one's are (Docker's view for cp, `engine/mountview.py`)."""
     from dockyard.engine.config import ContainerConfig
     from dockyard.engine.launch import USERNS_SHIFT
     from dockyard.engine.status import ContainerLock, effective_state
@@ -79,10 +81,20 @@ def open_root(engine, ref: str, *, writable: bool = False) -> Iterator[Container
             fd = _running_root(rec)  # started while we waited for the lock
         running = fd is not None
         if fd is None:
-            if writable and effective_state(rec, engine.db).get("Status") == "restarting":
+            restarting = effective_state(rec, engine.db).get("Status") == "restarting"
+            if writable and restarting:
                 # its monitor is about to mount the same upper dir again, without our lock
                 raise errors.Conflict(f"container {rec.name} is restarting, wait until it is running")
-            target = stack.enter_context(_mounted(engine, rec.id, writable=writable))
+            view = []
+            if volumes and not restarting:  # mount points may have to be made: a writable overlay
+                from dockyard.engine.mountview import view_mounts
+
+                view = view_mounts(engine, ContainerConfig.from_json(rec.config))
+            target = stack.enter_context(_mounted(engine, rec.id, writable=writable or bool(view)))
+            if view:
+                from dockyard.engine.mountview import mount_view
+
+                mount_view(target, view)  # detached with the overlay by _mounted
             fd = os.open(target, _O_DIR)
         stack.callback(os.close, fd)
         yield ContainerRoot(rec, fd, shift, running)
@@ -552,10 +564,12 @@ class Endpoint:
     """One side of a copy: the tree at ``fd`` (a container root or the host's /), and how to
     name its paths in messages."""
 
-    __slots__ = ("fd", "shift", "container", "running")
+    __slots__ = ("fd", "shift", "container", "running", "check")
 
-    def __init__(self, fd: int, *, shift: int = 0, container: str | None = None, running: bool = False) -> None:
+    def __init__(self, fd: int, *, shift: int = 0, container: str | None = None, running: bool = False,
+                 check: Callable[[tuple[str, ...]], None] | None = None) -> None:
         self.fd, self.shift, self.container, self.running = fd, shift, container, running
+        self.check = check  # called with the real directory a copy into this tree goes into
 
     def label(self, spec: PathSpec) -> str:
         return f"{self.container}:{spec.text}" if self.container is not None else spec.text
@@ -639,6 +653,8 @@ def _copy(src_ep: Endpoint, src: str | IO[bytes], dst_ep: Endpoint, dst: str | I
             os.close(pfd)
         if st is None or not stat.S_ISDIR(st.st_mode):
             raise errors.InvalidArgument(f'destination "{dst_ep.label(dst_spec)}" must be a directory')
+        if dst_ep.check is not None:
+            dst_ep.check(real)
         return _extract(dst_ep, real, (), _tar_entries(src), owner, dst_ep.label(dst_spec))
 
     assert src_spec is not None
@@ -653,6 +669,8 @@ def _copy(src_ep: Endpoint, src: str | IO[bytes], dst_ep: Endpoint, dst: str | I
         assert dst_spec is not None
         real, prefix = _dest(dst_ep, dst_spec, source.base, stat.S_ISDIR(source.st.st_mode))
         _open_dest_dir(dst_ep, real, dst_spec)
+        if dst_ep.check is not None:
+            dst_ep.check(real)
         _extract(dst_ep, real, prefix, entries, owner, dst_ep.label(dst_spec))
         return tree.total
     finally:
@@ -682,7 +700,7 @@ def copy_from_container(engine, container: str, path: str, dest: str | IO[bytes]
     dst_spec = PathSpec(dest, cwd=os.getcwd()) if isinstance(dest, str) else None
     if dst_spec is not None:
         _check_output_path(dst_spec)
-    with open_root(engine, container) as root:
+    with open_root(engine, container, volumes=True) as root:
         host = os.open("/", _O_DIR)
         try:
             return _copy(Endpoint(root.fd, shift=root.shift, container=container, running=root.running), path or "/",
@@ -697,12 +715,16 @@ def copy_to_container(engine, container: str, path: str, src: str | IO[bytes], *
     """docker cp SRC CONTAINER:DEST (SRC a host path, or a binary stream holding a tar)."""
     src_spec = PathSpec(src, cwd=os.getcwd()) if isinstance(src, str) else None
     dst_spec = PathSpec(path or "/")
-    with open_root(engine, container, writable=True) as root:
-        _check_writable(root, dst_spec)
+    from dockyard.engine.config import ContainerConfig
+    from dockyard.engine.mountview import check_writable
+
+    with open_root(engine, container, writable=True, volumes=True) as root:
+        cfg = ContainerConfig.from_json(root.rec.config)
         host = os.open("/", _O_DIR)
         try:
             return _copy(Endpoint(host), src, Endpoint(root.fd, shift=root.shift, container=container,
-                                                       running=root.running), path or "/",
+                                                       running=root.running, check=lambda real: check_writable(cfg, real)),
+                         path or "/",
                          archive=archive, follow_link=follow_link, src_spec=src_spec, dst_spec=dst_spec)
         finally:
             os.close(host)
@@ -714,7 +736,7 @@ def stat_path(engine, container: str, path: str) -> dict:
     import time
 
     spec = PathSpec(path or "/")
-    with open_root(engine, container) as root:
+    with open_root(engine, container, volumes=True) as root:
         pfd, name, st, real = _lookup(root.fd, spec.parts, follow=spec.asserts_dir)
         if pfd is not None:
             os.close(pfd)
@@ -733,22 +755,6 @@ def stat_path(engine, container: str, path: str) -> dict:
     mtime = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime)) + f".{st.st_mtime_ns % 10**9:09d}Z"
     return {"name": spec.base if spec.parts else "/", "size": st.st_size, "mode": mode, "mtime": mtime,
             "linkTarget": target}
-
-
-def _check_writable(root: ContainerRoot, dest: PathSpec) -> None:
-    """docker: a --read-only container's root takes no copy, whether it runs or not; only a
-    writable volume or bind of a running container does (moby's containerExtractToDir)."""
-    from dockyard.engine.config import ContainerConfig
-
-    cfg = ContainerConfig.from_json(root.rec.config)
-    if not cfg.read_only:
-        return
-    path = "/" + "/".join(dest.parts)
-    for m in cfg.mounts or ():
-        target = (m.get("target") or "").rstrip("/") or "/"
-        if root.running and not m.get("readonly") and (path == target or path.startswith(target + "/")):
-            return
-    raise errors.InvalidArgument("container rootfs is marked read-only")
 
 
 def _check_output_path(spec: PathSpec) -> None:
@@ -1002,4 +1008,4 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
         full["author"] = author
     else:
         full.pop("author", None)
-    return engine.images.add(full, [*old_layers, desc], tags)
+    return engine.images.add(full, [*old_layers, desc], tags, parent=image.id)  # docker commit's Parent

@@ -103,7 +103,7 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
     nano = opts.pop("NanoCpus", 0)
     doc = {
         "Binds": mounts.pop("Binds"), "ContainerIDFile": "",
-        "LogConfig": {"Type": "json-file", "Config": dict(cfg.get("log_opts") or {})},
+        "LogConfig": {"Type": cfg.get("log_driver") or "json-file", "Config": dict(cfg.get("log_opts") or {})},
         "NetworkMode": cfg.get("network", "bridge"), "PortBindings": port_bindings(cfg),
         "RestartPolicy": restart_policy(cfg.get("restart") or "no"), "AutoRemove": cfg.get("auto_remove", False),
         "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
@@ -245,7 +245,7 @@ def image_json(engine, rec) -> dict:
         "Id": rec.id,
         "RepoTags": tags,
         "RepoDigests": digests,
-        "Parent": "",
+        "Parent": rec.parent,
         "Comment": (full.get("history") or [{}])[-1].get("comment", "") if full.get("history") else "",
         "Created": full.get("created", ""),
         "DockerVersion": "",

@@ -357,6 +357,8 @@ def start_foreground(engine, c: Created, *, stdin_open: bool, streams=("stdin", 
 def _foreground_log(engine, c: Created):
     from dockyard.engine.logs import container_log
 
+    if c.cfg.log_driver == "none":
+        return None  # nothing kept: the container writes straight to our stdio
     return container_log(engine, c.rec.id, c.cfg.log_opts)
 
 

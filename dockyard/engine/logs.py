@@ -151,8 +151,24 @@ class JsonFileWriter:
             self._fd = -1
 
 
-def container_log(engine, cid: str, log_opts: dict | None) -> JsonFileWriter:
-    """The writer of a container's json-file log (the monitor's and a foreground run's alike)."""
+class NullLog:
+    """The `none` log driver's writer: the output is still read (the container never blocks on
+    a full pipe) and reaches attachers, but nothing is kept."""
+
+    def write(self, stream: str, data: bytes) -> None:
+        pass
+
+    def flush_partial(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def container_log(engine, cid: str, log_opts: dict | None, driver: str = "json-file") -> JsonFileWriter | NullLog:
+    """The writer of a container's log (the monitor's and a foreground run's alike)."""
+    if driver == "none":
+        return NullLog()
     max_size, max_file = parse_log_opts(log_opts or {})
     data = engine.container_data_dir(cid)
     os.makedirs(data, exist_ok=True)
@@ -184,6 +200,16 @@ def tee_streams(pipes: dict, log: JsonFileWriter) -> None:
                 except OSError:
                     pipes[fd] = (stream, None)
     log.flush_partial()
+
+
+def check_readable(config: dict) -> None:
+    """Docker's answer to reading the log of a container whose driver keeps none (`logs`, and
+    attach with logs=1): ErrReadLogsNotSupported, a NotImplemented (501). ``config``: the
+    container record's stored ContainerConfig."""
+    if config.get("log_driver") == "none":
+        from dockyard.errors import NotImplemented
+
+        raise NotImplemented("configured logging driver does not support reading")
 
 
 def log_files(path: str) -> list[str]:

@@ -137,7 +137,7 @@ class Monitor:
         except OSError:
             pass
         cfg = self.c.cfg
-        log = container_log(self.engine, self.cid, cfg.log_opts)
+        log = container_log(self.engine, self.cid, cfg.log_opts, cfg.log_driver)
         # nothing runs yet: a full disk here fails `run -d`/`start` cleanly instead of waiting
         self.engine.db.must(self._write, dict(MonitorPid=os.getpid(), MonitorStartTime=_start_time(os.getpid()),
                                               ManuallyStopped=False))

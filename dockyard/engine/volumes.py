@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 
-from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, Unavailable, VolumeNotFound
+from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unavailable, VolumeNotFound
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 _FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -39,8 +39,9 @@ def validate_name(name: str) -> str:
 
 def check_driver(name: str, driver: str, options: dict | None) -> None:
     """Only the `local` driver exists; its options are mount(8)'s type, device and o."""
-    if driver != "local":
-        raise InvalidArgument(f'create {name}: error looking up volume plugin {driver}: plugin "{driver}" not found')
+    if driver != "local":  # dockerd's plugin lookup: a NotFound (404; docker-py's test wants it)
+        name = name or os.urandom(32).hex()  # an anonymous volume: dockerd names the random name it made
+        raise NotFound(f'create {name}: error looking up volume plugin {driver}: plugin "{driver}" not found')
     for opt in options or {}:
         if opt not in _LOCAL_OPTS:
             raise InvalidArgument(f'create {name}: invalid option: "{opt}"')
@@ -67,8 +68,11 @@ def create(engine, name: str | None = None, *, driver: str = "local", labels: di
     by a volume of the same driver (docker's create is idempotent)."""
     from dockyard.state.volumes import VolumeRecord, get_volume, insert_volume
 
-    name = validate_name(name) if name else os.urandom(32).hex()
-    check_driver(name, driver, options)
+    given = bool(name)
+    name = name or os.urandom(32).hex()
+    check_driver(name, driver, options)  # dockerd looks the driver up before it checks the name
+    if given:
+        name = validate_name(name)
     labels = dict(labels or {})
     if anonymous:
         labels.setdefault(ANONYMOUS_LABEL, "")

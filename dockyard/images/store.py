@@ -124,10 +124,11 @@ class ImageStore:
 
     # ---------------------------------------------------------------- adding
 
-    def add(self, config: dict, layers: list[dict], tags: list[str] = ()) -> str:
+    def add(self, config: dict, layers: list[dict], tags: list[str] = (), *, parent: str = "") -> str:
         """Store config + manifest for already-ingested layer blobs; returns the image id.
 
-        `layers` are descriptors (mediaType, digest, size) in order, matching config's diff_ids.
+        `layers` are descriptors (mediaType, digest, size) in order, matching config's diff_ids;
+        `parent`: the image a commit was made from (inspect's Parent).
         """
         from dockyard.oci import mediatypes as oi
 
@@ -139,9 +140,9 @@ class ImageStore:
             "config": {"mediaType": oi.OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
             "layers": layers,
         }
-        return self.add_manifest(_canonical(manifest), tags)
+        return self.add_manifest(_canonical(manifest), tags, parent=parent)
 
-    def add_manifest(self, manifest_bytes: bytes, tags: list[str] = ()) -> str:
+    def add_manifest(self, manifest_bytes: bytes, tags: list[str] = (), *, parent: str = "") -> str:
         """Record an image whose manifest, config and layer blobs are all in the content store."""
         from dockyard.oci import mediatypes as oi
 
@@ -166,7 +167,7 @@ class ImageStore:
                           manifest_media_type=manifest.get("mediaType") or oi.OCI_MANIFEST,
                           config_digest=manifest["config"]["digest"],
                           size=self._size(config, manifest),
-                          created=config.get("created") or "", added=time.time())
+                          created=config.get("created") or "", added=time.time(), parent=parent)
         with self.db.transaction():
             self.db.put_image(rec)
             for t in tags:

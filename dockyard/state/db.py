@@ -97,6 +97,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Options (null or {}, as the create request had it). Rows made before: '{}'.
         "ALTER TABLE networks ADD COLUMN ipam TEXT NOT NULL DEFAULT '{}'",
     ),
+    (
+        # images.parent: the image a committed image was made from (docker inspect's Parent);
+        # '' for every other image, the rows made before this step included.
+        "ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT ''",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -107,9 +112,12 @@ _inherited: list[sqlite3.Connection] = []
 
 class ImageRecord(Record):
     """id: the config digest "sha256:<hex>"; size: sum of uncompressed layer sizes (docker's SIZE);
-    created: RFC 3339 from the image config; added: when this store got it (time.time())."""
+    created: RFC 3339 from the image config; added: when this store got it (time.time());
+    parent: the id of the image a commit was made from ("" otherwise)."""
 
-    __slots__ = ("id", "manifest_digest", "manifest_media_type", "config_digest", "size", "created", "added")
+    __slots__ = ("id", "manifest_digest", "manifest_media_type", "config_digest", "size", "created", "added",
+                 "parent")
+    _defaults = {"parent": ""}
 
 
 class ContainerRecord(Record):
@@ -119,7 +127,7 @@ class ContainerRecord(Record):
     __slots__ = ("id", "name", "image_id", "image", "created", "config", "state")
 
 
-_IMAGE_COLS = "id, manifest_digest, manifest_media_type, config_digest, size, created, added"
+_IMAGE_COLS = "id, manifest_digest, manifest_media_type, config_digest, size, created, added, parent"
 _CONTAINER_COLS = "id, name, image_id, image, created, config, state"
 _HEX = frozenset("0123456789abcdef")
 
@@ -127,7 +135,7 @@ _HEX = frozenset("0123456789abcdef")
 def _image(row: tuple) -> ImageRecord:
     return ImageRecord(
         id=row[0], manifest_digest=row[1], manifest_media_type=row[2], config_digest=row[3],
-        size=row[4], created=row[5], added=row[6],
+        size=row[4], created=row[5], added=row[6], parent=row[7],
     )
 
 
@@ -405,13 +413,15 @@ class Database:
         """Insert or update an image record (tags pointing at it are kept)."""
         with self.transaction():
             self._conn().execute(
-                f"INSERT INTO images ({_IMAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO images ({_IMAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, "
                 "manifest_media_type = excluded.manifest_media_type, "
                 "config_digest = excluded.config_digest, size = excluded.size, "
-                "created = excluded.created, added = excluded.added",
+                "created = excluded.created, added = excluded.added, "
+                # the same image stored again (a load, a pull) keeps the parent a commit gave it
+                "parent = CASE WHEN excluded.parent != '' THEN excluded.parent ELSE images.parent END",
                 (rec.id, rec.manifest_digest, rec.manifest_media_type, rec.config_digest,
-                 rec.size, rec.created, rec.added),
+                 rec.size, rec.created, rec.added, rec.parent or ""),
             )
 
     def get_image(self, image_id: str) -> ImageRecord | None:
@@ -439,7 +449,11 @@ class Database:
         """Remove an image record and its tags; False if there was none. Whether it *may* be
         removed (tags, containers using it) is the engine's decision, not the store's."""
         with self.transaction():
-            return self._conn().execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount > 0
+            conn = self._conn()
+            gone = conn.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount > 0
+            if gone:  # its children no longer name a parent that is not there
+                conn.execute("UPDATE images SET parent = '' WHERE parent = ?", (image_id,))
+            return gone
 
     # ------------------------------------------------------------ tags
 

@@ -108,6 +108,25 @@ def test_detached_containers_are_the_clis_and_survive_the_service(api, dy, tmp_p
     assert_nothing_left(dy, tmp_path)
 
 
+def test_log_driver_none_on_the_wire(api, dy):
+    """docker-py's test_run_with_none_driver: HostConfig.LogConfig.Type "none" is kept (docker-py
+    then reads no logs); logs and attach?logs=1 are dockerd's 501 "does not support reading"."""
+    body = {"Image": "busybox", "Cmd": ["echo", "hello"], "HostConfig": {"NetworkMode": "none",
+                                                                          "LogConfig": {"Type": "none"}}}
+    cid = api.json("POST", "/v1.44/containers/create?name=nolog", body, expect=201)["Id"]
+    assert api.json("GET", f"/v1.44/containers/{cid}/json")["HostConfig"]["LogConfig"] == {"Type": "none", "Config": {}}
+    assert api.request("POST", f"/v1.44/containers/{cid}/start")[0] == 204
+    assert api.json("POST", f"/v1.44/containers/{cid}/wait")["StatusCode"] == 0
+    for path in (f"/v1.44/containers/{cid}/logs?stdout=1", f"/v1.44/containers/{cid}/attach?logs=1&stdout=1"):
+        method = "GET" if "logs?" in path else "POST"
+        status, _, out = api.request(method, path)
+        assert status == 501 and json.loads(out)["message"] == "configured logging driver does not support reading"
+    status, _, out = api.request("POST", "/v1.44/containers/create",
+                                 {"Image": "busybox", "HostConfig": {"LogConfig": {"Type": "asdf"}}})
+    assert status == 400 and json.loads(out)["message"] == 'error looking up logging plugin asdf: plugin "asdf" not found'
+    api.docker("rm", "nolog")
+
+
 def test_logs_and_attach_on_the_wire(api, dy):
     """stdcopy frames (1 stdout, 2 stderr) unless Tty; attach before start sees everything."""
     body = {"Image": "busybox", "Cmd": ["sh", "-c", "sleep 0.3; echo a; echo b >&2; echo c"],

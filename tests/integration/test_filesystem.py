@@ -205,6 +205,17 @@ def test_commit_then_run(dy, busybox, name):
     assert img["RootFS"]["Layers"][0] == base["RootFS"]["Layers"][0]
     assert img["Config"]["Cmd"] == ["echo", "committed"]
     assert img["Author"] == "Me <me@example.com>" and img["Comment"] == "my message"
+    # docker commit's Parent: the container's image (docker-py's CommitTest); others have none
+    assert img["Parent"] == base["Id"] and base["Parent"] == ""
+    history = dy("history", "-q", "--no-trunc", "mine:1").out.split()
+    assert history[0] == image_id and len(history) == len(dy("history", "-q", busybox).out.split()) + 1
+    # a commit of a container of the committed image names that one; removing a parent forgets it
+    dy("run", "--name", name + "-2", "mine:1", "true")
+    child = dy("commit", name + "-2", "mine:2").out.strip()
+    assert json.loads(dy("inspect", "mine:2").out)[0]["Parent"] == image_id
+    dy("rm", name + "-2")
+    dy("rmi", "mine:1")
+    assert json.loads(dy("inspect", child).out)[0]["Parent"] == ""
 
 
 def test_commit_without_repository_and_of_running_container(dy, busybox, name):

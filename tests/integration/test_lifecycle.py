@@ -238,6 +238,30 @@ def test_invalid_log_opts(dy, busybox, name):
     assert dy("ps", "-aq").out == ""
 
 
+def test_log_driver_none_keeps_nothing_and_never_blocks(dy, busybox, name):
+    """Docker's `none` driver: no log file, `logs` refused with dockerd's words (exit 1), and
+    the container's output still drained (2 MB, far more than a pipe holds, does not block it)."""
+    cid = run_d(dy, name, "sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' x; echo; echo err >&2",
+                flags=("--log-driver", "none"))
+    assert dy("wait", name, timeout=30).out.strip() == "0"
+    assert inspect(dy, name)["HostConfig"]["LogConfig"] == {"Type": "none", "Config": {}}
+    assert not os.path.exists(log_path(dy, cid))
+    p = dy("logs", name, check=False)
+    assert p.returncode == 1 and "configured logging driver does not support reading" in p.err, p.err
+    no_traceback(p)
+    # a foreground run still shows its output; nothing is kept for later either
+    p = dy("run", "--name", name + "-fg", "--log-driver", "none", "busybox", "sh", "-c", "echo out; echo err >&2")
+    assert (p.out, p.err) == ("out\n", "err\n")
+    assert dy("logs", name + "-fg", check=False).returncode == 1
+    # options are the docker CLI's refusal (125); an unknown driver dockerd's plugin lookup (1, as docker 28)
+    for flags, words, code in ((("--log-driver", "none", "--log-opt", "max-size=1m"),
+                                "invalid logging opts for driver none", 125),
+                               (("--log-driver", "nope"), 'error looking up logging plugin nope: plugin "nope" not found', 1)):
+        p = dy("create", *flags, "busybox", "true", check=False)
+        assert p.returncode == code and words in p.err, p.err
+    dy("rm", name, name + "-fg")
+
+
 # -- ps, inspect, images formats -------------------------------------------------------------------
 
 

@@ -239,6 +239,12 @@ def test_volume_commands(dy, busybox, name, tmp_path):
         os.path.join(dy.root, "volumes", "beta", "_data")
     p = dy("volume", "inspect", "nosuch", check=False)
     assert p.returncode == 1 and "get nosuch: no such volume" in p.err
+    # an unknown driver: dockerd's plugin lookup, before the name is checked (and nothing is made)
+    for args, made in ((("-d", "nope", "x"), "x"), (("-d", "nope"), None)):
+        p = dy("volume", "create", *args, check=False)
+        assert p.returncode == 1 and 'error looking up volume plugin nope: plugin "nope" not found' in p.err, p.err
+        assert p.err.split("create ")[1].split(":")[0] == made if made else HEX64.search(p.err)
+    assert sorted(volumes(dy)) == sorted([anon, "alpha", "beta"])
     # in use by a stopped container: refused, with its id
     dy("create", *NONE, "--name", name, "-v", "beta:/b", "busybox", "true")
     cid = inspect(dy, name)["Id"]

@@ -197,7 +197,7 @@ def test_docker_py_inspect_reports_isolation_and_volumes_from(client):
     with pytest.raises(docker.errors.APIError) as e:
         api.create_container("busybox", ["true"], volumes=["/data"],
                              host_config=api.create_host_config(volume_driver="foo"))
-    assert e.value.status_code == 400 and 'plugin "foo" not found' in str(e.value)
+    assert e.value.status_code == 404 and 'plugin "foo" not found' in str(e.value)  # dockerd's NotFound
     # a paused container is still running (State.Running and State.Paused both true, as dockerd's)
     p = api.create_container("busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="none"))
     try:
@@ -436,3 +436,44 @@ def test_docker_py_build_with_a_dockerfile_outside_the_context(client, tmp_path)
     api.wait(c)
     assert sorted(api.logs(c).split()) == [b".", b"..", b"file.txt"]
     api.remove_container(c)
+
+
+def test_docker_py_archive_in_volumes_commit_parent_and_log_drivers(client, tmp_path):
+    """docker-py's ArchiveTest (put/get below /vol1 of a created container), CommitTest's Parent,
+    test_run_with_none_driver, test_invalid_log_driver_raises_exception, and
+    test_create_volume_invalid_driver, as the suite runs them."""
+    import io
+    import tarfile
+
+    api = client.api
+    data = b"Deaf To All But The Song"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("data.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    c = api.create_container("busybox", "cat /vol1/data.txt", volumes=["/vol1"],
+                             host_config=api.create_host_config(network_mode="none"))
+    assert api.put_archive(c, "/vol1", buf.getvalue()) is True
+    api.start(c)
+    assert api.wait(c)["StatusCode"] == 0 and api.logs(c) == data
+    strm, stat = api.get_archive(c, "/vol1/data.txt")
+    assert stat["name"] == "data.txt" and stat["size"] == len(data)
+    got = tarfile.open(fileobj=io.BytesIO(b"".join(strm)))
+    assert got.extractfile("data.txt").read() == data
+    # commit: Parent is the container's image
+    img = api.inspect_image(api.commit(c)["Id"])
+    assert img["Parent"] == api.inspect_image("busybox")["Id"]
+    api.remove_container(c, v=True)
+    api.remove_image(img["Id"])
+    # log drivers: none is taken (docker-py then reads no logs), an unknown one is dockerd's words
+    assert client.containers.run("busybox", "echo hello", log_config={"type": "none"}, network_mode="none",
+                                 remove=True) is None
+    with pytest.raises(docker.errors.APIError) as e:
+        api.create_container("busybox", ["true"], host_config=api.create_host_config(
+            log_config=docker.types.LogConfig(type="asdf", config={})))
+    assert e.value.explanation == 'error looking up logging plugin asdf: plugin "asdf" not found'
+    with pytest.raises(docker.errors.APIError) as e:
+        api.create_volume("perfectcherryblossom", "this-plugin-does-not-exist")
+    assert e.value.response.status_code == 404  # docker.errors.NotFound, as docker-py 7.1.0 expects
+    assert "error looking up volume plugin this-plugin-does-not-exist" in e.value.explanation

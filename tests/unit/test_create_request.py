@@ -106,6 +106,9 @@ def test_defaults_from_a_minimal_body():
      "can't create 'AutoRemove' container with restart policy"),
     ({"Image": "x", "HostConfig": {"LogConfig": {"Type": "nope"}}}, 'error looking up logging plugin nope'),
     ({"Image": "x", "HostConfig": {"Runtime": "no-such-runtime"}}, "Unknown runtime specified no-such-runtime"),
+    # docker-py's test_invalid_log_driver_raises_exception: dockerd's words for a driver it has not
+    ({"Image": "x", "HostConfig": {"LogConfig": {"Type": "asdf"}}},
+     'error looking up logging plugin asdf: plugin "asdf" not found'),
     ({"Image": "x", "HostConfig": {"LogConfig": {"Config": {"max-size": "lots"}}}}, "max-size"),
     ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "dev/null"}]}}, "is not an absolute path"),
     ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "CgroupPermissions": "rwx"}]}},
@@ -133,6 +136,16 @@ def test_bad_bodies_are_refused_clearly(body, message):
     with pytest.raises(InvalidArgument) as e:
         config_from_request(body)
     assert message in str(e.value)
+
+
+def test_log_driver_none_is_kept_and_takes_any_options():
+    """dockerd's ValidateLogOpts skips `none`; the docker CLI refuses options for it (so do we)."""
+    cfg = config_from_request({"Image": "x", "HostConfig": {"LogConfig": {"Type": "none", "Config": {"a": "b"}}}})
+    assert (cfg.log_driver, cfg.log_opts) == ("none", {"a": "b"})
+    assert config_from_request({"Image": "x", "HostConfig": {"LogConfig": {"Type": ""}}}).log_driver == "json-file"
+    assert config_from_request(request_from_flags(*flags("--log-driver", "none"))).log_driver == "none"
+    with pytest.raises(InvalidArgument, match="invalid logging opts for driver none"):
+        request_from_flags(*flags("--log-driver", "none", "--log-opt", "max-size=1m"))
 
 
 def test_dockerds_own_log_drivers_are_refused_by_name():

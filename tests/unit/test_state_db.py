@@ -61,6 +61,36 @@ def test_reopen_skips_migration(tmp_path, monkeypatch):
     d.close()
 
 
+def test_a_store_made_before_image_parents_opens_and_keeps_its_images(tmp_path):
+    """A schema-2 store (images without a parent column), written by hand as dockyard 2 left it,
+    migrates on first open: its images keep every field and get no parent; new ones can have one."""
+    path = str(tmp_path / "dockyard.db")
+    raw = sqlite3.connect(path)
+    for step in dbmod.MIGRATIONS[:2]:  # shipped steps are never edited: this is the old schema
+        for sql in step:
+            raw.execute(sql)
+    raw.execute("PRAGMA user_version = 2")
+    raw.execute("INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (IMG_A, "sha256:" + "f" * 64, "application/vnd.oci.image.manifest.v1+json", IMG_A, 100,
+                 "2024-01-01T00:00:00Z", 1.0))
+    raw.execute("INSERT INTO tags VALUES ('docker.io/library/old:1', ?)", (IMG_A,))
+    raw.commit()
+    raw.close()
+    d = Database(path)
+    old = d.get_image(IMG_A)
+    assert old == image() and old.parent == ""
+    assert d.tags_for(IMG_A) == ["docker.io/library/old:1"]
+    d.put_image(image(IMG_B).replace(parent=IMG_A))
+    assert d.get_image(IMG_B).parent == IMG_A
+    d.put_image(image(IMG_B))  # stored again without one (a load of the same image): kept
+    assert d.get_image(IMG_B).parent == IMG_A
+    assert d.delete_image(IMG_A) and d.get_image(IMG_B).parent == ""  # no parent that is gone
+    d.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION
+    raw.close()
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = str(tmp_path / "dockyard.db")
     raw = sqlite3.connect(path)
