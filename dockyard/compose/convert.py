@@ -175,9 +175,10 @@ def _host(ctx: Context, svc: str, s: dict) -> dict:
         raise _refuse(svc, "restart", f"invalid restart policy {restart!r}")
     log = s.get("logging") or {}
     if log:
-        if (log.get("driver") or "json-file") != "json-file":
-            raise _refuse(svc, "logging.driver", f"{log['driver']!r} is not supported; use json-file")
-        host["LogConfig"] = {"Type": "json-file", "Config": {k: str(v) for k, v in (log.get("options") or {}).items()}}
+        driver = log.get("driver") or "json-file"
+        if driver not in ("json-file", "none"):
+            raise _refuse(svc, "logging.driver", f"{driver!r} is not supported; use json-file or none")
+        host["LogConfig"] = {"Type": driver, "Config": {k: str(v) for k, v in (log.get("options") or {}).items()}}
     if s.get("runtime"):
         host["Runtime"] = s["runtime"]
     if s.get("userns_mode"):

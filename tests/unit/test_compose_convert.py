@@ -79,3 +79,10 @@ def test_dependency_order_levels_and_namespace_peers():
     assert [[r.service for r in g] for g in groups] == [["db"], ["web"], ["side"]]
     with pytest.raises(InvalidArgument, match="cycle"):
         dependency_order(model({"a": {"depends_on": {"b": {}}}, "b": {"depends_on": {"a": {}}}}), ["a"])
+
+
+def test_logging_none_and_links_reach_the_body():
+    b, _ = body({"image": "b", "logging": {"driver": "none"}, "links": ["db:database", "cache"],
+                 "external_links": ["other:o"]})
+    assert b["HostConfig"]["LogConfig"] == {"Type": "none", "Config": {}}
+    assert b["HostConfig"]["Links"] == ["p-db-1:database", "p-cache-1:cache", "other:o"]
