@@ -70,6 +70,7 @@ def create(engine, name: str | None = None, *, driver: str = "local", labels: di
 
     given = bool(name)
     name = name or os.urandom(32).hex()
+    anonymous = anonymous or not given  # moby's volume service: a volume made without a name is anonymous
     check_driver(name, driver, options)  # dockerd looks the driver up before it checks the name
     if given:
         name = validate_name(name)
