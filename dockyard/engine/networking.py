@@ -389,6 +389,12 @@ def _lookup(engine, cid: str, name: str) -> list[str] | None:
         for peer in endpoints(engine.db, network_id=ep.network_id):
             if any(a.lower() == name for a in peer.aliases) and peer.ip not in ips:
                 ips.append(peer.ip)
+    if not ips:  # a --link alias of this container: its target, as dockerd's resolver answers it
+        try:
+            rec = engine.db.get_container(cid)
+        except ContainerNotFound:
+            return None
+        ips = [ip for names, ip in _link_hosts(engine, rec) if name in names.lower().split()]
     return ips or None
 
 

@@ -114,5 +114,8 @@ def test_links_reach_the_container_as_v2_sends_them(dy, busybox, tmp_path, name)
                 f"{name}-db-1").out.strip()
         hosts = dy(*base, "exec", "-T", "app", "cat", "/etc/hosts").out
         assert any(line.startswith(f"{ip}\tdatabase ") for line in hosts.splitlines()), hosts
+        # and the embedded DNS answers the alias for app (only): dockerd's resolver does
+        assert ip in dy(*base, "exec", "-T", "app", "nslookup", "database").out
+        assert dy(*base, "exec", "-T", "db", "nslookup", "database", check=False).returncode != 0
     finally:
         dy(*base, "down", "-t", "0", check=False)
