@@ -245,19 +245,15 @@ def _refuse_unsupported(opts) -> None:
 
 def _run_limits(opts) -> dict:
     """The RUN steps' HostConfig from the resource flags (checked again by the engine)."""
-    from dockyard.cli.run import int_flag, mem_flag
-    from dockyard.cli.runflags import parse_ulimit
+    from dockyard.cli.runflags import integer, parse_ulimit
     from dockyard.engine.hostopts import check_extra_host
+    from dockyard.units import memory_flags, size_flag
 
-    hc: dict = {}
-    if opts.memory:
-        hc["Memory"] = mem_flag(opts.memory, "--memory")
-    if opts.memory_swap:
-        hc["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
+    hc = memory_flags(opts.memory, opts.memory_swap)
     for attr, flag, key in (("cpu_shares", "-c, --cpu-shares", "CpuShares"), ("cpu_period", "--cpu-period", "CpuPeriod"),
                             ("cpu_quota", "--cpu-quota", "CpuQuota")):
         if getattr(opts, attr):
-            hc[key] = int_flag(getattr(opts, attr), flag)
+            hc[key] = integer(getattr(opts, attr), flag)
     if opts.cpuset_cpus:
         hc["CpusetCpus"] = opts.cpuset_cpus
     if opts.cpuset_mems:
@@ -271,7 +267,7 @@ def _run_limits(opts) -> dict:
 
         hc["SecurityOpt"] = list(read_profiles(opts.security_opt))
     if opts.shm_size:
-        hc["ShmSize"] = mem_flag(opts.shm_size, "--shm-size")
+        hc["ShmSize"] = size_flag(opts.shm_size, "--shm-size")
     for h in opts.add_host:
         check_extra_host(h)
     if opts.add_host:

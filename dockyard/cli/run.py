@@ -6,7 +6,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
-from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
+from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request, integer
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied, Unavailable
 
 RUN_FLAGS = [
@@ -211,44 +211,23 @@ def config_from_flags(opts, image: str, cmd: list[str]):
 
 def resource_flags(opts) -> dict:
     """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as HostConfig values."""
-    out: dict = {}
-    if opts.memory:
-        out["Memory"] = mem_flag(opts.memory, "--memory")
-    if opts.memory_swap:
-        out["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
+    from dockyard.units import memory_flags
+
+    out = memory_flags(opts.memory, opts.memory_swap)
     if opts.cpus:
         from dockyard.runtime.cgroups import parse_nano_cpus
 
         out["NanoCpus"] = parse_nano_cpus(opts.cpus)
     if opts.cpu_shares:
-        out["CpuShares"] = int_flag(opts.cpu_shares, "-c, --cpu-shares")
+        out["CpuShares"] = integer(opts.cpu_shares, "-c, --cpu-shares")
         if out["CpuShares"] < 0:
             raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag: '
                                   "shares cannot be negative")
     if opts.cpuset_cpus:
         out["CpusetCpus"] = opts.cpuset_cpus
     if opts.pids_limit:
-        out["PidsLimit"] = int_flag(opts.pids_limit, "--pids-limit")
+        out["PidsLimit"] = integer(opts.pids_limit, "--pids-limit")
     return out
-
-
-def mem_flag(value: str, flag: str) -> int:
-    """docker's RAMInBytes (dockyard.units): binary units, `b` and `i` optional."""
-    from dockyard.units import SizeError, ram_in_bytes
-
-    try:
-        return ram_in_bytes(value)
-    except SizeError as e:
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
-
-
-def int_flag(value: str, flag: str) -> int:
-    """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
-    v = value[1:] if value[:1] in "+-" else value
-    if not (v.isascii() and v.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
-                              f'parsing "{value}": invalid syntax')
-    return int(value)
 
 
 def _security(values: list[str]) -> tuple[str, ...]:
@@ -266,7 +245,7 @@ def stop_flags(opts) -> dict:
     if opts.stop_signal:
         out["StopSignal"] = opts.stop_signal
     if opts.stop_timeout:
-        out["StopTimeout"] = int_flag(opts.stop_timeout, "--stop-timeout")
+        out["StopTimeout"] = integer(opts.stop_timeout, "--stop-timeout")
     return out
 
 
@@ -298,7 +277,7 @@ def health_flags(opts) -> dict:
                 raise InvalidArgument(f"{flag} cannot be negative")
             hc[key] = ns
     if opts.health_retries:
-        retries = int_flag(opts.health_retries, "--health-retries")
+        retries = integer(opts.health_retries, "--health-retries")
         if retries < 0:
             raise InvalidArgument("--health-retries cannot be negative")
         hc["Retries"] = retries

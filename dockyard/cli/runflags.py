@@ -228,15 +228,13 @@ def _parse_int(text: str, value: str) -> int:
 
 
 def size(value: str, flag: str) -> int:
-    from dockyard.units import SizeError, ram_in_bytes
+    from dockyard.units import size_flag
 
-    try:
-        return ram_in_bytes(value)
-    except SizeError as e:
-        raise bad(value, flag, e) from None
+    return size_flag(value, flag)
 
 
 def integer(value: str, flag: str) -> int:
+    """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
     t = value[1:] if value[:1] in "+-" else value
     if not (t.isascii() and t.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
         raise bad(value, flag, f'strconv.ParseInt: parsing "{value}": invalid syntax')

@@ -27,15 +27,12 @@ FLAGS = [
 
 
 def request(opts) -> dict:
-    from dockyard.cli.run import int_flag, mem_flag  # the run flags' own parsers, one place
+    from dockyard.cli.runflags import integer  # the run flags' own parsers, one place
+    from dockyard.units import memory_flags, size_flag
 
-    body: dict = {}
-    if opts.memory:
-        body["Memory"] = mem_flag(opts.memory, "-m, --memory")
-    if opts.memory_swap:
-        body["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
+    body = memory_flags(opts.memory, opts.memory_swap, memory_flag="-m, --memory")
     if opts.memory_reservation:
-        body["MemoryReservation"] = mem_flag(opts.memory_reservation, "--memory-reservation")
+        body["MemoryReservation"] = size_flag(opts.memory_reservation, "--memory-reservation")
     if opts.cpus:
         from dockyard.runtime.cgroups import parse_nano_cpus
 
@@ -46,7 +43,7 @@ def request(opts) -> dict:
                             ("cpu_rt_period", "CpuRealtimePeriod", "--cpu-rt-period"),
                             ("cpu_rt_runtime", "CpuRealtimeRuntime", "--cpu-rt-runtime")):
         if opts[flag]:
-            body[key] = int_flag(opts[flag], name)
+            body[key] = integer(opts[flag], name)
     if opts.blkio_weight and not (body["BlkioWeight"] == 0 or 10 <= body["BlkioWeight"] <= 1000):
         raise FlagError(f"invalid argument \"{opts.blkio_weight}\" for \"--blkio-weight\" flag: "
                          "must be between 10 and 1000")
