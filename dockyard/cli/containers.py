@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import time
 
+from dockyard.cli.each import each
 from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, help_or_refuse, parse, usage
 from dockyard.cli.render import ago, confirm
 from dockyard.engine.listing import status_text
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import InvalidArgument
 
 PS_FLAGS = [
     Flag("-a,--all", BOOL, "Show all containers (default shows just running)"),
@@ -137,15 +138,11 @@ def cmd_rm(ctx, argv: list[str]) -> int:
     if opts.link:
         raise UsageError("rm --link is not supported: dockyard has no legacy container links (--link is refused "
                          "by run and create too)")
-    failed = 0
-    for ref in opts.args:
-        try:
-            remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
-            print(ref)
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            failed = 1
-    return failed
+    def rm_one(ref):
+        remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
+        return ref
+
+    return each(opts.args, rm_one)
 
 
 def cmd_rename(ctx, argv: list[str]) -> int:

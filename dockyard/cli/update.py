@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
 from dockyard.cli.flags import STR, Flag, FlagError, UsageError, parse, usage
-from dockyard.errors import DockyardError
 
 FLAGS = [
     Flag("--blkio-weight", STR, "Block IO (relative weight), between 10 and 1000, or 0 to disable", metavar="uint16"),
@@ -72,12 +69,10 @@ def cmd_update(ctx, argv) -> int:
     body = request(opts)
     if not body:
         raise UsageError("you must provide one or more flags when using this command")
-    rc = 0
-    for ref in opts.args:
-        try:
-            update(ctx.engine, ref, body)
-            print(ref)
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            rc = 1
-    return rc
+    from dockyard.cli.each import each
+
+    def update_one(ref):
+        update(ctx.engine, ref, body)
+        return ref
+
+    return each(opts.args, update_one)

@@ -6,7 +6,7 @@ import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
 from dockyard.cli.render import confirm
-from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.errors import InvalidArgument, NotFound
 
 LS_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
               "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "CreatedAt": "CREATED AT"}
@@ -129,15 +129,13 @@ def cmd_volume_rm(ctx, argv: list[str]) -> int:
                  "rm [OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes")
     if not opts.args:
         raise UsageError('"dockyard volume rm" requires at least 1 argument.')
-    rc = 0
-    for name in opts.args:
-        try:
-            remove(ctx.engine, name, force=opts.force)
-            print(name)
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            rc = 1
-    return rc
+    from dockyard.cli.each import each
+
+    def rm_one(name):
+        remove(ctx.engine, name, force=opts.force)
+        return name
+
+    return each(opts.args, rm_one)
 
 
 def cmd_volume_prune(ctx, argv: list[str]) -> int:
