@@ -6,7 +6,7 @@ import sys
 import time
 
 from dockyard.cli.each import each
-from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, help_or_refuse, parse, usage
+from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, filter_args, help_or_refuse, parse, usage
 from dockyard.cli.render import ago, confirm
 from dockyard.engine.listing import status_text
 from dockyard.errors import InvalidArgument
@@ -43,19 +43,14 @@ def _command(rec) -> str:
 
 
 def _filters(values: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in values:
-        k, eq, v = f.partition("=")
-        if not eq:
-            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
-        if k not in ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health"):
-            raise InvalidArgument(f"invalid filter '{k}'")
+    def check(k: str, v: str) -> None:
         if k == "status" and v not in STATUSES:
             raise InvalidArgument(f"invalid filter 'status={v}'")
         if k == "health" and v not in ("starting", "healthy", "unhealthy", "none"):
             raise InvalidArgument(f"Unrecognised filter value for health: {v}")
-        out.setdefault(k, []).append(v)
-    return out
+
+    return filter_args(values, ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health"),
+                       check)
 
 
 def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
@@ -138,11 +133,7 @@ def cmd_rm(ctx, argv: list[str]) -> int:
     if opts.link:
         raise UsageError("rm --link is not supported: dockyard has no legacy container links (--link is refused "
                          "by run and create too)")
-    def rm_one(ref):
-        remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
-        return ref
-
-    return each(opts.args, rm_one)
+    return each(opts.args, lambda ref: remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes), echo=True)
 
 
 def cmd_rename(ctx, argv: list[str]) -> int:

@@ -30,14 +30,17 @@ def outcomes(refs, fn, *, parallel: bool = False):
         yield from pool.map(one, refs)
 
 
-def each(refs, fn, *, parallel: bool = False) -> int:
-    """fn(ref) for every ref: what it returns is printed (None: nothing), a `DockyardError` is
-    printed as ``dockyard: error: …``; 1 if any failed, else 0."""
+def each(refs, fn, *, parallel: bool = False, echo: bool = False) -> int:
+    """fn(ref) for every ref: what it returns is printed (None: nothing; ``echo``: the ref itself
+    instead, as `rm` and `update` print the names they did), a `DockyardError` is printed as
+    ``dockyard: error: …``; 1 if any failed, else 0."""
     rc = 0
-    for _ref, out, err in outcomes(refs, fn, parallel=parallel):
+    for ref, out, err in outcomes(refs, fn, parallel=parallel):
         if err is not None:
             sys.stderr.write(f"dockyard: error: {err}\n")
             rc = 1
+        elif echo:
+            print(ref)
         elif out is not None:
             print(out)
     return rc

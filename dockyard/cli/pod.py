@@ -78,8 +78,4 @@ def cmd_pod_rm(ctx, argv: list[str]) -> int:
     from dockyard.cli.each import each
     from dockyard.kube.pods import remove_pod
 
-    def rm_one(name):
-        remove_pod(ctx.engine, name, force=opts.force)
-        return name
-
-    return each(opts.args, rm_one)
+    return each(opts.args, lambda name: remove_pod(ctx.engine, name, force=opts.force), echo=True)

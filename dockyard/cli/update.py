@@ -71,8 +71,4 @@ def cmd_update(ctx, argv) -> int:
         raise UsageError("you must provide one or more flags when using this command")
     from dockyard.cli.each import each
 
-    def update_one(ref):
-        update(ctx.engine, ref, body)
-        return ref
-
-    return each(opts.args, update_one)
+    return each(opts.args, lambda ref: update(ctx.engine, ref, body), echo=True)
