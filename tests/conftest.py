@@ -38,8 +38,9 @@ def _bridges() -> set[str]:
     return {n for n in os.listdir("/sys/class/net") if n.startswith("dy-")}
 
 
-def _monitors() -> dict[int, str]:
-    """{pid: its DOCKYARD_ROOT} of every live container monitor (comm `dockyard-mon`)."""
+def _monitors(below: str) -> dict[int, str]:
+    """{pid: its DOCKYARD_ROOT} of every live container monitor (comm `dockyard-mon`) of a store
+    under `below` (this test run's temporary directory: other runs on the host are not ours)."""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -55,12 +56,36 @@ def _monitors() -> dict[int, str]:
                     continue
         except (OSError, ValueError):
             continue
-        out[int(pid)] = env.get(b"DOCKYARD_ROOT", b"").decode(errors="replace")
+        root = env.get(b"DOCKYARD_ROOT", b"").decode(errors="replace")
+        if root.startswith(below):
+            out[int(pid)] = root
+    return out
+
+
+def _stores_naming(below: str, bridges: set[str]) -> dict[str, str]:
+    """{bridge: the store (under `below`) whose database records it}: which test made a leak."""
+    import sqlite3
+
+    dbs = []
+    for top, dirs, files in os.walk(below):  # stores sit a few levels down; container trees are deep
+        if "state.db" in files:
+            dbs.append(os.path.join(top, "state.db"))
+        if top.count(os.sep) - below.count(os.sep) >= 3:
+            dirs.clear()
+    out = {}
+    for db in dbs:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                for (b,) in conn.execute("SELECT bridge FROM networks"):
+                    if b in bridges:
+                        out[b] = os.path.dirname(db)
+        except sqlite3.Error:
+            continue
     return out
 
 
 @pytest.fixture(autouse=True)
-def _no_network_left(request):
+def _no_network_left(request, tmp_path_factory):
     """Bridge networks are host-wide: a test must take down every one its stores made (the `dy`
     fixture does, for every store it saw). Tests run one at a time, so a bridge that appeared
     during this test is this test's. It is removed, and the test fails."""
@@ -69,12 +94,13 @@ def _no_network_left(request):
         # run's. The `dy` fixture still takes down every network its own stores made.
         yield
         return
-    before, monitors = _bridges(), _monitors()
+    ours = str(tmp_path_factory.getbasetemp())
+    before, monitors = _bridges(), _monitors(ours)
     yield
     # a monitor that outlives its test restarts containers in a store nobody cleans any more (and
     # makes its network again there): kill it, and fail the test that left it
     deadline = time.monotonic() + 3
-    while (stray := {p: r for p, r in _monitors().items() if p not in monitors}) and time.monotonic() < deadline:
+    while (stray := {p: r for p, r in _monitors(ours).items() if p not in monitors}) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in stray:
         try:
@@ -85,10 +111,12 @@ def _no_network_left(request):
     if leaked:
         from dockyard.network.firewall import remove_tagged
 
+        owners = _stores_naming(ours, leaked)
         for b in leaked:
             subprocess.run(["ip", "link", "del", b], capture_output=True)
             remove_tagged(f"dockyard net {b}")
-        pytest.fail(f"{request.node.nodeid} left bridge networks behind: {sorted(leaked)}")
+        pytest.fail(f"{request.node.nodeid} left bridge networks behind: {sorted(leaked)} "
+                    f"(recorded in: {owners or 'no store of this run'})")
     if stray:
         pytest.fail(f"{request.node.nodeid} left container monitors running: {stray}")
 

@@ -83,9 +83,14 @@ def restart(engine, req, name: str) -> None:
 def delete(engine, req, name: str) -> None:
     from dockyard.engine.teardown import remove
 
-    if req.qbool("link"):
-        raise InvalidArgument("container links are not supported")
-    remove(engine, name, force=req.qbool("force"), volumes=req.qbool("v"))
+    if req.qbool("link"):  # the link /me/alias (engine/links.py), not a container
+        from dockyard.engine.links import remove as remove_link
+
+        remove_link(engine, name)
+    elif "/" in name.strip("/"):
+        raise ContainerNotFound(f"No such container: {name}")
+    else:
+        remove(engine, name, force=req.qbool("force"), volumes=req.qbool("v"))
     req.no_content()
 
 

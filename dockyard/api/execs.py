@@ -118,7 +118,10 @@ def start(engine, req, eid: str) -> None:
             message = err.decode(errors="replace").strip() or "exec failed"
             if p.returncode == isolated.INTERNAL:
                 raise DockyardError(message)  # 500, as any fault of ours
-            raise (InvalidArgument if p.returncode in (126, 127) else Conflict)(message)
+            if p.returncode == 126:
+                ex.exit_code = 126  # dockerd's ExecInspect of an exec that could not start
+                raise InvalidArgument(message)
+            raise Conflict(message)
         req.send(200, b"", "application/json")
         return
     sock = req.hijack(content_type(req, raw))

@@ -21,10 +21,10 @@ def parse_filters(raw: str | None, allowed: tuple) -> dict[str, list[str]]:
     out = {}
     for k, v in doc.items():
         if k not in allowed:
-            raise InvalidArgument(f"invalid filter '{k}'")
+            raise InvalidArgument(f"Invalid filter '{k}'")
         values = list(v) if isinstance(v, (list, dict)) else None
         if values is None or not all(isinstance(x, str) for x in values):
-            raise InvalidArgument(f"invalid filter '{k}': expected a list of strings")
+            raise InvalidArgument(f"Invalid filter '{k}': expected a list of strings")
         out[k] = values
     return out
 

@@ -64,7 +64,12 @@ def load(engine, req) -> None:
 
     req.qbool("quiet")  # checked: a bad value is a 400
     req.handler.close_connection = True  # read as a stream: nothing is kept for the next request
-    loaded = load_archive(engine, BodyStream(req.handler.rfile, req.headers))
+    try:
+        loaded = load_archive(engine, BodyStream(req.handler.rfile, req.headers))
+    except DockyardError as e:  # dockerd: 200, and the error in the JSON stream (docker-py's ImageLoadError)
+        msg = str(e)
+        req.send(200, json.dumps({"errorDetail": {"message": msg}, "error": msg}).encode() + b"\n", "application/json")
+        return
     lines = []
     for img in loaded:
         for old, new in img.moved:
@@ -100,6 +105,22 @@ def import_image(engine, req) -> None:
     req.send(200, json.dumps({"status": image_id}).encode() + b"\n", "application/json")
 
 
+def platform_query(value: str | None) -> str | None:
+    """The API's `platform` (API 1.46+: a JSON-encoded OCI platform; plain os/arch accepted too) as
+    os/arch[/variant]."""
+    if not value:
+        return None
+    if not value.lstrip().startswith("{"):
+        return value
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid platform: {value!r}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("os"), str) or not doc.get("os"):
+        raise InvalidArgument(f"invalid platform: {value!r}: it names no os")
+    return "/".join(str(doc[k]) for k in ("os", "architecture", "variant") if doc.get(k))
+
+
 def push(engine, req, name: str) -> None:
     """POST /images/{name}/push?tag=…: Docker's JSON progress, the digest as the last aux message."""
     from dockyard.api.regauth import JsonProgress, registry_auth
@@ -111,11 +132,12 @@ def push(engine, req, name: str) -> None:
     target = f"{name}:{tag}" if tag else name
     ref = reference.parse(target)  # a bad name is a 400 before the stream starts
     all_tags = not ref.tag and not ref.digest  # no tag: every tag of the repository, as dockerd
+    platform = platform_query(req.q("platform"))
     creds = registry_auth(req)
     out = req.stream("application/json")
     progress = JsonProgress(out)
     try:
-        results = push_image(engine, target, all_tags=all_tags, progress=progress, creds=creds)
+        results = push_image(engine, target, all_tags=all_tags, progress=progress, creds=creds, platform=platform)
     except DockyardError as e:  # the stream has begun: the error is its last message, as dockerd's
         progress.send({"errorDetail": {"message": str(e)}, "error": str(e)})
     else:
@@ -135,7 +157,7 @@ def prune(engine, req) -> None:
     flt = parse_filters(req.q("filters"), ("dangling",))
     values = [v.lower() for v in flt.get("dangling", ())]
     if any(v not in ("true", "false", "1", "0") for v in values):
-        raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
+        raise InvalidArgument(f"Invalid filter 'dangling={values[0]}'")
     lines, size = prune_images(engine, all_images=bool(values) and values[-1] in ("false", "0"))
     req.send_json({"ImagesDeleted": [{k: v} for k, v in lines] or None, "SpaceReclaimed": size})
 

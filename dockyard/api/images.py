@@ -13,7 +13,7 @@ def _filters(raw: str | None) -> dict:
     out = parse_filters(raw, ("dangling", "reference", "label"))
     values = out.get("dangling", ())
     if any(x.lower() not in ("true", "false", "1", "0") for x in values):
-        raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
+        raise InvalidArgument(f"Invalid filter 'dangling={values[0]}'")
     return out
 
 

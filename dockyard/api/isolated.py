@@ -119,7 +119,8 @@ def main_exec(args: dict) -> int:
         return exec_in_container(engine, ref, cmd, **args)
     except errors.DockyardError as e:
         os.write(2, f"{e}\n".encode())
-        return getattr(e, "code", 126 if isinstance(e, errors.PermissionDenied) else 125)
+        code = getattr(e, "code", 126 if isinstance(e, errors.PermissionDenied) else 125)
+        return 126 if code == 127 else code  # dockerd: an exec that cannot start exits 126, found or not
     except Exception as e:  # noqa: BLE001 - a real fault: one line for the client, no traceback
         os.write(2, f"internal error: {type(e).__name__}: {e}\n".encode())
         return INTERNAL

@@ -31,7 +31,7 @@ def volumes(engine, req) -> None:
     flt = filters(req, ("label", "label!", "all"))
     all_values = [v.lower() for v in flt.get("all", ())]
     if any(v not in ("1", "true", "0", "false") for v in all_values):
-        raise InvalidArgument(f"invalid filter 'all={all_values[0]}'")
+        raise InvalidArgument(f"Invalid filter 'all={all_values[0]}'")
     removed, reclaimed = prune(engine, all_volumes=any(v in ("1", "true") for v in all_values),
                                labels=label_filters(flt))
     req.send_json({"VolumesDeleted": removed or None, "SpaceReclaimed": reclaimed})
@@ -40,11 +40,13 @@ def volumes(engine, req) -> None:
 def networks(engine, req) -> None:
     from dockyard.engine.networking import prune
 
-    flt = filters(req, ("label", "until"))
-    _refuse_until(flt)
-    if flt:
-        raise InvalidArgument("label filters are not supported by dockyard's network prune yet")
-    req.send_json({"NetworksDeleted": prune(engine) or None})
+    from dockyard.engine.events import parse_time
+
+    flt = filters(req, ("label", "label!", "until"))
+    if len(flt.get("until", ())) > 1:
+        raise InvalidArgument("more than one until filter specified")
+    until = parse_time(flt["until"][0]) if flt.get("until") else None
+    req.send_json({"NetworksDeleted": prune(engine, until=until, labels=label_filters(flt)) or None})
 
 
 def pause(engine, req, name: str) -> None:

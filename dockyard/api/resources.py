@@ -87,20 +87,23 @@ def create_network(engine, req) -> None:
     ipam = json_field(body, "IPAM", dict, "", {})
     if json_field(ipam, "Driver", str, "IPAM.", "default") not in ("default", ""):
         raise InvalidArgument("only the default IPAM driver is supported")
+    ipam_options = None if ipam.get("Options") is None else json_string_map(ipam, "Options", "IPAM.")
+    if ipam_options:
+        raise InvalidArgument("IPAM.Options: the default IPAM driver has no options")
     configs = json_field(ipam, "Config", list, "IPAM.", [])
     if len(configs) > 1 or not all(isinstance(c, dict) for c in configs):
         raise InvalidArgument("one IPAM.Config entry per network: dockyard networks are IPv4, one subnet")
     conf = configs[0] if configs else {}
     subnet = json_field(conf, "Subnet", str, "IPAM.Config.", "") or None
     gateway = json_field(conf, "Gateway", str, "IPAM.Config.", "") or None
-    for key in ("IPRange", "AuxiliaryAddresses"):
-        if conf.get(key):
-            raise InvalidArgument(f"IPAM.Config.{key} is not supported by dockyard")
-    if gateway and not subnet:
-        raise InvalidArgument("a gateway needs its subnet")
+    ip_range = json_field(conf, "IPRange", str, "IPAM.Config.", "")
+    aux = json_string_map(conf, "AuxiliaryAddresses", "IPAM.Config.")
+    if (gateway or ip_range or aux) and not subnet:  # moby's ValidateIPAM, of the empty Subnet
+        raise InvalidArgument("invalid network config:\ninvalid subnet : invalid CIDR block notation")
     rec = create(engine, name, subnet=subnet, gateway=gateway, internal=json_field(body, "Internal", bool, "", False),
                  labels=json_string_map(body, "Labels", ""), options=json_string_map(body, "Options", ""),
-                 driver=json_field(body, "Driver", str, "", "") or "bridge")
+                 driver=json_field(body, "Driver", str, "", "") or "bridge", ip_range=ip_range, aux_addresses=aux,
+                 ipam_options=ipam_options)
     req.send_json({"Id": rec.id, "Warning": ""}, 201)
 
 

@@ -37,6 +37,7 @@ ROUTES = [
     ("GET", rf"/containers/{NAME}/archive", archive.get),
     ("PUT", rf"/containers/{NAME}/archive", archive.put),
     ("DELETE", rf"/containers/{NAME}", containers.delete),
+    ("DELETE", r"/containers/(?P<name>/*[^/]+/[^/]+)", containers.delete),  # ?link=1 of /me/alias
     ("POST", rf"/containers/{NAME}/pause", prune.pause),
     ("POST", rf"/containers/{NAME}/unpause", prune.unpause),
     ("POST", rf"/containers/{NAME}/rename", prune.rename),

@@ -9,6 +9,7 @@ The server (server.py) parses the request line and headers with the standard lib
 from __future__ import annotations
 
 import json
+import time
 
 from dockyard import errors
 
@@ -57,8 +58,10 @@ class Request:
     # -- input ---------------------------------------------------------------------------------
 
     def q(self, name: str, default: str | None = None) -> str | None:
+        """A query value; the first of a repeated one, as Go's FormValue (dockerd): docker-py sends
+        `dockerfile=.dockerfile.<hex>&dockerfile=<its text>` for a Dockerfile outside the context."""
         v = self.query.get(name)
-        return v[-1] if v else default
+        return v[0] if v else default
 
     def qbool(self, name: str, default: bool = False) -> bool:
         """Docker's boolean query values: 1/true/True… are true, 0/false/"" false, else 400."""
@@ -178,9 +181,33 @@ class Request:
             h.send_header("Content-Type", content_type)
         h.end_headers()
         h.wfile.flush()
+        if upgrade:
+            until_read(h.connection)
         h.close_connection = True
         self.answered = True
         return h.connection
+
+
+def until_read(sock, limit: float = 0.5) -> None:
+    """Wait (at most `limit` s) until the client has read what was sent so far. docker-py reads an
+    upgraded response's headers through a buffered reader and the stream from the raw socket after
+    it: stream bytes that arrive with the headers land in the buffer and are lost (`attach(logs=1,
+    stream=0)` of an exited container got b""). On a unix socket, SIOCOUTQ counts the bytes the
+    peer has not read yet; on TCP (bytes not yet acknowledged) the wait is short and no guarantee."""
+    import fcntl
+    import struct
+    import termios
+
+    deadline = time.monotonic() + limit
+    buf = bytearray(4)
+    while time.monotonic() < deadline:
+        try:
+            fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, buf)
+        except OSError:
+            return
+        if struct.unpack("i", buf)[0] == 0:
+            return
+        time.sleep(0.001)
 
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's constant

@@ -27,8 +27,9 @@ _INERT = {
 
 
 def _one(query: dict, key: str, default: str = "") -> str:
+    """The first value of a repeated key, as dockerd's FormValue (docker-py repeats `dockerfile`)."""
     v = query.get(key)
-    return v[-1] if v else default
+    return v[0] if v else default
 
 
 def _bool(query: dict, key: str, default: bool = False) -> bool:

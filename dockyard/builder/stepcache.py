@@ -20,14 +20,19 @@ class StepCache:
         self.dir, self.content, self.cache_from = cache_dir, content, cache_from
 
     def get(self, key: str) -> dict | None:
+        path = os.path.join(self.dir, key + ".json")
         try:
-            with open(os.path.join(self.dir, key + ".json")) as f:
+            with open(path) as f:
                 entry = json.load(f)
         except (OSError, ValueError):
             return None
         layer = entry.get("layer")
         if layer and not self.content.has(layer["digest"]):
             return None  # its layer was garbage-collected: build the step again
+        try:
+            os.utime(path)  # its mtime is when it was last used (builder prune --filter until, --keep-storage)
+        except OSError:
+            pass
         return entry
 
     def put(self, key: str, state: State) -> None:

@@ -40,12 +40,19 @@ FLAGS = [
                                           "only true)", default=True),
     Flag("--pull", BOOL, "Always attempt to pull a newer version of the image"),
     Flag("--cache-from", LIST, "Images to consider as cache sources (a cached step is used only if it is part of one)"),
-    Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)"),
-    Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)"),
+    Flag("--compress", BOOL, "Compress the build context using gzip (refused: no context is sent)",
+         refused="--compress is not supported by dockyard build: no context is sent to a daemon"),
+    Flag("--ssh", LIST, "SSH agent socket or keys to expose to the build (refused)",
+         refused="--ssh is not supported by dockyard build: SSH agent forwarding into RUN steps is not implemented"),
     Flag("-o,--output", LIST, "Output destination (format: \"type=local,dest=path\", \"type=tar,dest=file|-\")"),
     Flag("--build-context", LIST, "Additional build contexts (e.g., name=path; local directories only)"),
     Flag("--no-cache-filter", LIST, "Do not cache specified stages (names or indexes; comma-separated too)"),
-    Flag("--allow", LIST, "Allow extra privileged entitlement (refused)"),
+    Flag("--allow", LIST, "Allow extra privileged entitlement (refused)",
+         refused="--allow is not supported by dockyard build: no entitlements (network.host via RUN --network=host "
+         "needs none; security.insecure is not granted)"),
+    Flag("--squash", BOOL, "Squash newly built layers into a single new layer (refused)",
+         refused="--squash is not supported by dockyard build: each step keeps its own layer (docker's --squash is "
+         "an experimental flag of the classic builder; squash with a multi-stage build, COPY --from=stage / /)"),
     Flag("--secret", LIST, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or "
                            "\"id=mysecret,env=VAR\")"),
     Flag("--sbom", BOOL, "Make an SBOM (SPDX 2.3) of the built image, kept with it and pushed with it as an "
@@ -137,13 +144,16 @@ def cmd_build(ctx, argv: list[str]) -> int:
             for spec in opts.secret:
                 sid, got = parse_secret(spec)
                 secrets[sid] = got["data"]
+        for t in opts.tag:  # docker's -t is a validated flag: a bad name exits 125
+            try:
+                ctx.engine.images.normalize_tag(t)
+            except DockyardError as e:
+                raise FlagError(f'invalid argument "{t}" for "-t, --tag" flag: {e}') from None
     except FlagError:
         raise
     except DockyardError as e:
         raise FlagError(str(e)) from None
     engine = ctx.engine
-    for t in opts.tag:
-        engine.images.normalize_tag(t)
     src = opts.args[0]
     tmp = None
     try:
@@ -227,16 +237,10 @@ def cmd_build(ctx, argv: list[str]) -> int:
 
 
 def _refuse_unsupported(opts) -> None:
-    """Flags of docker's build that dockyard's builder cannot honour: refused, naming the flag."""
+    """Values of docker's build flags that dockyard's builder cannot honour: refused, naming the flag
+    (flags refused whatever their value are `Flag.refused`, refused by the parser)."""
     from dockyard.errors import NotImplemented
 
-    why = {"compress": "no context is sent to a daemon",
-           "ssh": "SSH agent forwarding into RUN steps is not implemented",
-           "allow": "no entitlements (network.host via RUN --network=host needs none; security.insecure "
-                    "is not granted)"}
-    for attr, reason in why.items():
-        if getattr(opts, attr):
-            raise NotImplemented(f"--{attr.replace('_', '-')} is not supported by dockyard build: {reason}")
     if not opts.disable_content_trust:
         raise NotImplemented("--disable-content-trust=false is not supported: dockyard has no content trust")
     if opts.isolation not in (None, "", "default"):
@@ -245,15 +249,15 @@ def _refuse_unsupported(opts) -> None:
 
 def _run_limits(opts) -> dict:
     """The RUN steps' HostConfig from the resource flags (checked again by the engine)."""
-    from dockyard.cli.runflags import integer, parse_ulimit
+    from dockyard.cli.run import int_flag, mem_flag, memory_flags
+    from dockyard.cli.runflags import parse_ulimit
     from dockyard.engine.hostopts import check_extra_host
-    from dockyard.units import memory_flags, size_flag
 
     hc = memory_flags(opts.memory, opts.memory_swap)
     for attr, flag, key in (("cpu_shares", "-c, --cpu-shares", "CpuShares"), ("cpu_period", "--cpu-period", "CpuPeriod"),
                             ("cpu_quota", "--cpu-quota", "CpuQuota")):
         if getattr(opts, attr):
-            hc[key] = integer(getattr(opts, attr), flag)
+            hc[key] = int_flag(getattr(opts, attr), flag)
     if opts.cpuset_cpus:
         hc["CpusetCpus"] = opts.cpuset_cpus
     if opts.cpuset_mems:
@@ -267,7 +271,7 @@ def _run_limits(opts) -> dict:
 
         hc["SecurityOpt"] = list(read_profiles(opts.security_opt))
     if opts.shm_size:
-        hc["ShmSize"] = size_flag(opts.shm_size, "--shm-size")
+        hc["ShmSize"] = mem_flag(opts.shm_size, "--shm-size")
     for h in opts.add_host:
         check_extra_host(h)
     if opts.add_host:

@@ -91,25 +91,11 @@ def cmd_compose(ctx, argv: list[str]) -> int:
 
 
 def _site_packages() -> None:
-    """The loader reads YAML with PyYAML: under the launchers' `python -S` the site directories
-    are put on the path first (just the directories: running all of `site`, .pth files and all,
-    costs a tenth of a second), and only if that does not find it, `site.main()`."""
-    if not sys.flags.no_site:
-        return
-    try:
-        import yaml  # noqa: F401
-        return
-    except ImportError:
-        pass
-    import site
+    """The loader reads YAML with PyYAML (`pip install 'dockyard[compose]'`): found, under the
+    launchers' `python -S`, by `dockyard.extras`, or a clear error naming the extra."""
+    from dockyard.extras import require
 
-    for d in site.getsitepackages() + [site.getusersitepackages()]:
-        if d not in sys.path and os.path.isdir(d):
-            sys.path.append(d)
-    try:
-        import yaml  # noqa: F401,F811
-    except ImportError:
-        site.main()
+    require("compose", "dockyard compose")
 
 
 class Session:

@@ -30,7 +30,7 @@ STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", 
 RM_FLAGS = [
     Flag("-f,--force", BOOL, "Force the removal of a running container (uses SIGKILL)"),
     Flag("-v,--volumes", BOOL, "Remove anonymous volumes associated with the container"),
-    Flag("-l,--link", BOOL, "Remove the specified link (refused: dockyard has no legacy links)"),
+    Flag("-l,--link", BOOL, "Remove the specified link"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -45,7 +45,7 @@ def _command(rec) -> str:
 def _filters(values: list[str]) -> dict[str, list[str]]:
     def check(k: str, v: str) -> None:
         if k == "status" and v not in STATUSES:
-            raise InvalidArgument(f"invalid filter 'status={v}'")
+            raise InvalidArgument(f"Invalid filter 'status={v}'")
         if k == "health" and v not in ("starting", "healthy", "unhealthy", "none"):
             raise InvalidArgument(f"Unrecognised filter value for health: {v}")
 
@@ -131,9 +131,15 @@ def cmd_rm(ctx, argv: list[str]) -> int:
         return help_or_refuse(opts.help, "dockyard rm [OPTIONS] CONTAINER [CONTAINER...]",
                               "Remove one or more containers", RM_FLAGS, "at least 1 argument")
     if opts.link:
-        raise UsageError("rm --link is not supported: dockyard has no legacy container links (--link is refused "
-                         "by run and create too)")
-    return each(opts.args, lambda ref: remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes), echo=True)
+        from dockyard.engine.links import remove as remove_link
+
+    def rm_one(ref):
+        if opts.link:  # the link /me/alias, not a container
+            remove_link(ctx.engine, ref)
+        else:
+            remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
+
+    return each(opts.args, rm_one, echo=True)
 
 
 def cmd_rename(ctx, argv: list[str]) -> int:

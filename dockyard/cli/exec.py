@@ -16,7 +16,9 @@ FLAGS = [
     Flag("-e,--env", LIST, "Set environment variables"),
     Flag("--env-file", LIST, "Read in a file of environment variables"),
     Flag("--privileged", BOOL, "Give extended privileges to the command"),
-    Flag("--detach-keys", STR, "Override the key sequence for detaching (refused: see below)", metavar="string"),
+    Flag("--detach-keys", STR, "Override the key sequence for detaching (refused)", metavar="string",
+         refused="--detach-keys is not supported by exec: a foreground dockyard exec cannot detach (no daemon holds "
+         "its terminal); use exec -d for a process that outlives this command"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -32,9 +34,6 @@ def cmd_exec(ctx, argv: list[str]) -> int:
         return 0
     if len(opts.args) < 2:
         raise UsageError('"dockyard exec" requires at least 2 arguments.')
-    if opts.detach_keys is not None:  # docker's daemon would keep the exec's terminal; here nothing would
-        raise UsageError("--detach-keys: a foreground dockyard exec cannot detach (no daemon holds its terminal); "
-                         "use exec -d for a process that outlives this command")
     if opts.tty and opts.interactive and not os.isatty(0):
         raise _exit_with(InvalidArgument("the input device is not a TTY"), 1)
     env = env_from_args(opts.env, opts.env_file)
@@ -46,8 +45,8 @@ def cmd_exec(ctx, argv: list[str]) -> int:
             return exec_in_container(ctx.engine, opts.args[0], opts.args[1:], tty=opts.tty,
                                  interactive=opts.interactive, user=opts.user or "", workdir=opts.workdir or "",
                                  env=env, detach=opts.detach, privileged=opts.privileged)
-    except DockyardError as e:  # docker: the exec could not start (no such command or user): 126
-        raise _exit_with(e, 126) from None
+    except DockyardError as e:  # docker: the exec could not start (no such command or user): 126, or with
+        raise _exit_with(e, 1 if opts.detach else 126) from None  # -d dockerd's refusal of the start: 1
 
 
 def _exit_with(e: DockyardError, code: int) -> DockyardError:

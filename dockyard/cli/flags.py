@@ -14,10 +14,15 @@ BOOL, STR, LIST, INT = "bool", "str", "list", "int"
 
 
 class Flag:
-    __slots__ = ("names", "kind", "dest", "default", "help", "metavar")
+    """One flag. `refused` is the message of a flag dockyard has but cannot honour: the parser
+    refuses it (a bool only when true) before the command does anything, and the parity table
+    (docs/parity.md, `cli/parity.py`) lists it with that message."""
+
+    __slots__ = ("names", "kind", "dest", "default", "help", "metavar", "refused")
 
     def __init__(self, names: str, kind: str = BOOL, help: str = "", *, dest: str | None = None, default=None,
-                 metavar: str = "") -> None:
+                 metavar: str = "", refused: str | None = None) -> None:
+        self.refused = refused
         self.names = names.split(",")
         self.kind = kind
         self.dest = dest or max(self.names, key=len).lstrip("-").replace("-", "_")
@@ -38,6 +43,11 @@ class FlagError(UsageError):
     these, whatever the command."""
 
     exit_code = 125
+
+
+class FlagRefused(FlagError):
+    """A flag dockyard knows and refuses (`Flag.refused`): exit 125, as for any flag docker's CLI
+    cannot take, whatever the command (no "See --help" hint: the message says what to do)."""
 
 
 class HelpRequested(DockyardError):
@@ -84,6 +94,7 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
                 raise FlagError(f"unknown flag: {name}")
             if f.kind == BOOL:
                 out[f.dest] = _bool(name, val) if eq else True
+                _refuse(f, out[f.dest])
                 continue
             if not eq:
                 if i >= len(argv):
@@ -91,6 +102,7 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
                 val = argv[i]
                 i += 1
             _set(out, f, name, val)
+            _refuse(f, True)
         elif a.startswith("-") and len(a) > 1:
             j = 1
             while j < len(a):
@@ -102,8 +114,10 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
                 if f.kind == BOOL:
                     if j < len(a) and a[j] == "=":
                         out[f.dest] = _bool(name, a[j + 1:])
+                        _refuse(f, out[f.dest])
                         break
                     out[f.dest] = True
+                    _refuse(f, True)
                     continue
                 val = a[j:].removeprefix("=") if j < len(a) else None
                 if val is None:
@@ -112,6 +126,7 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
                     val = argv[i]
                     i += 1
                 _set(out, f, name, val)
+                _refuse(f, True)
                 break
         else:
             args.append(a)
@@ -120,6 +135,11 @@ def parse(flags: list[Flag], argv: list[str], *, interspersed: bool = True) -> P
                 break
     out["args"] = args
     return out
+
+
+def _refuse(f: Flag, given) -> None:
+    if f.refused and given:
+        raise FlagRefused(f.refused)
 
 
 def _bool(name: str, val: str) -> bool:
@@ -187,7 +207,7 @@ def filter_args(values: list[str], allowed, check=None) -> dict[str, list[str]]:
         if not eq:
             raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
         if k not in allowed:
-            raise InvalidArgument(f"invalid filter '{k}'")
+            raise InvalidArgument(f"Invalid filter '{k}'")
         if check is not None:
             check(k, v)
         out.setdefault(k, []).append(v)

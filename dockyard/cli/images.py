@@ -15,6 +15,9 @@ IMAGES_FLAGS = [
     Flag("--digests", BOOL, "Show digests"),
     Flag("--format", STR, "Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template)"),
     Flag("-f,--filter", LIST, "Filter output based on conditions provided (dangling, reference, label)"),
+    Flag("--tree", BOOL, "List multi-platform images as a tree (refused)",
+         refused="--tree is not supported: a dockyard image is one platform's (pull keeps the host's), so there is no "
+         "tree of platform variants to show; use dockyard images"),
     Flag("--help", BOOL, "Print usage"),
 ]
 IMAGES_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
@@ -40,7 +43,7 @@ def cmd_images(ctx, argv: list[str]) -> int:
     for f in opts.filter:
         k, eq, v = f.partition("=")
         if not eq or k not in ("dangling", "reference", "label"):
-            raise InvalidArgument(f"invalid filter '{f}'")
+            raise InvalidArgument(f"Invalid filter '{k if eq else f}'")
         flt.setdefault(k, []).append(v)
     rows, seen_ids = [], []
     images = sorted(db.list_images(), key=lambda r: parse_rfc3339(r.created) or r.added, reverse=True)
@@ -111,13 +114,23 @@ def cmd_tag(ctx, argv: list[str]) -> int:
     if len(opts.args) != 2:
         raise UsageError('"dockyard tag" requires exactly 2 arguments.',
                          hint="See 'dockyard tag --help'.\n\nUsage:  dockyard tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")
-    ctx.engine.images.tag(opts.args[0], opts.args[1])
+    target = opts.args[1]
+    head, slash, _ = target.partition("/")
+    if not (slash and head != head.lower()):  # docker's client parses the target first (an upper-case
+        from dockyard.oci import reference  # first component is a registry host to it: dockerd refuses that)
+
+        try:
+            reference.parse(target)
+        except InvalidArgument as e:
+            raise type(e)(f'Error parsing reference: "{target}" is not a valid repository/tag: {e}') from None
+    ctx.engine.images.tag(opts.args[0], target)
     return 0
 
 
 def cmd_rmi(ctx, argv: list[str]) -> int:
     flags = [Flag("-f,--force", BOOL, "Force removal of the image"), Flag("--no-prune", BOOL, "Do not delete untagged parents"),
-             Flag("--help")]
+             Flag("--platform", STR, "Remove this platform's image (os[/arch[/variant]]): the image must be that "
+                  "platform's", metavar="string"), Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or not opts.args:
         return help_or_refuse(opts.help, "dockyard rmi [OPTIONS] IMAGE [IMAGE...]",
@@ -125,6 +138,8 @@ def cmd_rmi(ctx, argv: list[str]) -> int:
     from dockyard.cli.each import each
 
     def rmi_one(name):  # "Untagged: …" and "Deleted: …" lines, as docker prints them
+        if opts.platform:
+            ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
         return "\n".join(f"{what}: {value}" for what, value in ctx.engine.images.remove(name, force=opts.force)) or None
 
     return each(opts.args, rmi_one)
@@ -175,19 +190,32 @@ def cmd_bootstrap(ctx, argv: list[str]) -> int:
     return 0
 
 
+def _local_rfc3339(t: float) -> str:
+    """Go's time.Unix(t, 0).Format(time.RFC3339) in the local zone, as docker's history prints."""
+    import time
+
+    local = time.localtime(int(t))
+    off = local.tm_gmtoff // 60
+    zone = "Z" if off == 0 else f"{'+' if off > 0 else '-'}{abs(off) // 60:02d}:{abs(off) % 60:02d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + zone
+
+
 def cmd_history(ctx, argv: list[str]) -> int:
     """docker history: one row per step, newest first; sizes are the layers' unpacked sizes."""
     from dockyard.cli.template import render_table
 
     flags = [Flag("-H,--human", BOOL, "Print sizes and dates in human readable format", default=True),
              Flag("--no-trunc", BOOL, "Don't truncate output"), Flag("-q,--quiet", BOOL, "Only show image IDs"),
-             Flag("--format", STR, "Format output using a custom template"), Flag("--help")]
+             Flag("--format", STR, "Format output using a custom template"),
+             Flag("--platform", STR, "Show this platform's history (os[/arch[/variant]]): the image must be that "
+                  "platform's", metavar="string"), Flag("--help")]
     opts = parse(flags, argv)
     if opts.help or len(opts.args) != 1:
         return help_or_refuse(opts.help, "dockyard history [OPTIONS] IMAGE",
                               "Show the history of an image", flags, "exactly 1 argument")
     engine = ctx.engine
     rec = engine.images.resolve(opts.args[0])
+    engine.images.check_platform(rec, opts.platform, opts.args[0])
     cfg = engine.images.config(rec)
     sizes = engine.images.layer_sizes(cfg, engine.images.manifest(rec))
     rows = []
@@ -201,8 +229,10 @@ def cmd_history(ctx, argv: list[str]) -> int:
         created_by = h.get("created_by", "")
         if not opts.no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
-        rows.append({"CreatedSince": ago(parse_rfc3339(h.get("created", ""))) if h.get("created") else "N/A",
-                     "CreatedAt": h.get("created", ""), "CreatedBy": created_by, "Size": human_size(size, 3),
+        at = _local_rfc3339(parse_rfc3339(h["created"])) if h.get("created") else ""
+        since = (ago(parse_rfc3339(h["created"])) if opts.human else at) if h.get("created") else "N/A"
+        rows.append({"CreatedSince": since, "CreatedAt": at, "CreatedBy": created_by,
+                     "Size": human_size(size, 3) if opts.human else str(size),  # -H=false: docker's plain numbers
                      "Comment": h.get("comment", ""), "ID": "<missing>"})
     rows.reverse()
     if rows:
@@ -211,7 +241,8 @@ def cmd_history(ctx, argv: list[str]) -> int:
         for r in rows:
             print(r["ID"])
         return 0
-    fmt = opts.format or "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    created = "{{.CreatedSince}}" if opts.human else "{{.CreatedAt}}"  # docker's non-human table names CREATED AT
+    fmt = opts.format or f"table {{{{.ID}}}}\t{created}\t{{{{.CreatedBy}}}}\t{{{{.Size}}}}\t{{{{.Comment}}}}"
     sys.stdout.write(render_table(fmt, rows, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
                                               "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}))
     return 0

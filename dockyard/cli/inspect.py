@@ -11,6 +11,8 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 FLAGS = [Flag("-f,--format", STR, "Format output using a custom template"),
          Flag("--type", STR, "Return JSON for specified type (container|image)"),
          Flag("-s,--size", "bool", "Display total file sizes if the type is container"), Flag("--help")]
+IMAGE_FLAGS = [FLAGS[0], Flag("--platform", STR, "Inspect this platform's image (os[/arch[/variant]]): the image must "
+                              "be that platform's", metavar="string"), FLAGS[-1]]
 
 
 # Keys whose value is a Go map in docker's types: a missing key there is "<no value>", where a
@@ -70,18 +72,21 @@ def check_template(fmt: str | None) -> None:
 def _inspect(ctx, argv: list[str], kind: str | None) -> int:
     from dockyard.engine.inspect import inspect
 
-    opts = parse(FLAGS, argv)
+    flags = IMAGE_FLAGS if kind == "image" else FLAGS
+    opts = parse(flags, argv)
     if opts.help or not opts.args:
         return help_or_refuse(opts.help, "dockyard inspect [OPTIONS] NAME|ID [NAME|ID...]",
-                              "Return low-level information", FLAGS, "at least 1 argument")
+                              "Return low-level information", flags, "at least 1 argument")
     check_template(opts.format)
     kind = kind or opts.type
     if kind not in (None, "container", "image"):
         raise InvalidArgument(f'unknown type: "{kind}": must be one of "container", "image"')
+    for name in opts.args if opts.get("platform") else ():  # image inspect --platform: each image that platform's
+        ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
     out, rc = [], 0
     for name in opts.args:
         try:
-            out.append(inspect(ctx.engine, name, kind, size=opts.size))
+            out.append(inspect(ctx.engine, name, kind, size=opts.get("size", False)))
         except NotFound:
             sys.stderr.write(f"Error: No such {kind or 'object'}: {name}\n")
             rc = 1

@@ -24,7 +24,11 @@ def cmd_start(ctx, argv):
 
     flags = [Flag("-a,--attach", BOOL, "Attach STDOUT/STDERR and forward signals"),
              Flag("--detach-keys", STR, "Override the key sequence for detaching a container", metavar="string"),
-             Flag("-i,--interactive", BOOL, "Attach container's STDIN"), Flag("--help")]
+             Flag("-i,--interactive", BOOL, "Attach container's STDIN"), Flag("--help"),
+             *(Flag(name, STR, f"{what} (refused: no checkpoint/restore)", metavar="string", refused=f"{name} is "
+                    "not supported: dockyard has no checkpoint/restore (CRIU); a container starts afresh")
+               for name, what in (("--checkpoint", "Restore from this checkpoint"),
+                                  ("--checkpoint-dir", "Use a custom checkpoint storage directory")))]
     opts = parse(flags, argv)
     if (opts.attach or opts.interactive) and not opts.help:
         if len(opts.args) > 1:
@@ -116,10 +120,11 @@ def cmd_unpause(ctx, argv):
 def cmd_top(ctx, argv):
     from dockyard.engine.observe import top
 
-    if not argv or argv[0] in ("--help", "-h"):
+    opts = parse([Flag("--help", BOOL, "Print usage")], argv, interspersed=False)  # ps options follow the name
+    if opts.help or not opts.args:
         print("Usage:  dockyard top CONTAINER [ps OPTIONS]\n\nDisplay the running processes of a container")
-        return 0 if argv else 1
-    print(top(ctx.engine, argv[0], argv[1:]))
+        return 0 if opts.help else 1
+    print(top(ctx.engine, opts.args[0], opts.args[1:]))
     return 0
 
 

@@ -61,6 +61,7 @@ COMMANDS = {
 }
 GROUPS = {
     "system": {"prune": ("dockyard.cli.system", "cmd_system_prune"), "df": ("dockyard.cli.system", "cmd_system_df"),
+               "reset": ("dockyard.cli.system", "cmd_system_reset"),
                "service": ("dockyard.api.service", "cmd_service"), "info": ("dockyard.cli.info", "cmd_info"),
                "events": ("dockyard.cli.events", "cmd_events")},
     "key": {"generate": ("dockyard.cli.sign", "cmd_key_generate")},
@@ -85,7 +86,7 @@ GROUPS = {
     "container": {"run": "run", "create": "create", "ls": "ps", "list": "ps", "ps": "ps", "rm": "rm",
                   "start": "start", "attach": "attach", "update": "update", "stop": "stop", "restart": "restart", "kill": "kill", "wait": "wait",
                   "logs": "logs", "exec": "exec", "rename": "rename", "pause": "pause", "unpause": "unpause",
-                  "top": "top", "stats": "stats",
+                  "top": "top", "stats": "stats", "port": "port",
                   "cp": "cp", "diff": "diff", "export": "export", "commit": "commit",
                   "prune": ("dockyard.cli.containers", "cmd_prune"),
                   "remove": "rm", "inspect": ("dockyard.cli.inspect", "cmd_container_inspect")},
@@ -158,7 +159,7 @@ Management Commands:
   key         Make signing keys (generate)
   kube        Kubernetes manifests: generate from containers or Compose, play and down locally
   pod         Manage pods made by kube play (ls, inspect, rm)
-  system      Manage dockyard (df, events, info, prune, service: the Docker Engine API)
+  system      Manage dockyard (df, events, info, prune, reset, service: the Docker Engine API)
 """
 
 
@@ -219,6 +220,8 @@ REFUSED = {  # docker CLI 28's commands dockyard does not have, each with why an
     "context": "dockyard has no daemon to switch between: every command works on the store named by "
                "--root/--runroot (DOCKYARD_ROOT/DOCKYARD_RUNROOT); the docker CLI reaches `dockyard system "
                "service` through DOCKER_HOST or its own contexts",
+    "checkpoint": "checkpoint/restore (CRIU, an experimental feature of dockerd) is not supported: a container "
+                  "starts afresh; keep state in volumes, or commit the container to an image",
     **{c: _SWARM for c in ("swarm", "node", "service", "stack", "secret", "config")},
 }
 
@@ -228,6 +231,11 @@ def _resolve(args: list[str]) -> tuple[str, tuple[str, str], list[str]]:
     if cmd in REFUSED:
         from dockyard.errors import NotImplemented
 
+        if cmd == "search":  # its flags are parsed first, as docker's are: a bad one exits 125
+            from dockyard.cli.flags import BOOL, LIST, STR, Flag, parse
+
+            parse([Flag("-f,--filter", LIST, ""), Flag("--format", STR, ""), Flag("--limit", STR, ""),
+                   Flag("--no-trunc", BOOL, ""), Flag("--help", BOOL, "")], args[1:])
         raise NotImplemented(f"dockyard {cmd}: {REFUSED[cmd]}")
     if cmd in GROUPS:
         if len(args) < 2 or args[1] in ("-h", "--help"):

@@ -32,44 +32,73 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
              Flag("--label", LIST, "Set metadata on a network"),
              Flag("-o,--opt", LIST, "Set driver specific options"),
              Flag("--attachable", BOOL, "Enable manual container attachment (always on)"),
-             Flag("--ipv6", BOOL, "Enable IPv6 networking (not supported)"),
+             Flag("--ipv6", BOOL, "Enable IPv6 networking (not supported)",
+                  refused="--ipv6: IPv6 networks are not supported by dockyard yet"),
              Flag("--ipv4", BOOL, "Enable or disable IPv4 address assignment (always on)", default=True),
              Flag("--ipam-driver", STR, "IP Address Management Driver (only \"default\")"),
-             Flag("--ipam-opt", LIST, "Set IPAM driver specific options (not supported)"),
-             Flag("--ip-range", LIST, "Allocate container ip from a sub-range (not supported)"),
-             Flag("--aux-address", LIST, "Auxiliary IPv4 addresses used by Network driver (not supported)"),
+             Flag("--ipam-opt", LIST, "Set IPAM driver specific options (not supported)",
+                  refused="--ipam-opt is not supported: the default IPAM has no options"),
+             Flag("--ip-range", LIST, "Allocate container ip from a sub-range"),
+             Flag("--aux-address", LIST, "Auxiliary IPv4 addresses used by Network driver"),
              Flag("--scope", STR, "Control the network's scope (only \"local\")"),
-             Flag("--ingress", BOOL, "Create swarm routing-mesh network (not supported)"),
-             Flag("--config-only", BOOL, "Create a configuration only network (not supported)"),
-             Flag("--config-from", STR, "The network from which to copy the configuration (not supported)")]
+             Flag("--ingress", BOOL, "Create swarm routing-mesh network (not supported)",
+                  refused="--ingress is not supported: Swarm's routing mesh is not supported"),
+             Flag("--config-only", BOOL, "Create a configuration only network (not supported)",
+                  refused="--config-only is not supported: configuration-only networks (Swarm) are not supported"),
+             Flag("--config-from", STR, "The network from which to copy the configuration (not supported)",
+                  refused="--config-from is not supported: configuration-only networks (Swarm) are not supported")]
     opts = _opts(flags, argv, "dockyard network create [OPTIONS] NETWORK", "Create a network", 1)
     if len(opts.args) != 1:
         raise UsageError('"dockyard network create" requires exactly 1 argument.')
-    if opts.ipv6:
-        raise InvalidArgument("IPv6 networks are not supported by dockyard yet")
-    refused = {"ipam_opt": "--ipam-opt: the default IPAM has no options", "ip_range": "--ip-range: dockyard "
-               "allocates from the whole --subnet", "aux_address": "--aux-address: dockyard reserves only the "
-               "gateway", "ingress": "--ingress: Swarm's routing mesh is not supported", "config_only":
-               "--config-only: configuration-only networks (Swarm) are not supported", "config_from":
-               "--config-from: configuration-only networks (Swarm) are not supported"}
-    for key, why in refused.items():
-        if opts[key]:
-            raise InvalidArgument(f"{why}")
     if not opts.ipv4:
         raise InvalidArgument("--ipv4=false: dockyard networks are IPv4 networks (there is no IPv6-only network)")
     if opts.ipam_driver not in (None, "", "default"):
         raise InvalidArgument(f'IPAM driver "{opts.ipam_driver}" is not supported: only "default"')
     if opts.scope not in (None, "", "local"):
         raise InvalidArgument(f'scope "{opts.scope}" is not supported: dockyard networks are local')
-    if len(opts.subnet) > 1 or len(opts.gateway) > 1:
-        raise InvalidArgument("one --subnet (and --gateway) per network: dockyard networks are IPv4, one subnet")
-    if opts.gateway and not opts.subnet:
-        raise InvalidArgument("a --gateway needs its --subnet")
+    if len(opts.subnet) < len(opts.ip_range) or len(opts.subnet) < len(opts.gateway):
+        raise InvalidArgument("every ip-range or gateway must have a corresponding subnet")
+    if len(opts.subnet) > 1:
+        raise InvalidArgument("one --subnet per network: dockyard networks are IPv4, one subnet")
+    aux = key_values(opts.aux_address)
+    if not opts.subnet and aux:
+        raise InvalidArgument(f"no matching subnet for aux-address {next(iter(aux.values()))}")
+    if opts.subnet:
+        _match_subnet(opts.subnet[0], opts.ip_range, opts.gateway, aux)
     rec = create(ctx.engine, opts.args[0], subnet=opts.subnet[0] if opts.subnet else None,
                  gateway=opts.gateway[0] if opts.gateway else None, internal=opts.internal,
-                 labels=key_values(opts.label, "label"), options=key_values(opts.opt, "option"), driver=opts.driver)
+                 labels=key_values(opts.label, "label"), options=key_values(opts.opt, "option"), driver=opts.driver,
+                 ip_range=opts.ip_range[0] if opts.ip_range else "", aux_addresses=aux, ipam_options={})
     print(rec.id)
     return 0
+
+
+def _match_subnet(subnet: str, ranges: list[str], gateways: list[str], aux: dict) -> None:
+    """The docker CLI's own checks (one subnet here, so at most one range and gateway, checked by
+    the caller): each range, gateway and aux address in the subnet; the engine then checks the
+    whole config as dockerd does."""
+    from dockyard.network.ipam import Subnet, parse_cidr, to_int
+
+    sub = Subnet.parse(subnet)
+
+    def inside(addr: str) -> bool:
+        try:
+            return sub.contains(addr)
+        except InvalidArgument:
+            return False
+
+    for r in ranges:
+        if parse_cidr(r) is None:
+            raise InvalidArgument(f"invalid CIDR address: {r}")
+        if not inside(r.partition("/")[0]):
+            raise InvalidArgument(f"no matching subnet for range {r}")
+    for g in gateways:
+        to_int(g)
+        if not inside(g):
+            raise InvalidArgument(f"no matching subnet for gateway {g}")
+    for addr in aux.values():
+        if not inside(addr):
+            raise InvalidArgument(f"no matching subnet for aux-address {addr}")
 
 
 def cmd_network_ls(ctx, argv: list[str]) -> int:
@@ -93,7 +122,7 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
     for f in opts.filter:
         k, eq, v = f.partition("=")
         if not eq or k not in ("name", "id", "driver", "label", "type", "scope"):
-            raise InvalidArgument(f"invalid filter '{f}'")
+            raise InvalidArgument(f"Invalid filter '{k if eq else f}'")
         flt.setdefault(k, []).append(v)
     rows = []
     nets = list_networks(engine.db) + [_builtin("host"), _builtin("none")]
@@ -155,7 +184,11 @@ def cmd_network_inspect(ctx, argv: list[str]) -> int:
     from dockyard.engine.networking import ensure_default
     from dockyard.state.networks import find_network
 
-    opts = _opts([Flag("-f,--format", STR, "Format output using a custom template")], argv,
+    # -v: dockerd adds a Swarm network's services and tasks; a local network's document is the same
+    # with it or without, and every dockyard network is local: so is it here
+    opts = _opts([Flag("-f,--format", STR, "Format output using a custom template"),
+                  Flag("-v,--verbose", BOOL, "Verbose output for diagnostics (Swarm networks' services: a local "
+                       "network's document is the same)")], argv,
                  "dockyard network inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or "
                  "more networks", 1)
     check_template(opts.format)
@@ -195,18 +228,37 @@ def cmd_network_rm(ctx, argv: list[str]) -> int:
     return rc
 
 
+def prune_filters(values: list[str]) -> tuple:
+    """network prune's --filter: until=<duration|time>, label=, label!= (docker's keys)."""
+    from dockyard.engine.events import parse_time
+    from dockyard.engine.volumes import label_filters
+
+    flt: dict[str, list[str]] = {}
+    for f in values:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
+        if k not in ("until", "label", "label!"):
+            raise InvalidArgument(f"invalid filter '{k}'")
+        flt.setdefault(k, []).append(v)
+    if len(flt.get("until", ())) > 1:
+        raise InvalidArgument("more than one until filter specified")
+    until = parse_time(flt["until"][0]) if "until" in flt else None
+    return until, label_filters(flt)
+
+
 def cmd_network_prune(ctx, argv: list[str]) -> int:
     from dockyard.engine.networking import prune
 
     opts = _opts([Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
-                  Flag("--filter", LIST, "Provide filter values (not supported)")], argv,
+                  Flag("--filter", LIST, "Provide filter values (e.g. 'until=<timestamp>', 'label=<key>[=<value>]', "
+                       "'label!=<key>[=<value>]')")], argv,
                  "dockyard network prune [OPTIONS]", "Remove all unused networks", 0)
-    if opts.filter:
-        raise InvalidArgument("network prune --filter is not supported")
+    until, labels = prune_filters(opts.filter)
     if not opts.force:
         if not confirm("WARNING! This will remove all custom networks not used by at least one container."):
             return 0
-    removed = prune(ctx.engine)
+    removed = prune(ctx.engine, until=until, labels=labels)
     if removed:
         print("Deleted Networks:\n" + "\n".join(removed))
     return 0
@@ -217,16 +269,15 @@ def cmd_network_connect(ctx, argv: list[str]) -> int:
 
     opts = _opts([Flag("--alias", LIST, "Add network-scoped alias for the container"),
                   Flag("--ip", STR, "IPv4 address (e.g., 172.30.100.104)"),
-                  Flag("--ip6", STR, "IPv6 address (not supported)"),
-                  Flag("--link", LIST, "Add link to another container (not supported)"),
-                  Flag("--link-local-ip", LIST, "Add a link-local address for the container (not supported)"),
-                  Flag("--driver-opt", LIST, "driver options for the network (not supported)"),
-                  Flag("--gw-priority", STR, "Highest gw-priority provides the default gateway (not supported)")],
+                  *(Flag(name, kind, f"{what} (not supported)", refused=f"{name} is not supported by dockyard network "
+                         "connect: its networks are IPv4 bridges with one gateway and no legacy links")
+                    for name, kind, what in (("--ip6", STR, "IPv6 address"),
+                                             ("--link", LIST, "Add link to another container"),
+                                             ("--link-local-ip", LIST, "Add a link-local address for the container"),
+                                             ("--driver-opt", LIST, "driver options for the network"),
+                                             ("--gw-priority", STR, "Highest gw-priority provides the default "
+                                                                    "gateway")))],
                  argv, "dockyard network connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", 2)
-    for flag in ("ip6", "link", "link_local_ip", "driver_opt", "gw_priority"):
-        if opts[flag]:
-            raise InvalidArgument(f"--{flag.replace('_', '-')} is not supported by dockyard network connect: "
-                                  "its networks are IPv4 bridges with one gateway and no legacy links")
     if opts.ip:
         from dockyard.network.ipam import to_int
 
@@ -257,7 +308,7 @@ def cmd_port(ctx, argv: list[str]) -> int:
         want = opts.args[1] if "/" in opts.args[1] else opts.args[1] + "/tcp"
         binds = ports.get(want)
         if not binds:
-            raise NotFound(f"No public port '{want}' published for {opts.args[0]}")
+            raise NotFound(f"No public port '{opts.args[1]}' published for {opts.args[0]}")
         for b in binds:
             print(f"{b['HostIp']}:{b['HostPort']}")
         return 0

@@ -7,7 +7,6 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
-from dockyard.errors import Unavailable
 
 DEFAULT_SUBDIR = "registry"  # under the dockyard root: /var/lib/dockyard/registry by default
 
@@ -35,7 +34,6 @@ GC_FLAGS = [
     Flag("--dry-run", BOOL, "Only print what would be removed"),
     Flag("--help", BOOL, "Print usage"),
 ]
-_NEEDS = "the registry server needs aiohttp and bcrypt: pip install aiohttp bcrypt"
 
 
 def _registry_root(ctx, opt: str | None) -> str:
@@ -46,23 +44,11 @@ def _registry_root(ctx, opt: str | None) -> str:
 
 
 def _import_server(with_bcrypt: bool):
-    """The aiohttp side of the server. The `dockyard` launcher starts Python without site
-    packages (-S, for start-up speed), so they are enabled here, for this command only."""
-    modules = ["aiohttp"] + (["bcrypt"] if with_bcrypt else [])
-    try:
-        for m in modules:
-            __import__(m)
-    except ImportError:
-        if not sys.flags.no_site:
-            raise Unavailable(_NEEDS) from None
-        import site
+    """The aiohttp side of the server (`pip install 'dockyard[registry]'`; found under the
+    launchers' `python -S` by `dockyard.extras`)."""
+    from dockyard.extras import require
 
-        site.main()
-        try:
-            for m in modules:
-                __import__(m)
-        except ImportError:
-            raise Unavailable(_NEEDS) from None
+    require("registry", "dockyard registry serve", ("aiohttp", "bcrypt") if with_bcrypt else ("aiohttp",))
     from dockyard.registry.server import app
 
     return app

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from dockyard.cli.flags import BOOL, STR, Flag, UsageError, parse, usage
+from dockyard.cli.flags import BOOL, STR, Flag, FlagError, UsageError, parse, usage
 from dockyard.registry.progress import Progress  # a few lines, no imports of its own
 
 PULL_FLAGS = [
@@ -20,7 +20,8 @@ PULL_FLAGS = [
     Flag("--platform", STR, "Set platform if server is multi-platform capable (linux/amd64 only)", metavar="string"),
     Flag("-q,--quiet", BOOL, "Suppress verbose output"),
     Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
-    Flag("--disable-content-trust", BOOL, "Skip image verification (always: content trust is not supported)"),
+    Flag("--disable-content-trust", BOOL, "Skip image verification (only true: Docker Content Trust is not "
+         "supported; signatures are checked by the signature policy)", default=True),
     Flag("--signature-policy", STR, "containers-policy.json to enforce (default <root>/policy.json, else "
          "/etc/containers/policy.json)", metavar="file"),
     Flag("--help", BOOL, "Print usage"),
@@ -29,7 +30,10 @@ PUSH_FLAGS = [
     Flag("-a,--all-tags", BOOL, "Push all tags of an image to the repository"),
     Flag("-q,--quiet", BOOL, "Suppress verbose output"),
     Flag("--insecure", BOOL, "Allow plain HTTP and unverified TLS for this registry"),
-    Flag("--disable-content-trust", BOOL, "Skip image signing (always: content trust is not supported)"),
+    Flag("--disable-content-trust", BOOL, "Skip image signing (only true: Docker Content Trust is not supported; "
+         "sign with `dockyard sign`)", default=True),
+    Flag("--platform", STR, "Push a platform-specific manifest: the image must be that platform's (dockyard images "
+         "have one)", metavar="string"),
     Flag("--help", BOOL, "Print usage"),
 ]
 LOGIN_FLAGS = [
@@ -137,6 +141,13 @@ class TtyProgress(Progress):
 
 # ============================================================================ commands
 
+def _no_content_trust(opts, instead: str) -> None:
+    """--disable-content-trust=false asks for Notary v1 signing or verification: refused (exit 125,
+    as run's and build's refusal), never a pull or push without the trust asked for."""
+    if not opts.disable_content_trust:
+        raise FlagError(f"--disable-content-trust=false: Docker Content Trust (Notary v1) is not supported; {instead}")
+
+
 def cmd_pull(ctx, argv: list[str]) -> int:
     opts = parse(PULL_FLAGS, argv)
     if opts.help:
@@ -145,6 +156,7 @@ def cmd_pull(ctx, argv: list[str]) -> int:
     if len(opts.args) != 1:
         raise UsageError('"dockyard pull" requires exactly 1 argument.',
                          hint="See 'dockyard pull --help'.\n\nUsage:  dockyard pull [OPTIONS] NAME[:TAG|@DIGEST]")
+    _no_content_trust(opts, "require signatures with a signature policy (--signature-policy, containers-policy.json)")
     from dockyard.registry.pull import check_platform, pull
 
     check_platform(opts.platform)
@@ -181,11 +193,13 @@ def cmd_push(ctx, argv: list[str]) -> int:
     if len(opts.args) != 1:
         raise UsageError('"dockyard push" requires exactly 1 argument.',
                          hint="See 'dockyard push --help'.\n\nUsage:  dockyard push [OPTIONS] NAME[:TAG]")
+    _no_content_trust(opts, "sign pushed images with `dockyard sign` (cosign-compatible signatures)")
     from dockyard.registry.push import push
 
     progress = _progress(opts.quiet)
     try:
-        results = push(ctx.engine, opts.args[0], insecure=opts.insecure, all_tags=opts.all_tags, progress=progress)
+        results = push(ctx.engine, opts.args[0], insecure=opts.insecure, all_tags=opts.all_tags, progress=progress,
+                       platform=opts.platform)
     finally:
         progress.finish()
     from dockyard.sbom.attached import attach_pushed  # a build SBOM (build --sbom) goes along

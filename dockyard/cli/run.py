@@ -6,8 +6,9 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
-from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request, integer
-from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import NotImplemented as Refused
 
 RUN_FLAGS = [
     Flag("-i,--interactive", BOOL, "Keep STDIN open even if not attached"),
@@ -16,7 +17,9 @@ RUN_FLAGS = [
     Flag("-a,--attach", LIST, "Attach to STDIN, STDOUT or STDERR"),
     Flag("--sig-proxy", BOOL, "Proxy received signals to the process", default=True),
     Flag("--detach-keys", STR, "Override the key sequence for detaching a container (refused: a foreground "
-         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string"),
+         "run has no monitor to detach from; use run -d and dockyard attach)", metavar="string",
+         refused="--detach-keys is not supported by run: a foreground dockyard run cannot detach (the container has "
+         "no monitor); use run -d and dockyard attach --detach-keys"),
     Flag("--rm", BOOL, "Automatically remove the container when it exits"),
     Flag("--name", STR, "Assign a name to the container"),
     Flag("-e,--env", LIST, "Set environment variables"),
@@ -74,6 +77,9 @@ RUN_FLAGS = [
 ]
 
 
+# docker's create has run's flags but those of a foreground run ("unknown flag: --detach", as docker's)
+CREATE_FLAGS = [f for f in RUN_FLAGS if not {"--detach", "--detach-keys", "--sig-proxy"} & set(f.names)]
+
 ENV_FILE_MAX = 16 << 20
 
 
@@ -117,23 +123,49 @@ def _env_item(item: str, where: str) -> list[str]:
     return [f"{name}={os.environ[name]}"] if name in os.environ else []
 
 
+def restart_flag(policy: str, rm: bool) -> tuple[str, int]:
+    """docker's CLI-side --restart: NAME[:COUNT] taken apart, COUNT an integer, not with --rm.
+    The name and the count's range are dockerd's checks (engine/create.py): `create` exits 1."""
+    name, _, count = (policy or "no").partition(":")
+    retries = 0
+    if count:
+        try:
+            retries = int(count)
+        except ValueError:
+            raise InvalidArgument("invalid restart policy format: maximum retry count must be an integer") from None
+    if rm and name not in ("", "no"):
+        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
+    return name or "no", retries
+
+
 def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
     """The flags as an Engine API ContainerCreate body (Config + HostConfig + NetworkingConfig).
 
     Only docker's CLI-side work happens here: files read (--env-file, seccomp profiles), sizes and
     numbers parsed with the flag's name in the error, `-p`, `--device` and `--mount` taken apart.
     What dockerd checks, the engine checks (engine/create.py), for every caller alike."""
-    from dockyard.engine.config import parse_restart
-
-    restart, retries = parse_restart(opts.restart)
-    if opts.restart != "no" and opts.rm:
-        raise InvalidArgument("Conflicting options: --restart and --rm")
+    restart, retries = restart_flag(opts.restart, opts.rm)
     log_opts = {}
     for o in opts.log_opt:
         k, eq, v = o.partition("=")
         if not eq:
             raise InvalidArgument(f"invalid log opt {o!r}: expected key=value")
         log_opts[k] = v
+    if log_opts and opts.log_driver == "none":
+        raise InvalidArgument("invalid logging opts for driver none")
+    if opts.userns not in (None, "", "host", "auto"):
+        raise InvalidArgument("--userns: invalid USER mode")
+    if opts.pull not in ("missing", "always", "never"):
+        raise InvalidArgument(f'invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"')
+    if opts.device_cgroup_rule:
+        from dockyard.runtime.devices import parse_cgroup_rule
+
+        for rule in opts.device_cgroup_rule:
+            try:
+                parse_cgroup_rule(rule)
+            except InvalidArgument:
+                raise FlagError(f'invalid argument "{rule}" for "--device-cgroup-rule" flag: invalid device cgroup '
+                                f"format '{rule}'") from None
     host = {
         "AutoRemove": opts.rm, "ReadonlyRootfs": opts.read_only, "NetworkMode": opts.network or "bridge",
         "PublishAllPorts": opts.publish_all, "CapAdd": list(opts.cap_add), "CapDrop": list(opts.cap_drop),
@@ -162,7 +194,7 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
         "Domainname": opts.domainname or "", "Labels": _labels(opts.label), "Tty": opts.tty,
-        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.detach
+        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.get("detach")
         and (not opts.attach or "stdin" in (a.lower() for a in opts.attach)),
         **stop_flags(opts), "HostConfig": host,
     }
@@ -211,23 +243,60 @@ def config_from_flags(opts, image: str, cmd: list[str]):
 
 def resource_flags(opts) -> dict:
     """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as HostConfig values."""
-    from dockyard.units import memory_flags
-
     out = memory_flags(opts.memory, opts.memory_swap)
     if opts.cpus:
-        from dockyard.runtime.cgroups import parse_nano_cpus
-
-        out["NanoCpus"] = parse_nano_cpus(opts.cpus)
+        out["NanoCpus"] = cpus_flag(opts.cpus)
     if opts.cpu_shares:
-        out["CpuShares"] = integer(opts.cpu_shares, "-c, --cpu-shares")
+        out["CpuShares"] = int_flag(opts.cpu_shares, "-c, --cpu-shares")
         if out["CpuShares"] < 0:
             raise InvalidArgument(f'invalid argument "{opts.cpu_shares}" for "-c, --cpu-shares" flag: '
                                   "shares cannot be negative")
     if opts.cpuset_cpus:
         out["CpusetCpus"] = opts.cpuset_cpus
     if opts.pids_limit:
-        out["PidsLimit"] = integer(opts.pids_limit, "--pids-limit")
+        out["PidsLimit"] = int_flag(opts.pids_limit, "--pids-limit")
     return out
+
+
+def mem_flag(value: str, flag: str) -> int:
+    """docker's RAMInBytes (dockyard.units): binary units, `b` and `i` optional."""
+    from dockyard.units import SizeError, ram_in_bytes
+
+    try:
+        return ram_in_bytes(value)
+    except SizeError as e:
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+
+
+def memory_flags(memory: str | None, memory_swap: str | None) -> dict:
+    """-m/--memory and --memory-swap as HostConfig's Memory and MemorySwap (-1: unlimited swap),
+    for run/create, build and update alike; a flag not given is left out."""
+    out: dict = {}
+    if memory:
+        out["Memory"] = mem_flag(memory, "-m, --memory")
+    if memory_swap:
+        out["MemorySwap"] = -1 if memory_swap == "-1" else mem_flag(memory_swap, "--memory-swap")
+    return out
+
+
+def cpus_flag(value: str) -> int:
+    """docker's --cpus (a NanoCPUs flag): a decimal number, parsed by the flag parser (exit 125)."""
+    from dockyard.runtime.cgroups import parse_nano_cpus
+
+    try:
+        return parse_nano_cpus(value)
+    except InvalidArgument:
+        raise FlagError(f'invalid argument "{value}" for "--cpus" flag: failed to parse {value} as a rational '
+                        "number") from None
+
+
+def int_flag(value: str, flag: str) -> int:
+    """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
+    v = value[1:] if value[:1] in "+-" else value
+    if not (v.isascii() and v.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
+        raise FlagError(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
+                        f'parsing "{value}": invalid syntax')
+    return int(value)
 
 
 def _security(values: list[str]) -> tuple[str, ...]:
@@ -245,7 +314,7 @@ def stop_flags(opts) -> dict:
     if opts.stop_signal:
         out["StopSignal"] = opts.stop_signal
     if opts.stop_timeout:
-        out["StopTimeout"] = integer(opts.stop_timeout, "--stop-timeout")
+        out["StopTimeout"] = int_flag(opts.stop_timeout, "--stop-timeout")
     return out
 
 
@@ -277,7 +346,7 @@ def health_flags(opts) -> dict:
                 raise InvalidArgument(f"{flag} cannot be negative")
             hc[key] = ns
     if opts.health_retries:
-        retries = integer(opts.health_retries, "--health-retries")
+        retries = int_flag(opts.health_retries, "--health-retries")
         if retries < 0:
             raise InvalidArgument("--health-retries cannot be negative")
         hc["Retries"] = retries
@@ -285,9 +354,11 @@ def health_flags(opts) -> dict:
 
 
 def _parse(argv: list[str], prog: str):
-    opts = parse(RUN_FLAGS, argv, interspersed=False)
+    flags = RUN_FLAGS if prog == "run" else CREATE_FLAGS
+    opts = parse(flags, argv, interspersed=False)
     if opts.help:
-        print(usage(f"dockyard {prog} [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container", RUN_FLAGS))
+        print(usage(f"dockyard {prog} [OPTIONS] IMAGE [COMMAND] [ARG...]",
+                    "Create and run a new container" if prog == "run" else "Create a new container", flags))
         raise SystemExit(0)
     if not opts.args:
         raise UsageError(f'"dockyard {prog}" requires at least 1 argument.',
@@ -301,7 +372,7 @@ def _pulling(ctx, opts, fn):
     "always" pulls first, "never" does not. The pull's progress goes to stderr, as docker's."""
     from dockyard.errors import ImageNotFound
 
-    if opts.pull not in ("missing", "always", "never"):
+    if opts.pull not in ("missing", "always", "never"):  # checked with the flags (request_from_flags) too
         raise InvalidArgument(f'invalid pull option: \'{opts.pull}\': must be one of "always", "missing" or "never"')
     quiet = bool(getattr(opts, "quiet", False))  # -q: no pull output
     if opts.pull == "always":
@@ -362,10 +433,7 @@ def cmd_run(ctx, argv: list[str]) -> int:
 
 def _attach_streams(opts) -> tuple:
     """docker run -a: the streams given (any case), else all; stdin only with -i or -a stdin."""
-    if opts.detach_keys is not None:
-        raise UsageError("--detach-keys: a foreground dockyard run cannot detach (the container has no monitor); "
-                         "use run -d and dockyard attach --detach-keys")
-    if opts.attach and opts.detach:
+    if opts.attach and opts.get("detach"):
         raise UsageError("conflicting options: cannot specify both --attach and --detach")  # docker CLI 28: exit 1
     if not opts.attach:
         return ("stdin", "stdout", "stderr")
@@ -382,22 +450,24 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.containers import create
     from dockyard.engine.create import config_from_request
 
-    if opts.detach_keys is not None or not opts.sig_proxy:
-        raise UsageError("--detach-keys and --sig-proxy are flags of run, start and attach, not of create")
     _attach_streams(opts)
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
-    cid = CidFile(opts.cidfile)
+    cid = None
     try:
+        # past its flags, docker create exits 1 (run: 125): the image reference, the --cidfile, and
+        # all dockerd refuses (engine/create.py's checks, a name in use, no such image, a full disk)
+        cid = CidFile(opts.cidfile)
         cfg = config_from_request(request)
         c = _pulling(ctx, opts, lambda: create(ctx.engine, cfg, opts.name))
         cid.write(c.rec.id)
-    except (NotFound, AlreadyExists, Conflict, PermissionDenied, Unavailable) as e:
-        # docker create exits 1 for what the daemon refuses (run: 125): a name in use, no such (or a refused)
-        # image, a full disk. A request dockerd finds invalid exits 1 in docker too, but dockyard's
-        # checks are not split into docker's CLI-side (125) and daemon-side ones: they keep 125.
-        e.exit_code = 1
+    except Refused:
+        raise  # a flag dockyard refuses: 125, as run's
+    except DockyardError as e:
+        if getattr(e, "exit_code", None) is None:
+            e.exit_code = 1
         raise
     finally:
-        cid.close()
+        if cid is not None:
+            cid.close()
     print(c.rec.id)
     return 0

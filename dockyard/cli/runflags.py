@@ -44,21 +44,31 @@ EXTRA_FLAGS = [
     Flag("--mac-address", STR, "Container MAC address (e.g., 92:d0:c6:0a:29:33)", metavar="string"),
     Flag("--platform", STR, "Set platform if server is multi-platform capable (linux/amd64 only)", metavar="string"),
     Flag("--gpus", STR, "GPU devices to add to the container (refused: dockyard has no GPU support)",
-         metavar="gpu-request"),
-    Flag("--storage-opt", LIST, "Storage driver options for the container (refused)"),
-    Flag("--ip6", STR, "IPv6 address (refused: dockyard networks are IPv4 only)", metavar="string"),
-    Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses (refused)"),
+         metavar="gpu-request", refused="--gpus is not supported: dockyard has no GPU device support (use --device "
+         "for a device node)"),
+    Flag("--storage-opt", LIST, "Storage driver options for the container (refused)",
+         refused="--storage-opt is not supported: dockyard's overlay storage has no per-container size or driver "
+         "options"),
+    Flag("--ip6", STR, "IPv6 address (refused: dockyard networks are IPv4 only)", metavar="string",
+         refused="--ip6 is not supported: dockyard networks are IPv4 only"),
+    Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses (refused)",
+         refused="--link-local-ip is not supported: dockyard networks have no link-local addresses"),
     Flag("--blkio-weight-device", LIST, "Block IO weight (relative device weight), DEVICE:WEIGHT", metavar="list"),
     Flag("-q,--quiet", BOOL, "Suppress the pull output"),
     Flag("--disable-content-trust", BOOL, "Skip image verification (always: Docker Content Trust is not "
          "supported; signatures are checked by the signature policy)", default=True),
     Flag("--isolation", STR, "Container isolation technology (only 'default' on Linux)", metavar="string"),
     Flag("--volume-driver", STR, "Optional volume driver for the container (only 'local')", metavar="string"),
-    Flag("--kernel-memory", STR, "Kernel memory limit (refused: gone from Linux)", metavar="bytes"),
-    Flag("--link", LIST, "Add link to another container (refused: use a user-defined network)"),
-    Flag("--use-api-socket", BOOL, "Bind mount the API socket (refused)"),
-    Flag("--cpu-rt-period", STR, "Limit CPU real-time period in microseconds (refused)", metavar="int"),
-    Flag("--cpu-rt-runtime", STR, "Limit CPU real-time runtime in microseconds (refused)", metavar="int"),
+    Flag("--kernel-memory", STR, "Kernel memory limit (refused: gone from Linux)", metavar="bytes",
+         refused="--kernel-memory is not supported: kernel memory limits are gone from Linux (cgroup v2 has none, "
+         "and v1's kmem limit was removed); --memory counts kernel memory already"),
+    Flag("--link", LIST, "Add link to another container"),
+    Flag("--use-api-socket", BOOL, "Bind mount the API socket (refused)",
+         refused="--use-api-socket is not supported: dockyard has no daemon socket to lend a container (bind "
+         "`dockyard system service`'s socket with -v if you must)"),
+    *(Flag(f"--cpu-rt-{what}", STR, f"Limit CPU real-time {what} in microseconds (refused)", metavar="int",
+           refused=f"--cpu-rt-{what} is not supported: dockyard does not give its cgroup tree a real-time CPU "
+           "budget (dockerd needs --cpu-rt-runtime for that too)") for what in ("period", "runtime")),
 ]
 
 
@@ -77,38 +87,14 @@ def bad(value: str, flag: str, why) -> InvalidArgument:
 
 
 def refuse(opts) -> None:
-    """Flags dockyard cannot honour: exit 125 naming the flag and why, never ignored."""
-    if opts.gpus is not None:
-        raise InvalidArgument("--gpus is not supported: dockyard has no GPU device support (use --device for a "
-                              "device node)")
-    if opts.storage_opt:
-        raise InvalidArgument("--storage-opt is not supported: dockyard's overlay storage has no per-container "
-                              "size or driver options")
-    if opts.ip6:
-        raise InvalidArgument("--ip6 is not supported: dockyard networks are IPv4 only")
-    if opts.link_local_ip:
-        raise InvalidArgument("--link-local-ip is not supported: dockyard networks have no link-local addresses")
+    """Values of flags dockyard cannot honour: exit 125 naming the flag and why, never ignored. (The
+    flags refused whatever their value are refused by the parser: `Flag.refused` above.)"""
     if not opts.disable_content_trust:
         raise InvalidArgument("--disable-content-trust=false: Docker Content Trust (Notary v1) is not supported; "
                               "require signatures with a signature policy (--signature-policy, containers-policy.json)")
-    if opts.isolation not in (None, "", "default"):
-        raise InvalidArgument(f'invalid isolation "{opts.isolation}": Linux only supports "default"')
     if opts.volume_driver not in (None, "", "local"):
         raise InvalidArgument(f'volume driver "{opts.volume_driver}" is not supported: dockyard has the "local" '
                               "driver only")
-    if opts.kernel_memory is not None:
-        raise InvalidArgument("--kernel-memory is not supported: kernel memory limits are gone from Linux (cgroup v2 "
-                              "has none, and v1's kmem limit was removed); --memory counts kernel memory already")
-    if opts.link:
-        raise InvalidArgument("--link (legacy container links) is not supported: put the containers on a "
-                              "user-defined network (network create, --network), where they find each other by name")
-    if opts.use_api_socket:
-        raise InvalidArgument("--use-api-socket is not supported: dockyard has no daemon socket to lend a "
-                              "container (bind `dockyard system service`'s socket with -v if you must)")
-    for flag in ("cpu_rt_period", "cpu_rt_runtime"):
-        if opts[flag] is not None:
-            raise InvalidArgument(f"--{flag.replace('_', '-')} is not supported: dockyard does not give its cgroup "
-                                  "tree a real-time CPU budget (dockerd needs --cpu-rt-runtime for that too)")
     if opts.platform is not None and opts.platform.lower() not in ("linux", "linux/amd64", "linux/x86_64", "amd64"):
         raise InvalidArgument(f'--platform "{opts.platform}" is not supported: dockyard runs linux/amd64 images '
                               "only, without emulation")
@@ -132,6 +118,12 @@ def extra_request(opts, body: dict) -> None:
                     raise bad(v, flag, e) from None
         if values:
             host[key] = list(values)
+    if opts.link:
+        from dockyard.engine.links import parse as parse_link
+
+        for v in opts.link:
+            parse_link(v)  # docker's CLI checks the format before any request
+        host["Links"] = list(opts.link)
     if opts.ulimit:
         host["Ulimits"] = [parse_ulimit(u) for u in opts.ulimit]
     if opts.sysctl:
@@ -195,6 +187,8 @@ def extra_request(opts, body: dict) -> None:
         body["MacAddress"] = opts.mac_address
     if opts.label_file:
         body["Labels"] = dict(read_labels(opts.label_file), **(body.get("Labels") or {}))
+    if opts.isolation:
+        host["Isolation"] = opts.isolation  # dockerd's check (engine/hostopts.py): `create` exits 1
 
 
 def _check_host(v: str) -> None:
@@ -228,13 +222,15 @@ def _parse_int(text: str, value: str) -> int:
 
 
 def size(value: str, flag: str) -> int:
-    from dockyard.units import size_flag
+    from dockyard.units import SizeError, ram_in_bytes
 
-    return size_flag(value, flag)
+    try:
+        return ram_in_bytes(value)
+    except SizeError as e:
+        raise bad(value, flag, e) from None
 
 
 def integer(value: str, flag: str) -> int:
-    """An int64 flag value as pflag reads it (a sign allowed; no spaces, no underscores)."""
     t = value[1:] if value[:1] in "+-" else value
     if not (t.isascii() and t.isdigit()) or not -(1 << 63) <= int(value) < (1 << 63):
         raise bad(value, flag, f'strconv.ParseInt: parsing "{value}": invalid syntax')

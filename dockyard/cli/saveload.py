@@ -11,11 +11,15 @@ SAVE_FLAGS = [
     Flag("-o,--output", STR, "Write to a file, instead of STDOUT", metavar="string"),
     Flag("--format", STR, "Archive format: docker (docker save's tar) or oci (OCI image layout tar)",
          default="docker", metavar="string"),
+    Flag("--platform", STR, "Save this platform's image (os[/arch[/variant]]): each image must be that platform's",
+         metavar="string"),
     Flag("--help", BOOL, "Print usage"),
 ]
 LOAD_FLAGS = [
     Flag("-i,--input", STR, "Read from tar archive file, instead of STDIN", metavar="string"),
     Flag("-q,--quiet", BOOL, "Suppress the load output"),
+    Flag("--platform", STR, "Load this platform's image of a multi-platform archive (os[/arch[/variant]]); each "
+         "image loaded must be that platform's", metavar="string"),
     Flag("--help", BOOL, "Print usage"),
 ]
 
@@ -36,7 +40,7 @@ def cmd_save(ctx, argv: list[str]) -> int:
 
     engine = ctx.engine
     for name in opts.args:  # fail before creating the output file, as docker does
-        engine.images.resolve(name)
+        engine.images.check_platform(engine.images.resolve(name), opts.platform, name)
     if not opts.output or opts.output == "-":
         if sys.stdout.isatty():
             raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
@@ -65,12 +69,12 @@ def cmd_load(ctx, argv: list[str]) -> int:
 
     if opts.input and opts.input != "-":
         with open(opts.input, "rb") as f:
-            images = load(ctx.engine, f)
+            images = load(ctx.engine, f, opts.platform)
     else:
         if sys.stdin is None or sys.stdin.isatty():
             raise InvalidArgument("requested load from stdin, but stdin is empty",
                                   hint="use -i FILE or pipe an archive in")
-        images = load(ctx.engine, sys.stdin.buffer)
+        images = load(ctx.engine, sys.stdin.buffer, opts.platform)
     for img in images:
         for tag, old in img.moved:
             print(f"The image {reference.parse(tag).familiar()} already exists, renaming the old one with ID "

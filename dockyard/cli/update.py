@@ -8,8 +8,9 @@ FLAGS = [
     Flag("--blkio-weight", STR, "Block IO (relative weight), between 10 and 1000, or 0 to disable", metavar="uint16"),
     Flag("--cpu-period", STR, "Limit CPU CFS (Completely Fair Scheduler) period", metavar="int"),
     Flag("--cpu-quota", STR, "Limit CPU CFS (Completely Fair Scheduler) quota", metavar="int"),
-    Flag("--cpu-rt-period", STR, "Limit the CPU real-time period in microseconds (refused)", metavar="int"),
-    Flag("--cpu-rt-runtime", STR, "Limit the CPU real-time runtime in microseconds (refused)", metavar="int"),
+    *(Flag(f"--cpu-rt-{what}", STR, f"Limit the CPU real-time {what} in microseconds (refused)", metavar="int",
+           refused=f"--cpu-rt-{what} is not supported: dockyard does not give its cgroup tree a real-time CPU "
+           "budget") for what in ("period", "runtime")),
     Flag("-c,--cpu-shares", STR, "CPU shares (relative weight)", metavar="int"),
     Flag("--cpus", STR, "Number of CPUs", metavar="decimal"),
     Flag("--cpuset-cpus", STR, "CPUs in which to allow execution (0-3, 0,1)", metavar="string"),
@@ -24,23 +25,18 @@ FLAGS = [
 
 
 def request(opts) -> dict:
-    from dockyard.cli.runflags import integer  # the run flags' own parsers, one place
-    from dockyard.units import memory_flags, size_flag
+    from dockyard.cli.run import cpus_flag, int_flag, mem_flag, memory_flags  # the run flags' own parsers
 
-    body = memory_flags(opts.memory, opts.memory_swap, memory_flag="-m, --memory")
+    body = memory_flags(opts.memory, opts.memory_swap)
     if opts.memory_reservation:
-        body["MemoryReservation"] = size_flag(opts.memory_reservation, "--memory-reservation")
+        body["MemoryReservation"] = mem_flag(opts.memory_reservation, "--memory-reservation")
     if opts.cpus:
-        from dockyard.runtime.cgroups import parse_nano_cpus
-
-        body["NanoCpus"] = parse_nano_cpus(opts.cpus)
+        body["NanoCpus"] = cpus_flag(opts.cpus)
     for flag, key, name in (("cpu_shares", "CpuShares", "-c, --cpu-shares"), ("cpu_period", "CpuPeriod", "--cpu-period"),
                             ("cpu_quota", "CpuQuota", "--cpu-quota"), ("pids_limit", "PidsLimit", "--pids-limit"),
-                            ("blkio_weight", "BlkioWeight", "--blkio-weight"),
-                            ("cpu_rt_period", "CpuRealtimePeriod", "--cpu-rt-period"),
-                            ("cpu_rt_runtime", "CpuRealtimeRuntime", "--cpu-rt-runtime")):
+                            ("blkio_weight", "BlkioWeight", "--blkio-weight")):
         if opts[flag]:
-            body[key] = integer(opts[flag], name)
+            body[key] = int_flag(opts[flag], name)
     if opts.blkio_weight and not (body["BlkioWeight"] == 0 or 10 <= body["BlkioWeight"] <= 1000):
         raise FlagError(f"invalid argument \"{opts.blkio_weight}\" for \"--blkio-weight\" flag: "
                          "must be between 10 and 1000")
@@ -49,10 +45,10 @@ def request(opts) -> dict:
     if opts.cpuset_mems:
         body["CpusetMems"] = opts.cpuset_mems
     if opts.restart:
-        name, _, count = opts.restart.partition(":")
-        body["RestartPolicy"] = {"Name": name, "MaximumRetryCount": int(count) if count.isdigit() else 0}
-        if count and not count.isdigit():
-            raise UsageError(f"invalid restart policy: maximum retry count must be a number: {count}")
+        from dockyard.cli.run import restart_flag  # docker's CLI-side parse: a bad count exits 1
+
+        name, count = restart_flag(opts.restart, False)
+        body["RestartPolicy"] = {"Name": name, "MaximumRetryCount": count}
     return body
 
 

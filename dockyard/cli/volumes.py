@@ -41,7 +41,7 @@ def cmd_volume_create(ctx, argv: list[str]) -> int:
 def _filters(values: list[str]) -> dict[str, list[str]]:
     def check(k: str, v: str) -> None:
         if k == "dangling" and v.lower() not in ("true", "false", "1", "0"):
-            raise InvalidArgument(f"invalid filter 'dangling={v}'")
+            raise InvalidArgument(f"Invalid filter 'dangling={v}'")
 
     return filter_args(values, ("dangling", "name", "label", "label!", "driver"), check)
 
@@ -110,7 +110,7 @@ def cmd_volume_inspect(ctx, argv: list[str]) -> int:
         try:
             out.append(volume_json(get(ctx.engine, name)))
         except NotFound:
-            sys.stderr.write(f"Error: No such volume: {name}\n")
+            sys.stderr.write(f"dockyard: error: get {name}: no such volume\n")
             rc = 1
     emit(out, opts.format)
     return rc
@@ -138,7 +138,7 @@ def cmd_volume_prune(ctx, argv: list[str]) -> int:
                  "prune [OPTIONS]", "Remove unused local volumes")
     flt = _filters(opts.filter)
     if set(flt) - {"label", "label!"}:
-        raise InvalidArgument(f"invalid filter '{sorted(set(flt) - {'label', 'label!'})[0]}'")
+        raise InvalidArgument(f"Invalid filter '{sorted(set(flt) - {'label', 'label!'})[0]}'")
     if not opts.force:
         what = "all local volumes" if opts.all else "anonymous local volumes"
         if not confirm(f"WARNING! This will remove {what} not used by at least one container."):

@@ -12,14 +12,14 @@ import hashlib
 import json
 import os
 
-from dockyard.errors import InvalidArgument
+from dockyard.errors import Conflict, InvalidArgument
 
 LABEL = "com.docker.compose."
 VERSION = "2.40.3"  # the Compose v2 release whose behaviour and labels this follows
 
 # keys that change nothing in a container (ordering, build, scale) or are handled by the caller
 _NOT_IN_BODY = {"build", "depends_on", "profiles", "pull_policy", "scale", "container_name", "attach", "x-",
-                "develop", "links", "external_links"}
+                "develop"}
 _HANDLED = {
     "image", "command", "entrypoint", "environment", "ports", "expose", "volumes", "tmpfs", "networks",
     "network_mode", "healthcheck", "restart", "deploy", "mem_limit", "memswap_limit", "mem_reservation", "cpus",
@@ -28,6 +28,7 @@ _HANDLED = {
     "configs", "logging", "extra_hosts", "dns", "dns_search", "dns_opt", "tty", "stdin_open", "privileged",
     "shm_size", "group_add", "oom_score_adj", "pid", "ipc", "devices", "mac_address", "platform", "runtime",
     "annotations", "cgroup_parent", "userns_mode", "uts", "cgroup", "env_file", "label_file", "oom_kill_disable",
+    "links", "external_links",
 } | _NOT_IN_BODY
 
 
@@ -192,6 +193,9 @@ def _host(ctx: Context, svc: str, s: dict) -> dict:
             if key == "extra_hosts":  # the loader writes host=ip, the engine takes host:ip
                 value = [v.replace("=", ":", 1) if "=" in v else v for v in value]
             host[api] = [str(v) for v in value]
+    links = _links(ctx, s)
+    if links:
+        host["Links"] = links
     if s.get("sysctls"):
         host["Sysctls"] = {k: str(v) for k, v in s["sysctls"].items()}
     if s.get("ulimits"):
@@ -221,6 +225,23 @@ def _device(svc: str, d) -> dict:
         raise _refuse(svc, "devices", f"invalid device {d!r}")
     parts += [""] * (3 - len(parts))
     return {"PathOnHost": parts[0], "PathInContainer": parts[1] or parts[0], "CgroupPermissions": parts[2] or "rwm"}
+
+
+def _links(ctx: Context, s: dict) -> list[str]:
+    """`links: [svc[:alias]]` → HostConfig.Links to the service's container, and `external_links:
+    [container[:alias]]` as given (Compose v2's getLinks); a linked service without a container
+    gives none, as v2's. The engine (engine/links.py) checks them."""
+    out = []
+    for raw in s.get("links") or ():
+        peer, _, alias = str(raw).partition(":")
+        if ctx.container_of is None:
+            continue
+        try:
+            out.append(f"{ctx.container_of(peer)}:{alias or peer}")
+        except Conflict:
+            continue
+    out += [str(v) for v in s.get("external_links") or ()]
+    return out
 
 
 def _peer_mode(ctx: Context, svc: str, key: str, value: str) -> str:

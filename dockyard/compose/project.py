@@ -140,7 +140,7 @@ def ensure_networks(engine, project, keys, progress) -> None:
         if len(configs) > 1:
             raise InvalidArgument(f"network {key!r}: ipam.config: one subnet is supported")
         cfg = configs[0] if configs else {}
-        extra = set(cfg) - {"subnet", "gateway"}
+        extra = set(cfg) - {"subnet", "gateway", "ip_range", "aux_addresses"}
         if extra:
             raise InvalidArgument(f"network {key!r}: ipam.config.{sorted(extra)[0]}: not supported")
         if (decl.get("ipam") or {}).get("driver") not in (None, "default"):
@@ -148,7 +148,8 @@ def ensure_networks(engine, project, keys, progress) -> None:
         progress.event("Network", name, "Creating")
         networking.create(engine, name, subnet=cfg.get("subnet"), gateway=cfg.get("gateway"),
                           internal=bool(decl.get("internal")), labels=network_labels(project, key, decl),
-                          options=dict(decl.get("driver_opts") or {}), driver=decl.get("driver") or "bridge")
+                          options=dict(decl.get("driver_opts") or {}), driver=decl.get("driver") or "bridge",
+                          ip_range=cfg.get("ip_range") or "", aux_addresses=dict(cfg.get("aux_addresses") or {}))
         progress.event("Network", name, "Created")
 
 

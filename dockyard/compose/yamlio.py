@@ -7,32 +7,15 @@ and only string keys. Writing: the ``config`` command's YAML.
 from __future__ import annotations
 
 import re
-import sys
 
-from dockyard.errors import InvalidArgument, Unavailable
+from dockyard.errors import InvalidArgument
 
 
 def _import_yaml():
-    """PyYAML; the `dockyard` launcher starts Python without site packages (-S), so their
-    directories are added here (without running their .pth hooks) when it is not found."""
-    try:
-        import yaml
-        return yaml
-    except ImportError:
-        if not sys.flags.no_site:
-            raise Unavailable("dockyard compose needs PyYAML: pip install pyyaml "
-                              "(or apt-get install python3-yaml)") from None
-    import site
+    """PyYAML (`pip install 'dockyard[compose]'`), found under the launchers' `python -S` too."""
+    from dockyard.extras import require
 
-    for d in site.getsitepackages() + [site.getusersitepackages()]:
-        if d not in sys.path:
-            sys.path.append(d)
-    try:
-        import yaml
-        return yaml
-    except ImportError:
-        raise Unavailable("dockyard compose needs PyYAML: pip install pyyaml "
-                          "(or apt-get install python3-yaml)") from None
+    return require("compose", "dockyard compose")
 
 
 yaml = _import_yaml()

@@ -30,7 +30,10 @@ def rename(engine, ref: str, new_name: str) -> None:
     from dockyard.engine import events
 
     rec = engine.db.get_container(ref)
-    engine.db.rename_container(rec.id, validate_name(new_name))
+    try:
+        engine.db.rename_container(rec.id, validate_name(new_name))
+    except NameInUse as e:  # dockerd's words
+        raise NameInUse(f"Error when allocating new name: {e}") from None
     events.container(engine, rec.replace(name=new_name), "rename", oldName="/" + rec.name)
 
 
@@ -77,6 +80,11 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
             exposed = dict(icfg.get("ExposedPorts") or {}, **{p: {} for p in cfg.host_opts.get("ExposedPorts", ())})
             cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports({"ExposedPorts": exposed}))))
         check_config(engine, cfg)
+    if cfg.host_opts.get("Links"):  # the targets exist (and their start is checked at each start)
+        from dockyard.engine.links import check as check_links
+
+        cfg = cfg.replace(host_opts=dict(cfg.host_opts, Links=check_links(engine, cfg.host_opts["Links"],
+                                                                           cfg.network or "")))
     asked = cfg.host_opts.get("Volumes") or ()  # the request's Config.Volumes: made as an image's VOLUMEs
     if cfg.mounts or asked or (image_volumes and icfg.get("Volumes")):  # see engine/mounts.py
         from dockyard.engine.mounts import resolve

@@ -26,6 +26,8 @@ from dockyard.engine.config import json_field, json_string_map, json_strings
 from dockyard.errors import InvalidArgument, NotImplemented
 
 MIN_MEMORY = 6 * 1024 * 1024
+DOCKER_LOG_DRIVERS = ("none", "local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs",
+                      "gcplogs", "logentries")
 
 
 def config_from_request(body: dict) -> ContainerConfig:
@@ -69,6 +71,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         parse(security)
     from dockyard.engine.hostopts import host_options
 
+    runtime = _runtime(json_field(hc, "Runtime", str, H, ""))
     nano_cpus = json_field(hc, "NanoCpus", int, H, 0)
     host_opts = host_options(body, hc, network=network, memory=limits.get("memory", 0), nano_cpus=nano_cpus,
                              hostname=json_field(body, "Hostname", str, "", ""))
@@ -94,7 +97,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         ports=ports, publish_all=json_field(hc, "PublishAllPorts", bool, H, False),
         cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
-        runtime=json_field(hc, "Runtime", str, H, "") or "dockyard", devices=devices, device_cgroup_rules=rules,
+        runtime=runtime, devices=devices, device_cgroup_rules=rules,
         userns=userns == "auto", restart=restart, log_opts=log_opts, **_stop(body), **limits, host_opts=host_opts,
         healthcheck=_healthcheck(body),
     )
@@ -112,10 +115,24 @@ def _restart(policy: dict, auto_remove: bool) -> str:
     return text
 
 
+def _runtime(name: str) -> str:
+    """HostConfig.Runtime: dockyard's own, or a runc-like binary that exists (dockerd: at create)."""
+    if name in ("", "dockyard"):
+        return "dockyard"
+    import shutil
+
+    path = name if "/" in name else shutil.which(name)
+    if not path or not os.access(path, os.X_OK) or os.path.isdir(path):
+        raise InvalidArgument(f"Unknown runtime specified {name}")
+    return name
+
+
 def _log_config(log: dict) -> dict:
     kind = json_field(log, "Type", str, "HostConfig.LogConfig.", "") or "json-file"
-    if kind != "json-file":
-        raise InvalidArgument(f"log driver {kind!r} is not supported; use json-file")
+    if kind in DOCKER_LOG_DRIVERS:  # one of dockerd's own: refused by name
+        raise NotImplemented(f"log driver {kind!r} is not supported; use json-file")
+    if kind != "json-file":  # dockerd's words for a name it does not know
+        raise InvalidArgument(f'error looking up logging plugin {kind}: plugin "{kind}" not found')
     opts = json_string_map(log, "Config", "HostConfig.LogConfig.")
     if opts:
         from dockyard.engine.logs import parse_log_opts

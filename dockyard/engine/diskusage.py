@@ -92,7 +92,7 @@ def build_cache_usage(engine, image_blobs: set) -> list[dict]:
         try:
             with open(path) as f:
                 entry = json.load(f)
-            st = os.stat(path)
+            st = os.stat(path)  # mtime: when the builder last wrote or used it
         except (OSError, ValueError):
             continue
         layer = entry.get("layer") or {}
@@ -100,8 +100,9 @@ def build_cache_usage(engine, image_blobs: set) -> list[dict]:
         size = 0 if shared or not layer or not engine.content.has(layer["digest"]) else int(layer.get("size", 0))
         out.append({"ID": n[:-5][:25], "Parents": None, "Type": "regular",
                     "Description": (entry.get("history") or {}).get("created_by", ""), "InUse": False,
-                    "Shared": shared, "Size": size, "CreatedAt": _rfc3339(st.st_mtime),
-                    "LastUsedAt": _rfc3339(st.st_atime), "UsageCount": 1})
+                    "Shared": shared, "Size": size,
+                    "CreatedAt": (entry.get("history") or {}).get("created") or _rfc3339(st.st_mtime),
+                    "LastUsedAt": _rfc3339(st.st_mtime), "UsageCount": 1})
     return out
 
 

@@ -63,8 +63,8 @@ def parse_time(value, now: float | None = None) -> float | None:
         return now - sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", text))
     m = re.fullmatch(r"(\d{4}-\d\d-\d\d)(?:T(\d\d:\d\d)(:\d\d(?:\.\d+)?)?)?(Z|[+-]\d\d:\d\d)?", text)
     if not m:
-        raise InvalidArgument(f"invalid value for time: {text!r}: a unix timestamp, an RFC 3339 time "
-                              "or a duration (10m)")
+        raise InvalidArgument(f'failed to parse value as time or duration: "{text}"',  # docker's words
+                              hint="use a unix timestamp, an RFC 3339 time or a duration (10m)")
     from dockyard.units import parse_rfc3339
 
     day, hm, sec, zone = m.groups()
@@ -83,10 +83,10 @@ def check_filters(filters: dict) -> dict:
 
     for k in filters:
         if k not in FILTER_KEYS:
-            raise InvalidArgument(f"invalid filter '{k}'")
+            raise InvalidArgument(f"Invalid filter '{k}'")
     for t in filters.get("type", ()):
         if t not in TYPES:
-            raise InvalidArgument(f"invalid filter 'type={t}'")
+            raise InvalidArgument(f"Invalid filter 'type={t}'")
     return filters
 
 

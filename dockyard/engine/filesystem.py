@@ -74,7 +74,7 @@ def _open_source(ep: Endpoint, spec: PathSpec, *, follow_link: bool) -> _Source:
         if pfd is not None:
             os.close(pfd)
         if ep.container is not None:
-            raise errors.NotFound(f"No such container:path: {ep.label(spec)}")
+            raise errors.NotFound(f"Could not find the file {spec.text} in container {ep.container}")  # docker CLI 28
         raise errors.NotFound(f"lstat {spec.text}: no such file or directory")
     if spec.asserts_dir and not stat.S_ISDIR(st.st_mode):
         os.close(pfd)

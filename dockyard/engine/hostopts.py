@@ -5,7 +5,7 @@ them and kept, under Docker's own names, in `ContainerConfig.host_opts` (only th
         OomScoreAdj OomKillDisable Sysctls PidMode IpcMode UTSMode CgroupnsMode CgroupParent Init
         MemoryReservation MemorySwappiness CpuPeriod CpuQuota CpusetMems BlkioWeight
         BlkioDeviceReadBps BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps [{Path,Rate}]
-        Annotations VolumeDriver Isolation ("default" only, as dockerd on Linux) VolumesFrom (as asked; the mounts
+        Annotations Links (engine/links.py) VolumeDriver Isolation ("default" only, as dockerd on Linux) VolumesFrom (as asked; the mounts
         themselves are engine/mounts.py's)
     Config: ExposedPorts MacAddress Volumes (anonymous volumes made at create, as an image's VOLUME)
 
@@ -42,11 +42,16 @@ def host_options(body: dict, hc: dict, *, network: str, memory: int, nano_cpus: 
     isolation = json_field(hc, "Isolation", str, H, "")
     if isolation:
         if isolation.lower() != "default":  # dockerd on Linux: verifyPlatformContainerSettings
-            raise InvalidArgument(f"invalid isolation: {isolation!r} - Linux only supports 'default'")
+            raise InvalidArgument(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
         out["Isolation"] = isolation
     driver = json_field(hc, "VolumeDriver", str, H, "")
     if driver:  # the driver of the volumes this container makes (engine/containers.py checks it)
         out["VolumeDriver"] = driver
+    links = json_strings(hc, "Links", H)
+    if links:  # checked against the store by engine/links.py at create
+        from dockyard.engine.links import parse
+
+        out["Links"] = [":".join(parse(v)) for v in links]
     volumes_from = json_strings(hc, "VolumesFrom", H)
     if volumes_from:
         out["VolumesFrom"] = list(volumes_from)

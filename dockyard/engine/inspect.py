@@ -52,7 +52,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "RestartCount": st.get("RestartCount", 0),
         "Driver": "overlay",
         "Platform": "linux",
-        "HostConfig": host_config_json(cfg),
+        "HostConfig": host_config_json(cfg, name=rec.name),
         "GraphDriver": {"Name": "overlay", "Data": {
             "UpperDir": engine.snapshots.upper_dir(rec.id) if hasattr(engine.snapshots, "upper_dir") else ""}},
         "Mounts": mounts_json(engine, cfg.get("mounts")),
@@ -71,7 +71,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             **{k: v for k, v in _config_opts(cfg.get("host_opts") or {}).items()},
             **_stop_opts(cfg, st),
         },
-        "NetworkSettings": network_settings(cfg, st),
+        "NetworkSettings": network_settings(cfg, st, rec.id),
     }
     if st.get("Health"):  # since the first start of a container with a health check, as docker's
         h = st["Health"]
@@ -87,7 +87,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
     return doc
 
 
-def host_config_json(cfg: dict) -> dict:
+def host_config_json(cfg: dict, name: str = "") -> dict:
     """docker inspect's HostConfig: every key dockerd reports, in its order, with the value this
     container was created with (dockerd's defaults where nothing was asked)."""
     from dockyard.engine.mounts import host_config
@@ -134,6 +134,10 @@ def host_config_json(cfg: dict) -> dict:
         "ReadonlyPaths": None if unmasked else list(READONLY_PATHS),
     }
     doc.update(opts)
+    if opts.get("Links"):
+        from dockyard.engine.links import shown
+
+        doc["Links"] = shown(opts, name)
     return doc
 
 
@@ -189,20 +193,29 @@ def network_names(cfg: dict) -> list[str]:
     return [first] + list(cfg.get("networks") or {})
 
 
-def network_settings(cfg: dict, st: dict) -> dict:
-    """docker's NetworkSettings: live addresses while it runs, the configured networks always."""
+def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
+    """docker's NetworkSettings: live addresses while it runs, the configured networks always.
+    With `cid` (the inspect document), as moby's inspect at API < 1.45 (dockyard serves 1.44): a
+    user network's Aliases also list the short id and the hostname, before the start too; DNSNames
+    are the names it answers to there while it runs (name, aliases, short id, hostname)."""
     live = (st.get("NetworkSettings") or {}) if st.get("Status") in ("running", "paused") else {}
+    extra = [cid[:12], st.get("Hostname") or cfg.get("hostname") or cid[:12]] if cid else []
     nets = {}
-    for i, name in enumerate(network_names(cfg)):
+    # disconnected from all its networks: none listed, as dockerd (not even `none`)
+    names = [] if cfg.get("network") == "none" and st.get("DisconnectedFrom") else network_names(cfg)
+    for i, name in enumerate(names):
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
         mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
         empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None,
                  "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                 "IPPrefixLen": 0, "MacAddress": mac}  # a fixed MAC shows before the start, as dockerd's
+                 "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                 "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
+        if extra and name not in ("bridge", "default", "host", "none"):
+            nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
             "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
             "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
@@ -266,9 +279,13 @@ def network_json(engine, rec) -> dict:
         ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
                                  "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
                                  "IPv6Address": ""}
+    extra = rec.ipam or {}
+    config = {"Subnet": rec.subnet, "IPRange": extra.get("IPRange"), "Gateway": rec.gateway,
+              "AuxiliaryAddresses": extra.get("AuxiliaryAddresses")}
     return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
             "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": rec.subnet, "Gateway": rec.gateway}]},
+            "IPAM": {"Driver": "default", "Options": extra.get("Options", {}),  # a row older than the key: {}
+                     "Config": [{k: v for k, v in config.items() if v}]},  # dockerd's omitempty
             "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": ctrs,
             "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}

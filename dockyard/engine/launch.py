@@ -186,6 +186,9 @@ def launch_container(engine, c: Created, *, stdio):
 
     runtime = get_runtime(c.cfg.runtime, engine.runroot)
     held = []
+    spec = c.spec
+    if (c.cfg.host_opts or {}).get("Links"):  # each start: the targets run, and give their variables
+        spec = _linked_spec(engine, c)
 
     def on_pid(pid: int) -> None:
         if c.cfg.network == "none":  # the common scripted case: one ioctl, no imports
@@ -198,7 +201,7 @@ def launch_container(engine, c: Created, *, stdio):
             held.append(attach(engine, c.rec.id, c.rec.name, c.cfg, pid))
 
     try:
-        launch = runtime.launch(c.rec.id, c.bundle, c.spec, c.rootfs, c.mounts, stdio=stdio, on_pid=on_pid,
+        launch = runtime.launch(c.rec.id, c.bundle, spec, c.rootfs, c.mounts, stdio=stdio, on_pid=on_pid,
                                 seccomp=c.seccomp)
     except BaseException:
         if held and held[0] is not None:
@@ -218,6 +221,22 @@ def launch_container(engine, c: Created, *, stdio):
 
         launch.add_cleanup(give_back)
     return launch
+
+
+def _linked_spec(engine, c: Created) -> dict:
+    """The spec of a start of a container with --link (engine/links.py): its targets must run;
+    on the default bridge its process gets their link variables (its own values win, as dockerd's).
+    Their hosts lines are written with the network's (networking._sync_hosts)."""
+    from dockyard.engine.links import environment, resolve
+    from dockyard.engine.networking import networks_of
+
+    linked = resolve(engine, c.cfg.host_opts["Links"], c.rec.name, networks_of(c.cfg))
+    if c.cfg.network not in ("", "bridge", "default"):
+        return c.spec
+    env = list(c.spec["process"].get("env") or ())
+    given = {e.partition("=")[0] for e in env}
+    env += [v for v in environment(linked, c.rec.name) if v.partition("=")[0] not in given]
+    return dict(c.spec, process=dict(c.spec["process"], env=env))
 
 
 def _volume_events(engine, c: Created, launch) -> None:

@@ -83,8 +83,16 @@ def stop(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
 
 
 def kill(engine, ref: str, signal="SIGKILL") -> str:
-    rec = engine.db.get_container(ref)
-    sig = _signal_number(signal)
+    from dockyard.errors import ContainerNotFound
+
+    try:
+        rec = engine.db.get_container(ref)
+    except ContainerNotFound as e:  # dockerd's words
+        raise ContainerNotFound(f"Cannot kill container: {ref}: {e}") from None
+    try:
+        sig = _signal_number(signal)
+    except InvalidArgument:
+        raise InvalidArgument(f"Invalid signal: {signal}") from None  # dockerd's words
     with ContainerLock(engine, rec.id):
         st = effective_state(engine.db.get_container(rec.id), engine.db)
         if st.get("Status") not in (Status.RUNNING, Status.PAUSED):

@@ -31,7 +31,9 @@ class NotConnected(NetworkNotFound):
     pass
 
 
-class _Lock:
+class NetworkLock:
+    """The host-wide flock every change to bridges, endpoints and their rules holds."""
+
     def __enter__(self):
         import fcntl
 
@@ -70,8 +72,12 @@ def ensure_default(engine):
 
 
 def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
-           labels: dict | None = None, options: dict | None = None, driver: str = "bridge", _default: bool = False):
-    """docker network create: a record, its bridge with the gateway address, and its rules."""
+           labels: dict | None = None, options: dict | None = None, driver: str = "bridge", ip_range: str = "",
+           aux_addresses: dict | None = None, ipam_options: dict | None = None, _default: bool = False):
+    """docker network create: a record, its bridge with the gateway address, and its rules.
+    `ip_range` (an allocation pool inside `subnet`), `aux_addresses` (name -> address, never given
+    to a container) and `ipam_options` (None or {}: shown as the request had it) are dockerd's
+    IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options."""
     import time
 
     from dockyard.network import ipam
@@ -83,7 +89,13 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         raise InvalidArgument(f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
     if not _default and name in ("bridge", "host", "none", "default"):
         raise Conflict(f"{name} is a pre-defined network and cannot be created")
-    with _Lock():
+    if (ip_range or aux_addresses) and not subnet:
+        raise InvalidArgument("an IPAM ip-range or auxiliary address needs its subnet")
+    checked = None  # as dockerd: the config is checked (ValidateIPAM) before a pool is taken
+    if subnet:
+        checked = ipam.check_config(ipam.Subnet.parse(subnet), ip_range=ip_range or "", gateway=gateway or "",
+                                    aux=aux_addresses)
+    with NetworkLock():
         if find_network(engine.db, name) is not None:
             if _default:
                 return find_network(engine.db, name)
@@ -96,20 +108,19 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
                 raise Conflict(f"invalid pool request: Pool overlaps with other one on this address space ({sub})")
         else:
             sub = ipam.choose_subnet(taken, default=_default)
-        if gateway:
-            ipam.to_int(gateway)
-            if not sub.contains(gateway) or gateway in (str(sub).split("/")[0], sub.broadcast):
-                raise InvalidArgument(f"gateway {gateway} is not a usable address of subnet {sub}")
+        _, gateway = checked or ipam.check_config(sub, gateway=gateway or "")
+        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT
 
         bridge = "dockyard0" if _default and engine.root == DEFAULT_ROOT else "dy-" + nid[:12]
-        rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway or sub.gateway,
-                            bridge=bridge, internal=internal, created=time.time(), labels=dict(labels or {}),
-                            options=dict(options or {}))
+        rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway, bridge=bridge,
+                            internal=internal, created=time.time(), labels=dict(labels or {}),
+                            options=dict(options or {}),
+                            ipam={k: v for k, v in extra.items() if v or k == "Options"})
         insert_network(engine.db, rec)
         try:
-            _bring_up(rec)
+            _bring_up(rec, engine.root)
         except BaseException:
             _tear_down(rec)
             from dockyard.state.networks import delete_network
@@ -123,7 +134,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
     return rec
 
 
-def _bring_up(rec) -> None:
+def _bring_up(rec, owner: str) -> None:
     """The bridge, its address and the network's rules (idempotent: also repairs after a reboot,
     and gives a bridge made by an older dockyard this version's rules)."""
     from dockyard.linux.netlink import Netlink
@@ -147,7 +158,7 @@ def _bring_up(rec) -> None:
     # lets the host reach published ports on 127.0.0.1: DNAT'd loopback traffic may leave by the
     # bridge; only now that the drop rules are in place
     firewall.route_localnet(rec.bridge, True)
-    firewall.stamp(rec.bridge)
+    firewall.stamp(rec.bridge, owner)  # its rules' version and its store (for `system reset`)
 
 
 def _tear_down(rec) -> None:
@@ -176,7 +187,7 @@ def remove(engine, ref: str) -> str:
     rec = get_network(engine.db, ref)
     if rec.name == DEFAULT_NETWORK:
         raise Conflict(f"{rec.name} is a pre-defined network and cannot be removed")
-    with _Lock():
+    with NetworkLock():
         users = users_of(engine, rec)
         if users:
             raise Conflict(f"error while removing network: network {rec.name} id {rec.id} has active endpoints",
@@ -189,11 +200,17 @@ def remove(engine, ref: str) -> str:
     return rec.name
 
 
-def prune(engine) -> list[str]:
+def prune(engine, *, until: float | None = None, labels: tuple = ()) -> list[str]:
+    """docker network prune: the networks no container uses (never the default one); `until`:
+    only those created before then; `labels`: (key, value or None, negate) filters, as
+    engine/volumes.label_filters gives them."""
+    from dockyard.engine.volumes import match_labels
     from dockyard.state.networks import list_networks
 
     out = []
     for rec in list_networks(engine.db):
+        if until is not None and rec.created >= until or not match_labels(rec.labels or {}, labels):
+            continue
         if rec.name != DEFAULT_NETWORK and not users_of(engine, rec):
             out.append(remove(engine, rec.id))
     return out
@@ -203,7 +220,7 @@ def reset(engine) -> None:
     """Remove every network of this root, the default one too (`system reset`, test teardown)."""
     from dockyard.state.networks import delete_network, list_networks
 
-    with _Lock():
+    with NetworkLock():
         for rec in list_networks(engine.db):
             _tear_down(rec)
             delete_network(engine.db, rec.id)
@@ -289,8 +306,8 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     reservation = portmod.reserve(publish, name) if publish else None
     dns_pid = 0
     try:
-        with _Lock():
-            settings = _attach_locked(engine, cid, name, wanted, pid, reservation)
+        with NetworkLock():
+            settings = _attach_locked(engine, cid, name, wanted, pid, reservation, cfg.hostname)
         if any(rec.name != DEFAULT_NETWORK for rec, *_ in wanted):
             dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
     except BaseException:
@@ -379,7 +396,7 @@ def _host_if(cid: str, i: int) -> str:
     return f"dv{cid[:10]}{i}"
 
 
-def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
+def _attach_locked(engine, cid, name, wanted, pid, reservation, hostname: str = "") -> dict:
     """A network's fixed MAC (--mac-address, EndpointConfig.MacAddress) is its interface's address,
     instead of one made from its IP."""
     from dockyard.linux.netlink import Netlink, open_in_netns
@@ -392,7 +409,8 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation) -> dict:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
         for i, (rec, aliases, fixed, mac) in enumerate(wanted):
-            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac)
+            one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac,
+                        hostname=hostname)
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -435,7 +453,7 @@ def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment |
     if not eps and not had_ports and not reap_links:
         return
     _report_disconnects(engine, cid, eps)
-    with _Lock():
+    with NetworkLock():
         engine.db.must(delete_endpoints, engine.db, cid)  # even on a full disk: the address goes back
         if had_ports:
             from dockyard.network import firewall
@@ -494,18 +512,40 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
         path = os.path.join(engine.container_dir(cid), "hosts")
         if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
             continue
-        text = hosts_content(hostname, own_ip,
-                             extra_hosts(engine, rec.config.get("host_opts") or {}, make=False) + extra)
+        opts = rec.config.get("host_opts") or {}
+        text = hosts_content(hostname, own_ip, extra_hosts(engine, opts, make=False) + _link_hosts(engine, rec) + extra)
         with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
             f.write(text)
             f.truncate()
 
 
+def _link_hosts(engine, rec) -> list[tuple[str, str]]:
+    """The hosts lines of a container's --link targets that run (a rewrite keeps them)."""
+    links = (rec.config.get("host_opts") or {}).get("Links")
+    if not links:
+        return []
+    from dockyard.engine.config import ContainerConfig
+    from dockyard.engine.links import hosts, resolve
+    from dockyard.errors import DockyardError
+
+    try:
+        return hosts(resolve(engine, links, rec.name, networks_of(ContainerConfig.from_json(rec.config))))
+    except DockyardError:  # a target stopped or gone since the start: its line goes
+        return []
+
+
+def networks_of(cfg) -> list[str]:
+    """The names of the networks a container is on, its first (route-giving) one first."""
+    return [network_name(cfg), *sorted(cfg.networks or {})]
+
+
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "",
             mac: str = "") -> None:
-    """docker network connect: recorded in the config; a running container gets the interface now."""
+    """docker network connect: recorded in the config; a running container gets the interface now.
+    A container disconnected from all its networks (left with loopback, network mode `none`) may be
+    connected again, as dockerd allows: the network becomes its first one (the default route)."""
     from dockyard.engine.config import ContainerConfig
-    from dockyard.engine.status import ContainerLock, effective_state
+    from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import get_network
 
     net = get_network(engine.db, net_ref)
@@ -513,65 +553,77 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
         cfg = ContainerConfig.from_json(rec.config)
-        if mode(cfg) != "bridge":
+        st = effective_state(rec, engine.db)
+        emptied = cfg.network == "none" and bool(st.get("DisconnectedFrom"))
+        if mode(cfg) != "bridge" and not emptied:
             raise Conflict(f"container {rec.name} cannot be connected to a network: its network mode is "
                            f"{cfg.network}")
-        if net.name == network_name(cfg) or net.name in (cfg.networks or {}):
+        if not emptied and (net.name == network_name(cfg) or net.name in (cfg.networks or {})):
             raise AlreadyExists(f"endpoint with name {rec.name} already exists in network {net.name}")
         if net.name == DEFAULT_NETWORK and aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
-        networks = dict(cfg.networks or {})
-        networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
-        new = cfg.replace(networks=networks)
-        st = effective_state(rec, engine.db)
+        if emptied:
+            opts = {k: v for k, v in (cfg.host_opts or {}).items() if k != "MacAddress"}
+            new = cfg.replace(network=net.name, network_aliases=tuple(aliases), ip=ip,
+                              host_opts=dict(opts, **({"MacAddress": mac} if mac else {})))
+        else:
+            networks = dict(cfg.networks or {})
+            networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
+            new = cfg.replace(networks=networks)
         if st.get("Status") in ("running", "paused"):
-            _hot_plug(engine, rec, net, list(aliases), ip, st, mac)
+            _hot_plug(engine, rec, net, list(aliases), ip, st, mac, first=emptied)
         engine.db.update_config(rec.id, new.to_json())
+        if emptied:
+            update_state(engine, rec.id, DisconnectedFrom="")
     from dockyard.engine import events
 
     events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
-def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "") -> None:
+def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = False) -> None:
     from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
     pid = st["Pid"]
     index = len(endpoints(engine.db, container_id=rec.id))
-    with _Lock():
+    with NetworkLock():
         settings = dict(st.get("NetworkSettings") or {})
         from dockyard.linux.netlink import Netlink, open_in_netns
 
         with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
-            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=False,
-                        mac=mac)
+            one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=first,
+                        mac=mac, hostname=rec.config.get("hostname") or "")
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
     update_state(engine, rec.id, NetworkSettings=settings)
 
 
-def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "") -> dict:
+def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "",
+          hostname: str = "") -> dict:
     """One network for the container at `pid`: an address from the IPAM (recorded first, so two
     starts cannot take the same one), a veth pair into the bridge, the address and (for the first
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
-    host's and in the container's namespace. Returns its NetworkSettings.Networks entry."""
+    host's and in the container's namespace. Returns its NetworkSettings.Networks entry. On a user
+    network the names it answers to are moby's DNSNames: name, aliases, short id, hostname."""
     import sqlite3
 
     from dockyard.network import firewall, ipam
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
 
     br = nl.link_index(rec.bridge)
-    if br is None or not firewall.stamped(rec.bridge):
+    if br is None or not firewall.stamped(rec.bridge, engine.root):
         # after a reboot, removed by hand, or made by an older dockyard: make it (or its rules) again
-        _bring_up(rec)
+        _bring_up(rec, engine.root)
         br = nl.link_index(rec.bridge)
     sub = ipam.Subnet.parse(rec.subnet)
     used = used_addresses(engine.db, rec.id)
-    if fixed and fixed in used:
+    aux = set((rec.ipam.get("AuxiliaryAddresses") or {}).values())
+    if fixed and (fixed in used or fixed in aux or fixed == rec.gateway):
         raise Conflict(f"Address already in use: {fixed} on network {rec.name}")
-    ip = fixed or ipam.allocate(sub, used, rec.gateway)
+    ip = fixed or ipam.allocate(sub, used, rec.gateway, pool=ipam.pool_of(rec.ipam), reserved=aux,
+                                network=f"{rec.name} ({rec.id})")
     mac = mac or ipam.mac_for(ip)
-    names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12]]))
+    names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12], hostname or cid[:12]]))
     try:
         insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
                                             aliases=names))
@@ -595,7 +647,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         cnl.add_default_route(rec.gateway, cidx)
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
             "IPPrefixLen": sub.prefix, "MacAddress": mac, "Aliases": names[1:] if names else None,
-            "Interface": ifname}
+            "DNSNames": names or None, "Interface": ifname}
 
 
 def _forget_gone_network(engine, container_ref: str, name: str) -> None:
@@ -644,13 +696,14 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                     opts["MacAddress"] = conf["mac"]
                 new = cfg.replace(network=nxt, networks=networks, network_aliases=tuple(conf.get("aliases") or ()),
                                   ip=conf.get("ip") or "", host_opts=opts)
-            else:
+            else:  # DisconnectedFrom: a network may be connected again (see connect)
                 new = cfg.replace(network="none", network_aliases=(), ip="")
+                update_state(engine, rec.id, DisconnectedFrom=net.name)
         else:  # force too, as dockerd (its force only matters for a network that is gone)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
         st = effective_state(rec, engine.db)
         if st.get("Status") in ("running", "paused"):
-            with _Lock():
+            with NetworkLock():
                 eps = [e for e in endpoints(engine.db, container_id=rec.id) if e.network_id == net.id]
                 if eps:
                     from dockyard.linux.netlink import open_in_netns

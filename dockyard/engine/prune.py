@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from dockyard.engine.status import STOPPED
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, InvalidArgument
 
 
 
@@ -35,15 +35,24 @@ def prune_containers(engine, accept=None) -> tuple[list[str], int]:
     return removed, reclaimed
 
 
-def prune_images(engine, *, all_images: bool) -> tuple[list[tuple[str, str]], int]:
-    """Dangling (untagged) images, or with `all_images` every image no container uses:
-    (("Untagged"|"Deleted", what) lines, bytes)."""
+def prune_images(engine, *, all_images: bool, until: float | None = None,
+                 labels: tuple = ()) -> tuple[list[tuple[str, str]], int]:
+    """Dangling (untagged) images, or with `all_images` every image no container uses; `until`:
+    only those created before then, `labels`: (key, value or None, negate) filters on the
+    image's labels: (("Untagged"|"Deleted", what) lines, bytes)."""
+    from dockyard.engine.volumes import match_labels
+    from dockyard.units import parse_rfc3339
+
     out: list[tuple[str, str]] = []
     size = 0
     for rec in engine.db.list_images():
         if engine.db.containers_using_image(rec.id):
             continue
         if engine.db.tags_for(rec.id) and not all_images:
+            continue
+        if until is not None and (parse_rfc3339(rec.created) or rec.added) >= until:
+            continue
+        if labels and not match_labels((engine.images.config(rec).get("config") or {}).get("Labels") or {}, labels):
             continue
         try:
             out += engine.images.remove(rec.id, force=True)
@@ -65,9 +74,10 @@ def prune_build_cache(engine) -> str | None:
     return cache
 
 
-def prune_cache_mounts(engine) -> int:
+def prune_cache_mounts(engine, older_than: float | None = None) -> int:
     """The RUN --mount=type=cache directories no build is using (a user holds its ``.lock``):
-    removed with their locks; how many went."""
+    removed with their locks; how many went. With `older_than` only those whose directory last
+    changed before that time."""
     import fcntl
 
     from dockyard.fsutil import rmtree
@@ -89,6 +99,8 @@ def prune_cache_mounts(engine) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a build has it mounted
+            if older_than is not None and _mtime(os.path.join(base, name)) >= older_than:
+                continue
             rmtree(os.path.join(base, name))
             os.unlink(lock)
             gone += 1
@@ -97,24 +109,41 @@ def prune_cache_mounts(engine) -> int:
     return gone
 
 
-def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> dict:
+def system_prune(engine, *, all_images: bool = False, volumes: bool = False, until: float | None = None,
+                 labels: tuple = ()) -> dict:
     """docker system prune: stopped containers, unused networks, (anonymous volumes,) dangling or
-    unused images, (the build cache,) and the leftovers of killed commands. The report's keys:
-    Containers, Networks, Volumes, Images, BuildCache, Temps, Repaired, SpaceReclaimed."""
+    unused images, (the build cache,) and the leftovers of killed commands. `until` and `labels`
+    (docker's --filter until=, label=, label!=) narrow each kind: what was created before then,
+    what has (or lacks) those labels (volumes take labels only; cache steps have no labels). The
+    report's keys: Containers, Networks, Volumes, Images, BuildCache, Temps, Repaired, SpaceReclaimed."""
     from dockyard.engine.networking import prune as prune_networks
     from dockyard.engine.repair import release_stale_endpoints
+    from dockyard.engine.volumes import match_labels
 
-    containers, reclaimed = prune_containers(engine)
+    if volumes and until is not None:
+        raise InvalidArgument("the until filter does not apply to volumes (docker's volume prune refuses it): "
+                              "leave out --volumes or the until filter")
+    accept = None
+    if until is not None or labels:
+        def accept(rec, st) -> bool:
+            return (until is None or rec.created < until) and match_labels(rec.config.get("labels") or {}, labels)
+    containers, reclaimed = prune_containers(engine, accept)
     fixed = release_stale_endpoints(engine)
-    report = {"Containers": containers, "Networks": prune_networks(engine), "Volumes": []}
+    report = {"Containers": containers, "Networks": prune_networks(engine, until=until, labels=labels),
+              "Volumes": []}
     if volumes:
         from dockyard.engine.volumes import prune as prune_volumes
 
-        report["Volumes"], size = prune_volumes(engine)
+        report["Volumes"], size = prune_volumes(engine, labels=labels)
         reclaimed += size
-    report["Images"], size = prune_images(engine, all_images=all_images)
+    report["Images"], size = prune_images(engine, all_images=all_images, until=until, labels=labels)
     reclaimed += size
-    report["BuildCache"] = prune_build_cache(engine) if all_images else None
+    if all_images and (until is not None or labels):  # the cache's steps: by age; a label matches none
+        steps, size = prune_builder(engine, all_cache=True, until=until) if match_labels({}, labels) else ([], 0)
+        report["BuildCache"] = f"{len(steps)} cached build step(s)" if steps else None
+        reclaimed += size
+    else:
+        report["BuildCache"] = prune_build_cache(engine) if all_images else None
     report["Temps"], size = engine.reclaim_temps()  # what killed pulls, loads, builds, commits, rms left
     reclaimed += size
     report["Repaired"] = f"network endpoints of {fixed} stopped container(s) released" if fixed else ""
@@ -122,20 +151,39 @@ def system_prune(engine, *, all_images: bool = False, volumes: bool = False) -> 
     return report
 
 
-def prune_builder(engine, *, all_cache: bool) -> tuple[list[tuple[str, int]], int]:
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def prune_builder(engine, *, all_cache: bool, until: float | None = None,
+                  keep_storage: int | None = None) -> tuple[list[tuple[str, int]], int]:
     """docker builder prune: the cached build steps no image holds the layer of (dangling), or
     with `all_cache` every one (and the cache's reasons), and the RUN --mount=type=cache
     directories no build is using (BuildKit counts those unused, whatever -a says); the layers
-    then held by nothing go too.
+    then held by nothing go too. `until` (--filter until=): only steps last used before that
+    time (and cache mounts last changed before it). `keep_storage` (--keep-storage): the least
+    recently used steps go first, and only until the cache's steps take no more than that many
+    bytes (cache mounts, whose size is not counted, are then left alone).
     Returns ((entry id, size) for each removed entry, bytes reclaimed)."""
     from dockyard.engine.diskusage import build_cache_usage, images_usage
+    from dockyard.units import parse_rfc3339
 
     cache = os.path.join(engine.root, "cache", "build")
     _, _, blobs = images_usage(engine)
     removed, total = [], 0
-    for entry in build_cache_usage(engine, blobs):
+    entries = build_cache_usage(engine, blobs)
+    held = sum(e["Size"] for e in entries)
+    for entry in sorted(entries, key=lambda e: e["LastUsedAt"]):  # least recently used first
         if entry["Shared"] and not all_cache:
             continue
+        if until is not None and parse_rfc3339(entry["LastUsedAt"]) >= until:
+            continue
+        if keep_storage and held <= keep_storage:  # 0 keeps nothing, as BuildKit's KeepBytes
+            break
+        held -= entry["Size"]
         for name in os.listdir(cache):
             if name.startswith(entry["ID"]) and name.endswith(".json"):
                 try:
@@ -145,11 +193,11 @@ def prune_builder(engine, *, all_cache: bool) -> tuple[list[tuple[str, int]], in
                 removed.append((entry["ID"], entry["Size"]))
                 total += entry["Size"]
                 break
-    if all_cache:
+    if all_cache and until is None and keep_storage is None:
         from dockyard.fsutil import rmtree
 
         rmtree(os.path.join(cache, "why"))
-    mounts = prune_cache_mounts(engine)  # RUN --mount=type=cache directories no build holds
+    mounts = prune_cache_mounts(engine, until) if keep_storage is None else 0  # RUN --mount=type=cache directories no build holds
     if mounts:
         removed.append((f"{mounts} cache mount(s)", 0))
     if removed:

@@ -33,6 +33,8 @@ def read_profiles(values, cwd: str | None = None) -> tuple[str, ...]:
     out = []
     for raw in values:
         key, sep, value = _split(raw)
+        if (not sep or not value) and key != "no-new-privileges":  # docker's CLI refuses these itself
+            raise InvalidArgument(f'Invalid --security-opt: "{raw}"')
         if key == "seccomp" and sep and value not in ("unconfined", "builtin") and not value.lstrip().startswith("{"):
             path = os.path.join(cwd or os.getcwd(), value)
             try:

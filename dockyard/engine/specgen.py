@@ -23,17 +23,17 @@ def command(cfg, image_cfg: dict) -> list[str]:
         cmd = list(cfg.cmd) if cfg.cmd else list(image_cfg.get("Cmd") or ())
     args = entry + cmd
     if not args:
-        raise InvalidArgument("no command specified")
+        raise InvalidArgument("No command specified")
     return args
 
 
-def _norm_cap(name: str) -> str:
+def _norm_cap(name: str, field: str = "CapAdd") -> str:
     n = name.upper()
     if n == "ALL":
         return n
     n = n if n.startswith("CAP_") else "CAP_" + n
     if n not in CAPABILITIES:
-        raise InvalidArgument(f"unknown capability: {name!r}")
+        raise InvalidArgument(f'invalid {field}: unknown capability: "{n}"')  # dockerd's words
     return n
 
 
@@ -41,7 +41,7 @@ def capabilities(cfg) -> list[str]:
     if cfg.privileged:
         return list(CAPABILITIES)
     add = [_norm_cap(c) for c in cfg.cap_add]
-    drop = [_norm_cap(c) for c in cfg.cap_drop]
+    drop = [_norm_cap(c, "CapDrop") for c in cfg.cap_drop]
     caps = list(CAPABILITIES) if "ALL" in add else list(DEFAULT_CAPS)
     if "ALL" in drop:
         caps = []

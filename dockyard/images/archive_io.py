@@ -27,7 +27,7 @@ import tarfile
 import tempfile
 from typing import BinaryIO
 
-from dockyard.errors import DigestMismatch, DockyardError, InvalidArgument, UnsafeArchive
+from dockyard.errors import DigestMismatch, DockyardError, ImageNotFound, InvalidArgument, UnsafeArchive
 from dockyard.oci import image as oi
 
 CHUNK = 1 << 20
@@ -312,9 +312,16 @@ def _is_plain_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
+def _fits(p: dict, os_: str, arch: str, variant: str) -> bool:
+    """An index entry's platform against the one wanted (what either leaves out matches)."""
+    return (p.get("os") in (None, os_) and (not arch or p.get("architecture") in (None, arch))
+            and (not variant or p.get("variant") in (None, variant)))
+
+
 class _Loader:
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, platform: tuple[str, str, str] | None = None) -> None:
         self.engine = engine
+        self.platform = platform             # (os, arch, variant) of `load --platform`, else the host's
         self.content = engine.content
         self.new: set[str] = set()           # blobs this load added (removed again on failure)
         self.members: dict[str, _Member] = {}
@@ -598,6 +605,8 @@ class _Loader:
                 by_manifest[digest] = (self._plan_oci_manifest(desc), [], self.last_size)
             if tag and tag not in by_manifest[digest][1]:
                 by_manifest[digest][1].append(tag)
+        if not by_manifest and self.platform:
+            raise ImageNotFound(f"the archive has no image for platform {'/'.join(p for p in self.platform if p)}")
         if not by_manifest:
             raise InvalidArgument("invalid archive: index.json lists no image manifest")
         return list(by_manifest.values())
@@ -605,6 +614,7 @@ class _Loader:
     def _walk_index(self, index: dict, tag: str | None, depth: int):
         from dockyard.oci.platform import go_arch
 
+        os_, arch, variant = self.platform or ("linux", go_arch(), "")
         if depth > 4:
             raise InvalidArgument("invalid archive: indexes nest too deep")
         for desc in index.get("manifests") or []:
@@ -614,10 +624,9 @@ class _Loader:
             media = desc.get("mediaType")
             if media in oi.INDEX_TYPES:
                 child = self._blob_json(desc, "image index")
-                # a multi-platform index: take this machine's platform, as docker does
+                # a multi-platform index: take this machine's platform (or --platform's), as docker does
                 subs = [d for d in child.get("manifests") or [] if isinstance(d, dict)
-                        and (d.get("platform") or {}).get("architecture") in (None, go_arch())
-                        and (d.get("platform") or {}).get("os") in (None, "linux")]
+                        and _fits(d.get("platform") or {}, os_, arch, variant)]
                 yield from self._walk_index({"manifests": subs[:1]}, t, depth + 1)
             elif media in oi.MANIFEST_TYPES or media is None:
                 yield desc, t
@@ -682,11 +691,19 @@ class _Loader:
         return oi.canonical_json(new)
 
 
-def load(engine, src: BinaryIO) -> list[LoadedImage]:
-    """Read an image archive (docker-archive or OCI layout tar, maybe compressed) from `src`."""
+def load(engine, src: BinaryIO, platform: str | None = None) -> list[LoadedImage]:
+    """Read an image archive (docker-archive or OCI layout tar, maybe compressed) from `src`. With
+    `platform` (docker's `load --platform`) that platform's image of a multi-platform index is
+    taken, and every image loaded must be that platform's, else nothing is loaded."""
     import zlib
 
-    loader = _Loader(engine)
+    from dockyard.oci.platform import describe, matches, parse_platform
+
+    try:
+        wanted = parse_platform(platform) if platform else None
+    except ValueError as e:
+        raise InvalidArgument(f"invalid platform: {e}") from None
+    loader = _Loader(engine, wanted)
     ok = False
     try:
         try:
@@ -700,6 +717,11 @@ def load(engine, src: BinaryIO) -> list[LoadedImage]:
         loaded = []
         for manifest_bytes, tags, _tar_size in plans:
             image_id = json.loads(manifest_bytes)["config"]["digest"]
+            if platform:
+                config = json.loads(engine.content.read_bytes(image_id))
+                if not matches(config, platform):
+                    raise ImageNotFound(f"the archive has no image for platform {platform} (its image "
+                                        f"{image_id[:19]} is {describe(config)})")
             moved = []
             for t in tags:
                 old = engine.db.resolve_tag(t)

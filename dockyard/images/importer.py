@@ -29,7 +29,7 @@ def apply_changes(config: dict, changes: list[str]) -> None:
         instr = instr.upper()
         rest = rest.strip()
         if instr not in _CHANGE_INSTRUCTIONS:
-            raise InvalidArgument(f"{instr} is not a valid change command")
+            raise InvalidArgument(f"{instr.lower()} is not a valid change command")  # dockerd's words
         if instr in ("CMD", "ENTRYPOINT"):
             if rest.startswith("["):
                 try:
@@ -51,6 +51,12 @@ def apply_changes(config: dict, changes: list[str]) -> None:
                 config.setdefault(key, {}).update(dict(pairs))
         elif instr == "EXPOSE":
             for port in rest.split():
+                num, _, proto = port.partition("/")
+                lo, dash, hi = num.partition("-")
+                if not all(p.isascii() and p.isdigit() and 0 < int(p) < 65536 for p in ((lo, hi) if dash else (lo,))):
+                    raise InvalidArgument(f"invalid containerPort: {num}")  # dockerd's words (go-connections)
+                if proto.lower() not in ("", "tcp", "udp", "sctp"):
+                    raise InvalidArgument(f"invalid proto: {proto}")
                 port = port if "/" in port else port + "/tcp"
                 config.setdefault("ExposedPorts", {})[port] = {}
         elif instr == "VOLUME":

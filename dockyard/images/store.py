@@ -88,6 +88,23 @@ class ImageStore:
     def config(self, rec) -> dict:
         return json.loads(self.content.read_bytes(rec.config_digest))
 
+    def check_platform(self, rec, platform: str | None, name: str) -> None:
+        """docker's `--platform` on an image command (inspect, history, rmi, save, push): the
+        image must be that platform's (a dockyard image has one platform; there are no variants
+        to choose from), else moby's error."""
+        if not platform:
+            return
+        from dockyard.oci.platform import describe, matches
+
+        config = self.config(rec)
+        try:
+            ok = matches(config, platform)
+        except ValueError as e:
+            raise InvalidArgument(f"invalid platform: {e}") from None
+        if not ok:
+            raise ImageNotFound(f"image with reference {name} was found but does not match the specified platform: "
+                                f"wanted {platform}, actual: {describe(config)}")
+
     def manifest(self, rec) -> dict:
         return json.loads(self.content.read_bytes(rec.manifest_digest))
 

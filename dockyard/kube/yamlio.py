@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 
 from dockyard.errors import InvalidArgument
 
 
 def _yaml():
-    """PyYAML, with the site directories added first when Python runs with -S (the launchers do)."""
-    try:
-        import yaml
-    except ImportError:
-        if sys.flags.no_site:
-            import site
+    """PyYAML (`pip install 'dockyard[kube]'`), found under the launchers' `python -S` too."""
+    from dockyard.extras import require
 
-            site.main()
-        try:
-            import yaml
-        except ImportError:
-            from dockyard.errors import Unavailable
-
-            raise Unavailable("kube needs PyYAML", hint="pip install PyYAML (or apt-get install python3-yaml)") from None
-    return yaml
+    return require("kube", "dockyard kube")
 
 
 def dump(docs: list[dict]) -> str:

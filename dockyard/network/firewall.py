@@ -175,21 +175,47 @@ def route_localnet(bridge: str, on: bool) -> None:
     sysctl(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet", "1" if on else "0")
 
 
-def stamped(bridge: str) -> bool:
-    """Whether the bridge got this version's rules (its alias, which lives as long as it does)."""
+def alias_for(owner: str) -> str:
+    """The bridge alias: this version's rules stamp, then the root of the store that made the
+    bridge (what `system reset` goes by once that store's database is gone). An alias holds 255
+    bytes: a root that does not fit (or holds a newline) is not written, and the bridge has no
+    known owner."""
+    text = f"{RULES_STAMP} {owner}"
+    return text if owner.startswith("/") and "\n" not in owner and len(text.encode()) <= 255 else RULES_STAMP
+
+
+def stamped(bridge: str, owner: str = "") -> bool:
+    """Whether the bridge got this version's rules and names its store (its alias, which lives as
+    long as it does)."""
     try:
         with open(f"/sys/class/net/{bridge}/ifalias") as f:
-            return f.read().strip() == RULES_STAMP
+            return f.read().strip() == alias_for(owner)
     except OSError:
         return False
 
 
-def stamp(bridge: str) -> None:
+def stamp(bridge: str, owner: str = "") -> None:
     try:
         with open(f"/sys/class/net/{bridge}/ifalias", "w") as f:
-            f.write(RULES_STAMP)
+            f.write(alias_for(owner))
     except OSError as e:
         raise Unavailable(f"cannot set the alias of bridge {bridge}: {e.strerror}") from None
+
+
+def owner_of(bridge: str) -> str | None:
+    """The store root a bridge's alias names (None: not ours, or made before bridges named one)."""
+    try:
+        with open(f"/sys/class/net/{bridge}/ifalias") as f:
+            return owner_in(f.read().rstrip("\n"))
+    except OSError:
+        return None
+
+
+def owner_in(alias: str) -> str | None:
+    head, sep, owner = alias.partition(" /")
+    if not sep or not head.startswith("dockyard-rules "):
+        return None
+    return "/" + owner
 
 
 def network_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[str]]:

@@ -124,14 +124,107 @@ def choose_subnet(taken: list[Subnet], *, default: bool) -> Subnet:
                       hint="remove unused networks (dockyard network prune) or give one with --subnet")
 
 
-def allocate(subnet: Subnet, used: set[str], gateway: str) -> str:
-    """The lowest free host address (docker hands them out in order too)."""
-    skip = used | {gateway}
-    for n in range(subnet.net + 1, subnet.net + subnet.size - 1):
+def parse_cidr(text: str) -> tuple[int, int] | None:
+    """(address, prefix) of an IPv4 CIDR, host bits and all; None when it is not one."""
+    addr, slash, prefix = text.partition("/")
+    if not slash or not prefix.isdigit() or len(prefix) > 2 or int(prefix) > 32:
+        return None
+    try:
+        return to_int(addr), int(prefix)
+    except InvalidArgument:
+        return None
+
+
+def _address_error(addr: str, subnet: Subnet) -> str:
+    """What moby's ValidateIPAM says of an address (gateway, auxiliary) in a subnet, or ""."""
+    if ":" in addr:
+        return "parent subnet is an IPv4 block"
+    try:
+        to_int(addr)
+    except InvalidArgument:
+        return "invalid address"
+    return "" if subnet.contains(addr) else f"parent subnet {subnet} doesn't contain this address"
+
+
+def _range_errors(ip_range: str, subnet: Subnet) -> list[str]:
+    if ":" in ip_range:
+        return [f"invalid ip-range {ip_range}: parent subnet is an IPv4 block"]
+    parsed = parse_cidr(ip_range)
+    if parsed is None:
+        return [f"invalid ip-range {ip_range}: invalid CIDR block notation"]
+    n, p = parsed
+    masked = n & (0xFFFFFFFF << (32 - p)) & 0xFFFFFFFF
+    errs = []
+    if p < subnet.prefix:
+        errs.append(f"invalid ip-range {ip_range}: CIDR block is bigger than its parent subnet {subnet}")
+    if n != masked:
+        errs.append(f"invalid ip-range {ip_range}: it should be {to_str(masked)}/{p}")
+    if not subnet.overlaps(Subnet(masked, p)):
+        errs.append(f"invalid ip-range {ip_range}: parent subnet {subnet} doesn't contain ip-range")
+    return errs
+
+
+def check_config(subnet: Subnet, *, ip_range: str = "", gateway: str = "",
+                 aux: dict[str, str] | None = None) -> tuple[Subnet | None, str]:
+    """A subnet's IPAM config checked as dockerd checks it: moby's ValidateIPAM first (every fault,
+    one line each), then libnetwork's reservations (the gateway, then each auxiliary address).
+
+    Returns the allocation pool (the IPRange, None for the whole subnet) and the gateway: the one
+    given (anywhere in the subnet), else the first free address of the pool, as dockerd picks it.
+    Auxiliary addresses may lie outside the range; none may be the gateway, the subnet's network
+    or broadcast address, or another auxiliary address."""
+    errs = _range_errors(ip_range, subnet) if ip_range else []
+    if gateway and (why := _address_error(gateway, subnet)):
+        errs.append(f"invalid gateway {gateway}: {why}")
+    for name, addr in sorted((aux or {}).items()):
+        if why := _address_error(addr, subnet):
+            errs.append(f"invalid auxiliary address {name}: {why}")
+    if errs:
+        raise InvalidArgument("invalid network config:\n" + "\n".join(errs))
+    pool = Subnet(*parse_cidr(ip_range)) if ip_range else None
+    first, last = usable(subnet, pool)
+    edges = (subnet.net, subnet.net + subnet.size - 1)
+    if gateway:
+        if to_int(gateway) in edges:
+            raise InvalidArgument(f"failed to allocate gateway ({gateway}): Address already in use")
+    elif first > last:
+        raise InvalidArgument(f"failed to allocate gateway: no available addresses in ip-range {ip_range}")
+    else:
+        gateway = to_str(first)
+    taken = {to_int(gateway)}
+    for name, addr in sorted((aux or {}).items()):
+        n = to_int(addr)
+        if n in edges or n in taken:
+            raise InvalidArgument(f"failed to allocate secondary ip address ({name}:{addr}): Address already in use")
+        taken.add(n)
+    return pool, gateway
+
+
+def usable(subnet: Subnet, pool: Subnet | None = None) -> tuple[int, int]:
+    """The first and last address a container may get: the subnet's hosts, within the pool if any."""
+    first, last = subnet.net + 1, subnet.net + subnet.size - 2
+    if pool is not None:
+        first, last = max(first, pool.net), min(last, pool.net + pool.size - 1)
+    return first, last
+
+
+def pool_of(config: dict) -> Subnet | None:
+    """The allocation pool of a network's stored IPAM config (its IPRange), if it has one."""
+    parsed = parse_cidr(config.get("IPRange") or "")
+    return Subnet(*parsed) if parsed else None
+
+
+def allocate(subnet: Subnet, used: set[str], gateway: str, *, pool: Subnet | None = None,
+             reserved: set[str] | frozenset = frozenset(), network: str = "") -> str:
+    """The lowest free address of the pool (the subnet, or its IPRange), never the gateway nor a
+    reserved (auxiliary) address: docker hands them out in order too."""
+    skip = used | {gateway} | reserved
+    first, last = usable(subnet, pool)
+    for n in range(first, last + 1):
         a = to_str(n)
         if a not in skip:
             return a
-    raise Unavailable(f"no available IPv4 addresses on this network's address pool: {subnet}")
+    raise Unavailable(f"no available IPv4 addresses on this network's address pools: {network or subnet}")
 
 
 def mac_for(addr: str) -> str:

@@ -15,17 +15,17 @@ import _socket
 from dockyard.errors import Conflict, InvalidArgument
 
 
-def _port(s: str, spec: str) -> int:
-    if not s.isdigit() or not 0 < int(s) < 65536:
-        raise InvalidArgument(f"invalid port {s!r} in {spec!r}: ports are 1-65535")
+def _port(s: str, what: str, text: str) -> int:
+    if not s.isdigit() or not 0 < int(s) < 65536:  # docker's words (nat.ParsePortSpec), ports 1-65535
+        raise InvalidArgument(f"invalid {what}: {text}", hint="ports are 1-65535")
     return int(s)
 
 
-def _range(s: str, spec: str) -> list[int]:
+def _range(s: str, spec: str, what: str) -> list[int]:
     lo, dash, hi = s.partition("-")
     if not dash:
-        return [_port(s, spec)]
-    a, b = _port(lo, spec), _port(hi, spec)
+        return [_port(s, what, s)]
+    a, b = _port(lo, what, s), _port(hi, what, s)
     if b < a:
         raise InvalidArgument(f"invalid port range {s!r} in {spec!r}")
     return list(range(a, b + 1))
@@ -48,9 +48,9 @@ def parse_publish(spec: str) -> list[dict]:
         try:
             to_int(host_ip)
         except InvalidArgument:
-            raise InvalidArgument(f"invalid IP address {host_ip!r} in {spec!r} (only IPv4 is supported)") from None
-    ctr = _range(parts[-1], spec)
-    hosts = _range(host, spec) if host else [0] * len(ctr)
+            raise InvalidArgument(f"invalid IP address: {host_ip}", hint="only IPv4 is supported") from None
+    ctr = _range(parts[-1], spec, "containerPort")
+    hosts = _range(host, spec, "hostPort") if host else [0] * len(ctr)
     if len(hosts) != len(ctr):
         if len(ctr) == 1 and host:  # docker: -p 8000-8010:80 picks one free port of the range
             raise InvalidArgument(f"publishing one container port to a host port range is not supported: {spec!r}")

@@ -42,10 +42,12 @@ class PushResult(Record):
 
 
 def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, progress: Progress | None = None,
-         concurrency: int = CONCURRENCY, creds=None) -> list[PushResult]:
+         concurrency: int = CONCURRENCY, creds=None, platform: str | None = None) -> list[PushResult]:
     """Push the image tagged ``name`` (``host:5000/ns/app:1``); with ``all_tags`` every local tag
     of the repository ``name``. Returns one result per tag, in order. ``creds`` (`Credentials`)
-    replace those of Docker's config.json (the API's X-Registry-Auth)."""
+    replace those of Docker's config.json (the API's X-Registry-Auth). ``platform`` (os/arch[/variant],
+    docker's `push --platform`): each image must be that platform's (a dockyard image has one), else
+    nothing is pushed."""
     from dockyard.oci import reference
     from dockyard.registry import credentials
     from dockyard.registry.client import Registry
@@ -68,6 +70,8 @@ def push(engine, name: str, *, insecure: bool = False, all_tags: bool = False, p
             raise errors.ImageNotFound(f"An image does not exist locally with the tag: {ref.familiar()}",
                                        hint=f"tag an image with `dockyard tag IMAGE {ref.familiar()}` first")
         tags = [str(ref)]
+    for t in tags if platform else ():
+        engine.images.check_platform(engine.images.resolve(t), platform, reference.parse(t).familiar())
     progress.line(f"The push refers to repository [{ref.name}]")
     sources = BlobSources(engine.root, engine.content)
     scopes = (f"repository:{ref.path}:pull,push",)

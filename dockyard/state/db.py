@@ -91,6 +91,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             options TEXT NOT NULL,
             anonymous INTEGER NOT NULL)""",
     ),
+    (
+        # a network's IPAM config beyond subnet and gateway, as a JSON object under dockerd's
+        # names: IPRange (the allocation pool), AuxiliaryAddresses (name -> reserved address),
+        # Options (null or {}, as the create request had it). Rows made before: '{}'.
+        "ALTER TABLE networks ADD COLUMN ipam TEXT NOT NULL DEFAULT '{}'",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

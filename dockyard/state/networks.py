@@ -1,4 +1,5 @@
-"""Networks and endpoints in the state database (tables from migration 2 of state/db.py).
+"""Networks and endpoints in the state database (tables from migration 2 of state/db.py; the
+networks' `ipam` column from migration 3).
 
 An endpoint row exists while a container is attached to a network and running there: it holds
 the address the IPAM gave it (unique per network, enforced by the schema, so two CLIs starting
@@ -11,13 +12,17 @@ from dockyard import jsonfast as json
 from dockyard.errors import NetworkNotFound
 from dockyard.record import Record
 
-_NET_COLS = "id, name, driver, subnet, gateway, bridge, internal, created, labels, options"
+_NET_COLS = "id, name, driver, subnet, gateway, bridge, internal, created, labels, options, ipam"
 
 
 class NetworkRecord(Record):
-    """id: 64 hex; bridge: the host interface; internal: no route out; created: time.time()."""
+    """id: 64 hex; bridge: the host interface; internal: no route out; created: time.time();
+    ipam: the rest of the subnet's IPAM config under dockerd's names (IPRange,
+    AuxiliaryAddresses, Options), each key only when the network has it."""
 
-    __slots__ = ("id", "name", "driver", "subnet", "gateway", "bridge", "internal", "created", "labels", "options")
+    __slots__ = ("id", "name", "driver", "subnet", "gateway", "bridge", "internal", "created", "labels", "options",
+                 "ipam")
+    _defaults = {"ipam": {}}
 
 
 class Endpoint(Record):
@@ -29,7 +34,7 @@ class Endpoint(Record):
 def _net(row: tuple) -> NetworkRecord:
     return NetworkRecord(id=row[0], name=row[1], driver=row[2], subnet=row[3], gateway=row[4], bridge=row[5],
                          internal=bool(row[6]), created=row[7], labels=json.loads(row[8]),
-                         options=json.loads(row[9]))
+                         options=json.loads(row[9]), ipam=json.loads(row[10]))
 
 
 def _ep(row: tuple) -> Endpoint:
@@ -39,9 +44,10 @@ def _ep(row: tuple) -> Endpoint:
 def insert_network(db, rec: NetworkRecord) -> None:
     with db.transaction():
         db._conn().execute(
-            f"INSERT INTO networks ({_NET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO networks ({_NET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (rec.id, rec.name, rec.driver, rec.subnet, rec.gateway, rec.bridge, int(rec.internal), rec.created,
-             json.dumps(rec.labels, sort_keys=True), json.dumps(rec.options, sort_keys=True)))
+             json.dumps(rec.labels, sort_keys=True), json.dumps(rec.options, sort_keys=True),
+             json.dumps(rec.ipam, sort_keys=True)))
 
 
 def find_network(db, ref: str) -> NetworkRecord | None:

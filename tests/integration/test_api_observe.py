@@ -201,6 +201,6 @@ def test_events_through_the_socket_and_the_cli(api, dy, tmp_path):
                      "{{.Action}} {{.Actor.ID}} {{index .Actor.Attributes \"destination\"}}").out
     assert out == "create evvol \nmount evvol /d\nunmount evvol /d\ndestroy evvol \n"
     p = dy("events", "--filter", "nope=1", "--until", "0s", check=False)
-    assert p.returncode != 0 and "invalid filter 'nope'" in p.err
+    assert p.returncode != 0 and "Invalid filter 'nope'" in p.err
     assert os.stat(os.path.join(dy.root, "events.log")).st_mode & 0o777 == 0o600
     assert_nothing_left(dy, tmp_path)

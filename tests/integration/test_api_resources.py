@@ -27,7 +27,7 @@ def test_images_list_tag_inspect_delete(api, dy):
     status, _, out = api.request("DELETE", "/v1.44/images/nosuch:1")
     assert status == 404 and "No such image" in json.loads(out)["message"]
     status, _, out = api.request("GET", "/v1.44/images/json?filters=" + quote(json.dumps({"color": ["red"]})))
-    assert status == 400 and "invalid filter 'color'" in json.loads(out)["message"]
+    assert status == 400 and "Invalid filter 'color'" in json.loads(out)["message"]
     # an image a container uses is a 409 to delete, as dockerd's
     api.json("POST", "/v1.44/containers/create?name=user", {"Image": "busybox", "HostConfig": {"NetworkMode": "none"}},
              expect=201)
@@ -82,8 +82,20 @@ def test_exec_through_the_docker_cli(api, dy, tmp_path):
     assert api.docker("exec", "-t", "box", "tty").out.strip().startswith("/dev/pts/")
     api.docker("exec", "-d", "box", "touch", "/tmp/detached")
     wait_for(lambda: dy("exec", "box", "ls", "/tmp/detached", check=False).returncode == 0, what="exec -d")
+    # dockerd records 126 for an exec that cannot start, found or not (docker CLI 28 exits with it)
     p = api.docker("exec", "box", "nosuchcommand", check=False)
-    assert p.returncode == 127 and "executable file not found" in p.err, (p.returncode, p.err)
+    assert p.returncode == 126 and "executable file not found" in p.err, (p.returncode, p.err)
+    assert dy("exec", "box", "nosuchcommand", check=False).returncode == 126
+    p = api.docker("exec", "-d", "box", "nosuchcommand", check=False)  # the start refused: 1, as dockerd's
+    assert p.returncode == 1 and "executable file not found" in p.err, (p.returncode, p.err)
+    assert dy("exec", "-d", "box", "nosuchcommand", check=False).returncode == 1
+    for detach in (False, True):
+        eid = api.json("POST", "/v1.44/containers/box/exec", {"Cmd": ["nosuchcommand"], "AttachStdout": True},
+                       expect=201)["Id"]
+        status, _, out = api.request("POST", f"/v1.44/exec/{eid}/start", {"Detach": detach})
+        assert status == (400 if detach else 200), (status, out)
+        doc = api.json("GET", f"/v1.44/exec/{eid}/json")
+        assert doc["ExitCode"] == 126 and doc["Running"] is False, doc
     # the raw API: frames, inspect, and a stopped container refused
     eid = api.json("POST", "/v1.44/containers/box/exec",
                    {"Cmd": ["sh", "-c", "echo a; echo b >&2"], "AttachStdout": True, "AttachStderr": True},
@@ -170,7 +182,11 @@ def test_pause_rename_and_prunes(api, dy, tmp_path):
     api.docker("volume", "prune", "-f", "--all")
     assert dy("volume", "ls", "-q").out == ""
     api.docker("network", "create", "spare")
-    assert "spare" in api.docker("network", "prune", "-f").out
+    api.docker("network", "create", "--label", "tier=db", "labelled")
+    assert api.docker("network", "prune", "-f", "--filter", "until=1h").out.strip() == ""
+    out = api.docker("network", "prune", "-f", "--filter", "label!=tier=db").out
+    assert "spare" in out and "labelled" not in out
+    assert "labelled" in api.docker("network", "prune", "-f", "--filter", "label=tier").out
     assert "spare" not in dy("network", "ls").out
     api.docker("rm", "-f", "p2", "anon")
     assert_nothing_left(dy, tmp_path)

@@ -127,10 +127,10 @@ def test_run_attach_flags(dy, busybox, tmp_path):
     assert (p.out, p.err) == ("", "err\n")
     p = dy("run", "--rm", "-i", "-a", "stdin", "-a", "stdout", "--network", "none", "busybox", "cat", input=b"in\n")
     assert p.out == "in\n"
-    # docker CLI 28's codes: a flag's bad value 125, options that conflict 1
+    # docker CLI 28's codes: a flag's bad value 125, options that conflict 1; a refused flag 125
     for args, msg, code in ((("-a", "bogus"), 'valid streams are STDIN, STDOUT and STDERR', 125),
                             (("-d", "-a", "stdout"), "conflicting options: cannot specify both --attach and --detach", 1),
-                            (("--detach-keys", "ctrl-a"), "cannot detach", 1)):
+                            (("--detach-keys", "ctrl-a"), "cannot detach", 125)):
         p = dy("run", "--rm", *args, "busybox", "true", check=False)
         assert p.returncode == code and msg in p.err, (args, p.err)
     # --sig-proxy=false: our SIGTERM is ours, not the container's

@@ -87,3 +87,32 @@ def test_service_keys_networks_and_service_network_mode(dy, busybox, tmp_path, n
             f"container:{name}-a-1"
     finally:
         dy(*base, "down", "-t", "0", check=False)
+
+
+LINKS = """
+services:
+  db:
+    image: busybox:latest
+    command: ["sleep", "600"]
+  app:
+    image: busybox:latest
+    command: ["sleep", "600"]
+    links: ["db:database"]
+"""
+
+
+def test_links_reach_the_container_as_v2_sends_them(dy, busybox, tmp_path, name):
+    """`links: [svc:alias]` is HostConfig.Links to the service's container (v2's getLinks; it was
+    ignored): the alias is in app's hosts, on the project network; links imply depends_on."""
+    (tmp_path / "compose.yaml").write_text(LINKS)
+    base = ("compose", "-f", str(tmp_path / "compose.yaml"), "-p", name)
+    try:
+        dy(*base, "up", "-d", "app")  # db comes first: a link is a dependency
+        links = json.loads(dy("inspect", f"{name}-app-1").out)[0]["HostConfig"]["Links"]
+        assert links == [f"/{name}-db-1:/{name}-app-1/database"]
+        ip = dy("inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{name}_default\").IPAddress}}}}",
+                f"{name}-db-1").out.strip()
+        hosts = dy(*base, "exec", "-T", "app", "cat", "/etc/hosts").out
+        assert any(line.startswith(f"{ip}\tdatabase ") for line in hosts.splitlines()), hosts
+    finally:
+        dy(*base, "down", "-t", "0", check=False)

@@ -30,7 +30,24 @@ def test_inspect_refuses_an_unknown_type(dy, busybox):
 
 def test_system_prune_reports_what_went(dy, busybox, name):
     cid = dy("create", *NONE, "--name", name, busybox, "true").out.strip()
+    kept = dy("create", *NONE, "--label", "keep=1", busybox, "true").out.strip()
     dy("tag", busybox, "scratchy:1")
+    dy("network", "create", "--label", "keep=1", f"{name}-net")
+    # --filter: label!= spares what has the label, until= what is younger; volumes take no until
+    out = dy("system", "prune", "-af", "--filter", "until=1h").out
+    assert "Deleted" not in out and len(dy("ps", "-aq").out.split()) == 2 and dy("images", "-q").out
+    p = dy("system", "prune", "-f", "--volumes", "--filter", "until=1h", check=False)
+    assert p.returncode == 1 and "until filter does not apply to volumes" in p.err
+    p = dy("system", "prune", "-f", "--filter", "dangling=true", check=False)
+    assert p.returncode == 1 and "invalid filter 'dangling'" in p.err
+    p = dy("system", "prune", "--filter", "label=keep", input="n\n")
+    assert "Items to be pruned will be filtered with:\n  - label=keep\n" in p.out
+    out = dy("system", "prune", "-f", "--filter", "label!=keep=1").out
+    assert f"Deleted Containers:\n{cid}\n" in out and kept not in out and f"{name}-net" not in out
+    assert dy("ps", "-aq", "--no-trunc").out.split() == [kept]
+    dy("rm", kept)
+    dy("network", "rm", f"{name}-net")
+    cid = dy("create", *NONE, "--name", name, busybox, "true").out.strip()
     out = dy("system", "prune", "-f").out
     assert f"Deleted Containers:\n{cid}\n" in out
     assert out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")

@@ -144,7 +144,8 @@ def test_a_taken_port_is_a_clear_error_and_starts_nothing(dy, busybox, name):
 
 
 def test_bad_publish_specs(dy, busybox):
-    for spec, msg in (("99999:80", "invalid port"), ("80/sctp", "invalid proto"), ("1.2.3:80:80", "invalid IP"),
+    for spec, msg in (("99999:80", "invalid hostPort: 99999"), ("80/sctp", "invalid proto"),
+                      ("1.2.3:80:80", "invalid IP"),
                       ("a:b:c:d", "invalid publish spec")):
         p = dy("run", "--rm", "-p", spec, "busybox", "true", check=False)
         assert p.returncode == 125 and msg in p.err, (spec, p.err)
@@ -263,7 +264,19 @@ def test_network_commands_and_their_errors(dy, busybox, name):
     assert dy("network", "rm", f"{name}-x").out.strip() == f"{name}-x"
     assert bridge not in links("dy-") and rules(f"dockyard net {bridge}") == []
     dy("network", "create", f"{name}-p")
-    assert f"{name}-p" in dy("network", "prune", "-f").out
+    dy("network", "create", "--label", "keep=yes", f"{name}-k")
+    # --filter: until (created before), label, label! (docker's keys); the others are refused
+    assert dy("network", "prune", "-f", "--filter", "until=1h").out.strip() == ""
+    assert dy("network", "prune", "-f", "--filter", "label=keep").out.split() == ["Deleted", "Networks:", f"{name}-k"]
+    dy("network", "create", "--label", "keep=yes", f"{name}-k")
+    out = dy("network", "prune", "-f", "--filter", "label!=keep=yes").out
+    assert f"{name}-p" in out and f"{name}-k" not in out
+    for flt, words in (("driver=bridge", "invalid filter 'driver'"), ("until=later", "invalid value for time"),
+                       ("label", "bad format of filter")):
+        p = dy("network", "prune", "-f", "--filter", flt, check=False)
+        assert p.returncode == 1 and words in p.err, p.err
+        no_traceback(p)
+    assert f"{name}-k" in dy("network", "prune", "-f", "--filter", f"until={time.time() + 5:.0f}").out
     assert f"{name}-p" not in dy("network", "ls").out
 
 

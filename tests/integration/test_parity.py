@@ -39,10 +39,13 @@ EXIT_CODES = [
     (["create", "--name", "STOPPED", "busybox"], 1, "is already in use by container"),
     (["run", "--name", "STOPPED", "busybox"], 125, "is already in use by container"),
     (["create", "nosuchimage:1"], 1, "No such image: nosuchimage:1"),
-    (["create", "--stop-signal", "NOPE", "busybox"], 125, "Invalid signal: NOPE"),  # docker: 1 (see interop)
+    (["create", "--stop-signal", "NOPE", "busybox"], 1, "Invalid signal: NOPE"),  # dockerd's check: 1
+    (["create", "--restart", "bogus", "busybox"], 1, "invalid restart policy 'bogus'"),
+    (["create", "--rm", "--restart", "always", "busybox"], 125,
+     "conflicting options: cannot specify both --restart and --rm"),
     (["run", "--rm", "--stop-signal", "NOPE", "busybox"], 125, "Invalid signal: NOPE"),
     (["create", "--label", "=x", "busybox"], 125, "invalid label '=x': empty name"),
-    (["create", "-m", "abc", "busybox"], 125, 'invalid argument "abc" for "--memory" flag'),
+    (["create", "-m", "abc", "busybox"], 125, 'invalid argument "abc" for "-m, --memory" flag'),
     (["run", "--rm", "--network", "none", "--ip", "10.1.2.3", "busybox", "true"], 125,
      "user specified IP address is supported on user defined networks only"),
     (["inspect", "--type", "nope", "STOPPED"], 1, 'unknown type: "nope"'),
@@ -157,6 +160,12 @@ def test_image_size_is_dockers_everywhere(dy, busybox, name, tmp_path):
     assert int(dy("image", "inspect", "-f", "{{.Size}}", "committed:1").out) == size + 5001
     history = dy("history", "--format", "{{.Size}}", "committed:1").out.split()
     assert history[0] == "5kB"
+    # -H=false: plain bytes, and the creation time where the age was (docker's non-human table: CREATED AT)
+    plain = dy("history", "-H=false", "--format", "{{.Size}}|{{.CreatedSince}}", "committed:1").out.split()
+    assert plain[0].split("|")[0] == "5001" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)",
+                                                            plain[0].split("|")[1]), plain
+    assert dy("history", "-H=false", "committed:1").out.splitlines()[0].split() == ["IMAGE", "CREATED", "AT",
+                                                                                    "CREATED", "BY", "SIZE", "COMMENT"]
 
 
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"

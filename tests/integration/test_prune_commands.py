@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 
 def _cache_entries(dy) -> list[str]:
@@ -46,7 +47,20 @@ def test_builder_prune_dangling_then_all(dy, busybox, tmp_path):
     out = dy("builder", "prune", "-f").out  # every cached layer is held by cached:1: nothing dangles
     assert out.strip().endswith("Total:\t0B") and _cache_entries(dy) == entries
     dy("rmi", "cached:1")
-    out = dy("builder", "prune", "-f").out
+    # --filter until: only steps last used before then; --keep-storage: least recently used first
+    assert dy("builder", "prune", "-f", "--filter", "until=1h").out.strip() == "Total:\t0B"
+    assert _cache_entries(dy) == entries
+    old = os.path.join(dy.root, "cache", "build", entries[0])
+    now = time.time()
+    os.utime(old, (now - 7200, now - 7200))  # last used 2 h ago (the builder touches an entry it uses)
+    assert dy("builder", "prune", "-f", "--keep-storage", "1GB").out.strip() == "Total:\t0B"
+    out = dy("builder", "prune", "-f", "--filter", "until=1h").out
+    assert _cache_entries(dy) == entries[1:] and entries[0][:25] in out, out
+    for args, words in ((("--filter", "id=x"), "only until="), (("--filter", "until=soon"), "invalid value for time"),
+                        (("--keep-storage", "lots"), '"--keep-storage" flag')):
+        p = dy("builder", "prune", "-f", *args, check=False)
+        assert p.returncode == 1 and words in p.err and "Traceback" not in p.err, p.err
+    out = dy("builder", "prune", "-f", "--keep-storage", "0").out
     assert _cache_entries(dy) == [] and "Total:" in out
     dy("build", "-q", "-t", "cached:1", str(ctx))
     assert "Using cache" not in dy("build", "-t", "cached:2", "--no-cache", str(ctx)).out

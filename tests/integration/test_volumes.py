@@ -238,7 +238,7 @@ def test_volume_commands(dy, busybox, name, tmp_path):
     assert dy("volume", "inspect", "-f", "{{.Mountpoint}}", "beta").out.strip() == \
         os.path.join(dy.root, "volumes", "beta", "_data")
     p = dy("volume", "inspect", "nosuch", check=False)
-    assert p.returncode == 1 and "No such volume: nosuch" in p.err
+    assert p.returncode == 1 and "get nosuch: no such volume" in p.err
     # in use by a stopped container: refused, with its id
     dy("create", *NONE, "--name", name, "-v", "beta:/b", "busybox", "true")
     cid = inspect(dy, name)["Id"]

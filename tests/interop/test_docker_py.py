@@ -310,6 +310,77 @@ def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
     api.remove_network(other)
 
 
+def test_docker_py_ipam_range_and_aux_addresses(client):
+    """docker-py's test_create_network_with_ipam_config and test_connect_with_ipv4_address (on a
+    10.238.x subnet of our own instead of 172.28.0.0/16): IPAM.Config's IPRange, Gateway and
+    AuxiliaryAddresses come back as given, IPAM.Options as the request had it (null); a container
+    gets the range's first free address, a fixed one inside the range on connect; one taken off its
+    only network may be connected again (its default route then goes through it)."""
+    api = client.api
+    net = api.create_network("pyipam", ipam=docker.types.IPAMConfig(driver="default", pool_configs=[
+        docker.types.IPAMPool(subnet="10.238.20.0/24", iprange="10.238.20.0/26", gateway="10.238.20.254",
+                              aux_addresses={"a": "10.238.20.5", "b": "10.238.20.6", "c": "10.238.20.1"})]))["Id"]
+    try:
+        ipam = api.inspect_network(net)["IPAM"]
+        assert ipam.pop("Options", None) is None and ipam["Driver"] == "default"
+        assert ipam["Config"] == [{"Subnet": "10.238.20.0/24", "IPRange": "10.238.20.0/26",
+                                   "Gateway": "10.238.20.254",
+                                   "AuxiliaryAddresses": {"a": "10.238.20.5", "b": "10.238.20.6", "c": "10.238.20.1"}}]
+        c = api.create_container("busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="pyipam"))
+        d = api.create_container("busybox", ["sleep", "30"])  # on the default bridge
+        try:
+            api.start(c)
+            api.start(d)
+            ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["pyipam"]
+            assert (ep["IPAddress"], ep["Gateway"]) == ("10.238.20.2", "10.238.20.254")  # .1 is an aux address
+            # test_connect_with_ipv4_address: off its only network, then back with a fixed address
+            api.disconnect_container_from_network(c, "pyipam")
+            assert api.inspect_container(c)["NetworkSettings"]["Networks"] == {}
+            api.connect_container_to_network(c, "pyipam", ipv4_address="10.238.20.24")
+            ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["pyipam"]
+            assert ep["IPAMConfig"]["IPv4Address"] == ep["IPAddress"] == "10.238.20.24"
+            route = api.exec_start(api.exec_create(c, ["ip", "route"]))
+            assert route.startswith(b"default via 10.238.20.254"), route
+            # a second network for a running container: a fixed address in the range too
+            api.connect_container_to_network(d, "pyipam", ipv4_address="10.238.20.25")
+            ep = api.inspect_container(d)["NetworkSettings"]["Networks"]["pyipam"]
+            assert ep["IPAMConfig"]["IPv4Address"] == ep["IPAddress"] == "10.238.20.25"
+            api.disconnect_container_from_network(d, "pyipam")
+            with pytest.raises(docker.errors.APIError) as e:  # an aux address is never a container's
+                api.connect_container_to_network(d, "pyipam", ipv4_address="10.238.20.5")
+            assert "Address already in use" in str(e.value)
+        finally:
+            api.remove_container(c, force=True)
+            api.remove_container(d, force=True)
+        with pytest.raises(docker.errors.APIError) as e:
+            api.create_network("pyipam-bad", ipam=docker.types.IPAMConfig(pool_configs=[
+                docker.types.IPAMPool(subnet="10.238.21.0/24", iprange="10.238.22.0/26")]))
+        assert e.value.status_code == 400 and "doesn't contain ip-range" in str(e.value)
+    finally:
+        api.remove_network(net)
+
+
+def test_docker_py_undeclared_network_default_aliases(client):
+    """docker-py 7.1.0's test_run_with_networking_config_only_undeclared_network: a networking
+    config naming only another network is dropped by docker-py; the container's own user network
+    shows the short id as its alias already in the document of create (API 1.44)."""
+    client.networks.create("pyundecl")
+    try:
+        c = client.containers.run("busybox", "sleep 30", network="pyundecl", detach=True, networking_config={
+            "bar": client.api.create_endpoint_config(aliases=["hello"])})
+        try:
+            nets = c.attrs["NetworkSettings"]["Networks"]
+            assert list(nets) == ["pyundecl"]
+            assert nets["pyundecl"]["Aliases"] == [c.attrs["Id"][:12]] and nets["pyundecl"]["DriverOpts"] is None
+            c.reload()
+            ep = c.attrs["NetworkSettings"]["Networks"]["pyundecl"]
+            assert ep["Aliases"] == [c.id[:12]] and ep["DNSNames"] == [c.name, c.id[:12]]
+        finally:
+            c.remove(force=True)
+    finally:
+        client.networks.get("pyundecl").remove()
+
+
 def test_docker_py_build_cache_from(client):
     """cachefrom (dockerd's classic builder): cached steps are used only where they make part of
     one of those images; a name that is not there is skipped, so nothing comes from the cache."""
@@ -331,3 +402,37 @@ def test_docker_py_build_cache_from(client):
     with pytest.raises(docker.errors.APIError) as e:
         list(api.build(fileobj=io.BytesIO(script), cache_from="notalist"))
     assert e.value.status_code == 400
+
+
+def test_docker_py_attach_logs_without_stream_after_wait(client):
+    """docker-py's AttachContainerTest.test_attach_no_stream, twenty times: the logs of an exited
+    container come whole. docker-py reads the 101 headers through a buffered reader and the frames
+    from the raw socket: frames sent with the headers were lost (b"" most of the time, by hand)."""
+    api = client.api
+    for net in ("none", "bridge"):
+        for _ in range(10):
+            c = api.create_container("busybox", "echo hello", host_config=api.create_host_config(network_mode=net))
+            api.start(c)
+            api.wait(c, condition="not-running")
+            assert api.attach(c, stream=False, logs=True) == b"hello\n"
+            api.remove_container(c)
+
+
+def test_docker_py_build_with_a_dockerfile_outside_the_context(client, tmp_path):
+    """docker-py's test_build_out_of_context_dockerfile: docker-py adds the Dockerfile to the
+    context as .dockerfile.<hex> and sends `dockerfile` twice (that name, then the text); dockerd
+    takes the first value (Go's FormValue)."""
+    ctx, elsewhere = tmp_path / "ctx", tmp_path / "elsewhere"
+    ctx.mkdir()
+    elsewhere.mkdir()
+    (ctx / "file.txt").write_text("hello world")
+    (ctx / ".dockerignore").write_text(".dockerignore\n")
+    (elsewhere / "Dockerfile").write_text("FROM busybox\nCOPY . /src\nWORKDIR /src\n")
+    api = client.api
+    lines = list(api.build(path=str(ctx), dockerfile=str(elsewhere / "Dockerfile"), tag="ooc:1", decode=True))
+    assert "Successfully tagged ooc:1" in lines[-1].get("stream", ""), lines
+    c = api.create_container("ooc:1", "ls -a", host_config=api.create_host_config(network_mode="none"))
+    api.start(c)
+    api.wait(c)
+    assert sorted(api.logs(c).split()) == [b".", b"..", b"file.txt"]
+    api.remove_container(c)

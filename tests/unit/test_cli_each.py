@@ -62,7 +62,7 @@ def test_filter_args():
     assert filter_args(["name=a", "label=x=y", "name=b"], ("name", "label")) == {"name": ["a", "b"], "label": ["x=y"]}
     with pytest.raises(InvalidArgument, match=r"bad format of filter \(expected name=value\): name"):
         filter_args(["name"], ("name",))
-    with pytest.raises(InvalidArgument, match="invalid filter 'foo'"):
+    with pytest.raises(InvalidArgument, match="Invalid filter 'foo'"):
         filter_args(["foo=1"], ("name",))
 
 

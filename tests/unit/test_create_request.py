@@ -11,7 +11,7 @@ from dockyard.cli.flags import parse
 from dockyard.cli.run import RUN_FLAGS, config_from_flags, request_from_flags
 from dockyard.engine import mounts as M
 from dockyard.engine.create import config_from_request
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, NotImplemented
 
 
 def flags(*argv):
@@ -104,7 +104,8 @@ def test_defaults_from_a_minimal_body():
      "maximum retry count cannot be used"),
     ({"Image": "x", "HostConfig": {"RestartPolicy": {"Name": "always"}, "AutoRemove": True}},
      "can't create 'AutoRemove' container with restart policy"),
-    ({"Image": "x", "HostConfig": {"LogConfig": {"Type": "syslog"}}}, "log driver 'syslog' is not supported"),
+    ({"Image": "x", "HostConfig": {"LogConfig": {"Type": "nope"}}}, 'error looking up logging plugin nope'),
+    ({"Image": "x", "HostConfig": {"Runtime": "no-such-runtime"}}, "Unknown runtime specified no-such-runtime"),
     ({"Image": "x", "HostConfig": {"LogConfig": {"Config": {"max-size": "lots"}}}}, "max-size"),
     ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "dev/null"}]}}, "is not an absolute path"),
     ({"Image": "x", "HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "CgroupPermissions": "rwx"}]}},
@@ -134,10 +135,15 @@ def test_bad_bodies_are_refused_clearly(body, message):
     assert message in str(e.value)
 
 
+def test_dockerds_own_log_drivers_are_refused_by_name():
+    with pytest.raises(NotImplemented, match="log driver 'syslog' is not supported"):
+        config_from_request({"Image": "x", "HostConfig": {"LogConfig": {"Type": "syslog"}}})
+
+
 def test_cli_conflicts_stay_the_clis_words():
-    with pytest.raises(InvalidArgument, match="Conflicting options: --restart and --rm"):
+    with pytest.raises(InvalidArgument, match="conflicting options: cannot specify both --restart and --rm"):
         request_from_flags(*flags("--rm", "--restart", "always"))
-    with pytest.raises(InvalidArgument, match='invalid argument "lots" for "--memory" flag'):
+    with pytest.raises(InvalidArgument, match='invalid argument "lots" for "-m, --memory" flag'):
         request_from_flags(*flags("-m", "lots"))
     with pytest.raises(InvalidArgument, match="Duplicate mount point: /t"):
         request_from_flags(*flags("--tmpfs", "/t", "--tmpfs", "/t:size=1m"))

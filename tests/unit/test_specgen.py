@@ -32,7 +32,7 @@ def test_command_follows_docker(cfg, image, expected):
 
 
 def test_no_command_is_an_error():
-    with pytest.raises(InvalidArgument, match="no command"):
+    with pytest.raises(InvalidArgument, match="No command specified"):
         command(ContainerConfig(image="i"), {})
 
 

@@ -62,23 +62,3 @@ def test_cpu_list():
     for bad in ("", "a", "1-", "-1", "2-1", "0,,1"):
         with pytest.raises(ValueError):
             cpu_list(bad)
-
-
-def test_memory_flags_as_host_config():
-    assert U.memory_flags("", "") == {}
-    assert U.memory_flags("64m", None) == {"Memory": 64 << 20}
-    assert U.memory_flags("1g", "-1") == {"Memory": 1 << 30, "MemorySwap": -1}
-    assert U.memory_flags(None, "2g") == {"MemorySwap": 2 << 30}
-
-
-@pytest.mark.parametrize("memory,swap,flag,msg", [
-    ("12x", None, "--memory", 'invalid argument "12x" for "--memory" flag: invalid suffix: \'x\''),
-    ("1q", None, "-m, --memory", 'invalid argument "1q" for "-m, --memory" flag: invalid suffix: \'q\''),
-    (None, "-2", "--memory", 'invalid argument "-2" for "--memory-swap" flag: invalid size: \'-2\''),
-])
-def test_memory_flags_name_the_flag(memory, swap, flag, msg):
-    from dockyard.errors import InvalidArgument
-
-    with pytest.raises(InvalidArgument) as e:
-        U.memory_flags(memory, swap, memory_flag=flag)
-    assert str(e.value) == msg
