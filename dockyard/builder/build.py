@@ -94,6 +94,10 @@ class Builder:
     # -- the build ------------------------------------------------------------------------------
 
     def build(self) -> str:
+        with self.engine.lease():  # until the image is recorded, `rmi` keeps the layers written
+            return self._build()
+
+    def _build(self) -> str:
         from dockyard.builder.context import ContextFilter
         from dockyard.builder.dockerfile import parse
 
@@ -303,7 +307,7 @@ class Builder:
 
         image_id = self.temp_image(state)
         rec = self.engine.images.resolve(image_id)
-        top = self.engine.images.ensure_unpacked(rec)
+        top = self.engine.images.ensure_unpacked(rec, retain=True)
         key = f"build-{owner_tag()}-{os.urandom(8).hex()}"
         mounts = self.engine.snapshots.prepare(key, top, readonly=not writable)
         target = tempfile.mkdtemp(dir=self.engine.tmp_dir(), prefix=f"mnt-{owner_tag()}-")

@@ -27,7 +27,7 @@ class StepCache:
         except (OSError, ValueError):
             return None
         layer = entry.get("layer")
-        if layer and not self.content.has(layer["digest"]):
+        if layer and not self.content.retain(layer["digest"]):
             return None  # its layer was garbage-collected: build the step again
         try:
             os.utime(path)  # its mtime is when it was last used (builder prune --filter until, --keep-storage)

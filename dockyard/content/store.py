@@ -6,6 +6,11 @@ blob path either does not exist or holds exactly the bytes its name promises: a 
 a digest mismatch can leave a temp behind in ``ingest/`` (see :meth:`ContentStore.prune_ingest`)
 but never a half-written blob. Concurrent writers of the same blob race harmlessly: both temps
 hold the same bytes and the second rename (or the existence check) wins nothing and loses nothing.
+
+A blob found already there is touched, not just seen (`ContentStore.retain`, and the commit of a
+blob that exists): its mtime says a writer wants it, which `rmi`'s collection respects while that
+writer holds a lease (`dockyard.leases`). Touching and the collector's check-then-delete
+(`delete_stale`) are serialised by ``<root>/gc.lock`` (shared for writers, exclusive for it).
 """
 
 from __future__ import annotations
@@ -187,7 +192,7 @@ class ContentStore:
         if expected is not None and digest != expected:
             raise errors.DigestMismatch(f"digest mismatch: expected {expected}, got {digest} ({len(data)} bytes)",
                                         hint="the source sent different content than it promised; try again")
-        if self.has(digest):
+        if self.retain(digest):
             return digest
         with self.ingest(expected, len(data)) as w:
             w.write(data)
@@ -201,6 +206,35 @@ class ContentStore:
             while chunk := src.read(CHUNK):
                 w.write(chunk)
         return w.digest, w.size
+
+    def retain(self, digest: str) -> bool:
+        """`has` for a writer about to reuse the blob: touch it (its mtime is now) so that a
+        garbage collection respecting leases (`dockyard.leases`) keeps it; False if it is not
+        there. Serialised with `delete_stale`, so the blob is either touched before the collector
+        looks at it, or already gone (and the caller writes it again)."""
+        path = self.path(digest)
+        with self._gc_lock(exclusive=False):
+            try:
+                os.utime(path)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def delete_stale(self, digests, cutoff: float) -> list[str]:
+        """Delete those of ``digests`` whose mtime is older than ``cutoff`` (a file-clock time,
+        `dockyard.leases.cutoff`); the ones deleted. Blobs written or retained since are kept."""
+        deleted = []
+        with self._gc_lock(exclusive=True):
+            for digest in digests:
+                path = self.path(digest)
+                try:
+                    if os.lstat(path).st_mtime >= cutoff:
+                        continue
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+                deleted.append(digest)
+        return deleted
 
     def delete(self, digest: str) -> bool:
         """Remove a blob; False if it was not there (deletes race with other deleters)."""
@@ -251,13 +285,30 @@ class ContentStore:
 
     def _commit(self, temp_path: str, digest: str) -> None:
         target = self.path(digest)
-        if os.path.exists(target):
-            _unlink(temp_path)
-            return
         directory = os.path.dirname(target)
         os.makedirs(directory, exist_ok=True)
-        os.rename(temp_path, target)
-        _fsync_dir(directory)
+        with self._gc_lock(exclusive=False):  # no collector between the check and the rename
+            try:
+                os.utime(target)  # there already: it is this content; touched, it is retained
+            except FileNotFoundError:
+                os.rename(temp_path, target)
+                _fsync_dir(directory)
+                return
+        _unlink(temp_path)
+
+    @contextmanager
+    def _gc_lock(self, *, exclusive: bool) -> Iterator[None]:
+        """``<root>/gc.lock``: shared by writers that commit or retain a blob, exclusive for a
+        collector checking mtimes and deleting, so the two never interleave."""
+        import fcntl
+
+        os.makedirs(self.root, exist_ok=True)
+        fd = os.open(os.path.join(self.root, "gc.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
 
     def _not_found(self, digest: str) -> errors.BlobNotFound:
         return errors.BlobNotFound(f"blob {digest} not found in content store {self.root}")

@@ -33,7 +33,8 @@ def commit(engine, ref: str, repo: str | None = None, *, message: str = "", auth
                 except errors.DockyardError:
                     pass  # no cgroup or freezer here; it may also have just stopped
         try:
-            return _commit(engine, rec, repo, message=message, author=author, changes=changes)
+            with engine.lease():  # until the image is recorded, `rmi` keeps the new layer
+                return _commit(engine, rec, repo, message=message, author=author, changes=changes)
         finally:
             if paused:
                 from dockyard.engine.observe import unpause

@@ -49,8 +49,16 @@ class Engine:
         if self._images is None:
             from dockyard.images.store import ImageStore
 
-            self._images = ImageStore(self.content, self.db, self.snapshots)
+            self._images = ImageStore(self.content, self.db, self.snapshots, os.path.join(self.root, "leases"))
         return self._images
+
+    def lease(self):
+        """``with engine.lease() as lease:`` around a command that writes content (pull, load,
+        build, commit, import): until the block ends, `rmi`'s collection keeps what it writes or
+        retains (`dockyard.leases`)."""
+        from dockyard import leases
+
+        return leases.hold(os.path.join(self.root, "leases"))
 
     def tmp_dir(self) -> str:
         """``<root>/tmp``, for temps of commit, cp, import, save, bootstrap: made if missing, and

@@ -695,6 +695,11 @@ def load(engine, src: BinaryIO, platform: str | None = None) -> list[LoadedImage
     """Read an image archive (docker-archive or OCI layout tar, maybe compressed) from `src`. With
     `platform` (docker's `load --platform`) that platform's image of a multi-platform index is
     taken, and every image loaded must be that platform's, else nothing is loaded."""
+    with engine.lease() as lease:  # until its images are recorded, `rmi` keeps what it stores
+        return _load(engine, src, platform, lease)
+
+
+def _load(engine, src: BinaryIO, platform: str | None, lease) -> list[LoadedImage]:
     import zlib
 
     from dockyard.oci.platform import describe, matches, parse_platform
@@ -704,7 +709,6 @@ def load(engine, src: BinaryIO, platform: str | None = None) -> list[LoadedImage
     except ValueError as e:
         raise InvalidArgument(f"invalid platform: {e}") from None
     loader = _Loader(engine, wanted)
-    ok = False
     try:
         try:
             loader.read(src)
@@ -735,29 +739,8 @@ def load(engine, src: BinaryIO, platform: str | None = None) -> list[LoadedImage
                 engine.images.add_manifest(manifest_bytes, tags)
             loader.new.discard(image_id)
             loaded.append(LoadedImage(image_id, tags, moved))
-        ok = True
     finally:
-        keep: set[str] = set()
-        if ok:
-            for img in loaded:
-                rec = engine.db.get_image(img.id)
-                if rec is not None:
-                    keep.update((rec.manifest_digest, rec.config_digest))
-                    keep.update(x["digest"] for x in engine.images.manifest(rec).get("layers") or ())
-        for d in loader.new - keep:
-            if not _referenced(engine, d):
-                engine.content.delete(d)
+        # what it stored that no image uses (a failed load, or blobs of an image already here),
+        # unless another command's lease protects it (another load may be using it meanwhile)
+        engine.images.drop_unreferenced(loader.new, lease)
     return loaded
-
-
-def _referenced(engine, digest: str) -> bool:
-    """True if some recorded image uses the blob (another load may have added it meanwhile)."""
-    for rec in engine.db.list_images():
-        if digest in (rec.manifest_digest, rec.config_digest):
-            return True
-        try:
-            if any(x.get("digest") == digest for x in engine.images.manifest(rec).get("layers") or ()):
-                return True
-        except Exception:  # noqa: BLE001 - a damaged image does not block cleanup
-            continue
-    return False

@@ -100,15 +100,16 @@ def _add_image(engine, rootfs: str, tag: str, *, created: int, cmd: list[str], c
                env: list[str] | None = None) -> str:
     from dockyard.images.layers import layer_from_dir
 
-    desc, diff_id, _tar_size = layer_from_dir(engine.content, rootfs, tmp_dir=engine.tmp_dir(),
-                                          mtime_clamp=created)
-    config = {
-        "architecture": go_arch(), "os": "linux", "created": _rfc3339(created),
-        "config": {"Env": env or [PATH_ENV], "Cmd": cmd},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": _rfc3339(created), "created_by": created_by}],
-    }
-    image_id = engine.images.add(config, [desc], [tag])
+    with engine.lease():  # until the image is recorded, `rmi` keeps its layer
+        desc, diff_id, _tar_size = layer_from_dir(engine.content, rootfs, tmp_dir=engine.tmp_dir(),
+                                              mtime_clamp=created)
+        config = {
+            "architecture": go_arch(), "os": "linux", "created": _rfc3339(created),
+            "config": {"Env": env or [PATH_ENV], "Cmd": cmd},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created": _rfc3339(created), "created_by": created_by}],
+        }
+        image_id = engine.images.add(config, [desc], [tag])
     engine.images.ensure_unpacked(engine.images.resolve(image_id))
     return image_id
 

@@ -92,10 +92,14 @@ def _pairs(rest: str, instr: str) -> list[tuple[str, str]]:
 
 def import_rootfs(engine, src, tag: str | None, *, changes: list[str] = (), message: str = "") -> str:
     """Import the tarball at path `src` (or a binary file object) and return the image id."""
-    from dockyard.archive.compression import detect, open_decompressed
-
     if tag:
         engine.images.normalize_tag(tag)
+    with engine.lease():  # until the image is recorded, `rmi` keeps its layer and snapshot
+        return _import(engine, src, tag, changes=changes, message=message)
+
+
+def _import(engine, src, tag: str | None, *, changes: list[str], message: str) -> str:
+    from dockyard.archive.compression import detect, open_decompressed
     from dockyard.ownership import owner_tag
 
     with tempfile.NamedTemporaryFile(dir=engine.tmp_dir(), prefix=f"import-{owner_tag()}-") as tmp:

@@ -11,7 +11,7 @@ from dockyard import jsonfast as json  # the C codec without `re` & co: a hot pa
 
 import time
 
-from dockyard.errors import Conflict, ImageNotFound, InvalidArgument
+from dockyard.errors import Conflict, ImageNotFound, InvalidArgument, NotFound
 from dockyard.oci import digest as dg
 
 _HEX = frozenset("0123456789abcdef")
@@ -43,10 +43,11 @@ def _hub_tag(name: str) -> str | None:
 
 
 class ImageStore:
-    def __init__(self, content, db, snapshots) -> None:
+    def __init__(self, content, db, snapshots, leases_dir: str) -> None:
         self.content = content
         self.db = db
         self.snapshots = snapshots
+        self.leases_dir = leases_dir  # where writers hold their leases (`dockyard.leases`)
 
     # ---------------------------------------------------------------- lookup
 
@@ -146,7 +147,7 @@ class ImageStore:
 
         manifest = json.loads(manifest_bytes)
         for d in [manifest["config"]] + list(manifest.get("layers") or ()):
-            if not self.content.has(d["digest"]):
+            if not self.content.retain(d["digest"]):  # touched: a writer's lease keeps it until recorded
                 raise InvalidArgument(f"image manifest refers to a missing blob {d['digest']}")
         try:
             config = json.loads(self.content.read_bytes(manifest["config"]["digest"]))
@@ -216,19 +217,22 @@ class ImageStore:
 
     # ---------------------------------------------------------------- layers
 
-    def ensure_unpacked(self, rec, config: dict | None = None) -> str | None:
-        """Unpack missing layers into snapshots; return the top chain id (None: no layers)."""
+    def ensure_unpacked(self, rec, config: dict | None = None, *, retain: bool = False) -> str | None:
+        """Unpack missing layers into snapshots; return the top chain id (None: no layers).
+        ``retain``: the caller holds a lease (`dockyard.leases`) and is about to stack on the
+        layers, so the ones already there are touched, not merely seen."""
         config = config if config is not None else self.config(rec)
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if not diff_ids:
             return None
         chains = dg.chain_ids(diff_ids)
-        if self.snapshots.has_layer(chains[-1]):
+        have = self.snapshots.retain_layer if retain else self.snapshots.has_layer
+        if have(chains[-1]):
             return chains[-1]
         layers = self.manifest(rec)["layers"]
         parent = None
         for chain, diff_id, layer in zip(chains, diff_ids, layers):
-            if not self.snapshots.has_layer(chain):
+            if not have(chain):
                 if not self.content.verify(layer["digest"]):
                     from dockyard.errors import DigestMismatch
 
@@ -305,7 +309,31 @@ class ImageStore:
             return ""
 
     def gc(self) -> None:
-        """Delete manifests, configs, layer blobs and snapshots no image refers to any more."""
+        """Delete manifests, configs, layer blobs and snapshots no image refers to any more, but
+        nothing a live lease protects: content written or retained since the oldest live lease
+        began (`dockyard.leases`), i.e. what a concurrent pull, load, build, commit or import has
+        written and not yet recorded. The leases are read first, the images second: a writer that
+        records its image and drops its lease in between is seen by the second read."""
+        from dockyard import leases
+
+        cutoff = leases.cutoff(self.leases_dir)
+        keep, keep_chains = self.referenced()
+        self.content.delete_stale([d for d in self.content.walk() if d not in keep], cutoff)
+        for chain in sorted(self.snapshots.list_layers(), key=self._depth, reverse=True):  # children first
+            if chain not in keep_chains:
+                try:
+                    self.snapshots.remove_layer(chain, older_than=cutoff)
+                except (Conflict, NotFound):  # stacked on, or removed by another collector
+                    pass
+
+    def _depth(self, chain: str) -> int:
+        try:
+            return self.snapshots.depth(chain)
+        except NotFound:  # a parent removed meanwhile (another collector): it goes, or stays, alone
+            return 0
+
+    def referenced(self) -> tuple[set[str], set[str]]:
+        """(blob digests, layer chain IDs) the recorded images use."""
         keep: set[str] = set()
         keep_chains: set[str] = set()
         for rec in self.db.list_images():
@@ -318,16 +346,24 @@ class ImageStore:
             keep.update(layer["digest"] for layer in m.get("layers") or ())
             diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
             keep_chains.update(dg.chain_ids(diff_ids) if diff_ids else [])
-        for d in list(self.content.walk()):
-            if d not in keep:
-                self.content.delete(d)
-        for chain in sorted(self.snapshots.list_layers(), key=lambda c: -self.snapshots.depth(c)) \
-                if hasattr(self.snapshots, "list_layers") else []:
-            if chain not in keep_chains:
-                try:
-                    self.snapshots.remove_layer(chain)
-                except Conflict:
-                    pass
+        return keep, keep_chains
+
+    def drop_unreferenced(self, digests, lease) -> None:
+        """After a failed or partly redundant write (pull, load): delete those of ``digests`` no
+        image uses and no *other* live lease protects (``lease``: the caller's own)."""
+        import os
+
+        from dockyard import leases
+
+        newest = None
+        for d in digests:  # its own writes of the last clock tick are older than "now" too
+            try:
+                newest = max(newest or 0.0, os.lstat(self.content.path(d)).st_mtime)
+            except FileNotFoundError:
+                continue
+        cutoff = leases.cutoff(self.leases_dir, exclude=lease, newer_than=newest)
+        keep, _ = self.referenced()
+        self.content.delete_stale([d for d in digests if d not in keep], cutoff)
 
 
 def _report(db, image_id: str, lines: list) -> list:

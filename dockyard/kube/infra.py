@@ -31,13 +31,14 @@ def ensure_infra_image(engine, busybox: str = "/bin/busybox") -> str:
         raise (NotFound if not os.path.exists(busybox) else InvalidArgument)(
             f"the pod infra image is made from a static {busybox}", hint="apt-get install -y busybox-static")
     created = "1970-01-01T00:00:00Z"
-    with tempfile.TemporaryDirectory(dir=engine.tmp_dir(), prefix=f"pause-{owner_tag()}-") as d:
-        make_busybox_rootfs(d, busybox)
-        desc, diff_id, _ = layer_from_dir(engine.content, d, tmp_dir=engine.tmp_dir(), mtime_clamp=0)
-    config = {"architecture": go_arch(), "os": "linux", "created": created,
-              "config": {"Env": [PATH_ENV], "Cmd": PAUSE, "StopSignal": "SIGTERM",
-                         "Labels": {"io.dockyard.pod.infra-image": "true"}},
-              "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-              "history": [{"created": created, "created_by": "dockyard kube play: pod infra image (busybox)"}]}
-    engine.images.add(config, [desc], [INFRA_IMAGE])
+    with engine.lease():  # until the image is recorded, `rmi` keeps its layer
+        with tempfile.TemporaryDirectory(dir=engine.tmp_dir(), prefix=f"pause-{owner_tag()}-") as d:
+            make_busybox_rootfs(d, busybox)
+            desc, diff_id, _ = layer_from_dir(engine.content, d, tmp_dir=engine.tmp_dir(), mtime_clamp=0)
+        config = {"architecture": go_arch(), "os": "linux", "created": created,
+                  "config": {"Env": [PATH_ENV], "Cmd": PAUSE, "StopSignal": "SIGTERM",
+                             "Labels": {"io.dockyard.pod.infra-image": "true"}},
+                  "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                  "history": [{"created": created, "created_by": "dockyard kube play: pod infra image (busybox)"}]}
+        engine.images.add(config, [desc], [INFRA_IMAGE])
     return INFRA_IMAGE

@@ -104,28 +104,21 @@ def pull(engine, name: str, *, insecure: bool = False, platform: str | None = No
         manifest_digest = dg.sha256_of(body)
         config_desc, layers = _parse_manifest(doc, manifest_digest)
         added: list[str] = []
-        try:
-            _fetch_blobs(engine, reg, ref, scopes, config_desc, layers, progress, concurrency, added)
-            return _record(engine, ref, tag, body, manifest_digest, top_digest, config_desc, layers, len(added))
-        except BaseException:
-            _forget(engine, added)
-            raise
-
-
-def _forget(engine, added: list[str]) -> None:
-    """After a failed pull, remove the blobs it added that no image uses: a failed pull leaves
-    nothing behind (a later pull downloads them again, as Docker's does)."""
-    try:
-        used: set[str] = set()
-        for rec in engine.db.list_images():
-            used.update((rec.manifest_digest, rec.config_digest))
+        with engine.lease() as lease:  # until the image is recorded, `rmi` keeps what it fetches
             try:
-                used.update(x["digest"] for x in engine.images.manifest(rec).get("layers") or ())
-            except Exception:  # noqa: BLE001 - a damaged image keeps what it has
-                continue
-        for d in added:
-            if d not in used:
-                engine.content.delete(d)
+                _fetch_blobs(engine, reg, ref, scopes, config_desc, layers, progress, concurrency, added)
+                return _record(engine, ref, tag, body, manifest_digest, top_digest, config_desc, layers, len(added))
+            except BaseException:
+                _forget(engine, added, lease)
+                raise
+
+
+def _forget(engine, added: list[str], lease) -> None:
+    """After a failed pull, remove the blobs it added that no image uses and no other command's
+    lease protects (a concurrent pull may be reusing them): a failed pull leaves nothing behind
+    (a later pull downloads them again, as Docker's does)."""
+    try:
+        engine.images.drop_unreferenced(added, lease)
     except Exception:  # noqa: BLE001 - cleanup must not hide the error that caused it
         pass
 
@@ -258,12 +251,12 @@ def _fetch_blobs(engine, reg, ref, scopes, config_desc: dict, layers: list[dict]
     content = engine.content
     todo: list[tuple[dict, str | None]] = []
     seen: set[str] = set()
-    if not content.has(config_desc["digest"]):
+    if not content.retain(config_desc["digest"]):  # retained: touched, so the lease keeps it
         todo.append((config_desc, None))
         seen.add(config_desc["digest"])
     for layer in layers:
         ident = dg.short_id(layer["digest"])
-        if content.has(layer["digest"]):
+        if content.retain(layer["digest"]):
             progress.status(ident, "Already exists")
         elif layer["digest"] not in seen:
             seen.add(layer["digest"])

@@ -116,7 +116,7 @@ class OverlaySnapshotter:
         from dockyard.archive.apply import apply_layer
 
         final = self._layer(chain_id)
-        if os.path.isdir(final):
+        if os.path.isdir(final) and self.retain_layer(chain_id):
             return self._stored_result(chain_id)
         if parent is not None and not self.has_layer(parent):
             raise errors.NotFound(f"cannot unpack layer {chain_id}: parent layer {parent} is not unpacked")
@@ -198,10 +198,29 @@ class OverlaySnapshotter:
         ids = (f"{_HEX_ALGOS[len(n)]}:{n}" for n in names if len(n) in _HEX_ALGOS)
         return sorted(i for i in ids if dg.is_valid(i))
 
-    def remove_layer(self, chain_id: str) -> None:
-        """Delete a committed layer; `Conflict` while a layer or an active snapshot stacks on it."""
+    def retain_layer(self, chain_id: str) -> bool:
+        """`has_layer` for a writer about to reuse the layer (unpack on it, stack on it): touch it
+        so that a collection respecting leases (`dockyard.leases`) keeps it; False if it is not
+        there. Under the lock `remove_layer` takes, so it never falls between its check and act."""
         d = self._layer(chain_id)
         with self._lock():
+            try:
+                os.utime(d)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def remove_layer(self, chain_id: str, *, older_than: float | None = None) -> bool:
+        """Delete a committed layer; `Conflict` while a layer or an active snapshot stacks on it.
+        With ``older_than`` (a file-clock time, `dockyard.leases.cutoff`) a layer unpacked or
+        retained since then is kept: False."""
+        d = self._layer(chain_id)
+        with self._lock():
+            try:
+                if older_than is not None and os.stat(d).st_mtime >= older_than:
+                    return False
+            except FileNotFoundError:
+                pass
             if not os.path.isdir(d):
                 raise errors.NotFound(f"layer {chain_id} is not unpacked")
             for child in self.list_layers():
@@ -218,6 +237,7 @@ class OverlaySnapshotter:
             grave = tempfile.mkdtemp(prefix=f"rm-{owner_tag()}-", dir=self._tmp)
             os.rename(d, os.path.join(grave, "layer"))  # gone from view in one step
         _force_rmtree(grave)
+        return True
 
     def _parent_or_none(self, chain_id: str) -> str | None:
         try:

@@ -599,6 +599,26 @@ def test_bad_manifests_are_refused_and_store_nothing(start):
         assert state(srv.root) == before, path[:80]
 
 
+@pytest.mark.parametrize("tag", ["-bad", ".x", "t" * 129, "a+b", "%2e%2e", "a%20b"])
+def test_manifest_by_an_invalid_tag_is_unknown_to_reads_and_invalid_to_writes(start, tag):
+    """distribution-spec conformance: GET/HEAD of a manifest by a reference that cannot be a tag
+    answer 404 MANIFEST_UNKNOWN, as for a tag that is not there; a PUT still gets 400 TAG_INVALID."""
+    srv = start()
+    srv.push_image("ok/repo", "v1", [b"fine"])
+    before = state(srv.root)
+    for path in (f"/v2/ok/repo/manifests/{tag}", "/v2/ok/repo/manifests/absent"):
+        r = srv.request("GET", path)
+        assert (r.status, r.codes) == (404, ["MANIFEST_UNKNOWN"]), (path, r)
+        r = srv.request("HEAD", path)
+        assert (r.status, r.body) == (404, b""), (path, r)
+    r = srv.request("PUT", f"/v2/ok/repo/manifests/{tag}", b"{}", {"Content-Type": OCI_MANIFEST})
+    assert (r.status, r.codes) == (400, ["TAG_INVALID"]), r
+    r = srv.request("GET", "/v2/ok/repo/manifests/sha256:short")  # a colon: a digest, still checked
+    assert (r.status, r.codes) == (400, ["DIGEST_INVALID"]), r
+    assert state(srv.root) == before
+    assert srv.request("GET", "/v2/ok/repo/manifests/v1").status == 200
+
+
 def test_bad_names_and_path_tricks_never_reach_storage(start):
     srv = start()
     srv.push_image("ok/repo", "v1", [b"fine"])
