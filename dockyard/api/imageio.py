@@ -164,7 +164,7 @@ def prune(engine, req) -> None:
 
 def commit(engine, req) -> None:
     """POST /commit?container=…&repo=…&tag=…&comment=…&author=…&pause=…&changes=…"""
-    from dockyard.engine.filesystem import commit as commit_container
+    from dockyard.engine.commit import commit as commit_container
 
     ref = req.q("container")
     if not ref:

@@ -58,7 +58,7 @@ def top(engine, req, name: str) -> None:
 
 
 def changes(engine, req, name: str) -> None:
-    from dockyard.engine.filesystem import diff
+    from dockyard.engine.fsdiff import diff
 
     kinds = {"C": 0, "A": 1, "D": 2}
     req.send_json([{"Path": path, "Kind": kinds[kind]} for kind, path in diff(engine, name)])

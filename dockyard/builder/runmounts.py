@@ -25,6 +25,7 @@ import hashlib
 import os
 import stat
 
+from dockyard.builder.sources import context_root, from_state, named_root
 from dockyard.errors import InvalidArgument, NotImplemented
 
 
@@ -228,10 +229,10 @@ def _bind_copy(builder, m, tmp: str, states: dict, df, where: str) -> str:
     if m.from_ and m.from_ in builder.build_contexts:
         src = SourceRoot(builder.build_contexts[m.from_])
     elif m.from_:
-        root, unmount, _ = builder._mount_state(builder._from_state(m.from_, states, df))
+        root, unmount, _ = builder.mount_state(from_state(builder, m.from_, states, df))
         src = SourceRoot(root)
     else:
-        src = builder._context_root()
+        src = context_root(builder)
     try:
         with src:
             found = src.lookup(parts)
@@ -257,7 +258,7 @@ def bind_digest(builder, instr, states: dict, df) -> str:
     """What the step's bind mounts show, for its cache key (as BuildKit keys on them): the content
     and modes of a context's or --build-context's source, the stage's or image's key for from=.
     Cache, tmpfs and secret mounts are not part of the key."""
-    from dockyard.builder.copier import SourceRoot, entry_digest
+    from dockyard.builder.copier import entry_digest
 
     h = hashlib.sha256()
     for m in instr.mounts:
@@ -266,10 +267,9 @@ def bind_digest(builder, instr, states: dict, df) -> str:
         source = m.source or "/"
         h.update(f"bind\0{m.from_ or ''}\0{source}\n".encode())
         if m.from_ and m.from_ not in builder.build_contexts:
-            h.update(builder._from_state(m.from_, states, df).key.encode())
+            h.update(from_state(builder, m.from_, states, df).key.encode())
             continue
-        root = SourceRoot(builder.build_contexts[m.from_]) if m.from_ else builder._context_root()
-        with root as src:
+        with named_root(builder, m.from_) as src:
             found = src.lookup(tuple(p for p in source.split("/") if p and p not in (".", "..")))
             if found is None:
                 continue  # the step fails on it when it runs

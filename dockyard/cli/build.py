@@ -249,15 +249,11 @@ def _refuse_unsupported(opts) -> None:
 
 def _run_limits(opts) -> dict:
     """The RUN steps' HostConfig from the resource flags (checked again by the engine)."""
-    from dockyard.cli.run import int_flag, mem_flag
+    from dockyard.cli.run import int_flag, mem_flag, memory_flags
     from dockyard.cli.runflags import parse_ulimit
     from dockyard.engine.hostopts import check_extra_host
 
-    hc: dict = {}
-    if opts.memory:
-        hc["Memory"] = mem_flag(opts.memory, "-m, --memory")
-    if opts.memory_swap:
-        hc["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
+    hc = memory_flags(opts.memory, opts.memory_swap)
     for attr, flag, key in (("cpu_shares", "-c, --cpu-shares", "CpuShares"), ("cpu_period", "--cpu-period", "CpuPeriod"),
                             ("cpu_quota", "--cpu-quota", "CpuQuota")):
         if getattr(opts, attr):

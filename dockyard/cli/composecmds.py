@@ -126,7 +126,8 @@ def cmd_kill(s, argv):
     return 0
 
 
-def _each(s, argv, prog, summary, fn, doing, done, want):
+def _each_in_state(s, argv, prog, summary, fn, doing, done, want):
+    """fn(engine, id) on each service container whose Status is ``want``, with progress events."""
     opts = parse_cmd([], argv, prog, summary)
     progress = s.progress()
     for rec in _ordered(s, _recs(s, opts.args)):
@@ -141,13 +142,13 @@ def _each(s, argv, prog, summary, fn, doing, done, want):
 def cmd_pause(s, argv):
     from dockyard.engine.observe import pause
 
-    return _each(s, argv, "pause [SERVICE...]", "Pause services", pause, "Pausing", "Paused", "running")
+    return _each_in_state(s, argv, "pause [SERVICE...]", "Pause services", pause, "Pausing", "Paused", "running")
 
 
 def cmd_unpause(s, argv):
     from dockyard.engine.observe import unpause
 
-    return _each(s, argv, "unpause [SERVICE...]", "Unpause services", unpause, "Unpausing", "Unpaused", "paused")
+    return _each_in_state(s, argv, "unpause [SERVICE...]", "Unpause services", unpause, "Unpausing", "Unpaused", "paused")
 
 
 def cmd_top(s, argv):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import time
 
-from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, help_or_refuse, parse, usage
+from dockyard.cli.each import each
+from dockyard.cli.flags import BOOL, INT, LIST, STR, Flag, UsageError, filter_args, help_or_refuse, parse, usage
 from dockyard.cli.render import ago, confirm
 from dockyard.engine.listing import status_text
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import InvalidArgument
 
 PS_FLAGS = [
     Flag("-a,--all", BOOL, "Show all containers (default shows just running)"),
@@ -42,19 +43,14 @@ def _command(rec) -> str:
 
 
 def _filters(values: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in values:
-        k, eq, v = f.partition("=")
-        if not eq:
-            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
-        if k not in ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health"):
-            raise InvalidArgument(f"Invalid filter '{k}'")
+    def check(k: str, v: str) -> None:
         if k == "status" and v not in STATUSES:
             raise InvalidArgument(f"Invalid filter 'status={v}'")
         if k == "health" and v not in ("starting", "healthy", "unhealthy", "none"):
             raise InvalidArgument(f"Unrecognised filter value for health: {v}")
-        out.setdefault(k, []).append(v)
-    return out
+
+    return filter_args(values, ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health"),
+                       check)
 
 
 def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
@@ -136,18 +132,14 @@ def cmd_rm(ctx, argv: list[str]) -> int:
                               "Remove one or more containers", RM_FLAGS, "at least 1 argument")
     if opts.link:
         from dockyard.engine.links import remove as remove_link
-    failed = 0
-    for ref in opts.args:
-        try:
-            if opts.link:  # the link /me/alias, not a container
-                remove_link(ctx.engine, ref)
-            else:
-                remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
-            print(ref)
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            failed = 1
-    return failed
+
+    def rm_one(ref):
+        if opts.link:  # the link /me/alias, not a container
+            remove_link(ctx.engine, ref)
+        else:
+            remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
+
+    return each(opts.args, rm_one, echo=True)
 
 
 def cmd_rename(ctx, argv: list[str]) -> int:

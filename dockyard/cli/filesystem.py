@@ -97,7 +97,7 @@ def cmd_cp(ctx, argv: list[str]) -> int:
 
 
 def cmd_diff(ctx, argv: list[str]) -> int:
-    from dockyard.engine.filesystem import diff
+    from dockyard.engine.fsdiff import diff
 
     opts = parse(DIFF_FLAGS, argv)
     if opts.help:
@@ -135,7 +135,7 @@ def _to_file(path: str, write) -> None:
 
 
 def cmd_commit(ctx, argv: list[str]) -> int:
-    from dockyard.engine.filesystem import commit
+    from dockyard.engine.commit import commit
 
     opts = parse(COMMIT_FLAGS, argv)
     if opts.help:

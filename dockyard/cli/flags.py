@@ -196,3 +196,19 @@ def key_values(values: list[str], what: str | None = None) -> dict:
             raise InvalidArgument(f"invalid {what} {v!r}")
         out[k] = val
     return out
+
+
+def filter_args(values: list[str], allowed, check=None) -> dict[str, list[str]]:
+    """Repeated `--filter name=value` flags as {name: [values]}, in docker's words: a flag
+    without `=` or a name not in ``allowed`` is refused; ``check(name, value)`` refuses values."""
+    out: dict[str, list[str]] = {}
+    for f in values:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
+        if k not in allowed:
+            raise InvalidArgument(f"Invalid filter '{k}'")
+        if check is not None:
+            check(k, v)
+        out.setdefault(k, []).append(v)
+    return out

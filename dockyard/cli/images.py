@@ -6,7 +6,7 @@ import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, help_or_refuse, parse, usage
 from dockyard.cli.render import ago, human_size, parse_rfc3339
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import InvalidArgument
 
 IMAGES_FLAGS = [
     Flag("-a,--all", BOOL, "Show all images"),
@@ -135,17 +135,14 @@ def cmd_rmi(ctx, argv: list[str]) -> int:
     if opts.help or not opts.args:
         return help_or_refuse(opts.help, "dockyard rmi [OPTIONS] IMAGE [IMAGE...]",
                               "Remove one or more images", flags, "at least 1 argument")
-    rc = 0
-    for name in opts.args:
-        try:
-            if opts.platform:
-                ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
-            for what, value in ctx.engine.images.remove(name, force=opts.force):
-                print(f"{what}: {value}")
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            rc = 1
-    return rc
+    from dockyard.cli.each import each
+
+    def rmi_one(name):  # "Untagged: …" and "Deleted: …" lines, as docker prints them
+        if opts.platform:
+            ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
+        return "\n".join(f"{what}: {value}" for what, value in ctx.engine.images.remove(name, force=opts.force)) or None
+
+    return each(opts.args, rmi_one)
 
 
 def cmd_import(ctx, argv: list[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from dockyard.cli.each import each, outcomes
 from dockyard.cli.flags import BOOL, STR, Flag, UsageError, parse, usage
 from dockyard.errors import DockyardError
 
@@ -15,37 +16,7 @@ def _each(ctx, argv, flags, prog, summary, fn, *, parallel: bool = False) -> int
         if opts.get("help"):
             return 0
         raise UsageError(f'"dockyard {prog}" requires at least 1 argument.')
-    rc = 0
-    for ref, out, err in _parallel(fn, opts) if parallel and len(opts.args) > 1 else _serial(fn, opts):
-        if err is not None:
-            sys.stderr.write(f"dockyard: error: {err}\n")
-            rc = 1
-        elif out is not None:
-            print(out)
-    return rc
-
-
-def _serial(fn, opts):
-    for ref in opts.args:
-        try:
-            yield ref, fn(ref, opts), None
-        except DockyardError as e:
-            yield ref, None, e
-
-
-def _parallel(fn, opts):
-    """As the docker CLI does for stop/restart/kill: all containers at once, so stopping N
-    containers takes one grace period, not N. Output stays in argument order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(ref):
-        try:
-            return ref, fn(ref, opts), None
-        except DockyardError as e:
-            return ref, None, e
-
-    with ThreadPoolExecutor(max_workers=min(32, len(opts.args))) as pool:
-        yield from pool.map(one, opts.args)
+    return each(opts.args, lambda ref: fn(ref, opts), parallel=parallel)
 
 
 def cmd_start(ctx, argv):
@@ -97,10 +68,10 @@ def cmd_restart(ctx, argv):
         if opts.help:
             return 0
         raise UsageError('"dockyard restart" requires at least 1 argument.')
-    def stop_one(ref, o):
-        return stop(ctx.engine, ref, timeout=parse_timeout(o.time), signal=o.signal)
+    def stop_one(ref):
+        return stop(ctx.engine, ref, timeout=parse_timeout(opts.time), signal=opts.signal)
 
-    stopped = list(_parallel(stop_one, opts) if len(opts.args) > 1 else _serial(stop_one, opts))
+    stopped = list(outcomes(opts.args, stop_one, parallel=True))
     ctx.engine.db.close()  # the threads' connections stay with them; start afresh in this thread
     rc = 0
     for ref, _out, err in stopped:

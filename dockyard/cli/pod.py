@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from dockyard.cli.flags import BOOL, STR, Flag, UsageError, parse, usage
 
 
@@ -77,15 +75,7 @@ def cmd_pod_rm(ctx, argv: list[str]) -> int:
                  "Remove pods: their containers and own volumes")
     if not opts.args:
         raise UsageError('"dockyard pod rm" requires at least 1 argument.')
-    from dockyard.errors import DockyardError
+    from dockyard.cli.each import each
     from dockyard.kube.pods import remove_pod
 
-    failed = 0
-    for name in opts.args:
-        try:
-            remove_pod(ctx.engine, name, force=opts.force)
-            print(name)
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            failed = 1
-    return failed
+    return each(opts.args, lambda name: remove_pod(ctx.engine, name, force=opts.force), echo=True)

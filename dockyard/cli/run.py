@@ -243,11 +243,7 @@ def config_from_flags(opts, image: str, cmd: list[str]):
 
 def resource_flags(opts) -> dict:
     """-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit as HostConfig values."""
-    out: dict = {}
-    if opts.memory:
-        out["Memory"] = mem_flag(opts.memory, "-m, --memory")
-    if opts.memory_swap:
-        out["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
+    out = memory_flags(opts.memory, opts.memory_swap)
     if opts.cpus:
         out["NanoCpus"] = cpus_flag(opts.cpus)
     if opts.cpu_shares:
@@ -270,6 +266,17 @@ def mem_flag(value: str, flag: str) -> int:
         return ram_in_bytes(value)
     except SizeError as e:
         raise FlagError(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+
+
+def memory_flags(memory: str | None, memory_swap: str | None) -> dict:
+    """-m/--memory and --memory-swap as HostConfig's Memory and MemorySwap (-1: unlimited swap),
+    for run/create, build and update alike; a flag not given is left out."""
+    out: dict = {}
+    if memory:
+        out["Memory"] = mem_flag(memory, "-m, --memory")
+    if memory_swap:
+        out["MemorySwap"] = -1 if memory_swap == "-1" else mem_flag(memory_swap, "--memory-swap")
+    return out
 
 
 def cpus_flag(value: str) -> int:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
 from dockyard.cli.flags import STR, Flag, FlagError, UsageError, parse, usage
-from dockyard.errors import DockyardError
 
 FLAGS = [
     Flag("--blkio-weight", STR, "Block IO (relative weight), between 10 and 1000, or 0 to disable", metavar="uint16"),
@@ -28,13 +25,9 @@ FLAGS = [
 
 
 def request(opts) -> dict:
-    from dockyard.cli.run import cpus_flag, int_flag, mem_flag  # the run flags' own parsers, one place
+    from dockyard.cli.run import cpus_flag, int_flag, mem_flag, memory_flags  # the run flags' own parsers
 
-    body: dict = {}
-    if opts.memory:
-        body["Memory"] = mem_flag(opts.memory, "-m, --memory")
-    if opts.memory_swap:
-        body["MemorySwap"] = -1 if opts.memory_swap == "-1" else mem_flag(opts.memory_swap, "--memory-swap")
+    body = memory_flags(opts.memory, opts.memory_swap)
     if opts.memory_reservation:
         body["MemoryReservation"] = mem_flag(opts.memory_reservation, "--memory-reservation")
     if opts.cpus:
@@ -72,12 +65,6 @@ def cmd_update(ctx, argv) -> int:
     body = request(opts)
     if not body:
         raise UsageError("you must provide one or more flags when using this command")
-    rc = 0
-    for ref in opts.args:
-        try:
-            update(ctx.engine, ref, body)
-            print(ref)
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            rc = 1
-    return rc
+    from dockyard.cli.each import each
+
+    return each(opts.args, lambda ref: update(ctx.engine, ref, body), echo=True)

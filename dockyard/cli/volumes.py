@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, key_values, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, filter_args, key_values, parse, usage
 from dockyard.cli.render import confirm
-from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.errors import InvalidArgument, NotFound
 
 LS_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
               "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "CreatedAt": "CREATED AT"}
@@ -39,17 +39,11 @@ def cmd_volume_create(ctx, argv: list[str]) -> int:
 
 
 def _filters(values: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in values:
-        k, eq, v = f.partition("=")
-        if not eq:
-            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
-        if k not in ("dangling", "name", "label", "label!", "driver"):
-            raise InvalidArgument(f"Invalid filter '{k}'")
+    def check(k: str, v: str) -> None:
         if k == "dangling" and v.lower() not in ("true", "false", "1", "0"):
             raise InvalidArgument(f"Invalid filter 'dangling={v}'")
-        out.setdefault(k, []).append(v)
-    return out
+
+    return filter_args(values, ("dangling", "name", "label", "label!", "driver"), check)
 
 
 def cmd_volume_ls(ctx, argv: list[str]) -> int:
@@ -129,15 +123,9 @@ def cmd_volume_rm(ctx, argv: list[str]) -> int:
                  "rm [OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes")
     if not opts.args:
         raise UsageError('"dockyard volume rm" requires at least 1 argument.')
-    rc = 0
-    for name in opts.args:
-        try:
-            remove(ctx.engine, name, force=opts.force)
-            print(name)
-        except DockyardError as e:
-            sys.stderr.write(f"dockyard: error: {e}\n")
-            rc = 1
-    return rc
+    from dockyard.cli.each import each
+
+    return each(opts.args, lambda name: remove(ctx.engine, name, force=opts.force), echo=True)
 
 
 def cmd_volume_prune(ctx, argv: list[str]) -> int:

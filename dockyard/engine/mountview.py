@@ -5,7 +5,7 @@ its volume and bind mounts on it, whether the container runs or not (moby's
 ``daemon/containerfs_linux.go`` openContainerFS: the rootfs, then every mount point bound at its
 destination resolved inside the rootfs; tmpfs mounts are not in it). A running container's own
 root (``/proc/<pid>/root``) already is that view. For a stopped or created one,
-`engine/filesystem.open_root` mounts its overlay on a private temporary directory, and
+`engine/fsroot.open_root` mounts its overlay on a private temporary directory, and
 `mount_view` binds the same sources the runtime would bind at start onto it, through the
 runtime's own `mount_one`: each destination is opened inside the rootfs by descriptor (symlinks
 resolved in scope, never followed by the kernel) and mounted onto through /proc/self/fd/N, the

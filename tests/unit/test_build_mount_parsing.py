@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from dockyard.builder import build as B
+from dockyard.builder import copystep, sources
 from dockyard.builder import runmounts as R
 from dockyard.builder.dockerfile import parse
 from dockyard.errors import InvalidArgument
@@ -50,19 +50,19 @@ def _match(name, is_dir):
 
 
 def test_exclude_patterns_match_below_the_source():
-    skip = B._excluder(SimpleNamespace(exclude=["*.txt", "sub/skip", "**/*.log"]))
+    skip = sources.excluder(SimpleNamespace(exclude=["*.txt", "sub/skip", "**/*.log"]))
     d = _match("app", True)
     assert skip(d, ("a.txt",)) and skip(d, ("sub", "skip")) and skip(d, ("deep", "x.log"))
     assert not skip(d, ("sub", "a.txt")) and not skip(d, ("keep.py",)) and not skip(d, ())
     assert skip(_match("dir/home.txt", False), ()) and not skip(_match("home.md", False), ())
-    assert B._excluder(SimpleNamespace(exclude=[])) is None
+    assert sources.excluder(SimpleNamespace(exclude=[])) is None
 
 
 def test_parents_pivot():
     instr = SimpleNamespace(sources=["./base/./deep/f", "x/*.txt", "w*/./q"])
-    assert B._pivot(instr, _match("base/deep/f", False)) == 1
-    assert B._pivot(instr, _match("x/a.txt", False)) == 0
-    assert B._pivot(instr, _match("wide/q", False)) == 1
+    assert copystep.pivot(instr, _match("base/deep/f", False)) == 1
+    assert copystep.pivot(instr, _match("x/a.txt", False)) == 0
+    assert copystep.pivot(instr, _match("wide/q", False)) == 1
 
 
 def test_drop_mountpoints_keeps_what_the_step_wrote(tmp_path):
