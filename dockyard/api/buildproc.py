@@ -16,6 +16,8 @@ import sys
 class JsonLines:
     """A text stream whose writes become {"stream": text} messages on a descriptor."""
 
+    colours_stderr = True  # a RUN step's stderr comes wrapped in \x1b[91m … \x1b[0m, as dockerd's
+
     def __init__(self, fd: int) -> None:
         self.fd = fd
 

@@ -16,6 +16,9 @@ class PlainProgress:
     def __init__(self, out, *, quiet: bool = False) -> None:
         self.out = out
         self.quiet = quiet
+        # an output that shows stderr apart (api/buildproc.py: dockerd wraps a step's stderr in
+        # \x1b[91m … \x1b[0m in its build stream); a terminal or a file gets the streams as written
+        self.tells_stderr = bool(getattr(out, "colours_stderr", False))
 
     def _say(self, text: str) -> None:
         if not self.quiet:
@@ -34,9 +37,10 @@ class PlainProgress:
     def miss(self, reason: str) -> None:
         self._say(f" ---> Cache miss: {reason}")
 
-    def output(self, data: bytes) -> None:
+    def output(self, data: bytes, stderr: bool = False) -> None:
         if not self.quiet:
-            self.out.write(data.decode("utf-8", errors="replace"))
+            text = data.decode("utf-8", errors="replace")
+            self.out.write(f"\x1b[91m{text}\x1b[0m" if stderr and self.tells_stderr else text)
             self.out.flush()
 
     def done(self, ident: str) -> None:
@@ -48,6 +52,7 @@ class PlainProgress:
 
 class TtyProgress:
     TAIL = 6
+    tells_stderr = False  # one display for both streams
 
     def __init__(self, out) -> None:
         self.out = out
@@ -82,7 +87,7 @@ class TtyProgress:
             self.rows[-1]["why"] = reason
         self._draw(force=True)
 
-    def output(self, data: bytes) -> None:
+    def output(self, data: bytes, stderr: bool = False) -> None:
         text = self.partial + data.decode("utf-8", errors="replace")
         lines = text.split("\n")
         self.partial = lines.pop()

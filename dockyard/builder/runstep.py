@@ -120,7 +120,9 @@ def run_host_opts(builder) -> dict:
 
 def run_container(builder, c) -> int:
     """Run a step's container with its output piped to the progress display (a reader thread,
-    started only after the container is forked: no fork ever happens with it running)."""
+    started only after the container is forked: no fork ever happens with it running). One pipe
+    for both streams (their order kept), unless the display tells stderr apart (the Engine API's
+    build stream, where dockerd colours it)."""
     import threading
 
     from dockyard.engine.launch import launch_container
@@ -129,16 +131,31 @@ def run_container(builder, c) -> int:
 
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     r, w = os.pipe()
+    er, ew = os.pipe() if builder.progress.tells_stderr else (None, w)
     null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        launch = launch_container(builder.engine, c, stdio=(null, w, w))
+        launch = launch_container(builder.engine, c, stdio=(null, w, ew))
     finally:
         os.close(null)
         os.close(w)
+        if er is not None:
+            os.close(ew)
 
     def pump() -> None:
-        while data := os.read(r, 65536):
-            builder.progress.output(data)
+        import select
+
+        open_fds = {r: False} if er is None else {r: False, er: True}
+        poller = select.poll()
+        for fd in open_fds:
+            poller.register(fd, select.POLLIN)
+        while open_fds:
+            for fd, _ in poller.poll():
+                data = os.read(fd, 65536)
+                if data:
+                    builder.progress.output(data, stderr=open_fds[fd])
+                else:
+                    poller.unregister(fd)
+                    del open_fds[fd]
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -149,6 +166,8 @@ def run_container(builder, c) -> int:
         launch.cleanup()
         reader.join(timeout=10)
         os.close(r)
+        if er is not None:
+            os.close(er)
 
 
 def heredoc_script(instr) -> str:

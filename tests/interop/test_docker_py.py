@@ -477,3 +477,14 @@ def test_docker_py_archive_in_volumes_commit_parent_and_log_drivers(client, tmp_
         api.create_volume("perfectcherryblossom", "this-plugin-does-not-exist")
     assert e.value.response.status_code == 404  # docker.errors.NotFound, as docker-py 7.1.0 expects
     assert "error looking up volume plugin this-plugin-does-not-exist" in e.value.explanation
+
+
+def test_docker_py_build_stderr_comes_coloured(client):
+    """docker-py's test_build_stderr_data: a RUN step's stderr comes wrapped in \\x1b[91m … \\x1b[0m
+    in the build stream, as dockerd's; its stdout as it is."""
+    import io
+
+    script = io.BytesIO(b'FROM busybox\nRUN echo plain; sh -c ">&2 echo \'Ancient Temple\'"\n')
+    lines = [c.get("stream") for c in client.api.build(fileobj=script, decode=True, nocache=True,
+                                                       network_mode="none")]
+    assert "\x1b[91mAncient Temple\n\x1b[0m" in lines and "plain\n" in lines, lines
