@@ -150,9 +150,7 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
     fmt = opts.format or "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
     headers = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
                "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
-    out = render_table(fmt, rows, headers)
-    if out:
-        print(out)
+    sys.stdout.write(render_table(fmt, rows, headers))  # newline-terminated rows, as docker's
     return 0
 
 

@@ -24,7 +24,6 @@ from dockyard.errors import AlreadyExists, Conflict, ContainerNotFound, InvalidA
 
 DEFAULT_NETWORK = "bridge"
 LOCK_PATH = "/run/lock/dockyard-network.lock"
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 class NotConnected(NetworkNotFound):
@@ -85,8 +84,10 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
 
     if driver != "bridge":
         raise InvalidArgument(f'plugin "{driver}" not found', hint="dockyard has the bridge driver only")
-    if not name or name[0] in "_.-" or not set(name) <= _NAME_CHARS:
-        raise InvalidArgument(f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    if not name or not name.isprintable() or "/" in name or len(name) > 255:
+        # dockerd takes any name ("test 01", non-ASCII); one with / could never be named in a path
+        raise InvalidArgument(f'invalid network name {name!r}: a network needs a printable name without "/" '
+                              "(at most 255 characters)")
     if not _default and name in ("bridge", "host", "none", "default"):
         raise Conflict(f"{name} is a pre-defined network and cannot be created")
     if (ip_range or aux_addresses) and not subnet:

@@ -39,8 +39,8 @@ def test_images_list_tag_inspect_delete(api, dy):
 def test_networks_and_volumes(api, dy, tmp_path):
     nid = api.docker("network", "create", "--label", "team=a", "appnet").out.strip()
     assert len(nid) == 64
-    assert api.docker("network", "ls", "--format", "{{.Name}}").out.split() == \
-        dy("network", "ls", "--format", "{{.Name}}").out.split() == ["appnet", "bridge", "host", "none"]
+    assert api.docker("network", "ls", "--format", "{{.Name}}").out == \
+        dy("network", "ls", "--format", "{{.Name}}").out == "appnet\nbridge\nhost\nnone\n"  # no blank line at the end
     assert api.docker("network", "ls", "-q", "--filter", "label=team=a").out.strip() == nid[:12]
     doc = json.loads(api.docker("network", "inspect", "appnet").out)[0]
     assert doc == json.loads(dy("network", "inspect", "appnet").out)[0]

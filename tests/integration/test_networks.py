@@ -271,7 +271,7 @@ def test_network_commands_and_their_errors(dy, busybox, name):
     dy("network", "create", "--label", "keep=yes", f"{name}-k")
     out = dy("network", "prune", "-f", "--filter", "label!=keep=yes").out
     assert f"{name}-p" in out and f"{name}-k" not in out
-    for flt, words in (("driver=bridge", "invalid filter 'driver'"), ("until=later", "invalid value for time"),
+    for flt, words in (("driver=bridge", "invalid filter 'driver'"), ("until=later", "failed to parse value as time or duration"),
                        ("label", "bad format of filter")):
         p = dy("network", "prune", "-f", "--filter", flt, check=False)
         assert p.returncode == 1 and words in p.err, p.err
@@ -405,3 +405,17 @@ def test_a_restarted_container_is_attached_again(dy, busybox, name):
     assert fetch(f"http://127.0.0.1:{port}/").startswith("hello-")
     assert len(rules(f"dockyard ctr {cid[:12]}")) == 1
     assert f"0.0.0.0:{port}->80/tcp" in dy("ps").out
+
+
+def test_a_network_name_is_any_printable_text_but_a_slash(dy, busybox):
+    """dockerd takes `docker network create "test 01"` (docker-py's
+    test_create_remove_network_with_space_in_name) and non-ASCII names; a name with / could never
+    be named in an API path, so it is refused."""
+    dy("network", "create", "test 01")
+    dy("network", "create", "réseau")
+    p = dy("run", "--rm", "--network", "test 01", "busybox", "sh", "-c", "ip -4 -o addr show eth0")
+    assert " inet " in p.out
+    assert dy("network", "inspect", "-f", "{{.Name}}", "test 01").out == "test 01\n"
+    p = dy("network", "create", "a/b", check=False)
+    assert p.returncode != 0 and 'without "/"' in p.err
+    dy("network", "rm", "test 01", "réseau")
