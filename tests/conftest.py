@@ -1,7 +1,8 @@
 """Shared fixtures: every test gets its own dockyard root, runroot and names.
 
 `dy` runs the real CLI (`python -m dockyard …`) against the test's own roots; `busybox` makes a
-base image in them with `dockyard bootstrap busybox`. Tests that need root are skipped when not
+base image in them with `dockyard bootstrap busybox`; `debian_base` is the session's one Debian
+bootstrap, which slow-tier tests load into their own stores. Tests that need root are skipped when not
 root; everything a test creates lives under its tmp_path and is removed (mounts included).
 """
 
