@@ -1,10 +1,11 @@
 """The seed's Compose stack for real (slow tier), from examples/seed/ as a user builds it.
 
 One Debian base with every package the three images need is bootstrapped once for the session
-(tests/conftest.py's `debian_base`: debootstrap from Debian's mirror, loaded into the module's own
-store; the containers themselves reach nothing but each other and 127.0.0.1). Then the `postgres:15` and `redis:7-alpine` stand-ins and the seed's Node app are
-built from their Dockerfiles and run: first by hand on a user network (`network create`,
-`run`), then as the seed's compose file with `dockyard compose up -d --wait`.
+(tests/conftest.py's `debian_base`: debootstrap from Debian's mirror, loaded into the module's
+own store; the containers themselves reach nothing but each other and 127.0.0.1). Then the
+`postgres:15` and `redis:7-alpine` stand-ins and the seed's Node app are built from their
+Dockerfiles and run: first by hand on a user network (`network create`, `run`), then as the
+seed's compose file with `dockyard compose up -d --wait`.
 """
 
 from __future__ import annotations
