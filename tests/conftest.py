@@ -1,7 +1,8 @@
 """Shared fixtures: every test gets its own dockyard root, runroot and names.
 
 `dy` runs the real CLI (`python -m dockyard …`) against the test's own roots; `busybox` makes a
-base image in them with `dockyard bootstrap busybox`. Tests that need root are skipped when not
+base image in them with `dockyard bootstrap busybox`; `debian_base` is the session's one Debian
+bootstrap, which slow-tier tests load into their own stores. Tests that need root are skipped when not
 root; everything a test creates lives under its tmp_path and is removed (mounts included).
 """
 
@@ -217,3 +218,75 @@ def busybox(dy):
 def name():
     """A container name unique to this test."""
     return "t-" + uuid.uuid4().hex[:10]
+
+
+# ----------------------------------------------------------------------------- the Debian base
+
+# Every package a slow-tier test needs from Debian: ca-certificates (bootstrap), nodejs (the
+# node seed app), python3 and python3-six (sbom), and the seed stack's postgres, redis and node
+# modules. One image with all of them costs one debootstrap per test session instead of four.
+DEBIAN_PACKAGES = ("ca-certificates", "nodejs", "node-pg", "node-redis", "postgresql-15", "python3",
+                   "python3-six", "redis-server")
+DEBIAN_SHARED_TAG = "dytest-debian-base:bookworm"
+
+
+class DebianBase:
+    """The session's one `dockyard bootstrap debian`, kept as a `dockyard save` archive.
+
+    `bootstrap` is that command's CompletedProcess (its stdout is the image ID). `load(store, tag)`
+    puts the image into a test's own store under `tag` with `dockyard load`, so every test still
+    works in a root of its own."""
+
+    def __init__(self, archive: str, bootstrap: subprocess.CompletedProcess, seconds: float) -> None:
+        self.archive = archive
+        self.bootstrap = bootstrap
+        self.seconds = seconds
+        self.packages = DEBIAN_PACKAGES
+        self.image_id = bootstrap.stdout.decode().strip()
+
+    def load(self, store: Dockyard, tag: str) -> None:
+        out = store("load", "-i", self.archive, timeout=600).out
+        assert DEBIAN_SHARED_TAG in out, out
+        store("tag", DEBIAN_SHARED_TAG, tag)
+        store("rmi", DEBIAN_SHARED_TAG)  # the test's name only, as if it had bootstrapped it itself
+
+
+@pytest.fixture(scope="session")
+def debian_base(tmp_path_factory):
+    """One Debian image (debootstrap, every package in DEBIAN_PACKAGES) for the whole session.
+
+    It is bootstrapped in a store of its own, saved to an archive in the session's temp dir, and
+    that store is removed; the archive goes when the session ends. A bootstrap that fails fails
+    every test that asked for it (pytest keeps the fixture's error), without trying again."""
+    import shutil
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if not shutil.which("debootstrap"):
+        pytest.skip("debootstrap not installed")
+    from dockyard.fsutil import rmtree
+
+    top = tmp_path_factory.mktemp("debian-base")
+    env = dict(os.environ, DOCKYARD_ROOT=str(top / "root"), DOCKYARD_RUNROOT=str(top / "run"), PYTHONPATH=REPO)
+
+    def run(*args: str, timeout: float) -> subprocess.CompletedProcess:
+        p = subprocess.run([sys.executable, "-S", "-m", "dockyard", *args], env=env, cwd=REPO,
+                           capture_output=True, timeout=timeout)
+        assert p.returncode == 0, f"dockyard {' '.join(args)} exited {p.returncode}:\n{p.stderr.decode()}"
+        return p
+
+    archive = str(top / "debian-base.tar")
+    try:
+        t0 = time.monotonic()
+        bootstrap = run("bootstrap", "debian", "--include", ",".join(DEBIAN_PACKAGES), DEBIAN_SHARED_TAG,
+                        timeout=1800)
+        seconds = time.monotonic() - t0
+        # OCI layout: the layer blob goes in and out byte for byte (a docker-archive holds the layer
+        # uncompressed, and every load would gzip it again)
+        run("save", "--format", "oci", "-o", archive, DEBIAN_SHARED_TAG, timeout=600)
+    finally:
+        unmount_below(str(top))
+        rmtree(str(top / "root"))
+        rmtree(str(top / "run"))
+    yield DebianBase(archive, bootstrap, seconds)
+    os.unlink(archive)

@@ -1,10 +1,11 @@
 """The seed's Compose stack for real (slow tier), from examples/seed/ as a user builds it.
 
-One Debian base with every package the three images need is bootstrapped once for the module
-(debootstrap from Debian's mirror; the containers themselves reach nothing but each other and
-127.0.0.1). Then the `postgres:15` and `redis:7-alpine` stand-ins and the seed's Node app are
-built from their Dockerfiles and run: first by hand on a user network (`network create`,
-`run`), then as the seed's compose file with `dockyard compose up -d --wait`.
+One Debian base with every package the three images need is bootstrapped once for the session
+(tests/conftest.py's `debian_base`: debootstrap from Debian's mirror, loaded into the module's
+own store; the containers themselves reach nothing but each other and 127.0.0.1). Then the
+`postgres:15` and `redis:7-alpine` stand-ins and the seed's Node app are built from their
+Dockerfiles and run: first by hand on a user network (`network create`, `run`), then as the
+seed's compose file with `dockyard compose up -d --wait`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dockyard.fsutil import unmount_below
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(REPO, "examples", "seed")
 BASE = "debian:bookworm-seed"
-PACKAGES = "postgresql-15,redis-server,nodejs,node-pg,node-redis"
+PACKAGES = {"postgresql-15", "redis-server", "nodejs", "node-pg", "node-redis"}
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not shutil.which("debootstrap"), reason="debootstrap not installed")]
@@ -49,19 +50,21 @@ def clear(store, conftest) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(request, tmp_path_factory):
+def store(request, tmp_path_factory, debian_base):
     """A store with the base and the two stand-in images, shared by the module's tests (the `dy`
     fixture's CLI runner, on roots of the module's own)."""
     conftest = shared(request.config)
     top = tmp_path_factory.mktemp("seed")
     s = conftest.Dockyard(str(top / "root"), str(top / "run"))
+    assert PACKAGES <= set(debian_base.packages)
     try:
         t0 = time.monotonic()
-        s("bootstrap", "debian", "--include", PACKAGES, BASE, timeout=1500)
+        debian_base.load(s, BASE)
         t1 = time.monotonic()
         s("build", "-t", "postgres:15", os.path.join(SEED, "postgres"), timeout=300)
         s("build", "-t", "redis:7-alpine", os.path.join(SEED, "redis"), timeout=300)
-        print(f"\nbootstrap {t1 - t0:.0f}s, two stand-in builds {time.monotonic() - t1:.0f}s")
+        print(f"\nbootstrap (once a session) {debian_base.seconds:.0f}s, load {t1 - t0:.0f}s, "
+              f"two stand-in builds {time.monotonic() - t1:.0f}s")
         yield s
     finally:
         clear(s, conftest)

@@ -32,11 +32,15 @@ def test_bootstrap_refuses_a_dynamic_busybox(dy, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("debootstrap"), reason="debootstrap not installed")
-def test_debian_via_debootstrap(dy):
-    # --include pulls a package beyond minbase; debootstrap's .debs are cached across runs in
-    # /var/cache/dockyard/debootstrap, so CI downloads them once per machine.
-    p = dy("bootstrap", "debian", "--include", "ca-certificates", "debian:test", timeout=900)
-    assert p.out.startswith("sha256:")
+def test_debian_via_debootstrap(dy, debian_base):
+    # The session's one `bootstrap debian` (tests/conftest.py: --include ca-certificates and the
+    # other slow tests' packages), saved and loaded into this test's store. debootstrap's .debs are
+    # cached across runs in /var/cache/dockyard/debootstrap, so CI downloads them once per machine.
+    assert debian_base.bootstrap.stdout.decode().startswith("sha256:")
+    assert "ca-certificates" in debian_base.packages
+    debian_base.load(dy, "debian:test")
+    # save + load keep the image as bootstrap made it
+    assert dy("inspect", "-f", "{{.Id}}", "debian:test").out.strip() == debian_base.image_id
     out = dy("run", "--rm", "debian:test", "sh", "-c",
              "cat /etc/debian_version; dpkg -s ca-certificates | grep Status; find /var/lib/apt/lists -type f | wc -l").out
     lines = out.split()

@@ -1,4 +1,5 @@
-"""The seed's Node app on a Debian base made offline (`bootstrap debian --include nodejs`): slow tier.
+"""The seed's Node app on a Debian base made offline (`bootstrap debian --include nodejs`, the
+session's `debian_base`): slow tier.
 
 npm is left out of the base (Debian's npm package pulls in hundreds of packages and `npm ci`
 would reach for a registry, which tests must not): the install step reads package.json with node
@@ -22,8 +23,9 @@ CMD ["node", "server.js"]
 
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("debootstrap"), reason="debootstrap not installed")
-def test_node_seed_app_on_a_debian_base(dy, tmp_path):
-    dy("bootstrap", "debian", "--include", "nodejs", "debian:node", timeout=1200)
+def test_node_seed_app_on_a_debian_base(dy, tmp_path, debian_base):
+    assert "nodejs" in debian_base.packages
+    debian_base.load(dy, "debian:node")
     ctx = tmp_path / "app"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(DOCKERFILE)

@@ -62,7 +62,7 @@ def test_containers_generate_play_serve_the_same(dy, busybox, second, tmp_path):
     for d in docs:
         for v in ("1.28.0", kv.latest_version()):
             kv.validate(d, v, strict=True)
-    dy("stop", "web")
+    dy("stop", "-t", "0", "web")  # httpd as PID 1 ignores TERM: no 10 s wait for the kill
     assert second("kube", "play", str(out), timeout=90).out.split() == ["web-pod-0"]
     assert wait_for(fetched(port), what="the played pod") == before
     played = json.loads(second("inspect", "web-pod-0-web").out)[0]
@@ -111,7 +111,7 @@ def test_compose_project_generate_play_serve_the_same(dy, busybox, second, tmp_p
              timeout=20, what="the Compose client fetching http://web/")
     out = tmp_path / "shop.yaml"
     dy("kube", "generate", "--compose", "--service", "-f", str(out), str(proj / "compose.yaml"))
-    dy("compose", "-f", str(proj / "compose.yaml"), "down", timeout=120)
+    dy("compose", "-f", str(proj / "compose.yaml"), "down", "-t", "0", timeout=120)  # (sh and httpd ignore TERM)
     assert sorted(second("kube", "play", str(out), timeout=120).out.split()) == ["client-pod-0", "web-pod-0"]
     assert wait_for(fetched(port), what="the played web pod") == before
     # the client pod reaches web by its Service's name, as it reached the Compose service

@@ -104,7 +104,7 @@ def test_compose_up_ps_logs_exec_down(service, dy, tmp_path):
     assert p.returncode == 7
     assert [n for n in dy("volume", "ls", "-q").out.split()] == ["dyproj_data"]
     assert "dyproj_back" in dy("network", "ls", "--format", "{{.Name}}").out.split()
-    compose("down", "-v")
+    compose("down", "-v", "-t", "0")  # sh and httpd as PID 1 ignore TERM: no 10 s wait for each kill
     assert dy("ps", "-aq").out == ""
     assert dy("volume", "ls", "-q").out == ""
     assert "dyproj_back" not in dy("network", "ls", "--format", "{{.Name}}").out.split()
