@@ -162,8 +162,14 @@ def logs(engine, req, name: str) -> None:
         return (since is None or t >= since) and (until is None or t <= until)
 
     path = log_path(engine, rec.id)
-    follower = Follower(path, from_start=False) if req.qbool("follow") else None
-    records = [r for r in read_records(path) if wanted(r)]
+    if req.qbool("follow"):
+        # the current file is read through the follower's own descriptor, from its start: a
+        # record written meanwhile is read once (two reads of the file gave it twice)
+        follower = Follower(path, from_start=True)
+        records = [r for r in [*read_records(path, rotated_only=True), *follower.read()] if wanted(r)]
+    else:
+        follower = None
+        records = [r for r in read_records(path) if wanted(r)]
     if isinstance(tail, int) and tail >= 0:
         records = records[-tail:] if tail else []
     out = req.stream(content_type(req, tty))

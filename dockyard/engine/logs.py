@@ -222,9 +222,12 @@ def log_files(path: str) -> list[str]:
     return list(reversed(rotated)) + ([path] if os.path.exists(path) else [])
 
 
-def read_records(path: str):
-    """Every record, oldest first, as dicts; a torn last line (writer mid-write) is skipped."""
+def read_records(path: str, *, rotated_only: bool = False):
+    """Every record, oldest first, as dicts; a torn last line (writer mid-write) is skipped.
+    `rotated_only`: the records of the rotated files (path.N-1 … path.1), not of `path` itself."""
     for p in log_files(path):
+        if rotated_only and p == path:
+            continue
         try:
             f = open(p, "rb")
         except FileNotFoundError:

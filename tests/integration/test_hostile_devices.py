@@ -245,10 +245,10 @@ def test_kmsg_positive_control(dy, busybox):
 
 
 @pytest.mark.parametrize("flag, value, message", [
-    ("--device-cgroup-rule", "c 1:3 rwx", "invalid device cgroup rule format"),
-    ("--device-cgroup-rule", "z *:* r", "invalid device cgroup rule format"),
-    ("--device-cgroup-rule", "c 1:3", "invalid device cgroup rule format"),
-    ("--device-cgroup-rule", "c 1:99999999999 r", "invalid device cgroup rule format"),
+    ("--device-cgroup-rule", "c 1:3 rwx", "invalid device cgroup format"),
+    ("--device-cgroup-rule", "z *:* r", "invalid device cgroup format"),
+    ("--device-cgroup-rule", "c 1:3", "invalid device cgroup format"),
+    ("--device-cgroup-rule", "c 1:99999999999 r", "invalid device cgroup format"),
     ("--device", "/dev/null:rel", "rel is not an absolute path"),
     ("--device", "/dev/null:/x:rwz", "invalid device mode"),
     ("--device", "/nonexistent-device", "No such file or directory"),
@@ -259,7 +259,11 @@ def test_bad_device_flags_are_refused(dy, busybox, command, flag, value, message
     args = [command] + (["--rm"] if command == "run" else []) + [flag, value, "busybox", "true"]
     p = dy(*args, check=False)
     no_traceback(p)
-    assert p.returncode == 125 and message in p.err, p.err
+    # docker's CLI checks the formats itself (125); the device node is the daemon's to look at, so
+    # `create` exits 1 when it is missing or no device (as docker create does) and `run` 125
+    looked_at = message in ("No such file or directory", "not a device node")
+    code = 1 if command == "create" and looked_at else 125
+    assert p.returncode == code and message in p.err, p.err
     assert dy("ps", "-aq").out == ""  # nothing created, nothing lost
 
 

@@ -78,10 +78,12 @@ def test_pause_and_unpause_are_runc_states(dy, ctr):
 
 def test_kill_and_stop_reach_the_init_through_runc(dy, busybox):
     # a shell that records the signal it gets: proof the signal arrived, not only that it died
-    run_d(dy, "rk", "sh", "-c", "trap 'echo got-usr1 > /tmp/sig' USR1; while :; do sleep 0.1; done",
+    run_d(dy, "rk", "sh", "-c", "trap 'echo got-usr1 > /tmp/sig' USR1; touch /tmp/ready; while :; do sleep 0.1; done",
           flags=("--runtime", "runc", "--network", "none"))
+    # the trap is set before the signal is sent; the file is read until the handler has written it
+    wait_for(lambda: dy("exec", "rk", "test", "-e", "/tmp/ready", check=False).returncode == 0, what="the trap set")
     assert dy("kill", "-s", "USR1", "rk").returncode == 0
-    wait_for(lambda: dy("exec", "rk", "cat", "/tmp/sig").out == "got-usr1\n", what="USR1 delivered")
+    wait_for(lambda: dy("exec", "rk", "cat", "/tmp/sig", check=False).out == "got-usr1\n", what="USR1 delivered")
     p = dy("stop", "-t", "1", "rk")
     assert p.returncode == 0, p.err
     assert dy("inspect", "-f", "{{.State.Status}}", "rk").out.strip() == "exited"
