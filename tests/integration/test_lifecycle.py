@@ -501,12 +501,19 @@ def test_restart_always_until_stopped(dy, busybox, name):
 
 def test_ps_shows_a_restarting_container_as_docker_does(dy, busybox, name):
     run_d(dy, name, "sh", "-c", "exit 1", flags=("--restart", "always"))
-    wait_for(lambda: fmt(dy, name, "{{.RestartCount}} {{.State.Status}}") == "4 restarting", timeout=15,
-             interval=0.02, what="the 5th back-off (1.6 s)")
-    row = ps_row(dy, name, "-a")
+    # the back-offs grow (0.1 s, 0.2 s, … 1.6 s, 3.2 s): a `ps` inside one, however slow the host,
+    # once the back-off is long enough; the row as soon as a back-off is seen
+    row = ""
+    deadline = time.monotonic() + 30
+    while "Restarting" not in row:
+        assert time.monotonic() < deadline, row
+        if fmt(dy, name, "{{.State.Status}}") == "restarting":
+            row = ps_row(dy, name, "-a")
     # docker's State.String(): "Restarting (1) Less than a second ago", the last exit and its time
     assert re.search(r"\bRestarting \(1\) (Less than a second|\d+ seconds?) ago\b", row), row
-    assert fmt(dy, name, "{{.State.Restarting}} {{.State.ExitCode}}") == "true 1"
+    # in one document: a restarting container is Restarting, with its last exit code
+    wait_for(lambda: fmt(dy, name, "{{.State.Status}} {{.State.Restarting}} {{.State.ExitCode}}") ==
+             "restarting true 1", timeout=15, interval=0.02, what="a back-off")
     dy("rm", "-f", name, timeout=30)
 
 
