@@ -235,7 +235,7 @@ def _linked_spec(engine, c: Created) -> dict:
         return c.spec
     env = list(c.spec["process"].get("env") or ())
     given = {e.partition("=")[0] for e in env}
-    env += [v for v in environment(linked, c.rec.name) if v.partition("=")[0] not in given]
+    env += [v for v in environment(engine, linked, c.rec.name) if v.partition("=")[0] not in given]
     return dict(c.spec, process=dict(c.spec["process"], env=env))
 
 

@@ -63,10 +63,10 @@ def _target(engine, name: str):
 
 
 class Link:
-    __slots__ = ("rec", "alias", "ip", "state", "ports")
+    __slots__ = ("rec", "alias", "ip", "state")
 
-    def __init__(self, rec, alias: str, ip: str, state: dict, ports: list) -> None:
-        self.rec, self.alias, self.ip, self.state, self.ports = rec, alias, ip, state, ports
+    def __init__(self, rec, alias: str, ip: str, state: dict) -> None:
+        self.rec, self.alias, self.ip, self.state = rec, alias, ip, state
 
 
 def resolve(engine, links, me: str, networks: list[str]) -> list[Link]:
@@ -85,7 +85,7 @@ def resolve(engine, links, me: str, networks: list[str]) -> list[Link]:
         nets = (st.get("NetworkSettings") or {}).get("Networks") or {}
         shared = [n for n in networks if n in nets]
         ip = (nets.get(shared[0]) or {}).get("IPAddress", "") if shared else ""
-        out.append(Link(rec, alias, ip, st, sorted(_ports(engine, rec), key=lambda p: (int(p[0]), p[1]))))
+        out.append(Link(rec, alias, ip, st))
     return out
 
 
@@ -102,12 +102,13 @@ def hosts(links: list[Link]) -> list[tuple[str, str]]:
     return out
 
 
-def environment(links: list[Link], me: str) -> list[str]:
-    """The legacy link variables (docker's links.Link.ToEnv), for a container on the default bridge."""
+def environment(engine, links: list[Link], me: str) -> list[str]:
+    """The legacy link variables (docker's links.Link.ToEnv), for a container on the default bridge.
+    Only these need the targets' ports (their image configs): hosts lines and DNS answers do not."""
     out = []
     for link in links:  # an address-less target (its network is none) still gives them, as dockerd's
         prefix = link.alias.upper().replace("-", "_")
-        ports = link.ports
+        ports = sorted(_ports(engine, link.rec), key=lambda p: (int(p[0]), p[1]))
         if ports:
             port, proto = ports[0]
             out.append(f"{prefix}_PORT={proto}://{link.ip}:{port}")

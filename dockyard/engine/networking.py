@@ -310,7 +310,8 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
         with NetworkLock():
             settings = _attach_locked(engine, cid, name, wanted, pid, reservation, cfg.hostname)
         if any(rec.name != DEFAULT_NETWORK for rec, *_ in wanted):
-            dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"))
+            dns_pid = _start_dns(engine, cid, pid, servers=(cfg.host_opts or {}).get("Dns"),
+                                 links=bool((cfg.host_opts or {}).get("Links")))
     except BaseException:
         if reservation is not None:
             reservation.close()
@@ -323,7 +324,7 @@ def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
     return Attachment(settings, reservation, bool(publish), dns_pid)
 
 
-def _start_dns(engine, cid: str, pid: int, servers=None) -> int:
+def _start_dns(engine, cid: str, pid: int, servers=None, links: bool = False) -> int:
     """Fork the container's DNS server (network/dns.py): it lives as long as the init at `pid`.
     `servers` (--dns) are its upstreams, instead of the host's, as with Docker's embedded server."""
     import _socket
@@ -370,7 +371,7 @@ def _start_dns(engine, cid: str, pid: int, servers=None) -> int:
                     f.write("dockyard-dns")
             except OSError:
                 pass
-            serve(sock, upstream, lambda n: _lookup(engine, cid, n), servers, pidfd, listener)
+            serve(sock, upstream, lambda n: _lookup(engine, cid, n, links=links), servers, pidfd, listener)
         finally:
             os._exit(0)
     sock.close()
@@ -380,7 +381,7 @@ def _start_dns(engine, cid: str, pid: int, servers=None) -> int:
     return child
 
 
-def _lookup(engine, cid: str, name: str) -> list[str] | None:
+def _lookup(engine, cid: str, name: str, *, links: bool = False) -> list[str] | None:
     """Addresses of the containers called `name` on the networks `cid` is on (None: no such)."""
     from dockyard.state.networks import endpoints
 
@@ -390,7 +391,7 @@ def _lookup(engine, cid: str, name: str) -> list[str] | None:
         for peer in endpoints(engine.db, network_id=ep.network_id):
             if any(a.lower() == name for a in peer.aliases) and peer.ip not in ips:
                 ips.append(peer.ip)
-    if not ips:  # a --link alias of this container: its target, as dockerd's resolver answers it
+    if not ips and links:  # a --link alias of this container: its target, as dockerd's resolver answers it
         try:
             rec = engine.db.get_container(cid)
         except ContainerNotFound:
