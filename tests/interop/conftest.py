@@ -46,6 +46,20 @@ sys.modules.setdefault("dockyard_interop", sys.modules[__name__])
 
 # ----------------------------------------------------------------------------- helpers
 
+def compares(command: str, *flags: str):
+    """A test that runs dockyard and the docker CLI (against dockerd) on the same input and compares
+    their output and exit code says which flags of which command it covers: `@compares("run",
+    "--add-host", "--dns")`. scripts/parity-table reads these declarations from the test files'
+    text (so: literal strings only) and lists, for every flag docs/parity.md calls "yes", the tests
+    that compare it with Docker; tests/unit/test_parity_table.py fails when a flag of the issue-15
+    commands has none. `command` is docker's command path ("run", "network create"); a flag is its
+    long name ("--add-host"), or its short one when it has no long one."""
+    def mark(fn):
+        fn.compares = getattr(fn, "compares", ()) + ((command, flags),)
+        return fn
+    return mark
+
+
 def sh(cmd: list[str], *, timeout: float = 60, check: bool = False, input: str | None = None,
        env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run a command with captured text output and a timeout (never unbounded)."""
