@@ -208,10 +208,12 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
         mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
-        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None,
+        eopts = (cfg.get("endpoint_opts") or {}).get(name) or {}  # links, driver options: as given
+        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": eopts.get("Links") or None,
                  "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
                  "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                 "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
+                 "MacAddress": mac, "DriverOpts": eopts.get("DriverOpts") or None,
+                 "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
         if extra and name not in ("bridge", "default", "host", "none"):
