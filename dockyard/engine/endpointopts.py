@@ -128,23 +128,27 @@ def _write_sysctls(items: list[tuple[str, str]]) -> None:
             os.close(fd)
 
 
-def resolve_alias(engine, rec, name: str, mine) -> tuple[list[str], set[str]]:
-    """The embedded DNS's alias pass for the container `rec` (on the endpoints `mine`): the
+def resolve_alias(engine, cid: str, name: str, mine) -> tuple[list[str], set[str]]:
+    """The embedded DNS's alias pass for the container `cid` (on the endpoints `mine`): the
     addresses of the targets of its links whose alias is `name` (lower case), each on the link's
     own network; and the ids of the networks where `name` is such an alias (a plain lookup skips
-    them, as moby's resolver: a link's alias hides a peer of that name there)."""
+    them, as moby's resolver: a link's alias hides a peer of that name there). Read at each query
+    (a network connect may add links to a running container), two JSON fields, not the record."""
+    opts_text, live_text = engine.db.endpoint_settings(cid)
+    if not opts_text or opts_text == "{}" or "Links" not in opts_text:
+        return [], set()
+    import json
+
     from dockyard.engine.links import parse
     from dockyard.state.networks import endpoints
 
-    opts = rec.config.get("endpoint_opts") or {}
-    if not opts:
-        return [], set()
-    live = (rec.state.get("NetworkSettings") or {}).get("Networks") or {}
+    opts, live = json.loads(opts_text), json.loads(live_text or "{}") or {}
     on = {ep.network_id for ep in mine}
     ips: list[str] = []
     shadowed: set[str] = set()
     for net, entry in opts.items():
-        net_id = (live.get(net) or {}).get("NetworkID")
+        net_id = (live.get(net) or {}).get("NetworkID") or next(  # the network as the user named it: maybe its id
+            (v.get("NetworkID") for v in live.values() if (v.get("NetworkID") or "").startswith(net)), None)
         if net_id not in on:
             continue
         for value in entry.get("Links") or ():
@@ -153,7 +157,7 @@ def resolve_alias(engine, rec, name: str, mine) -> tuple[list[str], set[str]]:
                 continue
             shadowed.add(net_id)
             for peer in endpoints(engine.db, network_id=net_id):
-                if peer.container_id != rec.id and any(a.lower() == target.lower() for a in peer.aliases) \
+                if peer.container_id != cid and any(a.lower() == target.lower() for a in peer.aliases) \
                         and peer.ip not in ips:
                     ips.append(peer.ip)
     return ips, shadowed

@@ -390,11 +390,7 @@ def _lookup(engine, cid: str, name: str, *, links: bool = False) -> list[str] | 
 
     name = name.rstrip(".")
     mine = endpoints(engine.db, container_id=cid)
-    try:  # its network-scoped links may change while it runs (network connect): read at each query
-        rec = engine.db.get_container(cid)
-    except ContainerNotFound:
-        return None
-    ips, shadowed = resolve_alias(engine, rec, name, mine)  # moby's alias pass comes first
+    ips, shadowed = resolve_alias(engine, cid, name, mine)  # moby's alias pass comes first
     if ips:
         return ips
     for ep in mine:
@@ -404,6 +400,10 @@ def _lookup(engine, cid: str, name: str, *, links: bool = False) -> list[str] | 
             if any(a.lower() == name for a in peer.aliases) and peer.ip not in ips:
                 ips.append(peer.ip)
     if not ips and links:  # a legacy --link alias of this container: its target, as dockerd's resolver answers it
+        try:
+            rec = engine.db.get_container(cid)
+        except ContainerNotFound:
+            return None
         ips = [ip for names, ip in _link_hosts(engine, rec) if name in names.lower().split()]
     return ips or None
 
