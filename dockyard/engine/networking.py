@@ -580,9 +580,15 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
             raise AlreadyExists(f"endpoint with name {rec.name} already exists in network {net.name}")
         if net.name == DEFAULT_NETWORK and aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
-        from dockyard.engine.endpointopts import check
+        from dockyard.engine.endpointopts import check, user_defined
 
         opts = check(net.name, links, driver_opts, "EndpointConfig.")
+        if links and not emptied and not user_defined(network_name(cfg)):
+            from dockyard.errors import NotImplemented
+
+            # resolv.conf names 127.0.0.11 only when the first network is a user network (launch.py)
+            raise NotImplemented(f"network-scoped links of {rec.name} on {net.name} would not resolve: dockyard gives "
+                                 "the embedded DNS only to a container whose first network is a user network")
         eopts = {k: v for k, v in (cfg.endpoint_opts or {}).items() if k != net.name}
         if opts:
             eopts[net.name] = opts

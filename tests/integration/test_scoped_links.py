@@ -94,7 +94,12 @@ def test_network_connect_link_and_the_advanced_network_flag(dy, busybox, tmp_pat
         no_traceback(p)
     p = dy("network", "connect", "--link", "db:", "connnet", "app", check=False)
     assert p.returncode != 0 and "bad format for links: db:" in p.err
-    dy("rm", "-f", "app", "db")
+    # a container whose first network is the default bridge has no embedded DNS here: refused, not ignored
+    dy("run", "-d", "--name", "onbridge", "busybox", "sleep", "300")
+    p = dy("network", "connect", "--link", "db:x", "connnet", "onbridge", check=False)
+    assert p.returncode != 0 and "would not resolve" in p.err, p.err
+    assert "connnet" not in json.loads(dy("inspect", "onbridge").out)[0]["NetworkSettings"]["Networks"]
+    dy("rm", "-f", "app", "db", "onbridge")
     assert_nothing_left(dy, tmp_path)
 
 
