@@ -384,9 +384,8 @@ def _start_dns(engine, cid: str, pid: int, servers=None, links: bool = False) ->
 
 def _lookup(engine, cid: str, name: str, *, links: bool = False) -> list[str] | None:
     """Addresses of the containers called `name` on the networks `cid` is on (None: no such)."""
-    from dockyard.state.networks import endpoints
-
     from dockyard.engine.endpointopts import resolve_alias
+    from dockyard.state.networks import endpoints
 
     name = name.rstrip(".")
     mine = endpoints(engine.db, container_id=cid)
@@ -636,9 +635,9 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     host's and in the container's namespace. Returns its NetworkSettings.Networks entry. On a user
     network the names it answers to are moby's DNSNames: name, aliases, short id, hostname. `opts`:
     the endpoint's links and driver options (its interface name and sysctls: engine/endpointopts.py)."""
-    from dockyard.engine.endpointopts import apply_sysctls, interface_name
     import sqlite3
 
+    from dockyard.engine.endpointopts import apply_sysctls, interface_name
     from dockyard.network import firewall, ipam
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
 
@@ -656,21 +655,24 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
                                 network=f"{rec.name} ({rec.id})")
     mac = mac or ipam.mac_for(ip)
     names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12], hostname or cid[:12]]))
+    host_if = _host_if(cid, i)
+    ifname = interface_name(opts or {}, "")  # found before anything is recorded or made
+    if ifname:
+        if cnl.link_index(ifname) is not None:
+            raise Conflict(f"interface {ifname} already exists in the container (driver option "
+                           "com.docker.network.endpoint.ifname)")
+    else:
+        ifname = f"eth{i}"
+        while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
+            i += 1
+            ifname = f"eth{i}"
     try:
         insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
                                             aliases=names))
     except sqlite3.IntegrityError:
         raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
-    host_if = _host_if(cid, i)
     if nl.link_index(host_if) is not None:  # a dead namespace's pair not yet reaped
         nl.delete_link(host_if)
-    ifname = interface_name(opts or {}, f"eth{i}")
-    if ifname != f"eth{i}" and cnl.link_index(ifname) is not None:
-        raise Conflict(f"interface {ifname} already exists in the container (driver option "
-                       "com.docker.network.endpoint.ifname)")
-    while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
-        i += 1
-        ifname = f"eth{i}"
     nl.create_veth(host_if, ifname, pid, mac)
     hidx = nl.link_index(host_if)
     nl.set_link(hidx, master=br, what=f"attach {host_if} to {rec.bridge}")
