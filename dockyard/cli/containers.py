@@ -62,7 +62,7 @@ def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(rec.created)),
         "RunningFor": ago(rec.created), "Ports": _ports(st), "State": st.get("Status", ""),
         "Status": status_text(st),
-        "Size": "", "Names": rec.name, "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Size": "0B", "Names": rec.name, "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "Label": lambda key: labels.get(key, ""),
         "Mounts": ",".join(m.get("source", "") for m in rec.config.get("mounts") or () if m.get("type") != "tmpfs"),
         "Networks": ",".join([rec.config.get("network") or "bridge"] + list(rec.config.get("networks") or {})),

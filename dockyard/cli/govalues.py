@@ -20,6 +20,13 @@ MISSING = _Missing()
 class GoMap(dict):
     """A dict that stands for a Go map even in a strict render: a missing key is ``<no value>``
     (labels, options, port maps), where a struct-like dict's missing key is an error."""
+
+
+class Row(dict):
+    """A row of docker's list formatters (ps, images, stats, ...): its ``{{json .}}`` is the row's
+    MarshalJSON, a Go map of its fields through json.Marshal: keys sorted, <, > and & escaped."""
+
+
 NOFINAL = object()  # no value piped into a command
 
 
@@ -173,6 +180,9 @@ def go_json(v, escape_html: bool = False) -> str:
         return _go_float(v, json=True)
     if isinstance(v, str):
         return _json_str(v, escape_html)
+    if isinstance(v, Row):
+        return "{" + ",".join(_json_str(str(k), True) + ":" + go_json(x, True)
+                              for k, x in sorted(_items(v, False), key=lambda kx: str(kx[0]))) + "}"
     if isinstance(v, dict):
         return "{" + ",".join(_json_str(str(k), escape_html) + ":" + go_json(x, escape_html)
                               for k, x in _items(v, False)) + "}"

@@ -88,7 +88,7 @@ def cmd_images(ctx, argv: list[str]) -> int:
             digest = digests.get(ref.name, "<none>") if t is not None else "<none>"
             rows.append({"ID": image_id, "Repository": repo, "Tag": tag, "Digest": digest,
                          "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
-                         "VirtualSize": human_size(rec.size, 3),
+                         "VirtualSize": human_size(rec.size),  # docker: HumanSize (4 digits)
                          "CreatedSince": ago(created),
                          "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
                          "Size": human_size(rec.size, 3)})

@@ -124,7 +124,14 @@ def cmd_top(ctx, argv):
     if opts.help or not opts.args:
         print("Usage:  dockyard top CONTAINER [ps OPTIONS]\n\nDisplay the running processes of a container")
         return 0 if opts.help else 1
-    print(top(ctx.engine, opts.args[0], opts.args[1:]))
+    from dockyard.cli.template import tabwrite
+
+    # docker splits ps's lines as dockerd does (the last column keeps its spaces) and lays them out
+    # with its own tabwriter (minwidth 20, padding 3), not ps's alignment
+    lines = top(ctx.engine, opts.args[0], opts.args[1:]).splitlines()
+    titles = lines[0].split() if lines else []
+    rows = [titles] + [ln.split(None, len(titles) - 1) for ln in lines[1:]] if titles else []
+    sys.stdout.write(tabwrite("".join("\t".join(r) + "\n" for r in rows), minwidth=20, padding=3))
     return 0
 
 
@@ -151,11 +158,12 @@ def cmd_stats(ctx, argv):
                     "statistics", flags))
         return 0
     engine = ctx.engine
-    refs = opts.args or [r.id for r in engine.db.list_containers()
+    # without names, docker lists containers by their short IDs (its Container column)
+    refs = opts.args or [r.id[:12] for r in engine.db.list_containers()
                          if opts.all or effective_state(r).get("Status") in ("running", "paused")]
     fmt = opts.format or STATS_DEFAULT
     while True:
-        out = render_table(fmt, stats_rows(engine, refs), STATS_HEADERS)
+        out = render_table(fmt, stats_rows(engine, refs, trunc=not opts.no_trunc), STATS_HEADERS)
         if opts.no_stream:
             sys.stdout.write(out)
             return 0

@@ -140,7 +140,8 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
             if not any((t == "builtin") == builtin for t in flt["type"]):
                 continue
         rows.append({"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
-                     "Scope": "local", "IPv6": "false", "Internal": str(bool(n.internal)).lower(),
+                     "Scope": "local", "IPv6": "false",
+                     "IPv4": str(bool(n.subnet and ":" not in n.subnet)).lower(), "Internal": str(bool(n.internal)).lower(),
                      "Labels": ",".join(f"{k}={v}" for k, v in sorted(n.labels.items())),
                      "CreatedAt": _created(n)})
     if opts.quiet:
@@ -148,7 +149,7 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
             print(r["ID"])
         return 0
     fmt = opts.format or "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-    headers = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+    headers = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4", "IPv6": "IPV6",
                "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
     sys.stdout.write(render_table(fmt, rows, headers))  # newline-terminated rows, as docker's
     return 0

@@ -108,20 +108,21 @@ def sample(engine, ref: str) -> dict:
             "blkio": (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or [], "running": running}
 
 
-def stats_rows(engine, refs: list[str], interval: float = 0.5) -> list[dict]:
-    """Two readings `interval` apart, as `docker stats --no-stream` computes CPU %."""
+def stats_rows(engine, refs: list[str], interval: float = 0.5, trunc: bool = True) -> list[dict]:
+    """Two readings `interval` apart, as `docker stats --no-stream` computes CPU %. A row's
+    Container is the reference as given (docker's), its ID the short one unless not `trunc`."""
     first = [sample(engine, r) for r in refs]
     time.sleep(interval)
     rows = []
-    for a in first:
+    for ref, a in zip(refs, first):
         b = sample(engine, a["id"])
         dsys = b["system"] - a["system"]
         cpu = (b["cpu"] - a["cpu"]) / dsys * b["ncpu"] * 100.0 if dsys > 0 and b["running"] else 0.0
         read = sum(e["value"] for e in b["blkio"] if e.get("op", "").lower() == "read")
         write = sum(e["value"] for e in b["blkio"] if e.get("op", "").lower() == "write")
-        rows.append({"ID": b["id"][:12], "Name": b["name"], "CPUPerc": f"{cpu:.2f}%",
+        rows.append({"ID": b["id"][:12] if trunc else b["id"], "Name": b["name"], "CPUPerc": f"{cpu:.2f}%",
                      "MemUsage": f"{binary_size(b['mem'])} / {binary_size(b['limit'])}",
                      "MemPerc": f"{(b['mem'] / b['limit'] * 100 if b['limit'] else 0):.2f}%",
                      "NetIO": f"{human_size(b['rx'])} / {human_size(b['tx'])}", "BlockIO": f"{human_size(read)} / {human_size(write)}", "PIDs": str(b["pids"]),
-                     "Container": b["id"][:12]})
+                     "Container": ref})
     return rows
