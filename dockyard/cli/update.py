@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from dockyard.cli.flags import STR, Flag, FlagError, UsageError, parse, usage
 
 FLAGS = [
@@ -67,4 +69,8 @@ def cmd_update(ctx, argv) -> int:
         raise UsageError("you must provide one or more flags when using this command")
     from dockyard.cli.each import each
 
-    return each(opts.args, lambda ref: update(ctx.engine, ref, body), echo=True)
+    warnings: list[str] = []
+    rc = each(opts.args, lambda ref: warnings.extend(update(ctx.engine, ref, body)), echo=True)
+    if warnings:  # docker prints the daemon's warnings after the names, on stderr
+        sys.stderr.write("\n".join(warnings) + "\n")
+    return rc

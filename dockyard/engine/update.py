@@ -26,8 +26,8 @@ def _given(body: dict, key: str) -> bool:
 
 
 def update(engine, ref: str, body: dict) -> list[str]:
-    """Apply an UpdateConfig to a container; the warnings (none yet: what this host cannot do
-    fails instead)."""
+    """Apply an UpdateConfig to a container; the warnings: dockerd's for a limit this host's
+    cgroups cannot apply (that limit is discarded, as dockerd's update does)."""
     from dockyard.engine.config import ContainerConfig, parse_restart
     from dockyard.engine.create import resource_limits
     from dockyard.engine.hostopts import resource_options
@@ -54,14 +54,19 @@ def update(engine, ref: str, body: dict) -> list[str]:
         changes["cpuset_cpus"] = limits.get("cpuset_cpus", "")
         opts = dict(cfg.host_opts or {})
         if _given(body, "NanoCpus"):
-            if _given(body, "CpuPeriod") or _given(body, "CpuQuota") or opts.get("CpuQuota"):
-                raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set")
+            if _given(body, "CpuPeriod"):  # dockerd's words, the period checked first
+                raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+            if _given(body, "CpuQuota") or opts.get("CpuQuota"):
+                raise InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
             changes["cpu_period"], changes["cpu_quota"] = limits["cpu_period"], limits["cpu_quota"]
+            opts["NanoCpus"] = body["NanoCpus"]  # reported as asked, as create keeps it
         wanted = {k: body[k] for k in HOST_OPTS if _given(body, k)}
+        warnings = _unsupported(wanted)
         if wanted:
             if ("CpuPeriod" in wanted or "CpuQuota" in wanted) and cfg.cpu_quota and not _given(body, "NanoCpus"):
-                raise InvalidArgument("Conflicting options: CPU Period/Quota cannot be set on a container "
-                                      "limited with --cpus; update --cpus instead")
+                which = "Period" if "CpuPeriod" in wanted else "Quota"  # dockerd's words
+                raise InvalidArgument(f"Cannot update container {rec.id}: Conflicting options: CPU {which} cannot "
+                                      "be updated as NanoCPUs has already been set")
             checked: dict = {}
             resource_options(wanted, checked, memory=changes["memory"], nano_cpus=0)
             opts.update(checked)
@@ -89,7 +94,26 @@ def update(engine, ref: str, body: dict) -> list[str]:
     from dockyard.engine import events
 
     events.container(engine, rec, "update")
-    return []
+    return warnings
+
+
+def _unsupported(wanted: dict) -> list[str]:
+    """dockerd's warnings for the HOST_OPTS in `wanted` this host's cgroups cannot apply; those
+    are taken out of `wanted` (discarded, not refused, as dockerd's update does)."""
+    from dockyard.engine.resources import HOST_OPT_NEEDS, host_support
+
+    needs = [k for k in wanted if k in HOST_OPT_NEEDS]
+    if not needs:
+        return []
+    support = host_support()
+    warnings = []
+    for k in needs:
+        feature, warning = HOST_OPT_NEEDS[k]
+        if not support.get(feature):
+            del wanted[k]
+            if warning not in warnings:
+                warnings.append(warning)
+    return warnings
 
 
 def _live_resources(cfg) -> dict:
