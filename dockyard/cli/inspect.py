@@ -22,7 +22,8 @@ MAP_KEYS = frozenset({"Labels", "Options", "Annotations", "Sysctls", "ExposedPor
                       "Status", "Peers"})
 # Fields docker's structs have but its JSON omits when empty (omitempty): a template sees them.
 OMITTED = {"Config": {"StopSignal": "", "StopTimeout": None, "Healthcheck": None, "ArgsEscaped": False,
-                      "MacAddress": "", "Shell": None, "OnBuild": None},
+                      "MacAddress": "", "Shell": None, "OnBuild": None, "ExposedPorts": None,
+                      "Volumes": None},
            "State": {"Health": None}}
 
 

@@ -3,6 +3,7 @@ meanwhile, with terminating signals unwound through the unpause."""
 
 from __future__ import annotations
 
+import copy
 import os
 from contextlib import contextmanager
 
@@ -128,6 +129,7 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
         raise errors.ImageNotFound(f"No such image: {rec.image_id} (the container's image was removed)")
     full = copy.deepcopy(engine.images.config(image))
     cfg = dict(full.get("config") or {})
+    _container_settings(engine, rec, cfg)
     apply_changes(cfg, list(changes))
     old_layers = list(engine.images.manifest(image).get("layers") or [])
     desc, diff_id, _tar_size = layer_from_dir(engine.content, engine.snapshots.upper_dir(rec.id),
@@ -147,3 +149,21 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
     else:
         full.pop("author", None)
     return engine.images.add(full, [*old_layers, desc], tags, parent=image.id)  # docker commit's Parent
+
+
+# what a container's create settings make of its image's config, kept by the commit as dockerd
+# keeps them (the committed image runs as the container did: its env, command, labels, ...)
+_KEPT = ("User", "Env", "Cmd", "Entrypoint", "WorkingDir", "ExposedPorts", "Volumes", "StopSignal", "Healthcheck")
+
+
+def _container_settings(engine, rec, cfg: dict) -> None:
+    """The container's Config (docker inspect's) over the image's `cfg`: dockerd commits the
+    container's config, then the --change instructions on it."""
+    from dockyard.engine.inspect import container_json
+
+    doc = container_json(engine, rec)["Config"]
+    for key in _KEPT:
+        if doc.get(key):
+            cfg[key] = copy.deepcopy(doc[key])
+    if doc.get("Labels"):
+        cfg["Labels"] = {**(cfg.get("Labels") or {}), **doc["Labels"]}

@@ -61,9 +61,7 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
             "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
             "Tty": cfg.get("tty", False), "OpenStdin": cfg.get("stdin_open", False),
             "StdinOnce": cfg.get("stdin_once", False),
-            # a bare NAME asked for stays in Config.Env, as dockerd keeps it (the process has it unset)
-            "Env": (st.get("Env") or [e for e in cfg.get("env") or () if "=" in e])
-            + [e for e in cfg.get("env") or () if "=" not in e],
+            "Env": _config_env(engine, rec, cfg, st),
             "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else st.get("ImageCmd"),
             "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
@@ -147,6 +145,19 @@ def restart_policy(policy: str) -> dict:
 
     name, retries = parse_restart(policy)
     return {"Name": name, "MaximumRetryCount": retries}
+
+
+def _config_env(engine, rec, cfg: dict, st: dict) -> list[str]:
+    """Config.Env as dockerd merges it at create: the -e values (a bare NAME asked for stays, as
+    dockerd keeps it; the process has it unset), then the image's Env not set by them. HOSTNAME,
+    HOME and TERM are the process's only (added at start), not the container's config."""
+    user = list(cfg.get("env") or ())
+    image = engine.db.get_image(rec.image_id) if rec.image_id else None
+    if image is None:  # the image is gone: what the process was given
+        return (st.get("Env") or [e for e in user if "=" in e]) + [e for e in user if "=" not in e]
+    image_env = (engine.images.config(image).get("config") or {}).get("Env") or []
+    keys = {e.partition("=")[0] for e in user}
+    return user + [e for e in image_env if e.partition("=")[0] not in keys]
 
 
 def _config_opts(opts: dict) -> dict:
