@@ -51,6 +51,11 @@ def cmd_events(ctx, argv) -> int:
         render({"Type": "", "Action": "", "Actor": {"ID": "", "Attributes": {}}})  # a bad template fails now
 
     def out(ev):
+        actor = ev.get("Actor")
+        if isinstance(actor, dict) and isinstance(actor.get("Attributes"), dict):  # a Go map in docker's type
+            from dockyard.cli.govalues import GoMap
+
+            ev = {**ev, "Actor": {**actor, "Attributes": GoMap(actor["Attributes"])}}
         sys.stdout.write(render(ev) + "\n")
         sys.stdout.flush()
 

@@ -180,6 +180,9 @@ def go_json(v, escape_html: bool = False) -> str:
         return _go_float(v, json=True)
     if isinstance(v, str):
         return _json_str(v, escape_html)
+    if isinstance(v, GoMap):  # encoding/json writes a map's keys sorted
+        return "{" + ",".join(_json_str(str(k), escape_html) + ":" + go_json(x, escape_html)
+                              for k, x in sorted(_items(v, False), key=lambda kx: str(kx[0]))) + "}"
     if isinstance(v, Row):
         return "{" + ",".join(_json_str(str(k), True) + ":" + go_json(x, True)
                               for k, x in sorted(_items(v, False), key=lambda kx: str(kx[0]))) + "}"

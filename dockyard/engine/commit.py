@@ -148,7 +148,11 @@ def _commit(engine, rec, repo: str | None, *, message: str, author: str, changes
         full["author"] = author
     else:
         full.pop("author", None)
-    return engine.images.add(full, [*old_layers, desc], tags, parent=image.id)  # docker commit's Parent
+    image_id = engine.images.add(full, [*old_layers, desc], tags, parent=image.id)  # docker commit's Parent
+    from dockyard.engine import events
+
+    events.container(engine, rec, "commit", comment=message, imageID=image_id, imageRef=repo or "")
+    return image_id
 
 
 # what a container's create settings make of its image's config, kept by the commit as dockerd

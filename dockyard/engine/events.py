@@ -105,7 +105,8 @@ def matches(ev: dict, filters: dict) -> bool:
     if not any_of("scope", [ev.get("scope")]):
         return False
     if filters.get("container"):
-        if typ != "container" or not any(actor.get("ID", "").startswith(v) or attrs.get("name") == v
+        # moby's FuzzyMatch: the ID's or the name's prefix
+        if typ != "container" or not any(actor.get("ID", "").startswith(v) or attrs.get("name", "").startswith(v)
                                          for v in filters["container"]):
             return False
     if filters.get("image"):

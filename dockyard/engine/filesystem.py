@@ -190,11 +190,13 @@ def copy_from_container(engine, container: str, path: str, dest: str | IO[bytes]
     with open_root(engine, container, volumes=True) as root:
         host = os.open("/", inroot.O_DIR)
         try:
-            return _copy(Endpoint(root.fd, shift=root.shift, container=container, running=root.running), path or "/",
-                         Endpoint(host), dest, archive=archive, follow_link=follow_link,
-                         src_spec=src_spec, dst_spec=dst_spec)
+            n = _copy(Endpoint(root.fd, shift=root.shift, container=container, running=root.running), path or "/",
+                      Endpoint(host), dest, archive=archive, follow_link=follow_link,
+                      src_spec=src_spec, dst_spec=dst_spec)
         finally:
             os.close(host)
+        _event(engine, root.rec, "archive-path")  # dockerd's event for an archive read
+        return n
 
 
 def copy_to_container(engine, container: str, path: str, src: str | IO[bytes], *, archive: bool = False,
@@ -209,12 +211,14 @@ def copy_to_container(engine, container: str, path: str, src: str | IO[bytes], *
         cfg = ContainerConfig.from_json(root.rec.config)
         host = os.open("/", inroot.O_DIR)
         try:
-            return _copy(Endpoint(host), src, Endpoint(root.fd, shift=root.shift, container=container,
-                                                       running=root.running,
-                                                       check=lambda real: check_writable(cfg, real)), path or "/",
-                         archive=archive, follow_link=follow_link, src_spec=src_spec, dst_spec=dst_spec)
+            n = _copy(Endpoint(host), src, Endpoint(root.fd, shift=root.shift, container=container,
+                                                    running=root.running,
+                                                    check=lambda real: check_writable(cfg, real)), path or "/",
+                      archive=archive, follow_link=follow_link, src_spec=src_spec, dst_spec=dst_spec)
         finally:
             os.close(host)
+        _event(engine, root.rec, "extract-to-dir")  # dockerd's event for an archive written
+        return n
 
 
 def stat_path(engine, container: str, path: str) -> dict:
@@ -257,3 +261,10 @@ def export(engine, ref: str, out) -> None:
         tree = Tree(shift=root.shift, mounts="none")
         entries = (e for e in tree.walk(root.fd, None, os.fstat(root.fd)) if e.rel)
         write_tar(entries, out, "/".join)
+        _event(engine, root.rec, "export")
+
+
+def _event(engine, rec, action: str) -> None:
+    from dockyard.engine import events
+
+    events.container(engine, rec, action)

@@ -240,8 +240,11 @@ def test_table_with_no_rows_is_just_the_header():
 def test_non_table_format_is_one_line_per_row():
     assert render_table("{{.Names}}: {{.Image}}", ROWS) == "web: busybox\ndb: registry.example.com/team/app:1.2.3\n"
     assert render_table("{{.Names}}", []) == ""
+    # a row is a Go map to docker's json: keys sorted, <, > and & escaped
     assert render_table("json", ROWS[:1]) == (
-        '{"ID":"4f1c0ffee123","Image":"busybox","Names":"web","CreatedAt":"now"}\n')
+        '{"CreatedAt":"now","ID":"4f1c0ffee123","Image":"busybox","Names":"web"}\n')
+    assert render_table("json", [{"Digest": "<none>", "B": "a&b"}]) == '{"B":"a\\u0026b","Digest":"\\u003cnone\\u003e"}\n'
+    assert render_table("{{json .Digest}}", [{"Digest": "<none>"}]) == '"<none>"\n'  # a field: docker's encoder
 
 
 def test_tabwriter_columns_are_per_block():
