@@ -262,7 +262,8 @@ def cmd_login(ctx, argv: list[str]) -> int:
     creds = credentials.Credentials(username, password)
     check_login(domain, creds, insecure=opts.insecure)
     path = credentials.store(domain, creds)
-    sys.stderr.write(f"WARNING! Your password will be stored unencrypted in {path}.\n"
+    # docker CLI 28's warning; its advice (a credential helper) is not one dockyard can follow
+    sys.stderr.write(f"\nWARNING! Your credentials are stored unencrypted in '{path}'.\n"
                      "Credential helpers (credsStore) are not supported by dockyard.\n\n")
     print("Login Succeeded")
     return 0
@@ -281,8 +282,6 @@ def cmd_logout(ctx, argv: list[str]) -> int:
 
     domain = credentials.domain_of(opts.args[0]) if opts.args else "docker.io"
     key = credentials.erase(domain)
-    if key is None:
-        print(f"Not logged in to {credentials.server_key(domain)}")
-        return 0
-    print(f"Removing login credentials for {key}")
+    # docker CLI 28 says so whether or not there were credentials to remove
+    print(f"Removing login credentials for {key or credentials.server_key(domain)}")
     return 0

@@ -83,12 +83,13 @@ def cmd_system_df(ctx, argv: list[str]) -> int:
 
 IMAGE_PRUNE_FLAGS = [Flag("-a,--all", BOOL, "Remove all unused images, not just dangling ones"),
                      Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
-                     Flag("--filter", LIST, "Provide filter values (only dangling=true|false)"),
+                     Flag("--filter", LIST, "Provide filter values (e.g. \"until=<timestamp>\")", metavar="filter"),
                      Flag("--help", BOOL, "Print usage")]
 
 
 def cmd_image_prune(ctx, argv: list[str]) -> int:
     """docker image prune: dangling images, or with -a every image no container uses."""
+    from dockyard.cli.networks import prune_filters
     from dockyard.cli.render import human_size
     from dockyard.engine.prune import prune_images
 
@@ -97,17 +98,22 @@ def cmd_image_prune(ctx, argv: list[str]) -> int:
         print(usage("dockyard image prune [OPTIONS]", "Remove unused images", IMAGE_PRUNE_FLAGS))
         return 0
     all_images = opts.all
+    rest = []
     for f in opts.filter:
         key, _, value = f.partition("=")
-        if key != "dangling" or value.lower() not in ("true", "false", "1", "0"):
-            raise InvalidArgument(f"image prune --filter {f!r} is not supported: only dangling=true|false")
+        if key != "dangling":
+            rest.append(f)
+            continue
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidArgument(f"Invalid filter 'dangling={value}'")
         all_images = value.lower() in ("false", "0")  # docker: dangling=false prunes unused images too
+    until, labels = prune_filters(rest)  # docker's other keys: until, label, label!
     if not opts.force:
         warning = ("WARNING! This will remove all images without at least one container associated to them."
                    if all_images else "WARNING! This will remove all dangling images.")
         if not confirm(warning):
             return 0
-    lines, reclaimed = prune_images(ctx.engine, all_images=all_images)
+    lines, reclaimed = prune_images(ctx.engine, all_images=all_images, until=until, labels=labels)
     if lines:
         print("Deleted Images:\n" + "\n".join(f"{k.lower()}: {v}" for k, v in lines) + "\n")
     print(f"Total reclaimed space: {human_size(reclaimed)}")

@@ -513,5 +513,12 @@ def check_login(domain: str, credentials, *, insecure: bool = False) -> None:
             if resp.status == 200:
                 resp.read()
                 return
+            if resp.status in (401, 403):  # dockerd's words for a refused login
+                import http
+
+                resp.read()
+                raise errors.PermissionDenied(f"login attempt to {url} failed with status: {resp.status} "
+                                              f"{http.HTTPStatus(resp.status).phrase}",
+                                              hint="check the username and password")
             err = reg.error(resp, f'login to {domain} failed: Get "{url}"', hint="check the username and password")
         raise err

@@ -228,7 +228,7 @@ def test_login_push_logout_with_htpasswd(client, busybox, registry, tmp_path):
     assert f"dockyard login {reg.addr}" in p.err
 
     p = dy("login", "-u", "user", "--password-stdin", reg.addr, input="wrong\n", check=False)
-    assert p.returncode == 1 and "unauthorized" in p.err and "Traceback" not in p.err, p.err
+    assert p.returncode == 1 and "401 Unauthorized" in p.err and "Traceback" not in p.err, p.err  # dockerd's words
     config = tmp_path / "docker-config" / "config.json"
     assert not config.exists()
 
@@ -245,7 +245,7 @@ def test_login_push_logout_with_htpasswd(client, busybox, registry, tmp_path):
 
     assert dy("logout", reg.addr).out == f"Removing login credentials for {reg.addr}\n"
     assert reg.addr not in json.loads(config.read_text())["auths"]
-    assert dy("logout", reg.addr).out == f"Not logged in to {reg.addr}\n"
+    assert dy("logout", reg.addr).out == f"Removing login credentials for {reg.addr}\n"  # docker CLI 28's words
     p = dy("push", ref, check=False)
     assert p.returncode == 1 and "unauthorized" in p.err
     p = dy("pull", ref, check=False)
