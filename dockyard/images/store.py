@@ -294,10 +294,17 @@ class ImageStore:
                     out.append(("Untagged", reference.parse(t).familiar()))
                 if users:
                     return _report(self.db, rec.id, out)
+            try:
+                diff_ids = (self.config(rec).get("rootfs") or {}).get("diff_ids") or []
+            except Exception:  # noqa: BLE001 - a damaged image still goes; its layers are not named
+                diff_ids = []
             self.db.delete_image(rec.id)
         out.append(("Deleted", rec.id))
         self.gc()
         _report(self.db, rec.id, out)
+        # dockerd names the layers that went with it too (chain IDs, the top one first)
+        _, kept = self.referenced()
+        out += [("Deleted", c) for c in reversed(dg.chain_ids(diff_ids) if diff_ids else []) if c not in kept]
         return out
 
     @staticmethod
