@@ -33,14 +33,14 @@ def cmd_attach(ctx, argv) -> int:
         return 0
     if len(opts.args) != 1:
         raise UsageError('"dockyard attach" requires exactly 1 argument.')
-    if opts.detach_keys is not None:
-        parse_detach_keys(opts.detach_keys)
     rec = ctx.engine.db.get_container(opts.args[0])
     status = effective_state(rec).get("Status")
     if status == "paused":
         raise Conflict("You cannot attach to a paused container, unpause it first")
     if status not in ("running", "restarting"):
         raise Conflict("You cannot attach to a stopped container, start it first")
+    if opts.detach_keys is not None:  # docker checks the container's state first
+        parse_detach_keys(opts.detach_keys)
     stdin = bool(rec.config.get("stdin_open")) and not opts.no_stdin
     _check_tty(rec, stdin)
     sys.stdout.flush()

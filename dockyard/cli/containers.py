@@ -64,7 +64,10 @@ def ps_row(rec, st: dict, *, no_trunc: bool) -> dict:
         "Status": status_text(st),
         "Size": "0B", "Names": rec.name, "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "Label": lambda key: labels.get(key, ""),
-        "Mounts": ",".join(m.get("source", "") for m in rec.config.get("mounts") or () if m.get("type") != "tmpfs"),
+        # docker's Ellipsis(name, 15) unless --no-trunc
+        "Mounts": ",".join(n if no_trunc or len(n) <= 15 else n[:14] + "…"
+                           for n in (m.get("source", "") for m in rec.config.get("mounts") or ()
+                                     if m.get("type") != "tmpfs")),
         "Networks": ",".join([rec.config.get("network") or "bridge"] + list(rec.config.get("networks") or {})),
         "LocalVolumes": str(sum(1 for m in rec.config.get("mounts") or () if m.get("type") == "volume")),
         "Platform": "linux/amd64",
@@ -139,7 +142,18 @@ def cmd_rm(ctx, argv: list[str]) -> int:
         else:
             remove(ctx.engine, ref, force=opts.force, volumes=opts.volumes)
 
-    return each(opts.args, rm_one, echo=True)
+    from dockyard.cli.each import outcomes
+    from dockyard.errors import NotFound
+
+    rc = 0
+    for ref, _, err in outcomes(opts.args, rm_one):
+        if err is None:
+            print(ref)
+            continue
+        sys.stderr.write(f"dockyard: error: {err}\n")
+        if not (opts.force and isinstance(err, NotFound)):  # docker: -f makes a missing one no failure
+            rc = 1
+    return rc
 
 
 def cmd_rename(ctx, argv: list[str]) -> int:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, UsageError, parse, usage
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, NotFound
 
 CP_FLAGS = [
     Flag("-a,--archive", BOOL, "Archive mode (copy all uid/gid information)"),
@@ -124,6 +124,9 @@ def cmd_export(ctx, argv: list[str]) -> int:
         export(ctx.engine, opts.args[0], sys.stdout.buffer)
         sys.stdout.flush()
         return 0
+    parent = os.path.dirname(os.path.abspath(opts.output))
+    if not os.path.isdir(parent):  # docker's ValidateOutputPath, before anything is read
+        raise NotFound(f"failed to export container: invalid output path: stat {parent}: no such file or directory")
     _to_file(opts.output, lambda f: export(ctx.engine, opts.args[0], f))
     return 0
 

@@ -9,7 +9,7 @@ from dockyard.cli.flags import STR, Flag, help_or_refuse, parse
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 FLAGS = [Flag("-f,--format", STR, "Format output using a custom template"),
-         Flag("--type", STR, "Return JSON for specified type (container|image)"),
+         Flag("--type", STR, "Return JSON for specified type (container|image|network|volume)"),
          Flag("-s,--size", "bool", "Display total file sizes if the type is container"), Flag("--help")]
 IMAGE_FLAGS = [FLAGS[0], Flag("--platform", STR, "Inspect this platform's image (os[/arch[/variant]]): the image must "
                               "be that platform's", metavar="string"), FLAGS[-1]]
@@ -49,11 +49,17 @@ def template_view(obj, key: str = "", parent: str = ""):
 def emit(objs: list[dict], fmt: str | None) -> None:
     """docker inspect's output: indented JSON, or each document through `fmt` (strict: a missing
     key fails, exit 1); `check_template` first, so a template that does not parse prints nothing."""
-    if fmt:
+    if fmt and not objs:
+        print()  # docker's template inspector writes one newline when nothing was found
+    elif fmt:
         from dockyard.cli.template import render
 
         for o in objs:
-            print(render(fmt, template_view(o), strict=True))
+            view = template_view(o)
+            if "State" in o and "HostConfig" in o:  # a container: docker's struct has the --size fields
+                view.setdefault("SizeRw", None)
+                view.setdefault("SizeRootFs", None)
+            print(render(fmt, view, strict=True))
     else:
         print(json.dumps(objs, indent=4))
 
@@ -80,23 +86,51 @@ def _inspect(ctx, argv: list[str], kind: str | None) -> int:
                               "Return low-level information", flags, "at least 1 argument")
     check_template(opts.format)
     kind = kind or opts.type
-    if kind not in (None, "container", "image"):
-        raise InvalidArgument(f'unknown type: "{kind}": must be one of "container", "image"')
+    if kind not in (None, "container", "image", "volume", "network"):
+        raise InvalidArgument(f'unknown type: "{kind}": must be one of "container", "image", "network", '
+                              '"volume"')
     for name in opts.args if opts.get("platform") else ():  # image inspect --platform: each image that platform's
         ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
     out, rc = [], 0
     for name in opts.args:
         try:
-            out.append(inspect(ctx.engine, name, kind, size=opts.get("size", False)))
+            if kind in ("volume", "network"):
+                out.append(_volume_or_network(ctx.engine, kind, name))
+            else:
+                try:
+                    out.append(inspect(ctx.engine, name, kind, size=opts.get("size", False)))
+                except NotFound:
+                    if kind is not None:
+                        raise
+                    out.append(_volume_or_network(ctx.engine, None, name))  # docker looks there too
         except NotFound:
-            sys.stderr.write(f"Error: No such {kind or 'object'}: {name}\n")
+            # dockerd's words for a volume asked for by type; the CLI's for the others
+            sys.stderr.write(f"Error response from daemon: get {name}: no such volume\n" if kind == "volume"
+                             else f"Error: No such {kind or 'object'}: {name}\n")
             rc = 1
         except DockyardError as e:
             sys.stderr.write(f"dockyard: error: {e}\n")
             rc = 1
-    if out or not opts.format:
-        emit(out, opts.format)
+    emit(out, opts.format)
     return rc
+
+
+def _volume_or_network(engine, kind: str | None, name: str) -> dict:
+    """docker inspect --type volume|network NAME, or (kind None) a volume, else a network, named so."""
+    from dockyard.engine.inspect import network_json, volume_json
+    from dockyard.engine.volumes import get
+    from dockyard.state.networks import find_network
+
+    if kind in (None, "volume"):
+        try:
+            return volume_json(get(engine, name))
+        except NotFound:
+            if kind == "volume":
+                raise
+    rec = find_network(engine.db, name)
+    if rec is None:
+        raise NotFound(f"network {name} not found")
+    return network_json(engine, rec)
 
 
 def cmd_inspect(ctx, argv):

@@ -202,8 +202,7 @@ def cmd_network_inspect(ctx, argv: list[str]) -> int:
             rc = 1
             continue
         out.append(network_json(engine, rec))
-    if out or rc == 0:
-        emit(out, opts.format)
+    emit(out, opts.format)
     return rc
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from dockyard.cli.flags import STR, Flag, FlagError, UsageError, parse, usage
 
 FLAGS = [
@@ -71,6 +69,6 @@ def cmd_update(ctx, argv) -> int:
 
     warnings: list[str] = []
     rc = each(opts.args, lambda ref: warnings.extend(update(ctx.engine, ref, body)), echo=True)
-    if warnings:  # docker prints the daemon's warnings after the names, on stderr
-        sys.stderr.write("\n".join(warnings) + "\n")
+    if warnings:  # docker prints the daemon's warnings after the names (on stdout)
+        print("\n".join(warnings))
     return rc

@@ -109,17 +109,27 @@ class AttachServer:
             os.unlink(self.path)  # a dead monitor's
         except FileNotFoundError:
             pass
+        # bound under a temporary name and renamed once listening: an attacher that sees the
+        # path (start -a waits for it) must never connect between bind() and listen() (refused)
         fd, short = _short(self.path)
+        temp = f"{short}.{os.getpid()}.tmp"
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
             old = os.umask(0o177)
             try:
-                self.listener.bind(short)
+                self.listener.bind(temp)
             finally:
                 os.umask(old)
+            self.listener.listen(16)
+            os.rename(temp, short)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+            raise
         finally:
             os.close(fd)
-        self.listener.listen(16)
         self.listener.setblocking(False)
         self.clients: list[_Client] = []
         self.stdin_fd: int | None = None  # the container's stdin (a pipe's end, or the pty master)

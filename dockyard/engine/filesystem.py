@@ -130,8 +130,8 @@ def _copy(src_ep: Endpoint, src: str | IO[bytes], dst_ep: Endpoint, dst: str | I
         shift = dst_ep.shift
         owner = (lambda e: (shift + e.uid, shift + e.gid) if e else (shift, shift)) if archive else \
             (lambda e: (shift, shift))
-    else:
-        owner = (lambda e: (e.uid, e.gid) if e else None) if archive else None
+    else:  # docker's CLI extracts out of a container without chown, -a or not (archive.CopyTo: NoLchown)
+        owner = None
 
     if not isinstance(src, str):  # a tar from stdin, into an existing directory
         assert dst_spec is not None

@@ -293,8 +293,8 @@ def test_cp_ownership_out(dy, busybox, name, tmp_path):
     dy("cp", "-a", f"{name}:/owned", str(tmp_path / "kept"))
     st = os.lstat(tmp_path / "plain")
     assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
-    st = os.lstat(tmp_path / "kept")
-    assert (st.st_uid, st.st_gid) == (1234, 4321)
+    st = os.lstat(tmp_path / "kept")  # -a is for copies into a container: docker's CLI never chowns out
+    assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
     m = tar_members(dy("cp", f"{name}:/owned", "-").stdout)["owned"]
     assert (m.uid, m.gid) == (1234, 4321)
 
