@@ -43,6 +43,9 @@ def cmd_attach(ctx, argv) -> int:
         parse_detach_keys(opts.detach_keys)
     stdin = bool(rec.config.get("stdin_open")) and not opts.no_stdin
     _check_tty(rec, stdin)
+    from dockyard.engine import events
+
+    events.container(ctx.engine, rec, "attach")
     sys.stdout.flush()
     try:
         code = attach_terminal(ctx.engine, rec, stdin=stdin, detach_keys=opts.detach_keys, sig_proxy=opts.sig_proxy)
@@ -84,6 +87,9 @@ def start_attached(ctx, ref: str, *, interactive: bool, detach_keys: str | None)
         except FileNotFoundError:
             pass
     open(marker, "w").close()
+    from dockyard.engine import events
+
+    events.container(engine, rec, "attach")  # dockerd's, before the start
     starter = _fork_start(engine, rec.id)
     try:
         failed = _await_socket(engine, rec.id, starter)

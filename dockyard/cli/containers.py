@@ -173,11 +173,10 @@ def cmd_rename(ctx, argv: list[str]) -> int:
 def cmd_prune(ctx, argv: list[str]) -> int:
     """docker container prune: remove every stopped container; prints what it reclaimed."""
     from dockyard.cli.render import human_size
-    from dockyard.engine.listing import matcher
     from dockyard.engine.prune import prune_containers
 
     opts = parse([Flag("-f,--force", BOOL, "Do not prompt for confirmation"),
-                  Flag("--filter", LIST, "Provide filter values (e.g. 'label=<key>=<value>')"),
+                  Flag("--filter", LIST, "Provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>')"),
                   Flag("--help", BOOL)], argv)
     if opts.help:
         print(usage("dockyard container prune [OPTIONS]", "Remove all stopped containers", []))
@@ -185,8 +184,15 @@ def cmd_prune(ctx, argv: list[str]) -> int:
     if not opts.force:
         if not confirm("WARNING! This will remove all stopped containers."):
             return 0
-    flt = _filters(opts.filter) if opts.filter else {}
-    removed, reclaimed = prune_containers(ctx.engine, matcher(ctx.engine, flt))
+    from dockyard.cli.networks import prune_filters
+    from dockyard.engine.volumes import match_labels
+
+    until, labels = prune_filters(opts.filter)  # docker's keys for prune: until, label, label!
+
+    def accept(rec, st) -> bool:
+        return (until is None or rec.created < until) and match_labels(rec.config.get("labels") or {}, labels)
+
+    removed, reclaimed = prune_containers(ctx.engine, accept)
     if removed:
         print("Deleted Containers:")
         for cid in removed:

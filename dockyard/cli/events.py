@@ -25,6 +25,14 @@ def _line(ev: dict) -> str:
     return f"{stamp} {ev.get('Type')} {ev.get('Action')} {(ev.get('Actor') or {}).get('ID', '')}{tail}"
 
 
+_GO_NAMES = {"scope": "Scope", "time": "Time", "timeNano": "TimeNano", "status": "Status", "id": "ID", "from": "From"}
+
+
+def _go_names(ev: dict) -> dict:
+    """The event as docker's events.Message struct: every field there, empty when not set."""
+    return {"Status": "", "ID": "", "From": "", **{_GO_NAMES.get(k, k): v for k, v in ev.items()}}
+
+
 def cmd_events(ctx, argv) -> int:
     from dockyard.engine import events
 
@@ -47,7 +55,8 @@ def cmd_events(ctx, argv) -> int:
         from dockyard.cli.template import go_json, render as render_template
 
         fmt = opts.format
-        render = (lambda ev: go_json(ev)) if fmt == "json" else (lambda ev: render_template(fmt, ev))
+        # a template sees docker's Go struct (Scope, Time, TimeNano, Status, ID, From); `json` its JSON names
+        render = (lambda ev: go_json(ev)) if fmt == "json" else (lambda ev: render_template(fmt, _go_names(ev)))
         render({"Type": "", "Action": "", "Actor": {"ID": "", "Attributes": {}}})  # a bad template fails now
 
     def out(ev):

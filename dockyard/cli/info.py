@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli.flags import STR, Flag, UsageError, parse, usage
+from dockyard.errors import DockyardError
 
 FLAGS = [Flag("-f,--format", STR, "Format output using a custom template: 'json' or a Go template", metavar="string"),
          Flag("--help")]
@@ -15,7 +16,15 @@ FLAGS = [Flag("-f,--format", STR, "Format output using a custom template: 'json'
 def _formatted(fmt: str, doc: dict) -> int:
     from dockyard.cli.template import go_json, render
 
-    sys.stdout.write((go_json(doc) if fmt == "json" else render(fmt, doc, strict=True)) + "\n")
+    if fmt == "json":
+        sys.stdout.write(go_json(doc) + "\n")
+        return 0
+    try:
+        text = render(fmt, doc, strict=True)
+    except DockyardError:
+        sys.stdout.write("\n")  # docker writes the template's newline even when it fails
+        raise
+    sys.stdout.write(text + "\n")
     return 0
 
 

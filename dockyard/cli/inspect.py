@@ -59,7 +59,13 @@ def emit(objs: list[dict], fmt: str | None) -> None:
             if "State" in o and "HostConfig" in o:  # a container: docker's struct has the --size fields
                 view.setdefault("SizeRw", None)
                 view.setdefault("SizeRootFs", None)
-            print(render(fmt, view, strict=True))
+            try:
+                line = render(fmt, view, strict=True)
+            except InvalidArgument:
+                if o is objs[0]:  # docker flushes its (empty) buffer before the error: one newline
+                    print()
+                raise
+            print(line)
     else:
         print(json.dumps(objs, indent=4))
 

@@ -237,7 +237,7 @@ def prune_filters(values: list[str]) -> tuple:
         if not eq:
             raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
         if k not in ("until", "label", "label!"):
-            raise InvalidArgument(f"invalid filter '{k}'")
+            raise InvalidArgument(f"Invalid filter '{k}'")  # dockerd's words
         flt.setdefault(k, []).append(v)
     if len(flt.get("until", ())) > 1:
         raise InvalidArgument("more than one until filter specified")
@@ -258,7 +258,7 @@ def cmd_network_prune(ctx, argv: list[str]) -> int:
             return 0
     removed = prune(ctx.engine, until=until, labels=labels)
     if removed:
-        print("Deleted Networks:\n" + "\n".join(removed))
+        print("Deleted Networks:\n" + "\n".join(removed) + "\n")  # docker's blank line after the list
     return 0
 
 

@@ -9,7 +9,8 @@ from dockyard.cli.render import confirm
 from dockyard.errors import InvalidArgument, NotFound
 
 LS_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
-              "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "CreatedAt": "CREATED AT"}
+              "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP",
+              "Availability": "AVAILABILITY", "Status": "STATUS"}
 LS_DEFAULT = "table {{.Driver}}\t{{.Name}}"
 
 
@@ -86,13 +87,12 @@ def cmd_volume_ls(ctx, argv: list[str]) -> int:
 
 
 def _row(rec) -> dict:
-    import time
-
+    """docker's volume row: its fields (the cluster-volume ones N/A for a local volume)."""
     labels = rec.labels
     return {"Driver": rec.driver, "Name": rec.name, "Scope": "local", "Mountpoint": rec.mountpoint,
             "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
             "Label": lambda key: labels.get(key, ""), "Links": "N/A", "Size": "N/A",
-            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(rec.created))}
+            "Group": "N/A", "Availability": "N/A", "Status": "N/A"}
 
 
 def cmd_volume_inspect(ctx, argv: list[str]) -> int:

@@ -104,21 +104,17 @@ def matches(ev: dict, filters: dict) -> bool:
         return False
     if not any_of("scope", [ev.get("scope")]):
         return False
-    if filters.get("container"):
-        # moby's FuzzyMatch: the ID's or the name's prefix
-        if typ != "container" or not any(actor.get("ID", "").startswith(v) or attrs.get("name", "").startswith(v)
-                                         for v in filters["container"]):
+    # moby's fuzzyMatchName for container=, volume=, network=: the actor's ID or name attribute starts
+    # with the value, whatever the event's type (dockerd's filter.go)
+    for key in ("container", "volume", "network"):
+        if filters.get(key) and not any(actor.get("ID", "").startswith(v) or attrs.get("name", "").startswith(v)
+                                        for v in filters[key]):
             return False
     if filters.get("image"):
         img = attrs.get("image") if typ == "container" else actor.get("ID")
         names = {img, attrs.get("name")} if typ == "image" else {img}
         if not any(v in names or (img or "").split(":")[0] == v for v in filters["image"]):
             return False
-    for key in ("network", "volume"):
-        if filters.get(key):
-            ids = {actor.get("ID"), attrs.get("name"), attrs.get(key)}
-            if typ not in (key, "container") or not ids & set(filters[key]):
-                return False
     for lab in filters.get("label", ()):
         k, eq, v = lab.partition("=")
         if k not in attrs or (eq and attrs[k] != v):

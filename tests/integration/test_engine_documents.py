@@ -39,7 +39,7 @@ def test_system_prune_reports_what_went(dy, busybox, name):
     p = dy("system", "prune", "-f", "--volumes", "--filter", "until=1h", check=False)
     assert p.returncode == 1 and "until filter does not apply to volumes" in p.err
     p = dy("system", "prune", "-f", "--filter", "dangling=true", check=False)
-    assert p.returncode == 1 and "invalid filter 'dangling'" in p.err
+    assert p.returncode == 1 and "Invalid filter 'dangling'" in p.err
     p = dy("system", "prune", "--filter", "label=keep", input="n\n")
     assert "Items to be pruned will be filtered with:\n  - label=keep\n" in p.out
     out = dy("system", "prune", "-f", "--filter", "label!=keep=1").out

@@ -271,7 +271,7 @@ def test_network_commands_and_their_errors(dy, busybox, name):
     dy("network", "create", "--label", "keep=yes", f"{name}-k")
     out = dy("network", "prune", "-f", "--filter", "label!=keep=yes").out
     assert f"{name}-p" in out and f"{name}-k" not in out
-    for flt, words in (("driver=bridge", "invalid filter 'driver'"), ("until=later", "failed to parse value as time or duration"),
+    for flt, words in (("driver=bridge", "Invalid filter 'driver'"), ("until=later", "failed to parse value as time or duration"),
                        ("label", "bad format of filter")):
         p = dy("network", "prune", "-f", "--filter", flt, check=False)
         assert p.returncode == 1 and words in p.err, p.err
