@@ -135,14 +135,24 @@ def cmd_rmi(ctx, argv: list[str]) -> int:
     if opts.help or not opts.args:
         return help_or_refuse(opts.help, "dockyard rmi [OPTIONS] IMAGE [IMAGE...]",
                               "Remove one or more images", flags, "at least 1 argument")
-    from dockyard.cli.each import each
+    from dockyard.cli.each import outcomes
+    from dockyard.errors import NotFound
 
     def rmi_one(name):  # "Untagged: …" and "Deleted: …" lines, as docker prints them
         if opts.platform:
             ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
         return "\n".join(f"{what}: {value}" for what, value in ctx.engine.images.remove(name, force=opts.force)) or None
 
-    return each(opts.args, rmi_one)
+    rc = 0
+    for _, out, err in outcomes(opts.args, rmi_one):
+        if err is None:
+            if out is not None:
+                print(out)
+            continue
+        sys.stderr.write(f"dockyard: error: {err}\n")
+        if not (opts.force and isinstance(err, NotFound)):  # docker: -f makes a missing one no failure
+            rc = 1
+    return rc
 
 
 def cmd_import(ctx, argv: list[str]) -> int:
@@ -160,7 +170,7 @@ def cmd_import(ctx, argv: list[str]) -> int:
     if src == "-":
         src = sys.stdin.buffer
     image_id = import_rootfs(ctx.engine, src, opts.args[1] if len(opts.args) > 1 else None,
-                             changes=opts.change, message=opts.message or "")
+                             changes=opts.change, message=opts.message or "", platform=opts.platform or None)
     print(image_id)
     return 0
 
@@ -235,8 +245,12 @@ def cmd_history(ctx, argv: list[str]) -> int:
                      "Size": human_size(size, 3) if opts.human else str(size),  # -H=false: docker's plain numbers
                      "Comment": h.get("comment", ""), "ID": "<missing>"})
     rows.reverse()
-    if rows:
-        rows[0]["ID"] = rec.id if opts.no_trunc else rec.id.removeprefix("sha256:")[:12]
+    hist = rec  # dockerd names the rows from the newest down after the image, then its parents, one each
+    for row in rows:
+        row["ID"] = hist.id if opts.no_trunc else hist.id.removeprefix("sha256:")[:12]
+        hist = engine.db.get_image(hist.parent) if hist.parent else None
+        if hist is None:
+            break
     if opts.quiet:
         for r in rows:
             print(r["ID"])
@@ -244,5 +258,6 @@ def cmd_history(ctx, argv: list[str]) -> int:
     created = "{{.CreatedSince}}" if opts.human else "{{.CreatedAt}}"  # docker's non-human table names CREATED AT
     fmt = opts.format or f"table {{{{.ID}}}}\t{created}\t{{{{.CreatedBy}}}}\t{{{{.Size}}}}\t{{{{.Comment}}}}"
     sys.stdout.write(render_table(fmt, rows, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-                                              "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}))
+                                              "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"},
+                                  row_type="*image.historyContext"))
     return 0

@@ -1,6 +1,6 @@
 """An image's history as dockerd's GET /images/{name}/history gives it: one entry per step of its
-config's history, newest first; the top entry carries the image's id and tags, older ones
-"<missing>" (their intermediate images are not kept, as with a pulled image in Docker). Sizes are
+config's history, newest first; the top entry carries the image's id and tags, the next ones its
+parent's, grandparent's, … while those are kept (dockerd's way), older ones "<missing>". Sizes are
 the layers' unpacked sizes; steps that made no layer are 0."""
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ def image_history(engine, name: str) -> list[dict]:
     if not out:  # an image without history (imported by hand): one entry for the image itself
         out.append({"Id": rec.id, "Created": int(parse_rfc3339(rec.created) or rec.added), "CreatedBy": "",
                     "Tags": None, "Size": rec.size, "Comment": ""})
-    out[0]["Id"] = rec.id
-    out[0]["Tags"] = tags or None
+    # dockerd names the entries from the newest down after the image and then its parents (commit
+    # and build record one), one each, while they are still here; the rest stay "<missing>"
+    hist = rec
+    for entry in out:
+        entry["Id"] = hist.id
+        entry["Tags"] = (tags if hist is rec else
+                         sorted(reference.parse(t).familiar() for t in engine.db.tags_for(hist.id))) or None
+        hist = engine.db.get_image(hist.parent) if hist.parent else None
+        if hist is None:
+            break
     return out

@@ -41,6 +41,7 @@ def prune_images(engine, *, all_images: bool, until: float | None = None,
     only those created before then, `labels`: (key, value or None, negate) filters on the
     image's labels: (("Untagged"|"Deleted", what) lines, bytes)."""
     from dockyard.engine.volumes import match_labels
+    from dockyard.oci import digest as dg
     from dockyard.units import parse_rfc3339
 
     out: list[tuple[str, str]] = []
@@ -54,11 +55,16 @@ def prune_images(engine, *, all_images: bool, until: float | None = None,
             continue
         if labels and not match_labels((engine.images.config(rec).get("config") or {}).get("Labels") or {}, labels):
             continue
-        try:
-            out += engine.images.remove(rec.id, force=True)
-            size += rec.size
+        try:  # dockerd's reclaimed space: the layers that went with it, not the image's whole size
+            cfg = engine.images.config(rec)
+            diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+            sizes = dict(zip(dg.chain_ids(diff_ids) if diff_ids else [],
+                             engine.images.layer_sizes(cfg, engine.images.manifest(rec))))
+            lines = engine.images.remove(rec.id, force=True)
         except DockyardError:
             continue
+        out += lines
+        size += sum(sizes.get(what, 0) for kind, what in lines if kind == "Deleted")
     return out, size
 
 

@@ -90,15 +90,39 @@ def _pairs(rest: str, instr: str) -> list[tuple[str, str]]:
     return out
 
 
-def import_rootfs(engine, src, tag: str | None, *, changes: list[str] = (), message: str = "") -> str:
-    """Import the tarball at path `src` (or a binary file object) and return the image id."""
+KNOWN_OS = ("aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux", "netbsd", "openbsd",
+            "plan9", "solaris", "wasip1", "windows")
+KNOWN_ARCH = ("386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le", "ppc64", "ppc64le",
+              "riscv64", "s390x", "wasm")
+
+
+def import_platform(text: str) -> tuple[str, str, str]:
+    """--platform of docker import: (os, arch, variant), refused as containerd's platforms.Parse
+    refuses an os or architecture it does not know."""
+    from dockyard.oci.platform import go_arch, parse_platform
+
+    try:
+        os_, arch, variant = parse_platform(text)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
+    if os_ not in KNOWN_OS or (arch and arch not in KNOWN_ARCH):
+        raise InvalidArgument(f'"{text}": unknown operating system or architecture: invalid argument')
+    return os_, arch or go_arch(), variant
+
+
+def import_rootfs(engine, src, tag: str | None, *, changes: list[str] = (), message: str = "",
+                  platform: str | None = None) -> str:
+    """Import the tarball at path `src` (or a binary file object) and return the image id; the
+    image's os/architecture are `platform`'s (docker import --platform), else the host's."""
     if tag:
         engine.images.normalize_tag(tag)
+    plat = import_platform(platform) if platform else ("linux", _arch(), "")
     with engine.lease():  # until the image is recorded, `rmi` keeps its layer and snapshot
-        return _import(engine, src, tag, changes=changes, message=message)
+        return _import(engine, src, tag, changes=changes, message=message, platform=plat)
 
 
-def _import(engine, src, tag: str | None, *, changes: list[str], message: str) -> str:
+def _import(engine, src, tag: str | None, *, changes: list[str], message: str,
+            platform: tuple[str, str, str]) -> str:
     from dockyard.archive.compression import detect, open_decompressed
     from dockyard.ownership import owner_tag
 
@@ -137,8 +161,9 @@ def _import(engine, src, tag: str | None, *, changes: list[str], message: str) -
     created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e9):09d}Z"
     ccfg: dict = {}
     apply_changes(ccfg, list(changes))
-    config = {"architecture": _arch(), "os": "linux", "created": created, "config": ccfg,
-              "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    os_, arch, variant = platform
+    config = {"architecture": arch, "os": os_, **({"variant": variant} if variant else {}), "created": created,
+              "config": ccfg, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
               "history": [{"created": created, "created_by": "", "comment": message or "Imported from tarball"}]}
     return engine.images.add(config, [desc], [tag] if tag else [])
 
