@@ -231,7 +231,7 @@ def cmd_login(ctx, argv: list[str]) -> int:
     domain = credentials.domain_of(opts.args[0]) if opts.args else "docker.io"
     username, password = opts.username, opts.password
     if password is not None and opts.password_stdin:
-        raise UsageError("--password and --password-stdin are mutually exclusive")
+        raise UsageError("conflicting options: cannot specify both --password and --password-stdin")  # docker 28
     if password is not None:
         sys.stderr.write("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n")
     if opts.password_stdin:
