@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-from dockyard.cli.flags import BOOL, LIST, STR, Flag, parse, usage
+from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, parse, usage
 from dockyard.cli.render import confirm
 from dockyard.errors import InvalidArgument
 
@@ -129,6 +129,11 @@ BUILDER_PRUNE_FLAGS = [Flag("-a,--all", BOOL, "Remove all unused build cache, no
                        Flag("--help", BOOL, "Print usage")]
 
 
+# the keys dockerd's build-cache prune takes (BuildKit's); dockyard's cache answers `until` only
+BUILDKIT_FILTERS = ("until", "unused-for", "unusedfor", "id", "parent", "type", "description", "inuse", "shared",
+                    "private", "mutable", "immutable")
+
+
 def cmd_builder_prune(ctx, argv: list[str]) -> int:
     """docker builder prune: cached build steps whose layer no image holds (dangling), or with -a
     all of the build cache."""
@@ -142,6 +147,8 @@ def cmd_builder_prune(ctx, argv: list[str]) -> int:
     until = keep = None
     for f in opts.filter:
         key, eq, value = f.partition("=")
+        if key not in BUILDKIT_FILTERS:  # dockerd's words for a key BuildKit does not know either
+            raise InvalidArgument(f"failed to prune build cache: Invalid filter '{key}'")
         if key != "until" or not eq:
             raise InvalidArgument(f"builder prune --filter {f!r} is not supported: only until=<duration|time>")
         from dockyard.engine.events import parse_time
@@ -153,7 +160,7 @@ def cmd_builder_prune(ctx, argv: list[str]) -> int:
         try:
             keep = ram_in_bytes(opts.keep_storage)
         except SizeError as e:
-            raise InvalidArgument(f'invalid argument "{opts.keep_storage}" for "--keep-storage" flag: {e}') from None
+            raise FlagError(f'invalid argument "{opts.keep_storage}" for "--keep-storage" flag: {e}') from None
     if not opts.force:
         what = "all build cache" if opts.all else "all dangling build cache"
         if not confirm(f"WARNING! This will remove {what}."):

@@ -127,8 +127,8 @@ def system_prune(engine, *, all_images: bool = False, volumes: bool = False, unt
     from dockyard.engine.volumes import match_labels
 
     if volumes and until is not None:
-        raise InvalidArgument("the until filter does not apply to volumes (docker's volume prune refuses it): "
-                              "leave out --volumes or the until filter")
+        raise InvalidArgument('The "until" filter is not supported with "--volumes"',  # docker's words
+                              hint="docker's volume prune refuses it: leave out --volumes or the until filter")
     accept = None
     if until is not None or labels:
         def accept(rec, st) -> bool:

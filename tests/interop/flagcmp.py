@@ -32,11 +32,16 @@ def docker_cli(fallback: str) -> str:
 
 
 def unprefixed(text: str) -> str:
-    """An error text without the program's prefixes (each CLI words its own)."""
+    """An error text without the program's prefixes (each CLI words its own), and without the
+    notice docker's CLI prints first when it has no buildx (its legacy builder's deprecation)."""
     out = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    if lines and lines[0].startswith("DEPRECATED: The legacy builder"):
+        while lines and lines[0].strip():
+            lines.pop(0)
+    for line in lines:
         line = re.sub(r"^dockyard: error: ", "", line)
-        line = re.sub(r"^(Error response from daemon: |Error: )", "", line)
+        line = re.sub(r"^(Error response from daemon: |Error: |ERROR: )", "", line)
         out.append(line)
     return "\n".join(out)
 

@@ -231,3 +231,44 @@ def test_system_commands_as_docker(pair):
     pair.same("info", "--format", facts)
     pair.same("system", "info", "-f", facts)
     pair.same("info", "--format", "{{.Nope}}", stderr=False)  # docker names its Go type
+
+
+@compares("system prune", "--filter", "--force", "--volumes")
+@compares("builder prune", "--filter", "--force", "--keep-storage")
+def test_system_and_builder_prune_refusals_as_docker(pair):
+    """Only what both refuse before removing anything: a real prune here would reach the build
+    cache and the objects of the other runs sharing this dockerd (see the known differences)."""
+    pair.same("system", "prune", "-f", "--filter", "nope=1")
+    pair.same("system", "prune", "--force", "--volumes", "--filter", "until=1h")
+    pair.same("builder", "prune", "-f", "--keep-storage", "abc")
+    pair.same("builder", "prune", "--force", "--filter", "nope=1")
+
+
+@compares("port")
+def test_port_of_published_ports_as_docker(pair):
+    """Host ports are each side's free ones: they print as PORT."""
+    import re
+
+    n = pair.name("pn")
+    _net(pair, n)
+    c = pair.name("pub")
+    pair.made["container"].append(c)
+    a, b = [getattr(pair, side)("run", "-d", "--name", c, "--network", n, "-p", "127.0.0.1::80", "-p",
+                                "127.0.0.1::53/udp", "--expose", "90", pair.image, "sleep", "300")
+            for side in ("ours", "theirs")]
+    assert a.rc == b.rc == 0, (a, b)
+    pair.same_id(c, a.out, b.out)
+    port = re.compile(r"127\.0\.0\.1:\d+")
+    for args in ((), ("80",), ("80/tcp",), ("53/udp",), ("90",), ("81",), ("80/sctp",)):
+        a, b = pair.both("port", c, *args)
+        assert (a.rc, sorted(port.sub("127.0.0.1:PORT", a.out).splitlines())) == \
+            (b.rc, sorted(port.sub("127.0.0.1:PORT", b.out).splitlines())), (args, a, b)
+        assert unprefixed_first(a.err) == unprefixed_first(b.err), (args, a, b)
+    pair.same("rm", "-f", c)
+
+
+def unprefixed_first(err: str) -> str:
+    from flagcmp import unprefixed
+
+    lines = unprefixed(err).strip().splitlines()
+    return lines[0] if lines else ""
