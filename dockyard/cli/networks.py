@@ -143,6 +143,7 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
                      "Scope": "local", "IPv6": "false",
                      "IPv4": str(bool(n.subnet and ":" not in n.subnet)).lower(), "Internal": str(bool(n.internal)).lower(),
                      "Labels": ",".join(f"{k}={v}" for k, v in sorted(n.labels.items())),
+                     "Label": lambda key, labels=n.labels: labels.get(key, ""),
                      "CreatedAt": _created(n)})
     if opts.quiet:
         for r in rows:
