@@ -117,7 +117,9 @@ def test_update_live_and_refused(api, dy, tmp_path):
     cid = api.docker("run", "-d", "--name", "up", "--network", "none", "busybox", "sleep", "1000").out.strip()
     api.docker("update", "-m", "48m", "--cpus", "0.5", "--pids-limit", "20", "--restart", "on-failure:2", "up")
     hc = json.loads(api.docker("inspect", "up").out)[0]["HostConfig"]
-    assert (hc["Memory"], hc["CpuQuota"], hc["CpuPeriod"], hc["PidsLimit"]) == (48 << 20, 50000, 100000, 20)
+    # --cpus is reported as NanoCpus (applied as period/quota), as dockerd reports it
+    assert (hc["Memory"], hc["NanoCpus"], hc["CpuQuota"], hc["CpuPeriod"], hc["PidsLimit"]) == \
+        (48 << 20, 500_000_000, 0, 0, 20)
     assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
     # the running container's cgroup has the new limits now
     doc = api.json("GET", f"/v1.44/containers/{cid}/stats?stream=false&one-shot=true")
