@@ -202,10 +202,12 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         body["Healthcheck"] = health_flags(opts)
     if opts.entrypoint is not None:
         body["Entrypoint"] = [opts.entrypoint] if opts.entrypoint else []
-    if opts.network_alias or opts.ip:
+    if opts.network_alias or opts.ip or opts.ip6 or opts.link_local_ip:
         endpoint: dict = {"Aliases": list(opts.network_alias)}
-        if opts.ip:
-            endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+        ipam = {k: v for k, v in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6),
+                                  ("LinkLocalIPs", list(opts.link_local_ip))) if v}
+        if ipam:
+            endpoint["IPAMConfig"] = ipam
         body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
     extra_request(opts, body)
     return body
