@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 
 import pytest
+from apiclient import api  # noqa: F401 - a fixture
 from support import run_d
 
 RAWPEER6 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rawpeer6.py")
@@ -284,3 +285,84 @@ def test_removal_and_reset_leave_no_ip6tables_rule(dy, busybox, name):
 
     after = subprocess.run(["ip6tables-save"], capture_output=True, text=True, check=True).stdout
     assert rules(after) == rules(before)
+
+
+def test_the_api_creates_ipv6_networks_and_endpoints_as_dockerd(api, dy):
+    """docker-py's shapes: NetworkCreate with EnableIPv6 and an IPAM.Config entry per family,
+    ContainerCreate with IPAMConfig.IPv6Address and LinkLocalIPs, NetworkConnect with both."""
+    body = {"Name": "apiv6", "EnableIPv6": True,
+            "IPAM": {"Driver": "default", "Config": [{"Subnet": "10.250.61.0/24", "Gateway": "10.250.61.1"},
+                                                      {"Subnet": "fd5e:61::/64", "Gateway": "fd5e:61::1"}]}}
+    nid = api.json("POST", "/v1.44/networks/create", body, expect=201)["Id"]
+    doc = api.json("GET", f"/v1.44/networks/{nid}")
+    assert doc["EnableIPv6"] is True and doc["IPAM"]["Config"] == body["IPAM"]["Config"]
+    assert doc == net_inspect(dy, "apiv6")
+    create = {"Image": "busybox", "Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "apiv6"},
+              "NetworkingConfig": {"EndpointsConfig": {"apiv6": {"IPAMConfig": {
+                  "IPv6Address": "fd5e:61::10", "LinkLocalIPs": ["169.254.61.10", "fe80::10"]}}}}}
+    cid = api.json("POST", "/v1.44/containers/create?name=v6box", create, expect=201)["Id"]
+    before = api.json("GET", f"/v1.44/containers/{cid}/json")["NetworkSettings"]["Networks"]["apiv6"]
+    assert before["IPAMConfig"] == {"IPv6Address": "fd5e:61::10", "LinkLocalIPs": ["169.254.61.10", "fe80::10"]}
+    api.json("POST", f"/v1.44/containers/{cid}/start", expect=204)
+    ep = api.json("GET", f"/v1.44/containers/{cid}/json")["NetworkSettings"]["Networks"]["apiv6"]
+    assert (ep["GlobalIPv6Address"], ep["GlobalIPv6PrefixLen"], ep["IPv6Gateway"]) == ("fd5e:61::10", 64, "fd5e:61::1")
+    # connect a second container with a fixed IPv6 address
+    other = api.json("POST", "/v1.44/containers/create?name=v6two", {"Image": "busybox", "Cmd": ["sleep", "300"]},
+                     expect=201)["Id"]
+    api.json("POST", f"/v1.44/containers/{other}/start", expect=204)
+    api.json("POST", "/v1.44/networks/apiv6/connect",
+             {"Container": other, "EndpointConfig": {"IPAMConfig": {"IPv6Address": "fd5e:61::20"}}})
+    assert "1 packets received" in dy("exec", "v6two", "ping", "-6", "-c", "1", "-W", "3", "fd5e:61::10").out
+    members = {c["Name"]: c["IPv6Address"] for c in api.json("GET", "/v1.44/networks/apiv6")["Containers"].values()}
+    assert members == {"v6box": "fd5e:61::10/64", "v6two": "fd5e:61::20/64"}
+    status, _, out = api.request("POST", "/v1.44/networks/apiv6/connect",
+                                 {"Container": "v6box", "EndpointConfig": {"IPAMConfig": {"IPv6Address": "zz"}}})
+    assert status == 400 and "invalid IPv6 address" in json.loads(out)["message"]
+    for ref in (cid, other):
+        api.request("DELETE", f"/v1.44/containers/{ref}?force=1")
+    api.json("DELETE", "/v1.44/networks/apiv6", expect=204)
+
+
+COMPOSE = """
+services:
+  web:
+    image: busybox:latest
+    command: ["sleep", "300"]
+    networks:
+      front:
+        ipv6_address: fd5e:71::10
+        link_local_ips: ["fe80::71"]
+  client:
+    image: busybox:latest
+    command: ["sleep", "300"]
+    networks: [front]
+networks:
+  front:
+    enable_ipv6: true
+    ipam:
+      config:
+        - subnet: 10.250.71.0/24
+        - subnet: fd5e:71::/64
+"""
+
+
+def test_compose_enable_ipv6_and_ipv6_address(dy, busybox, tmp_path, name):
+    f = tmp_path / "compose.yaml"
+    f.write_text(COMPOSE)
+
+    def compose(*args, check=True):
+        return dy("compose", "-f", str(f), "-p", name, "--progress", "plain", *args, check=check, timeout=90)
+
+    try:
+        compose("up", "-d")
+        net = net_inspect(dy, f"{name}_front")
+        assert net["EnableIPv6"] is True
+        assert [c["Subnet"] for c in net["IPAM"]["Config"]] == ["10.250.71.0/24", "fd5e:71::/64"]
+        web = inspect(dy, f"{name}-web-1")["NetworkSettings"]["Networks"][f"{name}_front"]
+        assert web["GlobalIPv6Address"] == "fd5e:71::10"
+        assert web["IPAMConfig"] == {"IPv6Address": "fd5e:71::10", "LinkLocalIPs": ["fe80::71"]}
+        out = dy("exec", f"{name}-client-1", "ping", "-6", "-c", "1", "-W", "3", "web").out
+        assert "from fd5e:71::10" in out and "1 packets received" in out
+    finally:
+        compose("down", "-t", "0", check=False)
+    assert f"{name}_front" not in dy("network", "ls").out
