@@ -12,8 +12,9 @@ What dockerd (moby 27) does, which dockyard follows:
   network, unless --internal), and IPv6 enabled in its namespace (disable_ipv6=0). Its endpoint
   row holds the address (unique per network by the schema), which the embedded DNS answers as
   AAAA and /etc/hosts lists.
-- `--link-local-ip` / IPAMConfig.LinkLocalIPs: extra addresses (169.254.0.0/16 or fe80::/10) on the
-  container's interface of that network, on any bridge network, as dockerd adds them.
+- `--link-local-ip` / IPAMConfig.LinkLocalIPs: extra addresses (169.254.0.0/16 or fe80::/10, though
+  dockerd takes any address, and so does dockyard: /16 for IPv4, /64 for IPv6) on the container's
+  interface of that network, on any bridge network, as dockerd adds them.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def plug(cnl, pid: int, cidx: int, ifname: str, rec, ip6: str, link_local: list,
         enable_in_netns(pid, ifname)
     for addr in link_local:
         if ":" in addr:
-            cnl.add_address6(cidx, addr, 64, link_scope=True)
+            cnl.add_address6(cidx, addr, 64, link_scope=ipv6.is_link_local(addr))
         else:
             cnl.add_address(cidx, addr, 16, "169.254.255.255")
     if ip6:

@@ -198,16 +198,20 @@ def host_supports() -> str:
 
 
 def link_local(addr: str) -> tuple[int, str]:
-    """A --link-local-ip / LinkLocalIPs entry: (family 4 or 6, canonical address). IPv4 ones must
-    lie in 169.254.0.0/16, IPv6 ones in fe80::/10, as dockerd checks them."""
-    if is_v6(addr):
-        n = to_int(addr, "link-local address")
-        if n >> 118 != 0x3FA:
-            raise InvalidArgument(f"invalid link-local IP address: {addr} is not in fe80::/10")
-        return 6, to_str(n)
+    """A --link-local-ip / LinkLocalIPs entry: (family 4 or 6, canonical address). As dockerd's
+    validateEndpointSettings: any address but the unspecified one (169.254.0.0/16 and fe80::/10
+    are what it is for, but dockerd does not insist)."""
     from dockyard.network.ipam import to_int as v4
 
-    n = v4(addr)
-    if n >> 16 != 0xA9FE:
-        raise InvalidArgument(f"invalid link-local IP address: {addr} is not in 169.254.0.0/16")
-    return 4, addr
+    try:
+        n = to_int(addr) if is_v6(addr) else v4(addr)
+    except InvalidArgument:
+        raise InvalidArgument(f"invalid link-local IP address: {addr!r}") from None
+    if n == 0:
+        raise InvalidArgument(f"invalid link-local IP address: {addr} (unspecified)")
+    return (6, to_str(n)) if is_v6(addr) else (4, addr)
+
+
+def is_link_local(addr: str) -> bool:
+    """In fe80::/10 (an IPv6 address)."""
+    return to_int(addr) >> 118 == 0x3FA

@@ -73,12 +73,13 @@ def test_ipam_config_is_checked_as_dockerd_and_addresses_come_in_order():
             ipv6.check_address(sub, bad, "n")
 
 
-def test_link_local_addresses_must_be_link_local():
+def test_link_local_addresses_are_any_address_as_dockerd_takes_them():
     assert ipv6.link_local("169.254.1.2") == (4, "169.254.1.2")
     assert ipv6.link_local("FE80::0:7") == (6, "fe80::7")
-    for bad, words in (("10.0.0.1", "169.254.0.0/16"), ("fd00::1", "fe80::/10"), ("x", "invalid IPv4 address"),
-                       ("fe80::zz", "invalid link-local address")):
-        with pytest.raises(InvalidArgument, match=words):
+    assert ipv6.link_local("10.0.0.1") == (4, "10.0.0.1")  # dockerd does not insist on 169.254.0.0/16
+    assert ipv6.is_link_local("fe80::7") and not ipv6.is_link_local("fd00::1")
+    for bad in ("x", "fe80::zz", "0.0.0.0", "::", "169.254.1"):
+        with pytest.raises(InvalidArgument, match="invalid link-local IP address"):
             ipv6.link_local(bad)
 
 
