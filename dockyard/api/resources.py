@@ -110,7 +110,8 @@ def create_network(engine, req) -> None:
     aux = json_string_map(conf, "AuxiliaryAddresses", "IPAM.Config.")
     conf6 = by_family.get(6, {})
     if conf6.get("AuxiliaryAddresses"):
-        raise InvalidArgument("IPAM.Config.AuxiliaryAddresses: dockyard reserves auxiliary addresses in IPv4 subnets only")
+        raise InvalidArgument("IPAM.Config.AuxiliaryAddresses: dockyard reserves auxiliary addresses in IPv4 "
+                              "subnets only")
     rec = create(engine, name, subnet=subnet, gateway=gateway, internal=json_field(body, "Internal", bool, "", False),
                  labels=json_string_map(body, "Labels", ""), options=json_string_map(body, "Options", ""),
                  driver=json_field(body, "Driver", str, "", "") or "bridge", ip_range=ip_range, aux_addresses=aux,

@@ -223,8 +223,8 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
             "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
             "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""),
-            "GlobalIPv6Address": live.get("GlobalIPv6Address", ""), "GlobalIPv6PrefixLen": live.get("GlobalIPv6PrefixLen", 0),
-            "IPv6Gateway": live.get("IPv6Gateway", ""), "Networks": nets}
+            "GlobalIPv6Address": live.get("GlobalIPv6Address", ""),
+            "GlobalIPv6PrefixLen": live.get("GlobalIPv6PrefixLen", 0), "IPv6Gateway": live.get("IPv6Gateway", ""), "Networks": nets}
 
 
 def port_bindings(cfg: dict) -> dict:

@@ -4,7 +4,8 @@ What dockerd (moby 27) does, which dockyard follows:
 
 - `network create --ipv6` gives the network an IPv6 subnet besides its IPv4 one: the one asked
   for (`--subnet fd…/64`, with its own `--gateway`/`--ip-range`), else a /64 of dockyard's ULA
-  pool (network/ipv6.py; dockerd 27 allocates one from its default pool too, 20.10 failed). The
+  pool (network/ipv6.py; dockerd 27 allocates one from its default pool too, 20.10 failed). An
+  IPv6 subnet without `--ipv6` turns IPv6 on too (see network_config). The
   bridge gets the gateway address; its ip6tables rules mirror the IPv4 ones (network/firewall.py).
   A host with IPv6 disabled or without ip6tables gets a clear refusal, never a half network.
 - A container on such a network gets an IPv6 address on its interface (the IPAM's next free one,
@@ -22,16 +23,17 @@ from __future__ import annotations
 from dockyard.errors import Conflict, InvalidArgument, Unavailable
 
 
-def network_config(enable: bool, subnet: str | None, gateway: str | None, ip_range: str) -> tuple:
+def network_config(enable: bool, subnet: str | None, gateway: str | None, ip_range: str) -> tuple | None:
     """Check a create request's IPv6 part before anything is made: (subnet or None, checked
-    gateway, ip range); (None, "", "") for an IPv4-only network."""
+    gateway, ip range); None for an IPv4-only network. An IPv6 subnet turns IPv6 on without
+    `enable` (dockerd 20.10 records it with EnableIPv6 false and gives containers no IPv6
+    address, an asked-for IPv6Address included: dockyard honours what was asked instead)."""
     from dockyard.network import ipv6
 
-    if not enable:
-        if subnet:
-            raise InvalidArgument(f"IPv6 subnet {subnet} given, but IPv6 is not enabled on the network",
-                                  hint="add --ipv6 (EnableIPv6: true)")
-        return None, "", ""
+    if not enable and not subnet:
+        if gateway or ip_range:
+            raise InvalidArgument("an IPv6 gateway or ip-range needs its IPv6 subnet")
+        return None
     why = ipv6.host_supports()
     if why:
         raise Unavailable(f"cannot create an IPv6 network: {why}",
@@ -46,12 +48,12 @@ def network_config(enable: bool, subnet: str | None, gateway: str | None, ip_ran
     return sub, gw, ip_range
 
 
-def allocate_subnet(engine, checked: tuple, enable: bool, networks: list) -> dict:
+def allocate_subnet(checked: tuple | None, networks: list) -> dict:
     """Under the network lock: the network's `ipv6` record ({} when IPv4 only), its subnet clear of
     the host's IPv6 routes and of the store's other IPv6 networks."""
     from dockyard.network import ipv6
 
-    if not enable:
+    if checked is None:
         return {}
     sub, gw, ip_range = checked
     taken = ipv6.host_routes() + [ipv6.Subnet6.parse(n.ipv6["Subnet"]) for n in networks if n.ipv6]

@@ -114,7 +114,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         else:
             sub = ipam.choose_subnet(taken, default=_default)
         _, gateway = checked or ipam.check_config(sub, gateway=gateway or "")
-        v6 = netv6.allocate_subnet(engine, checked6, enable_ipv6, mine)
+        v6 = netv6.allocate_subnet(checked6, mine)
         extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT

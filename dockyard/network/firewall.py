@@ -289,10 +289,11 @@ def port_rules(container_id: str, ports: list[tuple[str, int, str, str, int]]) -
 
 
 def remove_tagged(tag: str) -> int:
-    """Delete every rule in our chains whose comment is `tag`, in iptables and (when the host has
-    it) ip6tables; return how many there were."""
+    """Delete every rule in our chains whose comment is `tag`, in iptables and, for a network's tag
+    (a container's port rules are IPv4 only), in ip6tables when the host has it; return how many
+    there were."""
     n = _remove_tagged(tag, False)
-    if has_ip6tables():
+    if tag.startswith("dockyard net ") and has_ip6tables():
         n += _remove_tagged(tag, True)
     return n
 

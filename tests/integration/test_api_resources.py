@@ -47,7 +47,8 @@ def test_networks_and_volumes(api, dy, tmp_path):
     p = api.docker("network", "create", "appnet", check=False)
     assert p.returncode == 1 and "already exists" in p.err
     status, _, out = api.request("POST", "/v1.44/networks/create",
-                                 {"Name": "two", "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}, {"Subnet": "10.9.1.0/24"}]}})
+                                 {"Name": "two",
+                                  "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}, {"Subnet": "10.9.1.0/24"}]}})
     assert status == 400 and "one IPAM.Config entry per address family" in json.loads(out)["message"]
     status, _, out = api.request("POST", "/v1.44/networks/create", {"Name": 5})
     assert status == 400

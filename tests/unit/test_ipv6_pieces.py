@@ -130,9 +130,7 @@ def test_reset_reads_a_networks_subnet_from_its_ipv4_rules_only(monkeypatch):
 def test_network_config_refuses_a_v6_subnet_without_ipv6_and_checks_before_anything(monkeypatch):
     from dockyard.engine import netv6
 
-    assert netv6.network_config(False, None, None, "") == (None, "", "")
-    with pytest.raises(InvalidArgument, match="IPv6 is not enabled"):
-        netv6.network_config(False, "fd00::/64", None, "")
+    assert netv6.network_config(False, None, None, "") is None
     monkeypatch.setattr(ipv6, "host_supports", lambda: "ip6tables is not installed: IPv6 networks need it")
     with pytest.raises(Unavailable, match="cannot create an IPv6 network: ip6tables is not installed"):
         netv6.network_config(True, None, None, "")
@@ -141,6 +139,11 @@ def test_network_config_refuses_a_v6_subnet_without_ipv6_and_checks_before_anyth
         netv6.network_config(True, None, "fd00::1", "")
     sub, gw, rng = netv6.network_config(True, "fd00:5::/64", None, "")
     assert (str(sub), gw, rng) == ("fd00:5::/64", "fd00:5::1", "")
+    # a subnet alone turns IPv6 on (dockerd 20.10 would record it and give containers no IPv6 address)
+    sub, gw, rng = netv6.network_config(False, "2001:389::/64", "2001:389::ffff", "2001:389::0/96")
+    assert (str(sub), gw, rng) == ("2001:389::/64", "2001:389::ffff", "2001:389::0/96")
+    with pytest.raises(InvalidArgument, match="needs its IPv6 subnet"):
+        netv6.network_config(False, None, "fd00::1", "")
 
 
 def test_an_overlapping_v6_subnet_is_refused(monkeypatch):
@@ -152,7 +155,7 @@ def test_an_overlapping_v6_subnet_is_refused(monkeypatch):
                           internal=False, created=0, labels={}, options={},
                           ipv6={"Subnet": "fd79:6f63:6b79::/64", "Gateway": "fd79:6f63:6b79::1"})
     with pytest.raises(Conflict, match="overlaps"):
-        netv6.allocate_subnet(None, (ipv6.Subnet6.parse("fd00::/64"), "fd00::1", ""), True, [])
-    assert netv6.allocate_subnet(None, (None, "", ""), True, [other]) == \
+        netv6.allocate_subnet((ipv6.Subnet6.parse("fd00::/64"), "fd00::1", ""), [])
+    assert netv6.allocate_subnet((None, "", ""), [other]) == \
         {"Subnet": "fd79:6f63:6b79:1::/64", "Gateway": "fd79:6f63:6b79:1::1"}
-    assert netv6.allocate_subnet(None, (None, "", ""), False, [other]) == {}
+    assert netv6.allocate_subnet(None, [other]) == {}
