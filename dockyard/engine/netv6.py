@@ -20,6 +20,8 @@ What dockerd (moby 27) does, which dockyard follows:
 
 from __future__ import annotations
 
+import os
+
 from dockyard.errors import Conflict, InvalidArgument, Unavailable
 
 
@@ -72,6 +74,11 @@ def bring_up(rec, nl, index: int) -> None:
     from dockyard.network import firewall, ipv6
 
     if not rec.ipv6:
+        # IPv6 off on an IPv4-only network's bridge: the host forwards IPv6 once any IPv6 network
+        # exists, and this bridge has no ip6tables rules, so a container here (any can write a
+        # frame with CAP_NET_RAW) would otherwise get IPv6 packets routed out of it
+        if os.path.exists(f"/proc/sys/net/ipv6/conf/{rec.bridge}"):
+            firewall.sysctl(f"/proc/sys/net/ipv6/conf/{rec.bridge}/disable_ipv6", "1")
         return
     why = ipv6.host_supports()
     if why:

@@ -60,7 +60,7 @@ FORWARD, ISO1, ISO2, NAT = "DOCKYARD-FORWARD", "DOCKYARD-ISOLATION-1", "DOCKYARD
 RAW = "DOCKYARD-PREROUTING"
 _OWN_CHAINS = {"raw": (RAW,), "filter": (FORWARD, ISO1, ISO2), "nat": (NAT, "POSTROUTING")}
 # What a bridge's rules are: bump when network_rules() changes in a way old bridges must get.
-RULES_STAMP = "dockyard-rules 2"
+RULES_STAMP = "dockyard-rules 3"  # 3: IPv6 off on an IPv4-only network's bridge (engine/netv6.py)
 
 
 def net_tag(bridge: str) -> str:

@@ -364,3 +364,88 @@ def test_compose_enable_ipv6_and_ipv6_address(dy, busybox, tmp_path, name):
     finally:
         compose("down", "-t", "0", check=False)
     assert f"{name}_front" not in dy("network", "ls").out
+
+
+LISTEN6 = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", int(sys.argv[1])))
+s.settimeout(0.2)
+print("ready", flush=True)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    try:
+        data, peer = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    print(peer[0], data.decode(errors="replace"), flush=True)
+"""
+
+
+@pytest.fixture
+def outside6(name):
+    """A namespace of this test joined to the host by a veth pair with IPv6 addresses (a host on
+    another link, as the LAN would be). Yields (pid inside, its address)."""
+    host_if, peer_if = "dyu" + name[-8:], "dyq" + name[-8:]
+    holder = subprocess.Popen(["unshare", "-n", "sleep", "300"])
+    try:
+        time.sleep(0.2)
+        ns = ["nsenter", "-n", "-t", str(holder.pid)]
+        for cmd in (["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if],
+                    ["ip", "link", "set", peer_if, "netns", str(holder.pid)],
+                    ["ip", "-6", "addr", "add", "fd5e:a0::1/64", "dev", host_if, "nodad"],
+                    ["ip", "link", "set", host_if, "up"],
+                    [*ns, "ip", "-6", "addr", "add", "fd5e:a0::2/64", "dev", peer_if, "nodad"],
+                    [*ns, "ip", "link", "set", peer_if, "up"],
+                    [*ns, "ip", "link", "set", "lo", "up"],
+                    [*ns, "ip", "-6", "route", "add", "default", "via", "fd5e:a0::1"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        yield holder.pid, "fd5e:a0::2"
+    finally:
+        holder.kill()
+        holder.wait()
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        assert not os.path.exists(f"/sys/class/net/{host_if}")
+
+
+def test_an_ipv4_only_network_routes_no_ipv6(dy, busybox, name, outside6):
+    """Once an IPv6 network exists the host forwards IPv6. A container on an IPv4-only network has
+    no IPv6 rules guarding its bridge, so that bridge has IPv6 off: a hand-made IPv6 frame to the
+    bridge's MAC, addressed to a host on another link, never arrives there. The same sender on an
+    IPv6 network does get through (masqueraded), so "nothing arrived" means "blocked"."""
+    pid_out, addr_out = outside6
+    dy("network", "create", "--ipv6", f"{name}-v6")
+    dy("network", "create", f"{name}-v4")
+    run_d(dy, f"{name}-6", "sleep", "300", flags=("--network", f"{name}-v6"))
+    run_d(dy, f"{name}-4", "sleep", "300", flags=("--network", f"{name}-v4"))
+    br4 = bridge_of(dy, f"{name}-v4")
+    assert open(f"/proc/sys/net/ipv6/conf/{br4}/disable_ipv6").read().strip() == "1"
+    assert open(f"/proc/sys/net/ipv6/conf/{bridge_of(dy, f'{name}-v6')}/disable_ipv6").read().strip() == "0"
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    listener = subprocess.Popen(["nsenter", "-n", "-t", str(pid_out), sys.executable, "-c", LISTEN6, str(port), "8"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+
+        def send(ctr: str, net: str, src: str, payload: str) -> None:
+            info = inspect(dy, ctr)
+            with open(f"/sys/class/net/{bridge_of(dy, net)}/address") as f:
+                mac = f.read().strip()
+            p = subprocess.run(["nsenter", "-n", "-t", str(info["State"]["Pid"]), sys.executable, RAWPEER6, "eth0",
+                                mac, src, addr_out, str(port), payload], capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0, p.stderr
+
+        send(f"{name}-4", f"{name}-v4", "fd5e:bad::4", "from-v4-only")
+        src6 = inspect(dy, f"{name}-6")["NetworkSettings"]["Networks"][f"{name}-v6"]["GlobalIPv6Address"]
+        send(f"{name}-6", f"{name}-v6", src6, "from-v6")
+        out, _ = listener.communicate(timeout=30)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+    got = out.splitlines()
+    assert "from-v4-only" not in out
+    assert got and all(line == "fd5e:a0::1 from-v6" for line in got), got  # masqueraded to the host's address
