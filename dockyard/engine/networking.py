@@ -539,7 +539,8 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
         if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
             continue
         opts = rec.config.get("host_opts") or {}
-        text = hosts_content(hostname, own_ip, extra_hosts(engine, opts, make=False) + _link_hosts(engine, rec) + extra)
+        text = hosts_content(hostname, own_ip, extra_hosts(engine, opts, make=False) + _link_hosts(engine, rec) + extra,
+                             ip6=mine[0].ip6 if mine else "")
         with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
             f.write(text)
             f.truncate()

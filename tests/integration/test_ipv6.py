@@ -113,6 +113,12 @@ def test_fixed_ip6_and_link_local_addresses(dy, busybox, name):
     for a in ("inet 169.254.9.9/16", "inet6 fd5e:11::99/64", "inet6 fe80::99/64"):
         assert a in addrs, addrs
     assert "1 packets received" in dy("exec", name, "ping", "-6", "-c", "1", "-W", "3", "fd5e:11::fe").out
+    hostname = inspect(dy, name)["Config"]["Hostname"]
+    assert f"fd5e:11::99\t{hostname}\n" in dy("exec", name, "cat", "/etc/hosts").out  # its own, as Docker's
+    dy("restart", "-t", "0", name)  # the next start gives it the same addresses again
+    addrs = dy("exec", name, "ip", "addr", "show", "eth0").out
+    assert "inet6 fd5e:11::99/64" in addrs and "inet6 fe80::99/64" in addrs
+    assert "1 packets received" in dy("exec", name, "ping", "-6", "-c", "1", "-W", "3", "fd5e:11::fe").out
     # the same address twice: refused, nothing left of the second container's attempt
     p = dy("run", "-d", "--name", f"{name}-2", "--network", net, "--ip6", "fd5e:11::99", "busybox", "sleep", "9",
            check=False)
