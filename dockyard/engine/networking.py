@@ -640,8 +640,6 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
     host's and in the container's namespace. Returns its NetworkSettings.Networks entry. On a user
     network the names it answers to are moby's DNSNames: name, aliases, short id, hostname."""
-    import sqlite3
-
     from dockyard.network import firewall, ipam
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
 
@@ -662,11 +660,8 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     from dockyard.engine import netv6
 
     ip6 = netv6.endpoint_address(engine, rec, ip6)
-    try:
-        insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
-                                            aliases=names, ip6=ip6))
-    except sqlite3.IntegrityError:
-        raise Conflict(f"Address already in use: {ip}{' or ' + ip6 if ip6 else ''} on network {rec.name}") from None
+    # Conflict if another endpoint holds either address (recorded first: two starts cannot share one)
+    insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac, aliases=names, ip6=ip6))
     host_if = _host_if(cid, i)
     if nl.link_index(host_if) is not None:  # a dead namespace's pair not yet reaped
         nl.delete_link(host_if)

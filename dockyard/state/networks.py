@@ -104,10 +104,22 @@ def used_addresses6(db, network_id: str) -> set[str]:
 
 
 def insert_endpoint(db, ep: Endpoint) -> None:
-    """Raises sqlite3.IntegrityError if the address was taken meanwhile (the caller retries)."""
+    """Raises Conflict if the address (or IPv6 address) is another endpoint's on the network. The
+    container's own row on the network (a crash's leftover) is replaced: deleted, then inserted,
+    since INSERT OR REPLACE would delete the *other* endpoint holding the address instead."""
+    from dockyard.errors import Conflict
+
     with db.transaction():
+        taken = db._conn().execute(
+            "SELECT ip, ip6 FROM endpoints WHERE network_id = ? AND container_id != ? AND (ip = ? OR "
+            "(ip6 != '' AND ip6 = ?))", (ep.network_id, ep.container_id, ep.ip, ep.ip6)).fetchone()
+        if taken:
+            addr = ep.ip if taken[0] == ep.ip else ep.ip6
+            raise Conflict(f"Address already in use: {addr} on network {ep.network_id[:12]}")
+        db._conn().execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?",
+                           (ep.network_id, ep.container_id))
         db._conn().execute(
-            f"INSERT OR REPLACE INTO endpoints ({_EP_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO endpoints ({_EP_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
             (ep.network_id, ep.container_id, ep.ip, ep.mac, json.dumps(list(ep.aliases)), ep.ip6))
 
 

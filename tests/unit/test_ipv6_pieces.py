@@ -159,3 +159,45 @@ def test_an_overlapping_v6_subnet_is_refused(monkeypatch):
     assert netv6.allocate_subnet((None, "", ""), [other]) == \
         {"Subnet": "fd79:6f63:6b79:1::/64", "Gateway": "fd79:6f63:6b79:1::1"}
     assert netv6.allocate_subnet(None, [other]) == {}
+
+
+def test_a_store_made_before_the_ipv6_step_opens_and_keeps_its_networks(tmp_path):
+    """The step before IPv6 is whatever MIGRATIONS held before it (shipped steps are never edited):
+    its networks come back IPv4 only, its endpoints without an IPv6 address, and two endpoints of a
+    network may not share one IPv6 address afterwards (the schema's unique index)."""
+    import sqlite3
+
+    from dockyard.state import db as dbmod
+    from dockyard.state.db import Database
+    from dockyard.state.networks import Endpoint, endpoints, find_network, insert_endpoint
+
+    step = next(i for i, s in enumerate(dbmod.MIGRATIONS) if any("ADD COLUMN ipv6" in sql for sql in s))
+    path = str(tmp_path / "state.db")
+    raw = sqlite3.connect(path)
+    for s in dbmod.MIGRATIONS[:step]:
+        for sql in s:
+            raw.execute(sql)
+    raw.execute(f"PRAGMA user_version = {step}")
+    raw.execute("INSERT INTO networks (id, name, driver, subnet, gateway, bridge, internal, created, labels, options) "
+                "VALUES (?, 'old', 'bridge', '10.211.0.0/24', '10.211.0.1', 'dy-old', 0, 1.5, '{}', '{}')", ("a" * 64,))
+    raw.execute("INSERT INTO endpoints (network_id, container_id, ip, mac, aliases) VALUES (?, ?, '10.211.0.2', "
+                "'02:42:0a:d3:00:02', '[]')", ("a" * 64, "c" * 64))
+    raw.commit()
+    raw.close()
+    d = Database(path)
+    old = find_network(d, "old")
+    assert old.ipv6 == {} and old.subnet == "10.211.0.0/24"
+    assert [e.ip6 for e in endpoints(d, network_id=old.id)] == [""]
+    insert_endpoint(d, Endpoint(network_id=old.id, container_id="d" * 64, ip="10.211.0.3", mac="m", aliases=[],
+                                ip6="fd00::3"))
+    with pytest.raises(Conflict, match="Address already in use: fd00::3"):
+        insert_endpoint(d, Endpoint(network_id=old.id, container_id="e" * 64, ip="10.211.0.4", mac="m", aliases=[],
+                                    ip6="fd00::3"))
+    with pytest.raises(Conflict, match="Address already in use: 10.211.0.3"):  # never taken from its holder
+        insert_endpoint(d, Endpoint(network_id=old.id, container_id="e" * 64, ip="10.211.0.3", mac="m", aliases=[]))
+    insert_endpoint(d, Endpoint(network_id=old.id, container_id="d" * 64, ip="10.211.0.3", mac="m2", aliases=[],
+                                ip6="fd00::3"))  # its own row again: replaced
+    insert_endpoint(d, Endpoint(network_id=old.id, container_id="f" * 64, ip="10.211.0.5", mac="m", aliases=[]))
+    assert sorted(e.ip6 for e in endpoints(d, network_id=old.id)) == ["", "", "fd00::3"]  # '' is not unique
+    assert [e.mac for e in endpoints(d, container_id="d" * 64)] == ["m2"]
+    d.close()
