@@ -74,7 +74,7 @@ def test_parse_publish(spec, want):
 @pytest.mark.parametrize("spec,msg", [
     ("0:80", "invalid hostPort: 0"), ("8080:70000", "invalid containerPort: 70000"), ("80/sctp", "invalid proto"),
     ("1:2:3:4", "invalid publish spec"), ("8000-8002:80-81", "differ in size"), ("x.y:1:2", "invalid IP"),
-    ("8080:", "invalid publish spec"),
+    ("8080:", "invalid publish spec"), ("[::1]:8080:80", "IPv4 host addresses only"),
 ])
 def test_parse_publish_errors(spec, msg):
     with pytest.raises(InvalidArgument, match=msg):
