@@ -210,12 +210,14 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
         fixed6 = cfg.get("ip6") if i == 0 else conf.get("ip6")
         lls = cfg.get("link_local_ips") if i == 0 else conf.get("link_local")
         mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
+        eopts = (cfg.get("endpoint_opts") or {}).get(name) or {}  # links, driver options: as given
         from dockyard.engine.netv6 import ipam_config
 
-        empty = {"IPAMConfig": ipam_config(fixed or "", fixed6 or "", lls), "Links": None,
+        empty = {"IPAMConfig": ipam_config(fixed or "", fixed6 or "", lls), "Links": eopts.get("Links") or None,
                  "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
                  "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                 "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
+                 "MacAddress": mac, "DriverOpts": eopts.get("DriverOpts") or None,
+                 "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
         if extra and name not in ("bridge", "default", "host", "none"):
