@@ -203,16 +203,23 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         body["Healthcheck"] = health_flags(opts)
     if opts.entrypoint is not None:
         body["Entrypoint"] = [opts.entrypoint] if opts.entrypoint else []
-    if opts.network_alias or opts.ip or attachment:
+    if opts.network_alias or opts.ip or opts.ip6 or opts.link_local_ip or attachment:
         endpoint: dict = dict(attachment)
-        for flag, key, given in (("--network-alias", "Aliases", opts.network_alias), ("--ip", "IPAMConfig", opts.ip)):
-            if given and key in endpoint:  # docker's CLI: applyContainerOptions
-                what = {"Aliases": "per-network alias", "IPAMConfig": "per-network IPv4 address"}[key]
+        given_ipam = endpoint.get("IPAMConfig") or {}
+        if opts.network_alias and "Aliases" in endpoint:  # docker's CLI: applyContainerOptions
+            raise InvalidArgument("conflicting options: cannot specify both --network-alias and per-network alias")
+        for flag, key, given, what in (("--ip", "IPv4Address", opts.ip, "per-network IPv4 address"),
+                                       ("--ip6", "IPv6Address", opts.ip6, "per-network IPv6 address"),
+                                       ("--link-local-ip", "LinkLocalIPs", opts.link_local_ip,
+                                        "per-network link-local IP addresses")):
+            if given and key in given_ipam:
                 raise InvalidArgument(f"conflicting options: cannot specify both {flag} and {what}")
         if opts.network_alias:
             endpoint["Aliases"] = list(opts.network_alias)
-        if opts.ip:
-            endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+        ipam = dict(given_ipam, **{k: v for k, v in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6),
+                                                      ("LinkLocalIPs", list(opts.link_local_ip))) if v})
+        if ipam:
+            endpoint["IPAMConfig"] = ipam
         if opts.link and "Links" in endpoint:
             raise InvalidArgument("conflicting options: cannot specify both --link and per-network links")
         body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
@@ -221,9 +228,9 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
 
 
 def network_attachment(value: str) -> tuple[str, dict]:
-    """--network NAME, or docker's advanced form ``name=NAME[,alias=A][,ip=IP][,mac-address=M]
-    [,link=C:A][,driver-opt=K=V]`` (csv, quotes allowed; dockyard takes one network) → (the
-    network, its EndpointSettings)."""
+    """--network NAME, or docker's advanced form ``name=NAME[,alias=A][,ip=IP][,ip6=IP6]
+    [,link-local-ip=IP][,mac-address=M][,link=C:A][,driver-opt=K=V]`` (csv, quotes allowed;
+    dockyard takes one network) → (the network, its EndpointSettings)."""
     if "=" not in value:
         return value, {}
     import csv
@@ -243,7 +250,11 @@ def network_attachment(value: str) -> tuple[str, dict]:
         elif key == "alias":
             ep.setdefault("Aliases", []).append(val)
         elif key == "ip":
-            ep["IPAMConfig"] = {"IPv4Address": val}
+            ep.setdefault("IPAMConfig", {})["IPv4Address"] = val
+        elif key == "ip6":
+            ep.setdefault("IPAMConfig", {})["IPv6Address"] = val
+        elif key == "link-local-ip":
+            ep.setdefault("IPAMConfig", {}).setdefault("LinkLocalIPs", []).append(val)
         elif key == "mac-address":
             ep["MacAddress"] = val
         elif key == "link":
@@ -256,9 +267,9 @@ def network_attachment(value: str) -> tuple[str, dict]:
             if not eq2 or not k.strip():
                 raise InvalidArgument(f"invalid driver-opt {val!r} in --network: must be a key=value pair")
             ep.setdefault("DriverOpts", {})[k.strip()] = v.strip()
-        elif key in ("ip6", "link-local-ip", "gw-priority"):
-            raise InvalidArgument(f"--network {key}= is not supported by dockyard: its networks are IPv4 bridges "
-                                  "with one gateway")
+        elif key == "gw-priority":
+            raise InvalidArgument(f"--network {key}= is not supported by dockyard: its containers have one gateway, "
+                                  "their first network's")
         else:
             raise InvalidArgument(f"invalid field key {key!r} in --network")
     if not name.strip():

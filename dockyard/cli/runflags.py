@@ -49,10 +49,8 @@ EXTRA_FLAGS = [
     Flag("--storage-opt", LIST, "Storage driver options for the container (refused)",
          refused="--storage-opt is not supported: dockyard's overlay storage has no per-container size or driver "
          "options"),
-    Flag("--ip6", STR, "IPv6 address (refused: dockyard networks are IPv4 only)", metavar="string",
-         refused="--ip6 is not supported: dockyard networks are IPv4 only"),
-    Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses (refused)",
-         refused="--link-local-ip is not supported: dockyard networks have no link-local addresses"),
+    Flag("--ip6", STR, "IPv6 address (e.g., 2001:db8::33)", metavar="string"),
+    Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses", metavar="list"),
     Flag("--blkio-weight-device", LIST, "Block IO weight (relative device weight), DEVICE:WEIGHT", metavar="list"),
     Flag("-q,--quiet", BOOL, "Suppress the pull output"),
     Flag("--disable-content-trust", BOOL, "Skip image verification (always: Docker Content Trust is not "

@@ -207,9 +207,13 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
+        fixed6 = cfg.get("ip6") if i == 0 else conf.get("ip6")
+        lls = cfg.get("link_local_ips") if i == 0 else conf.get("link_local")
         mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
         eopts = (cfg.get("endpoint_opts") or {}).get(name) or {}  # links, driver options: as given
-        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": eopts.get("Links") or None,
+        from dockyard.engine.netv6 import ipam_config
+
+        empty = {"IPAMConfig": ipam_config(fixed or "", fixed6 or "", lls), "Links": eopts.get("Links") or None,
                  "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
                  "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                  "MacAddress": mac, "DriverOpts": eopts.get("DriverOpts") or None,
@@ -220,7 +224,9 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
             nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
             "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
-            "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
+            "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""),
+            "GlobalIPv6Address": live.get("GlobalIPv6Address", ""),
+            "GlobalIPv6PrefixLen": live.get("GlobalIPv6PrefixLen", 0), "IPv6Gateway": live.get("IPv6Gateway", ""), "Networks": nets}
 
 
 def port_bindings(cfg: dict) -> dict:
@@ -272,6 +278,7 @@ def network_json(engine, rec) -> dict:
     from dockyard.state.networks import endpoints
 
     prefix = Subnet.parse(rec.subnet).prefix
+    prefix6 = rec.ipv6["Subnet"].rpartition("/")[2] if rec.ipv6 else ""
     ctrs = {}
     for ep in endpoints(engine.db, network_id=rec.id):
         try:
@@ -280,14 +287,15 @@ def network_json(engine, rec) -> dict:
             continue
         ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
                                  "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
-                                 "IPv6Address": ""}
+                                 "IPv6Address": f"{ep.ip6}/{prefix6}" if ep.ip6 else ""}
     extra = rec.ipam or {}
     config = {"Subnet": rec.subnet, "IPRange": extra.get("IPRange"), "Gateway": rec.gateway,
               "AuxiliaryAddresses": extra.get("AuxiliaryAddresses")}
     return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
-            "EnableIPv6": False,
+            "EnableIPv6": bool(rec.ipv6),
             "IPAM": {"Driver": "default", "Options": extra.get("Options", {}),  # a row older than the key: {}
-                     "Config": [{k: v for k, v in config.items() if v}]},  # dockerd's omitempty
+                     "Config": [{k: v for k, v in config.items() if v}]  # dockerd's omitempty
+                     + ([dict(rec.ipv6)] if rec.ipv6 else [])},
             "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": ctrs,
             "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}

@@ -19,12 +19,15 @@ _HOSTS_BASE = (
 _FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")
 
 
-def hosts_content(hostname: str, ip: str | None = None, extra: list[tuple[str, str]] = ()) -> str:
+def hosts_content(hostname: str, ip: str | None = None, extra: list[tuple[str, str]] = (), ip6: str = "") -> str:
+    """`ip6`: the container's own IPv6 address (an IPv6 network), listed after its IPv4 one, as Docker's."""
     out = _HOSTS_BASE
     for host, addr in extra:
         out += f"{addr}\t{host}\n"
     if ip:
         out += f"{ip}\t{hostname}\n"
+    if ip6:
+        out += f"{ip6}\t{hostname}\n"
     return out
 
 

@@ -330,8 +330,8 @@ BAD = [
     (("--annotation", "novalue"), 'invalid argument "novalue" for "--annotation" flag'),
     (("--gpus", "all"), "--gpus is not supported"),
     (("--storage-opt", "size=1G"), "--storage-opt is not supported"),
-    (("--ip6", "fd00::5"), "--ip6 is not supported"),
-    (("--link-local-ip", "169.254.1.1"), "--link-local-ip is not supported"),
+    (("--ip6", "fd00::5"), "user specified IP address is supported on user defined networks only"),
+    (("--link-local-ip", "169.254.1"), "invalid link-local IP address"),
     (("--platform", "linux/arm64"), '--platform "linux/arm64" is not supported'),
     (("--mac-address", "zz"), 'invalid argument "zz" for "--mac-address" flag: zz is not a valid mac address'),
     (("--mac-address", "93:d0:c6:0a:29:33"), "is a multicast address"),
@@ -344,7 +344,8 @@ BAD = [
 DAEMON_SIDE = {("--oom-score-adj", "2000"), ("--ipc", "foo"), ("--memory-reservation", "1m"),
                ("-m", "10m", "--memory-reservation", "20m"), ("--cpu-period", "10"), ("--cpu-quota", "10"),
                ("--cpus", "1", "--cpu-quota", "50000"), ("--cpuset-mems", "7"),
-               ("--network", "none", "--mac-address", "92:d0:c6:0a:29:33")}
+               ("--network", "none", "--mac-address", "92:d0:c6:0a:29:33"), ("--ip6", "fd00::5"),
+               ("--link-local-ip", "169.254.1")}
 
 
 @pytest.mark.parametrize("flags,message", BAD, ids=[" ".join(f) for f, _m in BAD])
