@@ -103,7 +103,7 @@ def create_network(engine, req) -> None:
     rec = create(engine, name, subnet=subnet, gateway=gateway, internal=json_field(body, "Internal", bool, "", False),
                  labels=json_string_map(body, "Labels", ""), options=json_string_map(body, "Options", ""),
                  driver=json_field(body, "Driver", str, "", "") or "bridge", ip_range=ip_range, aux_addresses=aux,
-                 ipam_options=ipam_options)
+                 ipam_options=ipam_options, attachable=json_field(body, "Attachable", bool, "", False))
     req.send_json({"Id": rec.id, "Warning": ""}, 201)
 
 

@@ -35,6 +35,7 @@ def cmd_images(ctx, argv: list[str]) -> int:
     import fnmatch
     import time
 
+    from dockyard.cli.govalues import Context
     from dockyard.cli.template import render_table
 
     db = ctx.engine.db
@@ -80,18 +81,17 @@ def cmd_images(ctx, argv: list[str]) -> int:
                            else cfg_labels.get(lv.partition("=")[0]) == lv.partition("=")[2] for lv in flt["label"]):
                     continue
             image_id = rec.id if opts.no_trunc else rec.id.removeprefix("sha256:")[:12]
-            if opts.quiet:
-                if image_id not in seen_ids:
-                    seen_ids.append(image_id)
+            if opts.quiet:  # one line per row, as docker CLI 28's (an image with two tags: twice)
+                seen_ids.append(image_id)
                 continue
             created = parse_rfc3339(rec.created) or rec.added
             digest = digests.get(ref.name, "<none>") if t is not None else "<none>"
-            rows.append({"ID": image_id, "Repository": repo, "Tag": tag, "Digest": digest,
+            rows.append(Context({"ID": image_id, "Repository": repo, "Tag": tag, "Digest": digest,
                          "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
-                         "VirtualSize": human_size(rec.size, 3),
+                         "VirtualSize": human_size(rec.size, 4),  # docker's units.HumanSize
                          "CreatedSince": ago(created),
                          "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
-                         "Size": human_size(rec.size, 3)})
+                         "Size": human_size(rec.size, 3)}))
     if opts.quiet:
         if seen_ids:
             print("\n".join(seen_ids))

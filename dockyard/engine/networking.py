@@ -72,11 +72,13 @@ def ensure_default(engine):
 
 def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
            labels: dict | None = None, options: dict | None = None, driver: str = "bridge", ip_range: str = "",
-           aux_addresses: dict | None = None, ipam_options: dict | None = None, _default: bool = False):
+           aux_addresses: dict | None = None, ipam_options: dict | None = None, attachable: bool = False,
+           _default: bool = False):
     """docker network create: a record, its bridge with the gateway address, and its rules.
     `ip_range` (an allocation pool inside `subnet`), `aux_addresses` (name -> address, never given
     to a container) and `ipam_options` (None or {}: shown as the request had it) are dockerd's
-    IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options."""
+    IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options. `attachable`: dockerd's Attachable,
+    shown by inspect (every dockyard network takes `network connect`, as a local bridge does)."""
     import time
 
     from dockyard.network import ipam
@@ -110,7 +112,8 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         else:
             sub = ipam.choose_subnet(taken, default=_default)
         _, gateway = checked or ipam.check_config(sub, gateway=gateway or "")
-        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
+        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options,
+                 "Attachable": attachable}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT
 

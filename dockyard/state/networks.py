@@ -18,7 +18,8 @@ _NET_COLS = "id, name, driver, subnet, gateway, bridge, internal, created, label
 class NetworkRecord(Record):
     """id: 64 hex; bridge: the host interface; internal: no route out; created: time.time();
     ipam: the rest of the subnet's IPAM config under dockerd's names (IPRange,
-    AuxiliaryAddresses, Options), each key only when the network has it."""
+    AuxiliaryAddresses, Options), and the network's Attachable, each key only when the network
+    has it."""
 
     __slots__ = ("id", "name", "driver", "subnet", "gateway", "bridge", "internal", "created", "labels", "options",
                  "ipam")
