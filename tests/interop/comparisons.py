@@ -20,7 +20,13 @@ import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
+API141 = ("dockerd 20.10 speaks API 1.41; the flag came with API 1.42 and docker CLI 28 drops it against an "
+          "older daemon (dockerd then sends the container's own stop signal)")
 UNCOMPARABLE: dict[tuple[str, str], str] = {
+    ("stop", "--signal"): API141,
+    ("restart", "--signal"): API141,
+    ("push", "--platform"): 'docker CLI 28 refuses it here: "--platform" requires API version 1.46, but the Docker '
+                            "daemon API version is 1.41",
 }
 
 
