@@ -25,6 +25,8 @@ API141 = ("dockerd 20.10 speaks API 1.41; the flag came with API 1.42 and docker
 UNCOMPARABLE: dict[tuple[str, str], str] = {
     ("stop", "--signal"): API141,
     ("restart", "--signal"): API141,
+    ("build", "--security-opt"): 'dockerd refuses it for every build on Linux ("The daemon on this platform does not '
+                                 'support setting security options on build"); dockyard honours it, as issue 15 asks',
     ("push", "--platform"): 'docker CLI 28 refuses it here: "--platform" requires API version 1.46, but the Docker '
                             "daemon API version is 1.41",
 }
