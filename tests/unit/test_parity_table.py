@@ -32,9 +32,8 @@ import comparisons  # noqa: E402
 
 # the issue's commands whose yes flags must each have a Docker comparison: all of
 # parity.ISSUE_COMMANDS but run and create, whose comparisons are still being written (until
-# then, a run/create flag is checked when a test declares it), and build, of which --cache-from,
-# --cgroup-parent and --pull have no comparison yet; widen to ISSUE_COMMANDS then
-COMPARED_COMMANDS = tuple(p for p in parity.ISSUE_COMMANDS if p not in (("run",), ("create",), ("build",)))
+# then, a run/create flag is checked when a test declares it); widen to ISSUE_COMMANDS then
+COMPARED_COMMANDS = tuple(p for p in parity.ISSUE_COMMANDS if p not in (("run",), ("create",)))
 
 DECLARED = comparisons.scan()
 UNMATCHED = parity.attach(parity.build(dockerhelp.load(SNAPSHOT)), DECLARED, comparisons.UNCOMPARABLE)
