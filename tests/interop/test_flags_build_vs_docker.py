@@ -64,14 +64,14 @@ def test_build_flags_match_docker(dy, busybox, docker, tmp_path):
     try:
         for cli in (dy.cmd(), [docker]):
             iid = tmp_path / f"iid-{len(got)}"
-            p = subprocess.run([*cli, "build", "-q", "-f", str(ctx / "Dockerfile.x"), "--target", "first", "--add-host",
+            p = subprocess.run([*cli, "build", "-q", "-f", "Dockerfile.x", "--target", "first", "--add-host",
                                 "foo:192.0.2.4", "--build-arg", "A=given", "--cpu-period", "100000", "--cpu-quota",
                                 "50000", "-c", "512", "--cpuset-cpus", "0", "--cpuset-mems", "0",
                                 "--disable-content-trust", "--force-rm", "--iidfile", str(iid), "--isolation",
                                 "default", "--label", "l1=v1", "-m", "64m", "--memory-swap", "128m", "--network", "none",
                                 "--no-cache", "--platform", "linux/amd64", "--rm", "--shm-size", "16m", "-t", built,
-                                "--ulimit", "nofile=123:456", str(ctx)],
-                               env=env, capture_output=True, text=True, timeout=300)
+                                "--ulimit", "nofile=123:456", "."],
+                               env=env, capture_output=True, text=True, timeout=300, cwd=str(ctx))
             assert p.returncode == 0, (cli, p.stderr)
             image_id = p.stdout.strip()
             # the id file: docker's legacy builder ends it with a newline, BuildKit (docker's default
@@ -87,6 +87,12 @@ def test_build_flags_match_docker(dy, busybox, docker, tmp_path):
             got.append((obs, labels, left))
         assert "A=given\n192.0.2.4\tfoo\n123\n16384\nlo\n" in got[1][0], got[1]
         assert got[0] == got[1]
+        # a relative -f is the current directory's, not the context's: from elsewhere, both refuse
+        failed = [subprocess.run([*cli, "build", "-q", "-f", "Dockerfile.x", str(ctx)], env=env, cwd=str(tmp_path),
+                                 capture_output=True, text=True, timeout=60) for cli in (dy.cmd(), [docker])]
+        assert [(p.returncode, p.stderr.splitlines()[-1].removeprefix("dockyard: error: ")) for p in failed] == \
+            [(1, "unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat "
+                 f"{tmp_path}/Dockerfile.x: no such file or directory")] * 2, [p.stderr for p in failed]
     finally:
         subprocess.run([docker, "rmi", "-f", built, base], capture_output=True, timeout=60)
 
