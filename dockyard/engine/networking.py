@@ -70,6 +70,29 @@ def ensure_default(engine):
     return rec if rec is not None else create(engine, DEFAULT_NETWORK, _default=True)
 
 
+# docker's bridge driver options that dockyard's bridges have as they are (any value but these is
+# refused); every other com.docker.network.* option changes the bridge in docker (its name, MTU,
+# masquerading, inter-container traffic...), which dockyard does not do, so it is refused too.
+# Other keys are kept and shown, as dockerd keeps what its driver does not read.
+BRIDGE_OPTION_DEFAULTS = {"com.docker.network.bridge.enable_ip_masquerade": "true",
+                          "com.docker.network.bridge.enable_icc": "true",
+                          "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"}
+
+
+def check_driver_options(options: dict) -> None:
+    for key, value in options.items():
+        if not key.startswith("com.docker.network."):
+            continue
+        if BRIDGE_OPTION_DEFAULTS.get(key) == str(value).lower():
+            continue
+        default = BRIDGE_OPTION_DEFAULTS.get(key)
+        raise InvalidArgument(f"driver option {key}={value} is not supported: dockyard's bridges "
+                              + (f"always have {key}={default}" if default else
+                                 "take none of docker's bridge options but "
+                                 + ", ".join(f"{k}={v}" for k, v in BRIDGE_OPTION_DEFAULTS.items())
+                                 + " (their names are dy-<id>)"))
+
+
 def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
            labels: dict | None = None, options: dict | None = None, driver: str = "bridge", ip_range: str = "",
            aux_addresses: dict | None = None, ipam_options: dict | None = None, attachable: bool = False,
@@ -86,6 +109,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
 
     if driver != "bridge":
         raise InvalidArgument(f'plugin "{driver}" not found', hint="dockyard has the bridge driver only")
+    check_driver_options(options or {})
     if not name or not name.isprintable() or "/" in name or len(name) > 255:
         # dockerd takes any name ("test 01", non-ASCII); one with / could never be named in a path
         raise InvalidArgument(f'invalid network name {name!r}: a network needs a printable name without "/" '
