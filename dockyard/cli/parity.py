@@ -264,7 +264,8 @@ def render(commands: list[Command], docker_version: str) -> str:
              "(they declare it with `@compares(command, *flags)`; `scripts/parity-table` reads the declarations).",
              "**not comparable here: …**: the dockerd of this machine (docker.io 20.10, no BuildKit) cannot do it,",
              "so there is nothing to compare with. `tests/unit/test_parity_table.py` fails when a yes flag of the",
-             "commands above has neither.", "",
+             "commands it checks (its `COMPARED_COMMANDS`) has neither, or when a declaration names no flag here.",
+             "",
              "## Summary", "", "| command | yes | refused | missing | n/a | out of scope |", "|---|---|---|---|---|---|"]
     total = {YES: 0, REFUSED: 0, MISSING: 0, NA: 0, SWARM: 0}
     for c in commands:
