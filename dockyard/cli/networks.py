@@ -31,7 +31,8 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
              Flag("--internal", BOOL, "Restrict external access to the network"),
              Flag("--label", LIST, "Set metadata on a network"),
              Flag("-o,--opt", LIST, "Set driver specific options"),
-             Flag("--attachable", BOOL, "Enable manual container attachment (every network takes network connect; inspect shows it)"),
+             Flag("--attachable", BOOL,
+                  "Enable manual container attachment (every network takes network connect; inspect shows it)"),
              Flag("--ipv6", BOOL, "Enable IPv6 networking (not supported)",
                   refused="--ipv6: IPv6 networks are not supported by dockyard yet"),
              Flag("--ipv4", BOOL, "Enable or disable IPv4 address assignment (always on)", default=True),
@@ -68,7 +69,8 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
     rec = create(ctx.engine, opts.args[0], subnet=opts.subnet[0] if opts.subnet else None,
                  gateway=opts.gateway[0] if opts.gateway else None, internal=opts.internal,
                  labels=key_values(opts.label, "label"), options=key_values(opts.opt, "option"), driver=opts.driver,
-                 ip_range=opts.ip_range[0] if opts.ip_range else "", aux_addresses=aux, ipam_options={}, attachable=opts.attachable)
+                 ip_range=opts.ip_range[0] if opts.ip_range else "", aux_addresses=aux, ipam_options={},
+                 attachable=opts.attachable)
     print(rec.id)
     return 0
 

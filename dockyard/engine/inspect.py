@@ -286,7 +286,8 @@ def network_json(engine, rec) -> dict:
             "EnableIPv6": False,
             "IPAM": {"Driver": "default", "Options": extra.get("Options", {}),  # a row older than the key: {}
                      "Config": [{k: v for k, v in config.items() if v}]},  # dockerd's omitempty
-            "Internal": rec.internal, "Attachable": bool(extra.get("Attachable")), "Ingress": False, "ConfigFrom": {"Network": ""},
+            "Internal": rec.internal, "Attachable": bool(extra.get("Attachable")), "Ingress": False,
+            "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": ctrs,
             "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}
 
