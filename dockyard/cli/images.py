@@ -14,7 +14,8 @@ IMAGES_FLAGS = [
     Flag("--no-trunc", BOOL, "Don't truncate output"),
     Flag("--digests", BOOL, "Show digests"),
     Flag("--format", STR, "Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template)"),
-    Flag("-f,--filter", LIST, "Filter output based on conditions provided (dangling, reference, label)"),
+    Flag("-f,--filter", LIST, "Filter output based on conditions provided (dangling, reference, label, before, "
+         "since)"),
     Flag("--tree", BOOL, "List multi-platform images as a tree (refused)",
          refused="--tree is not supported: a dockyard image is one platform's (pull keeps the host's), so there is no "
          "tree of platform variants to show; use dockyard images"),
@@ -43,12 +44,18 @@ def cmd_images(ctx, argv: list[str]) -> int:
     flt: dict[str, list[str]] = {}
     for f in opts.filter:
         k, eq, v = f.partition("=")
-        if not eq or k not in ("dangling", "reference", "label"):
+        if not eq or k not in ("dangling", "reference", "label", "before", "since"):
             raise InvalidArgument(f"Invalid filter '{k if eq else f}'")
         flt.setdefault(k, []).append(v)
+    created_of = lambda r: parse_rfc3339(r.created) or r.added  # noqa: E731
+    # before=/since= IMAGE: created strictly before/after that image (dockerd's; the last one given counts)
+    bounds = {k: created_of(ctx.engine.images.resolve(flt[k][-1])) for k in ("before", "since") if k in flt}
     rows, seen_ids = [], []
-    images = sorted(db.list_images(), key=lambda r: parse_rfc3339(r.created) or r.added, reverse=True)
+    images = sorted(db.list_images(), key=created_of, reverse=True)
     for rec in images:
+        if ("before" in bounds and not created_of(rec) < bounds["before"]) or \
+                ("since" in bounds and not created_of(rec) > bounds["since"]):
+            continue
         names = sorted(db.tags_for(rec.id))
         digests = {}  # repository → its digest (docker's DIGEST column: a RepoDigest of that repository)
         for t in names:

@@ -89,3 +89,30 @@ def test_images_flags_match_docker(dy, docker, images):
         assert ours == theirs, argv
     ours, theirs = run_both(dy, docker, "images", "-q", repo)
     assert len(theirs[1].split()) == 2  # a line per tag, the same id twice
+
+
+@compares("images", "--filter")
+def test_images_time_and_label_filters_match_docker(dy, docker, images, tmp_path):
+    """An image each side builds now (its own id and time: only names are printed) is since= the
+    loaded one, which is before= it; label= finds it by its label."""
+    repo = images
+    (tmp_path / "Dockerfile").write_text(f"FROM {repo}:1\nLABEL {repo}.later=yes\n")
+    for cli in (dy.cmd(), [docker]):
+        p = subprocess.run([*cli, "build", "-q", "-t", f"{repo}-later:1", str(tmp_path)], env=dict(dy.env,
+                           DOCKER_BUILDKIT="0"), capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+    try:
+        fmt = ["--format", "{{.Repository}}:{{.Tag}}"]
+        for argv in (["--filter", f"since={repo}:1", "--filter", f"reference={repo}*", *fmt],
+                     ["--filter", f"before={repo}-later:1", "--filter", f"reference={repo}*", *fmt],
+                     ["--filter", f"label={repo}.later", *fmt], ["--filter", f"label={repo}.later=yes", *fmt],
+                     ["--filter", f"label={repo}.later=no", *fmt], ["--filter", "before=nosuch:1"]):
+            ours, theirs = run_both(dy, docker, "images", *argv)
+            if "before=nosuch:1" in argv:  # the same refusal, in dockerd's words
+                assert ours[0] == theirs[0] == 1 and "No such image: nosuch:1" in ours[2] and \
+                    "No such image: nosuch:1" in theirs[2], (ours, theirs)
+                continue
+            assert ours == theirs, argv
+            assert theirs[1] or "=no" in argv[1], argv
+    finally:
+        subprocess.run([docker, "rmi", "-f", f"{repo}-later:1"], capture_output=True, timeout=60)
