@@ -1,9 +1,10 @@
 """Issue 15's proof for pull and push (and images --digests): every implemented flag run through
 dockyard and through docker CLI 28 against dockerd (docker.io 20.10), against one `dockyard
 registry serve` on 127.0.0.1 (dockerd takes 127.0.0.0/8 registries as insecure by default).
-Normalised, each with its reason: layer progress lines (each engine's own steps: docker reports
-downloading and verifying, and recompresses what it pushes, so its layer ids and manifest
-digests and sizes are its own) and, for pushes, digests and sizes; nothing else."""
+Normalised, each with its reason: layer progress lines (`<12 hex>: ...`: they depend on what each
+store already holds, e.g. dockerd, which has the image loaded, prints none when pulling it, and on
+each engine's own steps) and, for pushes, digests and sizes (docker recompresses the layers it
+pushes, so its layer and manifest digests and sizes are its own); nothing else."""
 
 from __future__ import annotations
 
