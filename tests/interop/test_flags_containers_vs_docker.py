@@ -31,11 +31,8 @@ def image(dy, busybox, docker, tmp_path):
     dy("save", "-o", str(tmp_path / "bb.tar"), tag)
     assert subprocess.run([docker, "load", "-i", str(tmp_path / "bb.tar")], capture_output=True,
                           timeout=120).returncode == 0
-    yield tag
-    left = subprocess.run([docker, "ps", "-aq", "--filter", f"ancestor={tag}"], capture_output=True, text=True,
-                          timeout=60).stdout.split()
-    if left:
-        subprocess.run([docker, "rm", "-f", *left], capture_output=True, timeout=120)
+    yield tag  # (each test removes its containers by name: `ps --filter ancestor=` would match every
+    # container of this image id, which other sessions' busybox images share)
     subprocess.run([docker, "rmi", "-f", tag], capture_output=True, timeout=60)
 
 
