@@ -118,7 +118,8 @@ def create_network(engine, req) -> None:
                  ipam_options=ipam_options, enable_ipv6=enable_ipv6,
                  subnet6=json_field(conf6, "Subnet", str, "IPAM.Config.", "") or None,
                  gateway6=json_field(conf6, "Gateway", str, "IPAM.Config.", "") or None,
-                 ip_range6=json_field(conf6, "IPRange", str, "IPAM.Config.", ""))
+                 ip_range6=json_field(conf6, "IPRange", str, "IPAM.Config.", ""),
+                 attachable=json_field(body, "Attachable", bool, "", False))
     req.send_json({"Id": rec.id, "Warning": ""}, 201)
 
 

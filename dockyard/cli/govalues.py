@@ -23,6 +23,11 @@ class GoMap(dict):
 NOFINAL = object()  # no value piped into a command
 
 
+class Context(dict):
+    """A row of a docker CLI formatter (images, ps): `{{json .}}` of one is what its MarshalJSON
+    gives, json.Marshal of a map: keys sorted and <, >, & escaped (docker prints "\u003cnone\u003e")."""
+
+
 def go_type(v) -> str:
     if v is None or v is MISSING:
         return "<nil>"
@@ -173,6 +178,8 @@ def go_json(v, escape_html: bool = False) -> str:
         return _go_float(v, json=True)
     if isinstance(v, str):
         return _json_str(v, escape_html)
+    if isinstance(v, Context):
+        return "{" + ",".join(_json_str(str(k), True) + ":" + go_json(x, True) for k, x in _items(v, True)) + "}"
     if isinstance(v, dict):
         return "{" + ",".join(_json_str(str(k), escape_html) + ":" + go_json(x, escape_html)
                               for k, x in _items(v, False)) + "}"

@@ -31,7 +31,8 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
              Flag("--internal", BOOL, "Restrict external access to the network"),
              Flag("--label", LIST, "Set metadata on a network"),
              Flag("-o,--opt", LIST, "Set driver specific options"),
-             Flag("--attachable", BOOL, "Enable manual container attachment (always on)"),
+             Flag("--attachable", BOOL,
+                  "Enable manual container attachment (every network takes network connect; inspect shows it)"),
              Flag("--ipv6", BOOL, "Enable IPv6 networking"),
              Flag("--ipv4", BOOL, "Enable or disable IPv4 address assignment (always on)", default=True),
              Flag("--ipam-driver", STR, "IP Address Management Driver (only \"default\")"),
@@ -81,7 +82,7 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
                  ip_range=ranges[v4[0]][0] if v4 and ranges[v4[0]] else "", aux_addresses=aux, ipam_options={},
                  enable_ipv6=opts.ipv6, subnet6=v6[0] if v6 else None,
                  gateway6=gateways[v6[0]][0] if v6 and gateways[v6[0]] else None,
-                 ip_range6=ranges[v6[0]][0] if v6 and ranges[v6[0]] else "")
+                 ip_range6=ranges[v6[0]][0] if v6 and ranges[v6[0]] else "", attachable=opts.attachable)
     print(rec.id)
     return 0
 

@@ -296,7 +296,8 @@ def network_json(engine, rec) -> dict:
             "IPAM": {"Driver": "default", "Options": extra.get("Options", {}),  # a row older than the key: {}
                      "Config": [{k: v for k, v in config.items() if v}]  # dockerd's omitempty
                      + ([dict(rec.ipv6)] if rec.ipv6 else [])},
-            "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+            "Internal": rec.internal, "Attachable": bool(extra.get("Attachable")), "Ingress": False,
+            "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": ctrs,
             "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}
 

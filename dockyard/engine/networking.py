@@ -70,15 +70,41 @@ def ensure_default(engine):
     return rec if rec is not None else create(engine, DEFAULT_NETWORK, _default=True)
 
 
+# docker's bridge driver options that dockyard's bridges have as they are (any value but these is
+# refused); every other com.docker.network.* option changes the bridge in docker (its name, MTU,
+# masquerading, inter-container traffic...), which dockyard does not do, so it is refused too.
+# Other keys are kept and shown, as dockerd keeps what its driver does not read.
+BRIDGE_OPTION_DEFAULTS = {"com.docker.network.bridge.enable_ip_masquerade": "true",
+                          "com.docker.network.bridge.enable_icc": "true",
+                          "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"}
+
+
+def check_driver_options(options: dict) -> None:
+    for key, value in options.items():
+        if not key.startswith("com.docker.network."):
+            continue
+        if BRIDGE_OPTION_DEFAULTS.get(key) == str(value).lower():
+            continue
+        default = BRIDGE_OPTION_DEFAULTS.get(key)
+        raise InvalidArgument(f"driver option {key}={value} is not supported: dockyard's bridges "
+                              + (f"always have {key}={default}" if default else
+                                 "take none of docker's bridge options but "
+                                 + ", ".join(f"{k}={v}" for k, v in BRIDGE_OPTION_DEFAULTS.items())
+                                 + " (their names are dy-<id>)"))
+
+
 def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
            labels: dict | None = None, options: dict | None = None, driver: str = "bridge", ip_range: str = "",
            aux_addresses: dict | None = None, ipam_options: dict | None = None, enable_ipv6: bool = False,
-           subnet6: str | None = None, gateway6: str | None = None, ip_range6: str = "", _default: bool = False):
+           subnet6: str | None = None, gateway6: str | None = None, ip_range6: str = "", attachable: bool = False,
+           _default: bool = False):
     """docker network create: a record, its bridge with the gateway address, and its rules.
     `ip_range` (an allocation pool inside `subnet`), `aux_addresses` (name -> address, never given
     to a container) and `ipam_options` (None or {}: shown as the request had it) are dockerd's
     IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options. `enable_ipv6`: an IPv6 subnet too,
-    `subnet6` (else one of the ULA pool's) with its `gateway6` and `ip_range6` (engine/netv6.py)."""
+    `subnet6` (else one of the ULA pool's) with its `gateway6` and `ip_range6` (engine/netv6.py).
+    `attachable`: dockerd's Attachable, shown by inspect (every dockyard network takes `network
+    connect`, as a local bridge does)."""
     import time
 
     from dockyard.engine import netv6
@@ -87,6 +113,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
 
     if driver != "bridge":
         raise InvalidArgument(f'plugin "{driver}" not found', hint="dockyard has the bridge driver only")
+    check_driver_options(options or {})
     if not name or not name.isprintable() or "/" in name or len(name) > 255:
         # dockerd takes any name ("test 01", non-ASCII); one with / could never be named in a path
         raise InvalidArgument(f'invalid network name {name!r}: a network needs a printable name without "/" '
@@ -115,7 +142,8 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
             sub = ipam.choose_subnet(taken, default=_default)
         _, gateway = checked or ipam.check_config(sub, gateway=gateway or "")
         v6 = netv6.allocate_subnet(checked6, mine)
-        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
+        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options,
+                 "Attachable": attachable}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT
 

@@ -19,8 +19,9 @@ _EP_COLS = "network_id, container_id, ip, mac, aliases, ip6"
 class NetworkRecord(Record):
     """id: 64 hex; bridge: the host interface; internal: no route out; created: time.time();
     ipam: the rest of the subnet's IPAM config under dockerd's names (IPRange,
-    AuxiliaryAddresses, Options), each key only when the network has it; ipv6: {} (IPv4 only) or
-    the IPv6 subnet's config {Subnet, Gateway, IPRange?} (dockerd's EnableIPv6 is `bool(ipv6)`)."""
+    AuxiliaryAddresses, Options), and the network's Attachable, each key only when the network
+    has it; ipv6: {} (IPv4 only) or the IPv6 subnet's config {Subnet, Gateway, IPRange?} (dockerd's
+    EnableIPv6 is `bool(ipv6)`)."""
 
     __slots__ = ("id", "name", "driver", "subnet", "gateway", "bridge", "internal", "created", "labels", "options",
                  "ipam", "ipv6")
