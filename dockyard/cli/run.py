@@ -347,7 +347,7 @@ def memory_flags(memory: str | None, memory_swap: str | None) -> dict:
 
 def cpus_flag(value: str) -> int:
     """docker's --cpus (a NanoCPUs flag): a decimal number, parsed by the flag parser (exit 125)."""
-    from dockyard.runtime.cgroups import parse_nano_cpus
+    from dockyard.runtime.cgroups.values import parse_nano_cpus
 
     try:
         return parse_nano_cpus(value)

@@ -174,7 +174,7 @@ def resource_limits(hc: dict) -> dict:
         out["memory_swap"] = -1 if swap < 0 else swap
     nano = json_field(hc, "NanoCpus", int, H, 0)
     if nano:
-        from dockyard.runtime.cgroups import CPU_PERIOD
+        from dockyard.runtime.cgroups.values import CPU_PERIOD
 
         ncpu = os.cpu_count() or 1
         if not 10_000_000 <= nano <= ncpu * 1_000_000_000:
