@@ -187,6 +187,10 @@ def extra_request(opts, body: dict) -> None:
         body["MacAddress"] = opts.mac_address
     if opts.label_file:
         body["Labels"] = dict(read_labels(opts.label_file), **(body.get("Labels") or {}))
+    if opts.volume_driver:
+        host["VolumeDriver"] = opts.volume_driver
+    if opts.cidfile:
+        host["ContainerIDFile"] = opts.cidfile
     if opts.isolation:
         host["Isolation"] = opts.isolation  # dockerd's check (engine/hostopts.py): `create` exits 1
 

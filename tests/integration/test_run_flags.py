@@ -184,7 +184,8 @@ def test_host_namespaces(dy, busybox):
     out = inside(dy, "--pid", "host", "--uts", "host", "--ipc", "host", "--cgroupns", "host",
                  script="for n in pid uts ipc cgroup; do readlink /proc/self/ns/$n; done; hostname; echo $HOSTNAME")
     assert out[:4] == [host_ns(n) for n in ("pid", "uts", "ipc", "cgroup")]
-    assert out[4] == out[5] == os.uname().nodename
+    assert out[4] == os.uname().nodename
+    assert len(out[5]) == 12 and out[5] != out[4]  # $HOSTNAME: Config.Hostname, the id's as docker's (not the host's)
     own = inside(dy, "--cgroupns", "private", script="for n in pid uts ipc cgroup; do readlink /proc/self/ns/$n; done")
     assert not set(own) & {host_ns(n) for n in ("pid", "uts", "ipc", "cgroup")}
     assert "Conflicting options: hostname and the UTS mode" in refused(dy, "--uts", "host", "-h", "x")

@@ -280,3 +280,81 @@ def podman_image(busybox_tar):
     if ids:
         sh(["podman", "rm", "-f", "-t", "0", *sorted(set(ids))], timeout=120)
     sh(["podman", "rmi", "-f", image], timeout=120)
+
+
+# ----------------------------------------------------------------------------- dockyard beside docker
+
+class FlagPair:
+    """One dockyard store and the docker CLI (against dockerd) holding the same image, `tag`: the
+    run/create flag comparisons (tests/interop/test_flags_*_vs_docker.py) run the same command line
+    on both sides. Container and network names get this session's id, so another session on the
+    same dockerd never meets them; `forget` removes them from both sides."""
+
+    def __init__(self, root: str, docker: str) -> None:
+        self.root, self.docker_cli = root, docker
+        self.store = {"DOCKYARD_ROOT": os.path.join(root, "root"), "DOCKYARD_RUNROOT": os.path.join(root, "run"),
+                      "PYTHONPATH": REPO}
+        self.tag = f"dyflags-{SESSION}:1"
+        self.made: list[tuple[str, str]] = []  # (kind, name) made on both sides, removed by forget()
+
+    def dy(self, *args: str, timeout: float = 60, input: str | None = None, env: dict | None = None
+           ) -> subprocess.CompletedProcess:
+        return sh([sys.executable, "-S", "-m", "dockyard", *args], timeout=timeout, input=input,
+                  env=dict(os.environ, **self.store, **(env or {})), cwd=REPO)
+
+    def docker(self, *args: str, timeout: float = 120, input: str | None = None, env: dict | None = None
+               ) -> subprocess.CompletedProcess:
+        return sh([self.docker_cli, *args], timeout=timeout, input=input, env=dict(os.environ, **(env or {})))
+
+    def both(self, *args: str, **kw) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+        """The same command line on both sides: (dockyard's result, docker's)."""
+        return self.dy(*args, **kw), self.docker(*args, **kw)
+
+    def name(self, kind: str = "container") -> str:
+        n = f"dyf-{SESSION}-{len(self.made)}"
+        self.made.append((kind, n))
+        return n
+
+    def inspect(self, name: str) -> tuple[dict, dict]:
+        ours, theirs = self.both("inspect", name)
+        assert ours.returncode == 0 and theirs.returncode == 0, (ours.stderr, theirs.stderr)
+        return json.loads(ours.stdout)[0], json.loads(theirs.stdout)[0]
+
+    def forget(self) -> None:
+        """Remove every container, then every network and volume, this pair named (both sides)."""
+        for kinds, rm in ((("container",), ("rm", "-f", "-v")), (("network",), ("network", "rm")),
+                          (("volume",), ("volume", "rm", "-f"))):
+            names = [n for k, n in self.made if k in kinds]
+            if names:
+                self.dy(*rm, *names, timeout=120)
+                self.docker(*rm, *names, timeout=120)
+        self.made.clear()
+
+
+@pytest.fixture(scope="session")
+def flag_pair(interop_tmp):
+    """A FlagPair whose store holds busybox (dockyard bootstrap), loaded into dockerd as `tag`."""
+    with private_dockerd() as docker:
+        # the docker CLI a user types (PATH's: here CLI 28, whose requests dockyard's CLI follows), not
+        # necessarily DOCKER (Debian's 20.10 CLI, beside its dockerd)
+        pair = FlagPair(os.path.join(interop_tmp, "flagpair"), shutil.which("docker") or docker)
+        boot = pair.dy("bootstrap", "busybox", pair.tag, timeout=300)
+        assert boot.returncode == 0, boot.stderr
+        archive = os.path.join(interop_tmp, "flagpair.tar")
+        pair.dy("save", "-o", archive, pair.tag, timeout=120)
+        sh([docker, "load", "-i", archive], check=True, timeout=120)
+        try:
+            yield pair
+        finally:
+            pair.forget()
+            left = pair.dy("ps", "-aq").stdout.split()
+            if left:
+                pair.dy("rm", "-f", *left, timeout=120)
+            pair.docker("rmi", "-f", pair.tag)
+
+
+@pytest.fixture
+def pair(flag_pair):
+    """flag_pair for one test: what the test named on both sides is removed after it."""
+    yield flag_pair
+    flag_pair.forget()
