@@ -117,3 +117,121 @@ def test_run_sees_and_records_like_docker(pair, tmp_path, group, monkeypatch):
     a["_asked"] = b["_asked"] = flags
     ours_doc, theirs_doc = normalised(a, ""), normalised(b, "")
     assert ours_doc == theirs_doc, "\n".join(differences(ours_doc, theirs_doc))
+
+
+HEX64 = re.compile(r"^[0-9a-f]{64}\n$")
+
+
+@compares("run", "--detach", "--stop-signal", "--stop-timeout", "--log-driver", "--log-opt", "--name")
+def test_detached_stop_and_logs_like_docker(pair):
+    """run -d prints the id alone; stop sends --stop-signal; logs (json-file, with options) give the
+    output; --log-driver none has no logs to read on either side."""
+    name, quiet = pair.name(), pair.name()
+    script = 'trap "echo got usr1; exit 3" USR1; echo started; while :; do sleep 0.1; done'
+    ours, theirs = pair.both("run", "-d", "--name", name, "--network", "none", "--stop-signal", "SIGUSR1",
+                             "--stop-timeout", "7", "--log-driver", "json-file", "--log-opt", "max-size=1m",
+                             pair.tag, "sh", "-c", script)
+    assert theirs.returncode == 0 and HEX64.match(theirs.stdout) and theirs.stderr == "", theirs.stderr
+    assert ours.returncode == 0 and HEX64.match(ours.stdout) and ours.stderr == "", ours.stderr
+    for side in (pair.dy, pair.docker):
+        assert wait_for(lambda: side("logs", name).stdout == "started\n", 30), side("logs", name)
+    ours, theirs = pair.both("stop", name)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout) == (0, name + "\n")
+    ours, theirs = pair.both("inspect", "-f", "{{.State.ExitCode}} {{.State.Running}}", name)
+    assert ours.stdout == theirs.stdout == "3 false\n"
+    ours, theirs = pair.both("logs", name)
+    assert ours.stdout == theirs.stdout == "started\ngot usr1\n"
+    ours, theirs = pair.both("run", "-d", "--name", quiet, "--network", "none", "--log-driver", "none", pair.tag,
+                             "echo", "unseen")
+    assert ours.returncode == theirs.returncode == 0, (ours.stderr, theirs.stderr)
+    for side in (pair.dy, pair.docker):
+        assert wait_for(lambda: side("inspect", "-f", "{{.State.Status}}", quiet).stdout == "exited\n", 30)
+    ours, theirs = pair.both("logs", quiet)
+    assert ours.returncode == theirs.returncode != 0 and ours.stdout == theirs.stdout == "", (ours, theirs)
+    assert "does not support reading" in theirs.stderr and "does not support reading" in ours.stderr, ours.stderr
+
+
+@compares("run", "--rm", "--attach", "--interactive", "--name")
+def test_streams_and_removal_like_docker(pair):
+    """-i feeds stdin; -a picks the streams shown (and -i attaches stdin whatever -a says); --rm
+    leaves no container; the exit code is the container's."""
+    script = "cat; echo err >&2; exit 4"
+    for flags, out, err in ((["-i"], "hello\n", "err\n"), (["-i", "-a", "stdout"], "hello\n", ""),
+                            (["-a", "stderr"], "", "err\n"), (["-a", "STDOUT", "-a", "stderr"], "", "err\n")):
+        name = pair.name()
+        ours, theirs = pair.both("run", "--rm", "--name", name, "--network", "none", *flags, pair.tag, "sh", "-c",
+                                 script, input="hello\n")
+        assert (theirs.returncode, theirs.stdout, theirs.stderr) == (4, out, err), (flags, theirs)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (4, out, err), (flags, ours)
+        ours, theirs = pair.both("inspect", name)
+        assert ours.returncode == theirs.returncode == 1 and ours.stdout == theirs.stdout == "[]\n"
+
+
+@compares("run", "--tty")
+def test_tty_like_docker(pair):
+    """-t (stdin not a terminal, no -i): the container gets a terminal; its output has CRLF line ends."""
+    ours, theirs = pair.both("run", "--rm", "--network", "none", "-t", pair.tag, "sh", "-c",
+                             "tty; test -t 0 && echo stdin is a tty; echo $TERM; exit 2")
+    assert theirs.returncode == 2 and theirs.stdout.replace("\r", "") == "/dev/pts/0\nstdin is a tty\nxterm\n", theirs
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    ours, theirs = pair.both("run", "--rm", "--network", "none", "-t", "-i", pair.tag, "true")
+    assert ours.returncode == theirs.returncode == 1  # -it without a terminal: refused by both CLIs
+    assert "the input device is not a TTY" in theirs.stderr and "the input device is not a TTY" in ours.stderr
+
+
+@compares("run", "--cidfile")
+def test_cidfile_like_docker(pair, tmp_path):
+    """--cidfile: the id written (and kept after --rm); an existing file refused before anything runs."""
+    for side in (pair.dy, pair.docker):
+        cid = tmp_path / "cid"
+        p = side("run", "--rm", "--network", "none", "--cidfile", str(cid), pair.tag, "echo", "ran")
+        assert (p.returncode, p.stdout) == (0, "ran\n"), p.stderr
+        assert re.fullmatch(r"[0-9a-f]{64}", cid.read_text()), cid.read_text()
+        p = side("run", "--rm", "--network", "none", "--cidfile", str(cid), pair.tag, "echo", "ran")
+        assert (p.returncode, p.stdout) == (125, ""), p
+        assert "container ID file found" in p.stderr, p.stderr
+        cid.unlink()
+
+
+def _signalled(cmd: list[str], env: dict, kill) -> tuple:
+    """Start `cmd` (a foreground run whose script says "ready" and traps TERM) and SIGTERM the CLI
+    once the container is ready; if the CLI is still there a second later, `kill()` the container.
+    (the CLI's exit code, its stdout, whether it outlived the SIGTERM)."""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, cwd=REPO)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(0.3)  # past the CLI's signal handler set-up and the script's trap
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=1.5)
+            outlived = False
+        except subprocess.TimeoutExpired:
+            outlived = True
+            kill()
+        out, _ = p.communicate(timeout=30)
+        return p.returncode, out, outlived
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+@compares("run", "--sig-proxy")
+def test_sig_proxy_like_docker(pair):
+    """A foreground run passes the CLI's SIGTERM to the container (--sig-proxy, the default); with
+    --sig-proxy=false the container does not get it (it runs on until killed)."""
+    script = 'trap "echo got term; exit 5" TERM; echo ready; while :; do sleep 0.1; done'
+    results = {}
+    for side, cmd, env in (("dy", [sys.executable, "-S", "-m", "dockyard"], dict(os.environ, **pair.store)),
+                           ("docker", [pair.docker_cli], dict(os.environ))):
+        run = pair.dy if side == "dy" else pair.docker
+        proxied, left = pair.name(), pair.name()
+        results[side] = [
+            _signalled([*cmd, "run", "--rm", "--name", proxied, "--network", "none", pair.tag, "sh", "-c", script],
+                       env, lambda: None),
+            _signalled([*cmd, "run", "--name", left, "--sig-proxy=false", "--network", "none", pair.tag,
+                        "sh", "-c", script], env, lambda: run("kill", left))]
+    assert results["docker"][0] == (5, "ready\ngot term\n"[6:], False), results
+    assert results["docker"][1][1] == "", results  # the container never saw the TERM
+    assert results["dy"] == results["docker"], results
