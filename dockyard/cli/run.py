@@ -190,6 +190,7 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
                 bindings.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
                     {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
         host["PortBindings"] = bindings
+        exposed_by_publish = {port: {} for port in bindings}  # docker's CLI exposes what it publishes
     body = {
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
@@ -198,6 +199,8 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         **_attach_config(opts),
         **stop_flags(opts), "HostConfig": host,
     }
+    if opts.publish:
+        body["ExposedPorts"] = exposed_by_publish
     if any(_anonymous(v) for v in opts.volume):
         body["Volumes"] = {v: {} for v in opts.volume if _anonymous(v)}
     if opts.no_healthcheck or any(getattr(opts, n) for n in HEALTH_FLAGS):

@@ -78,7 +78,8 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
             from dockyard.network.ports import exposed_ports, merge
 
             exposed = dict(icfg.get("ExposedPorts") or {}, **{p: {} for p in cfg.host_opts.get("ExposedPorts", ())})
-            cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports({"ExposedPorts": exposed}))))
+            auto = [dict(p, publish_all=True) for p in exposed_ports({"ExposedPorts": exposed})]  # not asked: not
+            cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), auto)))  # in inspect's HostConfig.PortBindings
         check_config(engine, cfg)
     if cfg.host_opts.get("Links"):  # the targets exist (and their start is checked at each start)
         from dockyard.engine.links import check as check_links

@@ -134,10 +134,12 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
         "ReadonlyPaths": None if unmasked else list(READONLY_PATHS),
     }
     doc.update(opts)
-    if opts.get("Links"):
+    if opts.get("Links") and not user_network(cfg.get("network", "")):  # a user network's: its endpoint's
         from dockyard.engine.links import shown
 
         doc["Links"] = shown(opts, name)
+    elif opts.get("Links"):
+        doc["Links"] = None
     return doc
 
 
@@ -242,6 +244,10 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
                  "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
+        if i == 0 and user_network(name) and (cfg.get("host_opts") or {}).get("Links"):
+            # docker's CLI sends a user network's links in its endpoint (they are names there, not
+            # /etc/hosts lines): dockerd shows them as "name:alias"
+            nets[name]["Links"] = list(cfg["host_opts"]["Links"])
         if extra and name not in ("bridge", "default", "host", "none"):
             nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
@@ -249,10 +255,16 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
             "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
 
 
+def user_network(mode: str) -> bool:
+    return bool(mode) and mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:")
+
+
 def port_bindings(cfg: dict) -> dict:
-    """HostConfig.PortBindings from the stored ports (the create request's own shape)."""
+    """HostConfig.PortBindings from the stored ports (the create request's own shape: not -P's)."""
     out: dict = {}
     for p in cfg.get("ports") or ():
+        if p.get("publish_all"):
+            continue
         out.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
             {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
     return out

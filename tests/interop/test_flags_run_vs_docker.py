@@ -235,3 +235,58 @@ def test_sig_proxy_like_docker(pair):
     assert results["docker"][0] == (5, "ready\ngot term\n"[6:], False), results
     assert results["docker"][1][1] == "", results  # the container never saw the TERM
     assert results["dy"] == results["docker"], results
+
+
+@pytest.fixture
+def registry(pair, tmp_path):
+    """A `dockyard registry serve` on a kernel-picked port of 127.0.0.1 holding the pair's image as
+    `<host>/flags/bb:1` (docker takes 127.0.0.0/8 registries over plain HTTP)."""
+    log, remote = tmp_path / "registry.log", None
+    with open(log, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-S", "-m", "dockyard", "registry", "serve", "--addr", "127.0.0.1:0",
+                                 "--root", str(tmp_path / "registry")], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
+    try:
+        m = wait_for(lambda: re.search(r"listening on http://(127\.0\.0\.1:\d+)", log.read_text()), 20)
+        assert m, log.read_text()
+        remote = f"{m.group(1)}/flags/bb:1"
+        assert pair.dy("tag", pair.tag, remote).returncode == 0
+        push = pair.dy("push", remote, timeout=120)
+        assert push.returncode == 0, push.stderr
+        pair.dy("rmi", remote)
+        yield remote
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if remote:
+            pair.dy("rmi", remote)
+            pair.docker("rmi", remote)
+
+
+@compares("run", "--pull", "--quiet")
+def test_pull_policies_and_quiet_like_docker(pair, registry):
+    """--pull missing (the default) reports the pull on stderr, -q silences it, --pull always pulls an
+    image present too, --pull never refuses a missing one; the run's own output is the same."""
+    run = ("run", "--rm", "--network", "none")
+    ours, theirs = pair.both(*run, "--pull", "never", registry, "echo", "hi")
+    assert ours.returncode == theirs.returncode == 125 and ours.stdout == theirs.stdout == ""
+    assert theirs.stderr.splitlines()[0].endswith(f"No such image: {registry}")
+    assert ours.stderr.splitlines()[0].endswith(f"No such image: {registry}"), ours.stderr
+    ours, theirs = pair.both(*run, "-q", registry, "echo", "hi")
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr) == (
+        0, "hi\n", "")
+    for side in (pair.dy, pair.docker):
+        assert side("rmi", registry).returncode == 0
+    ours, theirs = pair.both(*run, registry, "echo", "hi")
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout) == (0, "hi\n")
+    for text in (f"Unable to find image '{registry}' locally", f"Status: Downloaded newer image for {registry}"):
+        assert text in theirs.stderr and text in ours.stderr, (text, ours.stderr)
+    digest = re.search(r"Digest: (sha256:[0-9a-f]{64})", theirs.stderr).group(1)
+    assert f"Digest: {digest}" in ours.stderr
+    ours, theirs = pair.both(*run, "--pull", "always", registry, "echo", "hi")  # present, pulled again
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout) == (0, "hi\n")
+    assert f"Digest: {digest}" in theirs.stderr and f"Digest: {digest}" in ours.stderr, ours.stderr
+    assert "Unable to find image" not in theirs.stderr + ours.stderr
+    ours, theirs = pair.both(*run, "-q", "--pull", "always", registry, "echo", "hi")
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr) == (
+        0, "hi\n", "")
