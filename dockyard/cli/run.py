@@ -6,7 +6,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
-from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
+from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request, platform_refusal
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.errors import NotImplemented as Refused
 
@@ -474,6 +474,11 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.create import config_from_request
 
     _attach_streams(opts)
+    try:
+        platform_refusal(opts)
+    except InvalidArgument as e:
+        e.exit_code = 1  # dockerd's refusal of the image's platform: docker create exits 1
+        raise
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
     cid = None
     try:

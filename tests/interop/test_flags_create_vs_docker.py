@@ -35,6 +35,7 @@ GROUPS = {
                   "--log-opt", "max-file=2", "--pull", "never", "--platform", "linux/amd64",
                   "--disable-content-trust", "--cidfile", "@cidfile", "-i", "-t", "-a", "stdout"],
     "nohealth": ["--no-healthcheck", "--rm", "-a", "stderr", "-i"],
+    "volumes-from": ["--volumes-from", "@source:ro", "--volumes-from", "@source"],
     "mounts": ["-v", "@hostdir:/hostx:ro", "-v", "/anon", "--mount", "type=volume,src=@volume,dst=/mv",
                "--tmpfs", "/run:size=1m", "--volume-driver", "local"],
 }
@@ -51,11 +52,17 @@ GROUPS = {
           "--dns-option", "--dns-search", "--expose", "--health-cmd", "--health-interval", "--health-retries",
           "--health-start-period", "--health-timeout", "--restart", "--log-driver", "--log-opt", "--pull",
           "--platform", "--disable-content-trust", "--cidfile", "--interactive", "--tty", "--attach",
-          "--no-healthcheck", "--rm", "--volume", "--mount", "--tmpfs", "--volume-driver", "--name")
+          "--no-healthcheck", "--rm", "--volume", "--mount", "--tmpfs", "--volume-driver", "--volumes-from", "--name")
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_create_inspect_matches_docker(pair, tmp_path, group, monkeypatch):
     if group == "blkio" and BLOCK is None:
         pytest.skip("no disk block device (vd*, sd*, nvme*) to name")
     monkeypatch.setenv("E2", "from-the-caller")  # --env-file's bare E2 takes the caller's value on both sides
-    ours, theirs = created_alike(pair, "create", expand(GROUPS[group], tmp_path, pair))
+    flags = expand(GROUPS[group], tmp_path, pair)
+    if any("@source" in f for f in flags):  # --volumes-from's source: the same container on both sides
+        source = pair.name()
+        for side in (pair.dy, pair.docker):
+            assert side("create", "--name", source, "--network", "none", "-v", "/vf", pair.tag).returncode == 0
+        flags = [f.replace("@source", source) for f in flags]
+    ours, theirs = created_alike(pair, "create", flags)
     assert ours == theirs, "\n".join(differences(ours, theirs))

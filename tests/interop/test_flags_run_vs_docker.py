@@ -66,6 +66,7 @@ RUNS = {
                 "--health-start-period", "2s", "--health-timeout", "3s", "--restart", "on-failure:3",
                 "--log-driver", "json-file", "--log-opt", "max-size=1m", "--pull", "never", "--platform", "linux/amd64",
                 "--disable-content-trust", "-a", "stdout"], "echo out; echo err >&2; exit 3"),
+    "nohealth": (["--no-healthcheck", "-e", "X=1"], "echo $X"),
     "mounts": (["-v", "@hostdir:/hostx:ro", "-v", "/anon", "--mount", "type=volume,src=@volume,dst=/mv",
                 "--tmpfs", "/run:size=1m", "--volume-driver", "local", "--volumes-from", "@source:ro"], MOUNTS),
 }
@@ -90,7 +91,7 @@ def hostnames(text: str, *docs: dict) -> str:
           "--dns-search", "--expose", "--sysctl", "--health-cmd", "--health-interval", "--health-retries",
           "--health-start-period", "--health-timeout", "--restart", "--log-driver", "--log-opt", "--pull", "--platform",
           "--disable-content-trust", "--attach", "--volume", "--mount", "--tmpfs", "--volume-driver", "--volumes-from",
-          "--name")
+          "--no-healthcheck", "--name")
 @pytest.mark.parametrize("group", sorted(RUNS))
 def test_run_sees_and_records_like_docker(pair, tmp_path, group, monkeypatch):
     flags, script = RUNS[group]
@@ -120,6 +121,20 @@ def test_run_sees_and_records_like_docker(pair, tmp_path, group, monkeypatch):
 
 
 HEX64 = re.compile(r"^[0-9a-f]{64}\n$")
+
+
+@compares("run", "--no-healthcheck", "--health-cmd", "--platform", "--pull", "--isolation")
+@compares("create", "--no-healthcheck", "--health-cmd", "--platform", "--pull", "--isolation")
+@pytest.mark.parametrize("command", ["run", "create"])
+def test_refusals_like_docker(pair, command):
+    """Values both sides refuse before anything is made: the same exit code, nothing on stdout."""
+    for flags in (["--no-healthcheck", "--health-cmd", "true"], ["--pull", "sometimes"],
+                  ["--isolation", "hyperv"], ["--platform", "linux/s390x", "--pull", "never"]):
+        # (not --disable-content-trust=false nor --volume-driver OTHER: docker would then look up
+        # notary.docker.io or try to pull a volume plugin from Docker Hub, off this host)
+        ours, theirs = pair.both(command, "--network", "none", *flags, pair.tag, "true")
+        assert theirs.returncode != 0 and theirs.stdout == "", (flags, theirs)
+        assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), (flags, ours, theirs)
 
 
 @compares("run", "--detach", "--stop-signal", "--stop-timeout", "--log-driver", "--log-opt", "--name")
@@ -264,6 +279,7 @@ def registry(pair, tmp_path):
 
 
 @compares("run", "--pull", "--quiet")
+@compares("create", "--pull", "--quiet")
 def test_pull_policies_and_quiet_like_docker(pair, registry):
     """--pull missing (the default) reports the pull on stderr, -q silences it, --pull always pulls an
     image present too, --pull never refuses a missing one; the run's own output is the same."""
@@ -290,3 +306,14 @@ def test_pull_policies_and_quiet_like_docker(pair, registry):
     ours, theirs = pair.both(*run, "-q", "--pull", "always", registry, "echo", "hi")
     assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr) == (
         0, "hi\n", "")
+    for side in (pair.dy, pair.docker):  # create -q: the pull is silent, the id alone on stdout
+        assert side("rmi", registry).returncode == 0
+    name = pair.name()
+    ours, theirs = pair.both("create", "-q", "--name", name, "--network", "none", registry, "true")
+    assert theirs.returncode == 0 and HEX64.match(theirs.stdout) and theirs.stderr == "", theirs
+    assert ours.returncode == 0 and HEX64.match(ours.stdout) and ours.stderr == "", ours
+    ours, theirs = pair.both("create", "--pull", "always", "--network", "none", registry, "true")
+    assert ours.returncode == theirs.returncode == 0
+    assert f"Digest: {digest}" in theirs.stderr and f"Digest: {digest}" in ours.stderr, ours.stderr
+    for side, p in ((pair.dy, ours), (pair.docker, theirs)):
+        side("rm", p.stdout.strip())
