@@ -207,12 +207,16 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         body["Healthcheck"] = health_flags(opts)
     if opts.entrypoint is not None:
         body["Entrypoint"] = [opts.entrypoint] if opts.entrypoint else []
-    if opts.network_alias or opts.ip:
+    extra_request(opts, body)
+    mode = host["NetworkMode"]
+    user_net = mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:")
+    if opts.network_alias or opts.ip or (opts.link and user_net):
         endpoint: dict = {"Aliases": list(opts.network_alias)}
         if opts.ip:
             endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
-        body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
-    extra_request(opts, body)
+        if opts.link and user_net:  # docker's CLI: a user network's links go in its endpoint
+            endpoint["Links"] = host.pop("Links")
+        body["NetworkingConfig"] = {"EndpointsConfig": {mode: endpoint}}
     return body
 
 

@@ -59,7 +59,9 @@ def config_from_request(body: dict) -> ContainerConfig:
     network = json_field(hc, "NetworkMode", str, H, "") or "bridge"
     if network == "default":
         network = "bridge"
-    aliases, ip, mac = _endpoint(net, network)  # docker's CLI names the default network "default"
+    aliases, ip, mac, links = _endpoint(net, network)  # docker's CLI names the default network "default"
+    if links:  # docker's CLI sends a user network's --link in its endpoint: kept as HostConfig.Links are
+        hc = dict(hc, Links=list(json_strings(hc, "Links", H) or ()) + list(links))
     env = json_strings(body, "Env", "") or ()
     for item in env:
         if "\0" in item:
@@ -84,6 +86,8 @@ def config_from_request(body: dict) -> ContainerConfig:
         if network in ("host", "none") or network.startswith("container:"):
             raise InvalidArgument("conflicting options: mac-address and the network mode")
         host_opts = {**host_opts, "MacAddress": mac}
+    if links:  # inspect shows them where they were asked (the endpoint's Links)
+        host_opts = {**host_opts, "EndpointLinks": True}
     if nano_cpus:  # applied as cpu_period/cpu_quota; kept to be reported as asked
         host_opts = {**host_opts, "NanoCpus": nano_cpus}
     return ContainerConfig(
@@ -272,12 +276,12 @@ def _port_bindings(bindings: dict) -> tuple:
     return tuple(out)
 
 
-def _endpoint(net: dict, network: str) -> tuple[tuple, str, str]:
-    """Aliases, a fixed IPv4 address and a fixed MAC address on the container's first network.
-    What dockyard cannot do there (links, driver options, IPv6 and link-local addresses) is refused."""
+def _endpoint(net: dict, network: str) -> tuple[tuple, str, str, tuple]:
+    """Aliases, a fixed IPv4 address, a fixed MAC address and links on the container's first
+    network. What dockyard cannot do there (driver options, IPv6 and link-local addresses) is refused."""
     endpoints = json_field(net, "EndpointsConfig", dict, "NetworkingConfig.", {})
     if not endpoints:
-        return (), "", ""
+        return (), "", "", ()
     if network == "bridge" and "default" in endpoints and "bridge" not in endpoints:
         endpoints = {"bridge": endpoints["default"], **{k: v for k, v in endpoints.items() if k != "default"}}
     extra = [k for k in endpoints if k != network]
@@ -291,7 +295,10 @@ def _endpoint(net: dict, network: str) -> tuple[tuple, str, str]:
     aliases = json_strings(ep, "Aliases", where) or ()
     ipam = json_field(ep, "IPAMConfig", dict, where, {})
     ip = json_field(ipam, "IPv4Address", str, where + "IPAMConfig.", "")
-    for key, what in (("Links", "Links"), ("DriverOpts", "DriverOpts"), ("IPv6Gateway", "IPv6Gateway"),
+    links = json_strings(ep, "Links", where) or ()
+    if links and (network in ("none", "host", "bridge", "default") or network.startswith("container:")):
+        raise InvalidArgument(f"{where}Links: links in an endpoint are for user-defined networks")
+    for key, what in (("DriverOpts", "DriverOpts"), ("IPv6Gateway", "IPv6Gateway"),
                       ("GlobalIPv6Address", "GlobalIPv6Address")):
         if ep.get(key):
             raise NotImplemented(f"{where}{what} is not supported by dockyard")
@@ -301,7 +308,7 @@ def _endpoint(net: dict, network: str) -> tuple[tuple, str, str]:
     mac = json_field(ep, "MacAddress", str, where, "")
     if ip and (network in ("none", "host", "default") or network.startswith("container:")):
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
-    return aliases, ip, mac
+    return aliases, ip, mac, links
 
 
 def _stop(body: dict) -> dict:

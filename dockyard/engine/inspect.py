@@ -134,12 +134,12 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
         "ReadonlyPaths": None if unmasked else list(READONLY_PATHS),
     }
     doc.update(opts)
-    if opts.get("Links") and not user_network(cfg.get("network", "")):  # a user network's: its endpoint's
+    if (cfg.get("host_opts") or {}).get("EndpointLinks"):  # asked in the endpoint (docker's CLI on a user network): shown there
+        doc["Links"] = None
+    elif opts.get("Links"):
         from dockyard.engine.links import shown
 
         doc["Links"] = shown(opts, name)
-    elif opts.get("Links"):
-        doc["Links"] = None
     return doc
 
 
@@ -151,7 +151,8 @@ def restart_policy(policy: str) -> dict:
     return {"Name": name, "MaximumRetryCount": retries}
 
 
-CONFIG_OPTS = ("AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "MacAddress", "Volumes")
+# host_opts kept for Config (or, EndpointLinks, for the endpoint): not HostConfig's
+CONFIG_OPTS = ("AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "MacAddress", "Volumes", "EndpointLinks")
 
 
 def _attach(cfg: dict) -> dict:
@@ -244,19 +245,13 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
                  "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
-        if i == 0 and user_network(name) and (cfg.get("host_opts") or {}).get("Links"):
-            # docker's CLI sends a user network's links in its endpoint (they are names there, not
-            # /etc/hosts lines): dockerd shows them as "name:alias"
+        if i == 0 and (cfg.get("host_opts") or {}).get("EndpointLinks"):  # "name:alias", as asked there
             nets[name]["Links"] = list(cfg["host_opts"]["Links"])
         if extra and name not in ("bridge", "default", "host", "none"):
             nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
             "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
             "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
-
-
-def user_network(mode: str) -> bool:
-    return bool(mode) and mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:")
 
 
 def port_bindings(cfg: dict) -> dict:
