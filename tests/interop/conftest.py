@@ -336,7 +336,7 @@ BLOCK = next((f"/dev/{d}" for d in sorted(os.listdir("/sys/block")) if d.startsw
 POWERCAP = "/sys/devices/virtual/powercap"
 
 
-def normalised(doc: dict, image_id: str) -> dict:
+def normalised(doc: dict) -> dict:
     """Config and HostConfig of one side, with what differs by nature made equal."""
     cfg, hc = dict(doc["Config"]), dict(doc["HostConfig"])
     if cfg.get("Hostname") == doc["Id"][:12]:  # each side's own container id
@@ -404,7 +404,7 @@ def created_alike(pair, command: str, flags: list[str], args: list[str] = ()) ->
     assert ours.stderr == theirs.stderr  # the same warnings (a kernel without blkio weights, ...)
     a, b = pair.inspect(name)
     a["_asked"] = b["_asked"] = flags
-    return normalised(a, a["Image"]), normalised(b, b["Image"])
+    return normalised(a), normalised(b)
 
 
 def expand(flags: list[str], tmp_path, pair) -> list[str]:

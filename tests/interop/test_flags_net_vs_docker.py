@@ -113,7 +113,7 @@ def test_user_network_create_like_docker(pair):
             assert p.returncode == 0, (label, p.stderr)
             doc = json.loads(side("inspect", name).stdout)[0]
             endpoint = doc["NetworkSettings"]["Networks"][net]
-            docs[label] = {**normalised(doc, ""), "Endpoint": {
+            docs[label] = {**normalised(doc), "Endpoint": {
                 # dockyard lists the short id among the aliases from the create on, as moby at API 1.44;
                 # dockerd 20.10 adds it at the start
                 "IPAMConfig": endpoint["IPAMConfig"], "Links": endpoint["Links"],
