@@ -16,6 +16,7 @@ import threading
 import time
 
 from dockyard.api.streams import content_type, encode, gone, log_path
+from dockyard.api.wire import pauses
 from dockyard.engine.status import ACTIVE, effective_state
 from dockyard.errors import ContainerNotFound, InvalidArgument
 
@@ -107,6 +108,7 @@ def _connect(engine, cid: str, client, request: dict, started):
     for (as long as the client stays and the container exists)."""
     from dockyard.engine import attachsock
 
+    waits = pauses(0.001, 0.01)
     while True:
         try:
             return attachsock.connect(engine, cid, request)
@@ -120,7 +122,7 @@ def _connect(engine, cid: str, client, request: dict, started):
             return None
         if st.get("Status") not in ACTIVE and st.get("StartedAt") != started:
             return None  # it ran and exited while we were not connected
-        time.sleep(0.01)
+        time.sleep(next(waits))
 
 
 def _pump_stdin(client, mon, keys: bytes | None) -> None:

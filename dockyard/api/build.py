@@ -38,7 +38,7 @@ def build(engine, req) -> None:
     from dockyard.api.bodies import BodyStream, context_tar
     from dockyard.api.isolated import env_for_child
     from dockyard.archive.apply import apply_layer
-    from dockyard.builder.request import options, registry_config
+    from dockyard.builder.request import check_network, options, registry_config
     from dockyard.fsutil import rmtree
     from dockyard.ownership import owner_tag
 
@@ -46,6 +46,7 @@ def build(engine, req) -> None:
     stream = BodyStream(req.handler.rfile, req.headers)
     try:
         opts = options(req.query, engine.images)
+        opts["network"] = check_network(engine, opts["network"])
         registry_config(req.headers.get("X-Registry-Config"))
     except DockyardError:
         _skip(stream, DRAIN_LIMIT)  # as Go's server: a small body is read, so the client sees the answer

@@ -9,6 +9,7 @@ import time
 
 from dockyard.api import isolated
 from dockyard.api.streams import Follower, content_type, encode, follow, hung_up, log_path
+from dockyard.api.wire import pauses
 from dockyard.engine.status import ACTIVE, effective_state
 from dockyard.errors import ContainerNotFound, InvalidArgument
 
@@ -112,6 +113,7 @@ def wait(engine, req, name: str) -> None:
     first = effective_state(rec, engine.db)
     out = req.stream("application/json")
     code = None
+    waits = pauses()
     while code is None:
         try:
             st = effective_state(engine.db.get_container(rec.id), engine.db)
@@ -130,7 +132,7 @@ def wait(engine, req, name: str) -> None:
             if condition == "not-running" or ran:
                 code = int(st.get("ExitCode", 0))
                 break
-        time.sleep(0.05)
+        time.sleep(next(waits))
     out.write(b'{"StatusCode":%d}\n' % code)
     out.close()
 

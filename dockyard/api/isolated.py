@@ -94,10 +94,10 @@ def _restart(engine, ref: str, timeout=None):
     return restart(engine, ref, timeout=timeout)
 
 
-def _connect(engine, net: str, ref: str, aliases=(), ip: str = "", mac: str = ""):
+def _connect(engine, net: str, ref: str, aliases=(), ip: str = "", mac: str = "", links=(), driver_opts=None):
     from dockyard.engine.networking import connect
 
-    connect(engine, net, ref, aliases=list(aliases), ip=ip, mac=mac)
+    connect(engine, net, ref, aliases=list(aliases), ip=ip, mac=mac, links=list(links), driver_opts=driver_opts or {})
 
 
 def _disconnect(engine, net: str, ref: str, force: bool = False):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dockyard.api import isolated
 from dockyard.errors import InvalidArgument, NotImplemented
 
-_UNSUPPORTED = ("Links", "DriverOpts", "NetworkID", "EndpointID", "IPv6Gateway", "GlobalIPv6Address")
+_UNSUPPORTED = ("NetworkID", "EndpointID", "IPv6Gateway", "GlobalIPv6Address")
 
 
 def _container(body) -> str:
@@ -43,7 +43,14 @@ def connect(engine, req, name: str) -> None:
         from dockyard.engine.hostopts import check_mac
 
         mac = check_mac(mac)
-    isolated.call(engine, "connect", net=name, ref=ref, aliases=aliases, ip=ip, mac=mac)
+    links = ep.get("Links") or []
+    if not isinstance(links, list) or not all(isinstance(v, str) for v in links):
+        raise InvalidArgument("EndpointConfig.Links must be a list of strings")
+    driver_opts = ep.get("DriverOpts") or {}
+    if not isinstance(driver_opts, dict) or not all(isinstance(v, str) for v in driver_opts.values()):
+        raise InvalidArgument("EndpointConfig.DriverOpts must be an object of strings")
+    isolated.call(engine, "connect", net=name, ref=ref, aliases=aliases, ip=ip, mac=mac, links=links,
+                  driver_opts=driver_opts)
     req.send(200, b"")
 
 

@@ -210,6 +210,15 @@ def until_read(sock, limit: float = 0.5) -> None:
         time.sleep(0.001)
 
 
+def pauses(first: float = 0.002, most: float = 0.05):
+    """The sleeps of a poll for something that is often quick (a `docker run --rm` container's
+    removal, a monitor's attach socket): short at first, then growing to `most`."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 1.25, most)
+
+
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's constant
 
 

@@ -91,8 +91,9 @@ def options(query: dict, images) -> dict:
         raise NotImplemented("pull=1 is not supported: dockyard's builder builds only from local images",
                              hint="pull the base images first")
     network = _one(query, "networkmode") or "default"
-    if network not in ("default", "bridge", "none", "host"):
-        raise NotImplemented(f"networkmode {network!r} is not supported: use default, bridge, none or host")
+    if network.startswith("container:"):
+        raise NotImplemented(f"networkmode {network!r} is not supported: use default, bridge, none, host or a "
+                             "user network")
     args = {k: v for k, v in _json_map(query, "buildargs").items() if v is not None}
     labels = {k: v or "" for k, v in _json_map(query, "labels").items()}
     tags = []
@@ -135,6 +136,26 @@ def options(query: dict, images) -> dict:
             "keep_containers": not _bool(query, "rm", True) and not _bool(query, "forcerm"),
             "extra_hosts": hosts, "shm_size": int(shm),
             "network": "bridge" if network == "default" else network}
+
+
+def check_network(engine, network: str) -> str:
+    """The RUN steps' network (dockerd's classic builder: networkmode, `build --network`): default
+    (the default bridge), none, host or a user network, which must exist (its name or id). The
+    steps' containers join it as `run --network` would (they resolve and reach its containers by
+    name) and leave it when they are removed."""
+    network = "bridge" if network in ("", "default") else network
+    if network in ("bridge", "none", "host"):
+        return network
+    if network.startswith("container:"):
+        raise NotImplemented(f"network mode {network!r} is not supported for builds: use default, none, host or "
+                             "a user network")
+    from dockyard.errors import NetworkNotFound
+    from dockyard.state.networks import find_network
+
+    rec = find_network(engine.db, network)
+    if rec is None:
+        raise NetworkNotFound(f"network {network} not found")
+    return network
 
 
 def cache_sources(engine, names) -> list | None:

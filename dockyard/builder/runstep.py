@@ -86,8 +86,10 @@ def run_with(builder, instr, state: State, args: dict, mounts: list, secret_env:
         if code != 0:
             keep = builder.keep_containers and not builder.force_rm and not secret_env
             shown = instr.command if instr.shell_form else json.dumps(instr.command)
-            raise BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
-                             f"returned a non-zero code: {code}")
+            failed = BuildError(f"The command '{' '.join(argv[:-1]) + ' ' + shown if instr.shell_form else shown}' "
+                                f"returned a non-zero code: {code}")
+            failed.code = code  # the API's errorDetail.code, as dockerd's classic builder sends it
+            raise failed
         upper = builder.engine.snapshots.upper_dir(c.rec.id)
         drop_runtime_stubs(upper)
         if targets:

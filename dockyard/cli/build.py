@@ -17,7 +17,7 @@ FLAGS = [
     Flag("--label", LIST, "Set metadata for an image"),
     Flag("--iidfile", STR, "Write the image ID to the file"),
     Flag("-q,--quiet", BOOL, "Suppress the build output and print image ID on success"),
-    Flag("--network", STR, "Set the networking mode for the RUN instructions (default, none, host)",
+    Flag("--network", STR, "Set the networking mode for the RUN instructions (default, none, host, a user network)",
          default="default"),
     Flag("--progress", STR, "Set type of progress output (auto, plain, tty)", default="auto"),
     Flag("--add-host", LIST, "Add a custom host-to-IP mapping (\"host:ip\")"),
@@ -111,8 +111,6 @@ def cmd_build(ctx, argv: list[str]) -> int:
         raise UsageError('"dockyard build" requires exactly 1 argument.')
     if opts.progress not in ("auto", "plain", "tty"):
         raise InvalidArgument(f"invalid progress mode {opts.progress!r}: use auto, plain or tty")
-    if opts.network not in ("none", "host", "default", "bridge"):
-        raise InvalidArgument(f"network mode {opts.network!r} not supported: use default, none or host")
     from dockyard.cli.flags import FlagError
     from dockyard.errors import DockyardError, NotImplemented
 
@@ -131,7 +129,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
             if len(outputs) > 1:
                 raise NotImplemented("several --output are not supported: give one")
         contexts = _build_contexts(opts.build_context)
-        from dockyard.builder.request import cache_sources
+        from dockyard.builder.request import cache_sources, check_network
 
         for c in opts.cache_from:
             if "=" in c:
@@ -192,7 +190,7 @@ def cmd_build(ctx, argv: list[str]) -> int:
             name = os.path.basename(path)
         b = Builder(engine, context=context, dockerfile_text=text, dockerfile_name=name,
                     build_args=_pairs(opts.build_arg, "build-arg"), target=opts.target, no_cache=opts.no_cache,
-                    labels=_pairs(opts.label, "label"), network={"default": "bridge"}.get(opts.network, opts.network),
+                    labels=_pairs(opts.label, "label"), network=check_network(engine, opts.network),
                     quiet=opts.quiet, progress=opts.progress, secrets=secrets, run_limits=run_limits,
                     out=sys.stderr if ("tar", "-") in outputs else None,
                     keep_containers=not opts.rm and not opts.force_rm, force_rm=opts.force_rm,

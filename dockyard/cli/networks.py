@@ -267,12 +267,12 @@ def cmd_network_connect(ctx, argv: list[str]) -> int:
 
     opts = _opts([Flag("--alias", LIST, "Add network-scoped alias for the container"),
                   Flag("--ip", STR, "IPv4 address (e.g., 172.30.100.104)"),
+                  Flag("--link", LIST, "Add link to another container"),
+                  Flag("--driver-opt", LIST, "driver options for the network"),
                   *(Flag(name, kind, f"{what} (not supported)", refused=f"{name} is not supported by dockyard network "
-                         "connect: its networks are IPv4 bridges with one gateway and no legacy links")
+                         "connect: its networks are IPv4 bridges with one gateway")
                     for name, kind, what in (("--ip6", STR, "IPv6 address"),
-                                             ("--link", LIST, "Add link to another container"),
                                              ("--link-local-ip", LIST, "Add a link-local address for the container"),
-                                             ("--driver-opt", LIST, "driver options for the network"),
                                              ("--gw-priority", STR, "Highest gw-priority provides the default "
                                                                     "gateway")))],
                  argv, "dockyard network connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", 2)
@@ -280,8 +280,24 @@ def cmd_network_connect(ctx, argv: list[str]) -> int:
         from dockyard.network.ipam import to_int
 
         to_int(opts.ip)
-    connect(ctx.engine, opts.args[0], opts.args[1], aliases=opts.alias, ip=opts.ip or "")
+    for value in opts.link:  # docker's CLI checks the format before any request (opts.ValidateLink)
+        from dockyard.engine.links import parse as parse_link
+
+        parse_link(value)
+    connect(ctx.engine, opts.args[0], opts.args[1], aliases=opts.alias, ip=opts.ip or "", links=opts.link,
+            driver_opts=driver_options(opts.driver_opt))
     return 0
+
+
+def driver_options(values) -> dict:
+    """--driver-opt KEY=VALUE…, as docker's CLI (convertDriverOpt): key and value trimmed."""
+    out = {}
+    for v in values:
+        key, eq, val = v.partition("=")
+        if not eq or not key.strip():
+            raise InvalidArgument("invalid key/value pair format in driver options")
+        out[key.strip()] = val.strip()
+    return out
 
 
 def cmd_network_disconnect(ctx, argv: list[str]) -> int:

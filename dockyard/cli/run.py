@@ -166,8 +166,9 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
             except InvalidArgument:
                 raise FlagError(f'invalid argument "{rule}" for "--device-cgroup-rule" flag: invalid device cgroup '
                                 f"format '{rule}'") from None
+    network, attachment = network_attachment(opts.network or "bridge")
     host = {
-        "AutoRemove": opts.rm, "ReadonlyRootfs": opts.read_only, "NetworkMode": opts.network or "bridge",
+        "AutoRemove": opts.rm, "ReadonlyRootfs": opts.read_only, "NetworkMode": network,
         "PublishAllPorts": opts.publish_all, "CapAdd": list(opts.cap_add), "CapDrop": list(opts.cap_drop),
         "Privileged": opts.privileged, "SecurityOpt": list(_security(opts.security_opt)), "Runtime": opts.runtime,
         "UsernsMode": opts.userns, "RestartPolicy": {"Name": restart, "MaximumRetryCount": retries},
@@ -207,17 +208,67 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
         body["Healthcheck"] = health_flags(opts)
     if opts.entrypoint is not None:
         body["Entrypoint"] = [opts.entrypoint] if opts.entrypoint else []
-    extra_request(opts, body)
-    mode = host["NetworkMode"]
-    user_net = mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:")
-    if opts.network_alias or opts.ip or (opts.link and user_net):
-        endpoint: dict = {"Aliases": list(opts.network_alias)}
+    if opts.network_alias or opts.ip or attachment:
+        endpoint: dict = dict(attachment)
+        for flag, key, given in (("--network-alias", "Aliases", opts.network_alias), ("--ip", "IPAMConfig", opts.ip)):
+            if given and key in endpoint:  # docker's CLI: applyContainerOptions
+                what = {"Aliases": "per-network alias", "IPAMConfig": "per-network IPv4 address"}[key]
+                raise InvalidArgument(f"conflicting options: cannot specify both {flag} and {what}")
+        if opts.network_alias:
+            endpoint["Aliases"] = list(opts.network_alias)
         if opts.ip:
             endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
-        if opts.link and user_net:  # docker's CLI: a user network's links go in its endpoint
-            endpoint["Links"] = host.pop("Links")
-        body["NetworkingConfig"] = {"EndpointsConfig": {mode: endpoint}}
+        if opts.link and "Links" in endpoint:
+            raise InvalidArgument("conflicting options: cannot specify both --link and per-network links")
+        body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
+    extra_request(opts, body)
     return body
+
+
+def network_attachment(value: str) -> tuple[str, dict]:
+    """--network NAME, or docker's advanced form ``name=NAME[,alias=A][,ip=IP][,mac-address=M]
+    [,link=C:A][,driver-opt=K=V]`` (csv, quotes allowed; dockyard takes one network) → (the
+    network, its EndpointSettings)."""
+    if "=" not in value:
+        return value, {}
+    import csv
+
+    try:
+        fields = next(csv.reader([value]))
+    except csv.Error as e:
+        raise InvalidArgument(f"invalid --network {value!r}: {e}") from None
+    name, ep = "", {}
+    for field in fields:
+        key, eq, val = field.partition("=")
+        key = key.strip().lower()
+        if not eq:
+            raise InvalidArgument(f"invalid field {field!r} in --network: must be a key=value pair")
+        if key == "name":
+            name = val
+        elif key == "alias":
+            ep.setdefault("Aliases", []).append(val)
+        elif key == "ip":
+            ep["IPAMConfig"] = {"IPv4Address": val}
+        elif key == "mac-address":
+            ep["MacAddress"] = val
+        elif key == "link":
+            from dockyard.engine.links import parse as parse_link
+
+            parse_link(val)
+            ep.setdefault("Links", []).append(val)
+        elif key == "driver-opt":
+            k, eq2, v = val.partition("=")
+            if not eq2 or not k.strip():
+                raise InvalidArgument(f"invalid driver-opt {val!r} in --network: must be a key=value pair")
+            ep.setdefault("DriverOpts", {})[k.strip()] = v.strip()
+        elif key in ("ip6", "link-local-ip", "gw-priority"):
+            raise InvalidArgument(f"--network {key}= is not supported by dockyard: its networks are IPv4 bridges "
+                                  "with one gateway")
+        else:
+            raise InvalidArgument(f"invalid field key {key!r} in --network")
+    if not name.strip():
+        raise InvalidArgument("no name set for network")
+    return name, ep
 
 
 def _labels(values: list[str]) -> dict:

@@ -22,6 +22,8 @@ class ContainerConfig(Record):
     network       bridge (the default network) | none | host | container:NAME | a user network
     networks      further networks joined with `network connect`: {name: {"aliases": [], "ip": ""}}
     network_aliases, ip: names and a fixed address on the first network (user networks only)
+    endpoint_opts {network name: {"Links": ["NAME[:ALIAS]", …], "DriverOpts": {k: v}}}: an endpoint's
+                  network-scoped links and driver options, as given (engine/endpointopts.py)
     ports         published ports: ({"proto", "host_ip", "host_port", "container_port"}, …);
                   host_port 0 picks a free one. publish_all: -P (every EXPOSEd port, random)
     cap_add, cap_drop, privileged, security_opt
@@ -47,7 +49,7 @@ class ContainerConfig(Record):
                  "security_opt", "runtime", "userns", "restart", "log_driver", "log_opts", "memory", "memory_swap", "cpu_quota",
                  "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout",
                  "networks", "network_aliases", "ip", "ports", "publish_all", "mounts", "devices",
-                 "device_cgroup_rules", "host_opts", "healthcheck", "stdin_once")
+                 "device_cgroup_rules", "host_opts", "healthcheck", "stdin_once", "endpoint_opts")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
                  "read_only": False, "network": "bridge", "cap_add": (), "cap_drop": (), "privileged": False,
@@ -56,7 +58,7 @@ class ContainerConfig(Record):
                  "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None,
                  "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": (),
                  "devices": (), "device_cgroup_rules": (), "host_opts": {}, "healthcheck": None,
-                 "stdin_once": False}
+                 "stdin_once": False, "endpoint_opts": {}}
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}

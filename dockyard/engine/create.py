@@ -12,7 +12,7 @@ here, as dockerd does, whatever the caller. Keys are Docker's:
         LogConfig{Type,Config} Memory MemorySwap NanoCpus CpuShares CpusetCpus PidsLimit
         Binds Mounts Tmpfs VolumesFrom Devices[{PathOnHost,PathInContainer,CgroupPermissions}]
         DeviceCgroupRules, and those engine/hostopts.py checks (ExtraHosts, Dns, Ulimits, PidMode, ...)
-    NetworkingConfig: EndpointsConfig{NAME: {Aliases, IPAMConfig{IPv4Address}}}
+    NetworkingConfig: EndpointsConfig{NAME: {Aliases, IPAMConfig{IPv4Address}, MacAddress, Links, DriverOpts}}
 
 Entrypoint: null means the image's, [] resets it. Unknown keys are ignored, as dockerd does.
 """
@@ -23,6 +23,7 @@ import os
 
 from dockyard.engine.config import ContainerConfig, parse_restart
 from dockyard.engine.config import json_field, json_string_map, json_strings
+from dockyard.engine.endpointopts import user_defined
 from dockyard.errors import InvalidArgument, NotImplemented
 
 MIN_MEMORY = 6 * 1024 * 1024
@@ -59,9 +60,8 @@ def config_from_request(body: dict) -> ContainerConfig:
     network = json_field(hc, "NetworkMode", str, H, "") or "bridge"
     if network == "default":
         network = "bridge"
-    aliases, ip, mac, links = _endpoint(net, network)  # docker's CLI names the default network "default"
-    if links:  # docker's CLI sends a user network's --link in its endpoint: kept as HostConfig.Links are
-        hc = dict(hc, Links=list(json_strings(hc, "Links", H) or ()) + list(links))
+    # docker's CLI names the default network "default"
+    aliases, ip, mac, endpoint_opts = _endpoint(net, network, json_strings(hc, "Links", H) or ())
     env = json_strings(body, "Env", "") or ()
     for item in env:
         if "\0" in item:
@@ -86,10 +86,15 @@ def config_from_request(body: dict) -> ContainerConfig:
         if network in ("host", "none") or network.startswith("container:"):
             raise InvalidArgument("conflicting options: mac-address and the network mode")
         host_opts = {**host_opts, "MacAddress": mac}
-    if links:  # inspect shows them where they were asked (the endpoint's Links)
-        host_opts = {**host_opts, "EndpointLinks": True}
     if nano_cpus:  # applied as cpu_period/cpu_quota; kept to be reported as asked
         host_opts = {**host_opts, "NanoCpus": nano_cpus}
+    if host_opts.get("Links") and user_defined(network):  # not legacy links there (engine/endpointopts.py)
+        host_opts = {k: v for k, v in host_opts.items() if k != "Links"}
+        given = list(endpoint_opts.get(network, {}).get("Links") or ())
+        for value in json_strings(hc, "Links", H) or ():
+            if value not in given:
+                given.append(value)
+        endpoint_opts = {network: {**endpoint_opts.get(network, {}), "Links": given}}
     return ContainerConfig(
         image=image, cmd=json_strings(body, "Cmd", "") or None, entrypoint=json_strings(body, "Entrypoint", ""),
         env=env, user=json_field(body, "User", str, "", ""), workdir=json_field(body, "WorkingDir", str, "", ""),
@@ -103,7 +108,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
         runtime=runtime, devices=devices, device_cgroup_rules=rules,
         userns=userns == "auto", restart=restart, log_driver=log_driver, log_opts=log_opts, **_stop(body), **limits,
-        host_opts=host_opts,
+        host_opts=host_opts, endpoint_opts=endpoint_opts,
         healthcheck=_healthcheck(body),
     )
 
@@ -276,12 +281,13 @@ def _port_bindings(bindings: dict) -> tuple:
     return tuple(out)
 
 
-def _endpoint(net: dict, network: str) -> tuple[tuple, str, str, tuple]:
-    """Aliases, a fixed IPv4 address, a fixed MAC address and links on the container's first
-    network. What dockyard cannot do there (driver options, IPv6 and link-local addresses) is refused."""
+def _endpoint(net: dict, network: str, legacy) -> tuple[tuple, str, str, dict]:
+    """Aliases, a fixed IPv4 address, a fixed MAC address and the `endpoint_opts` (links, driver
+    options: engine/endpointopts.py) on the container's first network. What dockyard cannot do
+    there (IPv6 and link-local addresses) is refused. `legacy`: HostConfig.Links."""
     endpoints = json_field(net, "EndpointsConfig", dict, "NetworkingConfig.", {})
     if not endpoints:
-        return (), "", "", ()
+        return (), "", "", {}
     if network == "bridge" and "default" in endpoints and "bridge" not in endpoints:
         endpoints = {"bridge": endpoints["default"], **{k: v for k, v in endpoints.items() if k != "default"}}
     extra = [k for k in endpoints if k != network]
@@ -295,20 +301,20 @@ def _endpoint(net: dict, network: str) -> tuple[tuple, str, str, tuple]:
     aliases = json_strings(ep, "Aliases", where) or ()
     ipam = json_field(ep, "IPAMConfig", dict, where, {})
     ip = json_field(ipam, "IPv4Address", str, where + "IPAMConfig.", "")
-    links = json_strings(ep, "Links", where) or ()
-    if links and (network in ("none", "host", "bridge", "default") or network.startswith("container:")):
-        raise InvalidArgument(f"{where}Links: links in an endpoint are for user-defined networks")
-    for key, what in (("DriverOpts", "DriverOpts"), ("IPv6Gateway", "IPv6Gateway"),
-                      ("GlobalIPv6Address", "GlobalIPv6Address")):
+    for key in ("IPv6Gateway", "GlobalIPv6Address"):
         if ep.get(key):
-            raise NotImplemented(f"{where}{what} is not supported by dockyard")
+            raise NotImplemented(f"{where}{key} is not supported by dockyard")
+    from dockyard.engine.endpointopts import check
+
+    opts = check(network, json_strings(ep, "Links", where), json_string_map(ep, "DriverOpts", where), where,
+                 legacy=legacy)
     for key in ("IPv6Address", "LinkLocalIPs"):
         if ipam.get(key):
             raise NotImplemented(f"{where}IPAMConfig.{key} is not supported by dockyard (IPv4 only)")
     mac = json_field(ep, "MacAddress", str, where, "")
     if ip and (network in ("none", "host", "default") or network.startswith("container:")):
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
-    return aliases, ip, mac, links
+    return aliases, ip, mac, ({network: opts} if opts else {})
 
 
 def _stop(body: dict) -> dict:

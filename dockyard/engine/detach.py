@@ -16,6 +16,7 @@ caller reads must not stay open), and tell the CLI one JSON line: what started, 
 from __future__ import annotations
 
 import os
+import signal
 
 from dockyard import jsonfast as json
 
@@ -55,7 +56,10 @@ class Spawned:
         if self.go_w >= 0:
             os.close(self.go_w)
             self.go_w = -1
-            os.waitpid(self.pid, 0)  # its first process exits as soon as it has forked
+            try:
+                os.waitpid(self.pid, 0)  # its first process exits as soon as it has forked
+            except ChildProcessError:
+                pass  # a spare started by another process (the API's zygote), which reaped it
 
     def __enter__(self) -> "Spawned":
         return self
@@ -90,7 +94,10 @@ def spawn_detached(module: str, args: list[str], *, default_code: int = 125) -> 
                                            (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2),
                                            (os.POSIX_SPAWN_DUP2, child_fds[0], REPORT_FD),
                                            (os.POSIX_SPAWN_DUP2, child_fds[1], GO_FD)],
-                             setsid=True, setsigmask=())
+                             setsid=True, setsigmask=(),
+                             # an ignored signal stays ignored across exec: the API's zygote ignores
+                             # SIGCHLD, and a monitor that inherited that could not wait for its init
+                             setsigdef=[s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)])
     except BaseException:
         os.close(report_r)
         os.close(go_w)

@@ -134,9 +134,7 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
         "ReadonlyPaths": None if unmasked else list(READONLY_PATHS),
     }
     doc.update(opts)
-    if (cfg.get("host_opts") or {}).get("EndpointLinks"):  # asked in the endpoint (docker's CLI on a user network): shown there
-        doc["Links"] = None
-    elif opts.get("Links"):
+    if opts.get("Links"):
         from dockyard.engine.links import shown
 
         doc["Links"] = shown(opts, name)
@@ -151,8 +149,8 @@ def restart_policy(policy: str) -> dict:
     return {"Name": name, "MaximumRetryCount": retries}
 
 
-# host_opts kept for Config (or, EndpointLinks, for the endpoint): not HostConfig's
-CONFIG_OPTS = ("AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "MacAddress", "Volumes", "EndpointLinks")
+# host_opts kept for Config: not HostConfig's
+CONFIG_OPTS = ("AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "MacAddress", "Volumes")
 
 
 def _attach(cfg: dict) -> dict:
@@ -239,14 +237,14 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
         mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
-        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": None,
+        eopts = (cfg.get("endpoint_opts") or {}).get(name) or {}  # links, driver options: as given
+        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": eopts.get("Links") or None,
                  "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
                  "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                 "MacAddress": mac, "DriverOpts": None, "DNSNames": None}  # a fixed MAC shows before the start
+                 "MacAddress": mac, "DriverOpts": eopts.get("DriverOpts") or None,
+                 "DNSNames": None}  # a fixed MAC shows before the start
         nets[name] = dict(empty, **((live.get("Networks") or {}).get(name) or {}))
         nets[name].pop("Interface", None)
-        if i == 0 and (cfg.get("host_opts") or {}).get("EndpointLinks"):  # "name:alias", as asked there
-            nets[name]["Links"] = list(cfg["host_opts"]["Links"])
         if extra and name not in ("bridge", "default", "host", "none"):
             nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},

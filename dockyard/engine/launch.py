@@ -380,9 +380,10 @@ def _set_console_size(c: Created) -> None:
             return
 
 
-def cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: bool = False) -> None:
+def cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: bool = False,
+                  later: list | None = None) -> None:
     """Remove a container's snapshot, bundle and (when whoever ran it may have died before it
-    could) its cgroup, network endpoints and port rules."""
+    could) its cgroup, network endpoints and port rules. `later`: see `snapshots.remove`."""
     from dockyard.fsutil import rmtree
     from dockyard.snapshots.mount import unmount_all
 
@@ -405,7 +406,7 @@ def cleanup_files(engine, cid: str, *, orphaned_cgroup: bool = True, had_ports: 
                                                       config={}, state={}))
         if cg is not None and cg.exists():
             cg.destroy()
-    engine.snapshots.remove(cid, missing_ok=True)
+    engine.snapshots.remove(cid, missing_ok=True, later=later)
     rmtree(bundle)
 
 

@@ -23,26 +23,26 @@ STOP_TIMEOUT = 10.0
 def start(engine, ref: str) -> str:
     """docker start: a stopped or created container runs again, detached, under a new monitor.
     An auto-remove container that fails to start is removed, as dockerd does."""
-    rec = engine.db.get_container(ref)
-    try:
-        with ContainerLock(engine, rec.id):
-            rec = engine.db.get_container(rec.id)
-            st = effective_state(rec, engine.db)
-            if st.get("Status") in (Status.RUNNING, Status.RESTARTING):
-                return rec.name
-            if st.get("Status") == Status.PAUSED:
-                raise Conflict("cannot start a paused container, try unpause instead")
-            update_state(engine, rec.id, ManuallyStopped=False)
-            with prestart(engine) as monitor:
+    with prestart(engine) as monitor:  # first: its interpreter loads while the store is read
+        rec = engine.db.get_container(ref)
+        try:
+            with ContainerLock(engine, rec.id):
+                rec = engine.db.get_container(rec.id)
+                st = effective_state(rec, engine.db)
+                if st.get("Status") in (Status.RUNNING, Status.RESTARTING):
+                    return rec.name
+                if st.get("Status") == Status.PAUSED:
+                    raise Conflict("cannot start a paused container, try unpause instead")
+                update_state(engine, rec.id, ManuallyStopped=False)
                 monitor.go(prepare(engine, rec))
-    except DockyardError as e:
-        from dockyard.runtime.spawn import StartError
+        except DockyardError as e:
+            from dockyard.runtime.spawn import StartError
 
-        if isinstance(e, StartError) and rec.config.get("auto_remove"):
-            from dockyard.engine.teardown import remove
+            if isinstance(e, StartError) and rec.config.get("auto_remove"):
+                from dockyard.engine.teardown import remove
 
-            remove(engine, rec.id, force=True, volumes=True)
-        raise
+                remove(engine, rec.id, force=True, volumes=True)
+            raise
     return rec.name
 
 

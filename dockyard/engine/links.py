@@ -9,6 +9,8 @@ target must exist then); at each start the target must be running, and the conta
   ``ALIAS_NAME=/me/alias`` and the target's own environment as ``ALIAS_ENV_<NAME>`` (HOME and
   PATH left out; and HOSTNAME, which dockyard adds to the recorded environment and dockerd does not).
 inspect shows them as dockerd does: ``/name:/me/alias``. `rm --link /me/alias` removes one.
+A container whose network mode is a user network has no legacy links: create makes its
+HostConfig.Links network-scoped links of that network (engine/endpointopts.py), as dockerd.
 """
 
 from __future__ import annotations

@@ -44,13 +44,18 @@ def should_restart(policy: str, exit_code: int, restart_count: int, manually_sto
     return True  # always, unless-stopped
 
 
+SPARE: dict = {}  # (root, runroot) → a monitor started even earlier, by a caller that expects a start
+
+
 def prestart(engine):
     """Start a monitor ahead of the container (its interpreter loads while the caller creates or
     prepares the container); `.go(created)` hands it the container, whose bundle is written, and
-    returns the init's pid once it runs. Leaving the `with` block without `go` lets it exit."""
+    returns the init's pid once it runs. Leaving the `with` block without `go` lets it exit.
+    A spare in SPARE for this store is taken instead (the API's zygote keeps one ready)."""
     from dockyard.engine.detach import spawn_detached
 
-    return Prestarted(engine, spawn_detached("dockyard.engine.monitor_entry", [engine.root, engine.runroot]))
+    spare = SPARE.pop((engine.root, engine.runroot), None)
+    return Prestarted(engine, spare or spawn_detached("dockyard.engine.monitor_entry", [engine.root, engine.runroot]))
 
 
 class Prestarted:

@@ -241,8 +241,9 @@ class Attachment:
 
 
 def _wanted(engine, cfg) -> list[tuple]:
-    """[(NetworkRecord, aliases, fixed ip, fixed mac)] in attach order: the first network gives the
-    route (and takes --mac-address); a connected one's MAC is its EndpointConfig.MacAddress."""
+    """[(NetworkRecord, aliases, fixed ip, fixed mac, endpoint opts)] in attach order: the first
+    network gives the route (and takes --mac-address); a connected one's MAC is its
+    EndpointConfig.MacAddress; endpoint opts: its links and driver options (engine/endpointopts.py)."""
     from dockyard.state.networks import find_network
 
     first = network_name(cfg)
@@ -254,7 +255,7 @@ def _wanted(engine, cfg) -> list[tuple]:
         rec = ensure_default(engine) if name == DEFAULT_NETWORK else find_network(engine.db, name)
         if rec is None:
             raise NetworkNotFound(f"network {name} not found")
-        out.append((rec, aliases, ip, mac))
+        out.append((rec, aliases, ip, mac, (cfg.endpoint_opts or {}).get(name) or {}))
     return out
 
 
@@ -383,15 +384,21 @@ def _start_dns(engine, cid: str, pid: int, servers=None, links: bool = False) ->
 
 def _lookup(engine, cid: str, name: str, *, links: bool = False) -> list[str] | None:
     """Addresses of the containers called `name` on the networks `cid` is on (None: no such)."""
+    from dockyard.engine.endpointopts import resolve_alias
     from dockyard.state.networks import endpoints
 
     name = name.rstrip(".")
-    ips = []
-    for ep in endpoints(engine.db, container_id=cid):
+    mine = endpoints(engine.db, container_id=cid)
+    ips, shadowed = resolve_alias(engine, cid, name, mine)  # moby's alias pass comes first
+    if ips:
+        return ips
+    for ep in mine:
+        if ep.network_id in shadowed:
+            continue
         for peer in endpoints(engine.db, network_id=ep.network_id):
             if any(a.lower() == name for a in peer.aliases) and peer.ip not in ips:
                 ips.append(peer.ip)
-    if not ips and links:  # a --link alias of this container: its target, as dockerd's resolver answers it
+    if not ips and links:  # a legacy --link alias of this container: its target, as dockerd's resolver answers it
         try:
             rec = engine.db.get_container(cid)
         except ContainerNotFound:
@@ -416,9 +423,9 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation, hostname: str = 
     with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
-        for i, (rec, aliases, fixed, mac) in enumerate(wanted):
+        for i, (rec, aliases, fixed, mac, opts) in enumerate(wanted):
             one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac,
-                        hostname=hostname)
+                        hostname=hostname, opts=opts)
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -548,15 +555,17 @@ def networks_of(cfg) -> list[str]:
 
 
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "",
-            mac: str = "") -> None:
+            mac: str = "", links: list[str] = (), driver_opts: dict | None = None) -> None:
     """docker network connect: recorded in the config; a running container gets the interface now.
+    `links`, `driver_opts`: the endpoint's network-scoped links and driver options (endpointopts.py).
     A container disconnected from all its networks (left with loopback, network mode `none`) may be
     connected again, as dockerd allows: the network becomes its first one (the default route)."""
     from dockyard.engine.config import ContainerConfig
     from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import get_network
 
-    net = get_network(engine.db, net_ref)
+    # the default bridge is made on first use, as by a start (`network ls` shows it always)
+    net = ensure_default(engine) if net_ref in (DEFAULT_NETWORK, "default") else get_network(engine.db, net_ref)
     rec = engine.db.get_container(container_ref)
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
@@ -570,16 +579,28 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
             raise AlreadyExists(f"endpoint with name {rec.name} already exists in network {net.name}")
         if net.name == DEFAULT_NETWORK and aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
+        from dockyard.engine.endpointopts import check, user_defined
+
+        opts = check(net.name, links, driver_opts, "EndpointConfig.")
+        if links and not emptied and not user_defined(network_name(cfg)):
+            from dockyard.errors import NotImplemented
+
+            # resolv.conf names 127.0.0.11 only when the first network is a user network (launch.py)
+            raise NotImplemented(f"network-scoped links of {rec.name} on {net.name} would not resolve: dockyard gives "
+                                 "the embedded DNS only to a container whose first network is a user network")
+        eopts = {k: v for k, v in (cfg.endpoint_opts or {}).items() if k != net.name}
+        if opts:
+            eopts[net.name] = opts
         if emptied:
-            opts = {k: v for k, v in (cfg.host_opts or {}).items() if k != "MacAddress"}
+            hopts = {k: v for k, v in (cfg.host_opts or {}).items() if k != "MacAddress"}
             new = cfg.replace(network=net.name, network_aliases=tuple(aliases), ip=ip,
-                              host_opts=dict(opts, **({"MacAddress": mac} if mac else {})))
+                              host_opts=dict(hopts, **({"MacAddress": mac} if mac else {})), endpoint_opts=eopts)
         else:
             networks = dict(cfg.networks or {})
             networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
-            new = cfg.replace(networks=networks)
+            new = cfg.replace(networks=networks, endpoint_opts=eopts)
         if st.get("Status") in ("running", "paused"):
-            _hot_plug(engine, rec, net, list(aliases), ip, st, mac, first=emptied)
+            _hot_plug(engine, rec, net, list(aliases), ip, st, mac, first=emptied, opts=opts)
         engine.db.update_config(rec.id, new.to_json())
         if emptied:
             update_state(engine, rec.id, DisconnectedFrom="")
@@ -588,7 +609,7 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
     events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
-def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = False) -> None:
+def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = False, opts=None) -> None:
     from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
@@ -600,21 +621,23 @@ def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = Fa
 
         with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
             one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=first,
-                        mac=mac, hostname=rec.config.get("hostname") or "")
+                        mac=mac, hostname=rec.config.get("hostname") or "", opts=opts)
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
     update_state(engine, rec.id, NetworkSettings=settings)
 
 
 def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "",
-          hostname: str = "") -> dict:
+          hostname: str = "", opts=None) -> dict:
     """One network for the container at `pid`: an address from the IPAM (recorded first, so two
     starts cannot take the same one), a veth pair into the bridge, the address and (for the first
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
     host's and in the container's namespace. Returns its NetworkSettings.Networks entry. On a user
-    network the names it answers to are moby's DNSNames: name, aliases, short id, hostname."""
+    network the names it answers to are moby's DNSNames: name, aliases, short id, hostname. `opts`:
+    the endpoint's links and driver options (its interface name and sysctls: engine/endpointopts.py)."""
     import sqlite3
 
+    from dockyard.engine.endpointopts import apply_sysctls, interface_name
     from dockyard.network import firewall, ipam
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
 
@@ -632,18 +655,24 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
                                 network=f"{rec.name} ({rec.id})")
     mac = mac or ipam.mac_for(ip)
     names = [] if rec.name == DEFAULT_NETWORK else list(dict.fromkeys([name, *aliases, cid[:12], hostname or cid[:12]]))
+    host_if = _host_if(cid, i)
+    ifname = interface_name(opts or {}, "")  # found before anything is recorded or made
+    if ifname:
+        if cnl.link_index(ifname) is not None:
+            raise Conflict(f"interface {ifname} already exists in the container (driver option "
+                           "com.docker.network.endpoint.ifname)")
+    else:
+        ifname = f"eth{i}"
+        while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
+            i += 1
+            ifname = f"eth{i}"
     try:
         insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
                                             aliases=names))
     except sqlite3.IntegrityError:
         raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
-    host_if = _host_if(cid, i)
     if nl.link_index(host_if) is not None:  # a dead namespace's pair not yet reaped
         nl.delete_link(host_if)
-    ifname = f"eth{i}"
-    while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
-        i += 1
-        ifname = f"eth{i}"
     nl.create_veth(host_if, ifname, pid, mac)
     hidx = nl.link_index(host_if)
     nl.set_link(hidx, master=br, what=f"attach {host_if} to {rec.bridge}")
@@ -653,6 +682,14 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     cnl.set_link(cidx, up=True, what=f"bring {ifname} up")
     if default_route and not rec.internal:
         cnl.add_default_route(rec.gateway, cidx)
+    try:
+        apply_sysctls(pid, ifname, opts or {})
+    except BaseException:  # the endpoint is not half made: its pair and its address go
+        from dockyard.state.networks import delete_endpoints
+
+        nl.delete_link(host_if)
+        delete_endpoints(engine.db, cid, rec.id)
+        raise
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
             "IPPrefixLen": sub.prefix, "MacAddress": mac, "Aliases": names[1:] if names else None,
             "DNSNames": names or None, "Interface": ifname}
@@ -667,8 +704,9 @@ def _forget_gone_network(engine, container_ref: str, name: str) -> None:
         cfg = ContainerConfig.from_json(engine.db.get_container(rec.id).config)
         if name not in (cfg.networks or {}):
             raise NetworkNotFound(f"network {name} not found")
-        engine.db.update_config(rec.id, cfg.replace(networks={k: v for k, v in cfg.networks.items()
-                                                                if k != name}).to_json())
+        engine.db.update_config(rec.id, cfg.replace(
+            networks={k: v for k, v in cfg.networks.items() if k != name},
+            endpoint_opts={k: v for k, v in (cfg.endpoint_opts or {}).items() if k != name}).to_json())
 
 
 def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False) -> None:
@@ -709,6 +747,9 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                 update_state(engine, rec.id, DisconnectedFrom=net.name)
         else:  # force too, as dockerd (its force only matters for a network that is gone)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")
+        if new.endpoint_opts:  # its links and driver options go with the endpoint (by name or id given)
+            new = new.replace(endpoint_opts={k: v for k, v in new.endpoint_opts.items()
+                                             if k not in (net.name, net.id) and not net.id.startswith(k)})
         st = effective_state(rec, engine.db)
         if st.get("Status") in ("running", "paused"):
             with NetworkLock():

@@ -65,12 +65,15 @@ def remove(engine, ref: str, *, force: bool = False, volumes: bool = False, only
             from dockyard.engine.runtimes import forget
 
             forget(rec.config["runtime"], engine.runroot, rec.id)  # e.g. an init stuck at runc's start gate
-        cleanup_files(engine, rec.id, had_ports=bool(rec.config.get("ports")))
+        later = []  # the snapshot's files go once the record has: `wait --condition removed` ends sooner
+        cleanup_files(engine, rec.id, had_ports=bool(rec.config.get("ports")), later=later)
         engine.db.must(engine.db.delete_container, rec.id)
     rmtree(engine.container_data_dir(rec.id))
     from dockyard.engine import events
 
     events.container(engine, rec, "destroy")
+    for call in later:
+        call()
     if volumes and rec.config.get("mounts"):
         from dockyard.engine.volumes import remove_anonymous
 

@@ -380,11 +380,14 @@ class OverlaySnapshotter:
     def list_active(self) -> list[str]:
         return self._active_keys()
 
-    def remove(self, key: str, *, missing_ok: bool = False) -> None:
+    def remove(self, key: str, *, missing_ok: bool = False, later: list | None = None) -> None:
         """Delete snapshot ``key``; the caller unmounts it first (we mount nothing).
 
         The directory is renamed away first, so a half-deleted snapshot is never visible, and
-        then removed even where overlayfs left ``work/work`` with mode 000.
+        then removed even where overlayfs left ``work/work`` with mode 000. With ``later`` (a
+        list), the deletion of what was renamed away is appended to it as a call, for the caller
+        to make once it has told its own waiters (what a killed caller leaves is a dead temp,
+        reclaimed by `cleanup`).
         """
         adir = self._key_dir(key)
         self._ensure_dirs()
@@ -399,7 +402,10 @@ class OverlaySnapshotter:
             if missing_ok:
                 return
             raise errors.NotFound(f"snapshot {key!r} does not exist") from None
-        _force_rmtree(grave)
+        if later is not None:
+            later.append(lambda: _force_rmtree(grave))
+        else:
+            _force_rmtree(grave)
 
     def usage(self, key: str) -> int:
         """What the snapshot's upper layer holds, counted as Docker's SizeRw (file sizes, each

@@ -519,6 +519,15 @@ class Database:
             return _container(rows[0])
         raise errors.ContainerNotFound(f"No such container: {ref}")
 
+    def endpoint_settings(self, container_id: str) -> tuple[str | None, str | None]:
+        """A container's config `endpoint_opts` and state `NetworkSettings.Networks` as JSON text
+        (None: absent), by exact id: what its embedded DNS reads at each query (~10 µs, where the
+        whole record decoded costs ~10 times that)."""
+        rows = self._query("SELECT json_extract(config, '$.endpoint_opts'), "
+                           "json_extract(state, '$.NetworkSettings.Networks') FROM containers WHERE id = ?",
+                           (container_id,))
+        return rows[0] if rows else (None, None)
+
     def update_state(self, container_id: str, state: dict) -> None:
         self._update(container_id, "state", _dumps(state))
 

@@ -103,17 +103,20 @@ services:
 
 def test_links_reach_the_container_as_v2_sends_them(dy, busybox, tmp_path, name):
     """`links: [svc:alias]` is HostConfig.Links to the service's container (v2's getLinks; it was
-    ignored): the alias is in app's hosts, on the project network; links imply depends_on."""
+    ignored); on the project network (a user network) dockerd makes it a network-scoped link: the
+    alias is a name app's embedded DNS answers (only), in no hosts file, and HostConfig.Links
+    shows null; links imply depends_on."""
     (tmp_path / "compose.yaml").write_text(LINKS)
     base = ("compose", "-f", str(tmp_path / "compose.yaml"), "-p", name)
     try:
         dy(*base, "up", "-d", "app")  # db comes first: a link is a dependency
-        links = json.loads(dy("inspect", f"{name}-app-1").out)[0]["HostConfig"]["Links"]
-        assert links == [f"/{name}-db-1:/{name}-app-1/database"]
+        doc = json.loads(dy("inspect", f"{name}-app-1").out)[0]
+        assert doc["HostConfig"]["Links"] is None
+        assert doc["NetworkSettings"]["Networks"][f"{name}_default"]["Links"] == [f"{name}-db-1:database"]
         ip = dy("inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{name}_default\").IPAddress}}}}",
                 f"{name}-db-1").out.strip()
         hosts = dy(*base, "exec", "-T", "app", "cat", "/etc/hosts").out
-        assert any(line.startswith(f"{ip}\tdatabase ") for line in hosts.splitlines()), hosts
+        assert "database" not in hosts, hosts
         # and the embedded DNS answers the alias for app (only): dockerd's resolver does
         assert ip in dy(*base, "exec", "-T", "app", "nslookup", "database").out
         assert dy(*base, "exec", "-T", "db", "nslookup", "database", check=False).returncode != 0

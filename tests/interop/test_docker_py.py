@@ -264,7 +264,8 @@ def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
     """A bare env NAME stays in Config.Env and unsets NAME in the process (dockerd's way); image
     inspect has dockerd's Config keys (OnBuild: null); a fixed address shows in IPAMConfig; a MAC
     asked in the endpoint (API 1.44's place) or on connect is the interface's; disconnecting what
-    is not connected fails, force or not; endpoint settings dockyard cannot do are refused."""
+    is not connected fails, force or not; endpoint settings dockyard cannot do are refused, links and
+    driver options are kept."""
     api = client.api
     net = api.create_network("pyepnet", ipam=docker.types.IPAMConfig(
         pool_configs=[docker.types.IPAMPool(subnet="10.213.7.0/24")]))["Id"]
@@ -299,13 +300,18 @@ def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
         api.remove_container(c, force=True)
     img = api.inspect_image("busybox")
     assert img["Config"]["OnBuild"] is None and img["Config"]["Cmd"] == ["sh"]
-    for ep, code in (({"links": [("x", "y")]}, 404), ({"link_local_ips": ["169.254.8.8"]}, 501),
-                     ({"driver_opt": {"a": "b"}}, 501)):  # an endpoint's links are taken: x is not there
-        with pytest.raises(docker.errors.APIError) as e:
-            api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="pyepnet"),
-                                 networking_config=api.create_networking_config(
-                                     {"pyepnet": api.create_endpoint_config(**ep)}))
-        assert e.value.status_code == code and ("not supported" in str(e.value) or "x" in str(e.value)), e.value
+    with pytest.raises(docker.errors.APIError) as e:
+        api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="pyepnet"),
+                             networking_config=api.create_networking_config(
+                                 {"pyepnet": api.create_endpoint_config(link_local_ips=["169.254.8.8"])}))
+    assert e.value.status_code == 501 and "not supported" in str(e.value)
+    # links and driver options are kept (tests/integration/test_scoped_links.py, test_endpoint_driver_opts.py)
+    c = api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="pyepnet"),
+                             networking_config=api.create_networking_config({"pyepnet": api.create_endpoint_config(
+                                 links=[("x", "y")], driver_opt={"a": "b"})}))
+    ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["pyepnet"]
+    assert ep["Links"] == ["x:y"] and ep["DriverOpts"] == {"a": "b"}
+    api.remove_container(c)
     assert dy("ps", "-aq").out == ""
     api.remove_network(net)
     api.remove_network(other)
