@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -178,6 +179,23 @@ def test_label_file_expose_and_annotations(dy, busybox, tmp_path):
 
 
 # -- group 2: namespaces, cgroups, init -----------------------------------------------------------
+
+
+def test_domainname_is_the_containers_never_the_hosts(dy, busybox):
+    """--domainname is also the kernel.domainname sysctl (as dockerd sets it, for runc < 1.2): set in
+    the container's own UTS namespace, with either runtime; with --uts host it is dropped, and the
+    host's domain name is what it was."""
+    with open("/proc/sys/kernel/domainname") as f:
+        before = f.read()
+    runtimes = [()] + ([("--runtime", "runc")] if shutil.which("runc") else [])
+    for extra in runtimes:
+        assert inside(dy, "--network", "none", "--domainname", "c.example", *extra,
+                      script="cat /proc/sys/kernel/domainname") == ["c.example"], extra
+        out = inside(dy, "--network", "none", "--uts", "host", "--domainname", "evil.example", *extra,
+                     script="cat /proc/sys/kernel/domainname")
+        assert out == [before.strip()], extra
+        with open("/proc/sys/kernel/domainname") as f:
+            assert f.read() == before, extra
 
 
 def test_host_namespaces(dy, busybox):
