@@ -327,7 +327,10 @@ class FlagPair:
             names = [n for k, n in self.made if k in kinds]
             if names:
                 self.dy(*rm, *names, timeout=120)
-                self.docker(*rm, *names, timeout=120)
+                # newest first, one at a time: a --volumes-from source's anonymous volume goes only once
+                # no container uses it (docker's CLI removes several in parallel)
+                for n in reversed(names):
+                    self.docker(*rm, n, timeout=120)
         self.made.clear()
 
 
