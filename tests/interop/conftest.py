@@ -448,6 +448,11 @@ def flag_pair(interop_tmp):
             if left:
                 pair.dy("rm", "-f", *left, timeout=120)
             pair.docker("rmi", "-f", pair.tag)
+            # a bridge this store made (its default one included) is host-wide: taken down
+            from dockyard.engine.engine import Engine
+            from dockyard.engine.networking import reset
+
+            reset(Engine(pair.store["DOCKYARD_ROOT"], pair.store["DOCKYARD_RUNROOT"]))
 
 
 @pytest.fixture
