@@ -6,7 +6,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
-from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
+from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request, platform_refusal
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.errors import NotImplemented as Refused
 
@@ -48,7 +48,7 @@ RUN_FLAGS = [
     Flag("--device-cgroup-rule", LIST, "Add a rule to the cgroup allowed devices list ('c 1:3 rwm')"),
     Flag("--security-opt", LIST, "Security Options (no-new-privileges, seccomp=unconfined)"),
     Flag("--runtime", STR, "Runtime to use for this container (dockyard, runc, or a path)", default="dockyard"),
-    Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)", default="host"),
+    Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)"),
     Flag("--restart", STR, "Restart policy (no, on-failure[:max-retries], always, unless-stopped)", default="no"),
     Flag("--log-driver", STR, "Logging driver for the container (json-file or none)", default="json-file"),
     Flag("--log-opt", LIST, "Log driver options (max-size=10m, max-file=3: the default)"),
@@ -191,14 +191,19 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
                 bindings.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
                     {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
         host["PortBindings"] = bindings
+        exposed_by_publish = {port: {} for port in bindings}  # docker's CLI exposes what it publishes
     body = {
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
         "Domainname": opts.domainname or "", "Labels": _labels(opts.label), "Tty": opts.tty,
-        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.get("detach")
-        and (not opts.attach or "stdin" in (a.lower() for a in opts.attach)),
+        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.get("detach"),
+        **_attach_config(opts),
         **stop_flags(opts), "HostConfig": host,
     }
+    if opts.publish:
+        body["ExposedPorts"] = exposed_by_publish
+    if any(_anonymous(v) for v in opts.volume):
+        body["Volumes"] = {v: {} for v in opts.volume if _anonymous(v)}
     if opts.no_healthcheck or any(getattr(opts, n) for n in HEALTH_FLAGS):
         body["Healthcheck"] = health_flags(opts)
     if opts.entrypoint is not None:
@@ -285,6 +290,11 @@ def _labels(values: list[str]) -> dict:
     return key_values(values)
 
 
+def _anonymous(spec: str) -> bool:
+    """-v /path: docker's CLI asks for it in Config.Volumes (an anonymous volume), not in Binds."""
+    return spec.startswith("/") and ":" not in spec
+
+
 def _mount_flags(opts) -> dict:
     """-v stays text (Binds, as dockerd parses it), --mount becomes Mount objects (docker's CLI
     parses it), --tmpfs a map of target → options, --volumes-from a list."""
@@ -296,7 +306,7 @@ def _mount_flags(opts) -> dict:
         if target in tmpfs:
             raise InvalidArgument(f"Duplicate mount point: {target}")
         tmpfs[target] = options
-    return {"Binds": list(opts.volume), "Mounts": [mount_request(m) for m in opts.mount], "Tmpfs": tmpfs,
+    return {"Binds": [v for v in opts.volume if not _anonymous(v)] or None, "Mounts": [mount_request(m) for m in opts.mount], "Tmpfs": tmpfs,
             "VolumesFrom": list(opts.volumes_from)}
 
 
@@ -497,8 +507,19 @@ def cmd_run(ctx, argv: list[str]) -> int:
         cid.close()
 
 
+def _attach_config(opts) -> dict:
+    """Config.AttachStdin/Stdout/Stderr as docker's CLI sets them: -a's streams (stdout and stderr
+    without -a), stdin with -i too; none for run -d."""
+    if opts.get("detach"):
+        return {"AttachStdin": False, "AttachStdout": False, "AttachStderr": False}
+    given = {a.lower() for a in opts.attach or ()}
+    return {"AttachStdin": opts.interactive or "stdin" in given, "AttachStdout": not given or "stdout" in given,
+            "AttachStderr": not given or "stderr" in given}
+
+
 def _attach_streams(opts) -> tuple:
-    """docker run -a: the streams given (any case), else all; stdin only with -i or -a stdin."""
+    """docker run -a: the streams given (any case), else all; stdin with -i too (docker's CLI
+    attaches it whatever -a says), or with -a stdin."""
     if opts.attach and opts.get("detach"):
         raise UsageError("conflicting options: cannot specify both --attach and --detach")  # docker CLI 28: exit 1
     if not opts.attach:
@@ -508,6 +529,8 @@ def _attach_streams(opts) -> tuple:
         if s.lower() not in ("stdin", "stdout", "stderr"):
             raise FlagError(f'invalid argument "{s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR')
         streams.append(s.lower())
+    if opts.interactive and "stdin" not in streams:
+        streams.insert(0, "stdin")
     return tuple(streams)
 
 
@@ -517,6 +540,11 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.create import config_from_request
 
     _attach_streams(opts)
+    try:
+        platform_refusal(opts)
+    except InvalidArgument as e:
+        e.exit_code = 1  # dockerd's refusal of the image's platform: docker create exits 1
+        raise
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
     cid = None
     try:

@@ -93,6 +93,12 @@ def refuse(opts) -> None:
     if opts.volume_driver not in (None, "", "local"):
         raise InvalidArgument(f'volume driver "{opts.volume_driver}" is not supported: dockyard has the "local" '
                               "driver only")
+    platform_refusal(opts)
+
+
+def platform_refusal(opts) -> None:
+    """--platform other than linux/amd64: refused. Docker's CLI takes any value and dockerd refuses
+    an image of another platform, so `create` exits 1 for it (cmd_create sets that), `run` 125."""
     if opts.platform is not None and opts.platform.lower() not in ("linux", "linux/amd64", "linux/x86_64", "amd64"):
         raise InvalidArgument(f'--platform "{opts.platform}" is not supported: dockyard runs linux/amd64 images '
                               "only, without emulation")
@@ -185,6 +191,10 @@ def extra_request(opts, body: dict) -> None:
         body["MacAddress"] = opts.mac_address
     if opts.label_file:
         body["Labels"] = dict(read_labels(opts.label_file), **(body.get("Labels") or {}))
+    if opts.volume_driver:
+        host["VolumeDriver"] = opts.volume_driver
+    if opts.cidfile:
+        host["ContainerIDFile"] = opts.cidfile
     if opts.isolation:
         host["Isolation"] = opts.isolation  # dockerd's check (engine/hostopts.py): `create` exits 1
 

@@ -58,13 +58,13 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "Mounts": mounts_json(engine, cfg.get("mounts")),
         "Config": {
             "Hostname": st.get("Hostname", rec.id[:12]), "Domainname": cfg.get("domainname", ""),
-            "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
+            "User": cfg.get("user", ""), **_attach(cfg),
             "Tty": cfg.get("tty", False), "OpenStdin": cfg.get("stdin_open", False),
             "StdinOnce": cfg.get("stdin_once", False),
-            # a bare NAME asked for stays in Config.Env, as dockerd keeps it (the process has it unset)
-            "Env": (st.get("Env") or [e for e in cfg.get("env") or () if "=" in e])
-            + [e for e in cfg.get("env") or () if "=" not in e],
-            "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else st.get("ImageCmd"),
+            "Env": config_env(cfg.get("env") or (), st),
+            # --entrypoint drops the image's Cmd (specgen.command): dockerd shows none then
+            "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else None if cfg.get("entrypoint") is not None
+            else st.get("ImageCmd"),
             "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
             "Labels": cfg.get("labels") or {},
@@ -93,7 +93,7 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
     from dockyard.engine.mounts import host_config
     from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS
 
-    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress", "Volumes")}
+    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in CONFIG_OPTS}
     mounts = host_config(cfg.get("mounts"))
     if mounts.get("Mounts") is None:  # omitempty in dockerd's HostConfig
         mounts.pop("Mounts", None)
@@ -107,7 +107,7 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
         "NetworkMode": cfg.get("network", "bridge"), "PortBindings": port_bindings(cfg),
         "RestartPolicy": restart_policy(cfg.get("restart") or "no"), "AutoRemove": cfg.get("auto_remove", False),
         "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-        "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
+        "CapAdd": capabilities(cfg.get("cap_add")), "CapDrop": capabilities(cfg.get("cap_drop")),
         "CgroupnsMode": "private", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None,
         "GroupAdd": None, "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "",
         "Privileged": cfg.get("privileged", False), "PublishAllPorts": cfg.get("publish_all", False),
@@ -147,6 +147,35 @@ def restart_policy(policy: str) -> dict:
 
     name, retries = parse_restart(policy)
     return {"Name": name, "MaximumRetryCount": retries}
+
+
+# host_opts kept for Config: not HostConfig's
+CONFIG_OPTS = ("AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "MacAddress", "Volumes")
+
+
+def _attach(cfg: dict) -> dict:
+    """Config.AttachStdin/Stdout/Stderr as the create request set them (older records: stdin's
+    follows OpenStdin, the others are unknown and shown false, dockerd's default)."""
+    opts = cfg.get("host_opts") or {}
+    return {"AttachStdin": opts.get("AttachStdin", cfg.get("stdin_open", False)),
+            "AttachStdout": opts.get("AttachStdout", False), "AttachStderr": opts.get("AttachStderr", False)}
+
+
+def capabilities(names) -> list[str] | None:
+    """CapAdd/CapDrop as dockerd reports them: upper case with the CAP_ prefix ("ALL" stays)."""
+    out = [n.upper() if n.upper() == "ALL" or n.upper().startswith("CAP_") else "CAP_" + n.upper()
+           for n in names or ()]
+    return out or None
+
+
+def config_env(user, st: dict) -> list[str] | None:
+    """dockerd's Config.Env: the create request's (a bare NAME too: the process has it unset), then
+    the image's that the request does not set. HOSTNAME, TERM and HOME are the process's only.
+    Records made before ImageEnv was kept show the process's environment."""
+    if "ImageEnv" not in st:
+        return (st.get("Env") or [e for e in user if "=" in e]) + [e for e in user if "=" not in e]
+    keys = {e.partition("=")[0] for e in user}
+    return list(user) + [e for e in st["ImageEnv"] or () if e.partition("=")[0] not in keys] or None
 
 
 def _config_opts(opts: dict) -> dict:
@@ -230,9 +259,11 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
 
 
 def port_bindings(cfg: dict) -> dict:
-    """HostConfig.PortBindings from the stored ports (the create request's own shape)."""
+    """HostConfig.PortBindings from the stored ports (the create request's own shape: not -P's)."""
     out: dict = {}
     for p in cfg.get("ports") or ():
+        if p.get("publish_all"):
+            continue
         out.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
             {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
     return out
