@@ -22,7 +22,16 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 API141 = ("dockerd 20.10 speaks API 1.41; the flag came with API 1.42 and docker CLI 28 drops it against an "
           "older daemon (dockerd then sends the container's own stop signal)")
+API141_REFUSED = ('docker CLI 28 refuses it against dockerd 20.10 (API 1.41): "requires API version {v}, but the Docker '
+                  'daemon API version is 1.41"; docker CLI 20.10 has no such flag')
+PRIVILEGED = ("dockerd's runc cannot start a privileged container on this VM (\"unable to apply caps: operation not "
+              "permitted\": the host lacks CAP_SYS_RESOURCE); `create --privileged` is compared")
 UNCOMPARABLE: dict[tuple[str, str], str] = {
+    ("run", "--annotation"): API141_REFUSED.format(v="1.43"),
+    ("create", "--annotation"): API141_REFUSED.format(v="1.43"),
+    ("run", "--health-start-interval"): API141_REFUSED.format(v="1.44"),
+    ("create", "--health-start-interval"): API141_REFUSED.format(v="1.44"),
+    ("run", "--privileged"): PRIVILEGED,
     ("stop", "--signal"): API141,
     ("restart", "--signal"): API141,
     ("build", "--security-opt"): 'dockerd refuses it for every build on Linux ("The daemon on this platform does not '

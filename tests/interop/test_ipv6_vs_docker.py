@@ -21,6 +21,7 @@ def dockerd():
 
 @compares("network create", "--ipv6", "--subnet", "--gateway")
 @compares("create", "--ip6", "--link-local-ip")
+@compares("run", "--ip6", "--link-local-ip")
 def test_ipv6_network_and_endpoint_documents_match_dockerd(dy, busybox, dockerd, tmp_path):
     tag = uuid.uuid4().hex[:8]
     net, image = f"dyv6{tag}", f"dyv6{tag}-busybox:latest"
@@ -42,9 +43,11 @@ def test_ipv6_network_and_endpoint_documents_match_dockerd(dy, busybox, dockerd,
     def documents(engine) -> dict:
         """One engine's documents, made and removed in turn (the same subnets cannot be on two
         bridges of one host at once)."""
-        def out(*args):
-            p = engine(*args)
+        def out_of(p) -> str:
             return p.stdout if hasattr(p, "stdout") and isinstance(p.stdout, str) else p.out
+
+        def out(*args):
+            return out_of(engine(*args))
 
         try:
             engine(*create)
@@ -54,6 +57,13 @@ def test_ipv6_network_and_endpoint_documents_match_dockerd(dy, busybox, dockerd,
             engine("start", net)
             docs["started"] = json.loads(out("inspect", net))[0]["NetworkSettings"]["Networks"][net]
             docs["members"] = list(json.loads(out("network", "inspect", net))[0]["Containers"].values())
+            # what a `run` with the flags has on its interface: the given addresses (the IPv4 one
+            # from the subnet and the MAC-derived fe80:: one are each engine's own pick)
+            p = engine("run", "--rm", "--network", net, "--ip6", "fd5e:93::11", "--link-local-ip", "169.254.93.11",
+                       image, "ip", "-o", "addr", "show", "eth0")
+            words = out_of(p).split()
+            docs["run"] = (sorted(w for i, w in enumerate(words) if i and words[i - 1] in ("inet", "inet6")
+                                  and not w.startswith(("10.250.93.", "fe80:"))), getattr(p, "returncode", 0))
             return docs
         finally:
             engine("rm", "-f", net, check=False)
@@ -76,3 +86,4 @@ def test_ipv6_network_and_endpoint_documents_match_dockerd(dy, busybox, dockerd,
     for key in ("GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPv6Gateway", "IPPrefixLen", "IPAMConfig"):
         assert mine["started"][key] == theirs["started"][key], key
     assert mine["members"][0]["IPv6Address"] == theirs["members"][0]["IPv6Address"] == "fd5e:93::10/64"
+    assert mine["run"] == theirs["run"] and "fd5e:93::11/64" in mine["run"][0], (mine["run"], theirs["run"])

@@ -30,10 +30,9 @@ DOC = os.path.join(REPO, "docs", "parity.md")
 sys.path.insert(0, os.path.join(REPO, "tests", "interop"))
 import comparisons  # noqa: E402
 
-# the issue's commands whose yes flags must each have a Docker comparison: all of
-# parity.ISSUE_COMMANDS but run and create, whose comparisons are still being written (until
-# then, a run/create flag is checked when a test declares it); widen to ISSUE_COMMANDS then
-COMPARED_COMMANDS = tuple(p for p in parity.ISSUE_COMMANDS if p not in (("run",), ("create",)))
+# the issue's commands, whose yes flags must each have a Docker comparison (or a reason in
+# comparisons.UNCOMPARABLE)
+COMPARED_COMMANDS = parity.ISSUE_COMMANDS
 
 DECLARED = comparisons.scan()
 UNMATCHED = parity.attach(parity.build(dockerhelp.load(SNAPSHOT)), DECLARED, comparisons.UNCOMPARABLE)
@@ -144,13 +143,7 @@ def test_every_comparison_names_a_flag_of_the_table():
     assert DECLARED, "no @compares declaration was found in tests/interop"
 
 
-def _compared_paths():
-    declared = {tuple(c.split()) for c, _ in DECLARED}
-    extra = [p for p in (("run",), ("create",)) if p not in COMPARED_COMMANDS and p in declared]
-    return list(COMPARED_COMMANDS) + extra
-
-
-@pytest.mark.parametrize("path", _compared_paths(), ids=" ".join)
+@pytest.mark.parametrize("path", COMPARED_COMMANDS, ids=" ".join)
 def test_every_yes_flag_is_compared_with_docker(path):
     c = parity.find(COMMANDS, " ".join(path))
     rows = [r for r in c.rows if r.status == parity.YES and r.flag != "--help"]
