@@ -24,7 +24,9 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -460,3 +462,35 @@ def pair(flag_pair):
     """flag_pair for one test: what the test named on both sides is removed after it."""
     yield flag_pair
     flag_pair.forget()
+
+CLI28 = "/usr/local/bin/docker"  # docker CLI 28, the client issue 15 compares with
+
+
+@pytest.fixture(scope="module")
+def docker28():
+    """docker CLI 28 (else the docker.io CLI) with a dockerd answering (`private_dockerd`)."""
+    with private_dockerd() as d:
+        yield CLI28 if os.access(CLI28, os.X_OK) else d
+
+
+@pytest.fixture
+def dockyard_registry(tmp_path):
+    """A `dockyard registry serve` on a kernel-picked port of 127.0.0.1: its host:port."""
+    log = tmp_path / "registry.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-S", "-m", "dockyard", "registry", "serve", "--addr", "127.0.0.1:0",
+                                 "--root", str(tmp_path / "registry")], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
+    try:
+        deadline = time.monotonic() + 20
+        while not (m := re.search(r"listening on http://(127\.0\.0\.1:\d+)", log.read_text(errors="replace"))):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        yield m.group(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

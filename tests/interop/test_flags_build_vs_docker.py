@@ -12,14 +12,11 @@ import contextlib
 import glob
 import os
 import re
-import signal
 import subprocess
-import sys
-import time
 import uuid
 
 import pytest
-from dockyard_interop import REPO, compares, private_dockerd, wait_for
+from dockyard_interop import compares, wait_for
 
 CLI28 = "/usr/local/bin/docker"
 OBSERVE = ("(echo A=$A; grep foo /etc/hosts; ulimit -n; df -k /dev/shm | tail -1 | awk '{print $2}'; "
@@ -43,9 +40,8 @@ def _unique_base(dy, docker, tmp_path) -> str:
 
 
 @pytest.fixture(scope="module")
-def docker():
-    with private_dockerd() as d:
-        yield CLI28 if os.access(CLI28, os.X_OK) else d
+def docker(docker28):
+    return docker28
 
 
 @compares("build", "--add-host", "--build-arg", "--cpu-period", "--cpu-quota", "--cpu-shares", "--cpuset-cpus",
@@ -191,26 +187,8 @@ def test_build_cache_from_matches_docker(dy, busybox, docker, tmp_path):
 
 
 @pytest.fixture
-def registry(tmp_path):
-    """A `dockyard registry serve` on a kernel-picked port of 127.0.0.1."""
-    log = tmp_path / "registry.log"
-    with open(log, "wb") as f:
-        proc = subprocess.Popen([sys.executable, "-S", "-m", "dockyard", "registry", "serve", "--addr", "127.0.0.1:0",
-                                 "--root", str(tmp_path / "registry")], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
-    try:
-        deadline = time.monotonic() + 20
-        while not (m := re.search(r"listening on http://(127\.0\.0\.1:\d+)", log.read_text(errors="replace"))):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.02)
-        yield m.group(1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def registry(dockyard_registry):
+    return dockyard_registry
 
 
 @compares("build", "--pull")

@@ -13,15 +13,11 @@ import time
 import uuid
 
 import pytest
-from dockyard_interop import compares, private_dockerd
-
-CLI28 = "/usr/local/bin/docker"
-
+from dockyard_interop import compares
 
 @pytest.fixture(scope="module")
-def docker():
-    with private_dockerd() as d:
-        yield CLI28 if os.access(CLI28, os.X_OK) else d
+def docker(docker28):
+    return docker28
 
 
 @pytest.fixture

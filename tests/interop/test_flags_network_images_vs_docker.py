@@ -7,21 +7,16 @@ sizes and dates agree without normalising; a filter by reference keeps other tes
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import uuid
 
 import pytest
-from dockyard_interop import compares, private_dockerd
-
-CLI28 = "/usr/local/bin/docker"
-
+from dockyard_interop import compares
 
 @pytest.fixture(scope="module")
-def docker():
-    with private_dockerd() as d:
-        yield CLI28 if os.access(CLI28, os.X_OK) else d
+def docker(docker28):
+    return docker28
 
 
 def run_both(dy, docker, *argv):

@@ -8,46 +8,21 @@ pushes, so its layer and manifest digests and sizes are its own); nothing else."
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
-import time
 import uuid
 
 import pytest
-from dockyard_interop import REPO, compares, private_dockerd
-
-CLI28 = "/usr/local/bin/docker"
-
+from dockyard_interop import compares
 
 @pytest.fixture(scope="module")
-def docker():
-    with private_dockerd() as d:
-        yield CLI28 if os.access(CLI28, os.X_OK) else d
+def docker(docker28):
+    return docker28
 
 
 @pytest.fixture
-def registry(tmp_path):
-    log = tmp_path / "registry.log"
-    with open(log, "wb") as f:
-        proc = subprocess.Popen([sys.executable, "-S", "-m", "dockyard", "registry", "serve", "--addr", "127.0.0.1:0",
-                                 "--root", str(tmp_path / "registry")], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
-    try:
-        deadline = time.monotonic() + 20
-        while not (m := re.search(r"listening on http://(127\.0\.0\.1:\d+)", log.read_text(errors="replace"))):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.02)
-        yield m.group(1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def registry(dockyard_registry):
+    return dockyard_registry
 
 
 def _norm(text: str, *, push: bool = False) -> str:
