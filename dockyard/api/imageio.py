@@ -37,7 +37,7 @@ class _ChunkWriter:
 
 def get_images(engine, req, name: str | None = None) -> None:
     """GET /images/get?names=…&names=… and GET /images/{name}/get: a docker-archive tar."""
-    from dockyard.images.archive_io import save
+    from dockyard.images.archive_save import save
 
     names = [name] if name is not None else [n for n in req.query.get("names", ()) if n]
     if not names:
@@ -59,7 +59,7 @@ def load(engine, req) -> None:
     """POST /images/load[?quiet=1]: a docker-archive or OCI layout tar in the body. quiet drops
     only dockerd's progress bars, which dockyard does not draw: the "Loaded image" lines stay."""
     from dockyard.api.bodies import BodyStream
-    from dockyard.images.archive_io import load as load_archive
+    from dockyard.images.archive_load import load as load_archive
     from dockyard.oci import reference
 
     req.qbool("quiet")  # checked: a bad value is a 400

@@ -94,10 +94,12 @@ def _restart(engine, ref: str, timeout=None):
     return restart(engine, ref, timeout=timeout)
 
 
-def _connect(engine, net: str, ref: str, aliases=(), ip: str = "", mac: str = "", links=(), driver_opts=None):
+def _connect(engine, net: str, ref: str, aliases=(), ip: str = "", mac: str = "", links=(), driver_opts=None,
+             ip6: str = "", link_local=()):
     from dockyard.engine.networking import connect
 
-    connect(engine, net, ref, aliases=list(aliases), ip=ip, mac=mac, links=list(links), driver_opts=driver_opts or {})
+    connect(engine, net, ref, aliases=list(aliases), ip=ip, mac=mac, links=list(links), driver_opts=driver_opts or {},
+            ip6=ip6, link_local=list(link_local))
 
 
 def _disconnect(engine, net: str, ref: str, force: bool = False):

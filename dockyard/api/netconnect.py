@@ -28,8 +28,12 @@ def connect(engine, req, name: str) -> None:
     ipam = ep.get("IPAMConfig") or {}
     if not isinstance(ipam, dict):
         raise InvalidArgument("EndpointConfig.IPAMConfig must be an object")
-    if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
-        raise NotImplemented("IPv6 and link-local addresses are not supported by dockyard's network connect")
+    ip6 = ipam.get("IPv6Address") or ""
+    if not isinstance(ip6, str):
+        raise InvalidArgument("IPAMConfig.IPv6Address must be a string")
+    link_local = ipam.get("LinkLocalIPs") or []
+    if not isinstance(link_local, list) or not all(isinstance(a, str) for a in link_local):
+        raise InvalidArgument("IPAMConfig.LinkLocalIPs must be a list of strings")
     aliases = ep.get("Aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise InvalidArgument("EndpointConfig.Aliases must be a list of strings")
@@ -50,7 +54,7 @@ def connect(engine, req, name: str) -> None:
     if not isinstance(driver_opts, dict) or not all(isinstance(v, str) for v in driver_opts.values()):
         raise InvalidArgument("EndpointConfig.DriverOpts must be an object of strings")
     isolated.call(engine, "connect", net=name, ref=ref, aliases=aliases, ip=ip, mac=mac, links=links,
-                  driver_opts=driver_opts)
+                  driver_opts=driver_opts, ip6=ip6, link_local=link_local)
     req.send(200, b"")
 
 

@@ -82,8 +82,7 @@ def create_network(engine, req) -> None:
     name = json_field(body, "Name", str, "", "")
     if not name:
         raise InvalidArgument("network name (Name) is required")
-    if json_field(body, "EnableIPv6", bool, "", False):
-        raise InvalidArgument("IPv6 networks are not supported by dockyard yet")
+    enable_ipv6 = json_field(body, "EnableIPv6", bool, "", False)
     ipam = json_field(body, "IPAM", dict, "", {})
     if json_field(ipam, "Driver", str, "IPAM.", "default") not in ("default", ""):
         raise InvalidArgument("only the default IPAM driver is supported")
@@ -91,19 +90,36 @@ def create_network(engine, req) -> None:
     if ipam_options:
         raise InvalidArgument("IPAM.Options: the default IPAM driver has no options")
     configs = json_field(ipam, "Config", list, "IPAM.", [])
-    if len(configs) > 1 or not all(isinstance(c, dict) for c in configs):
-        raise InvalidArgument("one IPAM.Config entry per network: dockyard networks are IPv4, one subnet")
-    conf = configs[0] if configs else {}
+    if not all(isinstance(c, dict) for c in configs):
+        raise InvalidArgument("invalid IPAM.Config: expected a list of objects")
+    by_family: dict = {}
+    for conf in configs:
+        subnet = json_field(conf, "Subnet", str, "IPAM.Config.", "")
+        if not subnet and (conf.get("Gateway") or conf.get("IPRange") or conf.get("AuxiliaryAddresses")):
+            # moby's ValidateIPAM, of the empty Subnet
+            raise InvalidArgument("invalid network config:\ninvalid subnet : invalid CIDR block notation")
+        family = 6 if ":" in subnet else 4
+        if family in by_family:
+            raise InvalidArgument(f"one IPAM.Config entry per address family: dockyard networks have one IPv4 subnet "
+                                  f"and, with EnableIPv6, one IPv6 subnet (two IPv{family} ones given)")
+        by_family[family] = conf
+    conf = by_family.get(4, {})
     subnet = json_field(conf, "Subnet", str, "IPAM.Config.", "") or None
     gateway = json_field(conf, "Gateway", str, "IPAM.Config.", "") or None
     ip_range = json_field(conf, "IPRange", str, "IPAM.Config.", "")
     aux = json_string_map(conf, "AuxiliaryAddresses", "IPAM.Config.")
-    if (gateway or ip_range or aux) and not subnet:  # moby's ValidateIPAM, of the empty Subnet
-        raise InvalidArgument("invalid network config:\ninvalid subnet : invalid CIDR block notation")
+    conf6 = by_family.get(6, {})
+    if conf6.get("AuxiliaryAddresses"):
+        raise InvalidArgument("IPAM.Config.AuxiliaryAddresses: dockyard reserves auxiliary addresses in IPv4 "
+                              "subnets only")
     rec = create(engine, name, subnet=subnet, gateway=gateway, internal=json_field(body, "Internal", bool, "", False),
                  labels=json_string_map(body, "Labels", ""), options=json_string_map(body, "Options", ""),
                  driver=json_field(body, "Driver", str, "", "") or "bridge", ip_range=ip_range, aux_addresses=aux,
-                 ipam_options=ipam_options)
+                 ipam_options=ipam_options, enable_ipv6=enable_ipv6,
+                 subnet6=json_field(conf6, "Subnet", str, "IPAM.Config.", "") or None,
+                 gateway6=json_field(conf6, "Gateway", str, "IPAM.Config.", "") or None,
+                 ip_range6=json_field(conf6, "IPRange", str, "IPAM.Config.", ""),
+                 attachable=json_field(body, "Attachable", bool, "", False))
     req.send_json({"Id": rec.id, "Warning": ""}, 201)
 
 

@@ -238,6 +238,15 @@ class Builder:
             used_args = sorted(args.items()) if kw == "RUN" else []
             key = step_key(state.key, instr.original, used_args, extra, self.network if kw == "RUN" else "")
             cached = None if self._skip_cache else self.cache.get(key)
+            if cached is not None and self.cache_from is not None:
+                cached = self._usable_entry(state, cached)
+            if cached is None and not self._skip_cache and kw == "RUN" and not used_args and not instr.mounts \
+                    and instr.network in (None, "default"):
+                # a --cache-from image's own layer, matched by its history, as dockerd's classic
+                # builder (a build arg or a mount is not in the history: such a step cannot be told)
+                from dockyard.builder.runstep import run_argv
+
+                cached = self.cache.from_images(state, " ".join(run_argv(instr, state)))
             if cached is not None:
                 new = state.copy()
                 new.key = key
@@ -283,6 +292,14 @@ class Builder:
         else:
             self.progress.cached()
         return new
+
+    def _usable_entry(self, state: State, entry: dict) -> dict | None:
+        """The step cache's entry if --cache-from allows it on `state`, else None."""
+        new = state.copy()
+        if entry["layer"]:
+            new.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(entry["diff_id"])
+        new.config["history"].append(entry["history"])
+        return entry if self.cache.usable(new) else None
 
     def explain_miss(self, parent: State, instr, inputs: dict) -> None:
         """Say which input made this step miss the cache (see `StepCache.miss_reason`)."""

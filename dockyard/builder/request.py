@@ -159,8 +159,9 @@ def check_network(engine, network: str) -> str:
 
 
 def cache_sources(engine, names) -> list | None:
-    """cachefrom's images as (history's created_by list, diff_ids), those that exist (dockerd
-    skips a name it cannot find); None when none was asked (every cached step may be used)."""
+    """cachefrom's images as (history's created_by list, diff_ids, history entries, layer
+    descriptors), those that exist (dockerd skips a name it cannot find); None when none was asked
+    (every cached step may be used)."""
     if not names:
         return None
     from dockyard.errors import ImageNotFound
@@ -168,11 +169,14 @@ def cache_sources(engine, names) -> list | None:
     out = []
     for name in names:
         try:
-            full = engine.images.config(engine.images.resolve(name))
+            rec = engine.images.resolve(name)
+            full = engine.images.config(rec)
         except (ImageNotFound, InvalidArgument):
             continue
-        out.append(([h.get("created_by", "") for h in full.get("history") or ()],
-                    list((full.get("rootfs") or {}).get("diff_ids") or ())))
+        history = list(full.get("history") or ())
+        out.append(([h.get("created_by", "") for h in history],
+                    list((full.get("rootfs") or {}).get("diff_ids") or ()), history,
+                    list(engine.images.manifest(rec).get("layers") or ())))
     return out
 
 

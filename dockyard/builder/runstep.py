@@ -65,10 +65,7 @@ def run_with(builder, instr, state: State, args: dict, mounts: list, secret_env:
     from dockyard.engine.teardown import remove
 
     cc = state.cc
-    if instr.shell_form:
-        argv = list(cc.get("Shell") or ["/bin/sh", "-c"]) + [heredoc_script(instr)]
-    else:
-        argv = list(instr.command)
+    argv = run_argv(instr, state)
     env_keys = {kv.partition("=")[0] for kv in cc.get("Env") or ()}
     env = tuple(f"{k}={v}" for k, v in args.items() if k not in env_keys) + tuple(secret_env)
     network = {"default": None, None: None, "none": "none", "host": "host"}[instr.network] or builder.network
@@ -108,6 +105,13 @@ def run_with(builder, instr, state: State, args: dict, mounts: list, secret_env:
             builder.say(f" ---> Keeping intermediate container {c.rec.id[:12]}")
         else:
             remove(builder.engine, c.rec.id, force=True)
+
+
+def run_argv(instr, state: State) -> list[str]:
+    """The RUN step's command line (its history entry's created_by, joined by spaces)."""
+    if instr.shell_form:
+        return list(state.cc.get("Shell") or ["/bin/sh", "-c"]) + [heredoc_script(instr)]
+    return list(instr.command)
 
 
 def run_host_opts(builder) -> dict:

@@ -13,8 +13,8 @@ from dockyard.builder.state import State, step_key
 
 class StepCache:
     """Cached steps of the store at ``cache_dir`` whose layers are in ``content``; ``cache_from``
-    ([(history created_by list, diff_ids)] of `--cache-from` images, or None) limits which
-    cached steps may be used."""
+    ([(history created_by list, diff_ids, history, layers)] of `--cache-from` images, or None)
+    limits which cached steps may be used, and their own layers are steps too (`from_images`)."""
 
     def __init__(self, cache_dir: str, content, cache_from: list | None = None) -> None:
         self.dir, self.content, self.cache_from = cache_dir, content, cache_from
@@ -54,7 +54,28 @@ class StepCache:
         if extra is not None:
             history.append(extra.get("created_by", ""))
         diff_ids = list((state.config.get("rootfs") or {}).get("diff_ids") or ())
-        return any(h[:len(history)] == history and d[:len(diff_ids)] == diff_ids for h, d in self.cache_from)
+        return any(h[:len(history)] == history and d[:len(diff_ids)] == diff_ids for h, d, *_ in self.cache_from)
+
+    def from_images(self, state: State, created_by: str) -> dict | None:
+        """A step taken from a --cache-from image itself, as dockerd's classic builder does: an
+        image whose history and layers begin as `state`'s and whose next history entry is this
+        step (`created_by`) gives that entry and its layer (None: no such image)."""
+        if not self.cache_from:
+            return None
+        history = [h.get("created_by", "") for h in state.config.get("history") or ()]
+        diff_ids = list((state.config.get("rootfs") or {}).get("diff_ids") or ())
+        for h, d, entries, layers in self.cache_from:
+            n = len(history)
+            if len(h) <= n or h[:n] != history or d[:len(diff_ids)] != diff_ids or h[n] != created_by:
+                continue
+            entry = entries[n]
+            if entry.get("empty_layer"):
+                return {"layer": None, "diff_id": None, "history": entry}
+            i = len(diff_ids)
+            if i >= len(d) or i >= len(layers) or not self.content.retain(layers[i]["digest"]):
+                continue
+            return {"layer": layers[i], "diff_id": d[i], "history": entry}
+        return None
 
     # -- why a step was not cached --------------------------------------------------------------
 

@@ -103,20 +103,19 @@ def start_attached(ctx, ref: str, *, interactive: bool, detach_keys: str | None)
         except FileNotFoundError:
             pass
         _reap(starter)
-    if code is None:  # docker's CLI ends with this error (exit 1); the container runs on
-        sys.stderr.write("read escape sequence\n")
-        return 1
-    return code
+    return _started_code(code)
+
+
+def _started_code(code: int | None) -> int:
+    """start -a's exit: the container's code, or 0 without a word when the user detached (docker's
+    start takes the escape as the user's wish and ends quietly, where `attach` says it and exits 1)."""
+    return 0 if code is None else code
 
 
 def _attach_running(ctx, rec, stdin, detach_keys) -> int:
     from dockyard.engine.attaching import attach_terminal
 
-    code = attach_terminal(ctx.engine, rec, stdin=stdin, detach_keys=detach_keys)
-    if code is None:
-        sys.stderr.write("read escape sequence\n")
-        return 1
-    return code
+    return _started_code(attach_terminal(ctx.engine, rec, stdin=stdin, detach_keys=detach_keys))
 
 
 def _fork_start(engine, cid: str) -> int:

@@ -171,9 +171,11 @@ def cmd_build(ctx, argv: list[str]) -> int:
             context = src
         if opts.file == "-":
             text, name = sys.stdin.read(), "Dockerfile"
-        elif opts.file:  # a path the user names is read as given, links followed (as docker does)
+        elif opts.file:  # a path the user names is read as given, links followed (as docker does):
+            # relative to the current directory, not the context's (docker's CLI), but a context
+            # read from stdin has no other place for it
             path = opts.file
-            if not os.path.isabs(opts.file) and not os.path.exists(opts.file):
+            if not os.path.isabs(opts.file) and tmp is not None:
                 path = os.path.join(context, opts.file)
             try:
                 with open(path, encoding="utf-8") as f:

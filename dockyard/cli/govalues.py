@@ -22,12 +22,12 @@ class GoMap(dict):
     (labels, options, port maps), where a struct-like dict's missing key is an error."""
 
 
-class Row(dict):
-    """A row of docker's list formatters (ps, images, stats, ...): its ``{{json .}}`` is the row's
-    MarshalJSON, a Go map of its fields through json.Marshal: keys sorted, <, > and & escaped."""
-
-
 NOFINAL = object()  # no value piped into a command
+
+
+class Context(dict):
+    """A row of a docker CLI formatter (images, ps): `{{json .}}` of one is what its MarshalJSON
+    gives, json.Marshal of a map: keys sorted and <, >, & escaped (docker prints "\u003cnone\u003e")."""
 
 
 def go_type(v) -> str:
@@ -183,9 +183,8 @@ def go_json(v, escape_html: bool = False) -> str:
     if isinstance(v, GoMap):  # encoding/json writes a map's keys sorted
         return "{" + ",".join(_json_str(str(k), escape_html) + ":" + go_json(x, escape_html)
                               for k, x in sorted(_items(v, False), key=lambda kx: str(kx[0]))) + "}"
-    if isinstance(v, Row):
-        return "{" + ",".join(_json_str(str(k), True) + ":" + go_json(x, True)
-                              for k, x in sorted(_items(v, False), key=lambda kx: str(kx[0]))) + "}"
+    if isinstance(v, Context):
+        return "{" + ",".join(_json_str(str(k), True) + ":" + go_json(x, True) for k, x in _items(v, True)) + "}"
     if isinstance(v, dict):
         return "{" + ",".join(_json_str(str(k), escape_html) + ":" + go_json(x, escape_html)
                               for k, x in _items(v, False)) + "}"

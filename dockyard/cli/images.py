@@ -14,7 +14,8 @@ IMAGES_FLAGS = [
     Flag("--no-trunc", BOOL, "Don't truncate output"),
     Flag("--digests", BOOL, "Show digests"),
     Flag("--format", STR, "Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go template)"),
-    Flag("-f,--filter", LIST, "Filter output based on conditions provided (dangling, reference, label)"),
+    Flag("-f,--filter", LIST, "Filter output based on conditions provided (dangling, reference, label, before, "
+         "since)"),
     Flag("--tree", BOOL, "List multi-platform images as a tree (refused)",
          refused="--tree is not supported: a dockyard image is one platform's (pull keeps the host's), so there is no "
          "tree of platform variants to show; use dockyard images"),
@@ -35,6 +36,7 @@ def cmd_images(ctx, argv: list[str]) -> int:
     import fnmatch
     import time
 
+    from dockyard.cli.govalues import Context
     from dockyard.cli.template import render_table
 
     db = ctx.engine.db
@@ -42,12 +44,18 @@ def cmd_images(ctx, argv: list[str]) -> int:
     flt: dict[str, list[str]] = {}
     for f in opts.filter:
         k, eq, v = f.partition("=")
-        if not eq or k not in ("dangling", "reference", "label"):
+        if not eq or k not in ("dangling", "reference", "label", "before", "since"):
             raise InvalidArgument(f"Invalid filter '{k if eq else f}'")
         flt.setdefault(k, []).append(v)
+    created_of = lambda r: parse_rfc3339(r.created) or r.added  # noqa: E731
+    # before=/since= IMAGE: created strictly before/after that image (dockerd's; the last one given counts)
+    bounds = {k: created_of(ctx.engine.images.resolve(flt[k][-1])) for k in ("before", "since") if k in flt}
     rows, seen_ids = [], []
-    images = sorted(db.list_images(), key=lambda r: parse_rfc3339(r.created) or r.added, reverse=True)
+    images = sorted(db.list_images(), key=created_of, reverse=True)
     for rec in images:
+        if ("before" in bounds and not created_of(rec) < bounds["before"]) or \
+                ("since" in bounds and not created_of(rec) > bounds["since"]):
+            continue
         names = sorted(db.tags_for(rec.id))
         digests = {}  # repository → its digest (docker's DIGEST column: a RepoDigest of that repository)
         for t in names:
@@ -80,18 +88,17 @@ def cmd_images(ctx, argv: list[str]) -> int:
                            else cfg_labels.get(lv.partition("=")[0]) == lv.partition("=")[2] for lv in flt["label"]):
                     continue
             image_id = rec.id if opts.no_trunc else rec.id.removeprefix("sha256:")[:12]
-            if opts.quiet:
-                if image_id not in seen_ids:
-                    seen_ids.append(image_id)
+            if opts.quiet:  # one line per row, as docker CLI 28's (an image with two tags: twice)
+                seen_ids.append(image_id)
                 continue
             created = parse_rfc3339(rec.created) or rec.added
             digest = digests.get(ref.name, "<none>") if t is not None else "<none>"
-            rows.append({"ID": image_id, "Repository": repo, "Tag": tag, "Digest": digest,
+            rows.append(Context({"ID": image_id, "Repository": repo, "Tag": tag, "Digest": digest,
                          "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
-                         "VirtualSize": human_size(rec.size),  # docker: HumanSize (4 digits)
+                         "VirtualSize": human_size(rec.size, 4),  # docker's units.HumanSize
                          "CreatedSince": ago(created),
                          "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
-                         "Size": human_size(rec.size, 3)})
+                         "Size": human_size(rec.size, 3)}))
     if opts.quiet:
         if seen_ids:
             print("\n".join(seen_ids))

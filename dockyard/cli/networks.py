@@ -27,13 +27,13 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
 
     flags = [Flag("-d,--driver", STR, "Driver to manage the Network", default="bridge"),
              Flag("--subnet", LIST, "Subnet in CIDR format that represents a network segment"),
-             Flag("--gateway", LIST, "IPv4 Gateway for the master subnet"),
+             Flag("--gateway", LIST, "IPv4 or IPv6 Gateway for the master subnet"),
              Flag("--internal", BOOL, "Restrict external access to the network"),
              Flag("--label", LIST, "Set metadata on a network"),
              Flag("-o,--opt", LIST, "Set driver specific options"),
-             Flag("--attachable", BOOL, "Enable manual container attachment (always on)"),
-             Flag("--ipv6", BOOL, "Enable IPv6 networking (not supported)",
-                  refused="--ipv6: IPv6 networks are not supported by dockyard yet"),
+             Flag("--attachable", BOOL,
+                  "Enable manual container attachment (every network takes network connect; inspect shows it)"),
+             Flag("--ipv6", BOOL, "Enable IPv6 networking"),
              Flag("--ipv4", BOOL, "Enable or disable IPv4 address assignment (always on)", default=True),
              Flag("--ipam-driver", STR, "IP Address Management Driver (only \"default\")"),
              Flag("--ipam-opt", LIST, "Set IPAM driver specific options (not supported)",
@@ -58,19 +58,37 @@ def cmd_network_create(ctx, argv: list[str]) -> int:
         raise InvalidArgument(f'scope "{opts.scope}" is not supported: dockyard networks are local')
     if len(opts.subnet) < len(opts.ip_range) or len(opts.subnet) < len(opts.gateway):
         raise InvalidArgument("every ip-range or gateway must have a corresponding subnet")
-    if len(opts.subnet) > 1:
-        raise InvalidArgument("one --subnet per network: dockyard networks are IPv4, one subnet")
+    v4 = [s for s in opts.subnet if ":" not in s]
+    v6 = [s for s in opts.subnet if ":" in s]
+    if len(v4) > 1 or len(v6) > 1:
+        raise InvalidArgument("one --subnet per address family: dockyard networks have one IPv4 subnet and, "
+                              "with --ipv6, one IPv6 subnet")
     aux = key_values(opts.aux_address)
-    if not opts.subnet and aux:
+    if not v4 and aux:
         raise InvalidArgument(f"no matching subnet for aux-address {next(iter(aux.values()))}")
-    if opts.subnet:
-        _match_subnet(opts.subnet[0], opts.ip_range, opts.gateway, aux)
-    rec = create(ctx.engine, opts.args[0], subnet=opts.subnet[0] if opts.subnet else None,
-                 gateway=opts.gateway[0] if opts.gateway else None, internal=opts.internal,
+    ranges = {s: [r for r in opts.ip_range if _family(r) == _family(s)] for s in opts.subnet}
+    gateways = {s: [g for g in opts.gateway if _family(g) == _family(s)] for s in opts.subnet}
+    for r in opts.ip_range + opts.gateway:
+        if not any(_family(r) == _family(s) for s in opts.subnet):
+            raise InvalidArgument(f"no matching subnet for {'range' if '/' in r else 'gateway'} {r}")
+    for s in opts.subnet:
+        if len(ranges[s]) > 1 or len(gateways[s]) > 1:
+            raise InvalidArgument(f"cannot configure multiple ranges or gateways on the same subnet ({s})")
+    if v4:
+        _match_subnet(v4[0], ranges[v4[0]], gateways[v4[0]], aux)
+    rec = create(ctx.engine, opts.args[0], subnet=v4[0] if v4 else None,
+                 gateway=gateways[v4[0]][0] if v4 and gateways[v4[0]] else None, internal=opts.internal,
                  labels=key_values(opts.label, "label"), options=key_values(opts.opt, "option"), driver=opts.driver,
-                 ip_range=opts.ip_range[0] if opts.ip_range else "", aux_addresses=aux, ipam_options={})
+                 ip_range=ranges[v4[0]][0] if v4 and ranges[v4[0]] else "", aux_addresses=aux, ipam_options={},
+                 enable_ipv6=opts.ipv6, subnet6=v6[0] if v6 else None,
+                 gateway6=gateways[v6[0]][0] if v6 and gateways[v6[0]] else None,
+                 ip_range6=ranges[v6[0]][0] if v6 and ranges[v6[0]] else "", attachable=opts.attachable)
     print(rec.id)
     return 0
+
+
+def _family(addr: str) -> int:
+    return 6 if ":" in addr else 4
 
 
 def _match_subnet(subnet: str, ranges: list[str], gateways: list[str], aux: dict) -> None:
@@ -140,8 +158,8 @@ def cmd_network_ls(ctx, argv: list[str]) -> int:
             if not any((t == "builtin") == builtin for t in flt["type"]):
                 continue
         rows.append({"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
-                     "Scope": "local", "IPv6": "false",
-                     "IPv4": str(bool(n.subnet and ":" not in n.subnet)).lower(), "Internal": str(bool(n.internal)).lower(),
+                     "Scope": "local", "IPv6": str(bool(n.ipv6)).lower(), "Internal": str(bool(n.internal)).lower(),
+                     "IPv4": str(bool(n.subnet and ":" not in n.subnet)).lower(),
                      "Labels": ",".join(f"{k}={v}" for k, v in sorted(n.labels.items())),
                      "Label": lambda key, labels=n.labels: labels.get(key, ""),
                      "CreatedAt": _created(n)})
@@ -268,14 +286,14 @@ def cmd_network_connect(ctx, argv: list[str]) -> int:
 
     opts = _opts([Flag("--alias", LIST, "Add network-scoped alias for the container"),
                   Flag("--ip", STR, "IPv4 address (e.g., 172.30.100.104)"),
+                  Flag("--ip6", STR, "IPv6 address (e.g., 2001:db8::33)"),
+                  Flag("--link-local-ip", LIST, "Add a link-local address for the container"),
                   Flag("--link", LIST, "Add link to another container"),
                   Flag("--driver-opt", LIST, "driver options for the network"),
                   *(Flag(name, kind, f"{what} (not supported)", refused=f"{name} is not supported by dockyard network "
-                         "connect: its networks are IPv4 bridges with one gateway")
-                    for name, kind, what in (("--ip6", STR, "IPv6 address"),
-                                             ("--link-local-ip", LIST, "Add a link-local address for the container"),
-                                             ("--gw-priority", STR, "Highest gw-priority provides the default "
-                                                                    "gateway")))],
+                         "connect: a container has one gateway, its first network's")
+                    for name, kind, what in (("--gw-priority", STR, "Highest gw-priority provides the default "
+                                                                    "gateway"),))],
                  argv, "dockyard network connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", 2)
     if opts.ip:
         from dockyard.network.ipam import to_int
@@ -286,7 +304,7 @@ def cmd_network_connect(ctx, argv: list[str]) -> int:
 
         parse_link(value)
     connect(ctx.engine, opts.args[0], opts.args[1], aliases=opts.alias, ip=opts.ip or "", links=opts.link,
-            driver_opts=driver_options(opts.driver_opt))
+            driver_opts=driver_options(opts.driver_opt), ip6=opts.ip6 or "", link_local=opts.link_local_ip)
     return 0
 
 

@@ -168,7 +168,7 @@ def cmd_pull(ctx, argv: list[str]) -> int:
         from dockyard.registry.pull import list_tags
 
         names = [f"{opts.args[0]}:{t}" for t in list_tags(opts.args[0], insecure=opts.insecure)]
-    result = None
+    result, downloaded = None, False
     for name in names:
         progress = _progress(opts.quiet)
         try:
@@ -176,10 +176,15 @@ def cmd_pull(ctx, argv: list[str]) -> int:
                           check=check)
         finally:
             progress.finish()
+        downloaded = downloaded or not result.up_to_date
         if not opts.quiet:
-            state = "Image is up to date" if result.up_to_date else "Downloaded newer image"
             print(f"Digest: {result.digest}")
-            print(f"Status: {state} for {result.familiar}")
+            if not opts.all_tags:
+                print(f"Status: {'Downloaded newer image' if downloaded else 'Image is up to date'} for "
+                      f"{result.familiar}")
+    if result is not None and opts.all_tags and not opts.quiet:  # dockerd: one status for the repository
+        print(f"Status: {'Downloaded newer image' if downloaded else 'Image is up to date'} for "
+              f"{result.familiar.rpartition(':')[0]}")
     if result is not None:
         print(result.reference.rpartition(":")[0] if opts.all_tags else result.reference)
     return 0

@@ -6,7 +6,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, LIST, STR, Flag, FlagError, UsageError, key_values, parse, usage
-from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request
+from dockyard.cli.runflags import EXTRA_FLAGS, CidFile, extra_request, platform_refusal
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.errors import NotImplemented as Refused
 
@@ -48,7 +48,7 @@ RUN_FLAGS = [
     Flag("--device-cgroup-rule", LIST, "Add a rule to the cgroup allowed devices list ('c 1:3 rwm')"),
     Flag("--security-opt", LIST, "Security Options (no-new-privileges, seccomp=unconfined)"),
     Flag("--runtime", STR, "Runtime to use for this container (dockyard, runc, or a path)", default="dockyard"),
-    Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)", default="host"),
+    Flag("--userns", STR, "User namespace to use (host, or auto: root maps to uid 100000)"),
     Flag("--restart", STR, "Restart policy (no, on-failure[:max-retries], always, unless-stopped)", default="no"),
     Flag("--log-driver", STR, "Logging driver for the container (json-file or none)", default="json-file"),
     Flag("--log-opt", LIST, "Log driver options (max-size=10m, max-file=3: the default)"),
@@ -191,28 +191,40 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
                 bindings.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
                     {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
         host["PortBindings"] = bindings
+        exposed_by_publish = {port: {} for port in bindings}  # docker's CLI exposes what it publishes
     body = {
         "Image": image, "Cmd": list(cmd) or None, "Env": env_from_args(opts.env, opts.env_file),
         "User": opts.user or "", "WorkingDir": opts.workdir or "", "Hostname": opts.hostname or "",
         "Domainname": opts.domainname or "", "Labels": _labels(opts.label), "Tty": opts.tty,
-        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.get("detach")
-        and (not opts.attach or "stdin" in (a.lower() for a in opts.attach)),
+        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and not opts.get("detach"),
+        **_attach_config(opts),
         **stop_flags(opts), "HostConfig": host,
     }
+    if opts.publish:
+        body["ExposedPorts"] = exposed_by_publish
+    if any(_anonymous(v) for v in opts.volume):
+        body["Volumes"] = {v: {} for v in opts.volume if _anonymous(v)}
     if opts.no_healthcheck or any(getattr(opts, n) for n in HEALTH_FLAGS):
         body["Healthcheck"] = health_flags(opts)
     if opts.entrypoint is not None:
         body["Entrypoint"] = [opts.entrypoint] if opts.entrypoint else []
-    if opts.network_alias or opts.ip or attachment:
+    if opts.network_alias or opts.ip or opts.ip6 or opts.link_local_ip or attachment:
         endpoint: dict = dict(attachment)
-        for flag, key, given in (("--network-alias", "Aliases", opts.network_alias), ("--ip", "IPAMConfig", opts.ip)):
-            if given and key in endpoint:  # docker's CLI: applyContainerOptions
-                what = {"Aliases": "per-network alias", "IPAMConfig": "per-network IPv4 address"}[key]
+        given_ipam = endpoint.get("IPAMConfig") or {}
+        if opts.network_alias and "Aliases" in endpoint:  # docker's CLI: applyContainerOptions
+            raise InvalidArgument("conflicting options: cannot specify both --network-alias and per-network alias")
+        for flag, key, given, what in (("--ip", "IPv4Address", opts.ip, "per-network IPv4 address"),
+                                       ("--ip6", "IPv6Address", opts.ip6, "per-network IPv6 address"),
+                                       ("--link-local-ip", "LinkLocalIPs", opts.link_local_ip,
+                                        "per-network link-local IP addresses")):
+            if given and key in given_ipam:
                 raise InvalidArgument(f"conflicting options: cannot specify both {flag} and {what}")
         if opts.network_alias:
             endpoint["Aliases"] = list(opts.network_alias)
-        if opts.ip:
-            endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+        ipam = dict(given_ipam, **{k: v for k, v in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6),
+                                                      ("LinkLocalIPs", list(opts.link_local_ip))) if v})
+        if ipam:
+            endpoint["IPAMConfig"] = ipam
         if opts.link and "Links" in endpoint:
             raise InvalidArgument("conflicting options: cannot specify both --link and per-network links")
         body["NetworkingConfig"] = {"EndpointsConfig": {host["NetworkMode"]: endpoint}}
@@ -221,9 +233,9 @@ def request_from_flags(opts, image: str, cmd: list[str]) -> dict:
 
 
 def network_attachment(value: str) -> tuple[str, dict]:
-    """--network NAME, or docker's advanced form ``name=NAME[,alias=A][,ip=IP][,mac-address=M]
-    [,link=C:A][,driver-opt=K=V]`` (csv, quotes allowed; dockyard takes one network) → (the
-    network, its EndpointSettings)."""
+    """--network NAME, or docker's advanced form ``name=NAME[,alias=A][,ip=IP][,ip6=IP6]
+    [,link-local-ip=IP][,mac-address=M][,link=C:A][,driver-opt=K=V]`` (csv, quotes allowed;
+    dockyard takes one network) → (the network, its EndpointSettings)."""
     if "=" not in value:
         return value, {}
     import csv
@@ -243,7 +255,11 @@ def network_attachment(value: str) -> tuple[str, dict]:
         elif key == "alias":
             ep.setdefault("Aliases", []).append(val)
         elif key == "ip":
-            ep["IPAMConfig"] = {"IPv4Address": val}
+            ep.setdefault("IPAMConfig", {})["IPv4Address"] = val
+        elif key == "ip6":
+            ep.setdefault("IPAMConfig", {})["IPv6Address"] = val
+        elif key == "link-local-ip":
+            ep.setdefault("IPAMConfig", {}).setdefault("LinkLocalIPs", []).append(val)
         elif key == "mac-address":
             ep["MacAddress"] = val
         elif key == "link":
@@ -256,9 +272,9 @@ def network_attachment(value: str) -> tuple[str, dict]:
             if not eq2 or not k.strip():
                 raise InvalidArgument(f"invalid driver-opt {val!r} in --network: must be a key=value pair")
             ep.setdefault("DriverOpts", {})[k.strip()] = v.strip()
-        elif key in ("ip6", "link-local-ip", "gw-priority"):
-            raise InvalidArgument(f"--network {key}= is not supported by dockyard: its networks are IPv4 bridges "
-                                  "with one gateway")
+        elif key == "gw-priority":
+            raise InvalidArgument(f"--network {key}= is not supported by dockyard: its containers have one gateway, "
+                                  "their first network's")
         else:
             raise InvalidArgument(f"invalid field key {key!r} in --network")
     if not name.strip():
@@ -274,6 +290,11 @@ def _labels(values: list[str]) -> dict:
     return key_values(values)
 
 
+def _anonymous(spec: str) -> bool:
+    """-v /path: docker's CLI asks for it in Config.Volumes (an anonymous volume), not in Binds."""
+    return spec.startswith("/") and ":" not in spec
+
+
 def _mount_flags(opts) -> dict:
     """-v stays text (Binds, as dockerd parses it), --mount becomes Mount objects (docker's CLI
     parses it), --tmpfs a map of target → options, --volumes-from a list."""
@@ -285,7 +306,7 @@ def _mount_flags(opts) -> dict:
         if target in tmpfs:
             raise InvalidArgument(f"Duplicate mount point: {target}")
         tmpfs[target] = options
-    return {"Binds": list(opts.volume), "Mounts": [mount_request(m) for m in opts.mount], "Tmpfs": tmpfs,
+    return {"Binds": [v for v in opts.volume if not _anonymous(v)] or None, "Mounts": [mount_request(m) for m in opts.mount], "Tmpfs": tmpfs,
             "VolumesFrom": list(opts.volumes_from)}
 
 
@@ -336,7 +357,7 @@ def memory_flags(memory: str | None, memory_swap: str | None) -> dict:
 
 def cpus_flag(value: str) -> int:
     """docker's --cpus (a NanoCPUs flag): a decimal number, parsed by the flag parser (exit 125)."""
-    from dockyard.runtime.cgroups import parse_nano_cpus
+    from dockyard.runtime.cgroups.values import parse_nano_cpus
 
     try:
         return parse_nano_cpus(value)
@@ -486,8 +507,19 @@ def cmd_run(ctx, argv: list[str]) -> int:
         cid.close()
 
 
+def _attach_config(opts) -> dict:
+    """Config.AttachStdin/Stdout/Stderr as docker's CLI sets them: -a's streams (stdout and stderr
+    without -a), stdin with -i too; none for run -d."""
+    if opts.get("detach"):
+        return {"AttachStdin": False, "AttachStdout": False, "AttachStderr": False}
+    given = {a.lower() for a in opts.attach or ()}
+    return {"AttachStdin": opts.interactive or "stdin" in given, "AttachStdout": not given or "stdout" in given,
+            "AttachStderr": not given or "stderr" in given}
+
+
 def _attach_streams(opts) -> tuple:
-    """docker run -a: the streams given (any case), else all; stdin only with -i or -a stdin."""
+    """docker run -a: the streams given (any case), else all; stdin with -i too (docker's CLI
+    attaches it whatever -a says), or with -a stdin."""
     if opts.attach and opts.get("detach"):
         raise UsageError("conflicting options: cannot specify both --attach and --detach")  # docker CLI 28: exit 1
     if not opts.attach:
@@ -497,6 +529,8 @@ def _attach_streams(opts) -> tuple:
         if s.lower() not in ("stdin", "stdout", "stderr"):
             raise FlagError(f'invalid argument "{s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR')
         streams.append(s.lower())
+    if opts.interactive and "stdin" not in streams:
+        streams.insert(0, "stdin")
     return tuple(streams)
 
 
@@ -506,6 +540,11 @@ def cmd_create(ctx, argv: list[str]) -> int:
     from dockyard.engine.create import config_from_request
 
     _attach_streams(opts)
+    try:
+        platform_refusal(opts)
+    except InvalidArgument as e:
+        e.exit_code = 1  # dockerd's refusal of the image's platform: docker create exits 1
+        raise
     request = request_from_flags(opts, opts.args[0], opts.args[1:])  # a flag's value refused: 125
     cid = None
     try:

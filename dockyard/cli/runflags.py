@@ -49,10 +49,8 @@ EXTRA_FLAGS = [
     Flag("--storage-opt", LIST, "Storage driver options for the container (refused)",
          refused="--storage-opt is not supported: dockyard's overlay storage has no per-container size or driver "
          "options"),
-    Flag("--ip6", STR, "IPv6 address (refused: dockyard networks are IPv4 only)", metavar="string",
-         refused="--ip6 is not supported: dockyard networks are IPv4 only"),
-    Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses (refused)",
-         refused="--link-local-ip is not supported: dockyard networks have no link-local addresses"),
+    Flag("--ip6", STR, "IPv6 address (e.g., 2001:db8::33)", metavar="string"),
+    Flag("--link-local-ip", LIST, "Container IPv4/IPv6 link-local addresses", metavar="list"),
     Flag("--blkio-weight-device", LIST, "Block IO weight (relative device weight), DEVICE:WEIGHT", metavar="list"),
     Flag("-q,--quiet", BOOL, "Suppress the pull output"),
     Flag("--disable-content-trust", BOOL, "Skip image verification (always: Docker Content Trust is not "
@@ -95,6 +93,12 @@ def refuse(opts) -> None:
     if opts.volume_driver not in (None, "", "local"):
         raise InvalidArgument(f'volume driver "{opts.volume_driver}" is not supported: dockyard has the "local" '
                               "driver only")
+    platform_refusal(opts)
+
+
+def platform_refusal(opts) -> None:
+    """--platform other than linux/amd64: refused. Docker's CLI takes any value and dockerd refuses
+    an image of another platform, so `create` exits 1 for it (cmd_create sets that), `run` 125."""
     if opts.platform is not None and opts.platform.lower() not in ("linux", "linux/amd64", "linux/x86_64", "amd64"):
         raise InvalidArgument(f'--platform "{opts.platform}" is not supported: dockyard runs linux/amd64 images '
                               "only, without emulation")
@@ -187,6 +191,10 @@ def extra_request(opts, body: dict) -> None:
         body["MacAddress"] = opts.mac_address
     if opts.label_file:
         body["Labels"] = dict(read_labels(opts.label_file), **(body.get("Labels") or {}))
+    if opts.volume_driver:
+        host["VolumeDriver"] = opts.volume_driver
+    if opts.cidfile:
+        host["ContainerIDFile"] = opts.cidfile
     if opts.isolation:
         host["Isolation"] = opts.isolation  # dockerd's check (engine/hostopts.py): `create` exits 1
 

@@ -36,7 +36,7 @@ def cmd_save(ctx, argv: list[str]) -> int:
     fmt = (opts.format or "docker").lower()
     if fmt not in ("docker", "oci"):
         raise UsageError(f'invalid --format "{opts.format}": use "docker" or "oci"')
-    from dockyard.images.archive_io import save
+    from dockyard.images.archive_save import save
 
     engine = ctx.engine
     for name in opts.args:  # fail before creating the output file, as docker does
@@ -64,7 +64,7 @@ def cmd_load(ctx, argv: list[str]) -> int:
         raise UsageError('"dockyard load" accepts no arguments.',
                          hint="See 'dockyard load --help'.\n\nUsage:  dockyard load [OPTIONS]")
     from dockyard.errors import InvalidArgument
-    from dockyard.images.archive_io import load
+    from dockyard.images.archive_load import load
     from dockyard.oci import reference
 
     if opts.input and opts.input != "-":

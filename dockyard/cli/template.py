@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.cli.govalues import GoMap, Row, go_json, go_str
+from dockyard.cli.govalues import Context, GoMap, go_json, go_str
 from dockyard.cli.tmplexec import Exec
 from dockyard.cli.tmplfuncs import FUNCS, HEADER_FUNCS
 from dockyard.cli.tmplparse import Parser
@@ -116,7 +116,7 @@ def render_table(fmt: str, rows: list[dict], headers: dict[str, str] | None = No
     """
     is_table, body = split_table(fmt)
     _compile(body)  # syntax errors surface even with no rows
-    rows = [Row(r) if type(r) is dict else r for r in rows]
+    rows = [Context(r) if type(r) is dict else r for r in rows]  # every list row: a formatter's
     lines = "".join(_execute(body, row, strict=row_type) + "\n" for row in rows)
     if not is_table:
         return lines

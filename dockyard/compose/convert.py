@@ -403,15 +403,17 @@ def _networks(ctx: Context, svc: str, s: dict, name: str, body: dict, *, oneoff:
     for key, settings in order:
         settings = settings or {}
         for k in settings:
-            if k not in ("aliases", "ipv4_address", "priority"):
+            if k not in ("aliases", "ipv4_address", "ipv6_address", "link_local_ips", "priority"):
                 raise _refuse(svc, f"networks.{key}.{k}", "not supported")
         aliases = [] if oneoff else [svc, name]  # Compose v2: service name and container name
         aliases += [a for a in settings.get("aliases") or () if a not in aliases]
-        joined.append((ctx.network_name(key), aliases, settings.get("ipv4_address") or ""))
-    first, aliases, ip = joined[0]
+        joined.append((ctx.network_name(key), aliases, settings.get("ipv4_address") or "",
+                       settings.get("ipv6_address") or "", list(settings.get("link_local_ips") or ())))
+    first, aliases, ip, ip6, link_local = joined[0]
     host["NetworkMode"] = first
     endpoint: dict = {"Aliases": aliases}
-    if ip:
-        endpoint["IPAMConfig"] = {"IPv4Address": ip}
+    ipam = {k: v for k, v in (("IPv4Address", ip), ("IPv6Address", ip6), ("LinkLocalIPs", link_local)) if v}
+    if ipam:
+        endpoint["IPAMConfig"] = ipam
     body["NetworkingConfig"] = {"EndpointsConfig": {first: endpoint}}
     return joined[1:]

@@ -134,22 +134,28 @@ def ensure_networks(engine, project, keys, progress) -> None:
             if k not in ("name", "driver", "internal", "ipam", "labels", "attachable", "external", "driver_opts",
                          "enable_ipv6"):
                 raise InvalidArgument(f"network {key!r}: {k}: dockyard compose does not support this key")
-        if decl.get("enable_ipv6"):
-            raise InvalidArgument(f"network {key!r}: enable_ipv6: dockyard networks are IPv4 only")
         configs = ((decl.get("ipam") or {}).get("config")) or []
-        if len(configs) > 1:
-            raise InvalidArgument(f"network {key!r}: ipam.config: one subnet is supported")
-        cfg = configs[0] if configs else {}
-        extra = set(cfg) - {"subnet", "gateway", "ip_range", "aux_addresses"}
-        if extra:
-            raise InvalidArgument(f"network {key!r}: ipam.config.{sorted(extra)[0]}: not supported")
+        by_family: dict = {}
+        for one in configs:
+            family = 6 if ":" in (one.get("subnet") or "") else 4
+            if family in by_family:
+                raise InvalidArgument(f"network {key!r}: ipam.config: one IPv{family} subnet is supported")
+            by_family[family] = one
+            extra = set(one) - {"subnet", "gateway", "ip_range", "aux_addresses"}
+            if extra:
+                raise InvalidArgument(f"network {key!r}: ipam.config.{sorted(extra)[0]}: not supported")
+        cfg, cfg6 = by_family.get(4, {}), by_family.get(6, {})
+        if cfg6.get("aux_addresses"):
+            raise InvalidArgument(f"network {key!r}: ipam.config.aux_addresses: IPv4 subnets only")
         if (decl.get("ipam") or {}).get("driver") not in (None, "default"):
             raise InvalidArgument(f"network {key!r}: ipam.driver: only the default driver is supported")
         progress.event("Network", name, "Creating")
         networking.create(engine, name, subnet=cfg.get("subnet"), gateway=cfg.get("gateway"),
                           internal=bool(decl.get("internal")), labels=network_labels(project, key, decl),
                           options=dict(decl.get("driver_opts") or {}), driver=decl.get("driver") or "bridge",
-                          ip_range=cfg.get("ip_range") or "", aux_addresses=dict(cfg.get("aux_addresses") or {}))
+                          ip_range=cfg.get("ip_range") or "", aux_addresses=dict(cfg.get("aux_addresses") or {}),
+                          enable_ipv6=bool(decl.get("enable_ipv6")), subnet6=cfg6.get("subnet"),
+                          gateway6=cfg6.get("gateway"), ip_range6=cfg6.get("ip_range") or "")
         progress.event("Network", name, "Created")
 
 

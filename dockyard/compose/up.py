@@ -76,8 +76,8 @@ def connect_extra(engine, cid: str, extra) -> None:
     """The service's further networks, recorded on the created container (joined when it starts)."""
     from dockyard.engine.networking import connect
 
-    for net, aliases, ip in extra:
-        connect(engine, net, cid, aliases=aliases, ip=ip)
+    for net, aliases, ip, ip6, link_local in extra:
+        connect(engine, net, cid, aliases=aliases, ip=ip, ip6=ip6, link_local=link_local)
 
 
 def create_container(engine, project, svc: str, number: int, carry=()) -> object:

@@ -22,6 +22,8 @@ class ContainerConfig(Record):
     network       bridge (the default network) | none | host | container:NAME | a user network
     networks      further networks joined with `network connect`: {name: {"aliases": [], "ip": ""}}
     network_aliases, ip: names and a fixed address on the first network (user networks only)
+    ip6, link_local_ips: a fixed IPv6 address (an IPv6 user network) and link-local addresses
+                  there; a connected network's are its entry's "ip6" and "link_local"
     endpoint_opts {network name: {"Links": ["NAME[:ALIAS]", …], "DriverOpts": {k: v}}}: an endpoint's
                   network-scoped links and driver options, as given (engine/endpointopts.py)
     ports         published ports: ({"proto", "host_ip", "host_port", "container_port"}, …);
@@ -48,15 +50,16 @@ class ContainerConfig(Record):
                  "tty", "stdin_open", "auto_remove", "read_only", "network", "cap_add", "cap_drop", "privileged",
                  "security_opt", "runtime", "userns", "restart", "log_driver", "log_opts", "memory", "memory_swap", "cpu_quota",
                  "cpu_period", "cpu_shares", "cpuset_cpus", "pids_limit", "stop_signal", "stop_timeout",
-                 "networks", "network_aliases", "ip", "ports", "publish_all", "mounts", "devices",
-                 "device_cgroup_rules", "host_opts", "healthcheck", "stdin_once", "endpoint_opts")
+                 "networks", "network_aliases", "ip", "ip6", "link_local_ips", "ports", "publish_all", "mounts",
+                 "devices", "device_cgroup_rules", "host_opts", "healthcheck", "stdin_once", "endpoint_opts")
     _defaults = {"cmd": None, "entrypoint": None, "env": (), "user": "", "workdir": "", "hostname": "",
                  "domainname": "", "labels": {}, "tty": False, "stdin_open": False, "auto_remove": False,
                  "read_only": False, "network": "bridge", "cap_add": (), "cap_drop": (), "privileged": False,
                  "security_opt": (), "runtime": "dockyard", "userns": False, "restart": "no", "log_driver": "json-file", "log_opts": {},
                  "memory": 0, "memory_swap": 0, "cpu_quota": 0, "cpu_period": 0, "cpu_shares": 0,
                  "cpuset_cpus": "", "pids_limit": 0, "stop_signal": None, "stop_timeout": None,
-                 "networks": {}, "network_aliases": (), "ip": "", "ports": (), "publish_all": False, "mounts": (),
+                 "networks": {}, "network_aliases": (), "ip": "", "ip6": "", "link_local_ips": (), "ports": (),
+                 "publish_all": False, "mounts": (),
                  "devices": (), "device_cgroup_rules": (), "host_opts": {}, "healthcheck": None,
                  "stdin_once": False, "endpoint_opts": {}}
 
@@ -66,8 +69,8 @@ class ContainerConfig(Record):
     @classmethod
     def from_json(cls, d: dict) -> "ContainerConfig":
         known = {k: v for k, v in d.items() if k in cls.__slots__}
-        for k in ("cmd", "entrypoint", "env", "cap_add", "cap_drop", "security_opt", "network_aliases", "ports",
-                  "mounts", "devices", "device_cgroup_rules"):
+        for k in ("cmd", "entrypoint", "env", "cap_add", "cap_drop", "security_opt", "network_aliases",
+                  "link_local_ips", "ports", "mounts", "devices", "device_cgroup_rules"):
             if isinstance(known.get(k), list):
                 known[k] = tuple(known[k])
         return cls(**known)

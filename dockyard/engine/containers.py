@@ -78,7 +78,8 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
             from dockyard.network.ports import exposed_ports, merge
 
             exposed = dict(icfg.get("ExposedPorts") or {}, **{p: {} for p in cfg.host_opts.get("ExposedPorts", ())})
-            cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), exposed_ports({"ExposedPorts": exposed}))))
+            auto = [dict(p, publish_all=True) for p in exposed_ports({"ExposedPorts": exposed})]  # not asked: not
+            cfg = cfg.replace(ports=tuple(merge(list(cfg.ports), auto)))  # in inspect's HostConfig.PortBindings
         check_config(engine, cfg)
     if cfg.host_opts.get("Links"):  # the targets exist (and their start is checked at each start)
         from dockyard.engine.links import check as check_links
@@ -100,8 +101,8 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     cid = os.urandom(32).hex()
     name_given = bool(name)
     name = validate_name(name) if name else random_name()
-    if cfg.network == "host" or cfg.host_opts.get("UTSMode") == "host":
-        hostname = cfg.hostname or os.uname().nodename
+    if cfg.network == "host":
+        hostname = cfg.hostname or os.uname().nodename  # (--uts host: the id's, as dockerd's Config.Hostname)
     elif cfg.network.startswith("container:"):
         if cfg.hostname:
             raise InvalidArgument("conflicting options: hostname and the network mode")
@@ -111,7 +112,7 @@ def create(engine, cfg: ContainerConfig, name: str | None = None, *, image_volum
     args = command(cfg, icfg)
     state = {"Status": Status.CREATED, "ExitCode": 0, "Pid": 0, "Path": args[0], "Args": args[1:],
              "Hostname": hostname, "Env": process_env(cfg, icfg, hostname, user.home),
-             "ImageCmd": icfg.get("Cmd"), "ImageEntrypoint": icfg.get("Entrypoint"),
+             "ImageCmd": icfg.get("Cmd"), "ImageEntrypoint": icfg.get("Entrypoint"), "ImageEnv": icfg.get("Env"),
              "StopSignal": icfg.get("StopSignal") or "SIGTERM", "RestartCount": 0}
     if launched:
         state["Launcher"] = owner_now()

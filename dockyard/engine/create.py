@@ -61,7 +61,7 @@ def config_from_request(body: dict) -> ContainerConfig:
     if network == "default":
         network = "bridge"
     # docker's CLI names the default network "default"
-    aliases, ip, mac, endpoint_opts = _endpoint(net, network, json_strings(hc, "Links", H) or ())
+    aliases, ip, mac, endpoint_opts, ip6, link_local = _endpoint(net, network, json_strings(hc, "Links", H) or ())
     env = json_strings(body, "Env", "") or ()
     for item in env:
         if "\0" in item:
@@ -103,7 +103,7 @@ def config_from_request(body: dict) -> ContainerConfig:
         stdin_open=json_field(body, "OpenStdin", bool, "", False),
         stdin_once=json_field(body, "StdinOnce", bool, "", False), auto_remove=auto_remove,
         read_only=json_field(hc, "ReadonlyRootfs", bool, H, False), network=network, network_aliases=aliases, ip=ip,
-        ports=ports, publish_all=json_field(hc, "PublishAllPorts", bool, H, False),
+        ip6=ip6, link_local_ips=link_local, ports=ports, publish_all=json_field(hc, "PublishAllPorts", bool, H, False),
         cap_add=json_strings(hc, "CapAdd", H) or (), cap_drop=json_strings(hc, "CapDrop", H) or (), mounts=mounts,
         privileged=json_field(hc, "Privileged", bool, H, False), security_opt=security,
         runtime=runtime, devices=devices, device_cgroup_rules=rules,
@@ -174,7 +174,7 @@ def resource_limits(hc: dict) -> dict:
         out["memory_swap"] = -1 if swap < 0 else swap
     nano = json_field(hc, "NanoCpus", int, H, 0)
     if nano:
-        from dockyard.runtime.cgroups import CPU_PERIOD
+        from dockyard.runtime.cgroups.values import CPU_PERIOD
 
         ncpu = os.cpu_count() or 1
         if not 10_000_000 <= nano <= ncpu * 1_000_000_000:
@@ -281,13 +281,15 @@ def _port_bindings(bindings: dict) -> tuple:
     return tuple(out)
 
 
-def _endpoint(net: dict, network: str, legacy) -> tuple[tuple, str, str, dict]:
-    """Aliases, a fixed IPv4 address, a fixed MAC address and the `endpoint_opts` (links, driver
-    options: engine/endpointopts.py) on the container's first network. What dockyard cannot do
-    there (IPv6 and link-local addresses) is refused. `legacy`: HostConfig.Links."""
+def _endpoint(net: dict, network: str, legacy) -> tuple[tuple, str, str, dict, str, tuple]:
+    """Aliases, a fixed IPv4 address, a fixed MAC address, the `endpoint_opts` (links, driver
+    options: engine/endpointopts.py), a fixed IPv6 address and link-local addresses on the
+    container's first network (the addresses' networks are checked by networking.check_config).
+    What dockyard cannot do there (the legacy IPv6 keys beside IPAMConfig) is refused.
+    `legacy`: HostConfig.Links."""
     endpoints = json_field(net, "EndpointsConfig", dict, "NetworkingConfig.", {})
     if not endpoints:
-        return (), "", "", {}
+        return (), "", "", {}, "", ()
     if network == "bridge" and "default" in endpoints and "bridge" not in endpoints:
         endpoints = {"bridge": endpoints["default"], **{k: v for k, v in endpoints.items() if k != "default"}}
     extra = [k for k in endpoints if k != network]
@@ -308,13 +310,20 @@ def _endpoint(net: dict, network: str, legacy) -> tuple[tuple, str, str, dict]:
 
     opts = check(network, json_strings(ep, "Links", where), json_string_map(ep, "DriverOpts", where), where,
                  legacy=legacy)
-    for key in ("IPv6Address", "LinkLocalIPs"):
-        if ipam.get(key):
-            raise NotImplemented(f"{where}IPAMConfig.{key} is not supported by dockyard (IPv4 only)")
+    ip6 = json_field(ipam, "IPv6Address", str, where + "IPAMConfig.", "")
+    if ip6:
+        from dockyard.network.ipv6 import canonical
+
+        ip6 = canonical(ip6)
+    link_local = json_strings(ipam, "LinkLocalIPs", where + "IPAMConfig.") or ()
+    if link_local:
+        from dockyard.network.ipv6 import link_local as check_link_local
+
+        link_local = tuple(check_link_local(a)[1] for a in link_local)
     mac = json_field(ep, "MacAddress", str, where, "")
-    if ip and (network in ("none", "host", "default") or network.startswith("container:")):
+    if (ip or ip6) and (network in ("none", "host", "default") or network.startswith("container:")):
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
-    return aliases, ip, mac, ({network: opts} if opts else {})
+    return aliases, ip, mac, ({network: opts} if opts else {}), ip6, link_local
 
 
 def _stop(body: dict) -> dict:

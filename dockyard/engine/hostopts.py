@@ -5,9 +5,9 @@ them and kept, under Docker's own names, in `ContainerConfig.host_opts` (only th
         OomScoreAdj OomKillDisable Sysctls PidMode IpcMode UTSMode CgroupnsMode CgroupParent Init
         MemoryReservation MemorySwappiness CpuPeriod CpuQuota CpusetMems BlkioWeight
         BlkioDeviceReadBps BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps [{Path,Rate}]
-        Annotations Links (engine/links.py) VolumeDriver Isolation ("default" only, as dockerd on Linux) VolumesFrom (as asked; the mounts
+        Annotations Links (engine/links.py) ContainerIDFile UsernsMode ("host" as asked) VolumeDriver Isolation ("default" only, as dockerd on Linux) VolumesFrom (as asked; the mounts
         themselves are engine/mounts.py's)
-    Config: ExposedPorts MacAddress Volumes (anonymous volumes made at create, as an image's VOLUME)
+    Config: AttachStdin AttachStdout AttachStderr ExposedPorts MacAddress Volumes (anonymous volumes made at create, as an image's VOLUME)
 
 `engine/specopts.py` turns them into the OCI spec; `network/etcfiles.py` writes the /etc files.
 """
@@ -85,6 +85,14 @@ def host_options(body: dict, hc: dict, *, network: str, memory: int, nano_cpus: 
                            (("ExposedPorts",), "port exposing")):
             if any(k in out for k in keys):
                 raise InvalidArgument(f"conflicting options: {what} and the network mode")
+    for key in ("AttachStdin", "AttachStdout", "AttachStderr"):  # kept as asked, as dockerd keeps them
+        if key in body:
+            out[key] = json_field(body, key, bool, "", False)
+    cidfile = json_field(hc, "ContainerIDFile", str, H, "")
+    if cidfile:  # the CLI's --cidfile, reported as given (the CLI writes the file)
+        out["ContainerIDFile"] = cidfile
+    if json_field(hc, "UsernsMode", str, H, "") == "host":  # the default, reported as asked
+        out["UsernsMode"] = "host"
     mac = json_field(body, "MacAddress", str, "", "")
     if mac:
         out["MacAddress"] = check_mac(mac)

@@ -58,11 +58,13 @@ def container_json(engine, rec, *, size: bool = False) -> dict:
         "Mounts": mounts_json(engine, cfg.get("mounts")),
         "Config": {
             "Hostname": st.get("Hostname", rec.id[:12]), "Domainname": cfg.get("domainname", ""),
-            "User": cfg.get("user", ""), "AttachStdin": cfg.get("stdin_open", False),
+            "User": cfg.get("user", ""), **_attach(cfg),
             "Tty": cfg.get("tty", False), "OpenStdin": cfg.get("stdin_open", False),
             "StdinOnce": cfg.get("stdin_once", False),
-            "Env": _config_env(engine, rec, cfg, st),
-            "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else st.get("ImageCmd"),
+            "Env": config_env(cfg.get("env") or (), st),
+            # --entrypoint drops the image's Cmd (specgen.command): dockerd shows none then
+            "Cmd": list(cfg["cmd"]) if cfg.get("cmd") else None if cfg.get("entrypoint") is not None
+            else st.get("ImageCmd"),
             "Image": rec.image, "WorkingDir": cfg.get("workdir", ""),
             "Entrypoint": list(cfg["entrypoint"]) if cfg.get("entrypoint") is not None else st.get("ImageEntrypoint"),
             "Labels": cfg.get("labels") or {},
@@ -91,7 +93,7 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
     from dockyard.engine.mounts import host_config
     from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS
 
-    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in ("ExposedPorts", "MacAddress", "Volumes")}
+    opts = {k: v for k, v in (cfg.get("host_opts") or {}).items() if k not in CONFIG_OPTS}
     mounts = host_config(cfg.get("mounts"))
     if mounts.get("Mounts") is None:  # omitempty in dockerd's HostConfig
         mounts.pop("Mounts", None)
@@ -105,7 +107,7 @@ def host_config_json(cfg: dict, name: str = "") -> dict:
         "NetworkMode": cfg.get("network", "bridge"), "PortBindings": port_bindings(cfg),
         "RestartPolicy": restart_policy(cfg.get("restart") or "no"), "AutoRemove": cfg.get("auto_remove", False),
         "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-        "CapAdd": list(cfg.get("cap_add") or []) or None, "CapDrop": list(cfg.get("cap_drop") or []) or None,
+        "CapAdd": capabilities(cfg.get("cap_add")), "CapDrop": capabilities(cfg.get("cap_drop")),
         "CgroupnsMode": "private", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None,
         "GroupAdd": None, "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "",
         "Privileged": cfg.get("privileged", False), "PublishAllPorts": cfg.get("publish_all", False),
@@ -147,17 +149,33 @@ def restart_policy(policy: str) -> dict:
     return {"Name": name, "MaximumRetryCount": retries}
 
 
-def _config_env(engine, rec, cfg: dict, st: dict) -> list[str]:
-    """Config.Env as dockerd merges it at create: the -e values (a bare NAME asked for stays, as
-    dockerd keeps it; the process has it unset), then the image's Env not set by them. HOSTNAME,
-    HOME and TERM are the process's only (added at start), not the container's config."""
-    user = list(cfg.get("env") or ())
-    image = engine.db.get_image(rec.image_id) if rec.image_id else None
-    if image is None:  # the image is gone: what the process was given
+# host_opts kept for Config: not HostConfig's
+CONFIG_OPTS = ("AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "MacAddress", "Volumes")
+
+
+def _attach(cfg: dict) -> dict:
+    """Config.AttachStdin/Stdout/Stderr as the create request set them (older records: stdin's
+    follows OpenStdin, the others are unknown and shown false, dockerd's default)."""
+    opts = cfg.get("host_opts") or {}
+    return {"AttachStdin": opts.get("AttachStdin", cfg.get("stdin_open", False)),
+            "AttachStdout": opts.get("AttachStdout", False), "AttachStderr": opts.get("AttachStderr", False)}
+
+
+def capabilities(names) -> list[str] | None:
+    """CapAdd/CapDrop as dockerd reports them: upper case with the CAP_ prefix ("ALL" stays)."""
+    out = [n.upper() if n.upper() == "ALL" or n.upper().startswith("CAP_") else "CAP_" + n.upper()
+           for n in names or ()]
+    return out or None
+
+
+def config_env(user, st: dict) -> list[str] | None:
+    """dockerd's Config.Env: the create request's (a bare NAME too: the process has it unset), then
+    the image's that the request does not set. HOSTNAME, TERM and HOME are the process's only.
+    Records made before ImageEnv was kept show the process's environment."""
+    if "ImageEnv" not in st:
         return (st.get("Env") or [e for e in user if "=" in e]) + [e for e in user if "=" not in e]
-    image_env = (engine.images.config(image).get("config") or {}).get("Env") or []
     keys = {e.partition("=")[0] for e in user}
-    return user + [e for e in image_env if e.partition("=")[0] not in keys]
+    return list(user) + [e for e in st["ImageEnv"] or () if e.partition("=")[0] not in keys] or None
 
 
 def _config_opts(opts: dict) -> dict:
@@ -218,9 +236,13 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
         conf = (cfg.get("networks") or {}).get(name) or {}
         aliases = list(cfg.get("network_aliases") or []) if i == 0 else list(conf.get("aliases") or [])
         fixed = cfg.get("ip") if i == 0 else conf.get("ip")
+        fixed6 = cfg.get("ip6") if i == 0 else conf.get("ip6")
+        lls = cfg.get("link_local_ips") if i == 0 else conf.get("link_local")
         mac = (cfg.get("host_opts") or {}).get("MacAddress", "") if i == 0 else conf.get("mac", "")
         eopts = (cfg.get("endpoint_opts") or {}).get(name) or {}  # links, driver options: as given
-        empty = {"IPAMConfig": {"IPv4Address": fixed} if fixed else None, "Links": eopts.get("Links") or None,
+        from dockyard.engine.netv6 import ipam_config
+
+        empty = {"IPAMConfig": ipam_config(fixed or "", fixed6 or "", lls), "Links": eopts.get("Links") or None,
                  "Aliases": aliases or None, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
                  "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                  "MacAddress": mac, "DriverOpts": eopts.get("DriverOpts") or None,
@@ -231,13 +253,17 @@ def network_settings(cfg: dict, st: dict, cid: str = "") -> dict:
             nets[name]["Aliases"] = list(dict.fromkeys((nets[name]["Aliases"] or []) + extra))
     return {"Bridge": live.get("Bridge", ""), "Ports": live.get("Ports") or {},
             "IPAddress": live.get("IPAddress", ""), "Gateway": live.get("Gateway", ""),
-            "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""), "Networks": nets}
+            "IPPrefixLen": live.get("IPPrefixLen", 0), "MacAddress": live.get("MacAddress", ""),
+            "GlobalIPv6Address": live.get("GlobalIPv6Address", ""),
+            "GlobalIPv6PrefixLen": live.get("GlobalIPv6PrefixLen", 0), "IPv6Gateway": live.get("IPv6Gateway", ""), "Networks": nets}
 
 
 def port_bindings(cfg: dict) -> dict:
-    """HostConfig.PortBindings from the stored ports (the create request's own shape)."""
+    """HostConfig.PortBindings from the stored ports (the create request's own shape: not -P's)."""
     out: dict = {}
     for p in cfg.get("ports") or ():
+        if p.get("publish_all"):
+            continue
         out.setdefault(f"{p['container_port']}/{p['proto']}", []).append(
             {"HostIp": p["host_ip"], "HostPort": str(p["host_port"]) if p["host_port"] else ""})
     return out
@@ -283,6 +309,7 @@ def network_json(engine, rec) -> dict:
     from dockyard.state.networks import endpoints
 
     prefix = Subnet.parse(rec.subnet).prefix
+    prefix6 = rec.ipv6["Subnet"].rpartition("/")[2] if rec.ipv6 else ""
     ctrs = {}
     for ep in endpoints(engine.db, network_id=rec.id):
         try:
@@ -291,15 +318,17 @@ def network_json(engine, rec) -> dict:
             continue
         ctrs[ep.container_id] = {"Name": c.name, "EndpointID": ep.container_id[:32] + rec.id[:32],
                                  "MacAddress": ep.mac, "IPv4Address": f"{ep.ip}/{prefix}",
-                                 "IPv6Address": ""}
+                                 "IPv6Address": f"{ep.ip6}/{prefix6}" if ep.ip6 else ""}
     extra = rec.ipam or {}
     config = {"Subnet": rec.subnet, "IPRange": extra.get("IPRange"), "Gateway": rec.gateway,
               "AuxiliaryAddresses": extra.get("AuxiliaryAddresses")}
     return {"Name": rec.name, "Id": rec.id, "Created": rfc3339(rec.created), "Scope": "local", "Driver": rec.driver,
-            "EnableIPv6": False,
+            "EnableIPv6": bool(rec.ipv6),
             "IPAM": {"Driver": "default", "Options": extra.get("Options", {}),  # a row older than the key: {}
-                     "Config": [{k: v for k, v in config.items() if v}]},  # dockerd's omitempty
-            "Internal": rec.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+                     "Config": [{k: v for k, v in config.items() if v}]  # dockerd's omitempty
+                     + ([dict(rec.ipv6)] if rec.ipv6 else [])},
+            "Internal": rec.internal, "Attachable": bool(extra.get("Attachable")), "Ingress": False,
+            "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": ctrs,
             "Options": dict(rec.options, **{"com.docker.network.bridge.name": rec.bridge}), "Labels": rec.labels}
 

@@ -263,7 +263,7 @@ def start_foreground(engine, c: Created, *, stdin_open: bool, streams=("stdin", 
     are forwarded to the container (a TTY's are its line discipline's anyway)."""
     from dockyard.linux import syscalls as sc
     from dockyard.runtime.procfs import proc_start_time
-    from dockyard.runtime.wait import forward_signals, wait_exit
+    from dockyard.runtime.wait import forward_signals, hold_signals, wait_exit
 
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
@@ -323,7 +323,7 @@ def start_foreground(engine, c: Created, *, stdin_open: bool, streams=("stdin", 
                       stdout=1 if "stdout" in streams else null, log=log)
             code = wait_exit(launch.pid)
         else:
-            restore = forward_signals(launch.pid) if sig_proxy else (lambda: None)
+            restore = forward_signals(launch.pid) if sig_proxy else hold_signals()
             try:
                 if pipes:
                     from dockyard.engine.logs import tee_streams

@@ -44,6 +44,7 @@ def should_restart(policy: str, exit_code: int, restart_count: int, manually_sto
     return True  # always, unless-stopped
 
 
+FIRST_OUTPUT_S = 0.01  # how long a start waits for its container's first output (Monitor._run_once)
 SPARE: dict = {}  # (root, runroot) → a monitor started even earlier, by a caller that expects a start
 
 
@@ -177,6 +178,11 @@ class Monitor:
             except DockyardError:
                 pass
 
+    def _report_started(self, pid: int) -> None:
+        _send(self.report_fd, pid=pid)
+        os.close(self.report_fd)
+        self.report_fd = None
+
     def _stopped_during(self, delay: float) -> bool:
         """Sleep out a restart back-off, but wake as soon as `stop` asks (Docker cancels a
         pending restart at once)."""
@@ -244,10 +250,10 @@ class Monitor:
         from dockyard.engine import events
 
         events.container(self.engine, self.c.rec, "start")
-        if self.report_fd is not None:
-            _send(self.report_fd, pid=launch.pid)
-            os.close(self.report_fd)
-            self.report_fd = None
+        # the start is reported once the container has said something, ended its output, or had
+        # FIRST_OUTPUT_S: a client that starts it and reads its logs at once (docker-py's tests
+        # do) finds a quick command's first output there, as it does with dockerd's slower start
+        report_by = time.monotonic() + FIRST_OUTPUT_S if self.report_fd is not None else None
         prober = health.start_prober(self.engine, self.cid, cfg.healthcheck, launch.pid, now,
                                      self.c.seccomp) if health else None
         streams = {out_r: "stdout", err_r: "stderr"} if not cfg.tty else {launch.master: "stdout"}
@@ -257,11 +263,12 @@ class Monitor:
             ready = writable = []
             if open_fds:
                 rd, wr = att.fds()
+                wait = 0.5 if report_by is None else max(0.0, report_by - time.monotonic())
                 try:
-                    ready, writable, _ = select.select(open_fds + rd, wr, [], 0.5)
+                    ready, writable, _ = select.select(open_fds + rd, wr, [], wait)
                 except InterruptedError:
                     continue
-            else:
+            elif report_by is None:
                 time.sleep(0.05)
             for fd in ready:
                 if fd not in streams:
@@ -277,6 +284,10 @@ class Monitor:
                     att.broadcast(streams[fd], data)
                 else:
                     open_fds.remove(fd)
+            if report_by is not None and (not open_fds or any(fd in streams for fd in ready)
+                                          or time.monotonic() >= report_by):
+                self._report_started(launch.pid)
+                report_by = None
             if ready or writable:
                 att.handle(ready, writable)
             if pending is not None and time.monotonic() >= retry_at:

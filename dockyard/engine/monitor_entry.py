@@ -21,8 +21,8 @@ REPORT_FD, GO_FD = 3, 4
 READY = b"ready\n"
 # what every monitor imports before its container runs: loaded while the caller writes the bundle
 PRELOAD = ("dockyard.engine.attachsock", "dockyard.engine.logs", "dockyard.engine.runtimes", "dockyard.runtime.spawn",
-           "dockyard.runtime.init", "dockyard.runtime.cgroups", "dockyard.runtime.mounts", "dockyard.linux.netdev",
-           "dockyard.snapshots.overlay", "dockyard.state.db")
+           "dockyard.runtime.init", "dockyard.runtime.cgroups.cgroup", "dockyard.runtime.cgroups.plan",
+           "dockyard.runtime.mounts", "dockyard.linux.netdev", "dockyard.snapshots.overlay", "dockyard.state.db")
 
 
 def _read_id() -> str:

@@ -70,20 +70,50 @@ def ensure_default(engine):
     return rec if rec is not None else create(engine, DEFAULT_NETWORK, _default=True)
 
 
+# docker's bridge driver options that dockyard's bridges have as they are (any value but these is
+# refused); every other com.docker.network.* option changes the bridge in docker (its name, MTU,
+# masquerading, inter-container traffic...), which dockyard does not do, so it is refused too.
+# Other keys are kept and shown, as dockerd keeps what its driver does not read.
+BRIDGE_OPTION_DEFAULTS = {"com.docker.network.bridge.enable_ip_masquerade": "true",
+                          "com.docker.network.bridge.enable_icc": "true",
+                          "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"}
+
+
+def check_driver_options(options: dict) -> None:
+    for key, value in options.items():
+        if not key.startswith("com.docker.network."):
+            continue
+        if BRIDGE_OPTION_DEFAULTS.get(key) == str(value).lower():
+            continue
+        default = BRIDGE_OPTION_DEFAULTS.get(key)
+        raise InvalidArgument(f"driver option {key}={value} is not supported: dockyard's bridges "
+                              + (f"always have {key}={default}" if default else
+                                 "take none of docker's bridge options but "
+                                 + ", ".join(f"{k}={v}" for k, v in BRIDGE_OPTION_DEFAULTS.items())
+                                 + " (their names are dy-<id>)"))
+
+
 def create(engine, name: str, *, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
            labels: dict | None = None, options: dict | None = None, driver: str = "bridge", ip_range: str = "",
-           aux_addresses: dict | None = None, ipam_options: dict | None = None, _default: bool = False):
+           aux_addresses: dict | None = None, ipam_options: dict | None = None, enable_ipv6: bool = False,
+           subnet6: str | None = None, gateway6: str | None = None, ip_range6: str = "", attachable: bool = False,
+           _default: bool = False):
     """docker network create: a record, its bridge with the gateway address, and its rules.
     `ip_range` (an allocation pool inside `subnet`), `aux_addresses` (name -> address, never given
     to a container) and `ipam_options` (None or {}: shown as the request had it) are dockerd's
-    IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options."""
+    IPAM.Config IPRange, AuxiliaryAddresses and IPAM.Options. `enable_ipv6`: an IPv6 subnet too,
+    `subnet6` (else one of the ULA pool's) with its `gateway6` and `ip_range6` (engine/netv6.py).
+    `attachable`: dockerd's Attachable, shown by inspect (every dockyard network takes `network
+    connect`, as a local bridge does)."""
     import time
 
+    from dockyard.engine import netv6
     from dockyard.network import ipam
     from dockyard.state.networks import NetworkRecord, find_network, insert_network, list_networks
 
     if driver != "bridge":
         raise InvalidArgument(f'plugin "{driver}" not found', hint="dockyard has the bridge driver only")
+    check_driver_options(options or {})
     if not name or not name.isprintable() or "/" in name or len(name) > 255:
         # dockerd takes any name ("test 01", non-ASCII); one with / could never be named in a path
         raise InvalidArgument(f'invalid network name {name!r}: a network needs a printable name without "/" '
@@ -96,6 +126,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
     if subnet:
         checked = ipam.check_config(ipam.Subnet.parse(subnet), ip_range=ip_range or "", gateway=gateway or "",
                                     aux=aux_addresses)
+    checked6 = netv6.network_config(enable_ipv6, subnet6, gateway6, ip_range6)
     with NetworkLock():
         if find_network(engine.db, name) is not None:
             if _default:
@@ -110,7 +141,9 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         else:
             sub = ipam.choose_subnet(taken, default=_default)
         _, gateway = checked or ipam.check_config(sub, gateway=gateway or "")
-        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options}
+        v6 = netv6.allocate_subnet(checked6, mine)
+        extra = {"IPRange": ip_range, "AuxiliaryAddresses": dict(aux_addresses or {}), "Options": ipam_options,
+                 "Attachable": attachable}
         nid = os.urandom(32).hex()
         from dockyard.engine.engine import DEFAULT_ROOT
 
@@ -118,7 +151,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
         rec = NetworkRecord(id=nid, name=name, driver="bridge", subnet=str(sub), gateway=gateway, bridge=bridge,
                             internal=internal, created=time.time(), labels=dict(labels or {}),
                             options=dict(options or {}),
-                            ipam={k: v for k, v in extra.items() if v or k == "Options"})
+                            ipam={k: v for k, v in extra.items() if v or k == "Options"}, ipv6=v6)
         insert_network(engine.db, rec)
         try:
             _bring_up(rec, engine.root)
@@ -138,6 +171,7 @@ def create(engine, name: str, *, subnet: str | None = None, gateway: str | None 
 def _bring_up(rec, owner: str) -> None:
     """The bridge, its address and the network's rules (idempotent: also repairs after a reboot,
     and gives a bridge made by an older dockyard this version's rules)."""
+    from dockyard.engine import netv6
     from dockyard.linux.netlink import Netlink
     from dockyard.network import firewall
     from dockyard.network.ipam import Subnet
@@ -155,6 +189,7 @@ def _bring_up(rec, owner: str) -> None:
             nl.create_bridge(rec.bridge)
             idx = nl.link_index(rec.bridge)
         nl.add_address(idx, rec.gateway, sub.prefix, sub.broadcast)
+        netv6.bring_up(rec, nl, idx)
         nl.set_link(idx, up=True, what=f"bring bridge {rec.bridge} up")
     # lets the host reach published ports on 127.0.0.1: DNAT'd loopback traffic may leave by the
     # bridge; only now that the drop rules are in place
@@ -241,21 +276,23 @@ class Attachment:
 
 
 def _wanted(engine, cfg) -> list[tuple]:
-    """[(NetworkRecord, aliases, fixed ip, fixed mac, endpoint opts)] in attach order: the first
-    network gives the route (and takes --mac-address); a connected one's MAC is its
-    EndpointConfig.MacAddress; endpoint opts: its links and driver options (engine/endpointopts.py)."""
+    """[(NetworkRecord, aliases, fixed ip, fixed mac, endpoint opts, fixed IPv6 address, link-local
+    addresses)] in attach order: the first network gives the route (and takes --mac-address); a
+    connected one's MAC is its EndpointConfig.MacAddress; endpoint opts: its links and driver
+    options (engine/endpointopts.py)."""
     from dockyard.state.networks import find_network
 
     first = network_name(cfg)
     out = []
     first_mac = (cfg.host_opts or {}).get("MacAddress", "")
-    for name, aliases, ip, mac in [(first, list(cfg.network_aliases), cfg.ip, first_mac)] + \
-            [(n, list(v.get("aliases") or ()), v.get("ip") or "", v.get("mac") or "")
-             for n, v in (cfg.networks or {}).items()]:
+    for name, aliases, ip, mac, ip6, lls in [(first, list(cfg.network_aliases), cfg.ip, first_mac, cfg.ip6,
+                                              list(cfg.link_local_ips))] + \
+            [(n, list(v.get("aliases") or ()), v.get("ip") or "", v.get("mac") or "", v.get("ip6") or "",
+              list(v.get("link_local") or ())) for n, v in (cfg.networks or {}).items()]:
         rec = ensure_default(engine) if name == DEFAULT_NETWORK else find_network(engine.db, name)
         if rec is None:
             raise NetworkNotFound(f"network {name} not found")
-        out.append((rec, aliases, ip, mac, (cfg.endpoint_opts or {}).get(name) or {}))
+        out.append((rec, aliases, ip, mac, (cfg.endpoint_opts or {}).get(name) or {}, ip6, lls))
     return out
 
 
@@ -267,16 +304,23 @@ def check_config(engine, cfg) -> None:
             if m == "host":
                 return  # docker warns "Published ports are discarded when using host network mode"
             raise Conflict("conflicting options: port publishing and the container type network mode")
-        if cfg.network_aliases or cfg.ip:
-            raise InvalidArgument("network-scoped aliases and --ip are only supported for user-defined networks")
+        if cfg.network_aliases or cfg.ip or cfg.ip6:
+            raise InvalidArgument("network-scoped aliases, --ip and --ip6 are only supported for user-defined networks")
+        if cfg.link_local_ips:
+            raise InvalidArgument("--link-local-ip is only supported on bridge networks")
         return
     name = network_name(cfg)
     if name == DEFAULT_NETWORK:
         if cfg.network_aliases:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
-        if cfg.ip:
+        if cfg.ip or cfg.ip6:
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
+        from dockyard.network.ipv6 import link_local
+
+        for a in cfg.link_local_ips:
+            link_local(a)
         return
+    from dockyard.engine.netv6 import check_fixed
     from dockyard.state.networks import find_network
 
     rec = find_network(engine.db, name)
@@ -288,6 +332,7 @@ def check_config(engine, cfg) -> None:
         to_int(cfg.ip)
         if not Subnet.parse(rec.subnet).contains(cfg.ip):
             raise InvalidArgument(f"invalid IP {cfg.ip}: it is not in network {rec.name}'s subnet {rec.subnet}")
+    check_fixed(rec, cfg.ip6, cfg.link_local_ips)
 
 
 def attach(engine, cid: str, name: str, cfg, pid: int) -> Attachment | None:
@@ -396,8 +441,8 @@ def _lookup(engine, cid: str, name: str, *, links: bool = False) -> list[str] | 
         if ep.network_id in shadowed:
             continue
         for peer in endpoints(engine.db, network_id=ep.network_id):
-            if any(a.lower() == name for a in peer.aliases) and peer.ip not in ips:
-                ips.append(peer.ip)
+            if any(a.lower() == name for a in peer.aliases):
+                ips += [ip for ip in (peer.ip, peer.ip6) if ip and ip not in ips]  # AAAA from ip6
     if not ips and links:  # a legacy --link alias of this container: its target, as dockerd's resolver answers it
         try:
             rec = engine.db.get_container(cid)
@@ -423,9 +468,9 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation, hostname: str = 
     with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
         lo = cnl.link_index("lo")
         cnl.set_link(lo, up=True, what="bring lo up")
-        for i, (rec, aliases, fixed, mac, opts) in enumerate(wanted):
+        for i, (rec, aliases, fixed, mac, opts, ip6, lls) in enumerate(wanted):
             one = _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, default_route=i == 0, mac=mac,
-                        hostname=hostname, opts=opts)
+                        hostname=hostname, opts=opts, ip6=ip6, link_local=lls)
             if first_ip is None and not rec.internal:
                 first_ip, first_bridge = one["IPAddress"], rec.bridge
             nets[rec.name] = one
@@ -443,7 +488,8 @@ def _attach_locked(engine, cid, name, wanted, pid, reservation, hostname: str = 
     first = next(iter(nets.values()))
     return {"Networks": nets, "Ports": render(bound), "IPAddress": first["IPAddress"],
             "Gateway": first["Gateway"], "IPPrefixLen": first["IPPrefixLen"], "MacAddress": first["MacAddress"],
-            "Bridge": first_bridge or ""}
+            "Bridge": first_bridge or "", "GlobalIPv6Address": first.get("GlobalIPv6Address", ""),
+            "GlobalIPv6PrefixLen": first.get("GlobalIPv6PrefixLen", 0), "IPv6Gateway": first.get("IPv6Gateway", "")}
 
 
 def detach(engine, cid: str, *, had_ports: bool = True, attachment: Attachment | None = None,
@@ -518,7 +564,7 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
                 continue  # the default network: no name resolution, as with docker
             for peer in endpoints(engine.db, network_id=ep.network_id):
                 if peer.container_id != cid and peer.aliases:
-                    extra.append((" ".join(peer.aliases), peer.ip))
+                    extra += [(" ".join(peer.aliases), ip) for ip in (peer.ip, peer.ip6) if ip]
         try:
             rec = engine.db.get_container(cid)
         except ContainerNotFound:  # removed meanwhile
@@ -528,7 +574,8 @@ def _sync_hosts(engine, network_ids: list[str]) -> None:
         if not os.path.exists(path) or (rec.config.get("network") or "").startswith("container:"):
             continue
         opts = rec.config.get("host_opts") or {}
-        text = hosts_content(hostname, own_ip, extra_hosts(engine, opts, make=False) + _link_hosts(engine, rec) + extra)
+        text = hosts_content(hostname, own_ip, extra_hosts(engine, opts, make=False) + _link_hosts(engine, rec) + extra,
+                             ip6=mine[0].ip6 if mine else "")
         with open(path, "r+") as f:  # in place: the container's bind mount holds this inode
             f.write(text)
             f.truncate()
@@ -555,7 +602,8 @@ def networks_of(cfg) -> list[str]:
 
 
 def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = (), ip: str = "",
-            mac: str = "", links: list[str] = (), driver_opts: dict | None = None) -> None:
+            mac: str = "", links: list[str] = (), driver_opts: dict | None = None, ip6: str = "",
+            link_local: list[str] = ()) -> None:
     """docker network connect: recorded in the config; a running container gets the interface now.
     `links`, `driver_opts`: the endpoint's network-scoped links and driver options (endpointopts.py).
     A container disconnected from all its networks (left with loopback, network mode `none`) may be
@@ -564,9 +612,14 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
     from dockyard.engine.status import ContainerLock, effective_state, update_state
     from dockyard.state.networks import get_network
 
+    from dockyard.engine.netv6 import check_fixed
+
     # the default bridge is made on first use, as by a start (`network ls` shows it always)
     net = ensure_default(engine) if net_ref in (DEFAULT_NETWORK, "default") else get_network(engine.db, net_ref)
     rec = engine.db.get_container(container_ref)
+    if ip6 and net.name == DEFAULT_NETWORK:
+        raise InvalidArgument("user specified IP address is supported on user defined networks only")
+    ip6, link_local = check_fixed(net, ip6, link_local)
     with ContainerLock(engine, rec.id):
         rec = engine.db.get_container(rec.id)
         cfg = ContainerConfig.from_json(rec.config)
@@ -593,14 +646,17 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
             eopts[net.name] = opts
         if emptied:
             hopts = {k: v for k, v in (cfg.host_opts or {}).items() if k != "MacAddress"}
-            new = cfg.replace(network=net.name, network_aliases=tuple(aliases), ip=ip,
+            new = cfg.replace(network=net.name, network_aliases=tuple(aliases), ip=ip, ip6=ip6,
+                              link_local_ips=tuple(link_local),
                               host_opts=dict(hopts, **({"MacAddress": mac} if mac else {})), endpoint_opts=eopts)
         else:
             networks = dict(cfg.networks or {})
-            networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {})}
+            networks[net.name] = {"aliases": list(aliases), "ip": ip, **({"mac": mac} if mac else {}),
+                                  **({"ip6": ip6} if ip6 else {}), **({"link_local": link_local} if link_local else {})}
             new = cfg.replace(networks=networks, endpoint_opts=eopts)
         if st.get("Status") in ("running", "paused"):
-            _hot_plug(engine, rec, net, list(aliases), ip, st, mac, first=emptied, opts=opts)
+            _hot_plug(engine, rec, net, list(aliases), ip, st, mac, first=emptied, opts=opts, ip6=ip6,
+                      link_local=link_local)
         engine.db.update_config(rec.id, new.to_json())
         if emptied:
             update_state(engine, rec.id, DisconnectedFrom="")
@@ -609,7 +665,8 @@ def connect(engine, net_ref: str, container_ref: str, *, aliases: list[str] = ()
     events.emit(engine, "network", "connect", net.id, {"container": rec.id, "name": net.name, "type": "bridge"})
 
 
-def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = False, opts=None) -> None:
+def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = False, opts=None, ip6: str = "",
+              link_local=()) -> None:
     from dockyard.engine.status import update_state
     from dockyard.state.networks import endpoints
 
@@ -621,22 +678,22 @@ def _hot_plug(engine, rec, net, aliases, ip, st, mac: str = "", first: bool = Fa
 
         with Netlink() as nl, open_in_netns(f"/proc/{pid}/ns/net") as cnl:
             one = _plug(engine, nl, cnl, rec.id, rec.name, net, aliases, ip, pid, index, default_route=first,
-                        mac=mac, hostname=rec.config.get("hostname") or "", opts=opts)
+                        mac=mac, hostname=rec.config.get("hostname") or "", opts=opts, ip6=ip6,
+                        link_local=link_local)
         settings.setdefault("Networks", {})[net.name] = one
         _sync_hosts(engine, [net.id])
     update_state(engine, rec.id, NetworkSettings=settings)
 
 
 def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_route: bool, mac: str = "",
-          hostname: str = "", opts=None) -> dict:
+          hostname: str = "", opts=None, ip6: str = "", link_local=()) -> dict:
     """One network for the container at `pid`: an address from the IPAM (recorded first, so two
     starts cannot take the same one), a veth pair into the bridge, the address and (for the first
     network, unless --internal) the default route inside. `nl`/`cnl`: netlink sockets in the
     host's and in the container's namespace. Returns its NetworkSettings.Networks entry. On a user
     network the names it answers to are moby's DNSNames: name, aliases, short id, hostname. `opts`:
-    the endpoint's links and driver options (its interface name and sysctls: engine/endpointopts.py)."""
-    import sqlite3
-
+    the endpoint's links and driver options (its interface name and sysctls: engine/endpointopts.py);
+    `ip6`, `link_local`: a fixed IPv6 address and link-local addresses (engine/netv6.py)."""
     from dockyard.engine.endpointopts import apply_sysctls, interface_name
     from dockyard.network import firewall, ipam
     from dockyard.state.networks import Endpoint, insert_endpoint, used_addresses
@@ -666,11 +723,11 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         while cnl.link_index(ifname) is not None:  # hot-plugged after a disconnect left a gap
             i += 1
             ifname = f"eth{i}"
-    try:
-        insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac,
-                                            aliases=names))
-    except sqlite3.IntegrityError:
-        raise Conflict(f"Address already in use: {ip} on network {rec.name}") from None
+    from dockyard.engine import netv6
+
+    ip6 = netv6.endpoint_address(engine, rec, ip6)
+    # Conflict if another endpoint holds either address (recorded first: two starts cannot share one)
+    insert_endpoint(engine.db, Endpoint(network_id=rec.id, container_id=cid, ip=ip, mac=mac, aliases=names, ip6=ip6))
     if nl.link_index(host_if) is not None:  # a dead namespace's pair not yet reaped
         nl.delete_link(host_if)
     nl.create_veth(host_if, ifname, pid, mac)
@@ -684,6 +741,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         cnl.add_default_route(rec.gateway, cidx)
     try:
         apply_sysctls(pid, ifname, opts or {})
+        v6 = netv6.plug(cnl, pid, cidx, ifname, rec, ip6, list(link_local), default_route)
     except BaseException:  # the endpoint is not half made: its pair and its address go
         from dockyard.state.networks import delete_endpoints
 
@@ -692,7 +750,7 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
         raise
     return {"NetworkID": rec.id, "EndpointID": cid[:32] + rec.id[:32], "Gateway": rec.gateway, "IPAddress": ip,
             "IPPrefixLen": sub.prefix, "MacAddress": mac, "Aliases": names[1:] if names else None,
-            "DNSNames": names or None, "Interface": ifname}
+            "DNSNames": names or None, "Interface": ifname, **v6}
 
 
 def _forget_gone_network(engine, container_ref: str, name: str) -> None:
@@ -741,9 +799,10 @@ def disconnect(engine, net_ref: str, container_ref: str, *, force: bool = False)
                 if conf.get("mac"):  # the first network's MAC is --mac-address's place
                     opts["MacAddress"] = conf["mac"]
                 new = cfg.replace(network=nxt, networks=networks, network_aliases=tuple(conf.get("aliases") or ()),
-                                  ip=conf.get("ip") or "", host_opts=opts)
+                                  ip=conf.get("ip") or "", ip6=conf.get("ip6") or "",
+                                  link_local_ips=tuple(conf.get("link_local") or ()), host_opts=opts)
             else:  # DisconnectedFrom: a network may be connected again (see connect)
-                new = cfg.replace(network="none", network_aliases=(), ip="")
+                new = cfg.replace(network="none", network_aliases=(), ip="", ip6="", link_local_ips=())
                 update_state(engine, rec.id, DisconnectedFrom=net.name)
         else:  # force too, as dockerd (its force only matters for a network that is gone)
             raise NotConnected(f"container {rec.id[:12]} is not connected to network {net.name}")

@@ -131,7 +131,7 @@ def kill_store_processes(root: str) -> list[int]:
     hierarchy. Returns the pids killed."""
     from dockyard.engine.status import alive
     from dockyard.ownership import start_time
-    from dockyard.runtime.cgroups import Cgroup
+    from dockyard.runtime.cgroups.cgroup import Cgroup
 
     mine, inits = [], []
     for pid in _pids():

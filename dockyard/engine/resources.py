@@ -4,7 +4,7 @@ flags dockyard takes (-m, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --
 Docker does not fail a container over a limit the kernel lacks: it discards the limit and warns
 ("WARNING: Your kernel does not support ... Limitation discarded."), except --cpus without CFS
 bandwidth control, which it refuses. The runtime then never sees a limit it would refuse
-(dockyard-runtime and runc refuse such limits, see runtime/cgroups.py).
+(dockyard-runtime and runc refuse such limits, see runtime/cgroups/).
 
     support = host_support()                       # what this host's cgroups can do
     cfg, warnings = check_resources(cfg, support)   # cfg without what it cannot, and why
@@ -60,7 +60,7 @@ def host_support(mountinfo: str | None = None, own_cgroup: str | None = None) ->
     controller's mount and its files (memory.memsw.limit_in_bytes for swap, cpu.cfs_quota_us
     for CFS), on cgroup v2 the root's cgroup.controllers (swap: memory.swap.max in our own
     cgroup)."""
-    from dockyard.runtime.cgroups import layout_of, parse_mountinfo, parse_proc_cgroup
+    from dockyard.runtime.cgroups.paths import layout_of, parse_mountinfo, parse_proc_cgroup
 
     if mountinfo is None:
         with open("/proc/self/mountinfo") as f:

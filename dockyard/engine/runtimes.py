@@ -99,7 +99,7 @@ class InProcessRuntime:
 
 def _cgroup(spec: dict, cid: str):
     """The container's cgroup, created and configured (limits set) before its init starts."""
-    from dockyard.runtime.cgroups import Cgroup
+    from dockyard.runtime.cgroups.cgroup import Cgroup
 
     cg = Cgroup.for_spec(spec, cid)
     if cg is not None:

@@ -101,6 +101,8 @@ def build_spec(cfg, image_cfg: dict, *, user, hostname: str, etc_files: dict[str
     spec["hostname"] = hostname
     if cfg.domainname:
         spec["domainname"] = cfg.domainname
+        # and as dockerd sets it (setLinuxDomainname): runc before 1.2 ignores the spec's field
+        spec["linux"].setdefault("sysctl", {})["kernel.domainname"] = cfg.domainname
     spec["root"]["readonly"] = cfg.read_only
     linux = spec["linux"]
     if cfg.network == "host":

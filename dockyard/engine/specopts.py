@@ -56,7 +56,7 @@ def apply(engine, spec: dict, cfg, cid: str) -> None:
     if o.get("OomScoreAdj"):
         proc["oomScoreAdj"] = o["OomScoreAdj"]
     if o.get("Sysctls"):
-        linux["sysctl"] = dict(o["Sysctls"])
+        linux["sysctl"] = {**linux.get("sysctl", {}), **o["Sysctls"]}
     if o.get("ShmSize"):
         for m in spec["mounts"]:
             if m["destination"] == "/dev/shm" and m.get("type") == "tmpfs":
@@ -135,6 +135,7 @@ def _namespaces(engine, spec: dict, o: dict, cid: str) -> None:
         _set_ns(linux, "uts", None, keep=False)
         spec.pop("hostname", None)
         spec.pop("domainname", None)
+        linux.get("sysctl", {}).pop("kernel.domainname", None)
     cgroupns = o.get("CgroupnsMode", "")
     if cgroupns:
         _set_ns(linux, "cgroup", None, keep=cgroupns == "private")

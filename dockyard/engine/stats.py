@@ -1,5 +1,5 @@
 """Container statistics as the Engine API's GET /containers/{id}/stats gives them: the cgroup's
-counters (v1 or v2, runtime/cgroups.py), the host's CPU time, and network I/O read from the
+counters (v1 or v2, runtime/cgroups/stats.py), the host's CPU time, and network I/O read from the
 container's own network namespace (`/proc/<init pid>/net/dev`, whichever netns that is: its
 own, a joined container's, or the host's for --network host, as docker shows)."""
 

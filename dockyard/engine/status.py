@@ -165,7 +165,7 @@ class ContainerLock:
 def container_cgroup(engine, rec):
     """The container's cgroup, rebuilt from its bundle's spec (None if it has no bundle)."""
     from dockyard import jsonfast
-    from dockyard.runtime.cgroups import Cgroup
+    from dockyard.runtime.cgroups.cgroup import Cgroup
 
     try:
         with open(os.path.join(engine.container_dir(rec.id), "config.json")) as f:

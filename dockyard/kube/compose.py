@@ -65,7 +65,7 @@ def _view(engine, project, svc: str, s: dict, out: Generated) -> dict:
 
     body, extra = create_body(Context(project), svc, {k: v for k, v in s.items() if k not in ("secrets", "configs")},
                               number=1, name=svc, labels={})
-    for net, _aliases, ip in extra:
+    for net, *_ in extra:
         out.warn(svc, "networks", f"{net}: pods share the cluster network")
     hc = body["HostConfig"]
     net = hc.get("NetworkMode", "")

@@ -16,13 +16,15 @@ import _socket
 
 from dockyard.errors import SyscallError
 
-AF_NETLINK, NETLINK_ROUTE, AF_INET = 16, 0, 2
+AF_NETLINK, NETLINK_ROUTE, AF_INET, AF_INET6 = 16, 0, 2, 10
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 17, 18, 20, 24
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_PID = 1, 3, 10, 18, 19
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
+IFA_F_NODAD = 0x02
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
 RTA_GATEWAY, RTA_OIF = 5, 4
 IFF_UP = 0x1
 NLA_F_NESTED = 0x8000
@@ -41,6 +43,10 @@ def _name(name: str) -> bytes:
 
 def ipv4(addr: str) -> bytes:
     return bytes(int(p) for p in addr.split("."))
+
+
+def ipv6(addr: str) -> bytes:
+    return _socket.inet_pton(_socket.AF_INET6, addr)
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -154,6 +160,23 @@ class Netlink:
         except SyscallError as e:
             if e.errno != 17:  # EEXIST: already there (a re-created network after a crash)
                 raise
+
+    def add_address6(self, index: int, addr: str, prefix: int, *, link_scope: bool = False) -> None:
+        """An IPv6 address, without duplicate address detection (the IPAM made it unique on its
+        bridge; DAD would leave it unusable for a second or more), as dockerd adds them.
+        `link_scope`: a link-local (fe80::/10) address."""
+        body = struct.pack("=BBBBI", AF_INET6, prefix, IFA_F_NODAD, RT_SCOPE_LINK if link_scope else RT_SCOPE_UNIVERSE,
+                           index) + _attr(IFA_LOCAL, ipv6(addr)) + _attr(IFA_ADDRESS, ipv6(addr))
+        try:
+            self.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body, f"add address {addr}/{prefix}")
+        except SyscallError as e:
+            if e.errno != 17:
+                raise
+
+    def add_default_route6(self, gateway: str, index: int) -> None:
+        body = struct.pack("=BBBBBBBBI", AF_INET6, 0, 0, 0, 254, 3, 0, 1, 0) + \
+            _attr(RTA_GATEWAY, ipv6(gateway)) + _attr(RTA_OIF, struct.pack("=I", index))
+        self.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, body, f"add default route via {gateway}")
 
     def add_default_route(self, gateway: str, index: int) -> None:
         # family, dst_len, src_len, tos, table main, protocol boot, scope universe, type unicast, flags

@@ -51,12 +51,19 @@ def parse_query(data: bytes) -> tuple[int, int, str, int, int, int] | None:
 
 
 def answer(query: bytes, end: int, ips: list[str], rcode: int) -> bytes:
-    """A response to `query` (its question echoed) with A records for `ips`."""
+    """A response to `query` (its question echoed) with A records for the IPv4 addresses of
+    `ips` and AAAA records for the IPv6 ones."""
+    import _socket
+
     qid, flags = struct.unpack_from("!HH", query)
     rd = flags & 0x0100
     out = _HDR.pack(qid, 0x8000 | 0x0400 | rd | 0x0080 | rcode, 1, len(ips), 0, 0) + query[12:end]
     for ip in ips:
-        out += struct.pack("!HHHIH", 0xC00C, QTYPE_A, QCLASS_IN, TTL, 4) + bytes(int(p) for p in ip.split("."))
+        if ":" in ip:
+            out += struct.pack("!HHHIH", 0xC00C, QTYPE_AAAA, QCLASS_IN, TTL, 16) + \
+                _socket.inet_pton(_socket.AF_INET6, ip)
+        else:
+            out += struct.pack("!HHHIH", 0xC00C, QTYPE_A, QCLASS_IN, TTL, 4) + bytes(int(p) for p in ip.split("."))
     return out
 
 
@@ -78,8 +85,9 @@ def local_answer(data: bytes, q: tuple, lookup, servers: list[str]) -> bytes | N
     label, SERVFAIL when there is nobody to forward to; None: forward it upstream."""
     _qid, _flags, name, qtype, qclass, end = q
     ips = lookup(name) if qclass == QCLASS_IN else None
-    if ips is not None:
-        return answer(data, end, ips if qtype == QTYPE_A else [], NOERROR)
+    if ips is not None:  # a container's name: its A or AAAA records (none of the other kind: NOERROR)
+        want = [ip for ip in ips if (":" in ip) == (qtype == QTYPE_AAAA)] if qtype in (QTYPE_A, QTYPE_AAAA) else []
+        return answer(data, end, want, NOERROR)
     if "." not in name:
         return answer(data, end, [], NXDOMAIN)
     if not servers:

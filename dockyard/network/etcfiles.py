@@ -19,12 +19,15 @@ _HOSTS_BASE = (
 _FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")
 
 
-def hosts_content(hostname: str, ip: str | None = None, extra: list[tuple[str, str]] = ()) -> str:
+def hosts_content(hostname: str, ip: str | None = None, extra: list[tuple[str, str]] = (), ip6: str = "") -> str:
+    """`ip6`: the container's own IPv6 address (an IPv6 network), listed after its IPv4 one, as Docker's."""
     out = _HOSTS_BASE
     for host, addr in extra:
         out += f"{addr}\t{host}\n"
     if ip:
         out += f"{ip}\t{hostname}\n"
+    if ip6:
+        out += f"{ip6}\t{hostname}\n"
     return out
 
 
@@ -47,12 +50,13 @@ def resolv_content(host_resolv: str = "/etc/resolv.conf", *, embedded_dns: bool 
                                                                                                   ["domain"])]
         opt_lines = ["options " + " ".join(options)] if options else [ln for ln in lines
                                                                        if ln.split()[:1] == ["options"]]
-    if embedded_dns:
+    if embedded_dns:  # libnetwork's order: search, the one nameserver, then one options line (ndots:0 added)
         if not (search or options):
-            keep = [ln for ln in lines if ln.split()[:1] in (["search"], ["domain"], ["options"])]
-            return "\n".join(keep + ["nameserver 127.0.0.11", "options ndots:0"]) + "\n"
-        ndots = [] if any(o.startswith("ndots:") for o in options) else ["options ndots:0"]
-        return "\n".join(search_lines + opt_lines + ["nameserver 127.0.0.11"] + ndots) + "\n"
+            search_lines = [ln for ln in lines if ln.split()[:1] in (["search"], ["domain"])]
+        opts = list(options) or [o for ln in lines if ln.split()[:1] == ["options"] for o in ln.split()[1:]]
+        if not any(o.startswith("ndots:") for o in opts):
+            opts.append("ndots:0")
+        return "\n".join(search_lines + ["nameserver 127.0.0.11", "options " + " ".join(opts)]) + "\n"
     if dns or search or options:
         servers = [f"nameserver {ip}" for ip in dns] or [ln for ln in _plain(lines) if ln.split()[:1] == ["nameserver"]]
         if not (search or options):

@@ -36,6 +36,14 @@ it comes from lo, as Docker does. `route_localnet` is set only after these rules
 and the bridge's alias records which rules it has (`stamp`), so a bridge made by an older
 dockyard gets them the next time it is used.
 
+IPv6 networks get the same chains and rules from `ip6tables` (`network_rules6`, with `v6=True`
+everywhere): the same isolation, the same comments, so `remove_tagged` removes a network's rules
+of both families at once. The raw drop is of ::1 (no packet from a bridge is addressed to the
+host's loopback), and outbound traffic is masqueraded as dockerd 27 does (ip6tables MASQUERADE
+by default), so a container's ULA address reaches what the host reaches. No port is published on
+an IPv6 host address (ports.py refuses one): published ports stay IPv4 DNAT rules, which a
+dual-stack container answers on its IPv4 address.
+
 Every rule carries a comment naming its owner ("dockyard net <bridge>" or "dockyard ctr <id>"),
 so removing a network or a container's ports deletes exactly its rules, even after a crash left
 them behind with nothing else remembering them. Changes go through `iptables-restore --noflush`:
@@ -52,7 +60,7 @@ FORWARD, ISO1, ISO2, NAT = "DOCKYARD-FORWARD", "DOCKYARD-ISOLATION-1", "DOCKYARD
 RAW = "DOCKYARD-PREROUTING"
 _OWN_CHAINS = {"raw": (RAW,), "filter": (FORWARD, ISO1, ISO2), "nat": (NAT, "POSTROUTING")}
 # What a bridge's rules are: bump when network_rules() changes in a way old bridges must get.
-RULES_STAMP = "dockyard-rules 2"
+RULES_STAMP = "dockyard-rules 3"  # 3: IPv6 off on an IPv4-only network's bridge (engine/netv6.py)
 
 
 def net_tag(bridge: str) -> str:
@@ -63,10 +71,13 @@ def ctr_tag(container_id: str) -> str:
     return f"dockyard ctr {container_id[:12]}"
 
 
-def _run(args: list[str], data: str | None = None, check: bool = True) -> tuple[int, str]:
-    """Run an iptables command without importing subprocess (posix_spawn + pipes)."""
+def _run(args: list[str], data: str | None = None, check: bool = True, v6: bool = False) -> tuple[int, str]:
+    """Run an iptables command without importing subprocess (posix_spawn + pipes); `v6`: its
+    ip6tables twin."""
     import shutil
 
+    if v6:
+        args = [args[0].replace("iptables", "ip6tables", 1), *args[1:]]
     exe = shutil.which(args[0], path="/usr/sbin:/sbin:/usr/bin:/bin:" + os.environ.get("PATH", ""))
     if exe is None:
         raise Unavailable(f"{args[0]} is not installed: bridge networks need it",
@@ -101,7 +112,7 @@ def _run(args: list[str], data: str | None = None, check: bool = True) -> tuple[
     return code, out
 
 
-def apply(lines_by_table: dict[str, list[str]]) -> None:
+def apply(lines_by_table: dict[str, list[str]], v6: bool = False) -> None:
     """Apply rule lines ("-A CHAIN …" / "-D CHAIN …") atomically per table, in one exec."""
     doc = []
     for table, lines in lines_by_table.items():
@@ -110,53 +121,67 @@ def apply(lines_by_table: dict[str, list[str]]) -> None:
             doc.extend(lines)
             doc.append("COMMIT")
     if doc:
-        _run(["iptables-restore", "--noflush", "-w", "5"], "\n".join(doc) + "\n")
+        _run(["iptables-restore", "--noflush", "-w", "5"], "\n".join(doc) + "\n", v6=v6)
 
 
-def _has(table: str, rule: list[str]) -> bool:
-    return _run(["iptables", "-w", "5", "-t", table, "-C", *rule], check=False)[0] == 0
+def _has(table: str, rule: list[str], v6: bool = False) -> bool:
+    return _run(["iptables", "-w", "5", "-t", table, "-C", *rule], check=False, v6=v6)[0] == 0
 
 
-def ensure_base() -> None:
-    """Our chains and the jumps into them (idempotent: cheap checks when all is in place)."""
-    code, out = _run(["iptables", "-w", "5", "-t", "filter", "-S"], check=True)
+def ensure_base(v6: bool = False) -> None:
+    """Our chains and the jumps into them (idempotent: cheap checks when all is in place);
+    `v6`: in ip6tables, for IPv6 networks."""
+    _ensure_base(v6)
+    if v6:
+        sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+    else:
+        sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+
+
+def _ensure_base(v6: bool) -> None:
+    def run(args: list[str], check: bool = True) -> tuple[int, str]:
+        return _run(args, check=check, v6=v6)
+
+    def has(table: str, rule: list[str]) -> bool:
+        return _has(table, rule, v6)
+
+    code, out = run(["iptables", "-w", "5", "-t", "filter", "-S"], check=True)
     have = set(out.splitlines())
     for chain in (FORWARD, ISO1, ISO2):
         if f"-N {chain}" not in have:
-            _run(["iptables", "-w", "5", "-t", "filter", "-N", chain], check=False)
+            run(["iptables", "-w", "5", "-t", "filter", "-N", chain], check=False)
     if f"-A {FORWARD} -j {ISO1}" not in have:
-        _run(["iptables", "-w", "5", "-t", "filter", "-I", FORWARD, "1", "-j", ISO1])
+        run(["iptables", "-w", "5", "-t", "filter", "-I", FORWARD, "1", "-j", ISO1])
     if f"-A {ISO1} -m conntrack --ctstate DNAT -j RETURN" not in have:
         # a published port is reachable from every network (as through docker-proxy), both ways
-        _run(["iptables", "-w", "5", "-t", "filter", "-I", ISO1, "1", "-m", "conntrack", "--ctstate", "DNAT",
-              "-j", "RETURN"])
+        run(["iptables", "-w", "5", "-t", "filter", "-I", ISO1, "1", "-m", "conntrack", "--ctstate", "DNAT",
+             "-j", "RETURN"])
     lines = [ln for ln in out.splitlines() if ln.startswith("-A FORWARD ")]
     if not lines or lines[0] != f"-A FORWARD -j {FORWARD}":
         # first in FORWARD, ahead of a DROP policy or rules Docker may have put there
-        while f"-A FORWARD -j {FORWARD}" in have and _has("filter", ["FORWARD", "-j", FORWARD]):
-            _run(["iptables", "-w", "5", "-t", "filter", "-D", "FORWARD", "-j", FORWARD])
+        while f"-A FORWARD -j {FORWARD}" in have and has("filter", ["FORWARD", "-j", FORWARD]):
+            run(["iptables", "-w", "5", "-t", "filter", "-D", "FORWARD", "-j", FORWARD])
             have.discard(f"-A FORWARD -j {FORWARD}")
-        _run(["iptables", "-w", "5", "-t", "filter", "-I", "FORWARD", "1", "-j", FORWARD])
-    code, out = _run(["iptables", "-w", "5", "-t", "nat", "-S"], check=True)
+        run(["iptables", "-w", "5", "-t", "filter", "-I", "FORWARD", "1", "-j", FORWARD])
+    code, out = run(["iptables", "-w", "5", "-t", "nat", "-S"], check=True)
     have = set(out.splitlines())
     if f"-N {NAT}" not in have:
-        _run(["iptables", "-w", "5", "-t", "nat", "-N", NAT], check=False)
+        run(["iptables", "-w", "5", "-t", "nat", "-N", NAT], check=False)
     for hook in ("PREROUTING", "OUTPUT"):
         if f"-A {hook} -m addrtype --dst-type LOCAL -j {NAT}" not in have:
-            _run(["iptables", "-w", "5", "-t", "nat", "-A", hook, "-m", "addrtype", "--dst-type", "LOCAL",
-                  "-j", NAT])
-    code, out = _run(["iptables", "-w", "5", "-t", "raw", "-S"], check=True)
+            run(["iptables", "-w", "5", "-t", "nat", "-A", hook, "-m", "addrtype", "--dst-type", "LOCAL",
+                 "-j", NAT])
+    code, out = run(["iptables", "-w", "5", "-t", "raw", "-S"], check=True)
     have = set(out.splitlines())
     if f"-N {RAW}" not in have:
-        _run(["iptables", "-w", "5", "-t", "raw", "-N", RAW], check=False)
+        run(["iptables", "-w", "5", "-t", "raw", "-N", RAW], check=False)
     lines = [ln for ln in out.splitlines() if ln.startswith("-A PREROUTING ")]
     if not lines or lines[0] != f"-A PREROUTING -j {RAW}":
         # first, so no ACCEPT (or NOTRACK) put there by someone else ends raw before our drops
-        while f"-A PREROUTING -j {RAW}" in have and _has("raw", ["PREROUTING", "-j", RAW]):
-            _run(["iptables", "-w", "5", "-t", "raw", "-D", "PREROUTING", "-j", RAW])
+        while f"-A PREROUTING -j {RAW}" in have and has("raw", ["PREROUTING", "-j", RAW]):
+            run(["iptables", "-w", "5", "-t", "raw", "-D", "PREROUTING", "-j", RAW])
             have.discard(f"-A PREROUTING -j {RAW}")
-        _run(["iptables", "-w", "5", "-t", "raw", "-I", "PREROUTING", "1", "-j", RAW])
-    sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+        run(["iptables", "-w", "5", "-t", "raw", "-I", "PREROUTING", "1", "-j", RAW])
 
 
 def sysctl(path: str, value: str) -> None:
@@ -242,6 +267,13 @@ def network_rules(bridge: str, subnet: str, internal: bool) -> dict[str, list[st
     return {"raw": raw, "filter": filt, "nat": nat}
 
 
+def network_rules6(bridge: str, subnet: str, internal: bool) -> dict[str, list[str]]:
+    """An IPv6 network's ip6tables rules: network_rules' isolation and NAT, with ::1 for loopback."""
+    rules = network_rules(bridge, subnet, internal)
+    rules["raw"] = [ln.replace("-d 127.0.0.0/8", "-d ::1/128") for ln in rules["raw"]]
+    return rules
+
+
 def port_rules(container_id: str, ports: list[tuple[str, int, str, str, int]]) -> dict[str, list[str]]:
     """ports: (proto, host port, host ip or "", container ip, container port)."""
     from dockyard.network.ipam import to_int
@@ -257,12 +289,27 @@ def port_rules(container_id: str, ports: list[tuple[str, int, str, str, int]]) -
 
 
 def remove_tagged(tag: str) -> int:
-    """Delete every rule in our chains whose comment is `tag`; return how many there were."""
+    """Delete every rule in our chains whose comment is `tag`, in iptables and, for a network's tag
+    (a container's port rules are IPv4 only), in ip6tables when the host has it; return how many
+    there were."""
+    n = _remove_tagged(tag, False)
+    if tag.startswith("dockyard net ") and has_ip6tables():
+        n += _remove_tagged(tag, True)
+    return n
+
+
+def has_ip6tables() -> bool:
+    import shutil
+
+    return shutil.which("ip6tables", path="/usr/sbin:/sbin:/usr/bin:/bin:" + os.environ.get("PATH", "")) is not None
+
+
+def _remove_tagged(tag: str, v6: bool) -> int:
     needle = f'--comment "{tag}"'
     for attempt in range(3):
         batch: dict[str, list[str]] = {}
         for table, chains in _OWN_CHAINS.items():
-            code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False)
+            code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False, v6=v6)
             if code != 0:
                 continue
             batch[table] = ["-D" + ln[2:] for ln in out.splitlines()
@@ -271,7 +318,7 @@ def remove_tagged(tag: str) -> int:
         if not n:
             return 0
         try:
-            apply(batch)
+            apply(batch, v6=v6)
             return n
         except Unavailable:
             if attempt == 2:
@@ -281,10 +328,13 @@ def remove_tagged(tag: str) -> int:
     return 0
 
 
-def tagged_rules(prefix: str = "dockyard ") -> list[str]:
-    """Every rule of ours whose comment starts with `prefix` (for tests and `system prune`)."""
+def tagged_rules(prefix: str = "dockyard ", v6: bool = False) -> list[str]:
+    """Every rule of ours whose comment starts with `prefix` (for tests and `system prune`);
+    `v6`: those of ip6tables (tables named raw6, filter6, nat6), after iptables' ones."""
     out_lines = []
-    for table in ("raw", "filter", "nat"):
-        code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False)
-        out_lines += [f"{table}: {ln}" for ln in out.splitlines() if f'--comment "{prefix}' in ln]
+    for family in (False, True) if v6 and has_ip6tables() else (False,):
+        for table in ("raw", "filter", "nat"):
+            code, out = _run(["iptables", "-w", "5", "-t", table, "-S"], check=False, v6=family)
+            name = table + "6" if family else table
+            out_lines += [f"{name}: {ln}" for ln in out.splitlines() if f'--comment "{prefix}' in ln]
     return out_lines

@@ -41,7 +41,7 @@ class Rules:
 
     def __init__(self) -> None:
         self.by_tag: dict[str, list[tuple[str, str]]] = {}
-        for entry in firewall.tagged_rules():
+        for entry in firewall.tagged_rules(v6=True):  # an IPv6 network's are under raw6, filter6, nat6
             table, _, line = entry.partition(": ")
             tag = _comment(line)
             if tag:
@@ -49,8 +49,10 @@ class Rules:
 
     def subnet_of(self, bridge: str) -> str | None:
         """The network's subnet, from its own NAT rule (`-s <subnet>`)."""
-        for _table, line in self.by_tag.get(firewall.net_tag(bridge), ()):
+        for table, line in self.by_tag.get(firewall.net_tag(bridge), ()):
             words = line.split()
+            if table.endswith("6"):
+                continue
             if "-s" in words:
                 return words[words.index("-s") + 1]
         return None

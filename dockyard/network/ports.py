@@ -37,6 +37,10 @@ def parse_publish(spec: str) -> list[dict]:
     proto = proto.lower() if slash else "tcp"
     if proto not in ("tcp", "udp"):
         raise InvalidArgument(f"invalid proto {proto!r} in {spec!r}: tcp or udp")
+    if body.startswith("[") and "]" in body:
+        raise InvalidArgument(f"invalid publish spec {spec!r}: ports are published on IPv4 host addresses only "
+                              "(a container on an IPv6 network answers them on its IPv4 address)",
+                              hint="give an IPv4 host address (127.0.0.1:8080:80) or none")
     parts = body.split(":")
     if len(parts) > 3 or not parts[-1]:
         raise InvalidArgument(f"invalid publish spec {spec!r}: expected [ip:][host_port:]container_port[/proto]")

@@ -87,7 +87,7 @@ class Runtime:
             os.mkfifo(fifo, 0o622)
             os.chmod(fifo, 0o622)  # as runc: writable by the container's (possibly non-root) user
             rootfs_mounts = spec_rootfs_mounts(spec)
-            from dockyard.runtime.cgroups import Cgroup
+            from dockyard.runtime.cgroups.cgroup import Cgroup
 
             cgroup = Cgroup.for_spec(spec, cid, systemd=self.systemd_cgroup)
             if cgroup is not None:
@@ -309,7 +309,7 @@ class Runtime:
 def _cgroup_of(rec: dict):
     if not rec.get("cgroup"):
         return None
-    from dockyard.runtime.cgroups import Cgroup
+    from dockyard.runtime.cgroups.cgroup import Cgroup
 
     return Cgroup.from_json(rec["cgroup"])
 

@@ -28,6 +28,21 @@ def forward_signals(pid: int, signals=FORWARDED):
     return lambda: [signal.signal(s, h) for s, h in old.items()]
 
 
+def hold_signals(signals=(signal.SIGINT, signal.SIGTERM)):
+    """docker CLI's way while attached without --sig-proxy: SIGINT/SIGTERM do not end us (nor reach
+    the container); the third one exits 1 ("forcefully exiting"). Returns the restorer."""
+    got = []
+
+    def count(signum, _frame):
+        got.append(signum)
+        if len(got) >= 3:
+            os.write(2, b"got 3 SIGTERM/SIGINTs, forcefully exiting\n")
+            os._exit(1)
+
+    old = {s: signal.signal(s, count) for s in signals}
+    return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
 def exit_code(status: int) -> int:
     """Docker's convention: the exit code, or 128+N when killed by signal N."""
     if os.WIFSIGNALED(status):

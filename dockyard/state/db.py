@@ -102,6 +102,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # '' for every other image, the rows made before this step included.
         "ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT ''",
     ),
+    (
+        # IPv6 on bridge networks: networks.ipv6 is '{}' (IPv4 only, every row made before) or the
+        # IPv6 subnet's IPAM config under dockerd's names {Subnet, Gateway, IPRange?};
+        # endpoints.ip6 the endpoint's IPv6 address ('' when none), unique per network as its ip.
+        "ALTER TABLE networks ADD COLUMN ipv6 TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE endpoints ADD COLUMN ip6 TEXT NOT NULL DEFAULT ''",
+        "CREATE UNIQUE INDEX endpoints_ip6 ON endpoints (network_id, ip6) WHERE ip6 != ''",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -46,8 +46,10 @@ def test_networks_and_volumes(api, dy, tmp_path):
     assert doc == json.loads(dy("network", "inspect", "appnet").out)[0]
     p = api.docker("network", "create", "appnet", check=False)
     assert p.returncode == 1 and "already exists" in p.err
-    status, _, out = api.request("POST", "/v1.44/networks/create", {"Name": "v6", "EnableIPv6": True})
-    assert status == 400 and "IPv6" in json.loads(out)["message"]
+    status, _, out = api.request("POST", "/v1.44/networks/create",
+                                 {"Name": "two",
+                                  "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}, {"Subnet": "10.9.1.0/24"}]}})
+    assert status == 400 and "one IPAM.Config entry per address family" in json.loads(out)["message"]
     status, _, out = api.request("POST", "/v1.44/networks/create", {"Name": 5})
     assert status == 400
     api.docker("volume", "create", "--label", "k=v", "data")

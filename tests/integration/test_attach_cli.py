@@ -133,16 +133,18 @@ def test_run_attach_flags(dy, busybox, tmp_path):
                             (("--detach-keys", "ctrl-a"), "cannot detach", 125)):
         p = dy("run", "--rm", *args, "busybox", "true", check=False)
         assert p.returncode == code and msg in p.err, (args, p.err)
-    # --sig-proxy=false: our SIGTERM is ours, not the container's
+    # --sig-proxy=false: our SIGTERM is ours, not the container's, and (as docker CLI's) does not end us
     p = subprocess.Popen(dy.cmd("run", "--rm", "--sig-proxy=false", "--name", "np", "--network", "none", "busybox",
                                 "sh", "-c", "trap 'echo got; exit 3' TERM; sleep 1000 & wait"),
                          env=dy.env, stdout=subprocess.PIPE)
     wait_for(lambda: dy("ps", "-q", "-f", "name=np").out.strip() != "", what="the container")
     time.sleep(0.3)
     p.send_signal(signal.SIGTERM)
-    p.wait(10)
+    time.sleep(1)
+    assert p.poll() is None  # still attached
     assert _status(dy, "np") == "running"  # the signal was not forwarded: the trap did not run
     dy("rm", "-f", "np")
+    assert p.wait(10) == 137
     assert b"got" not in p.stdout.read()
     wait_for(lambda: dy("ps", "-aq").out == "", what="--rm")
     assert_nothing_left(dy, tmp_path)

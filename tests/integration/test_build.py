@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import subprocess
 import tarfile
 
 import pytest
@@ -262,3 +263,20 @@ def test_unsupported_flags_are_refused_clearly(dy, busybox, ctx):
     p = dy("build", str(ctx), check=False, timeout=120)
     assert p.returncode == 1 and "type=ssh is not supported" in p.err and "Dockerfile:2" in p.err
     no_traceback(p)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_a_relative_dockerfile_is_the_current_directorys(dy, busybox, tmp_path):
+    """-f names a file of the current directory (docker's CLI), not of the context."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile.x").write_text("FROM busybox\n")
+    p = dy("build", "-q", "-f", "Dockerfile.x", str(ctx), check=False)  # dy runs in the repository
+    assert p.returncode == 1 and p.err.endswith("unable to evaluate symlinks in Dockerfile path: lstat "
+                                                f"{os.path.join(REPO, 'Dockerfile.x')}: no such file or "
+                                                "directory\n"), p.err
+    p = subprocess.run(dy.cmd("build", "-q", "-f", "Dockerfile.x", "."), cwd=str(ctx), env=dy.env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.startswith("sha256:"), p.stderr

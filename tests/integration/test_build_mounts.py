@@ -266,6 +266,19 @@ def test_cache_from_limits_the_cache_to_those_images(dy, busybox, ctx):
     assert "Using cache" not in dy("build", "--cache-from", "nosuch:1", str(ctx), timeout=120).out
 
 
+def test_cache_from_takes_the_named_images_own_layer(dy, busybox, ctx):
+    """When the step cache holds a later build of the step, --cache-from still takes the named
+    image's layer (matched by its history), as dockerd's classic builder does."""
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN cat /proc/sys/kernel/random/uuid > /f\n"})
+    for tag in ("one:1", "two:1"):
+        dy("build", "-q", "--no-cache", "-t", tag, str(ctx), timeout=120)
+    dy("build", "-q", "--cache-from", "one:1", "-t", "three:1", str(ctx), timeout=120)
+    f = {t: dy("run", "--rm", "--network", "none", t, "cat", "/f").out for t in ("one:1", "two:1", "three:1")}
+    assert f["one:1"] != f["two:1"] and f["three:1"] == f["one:1"], f
+    assert dy("inspect", "-f", "{{.RootFS.Layers}}", "three:1").out == dy("inspect", "-f", "{{.RootFS.Layers}}",
+                                                                           "one:1").out
+
+
 def test_output_local_and_tar(dy, busybox, ctx, tmp_path):
     write(ctx, {"Dockerfile": "FROM busybox\nRUN mkdir /out && echo built > /out/f && ln -s f /out/l\n"})
     dest = tmp_path / "dest"

@@ -15,15 +15,17 @@ import uuid
 
 import pytest
 
-from dockyard.errors import DockyardError, InvalidArgument, SyscallError
-from dockyard.runtime import cgroups as C
+from dockyard.errors import DockyardError, InvalidArgument, SyscallError, Unavailable
+from dockyard.runtime.cgroups.cgroup import Cgroup
+from dockyard.runtime.cgroups.paths import current_layout, parse_mountinfo, parse_proc_cgroup
+from dockyard.runtime.cgroups.values import parse_cpus, shares_to_weight
 
 MB = 1 << 20
 
 
 def _layout():
     try:
-        return C.current_layout()
+        return current_layout()
     except DockyardError:
         return None
 
@@ -33,7 +35,7 @@ LAYOUT = _layout()
 
 def _unified_mount():
     try:
-        return C.parse_mountinfo(open("/proc/self/mountinfo").read())[1]
+        return parse_mountinfo(open("/proc/self/mountinfo").read())[1]
     except (OSError, DockyardError):
         return None
 
@@ -74,7 +76,7 @@ def cgroups(procs):
 
     def make(resources=None, name="c", **linux):
         spec = {"linux": dict(cgroupsPath=f"{parent}/{name}", resources=resources or {}, **linux)}
-        cg = C.Cgroup.for_spec(spec, "unused")
+        cg = Cgroup.for_spec(spec, "unused")
         made.append(cg)
         cg.create()
         cg.set()
@@ -222,7 +224,7 @@ def test_fork_bomb_is_bounded(cgroups, procs):
 
 def test_destroy_removes_nested_cgroups_and_their_processes(cgroups, procs):
     cg = cgroups({"pids": {"limit": 10}})
-    inner = C.Cgroup(cg.path + "/inner", {h: d + "/inner" for h, d in cg.dirs.items()}, cg.layout)
+    inner = Cgroup(cg.path + "/inner", {h: d + "/inner" for h, d in cg.dirs.items()}, cg.layout)
     inner.create()
     a, b = procs(["sleep", "30"]), procs(["sleep", "30"])
     cg.apply(a.pid)
@@ -247,14 +249,14 @@ def test_cpu_and_cpuset(cgroups):
     cg = cgroups({"cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"}})
     if V2:
         if "cpu" in read(cg, "", "cgroup.controllers").split():
-            assert read(cg, "", "cpu.weight") == str(C.shares_to_weight(512))
+            assert read(cg, "", "cpu.weight") == str(shares_to_weight(512))
             assert read(cg, "", "cpu.max") == "50000 100000"
     else:
         assert read(cg, "cpu", "cpu.shares") == "512"
         assert read(cg, "cpu", "cpu.cfs_quota_us") == "50000"
         assert read(cg, "cpu", "cpu.cfs_period_us") == "100000"
         assert read(cg, "cpuset", "cpuset.cpus") == "0"
-    quota, period = C.parse_cpus("0.5")
+    quota, period = parse_cpus("0.5")
     cg.set({"cpu": {"quota": quota, "period": period}})
 
 
@@ -310,7 +312,7 @@ def check_default_policy(seen: dict) -> None:
 
 
 def test_devices_v1(cgroups, procs):
-    if "devices" not in C.Cgroup.at("/x").dirs or V2:
+    if "devices" not in Cgroup.at("/x").dirs or V2:
         pytest.skip("no cgroup v1 devices controller")
     rules = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}]
     cg = cgroups({"devices": rules})
@@ -323,7 +325,7 @@ def test_devices_v1(cgroups, procs):
 
 def test_devices_v1_default_policy(cgroups, procs):
     """With resources that name no devices the default policy still applies (runc's)."""
-    if "devices" not in C.Cgroup.at("/x").dirs or V2:
+    if "devices" not in Cgroup.at("/x").dirs or V2:
         pytest.skip("no cgroup v1 devices controller")
     cg = cgroups({"pids": {"limit": 50}})
     assert "c 1:7 rwm" in read(cg, "devices", "devices.list").splitlines()
@@ -342,7 +344,7 @@ def test_devices_v2_bpf_program(procs, rules, extra):
     process moved in, open() of allowed and denied host devices."""
     mnt = _unified_mount()[0]
     path = f"/dockyard-test-{uuid.uuid4().hex[:12]}/c"
-    cg = C.Cgroup(path, {"": mnt + path}, "v2", resources={"devices": rules} if rules else {})
+    cg = Cgroup(path, {"": mnt + path}, "v2", resources={"devices": rules} if rules else {})
     try:
         cg.create()
         cg.set()
@@ -384,7 +386,7 @@ def test_v2_code_paths_on_the_cgroup2_tree(procs):
     hybrid one (whose missing controller files must give clear errors)."""
     mnt = _unified_mount()[0]
     path = f"/dockyard-test-{uuid.uuid4().hex[:12]}/c"
-    cg = C.Cgroup(path, {"": mnt + path}, "v2")
+    cg = Cgroup(path, {"": mnt + path}, "v2")
     try:
         cg.create()
         controllers = open(mnt + path + "/cgroup.controllers").read().split()
@@ -395,7 +397,7 @@ def test_v2_code_paths_on_the_cgroup2_tree(procs):
             cg.set({"pids": {"limit": 7}})
             assert open(mnt + path + "/pids.max").read().strip() == "7"
         else:
-            with pytest.raises(C.Unavailable, match="pids.max"):
+            with pytest.raises(Unavailable, match="pids.max"):
                 cg.set({"pids": {"limit": 7}})
         cg.freeze()
         assert cg.frozen() and "frozen 1" in open(mnt + path + "/cgroup.events").read()
@@ -417,19 +419,19 @@ def test_v2_code_paths_on_the_cgroup2_tree(procs):
 
 def test_failed_create_removes_only_what_it_made():
     parent = f"/dockyard-test-{uuid.uuid4().hex[:12]}"
-    cg = C.Cgroup.at(parent + "/c")
+    cg = Cgroup.at(parent + "/c")
     first, *_ = cg.dirs  # made first, then the broken one fails
     cg.dirs["zzz"] = "/tmp/not-a-cgroup/c"
-    with pytest.raises(C.Unavailable, match="not under a mounted cgroup"):
+    with pytest.raises(Unavailable, match="not under a mounted cgroup"):
         cg.create()
     assert not os.path.exists(os.path.dirname(cg.dirs[first]))
 
 
 def test_relative_path_is_under_our_own_cgroup(cgroups):
     with open("/proc/self/cgroup") as f:
-        own = C.parse_proc_cgroup(f.read())
+        own = parse_proc_cgroup(f.read())
     rel = f"dockyard-test-{uuid.uuid4().hex[:12]}"
-    cg = C.Cgroup.at(rel)
+    cg = Cgroup.at(rel)
     for h, d in cg.dirs.items():
         assert d.endswith(("" if own.get(h, "/") == "/" else own[h]) + "/" + rel)
     cg.create()
@@ -444,7 +446,7 @@ def test_state_round_trip_controls_the_same_cgroup(cgroups, procs):
     cg = cgroups({"pids": {"limit": 5}})
     p = procs(["sleep", "30"])
     cg.apply(p.pid)
-    again = C.Cgroup.from_json(cg.to_json())
+    again = Cgroup.from_json(cg.to_json())
     assert again.pids() == [p.pid]
     again.destroy()
     assert p.wait(10) == -signal.SIGKILL

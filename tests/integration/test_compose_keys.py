@@ -61,7 +61,7 @@ def test_service_keys_networks_and_service_network_mode(dy, busybox, tmp_path, n
         dy(*base, "up", "-d")
         d = json.loads(dy("inspect", f"{name}-a-1").out)[0]
         h, c = d["HostConfig"], d["Config"]
-        assert (h["ReadonlyRootfs"], h["Init"], h["CapAdd"], h["CapDrop"]) == (True, True, ["SYS_TIME"], ["NET_RAW"])
+        assert (h["ReadonlyRootfs"], h["Init"], h["CapAdd"], h["CapDrop"]) == (True, True, ["CAP_SYS_TIME"], ["CAP_NET_RAW"])
         assert (h["Memory"], h["NanoCpus"], h["PidsLimit"]) == (64 << 20, 500_000_000, 50)
         assert h["Ulimits"] == [{"Name": "nofile", "Soft": 1000, "Hard": 2000}]
         assert h["Sysctls"] == {"net.ipv4.ip_forward": "1"}

@@ -66,7 +66,7 @@ def test_containers_generate_play_serve_the_same(dy, busybox, second, tmp_path):
     assert second("kube", "play", str(out), timeout=90).out.split() == ["web-pod-0"]
     assert wait_for(fetched(port), what="the played pod") == before
     played = json.loads(second("inspect", "web-pod-0-web").out)[0]
-    assert played["HostConfig"]["Memory"] == 64 << 20 and played["HostConfig"]["CapDrop"] == ["NET_RAW"]
+    assert played["HostConfig"]["Memory"] == 64 << 20 and played["HostConfig"]["CapDrop"] == ["CAP_NET_RAW"]  # dockerd's form
     assert "no-new-privileges" in played["HostConfig"]["SecurityOpt"]
     assert played["Config"]["Healthcheck"]["Test"] == ["CMD", "/bin/sh", "-c", "wget -q -O- http://localhost/health"]
     wait_for(lambda: json.loads(second("inspect", "web-pod-0-web").out)[0]["State"].get("Health", {}).get("Status")

@@ -419,3 +419,23 @@ def test_a_network_name_is_any_printable_text_but_a_slash(dy, busybox):
     p = dy("network", "create", "a/b", check=False)
     assert p.returncode != 0 and 'without "/"' in p.err
     dy("network", "rm", "test 01", "réseau")
+
+
+def test_dockers_bridge_options_are_refused_unless_they_are_what_dockyard_does(dy, name):
+    """-o com.docker.network.* changes docker's bridge (its name, icc, masquerading, MTU): not
+    done by dockyard, so refused with the reason, before any network exists; the
+    values dockyard's bridges have anyway, and options of no driver, are kept and shown."""
+    for opt, words in (("com.docker.network.bridge.name=br-x", "take none of docker's bridge options"),
+                       ("com.docker.network.bridge.enable_icc=false", "always have com.docker.network.bridge."
+                                                                      "enable_icc=true"),
+                       ("com.docker.network.driver.mtu=1400", "take none of docker's bridge options")):
+        p = dy("network", "create", "-o", opt, name, check=False)
+        assert p.returncode == 1 and f"driver option {opt} is not supported" in p.err and words in p.err, p.err
+        no_traceback(p)
+        assert dy("network", "inspect", name, check=False).returncode == 1  # (the dy fixture checks bridges)
+    dy("network", "create", "-o", "com.docker.network.bridge.enable_icc=true", "-o", "foo=bar", name)
+    try:
+        opts = json.loads(dy("network", "inspect", name).out)[0]["Options"]
+        assert opts["foo"] == "bar" and opts["com.docker.network.bridge.enable_icc"] == "true"
+    finally:
+        dy("network", "rm", name)

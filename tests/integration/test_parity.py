@@ -280,3 +280,20 @@ def test_subnet_pools_fall_back_to_dockers_when_host_routes_take_ours(dy, netns)
                         "from dockyard.engine.networking import reset; reset(Engine(sys.argv[2], sys.argv[3]))",
                         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                         dy.root, dy.runroot], capture_output=True, timeout=60)
+
+
+def test_images_before_since_filters_and_a_line_per_tag(dy, busybox, tmp_path):
+    """images --filter before=/since= IMAGE (created strictly before/after it), -q a line per row
+    (docker CLI 28: an image with two tags twice), --format json as docker's MarshalJSON."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nLABEL later=yes\n")
+    time.sleep(1.1)  # created a second later than the bootstrapped busybox at least
+    dy("build", "-q", "-t", "later:1", str(tmp_path))
+    dy("tag", "busybox", "again:1")
+    names = lambda *f: dy("images", *f, "--format", "{{.Repository}}").out.split()  # noqa: E731
+    assert names("--filter", "since=busybox") == ["later"]
+    assert sorted(names("--filter", "before=later:1")) == ["again", "busybox"]
+    p = dy("images", "--filter", "since=nosuch:1", check=False)
+    assert p.returncode == 1 and "No such image: nosuch:1" in p.err
+    assert len(dy("images", "-q", "--filter", "before=later:1").out.split()) == 2
+    line = dy("images", "--format", "json", "later:1").out
+    assert line.startswith('{"Containers":"N/A","CreatedAt":') and '"Digest":"\\u003cnone\\u003e"' in line

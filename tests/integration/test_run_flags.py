@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -63,7 +64,7 @@ def test_add_host_is_kept_when_peers_rewrite_hosts(dy, busybox):
     assert "10.9.8.7\tkept" in hosts and f"{gateway}\tgw" in hosts and "a2" in hosts
     resolv = dy("run", "--rm", "--network", "flagnet", "--dns-search", "x.example", "--dns-option", "ndots:2",
                 "busybox", "cat", "/etc/resolv.conf").out.splitlines()
-    assert resolv == ["search x.example", "options ndots:2", "nameserver 127.0.0.11"]
+    assert resolv == ["search x.example", "nameserver 127.0.0.11", "options ndots:2"]  # libnetwork's order
 
 
 def test_ulimit_shm_size_group_add_oom_score_adj(dy, busybox):
@@ -168,8 +169,8 @@ def test_label_file_expose_and_annotations(dy, busybox, tmp_path):
     doc = json.loads(dy("inspect", "lab").out)[0]
     assert doc["Config"]["Labels"] == {"a": "1", "b": "flag", "empty": ""}
     assert set(doc["Config"]["ExposedPorts"]) == {"80/tcp", "7000/udp", "7001/udp", "7002/udp"}
-    # -P publishes what --expose added, as Docker's does
-    assert set(doc["HostConfig"]["PortBindings"]) == {"80/tcp", "7000/udp", "7001/udp", "7002/udp"}
+    # -P publishes what --expose added once it runs; HostConfig.PortBindings keeps -p's only, as Docker's
+    assert doc["HostConfig"]["PortBindings"] == {} and doc["HostConfig"]["PublishAllPorts"] is True
     assert doc["HostConfig"]["Annotations"] == {"org.example.note": "hi"}
     with open(os.path.join(dy.runroot, "containers", doc["Id"], "config.json")) as fh:
         assert json.load(fh)["annotations"]["org.example.note"] == "hi"
@@ -180,11 +181,29 @@ def test_label_file_expose_and_annotations(dy, busybox, tmp_path):
 # -- group 2: namespaces, cgroups, init -----------------------------------------------------------
 
 
+def test_domainname_is_the_containers_never_the_hosts(dy, busybox):
+    """--domainname is also the kernel.domainname sysctl (as dockerd sets it, for runc < 1.2): set in
+    the container's own UTS namespace, with either runtime; with --uts host it is dropped, and the
+    host's domain name is what it was."""
+    with open("/proc/sys/kernel/domainname") as f:
+        before = f.read()
+    runtimes = [()] + ([("--runtime", "runc")] if shutil.which("runc") else [])
+    for extra in runtimes:
+        assert inside(dy, "--network", "none", "--domainname", "c.example", *extra,
+                      script="cat /proc/sys/kernel/domainname") == ["c.example"], extra
+        out = inside(dy, "--network", "none", "--uts", "host", "--domainname", "evil.example", *extra,
+                     script="cat /proc/sys/kernel/domainname")
+        assert out == [before.strip()], extra
+        with open("/proc/sys/kernel/domainname") as f:
+            assert f.read() == before, extra
+
+
 def test_host_namespaces(dy, busybox):
     out = inside(dy, "--pid", "host", "--uts", "host", "--ipc", "host", "--cgroupns", "host",
                  script="for n in pid uts ipc cgroup; do readlink /proc/self/ns/$n; done; hostname; echo $HOSTNAME")
     assert out[:4] == [host_ns(n) for n in ("pid", "uts", "ipc", "cgroup")]
-    assert out[4] == out[5] == os.uname().nodename
+    assert out[4] == os.uname().nodename
+    assert len(out[5]) == 12 and out[5] != out[4]  # $HOSTNAME: Config.Hostname, the id's as docker's (not the host's)
     own = inside(dy, "--cgroupns", "private", script="for n in pid uts ipc cgroup; do readlink /proc/self/ns/$n; done")
     assert not set(own) & {host_ns(n) for n in ("pid", "uts", "ipc", "cgroup")}
     assert "Conflicting options: hostname and the UTS mode" in refused(dy, "--uts", "host", "-h", "x")
@@ -330,8 +349,8 @@ BAD = [
     (("--annotation", "novalue"), 'invalid argument "novalue" for "--annotation" flag'),
     (("--gpus", "all"), "--gpus is not supported"),
     (("--storage-opt", "size=1G"), "--storage-opt is not supported"),
-    (("--ip6", "fd00::5"), "--ip6 is not supported"),
-    (("--link-local-ip", "169.254.1.1"), "--link-local-ip is not supported"),
+    (("--ip6", "fd00::5"), "user specified IP address is supported on user defined networks only"),
+    (("--link-local-ip", "169.254.1"), "invalid link-local IP address"),
     (("--platform", "linux/arm64"), '--platform "linux/arm64" is not supported'),
     (("--mac-address", "zz"), 'invalid argument "zz" for "--mac-address" flag: zz is not a valid mac address'),
     (("--mac-address", "93:d0:c6:0a:29:33"), "is a multicast address"),
@@ -344,7 +363,9 @@ BAD = [
 DAEMON_SIDE = {("--oom-score-adj", "2000"), ("--ipc", "foo"), ("--memory-reservation", "1m"),
                ("-m", "10m", "--memory-reservation", "20m"), ("--cpu-period", "10"), ("--cpu-quota", "10"),
                ("--cpus", "1", "--cpu-quota", "50000"), ("--cpuset-mems", "7"),
-               ("--network", "none", "--mac-address", "92:d0:c6:0a:29:33")}
+               ("--network", "none", "--mac-address", "92:d0:c6:0a:29:33"), ("--ip6", "fd00::5"),
+               ("--link-local-ip", "169.254.1"),
+               ("--platform", "linux/arm64")}  # dockerd refuses an image of another platform
 
 
 @pytest.mark.parametrize("flags,message", BAD, ids=[" ".join(f) for f, _m in BAD])

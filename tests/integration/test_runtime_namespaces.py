@@ -394,7 +394,7 @@ def test_no_namespaces_at_all(bundle, tmp_path):
 
 
 def _v1_has(controller: str, f: str | None = None) -> bool:
-    from dockyard.runtime.cgroups import parse_mountinfo
+    from dockyard.runtime.cgroups.paths import parse_mountinfo
 
     with open("/proc/self/mountinfo") as fh:
         v1, _ = parse_mountinfo(fh.read())
@@ -423,7 +423,7 @@ LACKING = [  # (id, resources, OCI field our message names, present on this host
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("case, resources, field, present", LACKING, ids=[c[0] for c in LACKING])
 def test_limit_the_host_lacks_is_refused(bundle, tmp_path, runtime, case, resources, field, present):
-    from dockyard.runtime.cgroups import current_layout
+    from dockyard.runtime.cgroups.paths import current_layout
 
     if current_layout() == "v2":
         pytest.skip("these are cgroup v1 cases")

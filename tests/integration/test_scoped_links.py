@@ -85,7 +85,7 @@ def test_network_connect_link_and_the_advanced_network_flag(dy, busybox, tmp_pat
     p = dy("run", "--rm", "--network", "name=connnet,link=db:viaflag,alias=me", "busybox", "nslookup", "viaflag")
     assert _ip(dy, "db", "connnet") in p.out
     for args, words in ((("--network", "name=connnet,link=db:"), "bad format for links: db:"),
-                        (("--network", "name=connnet,ip6=fd00::1"), "ip6= is not supported"),
+                        (("--network", "name=connnet,gw-priority=1"), "gw-priority= is not supported"),
                         (("--network", "name=connnet,bogus=1"), "invalid field key 'bogus'"),
                         (("--network", "alias=x"), "no name set for network"),
                         (("--network", "name=connnet,link=db:x", "--link", "db:y"), "cannot specify both --link")):

@@ -60,7 +60,7 @@ def alive(pid: int) -> bool:
 
 def cgroup_dirs(pid: int) -> list[str]:
     """The directories of the container's own cgroup (named by its id) in every hierarchy."""
-    from dockyard.runtime.cgroups import Cgroup
+    from dockyard.runtime.cgroups.cgroup import Cgroup
 
     with open(f"/proc/{pid}/cgroup") as f:
         paths = {line.split(":", 2)[2] for line in f.read().splitlines()}

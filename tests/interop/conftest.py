@@ -24,7 +24,9 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -280,3 +282,215 @@ def podman_image(busybox_tar):
     if ids:
         sh(["podman", "rm", "-f", "-t", "0", *sorted(set(ids))], timeout=120)
     sh(["podman", "rmi", "-f", image], timeout=120)
+
+
+# ----------------------------------------------------------------------------- dockyard beside docker
+
+class FlagPair:
+    """One dockyard store and the docker CLI (against dockerd) holding the same image, `tag`: the
+    run/create flag comparisons (tests/interop/test_flags_*_vs_docker.py) run the same command line
+    on both sides. Container and network names get this session's id, so another session on the
+    same dockerd never meets them; `forget` removes them from both sides."""
+
+    def __init__(self, root: str, docker: str) -> None:
+        self.root, self.docker_cli = root, docker
+        self.store = {"DOCKYARD_ROOT": os.path.join(root, "root"), "DOCKYARD_RUNROOT": os.path.join(root, "run"),
+                      "PYTHONPATH": REPO}
+        self.tag = f"dyflags-{SESSION}:1"
+        self.made: list[tuple[str, str]] = []  # (kind, name) made on both sides, removed by forget()
+
+    def dy(self, *args: str, timeout: float = 60, input: str | None = None, env: dict | None = None
+           ) -> subprocess.CompletedProcess:
+        return sh([sys.executable, "-S", "-m", "dockyard", *args], timeout=timeout, input=input,
+                  env=dict(os.environ, **self.store, **(env or {})), cwd=REPO)
+
+    def docker(self, *args: str, timeout: float = 120, input: str | None = None, env: dict | None = None
+               ) -> subprocess.CompletedProcess:
+        return sh([self.docker_cli, *args], timeout=timeout, input=input, env=dict(os.environ, **(env or {})))
+
+    def both(self, *args: str, **kw) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+        """The same command line on both sides: (dockyard's result, docker's)."""
+        return self.dy(*args, **kw), self.docker(*args, **kw)
+
+    def name(self, kind: str = "container") -> str:
+        n = f"dyf-{SESSION}-{len(self.made)}"
+        self.made.append((kind, n))
+        return n
+
+    def inspect(self, name: str) -> tuple[dict, dict]:
+        ours, theirs = self.both("inspect", name)
+        assert ours.returncode == 0 and theirs.returncode == 0, (ours.stderr, theirs.stderr)
+        return json.loads(ours.stdout)[0], json.loads(theirs.stdout)[0]
+
+    def forget(self) -> None:
+        """Remove every container, then every network and volume, this pair named (both sides)."""
+        for kinds, rm in ((("container",), ("rm", "-f", "-v")), (("network",), ("network", "rm")),
+                          (("volume",), ("volume", "rm", "-f"))):
+            names = [n for k, n in self.made if k in kinds]
+            if names:
+                self.dy(*rm, *names, timeout=120)
+                # newest first, one at a time: a --volumes-from source's anonymous volume goes only once
+                # no container uses it (docker's CLI removes several in parallel)
+                for n in reversed(names):
+                    self.docker(*rm, n, timeout=120)
+        self.made.clear()
+
+
+BLOCK = next((f"/dev/{d}" for d in sorted(os.listdir("/sys/block")) if d.startswith(("vd", "sd", "nvme", "xvd"))
+              and os.path.exists(f"/dev/{d}")), None)
+POWERCAP = "/sys/devices/virtual/powercap"
+
+
+def normalised(doc: dict) -> dict:
+    """Config and HostConfig of one side, with what differs by nature made equal."""
+    cfg, hc = dict(doc["Config"]), dict(doc["HostConfig"])
+    if cfg.get("Hostname") == doc["Id"][:12]:  # each side's own container id
+        cfg["Hostname"] = "<id>"
+    for key in ("KernelMemory", "KernelMemoryTCP"):  # API 1.41's; dockyard answers as API 1.44+, without them
+        hc.pop(key, None)
+    for key in ("OnBuild", "Volumes"):  # null in 20.10's JSON, omitted (omitempty) by newer dockerd and dockyard
+        if cfg.get(key) is None:
+            cfg.pop(key, None)
+    if hc.get("Runtime") in ("runc", "dockyard"):  # each engine's default runtime is its own
+        hc["Runtime"] = "<default>"
+    if hc.get("MaskedPaths"):  # dockyard masks powercap as moby >= 23 does (CVE-2020-8694); 20.10 does not
+        hc["MaskedPaths"] = [p for p in hc["MaskedPaths"] if p != POWERCAP]
+    if hc.get("SecurityOpt"):
+        # dockerd 20.10 adds an SELinux "label=disable" for --privileged/--pid host/--ipc host even on a
+        # host without SELinux; dockyard refuses SELinux labels altogether (runtime/lsm.py)
+        hc["SecurityOpt"] = [o for o in hc["SecurityOpt"] if o != "label=disable"] or None
+    if hc.get("CgroupnsMode") in ("host", "private") and "--cgroupns" not in doc.get("_asked", ()):
+        # dockerd's default on this cgroup v1 host is the host's cgroup namespace; dockyard's is a private
+        # one everywhere (the container sees its own cgroup as /). Compared where --cgroupns is given.
+        hc["CgroupnsMode"] = "<default>"
+    if "--env-file" in doc.get("_asked", ()):
+        # docker's CLI 28 passes --env-file's and -e's variables through a Go map when both are given: their
+        # order changes from run to run (the set is what is compared)
+        cfg["Env"] = sorted(cfg["Env"] or ())
+    assert cfg.get("Image"), cfg
+    return {"Config": cfg, "HostConfig": hc}
+
+
+def differences(ours: dict, theirs: dict, path: str = "") -> list[str]:
+    """Readable differences between two documents (the assertion message)."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        out = []
+        for k in sorted(set(ours) | set(theirs)):
+            if k not in ours:
+                out.append(f"{path}.{k}: only docker's: {theirs[k]!r}")
+            elif k not in theirs:
+                out.append(f"{path}.{k}: only dockyard's: {ours[k]!r}")
+            else:
+                out += differences(ours[k], theirs[k], f"{path}.{k}")
+        return out
+    return [] if ours == theirs else [f"{path}: dockyard {ours!r} / docker {theirs!r}"]
+
+
+def created_alike(pair, command: str, flags: list[str], args: list[str] = ()) -> tuple:
+    """`command` (create, or run without --rm) with `flags` on both sides; both must succeed with the
+    same warnings and output; returns the two normalised inspect documents."""
+    name = pair.name()
+    cid = None
+    if "--cidfile" in flags:  # one path for both: removed between the two (each side refuses an existing file)
+        cid = flags[flags.index("--cidfile") + 1]
+    if "--network" not in flags:  # dockerd here has no default bridge (--bridge=none)
+        flags = ["--network", "none", *flags]
+    ours = pair.dy(command, "--name", name, *flags, pair.tag, *args)
+    if cid:
+        assert open(cid).read() == pair.dy("inspect", "-f", "{{.Id}}", name).stdout.strip()
+        os.unlink(cid)
+    theirs = pair.docker(command, "--name", name, *flags, pair.tag, *args)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    if command == "create":  # the new container's id, and nothing else
+        assert len(ours.stdout.strip()) == len(theirs.stdout.strip()) == 64
+    else:
+        assert ours.stdout == theirs.stdout
+    assert ours.stderr == theirs.stderr  # the same warnings (a kernel without blkio weights, ...)
+    a, b = pair.inspect(name)
+    a["_asked"] = b["_asked"] = flags
+    return normalised(a), normalised(b)
+
+
+def expand(flags: list[str], tmp_path, pair) -> list[str]:
+    """The group's @placeholders → files and names of this test."""
+    (tmp_path / "env").write_text("E1=x\n# a comment\nE2\n")
+    (tmp_path / "labels").write_text("lf=1\n")
+    (tmp_path / "host").mkdir(exist_ok=True)
+    subs = {"@envfile": str(tmp_path / "env"), "@labelfile": str(tmp_path / "labels"),
+            "@cidfile": str(tmp_path / "cid"), "@hostdir": str(tmp_path / "host")}
+    out = []
+    for f in flags:
+        if "@volume" in f:
+            vol = pair.name("volume")
+            f = f.replace("@volume", vol)
+        for k, v in subs.items():
+            f = f.replace(k, v)
+        out.append(f)
+    return out
+
+
+@pytest.fixture(scope="session")
+def flag_pair(interop_tmp):
+    """A FlagPair whose store holds busybox (dockyard bootstrap), loaded into dockerd as `tag`."""
+    with private_dockerd() as docker:
+        # the docker CLI a user types (PATH's: here CLI 28, whose requests dockyard's CLI follows), not
+        # necessarily DOCKER (Debian's 20.10 CLI, beside its dockerd)
+        pair = FlagPair(os.path.join(interop_tmp, "flagpair"), shutil.which("docker") or docker)
+        boot = pair.dy("bootstrap", "busybox", pair.tag, timeout=300)
+        assert boot.returncode == 0, boot.stderr
+        archive = os.path.join(interop_tmp, "flagpair.tar")
+        pair.dy("save", "-o", archive, pair.tag, timeout=120)
+        sh([docker, "load", "-i", archive], check=True, timeout=120)
+        try:
+            yield pair
+        finally:
+            pair.forget()
+            left = pair.dy("ps", "-aq").stdout.split()
+            if left:
+                pair.dy("rm", "-f", *left, timeout=120)
+            pair.docker("rmi", "-f", pair.tag)
+            # a bridge this store made (its default one included) is host-wide: taken down
+            from dockyard.engine.engine import Engine
+            from dockyard.engine.networking import reset
+
+            reset(Engine(pair.store["DOCKYARD_ROOT"], pair.store["DOCKYARD_RUNROOT"]))
+
+
+@pytest.fixture
+def pair(flag_pair):
+    """flag_pair for one test: what the test named on both sides is removed after it."""
+    yield flag_pair
+    flag_pair.forget()
+
+CLI28 = "/usr/local/bin/docker"  # docker CLI 28, the client issue 15 compares with
+
+
+@pytest.fixture(scope="module")
+def docker28():
+    """docker CLI 28 (else the docker.io CLI) with a dockerd answering (`private_dockerd`)."""
+    with private_dockerd() as d:
+        yield CLI28 if os.access(CLI28, os.X_OK) else d
+
+
+@pytest.fixture
+def dockyard_registry(tmp_path):
+    """A `dockyard registry serve` on a kernel-picked port of 127.0.0.1: its host:port."""
+    log = tmp_path / "registry.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-S", "-m", "dockyard", "registry", "serve", "--addr", "127.0.0.1:0",
+                                 "--root", str(tmp_path / "registry")], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
+    try:
+        deadline = time.monotonic() + 20
+        while not (m := re.search(r"listening on http://(127\.0\.0\.1:\d+)", log.read_text(errors="replace"))):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        yield m.group(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,4 +1,6 @@
-"""Shared by the tests/interop/test_flags_*_vs_docker.py files: one invocation run by dockyard and
+"""Shared by test_flags_{containerops,objects,images,login_manifest}_vs_docker.py (the commands
+without a flag of their own, such as top, tag or logout, are compared there too, without an
+@compares, which names flags): one invocation run by dockyard and
 by the docker CLI (28, against the dockerd `private_dockerd` gives: reused when one answers, so
 other test runs share it), compared on exit code and output.
 

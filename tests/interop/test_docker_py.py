@@ -300,12 +300,8 @@ def test_docker_py_env_image_config_and_endpoint_settings(client, dy):
         api.remove_container(c, force=True)
     img = api.inspect_image("busybox")
     assert img["Config"]["OnBuild"] is None and img["Config"]["Cmd"] == ["sh"]
-    with pytest.raises(docker.errors.APIError) as e:
-        api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="pyepnet"),
-                             networking_config=api.create_networking_config(
-                                 {"pyepnet": api.create_endpoint_config(link_local_ips=["169.254.8.8"])}))
-    assert e.value.status_code == 501 and "not supported" in str(e.value)
-    # links and driver options are kept (tests/integration/test_scoped_links.py, test_endpoint_driver_opts.py)
+    # links and driver options are kept (tests/integration/test_scoped_links.py, test_endpoint_driver_opts.py),
+    # link-local IPs too (test_docker_py_ipv6_and_link_local_addresses)
     c = api.create_container("busybox", ["true"], host_config=api.create_host_config(network_mode="pyepnet"),
                              networking_config=api.create_networking_config({"pyepnet": api.create_endpoint_config(
                                  links=[("x", "y")], driver_opt={"a": "b"})}))
@@ -495,3 +491,45 @@ def test_docker_py_build_stderr_comes_coloured(client):
     lines = [c.get("stream") for c in client.api.build(fileobj=script, decode=True, nocache=True,
                                                        network_mode="none")]
     assert "\x1b[91mAncient Temple\n\x1b[0m" in lines and "plain\n" in lines, lines
+
+
+def test_docker_py_ipv6_and_link_local_addresses(client, dy):
+    """docker-py's test_create_network_ipv6_enabled, test_create_with_ipv6_address,
+    test_connect_with_ipv6_address and test_create_with_linklocal_ips (on a subnet of our own
+    instead of 2001:389::/64): the addresses asked for are in IPAMConfig and on the interface."""
+    api = client.api
+    pool = docker.types.IPAMPool(subnet="fd5e:389::/64", iprange="fd5e:389::0/96", gateway="fd5e:389::ffff")
+    net = api.create_network("pyv6", enable_ipv6=True, ipam=docker.types.IPAMConfig(driver="default",
+                                                                                    pool_configs=[pool]))["Id"]
+    cs = []
+    try:
+        doc = api.inspect_network(net)
+        assert doc["EnableIPv6"] is True and doc["IPAM"]["Config"][1] == {
+            "Subnet": "fd5e:389::/64", "IPRange": "fd5e:389::0/96", "Gateway": "fd5e:389::ffff"}
+        c = api.create_container("busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="pyv6"),
+                                 networking_config=api.create_networking_config(
+                                     {"pyv6": api.create_endpoint_config(ipv6_address="fd5e:389::f00d")}))
+        cs.append(c)
+        api.start(c)
+        ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["pyv6"]
+        assert ep["IPAMConfig"]["IPv6Address"] == ep["GlobalIPv6Address"] == "fd5e:389::f00d"
+        # test_connect_with_ipv6_address: off the network, back with a fixed IPv6 address
+        api.disconnect_container_from_network(c, "pyv6")
+        api.connect_container_to_network(c, "pyv6", ipv6_address="fd5e:389::beef")
+        ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["pyv6"]
+        assert ep["IPAMConfig"]["IPv6Address"] == ep["GlobalIPv6Address"] == "fd5e:389::beef"
+        addrs = api.exec_start(api.exec_create(c, ["ip", "-6", "addr"]))
+        assert b"fd5e:389::beef/64" in addrs
+        # test_create_with_linklocal_ips: on the default bridge
+        d = api.create_container("busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="bridge"),
+                                 networking_config=api.create_networking_config(
+                                     {"bridge": api.create_endpoint_config(link_local_ips=["169.254.8.8"])}))
+        cs.append(d)
+        api.start(d)
+        ep = api.inspect_container(d)["NetworkSettings"]["Networks"]["bridge"]
+        assert ep["IPAMConfig"]["LinkLocalIPs"] == ["169.254.8.8"]
+        assert b"inet 169.254.8.8/16" in api.exec_start(api.exec_create(d, ["ip", "addr", "show", "eth0"]))
+    finally:
+        for c in cs:
+            api.remove_container(c, force=True)
+        api.remove_network(net)

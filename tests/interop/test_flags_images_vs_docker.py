@@ -81,7 +81,6 @@ def test_history_flags_as_docker(pair):
     pair.same("history", "--format", "{{.Nope}}", pair.image)
 
 
-@compares("tag")
 @compares("rmi", "--force", "--no-prune")
 def test_tag_and_rmi_as_docker(pair):
     t1, t2, t3 = (pair.name(f"t{i}") + ":1" for i in range(3))

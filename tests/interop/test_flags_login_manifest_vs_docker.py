@@ -47,7 +47,6 @@ def _stored(config: str) -> dict:
 
 
 @compares("login", "--username", "--password", "--password-stdin")
-@compares("logout")
 def test_login_and_logout_as_docker(clis, serve, tmp_path):  # noqa: F811 - serve is the fixture imported above
     ours, theirs = clis
     htpasswd = tmp_path / "htpasswd"
@@ -101,7 +100,6 @@ def _docker(tmp_path, *args, check=True):
 @compares("manifest annotate", "--arch", "--os", "--os-features", "--os-version", "--variant")
 @compares("manifest inspect", "--insecure", "--verbose")
 @compares("manifest push", "--insecure", "--purge")
-@compares("manifest rm")
 def test_manifest_flags_as_docker(dy, busybox, serve, tmp_path):  # noqa: F811 - serve is the fixture imported above
     host = serve().host
     entries = (f"{host}/bb:a", f"{host}/bb:b")

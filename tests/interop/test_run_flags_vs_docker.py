@@ -7,7 +7,7 @@ import subprocess
 import uuid
 
 import pytest
-from dockyard_interop import private_dockerd
+from dockyard_interop import compares, private_dockerd
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +43,15 @@ SCRIPT1 = ("grep -E 'foo|six' /etc/hosts; cat /etc/resolv.conf; ulimit -Sn; ulim
            "cat /proc/sys/kernel/shmmni /proc/sys/fs/mqueue/msg_max")
 
 
+@compares("run", "--add-host", "--dns", "--dns-search", "--dns-option", "--ulimit", "--shm-size", "--group-add",
+          "--oom-score-adj", "--sysctl")
 def test_etc_and_process_flags_match_docker(dy, dockerd, image_in_docker):
     ours, theirs = both(dy, dockerd, image_in_docker, GROUP1, SCRIPT1)
     assert theirs.returncode == 0, theirs.stderr
     assert (ours.returncode, ours.out) == (0, theirs.stdout), ours.err
 
 
+@compares("run", "--pid", "--uts", "--ipc", "--cgroupns", "--init")
 def test_namespace_and_init_flags_match_docker(dy, dockerd, image_in_docker):
     script = ("for n in pid uts ipc cgroup; do readlink /proc/self/ns/$n; done; hostname; "
               "tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f1-2")
@@ -67,6 +70,8 @@ BAD = [("--oom-score-adj", "2000"), ("--ulimit", "bogus=1"), ("--sysctl", "kerne
        ("--memory-reservation", "1m"), ("--uts", "host", "-h", "x")]
 
 
+@compares("run", "--oom-score-adj", "--ulimit", "--sysctl", "--pid", "--uts", "--memory-swappiness", "--cpu-period",
+          "--add-host", "--dns", "--shm-size", "--expose", "--memory-reservation", "--hostname")
 @pytest.mark.parametrize("flags", BAD, ids=[" ".join(b) for b in BAD])
 def test_bad_values_exit_125_in_both(dy, dockerd, image_in_docker, flags):
     ours, theirs = both(dy, dockerd, image_in_docker, flags, "true")
@@ -74,6 +79,7 @@ def test_bad_values_exit_125_in_both(dy, dockerd, image_in_docker, flags):
     assert ours.returncode == 125 and "Traceback" not in ours.err, ours.err
 
 
+@compares("run", "--blkio-weight")
 def test_blkio_weight_like_docker(dy, dockerd, image_in_docker):
     """Where the kernel has no blkio weight (no BFQ), both warn and discard even an out-of-range one."""
     for weight in ("300", "5"):
@@ -82,6 +88,7 @@ def test_blkio_weight_like_docker(dy, dockerd, image_in_docker):
         assert ours.err.strip() == theirs.stderr.strip()
 
 
+@compares("run", "--cidfile")
 def test_cidfile_refusal_matches_docker(dy, dockerd, image_in_docker, tmp_path):
     f = tmp_path / "cid"
     f.write_text("x")

@@ -40,7 +40,7 @@ def test_body_from_a_normalized_service():
     # networks by name; the first (by name) at create, with service and container name as aliases
     assert h["NetworkMode"] == "p_default"
     assert b["NetworkingConfig"]["EndpointsConfig"]["p_default"]["Aliases"] == ["s", "p-s-1"]
-    assert extra == [("p_front", ["s", "p-s-1", "www"], "10.9.0.5")]
+    assert extra == [("p_front", ["s", "p-s-1", "www"], "10.9.0.5", "", [])]
 
 
 def test_the_hash_ignores_scale_and_build_only():

@@ -69,7 +69,9 @@ def test_the_advanced_network_flag():
     assert name == "n"
     assert ep == {"Aliases": ["a", "b"], "IPAMConfig": {"IPv4Address": "10.1.2.3"}, "Links": ["db:d"],
                   "DriverOpts": {"k": "v1,v2", "x": "y"}, "MacAddress": "02:42:00:00:00:01"}
-    for bad in ("alias=a", "name=n,ip6=fd00::1", "name=n,nope=1", "name=n,link=db:", "name=n,driver-opt=k",
+    assert network_attachment("name=n,ip6=fd00::1,link-local-ip=169.254.1.1,link-local-ip=fe80::1") == \
+        ("n", {"IPAMConfig": {"IPv6Address": "fd00::1", "LinkLocalIPs": ["169.254.1.1", "fe80::1"]}})
+    for bad in ("alias=a", "name=n,gw-priority=1", "name=n,nope=1", "name=n,link=db:", "name=n,driver-opt=k",
                 "name=n,flag"):
         with pytest.raises(InvalidArgument):
             network_attachment(bad)

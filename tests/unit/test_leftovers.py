@@ -35,7 +35,7 @@ def test_bridge_names_that_are_ours():
 
 
 def test_rules_give_a_networks_subnet_and_the_ports_into_it(monkeypatch):
-    monkeypatch.setattr(firewall, "tagged_rules", lambda prefix="dockyard ": list(RULES))
+    monkeypatch.setattr(firewall, "tagged_rules", lambda prefix="dockyard ", v6=False: list(RULES))
     rules = leftovers.Rules()
     assert rules.subnet_of(NET) == "10.213.4.0/24"
     assert rules.subnet_of("dy-ffffffffffff") is None

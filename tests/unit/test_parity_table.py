@@ -6,12 +6,16 @@
 - every flag it calls refused is refused: dockyard is run with it and prints that message, and
   nothing was made (not even the store); every command refused whole says its message;
 - every flag it calls yes is parsed by the command's own table (its behaviour is tested with
-  the command), and every command answers --help.
+  the command), and every command answers --help;
+- every yes flag of the commands of COMPARED_COMMANDS is compared with Docker by a test of
+  tests/interop (an `@compares` declaration, read by tests/interop/comparisons.py) or is listed
+  in comparisons.UNCOMPARABLE with the reason, and every declaration names a real flag.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -23,7 +27,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SNAPSHOT = os.path.join(REPO, "tests", "unit", "data", "docker28-help")
 DOC = os.path.join(REPO, "docs", "parity.md")
 
-TEXT, COMMANDS = parity.generate(SNAPSHOT)
+sys.path.insert(0, os.path.join(REPO, "tests", "interop"))
+import comparisons  # noqa: E402
+
+# the issue's commands, whose yes flags must each have a Docker comparison (or a reason in
+# comparisons.UNCOMPARABLE)
+COMPARED_COMMANDS = parity.ISSUE_COMMANDS
+
+DECLARED = comparisons.scan()
+UNMATCHED = parity.attach(parity.build(dockerhelp.load(SNAPSHOT)), DECLARED, comparisons.UNCOMPARABLE)
+TEXT, COMMANDS = parity.generate(SNAPSHOT, {k: v for k, v in DECLARED.items() if k not in UNMATCHED},
+                                 {k: v for k, v in comparisons.UNCOMPARABLE.items() if k not in UNMATCHED})
 TABLES = [c for c in COMMANDS if c.kind == "command"]
 REFUSED_ROWS = [(c, r) for c in TABLES for r in c.rows if r.status == parity.REFUSED]
 YES_ROWS = [(c, r) for c in TABLES for r in c.rows if r.status == parity.YES and r.flag != "--help"]
@@ -120,3 +134,51 @@ def test_every_command_answers_help(c, capsys, tmp_path):
     for path in [c.path, *c.aliases]:
         rc, out, err, made = _run(capsys, tmp_path, [*path, "--help"])
         assert rc == 0 and out.startswith("Usage:") and not err and not made, (path, rc, out[:200], err)
+
+
+def test_every_comparison_names_a_flag_of_the_table():
+    """A typo in an @compares declaration (or in UNCOMPARABLE) would hide a gap: none names a
+    command or flag the table does not have."""
+    assert not UNMATCHED, UNMATCHED
+    assert DECLARED, "no @compares declaration was found in tests/interop"
+
+
+@pytest.mark.parametrize("path", COMPARED_COMMANDS, ids=" ".join)
+def test_every_yes_flag_is_compared_with_docker(path):
+    c = parity.find(COMMANDS, " ".join(path))
+    rows = [r for r in c.rows if r.status == parity.YES and r.flag != "--help"]
+    assert rows
+    lacking = [r.flag for r in rows if not r.compared and not r.uncomparable]
+    assert not lacking, f"docker {' '.join(path)}: no test compares these with Docker: {lacking}"
+
+
+def test_uncomparable_flags_are_yes_flags_without_a_comparison():
+    """The list of what Docker here cannot do stays honest: only implemented flags, and none a
+    test does compare after all."""
+    rows = [r for c in TABLES for r in c.rows if r.uncomparable]
+    assert len(rows) == len(comparisons.UNCOMPARABLE)
+    assert all(r.status == parity.YES and not r.compared for r in rows), \
+        [(r.flag, r.status, r.compared) for r in rows if r.status != parity.YES or r.compared]
+
+
+def test_declarations_are_read_statically(tmp_path):
+    f = tmp_path / "test_x.py"
+    f.write_text("from dockyard_interop import compares\n\n"
+                 "@compares('network create', '--subnet', '--gateway')\n@compares('images', '--quiet')\n"
+                 "def test_a():\n    pass\n\n\nclass TestB:\n    @compares('container exec', '--env')\n"
+                 "    def test_c(self):\n        pass\n")
+    got = comparisons.scan(str(tmp_path))
+    rel = os.path.relpath(str(f), REPO)
+    assert got == {("network create", "--subnet"): [f"{rel}::test_a"], ("network create", "--gateway"):
+                   [f"{rel}::test_a"], ("images", "--quiet"): [f"{rel}::test_a"],
+                   ("container exec", "--env"): [f"{rel}::TestB::test_c"]}
+    f.write_text("FLAG = '--x'\n\n@compares('images', FLAG)\ndef test_a():\n    pass\n")
+    with pytest.raises(comparisons.DeclarationError, match="literal strings"):
+        comparisons.scan(str(tmp_path))
+    commands = parity.build(dockerhelp.load(SNAPSHOT))
+    assert parity.attach(commands, {("container exec", "--env"): ["t"], ("image ls", "--quiet"): ["t"],
+                                    ("exec", "--nope"): ["t"], ("nosuch", "-q"): ["t"], ("images", "-q"): ["t"]},
+                          {}) == [("exec", "--nope"), ("nosuch", "-q"), ("images", "-q")]  # -q: the long name
+    exec_ = parity.find(commands, "exec")
+    assert next(r for r in exec_.rows if r.flag == "-e, --env").compared == ["t"]
+    assert next(r for r in parity.find(commands, "images").rows if r.flag == "-q, --quiet").compared == ["t"]

@@ -180,9 +180,10 @@ def test_resolv_conf_overrides(tmp_path):
     assert resolv_content(r, search=("a.b",)) == "search a.b\nnameserver 10.0.0.2\noptions edns0\n"
     assert resolv_content(r, search=(".",), options=("ndots:2",)) == "nameserver 10.0.0.2\noptions ndots:2\n"
     assert resolv_content(r, embedded_dns=True, options=("ndots:2",), dns=("1.1.1.1",)) == \
-        "search lan\noptions ndots:2\nnameserver 127.0.0.11\n"
+        "search lan\nnameserver 127.0.0.11\noptions ndots:2\n"
+    # libnetwork's rebuildDNS: search, the embedded server, one options line (the host's, then ndots:0)
     assert resolv_content(r, embedded_dns=True, search=("x",)) == \
-        "search x\noptions edns0\nnameserver 127.0.0.11\noptions ndots:0\n"
+        "search x\nnameserver 127.0.0.11\noptions edns0 ndots:0\n"
 
 
 def test_extra_hosts_in_the_hosts_file(tmp_path):

@@ -9,8 +9,10 @@ import pytest
 
 from dockyard.engine.config import ContainerConfig
 from dockyard.engine import resources as R
-from dockyard.errors import BadSpec, InvalidArgument
-from dockyard.runtime import cgroups as C
+from dockyard.errors import BadSpec, InvalidArgument, Unavailable
+from dockyard.runtime.cgroups import plan as cgplan
+from dockyard.runtime.cgroups.cgroup import Cgroup
+from dockyard.runtime.cgroups.plan import plan_v1, resource_name, why_missing
 from dockyard.runtime.spec import validate_namespaces
 
 
@@ -68,18 +70,18 @@ def test_plan_v1_limits_are_required():
     res = {"memory": {"limit": 64 << 20, "swap": 128 << 20, "swappiness": 10}, "blockIO": {"weight": 300},
            "network": {"classID": 7, "priorities": [{"name": "lo", "priority": 1}]},
            "rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 100}}}
-    w, skipped = C.plan_v1(res, read=lambda h, f: str(1 << 40))
+    w, skipped = plan_v1(res, read=lambda h, f: str(1 << 40))
     kinds = {f: k for _, f, _, k in w}
     assert kinds["memory.memsw.limit_in_bytes"] == "" and kinds["memory.swappiness"] == ""
     assert kinds["blkio.weight"] == "" and kinds["net_cls.classid"] == "" and kinds["net_prio.ifpriomap"] == ""
     assert ("rdma", "rdma.max", "mlx5_1 hca_handle=3 hca_object=100", "") in w
     assert skipped == []
-    w, _ = C.plan_v1({"memory": {"limit": 64 << 20, "swap": -1}})
+    w, _ = plan_v1({"memory": {"limit": 64 << 20, "swap": -1}})
     assert ("memory", "memory.memsw.limit_in_bytes", "-1", "quiet") in w  # unlimited: what no accounting gives
 
 
 def test_kernel_memory_is_a_warning():
-    w, skipped = C.plan_v1({"memory": {"limit": 64 << 20, "kernel": 1 << 20}})
+    w, skipped = plan_v1({"memory": {"limit": 64 << 20, "kernel": 1 << 20}})
     assert [f for _, f, _, _ in w] == ["memory.limit_in_bytes"]
     assert len(skipped) == 1 and "kernel memory settings are ignored" in skipped[0]
 
@@ -93,23 +95,23 @@ def test_kernel_memory_is_a_warning():
     ("net_cls.classid", "network.classID", "does not support"),
 ])
 def test_names_and_reasons(f, name, why):
-    assert C.resource_name(f) == "linux.resources." + name
-    assert why in C.why_missing(f)
+    assert resource_name(f) == "linux.resources." + name
+    assert why in why_missing(f)
 
 
 def test_hugepage_reason_lists_the_sizes(monkeypatch):
-    monkeypatch.setattr(C, "hugepage_sizes", lambda: ["2MB", "1GB"])
-    assert C.why_missing("hugetlb.4MB.limit_in_bytes") == "this host has no 4MB huge pages (its sizes: 2MB, 1GB)"
+    monkeypatch.setattr(cgplan, "hugepage_sizes", lambda: ["2MB", "1GB"])
+    assert why_missing("hugetlb.4MB.limit_in_bytes") == "this host has no 4MB huge pages (its sizes: 2MB, 1GB)"
 
 
 def test_set_refuses_missing_controller_and_file(tmp_path):
     mem = tmp_path / "memory"
     mem.mkdir()
     (mem / "memory.limit_in_bytes").write_text("9223372036854771712\n")
-    cg = C.Cgroup("/x", {"memory": str(mem)}, "v1")
-    with pytest.raises(C.Unavailable, match=r"linux.resources.memory.swap: .*swapaccount=1"):
+    cg = Cgroup("/x", {"memory": str(mem)}, "v1")
+    with pytest.raises(Unavailable, match=r"linux.resources.memory.swap: .*swapaccount=1"):
         cg.set({"memory": {"limit": 64 << 20, "swap": 128 << 20}})
-    with pytest.raises(C.Unavailable, match=r"linux.resources.hugepageLimits: .*hugetlb cgroup controller is not mounted"):
+    with pytest.raises(Unavailable, match=r"linux.resources.hugepageLimits: .*hugetlb cgroup controller is not mounted"):
         cg.set({"hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 21}]})
     cg.set({"memory": {"limit": 64 << 20, "swap": -1}})  # unlimited swap without accounting: fine
     assert (mem / "memory.limit_in_bytes").read_text().startswith(str(64 << 20))  # a plain file: no truncation
