@@ -273,3 +273,32 @@ def unprefixed_first(err: str) -> str:
 
     lines = unprefixed(err).strip().splitlines()
     return lines[0] if lines else ""
+
+
+@compares("network connect", "--ip6", "--link-local-ip")
+def test_network_connect_ipv6_and_link_local_as_docker(pair):
+    """A dual-stack network on both sides (each its own subnets, host-wide): the asked addresses
+    are the endpoint's, as dockerd records them."""
+    n0, n6, c = pair.name("n0"), pair.name("n6"), pair.name("c6")
+    _net(pair, n0)
+    octets = random.sample(range(16, 250), 2)
+    for side, octet in zip(("ours", "theirs"), octets):
+        r = getattr(pair, side)("network", "create", "--ipv6", "--subnet", f"10.{octet}.9.0/24", "--subnet",
+                                f"fd00:{octet}::/64", n6)
+        assert r.rc == 0, r
+    pair.made["network"].append(n6)
+    pair.same_id("v6-prefix", f"fd00:{octets[0]}::", f"fd00:{octets[1]}::")
+    pair.made["container"].append(c)
+    a, b = [getattr(pair, side)("run", "-d", "--name", c, "--network", n0, pair.image, "sleep", "300")
+            for side in ("ours", "theirs")]
+    assert a.rc == b.rc == 0, (a, b)
+    pair.same_id(c, a.out, b.out)
+    for side, octet in zip(("ours", "theirs"), octets):
+        r = getattr(pair, side)("network", "connect", "--ip6", f"fd00:{octet}::77", "--link-local-ip",
+                                "169.254.7.7", n6, c)
+        assert r.rc == 0, r
+    pair.same("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.GlobalIPv6Address}} "
+              "{{json $v.IPAMConfig}};{{end}}", c)
+    pair.same("network", "disconnect", n6, c)
+    pair.same("network", "connect", "--ip6", "not-an-ip", n6, c, stderr=False)  # the parse error's wording
+    pair.same("rm", "-f", c)
