@@ -7,7 +7,7 @@
   nothing was made (not even the store); every command refused whole says its message;
 - every flag it calls yes is parsed by the command's own table (its behaviour is tested with
   the command), and every command answers --help;
-- every yes flag of the commands of COMPARED_COMMANDS is compared with Docker by a test of
+- every yes flag of every command is compared with Docker by a test of
   tests/interop (an `@compares` declaration, read by tests/interop/comparisons.py) or is listed
   in comparisons.UNCOMPARABLE with the reason, and every declaration names a real flag.
 """
@@ -30,15 +30,15 @@ DOC = os.path.join(REPO, "docs", "parity.md")
 sys.path.insert(0, os.path.join(REPO, "tests", "interop"))
 import comparisons  # noqa: E402
 
-# the issue's commands, whose yes flags must each have a Docker comparison (or a reason in
-# comparisons.UNCOMPARABLE)
-COMPARED_COMMANDS = parity.ISSUE_COMMANDS
-
 DECLARED = comparisons.scan()
 UNMATCHED = parity.attach(parity.build(dockerhelp.load(SNAPSHOT)), DECLARED, comparisons.UNCOMPARABLE)
 TEXT, COMMANDS = parity.generate(SNAPSHOT, {k: v for k, v in DECLARED.items() if k not in UNMATCHED},
                                  {k: v for k, v in comparisons.UNCOMPARABLE.items() if k not in UNMATCHED})
 TABLES = [c for c in COMMANDS if c.kind == "command"]
+# every command with flags: each of its yes flags must have a Docker comparison (or a reason in
+# comparisons.UNCOMPARABLE); the commands without flags (top, diff, …) are compared bare
+COMPARED_COMMANDS = tuple(c.path for c in TABLES if any(r.status == parity.YES and r.flag != "--help"
+                                                        for r in c.rows))
 REFUSED_ROWS = [(c, r) for c in TABLES for r in c.rows if r.status == parity.REFUSED]
 YES_ROWS = [(c, r) for c in TABLES for r in c.rows if r.status == parity.YES and r.flag != "--help"]
 
