@@ -23,6 +23,9 @@ import re
 import subprocess
 import uuid
 
+import pytest
+from dockyard_interop import private_dockerd
+
 CLI28 = "/usr/local/bin/docker"  # docker CLI 28, the client issue 15 is measured with
 
 AGO = re.compile(r"(\d+ (second|minute|hour)s?|About an? (minute|hour)|Less than a second) ago")
@@ -165,3 +168,23 @@ def load_image(dy, docker: str, tmp_path, loaded: dict) -> str:
 def unload_image(docker: str, loaded: dict) -> None:
     if loaded.get("done"):
         subprocess.run([docker, "rmi", loaded["tag"]], capture_output=True, timeout=60)
+
+
+# the fixtures of the comparison files (they import them by name)
+@pytest.fixture(scope="module")
+def dockerd():
+    """docker CLI 28 against a dockerd answering, and what was loaded into it (removed at the end)."""
+    loaded: dict = {}
+    with private_dockerd() as docker:
+        cli = docker_cli(docker)
+        yield cli, loaded
+        unload_image(cli, loaded)
+
+
+@pytest.fixture
+def pair(dy, busybox, dockerd, tmp_path):
+    """The test's Pair: both sides, busybox loaded into dockerd under the test's own tag."""
+    cli, loaded = dockerd
+    p = Pair(dy, cli, load_image(dy, cli, tmp_path, loaded))
+    yield p
+    p.cleanup()

@@ -9,26 +9,8 @@ from __future__ import annotations
 import json
 import tarfile
 
-import pytest
-from dockyard_interop import compares, private_dockerd
-from flagcmp import Pair, docker_cli, load_image, unload_image
-
-
-@pytest.fixture(scope="module")
-def dockerd():
-    loaded: dict = {}
-    with private_dockerd() as docker:
-        cli = docker_cli(docker)
-        yield cli, loaded
-        unload_image(cli, loaded)
-
-
-@pytest.fixture
-def pair(dy, busybox, dockerd, tmp_path):
-    cli, loaded = dockerd
-    p = Pair(dy, cli, load_image(dy, cli, tmp_path, loaded))
-    yield p
-    p.cleanup()
+from dockyard_interop import compares
+from flagcmp import dockerd, pair  # noqa: F401 - fixtures
 
 
 def _committed(pair, tag: str, *changes: str) -> None:

@@ -11,26 +11,8 @@ import json
 import random
 import time
 
-import pytest
-from dockyard_interop import compares, private_dockerd
-from flagcmp import Pair, docker_cli, load_image, unload_image
-
-
-@pytest.fixture(scope="module")
-def dockerd():
-    loaded: dict = {}
-    with private_dockerd() as docker:
-        cli = docker_cli(docker)
-        yield cli, loaded
-        unload_image(cli, loaded)
-
-
-@pytest.fixture
-def pair(dy, busybox, dockerd, tmp_path):
-    cli, loaded = dockerd
-    p = Pair(dy, cli, load_image(dy, cli, tmp_path, loaded))
-    yield p
-    p.cleanup()
+from dockyard_interop import compares
+from flagcmp import dockerd, pair  # noqa: F401 - fixtures
 
 
 @compares("volume create", "--driver", "--label", "--opt")
@@ -85,7 +67,7 @@ def test_volume_flags_as_docker(pair):
     pair.same("volume", "prune", "--force", "--filter", f"label={mark}")  # anon0's; anon1's is in use
     pair.same("volume", "prune", "-f", "--filter", f"label={mark}")  # nothing left to prune
     pair.same("rm", anon[1])
-    pair.same("volume", "prune", "-f", "--filter", f"label!=other", "--filter", f"label={mark}")
+    pair.same("volume", "prune", "-f", "--filter", "label!=other", "--filter", f"label={mark}")
     pair.same("volume", "ls", "-q", "--filter", f"label={mark}")
     pair.same("volume", "rm", v2, v3, v1)
 
