@@ -159,7 +159,8 @@ def test_container_prune_as_docker(pair):
 @compares("events", "--filter", "--format", "--since", "--until")
 @compares("system events", "--filter", "--format", "--since", "--until")
 def test_events_flags_as_docker(pair, tmp_path):
-    """(Volume mount/unmount events are dockerd's alone: see the known differences.)"""
+    """A volume's and a container's events, through every filter kind (the container mounts no
+    volume: mount/unmount events are not compared here)."""
     start = str(int(time.time()) - 1)
     c, v = pair.name("ev"), pair.name("data")
     pair.made["volume"].append(v)
