@@ -132,10 +132,11 @@ def ensure_base(v6: bool = False) -> None:
     """Our chains and the jumps into them (idempotent: cheap checks when all is in place);
     `v6`: in ip6tables, for IPv6 networks."""
     _ensure_base(v6)
-    if v6:
-        sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")
-    else:
-        sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+    path = "/proc/sys/net/ipv6/conf/all/forwarding" if v6 else "/proc/sys/net/ipv4/ip_forward"
+    if sysctl(path, "1"):
+        # forwarding was off and we turned it on: only what our chains accept may be forwarded
+        # (dockerd's setupIPForwarding does the same), not traffic between the host's other links
+        _run(["iptables", "-w", "5", "-t", "filter", "-P", "FORWARD", "DROP"], v6=v6)
 
 
 def _ensure_base(v6: bool) -> None:
@@ -184,13 +185,15 @@ def _ensure_base(v6: bool) -> None:
         run(["iptables", "-w", "5", "-t", "raw", "-I", "PREROUTING", "1", "-j", RAW])
 
 
-def sysctl(path: str, value: str) -> None:
+def sysctl(path: str, value: str) -> bool:
+    """Set a sysctl; True if it changed."""
     try:
         with open(path) as f:
             if f.read().strip() == value:
-                return
+                return False
         with open(path, "w") as f:
             f.write(value)
+        return True
     except OSError as e:
         raise Unavailable(f"cannot set {path} to {value}: {e.strerror}") from None
 
