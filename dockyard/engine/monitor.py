@@ -294,6 +294,8 @@ class Monitor:
                 pending = None if self._try_update(**pending) else pending
                 retry_at = time.monotonic() + 1.0
             status = _reap(launch.pid, block=not open_fds and pending is None)
+        if report_by is not None:  # it ended before a stream said anything (an attacher woke us)
+            self._report_started(launch.pid)
         if prober is not None:
             prober.stop()
         for fd in streams:

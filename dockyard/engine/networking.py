@@ -740,8 +740,8 @@ def _plug(engine, nl, cnl, cid, name, rec, aliases, fixed, pid, i, *, default_ro
     if default_route and not rec.internal:
         cnl.add_default_route(rec.gateway, cidx)
     try:
-        apply_sysctls(pid, ifname, opts or {})
         v6 = netv6.plug(cnl, pid, cidx, ifname, rec, ip6, list(link_local), default_route)
+        apply_sysctls(pid, ifname, opts or {})  # last: the user's values win over plug's own
     except BaseException:  # the endpoint is not half made: its pair and its address go
         from dockyard.state.networks import delete_endpoints
 

@@ -74,6 +74,20 @@ def test_endpoint_sysctls_and_interface_name_take_effect_in_the_container_only(d
     assert_nothing_left(dy, tmp_path)
 
 
+def test_endpoint_sysctls_win_over_the_ipv6_setup_of_the_interface(dy, busybox, tmp_path):
+    """The interface's own IPv6 set-up (accept_ra=0) comes first, the user's sysctls after it."""
+    host = _host_sysctls()
+    dy("network", "create", "--ipv6", "sys6net")
+    p = dy("run", "--rm", "--network", f"name=sys6net,driver-opt={SYSCTLS}=net.ipv6.conf.IFNAME.accept_ra=2",
+           "busybox", "cat", "/proc/sys/net/ipv6/conf/eth0/accept_ra")
+    assert p.out.split() == ["2"]
+    p = dy("run", "--rm", "--network", "sys6net", "busybox", "cat", "/proc/sys/net/ipv6/conf/eth0/accept_ra")
+    assert p.out.split() == ["0"]
+    assert _host_sysctls() == host
+    dy("network", "rm", "sys6net")
+    assert_nothing_left(dy, tmp_path)
+
+
 def test_hostile_endpoint_sysctls_are_refused_and_the_host_is_untouched(dy, busybox, tmp_path):
     host = _host_sysctls()
     dy("network", "create", "hostilenet")
