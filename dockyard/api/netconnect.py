@@ -7,7 +7,7 @@ from __future__ import annotations
 from dockyard.api import isolated
 from dockyard.errors import InvalidArgument, NotImplemented
 
-_UNSUPPORTED = ("NetworkID", "EndpointID", "IPv6Gateway", "GlobalIPv6Address")
+_UNSUPPORTED = ("NetworkID", "EndpointID", "IPv6Gateway", "GlobalIPv6Address", "GwPriority")
 
 
 def _container(body) -> str:

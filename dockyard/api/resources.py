@@ -83,6 +83,8 @@ def create_network(engine, req) -> None:
     if not name:
         raise InvalidArgument("network name (Name) is required")
     enable_ipv6 = json_field(body, "EnableIPv6", bool, "", False)
+    if not json_field(body, "EnableIPv4", bool, "", True):  # API 1.47's IPv6-only networks
+        raise InvalidArgument("EnableIPv4=false: dockyard networks are IPv4 networks (there is no IPv6-only network)")
     ipam = json_field(body, "IPAM", dict, "", {})
     if json_field(ipam, "Driver", str, "IPAM.", "default") not in ("default", ""):
         raise InvalidArgument("only the default IPAM driver is supported")

@@ -303,8 +303,8 @@ def _endpoint(net: dict, network: str, legacy) -> tuple[tuple, str, str, dict, s
     aliases = json_strings(ep, "Aliases", where) or ()
     ipam = json_field(ep, "IPAMConfig", dict, where, {})
     ip = json_field(ipam, "IPv4Address", str, where + "IPAMConfig.", "")
-    for key in ("IPv6Gateway", "GlobalIPv6Address"):
-        if ep.get(key):
+    for key in ("IPv6Gateway", "GlobalIPv6Address", "GwPriority"):
+        if ep.get(key):  # GwPriority: a container's one gateway is its first network's
             raise NotImplemented(f"{where}{key} is not supported by dockyard")
     from dockyard.engine.endpointopts import check
 

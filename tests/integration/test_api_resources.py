@@ -52,6 +52,16 @@ def test_networks_and_volumes(api, dy, tmp_path):
     assert status == 400 and "one IPAM.Config entry per address family" in json.loads(out)["message"]
     status, _, out = api.request("POST", "/v1.44/networks/create", {"Name": 5})
     assert status == 400
+    # newer APIs' fields dockyard cannot honour are refused, not ignored, and make nothing
+    status, _, out = api.request("POST", "/v1.44/networks/create", {"Name": "v6only", "EnableIPv4": False,
+                                                                    "EnableIPv6": True})
+    assert status == 400 and "EnableIPv4=false" in json.loads(out)["message"]
+    assert "v6only" not in dy("network", "ls").out
+    status, _, out = api.request("POST", "/v1.44/containers/create?name=gwp",
+                                 {"Image": "busybox", "HostConfig": {"NetworkMode": "appnet"},
+                                  "NetworkingConfig": {"EndpointsConfig": {"appnet": {"GwPriority": 5}}}})
+    assert status == 501 and "GwPriority is not supported" in json.loads(out)["message"], out
+    assert dy("ps", "-aq").out == ""
     api.docker("volume", "create", "--label", "k=v", "data")
     assert api.docker("volume", "ls", "-q").out.split() == dy("volume", "ls", "-q").out.split() == ["data"]
     assert api.docker("volume", "ls", "-q", "--filter", "label=k=v").out.split() == ["data"]
