@@ -167,7 +167,7 @@ def _container_settings(engine, rec, cfg: dict) -> None:
 
     doc = container_json(engine, rec)["Config"]
     for key in _KEPT:
-        if doc.get(key):
+        if key in doc:  # empty too: `--entrypoint ""` cleared the image's entrypoint for good
             cfg[key] = copy.deepcopy(doc[key])
     if doc.get("Labels"):
         cfg["Labels"] = {**(cfg.get("Labels") or {}), **doc["Labels"]}

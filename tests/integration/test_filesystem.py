@@ -218,6 +218,18 @@ def test_commit_then_run(dy, busybox, name):
     assert json.loads(dy("inspect", child).out)[0]["Parent"] == ""
 
 
+def test_commit_keeps_an_entrypoint_the_container_reset(dy, busybox, name):
+    """`run --entrypoint ""` clears the image's entrypoint; the commit runs as the container did."""
+    dy("commit", "-c", 'ENTRYPOINT ["echo", "from-entrypoint"]', stopped(dy, name + "-base") or name + "-base",
+       "ep:1")
+    assert dy("run", "--rm", "ep:1", "x").out == "from-entrypoint x\n"
+    dy("run", "--name", name, "--entrypoint", "", "ep:1", "sh", "-c", "true")
+    dy("commit", name, "ep:2")
+    cfg = json.loads(dy("inspect", "ep:2").out)[0]["Config"]
+    assert not cfg["Entrypoint"] and cfg["Cmd"] == ["sh", "-c", "true"], cfg
+    assert dy("run", "--rm", "ep:2", "echo", "plain").out == "plain\n"
+
+
 def test_commit_without_repository_and_of_running_container(dy, busybox, name):
     run_detached(dy, name, "echo hot > /hot.txt", "/ready")
     image_id = dy("container", "commit", name).out.strip()
