@@ -56,6 +56,8 @@ class Subnet:
                                   f"{to_str(n & mask)}/{p}?)")
         if p > 30:
             raise InvalidArgument(f"subnet {cidr} is too small: it needs room for a gateway and containers")
+        if p == 0:
+            raise InvalidArgument(f"invalid subnet {cidr}: it covers every address (the host's default route)")
         return cls(n, p)
 
     @property

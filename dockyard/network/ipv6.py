@@ -61,6 +61,8 @@ class Subnet6:
             raise InvalidArgument(f"invalid subnet {cidr!r}: host bits are set (did you mean {to_str(n & mask)}/{p}?)")
         if p > 126:
             raise InvalidArgument(f"subnet {cidr} is too small: it needs room for a gateway and containers")
+        if p == 0:
+            raise InvalidArgument(f"invalid subnet {cidr}: it covers every address (the host's default route)")
         if n >> 118 == 0x3FA:  # fe80::/10
             raise InvalidArgument(f"invalid subnet {cidr}: link-local addresses are every interface's own")
         if n >> 120 == 0xFF:

@@ -17,7 +17,7 @@ def test_subnets_parse_canonically_and_refuse_what_cannot_be_a_bridge_subnet():
     assert str(sub) == "fd00:0:0:1::/64" and sub.gateway == "fd00:0:0:1::1"
     assert sub.contains("fd00:0:0:1::abcd") and not sub.contains("fd00:0:0:2::1")
     for bad, words in (("fd00::1/64", "host bits are set"), ("fd00::/127", "too small"), ("fe80::/64", "link-local"),
-                       ("ff02::/64", "multicast"), ("fd00::", "expected an IPv6 CIDR"), ("zz::/64", "invalid subnet"),
+                       ("ff02::/64", "multicast"), ("::/0", "covers every address"), ("fd00::", "expected an IPv6 CIDR"), ("zz::/64", "invalid subnet"),
                        ("10.0.0.0/8", "invalid subnet")):
         with pytest.raises(InvalidArgument, match=words):
             ipv6.Subnet6.parse(bad)

@@ -12,7 +12,7 @@ def test_subnet_parse_and_properties():
     s = ipam.Subnet.parse("10.211.3.0/24")
     assert (str(s), s.gateway, s.broadcast, s.size) == ("10.211.3.0/24", "10.211.3.1", "10.211.3.255", 256)
     assert s.contains("10.211.3.77") and not s.contains("10.211.4.1")
-    for bad, msg in (("10.0.0.0", "CIDR"), ("10.0.0.1/24", "host bits"), ("10.0.0.0/31", "too small"),
+    for bad, msg in (("10.0.0.0", "CIDR"), ("10.0.0.1/24", "host bits"), ("10.0.0.0/31", "too small"), ("0.0.0.0/0", "covers every address"),
                      ("300.0.0.0/8", "invalid IPv4"), ("a.b.c.d/8", "invalid IPv4")):
         with pytest.raises(InvalidArgument, match=msg):
             ipam.Subnet.parse(bad)
