@@ -35,12 +35,30 @@ def _read_id() -> str:
     return data.decode().strip()
 
 
+def can_leave_idle() -> bool:
+    """Whether this process may go back from SCHED_IDLE to the normal policy: it needs
+    CAP_SYS_NICE, or an RLIMIT_NICE that allows nice 0 (20); a service in a container without
+    SYS_NICE has neither, and its spares then load at the normal policy."""
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_NICE)[0]
+    if limit == resource.RLIM_INFINITY or limit >= 20:
+        return True
+    try:
+        with open("/proc/self/status") as f:
+            caps = next(line for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caps.split()[1], 16) >> 23 & 1)  # CAP_SYS_NICE
+
+
 def main(argv: list[str] | None = None) -> None:
     root, runroot, *flags = argv if argv is not None else sys.argv[1:]
     if os.fork() != 0:  # the CLI waits for this first process only
         os._exit(0)
     spare = "--spare" in flags
-    if spare:
+    idle = spare and can_leave_idle()
+    if idle:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     os.closerange(GO_FD + 1, 1 << 16)  # nothing inherited beyond stdio and the two pipes
     from dockyard.engine.engine import Engine
@@ -54,8 +72,9 @@ def main(argv: list[str] | None = None) -> None:
         engine.db  # noqa: B018 - opened now, while the caller works
     except Exception:  # noqa: BLE001 - used again below, where a failure is reported
         pass
-    if spare:  # loaded: the container must not inherit the idle policy
+    if idle:  # loaded: the container must not inherit the idle policy
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    if spare:
         os.write(REPORT_FD, READY)
     cid = _read_id()
     os.close(GO_FD)

@@ -78,3 +78,35 @@ def test_the_spare_goes_with_the_service(api, dy, tmp_path):
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{spare}"), "the spare monitor outlived the service"
     assert_nothing_left(dy, tmp_path)
+
+
+IDLE_PROBE = r"""
+import os
+from dockyard.engine.monitor_entry import can_leave_idle
+ok = can_leave_idle()
+os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+try:
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    back = True
+except PermissionError:
+    back = False
+print(ok, back)
+"""
+
+
+def test_a_spare_goes_idle_only_where_it_may_come_back():
+    """Without CAP_SYS_NICE and with RLIMIT_NICE 0 (a service in a container without SYS_NICE), a
+    process cannot leave SCHED_IDLE: can_leave_idle() says so beforehand, and the spare then loads
+    at the normal policy instead of dying on its way back (and being started again after each start)."""
+    import subprocess
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": repo}
+
+    def probe(*wrap: str) -> str:  # Debian's python: nobody may not reach this one (under /root)
+        return subprocess.run([*wrap, "/usr/bin/python3", "-c", IDLE_PROBE], env=env, capture_output=True, text=True,
+                              check=True, timeout=60).stdout.split()
+
+    nobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    assert probe() == ["True", "True"]  # root
+    assert probe("prlimit", "--nice=0", *nobody) == ["False", "False"]
