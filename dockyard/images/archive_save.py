@@ -109,7 +109,7 @@ def _collect(engine, names: list[str]) -> list[_Image]:
             img.mtime = _epoch(img.config.get("created") or "")
             images[rec.id] = img
         tag = None
-        if not (reference.looks_like_id(name) and not engine.db.resolve_tag(engine.images._maybe_tag(name))):
+        if not engine.images.names_by_id(name):
             ref = reference.parse(name)
             if not ref.digest:
                 tag = str(ref.with_default_tag())

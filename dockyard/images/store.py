@@ -257,7 +257,7 @@ class ImageStore:
         out: list[tuple[str, str]] = []
         tags = self.db.tags_for(rec.id)
         users = self.db.containers_using_image(rec.id)
-        by_id = reference.looks_like_id(name) and not self.db.resolve_tag(self._maybe_tag(name))
+        by_id = self.names_by_id(name)
         with self.db.transaction():
             if not by_id:
                 tag = self.normalize_tag(name, new=False)
@@ -307,14 +307,18 @@ class ImageStore:
         out += [("Deleted", c) for c in reversed(dg.chain_ids(diff_ids) if diff_ids else []) if c not in kept]
         return out
 
-    @staticmethod
-    def _maybe_tag(name: str) -> str:
+    def names_by_id(self, name: str) -> bool:
+        """Whether `name` is an image ID (or a prefix of one) rather than a tag: an ID-like name
+        that is also a repository's tag ("abcdef" → abcdef:latest) is that tag, as dockerd reads it."""
         from dockyard.oci import reference
 
+        if not reference.looks_like_id(name):
+            return False
         try:
-            return str(reference.parse(name).with_default_tag())
+            tag = str(reference.parse(name).with_default_tag())
         except InvalidArgument:
-            return ""
+            return True
+        return not self.db.resolve_tag(tag)
 
     def gc(self) -> None:
         """Delete manifests, configs, layer blobs and snapshots no image refers to any more, but

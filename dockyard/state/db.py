@@ -178,7 +178,7 @@ class Database:
 
     # ------------------------------------------------------------ connection and transactions
 
-    def _conn(self) -> sqlite3.Connection:
+    def conn(self) -> sqlite3.Connection:
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is not None:
@@ -357,7 +357,7 @@ class Database:
         """One atomic unit of change. Re-entrant: an inner ``transaction()`` (and every method
         called inside) joins the outer one through a SAVEPOINT, so callers compose steps like
         ``with db.transaction(): db.set_tag(…); db.remove_tag(…)`` and get all or nothing."""
-        conn = self._conn()
+        conn = self.conn()
         local = self._local
         if local.depth == 0:
             self._begin(conn)
@@ -397,10 +397,10 @@ class Database:
             except sqlite3.Error:
                 pass  # nothing was committed: the journal undoes it when the connection closes
 
-    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """A read: one statement sees one consistent snapshot under WAL, no write lock needed."""
         try:
-            return self._conn().execute(sql, params).fetchall()
+            return self.conn().execute(sql, params).fetchall()
         except sqlite3.Error as e:
             if getattr(self._local, "depth", 0):
                 raise  # inside a transaction: transaction() converts it once, on the way out
@@ -420,7 +420,7 @@ class Database:
     def put_image(self, rec: ImageRecord) -> None:
         """Insert or update an image record (tags pointing at it are kept)."""
         with self.transaction():
-            self._conn().execute(
+            self.conn().execute(
                 f"INSERT INTO images ({_IMAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, "
                 "manifest_media_type = excluded.manifest_media_type, "
@@ -433,7 +433,7 @@ class Database:
             )
 
     def get_image(self, image_id: str) -> ImageRecord | None:
-        rows = self._query(f"SELECT {_IMAGE_COLS} FROM images WHERE id = ?", (image_id,))
+        rows = self.query(f"SELECT {_IMAGE_COLS} FROM images WHERE id = ?", (image_id,))
         return _image(rows[0]) if rows else None
 
     def find_images(self, prefix: str) -> list[ImageRecord]:
@@ -443,21 +443,21 @@ class Database:
             algorithm, hex_prefix = "sha256", prefix
         if not algorithm.isalnum() or not _is_hex(hex_prefix):
             return []  # also keeps GLOB metacharacters out of the pattern
-        return [_image(r) for r in self._query(
+        return [_image(r) for r in self.query(
             f"SELECT {_IMAGE_COLS} FROM images WHERE id GLOB ? ORDER BY id",
             (f"{algorithm}:{hex_prefix}*",),
         )]
 
     def list_images(self) -> list[ImageRecord]:
         """All images, most recently added first."""
-        return [_image(r) for r in self._query(
+        return [_image(r) for r in self.query(
             f"SELECT {_IMAGE_COLS} FROM images ORDER BY added DESC, id")]
 
     def delete_image(self, image_id: str) -> bool:
         """Remove an image record and its tags; False if there was none. Whether it *may* be
         removed (tags, containers using it) is the engine's decision, not the store's."""
         with self.transaction():
-            conn = self._conn()
+            conn = self.conn()
             gone = conn.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount > 0
             if gone:  # its children no longer name a parent that is not there
                 conn.execute("UPDATE images SET parent = '' WHERE parent = ?", (image_id,))
@@ -469,7 +469,7 @@ class Database:
         """Point ``name`` (a full reference, e.g. ``docker.io/library/busybox:latest``) at an
         image, moving it if it pointed elsewhere (as ``docker tag`` and ``pull`` do)."""
         with self.transaction():
-            conn = self._conn()
+            conn = self.conn()
             if conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
                 raise errors.ImageNotFound(f"No such image: {image_id}")
             conn.execute(
@@ -480,25 +480,25 @@ class Database:
 
     def remove_tag(self, name: str) -> bool:
         with self.transaction():
-            return self._conn().execute("DELETE FROM tags WHERE name = ?", (name,)).rowcount > 0
+            return self.conn().execute("DELETE FROM tags WHERE name = ?", (name,)).rowcount > 0
 
     def resolve_tag(self, name: str) -> str | None:
-        rows = self._query("SELECT image_id FROM tags WHERE name = ?", (name,))
+        rows = self.query("SELECT image_id FROM tags WHERE name = ?", (name,))
         return rows[0][0] if rows else None
 
     def tags_for(self, image_id: str) -> list[str]:
-        return [r[0] for r in self._query(
+        return [r[0] for r in self.query(
             "SELECT name FROM tags WHERE image_id = ? ORDER BY name", (image_id,))]
 
     def list_tags(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self._query("SELECT name, image_id FROM tags ORDER BY name")]
+        return [(r[0], r[1]) for r in self.query("SELECT name, image_id FROM tags ORDER BY name")]
 
     # ------------------------------------------------------------ containers
 
     def insert_container(self, rec: ContainerRecord) -> None:
         name = rec.name.removeprefix("/")
         with self.transaction():
-            conn = self._conn()
+            conn = self.conn()
             self._check_name_free(name)
             try:
                 conn.execute(
@@ -514,7 +514,7 @@ class Database:
         unique id prefix."""
         name = ref.removeprefix("/")
         pattern = f"{ref}*" if _is_hex(ref) else ""  # hex only: no GLOB metacharacters
-        rows = self._query(
+        rows = self.query(
             f"SELECT {_CONTAINER_COLS} FROM containers WHERE id = ? OR name = ? OR id GLOB ?",
             (ref, name, pattern),
         ) if ref else []
@@ -531,7 +531,7 @@ class Database:
         """A container's config `endpoint_opts` and state `NetworkSettings.Networks` as JSON text
         (None: absent), by exact id: what its embedded DNS reads at each query (~10 µs, where the
         whole record decoded costs ~10 times that)."""
-        rows = self._query("SELECT json_extract(config, '$.endpoint_opts'), "
+        rows = self.query("SELECT json_extract(config, '$.endpoint_opts'), "
                            "json_extract(state, '$.NetworkSettings.Networks') FROM containers WHERE id = ?",
                            (container_id,))
         return rows[0] if rows else (None, None)
@@ -550,32 +550,32 @@ class Database:
 
     def delete_container(self, container_id: str) -> bool:
         with self.transaction():
-            return self._conn().execute(
+            return self.conn().execute(
                 "DELETE FROM containers WHERE id = ?", (container_id,)).rowcount > 0
 
     def list_containers(self) -> list[ContainerRecord]:
         """All containers, newest first (``docker ps`` order)."""
-        return [_container(r) for r in self._query(
+        return [_container(r) for r in self.query(
             f"SELECT {_CONTAINER_COLS} FROM containers ORDER BY created DESC, id")]
 
     def containers_needing_repair(self) -> list[ContainerRecord]:
         """Containers a killed command may have left half-done: paused by a `commit`, or
         `--rm` (see `dockyard.engine.repair`)."""
-        return [_container(r) for r in self._query(
+        return [_container(r) for r in self.query(
             f"SELECT {_CONTAINER_COLS} FROM containers WHERE json_extract(state, '$.PausedBy') IS NOT NULL "
             "OR json_extract(config, '$.auto_remove')")]
 
     def container_counts_by_image(self) -> dict[str, int]:
         """{image id: how many containers use it}, in one query (for image lists)."""
-        return {r[0]: r[1] for r in self._query("SELECT image_id, count(*) FROM containers GROUP BY image_id")}
+        return {r[0]: r[1] for r in self.query("SELECT image_id, count(*) FROM containers GROUP BY image_id")}
 
     def containers_using_image(self, image_id: str) -> list[ContainerRecord]:
-        return [_container(r) for r in self._query(
+        return [_container(r) for r in self.query(
             f"SELECT {_CONTAINER_COLS} FROM containers WHERE image_id = ? ORDER BY created DESC, id",
             (image_id,))]
 
     def _check_name_free(self, name: str, allow: str | None = None) -> None:
-        row = self._conn().execute("SELECT id FROM containers WHERE name = ?", (name,)).fetchone()
+        row = self.conn().execute("SELECT id FROM containers WHERE name = ?", (name,)).fetchone()
         if row is not None and row[0] != allow:
             raise errors.NameInUse(
                 f'Conflict. The container name "/{name}" is already in use by container '
@@ -585,7 +585,7 @@ class Database:
 
     def _update(self, container_id: str, column: str, value: str) -> None:
         with self.transaction():
-            cur = self._conn().execute(
+            cur = self.conn().execute(
                 f"UPDATE containers SET {column} = ? WHERE id = ?", (value, container_id))
             if cur.rowcount == 0:
                 raise errors.ContainerNotFound(f"No such container: {container_id}")

@@ -49,7 +49,7 @@ def _ep(row: tuple) -> Endpoint:
 
 def insert_network(db, rec: NetworkRecord) -> None:
     with db.transaction():
-        db._conn().execute(
+        db.conn().execute(
             f"INSERT INTO networks ({_NET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (rec.id, rec.name, rec.driver, rec.subnet, rec.gateway, rec.bridge, int(rec.internal), rec.created,
              json.dumps(rec.labels, sort_keys=True), json.dumps(rec.options, sort_keys=True),
@@ -58,11 +58,11 @@ def insert_network(db, rec: NetworkRecord) -> None:
 
 def find_network(db, ref: str) -> NetworkRecord | None:
     """By exact name, full id, or unique id prefix (docker's rules)."""
-    rows = db._query(f"SELECT {_NET_COLS} FROM networks WHERE name = ? OR id = ?", (ref, ref))
+    rows = db.query(f"SELECT {_NET_COLS} FROM networks WHERE name = ? OR id = ?", (ref, ref))
     if rows:
         return _net(rows[0])
     if ref and all(c in "0123456789abcdef" for c in ref):
-        rows = db._query(f"SELECT {_NET_COLS} FROM networks WHERE id LIKE ?", (ref + "%",))
+        rows = db.query(f"SELECT {_NET_COLS} FROM networks WHERE id LIKE ?", (ref + "%",))
         if len(rows) == 1:
             return _net(rows[0])
     return None
@@ -76,13 +76,13 @@ def get_network(db, ref: str) -> NetworkRecord:
 
 
 def list_networks(db) -> list[NetworkRecord]:
-    return [_net(r) for r in db._query(f"SELECT {_NET_COLS} FROM networks ORDER BY created")]
+    return [_net(r) for r in db.query(f"SELECT {_NET_COLS} FROM networks ORDER BY created")]
 
 
 def delete_network(db, network_id: str) -> None:
     with db.transaction():
-        db._conn().execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))
-        db._conn().execute("DELETE FROM networks WHERE id = ?", (network_id,))
+        db.conn().execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))
+        db.conn().execute("DELETE FROM networks WHERE id = ?", (network_id,))
 
 
 def endpoints(db, network_id: str | None = None, container_id: str | None = None) -> list[Endpoint]:
@@ -93,15 +93,15 @@ def endpoints(db, network_id: str | None = None, container_id: str | None = None
         sql, args = sql + " WHERE network_id = ?", (network_id,)
     elif container_id:
         sql, args = sql + " WHERE container_id = ?", (container_id,)
-    return [_ep(r) for r in db._query(sql + " ORDER BY rowid", args)]
+    return [_ep(r) for r in db.query(sql + " ORDER BY rowid", args)]
 
 
 def used_addresses(db, network_id: str) -> set[str]:
-    return {r[0] for r in db._query("SELECT ip FROM endpoints WHERE network_id = ?", (network_id,))}
+    return {r[0] for r in db.query("SELECT ip FROM endpoints WHERE network_id = ?", (network_id,))}
 
 
 def used_addresses6(db, network_id: str) -> set[str]:
-    return {r[0] for r in db._query("SELECT ip6 FROM endpoints WHERE network_id = ? AND ip6 != ''", (network_id,))}
+    return {r[0] for r in db.query("SELECT ip6 FROM endpoints WHERE network_id = ? AND ip6 != ''", (network_id,))}
 
 
 def insert_endpoint(db, ep: Endpoint) -> None:
@@ -111,15 +111,15 @@ def insert_endpoint(db, ep: Endpoint) -> None:
     from dockyard.errors import Conflict
 
     with db.transaction():
-        taken = db._conn().execute(
+        taken = db.conn().execute(
             "SELECT ip, ip6 FROM endpoints WHERE network_id = ? AND container_id != ? AND (ip = ? OR "
             "(ip6 != '' AND ip6 = ?))", (ep.network_id, ep.container_id, ep.ip, ep.ip6)).fetchone()
         if taken:
             addr = ep.ip if taken[0] == ep.ip else ep.ip6
             raise Conflict(f"Address already in use: {addr} on network {ep.network_id[:12]}")
-        db._conn().execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?",
+        db.conn().execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?",
                            (ep.network_id, ep.container_id))
-        db._conn().execute(
+        db.conn().execute(
             f"INSERT INTO endpoints ({_EP_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
             (ep.network_id, ep.container_id, ep.ip, ep.mac, json.dumps(list(ep.aliases)), ep.ip6))
 
@@ -127,7 +127,7 @@ def insert_endpoint(db, ep: Endpoint) -> None:
 def delete_endpoints(db, container_id: str, network_id: str | None = None) -> None:
     with db.transaction():
         if network_id:
-            db._conn().execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
+            db.conn().execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                                (container_id, network_id))
         else:
-            db._conn().execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
+            db.conn().execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))

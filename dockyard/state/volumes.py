@@ -35,7 +35,7 @@ def _vol(row: tuple) -> VolumeRecord:
 def insert_volume(db, rec: VolumeRecord) -> bool:
     """Add a volume; False (and nothing changed) if one of that name exists already."""
     with db.transaction():
-        cur = db._conn().execute(
+        cur = db.conn().execute(
             f"INSERT INTO volumes ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING",
             (rec.name, rec.driver, rec.mountpoint, rec.created, json.dumps(rec.labels, sort_keys=True),
              json.dumps(rec.options, sort_keys=True), int(rec.anonymous)))
@@ -43,22 +43,22 @@ def insert_volume(db, rec: VolumeRecord) -> bool:
 
 
 def get_volume(db, name: str) -> VolumeRecord | None:
-    rows = db._query(f"SELECT {_COLS} FROM volumes WHERE name = ?", (name,))
+    rows = db.query(f"SELECT {_COLS} FROM volumes WHERE name = ?", (name,))
     return _vol(rows[0]) if rows else None
 
 
 def list_volumes(db) -> list[VolumeRecord]:
-    return [_vol(r) for r in db._query(f"SELECT {_COLS} FROM volumes ORDER BY name")]
+    return [_vol(r) for r in db.query(f"SELECT {_COLS} FROM volumes ORDER BY name")]
 
 
 def delete_volume(db, name: str) -> bool:
     with db.transaction():
-        return db._conn().execute("DELETE FROM volumes WHERE name = ?", (name,)).rowcount > 0
+        return db.conn().execute("DELETE FROM volumes WHERE name = ?", (name,)).rowcount > 0
 
 
 def containers_using(db, name: str) -> list[str]:
     """Ids of the containers (running or not) whose mounts include volume `name`."""
-    rows = db._query(
+    rows = db.query(
         "SELECT DISTINCT c.id FROM containers AS c, json_each(c.config, '$.mounts') AS m "
         "WHERE json_extract(m.value, '$.type') = 'volume' AND json_extract(m.value, '$.source') = ? "
         "ORDER BY c.id", (name,))
@@ -67,4 +67,4 @@ def containers_using(db, name: str) -> list[str]:
 
 def volumes_in_use(db) -> set[str]:
     """Names of every volume some container's mounts include."""
-    return {r[1] for r in db._query(_USES)}
+    return {r[1] for r in db.query(_USES)}

@@ -85,7 +85,7 @@ class Registry:
         self.auth = Htpasswd(config.htpasswd) if config.htpasswd else None
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="registry-db")
         self.io_pool = ThreadPoolExecutor(max(4, (os.cpu_count() or 1) * 2), thread_name_prefix="registry-io")
-        self.db_pool.submit(self.storage._conn).result()  # create or check the database now, not mid-request
+        self.db_pool.submit(self.storage.conn).result()  # create or check the database now, not mid-request
 
     def close(self) -> None:
         self.db_pool.submit(self.storage.close).result()

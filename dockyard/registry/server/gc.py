@@ -85,7 +85,7 @@ def collect(root: str, *, grace: float, dry_run: bool = False, now: float | None
 
 def _sweep_rows(storage: RegistryStorage, cutoff: float, dry_run: bool, report: GcReport) -> dict[str, int]:
     """Steps 1 (mark, delete rows); the blobs whose last row went, with their sizes."""
-    conn = storage._conn()
+    conn = storage.conn()
     conn.execute("BEGIN IMMEDIATE")
     try:
         manifests = {(r, d): t for r, d, t in conn.execute("SELECT repo, digest, touched FROM manifests")}
@@ -135,7 +135,7 @@ def _sweep_rows(storage: RegistryStorage, cutoff: float, dry_run: bool, report: 
 def _sweep_files(storage: RegistryStorage, cutoff: float, candidates: dict[str, int], dry_run: bool,
                  report: GcReport) -> None:
     """Step 2: unlink blob files no row names (candidates, and old orphans)."""
-    conn = storage._conn()
+    conn = storage.conn()
     registered = {d for (d,) in conn.execute("SELECT digest FROM blobs")}
     for digest in storage.content.walk():
         if digest in candidates or digest in registered:

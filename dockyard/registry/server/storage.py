@@ -103,7 +103,7 @@ class RegistryStorage:
 
     # ------------------------------------------------------------ connection and transactions
 
-    def _conn(self) -> sqlite3.Connection:
+    def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             os.makedirs(self.root, exist_ok=True)
@@ -139,7 +139,7 @@ class RegistryStorage:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: the lock is taken up front (``BEGIN IMMEDIATE``)."""
-        conn = self._conn()
+        conn = self.conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -151,7 +151,7 @@ class RegistryStorage:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several reads (WAL readers never block writers)."""
-        conn = self._conn()
+        conn = self.conn()
         conn.execute("BEGIN")
         try:
             yield conn
@@ -168,7 +168,7 @@ class RegistryStorage:
 
     def blob_size(self, repo: str, digest: str) -> int | None:
         """Size of a blob (or manifest) the repository has, or None."""
-        conn = self._conn()
+        conn = self.conn()
         row = conn.execute("SELECT b.size FROM blob_links l JOIN blobs b ON b.digest = l.digest "
                            "WHERE l.repo = ? AND l.digest = ?", (repo, digest)).fetchone()
         if row is None:
@@ -229,7 +229,7 @@ class RegistryStorage:
     # ------------------------------------------------------------ manifests
 
     def resolve(self, repo: str, *, tag: str | None = None, digest: str | None = None) -> ManifestInfo | None:
-        conn = self._conn()
+        conn = self.conn()
         if tag is not None:
             row = conn.execute("SELECT m.digest, m.media_type, m.size FROM tags t JOIN manifests m "
                                "ON m.repo = t.repo AND m.digest = t.digest WHERE t.repo = ? AND t.tag = ?",
@@ -244,7 +244,7 @@ class RegistryStorage:
 
     def missing(self, repo: str, digests: Iterable[str], conn: sqlite3.Connection | None = None) -> list[str]:
         """Which of ``digests`` the repository has neither as a blob nor as a manifest."""
-        conn = conn or self._conn()
+        conn = conn or self.conn()
         out = []
         for d in digests:
             if (conn.execute("SELECT 1 FROM blob_links WHERE repo = ? AND digest = ?", (repo, d)).fetchone() is None
@@ -256,7 +256,7 @@ class RegistryStorage:
     def moved_tags(self, repo: str, digest: str, tags: Iterable[str], conn: sqlite3.Connection | None = None,
                    ) -> list[str]:
         """Which of ``tags`` exist in ``repo`` pointing at another manifest than ``digest``."""
-        conn = conn or self._conn()
+        conn = conn or self.conn()
         out = []
         for tag in tags:
             row = conn.execute("SELECT digest FROM tags WHERE repo = ? AND tag = ?", (repo, tag)).fetchone()
@@ -323,12 +323,12 @@ class RegistryStorage:
     # ------------------------------------------------------------ listings
 
     def repo_exists(self, repo: str) -> bool:
-        conn = self._conn()
+        conn = self.conn()
         return any(conn.execute(f"SELECT 1 FROM {table} WHERE repo = ? LIMIT 1", (repo,)).fetchone()
                    for table in ("manifests", "blob_links", "tags"))
 
     def tags_of(self, repo: str, digest: str) -> list[str]:
-        return [r[0] for r in self._conn().execute("SELECT tag FROM tags WHERE repo = ? AND digest = ? ORDER BY tag",
+        return [r[0] for r in self.conn().execute("SELECT tag FROM tags WHERE repo = ? AND digest = ? ORDER BY tag",
                                                    (repo, digest))]
 
     def tags(self, repo: str, last: str | None, n: int | None) -> tuple[list[str], bool]:
@@ -341,8 +341,8 @@ class RegistryStorage:
 
     def _page(self, sql: str, args: tuple, n: int | None) -> tuple[list[str], bool]:
         if n is None:
-            return [r[0] for r in self._conn().execute(sql, args)], False
-        rows = [r[0] for r in self._conn().execute(sql + " LIMIT ?", (*args, n + 1))]
+            return [r[0] for r in self.conn().execute(sql, args)], False
+        rows = [r[0] for r in self.conn().execute(sql + " LIMIT ?", (*args, n + 1))]
         return rows[:n], len(rows) > n
 
     def referrers(self, repo: str, subject: str, artifact_type: str | None) -> list[dict]:
@@ -353,7 +353,7 @@ class RegistryStorage:
             sql += " AND artifact_type = ?"
             args += (artifact_type,)
         out = []
-        for digest, media_type, size, atype, annotations in self._conn().execute(sql + " ORDER BY digest", args):
+        for digest, media_type, size, atype, annotations in self.conn().execute(sql + " ORDER BY digest", args):
             d = {"mediaType": media_type, "digest": digest, "size": size}
             if atype:
                 d["artifactType"] = atype
