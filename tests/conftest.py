@@ -21,6 +21,18 @@ from dockyard.fsutil import unmount_below
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def pytest_configure(config):
+    """The signal dispositions a terminal gives: a run started under nohup, or as a shell's
+    background job, has SIGHUP or SIGINT ignored, and every command the tests start would inherit
+    that (the tests that interrupt a command with them would see it ignore them)."""
+    import signal
+
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         tier = os.path.relpath(str(item.fspath), os.path.join(REPO, "tests")).split(os.sep)[0]

@@ -82,7 +82,8 @@ def _signals_unwind():
     def handler(signum, _frame):
         raise _Interrupted(signum)
 
-    sigs = [getattr(signal, n) for n in _UNWIND_SIGNALS]
+    # an ignored one stays ignored (SIGHUP under nohup: the commit goes on, as it would have)
+    sigs = [s for s in (getattr(signal, n) for n in _UNWIND_SIGNALS) if signal.getsignal(s) != signal.SIG_IGN]
     old = {s: signal.signal(s, handler) for s in sigs}
     try:
         yield
@@ -91,7 +92,7 @@ def _signals_unwind():
             signal.signal(s, h)
         old = {}
         os.kill(os.getpid(), e.signum)  # its old disposition: dies, or KeyboardInterrupt (SIGINT)
-        raise errors.Unavailable(f"interrupted by signal {e.signum}") from None  # if it was ignored
+        raise errors.Unavailable(f"interrupted by signal {e.signum}") from None  # a handler of the caller's
     finally:
         for s, h in old.items():
             signal.signal(s, h)

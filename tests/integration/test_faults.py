@@ -315,6 +315,26 @@ def test_interrupted_commit_leaves_container_running(dy, busybox, sig):
     dy("rm", "-f", "busy")
 
 
+def test_commit_under_nohup_goes_on_after_sighup(dy, busybox):
+    """A commit started with SIGHUP ignored (nohup) is not cut short by it: the image is made and
+    the container runs on, unfrozen."""
+    cid = dy("run", "-d", "--name", "busy", "busybox", "sh", "-c",
+             "head -c 40000000 /dev/urandom > /big; echo ready; sleep 1000").out.strip()
+    CREATED.append(cid)
+    wait_for(lambda: "ready" in dy("logs", "busy").out, timeout=30)
+    p = subprocess.Popen(["env", "--ignore-signal=HUP", *dy.cmd("commit", "busy", "snap:1")], env=dy.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    wait_for(lambda: frozen(cid), timeout=30, interval=0.005, what="commit to freeze the container")
+    p.send_signal(signal.SIGHUP)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert out.decode().startswith("sha256:") and "snap" in dy("images").out
+    assert not frozen(cid)
+    assert dy("exec", "busy", "echo", "alive").out == "alive\n"
+    assert_store_consistent(dy)
+    dy("rm", "-f", "busy")
+
+
 # -- 16: temps of killed commands are reclaimed, a live command's never ------------------------
 
 

@@ -30,6 +30,23 @@ CLI28 = "/usr/local/bin/docker"  # docker CLI 28, the client issue 15 is measure
 
 AGO = re.compile(r"(\d+ (second|minute|hour)s?|About an? (minute|hour)|Less than a second) ago")
 UP = re.compile(r"\bUp (\d+ (second|minute|hour)s?|About an? (minute|hour)|Less than a second)")
+STAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def _recent(m: re.Match) -> str:
+    """A time of this test's own doing (each side's commit or create: seconds apart) reads as NOW;
+    older ones (an image's base layers) are compared as they are."""
+    import datetime
+
+    text = m.group(0)
+    if m.group(1):  # docker's nanoseconds: Python reads at most microseconds
+        text = text.replace(m.group(1), m.group(1)[:7])
+    try:
+        t = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return m.group(0)
+    age = datetime.datetime.now(datetime.timezone.utc) - t
+    return "NOW" if abs(age.total_seconds()) < 900 else m.group(0)
 
 
 def docker_cli(fallback: str) -> str:
@@ -103,7 +120,7 @@ class Pair:
             full = pair[side]
             for cut in (full, full[:14] + "…", full[:12]):  # whole, docker's Ellipsis(15), short
                 text = text.replace(cut, f"<{placeholder}>")
-        text = UP.sub("Up TIME", AGO.sub("TIME ago", text))
+        text = STAMP.sub(_recent, UP.sub("Up TIME", AGO.sub("TIME ago", text)))
         if table:
             text = "\n".join(re.sub(r" {2,}", "  ", line).rstrip() for line in text.splitlines())
         return text
