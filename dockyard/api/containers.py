@@ -24,6 +24,13 @@ def create(engine, req) -> None:
 
     body = req.json()
     name = req.q("name") or None
+    platform = req.q("platform")
+    if platform:  # dockerd: the image must be of that platform; dockyard's are the host's
+        from dockyard.oci.platform import go_arch
+
+        want = f"linux/{go_arch()}"
+        if platform.lower().split("/")[:2] != want.split("/") or platform.count("/") > 1:
+            raise InvalidArgument(f"platform {platform} is not supported: dockyard runs {want} images only")
     config_from_request(body)  # a bad body is a 400 here, before a process is started
     if name:
         validate_name(name)
@@ -77,7 +84,7 @@ def kill(engine, req, name: str) -> None:
 def restart(engine, req, name: str) -> None:
     timeout = _timeout(req)
     rec = _record(engine, name)
-    isolated.call(engine, "restart", ref=rec.id, timeout=timeout)
+    isolated.call(engine, "restart", ref=rec.id, timeout=timeout, signal=req.q("signal") or None)
     req.no_content()
 
 
@@ -154,6 +161,11 @@ def logs(engine, req, name: str) -> None:
         except ValueError:
             raise InvalidArgument(f'invalid value for "tail": {tail!r}') from None
     tty, stamps = bool(rec.config.get("tty")), req.qbool("timestamps")
+    prefix = ""
+    if req.qbool("details"):
+        from dockyard.engine.logs import details_prefix
+
+        prefix = details_prefix(engine, rec)
 
     def wanted(r):
         if r.get("stream") not in want:
@@ -177,10 +189,10 @@ def logs(engine, req, name: str) -> None:
     out = req.stream(content_type(req, tty))
     try:
         for r in records:
-            out.write(encode(r, tty=tty, timestamps=stamps))
+            out.write(encode(r, tty=tty, timestamps=stamps, prefix=prefix))
         if follower is not None:
             follow(engine, rec.id, follower,
-                   lambda r: wanted(r) and out.write(encode(r, tty=tty, timestamps=stamps)),
+                   lambda r: wanted(r) and out.write(encode(r, tty=tty, timestamps=stamps, prefix=prefix)),
                    until_exit_of_next_run=False,
                    left=lambda: hung_up(req.handler.connection))
         out.close()

@@ -58,8 +58,16 @@ def list_images(engine, req) -> None:
     for tag, image_id in db.list_tags():
         tags_of.setdefault(image_id, []).append(tag)
     users = db.container_counts_by_image()
+    hidden = set() if req.qbool("all") else engine.images.intermediates()
+    shared = None
+    if req.qbool("shared-size"):
+        from dockyard.engine.diskusage import shared_sizes
+
+        shared = shared_sizes(engine)
     out = []
     for rec in db.list_images():
+        if rec.id in hidden:
+            continue
         tags = sorted(tags_of.get(rec.id, []))  # as ImageStore.names, from the one query above
         familiar = [_familiar(t) for t in tags if "@" not in t]
         digests = [_familiar(t) for t in tags if "@" in t]
@@ -75,8 +83,9 @@ def list_images(engine, req) -> None:
         labels, created = _config_facts(engine, rec)
         if "label" in flt and not all(label_ok(labels, c) for c in flt["label"]):
             continue
-        doc = {"Id": rec.id, "ParentId": "", "RepoTags": familiar, "RepoDigests": digests,
-               "Created": int(created or rec.added), "Size": rec.size, "SharedSize": -1,
+        doc = {"Id": rec.id, "ParentId": rec.parent, "RepoTags": familiar, "RepoDigests": digests,
+               "Created": int(created or rec.added), "Size": rec.size,
+               "SharedSize": -1 if shared is None else shared.get(rec.id, 0),
                "Labels": dict(labels) or None, "Containers": users.get(rec.id, 0)}
         if req.version < (1, 44):
             doc["VirtualSize"] = rec.size
@@ -101,9 +110,8 @@ def tag(engine, req, name: str) -> None:
 
 
 def delete(engine, req, name: str) -> None:
-    if req.qbool("noprune"):
-        raise InvalidArgument("noprune is not supported: dockyard images have no untagged parents to keep")
-    req.send_json([{k: v} for k, v in engine.images.remove(name, force=req.qbool("force"))])
+    lines = engine.images.remove(name, force=req.qbool("force"), prune=not req.qbool("noprune"))
+    req.send_json([{k: v} for k, v in lines])
 
 
 def create(engine, req) -> None:

@@ -88,10 +88,10 @@ def _start(engine, ref: str):
     return start(engine, ref)
 
 
-def _restart(engine, ref: str, timeout=None):
+def _restart(engine, ref: str, timeout=None, signal=None):
     from dockyard.engine.lifecycle import restart
 
-    return restart(engine, ref, timeout=timeout)
+    return restart(engine, ref, timeout=timeout, signal=signal)
 
 
 def _connect(engine, net: str, ref: str, aliases=(), ip: str = "", mac: str = "", links=(), driver_opts=None,

@@ -7,7 +7,7 @@ import re
 
 from dockyard.api.filters import label_ok, parse_filters
 from dockyard.engine.config import json_field, json_string_map
-from dockyard.errors import InvalidArgument, NetworkNotFound
+from dockyard.errors import InvalidArgument, NetworkNotFound, NotImplemented
 
 
 def filters(req, allowed: tuple) -> dict:
@@ -83,6 +83,13 @@ def create_network(engine, req) -> None:
     if not name:
         raise InvalidArgument("network name (Name) is required")
     enable_ipv6 = json_field(body, "EnableIPv6", bool, "", False)
+    for key in ("Ingress", "ConfigOnly"):  # Swarm's, as the CLI's --ingress and --config-only
+        if json_field(body, key, bool, "", False):
+            raise NotImplemented(f"{key} networks (Swarm) are not supported")
+    if json_field(body, "ConfigFrom", dict, "", {}).get("Network"):
+        raise NotImplemented("ConfigFrom: configuration-only networks (Swarm) are not supported")
+    if json_field(body, "Scope", str, "", "") not in ("", "local"):
+        raise InvalidArgument(f'scope "{body["Scope"]}" is not supported: dockyard networks are local')
     if not json_field(body, "EnableIPv4", bool, "", True):  # API 1.47's IPv6-only networks
         raise InvalidArgument("EnableIPv4=false: dockyard networks are IPv4 networks (there is no IPv6-only network)")
     ipam = json_field(body, "IPAM", dict, "", {})

@@ -34,8 +34,10 @@ def log_path(engine, cid: str) -> str:
     return os.path.join(engine.container_data_dir(cid), f"{cid}-json.log")
 
 
-def encode(rec: dict, *, tty: bool, timestamps: bool) -> bytes:
-    data = rec.get("log", "").encode()
+def encode(rec: dict, *, tty: bool, timestamps: bool, prefix: str = "") -> bytes:
+    """A log record as the API sends it: `prefix` (logs' details), timestamped if asked, framed
+    unless the container has a TTY."""
+    data = (prefix + rec.get("log", "")).encode()
     if timestamps:
         data = rec.get("time", "").encode() + b" " + data
     return data if tty else frame(rec.get("stream", "stdout"), data)

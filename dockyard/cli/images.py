@@ -52,7 +52,10 @@ def cmd_images(ctx, argv: list[str]) -> int:
     bounds = {k: created_of(ctx.engine.images.resolve(flt[k][-1])) for k in ("before", "since") if k in flt}
     rows, seen_ids = [], []
     images = sorted(db.list_images(), key=created_of, reverse=True)
+    hidden = set() if opts.all else ctx.engine.images.intermediates()
     for rec in images:
+        if rec.id in hidden:
+            continue
         if ("before" in bounds and not created_of(rec) < bounds["before"]) or \
                 ("since" in bounds and not created_of(rec) > bounds["since"]):
             continue
@@ -148,7 +151,8 @@ def cmd_rmi(ctx, argv: list[str]) -> int:
     def rmi_one(name):  # "Untagged: …" and "Deleted: …" lines, as docker prints them
         if opts.platform:
             ctx.engine.images.check_platform(ctx.engine.images.resolve(name), opts.platform, name)
-        return "\n".join(f"{what}: {value}" for what, value in ctx.engine.images.remove(name, force=opts.force)) or None
+        lines = ctx.engine.images.remove(name, force=opts.force, prune=not opts.no_prune)
+        return "\n".join(f"{what}: {value}" for what, value in lines) or None
 
     rc = 0
     for _, out, err in outcomes(opts.args, rmi_one):

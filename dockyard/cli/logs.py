@@ -53,28 +53,6 @@ def parse_time(value: str, now: float | None = None) -> float:
     raise InvalidArgument(f'invalid value for "since": failed to parse value as time or duration: "{value}"')
 
 
-def details(engine, rec) -> str:
-    """--details' prefix: the log attributes the json-file driver's `labels` and `env` options
-    name (the container's labels and env values of those keys), as dockerd writes them: sorted,
-    `key=value` URL-query-escaped, comma-separated; then a space (also when there are none)."""
-    from urllib.parse import quote_plus
-
-    opts = rec.config.get("log_opts") or {}
-    attrs: dict[str, str] = {}
-    labels = rec.config.get("labels") or {}
-    for key in filter(None, (opts.get("labels") or "").split(",")):
-        if key in labels:
-            attrs[key] = labels[key]
-    if opts.get("env"):
-        from dockyard.engine.inspect import container_json
-
-        env = dict(e.split("=", 1) for e in container_json(engine, rec)["Config"]["Env"] if "=" in e)
-        for key in filter(None, opts["env"].split(",")):
-            if key in env:
-                attrs[key] = env[key]
-    return ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(attrs.items())) + " "
-
-
 def _emit(rec: dict, timestamps: bool, prefix: str = "") -> None:
     text = prefix + rec.get("log", "")
     if timestamps:
@@ -113,7 +91,9 @@ def cmd_logs(ctx, argv: list[str]) -> int:
         t = parse_rfc3339(r.get("time", ""))
         return (since is None or t >= since) and (until is None or t <= until)
 
-    prefix = details(engine, rec) if opts.details else ""
+    from dockyard.engine.logs import details_prefix
+
+    prefix = details_prefix(engine, rec) if opts.details else ""
     records = [r for r in read_records(path) if wanted(r)]
     if tail is not None:
         records = records[-tail:] if tail else []

@@ -60,13 +60,18 @@ def config_from_request(body: dict) -> ContainerConfig:
     network = json_field(hc, "NetworkMode", str, H, "") or "bridge"
     if network == "default":
         network = "bridge"
+    if json_field(body, "NetworkDisabled", bool, "", False):  # docker-py's network_disabled: no network at all
+        if network not in ("bridge", "none"):
+            raise InvalidArgument(f"conflicting options: NetworkDisabled and network mode {network!r}")
+        network = "none"
     # docker's CLI names the default network "default"
     aliases, ip, mac, endpoint_opts, ip6, link_local = _endpoint(net, network, json_strings(hc, "Links", H) or ())
     env = json_strings(body, "Env", "") or ()
     for item in env:
         if "\0" in item:
             raise InvalidArgument(f"invalid environment variable {item.partition('=')[0]!r}: it contains a NUL byte")
-    security = json_strings(hc, "SecurityOpt", H) or ()
+    _refused(hc)
+    security = (json_strings(hc, "SecurityOpt", H) or ()) + _system_paths(hc)
     if security:
         from dockyard.engine.security import parse
 
@@ -111,6 +116,41 @@ def config_from_request(body: dict) -> ContainerConfig:
         host_opts=host_opts, endpoint_opts=endpoint_opts,
         healthcheck=_healthcheck(body),
     )
+
+
+# HostConfig fields dockyard cannot honour: refused when given, as the CLI refuses their flags
+_REFUSED = {
+    "DeviceRequests": "HostConfig.DeviceRequests (--gpus) is not supported: dockyard has no GPU device support "
+                      "(use Devices for a device node)",
+    "StorageOpt": "HostConfig.StorageOpt (--storage-opt) is not supported: dockyard's overlay storage has no "
+                  "per-container size or driver options",
+    "CpuRealtimePeriod": "HostConfig.CpuRealtimePeriod (--cpu-rt-period) is not supported: dockyard does not give "
+                         "its cgroup tree a real-time CPU budget",
+    "CpuRealtimeRuntime": "HostConfig.CpuRealtimeRuntime (--cpu-rt-runtime) is not supported: dockyard does not "
+                          "give its cgroup tree a real-time CPU budget",
+}
+
+
+def _refused(hc: dict) -> None:
+    for key, why in _REFUSED.items():
+        if hc.get(key) not in (None, 0, "", [], {}):
+            raise NotImplemented(why)
+
+
+def _system_paths(hc: dict) -> tuple:
+    """HostConfig.MaskedPaths/ReadonlyPaths: docker's CLI sends both empty for `--security-opt
+    systempaths=unconfined` (and drops the option), which is dockyard's option; the default lists
+    are the default; other lists are refused."""
+    from dockyard.runtime.defaults import MASKED_PATHS, READONLY_PATHS
+
+    masked = json_strings(hc, "MaskedPaths", "HostConfig.")
+    readonly = json_strings(hc, "ReadonlyPaths", "HostConfig.")
+    if masked == () and readonly == ():
+        return ("systempaths=unconfined",)
+    if masked in (None, tuple(MASKED_PATHS)) and readonly in (None, tuple(READONLY_PATHS)):
+        return ()
+    raise NotImplemented("HostConfig.MaskedPaths/ReadonlyPaths: dockyard masks its default paths, or none (both "
+                         "empty: --security-opt systempaths=unconfined); other lists are not supported")
 
 
 def _restart(policy: dict, auto_remove: bool) -> str:

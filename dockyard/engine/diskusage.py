@@ -24,6 +24,16 @@ def _layer_sizes(engine, rec) -> list[tuple[str, int]]:
     return out
 
 
+def shared_sizes(engine) -> dict[str, int]:
+    """Each image's SharedSize: its layers' bytes that other images hold too (GET /images/json?shared-size=1)."""
+    per_image = {rec.id: _layer_sizes(engine, rec) for rec in engine.db.list_images()}
+    users: dict[str, int] = {}
+    for layers in per_image.values():
+        for chain, _ in layers:
+            users[chain] = users.get(chain, 0) + 1
+    return {image_id: sum(size for chain, size in layers if users[chain] > 1) for image_id, layers in per_image.items()}
+
+
 def images_usage(engine) -> tuple[list[dict], int, set]:
     """(image entries, LayersSize, the blob digests of every image's layers)."""
     from dockyard.oci import reference
@@ -43,7 +53,7 @@ def images_usage(engine) -> tuple[list[dict], int, set]:
         total.update(layers)
         labels = (engine.images.config(rec).get("config") or {}).get("Labels") or None
         images.append({
-            "Id": rec.id, "ParentId": "", "RepoTags": sorted(reference.parse(t).familiar() for t in db.tags_for(rec.id)),
+            "Id": rec.id, "ParentId": rec.parent, "RepoTags": sorted(reference.parse(t).familiar() for t in db.tags_for(rec.id)),
             "RepoDigests": [], "Created": int(parse_rfc3339(rec.created) or rec.added), "Size": rec.size,
             "SharedSize": sum(size for chain, size in layers if users[chain] > 1), "Labels": labels,
             "Containers": len(db.containers_using_image(rec.id))})

@@ -109,8 +109,8 @@ def kill(engine, ref: str, signal="SIGKILL") -> str:
     return rec.name
 
 
-def restart(engine, ref: str, *, timeout: float | None = None) -> str:
-    stop(engine, ref, timeout=timeout)
+def restart(engine, ref: str, *, timeout: float | None = None, signal=None) -> str:
+    stop(engine, ref, timeout=timeout, signal=signal)
     return start(engine, ref)
 
 

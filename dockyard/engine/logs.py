@@ -240,3 +240,26 @@ def read_records(path: str, *, rotated_only: bool = False):
                     yield json.loads(line)
                 except ValueError:
                     continue
+
+
+def details_prefix(engine, rec) -> str:
+    """`logs --details`' prefix (the API's details=1): the log attributes the json-file driver's
+    `labels` and `env` options name (the container's labels and env values of those keys), as
+    dockerd writes them: sorted, `key=value` URL-query-escaped, comma-separated; then a space
+    (also when there are none)."""
+    from urllib.parse import quote_plus
+
+    opts = rec.config.get("log_opts") or {}
+    attrs: dict[str, str] = {}
+    labels = rec.config.get("labels") or {}
+    for key in filter(None, (opts.get("labels") or "").split(",")):
+        if key in labels:
+            attrs[key] = labels[key]
+    if opts.get("env"):
+        from dockyard.engine.inspect import container_json
+
+        env = dict(e.split("=", 1) for e in container_json(engine, rec)["Config"]["Env"] if "=" in e)
+        for key in filter(None, opts["env"].split(",")):
+            if key in env:
+                attrs[key] = env[key]
+    return ",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(attrs.items())) + " "

@@ -8,7 +8,9 @@ Each mount is a plain dict (JSON form, stored in `ContainerConfig.mounts`):
     readonly     bool
     origin       v (-v), mount (--mount), tmpfs (--tmpfs), image (VOLUME), volumes-from
     and, when they apply: mode (-v's third field, shown by inspect), spec (the -v text, HostConfig.Binds),
-    propagation, nonrecursive, create (-v of a missing host path makes it), nocopy, anonymous,
+    propagation, nonrecursive, readonly_nonrecursive / readonly_force_recursive (BindOptions'
+    ReadOnlyNonRecursive / ReadOnlyForceRecursive: a read-only bind is otherwise read-only below
+    too where the kernel can), create (-v of a missing host path makes it), nocopy, anonymous,
     tmpfs (tmpfs options), labels/options/driver (--mount volume-*: used if the volume is created),
     device (a local volume made with -o type=/device=/o=: mounted instead of its _data)
 
@@ -242,6 +244,17 @@ def _mount_request(value: str) -> dict:
             bind_opts["Propagation"] = val.lower()
         elif key == "bind-nonrecursive":
             bind_opts["NonRecursive"] = _bool(key, val)
+        elif key == "bind-recursive":  # docker CLI 25+
+            word = {"true": "enabled", "1": "enabled", "false": "disabled", "0": "disabled"}.get(val.lower(), val)
+            if word == "disabled":
+                bind_opts["NonRecursive"] = True
+            elif word == "writable":
+                bind_opts["ReadOnlyNonRecursive"] = True
+            elif word == "readonly":
+                bind_opts["ReadOnlyForceRecursive"] = True
+            elif word != "enabled":
+                raise ValueError(f'invalid value for {key}: {val} (must be "enabled", "disabled", "writable", '
+                                 'or "readonly")')
         elif key == "volume-driver":
             volume_opts.setdefault("DriverConfig", {})["Name"] = val
         elif key == "volume-nocopy":
@@ -295,8 +308,12 @@ def mount_from_api(d: dict) -> dict:
         m["propagation"] = json_field(bind, "Propagation", str, w + "BindOptions.", "").lower()
         if json_field(bind, "NonRecursive", bool, w + "BindOptions.", False):
             m["nonrecursive"] = True
+        _recursive_readonly(m, bind, w + "BindOptions.")
     elif kind == "volume":
         vol = given["volume"] or {}
+        if json_field(vol, "Subpath", str, w + "VolumeOptions.", ""):  # moby: API 1.45's; the CLI refuses it too
+            raise InvalidArgument("VolumeOptions.Subpath is not supported by dockyard (it needs API v1.45 or newer; "
+                                  "dockyard serves v1.44)")
         m["nocopy"] = json_field(vol, "NoCopy", bool, w + "VolumeOptions.", False)
         m["anonymous"] = not m["source"]
         driver = json_field(vol, "DriverConfig", dict, w + "VolumeOptions.", None)
@@ -322,6 +339,33 @@ def mount_from_api(d: dict) -> dict:
     except _MountError as e:
         raise InvalidArgument(str(e)) from None
     return m
+
+
+def _recursive_readonly(m: dict, bind: dict, where: str) -> None:
+    """BindOptions.ReadOnlyNonRecursive (only the top read-only: dockerd 24's `ro`) and
+    ReadOnlyForceRecursive (every mount below read-only, or an error), checked as moby's
+    validateMountConfig checks them."""
+    from dockyard.engine.config import json_field
+
+    if json_field(bind, "ReadOnlyNonRecursive", bool, where, False):
+        if not m["readonly"]:
+            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyNonRecursive requires ReadOnly")))
+        m["readonly_nonrecursive"] = True
+    if json_field(bind, "ReadOnlyForceRecursive", bool, where, False):
+        if not m["readonly"]:
+            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive requires ReadOnly")))
+        if m.get("readonly_nonrecursive"):
+            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive conflicts with "
+                                                          "ReadOnlyNonRecursive")))
+        if m.get("nonrecursive"):
+            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive conflicts with NonRecursive")))
+        if m["propagation"] not in ("", "rprivate"):
+            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive requires Propagation to be "
+                                                          "rprivate")))
+        if not recursive_readonly_supported():
+            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive needs Linux 5.12 or later "
+                                                          "(mount_setattr)")))
+        m["readonly_force_recursive"] = True
 
 
 def _ram_in_bytes(key: str, val: str) -> int:
@@ -498,8 +542,20 @@ def oci_mounts(engine, mounts) -> list[dict]:
             if m.get("create") and not os.path.lexists(source):
                 os.makedirs(source, mode=0o755, exist_ok=True)  # docker's -v legacy: make it
         opts = ["bind" if m.get("nonrecursive") else "rbind", m.get("propagation") or "rprivate"] + ro
+        if ro and not m.get("nonrecursive") and not m.get("readonly_nonrecursive") and \
+                (m.get("readonly_force_recursive") or recursive_readonly_supported()):
+            opts.append("rro")  # dockerd ≥ 25: the mounts below a read-only bind are read-only too
         out.append({"destination": m["target"], "type": "bind", "source": source, "options": opts})
     return out
+
+
+def recursive_readonly_supported() -> bool:
+    """Whether the kernel has mount_setattr(2) (5.12), which recursively read-only binds need."""
+    try:
+        major, minor = (int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 12)
 
 
 def mounts_json(engine, mounts) -> list[dict]:

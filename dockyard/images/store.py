@@ -246,8 +246,9 @@ class ImageStore:
 
     # ---------------------------------------------------------------- removal
 
-    def remove(self, name: str, *, force: bool = False) -> list[tuple[str, str]]:
-        """docker rmi: untag; delete the image once no tag and no container refer to it.
+    def remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[tuple[str, str]]:
+        """docker rmi: untag; delete the image once no tag and no container refer to it, and
+        (`prune`, unless --no-prune) its Parent chain's images that nothing else keeps.
 
         Returns [("Untagged", name) | ("Deleted", id)] lines as docker prints them.
         """
@@ -281,7 +282,12 @@ class ImageStore:
                     out.append(("Untagged", reference.parse(t).familiar()))
                 if users:  # forced: the image stays, untagged, for the containers made from it
                     return _report(self.db, rec.id, out)
+                if self._has_children(rec.id):  # it stays as an intermediate image (dockerd's quiet conflict)
+                    return _report(self.db, rec.id, out)
             else:
+                if self._has_children(rec.id):
+                    raise Conflict(f"conflict: unable to delete {dg.short_id(rec.id)} (cannot be forced) - "
+                                   "image has dependent child images")
                 if len({t.partition("@")[0].rpartition(":")[0] if "@" not in t else t.partition("@")[0]
                         for t in tags}) > 1 and not force:
                     raise Conflict(f"conflict: unable to delete {dg.short_id(rec.id)} (must be forced) - "
@@ -294,18 +300,46 @@ class ImageStore:
                     out.append(("Untagged", reference.parse(t).familiar()))
                 if users:
                     return _report(self.db, rec.id, out)
-            try:
-                diff_ids = (self.config(rec).get("rootfs") or {}).get("diff_ids") or []
-            except Exception:  # noqa: BLE001 - a damaged image still goes; its layers are not named
-                diff_ids = []
-            self.db.delete_image(rec.id)
-        out.append(("Deleted", rec.id))
+            gone = [rec] + (self._untagged_parents(rec) if prune else [])
+            chains = {}
+            for r in gone:
+                try:
+                    diff_ids = (self.config(r).get("rootfs") or {}).get("diff_ids") or []
+                except Exception:  # noqa: BLE001 - a damaged image still goes; its layers are not named
+                    diff_ids = []
+                chains[r.id] = list(reversed(dg.chain_ids(diff_ids))) if diff_ids else []
+                self.db.delete_image(r.id)
         self.gc()
-        _report(self.db, rec.id, out)
-        # dockerd names the layers that went with it too (chain IDs, the top one first)
+        # dockerd names the layers that went with each image too (chain IDs, the top one first)
         _, kept = self.referenced()
-        out += [("Deleted", c) for c in reversed(dg.chain_ids(diff_ids) if diff_ids else []) if c not in kept]
+        for i, r in enumerate(gone):  # each image's own layers under it; its parent's under the parent
+            out.append(("Deleted", r.id))
+            _report(self.db, r.id, out[-1:] if r is not rec else out)
+            below = set(chains[gone[i + 1].id]) if i + 1 < len(gone) else set()
+            out += [("Deleted", c) for c in chains[r.id] if c not in kept and c not in below]
         return out
+
+    def _has_children(self, image_id: str) -> bool:
+        return any(r.parent == image_id for r in self.db.list_images())
+
+    def _untagged_parents(self, rec) -> list:
+        """The images up `rec`'s Parent chain that go with it (dockerd's prune of untagged
+        parents): untagged, used by no container and parent of no other image."""
+        out = []
+        while rec.parent:
+            parent = self.db.get_image(rec.parent)
+            if parent is None or self.db.tags_for(parent.id) or self.db.containers_using_image(parent.id) or \
+                    any(r.parent == parent.id and r.id != rec.id for r in self.db.list_images()):
+                break
+            out.append(parent)
+            rec = parent
+        return out
+
+    def intermediates(self) -> set[str]:
+        """Untagged images another image names as its Parent (a commit's base): dockerd's image
+        list leaves them out unless all images are asked for (`images -a`, all=1)."""
+        parents = {r.parent for r in self.db.list_images() if r.parent}
+        return parents - {image_id for _, image_id in self.db.list_tags()} if parents else set()
 
     def names_by_id(self, name: str) -> bool:
         """Whether `name` is an image ID (or a prefix of one) rather than a tag: an ID-like name

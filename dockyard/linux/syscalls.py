@@ -17,8 +17,10 @@ libc = _libc  # the C library, for the other linux/ modules
 
 # Syscall numbers glibc has no wrapper for, per architecture.
 _NR = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317, "rt_sigaction": 13, "keyctl": 250},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277, "rt_sigaction": 134, "keyctl": 219},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317, "rt_sigaction": 13, "keyctl": 250,
+               "mount_setattr": 442},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277, "rt_sigaction": 134, "keyctl": 219,
+                "mount_setattr": 442},
 }[os.uname().machine]
 
 # mount(2) flags
@@ -110,6 +112,25 @@ def _check(ret: int, call: str, detail: str = "") -> int:
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     detail = f"{fstype or 'bind'} {source or ''} on {target}".replace("  ", " ")
     _check(_libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data)), "mount", detail)
+
+
+MOUNT_ATTR_RDONLY = 0x1
+_AT_FDCWD = -100
+_AT_RECURSIVE = 0x8000
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
+
+
+def mount_setattr(path: str, attr_set: int, *, recursive: bool) -> None:
+    """mount_setattr(2) (Linux 5.12): set `attr_set` on the mount at `path`, and with `recursive`
+    on every mount below it too (what a recursively read-only bind needs: MS_RDONLY on a remount
+    reaches the top mount only)."""
+    attr = _MountAttr(attr_set, 0, 0, 0)
+    _check(_libc.syscall(_NR["mount_setattr"], _AT_FDCWD, _enc(path), _AT_RECURSIVE if recursive else 0,
+                         ctypes.byref(attr), ctypes.sizeof(attr)), "mount_setattr", path)
 
 
 def umount2(target: str, flags: int = 0) -> None:

@@ -44,9 +44,13 @@ _ST_FLAGS = {os.ST_NOSUID: sc.MS_NOSUID, os.ST_NODEV: sc.MS_NODEV, os.ST_NOEXEC:
              os.ST_RDONLY: sc.MS_RDONLY}
 
 
+# runc's recursive attributes (mount_setattr(2) with AT_RECURSIVE): the one dockerd asks for
+_RECURSIVE = {"rro": sc.MOUNT_ATTR_RDONLY}
+
+
 def mount_option_names() -> list[str]:
     """The mount(2) options (flags and propagation) this runtime knows: `features` lists them."""
-    return list(_FLAGS) + list(_PROPAGATION)
+    return list(_FLAGS) + list(_PROPAGATION) + list(_RECURSIVE)
 
 
 def parse_options(options) -> tuple[int, int, str]:
@@ -60,7 +64,7 @@ def parse_options(options) -> tuple[int, int, str]:
             flags = flags & ~bit if clear else flags | bit
         elif opt in _PROPAGATION:
             prop |= _PROPAGATION[opt]
-        elif opt in _IGNORED:
+        elif opt in _IGNORED or opt in _RECURSIVE:  # the recursive ones: mount_one applies them
             continue
         else:
             data.append(opt)
@@ -110,10 +114,14 @@ def mount_one(rootfs: str, m: dict, *, private_cgroupns: bool = True) -> None:
                 if mtype == "sysfs" and e.errno == 1:
                     sc.mount("/sys", host, None, sc.MS_BIND | sc.MS_REC)
                     _remount_bind(rootfs, target, fd, sc.MS_RDONLY)
+                    _readonly_below(rootfs, target, fd)
                 elif mtype == "mqueue" and e.errno in (1, 16):
                     sc.mount("/dev/mqueue", host, None, sc.MS_BIND | sc.MS_REC)
                 else:
                     raise
+        recursive = sum(_RECURSIVE[o] for o in set(m.get("options") or ()) if o in _RECURSIVE)
+        if recursive:  # "rro": every mount below a bind too, not its top alone
+            _on_mount(rootfs, target, fd, lambda p: sc.mount_setattr(p, recursive, recursive=True))
         if prop:
             _on_mount(rootfs, target, fd, lambda p: sc.mount(None, p, None, prop))
     except SyscallError as e:  # name the container's path, not /proc/self/fd/N
@@ -150,6 +158,16 @@ def _on_mount(rootfs: str, target: str, fd: int, fn) -> None:
         fn(fd_path(top))
     finally:
         os.close(top)
+
+
+def _readonly_below(rootfs: str, target: str, fd: int) -> None:
+    """The host's mounts under a bound /sys read-only too (debugfs, tracefs, securityfs, ...), where
+    the kernel has mount_setattr (5.12)."""
+    try:
+        _on_mount(rootfs, target, fd, lambda p: sc.mount_setattr(p, sc.MOUNT_ATTR_RDONLY, recursive=True))
+    except SyscallError as e:
+        if e.errno != 38:  # ENOSYS: an older kernel, the top alone is read-only
+            raise
 
 
 def _mnt_id(fd: int) -> int:

@@ -209,13 +209,35 @@ def test_commit_then_run(dy, busybox, name):
     assert img["Parent"] == base["Id"] and base["Parent"] == ""
     history = dy("history", "-q", "--no-trunc", "mine:1").out.split()
     assert history[0] == image_id and len(history) == len(dy("history", "-q", busybox).out.split()) + 1
-    # a commit of a container of the committed image names that one; removing a parent forgets it
+    # a commit of a container of the committed image names that one
     dy("run", "--name", name + "-2", "mine:1", "true")
     child = dy("commit", name + "-2", "mine:2").out.strip()
     assert json.loads(dy("inspect", "mine:2").out)[0]["Parent"] == image_id
     dy("rm", name + "-2")
-    dy("rmi", "mine:1")
-    assert json.loads(dy("inspect", child).out)[0]["Parent"] == ""
+    # as dockerd: the parent's last tag goes, the parent stays (an intermediate image, listed by -a
+    # only), and by ID it cannot go while it has a child; the child's removal takes it along
+    assert dy("rmi", "mine:1").out == "Untagged: mine:1\n"
+    assert json.loads(dy("inspect", child).out)[0]["Parent"] == image_id
+    assert image_id[7:19] not in dy("images").out and image_id[7:19] in dy("images", "-a").out
+    p = dy("rmi", image_id, check=False)
+    assert p.returncode == 1 and "image has dependent child images" in p.err, p.err
+    out = dy("rmi", "mine:2").out.splitlines()
+    assert out[:2] == ["Untagged: mine:2", f"Deleted: {child}"] and f"Deleted: {image_id}" in out, out
+    assert dy("images", "-aq").out.split() == [base["Id"][7:19]]
+
+
+def test_rmi_no_prune_keeps_untagged_parents(dy, busybox, name):
+    dy("run", "--name", name, "busybox", "sh", "-c", "echo 1 > /one")
+    parent = dy("commit", name, "p:1").out.strip()
+    dy("rm", name)
+    dy("run", "--name", name, "p:1", "sh", "-c", "echo 2 > /two")
+    child = dy("commit", name, "c:1").out.strip()
+    dy("rm", name)
+    dy("rmi", "p:1")
+    out = dy("rmi", "--no-prune", "c:1").out
+    assert f"Deleted: {child}" in out and parent not in out, out
+    assert parent[7:19] in dy("images").out  # no child now: a dangling image, listed again
+    assert dy("rmi", parent).out.startswith(f"Deleted: {parent}\n")
 
 
 def test_commit_keeps_an_entrypoint_the_container_reset(dy, busybox, name):

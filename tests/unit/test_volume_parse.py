@@ -174,10 +174,33 @@ def test_oci_mounts_and_spec(tmp_path):
     assert any(m["destination"] == "/etc/hostname" for m in spec["mounts"])
 
 
-def test_readonly_bind_and_volume_in_spec():
+def test_readonly_bind_and_volume_in_spec(monkeypatch):
+    """A read-only bind or volume is read-only below too ("rro") where the kernel can (5.12)."""
+    monkeypatch.setattr(M, "recursive_readonly_supported", lambda: True)
     oci = M.oci_mounts(FakeEngine(), M.parse_flags(["/srv:/srv:ro", "v1:/v:ro"], ["type=tmpfs,dst=/t,ro"]))
-    assert [m["options"] for m in oci] == [["rbind", "rprivate", "ro"], ["rbind", "rprivate", "ro"],
+    assert [m["options"] for m in oci] == [["rbind", "rprivate", "ro", "rro"], ["rbind", "rprivate", "ro", "rro"],
                                            ["noexec", "nosuid", "nodev", "rprivate", "ro"]]
+    monkeypatch.setattr(M, "recursive_readonly_supported", lambda: False)
+    oci = M.oci_mounts(FakeEngine(), M.parse_flags(["/srv:/srv:ro"], []))
+    assert oci[0]["options"] == ["rbind", "rprivate", "ro"]
+    # docker 24's read-only (the top only), a non-recursive bind, and a forced recursive one
+    monkeypatch.setattr(M, "recursive_readonly_supported", lambda: True)
+    oci = M.oci_mounts(FakeEngine(), M.parse_flags([], ["type=bind,src=/srv,dst=/a,ro,bind-recursive=writable",
+                                                        "type=bind,src=/srv,dst=/b,ro,bind-recursive=disabled",
+                                                        "type=bind,src=/srv,dst=/c,ro,bind-recursive=readonly"]))
+    assert [m["options"] for m in oci] == [["rbind", "rprivate", "ro"], ["bind", "rprivate", "ro"],
+                                           ["rbind", "rprivate", "ro", "rro"]]
+
+
+def test_kernel_release_decides_recursive_readonly(monkeypatch):
+    import os
+    from collections import namedtuple
+
+    uname = namedtuple("uname", "sysname nodename release version machine")
+    for release, want in (("5.11.22", False), ("5.12.0", True), ("6.18.44-fc-v1300", True), ("4.19.0-26-amd64", False),
+                          ("weird", False)):
+        monkeypatch.setattr(os, "uname", lambda r=release: uname("Linux", "h", r, "", "x86_64"))
+        assert M.recursive_readonly_supported() is want, release
 
 
 def test_inspect_shapes():
