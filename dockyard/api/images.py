@@ -58,14 +58,15 @@ def list_images(engine, req) -> None:
     for tag, image_id in db.list_tags():
         tags_of.setdefault(image_id, []).append(tag)
     users = db.container_counts_by_image()
-    hidden = set() if req.qbool("all") else engine.images.intermediates()
+    records = db.list_images()
+    hidden = set() if req.qbool("all") else engine.images.intermediates(records, tags_of)
     shared = None
     if req.qbool("shared-size"):
         from dockyard.engine.diskusage import shared_sizes
 
         shared = shared_sizes(engine)
     out = []
-    for rec in db.list_images():
+    for rec in records:
         if rec.id in hidden:
             continue
         tags = sorted(tags_of.get(rec.id, []))  # as ImageStore.names, from the one query above

@@ -335,11 +335,14 @@ class ImageStore:
             rec = parent
         return out
 
-    def intermediates(self) -> set[str]:
+    def intermediates(self, records=None, tagged=None) -> set[str]:
         """Untagged images another image names as its Parent (a commit's base): dockerd's image
-        list leaves them out unless all images are asked for (`images -a`, all=1)."""
-        parents = {r.parent for r in self.db.list_images() if r.parent}
-        return parents - {image_id for _, image_id in self.db.list_tags()} if parents else set()
+        list leaves them out unless all images are asked for (`images -a`, all=1). `records`
+        and `tagged` (the ids that have a tag): what a caller has read already."""
+        parents = {r.parent for r in (self.db.list_images() if records is None else records) if r.parent}
+        if not parents:
+            return set()
+        return parents - (set(tagged) if tagged is not None else {i for _, i in self.db.list_tags()})
 
     def names_by_id(self, name: str) -> bool:
         """Whether `name` is an image ID (or a prefix of one) rather than a tag: an ID-like name

@@ -97,3 +97,24 @@ def test_a_bind_read_only_at_its_top_only_when_asked(api, dy, tmp_path):
         subprocess.run(["umount", "-l", str(src / "sub")], check=False)
     assert dy("ps", "-aq").out == ""
     assert_nothing_left(dy, tmp_path)
+
+
+def test_image_list_all_parent_and_shared_size(api, dy, tmp_path):
+    api.docker("run", "--name", "c1", "--network", "none", "busybox", "sh", "-c", "echo 1 > /one")
+    parent = api.docker("commit", "c1", "p:1").out.strip()
+    api.docker("run", "--name", "c2", "--network", "none", "p:1", "sh", "-c", "echo 2 > /two")
+    child = api.docker("commit", "c2", "c:1").out.strip()
+    api.docker("rm", "c1", "c2")
+    api.docker("rmi", "p:1")  # untagged, kept: c:1's parent
+    ids = [d["Id"] for d in api.json("GET", "/v1.44/images/json")]
+    assert child in ids and parent not in ids
+    docs = {d["Id"]: d for d in api.json("GET", "/v1.44/images/json?all=1&shared-size=1")}
+    assert parent in docs and docs[child]["ParentId"] == parent and docs[parent]["RepoTags"] == []
+    # busybox's layer is in all three, p's in two: shared; c's own layer is its alone
+    assert docs[parent]["SharedSize"] == docs[parent]["Size"]
+    assert 0 < docs[child]["SharedSize"] < docs[child]["Size"]
+    assert api.json("GET", "/v1.44/images/json")[0]["SharedSize"] == -1
+    assert api.docker("images", "-aq", "--no-trunc").out.split().count(parent) == 1
+    out = api.docker("rmi", "c:1").out
+    assert f"Deleted: {child}" in out and f"Deleted: {parent}" in out
+    assert_nothing_left(dy, tmp_path)
