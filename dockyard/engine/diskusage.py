@@ -26,12 +26,16 @@ def _layer_sizes(engine, rec) -> list[tuple[str, int]]:
 
 def shared_sizes(engine) -> dict[str, int]:
     """Each image's SharedSize: its layers' bytes that other images hold too (GET /images/json?shared-size=1)."""
-    per_image = {rec.id: _layer_sizes(engine, rec) for rec in engine.db.list_images()}
+    return _shared({rec.id: _layer_sizes(engine, rec) for rec in engine.db.list_images()})
+
+
+def _shared(layers_of: dict[str, list[tuple[str, int]]]) -> dict[str, int]:
+    """{image id: its layers' (chain id, size)} → {image id: the bytes of its layers another image has too}."""
     users: dict[str, int] = {}
-    for layers in per_image.values():
+    for layers in layers_of.values():
         for chain, _ in layers:
             users[chain] = users.get(chain, 0) + 1
-    return {image_id: sum(size for chain, size in layers if users[chain] > 1) for image_id, layers in per_image.items()}
+    return {image_id: sum(size for chain, size in layers if users[chain] > 1) for image_id, layers in layers_of.items()}
 
 
 def images_usage(engine) -> tuple[list[dict], int, set]:
@@ -40,22 +44,22 @@ def images_usage(engine) -> tuple[list[dict], int, set]:
     from dockyard.units import parse_rfc3339
 
     db = engine.db
-    per_image, users = {}, {}
+    per_image = {}
     blobs = set()
     for rec in db.list_images():
         per_image[rec.id] = (rec, _layer_sizes(engine, rec))
-        for chain, _ in per_image[rec.id][1]:
-            users[chain] = users.get(chain, 0) + 1
         blobs.update(layer["digest"] for layer in engine.images.manifest(rec).get("layers") or ())
+    shared = _shared({image_id: layers for image_id, (_, layers) in per_image.items()})
     total = {}
     images = []
     for rec, layers in per_image.values():
         total.update(layers)
         labels = (engine.images.config(rec).get("config") or {}).get("Labels") or None
         images.append({
-            "Id": rec.id, "ParentId": rec.parent, "RepoTags": sorted(reference.parse(t).familiar() for t in db.tags_for(rec.id)),
+            "Id": rec.id, "ParentId": rec.parent,
+            "RepoTags": sorted(reference.parse(t).familiar() for t in db.tags_for(rec.id)),
             "RepoDigests": [], "Created": int(parse_rfc3339(rec.created) or rec.added), "Size": rec.size,
-            "SharedSize": sum(size for chain, size in layers if users[chain] > 1), "Labels": labels,
+            "SharedSize": shared[rec.id], "Labels": labels,
             "Containers": len(db.containers_using_image(rec.id))})
     images.sort(key=lambda d: d["Created"], reverse=True)
     return images, sum(total.values()), blobs

@@ -245,7 +245,10 @@ def _mount_request(value: str) -> dict:
         elif key == "bind-nonrecursive":
             bind_opts["NonRecursive"] = _bool(key, val)
         elif key == "bind-recursive":  # docker CLI 25+
-            word = {"true": "enabled", "1": "enabled", "false": "disabled", "0": "disabled"}.get(val.lower(), val)
+            try:  # a boolean is an alias of enabled/disabled
+                word = "enabled" if _bool(key, val) else "disabled"
+            except ValueError:
+                word = val
             if word == "disabled":
                 bind_opts["NonRecursive"] = True
             elif word == "writable":
@@ -347,24 +350,24 @@ def _recursive_readonly(m: dict, bind: dict, where: str) -> None:
     validateMountConfig checks them."""
     from dockyard.engine.config import json_field
 
+    def refuse(why: str) -> None:
+        raise InvalidArgument(str(_MountError("bind", why)))
+
     if json_field(bind, "ReadOnlyNonRecursive", bool, where, False):
         if not m["readonly"]:
-            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyNonRecursive requires ReadOnly")))
+            refuse("option ReadOnlyNonRecursive requires ReadOnly")
         m["readonly_nonrecursive"] = True
     if json_field(bind, "ReadOnlyForceRecursive", bool, where, False):
         if not m["readonly"]:
-            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive requires ReadOnly")))
+            refuse("option ReadOnlyForceRecursive requires ReadOnly")
         if m.get("readonly_nonrecursive"):
-            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive conflicts with "
-                                                          "ReadOnlyNonRecursive")))
+            refuse("option ReadOnlyForceRecursive conflicts with ReadOnlyNonRecursive")
         if m.get("nonrecursive"):
-            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive conflicts with NonRecursive")))
+            refuse("option ReadOnlyForceRecursive conflicts with NonRecursive")
         if m["propagation"] not in ("", "rprivate"):
-            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive requires Propagation to be "
-                                                          "rprivate")))
+            refuse("option ReadOnlyForceRecursive requires Propagation to be rprivate")
         if not recursive_readonly_supported():
-            raise InvalidArgument(str(_MountError("bind", "option ReadOnlyForceRecursive needs Linux 5.12 or later "
-                                                          "(mount_setattr)")))
+            refuse("option ReadOnlyForceRecursive needs Linux 5.12 or later (mount_setattr)")
         m["readonly_force_recursive"] = True
 
 

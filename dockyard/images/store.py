@@ -282,10 +282,10 @@ class ImageStore:
                     out.append(("Untagged", reference.parse(t).familiar()))
                 if users:  # forced: the image stays, untagged, for the containers made from it
                     return _report(self.db, rec.id, out)
-                if self._has_children(rec.id):  # it stays as an intermediate image (dockerd's quiet conflict)
+                if self._children(rec.id):  # it stays as an intermediate image (dockerd's quiet conflict)
                     return _report(self.db, rec.id, out)
             else:
-                if self._has_children(rec.id):
+                if self._children(rec.id):
                     raise Conflict(f"conflict: unable to delete {dg.short_id(rec.id)} (cannot be forced) - "
                                    "image has dependent child images")
                 if len({t.partition("@")[0].rpartition(":")[0] if "@" not in t else t.partition("@")[0]
@@ -319,8 +319,9 @@ class ImageStore:
             out += [("Deleted", c) for c in chains[r.id] if c not in kept and c not in below]
         return out
 
-    def _has_children(self, image_id: str) -> bool:
-        return any(r.parent == image_id for r in self.db.list_images())
+    def _children(self, image_id: str) -> list[str]:
+        """The images that name `image_id` as their Parent."""
+        return [r.id for r in self.db.list_images() if r.parent == image_id]
 
     def _untagged_parents(self, rec) -> list:
         """The images up `rec`'s Parent chain that go with it (dockerd's prune of untagged
@@ -329,7 +330,7 @@ class ImageStore:
         while rec.parent:
             parent = self.db.get_image(rec.parent)
             if parent is None or self.db.tags_for(parent.id) or self.db.containers_using_image(parent.id) or \
-                    any(r.parent == parent.id and r.id != rec.id for r in self.db.list_images()):
+                    self._children(parent.id) != [rec.id]:
                 break
             out.append(parent)
             rec = parent

@@ -121,7 +121,7 @@ def mount_one(rootfs: str, m: dict, *, private_cgroupns: bool = True) -> None:
                     raise
         recursive = sum(_RECURSIVE[o] for o in set(m.get("options") or ()) if o in _RECURSIVE)
         if recursive:  # "rro": every mount below a bind too, not its top alone
-            _on_mount(rootfs, target, fd, lambda p: sc.mount_setattr(p, recursive, recursive=True))
+            _set_below(rootfs, target, fd, recursive)
         if prop:
             _on_mount(rootfs, target, fd, lambda p: sc.mount(None, p, None, prop))
     except SyscallError as e:  # name the container's path, not /proc/self/fd/N
@@ -160,11 +160,16 @@ def _on_mount(rootfs: str, target: str, fd: int, fn) -> None:
         os.close(top)
 
 
+def _set_below(rootfs: str, target: str, fd: int, attrs: int) -> None:
+    """mount_setattr(2) `attrs` on the mount just made and on every mount below it."""
+    _on_mount(rootfs, target, fd, lambda p: sc.mount_setattr(p, attrs, recursive=True))
+
+
 def _readonly_below(rootfs: str, target: str, fd: int) -> None:
     """The host's mounts under a bound /sys read-only too (debugfs, tracefs, securityfs, ...), where
     the kernel has mount_setattr (5.12)."""
     try:
-        _on_mount(rootfs, target, fd, lambda p: sc.mount_setattr(p, sc.MOUNT_ATTR_RDONLY, recursive=True))
+        _set_below(rootfs, target, fd, sc.MOUNT_ATTR_RDONLY)
     except SyscallError as e:
         if e.errno != 38:  # ENOSYS: an older kernel, the top alone is read-only
             raise
